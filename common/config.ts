@@ -1,0 +1,114 @@
+/**
+ * The one configuration contract of every process, local or in containers:
+ * environment variables (dotenv loads `.env`), each validated here with a clear
+ * message naming the bad variable. Add a variable here and to .env.example.
+ */
+import { z } from 'zod';
+import { OPERACIONES_ACTOR } from './protocol.js';
+
+const int = (def: number, min = 0, max = 2 ** 31) => z.coerce.number().int().min(min).max(max).default(def);
+const endpoint = z.string().regex(/^(tcp:\/\/[^\s,]+:\d+|ipc:\/\/\S+|inproc:\/\/\S+)$/, 'expected tcp://host:port');
+const endpointList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(endpoint).min(1, 'at least one endpoint'));
+const modo = z.enum(['sync', 'async']);
+
+/** Every variable the system knows, with its default. */
+export const VARIABLES = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // storage client (GC and actors)
+  GA_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5570']),
+  GA_TIMEOUT_MS: int(1500, 50),
+  GA_MAX_ATTEMPTS: int(6, 1, 100),
+  GA_BREAKER_FAILURES: int(3, 1),
+  GA_BREAKER_RESET_MS: int(2000, 50),
+  // GA
+  GA_BIND: endpoint.default('tcp://0.0.0.0:5570'),
+  GA_HTTP_PORT: int(9570, 0, 65535),
+  GA_POOL_SIZE: int(20, 1, 500),
+  PGHOST: z.string().min(1).default('127.0.0.1'),
+  PGPORT: int(5432, 1, 65535),
+  PGUSER: z.string().min(1).default('postgres'),
+  PGPASSWORD: z.string().default('postgres'),
+  PGDATABASE: z.string().min(1).default('biblioteca'),
+  // GC
+  GC_FRONTEND_BIND: endpoint.default('tcp://0.0.0.0:5555'),
+  GC_PUB_BIND: endpoint.default('tcp://0.0.0.0:5556'),
+  GC_BACKEND_BIND: endpoint.default('tcp://0.0.0.0:5557'),
+  GC_HTTP_PORT: int(9555, 0, 65535),
+  GC_MODO_PRESTAMO: modo.default('sync'),
+  GC_MODO_RENOVACION: modo.default('sync'),
+  GC_MODO_DEVOLUCION: modo.default('async'),
+  GC_ESTRATEGIA: z.enum(['round-robin', 'least-load']).default('round-robin'),
+  /** A task with no result after this long is re-published to another live actor. */
+  GC_TASK_DEADLINE_MS: int(3000, 100),
+  /** A sync request with no final outcome after this long is answered TIEMPO_AGOTADO (its id still completes). */
+  GC_SYNC_TIMEOUT_MS: int(10000, 100),
+  ACTOR_HEARTBEAT_MS: int(250, 20),
+  /** An actor silent for this long is dead: no more work, its tasks go elsewhere. */
+  ACTOR_DEAD_MS: int(1000, 60),
+  // actors
+  ACTOR_TIPO: z.enum(OPERACIONES_ACTOR).optional(),
+  ACTOR_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
+  GC_PUB_ENDPOINT: endpoint.default('tcp://127.0.0.1:5556'),
+  GC_BACKEND_ENDPOINT: endpoint.default('tcp://127.0.0.1:5557'),
+  ACTOR_HTTP_PORT: int(0, 0, 65535),
+  ACTOR_CONCURRENCY: int(64, 1, 10000),
+  // PS
+  GC_ENDPOINT: endpoint.default('tcp://127.0.0.1:5555'),
+  PS_TIMEOUT_MS: int(5000, 50),
+  PS_RETRIES: int(3, 0, 100),
+  PS_SEDE: z.string().optional(),
+  // every process
+  HTTP_HOST: z.string().default('0.0.0.0'),
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+export const KNOWN_VARIABLES = Object.keys(VARIABLES) as VariableName[];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`Invalid configuration: ${variable}: ${detail}`);
+  }
+}
+
+type Picked<K extends VariableName> = { [P in K]: z.output<(typeof VARIABLES)[P]> };
+
+/**
+ * Reads and validates the named variables. Empty strings count as unset, so a
+ * compose file can pass `VAR=` to mean "default".
+ */
+export function readConfig<K extends VariableName>(names: readonly K[], env: NodeJS.ProcessEnv = process.env): Picked<K> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const raw = env[name];
+    const r = VARIABLES[name].safeParse(raw === '' ? undefined : raw);
+    if (!r.success) throw new ConfigError(name, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+    out[name] = r.data;
+  }
+  return out as Picked<K>;
+}
+
+export const STORAGE_CLIENT_VARS = ['GA_ENDPOINTS', 'GA_TIMEOUT_MS', 'GA_MAX_ATTEMPTS', 'GA_BREAKER_FAILURES', 'GA_BREAKER_RESET_MS'] as const;
+export const GA_VARS = ['LOG_LEVEL', 'GA_BIND', 'GA_HTTP_PORT', 'GA_POOL_SIZE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'HTTP_HOST'] as const;
+export const GC_VARS = [
+  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND', 'GC_HTTP_PORT',
+  'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS',
+  'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST',
+] as const;
+export const ACTOR_VARS = [
+  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPO', 'ACTOR_ID', 'GC_PUB_ENDPOINT', 'GC_BACKEND_ENDPOINT',
+  'ACTOR_HTTP_PORT', 'ACTOR_CONCURRENCY', 'ACTOR_HEARTBEAT_MS', 'HTTP_HOST',
+] as const;
+export const PS_VARS = ['GC_ENDPOINT', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
+
+export type StorageClientConfig = Picked<(typeof STORAGE_CLIENT_VARS)[number]>;
+export type GaConfig = Picked<(typeof GA_VARS)[number]>;
+export type GcConfig = Picked<(typeof GC_VARS)[number]>;
+export type ActorConfig = Picked<(typeof ACTOR_VARS)[number]>;
+export type PsConfig = Picked<(typeof PS_VARS)[number]>;

@@ -1,0 +1,70 @@
+/**
+ * The observability port every process opens: /health, /metrics (Prometheus),
+ * /status (process-specific JSON) and any extra JSON routes (GC: /errors/stats).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from './logger.js';
+
+export interface HttpServerOptions {
+  host: string;
+  port: number; // 0 = any free port
+  registry: Registry;
+  status: () => unknown | Promise<unknown>;
+  /** Healthy unless this returns false (e.g. GA without PostgreSQL). */
+  healthy?: () => boolean;
+  routes?: Record<string, () => unknown | Promise<unknown>>;
+  log: Logger;
+}
+
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export function newRegistry(proc: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ proc });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer> {
+  const json = (res: http.ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    void (async () => {
+      try {
+        if (path === '/health') {
+          const ok = o.healthy ? o.healthy() : true;
+          return json(res, ok ? 200 : 503, { ok });
+        }
+        if (path === '/metrics') {
+          res.writeHead(200, { 'content-type': o.registry.contentType });
+          return res.end(await o.registry.metrics());
+        }
+        if (path === '/status') return json(res, 200, await o.status());
+        const route = o.routes?.[path];
+        if (route) return json(res, 200, await route());
+        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/status', ...Object.keys(o.routes ?? {})] });
+      } catch (err) {
+        o.log.error({ err, path }, 'http handler failed');
+        if (!res.headersSent) json(res, 500, { error: String(err) });
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  server.on('error', (err) => o.log.error({ err }, 'http server error'));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Messages between the system's own processes (GC, actors, GA). Pure codec,
+ * like protocol.ts: schemas, types and parsers, no sockets.
+ *
+ *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `rid`
+ *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
+ *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
+ */
+import { z } from 'zod';
+import { OPERACIONES_ACTOR, isbnSchema, usuarioSchema, opIdSchema, sedeSchema, resultadoSchema, type Resultado } from './protocol.js';
+
+export const operacionSolicitadaSchema = z
+  .object({
+    operacion: z.enum(OPERACIONES_ACTOR),
+    isbn: isbnSchema,
+    usuario: usuarioSchema,
+    id: opIdSchema,
+    sede: sedeSchema.optional(),
+  })
+  .strict();
+
+// ---------------------------------------------------------------- GA requests
+export const gaRequestSchema = z.discriminatedUnion('cmd', [
+  /** Apply a state-changing op once (ledger + rules in one transaction); repeats return the recorded outcome. */
+  z.object({ rid: z.string(), cmd: z.literal('aplicar'), op: operacionSolicitadaSchema }),
+  /** Durably record an op as PENDIENTE (async mode); returns its current outcome (PENDIENTE or final). */
+  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema }),
+  /** Availability of one ISBN. */
+  z.object({ rid: z.string(), cmd: z.literal('consultar'), isbn: isbnSchema }),
+  /** State and outcome of one op id. */
+  z.object({ rid: z.string(), cmd: z.literal('estado'), id: opIdSchema }),
+  /** Ledger rows still PENDIENTE, oldest first (GC resumes them after a restart). */
+  z.object({ rid: z.string(), cmd: z.literal('pendientes'), limite: z.number().int().positive().max(10000) }),
+  /** Liveness/role probe. */
+  z.object({ rid: z.string(), cmd: z.literal('ping') }),
+]);
+export type GaRequest = z.infer<typeof gaRequestSchema>;
+export type GaCommand = GaRequest['cmd'];
+/** A request before the client stamps its correlation id. */
+export type GaCall = GaRequest extends infer R ? (R extends { rid: string } ? Omit<R, 'rid'> : never) : never;
+
+/**
+ * GA-level failure codes. Domain outcomes (SIN_EJEMPLARES, …) are NOT failures:
+ * they travel as `ok: true` with a Resultado.
+ * - GA_NO_ACTIVO: a passive backup; the client tries the next endpoint without
+ *   counting a breaker failure.
+ * - ALMACENAMIENTO_NO_DISPONIBLE: the GA cannot reach PostgreSQL; counts as a failure.
+ * - SOLICITUD_INVALIDA: the request itself is wrong; retrying cannot help.
+ */
+export const GA_FAILURE_CODES = ['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO'] as const;
+export type GaFailureCode = (typeof GA_FAILURE_CODES)[number];
+
+export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), intentos: z.number() });
+export type Pendiente = z.infer<typeof pendienteSchema>;
+
+export const gaReplySchema = z.union([
+  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), rol: z.string().optional() }),
+  z.object({ rid: z.string(), ok: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
+]);
+export type GaReply =
+  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }
+  | { rid: string; ok: false; codigo: GaFailureCode; mensaje: string };
+
+// ---------------------------------------------------------------- GC ⇄ actors
+/** A task published to one actor: the op plus the delivery attempt number. */
+export const tareaSchema = operacionSolicitadaSchema.extend({ intento: z.number().int().positive() });
+export type Tarea = z.infer<typeof tareaSchema>;
+
+export function topicFor(tipo: string, actorId: string): string {
+  return `${tipo}.${actorId}`;
+}
+
+export const actorIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+export const mensajeActorSchema = z.discriminatedUnion('t', [
+  z.object({ t: z.literal('hola'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), pid: z.number().int() }),
+  z.object({ t: z.literal('latido'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), enCurso: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('resultado'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), resultado: resultadoSchema }),
+  z.object({ t: z.literal('adios'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR) }),
+]);
+export type MensajeActor =
+  | Exclude<z.infer<typeof mensajeActorSchema>, { t: 'resultado' }>
+  | { t: 'resultado'; actorId: string; tipo: (typeof OPERACIONES_ACTOR)[number]; resultado: Resultado };
+
+/** Parses a JSON frame with a schema; returns undefined (never throws) on any defect. */
+export function parseFrame<T>(schema: z.ZodType<T>, frame: Buffer | undefined, maxBytes = 1024 * 1024): T | undefined {
+  if (!frame || frame.length === 0 || frame.length > maxBytes) return undefined;
+  try {
+    const r = schema.safeParse(JSON.parse(frame.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
