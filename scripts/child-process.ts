@@ -1,0 +1,105 @@
+/**
+ * A system process started by the local launcher: spawned with its own
+ * environment, logs appended to a file, health polled over its HTTP port, and
+ * killed (also with SIGKILL, for drills) or restarted on demand.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface ChildSpec {
+  name: string;
+  script: string; // path to a compiled .js entry
+  args?: string[];
+  env: Record<string, string>;
+  logFile: string;
+  /** Port of the process's HTTP endpoint (/health). */
+  httpPort?: number;
+  httpHost?: string;
+}
+
+const live = new Set<ChildProcess>();
+// If the launcher exits for any reason, take its children with it.
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+export class ManagedProcess {
+  private child?: ChildProcess;
+  private log?: WriteStream;
+  private exitedP: Promise<number | null> = Promise.resolve(null);
+
+  constructor(readonly spec: ChildSpec) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): this {
+    this.log = createWriteStream(this.spec.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [this.spec.script, ...(this.spec.args ?? [])], {
+      env: { ...process.env, ...this.spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    live.add(child);
+    child.stdout?.pipe(this.log, { end: false });
+    child.stderr?.pipe(this.log, { end: false });
+    this.exitedP = new Promise((resolve) => {
+      child.once('exit', (code) => {
+        live.delete(child);
+        resolve(code);
+      });
+    });
+    return this;
+  }
+
+  /** Resolves once GET /health answers 200; rejects if the process exits first or time runs out. */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    if (!this.spec.httpPort) return;
+    const url = `http://${this.spec.httpHost ?? '127.0.0.1'}:${this.spec.httpPort}/health`;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`${this.spec.name} exited during start-up; see ${this.spec.logFile}`);
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        if (r.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+    throw new Error(`${this.spec.name} not healthy after ${timeoutMs} ms; see ${this.spec.logFile}`);
+  }
+
+  async status<T = unknown>(): Promise<T | undefined> {
+    if (!this.spec.httpPort) return undefined;
+    try {
+      const r = await fetch(`http://${this.spec.httpHost ?? '127.0.0.1'}:${this.spec.httpPort}/status`, { signal: AbortSignal.timeout(1000) });
+      return r.ok ? ((await r.json()) as T) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends a signal and waits for the exit; SIGTERM escalates to SIGKILL after graceMs. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await this.exitedP;
+    clearTimeout(timer);
+    this.log?.end();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+    await this.waitHealthy();
+  }
+}
