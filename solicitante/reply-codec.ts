@@ -1,0 +1,38 @@
+/**
+ * Building request bodies and reading GC replies. Pure, shared by the REQ and
+ * DEALER clients so both stamp ids and validate replies the same way.
+ */
+import type { Respuesta } from '../common/protocol.js';
+import type { Codigo } from '../common/codes.js';
+import type { IdGenerator } from './ids.js';
+import type { NuevaSolicitud } from './types.js';
+
+export type SolicitudConId = NuevaSolicitud & { id: string };
+
+/** Gives the request an id (the idempotency key) and the PS's sede, if configured and not set. */
+export function sellar(s: NuevaSolicitud, makeId: IdGenerator, sede?: string): SolicitudConId {
+  const id = s.id ?? makeId();
+  return { ...s, id, ...(sede && !s.sede ? { sede } : {}) } as SolicitudConId;
+}
+
+/** Parses one reply frame; returns an error string instead of throwing. */
+export function leerRespuesta(frame: Buffer | undefined): Respuesta | string {
+  if (!frame) return 'mensaje sin cuerpo';
+  let obj: unknown;
+  try {
+    obj = JSON.parse(frame.toString('utf8'));
+  } catch {
+    return 'no es JSON';
+  }
+  if (!obj || typeof obj !== 'object') return 'no es un objeto JSON';
+  const r = obj as Record<string, unknown>;
+  if (typeof r.exito !== 'boolean' || typeof r.codigo !== 'string') return "faltan 'exito' o 'codigo'";
+  return {
+    exito: r.exito,
+    codigo: r.codigo as Codigo,
+    mensaje: typeof r.mensaje === 'string' ? r.mensaje : '',
+    fechaOperacion: typeof r.fechaOperacion === 'string' ? r.fechaOperacion : '',
+    datos: r.datos && typeof r.datos === 'object' && !Array.isArray(r.datos) ? (r.datos as Record<string, unknown>) : {},
+    id: typeof r.id === 'string' ? r.id : undefined,
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * Types shared by the PS modules, derived from the common protocol types so the
+ * wire contract is declared only once (common/protocol.ts).
+ */
+import type { Respuesta, Solicitud } from '../common/protocol.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * A request as the PS builds it: `id` is optional because the client stamps one
+ * (for `estado`, `id` is the operation being asked about and is required).
+ */
+export type NuevaSolicitud =
+  | (DistributiveOmit<Exclude<Solicitud, { operacion: 'estado' }>, 'id'> & { id?: string })
+  | Extract<Solicitud, { operacion: 'estado' }>;
+
+/** What every GC client offers: one request in, its reply out (or a typed error). */
+export interface GcCaller {
+  enviar(solicitud: NuevaSolicitud): Promise<Respuesta>;
+  close(): void;
+}
