@@ -1,12 +1,26 @@
 /**
- * The one way GC and actors call the GA. Interface fixed here; implementation
- * being written (see issue 2).
+ * The one way GC and actors call the GA.
+ *
+ * Endpoints are tried in configured order (primary first). Each has a circuit
+ * breaker (breaker.ts) and one multiplexed DEALER socket (ga-connection.ts). A call
+ * makes at most GA_MAX_ATTEMPTS attempts, all carrying the SAME request (same op
+ * id; a fresh `rid` each), so the GA's idempotency makes retries safe. An attempt
+ * that times out, fails, finds the breaker open or meets a passive GA
+ * (GA_NO_ACTIVO) moves on to the next endpoint; between full rounds over the list
+ * the client waits a short, growing backoff so a backup has time to take over.
  */
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
+import { BreakerOpenError, EndpointBreaker } from './breaker.js';
 import type { StorageClientConfig } from './config.js';
+import { StorageRequestError, StorageUnavailableError } from './errors.js';
+import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
-import type { GaCall, Pendiente } from './internal-protocol.js';
+import type { GaCall, GaReply, GaRequest, Pendiente } from './internal-protocol.js';
 import type { OperacionSolicitada, Resultado } from './protocol.js';
+import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -29,6 +43,222 @@ export interface StorageClient {
   close(): Promise<void>;
 }
 
-export function createStorageClient(_cfg: StorageClientConfig, _log: Logger, _registry?: Registry): StorageClient {
-  throw new Error('storage client: not yet implemented');
+/** Waits between full rounds over the endpoint list; the last value repeats. */
+const ROUND_BACKOFF_MS = [50, 100, 200, 400];
+/** Upper bound on how long a send waits for a connected peer before the attempt fails. */
+const MAX_SEND_WAIT_MS = 200;
+
+export function createStorageClient(cfg: StorageClientConfig, log: Logger, registry?: Registry): StorageClient {
+  return new GaStorageClient(cfg, log.child({ component: 'storage-client' }), new StorageClientMetrics(registry));
+}
+
+type OkReply = Extract<GaReply, { ok: true }>;
+
+type AttemptResult =
+  | { outcome: 'ok'; reply: OkReply }
+  | { outcome: Exclude<AttemptOutcome, 'ok'>; detail: string };
+
+/** ALMACENAMIENTO_NO_DISPONIBLE travels as a rejection so the breaker counts it. */
+class GaUnavailableReply extends Error {
+  override name = 'GaUnavailableReply';
+}
+
+interface Endpoint {
+  url: string;
+  conn: GaConnection;
+  breaker: EndpointBreaker;
+}
+
+/** What happened on one endpoint during one call, for the final error message. */
+class CallJournal {
+  private readonly byEndpoint = new Map<string, Map<string, number>>();
+
+  note(endpoint: string, what: string): void {
+    let m = this.byEndpoint.get(endpoint);
+    if (!m) this.byEndpoint.set(endpoint, (m = new Map()));
+    m.set(what, (m.get(what) ?? 0) + 1);
+  }
+
+  toString(): string {
+    return [...this.byEndpoint]
+      .map(([ep, m]) => `${ep}: ${[...m].map(([what, n]) => (n > 1 ? `${what} ×${n}` : what)).join(', ')}`)
+      .join('; ');
+  }
+}
+
+class GaStorageClient implements StorageClient {
+  private readonly endpoints: Endpoint[];
+  private readonly ridPrefix = `${randomBytes(4).toString('hex')}-`;
+  private ridSeq = 0;
+  private closed = false;
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly cfg: StorageClientConfig,
+    private readonly log: Logger,
+    private readonly metrics: StorageClientMetrics,
+  ) {
+    const sendTimeoutMs = Math.min(MAX_SEND_WAIT_MS, cfg.GA_TIMEOUT_MS);
+    this.endpoints = cfg.GA_ENDPOINTS.map((url) => {
+      const conn = new GaConnection(url, { sendTimeoutMs }, log);
+      const breaker = new EndpointBreaker(url, cfg.GA_BREAKER_FAILURES, cfg.GA_BREAKER_RESET_MS, {
+        onStateChange: (state, info) => {
+          this.metrics.breakerState(url, state);
+          if (state === 'open') {
+            log.warn({ endpoint: url, ...info }, 'GA breaker open');
+            // Lazy Pirate: stop waiting on a socket we believe dead; the half-open trial gets a fresh one.
+            conn.recycle('breaker open');
+          } else if (state === 'half-open') {
+            log.info({ endpoint: url }, 'GA breaker half-open: one trial call allowed');
+          } else {
+            log.info({ endpoint: url }, 'GA breaker closed');
+          }
+        },
+      });
+      this.metrics.breakerState(url, 'closed');
+      return { url, conn, breaker };
+    });
+  }
+
+  async call(req: GaCall, ctx?: { opId?: string }): Promise<{ resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }> {
+    if (this.closed) throw new StorageUnavailableError('storage client closed');
+    const started = performance.now();
+    const opId = ctx?.opId ?? opIdOf(req);
+    const journal = new CallJournal();
+    const max = this.cfg.GA_MAX_ATTEMPTS;
+    let attempts = 0;
+    // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
+    for (let round = 0; attempts < max && round < max; round++) {
+      if (round > 0) await this.backoff(round);
+      for (const ep of this.endpoints) {
+        if (attempts >= max) break;
+        if (!ep.breaker.admits) {
+          this.skip(ep, journal, opId);
+          continue;
+        }
+        attempts++;
+        const rid = `${this.ridPrefix}${(++this.ridSeq).toString(36)}`;
+        const r = await this.attempt(ep, { ...req, rid } as GaRequest);
+        if (r.outcome === 'breaker_open') {
+          // Lost the half-open trial to a concurrent call: a skip, not an attempt.
+          attempts--;
+          this.skip(ep, journal, opId);
+          continue;
+        }
+        this.metrics.attempt(ep.url, r.outcome);
+        if (r.outcome === 'ok') {
+          this.metrics.callDone(req.cmd, 'ok', (performance.now() - started) / 1000);
+          const { resultado, pendientes, rol } = r.reply;
+          return { resultado, pendientes, rol };
+        }
+        if (r.outcome === 'rejected') {
+          this.metrics.callDone(req.cmd, 'rejected', (performance.now() - started) / 1000);
+          throw new StorageRequestError(`GA ${ep.url} rejected ${req.cmd}${opId ? ` ${opId}` : ''}: ${r.detail}`);
+        }
+        if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
+        journal.note(ep.url, `${r.outcome} (${r.detail})`);
+        this.metrics.rotation(ep.url, r.outcome);
+        const level = r.outcome === 'no_activo' ? 'info' : 'warn';
+        this.log[level]({ opId, cmd: req.cmd, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
+      }
+    }
+    this.metrics.attempt('*', 'unavailable');
+    this.metrics.callDone(req.cmd, 'unavailable', (performance.now() - started) / 1000);
+    throw new StorageUnavailableError(`GA unavailable for ${req.cmd}${opId ? ` ${opId}` : ''} after ${attempts} attempts: ${journal.toString()}`);
+  }
+
+  async aplicar(op: OperacionSolicitada): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'aplicar', op: cleanOp(op) }, { opId: op.id }), 'aplicar');
+  }
+
+  async registrar(op: OperacionSolicitada): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'registrar', op: cleanOp(op) }, { opId: op.id }), 'registrar');
+  }
+
+  async consultar(isbn: string, opId?: string): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'consultar', isbn }, { opId }), 'consultar');
+  }
+
+  async estado(id: string): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'estado', id }, { opId: id }), 'estado');
+  }
+
+  async pendientes(limite: number): Promise<Pendiente[]> {
+    const r = await this.call({ cmd: 'pendientes', limite });
+    if (!r.pendientes) throw new StorageRequestError('GA ok reply to pendientes carries no pendientes list');
+    return r.pendientes;
+  }
+
+  status(): EndpointStatus[] {
+    return this.endpoints.map(({ url, breaker }) => ({
+      endpoint: url,
+      breaker: breaker.state,
+      consecutiveFailures: breaker.consecutiveFailures,
+      ...(breaker.lastError !== undefined ? { lastError: breaker.lastError } : {}),
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stop.abort();
+    for (const ep of this.endpoints) {
+      ep.conn.close();
+      ep.breaker.shutdown();
+    }
+  }
+
+  private async attempt(ep: Endpoint, req: GaRequest): Promise<AttemptResult> {
+    try {
+      const reply = await ep.breaker.run(async () => {
+        const reply = await ep.conn.request(req, this.cfg.GA_TIMEOUT_MS);
+        if (!reply.ok && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`);
+        // Anything else is an answer from a live GA, a success as far as the breaker goes:
+        // GA_NO_ACTIVO (a passive backup) must not count as a failure.
+        return reply;
+      });
+      if (reply.ok) return { outcome: 'ok', reply };
+      if (reply.codigo === 'GA_NO_ACTIVO') return { outcome: 'no_activo', detail: `GA_NO_ACTIVO: ${reply.mensaje}` };
+      return { outcome: 'rejected', detail: `${reply.codigo}: ${reply.mensaje}` };
+    } catch (err) {
+      if (err instanceof BreakerOpenError) return { outcome: 'breaker_open', detail: 'breaker open' };
+      if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message };
+      if (err instanceof GaAttemptError) return { outcome: this.closed ? 'closed' : err.kind, detail: err.message };
+      return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private skip(ep: Endpoint, journal: CallJournal, opId: string | undefined): void {
+    journal.note(ep.url, 'breaker open');
+    this.metrics.attempt(ep.url, 'breaker_open');
+    this.metrics.rotation(ep.url, 'breaker_open');
+    // Every call skips an open endpoint: logging each skip would flood; the open itself is logged.
+    this.log.debug({ opId, endpoint: ep.url }, 'GA breaker open; skipping endpoint');
+  }
+
+  private async backoff(round: number): Promise<void> {
+    const ms = ROUND_BACKOFF_MS[Math.min(round - 1, ROUND_BACKOFF_MS.length - 1)]!;
+    try {
+      await sleep(ms, undefined, { signal: this.stop.signal });
+    } catch {
+      throw new StorageUnavailableError('storage client closed');
+    }
+  }
+}
+
+function opIdOf(req: GaCall): string | undefined {
+  if ('op' in req) return req.op.id;
+  if ('id' in req) return req.id;
+  return undefined;
+}
+
+/** Only the fields the GA schema allows (it is strict), whatever else the caller's object carries. */
+function cleanOp(op: OperacionSolicitada): OperacionSolicitada {
+  const { operacion, isbn, usuario, id, sede } = op;
+  return sede === undefined ? { operacion, isbn, usuario, id } : { operacion, isbn, usuario, id, sede };
+}
+
+function needResultado(r: { resultado?: Resultado }, cmd: string): Resultado {
+  if (!r.resultado) throw new StorageRequestError(`GA ok reply to ${cmd} carries no resultado`);
+  return r.resultado;
 }

@@ -1,0 +1,229 @@
+/**
+ * Transport to ONE GA endpoint: a single zeromq DEALER socket that multiplexes
+ * many in-flight requests, correlated by a unique `rid` per attempt.
+ *
+ * Why a correlated DEALER and not one REQ socket per call: a REQ socket allows one
+ * outstanding request at a time, so hundreds in flight would need hundreds of
+ * sockets and TCP connections to the GA; and a REQ socket whose receive timed out
+ * is unusable (its next send hangs or fails EFSM — FACTS.md), so every timeout
+ * would cost a teardown. One DEALER carries any number of requests; a reply that
+ * comes after its attempt timed out is a rid nobody waits for and is dropped.
+ *
+ * zeromq.js allows one pending receive and one pending send per socket (a second
+ * one throws EBUSY), hence one receive loop per socket and a FIFO send queue.
+ *
+ * Lazy Pirate: `recycle()` closes the socket and fails everything waiting on it;
+ * the next request creates a fresh socket. The storage client recycles when the
+ * endpoint's breaker opens, so no call ever waits on a socket believed dead.
+ */
+import { Dealer } from 'zeromq';
+import type { Logger } from './logger.js';
+import { gaReplySchema, parseFrame, type GaReply, type GaRequest } from './internal-protocol.js';
+import { MAX_TRANSPORT_BYTES } from './protocol.js';
+
+/** Why an attempt produced no reply. `kind` drives metrics and the error text. */
+export type AttemptFailureKind = 'timeout' | 'unreachable' | 'transport' | 'closed';
+
+export class GaAttemptError extends Error {
+  override name = 'GaAttemptError';
+  constructor(
+    readonly kind: AttemptFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface GaConnectionOptions {
+  /** How long a send may wait for a connected peer / queue space before failing (ms). */
+  sendTimeoutMs: number;
+  reconnectIntervalMs?: number;
+  maxMessageBytes?: number;
+}
+
+interface Pending {
+  resolve(reply: GaReply): void;
+  reject(err: GaAttemptError): void;
+  timer: NodeJS.Timeout;
+}
+
+/** One socket generation. Recycling replaces the whole Link, so a stale loop or queue never touches the new one. */
+interface Link {
+  sock: Dealer;
+  pending: Map<string, Pending>;
+  queue: { rid: string; frame: string }[];
+  draining: boolean;
+  closed: boolean;
+}
+
+export class GaConnection {
+  private link: Link | undefined;
+  private closed = false;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly opts: GaConnectionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Requests currently awaiting a reply on the live socket. */
+  get inFlight(): number {
+    return this.link?.pending.size ?? 0;
+  }
+
+  /**
+   * Sends one request and resolves with its reply, or rejects with a
+   * GaAttemptError after `timeoutMs` (the timeout covers queueing and sending too).
+   */
+  request(req: GaRequest, timeoutMs: number): Promise<GaReply> {
+    if (this.closed) return Promise.reject(new GaAttemptError('closed', 'connection closed'));
+    const link = this.link ?? (this.link = this.openLink());
+    const { rid } = req;
+    return new Promise<GaReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (link.pending.delete(rid)) reject(new GaAttemptError('timeout', `no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      link.pending.set(rid, { resolve, reject, timer });
+      link.queue.push({ rid, frame: JSON.stringify(req) });
+      if (!link.draining) void this.drain(link);
+    });
+  }
+
+  /** Closes the current socket (if any) and fails its waiting calls; the next request opens a new one. */
+  recycle(reason: string): void {
+    const link = this.link;
+    if (!link) return;
+    this.link = undefined;
+    this.log.info({ endpoint: this.endpoint, reason, failed: link.pending.size }, 'GA socket recycled');
+    this.shutLink(link, new GaAttemptError('transport', `socket recycled (${reason})`));
+  }
+
+  close(): void {
+    this.closed = true;
+    const link = this.link;
+    this.link = undefined;
+    if (link) this.shutLink(link, new GaAttemptError('closed', 'storage client closed'));
+  }
+
+  private openLink(): Link {
+    const sock = new Dealer({
+      // Without `immediate` a send to a dead endpoint is queued and "succeeds", failing
+      // only at the reply timeout; with it (+ sendTimeout) it fails fast (FACTS.md).
+      immediate: true,
+      sendTimeout: this.opts.sendTimeoutMs,
+      // Requests left unsent at close are worthless: the caller has moved on.
+      linger: 0,
+      maxMessageSize: this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES,
+      reconnectInterval: this.opts.reconnectIntervalMs ?? 100,
+      reconnectMaxInterval: 1000,
+      // Hundreds of calls in flight must not hit the default HWM of 1000.
+      sendHighWaterMark: 100_000,
+      receiveHighWaterMark: 100_000,
+    });
+    sock.connect(this.endpoint);
+    const link: Link = { sock, pending: new Map(), queue: [], draining: false, closed: false };
+    void this.receiveLoop(link);
+    this.log.debug({ endpoint: this.endpoint }, 'GA socket opened');
+    return link;
+  }
+
+  private shutLink(link: Link, err: GaAttemptError): void {
+    if (link.closed) return;
+    link.closed = true;
+    link.queue.length = 0;
+    for (const [rid, p] of link.pending) {
+      clearTimeout(p.timer);
+      link.pending.delete(rid);
+      p.reject(err);
+    }
+    link.sock.close();
+  }
+
+  private async drain(link: Link): Promise<void> {
+    link.draining = true;
+    try {
+      while (!link.closed && link.queue.length > 0) {
+        const item = link.queue.shift()!;
+        // Its attempt already timed out while queued: nothing to send.
+        if (!link.pending.has(item.rid)) continue;
+        try {
+          await link.sock.send(item.frame);
+        } catch (err) {
+          if (link.closed) return;
+          // EAGAIN = no connected peer (immediate) or queue full within sendTimeout. Every
+          // request queued behind this one waits on the same condition, so fail them all
+          // now instead of letting each wait another sendTimeout in turn.
+          const code = (err as { code?: string }).code;
+          const failure =
+            code === 'EAGAIN'
+              ? new GaAttemptError('unreachable', `not connected (send timed out after ${this.opts.sendTimeoutMs} ms)`, { cause: err })
+              : new GaAttemptError('transport', `send failed: ${(err as Error).message}`, { cause: err });
+          this.failQueued(link, item.rid, failure);
+          if (code === 'EAGAIN') {
+            for (const q of link.queue.splice(0)) this.failQueued(link, q.rid, failure);
+          }
+        }
+      }
+    } finally {
+      link.draining = false;
+    }
+  }
+
+  private failQueued(link: Link, rid: string, err: GaAttemptError): void {
+    const p = link.pending.get(rid);
+    if (!p) return;
+    link.pending.delete(rid);
+    clearTimeout(p.timer);
+    p.reject(err);
+  }
+
+  private async receiveLoop(link: Link): Promise<void> {
+    try {
+      for await (const frames of link.sock) {
+        this.onFrame(link, frames[0]);
+      }
+    } catch (err) {
+      if (link.closed) return;
+      // The socket is broken: make the next request start over on a fresh one.
+      this.log.warn({ endpoint: this.endpoint, err }, 'GA receive loop failed');
+      if (this.link === link) this.recycle('receive failed');
+    }
+  }
+
+  private onFrame(link: Link, frame: Buffer | undefined): void {
+    const reply = parseFrame(gaReplySchema, frame, this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES) as GaReply | undefined;
+    if (!reply) {
+      // A malformed reply that still names a waiting rid fails that attempt rather than letting it time out.
+      const rid = salvageRid(frame);
+      const p = rid === undefined ? undefined : link.pending.get(rid);
+      if (rid !== undefined && p) {
+        link.pending.delete(rid);
+        clearTimeout(p.timer);
+        p.reject(new GaAttemptError('transport', 'malformed GA reply'));
+      } else {
+        this.log.warn({ endpoint: this.endpoint, bytes: frame?.length ?? 0 }, 'malformed GA reply dropped');
+      }
+      return;
+    }
+    const p = link.pending.get(reply.rid);
+    if (!p) {
+      this.log.debug({ endpoint: this.endpoint, rid: reply.rid }, 'GA reply for unknown or expired rid dropped');
+      return;
+    }
+    link.pending.delete(reply.rid);
+    clearTimeout(p.timer);
+    p.resolve(reply);
+  }
+}
+
+function salvageRid(frame: Buffer | undefined): string | undefined {
+  if (!frame || frame.length > 64 * 1024) return undefined;
+  try {
+    const obj: unknown = JSON.parse(frame.toString('utf8'));
+    if (obj && typeof obj === 'object' && typeof (obj as { rid?: unknown }).rid === 'string') return (obj as { rid: string }).rid;
+  } catch {
+    /* not JSON */
+  }
+  return undefined;
+}
