@@ -1,0 +1,68 @@
+/**
+ * The GA's PostgreSQL pool and the one place that decides whether an error
+ * means "storage unreachable" (retry elsewhere / later) or "bug".
+ */
+import pg from 'pg';
+import type { Logger } from '../common/logger.js';
+
+export interface PgSettings {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface PoolOptions {
+  max: number;
+  /** Waiting for a connection (new or from the pool) longer than this fails the call as unavailable. */
+  connectionTimeoutMillis?: number;
+  /** Server-side cap per statement: a stuck lock must not hold a pool slot forever. */
+  statementTimeoutMillis?: number;
+  applicationName?: string;
+}
+
+export function createPool(pgs: PgSettings, o: PoolOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    host: pgs.host,
+    port: pgs.port,
+    user: pgs.user,
+    password: pgs.password,
+    database: pgs.database,
+    max: o.max,
+    connectionTimeoutMillis: o.connectionTimeoutMillis ?? 3000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    statement_timeout: o.statementTimeoutMillis ?? 10_000,
+    application_name: o.applicationName ?? 'gestor_almacenamiento',
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled it would crash the GA.
+  pool.on('error', (err) => log.warn({ err: err.message }, 'idle PostgreSQL connection lost'));
+  // Checked-out clients get a listener too: the pool's own listener is only attached while idle.
+  pool.on('connect', (client) => client.on('error', (err) => log.debug({ err: err.message }, 'PostgreSQL client error')));
+  return pool;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
+/** SQLSTATEs meaning the server is going away, not accepting us, or not writable (a standby). */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '25006', '58030', '57014']);
+
+/** True when the error says PostgreSQL is unreachable or unusable, as opposed to a bad query. */
+export function isConnectionError(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
+  }
+  const msg = (err as { message?: unknown }).message;
+  if (typeof msg === 'string') {
+    return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Client was closed/i.test(msg);
+  }
+  return false;
+}
+
+/** Serialization failure / deadlock: safe to retry the whole function call. */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '40001' || code === '40P01';
+}
