@@ -1,0 +1,155 @@
+/**
+ * An actor as an in-process component: it receives the tasks published on its own
+ * topic, applies them through the storage client and reports each result.
+ *
+ *  SUB    ← GC XPUB, subscribed to exactly "<tipo>.<actorId>"
+ *  DEALER → GC backend ROUTER: hola, latido (every ACTOR_HEARTBEAT_MS), resultado, adios
+ *
+ * A restarted GC needs nothing special: ZeroMQ reconnects both sockets, the SUB
+ * re-sends its subscription and the next latido makes the actor known again.
+ */
+import os from 'node:os';
+import { Dealer, Subscriber } from 'zeromq';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { encode, type OperacionActor, type Resultado } from '../common/protocol.js';
+import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
+import type { ActorConfig } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import type { StorageClient } from '../common/storage-client.js';
+import { SendQueue } from '../gestor_carga/send-queue.js';
+import { TaskRunner } from './task-runner.js';
+
+export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };
+
+export interface ActorDeps {
+  storage: StorageClient;
+  registry?: Registry;
+}
+
+export interface ActorHandle {
+  actorId: string;
+  tipo: OperacionActor;
+  topic: string;
+  registry: Registry;
+  status(): { actorId: string; tipo: string; topic: string; enCurso: number; completadas: number; fallidas: number; almacenamiento: ReturnType<StorageClient['status']> };
+  /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */
+  close(opts?: { graceMs?: number }): Promise<void>;
+  /** Crash simulation for tests: sockets closed at once, no adios, no pending results sent. */
+  kill(): void;
+}
+
+/** `<tipo>-<hostname>-<pid>`, with the hostname reduced to what actor ids allow. */
+export function defaultActorId(tipo: string, hostname = os.hostname(), pid = process.pid): string {
+  const host = hostname.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 40) || 'host';
+  return `${tipo}-${host}-${pid}`.slice(0, 64);
+}
+
+/** Tasks are a few hundred bytes; anything far bigger is dropped unread. */
+const MAX_TAREA_BYTES = 64 * 1024;
+
+export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
+  const tipo = cfg.ACTOR_TIPO;
+  const actorId = cfg.ACTOR_ID;
+  const topic = topicFor(tipo, actorId);
+  log = log.child({ actorId, tipo });
+  const registry = deps.registry ?? new Registry();
+  const tasksDone = new Counter({ name: 'actor_tasks_total', help: 'Tasks applied, by reply code', labelNames: ['codigo'], registers: [registry] });
+  const taskTime = new Histogram({ name: 'actor_task_duration_seconds', help: 'Time to apply one task through the GA', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
+  const inFlightGauge = new Gauge({ name: 'actor_tasks_in_flight', help: 'Tasks accepted and not yet reported', registers: [registry] });
+  const malformed = new Counter({ name: 'actor_malformed_tasks_total', help: 'Task messages dropped as malformed or oversized', registers: [registry] });
+
+  // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
+  const sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 });
+  // A bounded send wait: if the GC is gone for long and the pipe fills, drop a
+  // heartbeat/result (the GC re-publishes unanswered tasks) rather than stall forever.
+  const dealer = new Dealer({ sendHighWaterMark: 100_000, sendTimeout: 2000, linger: 0 });
+  sub.connect(cfg.GC_PUB_ENDPOINT);
+  sub.subscribe(topic);
+  dealer.connect(cfg.GC_BACKEND_ENDPOINT);
+  const out = new SendQueue(dealer, log, 'dealer');
+  const send = (m: MensajeActor) => out.send([encode(m)]);
+
+  let killed = false;
+  const runner = new TaskRunner({
+    aplicar: (op) => deps.storage.aplicar(op),
+    concurrency: cfg.ACTOR_CONCURRENCY,
+    log,
+    report(resultado: Resultado, _t: Tarea, ms: number) {
+      tasksDone.inc({ codigo: resultado.codigo });
+      taskTime.observe(ms / 1000);
+      if (!killed) send({ t: 'resultado', actorId, tipo, resultado });
+    },
+  });
+
+  send({ t: 'hola', actorId, tipo, pid: process.pid });
+  const heartbeat = setInterval(() => {
+    inFlightGauge.set(runner.inFlight);
+    send({ t: 'latido', actorId, tipo, enCurso: runner.inFlight });
+  }, cfg.ACTOR_HEARTBEAT_MS);
+
+  let stopping = false;
+  let malformedLogged = 0;
+  const receiving = (async () => {
+    try {
+      for await (const frames of sub) {
+        // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
+        if (frames[0]?.toString('utf8') !== topic) continue;
+        const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
+        if (!tarea) {
+          malformed.inc();
+          // Logged, but not one line per message if something floods us.
+          if (malformedLogged++ < 20 || malformedLogged % 1000 === 0) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length }, 'malformed task ignored');
+          continue;
+        }
+        const outcome = runner.submit(tarea);
+        log.debug({ opId: tarea.id, intento: tarea.intento, outcome }, 'task received');
+      }
+    } catch (err) {
+      if (!stopping) log.error({ err }, 'task receive loop failed');
+    }
+  })();
+
+  log.info({ topic, pub: cfg.GC_PUB_ENDPOINT, backend: cfg.GC_BACKEND_ENDPOINT }, 'actor started');
+
+  function closeSockets(): void {
+    clearInterval(heartbeat);
+    out.close();
+    if (!sub.closed) sub.close();
+    if (!dealer.closed) dealer.close();
+  }
+
+  return {
+    actorId,
+    tipo,
+    topic,
+    registry,
+    status: () => ({
+      actorId,
+      tipo,
+      topic,
+      enCurso: runner.inFlight,
+      completadas: runner.completed,
+      fallidas: runner.failed,
+      almacenamiento: deps.storage.status(),
+    }),
+    async close(opts) {
+      if (stopping) return;
+      stopping = true;
+      sub.close(); // no new tasks
+      await receiving;
+      const dropped = runner.dropQueued();
+      const graceMs = opts?.graceMs ?? 3000;
+      await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, graceMs))]);
+      send({ t: 'adios', actorId, tipo });
+      await Promise.race([out.drain(), new Promise((r) => setTimeout(r, 1000))]);
+      closeSockets();
+      log.info({ dropped }, 'actor stopped');
+    },
+    kill() {
+      if (stopping) return;
+      stopping = true;
+      killed = true;
+      closeSockets();
+    },
+  };
+}

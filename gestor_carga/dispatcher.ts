@@ -1,0 +1,177 @@
+/**
+ * The GC's rules for one validated request, free of sockets: which ops go to an
+ * actor, sync vs async, what is answered when. It resolves one Respuesta per
+ * request; the frontend only sends it. Actor results come in via onResultado.
+ */
+import { acceptedReply, errorReply, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
+import { ProtocolError } from '../common/errors.js';
+import type { StorageClient } from '../common/storage-client.js';
+import type { Logger } from '../common/logger.js';
+import type { Modo, TaskTracker } from './task-tracker.js';
+
+export interface DispatcherDeps {
+  storage: StorageClient;
+  tracker: TaskTracker;
+  modos: Record<OperacionActor, Modo>;
+  /** A sync request with no final outcome by then is answered TIEMPO_AGOTADO. */
+  syncTimeoutMs: number;
+  /** A sync request whose task found no live actor for this long is answered SIN_ACTORES. */
+  noActorMs: number;
+  log: Logger;
+}
+
+interface Waiter {
+  resolve(r: Respuesta): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Only the fields actors and the GA accept (the request may carry none other, but be explicit). */
+function toOp(s: Extract<Solicitud, { operacion: OperacionActor }>): OperacionSolicitada {
+  const op: OperacionSolicitada = { operacion: s.operacion, isbn: s.isbn, usuario: s.usuario, id: s.id };
+  if (s.sede !== undefined) op.sede = s.sede;
+  return op;
+}
+
+export function isFinal(r: Resultado): boolean {
+  return r.estado === 'COMPLETADA' || r.estado === 'RECHAZADA';
+}
+
+/** "Not applied: storage down" — the actor could not reach any GA; the op may be retried. */
+export function isStorageDown(r: Resultado): boolean {
+  return r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' && r.estado === undefined;
+}
+
+export class Dispatcher {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private closed = false;
+
+  constructor(private readonly d: DispatcherDeps) {}
+
+  /** Never rejects: every path ends in a reply. */
+  async handle(s: Solicitud): Promise<Respuesta> {
+    try {
+      switch (s.operacion) {
+        case 'consulta':
+          return await this.fromStorage(() => this.d.storage.consultar(s.isbn, s.id), s.id);
+        case 'estado':
+          return await this.fromStorage(() => this.d.storage.estado(s.id), s.id);
+        default: {
+          const op = toOp(s);
+          return this.d.modos[op.operacion] === 'sync' ? await this.sync(op) : await this.async(op);
+        }
+      }
+    } catch (err) {
+      this.d.log.error({ err, opId: s.id }, 'request failed unexpectedly');
+      return errorReply('ERROR_INTERNO', undefined, s.id);
+    }
+  }
+
+  /** A resultado from an actor. Final outcomes answer sync requesters; "storage down" depends on the mode. */
+  onResultado(actorId: string, r: Resultado): void {
+    const id = r.id;
+    if (id === undefined) {
+      this.d.log.warn({ actorId, codigo: r.codigo }, 'actor result without op id; ignored');
+      return;
+    }
+    const t = this.d.tracker.get(id);
+    if (isStorageDown(r)) {
+      if (!t) return;
+      if (t.modo === 'async') {
+        // Durable in the ledger: it must complete, so it goes out again after a backoff.
+        if (this.d.tracker.retryLater(id, actorId)) this.d.log.debug({ opId: id, actorId }, 'storage down; async task will be re-published');
+      } else if (t.actorId === actorId) {
+        this.d.tracker.complete(id);
+        this.settle(id, replyFromResultado({ ...r, id }));
+      }
+      return;
+    }
+    if (r.estado === 'PENDIENTE') return; // not an outcome; the deadline will re-publish
+    // COMPLETADA / RECHAZADA, or an error retrying cannot fix (e.g. ERROR_INTERNO): done.
+    this.d.tracker.complete(id);
+    this.settle(id, replyFromResultado({ ...r, id }));
+  }
+
+  /** Called periodically: sync requests whose task found no live actor are told SIN_ACTORES. */
+  checkStarved(): void {
+    for (const t of this.d.tracker.queuedLongerThan(this.d.noActorMs, 'sync')) {
+      // Never published → certainly not applied: drop it so nothing applies it behind the user's back.
+      // Published before (its actor died) → it may have been applied; keep it so it completes.
+      if (t.intento === 0) this.d.tracker.complete(t.op.id);
+      this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
+    }
+  }
+
+  waiting(): number {
+    let n = 0;
+    for (const s of this.waiters.values()) n += s.size;
+    return n;
+  }
+
+  /** Answers everyone still waiting so no promise is left hanging. */
+  close(): void {
+    this.closed = true;
+    for (const id of [...this.waiters.keys()]) this.settle(id, errorReply('TIEMPO_AGOTADO', undefined, id));
+  }
+
+  private async async(op: OperacionSolicitada): Promise<Respuesta> {
+    // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
+    const r = await this.d.storage.registrar(op).catch((err: unknown) => err);
+    if (!isResultado(r)) return this.storageError(r, op.id);
+    if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
+      const outcome = this.d.tracker.submit(op, 'async');
+      this.d.log.debug({ opId: op.id, outcome }, 'async op recorded');
+      return acceptedReply(op.id, op.operacion);
+    }
+    // A repeated id that is already done (or an id reused for another op): its recorded outcome.
+    return replyFromResultado({ ...r, id: r.id ?? op.id });
+  }
+
+  private sync(op: OperacionSolicitada): Promise<Respuesta> {
+    if (this.closed) return Promise.resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
+    return new Promise<Respuesta>((resolve) => {
+      const w: Waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          // The task keeps going; the client can ask `estado` with its id.
+          this.waiters.get(op.id)?.delete(w);
+          if (this.waiters.get(op.id)?.size === 0) this.waiters.delete(op.id);
+          resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
+        }, this.d.syncTimeoutMs),
+      };
+      let set = this.waiters.get(op.id);
+      if (!set) this.waiters.set(op.id, (set = new Set()));
+      set.add(w);
+      const outcome = this.d.tracker.submit(op, 'sync');
+      this.d.log.debug({ opId: op.id, outcome }, 'sync op submitted');
+    });
+  }
+
+  private settle(id: string, reply: Respuesta): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    this.waiters.delete(id);
+    for (const w of set) {
+      clearTimeout(w.timer);
+      w.resolve(reply);
+    }
+  }
+
+  private async fromStorage(call: () => Promise<Resultado>, id: string): Promise<Respuesta> {
+    const r = await call().catch((err: unknown) => err);
+    if (!isResultado(r)) return this.storageError(r, id);
+    return replyFromResultado({ ...r, id: r.id ?? id });
+  }
+
+  private storageError(err: unknown, id: string): Respuesta {
+    if (err instanceof ProtocolError) {
+      this.d.log.warn({ err, opId: id }, 'storage call failed');
+      return errorReply(err.codigo, undefined, id);
+    }
+    this.d.log.error({ err, opId: id }, 'storage call failed unexpectedly');
+    return errorReply('ERROR_INTERNO', undefined, id);
+  }
+}
+
+function isResultado(x: unknown): x is Resultado {
+  return typeof x === 'object' && x !== null && !(x instanceof Error) && 'codigo' in x && 'exito' in x;
+}

@@ -1,0 +1,273 @@
+/**
+ * The load manager (GC) as an in-process component: three ZeroMQ sockets wired to
+ * the pure parts (ActorRegistry, TaskTracker, Dispatcher, ledger resume).
+ *
+ *  frontend ROUTER  ← PS (REQ or DEALER), one reply per request, many in flight
+ *  XPUB             → actors, [topic "<tipo>.<actorId>", Tarea]; its subscription
+ *                     messages tell us which actors can actually receive
+ *  backend ROUTER   ← actors' DEALERs: hola / latido / resultado / adios
+ *
+ * One receive loop per socket; work is started from the loop, never awaited in it;
+ * sends go through a SendQueue per socket.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Router, XPublisher } from 'zeromq';
+import { Registry } from 'prom-client';
+import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
+import { mensajeActorSchema, parseFrame, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
+import { splitEnvelope } from '../common/envelope.js';
+import type { GcConfig } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import type { StorageClient } from '../common/storage-client.js';
+import { ActorRegistry, parseTopic, type Clock } from './actor-registry.js';
+import { TaskTracker, type Modo } from './task-tracker.js';
+import { Dispatcher } from './dispatcher.js';
+import { startLedgerResume } from './ledger-resume.js';
+import { ErrorStats } from './error-stats.js';
+import { createGcMetrics } from './metrics.js';
+import { SendQueue } from './send-queue.js';
+
+export interface GcDeps {
+  /** Owned by the caller: gc.close() does not close it. */
+  storage: StorageClient;
+  registry?: Registry;
+  now?: () => number;
+  /** Ledger re-scan period (default 5 s); tests shorten it. */
+  ledgerScanMs?: number;
+}
+
+export interface GcHandle {
+  /** Endpoints actually bound (resolved when a port 0 was asked for). */
+  endpoints: { frontend: string; pub: string; backend: string };
+  registry: Registry;
+  status(): GcStatus;
+  errorStats(): ReturnType<ErrorStats['snapshot']>;
+  close(): Promise<void>;
+}
+
+export interface GcStatus {
+  actores: ReturnType<ActorRegistry['snapshot']>;
+  actoresVivos: Record<OperacionActor, number>;
+  tareas: ReturnType<TaskTracker['counts']>;
+  solicitudesSyncEsperando: number;
+  ledgerCargado: boolean;
+  modos: Record<OperacionActor, Modo>;
+  estrategia: string;
+  almacenamiento: ReturnType<StorageClient['status']>;
+}
+
+/** Actor frames are small; anything bigger is a broken or hostile peer. */
+const MAX_ACTOR_FRAME = 256 * 1024;
+
+export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
+  const clock: Clock = { now: deps.now ?? Date.now };
+  const registry = deps.registry ?? new Registry();
+  const metrics = createGcMetrics(registry);
+  const errors = new ErrorStats(50);
+  const modos: Record<OperacionActor, Modo> = {
+    prestamo: cfg.GC_MODO_PRESTAMO,
+    devolucion: cfg.GC_MODO_DEVOLUCION,
+    renovacion: cfg.GC_MODO_RENOVACION,
+  };
+
+  const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
+  // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
+  // repeated subscription (an actor restarted with the same id before the old pipe closed).
+  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0 });
+  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0 });
+  const sockets = [frontend, pub, backend];
+  try {
+    await frontend.bind(cfg.GC_FRONTEND_BIND);
+    await pub.bind(cfg.GC_PUB_BIND);
+    await backend.bind(cfg.GC_BACKEND_BIND);
+  } catch (err) {
+    for (const s of sockets) s.close();
+    throw err;
+  }
+  const endpoints = {
+    frontend: frontend.lastEndpoint ?? cfg.GC_FRONTEND_BIND,
+    pub: pub.lastEndpoint ?? cfg.GC_PUB_BIND,
+    backend: backend.lastEndpoint ?? cfg.GC_BACKEND_BIND,
+  };
+  const frontQ = new SendQueue(frontend, log, 'frontend');
+  const pubQ = new SendQueue(pub, log, 'pub');
+
+  const actors = new ActorRegistry({ deadMs: cfg.ACTOR_DEAD_MS, estrategia: cfg.GC_ESTRATEGIA, clock });
+  // The tracker identifies an actor by its topic: actor ids are only unique per type.
+  const tracker = new TaskTracker({
+    clock,
+    deadlineMs: cfg.GC_TASK_DEADLINE_MS,
+    publish(topic: string, tarea: Tarea) {
+      log.debug({ opId: tarea.id, topic, intento: tarea.intento }, 'task published');
+      pubQ.send([topic, encode(tarea)]);
+    },
+    choose(tipo, exclude) {
+      const excludeId = exclude?.slice(tipo.length + 1);
+      const id = actors.choose(tipo, (actorId) => tracker.load(topicFor(tipo, actorId)), excludeId);
+      return id === undefined ? undefined : topicFor(tipo, id);
+    },
+    onRepublish(t, motivo, from) {
+      metrics.republications.inc({ motivo, tipo: t.op.operacion });
+      log.info({ opId: t.op.id, intento: t.intento, from, to: t.actorId, motivo }, 'task re-published');
+    },
+  });
+  const dispatcher = new Dispatcher({
+    storage: deps.storage,
+    tracker,
+    modos,
+    syncTimeoutMs: cfg.GC_SYNC_TIMEOUT_MS,
+    noActorMs: cfg.ACTOR_DEAD_MS,
+    log,
+  });
+
+  let closing = false;
+
+  /** Liveness transitions, redelivery and starvation checks; cheap enough to run often. */
+  function maintain(): void {
+    const { joined, died } = actors.refresh();
+    for (const a of joined) log.info({ tipo: a.tipo, actorId: a.actorId }, 'actor joined');
+    for (const a of died) {
+      const moved = tracker.actorGone(topicFor(a.tipo, a.actorId));
+      log.info({ tipo: a.tipo, actorId: a.actorId, tasksMoved: moved.length, left: a.left }, a.left ? 'actor left' : 'actor dead');
+    }
+    tracker.tick();
+    dispatcher.checkStarved();
+    const live = actors.liveCounts();
+    for (const t of OPERACIONES_ACTOR) metrics.liveActors.set({ tipo: t }, live[t]);
+    const c = tracker.counts();
+    metrics.tasksInFlight.set({ estado: 'enviada' }, c.enviada);
+    metrics.tasksInFlight.set({ estado: 'en-cola' }, c['en-cola']);
+    metrics.tasksInFlight.set({ estado: 'espera' }, c.espera);
+    metrics.syncWaiting.set(dispatcher.waiting());
+  }
+  // A dead actor must stop getting work within about a second: check well inside ACTOR_DEAD_MS.
+  const ticker = setInterval(maintain, Math.max(20, Math.min(100, Math.floor(cfg.ACTOR_DEAD_MS / 5))));
+
+  function reply(envelope: Buffer[], r: Respuesta, operacion: string, t0: number): void {
+    frontQ.send([...envelope, encode(r)]);
+    metrics.requests.inc({ operacion, codigo: r.codigo });
+    metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
+    errors.record(operacion, r);
+    if (!r.exito) log.debug({ opId: r.id, operacion, codigo: r.codigo }, 'request answered with error');
+  }
+
+  function onRequest(frames: Buffer[]): void {
+    const t0 = performance.now();
+    const { envelope, body } = splitEnvelope(frames);
+    const parsed = parseSolicitud(body ?? Buffer.alloc(0), randomUUID);
+    if (!parsed.ok) {
+      reply(envelope, errorReply(parsed.codigo, parsed.mensaje, parsed.id), 'invalida', t0);
+      return;
+    }
+    const s = parsed.solicitud;
+    log.debug({ opId: s.id, operacion: s.operacion }, 'request');
+    void dispatcher.handle(s).then((r) => reply(envelope, r, s.operacion, t0));
+  }
+
+  function onSubscription(msg: Buffer | undefined): void {
+    if (!msg || msg.length < 1) return;
+    const kind = msg[0];
+    const topic = msg.subarray(1).toString('utf8');
+    const p = parseTopic(topic);
+    if (!p) {
+      log.warn({ topic: topic.slice(0, 100), kind }, 'subscription to a non-actor topic ignored');
+      return;
+    }
+    if (kind === 1) actors.subscribed(p.tipo, p.actorId);
+    else if (kind === 0) actors.unsubscribed(p.tipo, p.actorId);
+    else return;
+    log.debug({ topic, subscribed: kind === 1 }, 'actor subscription');
+    maintain();
+  }
+
+  function onActorMessage(frames: Buffer[]): void {
+    // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
+    const m = parseFrame(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME) as MensajeActor | undefined;
+    if (!m || frames.length < 2) {
+      log.warn({ frames: frames.length }, 'malformed actor message ignored');
+      return;
+    }
+    const wasLive = actors.isLiveId(m.tipo, m.actorId);
+    switch (m.t) {
+      case 'hola':
+        actors.hello(m.tipo, m.actorId);
+        log.debug({ tipo: m.tipo, actorId: m.actorId, actorPid: m.pid }, 'actor hello');
+        break;
+      case 'latido':
+        actors.heard(m.tipo, m.actorId, m.enCurso);
+        break;
+      case 'resultado':
+        actors.heard(m.tipo, m.actorId);
+        log.debug({ opId: m.resultado.id, actorId: m.actorId, codigo: m.resultado.codigo, estado: m.resultado.estado }, 'actor result');
+        dispatcher.onResultado(topicFor(m.tipo, m.actorId), m.resultado);
+        break;
+      case 'adios':
+        actors.left(m.tipo, m.actorId);
+        break;
+    }
+    // Joins and departures take effect at once: queued work goes out, a leaving actor's work moves.
+    if (m.t === 'hola' || m.t === 'adios' || !wasLive) maintain();
+  }
+
+  async function loop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        try {
+          onMsg(frames);
+        } catch (err) {
+          log.error({ err, socket: name }, 'message handler failed');
+        }
+      }
+    } catch (err) {
+      if (!closing) log.error({ err, socket: name }, 'receive loop failed');
+    }
+  }
+  const loops = [
+    loop('frontend', frontend, onRequest),
+    loop('pub', pub, (frames) => onSubscription(frames[0])),
+    loop('backend', backend, onActorMessage),
+  ];
+
+  const resume = startLedgerResume({
+    storage: deps.storage,
+    tracker,
+    clock,
+    log,
+    minAgeMs: 3 * cfg.GC_TASK_DEADLINE_MS,
+    scanEveryMs: deps.ledgerScanMs,
+  });
+
+  log.info({ endpoints, modos, estrategia: cfg.GC_ESTRATEGIA }, 'GC started');
+
+  return {
+    endpoints,
+    registry,
+    status: () => ({
+      actores: actors.snapshot(),
+      actoresVivos: actors.liveCounts(),
+      tareas: tracker.counts(),
+      solicitudesSyncEsperando: dispatcher.waiting(),
+      ledgerCargado: resume.loaded(),
+      modos,
+      estrategia: cfg.GC_ESTRATEGIA,
+      almacenamiento: deps.storage.status(),
+    }),
+    errorStats: () => errors.snapshot(),
+    async close() {
+      if (closing) return;
+      closing = true;
+      clearInterval(ticker);
+      resume.stop();
+      // Waiting sync requesters get an answer rather than silence.
+      dispatcher.close();
+      await new Promise((r) => setImmediate(r)); // let those replies reach the queue
+      await Promise.race([Promise.all([frontQ.drain(), pubQ.drain()]), new Promise((r) => setTimeout(r, 500))]);
+      frontQ.close();
+      pubQ.close();
+      for (const s of sockets) s.close();
+      await Promise.all(loops);
+      log.info('GC stopped');
+    },
+  };
+}

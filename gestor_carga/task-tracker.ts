@@ -1,0 +1,196 @@
+/**
+ * Tasks the GC has handed (or must hand) to actors, until a final result arrives.
+ * Pure: a clock, a publish function and a chooser are its only links to the world,
+ * so redelivery rules are tested without sockets.
+ *
+ * States:
+ *  - enviada: published to `actorId`, expecting a result before `deadline`;
+ *  - en-cola: no live actor of its type; goes out as soon as one appears;
+ *  - espera:  the actor reported "storage down" for an async op; re-published at `retryAt`.
+ *
+ * Re-publishing keeps the op id: the GA applies an id once, so at-least-once
+ * delivery still gives exactly-once effect.
+ */
+import type { OperacionActor, OperacionSolicitada } from '../common/protocol.js';
+import type { Tarea } from '../common/internal-protocol.js';
+import type { Clock } from './actor-registry.js';
+
+export type Modo = 'sync' | 'async';
+export type TaskState = 'enviada' | 'en-cola' | 'espera';
+export type RepublishReason = 'plazo' | 'actor-muerto' | 'reintento' | 'cola';
+
+export interface TrackedTask {
+  op: OperacionSolicitada;
+  modo: Modo;
+  state: TaskState;
+  /** Last attempt number published (0 = never published). */
+  intento: number;
+  actorId?: string;
+  deadline?: number;
+  retryAt?: number;
+  /** How many times storage was reported down for it; drives the backoff. */
+  storageFailures: number;
+  createdAt: number;
+  queuedAt?: number;
+}
+
+export interface TrackerDeps {
+  clock: Clock;
+  /** Sends the task on the actor's topic; must not throw. */
+  publish(actorId: string, tarea: Tarea): void;
+  /** A live actor for `tipo`, avoiding `exclude` when there is another; undefined if none is live. */
+  choose(tipo: OperacionActor, exclude?: string): string | undefined;
+  /** Told about every publication after the first one (metrics, logs). */
+  onRepublish?(task: TrackedTask, reason: RepublishReason, from?: string): void;
+  deadlineMs: number;
+  /** Backoff bounds for async ops whose actor found storage down. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+export type SubmitOutcome = 'published' | 'queued' | 'attached';
+
+export class TaskTracker {
+  private readonly tasks = new Map<string, TrackedTask>();
+  private readonly perActor = new Map<string, number>();
+
+  constructor(private readonly d: TrackerDeps) {}
+
+  get size(): number {
+    return this.tasks.size;
+  }
+
+  get(id: string): TrackedTask | undefined {
+    return this.tasks.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.tasks.has(id);
+  }
+
+  /** Tasks in flight with one actor, by the GC's own count (used by least-load). */
+  load(actorId: string): number {
+    return this.perActor.get(actorId) ?? 0;
+  }
+
+  /** Tracks an op and publishes it, or queues it when no actor is live. A tracked id is not published twice. */
+  submit(op: OperacionSolicitada, modo: Modo): SubmitOutcome {
+    if (this.tasks.has(op.id)) return 'attached';
+    const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, storageFailures: 0, createdAt: this.d.clock.now() };
+    this.tasks.set(op.id, task);
+    return this.dispatch(task) ? 'published' : 'queued';
+  }
+
+  /** A final result arrived: forget the task. Returns it, or undefined if it was not tracked. */
+  complete(id: string): TrackedTask | undefined {
+    const t = this.tasks.get(id);
+    if (!t) return undefined;
+    this.detach(t);
+    this.tasks.delete(id);
+    return t;
+  }
+
+  /**
+   * Storage was down when the actor tried: re-publish later with exponential backoff.
+   * Only the actor currently holding the task may push it back; a stale report
+   * from an earlier attempt must not disturb the actor now working on it.
+   */
+  retryLater(id: string, fromActor: string): boolean {
+    const t = this.tasks.get(id);
+    if (!t || t.state !== 'enviada' || t.actorId !== fromActor) return false;
+    this.detach(t);
+    const base = this.d.retryBaseMs ?? 200;
+    const max = this.d.retryMaxMs ?? 5000;
+    t.storageFailures++;
+    t.state = 'espera';
+    t.retryAt = this.d.clock.now() + Math.min(max, base * 2 ** Math.min(t.storageFailures - 1, 16));
+    return true;
+  }
+
+  /** The actor died or left: everything it held goes to another live actor (or the queue). */
+  actorGone(actorId: string): TrackedTask[] {
+    const moved: TrackedTask[] = [];
+    for (const t of this.tasks.values()) {
+      if (t.state === 'enviada' && t.actorId === actorId) {
+        this.detach(t);
+        if (this.dispatch(t, actorId)) this.d.onRepublish?.(t, 'actor-muerto', actorId);
+        moved.push(t);
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * Periodic work: re-publish tasks past their deadline or backoff, and place
+   * queued tasks once an actor of their type is live.
+   */
+  tick(): void {
+    const now = this.d.clock.now();
+    const noActor = new Set<OperacionActor>();
+    for (const t of this.tasks.values()) {
+      if (t.state === 'enviada' && t.deadline !== undefined && now >= t.deadline) {
+        const from = t.actorId;
+        this.detach(t);
+        if (this.dispatch(t, from)) this.d.onRepublish?.(t, 'plazo', from);
+      } else if (t.state === 'espera' && t.retryAt !== undefined && now >= t.retryAt) {
+        if (this.dispatch(t)) this.d.onRepublish?.(t, 'reintento');
+      } else if (t.state === 'en-cola' && !noActor.has(t.op.operacion)) {
+        const wasPublished = t.intento > 0;
+        if (this.dispatch(t)) {
+          if (wasPublished) this.d.onRepublish?.(t, 'cola');
+        } else noActor.add(t.op.operacion);
+      }
+    }
+  }
+
+  /** Queued tasks of one mode older than `ms` (e.g. sync ops that found no actor). */
+  queuedLongerThan(ms: number, modo: Modo): TrackedTask[] {
+    const now = this.d.clock.now();
+    return [...this.tasks.values()].filter((t) => t.state === 'en-cola' && t.modo === modo && t.queuedAt !== undefined && now - t.queuedAt >= ms);
+  }
+
+  counts(): { enviada: number; 'en-cola': number; espera: number; total: number } {
+    const c = { enviada: 0, 'en-cola': 0, espera: 0, total: this.tasks.size };
+    for (const t of this.tasks.values()) c[t.state]++;
+    return c;
+  }
+
+  all(): IterableIterator<TrackedTask> {
+    return this.tasks.values();
+  }
+
+  /** Publishes to a chosen actor; queues when none is live. Returns whether it was published. */
+  private dispatch(t: TrackedTask, exclude?: string): boolean {
+    const actorId = this.d.choose(t.op.operacion, exclude);
+    const now = this.d.clock.now();
+    if (actorId === undefined) {
+      if (t.state !== 'en-cola') t.queuedAt = now;
+      t.queuedAt ??= now;
+      t.state = 'en-cola';
+      t.actorId = undefined;
+      t.deadline = undefined;
+      return false;
+    }
+    t.intento++;
+    t.state = 'enviada';
+    t.actorId = actorId;
+    t.queuedAt = undefined;
+    t.retryAt = undefined;
+    // Later attempts get longer deadlines: a slow GA (failover) should not turn
+    // into a storm of duplicate publications.
+    t.deadline = now + this.d.deadlineMs * Math.min(t.intento, 4);
+    this.perActor.set(actorId, this.load(actorId) + 1);
+    this.d.publish(actorId, { ...t.op, intento: t.intento });
+    return true;
+  }
+
+  private detach(t: TrackedTask): void {
+    if (t.state === 'enviada' && t.actorId !== undefined) {
+      const n = this.load(t.actorId) - 1;
+      if (n > 0) this.perActor.set(t.actorId, n);
+      else this.perActor.delete(t.actorId);
+    }
+    t.actorId = undefined;
+    t.deadline = undefined;
+  }
+}
