@@ -1,0 +1,183 @@
+/**
+ * The PS command line, as a function of argv and streams so tests can run it
+ * in-process; main.ts binds it to the real process. Prints the CLI's product
+ * (replies, summaries, reports) to stdout, progress and errors to stderr.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ConfigError, PS_VARS, readConfig, type PsConfig } from '../common/config.js';
+import { isbnSchema, usuarioSchema } from '../common/protocol.js';
+import { ejecutarArchivo } from './file-mode.js';
+import { GcClient } from './gc-client.js';
+import { formatLoadReport, formatProgreso } from './load-report.js';
+import { MEZCLA_POR_DEFECTO, parseMezcla, runLoad, type Carga } from './load.js';
+import { menu } from './menu.js';
+import { ISBN_PRUEBA, testSistema } from './test-sistema.js';
+
+export interface CliIO {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+interface Globales {
+  gc?: string;
+  timeout?: number;
+  reintentos?: number;
+}
+
+const entero = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`debe ser un entero ≥ ${min}`);
+  return n;
+};
+const validado = (schema: typeof isbnSchema) => (v: string) => {
+  const r = schema.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(r.error.issues[0]?.message ?? 'no válido');
+  return r.data;
+};
+
+/** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
+class UsoError extends Error {}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  let codigo = 0;
+  const out = io.stdout;
+
+  const config = (cmd: Command): PsConfig & { endpoint: string } => {
+    const g = cmd.optsWithGlobals<Globales>();
+    const c = readConfig(PS_VARS, io.env);
+    return {
+      ...c,
+      PS_TIMEOUT_MS: g.timeout ?? c.PS_TIMEOUT_MS,
+      PS_RETRIES: g.reintentos ?? c.PS_RETRIES,
+      endpoint: g.gc ?? c.GC_ENDPOINT,
+    };
+  };
+  const cliente = (cmd: Command) => {
+    const c = config(cmd);
+    return new GcClient({
+      endpoint: c.endpoint,
+      timeoutMs: c.PS_TIMEOUT_MS,
+      retries: c.PS_RETRIES,
+      sede: c.PS_SEDE,
+      onReintento: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.intento}/${i.de} con el mismo id ${i.id})\n`),
+    });
+  };
+
+  const program = new Command('ps')
+    .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
+    .option('--gc <endpoint>', 'endpoint del GC (por defecto GC_ENDPOINT)')
+    .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', entero(50))
+    .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', entero(0))
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => io.stderr.write(s) });
+
+  program
+    .command('menu', { isDefault: true })
+    .description('menú interactivo (por defecto)')
+    .action(async (_o, cmd: Command) => {
+      const gc = cliente(cmd);
+      try {
+        await menu(gc, { input: io.stdin, output: out, endpoint: config(cmd).endpoint });
+      } finally {
+        gc.close();
+      }
+    });
+
+  program
+    .command('archivo <fichero>')
+    .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>)')
+    .action(async (fichero: string, _o, cmd: Command) => {
+      const gc = cliente(cmd);
+      try {
+        await ejecutarArchivo(fichero, gc, out);
+      } catch (e) {
+        io.stderr.write(`${(e as Error).message}\n`);
+        codigo = 2;
+      } finally {
+        gc.close();
+      }
+    });
+
+  program
+    .command('test-sistema')
+    .description('escenario préstamo → 2 renovaciones → 3.ª renovación rechazada → devolución → nuevo préstamo; PASS/FAIL')
+    .option('--isbn <isbn>', 'libro del catálogo', validado(isbnSchema), ISBN_PRUEBA)
+    .option('--usuario <usuario>', 'usuario (por defecto uno nuevo, ts-<marca de tiempo>)', validado(usuarioSchema))
+    .option('--espera <ms>', 'espera máxima a que se aplique la devolución', entero(0), 10_000)
+    .action(async (o: { isbn: string; usuario?: string; espera: number }, cmd: Command) => {
+      const gc = cliente(cmd);
+      try {
+        const r = await testSistema(gc, out, { isbn: o.isbn, usuario: o.usuario, esperaDevolucionMs: o.espera });
+        codigo = r.ok ? 0 : 1;
+      } finally {
+        gc.close();
+      }
+    });
+
+  program
+    .command('carga')
+    .description('generador de carga: N clientes en bucle cerrado durante S segundos')
+    .option('--clientes <n>', 'clientes simultáneos', entero(1), 10)
+    .option('--duracion <s>', 'duración en segundos', entero(1), 20)
+    .option('--mezcla [pesos]', `mezcla aleatoria de operaciones (por defecto ${Object.entries(MEZCLA_POR_DEFECTO).map(([k, v]) => `${k}=${v}`).join(',')})`)
+    .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto)')
+    .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
+    .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
+    .option('--json <fichero>', 'escribe el informe en JSON')
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string }, cmd: Command) => {
+      if (o.mezcla && o.secuencia) throw new UsoError('use --mezcla o --secuencia, no ambas');
+      if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsoError("--transporte debe ser 'dealer' o 'req'");
+      let carga: Carga = { tipo: 'secuencia' };
+      if (o.mezcla) {
+        try {
+          carga = { tipo: 'mezcla', pesos: typeof o.mezcla === 'string' ? parseMezcla(o.mezcla) : MEZCLA_POR_DEFECTO };
+        } catch (e) {
+          throw new UsoError((e as Error).message);
+        }
+      }
+      const isbns = o.isbns?.split(',').map((x) => x.trim()).filter(Boolean);
+      const malo = isbns?.find((i) => !isbnSchema.safeParse(i).success);
+      if (malo) throw new UsoError(`--isbns: isbn no válido '${malo}'`);
+      const c = config(cmd);
+      const tty = !!io.stderr.isTTY;
+      const report = await runLoad({
+        endpoint: c.endpoint,
+        clientes: o.clientes,
+        duracionS: o.duracion,
+        carga,
+        isbns,
+        timeoutMs: c.PS_TIMEOUT_MS,
+        retries: c.PS_RETRIES,
+        sede: c.PS_SEDE,
+        transporte: o.transporte,
+        // A live line on a terminal; occasional plain lines in logs and pipes.
+        intervaloProgresoMs: tty ? 500 : 5000,
+        onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgreso(p)}` : `${formatProgreso(p)}\n`),
+      });
+      if (tty) io.stderr.write('\n');
+      out.write(formatLoadReport(report));
+      if (o.json) {
+        await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
+        out.write(`informe JSON: ${o.json}\n`);
+      }
+      if (report.respuestas === 0) codigo = 1;
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ConfigError || e instanceof UsoError) {
+      io.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`Error: ${(e as Error).message}\n`);
+    return 1;
+  }
+  return codigo;
+}

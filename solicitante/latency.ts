@@ -1,0 +1,104 @@
+/**
+ * Latency and outcome bookkeeping for load runs: one HDR histogram per
+ * operation type (microseconds) plus counts by reply code. Shared by the
+ * load generator and the benchmark's direct-SQL ceiling so both report alike.
+ */
+import * as hdr from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export interface LatenciaStats {
+  /** Replies (outcomes) counted. */
+  count: number;
+  /** Milliseconds. */
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export interface OperacionStats extends LatenciaStats {
+  /** Replies per second over the run. */
+  throughput: number;
+  porCodigo: Record<string, number>;
+  /** Requests that got no reply at all. */
+  sinRespuesta: number;
+}
+
+export interface ResumenLatencias {
+  respuestas: number;
+  sinRespuesta: number;
+  exitosas: number;
+  throughput: number;
+  porCodigo: Record<string, number>;
+  global: LatenciaStats;
+  porOperacion: Record<string, OperacionStats>;
+}
+
+function nuevo(): Histogram {
+  // 1 µs .. 1 h at 3 significant digits.
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+const ms = (us: number) => Math.round(us) / 1000;
+
+export function stats(h: Histogram): LatenciaStats {
+  if (h.totalCount === 0) return { count: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 };
+  // Percentiles report the bucket's upper edge; clamp to the true max so p99 ≤ max always holds.
+  const max = h.maxValue;
+  const at = (p: number) => ms(Math.min(h.getValueAtPercentile(p), max));
+  return { count: h.totalCount, mean: ms(h.mean), p50: at(50), p95: at(95), p99: at(99), max: ms(max) };
+}
+
+export class LatencyRecorder {
+  private readonly hist = new Map<string, Histogram>();
+  private readonly codigos = new Map<string, Record<string, number>>();
+  private readonly perdidas = new Map<string, number>();
+  respuestas = 0;
+  exitosas = 0;
+  sinRespuesta = 0;
+
+  record(op: string, codigo: string, exito: boolean, micros: number): void {
+    let h = this.hist.get(op);
+    if (!h) this.hist.set(op, (h = nuevo()));
+    h.recordValue(Math.max(1, Math.round(micros)));
+    const c = this.codigos.get(op) ?? {};
+    c[codigo] = (c[codigo] ?? 0) + 1;
+    this.codigos.set(op, c);
+    this.respuestas++;
+    if (exito) this.exitosas++;
+  }
+
+  recordSinRespuesta(op: string): void {
+    this.perdidas.set(op, (this.perdidas.get(op) ?? 0) + 1);
+    this.sinRespuesta++;
+  }
+
+  resumen(duracionMs: number): ResumenLatencias {
+    const seg = Math.max(duracionMs, 1) / 1000;
+    const global = nuevo();
+    const porOperacion: Record<string, OperacionStats> = {};
+    const porCodigo: Record<string, number> = {};
+    const ops = new Set([...this.hist.keys(), ...this.perdidas.keys()]);
+    for (const op of [...ops].sort()) {
+      const h = this.hist.get(op) ?? nuevo();
+      global.add(h);
+      const codigos = this.codigos.get(op) ?? {};
+      for (const [c, n] of Object.entries(codigos)) porCodigo[c] = (porCodigo[c] ?? 0) + n;
+      porOperacion[op] = { ...stats(h), throughput: round2(h.totalCount / seg), porCodigo: codigos, sinRespuesta: this.perdidas.get(op) ?? 0 };
+    }
+    return {
+      respuestas: this.respuestas,
+      sinRespuesta: this.sinRespuesta,
+      exitosas: this.exitosas,
+      throughput: round2(this.respuestas / seg),
+      porCodigo,
+      global: stats(global),
+      porOperacion,
+    };
+  }
+}
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
