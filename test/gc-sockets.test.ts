@@ -1,0 +1,504 @@
+/**
+ * The real GC and real actors in-process over real ZeroMQ sockets, with an
+ * in-memory StorageClient defined here (a Map ledger that applies each id once).
+ * The GA/PostgreSQL path is covered by the end-to-end tests.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Dealer, Request } from 'zeromq';
+import { freePorts } from './harness/ports.js';
+import { startGc, type GcHandle } from '../gestor_carga/gc.js';
+import { startActor, type ActorHandle } from '../actores/actor.js';
+import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
+import { StorageUnavailableError } from '../common/errors.js';
+import type { StorageClient } from '../common/storage-client.js';
+import type { Pendiente } from '../common/internal-protocol.js';
+import type { OperacionActor, OperacionSolicitada, Respuesta, Resultado } from '../common/protocol.js';
+
+const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+// ------------------------------------------------------------ in-memory storage
+interface Row { op: OperacionSolicitada; resultado?: Resultado; registrada: string }
+
+class MemoryStorage implements StorageClient {
+  readonly ledger = new Map<string, Row>();
+  readonly stock = new Map<string, number>([['978-1', 5], ['978-2', 1]]);
+  readonly loans = new Set<string>();
+  /** Applications that changed state (each op id at most once). */
+  effects = 0;
+  aplicarCalls = 0;
+  down = false;
+  aplicarDown = false;
+  delayMs = 0;
+
+  private async gate(): Promise<void> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.down) throw new StorageUnavailableError('memory storage is down');
+  }
+
+  private res(op: OperacionSolicitada, estado: Resultado['estado'], codigo: Resultado['codigo'], datos: Record<string, unknown> = {}): Resultado {
+    return { id: op.id, operacion: op.operacion, estado, exito: codigo === 'APROBADO' || codigo === 'ACEPTADO', codigo, mensaje: codigo, datos, fechaOperacion: new Date().toISOString() };
+  }
+
+  private apply(op: OperacionSolicitada): Resultado {
+    const loan = `${op.isbn}|${op.usuario}`;
+    const disp = this.stock.get(op.isbn);
+    if (disp === undefined) return this.res(op, 'RECHAZADA', 'LIBRO_NO_EXISTE');
+    if (op.operacion === 'prestamo') {
+      if (this.loans.has(loan)) return this.res(op, 'RECHAZADA', 'PRESTAMO_ACTIVO');
+      if (disp === 0) return this.res(op, 'RECHAZADA', 'SIN_EJEMPLARES');
+      this.stock.set(op.isbn, disp - 1);
+      this.loans.add(loan);
+    } else {
+      if (!this.loans.has(loan)) return this.res(op, 'RECHAZADA', 'PRESTAMO_NO_ENCONTRADO');
+      if (op.operacion === 'devolucion') {
+        this.loans.delete(loan);
+        this.stock.set(op.isbn, disp + 1);
+      }
+    }
+    this.effects++;
+    return this.res(op, 'COMPLETADA', 'APROBADO', { disponibles: this.stock.get(op.isbn) });
+  }
+
+  async call(): Promise<never> {
+    throw new Error('not used');
+  }
+  async aplicar(op: OperacionSolicitada): Promise<Resultado> {
+    this.aplicarCalls++;
+    await this.gate();
+    if (this.aplicarDown) throw new StorageUnavailableError('memory storage is down for aplicar');
+    const row = this.ledger.get(op.id);
+    if (row?.resultado) return row.resultado;
+    const r = this.apply(op);
+    this.ledger.set(op.id, { op, resultado: r, registrada: row?.registrada ?? new Date().toISOString() });
+    return r;
+  }
+  async registrar(op: OperacionSolicitada): Promise<Resultado> {
+    await this.gate();
+    const row = this.ledger.get(op.id);
+    if (row?.resultado) return row.resultado;
+    if (!row) this.ledger.set(op.id, { op, registrada: new Date().toISOString() });
+    return this.res(op, 'PENDIENTE', 'ACEPTADO');
+  }
+  async consultar(isbn: string, opId?: string): Promise<Resultado> {
+    await this.gate();
+    const disp = this.stock.get(isbn);
+    const r = { id: opId, exito: disp !== undefined, codigo: disp === undefined ? 'LIBRO_NO_EXISTE' : 'OK', mensaje: 'consulta', datos: { isbn, disponibles: disp }, fechaOperacion: new Date().toISOString() } as Resultado;
+    return r;
+  }
+  async estado(id: string): Promise<Resultado> {
+    await this.gate();
+    const row = this.ledger.get(id);
+    if (!row) return { id, exito: false, codigo: 'OPERACION_NO_ENCONTRADA', mensaje: 'no', datos: {}, fechaOperacion: new Date().toISOString() };
+    return row.resultado ?? this.res(row.op, 'PENDIENTE', 'ACEPTADO');
+  }
+  async pendientes(limite: number): Promise<Pendiente[]> {
+    await this.gate();
+    return [...this.ledger.values()].filter((r) => !r.resultado).slice(0, limite).map((r) => ({ op: r.op, registrada: r.registrada, intentos: 0 }));
+  }
+  status() {
+    return [];
+  }
+  async close(): Promise<void> {}
+}
+
+// ------------------------------------------------------------ harness
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch {
+      /* keep cleaning the rest */
+    }
+  }
+});
+
+const TIMING = { GC_TASK_DEADLINE_MS: '600', ACTOR_HEARTBEAT_MS: '50', ACTOR_DEAD_MS: '300', GC_SYNC_TIMEOUT_MS: '4000' };
+
+async function ports() {
+  const [f, p, b] = await freePorts(3);
+  return { front: `tcp://127.0.0.1:${f}`, pub: `tcp://127.0.0.1:${p}`, back: `tcp://127.0.0.1:${b}` };
+}
+type Ports = Awaited<ReturnType<typeof ports>>;
+
+async function gc(storage: StorageClient, p: Ports, env: Record<string, string> = {}): Promise<GcHandle> {
+  const cfg = readConfig(GC_VARS, { ...TIMING, GC_FRONTEND_BIND: p.front, GC_PUB_BIND: p.pub, GC_BACKEND_BIND: p.back, ...env });
+  // A port just released by a closed GC can take a moment to be free again.
+  for (let i = 0; ; i++) {
+    try {
+      const h = await startGc(cfg, log, { storage, ledgerScanMs: 300 });
+      cleanups.push(() => h.close());
+      return h;
+    } catch (err) {
+      if (i > 40) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+async function actor(storage: StorageClient, p: Ports, tipo: OperacionActor, id: string): Promise<ActorHandle> {
+  const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back });
+  const a = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: id }, log, { storage });
+  cleanups.push(() => a.kill());
+  return a;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function liveActors(g: GcHandle, tipo: OperacionActor, n: number): Promise<void> {
+  await until(() => g.status().actoresVivos[tipo] >= n, 5000, `${n} live ${tipo} actors`);
+}
+
+/** A DEALER client with many requests in flight, replies matched by id. */
+function dealerClient(endpoint: string) {
+  const sock = new Dealer({ linger: 0, receiveTimeout: 10_000 });
+  sock.connect(endpoint);
+  cleanups.push(() => sock.close());
+  return {
+    sock,
+    async send(frames: Array<Buffer | string>): Promise<void> {
+      await sock.send(frames);
+    },
+    async recv(): Promise<Respuesta> {
+      const frames = await sock.receive();
+      return JSON.parse(frames[frames.length - 1]!.toString()) as Respuesta;
+    },
+    /** Sends all requests at once and returns replies in request order. */
+    async many(reqs: unknown[]): Promise<Respuesta[]> {
+      for (const r of reqs) await sock.send(JSON.stringify(r));
+      const got: Respuesta[] = [];
+      for (let i = 0; i < reqs.length; i++) got.push(await this.recv());
+      return reqs.map((r) => got.find((g) => g.id === (r as { id: string }).id)!);
+    },
+  };
+}
+
+async function reqOnce(endpoint: string, body: string | Buffer): Promise<Respuesta> {
+  const sock = new Request({ linger: 0, receiveTimeout: 10_000 });
+  cleanups.push(() => sock.close());
+  sock.connect(endpoint);
+  await sock.send(body);
+  const [reply] = await sock.receive();
+  sock.close();
+  return JSON.parse(reply!.toString()) as Respuesta;
+}
+
+// ------------------------------------------------------------ tests
+describe('GC with actors over ZeroMQ', () => {
+  it('sync préstamo is applied by an actor and answered with its final outcome', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const c = dealerClient(p.front);
+    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-1' }]);
+    expect(r).toMatchObject({ exito: true, codigo: 'APROBADO', id: 'op-1' });
+    expect(storage.stock.get('978-1')).toBe(4);
+    const [again] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-2' }]);
+    expect(again).toMatchObject({ exito: false, codigo: 'PRESTAMO_ACTIVO' });
+  });
+
+  it('async devolución is ACEPTADO once recorded, then applied by an actor', async () => {
+    const storage = new MemoryStorage();
+    storage.loans.add('978-1|u1');
+    storage.stock.set('978-1', 4);
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'devolucion', 1);
+    const c = dealerClient(p.front);
+    const [r] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-1' }]);
+    expect(r).toMatchObject({ exito: true, codigo: 'ACEPTADO', id: 'dev-1', datos: { estado: 'PENDIENTE' } });
+    await until(() => storage.ledger.get('dev-1')?.resultado?.estado === 'COMPLETADA', 5000, 'devolución applied');
+    expect(storage.stock.get('978-1')).toBe(5);
+    const [e] = await c.many([{ operacion: 'estado', id: 'dev-1' }]);
+    expect(e).toMatchObject({ codigo: 'APROBADO', datos: { disponibles: 5 } });
+    // Repeating a finished async id returns its outcome and publishes nothing.
+    const calls = storage.aplicarCalls;
+    const [rep] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-1' }]);
+    expect(rep).toMatchObject({ codigo: 'APROBADO' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(storage.aplicarCalls).toBe(calls);
+    expect(g.status().tareas.total).toBe(0);
+  });
+
+  it('the same id twice gives one effect: concurrent copies share one task, a later copy gets the record', async () => {
+    const storage = new MemoryStorage();
+    storage.delayMs = 100;
+    const p = await ports();
+    const g = await gc(storage, p);
+    const a = await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const c1 = dealerClient(p.front);
+    const c2 = dealerClient(p.front);
+    const req = { operacion: 'prestamo', isbn: '978-1', usuario: 'u9', id: 'same-1' };
+    const [r1, r2] = await Promise.all([c1.many([req]), c2.many([req])]);
+    expect(r1[0]).toMatchObject({ codigo: 'APROBADO', id: 'same-1' });
+    expect(r2[0]).toEqual(r1[0]);
+    expect(storage.aplicarCalls).toBe(1); // attached to the task in flight: published once
+    const [r3] = await c1.many([req]);
+    expect(r3).toMatchObject({ codigo: 'APROBADO', id: 'same-1' });
+    expect(storage.effects).toBe(1);
+    expect(storage.stock.get('978-1')).toBe(4);
+    expect(a.status().completadas).toBe(2);
+  });
+
+  it('an original REQ client sending {"operacion","isbn","usuario"} gets exito/mensaje/datos', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'Préstamo', isbn: '978-2', usuario: 'ana' }));
+    expect(r.exito).toBe(true);
+    expect(typeof r.mensaje).toBe('string');
+    expect(r.datos).toBeTypeOf('object');
+    expect(r.id).toMatch(/^[0-9a-f-]{36}$/);
+    const r2 = await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', isbn: '978-2', usuario: 'ana' }));
+    expect(r2).toMatchObject({ exito: true, datos: { disponibles: 0 } });
+  });
+
+  it('no live actor of the type → SIN_ACTORES for a sync op, nothing applied', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'devolucion', 'd1'); // wrong type for a préstamo
+    await liveActors(g, 'devolucion', 1);
+    const t0 = Date.now();
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'lonely' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'SIN_ACTORES', id: 'lonely' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // Dropped, not left to be applied later behind the user's back.
+    await actor(storage, p, 'prestamo', 'p-late');
+    await liveActors(g, 'prestamo', 1);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(storage.aplicarCalls).toBe(0);
+    expect(g.errorStats().porClase).toMatchObject({ unavailable: 1 });
+  });
+
+  it('storage down at registrar → ALMACENAMIENTO_NO_DISPONIBLE and nothing published', async () => {
+    const storage = new MemoryStorage();
+    storage.loans.add('978-1|u1');
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'devolucion', 1);
+    storage.down = true;
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-x' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', id: 'dev-x' });
+    expect(storage.aplicarCalls).toBe(0);
+    expect(g.status().tareas.total).toBe(0);
+  });
+
+  it('async op whose actor finds storage down is re-published after a backoff and completes', async () => {
+    const storage = new MemoryStorage();
+    storage.loans.add('978-1|u1');
+    storage.stock.set('978-1', 4);
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'devolucion', 1);
+    storage.aplicarDown = true;
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-y' }));
+    expect(r.codigo).toBe('ACEPTADO');
+    await until(() => storage.aplicarCalls >= 2, 5000, 'a retry');
+    storage.aplicarDown = false;
+    await until(() => storage.ledger.get('dev-y')?.resultado?.estado === 'COMPLETADA', 8000, 'completion');
+    expect(storage.effects).toBe(1);
+  });
+
+  it('sync op with storage down at the actor → ALMACENAMIENTO_NO_DISPONIBLE to the PS', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    storage.aplicarDown = true;
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'p-down' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', id: 'p-down' });
+  });
+
+  it('a sync op with no final outcome in GC_SYNC_TIMEOUT_MS → TIEMPO_AGOTADO, and it still completes', async () => {
+    const storage = new MemoryStorage();
+    storage.delayMs = 700;
+    const p = await ports();
+    const g = await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '300', GC_TASK_DEADLINE_MS: '2000' });
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'slow-1' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'slow-1' });
+    await until(() => storage.ledger.get('slow-1')?.resultado?.estado === 'COMPLETADA', 3000, 'completion');
+  });
+});
+
+describe('GC input hardening', () => {
+  it('answers every bad input with a code and stays up', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    await gc(storage, p);
+    const c = dealerClient(p.front);
+    const cases: Array<[Buffer | string, string]> = [
+      ['not json', 'SOLICITUD_INVALIDA'],
+      ['', 'SOLICITUD_INVALIDA'],
+      [Buffer.alloc(1024 * 1024, 0x41), 'SOLICITUD_INVALIDA'],
+      ['[1,2]', 'SOLICITUD_INVALIDA'],
+      ['42', 'SOLICITUD_INVALIDA'],
+      ['null', 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', extra: 1 }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', usuario: 'u1' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: 978, usuario: 'u1' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: ['prestamo'], isbn: '978-1', usuario: 'u1' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'borrar', isbn: '978-1', usuario: 'u1' }), 'OPERACION_DESCONOCIDA'],
+      [JSON.stringify({ operacion: 'estado' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: "1' OR '1'='1", usuario: 'u1' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: '<script>alert(1)</script>' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: '../../etc/passwd' }), 'SOLICITUD_INVALIDA'],
+      ['{"__proto__":{"polluted":1},"operacion":"prestamo","isbn":"978-1","usuario":"u1"}', 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo\u0000', isbn: '978-1', usuario: 'u1' }), 'OPERACION_DESCONOCIDA'],
+      [JSON.stringify({ operacion: 'x'.repeat(10_000), isbn: '978-1', usuario: 'u1' }), 'OPERACION_DESCONOCIDA'],
+      ['\uFFFD\uD800 not utf8 \u0000', 'SOLICITUD_INVALIDA'],
+    ];
+    for (const [body, codigo] of cases) {
+      await c.send([body]);
+      const r = await c.recv();
+      expect(r, `reply to ${String(body).slice(0, 60)}`).toMatchObject({ exito: false, codigo });
+      expect(typeof r.mensaje).toBe('string');
+      expect(typeof r.fechaOperacion).toBe('string');
+    }
+    // Echoes the op id of a rejected request when it can.
+    await c.send([JSON.stringify({ operacion: 'prestamo', isbn: '978-1', id: 'keep-me' })]);
+    expect(await c.recv()).toMatchObject({ codigo: 'SOLICITUD_INVALIDA', id: 'keep-me' });
+    // Extra frames from a DEALER: the last one is the body, the rest are echoed.
+    await c.send(['junk', JSON.stringify({ operacion: 'consulta', isbn: '978-1' })]);
+    const multi = await c.sock.receive();
+    expect(multi[0]!.toString()).toBe('junk');
+    expect(JSON.parse(multi[1]!.toString())).toMatchObject({ codigo: 'OK' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // REQ empty message, then a good one: still alive.
+    expect(await reqOnce(p.front, '')).toMatchObject({ codigo: 'SOLICITUD_INVALIDA' });
+    expect(await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', isbn: '978-1' }))).toMatchObject({ exito: true, codigo: 'OK' });
+  });
+
+  it('keeps serving when an actor-side peer sends garbage to the backend', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    const rogue = new Dealer({ linger: 0 });
+    cleanups.push(() => rogue.close());
+    rogue.connect(p.back);
+    for (const m of ['', 'nope', '{"t":"hola"}', JSON.stringify({ t: 'resultado', actorId: 'x', tipo: 'prestamo', resultado: { nope: 1 } }), Buffer.alloc(512 * 1024)]) await rogue.send(m);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1' }));
+    expect(r.codigo).toBe('APROBADO');
+  });
+});
+
+describe('GC redundancy and restarts', () => {
+  it('two actors per type, one dies abruptly: its tasks are re-published and requests keep succeeding', async () => {
+    const storage = new MemoryStorage();
+    storage.stock.set('978-1', 100);
+    storage.delayMs = 150;
+    const p = await ports();
+    const g = await gc(storage, p, { GC_TASK_DEADLINE_MS: '5000' });
+    const a1 = await actor(storage, p, 'prestamo', 'p1');
+    const a2 = await actor(storage, p, 'prestamo', 'p2');
+    await liveActors(g, 'prestamo', 2);
+    const c = dealerClient(p.front);
+    const reqs = Array.from({ length: 10 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `u${i}`, id: `kill-${i}` }));
+    const pending = c.many(reqs);
+    await until(() => a1.status().enCurso > 0, 2000, 'tasks at p1');
+    const killedAt = Date.now();
+    a1.kill();
+    const replies = await pending;
+    expect(replies.map((r) => r.codigo)).toEqual(Array(10).fill('APROBADO'));
+    // Its tasks went to p2 well before the 5 s deadline: death was noticed.
+    expect(Date.now() - killedAt).toBeLessThan(2500);
+    await until(() => g.status().actoresVivos.prestamo === 1, 2000, 'p1 seen dead');
+    const more = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `v${i}`, id: `after-${i}` })));
+    expect(more.every((r) => r.codigo === 'APROBADO')).toBe(true);
+    expect(storage.effects).toBe(15);
+    expect(storage.stock.get('978-1')).toBe(85);
+    expect(a2.status().completadas).toBeGreaterThanOrEqual(10);
+    const metrics = await g.registry.metrics();
+    expect(metrics).toMatch(/gc_republications_total\{motivo="actor-muerto",tipo="prestamo"\} [1-9]/);
+  });
+
+  it('a task whose result never comes is re-published after the deadline', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p, { GC_TASK_DEADLINE_MS: '300' });
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    // A subscriber that looks alive (subscribed + heartbeating) but never answers.
+    const { Subscriber } = await import('zeromq');
+    const mute = new Subscriber({ linger: 0 });
+    const hb = new Dealer({ linger: 0 });
+    cleanups.push(() => { mute.close(); hb.close(); });
+    mute.connect(p.pub);
+    mute.subscribe('prestamo.mute');
+    hb.connect(p.back);
+    const beat = setInterval(() => void hb.send(JSON.stringify({ t: 'latido', actorId: 'mute', tipo: 'prestamo', enCurso: 0 })).catch(() => {}), 50);
+    cleanups.push(() => clearInterval(beat));
+    await liveActors(g, 'prestamo', 2);
+    const c = dealerClient(p.front);
+    const replies = await c.many(Array.from({ length: 4 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `w${i}`, id: `dl-${i}` })));
+    expect(replies.every((r) => r.codigo === 'APROBADO')).toBe(true);
+    expect(await g.registry.metrics()).toMatch(/gc_republications_total\{motivo="plazo",tipo="prestamo"\} [1-9]/);
+  });
+
+  it('after a GC restart, ACEPTADO ops left pending are loaded from the ledger and completed; actors reconnect', async () => {
+    const storage = new MemoryStorage();
+    for (let i = 0; i < 3; i++) storage.loans.add(`978-1|r${i}`);
+    storage.stock.set('978-1', 2);
+    const p = await ports();
+    const g1 = await gc(storage, p);
+    const pa = await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g1, 'prestamo', 1);
+    const c = dealerClient(p.front);
+    const acc = await c.many(Array.from({ length: 3 }, (_, i) => ({ operacion: 'devolucion', isbn: '978-1', usuario: `r${i}`, id: `rs-${i}` })));
+    expect(acc.every((r) => r.codigo === 'ACEPTADO')).toBe(true);
+    expect(g1.status().tareas['en-cola']).toBe(3); // no devolución actor yet
+    await g1.close();
+
+    const g2 = await gc(storage, p);
+    await actor(storage, p, 'devolucion', 'd1');
+    await until(() => [0, 1, 2].every((i) => storage.ledger.get(`rs-${i}`)?.resultado?.estado === 'COMPLETADA'), 8000, 'resumed ops completed');
+    expect(storage.stock.get('978-1')).toBe(5);
+    // The préstamo actor started before the restart is known again and serves.
+    await liveActors(g2, 'prestamo', 1);
+    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'new', id: 'post-restart' }]);
+    expect(r).toMatchObject({ codigo: 'APROBADO' });
+    expect(pa.status().completadas).toBe(1);
+  });
+
+  it('an actor that says adios stops getting work at once; least-load spreads tasks', async () => {
+    const storage = new MemoryStorage();
+    storage.stock.set('978-1', 100);
+    storage.delayMs = 30;
+    const p = await ports();
+    const g = await gc(storage, p, { GC_ESTRATEGIA: 'least-load' });
+    const a1 = await actor(storage, p, 'prestamo', 'p1');
+    const a2 = await actor(storage, p, 'prestamo', 'p2');
+    await liveActors(g, 'prestamo', 2);
+    const c = dealerClient(p.front);
+    await c.many(Array.from({ length: 20 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `l${i}`, id: `ll-${i}` })));
+    expect(a1.status().completadas).toBeGreaterThan(3);
+    expect(a2.status().completadas).toBeGreaterThan(3);
+    await a1.close();
+    await until(() => g.status().actoresVivos.prestamo === 1, 1000, 'p1 gone');
+    const before = a1.status().completadas;
+    const rs = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `m${i}`, id: `ad-${i}` })));
+    expect(rs.every((r) => r.codigo === 'APROBADO')).toBe(true);
+    expect(a1.status().completadas).toBe(before);
+  });
+});
