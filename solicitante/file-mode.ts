@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/codes.js';
-import { describirRespuesta, describirSolicitud, duracion } from './format.js';
+import { describirRespuesta, describirSolicitud, duracion, formatCodigos } from './format.js';
 import { parseLineas } from './line-parser.js';
 import type { GcCaller } from './types.js';
 
@@ -54,14 +54,11 @@ export async function ejecutarLineas(texto: string, gc: GcCaller, out: Salida): 
 }
 
 export function formatResumen(r: ResumenArchivo): string {
-  const codigos = Object.entries(r.porCodigo)
-    .sort((a, b) => b[1] - a[1])
-    .map(([c, n]) => `${c}=${n}`)
-    .join(', ');
+  const codigos = formatCodigos(r.porCodigo);
   return [
     '— Resumen —',
     `enviadas: ${r.enviadas}  exitosas: ${r.exitosas}  sin respuesta: ${r.fallidas}  líneas inválidas: ${r.invalidas}`,
-    `por código: ${codigos || '(ninguno)'}`,
+    `por código: ${codigos}`,
     `tiempo: ${duracion(r.ms)}`,
     '',
   ].join('\n');

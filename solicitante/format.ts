@@ -67,3 +67,9 @@ export function describirRespuesta(s: NuevaSolicitud, r: Respuesta): string {
 export function duracion(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
+
+/** "A=3, B=1": most frequent first, ties by name, so output is stable. */
+export function formatCodigos(porCodigo: Record<string, number>): string {
+  const e = Object.entries(porCodigo).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return e.length ? e.map(([c, n]) => `${c}=${n}`).join(', ') : '(ninguno)';
+}

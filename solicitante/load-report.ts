@@ -1,4 +1,5 @@
 /** Text rendering of load results and of the live progress line. Pure. */
+import { formatCodigos } from './format.js';
 import type { LatenciaStats } from './latency.js';
 import type { LoadReport, Progreso } from './load.js';
 
@@ -18,15 +19,12 @@ export function formatLoadReport(r: LoadReport): string {
   const filas = [['operación', 'respuestas', 'resp/s', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms']];
   for (const [op, s] of Object.entries(r.porOperacion)) filas.push(filaLatencia(op, s, s.throughput));
   filas.push(filaLatencia('total', r.global, r.throughput));
-  const codigos = Object.entries(r.porCodigo)
-    .sort((a, b) => b[1] - a[1])
-    .map(([c, n]) => `${c}=${n}`)
-    .join(', ');
+  const codigos = formatCodigos(r.porCodigo);
   const carga = r.config.carga.tipo === 'secuencia' ? 'secuencia préstamo→renovación→devolución' : `mezcla ${JSON.stringify(r.config.carga.pesos)}`;
   return [
     `Carga: ${r.config.clientes} clientes, ${carga}, ${(r.duracionMs / 1000).toFixed(1)} s, transporte ${r.config.transporte}`,
     tabla(filas),
-    `por código: ${codigos || '(ninguno)'}`,
+    `por código: ${codigos}`,
     `exitosas: ${r.exitosas}  rechazadas: ${r.respuestas - r.exitosas}  sin respuesta: ${r.sinRespuesta}`,
     '',
   ].join('\n');

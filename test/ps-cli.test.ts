@@ -1,0 +1,173 @@
+/** The PS CLI run in-process (runCli) against the scripted fake GC. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../solicitante/cli.js';
+import { FakeGc, type FakeGcOptions } from './harness/fake-gc.js';
+
+const ISBN = '978-84-376-0494-7';
+const cleanup: Array<() => unknown> = [];
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ps-cli-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function fake(opts: FakeGcOptions = {}) {
+  const gc = await FakeGc.start(opts);
+  cleanup.push(() => gc.stop());
+  return gc;
+}
+
+function sink() {
+  const s = new PassThrough();
+  let text = '';
+  s.on('data', (d: Buffer) => (text += d.toString()));
+  return { stream: s, text: () => text };
+}
+
+async function cli(argv: string[], gc: FakeGc | string, stdin = '') {
+  const out = sink();
+  const err = sink();
+  const endpoint = typeof gc === 'string' ? gc : gc.endpoint;
+  const code = await runCli(argv, {
+    stdin: Readable.from([stdin]),
+    stdout: out.stream,
+    stderr: err.stream,
+    env: { GC_ENDPOINT: endpoint, PS_TIMEOUT_MS: '300', PS_RETRIES: '1' },
+  });
+  return { code, out: out.text(), err: err.text() };
+}
+
+describe('ps archivo', () => {
+  it('sends each line in order, prints one line per reply and a summary', async () => {
+    const gc = await fake({ libros: { [ISBN]: 2, '978-0-00-000001-1': 1 } });
+    const f = join(dir, 'solicitudes.txt');
+    writeFileSync(
+      f,
+      [
+        '# préstamos de prueba',
+        `PRESTAMO ${ISBN} ana`,
+        `RENO ${ISBN} ana`,
+        '',
+        `PRES ${ISBN} ana   # repetido: ya tiene uno`,
+        `consulta ${ISBN}`,
+        'PRESTAR 1 2',
+        `DEVOLUCION 978-9-99-999999-9 ana`,
+        `devo ${ISBN} ana`,
+      ].join('\n'),
+    );
+    const r = await cli(['archivo', f], gc);
+    expect(r.code).toBe(0);
+    const lineas = r.out.split('\n');
+    expect(lineas[0]).toMatch(new RegExp(`^\\[2\\] PRESTAMO ${ISBN} ana → APROBADO ".*" vence \\d{4}-\\d{2}-\\d{2} \\[id ps-`));
+    expect(lineas[1]).toMatch(/^\[3\] RENOVACION .* ana → APROBADO .* vence /);
+    expect(lineas[2]).toMatch(/^\[5\] PRESTAMO .* → PRESTAMO_ACTIVO/);
+    expect(lineas[3]).toMatch(/^\[6\] CONSULTA .* → OK .* disponibles 1\/2/);
+    expect(lineas[4]).toMatch(/^\[7\] ERROR línea 7: operación desconocida 'PRESTAR'/);
+    expect(lineas[5]).toMatch(/^\[8\] DEVOLUCION .* → ACEPTADO/);
+    expect(lineas[6]).toMatch(/^\[9\] DEVOLUCION .* → ACEPTADO/);
+    expect(r.out).toContain('enviadas: 6  exitosas: 5  sin respuesta: 0  líneas inválidas: 1');
+    expect(r.out).toContain('por código: ACEPTADO=2, APROBADO=2, OK=1, PRESTAMO_ACTIVO=1');
+    expect(r.out).toMatch(/tiempo: \d/);
+    // sent in file order
+    expect(gc.recibidas.map((m) => (m as { operacion: string }).operacion)).toEqual(['prestamo', 'renovacion', 'prestamo', 'consulta', 'devolucion', 'devolucion']);
+  });
+
+  it('exits non-zero when the file cannot be read', async () => {
+    const gc = await fake();
+    const r = await cli(['archivo', join(dir, 'no-existe.txt')], gc);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/No se pudo leer el archivo .*no-existe\.txt.*ENOENT/);
+  });
+
+  it('counts requests the GC never answers and goes on', async () => {
+    const gc = await fake({ descartarPrimeras: 2 }); // both attempts of line 1 lost
+    const f = join(dir, 'perdidas.txt');
+    writeFileSync(f, `PRESTAMO ${ISBN} bea\nCONSULTA ${ISBN}\n`);
+    const r = await cli(['archivo', f], gc);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^\[1\] PRESTAMO .* → SIN RESPUESTA: El GC .* no respondió tras 2 intento/m);
+    expect(r.out).toMatch(/^\[2\] CONSULTA .* → OK/m);
+    expect(r.out).toContain('sin respuesta: 1');
+    expect(r.err).toMatch(/reintento 2\/2 con el mismo id/);
+  });
+});
+
+describe('ps test-sistema', () => {
+  it('PASSes against a GC that follows the rules (async devolución polled with estado)', async () => {
+    const gc = await fake({ devolucionAsync: true, retardoAsyncMs: 300 });
+    const r = await cli(['test-sistema'], gc);
+    expect(r.out).not.toContain('FAIL');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/usuario ts-\d+/);
+    expect(r.out).toMatch(/PASS {2}4\. Tercera renovación \(debe rechazarse\): esperado LIMITE_RENOVACIONES; obtenido LIMITE_RENOVACIONES/);
+    expect(r.out).toMatch(/PASS {2}5b\. Devolución aplicada \(estado\): esperado COMPLETADA; obtenido COMPLETADA/);
+    expect(r.out).toMatch(/PASS {2}2\. Primera renovación \(fecha\)/);
+    expect(r.out).toMatch(/Resultado: PASS/);
+    const ops = gc.recibidas.map((m) => (m as { operacion: string }).operacion);
+    expect(ops.slice(0, 5)).toEqual(['prestamo', 'renovacion', 'renovacion', 'renovacion', 'devolucion']);
+    expect(ops.at(-1)).toBe('prestamo');
+    expect(ops).toContain('estado');
+  });
+
+  it('uses the given isbn and usuario and works with a synchronous devolución', async () => {
+    const gc = await fake({ libros: { 'X-1': 1 }, devolucionAsync: false });
+    const r = await cli(['test-sistema', '--isbn', 'X-1', '--usuario', 'u9'], gc);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('isbn X-1, usuario u9');
+  });
+
+  it('FAILs (non-zero exit) when the GC wrongly approves a third renewal', async () => {
+    const gc = await fake({ maxRenovaciones: 3 });
+    const r = await cli(['test-sistema'], gc);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}4\. Tercera renovación \(debe rechazarse\): esperado LIMITE_RENOVACIONES; obtenido APROBADO/);
+    expect(r.out).toMatch(/Resultado: FAIL/);
+  });
+
+  it('FAILs when no GC answers', async () => {
+    const r = await cli(['test-sistema', '--timeout', '100', '--reintentos', '0'], 'tcp://127.0.0.1:1');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}1\. Préstamo: esperado APROBADO; obtenido sin respuesta/);
+  });
+});
+
+describe('ps menu', () => {
+  it('is driven by piped stdin and exits cleanly at end of input', async () => {
+    const gc = await fake();
+    const stdin = ['1', ISBN, 'carla', '3', '', '', 'consulta', '', '9', '2', '', '', '5', ''].join('\n') + '\n';
+    const r = await cli([], gc, stdin);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/PRESTAMO 978-84-376-0494-7 carla → APROBADO/);
+    expect(r.out).toMatch(/RENOVACION 978-84-376-0494-7 carla → APROBADO/); // empty answers reuse the last values
+    expect(r.out).toMatch(/CONSULTA 978-84-376-0494-7 → OK/);
+    expect(r.out).toContain("Opción desconocida '9'");
+    expect(r.out).toMatch(/DEVOLUCION .* → ACEPTADO/);
+    expect(r.out).toMatch(/ESTADO ps-\S+ → OK/);
+    expect(r.out.trimEnd().endsWith('Hasta luego.')).toBe(true);
+  });
+
+  it('quits on 0 / salir', async () => {
+    const gc = await fake();
+    const r = await cli(['menu'], gc, 'salir\n');
+    expect(r.code).toBe(0);
+    expect(gc.recibidas).toEqual([]);
+    expect(r.out).toContain('Hasta luego.');
+  });
+});
+
+describe('usage errors', () => {
+  it('exits 2 with a clear message on a bad option or bad configuration', async () => {
+    const gc = await fake();
+    expect((await cli(['carga', '--clientes', 'x'], gc)).code).toBe(2);
+    const bad = await cli(['archivo', 'x'], 'not-an-endpoint');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/GC_ENDPOINT/);
+  });
+});

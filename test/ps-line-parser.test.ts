@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { operacionDe, parseLinea, parseLineas } from '../solicitante/line-parser.js';
+
+const ISBN = '978-84-376-0494-7';
+
+describe('line parser', () => {
+  it('parses every operation in long, short, accented and mixed-case forms', () => {
+    const casos: Array<[string, string]> = [
+      ['PRESTAMO', 'prestamo'], ['préstamo', 'prestamo'], ['Pres', 'prestamo'],
+      ['DEVOLUCION', 'devolucion'], ['Devolución', 'devolucion'], ['devo', 'devolucion'],
+      ['RENOVACION', 'renovacion'], ['renovación', 'renovacion'], ['RENO', 'renovacion'],
+    ];
+    for (const [palabra, op] of casos) {
+      expect(parseLinea(`${palabra} ${ISBN} u1`, 7)).toEqual({ tipo: 'solicitud', linea: 7, solicitud: { operacion: op, isbn: ISBN, usuario: 'u1' } });
+    }
+    expect(parseLinea(`consulta ${ISBN}`, 1)).toEqual({ tipo: 'solicitud', linea: 1, solicitud: { operacion: 'consulta', isbn: ISBN } });
+    expect(parseLinea('ESTADO ps-1a2b-3', 2)).toEqual({ tipo: 'solicitud', linea: 2, solicitud: { operacion: 'estado', id: 'ps-1a2b-3' } });
+    expect(operacionDe('CONS')).toBe('consulta');
+    expect(operacionDe('prestar')).toBeUndefined();
+  });
+
+  it('accepts tabs, commas and semicolons as separators and strips trailing comments', () => {
+    expect(parseLinea(`\tPRESTAMO,${ISBN};u1   # comentario`, 3)).toMatchObject({ tipo: 'solicitud', solicitud: { operacion: 'prestamo', isbn: ISBN, usuario: 'u1' } });
+  });
+
+  it('skips blank and comment lines', () => {
+    expect(parseLinea('', 1)).toEqual({ tipo: 'vacia', linea: 1 });
+    expect(parseLinea('   ', 2)).toEqual({ tipo: 'vacia', linea: 2 });
+    expect(parseLinea('# PRESTAMO x y', 3)).toEqual({ tipo: 'vacia', linea: 3 });
+  });
+
+  it('reports bad lines with their line number', () => {
+    const errores: Array<[string, RegExp]> = [
+      ['PRESTAR 978-1 u1', /línea 4: operación desconocida 'PRESTAR'/],
+      ['PRESTAMO 978-1', /línea 4: falta usuario/],
+      ['DEVOLUCION', /línea 4: falta isbn/],
+      ['RENOVACION 978-1 u1 extra', /línea 4: sobran campos/],
+      ['CONSULTA 978-1 u1', /línea 4: sobran campos/],
+      ['PRESTAMO 978/1 u1', /línea 4: isbn no válido '978\/1'/],
+      ['PRESTAMO 978-1 -u', /línea 4: usuario no válido/],
+      ['ESTADO', /línea 4: falta id de operación/],
+    ];
+    for (const [linea, re] of errores) {
+      const r = parseLinea(linea, 4);
+      expect(r.tipo, linea).toBe('error');
+      if (r.tipo === 'error') expect(r.mensaje).toMatch(re);
+    }
+  });
+
+  it('numbers lines of a whole file from 1, CRLF included', () => {
+    const r = parseLineas(`# cabecera\r\nPRES ${ISBN} a\r\n\r\nMAL\r\nRENO ${ISBN} a\r\n`);
+    expect(r.map((x) => [x.linea, x.tipo])).toEqual([
+      [1, 'vacia'], [2, 'solicitud'], [3, 'vacia'], [4, 'error'], [5, 'solicitud'], [6, 'vacia'],
+    ]);
+  });
+});
