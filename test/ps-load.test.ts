@@ -1,0 +1,113 @@
+/** runLoad in-process against the scripted fake GC. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad, parseMezcla, type LoadReport } from '../solicitante/load.js';
+import { runCli } from '../solicitante/cli.js';
+import { FakeGc } from './harness/fake-gc.js';
+import { freePort } from './harness/ports.js';
+
+const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0'];
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function fake() {
+  const gc = await FakeGc.start({ libros: Object.fromEntries(ISBNS.map((i) => [i, 1000])), retardoAsyncMs: 5 });
+  cleanup.push(() => gc.stop());
+  return gc;
+}
+
+function expectConsistent(r: LoadReport) {
+  const ops = Object.values(r.porOperacion);
+  expect(r.respuestas).toBe(ops.reduce((a, s) => a + s.count, 0));
+  expect(r.global.count).toBe(r.respuestas);
+  expect(r.respuestas).toBe(Object.values(r.porCodigo).reduce((a, n) => a + n, 0));
+  for (const s of [...ops, r.global]) {
+    expect(s.p50).toBeLessThanOrEqual(s.p95);
+    expect(s.p95).toBeLessThanOrEqual(s.p99);
+    expect(s.p99).toBeLessThanOrEqual(s.max);
+    expect(s.p50).toBeGreaterThan(0);
+  }
+  for (const s of ops) expect(s.count).toBe(Object.values(s.porCodigo).reduce((a, n) => a + n, 0));
+}
+
+describe('runLoad', () => {
+  it('4 closed-loop clients for 2 s: the sequence workload succeeds and the report is consistent', async () => {
+    const gc = await fake();
+    const progreso: number[] = [];
+    const r = await runLoad({ endpoint: gc.endpoint, clientes: 4, duracionS: 2, isbns: ISBNS, timeoutMs: 1000, retries: 1, onProgreso: (p) => progreso.push(p.respuestas), intervaloProgresoMs: 250 });
+    expect(r.duracionMs).toBeGreaterThanOrEqual(2000);
+    expect(r.duracionMs).toBeLessThan(4000);
+    expect(r.respuestas).toBeGreaterThan(100);
+    expect(r.sinRespuesta).toBe(0);
+    expect(Object.keys(r.porOperacion).sort()).toEqual(['devolucion', 'prestamo', 'renovacion']);
+    // Every op of the sequence succeeds: fresh usuario per cycle, plenty of copies.
+    expect(Object.keys(r.porCodigo).sort()).toEqual(['ACEPTADO', 'APROBADO']);
+    expect(r.exitosas).toBe(r.respuestas);
+    // Closed loop: the three ops stay within one cycle of each other per client.
+    const n = Object.values(r.porOperacion).map((s) => s.count);
+    expect(Math.max(...n) - Math.min(...n)).toBeLessThanOrEqual(4);
+    expect(Math.abs(r.throughput - r.respuestas / (r.duracionMs / 1000)) / r.throughput).toBeLessThan(0.01);
+    expectConsistent(r);
+    expect(progreso.length).toBeGreaterThanOrEqual(5);
+    // Applied once each: no duplicates in the fake GC's ledger.
+    expect([...gc.aplicaciones.values()].every((x) => x === 1)).toBe(true);
+  });
+
+  it('the REQ transport (one socket per client) and a mixed workload also work', async () => {
+    const gc = await fake();
+    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMezcla('prestamo=50,devo=25,renovacion=25') } });
+    expect(r.respuestas).toBeGreaterThan(30);
+    expect(r.config.transporte).toBe('req');
+    expectConsistent(r);
+  });
+
+  it('counts unanswered requests against a dead GC and ends within bounded time', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const r = await runLoad({ endpoint: `tcp://127.0.0.1:${port}`, clientes: 2, duracionS: 1, timeoutMs: 200, retries: 1 });
+    expect(Date.now() - t0).toBeLessThan(1000 + 2 * 200 + 1000);
+    expect(r.respuestas).toBe(0);
+    expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
+  });
+
+  it('parseMezcla rejects nonsense', () => {
+    expect(() => parseMezcla('prestamo=x')).toThrow(/Mezcla no válida/);
+    expect(() => parseMezcla('volar=3')).toThrow(/Mezcla no válida/);
+    expect(() => parseMezcla('prestamo=0')).toThrow(/mayor que 0/);
+  });
+});
+
+describe('ps carga (CLI)', () => {
+  it('prints the report table and writes the JSON report', async () => {
+    const gc = await fake();
+    const dir = mkdtempSync(join(tmpdir(), 'ps-carga-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const json = join(dir, 'r.json');
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let errText = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const code = await runCli(['carga', '--clientes', '2', '--duracion', '1', '--isbns', ISBNS.join(','), '--json', json], {
+      stdin: Readable.from(['']),
+      stdout: out,
+      stderr: err,
+      env: { GC_ENDPOINT: gc.endpoint },
+    });
+    expect(code).toBe(0);
+    expect(text).toMatch(/operación\s+respuestas\s+resp\/s\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
+    expect(text).toMatch(/^prestamo\s+\d+/m);
+    expect(text).toMatch(/^total\s+\d+/m);
+    expect(text).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+    expect(report.config.clientes).toBe(2);
+    expectConsistent(report);
+    expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
+  });
+});
