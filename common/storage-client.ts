@@ -8,6 +8,9 @@
  * that times out, fails, finds the breaker open or meets a passive GA
  * (GA_NO_ACTIVO) moves on to the next endpoint; between full rounds over the list
  * the client waits a short, growing backoff so a backup has time to take over.
+ * Skipping an endpoint whose breaker is open is not an attempt (nothing is sent),
+ * but rounds are capped at GA_MAX_ATTEMPTS too, so a call always ends: worst case
+ * ≈ GA_MAX_ATTEMPTS × GA_TIMEOUT_MS plus the backoffs.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -131,6 +134,7 @@ class GaStorageClient implements StorageClient {
     for (let round = 0; attempts < max && round < max; round++) {
       if (round > 0) await this.backoff(round);
       for (const ep of this.endpoints) {
+        if (this.closed) throw new StorageUnavailableError('storage client closed');
         if (attempts >= max) break;
         if (!ep.breaker.admits) {
           this.skip(ep, journal, opId);
@@ -221,9 +225,11 @@ class GaStorageClient implements StorageClient {
       if (reply.codigo === 'GA_NO_ACTIVO') return { outcome: 'no_activo', detail: `GA_NO_ACTIVO: ${reply.mensaje}` };
       return { outcome: 'rejected', detail: `${reply.codigo}: ${reply.mensaje}` };
     } catch (err) {
+      // After close() every failure (socket closed, breaker shut down) just means "closed".
+      if (this.closed) return { outcome: 'closed', detail: 'storage client closed' };
       if (err instanceof BreakerOpenError) return { outcome: 'breaker_open', detail: 'breaker open' };
       if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message };
-      if (err instanceof GaAttemptError) return { outcome: this.closed ? 'closed' : err.kind, detail: err.message };
+      if (err instanceof GaAttemptError) return { outcome: err.kind, detail: err.message };
       return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
     }
   }
