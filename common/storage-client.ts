@@ -52,7 +52,8 @@ const ROUND_BACKOFF_MS = [50, 100, 200, 400];
 const MAX_SEND_WAIT_MS = 200;
 
 export function createStorageClient(cfg: StorageClientConfig, log: Logger, registry?: Registry): StorageClient {
-  return new GaStorageClient(cfg, log.child({ component: 'storage-client' }), new StorageClientMetrics(registry));
+  // Callers bind their own component name on `log` (GC and actors pass log.child({ component: 'storage-client' })).
+  return new GaStorageClient(cfg, log, new StorageClientMetrics(registry));
 }
 
 type OkReply = Extract<GaReply, { ok: true }>;
