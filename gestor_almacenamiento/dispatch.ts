@@ -1,0 +1,100 @@
+/**
+ * One GA request in, one GaReply out. No sockets here: ga.ts feeds raw frames
+ * in and sends replies back, tests may call this directly.
+ */
+import type { Logger } from '../common/logger.js';
+import { gaRequestSchema, type GaReply, type GaRequest } from '../common/internal-protocol.js';
+import { isConnectionError } from './db.js';
+import type { Store } from './store.js';
+
+/** GA requests are a few hundred bytes; anything near this is not a request of ours. */
+export const MAX_GA_REQUEST_BYTES = 64 * 1024;
+
+export type ParsedRequest = { ok: true; req: GaRequest } | { ok: false; rid: string; mensaje: string };
+
+/** Best-effort correlation id from a rejected request, so the caller can match the error. */
+function salvageRid(obj: unknown): string {
+  if (obj && typeof obj === 'object' && 'rid' in obj) {
+    const rid = (obj as { rid: unknown }).rid;
+    if (typeof rid === 'string' && rid.length <= 200) return rid;
+  }
+  return '';
+}
+
+export function parseGaRequest(body: Buffer | undefined): ParsedRequest {
+  if (!body || body.length === 0) return { ok: false, rid: '', mensaje: 'Solicitud vacía' };
+  if (body.length > MAX_GA_REQUEST_BYTES) {
+    return { ok: false, rid: '', mensaje: `Solicitud demasiado grande (${body.length} bytes; máximo ${MAX_GA_REQUEST_BYTES})` };
+  }
+  let obj: unknown;
+  try {
+    obj = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, rid: '', mensaje: 'La solicitud no es JSON válido' };
+  }
+  const r = gaRequestSchema.safeParse(obj);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue?.path.length ? ` en '${issue.path.join('.')}'` : '';
+    return { ok: false, rid: salvageRid(obj), mensaje: `Solicitud inválida${where}: ${issue?.message ?? 'formato desconocido'}` };
+  }
+  return { ok: true, req: r.data };
+}
+
+/**
+ * Decides, before dispatch, whether this GA may serve the request (e.g. a
+ * passive backup answers GA_NO_ACTIVO). Returning undefined lets it through.
+ */
+export type RoleGate = (req: GaRequest) => GaReply | undefined;
+
+export interface DispatchDeps {
+  store: Store;
+  rol: () => string;
+  gate?: RoleGate;
+  /** Told after every storage call: ok, or the connection error that made it fail. */
+  onStorage?: (ok: boolean, err?: unknown) => void;
+  log: Logger;
+}
+
+export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply> {
+  const gated = d.gate?.(req);
+  if (gated) return gated;
+  const rid = req.rid;
+  if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };
+  try {
+    let reply: GaReply;
+    switch (req.cmd) {
+      case 'aplicar':
+        reply = { rid, ok: true, resultado: await d.store.aplicar(req.op) };
+        break;
+      case 'registrar':
+        reply = { rid, ok: true, resultado: await d.store.registrar(req.op) };
+        break;
+      case 'consultar':
+        reply = { rid, ok: true, resultado: await d.store.consultar(req.isbn) };
+        break;
+      case 'estado':
+        reply = { rid, ok: true, resultado: await d.store.estado(req.id) };
+        break;
+      case 'pendientes':
+        reply = { rid, ok: true, pendientes: await d.store.pendientes(req.limite) };
+        break;
+    }
+    d.onStorage?.(true);
+    return reply;
+  } catch (err) {
+    if (isConnectionError(err)) {
+      d.onStorage?.(false, err);
+      return { rid, ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}` };
+    }
+    d.log.error({ err, cmd: req.cmd, rid }, 'storage call failed');
+    return { rid, ok: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };
+  }
+}
+
+/** The op id a request is about, for logs. */
+export function opIdOf(req: GaRequest): string | undefined {
+  if (req.cmd === 'aplicar' || req.cmd === 'registrar') return req.op.id;
+  if (req.cmd === 'estado') return req.id;
+  return undefined;
+}

@@ -1,0 +1,95 @@
+/**
+ * GA command line: `serve` (default: migrate, then serve), `migrate`,
+ * `cargar-catalogo <archivo>`. Configuration comes from the environment
+ * (and `.env`), validated by common/config.ts.
+ */
+import 'dotenv/config';
+import { Command } from 'commander';
+import { ConfigError, GA_VARS, readConfig, type GaConfig } from '../common/config.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { CatalogError, loadCatalog, readCatalogFile } from './catalog.js';
+import { createPool } from './db.js';
+import { startGa } from './ga.js';
+import { migrate } from './migrate.js';
+
+function config(): GaConfig {
+  return readConfig(GA_VARS);
+}
+
+function poolFor(cfg: GaConfig, log: Logger) {
+  return createPool({ host: cfg.PGHOST, port: cfg.PGPORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE }, { max: 2 }, log);
+}
+
+async function serve(): Promise<void> {
+  const cfg = config();
+  const log = createLogger('ga');
+  const ga = await startGa(cfg, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    ga.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while closing');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function migrateOnly(): Promise<void> {
+  const cfg = config();
+  const log = createLogger('ga');
+  const pool = poolFor(cfg, log);
+  try {
+    const applied = await migrate(pool, log);
+    process.stdout.write(applied.length ? `Migraciones aplicadas: ${applied.join(', ')}\n` : 'El esquema ya estaba al día\n');
+  } finally {
+    await pool.end();
+  }
+}
+
+async function cargarCatalogo(archivo: string): Promise<void> {
+  const cfg = config();
+  const log = createLogger('ga');
+  const libros = await readCatalogFile(archivo); // validate before touching the database
+  const pool = poolFor(cfg, log);
+  try {
+    await migrate(pool, log);
+    const r = await loadCatalog(pool, libros);
+    process.stdout.write(`Catálogo ${archivo}: ${r.insertados} libro(s) nuevo(s), ${r.actualizados} actualizado(s), ${r.sinCambios} sin cambios\n`);
+  } finally {
+    await pool.end();
+  }
+}
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`Configuración inválida (${err.variable}): ${err.message}\n`);
+  } else if (err instanceof CatalogError) {
+    process.stderr.write(`Catálogo rechazado, no se cambió nada: ${err.message}\n`);
+  } else {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+const program = new Command()
+  .name('gestor_almacenamiento')
+  .description('Gestor de almacenamiento (GA): único proceso que accede a PostgreSQL');
+program.command('serve', { isDefault: true }).description('aplica las migraciones y atiende solicitudes (por defecto)').action(() => serve().catch(fail));
+program.command('migrate').description('aplica las migraciones pendientes y termina').action(() => migrateOnly().catch(fail));
+program
+  .command('cargar-catalogo')
+  .argument('<archivo>', 'CSV (isbn,titulo,autor,ejemplares) o JSON [{isbn,titulo,autor,ejemplares}]')
+  .description('carga o actualiza el catálogo de libros en una sola transacción')
+  .action((archivo: string) => cargarCatalogo(archivo).catch(fail));
+
+program.parseAsync(process.argv).catch(fail);
