@@ -1,0 +1,266 @@
+/**
+ * Benchmark: the whole system against its storage ceiling, same machine.
+ *
+ *   node dist/scripts/bench.js [--clientes 10] [--duracion 20] [--json out.json]
+ *
+ * 1. Starts the local system (embedded PostgreSQL, GA, GC, actors) with a
+ *    bench catalog (one book per client, plenty of copies, so operations
+ *    succeed and clients do not contend for one row), and runs the PS load
+ *    generator's sequence workload (préstamo → renovación → devolución).
+ * 2. On the same PostgreSQL, drives the same three operations straight through
+ *    `pg` from this process: N clients, each its own connection, each op one
+ *    `SELECT aplicar_operacion(...)` — the GA's own durable transaction.
+ * 3. Prints throughput and p50/p95/p99 per op for both, the system/ceiling
+ *    ratios, and writes a JSON report.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import pg from 'pg';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { LatencyRecorder, type LatenciaStats, type ResumenLatencias } from '../solicitante/latency.js';
+import { runLoad, type LoadReport } from '../solicitante/load.js';
+import { filaLatencia, formatProgreso, tabla } from '../solicitante/load-report.js';
+import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
+
+export interface BenchOptions {
+  clientes: number;
+  duracionS: number;
+  actoresPorTipo?: number;
+  /** Extra environment for the system's processes (e.g. GC_MODO_DEVOLUCION=sync). */
+  env?: Record<string, string>;
+  /** Progress lines (stderr in the CLI). */
+  log?: (s: string) => void;
+  progresoTty?: boolean;
+}
+
+export interface TechoReport extends ResumenLatencias {
+  duracionMs: number;
+  clientes: number;
+}
+
+export interface BenchReport {
+  fecha: string;
+  config: { clientes: number; duracionS: number; actoresPorTipo: number; env: Record<string, string>; isbns: string[] };
+  sistema: LoadReport;
+  techo: TechoReport;
+  /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
+  ratios: Record<string, { throughput: number; p99: number }>;
+  notas: string[];
+}
+
+const SECUENCIA: OperacionActor[] = ['prestamo', 'renovacion', 'devolucion'];
+
+/** One book per client with many copies: the bench measures the pipeline, not contention on one row. */
+function escribirCatalogo(dir: string, clientes: number): { ruta: string; isbns: string[] } {
+  const isbns = Array.from({ length: clientes }, (_, i) => `979-0-BENCH-${String(i + 1).padStart(5, '0')}`);
+  const ruta = join(dir, 'catalogo-bench.csv');
+  writeFileSync(ruta, ['isbn,titulo,autor,ejemplares', ...isbns.map((isbn, i) => `${isbn},Libro de banco ${i + 1},Banco de pruebas,100000`)].join('\n') + '\n');
+  return { ruta, isbns };
+}
+
+/** Waits (bounded) until no async operation is pending, so phase 2 does not share the database with leftovers of phase 1. */
+async function esperarLedgerVacio(info: PgInfo, timeoutMs: number): Promise<number> {
+  const c = new pg.Client({ ...info, connectionTimeoutMillis: 5000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    const limite = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM operaciones WHERE estado = 'PENDIENTE'");
+      const n = Number(r.rows[0]?.n ?? 0);
+      if (n === 0 || Date.now() > limite) return n;
+      await sleep(100);
+    }
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op. */
+export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; onProgreso?: (respuestas: number, ms: number) => void }): Promise<TechoReport> {
+  const prefijo = `techo-${randomBytes(3).toString('hex')}`;
+  const conexiones = await Promise.all(
+    Array.from({ length: opts.clientes }, async () => {
+      const c = new pg.Client({ ...info, connectionTimeoutMillis: 5000 });
+      c.on('error', () => undefined); // a dropped connection fails the pending query, counted below
+      await c.connect();
+      return c;
+    }),
+  );
+  const rec = new LatencyRecorder();
+  const t0 = performance.now();
+  const fin = t0 + opts.duracionS * 1000;
+  let n = 0;
+  const progreso = opts.onProgreso ? setInterval(() => opts.onProgreso!(rec.respuestas, performance.now() - t0), 500) : undefined;
+  try {
+    await Promise.all(
+      conexiones.map(async (c, i) => {
+        const isbn = opts.isbns[i % opts.isbns.length]!;
+        for (let ciclo = 1; performance.now() < fin; ciclo++) {
+          const usuario = `${prefijo}-${i}-${ciclo}`;
+          for (const op of SECUENCIA) {
+            if (performance.now() >= fin) break;
+            const t = performance.now();
+            try {
+              const r = await c.query<{ r: { codigo: string; exito: boolean } }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [`${prefijo}-${i}-${++n}`, op, isbn, usuario, null]);
+              const res = r.rows[0]!.r;
+              rec.record(op, res.codigo, res.exito, (performance.now() - t) * 1000);
+            } catch {
+              rec.recordSinRespuesta(op);
+            }
+          }
+        }
+      }),
+    );
+  } finally {
+    clearInterval(progreso);
+    await Promise.all(conexiones.map((c) => c.end().catch(() => undefined)));
+  }
+  const duracionMs = performance.now() - t0;
+  return { ...rec.resumen(duracionMs), duracionMs: Math.round(duracionMs), clientes: opts.clientes };
+}
+
+const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
+
+export function calcularRatios(sis: ResumenLatencias, techo: ResumenLatencias): BenchReport['ratios'] {
+  const out: BenchReport['ratios'] = {};
+  for (const op of OPERACIONES_ACTOR) {
+    const s = sis.porOperacion[op];
+    const t = techo.porOperacion[op];
+    if (s && t) out[op] = { throughput: cociente(s.throughput, t.throughput), p99: cociente(s.p99, t.p99) };
+  }
+  out.total = { throughput: cociente(sis.throughput, techo.throughput), p99: cociente(sis.global.p99, techo.global.p99) };
+  return out;
+}
+
+export function formatBench(r: BenchReport): string {
+  const cab = ['operación', 'n', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms'];
+  const bloque = (titulo: string, res: ResumenLatencias) => {
+    const filas = [cab];
+    for (const op of OPERACIONES_ACTOR) {
+      const s = res.porOperacion[op];
+      if (s) filas.push(filaLatencia(op, s, s.throughput));
+    }
+    filas.push(filaLatencia('total', res.global as LatenciaStats, res.throughput));
+    return `${titulo}\n${tabla(filas)}\n  exitosas ${res.exitosas}/${res.respuestas}, sin respuesta ${res.sinRespuesta}`;
+  };
+  const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
+  for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
+  return [
+    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo`,
+    '',
+    bloque('Sistema (PS → GC → actores → GA → PostgreSQL)', r.sistema),
+    '',
+    bloque('Techo (SELECT aplicar_operacion directo a PostgreSQL)', r.techo),
+    '',
+    'Relación sistema/techo',
+    tabla(ratios),
+    '',
+    ...r.notas.map((n) => `nota: ${n}`),
+    '',
+  ].join('\n');
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const log = opts.log ?? (() => undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  const actoresPorTipo = opts.actoresPorTipo ?? 2;
+  const env = opts.env ?? {};
+  const { ruta, isbns } = escribirCatalogo(dir, opts.clientes);
+  log('Arrancando el sistema local…\n');
+  // LOG_LEVEL warn: info-level logs of every process would compete for the CPU being measured.
+  // No dataDir: the launcher's own temp dir is prepared for PostgreSQL running as another user.
+  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, catalog: ruta, ports: 'free', env: { LOG_LEVEL: 'warn', ...env } });
+  try {
+    const progreso = (fase: string) => (p: Parameters<typeof formatProgreso>[0]) =>
+      log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgreso(p)}` : `${fase}: ${formatProgreso(p)}\n`);
+    log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
+    const sistema = await runLoad({
+      endpoint: sys.gcEndpoint,
+      clientes: opts.clientes,
+      duracionS: opts.duracionS,
+      isbns,
+      carga: { tipo: 'secuencia' },
+      prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
+      onProgreso: progreso('sistema'),
+      intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
+    });
+    if (opts.progresoTty) log('\n');
+    const pendientes = await esperarLedgerVacio(sys.pg, 30_000);
+    log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
+    let prev = { n: 0, ms: 0 };
+    const techo = await runSqlCeiling(sys.pg, {
+      clientes: opts.clientes,
+      duracionS: opts.duracionS,
+      isbns,
+      onProgreso: (n, ms) => {
+        if (!opts.progresoTty && Math.floor(ms / 5000) === Math.floor(prev.ms / 5000)) return;
+        const ops = ((n - prev.n) * 1000) / Math.max(ms - prev.ms, 1);
+        prev = { n, ms };
+        log(`${opts.progresoTty ? '\r\x1b[K' : ''}techo: ${(ms / 1000).toFixed(1)} s  respuestas ${n}  ${ops.toFixed(0)} ops/s${opts.progresoTty ? '' : '\n'}`);
+      },
+    });
+    if (opts.progresoTty) log('\n');
+    const notas = [
+      'el techo aplica cada operación en una transacción durable con su fila del registro, igual que el GA; no incluye ZeroMQ, GC, actores ni el proceso GA',
+    ];
+    const modoDev = env.GC_MODO_DEVOLUCION ?? 'async';
+    if (modoDev === 'async') notas.push('devolución asíncrona en el sistema: su latencia mide el registro durable (ACEPTADO), no la aplicación; el techo la aplica entera');
+    if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al empezar la fase 2`);
+    return {
+      fecha: new Date().toISOString(),
+      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, env, isbns },
+      sistema,
+      techo,
+      ratios: calcularRatios(sistema, techo),
+      notas,
+    };
+  } finally {
+    await sys.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const entero = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`debe ser un entero ≥ ${min}`);
+  return n;
+};
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
+    .option('--clientes <n>', 'clientes simultáneos en cada fase', entero(1), 10)
+    .option('--duracion <s>', 'segundos por fase', entero(1), 20)
+    .option('--actores <n>', 'actores por tipo', entero(1), 2)
+    .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
+    .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
+    .parse();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; json?: string }>();
+  if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
+  const report = await runBench({
+    clientes: o.clientes,
+    duracionS: o.duracion,
+    actoresPorTipo: o.actores,
+    env: o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {},
+    log: (s) => process.stderr.write(s),
+    progresoTty: !!process.stderr.isTTY,
+  });
+  process.stdout.write(formatBench(report));
+  const json = o.json ?? join(repoRoot(), 'reports', `bench-${report.fecha.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`informe JSON: ${json}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}
