@@ -109,10 +109,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--isbn <isbn>', 'libro del catálogo', validado(isbnSchema), ISBN_PRUEBA)
     .option('--usuario <usuario>', 'usuario (por defecto uno nuevo, ts-<marca de tiempo>)', validado(usuarioSchema))
     .option('--espera <ms>', 'espera máxima a que se aplique la devolución', entero(0), 10_000)
-    .action(async (o: { isbn: string; usuario?: string; espera: number }, cmd: Command) => {
+    .option('--no-limpieza', 'no devolver al final el préstamo de prueba')
+    .action(async (o: { isbn: string; usuario?: string; espera: number; limpieza: boolean }, cmd: Command) => {
       const gc = cliente(cmd);
       try {
-        const r = await testSistema(gc, out, { isbn: o.isbn, usuario: o.usuario, esperaDevolucionMs: o.espera });
+        const r = await testSistema(gc, out, { isbn: o.isbn, usuario: o.usuario, esperaDevolucionMs: o.espera, limpiar: o.limpieza });
         codigo = r.ok ? 0 : 1;
       } finally {
         gc.close();

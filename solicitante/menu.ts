@@ -88,7 +88,8 @@ export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
       }
       try {
         const r = await gc.enviar(s);
-        if (r.id && operacion !== 'estado') ultimoId = r.id;
+        // Only state-changing operations have a state to ask about later.
+        if (r.id && operacion !== 'estado' && operacion !== 'consulta') ultimoId = r.id;
         out.write(`  ${describirRespuesta(s, r)}\n`);
         if (r.codigo === 'ACEPTADO') out.write(`  (se aplicará en breve; consulte con la opción 5 y el id ${r.id})\n`);
       } catch (e) {

@@ -22,6 +22,8 @@ export interface TestSistemaOptions {
   /** Bound on waiting for an async devolución to complete. */
   esperaDevolucionMs?: number;
   intervaloEstadoMs?: number;
+  /** Return the last loan at the end so re-runs keep the book's stock (default true). */
+  limpiar?: boolean;
 }
 
 export interface PasoResultado {
@@ -93,7 +95,17 @@ export async function testSistema(gc: GcCaller, out: Salida, opts: TestSistemaOp
   const d = await esperarCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
   if (d?.codigo === 'ACEPTADO') await esperarDevolucion(gc, dev.id!, out, registrar, opts);
 
-  await esperarCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
+  const p2 = await esperarCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
+  // Give the copy back so repeated runs do not drain the demo book's stock; not part of the verdict.
+  if (p2?.exito && opts.limpiar !== false) {
+    const s = op('devolucion');
+    try {
+      const r = await gc.enviar(s);
+      out.write(`\nLimpieza (no cuenta para el resultado)\n  ${describirRespuesta(s, r)}\n`);
+    } catch (e) {
+      out.write(`\nLimpieza: sin respuesta (${(e as Error).message})\n`);
+    }
+  }
 
   const ok = pasos.length > 0 && pasos.every((p) => p.ok);
   const fallos = pasos.filter((p) => !p.ok).length;
