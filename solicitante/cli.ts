@@ -146,6 +146,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (malo) throw new UsoError(`--isbns: isbn no válido '${malo}'`);
       const c = config(cmd);
       const tty = !!io.stderr.isTTY;
+      if (!isbns && o.clientes > 1) {
+        io.stderr.write(`aviso: todos los clientes usarán ${ISBN_PRUEBA}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
+      }
       const report = await runLoad({
         endpoint: c.endpoint,
         clientes: o.clientes,
