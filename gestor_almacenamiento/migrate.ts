@@ -40,7 +40,10 @@ export async function migrate(pool: pg.Pool, log: Logger, dir?: string): Promise
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      // Create only when missing: on a read-only standby with the schema already replicated, a
+      // fully migrated database then needs no write at all.
+      const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
+      if (!exists.rows[0]?.t) await client.query(`CREATE TABLE schema_migrations (
         version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       const done = new Map<string, { name: string; checksum: string }>();
       for (const r of (await client.query<{ version: string; name: string; checksum: string }>('SELECT version, name, checksum FROM schema_migrations')).rows) {

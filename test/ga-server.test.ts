@@ -176,6 +176,41 @@ test('observability: /health, /status, /metrics', async () => {
   expect(metrics).toMatch(/ga_pool_connections\{state="total"/);
 });
 
+test('close() under load: every applied op is answered, later ones get GA_NO_ACTIVO', async () => {
+  const [zmqPort] = await freePorts(1);
+  const cfg = readConfig(GA_VARS, {
+    GA_BIND: `tcp://127.0.0.1:${zmqPort}`, GA_HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', GA_POOL_SIZE: '5',
+    PGHOST: pgs.host, PGPORT: String(pgs.port), PGUSER: pgs.user, PGPASSWORD: pgs.password, PGDATABASE: pgs.database,
+  });
+  const ga2 = await startGa(cfg, log, { healthProbeMs: 0 });
+  const c2 = new Client(`tcp://127.0.0.1:${zmqPort}`);
+  try {
+    expect(await c2.call({ cmd: 'ping' })).toMatchObject({ ok: true });
+    const ids = Array.from({ length: 150 }, (_, i) => `cierre-${i}`);
+    const calls = ids.map((id, i) =>
+      c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `cierre${i}`, id } }, 3000).catch(() => undefined),
+    );
+    // close as soon as the first reply is back: the rest are in flight, queued, or not yet sent
+    await calls[0];
+    const t0 = Date.now();
+    const closing = ga2.close();
+    // sent after close() began: answered GA_NO_ACTIVO while the GA finishes its work, or dropped
+    const late = Array.from({ length: 20 }, (_, i) => `cierre-tarde-${i}`);
+    ids.push(...late);
+    calls.push(...late.map((id, i) => c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `tarde${i}`, id } }, 3000).catch(() => undefined)));
+    await closing;
+    expect(Date.now() - t0).toBeLessThan(6000);
+    const replies = await Promise.all(calls);
+    for (const r of replies) if (r) expect(r.ok || r.codigo === 'GA_NO_ACTIVO').toBe(true);
+    const okIds = replies.flatMap((r, i) => (r?.ok ? [ids[i]] : []));
+    const applied = await ga.pool.query('SELECT id FROM operaciones WHERE id = ANY($1)', [ids]);
+    expect(applied.rows.map((r) => r.id).sort()).toEqual(okIds.sort());
+  } finally {
+    c2.close();
+    await ga2.close();
+  }
+});
+
 // Last: PostgreSQL is gone for the rest of the file.
 test('PostgreSQL stopped: ALMACENAMIENTO_NO_DISPONIBLE, and the GA stays up', async () => {
   await pgs.stop();
