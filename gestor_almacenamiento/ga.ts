@@ -77,9 +77,10 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
     let dbOk = true;
     let lastDbError: string | undefined;
     const onStorage = (ok: boolean, err?: unknown) => {
-      if (ok !== dbOk) (ok ? log.info.bind(log) : log.warn.bind(log))({ err: err ? (err as Error).message : undefined }, ok ? 'PostgreSQL reachable again' : 'PostgreSQL unreachable');
-      dbOk = ok;
       if (!ok) lastDbError = err instanceof Error ? err.message : String(err);
+      if (ok && !dbOk) log.info('PostgreSQL reachable again');
+      if (!ok && dbOk) log.warn({ err: lastDbError }, 'PostgreSQL unreachable');
+      dbOk = ok;
     };
     let probing = false;
     const probeMs = opts.healthProbeMs ?? 2000;
@@ -126,7 +127,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
       const { envelope, body } = splitEnvelope(frames);
       const parsed = parseGaRequest(body);
       let reply: GaReply;
-      let cmd = 'invalida';
+      const cmd = parsed.ok ? parsed.req.cmd : 'invalida';
       if (closing) {
         // Shutting down: send the client to the next GA at once instead of starting new work.
         reply = { rid: parsed.ok ? parsed.req.rid : parsed.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
@@ -134,7 +135,6 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
         reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
         log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
-        cmd = parsed.req.cmd;
         reply = await dispatch(parsed.req, { store, rol, gate: opts.gate, onStorage, log });
       }
       sends.push([...envelope, Buffer.from(JSON.stringify(reply))]);
