@@ -16,7 +16,7 @@ import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from
 import type { ActorConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
-import { SendQueue } from '../gestor_carga/send-queue.js';
+import { SendQueue } from '../common/send-queue.js';
 import { TaskRunner } from './task-runner.js';
 
 export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };

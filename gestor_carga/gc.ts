@@ -26,7 +26,7 @@ import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume } from './ledger-resume.js';
 import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
-import { SendQueue } from './send-queue.js';
+import { SendQueue } from '../common/send-queue.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
