@@ -1,0 +1,314 @@
+/**
+ * Replication administration in plain SQL: what role a PostgreSQL node plays,
+ * on which timeline, how far its standbys lag, promotion, the synchronous
+ * standby setting and replication slots. Works against any PostgreSQL we can
+ * reach as a superuser (embedded, system, container) — no local files.
+ *
+ * Every call opens its own short-lived connection with a connect timeout and a
+ * client-side query timeout: an admin check must never hang the GA or a drill
+ * when a node is dead, partitioned or stuck. Admin sessions run with
+ * synchronous_commit=local so they can never wait for a gone sync standby.
+ */
+import pg from 'pg';
+import type { PgSettings } from './db.js';
+
+export type PgConn = PgSettings;
+
+export interface AdminOptions {
+  /** TCP connect + authentication bound. */
+  connectTimeoutMs?: number;
+  /** Client-side bound for each statement (the server keeps working; we stop waiting). */
+  queryTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_MS = 2000;
+const DEFAULT_QUERY_MS = 5000;
+
+/** Runs `fn` on a fresh connection that is always closed afterwards. */
+export async function withAdminClient<T>(conn: PgConn, fn: (c: pg.Client) => Promise<T>, o: AdminOptions = {}): Promise<T> {
+  const client = new pg.Client({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.database,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? DEFAULT_CONNECT_MS,
+    query_timeout: o.queryTimeoutMs ?? DEFAULT_QUERY_MS,
+    application_name: 'biblioteca-admin',
+    options: '-c synchronous_commit=local',
+  });
+  // A connection dropped by the server (node killed) must not crash the caller.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Timeline id from a WAL file name such as 000000020000000000000003. */
+export function timelineOfWalFile(walFile: string): number {
+  return Number.parseInt(walFile.slice(0, 8), 16);
+}
+
+export interface PgRoleInfo {
+  /** true = standby (read-only, replaying WAL). */
+  inRecovery: boolean;
+  /** Current timeline: the primary's insert timeline, or the standby's receive/replay timeline. */
+  timeline: number;
+  /** Primary: current insert LSN. Standby: last replayed LSN. */
+  lsn: string;
+  /** Standby only: last LSN received and flushed by the walreceiver (null when it never streamed). */
+  receiveLsn?: string | null;
+}
+
+/**
+ * Role and timeline of a node. pg_control_checkpoint().timeline_id lags until the
+ * next checkpoint, so a primary's timeline comes from the WAL file name of its
+ * insert position (correct right after promotion). pg_walfile_name() refuses to
+ * run during recovery, so a standby reports the timeline its walreceiver
+ * streams on, else the larger of its last restartpoint's and min-recovery timelines.
+ */
+export async function pgRole(conn: PgConn, o: AdminOptions = {}): Promise<PgRoleInfo> {
+  return withAdminClient(
+    conn,
+    async (c) => {
+      const { rows } = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      if (!rows[0]?.r) {
+        const p = await c.query<{ w: string; lsn: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS w, pg_current_wal_lsn()::text AS lsn');
+        const row = p.rows[0]!;
+        return { inRecovery: false, timeline: timelineOfWalFile(row.w), lsn: row.lsn };
+      }
+      const s = await c.query<{ tli: number; lsn: string | null; recv: string | null }>(
+        `SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
+                         greatest((pg_control_checkpoint()).timeline_id, (pg_control_recovery()).min_recovery_end_timeline))::int AS tli,
+                pg_last_wal_replay_lsn()::text AS lsn,
+                pg_last_wal_receive_lsn()::text AS recv`,
+      );
+      const row = s.rows[0]!;
+      return { inRecovery: true, timeline: row.tli, lsn: row.lsn ?? '0/0', receiveLsn: row.recv };
+    },
+    o,
+  );
+}
+
+/** Current value of synchronous_standby_names ('' = asynchronous replication). */
+export async function synchronousStandbyNames(conn: PgConn, o: AdminOptions = {}): Promise<string> {
+  return withAdminClient(conn, async (c) => (await c.query<{ s: string }>('SELECT current_setting($1) AS s', ['synchronous_standby_names'])).rows[0]!.s, o);
+}
+
+/**
+ * Makes `name` the one synchronous standby (null = asynchronous). ALTER SYSTEM
+ * persists in postgresql.auto.conf, so the setting survives restarts; it does not
+ * wait for replication itself, and clearing it releases commits already blocked
+ * waiting for a gone standby (once the reload is processed).
+ */
+export async function setSynchronousStandby(conn: PgConn, name: string | null, o: AdminOptions = {}): Promise<void> {
+  await withAdminClient(
+    conn,
+    async (c) => {
+      if (name === null || name === '') await c.query('ALTER SYSTEM RESET synchronous_standby_names');
+      else {
+        const value = `FIRST 1 (${c.escapeIdentifier(name)})`;
+        await c.query(`ALTER SYSTEM SET synchronous_standby_names = ${c.escapeLiteral(value)}`);
+      }
+      await c.query('SELECT pg_reload_conf()');
+    },
+    o,
+  );
+}
+
+export interface PromoteResult {
+  timeline: number;
+  /** false when the node was already a primary (nothing done). */
+  promoted: boolean;
+  lsn: string;
+}
+
+/**
+ * Promotes a standby to primary. Clears synchronous_standby_names on it first: a
+ * node promoted with a sync standby configured would block every commit until
+ * some standby (that does not exist yet) confirms. Then waits for the promotion
+ * (pg_promote(wait, 10 s)) and checkpoints so every view of the timeline agrees.
+ * Idempotent: on a primary it only reports the timeline.
+ */
+export async function promote(conn: PgConn, o: AdminOptions = {}): Promise<PromoteResult> {
+  return withAdminClient(
+    conn,
+    async (c) => {
+      const { rows } = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+      let promoted = false;
+      if (rows[0]?.r) {
+        if ((await c.query<{ s: string }>("SELECT current_setting('synchronous_standby_names') AS s")).rows[0]?.s) {
+          await c.query('ALTER SYSTEM RESET synchronous_standby_names');
+          await c.query('SELECT pg_reload_conf()');
+        }
+        const p = await c.query<{ ok: boolean }>('SELECT pg_promote(true, 10) AS ok');
+        if (!p.rows[0]?.ok) throw new Error(`promotion of ${conn.host}:${conn.port} did not complete within 10 s`);
+        promoted = true;
+        await c.query('CHECKPOINT');
+      }
+      const r = await c.query<{ w: string; lsn: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS w, pg_current_wal_lsn()::text AS lsn');
+      return { timeline: timelineOfWalFile(r.rows[0]!.w), promoted, lsn: r.rows[0]!.lsn };
+    },
+    { ...o, queryTimeoutMs: Math.max(o.queryTimeoutMs ?? 0, 15_000) },
+  );
+}
+
+export interface ReplicationRow {
+  applicationName: string;
+  clientAddr: string | null;
+  /** startup | catchup | streaming | backup | stopping */
+  state: string;
+  /** async | potential | sync | quorum */
+  syncState: string;
+  /** Bytes of WAL the standby has not replayed yet (null if it never reported). */
+  lagBytes: number | null;
+  replayLagMs: number | null;
+  /** Age of the standby's last feedback message, measured with both hosts' clocks. */
+  replyAgeMs: number | null;
+}
+
+/** One row per connected standby, from the primary's pg_stat_replication. */
+export async function replicationStatus(primary: PgConn, o: AdminOptions = {}): Promise<ReplicationRow[]> {
+  return withAdminClient(
+    primary,
+    async (c) => {
+      const { rows } = await c.query<{
+        application_name: string;
+        client_addr: string | null;
+        state: string;
+        sync_state: string;
+        lag_bytes: string | null;
+        replay_lag_ms: number | null;
+        reply_age_ms: number | null;
+      }>(
+        `SELECT application_name, client_addr::text AS client_addr, state, sync_state,
+                pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint::text AS lag_bytes,
+                (extract(epoch FROM replay_lag) * 1000)::float8 AS replay_lag_ms,
+                (extract(epoch FROM clock_timestamp() - reply_time) * 1000)::float8 AS reply_age_ms
+           FROM pg_stat_replication ORDER BY application_name`,
+      );
+      return rows.map((r) => ({
+        applicationName: r.application_name,
+        clientAddr: r.client_addr,
+        state: r.state,
+        syncState: r.sync_state,
+        lagBytes: r.lag_bytes === null ? null : Number(r.lag_bytes),
+        replayLagMs: r.replay_lag_ms,
+        replyAgeMs: r.reply_age_ms,
+      }));
+    },
+    o,
+  );
+}
+
+export interface StandbyStatus {
+  inRecovery: boolean;
+  /** The walreceiver is connected and streaming. */
+  receiving: boolean;
+  /** walreceiver status (streaming, waiting, stopping, …) or null when none runs. */
+  walReceiverStatus: string | null;
+  timeline: number | null;
+  replayLsn: string | null;
+  /** Bytes between the primary's current LSN and this node's replay LSN; null without a reachable primary. */
+  lagBytes: number | null;
+  /** Time since the last message from the primary (keepalives count). */
+  lastMsgAgeMs: number | null;
+}
+
+/** The standby's own view (pg_stat_wal_receiver); lag in bytes when the primary is given and reachable. */
+export async function standbyStatus(conn: PgConn, opts: AdminOptions & { primary?: PgConn } = {}): Promise<StandbyStatus> {
+  const s = await withAdminClient(
+    conn,
+    async (c) => {
+      const { rows } = await c.query<{ r: boolean; status: string | null; tli: number | null; replay: string | null; age: number | null }>(
+        `SELECT pg_is_in_recovery() AS r, w.status, w.received_tli AS tli, pg_last_wal_replay_lsn()::text AS replay,
+                (extract(epoch FROM clock_timestamp() - w.last_msg_receipt_time) * 1000)::float8 AS age
+           FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver w ON true`,
+      );
+      return rows[0]!;
+    },
+    opts,
+  );
+  let lagBytes: number | null = null;
+  if (opts.primary && s.replay) {
+    lagBytes = await withAdminClient(
+      opts.primary,
+      async (c) => Number((await c.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint::text AS d', [s.replay])).rows[0]!.d),
+      opts,
+    ).catch(() => null);
+  }
+  return {
+    inRecovery: s.r,
+    receiving: s.status === 'streaming',
+    walReceiverStatus: s.status,
+    timeline: s.tli,
+    replayLsn: s.replay,
+    lagBytes,
+    lastMsgAgeMs: s.age,
+  };
+}
+
+/**
+ * Creates a physical slot (reserving WAL now) unless it exists, so a standby
+ * that is down or slow never finds its WAL recycled. Safe to call concurrently.
+ */
+export async function createReplicationSlot(primary: PgConn, slot: string, o: AdminOptions = {}): Promise<void> {
+  await withAdminClient(
+    primary,
+    async (c) => {
+      try {
+        await c.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42710') throw err; // duplicate_object: created meanwhile
+      }
+    },
+    o,
+  );
+}
+
+/** Drops a slot if it exists and is not in use (a standby that will never come back must not pin WAL forever). */
+export async function dropReplicationSlot(primary: PgConn, slot: string, o: AdminOptions = {}): Promise<boolean> {
+  return withAdminClient(
+    primary,
+    async (c) => {
+      const r = await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+      return (r.rowCount ?? 0) > 0;
+    },
+    o,
+  );
+}
+
+/**
+ * The fork point of each earlier timeline, from the node's timeline history file
+ * (empty on timeline 1). A node whose WAL on an older timeline goes past that
+ * timeline's fork point has diverged and cannot follow this node any more.
+ */
+export async function timelineHistory(conn: PgConn, timeline: number, o: AdminOptions = {}): Promise<Array<{ timeline: number; forkLsn: string }>> {
+  if (timeline <= 1) return [];
+  return withAdminClient(
+    conn,
+    async (c) => {
+      const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+      const text = (await c.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file])).rows[0]!.t;
+      return text
+        .split('\n')
+        .map((l) => /^\s*(\d+)\s+([0-9A-F]+\/[0-9A-F]+)/i.exec(l))
+        .filter((m): m is RegExpExecArray => !!m)
+        .map((m) => ({ timeline: Number(m[1]), forkLsn: m[2]! }));
+    },
+    o,
+  );
+}
+
+/** Compares two LSNs ('16/B374D848'): negative, zero or positive. */
+export function compareLsn(a: string, b: string): number {
+  const parse = (s: string) => {
+    const [hi, lo] = s.split('/');
+    return (BigInt(`0x${hi ?? '0'}`) << 32n) + BigInt(`0x${lo ?? '0'}`);
+  };
+  const d = parse(a) - parse(b);
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
+}
