@@ -27,6 +27,12 @@ export const VARIABLES = {
   GA_BIND: endpoint.default('tcp://0.0.0.0:5570'),
   GA_HTTP_PORT: int(9570, 0, 65535),
   GA_POOL_SIZE: int(20, 1, 500),
+  /** PostgreSQL replication: async (default) or sync (commits wait for GA_STANDBY_NAME, degrading loudly to async). */
+  GA_REPLICACION: z.enum(['async', 'sync']).default('async'),
+  /** In sync mode: the sync standby not streaming for this long → replication degrades to async. */
+  GA_SYNC_DEGRADE_MS: int(3000, 100),
+  /** application_name of the standby the primary waits for in sync mode. */
+  GA_STANDBY_NAME: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/).default('pc2'),
   PGHOST: z.string().min(1).default('127.0.0.1'),
   PGPORT: int(5432, 1, 65535),
   PGUSER: z.string().min(1).default('postgres'),
@@ -106,9 +112,12 @@ export const ACTOR_VARS = [
   'ACTOR_HTTP_PORT', 'ACTOR_CONCURRENCY', 'ACTOR_HEARTBEAT_MS', 'HTTP_HOST',
 ] as const;
 export const PS_VARS = ['GC_ENDPOINT', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
+/** Read by the GA that runs the sync-replication watchdog (see gestor_almacenamiento/sync-watchdog.ts). */
+export const REPLICATION_VARS = ['GA_REPLICACION', 'GA_SYNC_DEGRADE_MS', 'GA_STANDBY_NAME'] as const;
 
 export type StorageClientConfig = Picked<(typeof STORAGE_CLIENT_VARS)[number]>;
 export type GaConfig = Picked<(typeof GA_VARS)[number]>;
 export type GcConfig = Picked<(typeof GC_VARS)[number]>;
 export type ActorConfig = Picked<(typeof ACTOR_VARS)[number]>;
 export type PsConfig = Picked<(typeof PS_VARS)[number]>;
+export type ReplicationConfig = Picked<(typeof REPLICATION_VARS)[number]>;

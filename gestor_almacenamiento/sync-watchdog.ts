@@ -1,0 +1,220 @@
+/**
+ * Keeps synchronous replication from blocking the primary forever.
+ *
+ * In sync mode a commit waits until the standby named in
+ * synchronous_standby_names confirms it; if that standby is gone, commits wait
+ * forever (statement_timeout does not bound the wait). This watchdog:
+ * - enables sync only once the standby streams (enabling it earlier would block
+ *   every commit until the standby catches up);
+ * - when the sync standby has not been streaming for `degradeMs`, clears
+ *   synchronous_standby_names (releasing the blocked commits) and says loudly,
+ *   at error level, that replication is now ASYNC and acknowledged writes may
+ *   be lost on failover;
+ * - re-enables sync as soon as the standby streams again, and says so.
+ *
+ * It is a small state machine over an injected clock and admin functions, so
+ * tests drive it tick by tick without a network; `createSyncWatchdog` wires it
+ * to a real primary with pg-admin.
+ */
+import type { Logger } from '../common/logger.js';
+import { replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from './pg-admin.js';
+
+/** 'sync': commits wait for the standby. 'degraded-async': sync requested but off (standby not streaming). 'async': requested. */
+export type ReplicationMode = 'sync' | 'degraded-async' | 'async';
+
+export interface SyncWatchdogDeps {
+  now(): number;
+  /** The primary's pg_stat_replication; rejects when the primary is unreachable. */
+  replicationStatus(): Promise<ReplicationRow[]>;
+  /** The primary's current synchronous_standby_names ('' = none). */
+  synchronousStandbyNames(): Promise<string>;
+  /** Sets (name) or clears (null) the one synchronous standby, with a config reload. */
+  setSynchronousStandby(name: string | null): Promise<void>;
+}
+
+export interface SyncWatchdogOptions {
+  requested: 'sync' | 'async';
+  /** application_name of the standby the primary waits for. */
+  standbyName: string;
+  /** Not streaming for this long → degrade to async. */
+  degradeMs: number;
+  /**
+   * A standby whose last feedback is older than this counts as not streaming,
+   * even if its connection still looks alive (a partitioned or frozen host is
+   * only dropped from pg_stat_replication after wal_sender_timeout).
+   */
+  staleReplyMs?: number;
+  /** While degraded, repeat the error this often so it cannot scroll away unnoticed. */
+  remindMs?: number;
+  log: Logger;
+  deps: SyncWatchdogDeps;
+}
+
+export interface SyncWatchdogState {
+  requested: 'sync' | 'async';
+  mode: ReplicationMode;
+  standbyName: string;
+  standbyStreaming: boolean;
+  /** How long the sync standby has not been streaming (0 while it streams). */
+  notStreamingMs: number;
+  degradeMs: number;
+  /** When the current mode began (ISO-8601). */
+  since: string;
+  /** Last failure to read or change the primary's settings, cleared by the next success. */
+  lastError?: string;
+}
+
+export class SyncWatchdog {
+  private mode: ReplicationMode;
+  private initialised = false;
+  private streaming = false;
+  private notStreamingSince: number | undefined;
+  private modeSince: number;
+  private lastReminder = 0;
+  private everSynced = false;
+  private lastError: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly staleReplyMs: number;
+  private readonly remindMs: number;
+
+  constructor(private readonly o: SyncWatchdogOptions) {
+    this.mode = o.requested === 'async' ? 'async' : 'degraded-async';
+    this.modeSince = o.deps.now();
+    this.staleReplyMs = o.staleReplyMs ?? Math.max(2000, o.degradeMs);
+    this.remindMs = o.remindMs ?? 30_000;
+  }
+
+  state(): SyncWatchdogState {
+    const now = this.o.deps.now();
+    return {
+      requested: this.o.requested,
+      mode: this.mode,
+      standbyName: this.o.standbyName,
+      standbyStreaming: this.streaming,
+      notStreamingMs: this.notStreamingSince === undefined ? 0 : now - this.notStreamingSince,
+      degradeMs: this.o.degradeMs,
+      since: new Date(this.modeSince).toISOString(),
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** One check; never throws (failures are kept in state().lastError and retried next tick). */
+  async tick(): Promise<SyncWatchdogState> {
+    try {
+      await this.step();
+      this.lastError = undefined;
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg !== this.lastError) this.o.log.warn({ err: msg, mode: this.mode }, 'replication watchdog could not check the primary');
+      this.lastError = msg;
+    }
+    return this.state();
+  }
+
+  /** Ticks every intervalMs (never two at once) until stop(). */
+  start(intervalMs = Math.min(250, Math.max(20, Math.floor(this.o.degradeMs / 4)))): this {
+    if (this.timer) return this;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.tick().then(() => {
+        this.running = undefined;
+      });
+    }, intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  private setMode(mode: ReplicationMode): void {
+    this.mode = mode;
+    this.modeSince = this.o.deps.now();
+  }
+
+  private async step(): Promise<void> {
+    const { deps, log, standbyName } = this.o;
+    if (this.o.requested === 'async') {
+      // A sync setting persisted by an earlier run (ALTER SYSTEM survives restarts) would block commits.
+      if (!this.initialised) {
+        if (await deps.synchronousStandbyNames()) {
+          await deps.setSynchronousStandby(null);
+          log.warn({ replication: 'async' }, 'cleared a synchronous_standby_names left by an earlier sync run: replication is asynchronous as configured');
+        }
+        this.initialised = true;
+      }
+      return;
+    }
+
+    const now = deps.now();
+    if (!this.initialised) {
+      // A primary restarted with sync persisted is already waiting on the standby: count from now.
+      const current = await deps.synchronousStandbyNames();
+      if (current) this.setMode('sync');
+      this.notStreamingSince = now;
+      this.initialised = true;
+    }
+
+    const rows = await deps.replicationStatus();
+    const row = rows.find((r) => r.applicationName === standbyName);
+    this.streaming = !!row && row.state === 'streaming' && (row.replyAgeMs === null || row.replyAgeMs < this.staleReplyMs);
+
+    if (this.streaming) {
+      this.notStreamingSince = undefined;
+      if (this.mode !== 'sync') {
+        await deps.setSynchronousStandby(standbyName);
+        this.setMode('sync');
+        this.lastReminder = 0;
+        const again = this.everSynced;
+        this.everSynced = true;
+        if (again) log.warn({ replication: 'sync', standby: standbyName }, `replication is SYNCHRONOUS again: standby ${standbyName} streams; acknowledged writes are on both nodes`);
+        else log.info({ replication: 'sync', standby: standbyName }, `synchronous replication enabled: commits wait for standby ${standbyName}`);
+      }
+      return;
+    }
+
+    // A connected but silent standby (frozen, partitioned) stopped streaming when it last replied.
+    const stale = row && row.state === 'streaming' && row.replyAgeMs !== null ? now - row.replyAgeMs : now;
+    this.notStreamingSince ??= Math.min(now, stale);
+    const downMs = now - this.notStreamingSince;
+    if (downMs < this.o.degradeMs) return;
+    const fields = { replication: 'ASYNC', standby: standbyName, notStreamingMs: downMs, degradeMs: this.o.degradeMs, standbyState: row?.state ?? 'absent' };
+    if (this.mode === 'sync') {
+      await deps.setSynchronousStandby(null);
+      this.setMode('degraded-async');
+      this.lastReminder = now;
+      log.error(fields, `REPLICATION DEGRADED TO ASYNC: sync standby ${standbyName} not streaming for ${downMs} ms; synchronous_standby_names cleared so commits proceed. Acknowledged writes may be LOST on failover until it streams again`);
+    } else if (this.lastReminder === 0 || now - this.lastReminder >= this.remindMs) {
+      this.lastReminder = now;
+      log.error(fields, `replication is ASYNC although sync was requested: standby ${standbyName} is not streaming. Acknowledged writes may be LOST on failover`);
+    }
+  }
+}
+
+export interface SyncWatchdogConfig {
+  GA_REPLICACION: 'sync' | 'async';
+  GA_SYNC_DEGRADE_MS: number;
+  GA_STANDBY_NAME: string;
+}
+
+/** A watchdog on a real primary (call start() on the node that is primary; stop() before a demotion). */
+export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log: Logger): SyncWatchdog {
+  // Each check must finish well within the degrade budget, also when the primary hangs.
+  const bounds = { connectTimeoutMs: 1000, queryTimeoutMs: Math.max(500, Math.min(2000, cfg.GA_SYNC_DEGRADE_MS / 2)) };
+  return new SyncWatchdog({
+    requested: cfg.GA_REPLICACION,
+    standbyName: cfg.GA_STANDBY_NAME,
+    degradeMs: cfg.GA_SYNC_DEGRADE_MS,
+    log,
+    deps: {
+      now: () => Date.now(),
+      replicationStatus: () => replicationStatus(primary, bounds),
+      synchronousStandbyNames: () => synchronousStandbyNames(primary, bounds),
+      setSynchronousStandby: (name) => setSynchronousStandby(primary, name, bounds),
+    },
+  });
+}
