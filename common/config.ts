@@ -38,6 +38,17 @@ export const VARIABLES = {
   PGUSER: z.string().min(1).default('postgres'),
   PGPASSWORD: z.string().default('postgres'),
   PGDATABASE: z.string().min(1).default('biblioteca'),
+  // GA primary/backup pair (Binary Star over PostgreSQL streaming replication)
+  GA_ROL: z.enum(['primary', 'backup']).default('primary'),
+  GA_PEER_BIND: endpoint.default('tcp://0.0.0.0:5571'),
+  /** The peer GA's heartbeat endpoint; unset = standalone GA, always active. */
+  GA_PEER_ENDPOINT: endpoint.optional(),
+  GA_HEARTBEAT_MS: int(100, 10),
+  /** Peer silent this long counts as lost (takeover still needs a client request). */
+  GA_PEER_TIMEOUT_MS: int(1000, 50),
+  /** The other PostgreSQL node (the standby next to the peer GA); unset = none. */
+  PG_PEER_HOST: z.string().min(1).optional(),
+  PG_PEER_PORT: int(5432, 1, 65535),
   // GC
   GC_FRONTEND_BIND: endpoint.default('tcp://0.0.0.0:5555'),
   GC_PUB_BIND: endpoint.default('tcp://0.0.0.0:5556'),
@@ -101,7 +112,10 @@ export function readConfig<K extends VariableName>(names: readonly K[], env: Nod
 }
 
 export const STORAGE_CLIENT_VARS = ['GA_ENDPOINTS', 'GA_TIMEOUT_MS', 'GA_MAX_ATTEMPTS', 'GA_BREAKER_FAILURES', 'GA_BREAKER_RESET_MS'] as const;
-export const GA_VARS = ['LOG_LEVEL', 'GA_BIND', 'GA_HTTP_PORT', 'GA_POOL_SIZE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'HTTP_HOST'] as const;
+export const GA_VARS = [
+  'LOG_LEVEL', 'GA_BIND', 'GA_HTTP_PORT', 'GA_POOL_SIZE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'HTTP_HOST',
+  'GA_ROL', 'GA_PEER_BIND', 'GA_PEER_ENDPOINT', 'GA_HEARTBEAT_MS', 'GA_PEER_TIMEOUT_MS', 'PG_PEER_HOST', 'PG_PEER_PORT',
+] as const;
 export const GC_VARS = [
   'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND', 'GC_HTTP_PORT',
   'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS',

@@ -44,8 +44,9 @@ export function parseGaRequest(body: Buffer | undefined): ParsedRequest {
 /**
  * Decides, before dispatch, whether this GA may serve the request (e.g. a
  * passive backup answers GA_NO_ACTIVO). Returning undefined lets it through.
+ * May be async: a request that triggers a takeover waits for it (briefly).
  */
-export type RoleGate = (req: GaRequest) => GaReply | undefined;
+export type RoleGate = (req: GaRequest) => GaReply | undefined | Promise<GaReply | undefined>;
 
 export interface DispatchDeps {
   store: Store;
@@ -57,7 +58,7 @@ export interface DispatchDeps {
 }
 
 export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply> {
-  const gated = d.gate?.(req);
+  const gated = d.gate ? await d.gate(req) : undefined;
   if (gated) return gated;
   const rid = req.rid;
   if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };

@@ -2,6 +2,11 @@
  * The GA process core: PostgreSQL pool + migrations, a ZeroMQ ROUTER serving
  * GA requests with many in flight, and the observability HTTP port.
  * Startable in-process (tests) and by main.ts.
+ *
+ * Two modes. Standalone (GA_PEER_ENDPOINT unset): always active, migrates at
+ * start. Pair member (GA_PEER_ENDPOINT set): a RoleController decides whether
+ * this GA serves (role-machine.ts); migrations run only when it becomes active,
+ * on the node it chose, never on a standby.
  */
 import { performance } from 'node:perf_hooks';
 import { Router } from 'zeromq';
@@ -13,21 +18,26 @@ import { startHttpServer, newRegistry, type HttpServer } from '../common/http-se
 import type { GaReply } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import { MAX_TRANSPORT_BYTES } from '../common/protocol.js';
-import { createPool, isConnectionError } from './db.js';
+import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
-import { createGaMetrics } from './metrics.js';
+import { createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
+import { describePgNode } from './pg-status.js';
+import { RoleController } from './role-controller.js';
 import { SendQueue } from './send-queue.js';
-import { createStore } from './store.js';
+import { StorageTarget } from './storage-target.js';
+import type { PgControl } from './takeover.js';
 
 export interface GaOptions {
   registry?: Registry;
-  /** Reported by ping and /status. The primary/backup state machine will supply it. */
+  /** Reported by ping and /status (default: GA_ROL). */
   rol?: () => string;
-  /** Runs before dispatch; see RoleGate. */
+  /** Runs before dispatch; see RoleGate. Overrides the pair's role gate. */
   gate?: RoleGate;
-  /** Apply migrations at start (default true). */
+  /** Apply migrations (default true): at start when standalone, at activation in a pair. */
   migrate?: boolean;
+  /** PostgreSQL admin calls of a pair member (default pg-admin.ts); tests may fake them. */
+  pgControl?: PgControl;
   /** Keep retrying an unreachable PostgreSQL at start for this long (default 30 s). */
   startupTimeoutMs?: number;
   /** Period of the background `SELECT 1` that keeps /health honest when idle (default 2000; 0 = off). */
@@ -39,8 +49,14 @@ export interface GaHandle {
   /** The bound ZeroMQ endpoint (as reported by the socket). */
   endpoint: string;
   httpPort: number;
-  pool: pg.Pool;
+  /** The pool of the PostgreSQL node in use now (a takeover may switch it). */
+  readonly pool: pg.Pool;
+  /** Present in a pair (GA_PEER_ENDPOINT set). */
+  role?: RoleController;
+  /** Graceful: new requests get GA_NO_ACTIVO, running ones finish, then everything closes. */
   close(): Promise<void>;
+  /** Like a crash (for tests and drills): heartbeats and sockets stop at once, nothing drains. */
+  abort(): Promise<void>;
 }
 
 async function migrateWhenReachable(pool: pg.Pool, log: Logger, timeoutMs: number): Promise<void> {
@@ -58,20 +74,30 @@ async function migrateWhenReachable(pool: pg.Pool, log: Logger, timeoutMs: numbe
 }
 
 export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}): Promise<GaHandle> {
-  const rol = opts.rol ?? (() => 'primary');
-  const pool = createPool(
+  const target = new StorageTarget(
     { host: cfg.PGHOST, port: cfg.PGPORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE },
     { max: cfg.GA_POOL_SIZE, connectionTimeoutMillis: opts.connectionTimeoutMillis },
     log,
   );
-  const cleanup: (() => Promise<unknown>)[] = [() => pool.end()];
+  const cleanup: (() => Promise<unknown>)[] = [() => target.close()];
   const undo = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
+  const peerEndpoint = cfg.GA_PEER_ENDPOINT;
+  const registry = opts.registry ?? newRegistry('ga');
+  let role: RoleController | undefined;
+  const rol = opts.rol ?? (() => cfg.GA_ROL);
 
   try {
-    if (opts.migrate ?? true) await migrateWhenReachable(pool, log, opts.startupTimeoutMs ?? 30_000);
-    const store = createStore(pool);
+    if (peerEndpoint === undefined) {
+      if (opts.migrate ?? true) await migrateWhenReachable(target.pool, log, opts.startupTimeoutMs ?? 30_000);
+    } else {
+      const roleMetrics = createRoleMetrics(registry, () => role?.machine.snapshot(Date.now()).peerAgeMs ?? null);
+      role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl });
+      const r = role;
+      cleanup.push(() => r.close());
+    }
+    const gate: RoleGate | undefined = opts.gate ?? (role ? (req) => role!.gate(req) : undefined);
 
     // ---- storage health, fed by every call and by the idle probe
     let dbOk = true;
@@ -81,6 +107,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
       if (ok && !dbOk) log.info('PostgreSQL reachable again');
       if (!ok && dbOk) log.warn({ err: lastDbError }, 'PostgreSQL unreachable');
       dbOk = ok;
+      role?.storage(ok);
     };
     let probing = false;
     const probeMs = opts.healthProbeMs ?? 2000;
@@ -89,7 +116,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
         ? setInterval(() => {
             if (probing) return;
             probing = true;
-            pool
+            target.pool
               .query('SELECT 1')
               .then(() => onStorage(true), (err: unknown) => onStorage(!isConnectionError(err), err))
               .finally(() => (probing = false));
@@ -101,8 +128,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
     let inFlight = 0;
     const byCmd: Record<string, number> = {};
     const byCodigo: Record<string, number> = {};
-    const registry = opts.registry ?? newRegistry('ga');
-    const metrics = createGaMetrics(registry, pool, { inFlight: () => inFlight, dbOk: () => dbOk });
+    const metrics = createGaMetrics(registry, () => target.pool, { inFlight: () => inFlight, dbOk: () => dbOk });
 
     // ---- transport
     const router = new Router({
@@ -135,7 +161,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
         reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
         log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
-        reply = await dispatch(parsed.req, { store, rol, gate: opts.gate, onStorage, log });
+        reply = await dispatch(parsed.req, { store: target.store, rol, gate, onStorage, log });
       }
       sends.push([...envelope, Buffer.from(JSON.stringify(reply))]);
       const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
@@ -170,24 +196,35 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
       registry,
       log,
       healthy: () => dbOk,
-      status: () => ({
-        proc: 'ga',
-        rol: rol(),
-        endpoint,
-        postgres: { host: cfg.PGHOST, port: cfg.PGPORT, database: cfg.PGDATABASE, ok: dbOk, lastError: lastDbError },
-        pool: { max: cfg.GA_POOL_SIZE, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
-        inFlight,
-        sendQueue: sends.length,
-        ops: { byCmd, byCodigo },
-      }),
+      status: async () => {
+        const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
+        const [pgNode, roleStatus] = await Promise.all([
+          describePgNode(target.node, peerPg && !target.is(peerPg) ? peerPg : undefined),
+          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE', activo: true, mode: 'standalone' }),
+        ]);
+        const pool = target.pool;
+        return {
+          proc: 'ga',
+          rol: rol(),
+          endpoint,
+          role: roleStatus,
+          postgres: { host: target.node.host, port: target.node.port, database: cfg.PGDATABASE, ok: dbOk, lastError: lastDbError, ...pgNode },
+          pool: { max: cfg.GA_POOL_SIZE, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
+          inFlight,
+          sendQueue: sends.length,
+          ops: { byCmd, byCodigo },
+        };
+      },
     });
     cleanup.push(() => http.close());
-    log.info({ endpoint, httpPort: http.port, pg: `${cfg.PGHOST}:${cfg.PGPORT}/${cfg.PGDATABASE}`, poolSize: cfg.GA_POOL_SIZE }, 'GA ready');
+    log.info({ endpoint, httpPort: http.port, pg: `${cfg.PGHOST}:${cfg.PGPORT}/${cfg.PGDATABASE}`, poolSize: cfg.GA_POOL_SIZE, pair: peerEndpoint !== undefined, rol: cfg.GA_ROL }, 'GA ready');
 
     let closed: Promise<void> | undefined;
     const close = () =>
       (closed ??= (async () => {
         closing = true;
+        // Stop heartbeats first: the peer's timeout starts now, not after the drain.
+        await role?.close();
         // Let requests already received finish and their replies go out before the socket closes.
         const until = Date.now() + 5000;
         while (inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
@@ -195,7 +232,22 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
         await undo();
         log.info('GA closed');
       })());
-    return { endpoint, httpPort: http.port, pool, close };
+    const abort = () =>
+      (closed ??= (async () => {
+        closing = true;
+        await undo();
+        log.warn('GA aborted');
+      })());
+    return {
+      endpoint,
+      httpPort: http.port,
+      get pool() {
+        return target.pool;
+      },
+      role,
+      close,
+      abort,
+    };
   } catch (err) {
     await undo();
     throw err;

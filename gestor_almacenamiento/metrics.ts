@@ -1,13 +1,15 @@
 /** Prometheus metrics of the GA. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type pg from 'pg';
+import { ESTADOS, type Estado } from './role-machine.js';
 
 export interface GaMetrics {
   requests: Counter<'cmd' | 'codigo'>;
   latency: Histogram<'cmd'>;
 }
 
-export function createGaMetrics(registry: Registry, pool: pg.Pool, state: { inFlight: () => number; dbOk: () => boolean }): GaMetrics {
+/** `pool` is read at every scrape: a takeover may switch the GA to another PostgreSQL node. */
+export function createGaMetrics(registry: Registry, pool: () => pg.Pool, state: { inFlight: () => number; dbOk: () => boolean }): GaMetrics {
   const requests = new Counter({ name: 'ga_requests_total', help: 'GA requests by command and reply code', labelNames: ['cmd', 'codigo'] as const, registers: [registry] });
   const latency = new Histogram({
     name: 'ga_request_duration_seconds',
@@ -22,12 +24,42 @@ export function createGaMetrics(registry: Registry, pool: pg.Pool, state: { inFl
     labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      this.set({ state: 'total' }, pool.totalCount);
-      this.set({ state: 'idle' }, pool.idleCount);
-      this.set({ state: 'waiting' }, pool.waitingCount);
+      const p = pool();
+      this.set({ state: 'total' }, p.totalCount);
+      this.set({ state: 'idle' }, p.idleCount);
+      this.set({ state: 'waiting' }, p.waitingCount);
     },
   });
   new Gauge({ name: 'ga_in_flight', help: 'GA requests being processed', registers: [registry], collect() { this.set(state.inFlight()); } });
   new Gauge({ name: 'ga_postgres_up', help: '1 if the last PostgreSQL call succeeded', registers: [registry], collect() { this.set(state.dbOk() ? 1 : 0); } });
   return { requests, latency };
+}
+
+export interface RoleMetrics {
+  setState(estado: Estado): void;
+  /** A transition to ACTIVE, labelled by the state it came from (PRIMARY = cold start). */
+  takeover(from: Estado): void;
+}
+
+/** Role of a GA pair member: one gauge series per state (1 = current), takeovers counted. */
+export function createRoleMetrics(registry: Registry, peerAgeMs: () => number | null): RoleMetrics {
+  const state = new Gauge({ name: 'ga_role_state', help: 'GA pair role state (1 = current state)', labelNames: ['estado'] as const, registers: [registry] });
+  const takeovers = new Counter({ name: 'ga_takeovers_total', help: 'Transitions of this GA to ACTIVE, by the state it left', labelNames: ['from'] as const, registers: [registry] });
+  new Gauge({
+    name: 'ga_peer_heartbeat_age_seconds',
+    help: 'Time since the last heartbeat of the peer GA (-1 = never heard)',
+    registers: [registry],
+    collect() {
+      const ms = peerAgeMs();
+      this.set(ms === null ? -1 : ms / 1000);
+    },
+  });
+  return {
+    setState(estado) {
+      for (const e of ESTADOS) state.set({ estado: e }, e === estado ? 1 : 0);
+    },
+    takeover(from) {
+      takeovers.inc({ from });
+    },
+  };
 }

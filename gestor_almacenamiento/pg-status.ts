@@ -1,0 +1,24 @@
+/**
+ * The PostgreSQL part of the GA's /status: role of the node the GA uses,
+ * its timeline and replication lag (standbys seen from a primary, or this
+ * standby's own lag behind its primary). Bounded by short timeouts: /status
+ * must answer quickly even when a node is dead.
+ */
+import type { PgSettings } from './db.js';
+import { pgRole, replicationStatus, standbyStatus } from './pg-admin.js';
+
+const QUICK = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
+
+export async function describePgNode(node: PgSettings, peer?: PgSettings): Promise<Record<string, unknown>> {
+  try {
+    const r = await pgRole(node, QUICK);
+    if (!r.inRecovery) {
+      const standbys = await replicationStatus(node, QUICK).catch((err: unknown) => ({ error: (err as Error).message }));
+      return { pgRole: 'primary', timeline: r.timeline, lsn: r.lsn, replication: standbys };
+    }
+    const s = await standbyStatus(node, { ...QUICK, ...(peer ? { primary: peer } : {}) }).catch((err: unknown) => ({ error: (err as Error).message }));
+    return { pgRole: 'standby', timeline: r.timeline, lsn: r.lsn, standby: s };
+  } catch (err) {
+    return { pgRole: 'unreachable', error: (err as Error).message };
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Runs the GA pair's role machine (role-machine.ts) against the world: feeds it
+ * peer heartbeats (peer-link.ts), probes of our PostgreSQL node and storage
+ * outcomes, carries out the activations it asks for (takeover.ts + pool switch +
+ * migrations), and is the RoleGate every request passes before dispatch.
+ */
+import type { GaConfig } from '../common/config.js';
+import type { GaReply, GaRequest } from '../common/internal-protocol.js';
+import type { Logger } from '../common/logger.js';
+import type { PgSettings } from './db.js';
+import type { RoleMetrics } from './metrics.js';
+import { migrate } from './migrate.js';
+import { startPeerLink, type PeerLink } from './peer-link.js';
+import { RoleMachine, type RoleChange } from './role-machine.js';
+import type { StorageTarget } from './storage-target.js';
+import { chooseNode, nodeLabel, pgAdminControl, type PgControl, type PgNode } from './takeover.js';
+
+/** How often our PostgreSQL node's role and timeline are probed (fencing reacts this fast). */
+const NODE_PROBE_MS = 500;
+/** A request that meets a running takeover waits this long for it before being told GA_NO_ACTIVO. */
+const TAKEOVER_WAIT_MS = 1000;
+
+export const REJOIN_HINT =
+  'rejoin this PostgreSQL node as a standby of the current primary: node dist/gestor_almacenamiento/pg-cli.js rejoin --data <dir> --listen <host:port> --primary <host:port> [--reclone]; this GA leaves FENCED by itself once its node follows the newest timeline';
+
+export interface RoleControllerOptions {
+  cfg: GaConfig & { GA_PEER_ENDPOINT: string };
+  log: Logger;
+  target: StorageTarget;
+  metrics: RoleMetrics;
+  /** Apply migrations on the node chosen at activation (never on a standby). */
+  migrate: boolean;
+  pgc?: PgControl;
+  now?: () => number;
+}
+
+export class RoleController {
+  readonly machine: RoleMachine;
+  private link: PeerLink | undefined;
+  private activation: Promise<void> | undefined;
+  private activeSince: number | undefined;
+  private peerSilent = false;
+  private timers: NodeJS.Timeout[] = [];
+  private probing = false;
+  private closed = false;
+  private readonly pgc: PgControl;
+  private readonly now: () => number;
+  private readonly nodes: PgNode[];
+  private readonly log: Logger;
+
+  private constructor(private readonly o: RoleControllerOptions) {
+    this.log = o.log.child({ component: 'role' });
+    this.pgc = o.pgc ?? pgAdminControl;
+    this.now = o.now ?? Date.now;
+    const base = { user: o.cfg.PGUSER, password: o.cfg.PGPASSWORD, database: o.cfg.PGDATABASE };
+    this.nodes = [{ name: 'local', conn: { ...base, host: o.cfg.PGHOST, port: o.cfg.PGPORT } }];
+    if (o.cfg.PG_PEER_HOST) this.nodes.push({ name: 'peer', conn: { ...base, host: o.cfg.PG_PEER_HOST, port: o.cfg.PG_PEER_PORT } });
+    this.machine = new RoleMachine(
+      {
+        rol: o.cfg.GA_ROL,
+        peerTimeoutMs: o.cfg.GA_PEER_TIMEOUT_MS,
+        rejoinHint: REJOIN_HINT,
+        onChange: (c) => this.changed(c),
+        onPeerLost: (ms) => {
+          this.peerSilent = true;
+          this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
+        },
+      },
+      this.now(),
+    );
+    o.metrics.setState(this.machine.state);
+  }
+
+  static async start(o: RoleControllerOptions): Promise<RoleController> {
+    const c = new RoleController(o);
+    try {
+      c.link = await startPeerLink({
+        bind: o.cfg.GA_PEER_BIND,
+        peer: o.cfg.GA_PEER_ENDPOINT,
+        heartbeatMs: o.cfg.GA_HEARTBEAT_MS,
+        state: () => c.machine.beat(),
+        onBeat: (b) => c.onBeat(b),
+        log: c.log,
+      });
+    } catch (err) {
+      throw new Error(`cannot bind the peer heartbeat on ${o.cfg.GA_PEER_BIND}: ${(err as Error).message}`, { cause: err });
+    }
+    c.timers.push(setInterval(() => c.machine.tick(c.now()), Math.min(o.cfg.GA_HEARTBEAT_MS, 100)));
+    c.timers.push(setInterval(() => void c.probeNode(), NODE_PROBE_MS));
+    void c.probeNode();
+    c.log.info({ rol: o.cfg.GA_ROL, peer: o.cfg.GA_PEER_ENDPOINT, nodes: c.nodes.map(nodeLabel), peerTimeoutMs: o.cfg.GA_PEER_TIMEOUT_MS }, 'GA pair member starting');
+    return c;
+  }
+
+  get peerEndpoint(): string {
+    return this.link?.endpoint ?? this.o.cfg.GA_PEER_BIND;
+  }
+
+  /** `rol` as reported by ping and /status. */
+  rolLabel(): string {
+    return this.o.cfg.GA_ROL;
+  }
+
+  /** Told after every storage call and health probe. */
+  storage(ok: boolean): void {
+    this.machine.storage(ok, this.now());
+  }
+
+  /** The RoleGate: undefined = serve; a reply = answer that instead. */
+  async gate(req: GaRequest): Promise<GaReply | undefined> {
+    // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
+    if (req.cmd === 'ping') return undefined;
+    for (let round = 0; round < 3; round++) {
+      const d = this.machine.request(this.now());
+      if (d.kind === 'serve') return undefined;
+      if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
+      if (d.kind === 'activate') this.activation = this.activate(d.reason).finally(() => (this.activation = undefined));
+      if (!(await this.waitActivation())) break;
+    }
+    return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const now = this.now();
+    const s = this.machine.snapshot(now);
+    return {
+      rol: s.rol,
+      estado: s.estado,
+      activo: s.activo,
+      since: new Date(s.since).toISOString(),
+      activeSince: s.activo && this.activeSince !== undefined ? new Date(this.activeSince).toISOString() : null,
+      reason: s.reason,
+      activating: s.activating,
+      highestTimeline: s.highestTimeline,
+      node: { host: this.o.target.node.host, port: this.o.target.node.port, ...s.node },
+      peer: {
+        endpoint: this.o.cfg.GA_PEER_ENDPOINT,
+        heartbeatAgeMs: s.peerAgeMs,
+        lost: s.peerLost,
+        ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgOk: s.peer.pgOk } : {}),
+        malformedBeats: this.link?.malformed ?? 0,
+      },
+      ...(s.fenced ? { fenced: s.fenced } : {}),
+      ...(s.lastActivationError ? { lastActivationError: s.lastActivationError } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.link?.close();
+    await this.activation?.catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private onBeat(b: Parameters<RoleMachine['peerBeat']>[0]): void {
+    if (this.peerSilent) {
+      this.peerSilent = false;
+      this.log.info({ peer: b }, 'peer GA heartbeat back');
+    }
+    const activate = this.machine.peerBeat(b, this.now());
+    if (activate) this.activation = this.activate(activate).finally(() => (this.activation = undefined));
+  }
+
+  /** Waits for the running activation (bounded). False when none runs. */
+  private async waitActivation(): Promise<boolean> {
+    const a = this.activation;
+    if (!a) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([a.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), TAKEOVER_WAIT_MS)))]);
+    clearTimeout(timer);
+    return !timedOut;
+  }
+
+  private async activate(reason: string): Promise<void> {
+    const t0 = this.now();
+    try {
+      const choice = await chooseNode(this.nodes, this.machine.highestTimeline, this.pgc, this.log);
+      if (this.closed) throw new Error('GA closing');
+      this.o.target.switchTo(choice.node.conn);
+      if (this.o.migrate) await migrate(this.o.target.pool, this.log);
+      const ok = this.machine.activated(choice.timeline, `${reason}; ${choice.detail}`, this.now());
+      if (ok) this.log.warn({ opMs: this.now() - t0, node: nodeLabel(choice.node), timeline: choice.timeline, promoted: choice.promoted }, 'takeover complete: serving');
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.machine.activationFailed(msg, this.now());
+      this.log.error({ reason, err: msg, ms: this.now() - t0 }, 'takeover failed; staying passive');
+    }
+  }
+
+  private async probeNode(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    const node: PgSettings = this.o.target.node;
+    try {
+      const r = await this.pgc.role(node);
+      // The target may have switched while we probed: a stale answer says nothing about the new node.
+      if (!this.o.target.is(node)) return;
+      this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline }, this.now());
+      this.machine.storage(true, this.now());
+    } catch {
+      if (!this.o.target.is(node)) return;
+      this.machine.nodeStatus({ reachable: false }, this.now());
+      this.machine.storage(false, this.now());
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private changed(c: RoleChange): void {
+    const now = this.now();
+    if (c.to === 'ACTIVE') {
+      this.activeSince = now;
+      this.o.metrics.takeover(c.from);
+    }
+    this.o.metrics.setState(c.to);
+    this.log[c.level]({ rol: this.o.cfg.GA_ROL, from: c.from, to: c.to, reason: c.reason, ...(c.to === 'FENCED' ? { rejoin: REJOIN_HINT } : {}) }, `GA role change ${c.from} → ${c.to}`);
+    this.link?.publishNow();
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The GA pair's role rules (the Binary Star idea over PostgreSQL streaming
+ * replication), as a pure state machine: inputs are events with a timestamp,
+ * outputs are decisions and role changes. No sockets, no timers, no SQL — the
+ * controller (role-controller.ts) feeds it and carries out what it decides.
+ *
+ *   PRIMARY ──peer BACKUP/PASSIVE/FENCED──▶ (activation) ──▶ ACTIVE
+ *   PRIMARY ──request, no peer for T──────▶ (activation) ──▶ ACTIVE
+ *   PRIMARY/BACKUP ──peer ACTIVE──────────▶ PASSIVE
+ *   PASSIVE/BACKUP ──request AND (peer silent for T, or peer fenced,
+ *                    or peer passive without PostgreSQL)──▶ (activation) ──▶ ACTIVE
+ *   ACTIVE ──PostgreSQL unreachable for stepDownMs──▶ PASSIVE (the peer may take over)
+ *   ACTIVE ──peer ACTIVE on the same timeline, we are the backup──▶ PASSIVE
+ *   any ──serving node on a timeline below the highest seen──▶ FENCED
+ *   FENCED ──serving node is a standby on the highest timeline (rejoined)──▶ PASSIVE
+ *
+ * "Activation" is the async part (choose/promote a PostgreSQL node, switch the
+ * pool): the machine asks for it and is told how it went (activated / activationFailed).
+ *
+ * Why a takeover needs a client request as well as a silent peer: a backup that
+ * merely stops hearing the primary (a network blip between the two GAs) must not
+ * promote anything while the clients are still happily served by the primary.
+ * Why a backup that never heard its primary never takes over: at a cold start it
+ * cannot tell "primary dead" from "primary not started yet / unreachable".
+ */
+
+export type GaRol = 'primary' | 'backup';
+export const ESTADOS = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;
+export type Estado = (typeof ESTADOS)[number];
+
+/** What each GA tells its peer every heartbeat. */
+export interface PeerBeat {
+  rol: GaRol;
+  estado: Estado;
+  activo: boolean;
+  /** Timeline of the PostgreSQL node the GA uses (null = not known yet). */
+  timeline: number | null;
+  pgInRecovery: boolean | null;
+  /** The GA reaches its PostgreSQL node. */
+  pgOk: boolean;
+}
+
+/** The PostgreSQL node this GA serves from (or would), as last probed. */
+export interface NodeStatus {
+  reachable: boolean;
+  inRecovery?: boolean;
+  timeline?: number;
+}
+
+export interface RoleChange {
+  from: Estado;
+  to: Estado;
+  reason: string;
+  level: 'info' | 'warn' | 'error';
+}
+
+export type RequestDecision =
+  | { kind: 'serve' }
+  /** Answer GA_NO_ACTIVO with this message. */
+  | { kind: 'reject'; mensaje: string }
+  /** Run the activation now, then report activated() / activationFailed(). */
+  | { kind: 'activate'; reason: string }
+  /** An activation is already running: wait for it, then ask again. */
+  | { kind: 'wait' };
+
+export interface RoleMachineOptions {
+  rol: GaRol;
+  /** A peer silent this long is lost (GA_PEER_TIMEOUT_MS). */
+  peerTimeoutMs: number;
+  /** An ACTIVE GA whose PostgreSQL is unreachable this long steps down (default peerTimeoutMs). */
+  stepDownMs?: number;
+  /** After a failed activation, the next attempt waits this long (default 500 ms). */
+  activationRetryMs?: number;
+  /** Told on every state change (log it, count it). */
+  onChange?: (c: RoleChange) => void;
+  /** Told once each time the peer turns silent (not a state change: takeover waits for a request). */
+  onPeerLost?: (silentMs: number) => void;
+  /** How to rejoin a fenced node, shown in messages and /status. */
+  rejoinHint?: string;
+}
+
+export interface RoleSnapshot {
+  rol: GaRol;
+  estado: Estado;
+  activo: boolean;
+  /** When the current state began (ms, the caller's clock). */
+  since: number;
+  reason: string;
+  activating: boolean;
+  highestTimeline: number;
+  node: NodeStatus;
+  /** ms since the last peer heartbeat (null = never heard). */
+  peerAgeMs: number | null;
+  peerLost: boolean;
+  peer: PeerBeat | null;
+  /** Since when PostgreSQL has been unreachable (null = reachable). */
+  storageDownSince: number | null;
+  fenced?: { reason: string; rejoin: string };
+  lastActivationError?: string;
+}
+
+export class RoleMachine {
+  private estado: Estado;
+  private since: number;
+  private reason = 'starting';
+  private readonly startedAt: number;
+  private peer: { beat: PeerBeat; at: number } | undefined;
+  private peerLostNoted = false;
+  private highest = 0;
+  private node: NodeStatus = { reachable: false };
+  private storageDownSince: number | undefined;
+  private activating = false;
+  private lastActivationError: string | undefined;
+  private nextActivationAt = 0;
+  private readonly stepDownMs: number;
+  private readonly rejoinHint: string;
+
+  constructor(
+    private readonly o: RoleMachineOptions,
+    now: number,
+  ) {
+    this.estado = o.rol === 'primary' ? 'PRIMARY' : 'BACKUP';
+    this.since = now;
+    this.startedAt = now;
+    this.stepDownMs = o.stepDownMs ?? o.peerTimeoutMs;
+    this.rejoinHint = o.rejoinHint ?? 'rejoin this PostgreSQL node as a standby of the current primary, then it leaves FENCED by itself';
+  }
+
+  get state(): Estado {
+    return this.estado;
+  }
+
+  get active(): boolean {
+    return this.estado === 'ACTIVE';
+  }
+
+  /** A heartbeat from the peer GA. Returns an activation reason when we must activate now (cold start). */
+  peerBeat(b: PeerBeat, now: number): string | undefined {
+    this.peer = { beat: b, at: now };
+    this.peerLostNoted = false;
+    if (b.timeline !== null) this.seeTimeline(b.timeline);
+    if (this.checkFence(now)) return undefined;
+
+    if (b.activo) {
+      if (this.estado === 'PRIMARY') this.go('PASSIVE', 'peer is already active (it took over while we were away)', now, 'warn');
+      else if (this.estado === 'BACKUP') this.go('PASSIVE', 'peer is active', now, 'info');
+      else if (this.estado === 'ACTIVE' && this.o.rol === 'backup') {
+        // Two actives on one timeline share one PostgreSQL primary (harmless: the ledger makes
+        // every op idempotent), but one is enough: the configured backup yields.
+        this.go('PASSIVE', `peer is active too (timeline ${b.timeline ?? '?'}): the backup yields`, now, 'error');
+      }
+      return undefined;
+    }
+    // Cold start: the configured primary activates as soon as it knows the peer is not active.
+    if (this.estado === 'PRIMARY' && !this.activating && b.estado !== 'PRIMARY' && now >= this.nextActivationAt) {
+      this.activating = true;
+      return `cold start: peer is ${b.estado}`;
+    }
+    return undefined;
+  }
+
+  /** Latest probe of the PostgreSQL node this GA serves from. */
+  nodeStatus(s: NodeStatus, now: number): void {
+    this.node = s;
+    if (s.timeline !== undefined) this.seeTimeline(s.timeline);
+    if (this.checkFence(now)) return;
+    // Someone turned our node into a standby under us: it takes no writes, so we are not active.
+    if (this.estado === 'ACTIVE' && s.reachable && s.inRecovery) this.go('PASSIVE', 'our PostgreSQL node is in recovery (read-only)', now, 'error');
+  }
+
+  /** Outcome of a storage call or probe: feeds the step-down rule. */
+  storage(ok: boolean, now: number): void {
+    if (ok) this.storageDownSince = undefined;
+    else this.storageDownSince ??= now;
+    this.tick(now);
+  }
+
+  /** Time passes: step down after a long storage outage; note a silent peer. */
+  tick(now: number): void {
+    if (this.estado === 'ACTIVE' && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
+      this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms: stepping down so the peer can take over`, now, 'warn');
+    }
+    if (this.peer && !this.peerLostNoted && now - this.peer.at >= this.o.peerTimeoutMs) {
+      this.peerLostNoted = true;
+      this.o.onPeerLost?.(now - this.peer.at);
+    }
+  }
+
+  /** A client request reached this GA. */
+  request(now: number): RequestDecision {
+    this.tick(now);
+    switch (this.estado) {
+      case 'ACTIVE':
+        return { kind: 'serve' };
+      case 'FENCED':
+        return { kind: 'reject', mensaje: `GA aislado (FENCED): ${this.reason}` };
+      default: {
+        if (this.activating) return { kind: 'wait' };
+        const why = this.takeoverReason(now);
+        if (why && now < this.nextActivationAt) {
+          return { kind: 'reject', mensaje: `GA pasivo: el último intento de tomar el control falló (${this.lastActivationError ?? '?'})` };
+        }
+        if (why) {
+          this.activating = true;
+          return { kind: 'activate', reason: why };
+        }
+        return { kind: 'reject', mensaje: this.passiveMessage() };
+      }
+    }
+  }
+
+  /** The activation asked for succeeded on a primary node with this timeline. False = refused (fenced meanwhile). */
+  activated(timeline: number, reason: string, now: number): boolean {
+    this.activating = false;
+    this.lastActivationError = undefined;
+    this.seeTimeline(timeline);
+    this.node = { reachable: true, inRecovery: false, timeline };
+    this.storageDownSince = undefined;
+    if (this.estado === 'FENCED' || this.checkFence(now)) return false;
+    this.go('ACTIVE', reason, now, this.estado === 'PRIMARY' ? 'info' : 'warn');
+    return true;
+  }
+
+  activationFailed(error: string, now: number): void {
+    this.activating = false;
+    this.lastActivationError = error;
+    this.nextActivationAt = now + (this.o.activationRetryMs ?? 500);
+  }
+
+  /** Forced by the controller when it finds a stale node during activation. */
+  fence(reason: string, now: number): void {
+    if (this.estado !== 'FENCED') this.go('FENCED', reason, now, 'error');
+  }
+
+  /** What we tell the peer. */
+  beat(): PeerBeat {
+    return {
+      rol: this.o.rol,
+      estado: this.estado,
+      activo: this.estado === 'ACTIVE',
+      timeline: this.node.timeline ?? null,
+      pgInRecovery: this.node.inRecovery ?? null,
+      pgOk: this.storageDownSince === undefined,
+    };
+  }
+
+  get highestTimeline(): number {
+    return this.highest;
+  }
+
+  snapshot(now: number): RoleSnapshot {
+    const peerAgeMs = this.peer ? now - this.peer.at : null;
+    return {
+      rol: this.o.rol,
+      estado: this.estado,
+      activo: this.estado === 'ACTIVE',
+      since: this.since,
+      reason: this.reason,
+      activating: this.activating,
+      highestTimeline: this.highest,
+      node: { ...this.node },
+      peerAgeMs,
+      peerLost: this.peerLost(now),
+      peer: this.peer?.beat ?? null,
+      storageDownSince: this.storageDownSince ?? null,
+      ...(this.estado === 'FENCED' ? { fenced: { reason: this.reason, rejoin: this.rejoinHint } } : {}),
+      ...(this.lastActivationError ? { lastActivationError: this.lastActivationError } : {}),
+    };
+  }
+
+  // ------------------------------------------------------------------ rules
+
+  private peerLost(now: number): boolean {
+    if (this.peer) return now - this.peer.at >= this.o.peerTimeoutMs;
+    return now - this.startedAt >= this.o.peerTimeoutMs;
+  }
+
+  /** Why a non-active GA may take over on this request, or undefined. */
+  private takeoverReason(now: number): string | undefined {
+    const p = this.peer;
+    if (!p) {
+      // Never heard the peer: only the configured primary may serve alone (Binary Star);
+      // a backup cannot tell a dead primary from one not started yet.
+      if (this.o.rol === 'primary' && this.peerLost(now)) return `no peer heartbeat ${now - this.startedAt} ms after start`;
+      return undefined;
+    }
+    if (now - p.at >= this.o.peerTimeoutMs) return `peer heartbeat lost for ${now - p.at} ms`;
+    if (p.beat.activo) return undefined;
+    if (p.beat.estado === 'FENCED') return 'peer is fenced';
+    if (!p.beat.pgOk && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return 'peer is passive and cannot reach PostgreSQL';
+    // Both alive, neither active, both with storage: the configured primary serves.
+    if (this.o.rol === 'primary' && this.storageDownSince === undefined) return `peer is ${p.beat.estado}, not active`;
+    return undefined;
+  }
+
+  private passiveMessage(): string {
+    const p = this.peer?.beat;
+    if (p?.activo) return `GA pasivo (${this.o.rol}): el GA activo es el par`;
+    if (!p) return `GA ${this.o.rol} iniciando: todavía no oye a su par`;
+    return `GA pasivo (${this.o.rol}): esperando a que el par ${p.estado} se active`;
+  }
+
+  private seeTimeline(t: number): void {
+    if (t > this.highest) this.highest = t;
+  }
+
+  /**
+   * Fencing: never write through a node on a timeline below the highest seen
+   * (it diverged, or is a standby that has not followed the new primary yet).
+   * Returns true when the machine is (now) FENCED.
+   */
+  private checkFence(now: number): boolean {
+    const t = this.node.timeline;
+    const stale = this.node.reachable && t !== undefined && t < this.highest;
+    if (stale && this.estado !== 'FENCED') {
+      const what = this.node.inRecovery ? 'standby' : 'primary';
+      this.go('FENCED', `our PostgreSQL node is a ${what} on timeline ${t} but timeline ${this.highest} exists: not writing to it`, now, 'error');
+      return true;
+    }
+    if (this.estado === 'FENCED' && !stale && this.node.reachable && this.node.inRecovery && t !== undefined) {
+      this.go('PASSIVE', `our PostgreSQL node rejoined: standby on timeline ${t}`, now, 'warn');
+      return false;
+    }
+    return this.estado === 'FENCED';
+  }
+
+  private go(to: Estado, reason: string, now: number, level: RoleChange['level']): void {
+    const from = this.estado;
+    this.reason = reason;
+    if (from === to) return;
+    this.estado = to;
+    this.since = now;
+    this.o.onChange?.({ from, to, reason, level });
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The PostgreSQL node the GA talks to right now: its pool and store, replaceable
+ * at a takeover (the backup may move from its standby to the surviving primary).
+ * Callers read `store`/`pool` per request, so a switch takes effect at once.
+ *
+ * Requests already running on the old pool keep it until they finish: a switch
+ * starts `end()` on it in the background, which lets checked-out clients finish.
+ * If the old node is dead they fail as ALMACENAMIENTO_NO_DISPONIBLE and the client
+ * retries with the same op id (idempotent).
+ */
+import type pg from 'pg';
+import type { Logger } from '../common/logger.js';
+import { createPool, type PgSettings, type PoolOptions } from './db.js';
+import { createStore, type Store } from './store.js';
+
+export class StorageTarget {
+  private current: { node: PgSettings; pool: pg.Pool; store: Store };
+  private readonly retired: Promise<unknown>[] = [];
+
+  constructor(
+    node: PgSettings,
+    private readonly poolOptions: PoolOptions,
+    private readonly log: Logger,
+  ) {
+    this.current = this.open(node);
+  }
+
+  get node(): PgSettings {
+    return this.current.node;
+  }
+
+  get pool(): pg.Pool {
+    return this.current.pool;
+  }
+
+  get store(): Store {
+    return this.current.store;
+  }
+
+  is(node: PgSettings): boolean {
+    return node.host === this.current.node.host && node.port === this.current.node.port;
+  }
+
+  switchTo(node: PgSettings): void {
+    if (this.is(node)) return;
+    const old = this.current;
+    this.current = this.open(node);
+    this.log.warn({ from: `${old.node.host}:${old.node.port}`, to: `${node.host}:${node.port}` }, 'PostgreSQL pool switched');
+    this.retired.push(old.pool.end().catch(() => undefined));
+  }
+
+  /** Ends every pool; a pool stuck on a dead node is abandoned after `timeoutMs`. */
+  async close(timeoutMs = 3000): Promise<void> {
+    const all = Promise.all([this.current.pool.end().catch(() => undefined), ...this.retired]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs).unref()))]);
+    clearTimeout(timer);
+  }
+
+  private open(node: PgSettings) {
+    const pool = createPool(node, this.poolOptions, this.log);
+    return { node, pool, store: createStore(pool) };
+  }
+}
