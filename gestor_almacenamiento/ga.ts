@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { Router } from 'zeromq';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import type { GaConfig } from '../common/config.js';
+import type { GaConfig, ReplicationConfig } from '../common/config.js';
 import { splitEnvelope } from '../common/envelope.js';
 import { startHttpServer, newRegistry, type HttpServer } from '../common/http-server.js';
 import type { GaReply } from '../common/internal-protocol.js';
@@ -23,6 +23,7 @@ import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
 import { createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
 import { describePgNode } from './pg-status.js';
+import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
 import { SendQueue } from './send-queue.js';
 import { StorageTarget } from './storage-target.js';
@@ -73,7 +74,8 @@ async function migrateWhenReachable(pool: pg.Pool, log: Logger, timeoutMs: numbe
   }
 }
 
-export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}): Promise<GaHandle> {
+/** GA settings; the replication ones (GA_REPLICACION, …) are optional: async when absent. */
+export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: Logger, opts: GaOptions = {}): Promise<GaHandle> {
   const target = new StorageTarget(
     { host: cfg.PGHOST, port: cfg.PGPORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE },
     { max: cfg.GA_POOL_SIZE, connectionTimeoutMillis: opts.connectionTimeoutMillis },
@@ -87,13 +89,16 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
   const registry = opts.registry ?? newRegistry('ga');
   let role: RoleController | undefined;
   const rol = opts.rol ?? (() => cfg.GA_ROL);
+  const replication = new ReplicationMode(cfg, log);
+  cleanup.push(() => replication.close());
 
   try {
     if (peerEndpoint === undefined) {
       if (opts.migrate ?? true) await migrateWhenReachable(target.pool, log, opts.startupTimeoutMs ?? 30_000);
+      replication.follow(true, target.node);
     } else {
       const roleMetrics = createRoleMetrics(registry, () => role?.machine.snapshot(Date.now()).peerAgeMs ?? null);
-      role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl });
+      role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl, onActive: (active) => replication.follow(active, target.node) });
       const r = role;
       cleanup.push(() => r.close());
     }
@@ -210,6 +215,7 @@ export async function startGa(cfg: GaConfig, log: Logger, opts: GaOptions = {}):
           role: roleStatus,
           postgres: { host: target.node.host, port: target.node.port, database: cfg.PGDATABASE, ok: dbOk, lastError: lastDbError, ...pgNode },
           pool: { max: cfg.GA_POOL_SIZE, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
+          replicacion: replication.state(),
           inFlight,
           sendQueue: sends.length,
           ops: { byCmd, byCodigo },

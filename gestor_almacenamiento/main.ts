@@ -5,7 +5,7 @@
  */
 import 'dotenv/config';
 import { Command } from 'commander';
-import { ConfigError, GA_VARS, readConfig, type GaConfig } from '../common/config.js';
+import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { CatalogError, loadCatalog, readCatalogFile } from './catalog.js';
 import { createPool } from './db.js';
@@ -21,7 +21,9 @@ function poolFor(cfg: GaConfig, log: Logger) {
 }
 
 async function serve(): Promise<void> {
-  const cfg = config();
+  // A pair member (GA_PEER_ENDPOINT set) migrates only once active, and runs the
+  // sync-replication watchdog (GA_REPLICACION=sync) only while active.
+  const cfg = { ...config(), ...readConfig(REPLICATION_VARS) };
   const log = createLogger('ga');
   const ga = await startGa(cfg, log);
   let stopping = false;

@@ -17,8 +17,14 @@ import { chooseNode, nodeLabel, pgAdminControl, type PgControl, type PgNode } fr
 
 /** How often our PostgreSQL node's role and timeline are probed (fencing reacts this fast). */
 const NODE_PROBE_MS = 500;
-/** A request that meets a running takeover waits this long for it before being told GA_NO_ACTIVO. */
-const TAKEOVER_WAIT_MS = 1000;
+/**
+ * A request that meets a running takeover waits this long for it before being told
+ * GA_NO_ACTIVO. Short on purpose: it must stay well below the clients' per-attempt
+ * timeout (GA_TIMEOUT_MS), or waiting requests time out and open this GA's breaker
+ * just as it becomes the one to use. A takeover onto a live primary fits in it; a
+ * promotion may not, and the client simply comes back after its round backoff.
+ */
+const TAKEOVER_WAIT_MS = 250;
 
 export const REJOIN_HINT =
   'rejoin this PostgreSQL node as a standby of the current primary: node dist/gestor_almacenamiento/pg-cli.js rejoin --data <dir> --listen <host:port> --primary <host:port> [--reclone]; this GA leaves FENCED by itself once its node follows the newest timeline';
@@ -32,6 +38,8 @@ export interface RoleControllerOptions {
   migrate: boolean;
   pgc?: PgControl;
   now?: () => number;
+  /** Told when this GA becomes active (true) or stops being active (false). */
+  onActive?: (active: boolean) => void;
 }
 
 export class RoleController {
@@ -215,6 +223,7 @@ export class RoleController {
       this.activeSince = now;
       this.o.metrics.takeover(c.from);
     }
+    if (c.to === 'ACTIVE' || c.from === 'ACTIVE') this.o.onActive?.(c.to === 'ACTIVE');
     this.o.metrics.setState(c.to);
     this.log[c.level]({ rol: this.o.cfg.GA_ROL, from: c.from, to: c.to, reason: c.reason, ...(c.to === 'FENCED' ? { rejoin: REJOIN_HINT } : {}) }, `GA role change ${c.from} → ${c.to}`);
     this.link?.publishNow();

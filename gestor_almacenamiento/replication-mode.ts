@@ -1,0 +1,62 @@
+/**
+ * Runs the sync-replication watchdog (sync-watchdog.ts) on the PostgreSQL
+ * primary this GA writes to — and only while it is the active GA: the watchdog
+ * changes settings on a primary, and exactly one GA must own that. A takeover
+ * moves it: the old active stops its watchdog when it leaves ACTIVE, the new one
+ * starts its own on the node it chose (a promoted standby starts async, see
+ * pg-admin promote(), until its own standby streams).
+ */
+import type { ReplicationConfig } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import type { PgSettings } from './db.js';
+import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
+
+export class ReplicationMode {
+  private watchdog: SyncWatchdog | undefined;
+  private node: PgSettings | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly cfg: Partial<ReplicationConfig>,
+    private readonly log: Logger,
+  ) {}
+
+  get requested(): 'sync' | 'async' {
+    return this.cfg.GA_REPLICACION ?? 'async';
+  }
+
+  /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
+  follow(active: boolean, node: PgSettings): void {
+    if (this.requested !== 'sync') return;
+    this.chain = this.chain.then(async () => {
+      const same = this.node && this.node.host === node.host && this.node.port === node.port;
+      if (active && this.watchdog && same) return;
+      await this.stopNow();
+      if (!active) return;
+      this.node = node;
+      this.watchdog = createSyncWatchdog(
+        node,
+        { GA_REPLICACION: 'sync', GA_SYNC_DEGRADE_MS: this.cfg.GA_SYNC_DEGRADE_MS ?? 3000, GA_STANDBY_NAME: this.cfg.GA_STANDBY_NAME ?? 'pc2' },
+        this.log.child({ component: 'sync-watchdog' }),
+      ).start();
+      this.log.info({ node: `${node.host}:${node.port}`, standby: this.cfg.GA_STANDBY_NAME }, 'sync replication watchdog started on the active node');
+    });
+  }
+
+  state(): SyncWatchdogState | { requested: 'sync' | 'async'; mode: 'async' | 'inactive' } {
+    if (this.watchdog) return this.watchdog.state();
+    return { requested: this.requested, mode: this.requested === 'sync' ? 'inactive' : 'async' };
+  }
+
+  async close(): Promise<void> {
+    this.chain = this.chain.then(() => this.stopNow());
+    await this.chain;
+  }
+
+  private async stopNow(): Promise<void> {
+    const w = this.watchdog;
+    this.watchdog = undefined;
+    this.node = undefined;
+    await w?.stop().catch((err: unknown) => this.log.warn({ err }, 'sync watchdog stop failed'));
+  }
+}
