@@ -51,6 +51,8 @@ export interface GcStatus {
   actoresVivos: Record<OperacionActor, number>;
   tareas: ReturnType<TaskTracker['counts']>;
   solicitudesSyncEsperando: number;
+  /** Replies sent since start (all codes). */
+  respuestas: number;
   ledgerCargado: boolean;
   modos: Record<OperacionActor, Modo>;
   estrategia: string;
@@ -144,8 +146,10 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   // A dead actor must stop getting work within about a second: check well inside ACTOR_DEAD_MS.
   const ticker = setInterval(maintain, Math.max(20, Math.min(100, Math.floor(cfg.ACTOR_DEAD_MS / 5))));
 
+  let answered = 0;
   function reply(envelope: Buffer[], r: Respuesta, operacion: string, t0: number): void {
     frontQ.send([...envelope, encode(r)]);
+    answered++;
     metrics.requests.inc({ operacion, codigo: r.codigo });
     metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
     errors.record(operacion, r);
@@ -248,6 +252,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       actoresVivos: actors.liveCounts(),
       tareas: tracker.counts(),
       solicitudesSyncEsperando: dispatcher.waiting(),
+      respuestas: answered,
       ledgerCargado: resume.loaded(),
       modos,
       estrategia: cfg.GC_ESTRATEGIA,

@@ -6,7 +6,8 @@
 import 'dotenv/config';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { startLocalSystem, repoRoot, liveActorsByType, type LocalSystem } from './local-system.js';
+import type { GcStatus } from '../gestor_carga/gc.js';
+import { startLocalSystem, repoRoot, type LocalSystem } from './local-system.js';
 
 const program = new Command()
   .name('npm start --')
@@ -20,23 +21,23 @@ const opts = program.opts<{ actores: number; data: string; puertosLibres?: boole
 const out = (s: string) => process.stdout.write(s);
 const tty = process.stdout.isTTY;
 
-async function fetchJson(url: string): Promise<any> {
+async function fetchJson<T>(url: string): Promise<T | undefined> {
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(800) });
-    return r.ok ? await r.json() : undefined;
+    return r.ok ? ((await r.json()) as T) : undefined;
   } catch {
     return undefined;
   }
 }
 
-function statusLine(gc: any, ga: any, rate: number): string {
+function statusLine(gc: GcStatus | undefined, ga: { rol?: string; estado?: string } | undefined, rate: number): string {
   if (!gc) return 'GC: sin respuesta';
-  const live = liveActorsByType(gc);
+  const live = gc.actoresVivos;
   const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;
-  const enCurso = gc.tareas?.enCurso ?? gc.enCurso ?? '?';
-  const cola = gc.tareas?.enCola ?? gc.enCola ?? '?';
-  const breakers = Array.isArray(gc.almacenamiento) ? gc.almacenamiento.map((b: any) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ') : '?';
-  const gaRole = ga ? `GA ${ga.rol ?? 'ok'}` : 'GA: sin respuesta';
+  const enCurso = gc.tareas.enviada;
+  const cola = gc.tareas['en-cola'] + gc.tareas.espera;
+  const breakers = gc.almacenamiento.map((b) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ');
+  const gaRole = ga ? `GA ${ga.rol ?? 'ok'}${ga.estado ? `/${ga.estado}` : ''}` : 'GA: sin respuesta';
   return `${new Date().toISOString().slice(11, 19)} | ${rate.toFixed(0)} sol/s | ${actores} | tareas en curso:${enCurso} en cola:${cola} | ${gaRole} | breakers ${breakers}`;
 }
 
@@ -78,8 +79,8 @@ try {
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (stopping) break;
-    const [gc, ga] = await Promise.all([fetchJson(`${s.gcHttp}/status`), fetchJson(`${s.gaHttp}/status`)]);
-    const total = Number(gc?.solicitudes?.total ?? 0);
+    const [gc, ga] = await Promise.all([fetchJson<GcStatus>(`${s.gcHttp}/status`), fetchJson<{ rol?: string; estado?: string }>(`${s.gaHttp}/status`)]);
+    const total = Number(gc?.respuestas ?? 0);
     const t = Date.now();
     const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
     last = total;
