@@ -5,6 +5,9 @@
  * primary GA coming back stays passive while the active one keeps serving.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Dealer } from 'zeromq';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -198,6 +201,20 @@ describe('GA pair on one PostgreSQL', () => {
     expect(sb.role.reason).toMatch(/peer heartbeat lost/);
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/ga_takeovers_total\{from="PASSIVE",proc="ga"\} 1/);
+  });
+
+  it('npm run status prints one block per GA (role, state, PostgreSQL, peer heartbeat) and fails when none answers', async () => {
+    const { p, b } = await startPair(await pairConfig());
+    const cli = fileURLToPath(new URL('../dist/scripts/status.js', import.meta.url));
+    const run = promisify(execFile);
+    const { stdout } = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${p.httpPort}`, '--ga', `http://127.0.0.1:${b.httpPort}`, '--no-gc']);
+    const [bp, bb] = stdout.split('\n\n');
+    expect(bp).toMatch(/^GA http:\/\/127\.0\.0\.1:\d+ {2}primary {2}ACTIVE {2}active since /);
+    expect(bp).toMatch(/PostgreSQL: {2}127\.0\.0\.1:\d+ primary, timeline 1, reachable/);
+    expect(bp).toMatch(/peer GA: {5}tcp:\/\/127\.0\.0\.1:\d+ PASSIVE \(backup\), heartbeat \d+ ms ago/);
+    expect(bb).toMatch(/backup {2}PASSIVE/);
+    const dead = await run(process.execPath, [cli, '--ga', 'http://127.0.0.1:1', '--no-gc']).catch((err: { code: number; stdout: string }) => err);
+    expect(dead).toMatchObject({ code: 1, stdout: expect.stringContaining('NO RESPONDE') });
   });
 
   it('heartbeat lost without client requests: the backup stays passive', async () => {

@@ -1,0 +1,125 @@
+/**
+ * `npm run status`: one readable block per process from their /status ports —
+ * GA role/state, PostgreSQL role, timeline, replication lag, peer heartbeat
+ * age; GC actors, pending work and storage breakers. Exit 1 when no process
+ * answers. A CLI, so it writes to stdout.
+ *
+ *   npm run status                                   # local defaults
+ *   npm run status -- --ga http://127.0.1.1:9570 --ga http://127.0.1.2:9570 --gc http://127.0.1.1:9555
+ *   npm run status -- --json                         # raw /status documents
+ */
+import { Command } from 'commander';
+
+type Json = Record<string, any>;
+
+async function fetchStatus(url: string, timeoutMs: number): Promise<Json> {
+  const r = await fetch(`${url.replace(/\/+$/, '')}/status`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return (await r.json()) as Json;
+}
+
+function ago(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '?';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+}
+
+function counts(o: Record<string, number> | undefined): string {
+  const e = Object.entries(o ?? {}).sort((a, b) => b[1] - a[1]);
+  return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+}
+
+function formatGa(url: string, s: Json): string {
+  const role = s.role ?? {};
+  const pg = s.postgres ?? {};
+  const lines: string[] = [];
+  const since = role.activo ? `active since ${role.activeSince} (${ago(role.activeSince)})` : `since ${role.since ?? '?'} (${ago(role.since)})`;
+  lines.push(`GA ${url}  ${role.rol ?? s.rol ?? '?'}  ${role.estado ?? '?'}${role.mode === 'standalone' ? ' (standalone)' : `  ${since}`}`);
+  if (role.reason) lines.push(`  reason:      ${role.reason}`);
+  const tl = pg.timeline !== undefined ? `timeline ${pg.timeline}` : 'timeline ?';
+  const highest = role.highestTimeline !== undefined && role.highestTimeline !== pg.timeline ? ` (highest seen ${role.highestTimeline})` : '';
+  lines.push(`  PostgreSQL:  ${pg.host}:${pg.port} ${pg.pgRole ?? '?'}, ${tl}${highest}, ${pg.ok ? 'reachable' : `NOT reachable${pg.lastError ? ` (${pg.lastError})` : ''}`}`);
+  if (Array.isArray(pg.replication)) {
+    if (pg.replication.length === 0) lines.push('  standbys:    none connected');
+    for (const r of pg.replication as Json[]) {
+      const lag = r.replayLagMs !== null && r.replayLagMs !== undefined ? `, replay lag ${Math.round(r.replayLagMs)} ms` : '';
+      lines.push(`  standby:     ${r.applicationName} ${r.state} ${r.syncState}, lag ${bytes(r.lagBytes)}${lag}`);
+    }
+  } else if (pg.standby && !pg.standby.error) {
+    const sb = pg.standby as Json;
+    lines.push(`  as standby:  ${sb.receiving ? 'receiving' : `NOT receiving (${sb.walReceiverStatus ?? 'no walreceiver'})`}, lag ${bytes(sb.lagBytes)}`);
+  }
+  const rep = s.replicacion as Json | undefined;
+  if (rep) lines.push(`  replication: requested ${rep.requested}, now ${rep.mode}${rep.standbyName ? ` (sync standby ${rep.standbyName}${rep.standbyStreaming === false ? ', not streaming' : ''})` : ''}`);
+  if (role.peer) {
+    const p = role.peer as Json;
+    const age = p.heartbeatAgeMs === null ? 'never heard' : `heartbeat ${p.heartbeatAgeMs} ms ago${p.lost ? ' (LOST)' : ''}`;
+    lines.push(`  peer GA:     ${p.endpoint} ${p.estado ?? '?'}${p.rol ? ` (${p.rol})` : ''}, ${age}`);
+  }
+  if (role.fenced) {
+    lines.push(`  FENCED:      ${role.fenced.reason}`);
+    lines.push(`  to rejoin:   ${role.fenced.rejoin}`);
+  }
+  if (role.lastActivationError) lines.push(`  last takeover error: ${role.lastActivationError}`);
+  lines.push(`  requests:    ${counts(s.ops?.byCodigo)}; in flight ${s.inFlight ?? 0}`);
+  return lines.join('\n');
+}
+
+function formatGc(url: string, s: Json): string {
+  const lines = [`GC ${url}`];
+  lines.push(`  actors live: ${counts(s.actoresVivos)}`);
+  lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
+  if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  for (const b of (s.almacenamiento ?? []) as Json[]) {
+    lines.push(`  GA breaker:  ${b.endpoint} ${b.breaker}${b.consecutiveFailures ? `, ${b.consecutiveFailures} consecutive failures` : ''}${b.lastError ? ` (${b.lastError})` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+const program = new Command()
+  .name('status')
+  .description('Estado de los procesos del sistema (GA: rol, PostgreSQL, timeline, réplica, latido del par; GC: actores, tareas, breakers)')
+  .option('--ga <url>', 'URL HTTP de un GA (repetible)', collect)
+  .option('--gc <url>', 'URL HTTP del GC', 'http://127.0.0.1:9555')
+  .option('--no-gc', 'no consultar el GC')
+  .option('--timeout <ms>', 'espera máxima por proceso', (v) => Number.parseInt(v, 10), 2000)
+  .option('--json', 'imprime los documentos /status tal cual')
+  .action(async (o: { ga?: string[]; gc: string | false; timeout: number; json?: boolean }) => {
+    const gas = o.ga?.length ? o.ga : ['http://127.0.0.1:9570'];
+    const targets = [...gas.map((url) => ({ kind: 'ga' as const, url })), ...(o.gc ? [{ kind: 'gc' as const, url: o.gc }] : [])];
+    const results = await Promise.all(
+      targets.map(async (t) => {
+        try {
+          return { ...t, status: await fetchStatus(t.url, o.timeout) };
+        } catch (err) {
+          return { ...t, error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
+        }
+      }),
+    );
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    } else {
+      const blocks = results.map((r) => {
+        if ('error' in r) return `${r.kind.toUpperCase()} ${r.url}  NO RESPONDE (${r.error})`;
+        return r.kind === 'ga' ? formatGa(r.url, r.status) : formatGc(r.url, r.status);
+      });
+      process.stdout.write(`${blocks.join('\n\n')}\n`);
+    }
+    if (results.every((r) => 'error' in r)) process.exitCode = 1;
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
