@@ -144,6 +144,21 @@ async function prepareDataDir(dataDir: string): Promise<void> {
   if (ids) {
     await fs.chown(parent, ids.uid, ids.gid);
     await fs.chown(dataDir, ids.uid, ids.gid);
+    await allowTraverse(path.dirname(parent), ids);
+  }
+}
+
+/**
+ * The server user must traverse every ancestor of its data dir (a layout like
+ * <mkdtemp 0700 root>/pc1/pg). Adds search-only permission (o+x: no listing)
+ * to ancestors it could not pass.
+ */
+async function allowTraverse(dir: string, ids: Ids): Promise<void> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const st = await fs.stat(d);
+    const passable = st.uid === ids.uid ? (st.mode & 0o100) !== 0 : st.gid === ids.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
+    if (!passable) await fs.chmod(d, (st.mode & 0o7777) | 0o001);
+    if (path.dirname(d) === d) return;
   }
 }
 
@@ -488,36 +503,48 @@ function skipped(rel: string, isDir: boolean): 'skip' | 'empty' | 'copy' {
   return 'copy';
 }
 
-/** Copies a live data dir from the local file system (both nodes on this machine). */
-async function copyLocal(from: string, to: string, rel = ''): Promise<number> {
-  let bytes = 0;
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await fs.readdir(path.join(from, rel), { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0; // dropped during the copy: WAL replay recreates what matters
-    throw err;
-  }
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
-    const what = skipped(r, e.isDirectory());
-    if (what === 'skip') continue;
-    if (e.isDirectory()) {
-      await fs.mkdir(path.join(to, r), { recursive: true, mode: 0o700 });
-      if (what === 'copy') bytes += await copyLocal(from, to, r);
-    } else if (e.isFile()) {
-      try {
-        await fs.copyFile(path.join(from, r), path.join(to, r));
-        bytes += (await fs.stat(path.join(to, r))).size;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+/** Copies a live data dir from the local file system (both nodes on this machine), a few files at a time. */
+async function copyLocal(from: string, to: string): Promise<number> {
+  const files: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(path.join(from, rel), { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // dropped during the copy: WAL replay recreates what matters
+      throw err;
     }
-  }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const what = skipped(r, e.isDirectory());
+      if (what === 'skip') continue;
+      if (e.isDirectory()) {
+        await fs.mkdir(path.join(to, r), { recursive: true, mode: 0o700 });
+        if (what === 'copy') await walk(r);
+      } else if (e.isFile()) files.push(r);
+    }
+  };
+  await walk('');
+  let bytes = 0;
+  const copyOne = async (r: string) => {
+    try {
+      await fs.copyFile(path.join(from, r), path.join(to, r));
+      bytes += (await fs.stat(path.join(to, r))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  };
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < files.length) await copyOne(files[next++]!);
+  }));
   return bytes;
 }
 
 const SQL_CHUNK = 8 * 1024 * 1024;
+/** Small files travel many per round trip; big ones alone, in chunks. */
+const SQL_BATCH_FILES = 100;
+const SQL_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Copies a live data dir through the primary's own SQL functions (superuser
@@ -536,29 +563,42 @@ async function copyViaSql(c: pg.Client, to: string): Promise<number> {
     [[...EMPTY_DIRS]],
   );
   let bytes = 0;
+  const small: string[] = [];
+  const big: Array<{ path: string; size: number }> = [];
   for (const row of rows.sort((a, b) => a.path.localeCompare(b.path))) {
     const what = skipped(row.path, row.isdir);
     if (what === 'skip') continue;
-    const dest = path.join(to, row.path);
-    if (row.isdir) {
-      await fs.mkdir(dest, { recursive: true, mode: 0o700 });
-      continue;
-    }
-    await fs.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
-    const size = Number(row.size);
-    const fh = await fs.open(dest, 'w', 0o600);
+    if (row.isdir) await fs.mkdir(path.join(to, row.path), { recursive: true, mode: 0o700 });
+    else if (Number(row.size) < SQL_BATCH_BYTES / 4) small.push(row.path);
+    else big.push({ path: row.path, size: Number(row.size) });
+  }
+  const write = async (rel: string, data: Buffer, flag: 'w' | 'r+', offset = 0) => {
+    const fh = await fs.open(path.join(to, rel), flag, 0o600);
     try {
-      // Read at least once (size 0 files, files grown since listing), in chunks for big relation segments.
-      for (let off = 0; off === 0 || off < size; off += SQL_CHUNK) {
-        const r = await c.query<{ b: Buffer | null }>('SELECT pg_read_binary_file($1, $2, $3, true) AS b', [row.path, off, SQL_CHUNK]);
-        const b = r.rows[0]?.b;
-        if (!b || b.length === 0) break;
-        await fh.write(b, 0, b.length, off);
-        bytes += b.length;
-        if (b.length < SQL_CHUNK) break;
-      }
+      await fh.write(data, 0, data.length, offset);
     } finally {
       await fh.close();
+    }
+  };
+  for (let i = 0; i < small.length; i += SQL_BATCH_FILES) {
+    const batch = small.slice(i, i + SQL_BATCH_FILES);
+    const r = await c.query<{ p: string; b: Buffer | null }>('SELECT p, pg_read_binary_file(p, true) AS b FROM unnest($1::text[]) p', [batch]);
+    for (const { p, b } of r.rows) {
+      if (!b) continue; // removed since listing
+      await write(p, b, 'w');
+      bytes += b.length;
+    }
+  }
+  for (const f of big) {
+    await write(f.path, Buffer.alloc(0), 'w');
+    // Read until a short chunk: the file may have grown since it was listed.
+    for (let off = 0; ; off += SQL_CHUNK) {
+      const r = await c.query<{ b: Buffer | null }>('SELECT pg_read_binary_file($1, $2, $3, true) AS b', [f.path, off, SQL_CHUNK]);
+      const b = r.rows[0]?.b;
+      if (!b || b.length === 0) break;
+      await write(f.path, b, 'r+', off);
+      bytes += b.length;
+      if (b.length < SQL_CHUNK) break;
     }
   }
   return bytes;

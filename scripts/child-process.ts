@@ -16,6 +16,8 @@ export interface ChildSpec {
   /** Port of the process's HTTP endpoint (/health). */
   httpPort?: number;
   httpHost?: string;
+  /** Simulated host this process belongs to (pc1, pc2, …): a host's processes are killed together. */
+  host?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -95,6 +97,11 @@ export class ManagedProcess {
     await this.exitedP;
     clearTimeout(timer);
     this.log?.end();
+  }
+
+  /** SIGKILL, no grace: a crash, for drills. */
+  async kill(): Promise<void> {
+    await this.stop('SIGKILL', 0);
   }
 
   async restart(): Promise<void> {

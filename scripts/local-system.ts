@@ -1,7 +1,16 @@
 /**
- * Starts the whole system on this machine: embedded PostgreSQL, GA, GC and
- * actors as real child processes. Used by `npm start`, the benchmark and the
- * end-to-end tests, so all three run the same thing.
+ * Starts the whole system on this machine: PostgreSQL, GA, GC and actors as
+ * real child processes. Used by `npm start`, the benchmark and the end-to-end
+ * tests, so all three run the same thing.
+ *
+ * Topologies:
+ * - 'single': one embedded PostgreSQL and every process on one address.
+ * - 'two-hosts': simulated hosts on their own loopback addresses, like
+ *   docker-compose.pc1.yml / pc2.yml: pc1 (127.0.1.1) runs the PostgreSQL
+ *   primary, the GA, the GC and the actors; pc2 (127.0.1.2) a real streaming
+ *   standby cloned from it, on the same port number. Each host's processes are
+ *   grouped (`hosts.pc1.kill()` crashes a whole host) and each PostgreSQL node
+ *   has a handle for drills (kill, restart, promote, restartAsStandby, reclone).
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +20,25 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
+import {
+  cloneStandby,
+  isRunning,
+  killNode,
+  killOnExit,
+  nodeConn,
+  reclone,
+  restartAsStandby,
+  startNode,
+  startPrimary,
+  stopNode,
+  waitStreaming,
+  type CloneResult,
+  type PgNodeSpec,
+} from '../gestor_almacenamiento/pg-node.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
+import { PC1, PC2, freePortOnAll } from './hosts.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -35,7 +61,12 @@ export interface LocalSystemOptions {
   host?: string;
   /** Catalog file loaded at start; default the demo catalog. */
   catalog?: string;
+  /** 'single' (default): one PostgreSQL, one address. 'two-hosts': pc1 primary + pc2 streaming standby (see top of file). */
+  topology?: Topology;
 }
+
+export type Topology = 'single' | 'two-hosts';
+export type HostName = 'pc1' | 'pc2';
 
 export interface PgInfo {
   host: string;
@@ -45,13 +76,69 @@ export interface PgInfo {
   database: string;
 }
 
+/** A PostgreSQL node of the two-hosts topology, for drills and the GA pair. */
+export interface PgNodeHandle {
+  hostName: HostName;
+  info: PgInfo;
+  dataDir: string;
+  running(): boolean;
+  role(): Promise<PgRoleInfo>;
+  /** SIGKILL the server and all its backends (a crash). */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Starts the server again exactly as configured: a standby comes back as a
+   * standby, a primary as a primary. Beware: a former primary restarted this
+   * way after a failover comes up READ-WRITE on its old timeline (split
+   * brain) — that is what restartAsStandby() prevents.
+   */
+  restart(): Promise<void>;
+  promote(): Promise<PromoteResult>;
+  /** The fence: restart following `newPrimary` (default: the other node); never read-write on the old timeline. */
+  restartAsStandby(newPrimary?: PgNodeHandle, timeoutMs?: number): Promise<'streaming' | 'diverged'>;
+  /** Rejoin as the new standby: wipe and clone from `primary` (default: the other node). */
+  reclone(primary?: PgNodeHandle): Promise<CloneResult>;
+}
+
+/** A simulated host: its address, its processes and its PostgreSQL node; kill() crashes them all at once. */
+export interface HostHandle {
+  name: HostName;
+  address: string;
+  /** Processes started on this host (add a process here, e.g. the backup GA, so kill() includes it). */
+  processes: ManagedProcess[];
+  pg?: PgNodeHandle;
+  /** SIGKILL every process of the host and its PostgreSQL together. */
+  kill(): Promise<void>;
+}
+
+/** One PostgreSQL node as seen right now: role, timeline, and replication lag from its side. */
+export interface PgNodeStatus {
+  host: HostName;
+  address: string;
+  port: number;
+  role?: PgRoleInfo;
+  /** Primary: its standbys (state, sync state, lag in bytes and ms). */
+  replication?: ReplicationRow[];
+  /** Standby: receive state and lag behind the primary. */
+  standby?: StandbyStatus;
+  error?: string;
+}
+
 export interface LocalSystem {
   gcEndpoint: string;
   gaEndpoint: string;
   gcHttp: string;
   gaHttp: string;
+  /** The PostgreSQL the GA was started on (the primary). */
   pg: PgInfo;
   dataDir: string;
+  topology: Topology;
+  /** two-hosts: the nodes as started (primary on pc1, standby on pc2); roles change in drills, ask role(). */
+  pgNodes?: { primary: PgNodeHandle; standby: PgNodeHandle };
+  /** two-hosts: pc1 and pc2. single: pc1 only (its address is `host`), without a pg node handle. */
+  hosts: Partial<Record<HostName, HostHandle>>;
+  /** Role, timeline and replication lag of every PostgreSQL node (for /status-like reports and drills). */
+  pgStatus(): Promise<PgNodeStatus[]>;
   ga: ManagedProcess;
   gc: ManagedProcess;
   actors: ManagedProcess[];
@@ -74,10 +161,126 @@ export function liveActorsByType(status: unknown): Record<string, number> {
   return out;
 }
 
+/** Where each node's data lives under the system's data dir. */
+function pgDataDir(dataDir: string, host: HostName): string {
+  return join(dataDir, host, 'pg');
+}
+
+function infoOf(spec: PgNodeSpec): PgInfo {
+  return nodeConn(spec);
+}
+
+function makePgNodeHandle(hostName: HostName, spec: PgNodeSpec, other: () => PgNodeHandle): PgNodeHandle {
+  const conn = nodeConn(spec);
+  const handle: PgNodeHandle = {
+    hostName,
+    info: infoOf(spec),
+    dataDir: spec.dataDir,
+    running: () => isRunning(spec.dataDir),
+    role: () => pgRole(conn),
+    kill: () => killNode(spec.dataDir),
+    stop: () => stopNode(spec.dataDir),
+    restart: async () => {
+      await stopNode(spec.dataDir);
+      await startNode(spec, { allowNotReady: true });
+    },
+    promote: () => promote(conn),
+    restartAsStandby: (newPrimary = other(), timeoutMs) =>
+      restartAsStandby({ ...spec, newPrimary: newPrimary.info, slot: hostName, applicationName: hostName, timeoutMs }),
+    reclone: (primary = other()) =>
+      reclone({ ...spec, primary: primary.info, primaryDataDir: primary.dataDir, slot: hostName, applicationName: hostName }),
+  };
+  return handle;
+}
+
+async function describeNode(host: HostName, address: string, port: number, conn: PgInfo, peer?: PgInfo): Promise<PgNodeStatus> {
+  const base: PgNodeStatus = { host, address, port };
+  const quick = { connectTimeoutMs: 1000, queryTimeoutMs: 2000 };
+  try {
+    const role = await pgRole(conn, quick);
+    if (!role.inRecovery) return { ...base, role, replication: await replicationStatus(conn, quick) };
+    return { ...base, role, standby: await standbyStatus(conn, { ...quick, ...(peer ? { primary: peer } : {}) }) };
+  } catch (err) {
+    return { ...base, error: (err as Error).message };
+  }
+}
+
+interface Storage {
+  pg: PgInfo;
+  pgNodes?: { primary: PgNodeHandle; standby: PgNodeHandle };
+  stop(): Promise<void>;
+  status(): Promise<PgNodeStatus[]>;
+}
+
+async function startSingleStorage(dataDir: string, host: string, port: number): Promise<Storage> {
+  const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), port, host, persistent: true });
+  const info: PgInfo = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database };
+  return { pg: info, stop: pg.stop, status: async () => [await describeNode('pc1', pg.host, pg.port, info)] };
+}
+
+/**
+ * pc1 primary + pc2 streaming standby (slot and application_name = host name).
+ * A data dir kept from an earlier run is started as it is (a standby stays one);
+ * two primaries (a failover that was never resolved) refuse to start.
+ */
+async function startTwoHostStorage(dataDir: string, port: number): Promise<Storage> {
+  const specs: Record<HostName, PgNodeSpec> = {
+    pc1: { dataDir: pgDataDir(dataDir, 'pc1'), host: PC1, port },
+    pc2: { dataDir: pgDataDir(dataDir, 'pc2'), host: PC2, port },
+  };
+  killOnExit(specs.pc1.dataDir);
+  killOnExit(specs.pc2.dataDir);
+  const stop = async () => {
+    // Primary first: a fast shutdown sends its last WAL to the standby.
+    await stopNode(specs.pc1.dataDir).catch(() => killNode(specs.pc1.dataDir));
+    await stopNode(specs.pc2.dataDir).catch(() => killNode(specs.pc2.dataDir));
+  };
+  try {
+    const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION'));
+    if (fresh) {
+      await startPrimary(specs.pc1);
+      await cloneStandby({ ...specs.pc2, primary: nodeConn(specs.pc1), primaryDataDir: specs.pc1.dataDir, slot: 'pc2', applicationName: 'pc2' });
+    } else {
+      await startNode(specs.pc1, { allowNotReady: true });
+      if (existsSync(join(specs.pc2.dataDir, 'PG_VERSION'))) await startNode(specs.pc2, { allowNotReady: true });
+    }
+    const roles = await Promise.all((['pc1', 'pc2'] as const).map((h) => pgRole(nodeConn(specs[h])).then((r) => [h, r] as const, () => [h, undefined] as const)));
+    const primaries = roles.filter(([, r]) => r && !r.inRecovery).map(([h]) => h);
+    if (primaries.length !== 1) {
+      throw new Error(
+        primaries.length === 0
+          ? `no PostgreSQL primary among pc1/pc2 in ${dataDir}`
+          : `both pc1 and pc2 are PostgreSQL primaries in ${dataDir} (an unresolved failover): rejoin one as standby with gestor_almacenamiento/pg-cli.js rejoin`,
+      );
+    }
+    const primaryHost = primaries[0]!;
+    const standbyHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
+    if (!fresh && existsSync(join(specs[standbyHost].dataDir, 'PG_VERSION'))) await waitStreaming(specs[standbyHost], 10_000).catch(() => undefined);
+    const handles = {} as Record<HostName, PgNodeHandle>;
+    handles.pc1 = makePgNodeHandle('pc1', specs.pc1, () => handles.pc2);
+    handles.pc2 = makePgNodeHandle('pc2', specs.pc2, () => handles.pc1);
+    return {
+      pg: handles[primaryHost].info,
+      pgNodes: { primary: handles[primaryHost], standby: handles[standbyHost] },
+      stop,
+      status: () =>
+        Promise.all(
+          (['pc1', 'pc2'] as const).map((h) => describeNode(h, specs[h].host, port, handles[h].info, handles[h === 'pc1' ? 'pc2' : 'pc1'].info)),
+        ),
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
   const root = repoRoot();
   const dist = join(root, 'dist');
-  const host = opts.host ?? '127.0.0.1';
+  const topology: Topology = opts.topology ?? 'single';
+  const twoHosts = topology === 'two-hosts';
+  // two-hosts: GA, GC and actors live on pc1 for now (a backup GA on pc2 comes with the GA roles).
+  const host = twoHosts ? PC1 : (opts.host ?? '127.0.0.1');
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'biblioteca-'));
   const logDir = join(dataDir, 'logs');
@@ -86,18 +289,19 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   const port = async (p: number) => (std ? p : freePort(host));
 
   const started: ManagedProcess[] = [];
-  let pgStop: (() => Promise<void>) | undefined;
+  let storage: Storage | undefined;
   const stop = async () => {
     // Clients first, storage last, so nothing logs spurious errors on the way down.
     for (const p of [...started].reverse()) await p.stop();
-    await pgStop?.();
+    await storage?.stop();
     if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
   try {
-    const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), port: await port(STANDARD.pg), host, persistent: true });
-    pgStop = pg.stop;
-    const pgInfo: PgInfo = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database };
+    storage = twoHosts
+      ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([PC1, PC2]))
+      : await startSingleStorage(dataDir, host, await port(STANDARD.pg));
+    const pgInfo = storage.pg;
 
     const gaPort = await port(STANDARD.ga);
     const gcFront = await port(STANDARD.gcFront);
@@ -114,11 +318,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
     const gaEnv: Record<string, string> = {
       ...common,
-      PGHOST: pg.host,
-      PGPORT: String(pg.port),
-      PGUSER: pg.user,
-      PGPASSWORD: pg.password,
-      PGDATABASE: pg.database,
+      PGHOST: pgInfo.host,
+      PGPORT: String(pgInfo.port),
+      PGUSER: pgInfo.user,
+      PGPASSWORD: pgInfo.password,
+      PGDATABASE: pgInfo.database,
       GA_BIND: `tcp://${host}:${gaPort}`,
       GA_HTTP_PORT: String(gaHttpPort),
     };
@@ -127,9 +331,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     await exec(process.execPath, [gaMain, 'migrate'], { env: { ...process.env, ...gaEnv } });
     await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...gaEnv } });
 
-    const ga = new ManagedProcess({ name: 'ga', script: gaMain, args: ['serve'], env: gaEnv, logFile: join(logDir, 'ga.log'), httpPort: gaHttpPort, httpHost: host });
+    const ga = new ManagedProcess({ name: 'ga', script: gaMain, args: ['serve'], env: gaEnv, logFile: join(logDir, 'ga.log'), httpPort: gaHttpPort, httpHost: host, host: 'pc1' });
     started.push(ga.start());
     await ga.waitHealthy();
+    // Seam for the GA pair: a backup GA on pc2 (PGHOST = pc2's standby, GA_ROL=backup) is started
+    // here and pushed to hosts.pc2.processes; its endpoint goes after the primary's in GA_ENDPOINTS.
 
     const gc = new ManagedProcess({
       name: 'gc',
@@ -144,6 +350,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       logFile: join(logDir, 'gc.log'),
       httpPort: gcHttpPort,
       httpHost: host,
+      host: 'pc1',
     });
     started.push(gc.start());
     await gc.waitHealthy();
@@ -169,6 +376,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         logFile: join(logDir, `${id}.log`),
         httpPort,
         httpHost: host,
+        host: 'pc1',
       });
       actors.push(a);
       started.push(a.start());
@@ -190,6 +398,27 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     await Promise.all(actors.map((a) => a.waitHealthy()));
     if (perType > 0) await waitForActors(perType);
 
+    // Processes are grouped by their spec.host at kill time, so actors added later belong to their host too.
+    const hostHandle = (name: HostName, address: string, pgNode?: PgNodeHandle): HostHandle => {
+      const h: HostHandle = {
+        name,
+        address,
+        processes: [],
+        pg: pgNode,
+        kill: async () => {
+          const procs = new Set([...h.processes, ...started.filter((p) => p.spec.host === name)]);
+          await Promise.all([...[...procs].map((p) => p.kill()), pgNode ? pgNode.kill() : Promise.resolve()]);
+        },
+      };
+      return h;
+    };
+    const pgNodes = storage.pgNodes;
+    const nodeOn = (h: HostName) => (pgNodes ? [pgNodes.primary, pgNodes.standby].find((n) => n.hostName === h) : undefined);
+    const hosts: Partial<Record<HostName, HostHandle>> = twoHosts
+      ? { pc1: hostHandle('pc1', PC1, nodeOn('pc1')), pc2: hostHandle('pc2', PC2, nodeOn('pc2')) }
+      : { pc1: hostHandle('pc1', host) };
+    const st = storage;
+
     return {
       gcEndpoint: `tcp://${host}:${gcFront}`,
       gaEndpoint: `tcp://${host}:${gaPort}`,
@@ -197,6 +426,10 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gaHttp: `http://${host}:${gaHttpPort}`,
       pg: pgInfo,
       dataDir,
+      topology,
+      pgNodes,
+      hosts,
+      pgStatus: () => st.status(),
       ga,
       gc,
       actors,

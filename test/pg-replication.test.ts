@@ -147,7 +147,8 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
       const tDone = await Promise.race([blocked, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('commit still blocked')), degradeMs + 3000))]);
       timings.syncDegradeReleaseMs = tDone - tStop;
       expect(tDone - tStop).toBeLessThan(degradeMs + 2500);
-      expect(watchdog.state().mode).toBe('degraded-async');
+      // The release can be seen a moment before the watchdog's own call returns.
+      await waitFor('watchdog reports degraded-async', async () => watchdog.state().mode === 'degraded-async', 1000);
       expect(await synchronousStandbyNames(nodeConn(pc1))).toBe('');
 
       await startNode(pc2);

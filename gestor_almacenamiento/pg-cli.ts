@@ -1,0 +1,101 @@
+/**
+ * Operator commands for the PostgreSQL pair, on the host of the node concerned:
+ *
+ *   node dist/gestor_almacenamiento/pg-cli.js status --node 127.0.1.1:54329 [--primary 127.0.1.2:54329]
+ *       role, timeline, LSN; standbys and their lag (primary) or receive state and lag (standby)
+ *
+ *   node dist/gestor_almacenamiento/pg-cli.js rejoin --data .data/pc1/pg --listen 127.0.1.1:54329 \
+ *        --primary 127.0.1.2:54329 [--name pc1] [--primary-data .data/pc2/pg] [--reclone]
+ *       Brings a former primary back as the new standby. It is restarted in
+ *       standby mode first (it never comes up read-write on its old timeline);
+ *       if it diverged it is wiped and re-cloned from the current primary
+ *       (over SQL, or by file copy when --primary-data is given). --reclone skips
+ *       the attempt and re-clones at once. Exit 0 = streaming; 1 = failed.
+ *
+ *   node dist/gestor_almacenamiento/pg-cli.js promote --node 127.0.1.2:54329
+ *       promotes a standby (clears synchronous_standby_names first), prints the new timeline
+ *
+ * Credentials: PGUSER / PGPASSWORD / PGDATABASE (same defaults as the GA).
+ * Result: one JSON object on stdout; pino logs on stderr.
+ */
+import 'dotenv/config';
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './pg-admin.js';
+import { reclone, restartAsStandby } from './pg-node.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'pg-cli', pid: process.pid } }, pino.destination(2));
+
+function hostPort(v: string): { host: string; port: number } {
+  const m = /^([^:\s]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected host:port');
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+function conn(hp: { host: string; port: number }): PgConn {
+  return {
+    ...hp,
+    user: process.env.PGUSER || 'postgres',
+    password: process.env.PGPASSWORD ?? 'postgres',
+    database: process.env.PGDATABASE || 'biblioteca',
+  };
+}
+
+function print(o: unknown): void {
+  process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
+}
+
+const program = new Command().name('pg-cli').description('PostgreSQL pair operations: status, promote, rejoin a former primary as the new standby');
+
+program
+  .command('status')
+  .requiredOption('--node <host:port>', 'the node to describe', hostPort)
+  .option('--primary <host:port>', 'its primary, to measure a standby lag in bytes', hostPort)
+  .action(async (o: { node: { host: string; port: number }; primary?: { host: string; port: number } }) => {
+    const node = conn(o.node);
+    const role = await pgRole(node);
+    if (!role.inRecovery) print({ node: `${node.host}:${node.port}`, pgRole: 'primary', ...role, standbys: await replicationStatus(node) });
+    else print({ node: `${node.host}:${node.port}`, pgRole: 'standby', ...role, standby: await standbyStatus(node, o.primary ? { primary: conn(o.primary) } : {}) });
+  });
+
+program
+  .command('promote')
+  .requiredOption('--node <host:port>', 'the standby to promote', hostPort)
+  .action(async (o: { node: { host: string; port: number } }) => {
+    const r = await promote(conn(o.node));
+    log.warn({ node: `${o.node.host}:${o.node.port}`, ...r }, r.promoted ? 'standby promoted' : 'already a primary');
+    print(r);
+  });
+
+program
+  .command('rejoin')
+  .description('restart a former primary as a standby of the current primary; re-clone it if it diverged')
+  .requiredOption('--data <dir>', 'data dir of the node to rejoin')
+  .requiredOption('--listen <host:port>', 'address and port this node listens on', hostPort)
+  .requiredOption('--primary <host:port>', 'the current primary', hostPort)
+  .option('--name <name>', 'application_name and slot name of this standby', 'pc1')
+  .option('--primary-data <dir>', "the primary's data dir, when on this machine (file copy instead of SQL)")
+  .option('--reclone', 'wipe and re-clone without trying to follow first')
+  .option('--timeout-ms <ms>', 'how long to wait for streaming before declaring divergence', (v) => Number.parseInt(v, 10), 5000)
+  .action(async (o: { data: string; listen: { host: string; port: number }; primary: { host: string; port: number }; name: string; primaryData?: string; reclone?: boolean; timeoutMs: number }) => {
+    const primary = conn(o.primary);
+    const spec = { dataDir: o.data, ...o.listen };
+    const role = await pgRole(primary);
+    if (role.inRecovery) throw new Error(`${primary.host}:${primary.port} is not a primary (it is in recovery)`);
+    let outcome: 'streaming' | 'diverged' | 'recloned' = 'diverged';
+    if (!o.reclone) outcome = await restartAsStandby({ ...spec, newPrimary: primary, slot: o.name, applicationName: o.name, timeoutMs: o.timeoutMs, log });
+    let clone: { totalMs: number; bytes: number } | undefined;
+    if (outcome !== 'streaming') {
+      const r = await reclone({ ...spec, primary, primaryDataDir: o.primaryData, slot: o.name, applicationName: o.name, log });
+      clone = { totalMs: r.totalMs, bytes: r.bytes };
+      outcome = 'recloned';
+    }
+    print({ node: `${o.listen.host}:${o.listen.port}`, primary: `${primary.host}:${primary.port}`, outcome, timeline: role.timeline, ...(clone ? { clone } : {}) });
+  });
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  log.error({ err: (err as Error).message }, 'pg-cli failed');
+  process.exitCode = 1;
+}
