@@ -19,8 +19,8 @@ export const VARIABLES = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // storage client (GC and actors)
   GA_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5570']),
-  GA_TIMEOUT_MS: int(1500, 50),
-  GA_MAX_ATTEMPTS: int(6, 1, 100),
+  GA_TIMEOUT_MS: int(1000, 50),
+  GA_MAX_ATTEMPTS: int(16, 1, 100),
   GA_BREAKER_FAILURES: int(3, 1),
   GA_BREAKER_RESET_MS: int(2000, 50),
   // GA

@@ -47,7 +47,10 @@ export interface StorageClient {
 }
 
 /** Waits between full rounds over the endpoint list; the last value repeats. */
-const ROUND_BACKOFF_MS = [50, 100, 200, 400];
+// With the default 16 attempts over a GA pair that fails fast (a dead primary, a
+// passive backup) the rounds span ~2 s: longer than a backup's takeover (peer
+// heartbeat loss, 1 s by default, plus activation), so a call outlives a failover.
+const ROUND_BACKOFF_MS = [50, 100, 200, 300, 400, 500];
 /** Upper bound on how long a send waits for a connected peer before the attempt fails. */
 const MAX_SEND_WAIT_MS = 200;
 
