@@ -3,10 +3,11 @@
  * `cargar-catalogo <archivo>`. Configuration comes from the environment
  * (and `.env`), validated by common/config.ts.
  */
-import 'dotenv/config';
+import '../common/env.js';
 import { Command } from 'commander';
 import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { stopOnSignals } from '../common/process-lifecycle.js';
 import { CatalogError, loadCatalog, readCatalogFile } from './catalog.js';
 import { createPool } from './db.js';
 import { startGa } from './ga.js';
@@ -26,24 +27,7 @@ async function serve(): Promise<void> {
   const cfg = { ...config(), ...readConfig(REPLICATION_VARS) };
   const log = createLogger('ga');
   const ga = await startGa(cfg, log);
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    ga.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error while closing');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(log, () => ga.close());
 }
 
 async function migrateOnly(): Promise<void> {

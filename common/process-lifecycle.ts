@@ -1,0 +1,45 @@
+/** What every long-running process's main.ts does the same way: config errors and signals. */
+import { ConfigError, readConfig, type VariableName } from './config.js';
+import type { Logger } from './logger.js';
+
+/** Reads the process's variables; a bad one is named on stderr and the process exits 1. */
+export function readConfigOrExit<K extends VariableName>(names: readonly K[], log: Logger): ReturnType<typeof readConfig<K>> {
+  try {
+    return readConfig(names);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    exitWith(log, err.message, { variable: err.variable });
+  }
+}
+
+export function exitWith(log: Logger, message: string, fields: Record<string, unknown> = {}): never {
+  log.fatal(fields, message);
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/**
+ * SIGINT/SIGTERM run `close` once, then exit 0. A close that hangs must not keep
+ * the process alive: after `graceMs`, or on a second signal, it exits 1.
+ */
+export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs = 5000): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    setTimeout(() => process.exit(1), graceMs).unref();
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
