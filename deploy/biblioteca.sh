@@ -1,0 +1,55 @@
+#!/bin/sh
+# Entry point of the biblioteca image: one word picks the process, the rest of
+# the arguments go to it unchanged. Settings come only from the environment
+# (validated by common/config.ts, exactly as on a developer machine), so this
+# script maps names to dist/ entries and nothing else.
+#
+#   biblioteca ga [serve|migrate|cargar-catalogo <archivo>]
+#   biblioteca gc
+#   biblioteca actor                  # ACTOR_TIPO=prestamo|devolucion|renovacion
+#   biblioteca ps <menu|archivo|test-sistema|carga> …
+#   biblioteca status [--ga URL …] [--gc URL]
+#   biblioteca health [port]          # HEALTHCHECK: GET /health of the process in this container
+set -eu
+cd /app
+
+# The process's HTTP port is remembered for `health`, so the image's
+# HEALTHCHECK works without repeating the port (docker run img ga, gc, actor).
+remember_port() { printf '%s\n' "$1" > /tmp/biblioteca-http-port; }
+
+cmd="${1:-help}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  ga)
+    remember_port "${GA_HTTP_PORT:-9570}"
+    exec node dist/gestor_almacenamiento/main.js "$@" ;;
+  gc)
+    remember_port "${GC_HTTP_PORT:-9555}"
+    exec node dist/gestor_carga/main.js "$@" ;;
+  actor)
+    # 0 (any free port) cannot be health-checked: compose files give each actor a fixed port.
+    remember_port "${ACTOR_HTTP_PORT:-0}"
+    exec node dist/actores/main.js "$@" ;;
+  ps)
+    exec node dist/solicitante/main.js "$@" ;;
+  status)
+    exec node dist/scripts/status.js "$@" ;;
+  health)
+    port="${1:-$(cat /tmp/biblioteca-http-port 2>/dev/null || echo none)}"
+    case "$port" in
+      none) exit 0 ;;   # a one-shot command (ps, status): nothing to check
+      0) echo "no fixed HTTP port (set ACTOR_HTTP_PORT)" >&2; exit 1 ;;
+    esac
+    # HTTP_HOST=0.0.0.0 listens everywhere, so ask on loopback; a specific address is asked directly.
+    host="${HTTP_HOST:-0.0.0.0}"
+    [ "$host" = 0.0.0.0 ] && host=127.0.0.1
+    exec node -e '
+      fetch(`http://${process.argv[1]}:${process.argv[2]}/health`, { signal: AbortSignal.timeout(2500) })
+        .then((r) => process.exit(r.ok ? 0 : 1), (e) => { console.error(String(e)); process.exit(1); });
+    ' "$host" "$port" ;;
+  help|-h|--help)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *)
+    echo "biblioteca: unknown command '$cmd' (ga, gc, actor, ps, status, health, help)" >&2
+    exit 2 ;;
+esac

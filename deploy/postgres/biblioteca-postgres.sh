@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Entry point of the PostgreSQL containers of the pair (pc1-postgres, pc2-postgres),
+# run inside the official postgres image (which ships initdb, pg_basebackup,
+# pg_rewind and psql), mounted read-only at /biblioteca.
+#
+#   biblioteca-postgres.sh serve  --name pc1 --initial primary -- [postgres args…]
+#   biblioteca-postgres.sh serve  --name pc2 --initial standby -- [postgres args…]
+#   biblioteca-postgres.sh rejoin --name pc1 --listen <this host's address> [--reclone]
+#
+# The one rule it enforces: this script never makes a node read-write by itself.
+#   * empty volume, --initial primary: initdb (the image's own code) + replication role,
+#     unless the peer already is a primary: then it is cloned, as for a standby;
+#   * empty volume, --initial standby: clone the peer with pg_basebackup, start as standby;
+#   * existing standby (standby.signal): start as a standby of the peer;
+#   * existing former primary: start as primary ONLY if the peer answers and is a
+#     standby. If the peer is a primary (a failover happened while we were away)
+#     or does not answer within --peer-wait-s, start as a STANDBY (read-only):
+#     promotions are the GA pair's job, which checks timelines first
+#     (gestor_almacenamiento/takeover.ts). A former primary restarted plainly
+#     would come up read-write on its old timeline: split brain.
+# A standby that cannot follow (it diverged) stays read-only; `rejoin` repairs it
+# (pg_rewind, else a fresh pg_basebackup). See docs/deploy.md.
+#
+# Settings: PGDATA, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB (the image's),
+# PGPORT (this node's port), PG_PEER_HOST / PG_PEER_PORT (the other node: the same
+# variables the GA reads). Server settings: replication.conf next to this file.
+set -Eeo pipefail
+
+# The image's functions (initdb, temporary server, pg_hba): sourcing runs nothing.
+# shellcheck source=/dev/null
+source /usr/local/bin/docker-entrypoint.sh
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPL_USER=replicador
+# Outside PGDATA (initdb and pg_basebackup want an empty directory), on the volume.
+PASSFILE=/var/lib/postgresql/.pgpass
+CLONE_MARK=/var/lib/postgresql/.clone-incomplete
+
+log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-?}" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+usage() { sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+CMD="${1:-}"; [ $# -gt 0 ] && shift
+NAME=""; INITIAL=""; PEER_WAIT_S=30; LISTEN=""; RECLONE=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --name) NAME="$2"; shift 2 ;;
+    --initial) INITIAL="$2"; shift 2 ;;
+    --peer-wait-s) PEER_WAIT_S="$2"; shift 2 ;;
+    --listen) LISTEN="$2"; shift 2 ;;
+    --reclone) RECLONE=1; shift ;;
+    --) shift; break ;;
+    *) usage ;;
+  esac
+done
+[ -n "$NAME" ] || usage
+: "${PG_PEER_HOST:?PG_PEER_HOST (the other PostgreSQL node) is required}"
+: "${PG_PEER_PORT:=5432}"
+: "${PGPORT:=5432}"
+export PGPORT
+
+# ---------------------------------------------------------------- helpers
+
+# Superuser and replication role share the one secret the container knows.
+write_passfile() {
+  local pw="${POSTGRES_PASSWORD//\\/\\\\}"; pw="${pw//:/\\:}"
+  umask 077
+  printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$REPL_USER" "$pw" "${POSTGRES_USER:-postgres}" "$pw" > "$PASSFILE"
+}
+
+peer_conninfo() { printf 'host=%s port=%s user=%s dbname=postgres connect_timeout=3' "$PG_PEER_HOST" "$PG_PEER_PORT" "${POSTGRES_USER:-postgres}"; }
+
+# primary | standby | unreachable
+peer_role() {
+  local r
+  r="$(psql "$(peer_conninfo)" -XAtqc 'SELECT pg_is_in_recovery()' 2>/dev/null)" || { echo unreachable; return; }
+  case "$r" in f) echo primary ;; t) echo standby ;; *) echo unreachable ;; esac
+}
+
+# The slot keeps the WAL this standby still needs on the primary.
+ensure_slot_on_peer() {
+  psql "$(peer_conninfo)" -XAtq -v ON_ERROR_STOP=1 -v slot="$NAME" <<'SQL' >/dev/null
+SELECT pg_create_physical_replication_slot(:'slot', true)
+ WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot');
+SQL
+}
+
+# A standby must never carry the primary's synchronous_standby_names into a
+# promotion (commits would wait for a standby that is itself).
+strip_sync_names() {
+  [ -f "$PGDATA/postgresql.auto.conf" ] && sed -i '/^[[:space:]]*synchronous_standby_names/d' "$PGDATA/postgresql.auto.conf"
+  return 0
+}
+
+make_standby() {
+  touch "$PGDATA/standby.signal"
+  strip_sync_names
+  ensure_slot_on_peer || log "could not create slot $NAME on the peer now; the walreceiver retries until it exists"
+}
+
+wait_for_peer_primary() {
+  local n=0
+  until [ "$(peer_role)" = primary ]; do
+    [ $((n % 12)) -eq 0 ] && log "waiting for the primary at $PG_PEER_HOST:$PG_PEER_PORT to clone from…"
+    n=$((n + 1)); sleep 5
+  done
+}
+
+clone_from_peer() {
+  wait_for_peer_primary
+  touch "$CLONE_MARK"
+  find "$PGDATA" -mindepth 1 -delete
+  ensure_slot_on_peer
+  log "cloning $PG_PEER_HOST:$PG_PEER_PORT with pg_basebackup (slot $NAME)"
+  pg_basebackup -h "$PG_PEER_HOST" -p "$PG_PEER_PORT" -U "$REPL_USER" -D "$PGDATA" \
+    -X stream -S "$NAME" --checkpoint=fast --no-password
+  make_standby
+  rm -f "$CLONE_MARK"
+  log "clone complete: starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+}
+
+init_primary() {
+  # The image's own initialisation (initdb, superuser password, pg_hba, POSTGRES_DB).
+  docker_verify_minimum_env
+  docker_init_database_dir
+  pg_setup_hba_conf "$@"
+  export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
+  docker_temp_server_start "$@"
+  docker_setup_db
+  docker_process_sql --dbname postgres -v role="$REPL_USER" -v pw="$POSTGRES_PASSWORD" <<'SQL'
+CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'pw';
+SQL
+  docker_temp_server_stop
+  unset PGPASSWORD
+  # The image's last line admits `all` databases, which does not cover replication.
+  printf 'host replication %s all scram-sha-256\n' "$REPL_USER" >> "$PGDATA/pg_hba.conf"
+  log "initialised a new primary (replication role $REPL_USER)"
+}
+
+# A former primary (no standby.signal) decides how to come back.
+decide_former_primary() {
+  local waited=0 role
+  while :; do
+    role="$(peer_role)"
+    case "$role" in
+      standby)
+        log "the peer is a standby: starting as the primary"
+        return ;;
+      primary)
+        log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): starting as its STANDBY, read-only. If it cannot follow (diverged), run the rejoin (docs/deploy.md)."
+        make_standby
+        return ;;
+    esac
+    if [ "$waited" -ge "$PEER_WAIT_S" ]; then
+      log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT did not answer for ${PEER_WAIT_S}s: starting as a STANDBY (read-only); the GA pair promotes this node if it is on the newest timeline"
+      make_standby
+      return
+    fi
+    sleep 2; waited=$((waited + 2))
+  done
+}
+
+server_args() {
+  local line key value
+  while IFS= read -r line; do
+    line="${line%%#*}"
+    [[ "$line" =~ ^[[:space:]]*([a-z_]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]] || continue
+    key="${BASH_REMATCH[1]}"; value="${BASH_REMATCH[2]}"
+    printf '%s\0' -c "$key=$value"
+  done < "$HERE/replication.conf"
+  # Used only while standby.signal exists; the password comes from PGPASSFILE.
+  printf '%s\0' -c "primary_conninfo=host=$PG_PEER_HOST port=$PG_PEER_PORT user=$REPL_USER application_name=$NAME connect_timeout=3" \
+    -c "primary_slot_name=$NAME" -c "cluster_name=$NAME" -c "port=$PGPORT"
+}
+
+# ---------------------------------------------------------------- commands
+
+serve() {
+  local -a args
+  mapfile -d '' args < <(server_args)
+  # Settings from the compose file (listen_addresses) come last and win.
+  set -- "${args[@]}" "$@"
+
+  if [ -f "$CLONE_MARK" ]; then
+    log "a previous clone did not finish: cloning again"
+    clone_from_peer
+  elif [ ! -s "$PGDATA/PG_VERSION" ]; then
+    # An empty volume next to a live primary (a replaced disk, a wiped volume)
+    # becomes its standby whatever --initial says: a second, unrelated primary
+    # would only confuse the pair.
+    if [ "$INITIAL" = standby ] || [ "$(peer_role)" = primary ]; then
+      clone_from_peer
+    elif [ "$INITIAL" = primary ]; then
+      init_primary "$@"
+    else
+      die "empty data directory and no --initial primary|standby"
+    fi
+  elif [ -f "$PGDATA/standby.signal" ]; then
+    strip_sync_names
+    log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+  else
+    decide_former_primary
+  fi
+  exec postgres "$@"
+}
+
+rejoin() {
+  [ -n "$LISTEN" ] || die "--listen <this host's address> is required (to make sure this node is stopped)"
+  # pg_rewind on a data directory that a running server uses destroys it; the
+  # server runs in another container, so ask the network, not postmaster.pid.
+  if pg_isready -q -h "$LISTEN" -p "$PGPORT" -t 3; [ $? -ne 2 ]; then
+    die "something answers on $LISTEN:$PGPORT: stop this host's PostgreSQL container first (docker stop ${NAME}-postgres)"
+  fi
+  [ "$(peer_role)" = primary ] || die "the peer $PG_PEER_HOST:$PG_PEER_PORT is not a reachable primary: nothing to rejoin"
+  [ -s "$PGDATA/PG_VERSION" ] || RECLONE=1
+  if [ "$RECLONE" -eq 0 ]; then
+    log "pg_rewind from $PG_PEER_HOST:$PG_PEER_PORT (no-op when this node's WAL is a prefix of the new timeline)"
+    if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" --progress; then
+      make_standby
+      log "rejoined: start the container (docker start ${NAME}-postgres); it follows $PG_PEER_HOST:$PG_PEER_PORT"
+      return
+    fi
+    log "pg_rewind failed: re-cloning from the primary instead"
+  fi
+  clone_from_peer
+  log "re-cloned: start the container (docker start ${NAME}-postgres)"
+}
+
+case "$CMD" in
+  serve|rejoin)
+    if [ "$(id -u)" = 0 ]; then
+      # As root (the image default): prepare directories, the password file,
+      # then run this script again as the postgres user, like the image does.
+      docker_setup_env
+      docker_create_db_directories
+      chown postgres:postgres /var/lib/postgresql
+      write_passfile
+      chown postgres:postgres "$PASSFILE"
+      again=("$CMD" --name "$NAME" --peer-wait-s "$PEER_WAIT_S")
+      [ -n "$INITIAL" ] && again+=(--initial "$INITIAL")
+      [ -n "$LISTEN" ] && again+=(--listen "$LISTEN")
+      [ "$RECLONE" -eq 1 ] && again+=(--reclone)
+      exec gosu postgres "${BASH_SOURCE[0]}" "${again[@]}" -- "$@"
+    fi
+    docker_setup_env
+    export PGPASSFILE="$PASSFILE"
+    "$CMD" "$@" ;;
+  *) usage ;;
+esac

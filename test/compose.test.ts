@@ -1,0 +1,531 @@
+/**
+ * The multi-host compose files, checked offline (no Docker engine here):
+ *  - each file, after ${…} interpolation with deploy/.env.example, validates
+ *    against the Compose Specification JSON schema (shipped by the npm package
+ *    dclint, compiled with ajv: nothing is fetched);
+ *  - every variable a service sets is one common/config.ts knows (PostgreSQL
+ *    containers may also use the postgres image's own), and its value passes
+ *    the same validation the processes run at start;
+ *  - every command is real: the word maps to a dist/ entry in the image's entry
+ *    script, the subcommand and options appear in that CLI's own --help, the
+ *    PostgreSQL wrapper knows its subcommand and options;
+ *  - healthchecks, restart policies, container names, host networking, named
+ *    volumes, free ports per host, and the pc1 ↔ pc2 pair wiring line up.
+ * Negative tests feed in-memory documents with one typo each.
+ */
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import dotenv from 'dotenv';
+import { parse as parseYaml, parseDocument } from 'yaml';
+import { ConfigError, KNOWN_VARIABLES, readConfig, type VariableName } from '../common/config.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const COMPOSE_FILES = { pc1: 'docker-compose.pc1.yml', pc2: 'docker-compose.pc2.yml', pc3: 'docker-compose.pc3.yml' } as const;
+type Host = keyof typeof COMPOSE_FILES;
+const ENTRY_SCRIPT = 'deploy/biblioteca.sh';
+const PG_SCRIPT = 'deploy/postgres/biblioteca-postgres.sh';
+const PG_SCRIPT_IN_CONTAINER = '/biblioteca/biblioteca-postgres.sh';
+/** The official postgres image's own variables (docker-entrypoint.sh), allowed in its containers only. */
+const POSTGRES_IMAGE_VARS = new Set([
+  'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'POSTGRES_INITDB_ARGS', 'POSTGRES_INITDB_WALDIR',
+  'POSTGRES_HOST_AUTH_METHOD', 'PGDATA',
+]);
+const KNOWN = new Set<string>(KNOWN_VARIABLES);
+
+type Json = Record<string, any>;
+type Env = Record<string, string | undefined>;
+
+// ---------------------------------------------------------------- schema
+
+const require = createRequire(import.meta.url);
+const SCHEMA_PATH = path.join(path.dirname(require.resolve('dclint/package.json')), 'schemas', 'compose.schema.json');
+
+function loadSchema(): Json {
+  const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as Json;
+  // The file names its meta-schema by an https URL that ajv does not register
+  // (it knows draft-07 as http://…#); the document itself is plain draft-07.
+  delete schema.$schema;
+  return schema;
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function schemaErrors(doc: unknown): string[] {
+  // No loadSchema option: a remote $ref would make compile() throw, so
+  // compiling at all proves the validation is offline.
+  validator ??= new Ajv({ allErrors: true, strict: false, allowUnionTypes: true }).compile(loadSchema());
+  if (validator(doc)) return [];
+  return (validator.errors ?? []).map((e: ErrorObject) => {
+    const extra = e.params && 'additionalProperty' in e.params ? ` '${String(e.params.additionalProperty)}'` : '';
+    return `schema: ${e.instancePath || '/'} ${e.message ?? ''}${extra}`;
+  });
+}
+
+// ---------------------------------------------------------------- interpolation
+
+/**
+ * Compose's ${…} substitution: ${V}, ${V:-d}, ${V-d}, ${V:?msg}, ${V?msg},
+ * ${V:+r}, ${V+r}, $V and $$. An unset variable without a default is a problem
+ * here (compose would only warn and use an empty string).
+ */
+export function interpolate(value: string, env: Env, problems: string[], where: string): string {
+  return value.replace(/\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, dollar, name, op, arg, bare) => {
+    if (dollar) return '$';
+    const v = name ?? bare;
+    const raw = env[v];
+    const set = raw !== undefined;
+    const nonEmpty = set && raw !== '';
+    switch (op) {
+      case ':-': return nonEmpty ? raw : arg;
+      case '-': return set ? raw : arg;
+      case ':?': if (!nonEmpty) problems.push(`${where}: ${v} is required (${arg})`); return raw ?? '';
+      case '?': if (!set) problems.push(`${where}: ${v} is required (${arg})`); return raw ?? '';
+      case ':+': return nonEmpty ? arg : '';
+      case '+': return set ? arg : '';
+      default:
+        if (!set) problems.push(`${where}: \${${v}} is not set and has no default`);
+        return raw ?? '';
+    }
+  });
+}
+
+function interpolateTree(node: unknown, env: Env, problems: string[], where: string): unknown {
+  if (typeof node === 'string') return interpolate(node, env, problems, where);
+  if (Array.isArray(node)) return node.map((x, i) => interpolateTree(x, env, problems, `${where}[${i}]`));
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, interpolateTree(v, env, problems, `${where}.${k}`)]));
+  }
+  return node;
+}
+
+/** Variable names a compose text refers to. */
+function referencedVariables(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) out.add(m[1]!);
+  return out;
+}
+
+const SAMPLE_ENV: Env = dotenv.parse(readFileSync(path.join(ROOT, 'deploy/.env.example')));
+
+interface Loaded {
+  file: string;
+  host: string;
+  doc: Json;
+  problems: string[];
+}
+
+/** YAML text → merged (<<) and interpolated document. */
+export function loadCompose(text: string, file: string, host: string, env: Env = SAMPLE_ENV): Loaded {
+  const problems: string[] = [];
+  const parsed = parseDocument(text, { merge: true });
+  if (parsed.errors.length) return { file, host, doc: {}, problems: parsed.errors.map((e) => `yaml: ${e.message}`) };
+  const doc = interpolateTree(parsed.toJS({ maxAliasCount: 1000 }), env, problems, file) as Json;
+  return { file, host, doc, problems };
+}
+
+// ---------------------------------------------------------------- commands
+
+/** `word)` arms of the entry script's case, with the dist entry each one runs. */
+function entryCommands(): Map<string, string | null> {
+  const out = new Map<string, string | null>();
+  const lines = readFileSync(path.join(ROOT, ENTRY_SCRIPT), 'utf8').split('\n');
+  let current: string[] | null = null;
+  for (const line of lines) {
+    const arm = /^ {2}([a-z][a-z|-]*)\)\s*$/.exec(line);
+    if (arm) {
+      current = arm[1]!.split('|');
+      for (const c of current) out.set(c, null);
+      continue;
+    }
+    const node = /exec node (dist\/\S+\.js)/.exec(line);
+    if (current && node) for (const c of current) out.set(c, node[1]!);
+    if (/;;\s*$/.test(line)) current = null;
+  }
+  return out;
+}
+
+interface CliHelp {
+  commands: Set<string>;
+  /** option name → takes a value */
+  options: Map<string, boolean>;
+  requiredArgs: number;
+}
+
+const helpCache = new Map<string, CliHelp>();
+function cliHelp(distFile: string, sub: string[]): CliHelp {
+  const key = [distFile, ...sub].join(' ');
+  const cached = helpCache.get(key);
+  if (cached) return cached;
+  const text = execFileSync(process.execPath, [path.join(ROOT, distFile), ...sub, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  const section = (title: string) => {
+    const m = new RegExp(`^${title}:\\n((?:[ \\t].*\\n?)*)`, 'm').exec(text);
+    return m ? m[1]! : '';
+  };
+  const commands = new Set([...section('Commands').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!));
+  const options = new Map<string, boolean>();
+  for (const m of section('Options').matchAll(/(--[a-z][\w-]*)( [<[])?/g)) options.set(m[1]!, Boolean(m[2]));
+  const usage = /^Usage: .*$/m.exec(text)?.[0] ?? '';
+  const help = { commands, options, requiredArgs: (usage.match(/<[^>]+>/g) ?? []).length };
+  helpCache.set(key, help);
+  return help;
+}
+
+/** Options and arguments as the CLI's own --help describes them. */
+function checkCliArgs(distFile: string, args: string[]): string[] {
+  const problems: string[] = [];
+  const top = cliHelp(distFile, []);
+  let help = top;
+  const positional: string[] = [];
+  let sub: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('--')) {
+      const name = a.split('=')[0]!;
+      if (!help.options.has(name)) problems.push(`'${name}' is not an option of ${[distFile, sub].filter(Boolean).join(' ')}`);
+      else if (help.options.get(name) && !a.includes('=')) i++;
+      continue;
+    }
+    if (top.commands.size && sub === undefined) {
+      if (!top.commands.has(a)) {
+        problems.push(`'${a}' is not a command of ${distFile} (${[...top.commands].join(', ')})`);
+        return problems;
+      }
+      sub = a;
+      help = cliHelp(distFile, [a]);
+      continue;
+    }
+    positional.push(a);
+  }
+  if (positional.length < help.requiredArgs) problems.push(`${distFile} ${sub ?? ''} needs ${help.requiredArgs} argument(s), got ${positional.length}`);
+  return problems;
+}
+
+function checkAppCommand(argv: string[]): string[] {
+  const [word, ...rest] = argv;
+  const commands = entryCommands();
+  if (!word || !commands.has(word)) return [`'${word}' is not a command of ${ENTRY_SCRIPT} (${[...commands.keys()].join(', ')})`];
+  const dist = commands.get(word);
+  if (!dist) return [];
+  const source = dist.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+  if (!existsSync(path.join(ROOT, source))) return [`${ENTRY_SCRIPT} runs ${dist}, but ${source} does not exist`];
+  if (!existsSync(path.join(ROOT, dist))) return [`${dist} is not built (npm test builds it first)`];
+  // The GC and the actors take no arguments (and would start serving on --help).
+  if (word === 'gc' || word === 'actor') return rest.length ? [`'${word}' takes no arguments, got ${rest.join(' ')}`] : [];
+  const problems = checkCliArgs(dist, rest);
+  // A file argument the GA reads must be in the image.
+  if (word === 'ga' && rest[0] === 'cargar-catalogo' && rest[1] && !rest[1].startsWith('/')) {
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    if (!existsSync(path.join(ROOT, rest[1])) || !new RegExp(`^COPY\\s+${rest[1].replace(/[.]/g, '\\.')}\\s`, 'm').test(dockerfile)) {
+      problems.push(`${rest[1]} is not copied into the image by the Dockerfile`);
+    }
+  }
+  return problems;
+}
+
+/** Subcommands and options of the PostgreSQL wrapper, from its own source. */
+function pgScriptGrammar(): { commands: Set<string>; options: Set<string> } {
+  const text = readFileSync(path.join(ROOT, PG_SCRIPT), 'utf8');
+  const commands = new Set((/^ {2}([a-z|]+)\)\n\s+if \[ "\$\(id -u\)" = 0 \]/m.exec(text)?.[1] ?? '').split('|').filter(Boolean));
+  const options = new Set([...text.matchAll(/^ {4}(--[a-z-]+)\)/gm)].map((m) => m[1]!));
+  return { commands, options };
+}
+
+function checkPgCommand(argv: string[]): string[] {
+  const [cmd, ...rest] = argv;
+  const g = pgScriptGrammar();
+  if (!cmd || !g.commands.has(cmd)) return [`'${cmd}' is not a command of ${PG_SCRIPT} (${[...g.commands].join(', ')})`];
+  const problems: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--') break; // the rest goes to postgres
+    if (!g.options.has(a)) problems.push(`'${a}' is not an option of ${PG_SCRIPT}`);
+    else if (a !== '--reclone') i++;
+  }
+  if (!rest.includes('--name')) problems.push(`${PG_SCRIPT} needs --name`);
+  return problems;
+}
+
+// ---------------------------------------------------------------- services
+
+function envOf(service: Json): Record<string, string> {
+  const e = service.environment;
+  if (!e) return {};
+  if (Array.isArray(e)) {
+    return Object.fromEntries(e.map((x: string) => {
+      const i = x.indexOf('=');
+      return i < 0 ? [x, ''] : [x.slice(0, i), x.slice(i + 1)];
+    }));
+  }
+  return Object.fromEntries(Object.entries(e).map(([k, v]) => [k, v === null ? '' : String(v)]));
+}
+
+const asArgv = (v: unknown): string[] | null => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : null);
+const isTool = (s: Json) => Array.isArray(s.profiles) && s.profiles.includes('tools');
+
+function portOf(v: string): number | null {
+  const m = /:(\d+)$/.exec(v) ?? /^(\d+)$/.exec(v);
+  return m ? Number(m[1]) : null;
+}
+
+/** Ports a service listens on (host networking: the host's ports). */
+function listenPorts(kind: 'app' | 'postgres', env: Record<string, string>): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (const [k, v] of Object.entries(env)) {
+    const listens = kind === 'postgres' ? k === 'PGPORT' : /_BIND$|_HTTP_PORT$/.test(k);
+    const p = listens ? portOf(v) : null;
+    if (p) out.push([k, p]);
+  }
+  return out;
+}
+
+/** Every problem of one compose document; empty = good. */
+export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
+  const { doc, host } = loaded;
+  const problems = [...loaded.problems, ...schemaErrors(doc)];
+  const services: Record<string, Json> = doc.services ?? {};
+  const appImage = interpolate('${BIBLIOTECA_IMAGE:-biblioteca:1}', env, [], '');
+  const pgImage = interpolate('${POSTGRES_IMAGE:-postgres:18}', env, [], '');
+  const ports = new Map<number, string>();
+  if (doc.name !== `biblioteca-${host}`) problems.push(`top-level name should be biblioteca-${host} (one compose project per host)`);
+
+  for (const [name, s] of Object.entries(services)) {
+    const p = (msg: string) => problems.push(`service ${name}: ${msg}`);
+    const kind = s.image === appImage ? 'app' : s.image === pgImage ? 'postgres' : null;
+    if (!kind) {
+      p(`image ${String(s.image)} is neither the biblioteca image nor the postgres image`);
+      continue;
+    }
+    const tool = isTool(s);
+
+    // -- the configuration contract
+    const env = envOf(s);
+    for (const k of Object.keys(env)) {
+      if (KNOWN.has(k)) {
+        try {
+          readConfig([k as VariableName], env);
+        } catch (err) {
+          p(err instanceof ConfigError ? err.message : String(err));
+        }
+      } else if (!(kind === 'postgres' && POSTGRES_IMAGE_VARS.has(k))) {
+        p(`sets ${k}, which common/config.ts does not know${kind === 'postgres' ? ' (nor the postgres image)' : ''}`);
+      }
+    }
+    if (kind === 'app' && s.env_file) p('env_file would bypass the checked variables: set them under environment');
+
+    // -- the command
+    const entrypoint = asArgv(s.entrypoint);
+    const command = asArgv(s.command);
+    if (!entrypoint || !command) p('entrypoint and command must be lists (exec form), not shell strings');
+    else if (kind === 'app') {
+      const argv = [...(entrypoint.length ? entrypoint : ['biblioteca']), ...command];
+      if (argv[0] !== 'biblioteca') p(`runs ${argv[0]}, not the image's entry script`);
+      else for (const m of checkAppCommand(argv.slice(1))) p(m);
+    } else {
+      if (entrypoint[0] !== PG_SCRIPT_IN_CONTAINER) p(`entrypoint must be ${PG_SCRIPT_IN_CONTAINER}`);
+      const mount = (s.volumes ?? []).find((v: unknown) => typeof v === 'string' && v.split(':')[1] === path.dirname(PG_SCRIPT_IN_CONTAINER));
+      const src = typeof mount === 'string' ? mount.split(':')[0]! : '';
+      if (!mount) p(`mounts nothing at ${path.dirname(PG_SCRIPT_IN_CONTAINER)}`);
+      else if (!existsSync(path.join(ROOT, src, path.basename(PG_SCRIPT_IN_CONTAINER)))) p(`${src} has no ${path.basename(PG_SCRIPT_IN_CONTAINER)}`);
+      else if ((statSync(path.join(ROOT, PG_SCRIPT)).mode & 0o111) === 0) p(`${PG_SCRIPT} is not executable`);
+      for (const m of checkPgCommand(command)) p(m);
+    }
+
+    // -- operations
+    if (tool) {
+      if (s.restart !== 'no') p('a tool (profile tools) must not restart');
+    } else {
+      const hc = s.healthcheck as Json | undefined;
+      if (!hc || hc.disable || !Array.isArray(hc.test) || hc.test.length === 0) p('has no healthcheck');
+      else if (kind === 'app') for (const m of checkAppCommand(hc.test.slice(2))) p(`healthcheck: ${m}`);
+      if (!['always', 'unless-stopped', 'on-failure'].includes(String(s.restart))) p(`restart policy ${String(s.restart)} does not bring it back`);
+      if (typeof s.container_name !== 'string' || !s.container_name.startsWith(`${host}-`)) p(`container_name should start with '${host}-' so drills read 'docker stop ${host}-…'`);
+      for (const [k, port] of listenPorts(kind, env)) {
+        const other = ports.get(port);
+        if (other) p(`${k} uses port ${port}, already used by ${other} on ${host}`);
+        else ports.set(port, `${name} (${k})`);
+      }
+    }
+    if (s.network_mode !== 'host') p('network_mode must be host: processes bind to and reach the hosts\' own addresses');
+    for (const dep of Object.keys(s.depends_on ?? {})) if (!services[dep]) p(`depends_on ${dep}, which is not a service of this file`);
+    for (const v of s.volumes ?? []) {
+      const src = typeof v === 'string' ? v.split(':')[0]! : String(v?.source ?? '');
+      if (!src.startsWith('.') && !src.startsWith('/') && !(doc.volumes && src in doc.volumes)) p(`volume ${src} is not declared under volumes`);
+    }
+  }
+  // Where order matters: a GA starts once its own PostgreSQL accepts connections.
+  const pg = Object.entries(services).find(([, s]) => s.image === pgImage && !isTool(s));
+  const ga = services.ga;
+  if (pg && ga && ga.depends_on?.[pg[0]]?.condition !== 'service_healthy') problems.push(`service ga: must depend on ${pg[0]} with condition service_healthy`);
+  return problems;
+}
+
+// ---------------------------------------------------------------- the tests
+
+function loadFile(host: Host): Loaded {
+  const file = COMPOSE_FILES[host];
+  return loadCompose(readFileSync(path.join(ROOT, file), 'utf8'), file, host);
+}
+
+const clone = <T>(x: T): T => structuredClone(x);
+
+describe('compose files (offline validation)', () => {
+  it('the compose-spec schema comes from an installed package and compiles without network', () => {
+    const schema = loadSchema();
+    expect(schema.title).toBe('Compose Specification');
+    expect(JSON.stringify(schema)).not.toMatch(/"\$ref":\s*"https?:/);
+    expect(schemaErrors({ services: { x: { image: 'i' } } })).toEqual([]);
+  });
+
+  for (const host of Object.keys(COMPOSE_FILES) as Host[]) {
+    it(`${COMPOSE_FILES[host]}: valid compose spec, known variables, real commands, healthchecks`, () => {
+      expect(checkCompose(loadFile(host))).toEqual([]);
+    });
+  }
+
+  it('deploy/.env.example defines every variable the compose files use, and nothing else', () => {
+    const used = new Set<string>();
+    for (const f of Object.values(COMPOSE_FILES)) for (const v of referencedVariables(readFileSync(path.join(ROOT, f), 'utf8'))) used.add(v);
+    expect([...used].filter((v) => !(v in SAMPLE_ENV)).sort()).toEqual([]);
+    expect(Object.keys(SAMPLE_ENV).filter((v) => !used.has(v)).sort()).toEqual([]);
+  });
+
+  it('the three hosts are wired to each other: GA pair, PostgreSQL pair, GC endpoints, unique names', () => {
+    const [pc1, pc2, pc3] = (['pc1', 'pc2', 'pc3'] as const).map((h) => loadFile(h).doc.services as Record<string, Json>);
+    const e = (s: Json | undefined) => envOf(s ?? {});
+    const ga1 = e(pc1!.ga);
+    const ga2 = e(pc2!.ga);
+    expect([ga1.GA_ROL, ga2.GA_ROL]).toEqual(['primary', 'backup']);
+    expect(ga1.GA_PEER_ENDPOINT).toBe(ga2.GA_PEER_BIND);
+    expect(ga2.GA_PEER_ENDPOINT).toBe(ga1.GA_PEER_BIND);
+    expect([ga1.PG_PEER_HOST, ga1.PG_PEER_PORT]).toEqual([ga2.PGHOST, ga2.PGPORT]);
+    expect([ga2.PG_PEER_HOST, ga2.PG_PEER_PORT]).toEqual([ga1.PGHOST, ga1.PGPORT]);
+
+    // PostgreSQL: each node listens where its GA connects, names itself as the
+    // other GA's sync standby, and follows the other node.
+    const pgName = (s: Json) => (s.command as string[])[(s.command as string[]).indexOf('--name') + 1];
+    const listen = (s: Json) => (s.command as string[]).find((a) => a.startsWith('listen_addresses='))?.split('=')[1];
+    expect(pgName(pc1!.postgres!)).toBe(ga2.GA_STANDBY_NAME);
+    expect(pgName(pc2!.postgres!)).toBe(ga1.GA_STANDBY_NAME);
+    expect([listen(pc1!.postgres!), e(pc1!.postgres).PGPORT]).toEqual([ga1.PGHOST, ga1.PGPORT]);
+    expect([listen(pc2!.postgres!), e(pc2!.postgres).PGPORT]).toEqual([ga2.PGHOST, ga2.PGPORT]);
+    expect(e(pc1!.postgres).PG_PEER_HOST).toBe(ga2.PGHOST);
+    expect(e(pc2!.postgres).PG_PEER_HOST).toBe(ga1.PGHOST);
+    expect((pc1!.postgres!.command as string[]).join(' ')).toContain('--initial primary');
+    expect((pc2!.postgres!.command as string[]).join(' ')).toContain('--initial standby');
+    expect(pgName(pc1!['postgres-rejoin']!)).toBe(pgName(pc1!.postgres!));
+    expect(pgName(pc2!['postgres-rejoin']!)).toBe(pgName(pc2!.postgres!));
+
+    const gc = e(pc1!.gc);
+    const all = [pc1!, pc2!, pc3!].flatMap((svcs) => Object.entries(svcs));
+    const actors = all.filter(([, s]) => (s.command as string[] | undefined)?.[0] === 'actor');
+    for (const [, s] of [...actors, ['gc', pc1!.gc!] as [string, Json]]) {
+      expect(e(s).GA_ENDPOINTS).toBe(`${ga1.GA_BIND},${ga2.GA_BIND}`);
+    }
+    for (const [, s] of actors) {
+      expect(e(s).GC_PUB_ENDPOINT).toBe(gc.GC_PUB_BIND);
+      expect(e(s).GC_BACKEND_ENDPOINT).toBe(gc.GC_BACKEND_BIND);
+    }
+    for (const svcs of [pc1!, pc2!, pc3!]) {
+      expect(e(svcs.ps).GC_ENDPOINT).toBe(gc.GC_FRONTEND_BIND);
+      const statusArgs = (svcs.status!.command as string[]).join(' ');
+      expect(statusArgs).toContain(`--gc http://${ga1.PGHOST}:${gc.GC_HTTP_PORT}`);
+      expect(statusArgs).toContain(`--ga http://${ga2.PGHOST}:${ga2.GA_HTTP_PORT}`);
+    }
+    // Redundancy: every actor type on pc1 and again on pc2 (and pc3).
+    for (const tipo of ['prestamo', 'devolucion', 'renovacion']) {
+      for (const svcs of [pc1!, pc2!, pc3!]) expect(Object.values(svcs).some((s) => envOf(s).ACTOR_TIPO === tipo)).toBe(true);
+    }
+    const ids = actors.map(([, s]) => e(s).ACTOR_ID);
+    expect(new Set(ids).size).toBe(ids.length);
+    const names = all.map(([, s]) => s.container_name).filter(Boolean);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  describe('fails on a typo', () => {
+    const base = () => clone(loadFile('pc1'));
+    const problemsOf = (mutate: (services: Record<string, Json>, doc: Json) => void) => {
+      const l = base();
+      mutate(l.doc.services, l.doc);
+      return checkCompose(l);
+    };
+
+    it('an unknown compose key', () => {
+      expect(problemsOf((s) => { s.ga!.helthcheck = s.ga!.healthcheck; })).toEqual(
+        expect.arrayContaining([expect.stringContaining("must NOT have additional properties 'helthcheck'")]));
+    });
+    it('a misspelt top-level section (from YAML text)', () => {
+      const text = readFileSync(path.join(ROOT, COMPOSE_FILES.pc1), 'utf8').replace(/^volumes:/m, 'volumens:');
+      expect(checkCompose(loadCompose(text, 'bad.yml', 'pc1'))).toEqual(
+        expect.arrayContaining([expect.stringContaining("additional properties 'volumens'")]));
+    });
+    it('a variable common/config.ts does not know', () => {
+      expect(problemsOf((s) => { s.gc!.environment.GA_ENDPOINT = 'tcp://192.0.2.11:5570'; })).toEqual(
+        ['service gc: sets GA_ENDPOINT, which common/config.ts does not know']);
+    });
+    it('an invented variable in the PostgreSQL container', () => {
+      expect(problemsOf((s) => { s.postgres!.environment.POSTGRES_REPLICA_NAME = 'pc1'; })).toEqual(
+        ['service postgres: sets POSTGRES_REPLICA_NAME, which common/config.ts does not know (nor the postgres image)']);
+    });
+    it('a value the config code rejects', () => {
+      expect(problemsOf((s) => { s.ga!.environment.GA_ROL = 'primario'; })).toEqual(
+        [expect.stringMatching(/^service ga: Invalid configuration: GA_ROL: /)]);
+      expect(problemsOf((s) => { s.gc!.environment.GA_ENDPOINTS = 'tcp://192.0.2.11'; })).toEqual(
+        [expect.stringMatching(/^service gc: Invalid configuration: GA_ENDPOINTS: /)]);
+    });
+    it('a command, subcommand, option or wrapper option that does not exist', () => {
+      expect(problemsOf((s) => { s.gc!.command = ['gestor-carga']; })).toEqual(
+        [expect.stringMatching(/^service gc: 'gestor-carga' is not a command of deploy\/biblioteca.sh/)]);
+      expect(problemsOf((s) => { s.ga!.command = ['ga', 'servir']; })).toEqual(
+        [expect.stringMatching(/^service ga: 'servir' is not a command of dist\/gestor_almacenamiento\/main.js/)]);
+      expect(problemsOf((s) => { s.catalogo!.command = ['ga', 'cargar-catalogo']; })).toEqual(
+        [expect.stringMatching(/needs 1 argument\(s\), got 0/)]);
+      expect(problemsOf((s) => { s.status!.command = ['--gaa', 'http://x:1']; })).toEqual(
+        [expect.stringMatching(/'--gaa' is not an option of dist\/scripts\/status.js/)]);
+      expect(problemsOf((s) => { s.ps!.command = ['carga', '--clientes', '5', '--duration', '10']; })).toEqual(
+        [expect.stringMatching(/'--duration' is not an option of dist\/solicitante\/main.js carga/)]);
+      expect(problemsOf((s) => { s.postgres!.command = ['serve', '--nombre', 'pc1']; })).toEqual(
+        expect.arrayContaining([expect.stringContaining("'--nombre' is not an option")]));
+      expect(problemsOf((s) => { s.postgres!.command = ['start', '--name', 'pc1']; })).toEqual(
+        [expect.stringMatching(/'start' is not a command of deploy\/postgres\/biblioteca-postgres.sh/)]);
+    });
+    it('a missing healthcheck, restart policy or drill-friendly container name', () => {
+      const p = problemsOf((s) => {
+        delete s.gc!.healthcheck;
+        delete s['actor-prestamo']!.restart;
+        s['actor-devolucion']!.container_name = 'devolucion';
+      });
+      expect(p).toEqual([
+        'service gc: has no healthcheck',
+        'service actor-prestamo: restart policy undefined does not bring it back',
+        "service actor-devolucion: container_name should start with 'pc1-' so drills read 'docker stop pc1-…'",
+      ]);
+    });
+    it('two processes on one port of the same host', () => {
+      expect(problemsOf((s) => { s['actor-devolucion']!.environment.ACTOR_HTTP_PORT = '9581'; })).toEqual(
+        ['service actor-devolucion: ACTOR_HTTP_PORT uses port 9581, already used by actor-prestamo (ACTOR_HTTP_PORT) on pc1']);
+    });
+    it('a GA that does not wait for its PostgreSQL', () => {
+      expect(problemsOf((s) => { s.ga!.depends_on.postgres.condition = 'service_started'; })).toEqual(
+        ['service ga: must depend on postgres with condition service_healthy']);
+    });
+    it('a variable missing from .env', () => {
+      const text = readFileSync(path.join(ROOT, COMPOSE_FILES.pc1), 'utf8');
+      const env = { ...SAMPLE_ENV };
+      delete env.PC2_ADDR;
+      expect(checkCompose(loadCompose(text, 'pc1.yml', 'pc1', env), env)).toEqual(
+        expect.arrayContaining([expect.stringContaining('PC2_ADDR is required (set PC2_ADDR in .env (see deploy/.env.example)')]));
+    });
+  });
+});
+
+// Keep the YAML parser honest about merge keys: a plain parse without them
+// would silently drop every <<: *app.
+it('compose files use merge keys that the loader resolves', () => {
+  const raw = parseYaml(readFileSync(path.join(ROOT, COMPOSE_FILES.pc1), 'utf8')) as Json;
+  expect(raw.services.ga['<<']).toBeDefined();
+  expect(loadFile('pc1').doc.services.ga.network_mode).toBe('host');
+});
