@@ -7,10 +7,16 @@
  * - 'single': one embedded PostgreSQL and every process on one address.
  * - 'two-hosts': simulated hosts on their own loopback addresses, like
  *   docker-compose.pc1.yml / pc2.yml: pc1 (127.0.1.1) runs the PostgreSQL
- *   primary, the GA, the GC and the actors; pc2 (127.0.1.2) a real streaming
- *   standby cloned from it, on the same port number. Each host's processes are
- *   grouped (`hosts.pc1.kill()` crashes a whole host) and each PostgreSQL node
- *   has a handle for drills (kill, restart, promote, restartAsStandby, reclone).
+ *   primary, the GA primary, the GC and actors; pc2 (127.0.1.2) a real streaming
+ *   standby cloned from it (same port number), the GA backup and more actors
+ *   (the actors of each type alternate between the hosts). GC and actors get
+ *   both GAs in GA_ENDPOINTS. Each host's processes are grouped
+ *   (`hosts.pc1.kill()` crashes a whole host) and each PostgreSQL node has a
+ *   handle for drills (kill, restart, promote, restartAsStandby, reclone).
+ *
+ * The default stays 'single': the end-to-end tests and the benchmark exercise
+ * the business rules and the hops, which a second PostgreSQL and GA would only
+ * slow down; `npm start` and the failover drills ask for 'two-hosts'.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +69,8 @@ export interface LocalSystemOptions {
   catalog?: string;
   /** 'single' (default): one PostgreSQL, one address. 'two-hosts': pc1 primary + pc2 streaming standby (see top of file). */
   topology?: Topology;
+  /** two-hosts: PostgreSQL replication run by the active GA (GA_REPLICACION); default async. */
+  replicacion?: 'async' | 'sync';
 }
 
 export type Topology = 'single' | 'two-hosts';
@@ -104,8 +112,10 @@ export interface PgNodeHandle {
 export interface HostHandle {
   name: HostName;
   address: string;
-  /** Processes started on this host (add a process here, e.g. the backup GA, so kill() includes it). */
-  processes: ManagedProcess[];
+  /** Every process started on this host (a live view: actors added later are in it too). */
+  readonly processes: ManagedProcess[];
+  /** two-hosts: this host's member of the GA pair. */
+  ga?: ManagedProcess;
   pg?: PgNodeHandle;
   /** SIGKILL every process of the host and its PostgreSQL together. */
   kill(): Promise<void>;
@@ -126,9 +136,12 @@ export interface PgNodeStatus {
 
 export interface LocalSystem {
   gcEndpoint: string;
+  /** The GA started as primary (two-hosts: the one next to the PostgreSQL primary). */
   gaEndpoint: string;
   gcHttp: string;
   gaHttp: string;
+  /** Every GA, primary first: what GC and actors have in GA_ENDPOINTS. */
+  gaEndpoints: string[];
   /** The PostgreSQL the GA was started on (the primary). */
   pg: PgInfo;
   dataDir: string;
@@ -139,17 +152,20 @@ export interface LocalSystem {
   hosts: Partial<Record<HostName, HostHandle>>;
   /** Role, timeline and replication lag of every PostgreSQL node (for /status-like reports and drills). */
   pgStatus(): Promise<PgNodeStatus[]>;
+  /** The GA started as primary (two-hosts: role `primary`; roles change in drills, ask its /status). */
   ga: ManagedProcess;
+  /** two-hosts: the GA started as backup, on the other host. */
+  gaBackup?: ManagedProcess;
   gc: ManagedProcess;
   actors: ManagedProcess[];
-  /** Starts one more actor of a type and waits until the GC sees it live. */
-  addActor(tipo: OperacionActor): Promise<ManagedProcess>;
+  /** Starts one more actor of a type (on `host`, default pc1) and waits until the GC sees it live. */
+  addActor(tipo: OperacionActor, host?: HostName): Promise<ManagedProcess>;
   /** Resolves when the GC reports at least `n` live actors of every type. */
   waitForActors(n: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-const STANDARD = { pg: 54329, gcFront: 5555, gcPub: 5556, gcBack: 5557, ga: 5570, gcHttp: 9555, gaHttp: 9570, actorHttp: 9580 };
+const STANDARD = { pg: 54329, gcFront: 5555, gcPub: 5556, gcBack: 5557, ga: 5570, gaPeer: 5571, gcHttp: 9555, gaHttp: 9570, actorHttp: 9580 };
 
 const exec = promisify(execFile);
 
@@ -274,12 +290,59 @@ async function startTwoHostStorage(dataDir: string, port: number): Promise<Stora
   }
 }
 
+/** The environment of one GA: standalone (single), or one member of the pair (two-hosts). */
+function gaEnvironment(o: {
+  common: Record<string, string>;
+  pg: PgInfo;
+  address: string;
+  ports: { ga: number; gaHttp: number; gaPeer: number };
+  pair?: { rol: 'primary' | 'backup'; peerAddress: string; peerPg: PgInfo; standbyName: HostName; replicacion: 'async' | 'sync' };
+}): Record<string, string> {
+  const env: Record<string, string> = {
+    ...o.common,
+    HTTP_HOST: o.address,
+    PGHOST: o.pg.host,
+    PGPORT: String(o.pg.port),
+    PGUSER: o.pg.user,
+    PGPASSWORD: o.pg.password,
+    PGDATABASE: o.pg.database,
+    GA_BIND: `tcp://${o.address}:${o.ports.ga}`,
+    GA_HTTP_PORT: String(o.ports.gaHttp),
+  };
+  if (!o.pair) return env;
+  return {
+    ...env,
+    GA_ROL: o.pair.rol,
+    GA_PEER_BIND: `tcp://${o.address}:${o.ports.gaPeer}`,
+    GA_PEER_ENDPOINT: `tcp://${o.pair.peerAddress}:${o.ports.gaPeer}`,
+    PG_PEER_HOST: o.pair.peerPg.host,
+    PG_PEER_PORT: String(o.pair.peerPg.port),
+    // In sync mode a GA waits for the standby on the OTHER host.
+    GA_STANDBY_NAME: o.pair.standbyName,
+    // An explicit GA_REPLICACION in the caller's env wins.
+    GA_REPLICACION: o.common.GA_REPLICACION ?? o.pair.replicacion,
+  };
+}
+
+/** Polls the GAs' /status until one is ACTIVE and every other one is not (PASSIVE/FENCED). */
+async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const estados = await Promise.all(gas.map(async (g) => (await g.status<{ role?: { estado?: string } }>())?.role?.estado ?? '?'));
+    last = estados.join(',');
+    if (estados[0] === 'ACTIVE' && estados.slice(1).every((e) => e === 'PASSIVE')) return;
+    if (Date.now() > deadline) throw new Error(`GA pair not settled after ${timeoutMs} ms (states ${last}); see ${gas.map((g) => g.spec.logFile).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
   const root = repoRoot();
   const dist = join(root, 'dist');
   const topology: Topology = opts.topology ?? 'single';
   const twoHosts = topology === 'two-hosts';
-  // two-hosts: GA, GC and actors live on pc1 for now (a backup GA on pc2 comes with the GA roles).
+  // The GC lives on pc1 (single: on `host`).
   const host = twoHosts ? PC1 : (opts.host ?? '127.0.0.1');
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'biblioteca-'));
@@ -287,6 +350,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   mkdirSync(logDir, { recursive: true });
   const std = opts.ports === 'standard';
   const port = async (p: number) => (std ? p : freePort(host));
+  // A port that is the same number on every host (two-hosts: GA, its peer link and HTTP, like real hosts).
+  const hostPort = async (p: number) => (std ? p : twoHosts ? freePortOnAll([PC1, PC2]) : freePort(host));
 
   const started: ManagedProcess[] = [];
   let storage: Storage | undefined;
@@ -302,40 +367,62 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([PC1, PC2]))
       : await startSingleStorage(dataDir, host, await port(STANDARD.pg));
     const pgInfo = storage.pg;
+    const pgNodes = storage.pgNodes;
+    // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.
+    const primaryHost: HostName = pgNodes?.primary.hostName ?? 'pc1';
+    const backupHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
+    const addressOf = (h: HostName) => (twoHosts ? (h === 'pc1' ? PC1 : PC2) : host);
 
-    const gaPort = await port(STANDARD.ga);
+    const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
     const gcFront = await port(STANDARD.gcFront);
     const gcPub = await port(STANDARD.gcPub);
     const gcBack = await port(STANDARD.gcBack);
-    const gaHttpPort = await port(STANDARD.gaHttp);
     const gcHttpPort = await port(STANDARD.gcHttp);
+    const gaHosts: HostName[] = twoHosts ? [primaryHost, backupHost] : ['pc1'];
+    const gaEndpoints = gaHosts.map((h) => `tcp://${addressOf(h)}:${gaPorts.ga}`);
 
     const common: Record<string, string> = {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       HTTP_HOST: host,
-      GA_ENDPOINTS: `tcp://${host}:${gaPort}`,
+      GA_ENDPOINTS: gaEndpoints.join(','),
       ...opts.env,
     };
-    const gaEnv: Record<string, string> = {
-      ...common,
-      PGHOST: pgInfo.host,
-      PGPORT: String(pgInfo.port),
-      PGUSER: pgInfo.user,
-      PGPASSWORD: pgInfo.password,
-      PGDATABASE: pgInfo.database,
-      GA_BIND: `tcp://${host}:${gaPort}`,
-      GA_HTTP_PORT: String(gaHttpPort),
+    const gaEnvOf = (h: HostName, rol: 'primary' | 'backup') => {
+      const own = pgNodes ? (pgNodes.primary.hostName === h ? pgNodes.primary : pgNodes.standby) : undefined;
+      const peer = pgNodes ? (own === pgNodes.primary ? pgNodes.standby : pgNodes.primary) : undefined;
+      return gaEnvironment({
+        common,
+        pg: own?.info ?? pgInfo,
+        address: addressOf(h),
+        ports: gaPorts,
+        pair: own && peer ? { rol, peerAddress: addressOf(peer.hostName), peerPg: peer.info, standbyName: peer.hostName, replicacion: opts.replicacion ?? 'async' } : undefined,
+      });
     };
+
     const gaMain = join(dist, 'gestor_almacenamiento', 'main.js');
     const catalog = opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv');
-    await exec(process.execPath, [gaMain, 'migrate'], { env: { ...process.env, ...gaEnv } });
-    await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...gaEnv } });
+    const primaryEnv = gaEnvOf(primaryHost, 'primary');
+    await exec(process.execPath, [gaMain, 'migrate'], { env: { ...process.env, ...primaryEnv } });
+    await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
 
-    const ga = new ManagedProcess({ name: 'ga', script: gaMain, args: ['serve'], env: gaEnv, logFile: join(logDir, 'ga.log'), httpPort: gaHttpPort, httpHost: host, host: 'pc1' });
+    const gaProcess = (h: HostName, rol: 'primary' | 'backup', env: Record<string, string>) =>
+      new ManagedProcess({
+        name: twoHosts ? `ga-${h}` : 'ga',
+        script: gaMain,
+        args: ['serve'],
+        env,
+        logFile: join(logDir, twoHosts ? `ga-${h}.log` : 'ga.log'),
+        httpPort: gaPorts.gaHttp,
+        httpHost: addressOf(h),
+        host: h,
+      });
+    const ga = gaProcess(primaryHost, 'primary', primaryEnv);
     started.push(ga.start());
-    await ga.waitHealthy();
-    // Seam for the GA pair: a backup GA on pc2 (PGHOST = pc2's standby, GA_ROL=backup) is started
-    // here and pushed to hosts.pc2.processes; its endpoint goes after the primary's in GA_ENDPOINTS.
+    const gaBackup = twoHosts ? gaProcess(backupHost, 'backup', gaEnvOf(backupHost, 'backup')) : undefined;
+    if (gaBackup) started.push(gaBackup.start());
+    await Promise.all([ga.waitHealthy(), gaBackup?.waitHealthy()]);
+    // The pair settles once the backup hears the primary (ACTIVE) and the primary hears the backup.
+    if (gaBackup) await waitPairSettled([ga, gaBackup]);
 
     const gc = new ManagedProcess({
       name: 'gc',
@@ -358,15 +445,19 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
     let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipo: OperacionActor) => {
+    const addActorProcess = async (tipo: OperacionActor, on?: HostName) => {
       const n = (counters[tipo] = (counters[tipo] ?? 0) + 1);
+      // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
+      const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
+      const address = addressOf(h);
       const id = `${tipo}-${n}`;
-      const httpPort = std ? nextActorHttp++ : await freePort(host);
+      const httpPort = std ? nextActorHttp++ : await freePort(address);
       const a = new ManagedProcess({
         name: id,
         script: join(dist, 'actores', 'main.js'),
         env: {
           ...common,
+          HTTP_HOST: address,
           ACTOR_TIPO: tipo,
           ACTOR_ID: id,
           GC_PUB_ENDPOINT: `tcp://${host}:${gcPub}`,
@@ -375,8 +466,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         },
         logFile: join(logDir, `${id}.log`),
         httpPort,
-        httpHost: host,
-        host: 'pc1',
+        httpHost: address,
+        host: h,
       });
       actors.push(a);
       started.push(a.start());
@@ -398,21 +489,20 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     await Promise.all(actors.map((a) => a.waitHealthy()));
     if (perType > 0) await waitForActors(perType);
 
-    // Processes are grouped by their spec.host at kill time, so actors added later belong to their host too.
-    const hostHandle = (name: HostName, address: string, pgNode?: PgNodeHandle): HostHandle => {
-      const h: HostHandle = {
-        name,
-        address,
-        processes: [],
-        pg: pgNode,
-        kill: async () => {
-          const procs = new Set([...h.processes, ...started.filter((p) => p.spec.host === name)]);
-          await Promise.all([...[...procs].map((p) => p.kill()), pgNode ? pgNode.kill() : Promise.resolve()]);
-        },
-      };
-      return h;
-    };
-    const pgNodes = storage.pgNodes;
+    // Processes are grouped by their spec.host when asked, so actors added later belong to their host too.
+    const hostHandle = (name: HostName, address: string, pgNode?: PgNodeHandle): HostHandle => ({
+      name,
+      address,
+      get processes() {
+        return started.filter((p) => p.spec.host === name);
+      },
+      ga: [ga, gaBackup].find((g) => g?.spec.host === name),
+      pg: pgNode,
+      kill: async () => {
+        const procs = started.filter((p) => p.spec.host === name);
+        await Promise.all([...procs.map((p) => p.kill()), pgNode ? pgNode.kill() : Promise.resolve()]);
+      },
+    });
     const nodeOn = (h: HostName) => (pgNodes ? [pgNodes.primary, pgNodes.standby].find((n) => n.hostName === h) : undefined);
     const hosts: Partial<Record<HostName, HostHandle>> = twoHosts
       ? { pc1: hostHandle('pc1', PC1, nodeOn('pc1')), pc2: hostHandle('pc2', PC2, nodeOn('pc2')) }
@@ -421,9 +511,10 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
 
     return {
       gcEndpoint: `tcp://${host}:${gcFront}`,
-      gaEndpoint: `tcp://${host}:${gaPort}`,
+      gaEndpoint: gaEndpoints[0]!,
+      gaEndpoints,
       gcHttp: `http://${host}:${gcHttpPort}`,
-      gaHttp: `http://${host}:${gaHttpPort}`,
+      gaHttp: `http://${addressOf(primaryHost)}:${gaPorts.gaHttp}`,
       pg: pgInfo,
       dataDir,
       topology,
@@ -431,10 +522,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       hosts,
       pgStatus: () => st.status(),
       ga,
+      gaBackup,
       gc,
       actors,
-      addActor: async (tipo) => {
-        const a = await addActorProcess(tipo);
+      addActor: async (tipo, on) => {
+        const a = await addActorProcess(tipo, on);
         await a.waitHealthy();
         return a;
       },

@@ -1,0 +1,101 @@
+/**
+ * What a drill verifies on the data, after the load stopped: on the surviving
+ * PostgreSQL primary, every acknowledged op is in the ledger with a final
+ * state, no effect was applied twice, and the stock invariant holds.
+ */
+import pg from 'pg';
+import type { LocalSystem, PgInfo, PgNodeHandle } from '../local-system.js';
+
+/** The primary to check: the one node not in recovery on the highest timeline. Two primaries = split brain. */
+export async function survivingPrimary(sys: LocalSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
+  if (!sys.pgNodes) return { node: sys.pg, host: 'pc1', splitBrain: false };
+  const nodes: PgNodeHandle[] = [sys.pgNodes.primary, sys.pgNodes.standby];
+  const roles = await Promise.all(nodes.map((n) => n.role().then((r) => ({ n, r }), () => undefined)));
+  const primaries = roles.filter((x): x is NonNullable<typeof x> => !!x && !x.r.inRecovery).sort((a, b) => b.r.timeline - a.r.timeline);
+  const top = primaries[0];
+  if (!top) throw new Error('no PostgreSQL primary is reachable');
+  return { node: top.n.info, host: top.n.hostName, timeline: top.r.timeline, splitBrain: primaries.length > 1 };
+}
+
+export interface LedgerCheck {
+  /** Acknowledged ops missing from the ledger or not in a state their reply promised. */
+  lost: Array<{ id: string; codigo: string; estado: string }>;
+  /** ACEPTADO ops still PENDIENTE when the drain wait ended (not lost, not applied yet). */
+  stillPending: string[];
+  /** Effects without a ledger row, or applied more than their ledger rows say (sum over users). */
+  duplicated: number;
+  duplicatedDetail: unknown[];
+  invariantViolations: unknown[];
+}
+
+async function withPool<T>(node: PgInfo, fn: (db: pg.Pool) => Promise<T>): Promise<T> {
+  const db = new pg.Pool({ ...node, max: 2, connectionTimeoutMillis: 3000 });
+  db.on('error', () => undefined);
+  try {
+    return await fn(db);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** Waits (bounded) until none of `ids` is PENDIENTE: the GC re-scans the ledger every few seconds after a failover. */
+async function waitDrained(db: pg.Pool, ids: string[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await db.query<{ id: string }>(`SELECT id FROM operaciones WHERE estado = 'PENDIENTE' AND id = ANY($1)`, [ids]);
+    if (r.rows.length === 0 || Date.now() > deadline) return r.rows.map((x) => x.id);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+export async function checkLedger(
+  node: PgInfo,
+  acknowledged: Map<string, 'APROBADO' | 'ACEPTADO'>,
+  userPrefix: string,
+  o: { drainTimeoutMs?: number } = {},
+): Promise<LedgerCheck> {
+  return withPool(node, async (db) => {
+    const ids = [...acknowledged.keys()];
+    const stillPending = await waitDrained(db, ids, o.drainTimeoutMs ?? 20_000);
+    const rows = await db.query<{ id: string; estado: string }>('SELECT id, estado FROM operaciones WHERE id = ANY($1)', [ids]);
+    const estado = new Map(rows.rows.map((r) => [r.id, r.estado]));
+    const lost: LedgerCheck['lost'] = [];
+    for (const [id, codigo] of acknowledged) {
+      const e = estado.get(id) ?? 'AUSENTE';
+      // APROBADO promised an applied op; ACEPTADO a recorded one that ends applied or rejected (e.g. a return
+      // whose loan a lost op never made) — or is still on its way (stillPending, reported apart).
+      const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'RECHAZADA' || e === 'PENDIENTE';
+      if (!ok) lost.push({ id, codigo, estado: e });
+    }
+    const mismatches = await db.query(
+      `WITH efectos AS (
+         SELECT usuario, count(*)::int AS prestamos,
+                count(*) FILTER (WHERE estado = 'DEVUELTO')::int AS devoluciones,
+                coalesce(sum(renovaciones), 0)::int AS renovaciones
+           FROM prestamos WHERE usuario LIKE $1 || '%' GROUP BY usuario),
+       ledger AS (
+         SELECT usuario,
+                count(*) FILTER (WHERE operacion = 'prestamo')::int AS prestamos,
+                count(*) FILTER (WHERE operacion = 'devolucion')::int AS devoluciones,
+                count(*) FILTER (WHERE operacion = 'renovacion')::int AS renovaciones
+           FROM operaciones WHERE estado = 'COMPLETADA' AND usuario LIKE $1 || '%' GROUP BY usuario)
+       SELECT coalesce(e.usuario, l.usuario) AS usuario,
+              coalesce(e.prestamos, 0) - coalesce(l.prestamos, 0) AS prestamos,
+              coalesce(e.devoluciones, 0) - coalesce(l.devoluciones, 0) AS devoluciones,
+              coalesce(e.renovaciones, 0) - coalesce(l.renovaciones, 0) AS renovaciones
+         FROM efectos e FULL JOIN ledger l ON l.usuario = e.usuario
+        WHERE coalesce(e.prestamos, 0) <> coalesce(l.prestamos, 0)
+           OR coalesce(e.devoluciones, 0) <> coalesce(l.devoluciones, 0)
+           OR coalesce(e.renovaciones, 0) <> coalesce(l.renovaciones, 0)`,
+      [userPrefix],
+    );
+    const duplicated = mismatches.rows.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0);
+    const inv = await db.query(`
+      SELECT l.isbn, l.total, l.disponibles, count(p.*) FILTER (WHERE p.estado = 'ACTIVO')::int AS activos
+        FROM libros l LEFT JOIN prestamos p ON p.isbn = l.isbn
+       GROUP BY l.isbn, l.total, l.disponibles
+      HAVING l.disponibles + count(p.*) FILTER (WHERE p.estado = 'ACTIVO') <> l.total
+          OR l.disponibles < 0 OR l.disponibles > l.total`);
+    return { lost, stillPending, duplicated, duplicatedDetail: mismatches.rows, invariantViolations: inv.rows };
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Watches the GA pair during a drill: polls every GA's /status and keeps each
+ * role change with its time (when did the backup become ACTIVE, did the old
+ * primary ever come back ACTIVE, was it FENCED), and reads a GA's count of
+ * writes it accepted from its /metrics (ga_requests_total by cmd and codigo).
+ */
+import type { ManagedProcess } from '../child-process.js';
+
+export interface GaRoleSample {
+  /** When the GA entered this state (its own role.since), else when it was polled. */
+  at: number;
+  ga: string;
+  /** role.estado, or 'SIN_RESPUESTA' while the process does not answer. */
+  estado: string;
+  timeline?: number;
+  pgRole?: string;
+  fenced?: boolean;
+  replicacion?: string;
+}
+
+interface GaStatusDoc {
+  role?: { estado?: string; fenced?: unknown; since?: string };
+  postgres?: { timeline?: number; pgRole?: string };
+  replicacion?: { mode?: string };
+}
+
+/** Replies that are not a write the GA accepted: refused by the role gate, storage down, malformed. */
+const NOT_A_WRITE = new Set(['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO']);
+
+/** Writes (aplicar / registrar) a GA accepted since it started, from its Prometheus counters; undefined if it does not answer. */
+export async function gaWritesAccepted(ga: ManagedProcess): Promise<number | undefined> {
+  const { httpHost, httpPort } = ga.spec;
+  try {
+    const r = await fetch(`http://${httpHost}:${httpPort}/metrics`, { signal: AbortSignal.timeout(1000) });
+    if (!r.ok) return undefined;
+    let n = 0;
+    for (const line of (await r.text()).split('\n')) {
+      const m = /^ga_requests_total\{([^}]*)\}\s+(\d+(?:\.\d+)?)/.exec(line);
+      if (!m) continue;
+      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      if ((labels.cmd === 'aplicar' || labels.cmd === 'registrar') && !NOT_A_WRITE.has(labels.codigo ?? '')) n += Number(m[2]);
+    }
+    return n;
+  } catch {
+    return undefined;
+  }
+}
+
+export class GaWatch {
+  /** Only changes are kept (plus the first sample of each GA). */
+  readonly changes: GaRoleSample[] = [];
+  readonly latest = new Map<string, GaRoleSample>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  /** `gas`: name → process, e.g. { pc1: ga, pc2: gaBackup }. */
+  constructor(
+    private readonly gas: Record<string, ManagedProcess>,
+    private readonly everyMs = 100,
+  ) {}
+
+  start(): this {
+    this.timer = setInterval(() => void this.poll(), this.everyMs);
+    void this.poll();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  estado(ga: string): string | undefined {
+    return this.latest.get(ga)?.estado;
+  }
+
+  /** The GA that is ACTIVE now, if exactly one is. */
+  active(): string | undefined {
+    const act = [...this.latest.values()].filter((s) => s.estado === 'ACTIVE');
+    return act.length === 1 ? act[0]!.ga : undefined;
+  }
+
+  /** First time `ga` changed to `estado` at or after `since` (already in it before does not count). */
+  firstAt(ga: string, estado: string, since: number): number | undefined {
+    return this.changes.find((s) => s.ga === ga && s.estado === estado && s.at >= since)?.at;
+  }
+
+  /** The state `ga` was in at `since`, then every state it went through afterwards. */
+  statesSince(ga: string, since: number): string[] {
+    const mine = this.changes.filter((s) => s.ga === ga);
+    const before = mine.filter((s) => s.at < since).pop();
+    const out = [...(before ? [before.estado] : []), ...mine.filter((s) => s.at >= since).map((s) => s.estado)];
+    return out.filter((e, i) => i === 0 || out[i - 1] !== e);
+  }
+
+  async waitFor(ga: string, pred: (estado: string | undefined) => boolean, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.poll();
+      if (pred(this.estado(ga))) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, this.everyMs));
+    }
+  }
+
+  async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await Promise.all(
+        Object.entries(this.gas).map(async ([name, proc]) => {
+          const s = proc.running ? await proc.status<GaStatusDoc>() : undefined;
+          const since = s?.role?.since ? Date.parse(s.role.since) : NaN;
+          const sample: GaRoleSample = {
+            // The GA's own transition time is exact; polling would add up to everyMs.
+            at: Number.isFinite(since) && since <= Date.now() ? since : Date.now(),
+            ga: name,
+            estado: s?.role?.estado ?? 'SIN_RESPUESTA',
+            timeline: s?.postgres?.timeline,
+            pgRole: s?.postgres?.pgRole,
+            fenced: s ? !!s.role?.fenced : undefined,
+            replicacion: s?.replicacion?.mode,
+          };
+          const prev = this.latest.get(name);
+          this.latest.set(name, sample);
+          if (!prev || prev.estado !== sample.estado) this.changes.push(sample);
+        }),
+      );
+    } finally {
+      this.polling = false;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The drills' load: N closed-loop PS clients, each with its own DEALER socket
+ * to the GC (like N separate PS processes) and its own usuario, looping
+ * préstamo → renovación → devolución over a few shared books so they contend.
+ *
+ * Every operation has its op id; an attempt that gets no reply within the PS
+ * timeout, or an "unavailable" reply (ALMACENAMIENTO_NO_DISPONIBLE, SIN_ACTORES,
+ * TIEMPO_AGOTADO, ERROR_INTERNO), is retried with the SAME id — what a careful
+ * PS does, and what makes "acknowledged ops lost / applied twice" meaningful.
+ * Each attempt is recorded with its send and end time: recovery and failures
+ * are computed from them (report.ts).
+ */
+import { errorClass } from '../../common/codes.js';
+import type { OperacionActor, Respuesta } from '../../common/protocol.js';
+import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
+import { GcSinRespuestaError } from '../../solicitante/errors.js';
+
+export interface Attempt {
+  opId: string;
+  operacion: OperacionActor;
+  /** ms since epoch */
+  sentAt: number;
+  endAt: number;
+  /** 'timeout' = no reply within the PS timeout. */
+  outcome: 'reply' | 'timeout';
+  codigo?: string;
+  exito?: boolean;
+}
+
+export interface DrillLoadOptions {
+  gcEndpoint: string;
+  clients: number;
+  isbns: string[];
+  /** Prefix of usuarios and op ids: keeps one drill's data apart from another's. */
+  prefix: string;
+  /** PS timeout per attempt. */
+  timeoutMs: number;
+  /** Attempts per operation (first send + retries with the same id). */
+  maxAttempts: number;
+  /** Pause before retrying after an "unavailable" reply. */
+  retryDelayMs: number;
+}
+
+const OPS: readonly OperacionActor[] = ['prestamo', 'renovacion', 'devolucion'];
+
+/** A reply that says "the service could not do it now" (retry), as opposed to a final outcome. */
+export function isUnavailable(codigo: string): boolean {
+  const c = errorClass(codigo);
+  return c === 'unavailable' || c === 'internal';
+}
+
+/** A failed request: no reply within the PS timeout, or an "unavailable" reply. */
+export function isFailedAttempt(a: Pick<Attempt, 'outcome' | 'codigo'>): boolean {
+  return a.outcome === 'timeout' || isUnavailable(a.codigo ?? '');
+}
+
+export function isAcknowledged(codigo: string | undefined): codigo is 'APROBADO' | 'ACEPTADO' {
+  return codigo === 'APROBADO' || codigo === 'ACEPTADO';
+}
+
+export class DrillLoad {
+  readonly attempts: Attempt[] = [];
+  /** Op id → the acknowledging code (APROBADO / ACEPTADO). */
+  readonly acknowledged = new Map<string, 'APROBADO' | 'ACEPTADO'>();
+  /** Ops that never got a final reply (every attempt failed, or the load stopped mid-retry). */
+  readonly abandoned: string[] = [];
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private readonly clients: GcPipelineClient[] = [];
+
+  constructor(private readonly o: DrillLoadOptions) {}
+
+  start(): this {
+    this.running = Promise.all(Array.from({ length: this.o.clients }, (_, i) => this.client(i))).then(() => undefined);
+    return this;
+  }
+
+  /** Stops starting operations and retries; waits for attempts in flight (at most one PS timeout). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+    for (const c of this.clients) c.close();
+  }
+
+  private async client(i: number): Promise<void> {
+    // retries 0: this loop does the retrying, so every attempt is visible.
+    const c = new GcPipelineClient({ endpoint: this.o.gcEndpoint, timeoutMs: this.o.timeoutMs, retries: 0 });
+    this.clients.push(c);
+    const usuario = `${this.o.prefix}-${i}`;
+    for (let n = 0; !this.stopping; n++) {
+      const operacion = OPS[n % 3]!;
+      const isbn = this.o.isbns[(i + Math.floor(n / 3)) % this.o.isbns.length]!;
+      const opId = `${this.o.prefix}-${i}-${n}`;
+      let final = false;
+      for (let k = 0; k < this.o.maxAttempts && !final && !(this.stopping && k > 0); k++) {
+        if (k > 0) await new Promise((r) => setTimeout(r, this.o.retryDelayMs));
+        const sentAt = Date.now();
+        let r: Respuesta | undefined;
+        try {
+          r = await c.enviar({ operacion, isbn, usuario, id: opId });
+        } catch (err) {
+          if (!(err instanceof GcSinRespuestaError)) {
+            if (this.stopping) break;
+            throw err;
+          }
+        }
+        const a: Attempt = { opId, operacion, sentAt, endAt: Date.now(), outcome: r ? 'reply' : 'timeout', codigo: r?.codigo, exito: r?.exito };
+        this.attempts.push(a);
+        final = !!r && !isUnavailable(r.codigo);
+        if (r && isAcknowledged(r.codigo)) this.acknowledged.set(opId, r.codigo);
+      }
+      if (!final) this.abandoned.push(opId);
+    }
+  }
+}

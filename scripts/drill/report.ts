@@ -1,0 +1,203 @@
+/**
+ * A drill's report: the numbers (time to recover, failed requests, acknowledged
+ * ops lost, ops applied twice, invariant), the verifications with their
+ * verdicts, and their Spanish rendering for the terminal. Pure: no I/O.
+ */
+import type { PgNodeStatus } from '../local-system.js';
+import type { LedgerCheck } from './checks.js';
+import type { GaWatch } from './ga-watch.js';
+import { isFailedAttempt, type DrillLoad } from './load.js';
+import type { DrillOptions } from './run.js';
+import type { Fault, ReturnInfo, Scenario, ScenarioName } from './scenarios.js';
+
+export interface Verification {
+  nombre: string;
+  ok: boolean;
+  /** Reported, not a failure (acknowledged ops lost by async replication when the primary dies). */
+  informativo?: boolean;
+  detalle: string;
+}
+
+export interface DrillReport {
+  escenario: ScenarioName;
+  descripcion: string;
+  replicacion: 'async' | 'sync';
+  /** Replication mode the active GA reported when the drill started. */
+  replicacionInicio?: string;
+  clientes: number;
+  inicio: string;
+  falla: { detalle: string; tMs: number };
+  /** Fault → first success of a request sent after the fault; null = never recovered. */
+  recuperacionMs: number | null;
+  /** Fault → the other GA ACTIVE (scenarios with a takeover). */
+  tomaDeControlMs: number | null;
+  solicitudes: {
+    total: number;
+    exitosas: number;
+    /** Failed requests (no reply within the PS timeout, or an "unavailable" reply) from the fault on. */
+    fallidas: number;
+    fallidasAntesDeLaFalla: number;
+    /** Operations that never got a final reply (given up). */
+    abandonadas: number;
+    porCodigo: Record<string, number>;
+  };
+  reconocidas: number;
+  perdidas: number;
+  perdidasEjemplos: LedgerCheck['lost'];
+  pendientesSinAplicar: number;
+  duplicadas: number;
+  duplicadasDetalle: unknown[];
+  invariante: { ok: boolean; violaciones: unknown[] };
+  primarioFinal: { host: string; timeline?: number; splitBrain: boolean };
+  antiguoPrimario?: {
+    ga: string;
+    /** States of the old GA after the takeover (or after its restart). */
+    estados: string[];
+    /** Writes it accepted after the takeover (or since its restart). */
+    escrituras: number | null;
+    retorno?: ReturnInfo;
+  };
+  ga: Array<{ tMs: number; ga: string; estado: string; timeline?: number; replicacion?: string }>;
+  postgres: Array<{ host: string; rol: string; timeline?: number; detalle?: string }>;
+  verificaciones: Verification[];
+  ok: boolean;
+}
+
+export interface ReportInput {
+  scenario: Scenario;
+  options: DrillOptions;
+  t0: number;
+  fault: Fault;
+  ret?: ReturnInfo;
+  load: DrillLoad;
+  watch: GaWatch;
+  ledger: LedgerCheck;
+  primary: { host: string; timeline?: number; splitBrain: boolean };
+  pgStatus: PgNodeStatus[];
+  replicacionInicio?: string;
+  oldGa?: string;
+  oldWritesAtTakeover?: number;
+  oldWritesEnd?: number;
+}
+
+/** The last stretch of the load must be clean: the service is back, not limping. */
+const STABLE_TAIL_MS = 2000;
+
+export function buildReport(i: ReportInput): DrillReport {
+  const { scenario, fault, load, watch, ledger } = i;
+  const attempts = load.attempts;
+  const after = attempts.filter((a) => a.endAt >= fault.at);
+  const firstOk = attempts.filter((a) => a.exito && a.sentAt >= fault.at).sort((a, b) => a.endAt - b.endAt)[0];
+  const recuperacionMs = firstOk ? firstOk.endAt - fault.at : null;
+  const nextGa = fault.oldActiveGa === 'pc1' ? 'pc2' : 'pc1';
+  const takeoverAt = scenario.takeover ? watch.firstAt(nextGa, 'ACTIVE', fault.at) : undefined;
+  const porCodigo: Record<string, number> = {};
+  for (const a of attempts) {
+    const k = a.outcome === 'timeout' ? 'SIN_RESPUESTA' : (a.codigo ?? '?');
+    porCodigo[k] = (porCodigo[k] ?? 0) + 1;
+  }
+  const end = Math.max(...attempts.map((a) => a.endAt), fault.at);
+  const tail = attempts.filter((a) => a.endAt >= end - STABLE_TAIL_MS);
+  const tailFailures = tail.filter(isFailedAttempt).length;
+  const tailOk = tail.filter((a) => a.exito).length;
+
+  // The old primary GA: after a return, everything since its restart; otherwise (pg-primario) since the takeover.
+  let antiguo: DrillReport['antiguoPrimario'];
+  if (i.oldGa) {
+    const since = i.ret?.gaRestartedAt ?? takeoverAt ?? fault.at;
+    const escrituras = i.ret ? (i.oldWritesEnd ?? null) : i.oldWritesEnd !== undefined && i.oldWritesAtTakeover !== undefined ? i.oldWritesEnd - i.oldWritesAtTakeover : null;
+    antiguo = { ga: i.oldGa, estados: watch.statesSince(i.oldGa, since), escrituras, ...(i.ret ? { retorno: i.ret } : {}) };
+  }
+
+  const v: Verification[] = [];
+  v.push({
+    nombre: 'el servicio se recupera solo',
+    ok: recuperacionMs !== null && tailFailures === 0 && tailOk > 0,
+    detalle: `recuperación ${recuperacionMs ?? '—'} ms; últimos ${STABLE_TAIL_MS / 1000} s: ${tailOk} exitosas, ${tailFailures} fallidas`,
+  });
+  if (scenario.takeover) v.push({ nombre: 'el otro GA toma el control', ok: takeoverAt !== undefined, detalle: takeoverAt ? `${nextGa} ACTIVE a los ${takeoverAt - fault.at} ms` : `${nextGa} nunca ACTIVE` });
+  const lossExpected = scenario.killsPgPrimary && i.options.replicacion === 'async';
+  v.push({
+    nombre: 'ninguna operación reconocida se pierde',
+    ok: ledger.lost.length === 0,
+    informativo: lossExpected || undefined,
+    detalle: `${ledger.lost.length} de ${load.acknowledged.size} reconocidas${lossExpected ? ' (replicación asíncrona: se informa, no se exige)' : ''}`,
+  });
+  v.push({ nombre: 'toda operación ACEPTADA termina aplicada', ok: ledger.stillPending.length === 0, detalle: `${ledger.stillPending.length} siguen PENDIENTE` });
+  v.push({ nombre: 'ninguna operación se aplica dos veces', ok: ledger.duplicated === 0, detalle: `${ledger.duplicated} efectos sin su fila del ledger o repetidos` });
+  v.push({ nombre: 'invariante de stock', ok: ledger.invariantViolations.length === 0, detalle: `${ledger.invariantViolations.length} libros la incumplen` });
+  v.push({ nombre: 'un solo PostgreSQL primario', ok: !i.primary.splitBrain, detalle: `primario en ${i.primary.host}, timeline ${i.primary.timeline ?? '?'}` });
+  if (antiguo) {
+    v.push({
+      nombre: 'el GA primario antiguo no acepta escrituras',
+      ok: antiguo.escrituras === 0 && !antiguo.estados.includes('ACTIVE'),
+      detalle: `${antiguo.ga}: ${antiguo.escrituras ?? 'sin dato de'} escrituras; estados ${antiguo.estados.join(' → ') || 'sin cambios'}`,
+    });
+  }
+  if (i.ret) v.push({ nombre: 'el antiguo primario vuelve como pasivo', ok: i.ret.estadoFinal === 'PASSIVE', detalle: `GA ${i.ret.ga} ${i.ret.estadoFinal}; PostgreSQL ${i.ret.pg ?? '—'}` });
+
+  return {
+    escenario: scenario.name,
+    descripcion: scenario.descripcion,
+    replicacion: i.options.replicacion,
+    replicacionInicio: i.replicacionInicio,
+    clientes: i.options.clients,
+    inicio: new Date(i.t0).toISOString(),
+    falla: { detalle: fault.detalle, tMs: fault.at - i.t0 },
+    recuperacionMs,
+    tomaDeControlMs: takeoverAt !== undefined ? takeoverAt - fault.at : null,
+    solicitudes: {
+      total: attempts.length,
+      exitosas: attempts.filter((a) => a.exito).length,
+      fallidas: after.filter(isFailedAttempt).length,
+      fallidasAntesDeLaFalla: attempts.filter((a) => a.endAt < fault.at && isFailedAttempt(a)).length,
+      abandonadas: load.abandoned.length,
+      porCodigo,
+    },
+    reconocidas: load.acknowledged.size,
+    perdidas: ledger.lost.length,
+    perdidasEjemplos: ledger.lost.slice(0, 20),
+    pendientesSinAplicar: ledger.stillPending.length,
+    duplicadas: ledger.duplicated,
+    duplicadasDetalle: ledger.duplicatedDetail.slice(0, 20),
+    invariante: { ok: ledger.invariantViolations.length === 0, violaciones: ledger.invariantViolations },
+    primarioFinal: i.primary,
+    ...(antiguo ? { antiguoPrimario: antiguo } : {}),
+    ga: [...watch.changes].sort((a, b) => a.at - b.at).map((s) => ({ tMs: s.at - i.t0, ga: s.ga, estado: s.estado, timeline: s.timeline, replicacion: s.replicacion })),
+    postgres: i.pgStatus.map((p) => ({
+      host: p.host,
+      rol: p.error ? 'caído' : p.role?.inRecovery ? 'standby' : 'primario',
+      timeline: p.role?.timeline,
+      ...(p.error ? { detalle: p.error } : p.standby ? { detalle: `recibiendo ${p.standby.receiving ? 'sí' : 'no'}, lag ${p.standby.lagBytes ?? '?'} B` } : {}),
+    })),
+    verificaciones: v,
+    ok: v.every((x) => x.ok || x.informativo),
+  };
+}
+
+const secs = (ms: number) => `+${(ms / 1000).toFixed(1)}s`;
+
+export function formatReport(r: DrillReport): string {
+  const l: string[] = [];
+  l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion}${r.replicacionInicio && r.replicacionInicio !== r.replicacion ? ` (al inicio: ${r.replicacionInicio})` : ''}, ${r.clientes} PS`);
+  l.push(`  ${r.descripcion}`);
+  l.push(`  falla:          ${r.falla.detalle} en t=${secs(r.falla.tMs)}`);
+  l.push(`  recuperación:   ${r.recuperacionMs ?? '—'} ms (falla → primera respuesta exitosa a una solicitud enviada después)`);
+  if (r.tomaDeControlMs !== null) l.push(`  toma de control: ${r.tomaDeControlMs} ms (falla → el otro GA ACTIVE)`);
+  const s = r.solicitudes;
+  l.push(`  solicitudes:    ${s.total} (exitosas ${s.exitosas}); fallidas tras la falla ${s.fallidas}; antes ${s.fallidasAntesDeLaFalla}; abandonadas ${s.abandonadas}`);
+  l.push(`  por código:     ${Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  l.push(`  reconocidas:    ${r.reconocidas}; perdidas ${r.perdidas}; aplicadas dos veces ${r.duplicadas}; pendientes sin aplicar ${r.pendientesSinAplicar}; invariante ${r.invariante.ok ? 'OK' : 'ROTA'}`);
+  if (r.perdidas > 0) l.push(`  perdidas (ej.): ${r.perdidasEjemplos.slice(0, 5).map((p) => `${p.id} ${p.codigo}→${p.estado}`).join(', ')}`);
+  l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);
+  l.push(`  PostgreSQL:     ${r.postgres.map((p) => `${p.host} ${p.rol}${p.timeline ? ` tl ${p.timeline}` : ''}${p.detalle ? ` (${p.detalle})` : ''}`).join('; ')}`);
+  for (const v of r.verificaciones) l.push(`  [${v.ok ? 'OK' : v.informativo ? 'INFO' : 'FALLO'}] ${v.nombre}: ${v.detalle}`);
+  l.push(`RESULTADO: ${r.ok ? 'OK' : 'FALLO'}`);
+  return l.join('\n');
+}
+
+export const TABLE_HEADER = '| escenario | replicación | recuperación (ms) | toma de control (ms) | fallidas | reconocidas | perdidas | duplicadas | invariante | resultado |\n|---|---|---|---|---|---|---|---|---|---|';
+
+export function tableRow(r: DrillReport): string {
+  return `| ${r.escenario} | ${r.replicacion} | ${r.recuperacionMs ?? '—'} | ${r.tomaDeControlMs ?? '—'} | ${r.solicitudes.fallidas} | ${r.reconocidas} | ${r.perdidas} | ${r.duplicadas} | ${r.invariante.ok ? 'OK' : 'ROTA'} | ${r.ok ? 'OK' : 'FALLO'} |`;
+}

@@ -1,0 +1,135 @@
+/**
+ * One drill on a running system: load from N PS, the fault, the load kept
+ * going (and the old primary's return, if the scenario has one), then the
+ * checks. Returns the report; printing and files are the caller's job.
+ */
+import type { ManagedProcess } from '../child-process.js';
+import type { HostName, LocalSystem } from '../local-system.js';
+import { checkLedger, survivingPrimary } from './checks.js';
+import { GaWatch, gaWritesAccepted } from './ga-watch.js';
+import { DrillLoad, isFailedAttempt } from './load.js';
+import { buildReport, type DrillReport } from './report.js';
+import { SCENARIOS, type DrillContext, type Fault, type ReturnInfo, type ScenarioName } from './scenarios.js';
+
+/** Storage-client settings (GC, actors) for drills: short attempts, enough of them to outlast a takeover. */
+export const DRILL_CLIENT_ENV = { GA_TIMEOUT_MS: '500', GA_MAX_ATTEMPTS: '20' };
+
+export interface DrillOptions {
+  clients: number;
+  /** Load before the fault. */
+  warmupMs: number;
+  /** Load after the fault (a return of the old primary extends it so the returned GA is watched under load). */
+  afterFaultMs: number;
+  replicacion: 'async' | 'sync';
+  isbns: string[];
+  /** Distinct per drill on a shared system: usuarios and op ids start with it. */
+  prefix: string;
+  psTimeoutMs?: number;
+  progress?: (line: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function gasOf(sys: LocalSystem): Partial<Record<HostName, ManagedProcess>> {
+  if (sys.topology === 'single') return { pc1: sys.ga };
+  return { pc1: sys.hosts.pc1?.ga, pc2: sys.hosts.pc2?.ga };
+}
+
+export interface DrillOutcome {
+  report: DrillReport;
+  /** What was killed: restoreAfter() needs it. */
+  fault: Fault;
+}
+
+export async function runDrill(sys: LocalSystem, scenarioName: ScenarioName, o: DrillOptions): Promise<DrillOutcome> {
+  const scenario = SCENARIOS[scenarioName];
+  if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenarioName} needs the two-hosts topology`);
+  const progress = o.progress ?? (() => undefined);
+  const gas = gasOf(sys);
+  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
+  const ctx: DrillContext = { sys, watch, gas, replicacion: o.replicacion, progress };
+  const load = new DrillLoad({
+    gcEndpoint: sys.gcEndpoint,
+    clients: o.clients,
+    isbns: o.isbns,
+    prefix: o.prefix,
+    timeoutMs: o.psTimeoutMs ?? 2000,
+    maxAttempts: 30,
+    retryDelayMs: 100,
+  });
+  let ticker: NodeJS.Timeout | undefined;
+  try {
+    // Start from a settled pair (and, in sync mode, with sync replication really on).
+    if (!(await watch.waitFor('pc1', () => watch.active() !== undefined, 15_000))) throw new Error('no ACTIVE GA before the drill');
+    const replicacionInicio = watch.latest.get(watch.active()!)?.replicacion;
+    if (o.replicacion === 'sync' && replicacionInicio !== 'sync') progress(`AVISO: replicación pedida sync, el GA activo informa ${replicacionInicio}`);
+
+    const t0 = Date.now();
+    let fault: Fault | undefined;
+    load.start();
+    ticker = setInterval(() => progress(progressLine(load, watch, t0, fault?.at)), 1000);
+    await sleep(o.warmupMs);
+
+    progress(`FALLA: ${scenario.descripcion}`);
+    fault = await scenario.fault(ctx);
+    const f = fault;
+    progress(`  ${f.detalle} (t=+${((f.at - t0) / 1000).toFixed(1)}s)`);
+
+    // In the background: when the other GA takes over, note how many writes the old one had accepted by then.
+    let oldWritesAtTakeover: number | undefined;
+    const takeover = scenario.takeover
+      ? (async () => {
+          const next = f.oldActiveGa === 'pc1' ? 'pc2' : 'pc1';
+          await watch.waitFor(next, (e) => e === 'ACTIVE', o.afterFaultMs + 20_000);
+          const old = f.oldActiveGa ? gas[f.oldActiveGa] : undefined;
+          if (old?.running) oldWritesAtTakeover = await gaWritesAccepted(old);
+        })()
+      : Promise.resolve();
+
+    let ret: ReturnInfo | undefined;
+    const afterRecovery = scenario.afterRecovery ? scenario.afterRecovery(ctx, f).then((r) => (ret = r)) : Promise.resolve();
+    await sleep(o.afterFaultMs);
+    await afterRecovery;
+    // A returned GA is watched under load for a while after it settled.
+    if (scenario.afterRecovery) await sleep(2000);
+    await takeover;
+    clearInterval(ticker);
+    progress('Deteniendo la carga y comprobando…');
+    await load.stop();
+    await watch.poll();
+    watch.stop();
+
+    const oldGa = ret?.ga ?? (scenario.takeover && !f.gaKilled ? f.oldActiveGa : undefined);
+    const oldGaProc = oldGa ? gas[oldGa] : undefined;
+    const oldWritesEnd = oldGaProc?.running ? await gaWritesAccepted(oldGaProc) : undefined;
+    const primary = await survivingPrimary(sys);
+    const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
+    const pg = await sys.pgStatus().catch(() => []);
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd });
+    return { report, fault: f };
+  } finally {
+    clearInterval(ticker);
+    await load.stop().catch(() => undefined);
+    watch.stop();
+  }
+}
+
+/** Puts the system back in shape after a drill (old side rejoined as standby, processes restarted). */
+export async function restoreAfter(sys: LocalSystem, drill: DrillOutcome, replicacion: 'async' | 'sync', progress?: (l: string) => void): Promise<void> {
+  const gas = gasOf(sys);
+  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
+  try {
+    await SCENARIOS[drill.report.escenario].restore({ sys, watch, gas, replicacion, progress: progress ?? (() => undefined) }, drill.fault);
+  } finally {
+    watch.stop();
+  }
+}
+
+function progressLine(load: DrillLoad, watch: GaWatch, t0: number, faultAt?: number): string {
+  const now = Date.now();
+  const ok = load.attempts.filter((a) => a.exito).length;
+  const last = load.attempts.filter((a) => a.endAt > now - 1000);
+  const fails = load.attempts.filter((a) => (faultAt === undefined || a.endAt >= faultAt) && isFailedAttempt(a)).length;
+  const gas = [...watch.latest.values()].map((s) => `${s.ga}:${s.estado}`).join(' ');
+  return `  +${((now - t0) / 1000).toFixed(1)}s  exitosas ${ok} (${last.filter((a) => a.exito).length}/s)  fallidas${faultAt ? ' tras la falla' : ''} ${fails}  GA ${gas}`;
+}

@@ -1,0 +1,258 @@
+/**
+ * The failover drills' faults. Each scenario crashes something with SIGKILL and
+ * then leaves the system alone: recovery must happen by itself. Targets are
+ * found from the live state (the ACTIVE GA, the PostgreSQL primary), so on a
+ * fresh topology they are pc1's, and several drills can run one after another
+ * on one system (the tests do) once `restore()` has put the old side back as
+ * the new standby.
+ */
+import { OPERACIONES_ACTOR } from '../../common/protocol.js';
+import type { ManagedProcess } from '../child-process.js';
+import type { HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
+import type { GaWatch } from './ga-watch.js';
+
+export interface DrillContext {
+  sys: LocalSystem;
+  watch: GaWatch;
+  /** Each host's GA (single topology: pc1 only). */
+  gas: Partial<Record<HostName, ManagedProcess>>;
+  replicacion: 'async' | 'sync';
+  progress(msg: string): void;
+}
+
+export interface Fault {
+  /** When the kill was issued (ms since epoch). */
+  at: number;
+  detalle: string;
+  /** The GA that was ACTIVE before the fault (its host), when the fault is on the storage side. */
+  oldActiveGa?: HostName;
+  /** The host whose PostgreSQL primary was killed. */
+  pgKilled?: HostName;
+  gaKilled?: HostName;
+  actorsKilled?: ManagedProcess[];
+}
+
+/** What the return of the old primary did (reinicio-ga-primario). */
+export interface ReturnInfo {
+  ga: HostName;
+  gaRestartedAt: number;
+  /** 'streaming' = it followed the new primary; 'recloned' = it had diverged and was cloned again. */
+  pg?: 'streaming' | 'recloned';
+  pgRejoinMs?: number;
+  /** The returned GA's state once the pair settled. */
+  estadoFinal?: string;
+}
+
+export interface Scenario {
+  name: ScenarioName;
+  descripcion: string;
+  /** The PostgreSQL primary dies: in async mode acknowledged ops may be lost (reported, not a failure). */
+  killsPgPrimary: boolean;
+  /** The other GA must take over. */
+  takeover: boolean;
+  fault(ctx: DrillContext): Promise<Fault>;
+  /** Runs once the service recovered, while the load goes on. */
+  afterRecovery?(ctx: DrillContext, f: Fault): Promise<ReturnInfo>;
+  /** Back to a pair (old side rejoined as the new standby, killed processes restarted): for drills that follow on the same system. */
+  restore(ctx: DrillContext, f: Fault): Promise<void>;
+}
+
+export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
+
+function activeGa(ctx: DrillContext): HostName {
+  const h = ctx.watch.active() as HostName | undefined;
+  if (!h) throw new Error(`no single ACTIVE GA before the fault (${[...ctx.watch.latest.values()].map((s) => `${s.ga} ${s.estado}`).join(', ')})`);
+  return h;
+}
+
+async function primaryNode(sys: LocalSystem): Promise<PgNodeHandle> {
+  if (!sys.pgNodes) throw new Error('this drill needs the two-hosts topology');
+  for (const n of [sys.pgNodes.primary, sys.pgNodes.standby]) {
+    const r = await n.role().catch(() => undefined);
+    if (r && !r.inRecovery) return n;
+  }
+  throw new Error('no PostgreSQL primary reachable before the fault');
+}
+
+function gaOf(ctx: DrillContext, h: HostName): ManagedProcess {
+  const g = ctx.gas[h];
+  if (!g) throw new Error(`no GA on ${h}`);
+  return g;
+}
+
+/** The fence: a former primary comes back only as a standby of the new one, re-cloned if it diverged. */
+async function rejoinPg(ctx: DrillContext, h: HostName): Promise<'streaming' | 'recloned'> {
+  const node = ctx.sys.hosts[h]?.pg;
+  if (!node) throw new Error(`no PostgreSQL node on ${h}`);
+  const r = await node.role().catch(() => undefined);
+  if (r?.inRecovery) return 'streaming';
+  if (r) throw new Error(`${h}'s PostgreSQL is running read-write after a failover: refusing to touch it`);
+  ctx.progress(`${h}: PostgreSQL vuelve como standby (restartAsStandby)…`);
+  const outcome = await node.restartAsStandby(undefined, 5000);
+  if (outcome === 'streaming') return 'streaming';
+  ctx.progress(`${h}: divergió; re-clonando desde el nuevo primario…`);
+  await node.reclone();
+  return 'recloned';
+}
+
+/** Starts a GA that is down and waits until the pair settles with it PASSIVE (its node streaming on the newest timeline). */
+async function returnGa(ctx: DrillContext, h: HostName, timeoutMs = 15_000): Promise<string | undefined> {
+  const ga = gaOf(ctx, h);
+  if (!ga.running) {
+    ctx.progress(`${h}: reiniciando su GA…`);
+    ga.start();
+  }
+  await ctx.watch.waitFor(h, (e) => e === 'PASSIVE', timeoutMs);
+  return ctx.watch.estado(h);
+}
+
+/** In sync mode the next drill must start with sync replication really on. */
+async function waitReplication(ctx: DrillContext, timeoutMs = 15_000): Promise<void> {
+  if (ctx.replicacion !== 'sync') return;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await ctx.watch.poll();
+    const act = ctx.watch.active();
+    if (act && ctx.watch.latest.get(act)?.replicacion === 'sync') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function restoreStorageSide(ctx: DrillContext, h: HostName): Promise<void> {
+  await rejoinPg(ctx, h);
+  const estado = await returnGa(ctx, h);
+  if (estado !== 'PASSIVE') throw new Error(`${h}'s GA did not settle PASSIVE after the rejoin (${estado})`);
+  await waitReplication(ctx);
+}
+
+const gaPrimario: Scenario = {
+  name: 'ga-primario',
+  descripcion: 'kill -9 del GA activo (primario); su PostgreSQL sigue vivo: el GA de respaldo toma el control usándolo',
+  killsPgPrimary: false,
+  takeover: true,
+  async fault(ctx) {
+    const h = activeGa(ctx);
+    const at = Date.now();
+    await gaOf(ctx, h).kill();
+    return { at, detalle: `kill -9 GA ${h}`, oldActiveGa: h, gaKilled: h };
+  },
+  async restore(ctx, f) {
+    const estado = await returnGa(ctx, f.gaKilled!);
+    if (estado !== 'PASSIVE') throw new Error(`${f.gaKilled}'s GA did not come back PASSIVE (${estado})`);
+  },
+};
+
+const pgPrimario: Scenario = {
+  name: 'pg-primario',
+  descripcion: 'kill -9 del PostgreSQL primario; su GA deja de estar activo y el GA del otro host promueve su standby',
+  killsPgPrimary: true,
+  takeover: true,
+  async fault(ctx) {
+    const node = await primaryNode(ctx.sys);
+    const oldActiveGa = activeGa(ctx);
+    const at = Date.now();
+    await node.kill();
+    return { at, detalle: `kill -9 PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
+  },
+  async restore(ctx, f) {
+    await restoreStorageSide(ctx, f.pgKilled!);
+  },
+};
+
+async function killStorageSide(ctx: DrillContext): Promise<Fault> {
+  const node = await primaryNode(ctx.sys);
+  const h = node.hostName;
+  const oldActiveGa = activeGa(ctx);
+  const ga = gaOf(ctx, h);
+  const at = Date.now();
+  await Promise.all([node.kill(), ga.kill()]);
+  return { at, detalle: `kill -9 PostgreSQL primario + GA en ${h}`, oldActiveGa, pgKilled: h, gaKilled: h };
+}
+
+const almacenamiento: Scenario = {
+  name: 'almacenamiento-pc1',
+  descripcion: 'kill -9 de todo el almacenamiento de pc1 a la vez (PostgreSQL primario + GA primario): el respaldo promueve su standby',
+  killsPgPrimary: true,
+  takeover: true,
+  fault: killStorageSide,
+  async restore(ctx, f) {
+    await restoreStorageSide(ctx, f.pgKilled!);
+  },
+};
+
+const reinicio: Scenario = {
+  name: 'reinicio-ga-primario',
+  descripcion:
+    'como almacenamiento-pc1; tras la toma de control vuelve el GA primario antiguo (primero sin su PostgreSQL, luego con él reincorporado como standby): debe quedar pasivo/aislado y no aceptar ninguna escritura',
+  killsPgPrimary: true,
+  takeover: true,
+  fault: killStorageSide,
+  async afterRecovery(ctx, f) {
+    const h = f.gaKilled!;
+    if (!(await ctx.watch.waitFor(other(h), (e) => e === 'ACTIVE', 20_000))) throw new Error(`${other(h)}'s GA never became ACTIVE`);
+    // Let the new active serve for a moment, then bring the old GA back while its PostgreSQL is still down.
+    await new Promise((r) => setTimeout(r, 1000));
+    const gaRestartedAt = Date.now();
+    ctx.progress(`${h}: el GA primario antiguo vuelve (su PostgreSQL sigue caído)…`);
+    gaOf(ctx, h).start();
+    await new Promise((r) => setTimeout(r, 1500));
+    // Its PostgreSQL returns only through the fence (never a plain restart: it would be a second primary).
+    const t0 = Date.now();
+    const pg = await rejoinPg(ctx, h);
+    const pgRejoinMs = Date.now() - t0;
+    const estadoFinal = await returnGa(ctx, h);
+    ctx.progress(`${h}: PostgreSQL ${pg === 'streaming' ? 'sigue al nuevo primario' : 're-clonado'} en ${pgRejoinMs} ms; GA ${estadoFinal}`);
+    return { ga: h, gaRestartedAt, pg, pgRejoinMs, estadoFinal };
+  },
+  async restore(ctx, f) {
+    await restoreStorageSide(ctx, f.pgKilled!);
+  },
+};
+
+const actores: Scenario = {
+  name: 'actores',
+  descripcion: 'kill -9 de 1 de los 2 actores de cada tipo: el GC deja de enviarles trabajo y reenvía sus tareas a los otros',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const victims = OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && a.spec.name.startsWith(`${t}-`)));
+    if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
+    const at = Date.now();
+    await Promise.all(victims.map((v) => v!.kill()));
+    return { at, detalle: `kill -9 ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsKilled: victims as ManagedProcess[] };
+  },
+  async restore(ctx, f) {
+    for (const a of f.actorsKilled ?? []) a.start();
+    await Promise.all((f.actorsKilled ?? []).map((a) => a.waitHealthy()));
+    await ctx.sys.waitForActors(2);
+  },
+};
+
+const gc: Scenario = {
+  name: 'gc',
+  descripcion: 'kill -9 del GC y arranque inmediato (lo que haría un supervisor): los PS reenvían con el mismo id y el GC retoma del ledger lo pendiente',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const at = Date.now();
+    await ctx.sys.gc.kill();
+    ctx.sys.gc.start();
+    return { at, detalle: 'kill -9 GC + arranque' };
+  },
+  async restore(ctx) {
+    await ctx.sys.gc.waitHealthy();
+    await ctx.sys.waitForActors(2);
+  },
+};
+
+export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'ga-primario': gaPrimario,
+  'pg-primario': pgPrimario,
+  'almacenamiento-pc1': almacenamiento,
+  'reinicio-ga-primario': reinicio,
+  actores,
+  gc,
+};
