@@ -118,7 +118,7 @@ clone_from_peer() {
     -X stream -S "$NAME" --checkpoint=fast --no-password
   make_standby
   rm -f "$CLONE_MARK"
-  log "clone complete: starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+  log "clone complete: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
 }
 
 init_primary() {
