@@ -47,7 +47,10 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 /** SQLSTATEs meaning the server is going away, not accepting us, or not writable (a standby). */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '25006', '58030', '57014']);
 
-/** True when the error says PostgreSQL is unreachable or unusable, as opposed to a bad query. */
+/**
+ * True when the error says PostgreSQL is unreachable or unusable, as opposed to a bad query.
+ * A pool ended by a takeover's switch counts too: the client retries on the new one.
+ */
 export function isConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
   const code = (err as { code?: unknown }).code;
@@ -56,7 +59,7 @@ export function isConnectionError(err: unknown): boolean {
   }
   const msg = (err as { message?: unknown }).message;
   if (typeof msg === 'string') {
-    return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Client was closed/i.test(msg);
+    return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Client was closed|Cannot use a pool after calling end/i.test(msg);
   }
   return false;
 }

@@ -49,7 +49,11 @@ export function parseGaRequest(body: Buffer | undefined): ParsedRequest {
 export type RoleGate = (req: GaRequest) => GaReply | undefined | Promise<GaReply | undefined>;
 
 export interface DispatchDeps {
-  store: Store;
+  /**
+   * Read after the gate: a request that waits in the gate for a takeover must run
+   * on the pool chosen by that takeover, not on the one ended by the switch.
+   */
+  store: () => Store;
   rol: () => string;
   gate?: RoleGate;
   /** Told after every storage call: ok, or the connection error that made it fail. */
@@ -62,23 +66,24 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
   if (gated) return gated;
   const rid = req.rid;
   if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };
+  const store = d.store();
   try {
     let reply: GaReply;
     switch (req.cmd) {
       case 'aplicar':
-        reply = { rid, ok: true, resultado: await d.store.aplicar(req.op) };
+        reply = { rid, ok: true, resultado: await store.aplicar(req.op) };
         break;
       case 'registrar':
-        reply = { rid, ok: true, resultado: await d.store.registrar(req.op) };
+        reply = { rid, ok: true, resultado: await store.registrar(req.op) };
         break;
       case 'consultar':
-        reply = { rid, ok: true, resultado: await d.store.consultar(req.isbn) };
+        reply = { rid, ok: true, resultado: await store.consultar(req.isbn) };
         break;
       case 'estado':
-        reply = { rid, ok: true, resultado: await d.store.estado(req.id) };
+        reply = { rid, ok: true, resultado: await store.estado(req.id) };
         break;
       case 'pendientes':
-        reply = { rid, ok: true, pendientes: await d.store.pendientes(req.limite) };
+        reply = { rid, ok: true, pendientes: await store.pendientes(req.limite) };
         break;
     }
     d.onStorage?.(true);
