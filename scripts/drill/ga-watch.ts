@@ -84,6 +84,12 @@ export class GaWatch {
     return this.changes.find((s) => s.ga === ga && s.estado === estado && s.at >= since)?.at;
   }
 
+  /** The first GA to become ACTIVE at or after `since` (a takeover, or the same GA re-activating). */
+  firstActiveAfter(since: number): { ga: string; at: number } | undefined {
+    const hit = this.changes.filter((s) => s.estado === 'ACTIVE' && s.at >= since).sort((a, b) => a.at - b.at)[0];
+    return hit ? { ga: hit.ga, at: hit.at } : undefined;
+  }
+
   /** The state `ga` was in at `since`, then every state it went through afterwards. */
   statesSince(ga: string, since: number): string[] {
     const mine = this.changes.filter((s) => s.ga === ga);

@@ -22,14 +22,15 @@ export interface DrillReport {
   escenario: ScenarioName;
   descripcion: string;
   replicacion: 'async' | 'sync';
-  /** Replication mode the active GA reported when the drill started. */
+  /** Replication mode the active GA reported when the drill started, and at the end. */
   replicacionInicio?: string;
+  replicacionFinal?: string;
   clientes: number;
   inicio: string;
   falla: { detalle: string; tMs: number };
   /** Fault → first success of a request sent after the fault; null = never recovered. */
   recuperacionMs: number | null;
-  /** Fault → the other GA ACTIVE (scenarios with a takeover). */
+  /** Fault → a GA ACTIVE again, normally the other one (scenarios with a takeover). */
   tomaDeControlMs: number | null;
   solicitudes: {
     total: number;
@@ -89,8 +90,8 @@ export function buildReport(i: ReportInput): DrillReport {
   const after = attempts.filter((a) => a.endAt >= fault.at);
   const firstOk = attempts.filter((a) => a.exito && a.sentAt >= fault.at).sort((a, b) => a.endAt - b.endAt)[0];
   const recuperacionMs = firstOk ? firstOk.endAt - fault.at : null;
-  const nextGa = fault.oldActiveGa === 'pc1' ? 'pc2' : 'pc1';
-  const takeoverAt = scenario.takeover ? watch.firstAt(nextGa, 'ACTIVE', fault.at) : undefined;
+  const takeover = scenario.takeover ? watch.firstActiveAfter(fault.at) : undefined;
+  const takeoverAt = takeover?.at;
   const porCodigo: Record<string, number> = {};
   for (const a of attempts) {
     const k = a.outcome === 'timeout' ? 'SIN_RESPUESTA' : (a.codigo ?? '?');
@@ -115,7 +116,13 @@ export function buildReport(i: ReportInput): DrillReport {
     ok: recuperacionMs !== null && tailFailures === 0 && tailOk > 0,
     detalle: `recuperación ${recuperacionMs ?? '—'} ms; últimos ${STABLE_TAIL_MS / 1000} s: ${tailOk} exitosas, ${tailFailures} fallidas`,
   });
-  if (scenario.takeover) v.push({ nombre: 'el otro GA toma el control', ok: takeoverAt !== undefined, detalle: takeoverAt ? `${nextGa} ACTIVE a los ${takeoverAt - fault.at} ms` : `${nextGa} nunca ACTIVE` });
+  if (scenario.takeover) {
+    v.push({
+      nombre: 'un GA vuelve a estar activo',
+      ok: takeover !== undefined,
+      detalle: takeover ? `${takeover.ga} ACTIVE a los ${takeover.at - fault.at} ms${takeover.ga === fault.oldActiveGa ? ' (el mismo, re-activado)' : ''}` : 'ningún GA ACTIVE tras la falla',
+    });
+  }
   const lossExpected = scenario.killsPgPrimary && i.options.replicacion === 'async';
   v.push({
     nombre: 'ninguna operación reconocida se pierde',
@@ -141,6 +148,10 @@ export function buildReport(i: ReportInput): DrillReport {
     descripcion: scenario.descripcion,
     replicacion: i.options.replicacion,
     replicacionInicio: i.replicacionInicio,
+    replicacionFinal: (() => {
+      const act = watch.active();
+      return act ? watch.latest.get(act)?.replicacion : undefined;
+    })(),
     clientes: i.options.clients,
     inicio: new Date(i.t0).toISOString(),
     falla: { detalle: fault.detalle, tMs: fault.at - i.t0 },
@@ -179,11 +190,11 @@ const secs = (ms: number) => `+${(ms / 1000).toFixed(1)}s`;
 
 export function formatReport(r: DrillReport): string {
   const l: string[] = [];
-  l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion}${r.replicacionInicio && r.replicacionInicio !== r.replicacion ? ` (al inicio: ${r.replicacionInicio})` : ''}, ${r.clientes} PS`);
+  l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion} (GA activo: al inicio ${r.replicacionInicio ?? '?'}, al final ${r.replicacionFinal ?? '?'}), ${r.clientes} PS`);
   l.push(`  ${r.descripcion}`);
   l.push(`  falla:          ${r.falla.detalle} en t=${secs(r.falla.tMs)}`);
   l.push(`  recuperación:   ${r.recuperacionMs ?? '—'} ms (falla → primera respuesta exitosa a una solicitud enviada después)`);
-  if (r.tomaDeControlMs !== null) l.push(`  toma de control: ${r.tomaDeControlMs} ms (falla → el otro GA ACTIVE)`);
+  if (r.tomaDeControlMs !== null) l.push(`  toma de control: ${r.tomaDeControlMs} ms (falla → un GA ACTIVE de nuevo)`);
   const s = r.solicitudes;
   l.push(`  solicitudes:    ${s.total} (exitosas ${s.exitosas}); fallidas tras la falla ${s.fallidas}; antes ${s.fallidasAntesDeLaFalla}; abandonadas ${s.abandonadas}`);
   l.push(`  por código:     ${Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);

@@ -75,14 +75,15 @@ export async function runDrill(sys: LocalSystem, scenarioName: ScenarioName, o: 
     const f = fault;
     progress(`  ${f.detalle} (t=+${((f.at - t0) / 1000).toFixed(1)}s)`);
 
-    // In the background: when the other GA takes over, note how many writes the old one had accepted by then.
+    // In the background: when a GA becomes ACTIVE again, note how many writes the old active one had accepted by then.
     let oldWritesAtTakeover: number | undefined;
+    let newActive: string | undefined;
     const takeover = scenario.takeover
       ? (async () => {
-          const next = f.oldActiveGa === 'pc1' ? 'pc2' : 'pc1';
-          await watch.waitFor(next, (e) => e === 'ACTIVE', o.afterFaultMs + 20_000);
+          const deadline = Date.now() + o.afterFaultMs + 20_000;
+          while (!(newActive = watch.firstActiveAfter(f.at)?.ga) && Date.now() < deadline) await sleep(50);
           const old = f.oldActiveGa ? gas[f.oldActiveGa] : undefined;
-          if (old?.running) oldWritesAtTakeover = await gaWritesAccepted(old);
+          if (newActive && newActive !== f.oldActiveGa && old?.running) oldWritesAtTakeover = await gaWritesAccepted(old);
         })()
       : Promise.resolve();
 
@@ -99,10 +100,14 @@ export async function runDrill(sys: LocalSystem, scenarioName: ScenarioName, o: 
     await watch.poll();
     watch.stop();
 
-    const oldGa = ret?.ga ?? (scenario.takeover && !f.gaKilled ? f.oldActiveGa : undefined);
+    // The old active GA is checked when it lives on next to a new active one: restarted (reinicio) or never killed (pg-primario).
+    const oldGa = ret?.ga ?? (scenario.takeover && !f.gaKilled && newActive && newActive !== f.oldActiveGa ? f.oldActiveGa : undefined);
     const oldGaProc = oldGa ? gas[oldGa] : undefined;
     const oldWritesEnd = oldGaProc?.running ? await gaWritesAccepted(oldGaProc) : undefined;
-    const primary = await survivingPrimary(sys);
+    const primary = await survivingPrimary(sys).catch(async (err: unknown) => {
+      // Say why: the GAs' own account (state, reason, last takeover error) and every node's role.
+      throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
+    });
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
     const pg = await sys.pgStatus().catch(() => []);
     const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd });
@@ -132,4 +137,13 @@ function progressLine(load: DrillLoad, watch: GaWatch, t0: number, faultAt?: num
   const fails = load.attempts.filter((a) => (faultAt === undefined || a.endAt >= faultAt) && isFailedAttempt(a)).length;
   const gas = [...watch.latest.values()].map((s) => `${s.ga}:${s.estado}`).join(' ');
   return `  +${((now - t0) / 1000).toFixed(1)}s  exitosas ${ok} (${last.filter((a) => a.exito).length}/s)  fallidas${faultAt ? ' tras la falla' : ''} ${fails}  GA ${gas}`;
+}
+
+async function gaDiagnostics(gas: Partial<Record<HostName, ManagedProcess>>): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const [h, g] of Object.entries(gas)) {
+    const st = g?.running ? await g.status<{ role?: Record<string, unknown> }>() : undefined;
+    out[h] = st?.role ? { estado: st.role.estado, reason: st.role.reason, lastActivationError: st.role.lastActivationError, fenced: st.role.fenced } : 'sin respuesta';
+  }
+  return out;
 }
