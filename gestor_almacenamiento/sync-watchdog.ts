@@ -72,6 +72,8 @@ export class SyncWatchdog {
   private modeSince: number;
   private lastReminder = 0;
   private everSynced = false;
+  /** The standby named in synchronous_standby_names by this watchdog. */
+  private syncedName: string | undefined;
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -160,19 +162,25 @@ export class SyncWatchdog {
     }
 
     const rows = await deps.replicationStatus();
-    const row = rows.find((r) => r.applicationName === standbyName);
-    this.streaming = !!row && row.state === 'streaming' && (row.replyAgeMs === null || row.replyAgeMs < this.staleReplyMs);
+    const fresh = (r: ReplicationRow) => r.state === 'streaming' && (r.replyAgeMs === null || r.replyAgeMs < this.staleReplyMs);
+    // The configured standby first, else whichever standby streams: after a takeover on the
+    // surviving primary (GA moved, PostgreSQL did not) the standby of the node we write to is
+    // not the one this GA was configured to expect.
+    const row = rows.find((r) => r.applicationName === standbyName && fresh(r)) ?? rows.find(fresh) ?? rows.find((r) => r.applicationName === standbyName);
+    const name = row?.applicationName ?? standbyName;
+    this.streaming = !!row && fresh(row);
 
     if (this.streaming) {
       this.notStreamingSince = undefined;
-      if (this.mode !== 'sync') {
-        await deps.setSynchronousStandby(standbyName);
+      if (this.mode !== 'sync' || this.syncedName !== name) {
+        await deps.setSynchronousStandby(name);
+        this.syncedName = name;
         this.setMode('sync');
         this.lastReminder = 0;
         const again = this.everSynced;
         this.everSynced = true;
-        if (again) log.warn({ replication: 'sync', standby: standbyName }, `replication is SYNCHRONOUS again: standby ${standbyName} streams; acknowledged writes are on both nodes`);
-        else log.info({ replication: 'sync', standby: standbyName }, `synchronous replication enabled: commits wait for standby ${standbyName}`);
+        if (again) log.warn({ replication: 'sync', standby: name }, `replication is SYNCHRONOUS again: standby ${name} streams; acknowledged writes are on both nodes`);
+        else log.info({ replication: 'sync', standby: name }, `synchronous replication enabled: commits wait for standby ${name}`);
       }
       return;
     }
@@ -182,15 +190,15 @@ export class SyncWatchdog {
     this.notStreamingSince ??= Math.min(now, stale);
     const downMs = now - this.notStreamingSince;
     if (downMs < this.o.degradeMs) return;
-    const fields = { replication: 'ASYNC', standby: standbyName, notStreamingMs: downMs, degradeMs: this.o.degradeMs, standbyState: row?.state ?? 'absent' };
+    const fields = { replication: 'ASYNC', standby: name, notStreamingMs: downMs, degradeMs: this.o.degradeMs, standbyState: row?.state ?? 'absent' };
     if (this.mode === 'sync') {
       await deps.setSynchronousStandby(null);
       this.setMode('degraded-async');
       this.lastReminder = now;
-      log.error(fields, `REPLICATION DEGRADED TO ASYNC: sync standby ${standbyName} not streaming for ${downMs} ms; synchronous_standby_names cleared so commits proceed. Acknowledged writes may be LOST on failover until it streams again`);
+      log.error(fields, `REPLICATION DEGRADED TO ASYNC: sync standby ${name} not streaming for ${downMs} ms; synchronous_standby_names cleared so commits proceed. Acknowledged writes may be LOST on failover until it streams again`);
     } else if (this.lastReminder === 0 || now - this.lastReminder >= this.remindMs) {
       this.lastReminder = now;
-      log.error(fields, `replication is ASYNC although sync was requested: standby ${standbyName} is not streaming. Acknowledged writes may be LOST on failover`);
+      log.error(fields, `replication is ASYNC although sync was requested: standby ${name} is not streaming. Acknowledged writes may be LOST on failover`);
     }
   }
 }

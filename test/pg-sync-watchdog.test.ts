@@ -34,8 +34,8 @@ function fakePrimary(initialNames = '') {
       names = n ?? '';
     },
   };
-  const row = (state: string, replyAgeMs: number | null = 100): ReplicationRow => ({
-    applicationName: 'pc2', clientAddr: '127.0.1.2', state, syncState: names ? 'sync' : 'async', lagBytes: 0, replayLagMs: 1, replyAgeMs,
+  const row = (state: string, replyAgeMs: number | null = 100, applicationName = 'pc2'): ReplicationRow => ({
+    applicationName, clientAddr: '127.0.1.2', state, syncState: names ? 'sync' : 'async', lagBytes: 0, replayLagMs: 1, replyAgeMs,
   });
   return {
     deps,
@@ -46,6 +46,7 @@ function fakePrimary(initialNames = '') {
     advance: (ms: number) => (t += ms),
     streaming: (replyAgeMs: number | null = 100) => (rows = [row('streaming', replyAgeMs)]),
     catchup: () => (rows = [row('catchup')]),
+    streamingAs: (name: string) => (rows = [row('streaming', 100, name)]),
     gone: () => (rows = []),
     fail: (f: boolean) => (failing = f),
   };
@@ -157,5 +158,18 @@ describe('sync watchdog', () => {
     await w.tick();
     expect(p.sets).toEqual([null]);
     expect(p.names()).toBe('');
+  });
+
+  it('waits for whichever standby streams when it is not the configured one (takeover on the surviving primary)', async () => {
+    // The backup GA (configured to expect its peer's node, pc1) took over on pc1's live
+    // primary, whose standby is pc2: sync must follow pc2, not degrade.
+    const p = fakePrimary();
+    const w = new SyncWatchdog({ requested: 'sync', standbyName: 'pc1', degradeMs: 3000, log: p.log, deps: p.deps });
+    p.streamingAs('pc2');
+    expect((await w.tick()).mode).toBe('sync');
+    expect(p.names()).toBe('pc2');
+    p.advance(5000);
+    expect((await w.tick()).mode).toBe('sync');
+    expect(errors(p.lines)).toEqual([]);
   });
 });
