@@ -690,6 +690,31 @@ export interface RejoinOptions extends PgNodeSpec {
  * - 'diverged': it wrote WAL past the fork point (or could not reach streaming
  *   within the bound). It stays up read-only (fenced) and must be re-cloned.
  */
+/**
+ * A standby whose walreceiver is down reports its timeline from pg_control, which
+ * stays on the OLD timeline until its first restartpoint. A rejoined former primary
+ * would then look "behind" as soon as its new primary died, its GA would fence it
+ * and refuse to promote it: no failover back (found by the drills). A CHECKPOINT on
+ * the standby (a restartpoint, possible once it replayed a checkpoint record of the
+ * new timeline) moves pg_control forward; retried while it catches up, bounded.
+ */
+async function restartpointOnTimeline(spec: PgNodeSpec, timeline: number, log: Logger | undefined, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  try {
+    await withAdminClient(nodeConn(spec), async (c) => {
+      for (;;) {
+        await c.query('CHECKPOINT');
+        const r = await c.query<{ tli: number }>('SELECT (pg_control_checkpoint()).timeline_id AS tli');
+        if ((r.rows[0]?.tli ?? 0) >= timeline) return;
+        if (Date.now() > deadline) throw new Error(`pg_control still on timeline ${r.rows[0]?.tli} < ${timeline} after ${timeoutMs} ms`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    });
+  } catch (err) {
+    log?.warn({ host: spec.host, port: spec.port, err: (err as Error).message }, 'rejoined standby: restartpoint on the new timeline not reached; its GA may report an old timeline if the primary dies before the next one');
+  }
+}
+
 export async function restartAsStandby(o: RejoinOptions): Promise<'streaming' | 'diverged'> {
   const spec: PgNodeSpec = { ...o, dataDir: path.resolve(o.dataDir) };
   const log = o.log;
@@ -729,6 +754,7 @@ export async function restartAsStandby(o: RejoinOptions): Promise<'streaming' | 
     try {
       const s = await standbyStatus(nodeConn(spec), { connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
       if (s.receiving && (!newPrimaryRole || s.timeline === newPrimaryRole.timeline)) {
+        if (newPrimaryRole) await restartpointOnTimeline(spec, newPrimaryRole.timeline, log);
         log?.info({ host: spec.host, port: spec.port, timeline: s.timeline }, 'former primary rejoined as a streaming standby');
         return 'streaming';
       }

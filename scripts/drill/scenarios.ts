@@ -6,7 +6,6 @@
  * on one system (the tests do) once `restore()` has put the old side back as
  * the new standby.
  */
-import pg from 'pg';
 import { OPERACIONES_ACTOR } from '../../common/protocol.js';
 import type { ManagedProcess } from '../child-process.js';
 import type { HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
@@ -100,44 +99,11 @@ async function rejoinPg(ctx: DrillContext, h: HostName): Promise<'streaming' | '
   ctx.progress(`${h}: PostgreSQL vuelve como standby (restartAsStandby)…`);
   const outcome = await node.restartAsStandby(undefined, 5000);
   if (outcome === 'streaming') {
-    const primary = ctx.sys.hosts[other(h)]?.pg;
-    const tl = (await primary?.role().catch(() => undefined))?.timeline;
-    if (tl) await restartpoint(node, tl);
     return 'streaming';
   }
   ctx.progress(`${h}: divergió; re-clonando desde el nuevo primario…`);
   await node.reclone();
   return 'recloned';
-}
-
-/**
- * Known issue (found by these drills): a standby whose walreceiver is down
- * reports its timeline from pg_control (last restartpoint / min recovery
- * point), which stays on the OLD timeline until its first restartpoint. A
- * former primary rejoined by restartAsStandby ('streaming', not re-cloned)
- * therefore looks "on timeline N-1" as soon as its new primary dies, its GA
- * fences itself and refuses to promote it: no failover back. Until pg-admin
- * reads the timeline another way, a CHECKPOINT on the standby (a restartpoint,
- * possible once it replayed a checkpoint record of the new timeline, e.g. the
- * one written right after the promotion) moves pg_control forward. Retried
- * while the standby is still catching up.
- */
-async function restartpoint(node: PgNodeHandle, timeline: number, timeoutMs = 10_000): Promise<void> {
-  const c = new pg.Client({ ...node.info, connectionTimeoutMillis: 2000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      await c.query('CHECKPOINT');
-      const r = await c.query<{ tli: number }>('SELECT (pg_control_checkpoint()).timeline_id AS tli');
-      if ((r.rows[0]?.tli ?? 0) >= timeline) return;
-      if (Date.now() > deadline) throw new Error(`${node.hostName}: pg_control still on timeline ${r.rows[0]?.tli} < ${timeline} after ${timeoutMs} ms`);
-      await new Promise((res) => setTimeout(res, 200));
-    }
-  } finally {
-    await c.end().catch(() => undefined);
-  }
 }
 
 /** Starts a GA that is down and waits until the pair settles with it PASSIVE (its node streaming on the newest timeline). */
