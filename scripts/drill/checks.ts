@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import type { LocalSystem, PgInfo, PgNodeHandle } from '../local-system.js';
+import { effectLedgerMismatches, invariantViolations } from '../../gestor_almacenamiento/consistency.js';
 
 /** The primary to check: the one node not in recovery on the highest timeline. Two primaries = split brain. */
 export async function survivingPrimary(sys: LocalSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
@@ -67,35 +68,8 @@ export async function checkLedger(
       const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'RECHAZADA' || e === 'PENDIENTE';
       if (!ok) lost.push({ id, codigo, estado: e });
     }
-    const mismatches = await db.query(
-      `WITH efectos AS (
-         SELECT usuario, count(*)::int AS prestamos,
-                count(*) FILTER (WHERE estado = 'DEVUELTO')::int AS devoluciones,
-                coalesce(sum(renovaciones), 0)::int AS renovaciones
-           FROM prestamos WHERE usuario LIKE $1 || '%' GROUP BY usuario),
-       ledger AS (
-         SELECT usuario,
-                count(*) FILTER (WHERE operacion = 'prestamo')::int AS prestamos,
-                count(*) FILTER (WHERE operacion = 'devolucion')::int AS devoluciones,
-                count(*) FILTER (WHERE operacion = 'renovacion')::int AS renovaciones
-           FROM operaciones WHERE estado = 'COMPLETADA' AND usuario LIKE $1 || '%' GROUP BY usuario)
-       SELECT coalesce(e.usuario, l.usuario) AS usuario,
-              coalesce(e.prestamos, 0) - coalesce(l.prestamos, 0) AS prestamos,
-              coalesce(e.devoluciones, 0) - coalesce(l.devoluciones, 0) AS devoluciones,
-              coalesce(e.renovaciones, 0) - coalesce(l.renovaciones, 0) AS renovaciones
-         FROM efectos e FULL JOIN ledger l ON l.usuario = e.usuario
-        WHERE coalesce(e.prestamos, 0) <> coalesce(l.prestamos, 0)
-           OR coalesce(e.devoluciones, 0) <> coalesce(l.devoluciones, 0)
-           OR coalesce(e.renovaciones, 0) <> coalesce(l.renovaciones, 0)`,
-      [userPrefix],
-    );
-    const duplicated = mismatches.rows.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0);
-    const inv = await db.query(`
-      SELECT l.isbn, l.total, l.disponibles, count(p.*) FILTER (WHERE p.estado = 'ACTIVO')::int AS activos
-        FROM libros l LEFT JOIN prestamos p ON p.isbn = l.isbn
-       GROUP BY l.isbn, l.total, l.disponibles
-      HAVING l.disponibles + count(p.*) FILTER (WHERE p.estado = 'ACTIVO') <> l.total
-          OR l.disponibles < 0 OR l.disponibles > l.total`);
-    return { lost, stillPending, duplicated, duplicatedDetail: mismatches.rows, invariantViolations: inv.rows };
+    const mismatches = await effectLedgerMismatches(db, userPrefix);
+    const duplicated = mismatches.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0);
+    return { lost, stillPending, duplicated, duplicatedDetail: mismatches, invariantViolations: await invariantViolations(db) };
   });
 }

@@ -1,0 +1,64 @@
+/**
+ * The checks that say the data is sound, for tests, drills and operators:
+ * the stock invariant and "every effect has exactly one ledger row". SQL over
+ * the GA's own schema, so it lives with the schema.
+ */
+import type pg from 'pg';
+
+type Queryable = Pick<pg.Pool, 'query'>;
+
+export interface InvariantViolation {
+  isbn: string;
+  total: number;
+  disponibles: number;
+  activos: number;
+}
+
+/** Books whose stock breaks `disponibles + active loans = total` or `0 <= disponibles <= total`. */
+export async function invariantViolations(db: Queryable): Promise<InvariantViolation[]> {
+  const r = await db.query<InvariantViolation>(`
+    SELECT l.isbn, l.total, l.disponibles, count(p.*) FILTER (WHERE p.estado = 'ACTIVO')::int AS activos
+      FROM libros l LEFT JOIN prestamos p ON p.isbn = l.isbn
+     GROUP BY l.isbn, l.total, l.disponibles
+    HAVING l.disponibles + count(p.*) FILTER (WHERE p.estado = 'ACTIVO') <> l.total
+        OR l.disponibles < 0 OR l.disponibles > l.total`);
+  return r.rows;
+}
+
+/** Per user: effects minus COMPLETADA ledger rows, by kind (non-zero = applied twice, or without its row). */
+export interface EffectMismatch {
+  usuario: string;
+  prestamos: number;
+  devoluciones: number;
+  renovaciones: number;
+}
+
+/**
+ * Users (optionally only those starting with `userPrefix`) whose loans, returns or
+ * renewals do not match their completed ledger rows one to one.
+ */
+export async function effectLedgerMismatches(db: Queryable, userPrefix = ''): Promise<EffectMismatch[]> {
+  const r = await db.query<EffectMismatch>(
+    `WITH efectos AS (
+       SELECT usuario, count(*)::int AS prestamos,
+              count(*) FILTER (WHERE estado = 'DEVUELTO')::int AS devoluciones,
+              coalesce(sum(renovaciones), 0)::int AS renovaciones
+         FROM prestamos WHERE usuario LIKE $1 || '%' GROUP BY usuario),
+     ledger AS (
+       SELECT usuario,
+              count(*) FILTER (WHERE operacion = 'prestamo')::int AS prestamos,
+              count(*) FILTER (WHERE operacion = 'devolucion')::int AS devoluciones,
+              count(*) FILTER (WHERE operacion = 'renovacion')::int AS renovaciones
+         FROM operaciones WHERE estado = 'COMPLETADA' AND usuario LIKE $1 || '%' GROUP BY usuario)
+     SELECT coalesce(e.usuario, l.usuario) AS usuario,
+            coalesce(e.prestamos, 0) - coalesce(l.prestamos, 0) AS prestamos,
+            coalesce(e.devoluciones, 0) - coalesce(l.devoluciones, 0) AS devoluciones,
+            coalesce(e.renovaciones, 0) - coalesce(l.renovaciones, 0) AS renovaciones
+       FROM efectos e FULL JOIN ledger l ON l.usuario = e.usuario
+      WHERE coalesce(e.prestamos, 0) <> coalesce(l.prestamos, 0)
+         OR coalesce(e.devoluciones, 0) <> coalesce(l.devoluciones, 0)
+         OR coalesce(e.renovaciones, 0) <> coalesce(l.renovaciones, 0)`,
+    [userPrefix],
+  );
+  return r.rows;
+}
