@@ -18,6 +18,8 @@ export interface ChildSpec {
   httpHost?: string;
   /** Simulated host this process belongs to (pc1, pc2, …): a host's processes are killed together. */
   host?: string;
+  /** Network namespace to run in (`ip netns exec <netns> node …`, root only); default: this process's own. */
+  netns?: string;
 }
 
 const live = new Set<ChildProcess>();
@@ -43,7 +45,10 @@ export class ManagedProcess {
 
   start(): this {
     this.log = createWriteStream(this.spec.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [this.spec.script, ...(this.spec.args ?? [])], {
+    const argv = [this.spec.script, ...(this.spec.args ?? [])];
+    // `ip netns exec` execs the command in place: the child's pid is node's own, so kill() still hits it.
+    const [cmd, args] = this.spec.netns ? ['ip', ['netns', 'exec', this.spec.netns, process.execPath, ...argv]] : [process.execPath, argv];
+    const child = spawn(cmd, args, {
       env: { ...process.env, ...this.spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -71,6 +71,20 @@ export interface LocalSystemOptions {
   topology?: Topology;
   /** two-hosts: PostgreSQL replication run by the active GA (GA_REPLICACION); default async. */
   replicacion?: 'async' | 'sync';
+  /**
+   * two-hosts on other addresses, e.g. real-network test hosts (scripts/netns.ts): each host's
+   * address and, optionally, the network namespace its processes and PostgreSQL run in. With
+   * `clients`, a third host (named pc3) runs the GC and every actor, so pc1 and pc2 hold only
+   * the storage side. Namespaced hosts use the standard ports (each namespace has its own).
+   * Default: pc1/pc2 on 127.0.1.1/127.0.1.2 in this namespace, GC and actors as described above.
+   */
+  hostsNet?: { pc1: NetHost; pc2: NetHost; clients?: NetHost };
+}
+
+/** A simulated host's address and, optionally, its network namespace. */
+export interface NetHost {
+  address: string;
+  netns?: string;
 }
 
 export type Topology = 'single' | 'two-hosts';
@@ -239,10 +253,10 @@ async function startSingleStorage(dataDir: string, host: string, port: number): 
  * A data dir kept from an earlier run is started as it is (a standby stays one);
  * two primaries (a failover that was never resolved) refuse to start.
  */
-async function startTwoHostStorage(dataDir: string, port: number): Promise<Storage> {
+async function startTwoHostStorage(dataDir: string, port: number, net: Record<HostName, NetHost>): Promise<Storage> {
   const specs: Record<HostName, PgNodeSpec> = {
-    pc1: { dataDir: pgDataDir(dataDir, 'pc1'), host: PC1, port },
-    pc2: { dataDir: pgDataDir(dataDir, 'pc2'), host: PC2, port },
+    pc1: { dataDir: pgDataDir(dataDir, 'pc1'), host: net.pc1.address, port, ...(net.pc1.netns ? { netns: net.pc1.netns } : {}) },
+    pc2: { dataDir: pgDataDir(dataDir, 'pc2'), host: net.pc2.address, port, ...(net.pc2.netns ? { netns: net.pc2.netns } : {}) },
   };
   killOnExit(specs.pc1.dataDir);
   killOnExit(specs.pc2.dataDir);
@@ -342,16 +356,21 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   const dist = join(root, 'dist');
   const topology: Topology = opts.topology ?? 'single';
   const twoHosts = topology === 'two-hosts';
-  // The GC lives on pc1 (single: on `host`).
-  const host = twoHosts ? PC1 : (opts.host ?? '127.0.0.1');
+  const net: Record<HostName, NetHost> = { pc1: opts.hostsNet?.pc1 ?? { address: PC1 }, pc2: opts.hostsNet?.pc2 ?? { address: PC2 } };
+  const clients = twoHosts ? opts.hostsNet?.clients : undefined;
+  const namespaced = twoHosts && !!(net.pc1.netns || net.pc2.netns || clients?.netns);
+  // The GC lives on pc1 (single: on `host`; with `hostsNet.clients`: on that host).
+  const host = twoHosts ? (clients?.address ?? net.pc1.address) : (opts.host ?? '127.0.0.1');
+  const gcHostName = clients ? 'pc3' : 'pc1';
+  const gcNetns = clients ? clients.netns : twoHosts ? net.pc1.netns : undefined;
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'biblioteca-'));
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const std = opts.ports === 'standard';
+  const std = opts.ports === 'standard' || namespaced;
   const port = async (p: number) => (std ? p : freePort(host));
   // A port that is the same number on every host (two-hosts: GA, its peer link and HTTP, like real hosts).
-  const hostPort = async (p: number) => (std ? p : twoHosts ? freePortOnAll([PC1, PC2]) : freePort(host));
+  const hostPort = async (p: number) => (std ? p : twoHosts ? freePortOnAll([net.pc1.address, net.pc2.address]) : freePort(host));
 
   const started: ManagedProcess[] = [];
   let storage: Storage | undefined;
@@ -364,14 +383,15 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
 
   try {
     storage = twoHosts
-      ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([PC1, PC2]))
+      ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([net.pc1.address, net.pc2.address]), net)
       : await startSingleStorage(dataDir, host, await port(STANDARD.pg));
     const pgInfo = storage.pg;
     const pgNodes = storage.pgNodes;
     // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.
     const primaryHost: HostName = pgNodes?.primary.hostName ?? 'pc1';
     const backupHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
-    const addressOf = (h: HostName) => (twoHosts ? (h === 'pc1' ? PC1 : PC2) : host);
+    const addressOf = (h: HostName) => (twoHosts ? net[h].address : host);
+    const netnsOf = (h: HostName) => (twoHosts ? net[h].netns : undefined);
 
     const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
     const gcFront = await port(STANDARD.gcFront);
@@ -415,6 +435,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         httpPort: gaPorts.gaHttp,
         httpHost: addressOf(h),
         host: h,
+        ...(netnsOf(h) ? { netns: netnsOf(h) } : {}),
       });
     const ga = gaProcess(primaryHost, 'primary', primaryEnv);
     started.push(ga.start());
@@ -437,7 +458,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       logFile: join(logDir, 'gc.log'),
       httpPort: gcHttpPort,
       httpHost: host,
-      host: 'pc1',
+      host: gcHostName,
+      ...(gcNetns ? { netns: gcNetns } : {}),
     });
     started.push(gc.start());
     await gc.waitHealthy();
@@ -449,7 +471,10 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       const n = (counters[tipo] = (counters[tipo] ?? 0) + 1);
       // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
       const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
-      const address = addressOf(h);
+      // With a clients host, actors live there unless a host is asked for.
+      const onClients = !!clients && !on;
+      const address = onClients ? clients.address : addressOf(h);
+      const netns = onClients ? clients.netns : netnsOf(h);
       const id = `${tipo}-${n}`;
       const httpPort = std ? nextActorHttp++ : await freePort(address);
       const a = new ManagedProcess({
@@ -467,7 +492,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         logFile: join(logDir, `${id}.log`),
         httpPort,
         httpHost: address,
-        host: h,
+        host: onClients ? 'pc3' : h,
+        ...(netns ? { netns } : {}),
       });
       actors.push(a);
       started.push(a.start());
@@ -505,7 +531,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     });
     const nodeOn = (h: HostName) => (pgNodes ? [pgNodes.primary, pgNodes.standby].find((n) => n.hostName === h) : undefined);
     const hosts: Partial<Record<HostName, HostHandle>> = twoHosts
-      ? { pc1: hostHandle('pc1', PC1, nodeOn('pc1')), pc2: hostHandle('pc2', PC2, nodeOn('pc2')) }
+      ? { pc1: hostHandle('pc1', net.pc1.address, nodeOn('pc1')), pc2: hostHandle('pc2', net.pc2.address, nodeOn('pc2')) }
       : { pc1: hostHandle('pc1', host) };
     const st = storage;
 
