@@ -25,6 +25,12 @@ const NODE_PROBE_MS = 500;
  * promotion may not, and the client simply comes back after its round backoff.
  */
 const TAKEOVER_WAIT_MS = 250;
+/**
+ * Bound of the direct probe of the peer's PostgreSQL an ACTIVE GA makes while the
+ * peer is silent. Short: it runs before serving, and a peer host that is down
+ * (no RST, just silence) must cost a request a few hundred ms, not a client timeout.
+ */
+const PEER_NODE_PROBE = { connectTimeoutMs: 200, queryTimeoutMs: 300 };
 
 export const REJOIN_HINT =
   'rejoin this PostgreSQL node as a standby of the current primary: node dist/gestor_almacenamiento/pg-cli.js rejoin --data <dir> --listen <host:port> --primary <host:port> [--reclone]; this GA leaves FENCED by itself once its node follows the newest timeline';
@@ -55,6 +61,7 @@ export class RoleController {
   private readonly now: () => number;
   private readonly nodes: PgNode[];
   private readonly log: Logger;
+  private peerNodeProbe: { startedAt: number; done: Promise<void> } | undefined;
 
   private constructor(private readonly o: RoleControllerOptions) {
     this.log = o.log.child({ component: 'role' });
@@ -118,9 +125,15 @@ export class RoleController {
   async gate(req: GaRequest): Promise<GaReply | undefined> {
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
     if (req.cmd === 'ping') return undefined;
+    const arrivedAt = this.now();
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
-      if (d.kind === 'serve') return undefined;
+      if (d.kind === 'serve') {
+        if (!this.peerSilent) return undefined;
+        await this.verifyPeerNode(arrivedAt);
+        if (this.machine.active) return undefined;
+        continue; // fenced meanwhile: decide again (reject)
+      }
       if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
       if (d.kind === 'activate') this.activation = this.activate(d.reason).finally(() => (this.activation = undefined));
       if (!(await this.waitActivation())) break;
@@ -170,6 +183,41 @@ export class RoleController {
     }
     const activate = this.machine.peerBeat(b, this.now());
     if (activate) this.activation = this.activate(activate).finally(() => (this.activation = undefined));
+  }
+
+  /**
+   * While the peer is silent, an ACTIVE GA serves only after a probe of the peer's
+   * PostgreSQL that STARTED after the request arrived: after a healed partition
+   * the peer heartbeat can take seconds to flow again (TCP retransmission backoff),
+   * while a fresh connection sees at once that the peer promoted its standby to a
+   * newer timeline, and this GA fences itself instead of acknowledging writes that
+   * the newer timeline would lose. An unreachable peer (dead or partitioned) says
+   * nothing: keep serving, at the cost of the probe's bounded wait.
+   */
+  private async verifyPeerNode(arrivedAt: number): Promise<void> {
+    const peer = this.nodes.find((n) => n.name === 'peer');
+    if (!peer || this.o.target.is(peer.conn)) return;
+    while (!this.closed) {
+      const p = this.peerNodeProbe;
+      if (p && p.startedAt >= arrivedAt) return p.done;
+      if (p) {
+        await p.done;
+        continue;
+      }
+      const startedAt = this.now();
+      const done = this.pgc
+        .role(peer.conn, PEER_NODE_PROBE)
+        .then(
+          (r) => {
+            if (!r.inRecovery) this.machine.peerNodePrimary(r.timeline, this.now());
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          if (this.peerNodeProbe?.done === done) this.peerNodeProbe = undefined;
+        });
+      this.peerNodeProbe = { startedAt, done };
+    }
   }
 
   /** Waits for the running activation (bounded). False when none runs. */

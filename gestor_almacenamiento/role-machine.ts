@@ -144,7 +144,9 @@ export class RoleMachine {
     if (b.activo) {
       if (this.estado === 'PRIMARY') this.go('PASSIVE', 'peer is already active (it took over while we were away)', now, 'warn');
       else if (this.estado === 'BACKUP') this.go('PASSIVE', 'peer is active', now, 'info');
-      else if (this.estado === 'ACTIVE' && this.o.rol === 'backup') {
+      else if (this.estado === 'ACTIVE' && this.o.rol === 'backup' && (b.timeline ?? 0) >= (this.node.timeline ?? 0)) {
+        // Never yield to a peer on an older timeline: that peer is the stale side of a healed
+        // partition and fences itself as soon as it hears our timeline.
         // Two actives on one timeline share one PostgreSQL primary (harmless: the ledger makes
         // every op idempotent), but one is enough: the configured backup yields.
         this.go('PASSIVE', `peer is active too (timeline ${b.timeline ?? '?'}): the backup yields`, now, 'error');
@@ -225,6 +227,12 @@ export class RoleMachine {
     this.activating = false;
     this.lastActivationError = error;
     this.nextActivationAt = now + (this.o.activationRetryMs ?? 500);
+  }
+
+  /** The peer's PostgreSQL node answered as a primary on this timeline (probed directly, not via heartbeat). */
+  peerNodePrimary(timeline: number, now: number): void {
+    this.seeTimeline(timeline);
+    this.checkFence(now);
   }
 
   /** Forced by the controller when it finds a stale node during activation. */

@@ -28,7 +28,7 @@ export interface PgNode {
 }
 
 export interface PgControl {
-  role(conn: PgSettings): Promise<{ inRecovery: boolean; timeline: number }>;
+  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
   promote(conn: PgSettings): Promise<{ timeline: number; promoted: boolean }>;
 }
 
@@ -36,7 +36,7 @@ export interface PgControl {
 const PROBE = { connectTimeoutMs: 800, queryTimeoutMs: 1500 };
 
 export const pgAdminControl: PgControl = {
-  role: (conn) => pgRole(conn, PROBE),
+  role: (conn, o) => pgRole(conn, o ?? PROBE),
   promote: (conn) => promote(conn, { connectTimeoutMs: PROBE.connectTimeoutMs }),
 };
 

@@ -208,6 +208,34 @@ describe('storage loss and dual states', () => {
     expect(b.changes.at(-1)).toMatchObject({ level: 'error', reason: expect.stringContaining('backup yields') });
   });
 
+  it('healed partition: the backup that promoted does not yield to the stale primary, which fences on hearing it', () => {
+    const b = passiveBackup(1000);
+    b.m.request(2500);
+    b.m.activated(2, 'takeover: promoted the local standby', 2500);
+    const stale = beat('ACTIVE', { rol: 'primary', timeline: 1 });
+    b.m.peerBeat(stale, 2600);
+    expect(b.m.state).toBe('ACTIVE');
+
+    const p = machine('primary');
+    p.m.nodeStatus(primaryNode, 0);
+    p.m.peerBeat(beat('BACKUP'), 10);
+    p.m.activated(1, 'cold start', 20);
+    p.m.peerBeat(b.m.beat(), 2600);
+    expect(p.m.state).toBe('FENCED');
+    expect(p.m.request(2610).kind).toBe('reject');
+  });
+
+  it('an active GA fences as soon as a direct probe finds the peer node primary on a newer timeline', () => {
+    const p = machine('primary');
+    p.m.nodeStatus(primaryNode, 0);
+    p.m.peerBeat(beat('BACKUP'), 10);
+    p.m.activated(1, 'cold start', 20);
+    p.m.peerNodePrimary(1, 3000);
+    expect(p.m.state).toBe('ACTIVE');
+    p.m.peerNodePrimary(2, 3100);
+    expect(p.m.state).toBe('FENCED');
+  });
+
   it('a peer that is fenced lets the backup take over on a request even while beating', () => {
     const b = passiveBackup(1000);
     b.m.peerBeat(beat('FENCED', { rol: 'primary', timeline: 1 }), 1100);
