@@ -25,7 +25,7 @@ import { migrate } from './migrate.js';
 import { describePgNode } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
-import { SendQueue } from './send-queue.js';
+import { SendQueue } from '../common/send-queue.js';
 import { StorageTarget } from './storage-target.js';
 import type { PgControl } from './takeover.js';
 
@@ -151,7 +151,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     });
     await router.bind(cfg.GA_BIND);
     const endpoint = router.lastEndpoint ?? cfg.GA_BIND;
-    const sends = new SendQueue(router, log);
+    const sends = new SendQueue(router, log, 'router');
 
     const handle = async (frames: Buffer[]): Promise<void> => {
       const t0 = performance.now();
@@ -168,7 +168,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       } else {
         reply = await dispatch(parsed.req, { store: () => target.store, rol, gate, onStorage, log });
       }
-      sends.push([...envelope, Buffer.from(JSON.stringify(reply))]);
+      sends.send([...envelope, Buffer.from(JSON.stringify(reply))]);
       const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
       const seconds = (performance.now() - t0) / 1000;
       metrics.requests.inc({ cmd, codigo });
@@ -217,7 +217,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
           pool: { max: cfg.GA_POOL_SIZE, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
           replicacion: replication.state(),
           inFlight,
-          sendQueue: sends.length,
+          sendQueue: sends.depth,
           ops: { byCmd, byCodigo },
         };
       },
