@@ -107,15 +107,6 @@ export class RoleController {
     return c;
   }
 
-  get peerEndpoint(): string {
-    return this.link?.endpoint ?? this.o.cfg.GA_PEER_BIND;
-  }
-
-  /** `rol` as reported by ping and /status. */
-  rolLabel(): string {
-    return this.o.cfg.GA_ROL;
-  }
-
   /** Told after every storage call and health probe. */
   storage(ok: boolean): void {
     this.machine.storage(ok, this.now());

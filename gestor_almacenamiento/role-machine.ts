@@ -235,11 +235,6 @@ export class RoleMachine {
     this.checkFence(now);
   }
 
-  /** Forced by the controller when it finds a stale node during activation. */
-  fence(reason: string, now: number): void {
-    if (this.estado !== 'FENCED') this.go('FENCED', reason, now, 'error');
-  }
-
   /** What we tell the peer. */
   beat(): PeerBeat {
     return {

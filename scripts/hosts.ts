@@ -4,6 +4,7 @@
  * hosts and a host's processes can be told apart and killed together.
  */
 import net from 'node:net';
+import { freePort } from './free-port.js';
 
 export const PC1 = '127.0.1.1';
 export const PC2 = '127.0.1.2';
@@ -19,14 +20,7 @@ function tryListen(host: string, port: number): Promise<boolean> {
 /** A TCP port that was free a moment ago on every one of `hosts` (the OS picks it on the first). */
 export async function freePortOnAll(hosts: readonly string[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, hosts[0], () => {
-        const p = (srv.address() as net.AddressInfo).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePort(hosts[0]);
     let ok = true;
     for (const h of hosts.slice(1)) if (!(await tryListen(h, port))) ok = false;
     if (ok) return port;

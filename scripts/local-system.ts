@@ -26,6 +26,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import type { GcStatus } from '../gestor_carga/gc.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
 import {
   cloneStandby,
@@ -182,14 +183,6 @@ export interface LocalSystem {
 const STANDARD = { pg: 54329, gcFront: 5555, gcPub: 5556, gcBack: 5557, ga: 5570, gaPeer: 5571, gcHttp: 9555, gaHttp: 9570, actorHttp: 9580 };
 
 const exec = promisify(execFile);
-
-/** Live actors per type from the GC's /status (shape owned by gestor_carga). */
-export function liveActorsByType(status: unknown): Record<string, number> {
-  const out: Record<string, number> = {};
-  const actors = (status as { actores?: Array<{ tipo: string; vivo?: boolean }> } | undefined)?.actores ?? [];
-  for (const a of actors) if (a.vivo !== false) out[a.tipo] = (out[a.tipo] ?? 0) + 1;
-  return out;
-}
 
 /** Where each node's data lives under the system's data dir. */
 function pgDataDir(dataDir: string, host: HostName): string {
@@ -422,7 +415,6 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const gaMain = join(dist, 'gestor_almacenamiento', 'main.js');
     const catalog = opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv');
     const primaryEnv = gaEnvOf(primaryHost, 'primary');
-    await exec(process.execPath, [gaMain, 'migrate'], { env: { ...process.env, ...primaryEnv } });
     await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
 
     const gaProcess = (h: HostName, rol: 'primary' | 'backup', env: Record<string, string>) =>
@@ -503,8 +495,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const waitForActors = async (n: number, timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const live = liveActorsByType(await gc.status());
-        if (OPERACIONES_ACTOR.every((t) => (live[t] ?? 0) >= n)) return;
+        const live = (await gc.status<GcStatus>())?.actoresVivos;
+        if (live && OPERACIONES_ACTOR.every((t) => live[t] >= n)) return;
         if (Date.now() > deadline) throw new Error(`actors not live after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
         await new Promise((r) => setTimeout(r, 50));
       }

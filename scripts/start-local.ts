@@ -26,15 +26,6 @@ const opts = program.opts<{ actores: number; data: string; puertosLibres?: boole
 const out = (s: string) => process.stdout.write(s);
 const tty = process.stdout.isTTY;
 
-async function fetchJson<T>(url: string): Promise<T | undefined> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(800) });
-    return r.ok ? ((await r.json()) as T) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 interface GaStatusLite {
   rol?: string;
   role?: { estado?: string };
@@ -126,8 +117,8 @@ try {
     await new Promise((r) => setTimeout(r, 500));
     if (stopping) break;
     const [gc, ...gaStatus] = await Promise.all([
-      fetchJson<GcStatus>(`${s.gcHttp}/status`),
-      ...gas.map((g) => fetchJson<GaStatusLite>(`http://${g.spec.httpHost}:${g.spec.httpPort}/status`)),
+      s.gc.status<GcStatus>(),
+      ...gas.map((g) => g.status<GaStatusLite>()),
     ]);
     const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })));
     const total = Number(gc?.respuestas ?? 0);
