@@ -20,7 +20,7 @@ import type { Logger } from '../common/logger.js';
 import { MAX_TRANSPORT_BYTES } from '../common/protocol.js';
 import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
-import { createGaMetrics, createRoleMetrics } from './metrics.js';
+import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
 import { describePgNode } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
@@ -76,17 +76,18 @@ async function migrateWhenReachable(pool: pg.Pool, log: Logger, timeoutMs: numbe
 
 /** GA settings; the replication ones (GA_REPLICACION, …) are optional: async when absent. */
 export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: Logger, opts: GaOptions = {}): Promise<GaHandle> {
+  const registry = opts.registry ?? newRegistry('ga');
   const target = new StorageTarget(
     { host: cfg.PGHOST, port: cfg.PGPORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE },
     { max: cfg.GA_POOL_SIZE, connectionTimeoutMillis: opts.connectionTimeoutMillis },
     log,
+    { onBatch: createBatchMetric(registry) },
   );
   const cleanup: (() => Promise<unknown>)[] = [() => target.close()];
   const undo = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
   const peerEndpoint = cfg.GA_PEER_ENDPOINT;
-  const registry = opts.registry ?? newRegistry('ga');
   let role: RoleController | undefined;
   const rol = opts.rol ?? (() => cfg.GA_ROL);
   const replication = new ReplicationMode(cfg, log);

@@ -35,6 +35,17 @@ export function createGaMetrics(registry: Registry, pool: () => pg.Pool, state: 
   return { requests, latency };
 }
 
+/** Sizes of the write batches sent to PostgreSQL (store.ts): 1 = no batching happened. */
+export function createBatchMetric(registry: Registry): (size: number) => void {
+  const h = new Histogram({
+    name: 'ga_write_batch_size',
+    help: 'Writes (aplicar/registrar) sharing one PostgreSQL transaction',
+    buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32],
+    registers: [registry],
+  });
+  return (size) => h.observe(size);
+}
+
 export interface RoleMetrics {
   setState(estado: Estado): void;
   /** A transition to ACTIVE, labelled by the state it came from (PRIMARY = cold start). */

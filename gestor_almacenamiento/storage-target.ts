@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { Logger } from '../common/logger.js';
 import { createPool, type PgSettings, type PoolOptions } from './db.js';
-import { createStore, type Store } from './store.js';
+import { createStore, type Store, type StoreOptions } from './store.js';
 
 export class StorageTarget {
   private current: { node: PgSettings; pool: pg.Pool; store: Store };
@@ -21,6 +21,7 @@ export class StorageTarget {
     node: PgSettings,
     private readonly poolOptions: PoolOptions,
     private readonly log: Logger,
+    private readonly storeOptions: StoreOptions = {},
   ) {
     this.current = this.open(node);
   }
@@ -59,6 +60,6 @@ export class StorageTarget {
 
   private open(node: PgSettings) {
     const pool = createPool(node, this.poolOptions, this.log);
-    return { node, pool, store: createStore(pool) };
+    return { node, pool, store: createStore(pool, this.storeOptions) };
   }
 }

@@ -244,3 +244,77 @@ test('invariant holds after a concurrent mixed burst', async () => {
   const approvedLoans = new Set(rs.filter((r) => r.operacion === 'prestamo' && r.codigo === 'APROBADO').map((r) => r.id));
   expect(effects.rows[0].n).toBe(approvedLoans.size);
 });
+
+describe('group commit (aplicar_lote)', () => {
+  const deadlocks = async () => (await pool.query('SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n as number;
+
+  test('concurrent writes share transactions, and each caller gets its own outcome', async () => {
+    const isbns = ['978-84-2222-001-0', '978-84-2222-002-0', '978-84-2222-003-0'];
+    for (const isbn of isbns) await addBook(isbn, 5);
+    const sizes: number[] = [];
+    const batched = createStore(pool, { onBatch: (n) => sizes.push(n) });
+    const ops = Array.from({ length: 30 }, (_, i) => op('prestamo', isbns[i % 3]!, `lote-${i}`));
+    const rs = await Promise.all(ops.map((o) => batched.aplicar(o)));
+    expect(Math.max(...sizes)).toBeGreaterThan(1);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(30);
+    rs.forEach((r, i) => {
+      valid(r);
+      expect(r.id).toBe(ops[i]!.id);
+      expect(r.datos).toMatchObject({ isbn: ops[i]!.isbn, usuario: ops[i]!.usuario });
+    });
+    for (const isbn of isbns) {
+      expect(rs.filter((r) => r.datos.isbn === isbn && r.codigo === 'APROBADO')).toHaveLength(5);
+      expect(await stock(isbn)).toEqual({ total: 5, disponibles: 0, activos: 5 });
+    }
+  });
+
+  test('an op that makes its batch fail fails alone; the rest of the batch is applied once', async () => {
+    await addBook('978-84-2222-004-0', 10);
+    const batched = createStore(pool);
+    const blocker = batched.aplicar(op('prestamo', '978-84-2222-004-0', 'bloqueo'));
+    const good = [op('prestamo', '978-84-2222-004-0', 'p1'), op('prestamo', '978-84-2222-004-0', 'p2')];
+    // Not a valid operation: the ledger's CHECK constraint raises inside the batch's transaction.
+    const poisoned = { ...op('prestamo', '978-84-2222-004-0', 'p3'), operacion: 'quemar' } as unknown as OperacionSolicitada;
+    const [b, g1, bad, g2] = await Promise.allSettled([blocker, batched.aplicar(good[0]!), batched.aplicar(poisoned), batched.aplicar(good[1]!)]);
+    expect(b.status).toBe('fulfilled');
+    expect(g1).toMatchObject({ status: 'fulfilled', value: { codigo: 'APROBADO', id: good[0]!.id } });
+    expect(g2).toMatchObject({ status: 'fulfilled', value: { codigo: 'APROBADO', id: good[1]!.id } });
+    expect(bad.status).toBe('rejected');
+    expect(await stock('978-84-2222-004-0')).toEqual({ total: 10, disponibles: 7, activos: 3 });
+    const ledger = await pool.query('SELECT count(*)::int AS n FROM operaciones WHERE id = $1', [poisoned.id]);
+    expect(ledger.rows[0].n).toBe(0);
+  });
+
+  test('batches crossing the same books in opposite orders never deadlock', async () => {
+    const isbns = ['978-84-2222-005-0', '978-84-2222-006-0', '978-84-2222-007-0'];
+    for (const isbn of isbns) await addBook(isbn, 50);
+    const missing = '978-84-2222-999-9'; // no book row, so no book lock: ledger order alone must hold
+    const before = await deadlocks();
+    // Two stores = two batches in flight at once on the same database.
+    const stores = [createStore(pool), createStore(pool)];
+    const ops: OperacionSolicitada[] = [];
+    for (let i = 0; i < 120; i++) ops.push(op(i % 5 === 4 ? 'devolucion' : 'prestamo', i % 7 === 6 ? missing : isbns[i % 3]!, `cruce-${i % 11}`));
+    const calls: Promise<Resultado>[] = [];
+    for (let round = 0; round < 4; round++) {
+      // Each store gets every op (duplicates by id), one of them in reverse order.
+      for (const [k, s] of stores.entries()) {
+        const mine = k === 0 ? ops : [...ops].reverse();
+        for (const o of mine) calls.push(s.aplicar(o));
+      }
+    }
+    const rs = await Promise.all(calls);
+    const byId = new Map<string, Resultado>();
+    for (const r of rs) {
+      const seen = byId.get(r.id!);
+      if (seen) expect(r).toEqual(seen); // every repeat returns the recorded outcome
+      else byId.set(r.id!, r);
+    }
+    expect(await deadlocks()).toBe(before);
+    const bad = await pool.query(
+      `SELECT l.isbn FROM libros l
+        WHERE l.isbn = ANY($1) AND l.disponibles + (SELECT count(*) FROM prestamos p WHERE p.isbn = l.isbn AND p.estado = 'ACTIVO') <> l.total`,
+      [isbns],
+    );
+    expect(bad.rows).toEqual([]);
+  });
+});
