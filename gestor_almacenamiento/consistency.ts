@@ -1,9 +1,9 @@
 /**
  * The checks that say the data is sound, for tests, drills and operators:
- * the stock invariant and "every effect has exactly one ledger row". SQL over
- * the GA's own schema, so it lives with the schema.
+ * the stock invariant, "every effect has exactly one ledger row" and "nothing
+ * left PENDIENTE". SQL over the GA's own schema, so it lives with the schema.
  */
-import type pg from 'pg';
+import pg from 'pg';
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
@@ -61,4 +61,31 @@ export async function effectLedgerMismatches(db: Queryable, userPrefix = ''): Pr
     [userPrefix],
   );
   return r.rows;
+}
+
+/**
+ * Waits (bounded) until no ledger row — or, with `ids`, none of those — is PENDIENTE
+ * (async ops the GC has yet to apply; after a failover it re-scans the ledger every few
+ * seconds). Takes a pool/client, or connection settings for a connection of its own.
+ * Returns how many were still PENDIENTE at the end: 0 = drained. `timeoutMs` 0 = one look.
+ */
+export async function waitNoPending(db: Queryable | pg.PoolConfig, timeoutMs: number, ids?: string[]): Promise<number> {
+  if (!('query' in db)) {
+    const pool = new pg.Pool({ connectionTimeoutMillis: 5000, ...db, max: 1 });
+    pool.on('error', () => undefined);
+    try {
+      return await waitNoPending(pool, timeoutMs, ids);
+    } finally {
+      await pool.end().catch(() => undefined);
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = ids
+      ? await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM operaciones WHERE estado = 'PENDIENTE' AND id = ANY($1)`, [ids])
+      : await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM operaciones WHERE estado = 'PENDIENTE'`);
+    const n = r.rows[0]?.n ?? 0;
+    if (n === 0 || Date.now() >= deadline) return n;
+    await new Promise((res) => setTimeout(res, 100));
+  }
 }

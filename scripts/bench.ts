@@ -13,14 +13,13 @@
  * 3. Prints throughput and p50/p95/p99 per op for both, the system/ceiling
  *    ratios, and writes a JSON report.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
+import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
 import { LatencyRecorder, type LatenciaStats, type ResumenLatencias } from '../solicitante/latency.js';
 import { runLoad, type LoadReport } from '../solicitante/load.js';
@@ -54,32 +53,6 @@ export interface BenchReport {
 }
 
 const SECUENCIA: OperacionActor[] = ['prestamo', 'renovacion', 'devolucion'];
-
-/** One book per client with many copies: the bench measures the pipeline, not contention on one row. */
-function escribirCatalogo(dir: string, clientes: number): { ruta: string; isbns: string[] } {
-  const isbns = Array.from({ length: clientes }, (_, i) => `979-0-BENCH-${String(i + 1).padStart(5, '0')}`);
-  const ruta = join(dir, 'catalogo-bench.csv');
-  writeFileSync(ruta, ['isbn,titulo,autor,ejemplares', ...isbns.map((isbn, i) => `${isbn},Libro de banco ${i + 1},Banco de pruebas,100000`)].join('\n') + '\n');
-  return { ruta, isbns };
-}
-
-/** Waits (bounded) until no async operation is pending, so phase 2 does not share the database with leftovers of phase 1. */
-async function esperarLedgerVacio(info: PgInfo, timeoutMs: number): Promise<number> {
-  const c = new pg.Client({ ...info, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    const limite = Date.now() + timeoutMs;
-    for (;;) {
-      const r = await c.query<{ n: string }>("SELECT count(*) AS n FROM operaciones WHERE estado = 'PENDIENTE'");
-      const n = Number(r.rows[0]?.n ?? 0);
-      if (n === 0 || Date.now() > limite) return n;
-      await sleep(100);
-    }
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 /** Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op. */
 export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; onProgreso?: (respuestas: number, ms: number) => void }): Promise<TechoReport> {
@@ -168,14 +141,15 @@ export function formatBench(r: BenchReport): string {
 
 export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const log = opts.log ?? (() => undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   const actoresPorTipo = opts.actoresPorTipo ?? 2;
   const env = opts.env ?? {};
-  const { ruta, isbns } = escribirCatalogo(dir, opts.clientes);
+  // One book per client with many copies: the bench measures the pipeline, not contention on one row.
+  const isbns = Array.from({ length: opts.clientes }, (_, i) => `979-0-BENCH-${String(i + 1).padStart(5, '0')}`);
+  const libros = isbns.map((isbn, i) => ({ isbn, titulo: `Libro de banco ${i + 1}`, autor: 'Banco de pruebas', ejemplares: 100_000 }));
   log('Arrancando el sistema local…\n');
   // LOG_LEVEL warn: info-level logs of every process would compete for the CPU being measured.
   // No dataDir: the launcher's own temp dir is prepared for PostgreSQL running as another user.
-  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, catalog: ruta, ports: 'free', env: { LOG_LEVEL: 'warn', ...env } });
+  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', env: { LOG_LEVEL: 'warn', ...env } });
   try {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgreso>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgreso(p)}` : `${fase}: ${formatProgreso(p)}\n`);
@@ -191,7 +165,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     });
     if (opts.progresoTty) log('\n');
-    const pendientes = await esperarLedgerVacio(sys.pg, 30_000);
+    // Bounded: phase 2 should not share the database with leftovers of phase 1.
+    const pendientes = await waitNoPending(sys.pg, 30_000);
     log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
     let prev = { n: 0, ms: 0 };
     const techo = await runSqlCeiling(sys.pg, {
@@ -222,7 +197,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     };
   } finally {
     await sys.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -34,16 +34,9 @@ interface Opts {
   conservar?: boolean;
 }
 
-function writeCatalog(dir: string, libros: number, ejemplares: number): { file: string; isbns: string[] } {
-  const isbns = Array.from({ length: libros }, (_, i) => `978-9-99-${String(i + 1).padStart(6, '0')}-0`);
-  const file = join(dir, 'catalogo-simulacro.csv');
-  writeFileSync(file, ['isbn,titulo,autor,ejemplares', ...isbns.map((isbn) => `${isbn},Simulacro ${isbn},Biblioteca,${ejemplares}`)].join('\n') + '\n');
-  return { file, isbns };
-}
-
 async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
   const dir = mkdtempSync(join(tmpdir(), 'simulacro-'));
-  const { file, isbns } = writeCatalog(dir, o.libros, o.ejemplares);
+  const isbns = Array.from({ length: o.libros }, (_, i) => `978-9-99-${String(i + 1).padStart(6, '0')}-0`);
   let sys: LocalSystem | undefined;
   const stopAll = async () => {
     await sys?.stop().catch(() => undefined);
@@ -62,13 +55,13 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
       topology: 'two-hosts',
       ports: 'free',
       dataDir: join(dir, 'datos'),
-      catalog: file,
+      libros: isbns.map((isbn) => ({ isbn, titulo: `Simulacro ${isbn}`, autor: 'Biblioteca', ejemplares: o.ejemplares })),
       actorsPerType: 2,
       replicacion: o.replicacion,
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
     });
     out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoint}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
-    const { report } = await runDrill(sys, name, {
+    const { report } = await runDrill(sys, SCENARIOS[name], {
       clients: o.clientes,
       warmupMs: o.calentamiento * 1000,
       afterFaultMs: o.duracion * 1000,

@@ -18,12 +18,13 @@
  * the business rules and the hops, which a second PostgreSQL and GA would only
  * slow down; `npm start` and the failover drills ask for 'two-hosts'.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
@@ -68,6 +69,8 @@ export interface LocalSystemOptions {
   host?: string;
   /** Catalog file loaded at start; default the demo catalog. */
   catalog?: string;
+  /** Instead of `catalog`: these books, written as a CSV catalog in the data dir and loaded at start. */
+  libros?: LibroCatalogo[];
   /** 'single' (default): one PostgreSQL, one address. 'two-hosts': pc1 primary + pc2 streaming standby (see top of file). */
   topology?: Topology;
   /** two-hosts: PostgreSQL replication run by the active GA (GA_REPLICACION); default async. */
@@ -344,7 +347,17 @@ async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promi
   }
 }
 
+/** RFC 4180 field: quoted when it holds a comma, quote or line break (titles may). */
+const csvField = (v: string | number) => (/[",\r\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+
+function writeCatalogCsv(file: string, libros: LibroCatalogo[]): string {
+  const rows = libros.map((l) => [l.isbn, l.titulo, l.autor, l.ejemplares].map(csvField).join(','));
+  writeFileSync(file, ['isbn,titulo,autor,ejemplares', ...rows].join('\n') + '\n');
+  return file;
+}
+
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
+  if (opts.catalog && opts.libros) throw new Error('startLocalSystem: catalog and libros are alternatives, not both');
   const root = repoRoot();
   const dist = join(root, 'dist');
   const topology: Topology = opts.topology ?? 'single';
@@ -413,7 +426,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
 
     const gaMain = join(dist, 'gestor_almacenamiento', 'main.js');
-    const catalog = opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv');
+    const catalog = opts.libros ? writeCatalogCsv(join(dataDir, 'catalogo.csv'), opts.libros) : (opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv'));
     const primaryEnv = gaEnvOf(primaryHost, 'primary');
     await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
 

@@ -16,14 +16,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { drill, expectSound } from './harness/drill.js';
-import { LINK_CUT, netDrillSuite } from './harness/netns-drill.js';
+import { netDrillSuite } from './harness/netns-drill.js';
 
 const suite = netDrillSuite();
 
 describe('link cut on real-network test hosts, sync replication', () => {
   it('link cut: pc1 isolated then back; pc2 takes over, pc1 GA fenced/passive, exactly one ACTIVE GA', async () => {
     await suite.withSystem(async (sys) => {
-      const d = await drill(sys, LINK_CUT, 'sync', `nn-cut-${suite.mode()}`);
+      const d = await drill(sys, suite.linkCut(), 'sync', `nn-cut-${suite.mode()}`);
       const r = suite.linkReturn.value;
       process.stdout.write(
         `[${suite.mode()}] link cut: recovered in ${d.report.recuperacionMs} ms (takeover ${d.report.tomaDeControlMs} ms); after the return: two ACTIVE until +${r?.dobleActivoHastaMs ?? 0} ms, settled at +${r?.asentadoMs} ms, pc1 GA ${r?.estadoAlVolver} → ${r?.estadoFinal}, PostgreSQL ${r?.pgRejoin}, pc1 writes after the return ${r?.escriturasTrasVolver}; ACTIVE samples ${r?.activeSamples.join(' ')}\n`,

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import type { LocalSystem, PgInfo, PgNodeHandle } from '../local-system.js';
-import { effectLedgerMismatches, invariantViolations } from '../../gestor_almacenamiento/consistency.js';
+import { effectLedgerMismatches, invariantViolations, waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 
 /** The primary to check: the one node not in recovery on the highest timeline. Two primaries = split brain. */
 export async function survivingPrimary(sys: LocalSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
@@ -21,8 +21,8 @@ export async function survivingPrimary(sys: LocalSystem): Promise<{ node: PgInfo
 export interface LedgerCheck {
   /** Acknowledged ops missing from the ledger or not in a state their reply promised. */
   lost: Array<{ id: string; codigo: string; estado: string }>;
-  /** ACEPTADO ops still PENDIENTE when the drain wait ended (not lost, not applied yet). */
-  stillPending: string[];
+  /** How many ACEPTADO ops were still PENDIENTE when the drain wait ended (not lost, not applied yet). */
+  stillPending: number;
   /** Effects without a ledger row, or applied more than their ledger rows say (sum over users). */
   duplicated: number;
   duplicatedDetail: unknown[];
@@ -39,16 +39,6 @@ async function withPool<T>(node: PgInfo, fn: (db: pg.Pool) => Promise<T>): Promi
   }
 }
 
-/** Waits (bounded) until none of `ids` is PENDIENTE: the GC re-scans the ledger every few seconds after a failover. */
-async function waitDrained(db: pg.Pool, ids: string[], timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await db.query<{ id: string }>(`SELECT id FROM operaciones WHERE estado = 'PENDIENTE' AND id = ANY($1)`, [ids]);
-    if (r.rows.length === 0 || Date.now() > deadline) return r.rows.map((x) => x.id);
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-
 export async function checkLedger(
   node: PgInfo,
   acknowledged: Map<string, 'APROBADO' | 'ACEPTADO'>,
@@ -57,7 +47,8 @@ export async function checkLedger(
 ): Promise<LedgerCheck> {
   return withPool(node, async (db) => {
     const ids = [...acknowledged.keys()];
-    const stillPending = await waitDrained(db, ids, o.drainTimeoutMs ?? 20_000);
+    // The GC re-scans the ledger every few seconds after a failover: give it time to apply what it accepted.
+    const stillPending = await waitNoPending(db, o.drainTimeoutMs ?? 20_000, ids);
     const rows = await db.query<{ id: string; estado: string }>('SELECT id, estado FROM operaciones WHERE id = ANY($1)', [ids]);
     const estado = new Map(rows.rows.map((r) => [r.id, r.estado]));
     const lost: LedgerCheck['lost'] = [];

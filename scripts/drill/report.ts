@@ -8,7 +8,7 @@ import type { LedgerCheck } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import { isFailedAttempt, type DrillLoad } from './load.js';
 import type { DrillOptions } from './run.js';
-import type { Fault, ReturnInfo, Scenario, ScenarioName } from './scenarios.js';
+import type { Fault, ReturnInfo, Scenario } from './scenarios.js';
 
 export interface Verification {
   nombre: string;
@@ -19,7 +19,7 @@ export interface Verification {
 }
 
 export interface DrillReport {
-  escenario: ScenarioName;
+  escenario: string;
   descripcion: string;
   replicacion: 'async' | 'sync';
   /** Replication mode the active GA reported when the drill started, and at the end. */
@@ -131,7 +131,7 @@ export function buildReport(i: ReportInput): DrillReport {
     informativo: lossExpected || undefined,
     detalle: `${ledger.lost.length} de ${load.acknowledged.size} reconocidas${lossExpected ? ' (replicación asíncrona: se informa, no se exige)' : ''}`,
   });
-  v.push({ nombre: 'toda operación ACEPTADA termina aplicada', ok: ledger.stillPending.length === 0, detalle: `${ledger.stillPending.length} siguen PENDIENTE` });
+  v.push({ nombre: 'toda operación ACEPTADA termina aplicada', ok: ledger.stillPending === 0, detalle: `${ledger.stillPending} siguen PENDIENTE` });
   v.push({ nombre: 'ninguna operación se aplica dos veces', ok: ledger.duplicated === 0, detalle: `${ledger.duplicated} efectos sin su fila del ledger o repetidos` });
   v.push({ nombre: 'invariante de stock', ok: ledger.invariantViolations.length === 0, detalle: `${ledger.invariantViolations.length} libros la incumplen` });
   v.push({ nombre: 'un solo PostgreSQL primario', ok: !i.primary.splitBrain, detalle: `primario en ${i.primary.host}, timeline ${i.primary.timeline ?? '?'}` });
@@ -169,7 +169,7 @@ export function buildReport(i: ReportInput): DrillReport {
     reconocidas: load.acknowledged.size,
     perdidas: ledger.lost.length,
     perdidasEjemplos: ledger.lost.slice(0, 20),
-    pendientesSinAplicar: ledger.stillPending.length,
+    pendientesSinAplicar: ledger.stillPending,
     duplicadas: ledger.duplicated,
     duplicadasDetalle: ledger.duplicatedDetail.slice(0, 20),
     invariante: { ok: ledger.invariantViolations.length === 0, violaciones: ledger.invariantViolations },

@@ -9,7 +9,7 @@ import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAccepted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';
 import { buildReport, type DrillReport } from './report.js';
-import { SCENARIOS, type DrillContext, type Fault, type ReturnInfo, type ScenarioName } from './scenarios.js';
+import type { DrillContext, Fault, ReturnInfo, Scenario } from './scenarios.js';
 
 /** Storage-client settings (GC, actors) for drills: short attempts, enough of them to outlast a takeover. */
 export const DRILL_CLIENT_ENV = { GA_TIMEOUT_MS: '500', GA_MAX_ATTEMPTS: '20' };
@@ -37,13 +37,14 @@ export function gasOf(sys: LocalSystem): Partial<Record<HostName, ManagedProcess
 
 export interface DrillOutcome {
   report: DrillReport;
-  /** What was killed: restoreAfter() needs it. */
+  /** What was killed, and by which scenario: restoreAfter() needs both. */
   fault: Fault;
+  scenario: Scenario;
 }
 
-export async function runDrill(sys: LocalSystem, scenarioName: ScenarioName, o: DrillOptions): Promise<DrillOutcome> {
-  const scenario = SCENARIOS[scenarioName];
-  if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenarioName} needs the two-hosts topology`);
+/** Runs `scenario`: one of SCENARIOS (scripts/drill.ts looks them up by name) or a caller's own, e.g. a test's. */
+export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOptions): Promise<DrillOutcome> {
+  if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenario.name} needs the two-hosts topology`);
   const progress = o.progress ?? (() => undefined);
   const gas = gasOf(sys);
   const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
@@ -111,7 +112,7 @@ export async function runDrill(sys: LocalSystem, scenarioName: ScenarioName, o: 
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
     const pg = await sys.pgStatus().catch(() => []);
     const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd });
-    return { report, fault: f };
+    return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);
     await load.stop().catch(() => undefined);
@@ -124,7 +125,7 @@ export async function restoreAfter(sys: LocalSystem, drill: DrillOutcome, replic
   const gas = gasOf(sys);
   const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
   try {
-    await SCENARIOS[drill.report.escenario].restore({ sys, watch, gas, replicacion, progress: progress ?? (() => undefined) }, drill.fault);
+    await drill.scenario.restore({ sys, watch, gas, replicacion, progress: progress ?? (() => undefined) }, drill.fault);
   } finally {
     watch.stop();
   }

@@ -50,7 +50,8 @@ export interface ReturnInfo {
 }
 
 export interface Scenario {
-  name: ScenarioName;
+  /** A ScenarioName for the built-in ones; a caller's own scenario (e.g. a test's) has its own. */
+  name: string;
   descripcion: string;
   /** The PostgreSQL primary dies: in async mode acknowledged ops may be lost (reported, not a failure). */
   killsPgPrimary: boolean;

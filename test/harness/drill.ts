@@ -3,16 +3,18 @@
  * standby, 2 actors per type split across pc1/pc2), short drills run one after
  * another on it, and the old side restored as the new standby in between.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { tableRow, type DrillReport } from '../../scripts/drill/report.js';
 import { DRILL_CLIENT_ENV, restoreAfter, runDrill, type DrillOutcome } from '../../scripts/drill/run.js';
-import type { ScenarioName } from '../../scripts/drill/scenarios.js';
+import { SCENARIOS, type Scenario, type ScenarioName } from '../../scripts/drill/scenarios.js';
 
 export const DRILL_ISBNS = Array.from({ length: 6 }, (_, i) => `978-7-00-${String(i + 1).padStart(6, '0')}-0`);
+/** The drills' catalog: 4 copies of each of DRILL_ISBNS. */
+export const DRILL_LIBROS = DRILL_ISBNS.map((isbn) => ({ isbn, titulo: `Simulacro ${isbn}`, autor: 'Prueba', ejemplares: 4 }));
 
 export interface DrillSystem extends LocalSystem {
   /** Stops everything; the data dir (PostgreSQL data, process logs) is kept when `keep`, for the post-mortem. */
@@ -21,8 +23,6 @@ export interface DrillSystem extends LocalSystem {
 
 export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<DrillSystem> {
   const dir = mkdtempSync(join(tmpdir(), 'drill-'));
-  const catalog = join(dir, 'catalogo.csv');
-  writeFileSync(catalog, ['isbn,titulo,autor,ejemplares', ...DRILL_ISBNS.map((isbn) => `${isbn},Simulacro ${isbn},Prueba,4`)].join('\n') + '\n');
   const clean = () => rmSync(dir, { recursive: true, force: true });
   let sys: LocalSystem;
   try {
@@ -30,7 +30,7 @@ export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<D
       topology: 'two-hosts',
       ports: 'free',
       dataDir: join(dir, 'datos'),
-      catalog,
+      libros: DRILL_LIBROS,
       actorsPerType: 2,
       replicacion,
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
@@ -49,10 +49,10 @@ export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<D
   };
 }
 
-/** Short drill: 5 PS, 1.5 s before the fault, 4 s after it. Prints the table row (timings in the test output). */
-export async function drill(sys: LocalSystem, name: ScenarioName, replicacion: 'async' | 'sync', prefix: string): Promise<DrillOutcome> {
+/** Short drill (a built-in scenario by name, or the test's own): 5 PS, 1.5 s before the fault, 4 s after it. Prints the table row (timings in the test output). */
+export async function drill(sys: LocalSystem, scenario: ScenarioName | Scenario, replicacion: 'async' | 'sync', prefix: string): Promise<DrillOutcome> {
   const progress = process.env.DRILL_PROGRESS ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
-  const out = await runDrill(sys, name, { clients: 5, warmupMs: 1500, afterFaultMs: 4000, replicacion, isbns: DRILL_ISBNS, prefix, progress });
+  const out = await runDrill(sys, typeof scenario === 'string' ? SCENARIOS[scenario] : scenario, { clients: 5, warmupMs: 1500, afterFaultMs: 4000, replicacion, isbns: DRILL_ISBNS, prefix, progress });
   process.stdout.write(`${tableRow(out.report)}\n`);
   return out;
 }

@@ -15,7 +15,7 @@
  *
  * Traffic only goes to 198.18.0.0/24 (namespaces created here) or 127.0.0.0/8.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +25,8 @@ import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.j
 import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/netns.js';
 import { gaWritesAccepted } from '../../scripts/drill/ga-watch.js';
 import { DRILL_CLIENT_ENV } from '../../scripts/drill/run.js';
-import { SCENARIOS, type DrillContext, type ReturnInfo, type Scenario, type ScenarioName } from '../../scripts/drill/scenarios.js';
-import { DRILL_ISBNS } from './drill.js';
+import type { DrillContext, ReturnInfo, Scenario } from '../../scripts/drill/scenarios.js';
+import { DRILL_LIBROS } from './drill.js';
 
 export type NetMode = 'netns' | 'loopback';
 
@@ -54,8 +54,6 @@ export interface NetDrillSystem extends LocalSystem {
 /** A fresh two-hosts system with sync replication: on the namespaced hosts (pc3 = GC + actors) or on loopback. */
 export async function startNetDrillSystem(net: NetnsNetwork | undefined): Promise<NetDrillSystem> {
   const dir = mkdtempSync(join(tmpdir(), 'drill-netns-'));
-  const catalog = join(dir, 'catalogo.csv');
-  writeFileSync(catalog, ['isbn,titulo,autor,ejemplares', ...DRILL_ISBNS.map((isbn) => `${isbn},Simulacro ${isbn},Prueba,4`)].join('\n') + '\n');
   const clean = () => rmSync(dir, { recursive: true, force: true });
   let sys: LocalSystem;
   try {
@@ -63,7 +61,7 @@ export async function startNetDrillSystem(net: NetnsNetwork | undefined): Promis
       topology: 'two-hosts',
       ports: 'free',
       dataDir: join(dir, 'datos'),
-      catalog,
+      libros: DRILL_LIBROS,
       actorsPerType: 2,
       replicacion: 'sync',
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
@@ -114,8 +112,6 @@ export interface LinkReturn {
   activeSamples: string[];
 }
 
-export const LINK_CUT: ScenarioName = 'corte-enlace-pc1' as ScenarioName;
-
 async function estados(gas: Partial<Record<string, ManagedProcess>>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [h, g] of Object.entries(gas)) out[h] = (await g?.status<{ role?: { estado?: string } }>())?.role?.estado ?? 'SIN_RESPUESTA';
@@ -123,11 +119,11 @@ async function estados(gas: Partial<Record<string, ManagedProcess>>): Promise<Re
 }
 
 /**
- * Registers the link-cut scenario with the drill runner (scripts/drill/run.ts looks scenarios
- * up by name), so it is measured and checked exactly like the others. `ret` collects what
- * the return of the link showed.
+ * The link-cut scenario, passed to the drill runner (scripts/drill/run.ts) like the built-in
+ * ones, so it is measured and checked exactly like them. `ret` collects what the return of
+ * the link showed.
  */
-export function registerLinkCut(mode: NetMode, net: NetnsNetwork | undefined, ret: { value?: LinkReturn }): void {
+export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, ret: { value?: LinkReturn }): Scenario {
   let frozen: number[] = [];
   const signalAll = (sig: NodeJS.Signals) => {
     for (const pid of frozen) {
@@ -138,8 +134,8 @@ export function registerLinkCut(mode: NetMode, net: NetnsNetwork | undefined, re
       }
     }
   };
-  const scenario: Scenario = {
-    name: LINK_CUT,
+  return {
+    name: 'corte-enlace-pc1',
     descripcion:
       mode === 'netns'
         ? 'ip link set <enlace de pc1> down: pc1 (PostgreSQL primario + GA primario) queda aislado de pc2 y pc3; el respaldo promueve su standby; el enlace vuelve y el GA de pc1 debe quedar FENCED/pasivo'
@@ -226,28 +222,30 @@ export function registerLinkCut(mode: NetMode, net: NetnsNetwork | undefined, re
       /* one system per drill: nothing to put back */
     },
   };
-  (SCENARIOS as Record<string, Scenario>)[LINK_CUT] = scenario;
 }
 
 /**
  * The hooks every namespaced drill file needs: the network set up once per file (or the
- * loopback fallback), the link-cut scenario registered, the network ALWAYS deleted in
+ * loopback fallback), the link-cut scenario built for it, the network ALWAYS deleted in
  * afterAll (and by scripts/netns.ts on process exit), a fresh system per drill whose data
  * and logs are kept when a test failed.
  */
 export function netDrillSuite(): {
   mode(): NetMode;
   net(): NetnsNetwork | undefined;
+  /** The link-cut scenario for this network (after beforeAll); what the link's return showed lands in `linkReturn`. */
+  linkCut(): Scenario;
   linkReturn: { value?: LinkReturn };
   withSystem(fn: (sys: NetDrillSystem) => Promise<void>): Promise<void>;
 } {
   let mode: NetMode = 'loopback';
   let net: NetnsNetwork | undefined;
   let failed = false;
+  let linkCut: Scenario | undefined;
   const linkReturn: { value?: LinkReturn } = {};
   beforeAll(() => {
     ({ mode, net } = setUpNetwork());
-    registerLinkCut(mode, net, linkReturn);
+    linkCut = linkCutScenario(mode, net, linkReturn);
   });
   afterEach((ctx) => {
     if (ctx.task.result?.state === 'fail') failed = true;
@@ -258,6 +256,10 @@ export function netDrillSuite(): {
   return {
     mode: () => mode,
     net: () => net,
+    linkCut: () => {
+      if (!linkCut) throw new Error('linkCut() before the suite set up its network (beforeAll)');
+      return linkCut;
+    },
     linkReturn,
     withSystem: async (fn) => {
       const sys = await startNetDrillSystem(net);

@@ -1,11 +1,9 @@
 /**
  * End-to-end harness: the real system (embedded PostgreSQL, GA, GC, actors as
- * child processes) with a catalog the test writes, plus direct SQL checks.
+ * child processes) with the test's books as its catalog, plus direct SQL checks.
  */
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
+import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../scripts/local-system.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 
@@ -21,16 +19,12 @@ export interface TestSystem extends LocalSystem {
   client(opts?: { timeoutMs?: number; retries?: number }): GcPipelineClient;
 }
 
-export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOptions, 'catalog'> = {}): Promise<TestSystem> {
-  const dir = mkdtempSync(join(tmpdir(), 'biblioteca-cat-'));
-  const catalog = join(dir, 'catalogo.csv');
-  writeFileSync(catalog, ['isbn,titulo,autor,ejemplares', ...libros.map((l) => `${l.isbn},Libro ${l.isbn},Autor de prueba,${l.ejemplares}`)].join('\n') + '\n');
-  let sys: LocalSystem;
-  try {
-    sys = await startLocalSystem({ ...opts, catalog, env: { LOG_LEVEL: 'info', ...opts.env } });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOptions, 'catalog' | 'libros'> = {}): Promise<TestSystem> {
+  const sys = await startLocalSystem({
+    ...opts,
+    libros: libros.map((l) => ({ isbn: l.isbn, titulo: `Libro ${l.isbn}`, autor: 'Autor de prueba', ejemplares: l.ejemplares })),
+    env: { LOG_LEVEL: 'info', ...opts.env },
+  });
   const db = new pg.Pool({ ...sys.pg, max: 4 });
   db.on('error', () => undefined);
   const clients: GcPipelineClient[] = [];
@@ -50,10 +44,8 @@ export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOpt
   };
 }
 
-export async function pendingOps(db: pg.Pool): Promise<number> {
-  const r = await db.query(`SELECT count(*)::int AS n FROM operaciones WHERE estado = 'PENDIENTE'`);
-  return r.rows[0].n as number;
-}
+/** Ledger rows PENDIENTE right now (one look). */
+export const pendingOps = (db: pg.Pool): Promise<number> => waitNoPending(db, 0);
 
 export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
