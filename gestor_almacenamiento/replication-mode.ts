@@ -5,6 +5,11 @@
  * moves it: the old active stops its watchdog when it leaves ACTIVE, the new one
  * starts its own on the node it chose (a promoted standby starts async, see
  * pg-admin promote(), until its own standby streams).
+ *
+ * In async mode nothing runs periodically; each activation only clears, once, a
+ * synchronous_standby_names left on the node by an earlier sync run (ALTER SYSTEM
+ * persists it): otherwise the primary keeps waiting for that standby, and every
+ * commit hangs once it is gone.
  */
 import type { ReplicationConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
@@ -27,7 +32,10 @@ export class ReplicationMode {
 
   /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
   follow(active: boolean, node: PgSettings): void {
-    if (this.requested !== 'sync') return;
+    if (this.requested !== 'sync') {
+      if (active) this.chain = this.chain.then(() => this.clearLeftoverSync(node));
+      return;
+    }
     this.chain = this.chain.then(async () => {
       const same = this.node && this.node.host === node.host && this.node.port === node.port;
       if (active && this.watchdog && same) return;
@@ -51,6 +59,15 @@ export class ReplicationMode {
   async close(): Promise<void> {
     this.chain = this.chain.then(() => this.stopNow());
     await this.chain;
+  }
+
+  /** Async mode, on activation: one check of the async watchdog (clears a persisted sync setting; never throws). */
+  private async clearLeftoverSync(node: PgSettings): Promise<void> {
+    await createSyncWatchdog(
+      node,
+      { GA_REPLICACION: 'async', GA_SYNC_DEGRADE_MS: this.cfg.GA_SYNC_DEGRADE_MS ?? 3000, GA_STANDBY_NAME: this.cfg.GA_STANDBY_NAME ?? 'pc2' },
+      this.log.child({ component: 'sync-watchdog' }),
+    ).tick();
   }
 
   private async stopNow(): Promise<void> {

@@ -33,7 +33,7 @@ const TAKEOVER_WAIT_MS = 250;
 const PEER_NODE_PROBE = { connectTimeoutMs: 200, queryTimeoutMs: 300 };
 
 export const REJOIN_HINT =
-  'rejoin this PostgreSQL node as a standby of the current primary: node dist/gestor_almacenamiento/pg-cli.js rejoin --data <dir> --listen <host:port> --primary <host:port> [--reclone]; this GA leaves FENCED by itself once its node follows the newest timeline';
+  'rejoin this PostgreSQL node as a standby of the current primary: locally `npm run pg -- rejoin --data <dir> --listen <host:port> --primary <host:port> --name <pcN> [--reclone]`; in the compose deployment `docker stop pcN-postgres && docker compose -f docker-compose.pcN.yml run --rm postgres-rejoin && docker start pcN-postgres` (docs/deploy.md, "Bringing a former primary back"); this GA leaves FENCED by itself once its node follows the newest timeline';
 
 export interface RoleControllerOptions {
   cfg: GaConfig & { GA_PEER_ENDPOINT: string };

@@ -143,9 +143,13 @@ export class SyncWatchdog {
     if (this.o.requested === 'async') {
       // A sync setting persisted by an earlier run (ALTER SYSTEM survives restarts) would block commits.
       if (!this.initialised) {
-        if (await deps.synchronousStandbyNames()) {
+        const left = await deps.synchronousStandbyNames();
+        if (left) {
           await deps.setSynchronousStandby(null);
-          log.warn({ replication: 'async' }, 'cleared a synchronous_standby_names left by an earlier sync run: replication is asynchronous as configured');
+          log.warn(
+            { replication: 'async', cleared: left },
+            `cleared synchronous_standby_names = '${left}' left by an earlier sync run: replication is asynchronous as configured, and commits would otherwise wait for that standby (and hang if it is gone)`,
+          );
         }
         this.initialised = true;
       }

@@ -227,7 +227,7 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     const s = await status(ga1, PC1);
     expect(s.role.estado).toBe('FENCED');
     expect(s.role.fenced.reason).toMatch(/primary on timeline 1 but timeline 2 exists/);
-    expect(s.role.fenced.rejoin).toMatch(/pg-cli\.js rejoin/);
+    expect(s.role.fenced.rejoin).toMatch(/npm run pg -- rejoin .*run --rm postgres-rejoin/);
 
     // Rejoin pc1 as pc2's standby (re-clone if it diverged, as it does after a plain restart).
     const t0 = Date.now();
