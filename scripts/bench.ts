@@ -32,6 +32,12 @@ export interface BenchOptions {
   actoresPorTipo?: number;
   /** Extra environment for the system's processes (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
+  /**
+   * Given: both phases run on the primary of a pc1/pc2 pair (GA pair, streaming standby)
+   * with this replication mode; in sync every commit, the ceiling's too, waits for the standby.
+   * Absent: one PostgreSQL, no standby.
+   */
+  replicacion?: 'async' | 'sync';
   /** Progress lines (stderr in the CLI). */
   log?: (s: string) => void;
   progresoTty?: boolean;
@@ -44,7 +50,7 @@ export interface TechoReport extends ResumenLatencias {
 
 export interface BenchReport {
   fecha: string;
-  config: { clientes: number; duracionS: number; actoresPorTipo: number; env: Record<string, string>; isbns: string[] };
+  config: { clientes: number; duracionS: number; actoresPorTipo: number; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
   sistema: LoadReport;
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
@@ -125,7 +131,7 @@ export function formatBench(r: BenchReport): string {
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
   for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
   return [
-    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo`,
+    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
     '',
     bloque('Sistema (PS → GC → actores → GA → PostgreSQL)', r.sistema),
     '',
@@ -149,7 +155,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   log('Arrancando el sistema local…\n');
   // LOG_LEVEL warn: info-level logs of every process would compete for the CPU being measured.
   // No dataDir: the launcher's own temp dir is prepared for PostgreSQL running as another user.
-  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', env: { LOG_LEVEL: 'warn', ...env } });
+  const pareja = opts.replicacion ? ({ topology: 'two-hosts', replicacion: opts.replicacion } as const) : {};
+  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env } });
   try {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgreso>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgreso(p)}` : `${fase}: ${formatProgreso(p)}\n`);
@@ -186,10 +193,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     ];
     const modoDev = env.GC_MODO_DEVOLUCION ?? 'async';
     if (modoDev === 'async') notas.push('devolución asíncrona en el sistema: su latencia mide el registro durable (ACEPTADO), no la aplicación; el techo la aplica entera');
+    if (opts.replicacion) notas.push(`ambas fases en el primario de una pareja pc1/pc2 con replicación ${opts.replicacion}${opts.replicacion === 'sync' ? ': cada commit espera al standby' : ''}`);
     if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al empezar la fase 2`);
     return {
       fecha: new Date().toISOString(),
-      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, env, isbns },
+      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
       sistema,
       techo,
       ratios: calcularRatios(sistema, techo),
@@ -213,15 +221,18 @@ async function main(): Promise<void> {
     .option('--duracion <s>', 'segundos por fase', entero(1), 20)
     .option('--actores <n>', 'actores por tipo', entero(1), 2)
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
+    .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; json?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string }>();
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
+  if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const report = await runBench({
     clientes: o.clientes,
     duracionS: o.duracion,
     actoresPorTipo: o.actores,
     env: o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {},
+    replicacion: o.replicacion as BenchOptions['replicacion'],
     log: (s) => process.stderr.write(s),
     progresoTty: !!process.stderr.isTTY,
   });

@@ -20,7 +20,7 @@ describe('bench report', () => {
     expect(ratios.total!.p99).toBeGreaterThan(0.5);
     const report: BenchReport = {
       fecha: new Date().toISOString(),
-      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, env: {}, isbns: [] },
+      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, env: {}, replicacion: 'ninguna', isbns: [] },
       sistema: { ...sis, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', prefijoUsuario: 'x' } } as LoadReport,
       techo: { ...techo, duracionMs: 1000, clientes: 4 },
       ratios,
@@ -31,5 +31,7 @@ describe('bench report', () => {
     expect(text).toMatch(/Techo \(SELECT aplicar_operacion/);
     expect(text).toMatch(/^total\s+0\.250\s+/m);
     expect(text).toContain('nota: prueba');
+    expect(text).not.toContain('replicación');
+    expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
   });
 });
