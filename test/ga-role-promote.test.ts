@@ -97,6 +97,9 @@ function gaConfig(rol: 'primary' | 'backup', host: string, peerHost: string, por
   return { ...readConfig(GA_VARS, env), ...readConfig(REPLICATION_VARS, env) };
 }
 
+/** Every load started, so afterAll can stop the ones a failed test left running. */
+const loads: { stop(): Promise<void> }[] = [];
+
 /** Load from 3 concurrent callers until stopped; records acknowledged op ids and failures. */
 function load(prefix: string) {
   const acked: string[] = [];
@@ -121,7 +124,7 @@ function load(prefix: string) {
     }
   };
   const workers = Array.from({ length: 3 }, worker);
-  return {
+  const handle = {
     acked,
     failures,
     mark: () => (markAt = Date.now()),
@@ -131,6 +134,8 @@ function load(prefix: string) {
       await Promise.all(workers);
     },
   };
+  loads.push(handle);
+  return handle;
 }
 
 async function checkLedger(conn: PgConn, acked: string[]): Promise<void> {
@@ -175,6 +180,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // First: a load left running by a failed test would spin on the closed client and starve the event loop.
+  await Promise.all(loads.map((l) => l.stop()));
   await client?.close();
   await ga1?.abort().catch(() => undefined);
   await ga2?.abort().catch(() => undefined);
