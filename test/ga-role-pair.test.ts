@@ -170,16 +170,20 @@ describe('GA pair on one PostgreSQL', () => {
       }
     };
     const workers = Array.from({ length: 4 }, worker);
-    await until('some load on the primary', () => acked.length >= 50);
-
-    killedAt = Date.now();
-    await p.abort();
-    const takeoverMs = await until('backup ACTIVE', () => estado(b) === 'ACTIVE', 10_000);
-    await until('service back', () => firstOkAfterKill > 0, 10_000);
-    const n = acked.length;
-    await until('more load on the backup', () => acked.length >= n + 50);
-    stop = true;
-    await Promise.all(workers);
+    let takeoverMs: number;
+    try {
+      await until('some load on the primary', () => acked.length >= 50);
+      killedAt = Date.now();
+      await p.abort();
+      takeoverMs = await until('backup ACTIVE', () => estado(b) === 'ACTIVE', 10_000);
+      await until('service back', () => firstOkAfterKill > 0, 10_000);
+      const n = acked.length;
+      await until('more load on the backup', () => acked.length >= n + 50);
+    } finally {
+      // Also on failure: workers left running would spin on the closed client and starve the cleanup.
+      stop = true;
+      await Promise.all(workers);
+    }
 
     const recoverMs = firstOkAfterKill - killedAt;
     console.info(`[ga-role-pair] takeover: backup ACTIVE ${takeoverMs} ms after the primary GA died; first client success ${recoverMs} ms after (peer timeout ${PEER_TIMEOUT_MS} ms)`);
