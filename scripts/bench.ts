@@ -21,9 +21,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
-import { LatencyRecorder, type LatenciaStats, type ResumenLatencias } from '../solicitante/latency.js';
+import { LatencyRecorder, type LatencyStats, type LatencySummary } from '../solicitante/latency.js';
 import { runLoad, type LoadReport } from '../solicitante/load.js';
-import { filaLatencia, formatProgreso, tabla } from '../solicitante/load-report.js';
+import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
 import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
 
 export interface BenchOptions {
@@ -43,7 +43,7 @@ export interface BenchOptions {
   progresoTty?: boolean;
 }
 
-export interface TechoReport extends ResumenLatencias {
+export interface TechoReport extends LatencySummary {
   duracionMs: number;
   clientes: number;
 }
@@ -90,7 +90,7 @@ export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; dura
               const res = r.rows[0]!.r;
               rec.record(op, res.codigo, res.exito, (performance.now() - t) * 1000);
             } catch {
-              rec.recordSinRespuesta(op);
+              rec.recordNoReply(op);
             }
           }
         }
@@ -101,12 +101,12 @@ export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; dura
     await Promise.all(conexiones.map((c) => c.end().catch(() => undefined)));
   }
   const duracionMs = performance.now() - t0;
-  return { ...rec.resumen(duracionMs), duracionMs: Math.round(duracionMs), clientes: opts.clientes };
+  return { ...rec.summary(duracionMs), duracionMs: Math.round(duracionMs), clientes: opts.clientes };
 }
 
 const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
 
-export function calcularRatios(sis: ResumenLatencias, techo: ResumenLatencias): BenchReport['ratios'] {
+export function calcularRatios(sis: LatencySummary, techo: LatencySummary): BenchReport['ratios'] {
   const out: BenchReport['ratios'] = {};
   for (const op of OPERACIONES_ACTOR) {
     const s = sis.porOperacion[op];
@@ -119,14 +119,14 @@ export function calcularRatios(sis: ResumenLatencias, techo: ResumenLatencias): 
 
 export function formatBench(r: BenchReport): string {
   const cab = ['operación', 'n', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms'];
-  const bloque = (titulo: string, res: ResumenLatencias) => {
+  const bloque = (titulo: string, res: LatencySummary) => {
     const filas = [cab];
     for (const op of OPERACIONES_ACTOR) {
       const s = res.porOperacion[op];
-      if (s) filas.push(filaLatencia(op, s, s.throughput));
+      if (s) filas.push(latencyRow(op, s, s.throughput));
     }
-    filas.push(filaLatencia('total', res.global as LatenciaStats, res.throughput));
-    return `${titulo}\n${tabla(filas)}\n  exitosas ${res.exitosas}/${res.respuestas}, sin respuesta ${res.sinRespuesta}`;
+    filas.push(latencyRow('total', res.global as LatencyStats, res.throughput));
+    return `${titulo}\n${table(filas)}\n  exitosas ${res.exitosas}/${res.respuestas}, sin respuesta ${res.sinRespuesta}`;
   };
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
   for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
@@ -138,7 +138,7 @@ export function formatBench(r: BenchReport): string {
     bloque('Techo (SELECT aplicar_operacion directo a PostgreSQL)', r.techo),
     '',
     'Relación sistema/techo',
-    tabla(ratios),
+    table(ratios),
     '',
     ...r.notas.map((n) => `nota: ${n}`),
     '',
@@ -158,8 +158,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const pareja = opts.replicacion ? ({ topology: 'two-hosts', replicacion: opts.replicacion } as const) : {};
   const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env } });
   try {
-    const progreso = (fase: string) => (p: Parameters<typeof formatProgreso>[0]) =>
-      log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgreso(p)}` : `${fase}: ${formatProgreso(p)}\n`);
+    const progreso = (fase: string) => (p: Parameters<typeof formatProgress>[0]) =>
+      log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
     const sistema = await runLoad({
       endpoint: sys.gcEndpoint,

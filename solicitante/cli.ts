@@ -8,12 +8,12 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
-import { ejecutarArchivo } from './file-mode.js';
+import { runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
-import { formatLoadReport, formatProgreso } from './load-report.js';
-import { MEZCLA_POR_DEFECTO, parseMezcla, runLoad, type Carga } from './load.js';
+import { formatLoadReport, formatProgress } from './load-report.js';
+import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
-import { ISBN_PRUEBA, testSistema } from './test-sistema.js';
+import { DEMO_ISBN, runSystemTest } from './test-sistema.js';
 
 export interface CliIO {
   stdin: Readable;
@@ -22,33 +22,33 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
 }
 
-interface Globales {
+interface GlobalOptions {
   gc?: string;
   timeout?: number;
   reintentos?: number;
 }
 
-const entero = (min: number) => (v: string) => {
+const intArg = (min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`debe ser un entero ≥ ${min}`);
   return n;
 };
-const validado = (schema: typeof isbnSchema) => (v: string) => {
+const validated = (schema: typeof isbnSchema) => (v: string) => {
   const r = schema.safeParse(v);
   if (!r.success) throw new InvalidArgumentError(r.error.issues[0]?.message ?? 'no válido');
   return r.data;
 };
 
 /** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
-class UsoError extends Error {}
+class UsageError extends Error {}
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  let codigo = 0;
+  let exitCode = 0;
   const out = io.stdout;
 
   const config = (cmd: Command): PsConfig & { endpoint: string } => {
-    const g = cmd.optsWithGlobals<Globales>();
+    const g = cmd.optsWithGlobals<GlobalOptions>();
     const c = readConfig(PS_VARS, io.env);
     return {
       ...c,
@@ -57,22 +57,22 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       endpoint: g.gc ?? c.GC_ENDPOINT,
     };
   };
-  const cliente = (cmd: Command) => {
+  const makeClient = (cmd: Command) => {
     const c = config(cmd);
     return new GcClient({
       endpoint: c.endpoint,
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
-      onReintento: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.intento}/${i.de} con el mismo id ${i.id})\n`),
+      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con el mismo id ${i.id})\n`),
     });
   };
 
   const program = new Command('ps')
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
     .option('--gc <endpoint>', 'endpoint del GC (por defecto GC_ENDPOINT)')
-    .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', entero(50))
-    .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', entero(0))
+    .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
+    .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => io.stderr.write(s) });
 
@@ -80,7 +80,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('menu', { isDefault: true })
     .description('menú interactivo (por defecto)')
     .action(async (_o, cmd: Command) => {
-      const gc = cliente(cmd);
+      const gc = makeClient(cmd);
       try {
         await menu(gc, { input: io.stdin, output: out, endpoint: config(cmd).endpoint });
       } finally {
@@ -91,13 +91,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   program
     .command('archivo <fichero>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>)')
-    .action(async (fichero: string, _o, cmd: Command) => {
-      const gc = cliente(cmd);
+    .action(async (file: string, _o, cmd: Command) => {
+      const gc = makeClient(cmd);
       try {
-        await ejecutarArchivo(fichero, gc, out);
+        await runFile(file, gc, out);
       } catch (e) {
         io.stderr.write(`${(e as Error).message}\n`);
-        codigo = 2;
+        exitCode = 2;
       } finally {
         gc.close();
       }
@@ -106,15 +106,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   program
     .command('test-sistema')
     .description('escenario préstamo → 2 renovaciones → 3.ª renovación rechazada → devolución → nuevo préstamo; PASS/FAIL')
-    .option('--isbn <isbn>', 'libro del catálogo', validado(isbnSchema), ISBN_PRUEBA)
-    .option('--usuario <usuario>', 'usuario (por defecto uno nuevo, ts-<marca de tiempo>)', validado(usuarioSchema))
-    .option('--espera <ms>', 'espera máxima a que se aplique la devolución', entero(0), 10_000)
+    .option('--isbn <isbn>', 'libro del catálogo', validated(isbnSchema), DEMO_ISBN)
+    .option('--usuario <usuario>', 'usuario (por defecto uno nuevo, ts-<marca de tiempo>)', validated(usuarioSchema))
+    .option('--espera <ms>', 'espera máxima a que se aplique la devolución', intArg(0), 10_000)
     .option('--no-limpieza', 'no devolver al final el préstamo de prueba')
     .action(async (o: { isbn: string; usuario?: string; espera: number; limpieza: boolean }, cmd: Command) => {
-      const gc = cliente(cmd);
+      const gc = makeClient(cmd);
       try {
-        const r = await testSistema(gc, out, { isbn: o.isbn, usuario: o.usuario, esperaDevolucionMs: o.espera, limpiar: o.limpieza });
-        codigo = r.ok ? 0 : 1;
+        const r = await runSystemTest(gc, out, { isbn: o.isbn, usuario: o.usuario, devolucionTimeoutMs: o.espera, cleanup: o.limpieza });
+        exitCode = r.ok ? 0 : 1;
       } finally {
         gc.close();
       }
@@ -123,37 +123,37 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   program
     .command('carga')
     .description('generador de carga: N clientes en bucle cerrado durante S segundos')
-    .option('--clientes <n>', 'clientes simultáneos', entero(1), 10)
-    .option('--duracion <s>', 'duración en segundos', entero(1), 20)
-    .option('--mezcla [pesos]', `mezcla aleatoria de operaciones (por defecto ${Object.entries(MEZCLA_POR_DEFECTO).map(([k, v]) => `${k}=${v}`).join(',')})`)
+    .option('--clientes <n>', 'clientes simultáneos', intArg(1), 10)
+    .option('--duracion <s>', 'duración en segundos', intArg(1), 20)
+    .option('--mezcla [pesos]', `mezcla aleatoria de operaciones (por defecto ${Object.entries(DEFAULT_MIX).map(([k, v]) => `${k}=${v}`).join(',')})`)
     .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto)')
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
     .option('--json <fichero>', 'escribe el informe en JSON')
     .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string }, cmd: Command) => {
-      if (o.mezcla && o.secuencia) throw new UsoError('use --mezcla o --secuencia, no ambas');
-      if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsoError("--transporte debe ser 'dealer' o 'req'");
-      let carga: Carga = { tipo: 'secuencia' };
+      if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
+      if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
+      let pattern: LoadPattern = { tipo: 'secuencia' };
       if (o.mezcla) {
         try {
-          carga = { tipo: 'mezcla', pesos: typeof o.mezcla === 'string' ? parseMezcla(o.mezcla) : MEZCLA_POR_DEFECTO };
+          pattern = { tipo: 'mezcla', pesos: typeof o.mezcla === 'string' ? parseMix(o.mezcla) : DEFAULT_MIX };
         } catch (e) {
-          throw new UsoError((e as Error).message);
+          throw new UsageError((e as Error).message);
         }
       }
       const isbns = o.isbns?.split(',').map((x) => x.trim()).filter(Boolean);
-      const malo = isbns?.find((i) => !isbnSchema.safeParse(i).success);
-      if (malo) throw new UsoError(`--isbns: isbn no válido '${malo}'`);
+      const bad = isbns?.find((i) => !isbnSchema.safeParse(i).success);
+      if (bad) throw new UsageError(`--isbns: isbn no válido '${bad}'`);
       const c = config(cmd);
       const tty = !!io.stderr.isTTY;
       if (!isbns && o.clientes > 1) {
-        io.stderr.write(`aviso: todos los clientes usarán ${ISBN_PRUEBA}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
+        io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
       }
       const report = await runLoad({
         endpoint: c.endpoint,
         clientes: o.clientes,
         duracionS: o.duracion,
-        carga,
+        carga: pattern,
         isbns,
         timeoutMs: c.PS_TIMEOUT_MS,
         retries: c.PS_RETRIES,
@@ -161,7 +161,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         transporte: o.transporte,
         // A live line on a terminal; occasional plain lines in logs and pipes.
         intervaloProgresoMs: tty ? 500 : 5000,
-        onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgreso(p)}` : `${formatProgreso(p)}\n`),
+        onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`),
       });
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
@@ -169,19 +169,19 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
         out.write(`informe JSON: ${o.json}\n`);
       }
-      if (report.respuestas === 0) codigo = 1;
+      if (report.respuestas === 0) exitCode = 1;
     });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof ConfigError || e instanceof UsoError) {
+    if (e instanceof ConfigError || e instanceof UsageError) {
       io.stderr.write(`${e.message}\n`);
       return 2;
     }
     io.stderr.write(`Error: ${(e as Error).message}\n`);
     return 1;
   }
-  return codigo;
+  return exitCode;
 }

@@ -1,29 +1,29 @@
-/** Typed failures of the PS's GC clients (no reply at all, or an unreadable one). */
+/** Typed failures of the PS's GC clients (no reply at all, an unreadable one, or a closed client). */
 
 /** The GC did not answer after every attempt (1 + PS_RETRIES), each with the same op id. */
-export class GcSinRespuestaError extends Error {
-  override name = 'GcSinRespuestaError';
+export class GcNoReplyError extends Error {
+  override name = 'GcNoReplyError';
   constructor(
     readonly endpoint: string,
     readonly id: string,
-    readonly intentos: number,
+    readonly attempts: number,
     readonly timeoutMs: number,
   ) {
-    super(`El GC (${endpoint}) no respondió tras ${intentos} intento(s) de ${timeoutMs} ms (id ${id}); la operación pudo aplicarse o no: consulte su estado con ese id`);
+    super(`El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (id ${id}); la operación pudo aplicarse o no: consulte su estado con ese id`);
   }
 }
 
 /** The GC answered something that is not a protocol reply; retrying the same request would not help. */
-export class GcRespuestaInvalidaError extends Error {
-  override name = 'GcRespuestaInvalidaError';
-  constructor(readonly endpoint: string, detalle: string) {
-    super(`Respuesta ilegible del GC (${endpoint}): ${detalle}`);
+export class GcInvalidReplyError extends Error {
+  override name = 'GcInvalidReplyError';
+  constructor(readonly endpoint: string, detail: string) {
+    super(`Respuesta ilegible del GC (${endpoint}): ${detail}`);
   }
 }
 
 /** The client was closed while the request was pending. */
-export class GcClienteCerradoError extends Error {
-  override name = 'GcClienteCerradoError';
+export class GcClientClosedError extends Error {
+  override name = 'GcClientClosedError';
   constructor() {
     super('Cliente del GC cerrado');
   }

@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/codes.js';
-import { describirRespuesta, describirSolicitud, duracion, formatCodigos } from './format.js';
-import { parseLineas } from './line-parser.js';
+import { describeRespuesta, describeSolicitud, formatCodigos, formatDuration } from './format.js';
+import { parseLines } from './line-parser.js';
 import type { GcCaller } from './types.js';
 
-export interface ResumenArchivo {
+export interface FileRunSummary {
   lineas: number;
   enviadas: number;
   exitosas: number;
@@ -21,15 +21,15 @@ export interface ResumenArchivo {
   ms: number;
 }
 
-export interface Salida {
+export interface Output {
   write(s: string): unknown;
 }
 
-export async function ejecutarLineas(texto: string, gc: GcCaller, out: Salida): Promise<ResumenArchivo> {
+export async function runLines(text: string, gc: GcCaller, out: Output): Promise<FileRunSummary> {
   const t0 = performance.now();
-  const lineas = parseLineas(texto);
-  const res: ResumenArchivo = { lineas: 0, enviadas: 0, exitosas: 0, porCodigo: {}, fallidas: 0, invalidas: 0, ms: 0 };
-  for (const l of lineas) {
+  const lines = parseLines(text);
+  const res: FileRunSummary = { lineas: 0, enviadas: 0, exitosas: 0, porCodigo: {}, fallidas: 0, invalidas: 0, ms: 0 };
+  for (const l of lines) {
     if (l.tipo === 'vacia') continue;
     res.lineas++;
     if (l.tipo === 'error') {
@@ -39,38 +39,38 @@ export async function ejecutarLineas(texto: string, gc: GcCaller, out: Salida): 
     }
     res.enviadas++;
     try {
-      const r = await gc.enviar(l.solicitud);
+      const r = await gc.send(l.solicitud);
       res.porCodigo[r.codigo] = (res.porCodigo[r.codigo] ?? 0) + 1;
       if (isSuccessCode(r.codigo)) res.exitosas++;
-      out.write(`[${l.linea}] ${describirRespuesta(l.solicitud, r)}\n`);
+      out.write(`[${l.linea}] ${describeRespuesta(l.solicitud, r)}\n`);
     } catch (e) {
       res.fallidas++;
-      out.write(`[${l.linea}] ${describirSolicitud(l.solicitud)} → SIN RESPUESTA: ${(e as Error).message}\n`);
+      out.write(`[${l.linea}] ${describeSolicitud(l.solicitud)} → SIN RESPUESTA: ${(e as Error).message}\n`);
     }
   }
   res.ms = performance.now() - t0;
-  out.write(formatResumen(res));
+  out.write(formatSummary(res));
   return res;
 }
 
-export function formatResumen(r: ResumenArchivo): string {
+export function formatSummary(r: FileRunSummary): string {
   const codigos = formatCodigos(r.porCodigo);
   return [
     '— Resumen —',
     `enviadas: ${r.enviadas}  exitosas: ${r.exitosas}  sin respuesta: ${r.fallidas}  líneas inválidas: ${r.invalidas}`,
     `por código: ${codigos}`,
-    `tiempo: ${duracion(r.ms)}`,
+    `tiempo: ${formatDuration(r.ms)}`,
     '',
   ].join('\n');
 }
 
 /** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */
-export async function ejecutarArchivo(ruta: string, gc: GcCaller, out: Salida): Promise<ResumenArchivo> {
-  let texto: string;
+export async function runFile(path: string, gc: GcCaller, out: Output): Promise<FileRunSummary> {
+  let text: string;
   try {
-    texto = await readFile(ruta, 'utf8');
+    text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new Error(`No se pudo leer el archivo '${ruta}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`No se pudo leer el archivo '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return ejecutarLineas(texto, gc, out);
+  return runLines(text, gc, out);
 }

@@ -6,21 +6,21 @@ import { ESTADOS } from '../common/protocol.js';
 import type { NuevaSolicitud } from './types.js';
 
 // The GA names the due date; accept the spellings a GA might reasonably use.
-const CLAVES_VENCIMIENTO = ['fechaDevolucion', 'fechaVencimiento', 'vence', 'fechaLimite', 'fecha_devolucion', 'fecha_vencimiento'];
+const DUE_DATE_KEYS = ['fechaDevolucion', 'fechaVencimiento', 'vence', 'fechaLimite', 'fecha_devolucion', 'fecha_vencimiento'];
 
 /** The loan's due date in a reply, if it carries one (préstamo, renovación). */
-export function fechaVencimiento(r: Respuesta): string | undefined {
-  for (const fuente of [r.datos, resultadoDe(r)?.datos]) {
-    if (!fuente || typeof fuente !== 'object') continue;
-    for (const k of CLAVES_VENCIMIENTO) {
-      const v = (fuente as Record<string, unknown>)[k];
+export function dueDate(r: Respuesta): string | undefined {
+  for (const source of [r.datos, resultadoOf(r)?.datos]) {
+    if (!source || typeof source !== 'object') continue;
+    for (const k of DUE_DATE_KEYS) {
+      const v = (source as Record<string, unknown>)[k];
       if (typeof v === 'string' && v) return v;
     }
   }
   return undefined;
 }
 
-function resultadoDe(r: Respuesta): Partial<Respuesta> | undefined {
+function resultadoOf(r: Respuesta): Partial<Respuesta> | undefined {
   const res = r.datos.resultado;
   return res && typeof res === 'object' ? (res as Partial<Respuesta>) : undefined;
 }
@@ -29,47 +29,47 @@ function resultadoDe(r: Respuesta): Partial<Respuesta> | undefined {
  * State of an operation from an `estado` reply: `datos.estado`, else the
  * nested result's. Undefined when the reply carries none (e.g. unknown id).
  */
-export function estadoDe(r: Respuesta): EstadoOperacion | undefined {
-  const candidatos = [r.datos.estado, (resultadoDe(r) as Record<string, unknown> | undefined)?.estado];
-  for (const c of candidatos) if (typeof c === 'string' && (ESTADOS as readonly string[]).includes(c)) return c as EstadoOperacion;
+export function estadoOf(r: Respuesta): EstadoOperacion | undefined {
+  const candidates = [r.datos.estado, (resultadoOf(r) as Record<string, unknown> | undefined)?.estado];
+  for (const c of candidates) if (typeof c === 'string' && (ESTADOS as readonly string[]).includes(c)) return c as EstadoOperacion;
   return undefined;
 }
 
 /** "2025-01-31T10:00:00.000Z" → "2025-01-31"; other strings unchanged. */
-export function fechaCorta(iso: string): string {
+export function shortDate(iso: string): string {
   return /^\d{4}-\d{2}-\d{2}T/.test(iso) ? iso.slice(0, 10) : iso;
 }
 
-export function describirSolicitud(s: NuevaSolicitud): string {
+export function describeSolicitud(s: NuevaSolicitud): string {
   if (s.operacion === 'estado') return `ESTADO ${s.id}`;
   if (s.operacion === 'consulta') return `CONSULTA ${s.isbn}`;
   return `${s.operacion.toUpperCase()} ${s.isbn} ${s.usuario}`;
 }
 
 /** One line: operation, isbn, usuario, codigo, mensaje, due date if any, id. */
-export function describirRespuesta(s: NuevaSolicitud, r: Respuesta): string {
-  const partes = [describirSolicitud(s), '→', r.codigo, `"${r.mensaje}"`];
-  const vence = fechaVencimiento(r);
-  if (vence) partes.push(`vence ${fechaCorta(vence)}`);
+export function describeRespuesta(s: NuevaSolicitud, r: Respuesta): string {
+  const parts = [describeSolicitud(s), '→', r.codigo, `"${r.mensaje}"`];
+  const due = dueDate(r);
+  if (due) parts.push(`vence ${shortDate(due)}`);
   if (s.operacion === 'consulta' && typeof r.datos.disponibles === 'number') {
-    partes.push(`disponibles ${r.datos.disponibles}${typeof r.datos.total === 'number' ? `/${r.datos.total}` : ''}`);
+    parts.push(`disponibles ${r.datos.disponibles}${typeof r.datos.total === 'number' ? `/${r.datos.total}` : ''}`);
   }
   if (s.operacion === 'estado') {
-    const e = estadoDe(r);
-    const res = resultadoDe(r);
-    if (e) partes.push(`estado ${e}`);
-    if (res?.codigo) partes.push(`resultado ${res.codigo}`);
+    const e = estadoOf(r);
+    const res = resultadoOf(r);
+    if (e) parts.push(`estado ${e}`);
+    if (res?.codigo) parts.push(`resultado ${res.codigo}`);
   }
-  if (r.id) partes.push(`[id ${r.id}]`);
-  return partes.join(' ');
+  if (r.id) parts.push(`[id ${r.id}]`);
+  return parts.join(' ');
 }
 
-export function duracion(ms: number): string {
+export function formatDuration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** "A=3, B=1": most frequent first, ties by name, so output is stable. */
-export function formatCodigos(porCodigo: Record<string, number>): string {
-  const e = Object.entries(porCodigo).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+export function formatCodigos(countsByCodigo: Record<string, number>): string {
+  const e = Object.entries(countsByCodigo).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   return e.length ? e.map(([c, n]) => `${c}=${n}`).join(', ') : '(ninguno)';
 }

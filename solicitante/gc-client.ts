@@ -4,14 +4,14 @@
  * A REQ socket whose receive timed out is unusable in zeromq.js, so after a
  * timeout the socket is closed and a new one made, and the SAME request (same
  * id) is sent again; the GC applies an id at most once, so retrying is safe.
- * After 1 + retries attempts the call fails with GcSinRespuestaError.
+ * After 1 + retries attempts the call fails with GcNoReplyError.
  * Calls are serialised: a REQ socket carries one request at a time.
  */
 import { Request } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol.js';
-import { GcClienteCerradoError, GcRespuestaInvalidaError, GcSinRespuestaError } from './errors.js';
+import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
 import { idGenerator, type IdGenerator } from './ids.js';
-import { leerRespuesta, sellar } from './reply-codec.js';
+import { parseRespuesta, stamp } from './reply-codec.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';
 
 export interface GcClientOptions {
@@ -24,13 +24,13 @@ export interface GcClientOptions {
   sede?: string;
   makeId?: IdGenerator;
   /** Called before each resend, e.g. to tell the user. */
-  onReintento?: (info: { id: string; intento: number; de: number }) => void;
+  onRetry?: (info: { id: string; attempt: number; attempts: number }) => void;
 }
 
 export class GcClient implements GcCaller {
   private socket?: Request;
-  private cola: Promise<unknown> = Promise.resolve();
-  private cerrado = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
   private readonly makeId: IdGenerator;
 
   constructor(private readonly opts: GcClientOptions) {
@@ -41,38 +41,38 @@ export class GcClient implements GcCaller {
     return this.opts.endpoint;
   }
 
-  enviar(solicitud: NuevaSolicitud): Promise<Respuesta> {
-    const p = this.cola.then(() => this.enviarAhora(solicitud));
-    this.cola = p.catch(() => undefined);
+  send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+    const p = this.queue.then(() => this.sendNow(solicitud));
+    this.queue = p.catch(() => undefined);
     return p;
   }
 
   close(): void {
-    this.cerrado = true;
-    this.descartarSocket();
+    this.closed = true;
+    this.dropSocket();
   }
 
-  private crearSocket(): Request {
+  private newSocket(): Request {
     // linger 0: a discarded socket must not keep an unsent request around.
     const s = new Request({ linger: 0, receiveTimeout: this.opts.timeoutMs, sendTimeout: this.opts.timeoutMs });
     s.connect(this.opts.endpoint);
     return s;
   }
 
-  private descartarSocket(): void {
+  private dropSocket(): void {
     const s = this.socket;
     this.socket = undefined;
     if (s && !s.closed) s.close();
   }
 
-  private async enviarAhora(solicitud: NuevaSolicitud): Promise<Respuesta> {
-    const msg = sellar(solicitud, this.makeId, this.opts.sede);
+  private async sendNow(solicitud: NuevaSolicitud): Promise<Respuesta> {
+    const msg = stamp(solicitud, this.makeId, this.opts.sede);
     const body = encode(msg);
-    const intentos = this.opts.retries + 1;
-    for (let intento = 1; intento <= intentos; intento++) {
-      if (this.cerrado) throw new GcClienteCerradoError();
-      if (intento > 1) this.opts.onReintento?.({ id: msg.id, intento, de: intentos });
-      this.socket ??= this.crearSocket();
+    const attempts = this.opts.retries + 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.closed) throw new GcClientClosedError();
+      if (attempt > 1) this.opts.onRetry?.({ id: msg.id, attempt, attempts });
+      this.socket ??= this.newSocket();
       const socket = this.socket;
       let frames: Buffer[];
       try {
@@ -80,14 +80,14 @@ export class GcClient implements GcCaller {
         frames = await socket.receive();
       } catch {
         // Timed out (or failed mid-exchange): the REQ state machine is stuck; start over.
-        if (this.socket === socket) this.descartarSocket();
+        if (this.socket === socket) this.dropSocket();
         continue;
       }
-      const r = leerRespuesta(frames[frames.length - 1]);
-      if (typeof r === 'string') throw new GcRespuestaInvalidaError(this.opts.endpoint, r);
+      const r = parseRespuesta(frames[frames.length - 1]);
+      if (typeof r === 'string') throw new GcInvalidReplyError(this.opts.endpoint, r);
       return r;
     }
-    if (this.cerrado) throw new GcClienteCerradoError();
-    throw new GcSinRespuestaError(this.opts.endpoint, msg.id, intentos, this.opts.timeoutMs);
+    if (this.closed) throw new GcClientClosedError();
+    throw new GcNoReplyError(this.opts.endpoint, msg.id, attempts, this.opts.timeoutMs);
   }
 }

@@ -9,9 +9,9 @@
  */
 import { Dealer } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol.js';
-import { GcClienteCerradoError, GcSinRespuestaError } from './errors.js';
+import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { idGenerator, type IdGenerator } from './ids.js';
-import { leerRespuesta, sellar } from './reply-codec.js';
+import { parseRespuesta, stamp } from './reply-codec.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';
 
 export interface GcPipelineOptions {
@@ -22,10 +22,10 @@ export interface GcPipelineOptions {
   makeId?: IdGenerator;
 }
 
-interface Pendiente {
+interface PendingRequest {
   id: string;
   body: Buffer;
-  intento: number;
+  attempt: number;
   timer?: NodeJS.Timeout;
   resolve: (r: Respuesta) => void;
   reject: (e: Error) => void;
@@ -33,72 +33,72 @@ interface Pendiente {
 
 export class GcPipelineClient implements GcCaller {
   private readonly socket: Dealer;
-  private readonly pendientes = new Map<string, Pendiente>();
-  private readonly porEnviar: Buffer[] = [];
-  private enviando = false;
-  private cerrado = false;
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly sendQueue: Buffer[] = [];
+  private sending = false;
+  private closed = false;
   private readonly makeId: IdGenerator;
   /** Replies that matched nothing in flight (late duplicates or unreadable). */
-  descartadas = 0;
+  discarded = 0;
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
     // No send HWM: closed-loop clients bound what is in flight anyway.
     this.socket = new Dealer({ linger: 0, sendTimeout: opts.timeoutMs, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     this.socket.connect(opts.endpoint);
-    void this.recibir();
+    void this.receiveLoop();
   }
 
-  get enVuelo(): number {
-    return this.pendientes.size;
+  get inFlight(): number {
+    return this.pending.size;
   }
 
-  enviar(solicitud: NuevaSolicitud): Promise<Respuesta> {
-    if (this.cerrado) return Promise.reject(new GcClienteCerradoError());
-    const msg = sellar(solicitud, this.makeId, this.opts.sede);
-    if (this.pendientes.has(msg.id)) return Promise.reject(new Error(`Ya hay una solicitud en curso con id ${msg.id}`));
+  send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+    if (this.closed) return Promise.reject(new GcClientClosedError());
+    const msg = stamp(solicitud, this.makeId, this.opts.sede);
+    if (this.pending.has(msg.id)) return Promise.reject(new Error(`Ya hay una solicitud en curso con id ${msg.id}`));
     return new Promise<Respuesta>((resolve, reject) => {
-      const p: Pendiente = { id: msg.id, body: encode(msg), intento: 0, resolve, reject };
-      this.pendientes.set(p.id, p);
-      this.transmitir(p);
+      const p: PendingRequest = { id: msg.id, body: encode(msg), attempt: 0, resolve, reject };
+      this.pending.set(p.id, p);
+      this.transmit(p);
     });
   }
 
   close(): void {
-    if (this.cerrado) return;
-    this.cerrado = true;
-    for (const p of this.pendientes.values()) {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new GcClienteCerradoError());
+      p.reject(new GcClientClosedError());
     }
-    this.pendientes.clear();
+    this.pending.clear();
     this.socket.close();
   }
 
-  private transmitir(p: Pendiente): void {
-    p.intento++;
-    p.timer = setTimeout(() => this.expirar(p), this.opts.timeoutMs);
-    this.porEnviar.push(p.body);
-    void this.bombear();
+  private transmit(p: PendingRequest): void {
+    p.attempt++;
+    p.timer = setTimeout(() => this.expire(p), this.opts.timeoutMs);
+    this.sendQueue.push(p.body);
+    void this.drainSendQueue();
   }
 
-  private expirar(p: Pendiente): void {
-    if (this.pendientes.get(p.id) !== p) return;
-    if (p.intento > this.opts.retries) {
-      this.pendientes.delete(p.id);
-      p.reject(new GcSinRespuestaError(this.opts.endpoint, p.id, p.intento, this.opts.timeoutMs));
+  private expire(p: PendingRequest): void {
+    if (this.pending.get(p.id) !== p) return;
+    if (p.attempt > this.opts.retries) {
+      this.pending.delete(p.id);
+      p.reject(new GcNoReplyError(this.opts.endpoint, p.id, p.attempt, this.opts.timeoutMs));
       return;
     }
-    this.transmitir(p);
+    this.transmit(p);
   }
 
   /** zeromq.js allows one pending send per socket: drain the queue from a single loop. */
-  private async bombear(): Promise<void> {
-    if (this.enviando) return;
-    this.enviando = true;
+  private async drainSendQueue(): Promise<void> {
+    if (this.sending) return;
+    this.sending = true;
     try {
-      while (!this.cerrado && this.porEnviar.length > 0) {
-        const body = this.porEnviar.shift()!;
+      while (!this.closed && this.sendQueue.length > 0) {
+        const body = this.sendQueue.shift()!;
         try {
           await this.socket.send(body);
         } catch {
@@ -106,27 +106,27 @@ export class GcPipelineClient implements GcCaller {
         }
       }
     } finally {
-      this.enviando = false;
+      this.sending = false;
     }
   }
 
-  private async recibir(): Promise<void> {
-    while (!this.cerrado) {
+  private async receiveLoop(): Promise<void> {
+    while (!this.closed) {
       let frames: Buffer[];
       try {
         frames = await this.socket.receive();
       } catch {
-        if (this.cerrado) return;
+        if (this.closed) return;
         continue;
       }
-      const r = leerRespuesta(frames[frames.length - 1]);
-      const p = typeof r === 'string' || !r.id ? undefined : this.pendientes.get(r.id);
+      const r = parseRespuesta(frames[frames.length - 1]);
+      const p = typeof r === 'string' || !r.id ? undefined : this.pending.get(r.id);
       if (!p || typeof r === 'string') {
-        this.descartadas++;
+        this.discarded++;
         continue;
       }
       clearTimeout(p.timer);
-      this.pendientes.delete(p.id);
+      this.pending.delete(p.id);
       p.resolve(r);
     }
   }

@@ -6,7 +6,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 
-export interface LatenciaStats {
+export interface LatencyStats {
   /** Replies (outcomes) counted. */
   count: number;
   /** Milliseconds. */
@@ -17,7 +17,7 @@ export interface LatenciaStats {
   max: number;
 }
 
-export interface OperacionStats extends LatenciaStats {
+export interface OperacionStats extends LatencyStats {
   /** Replies per second over the run. */
   throughput: number;
   porCodigo: Record<string, number>;
@@ -25,24 +25,24 @@ export interface OperacionStats extends LatenciaStats {
   sinRespuesta: number;
 }
 
-export interface ResumenLatencias {
+export interface LatencySummary {
   respuestas: number;
   sinRespuesta: number;
   exitosas: number;
   throughput: number;
   porCodigo: Record<string, number>;
-  global: LatenciaStats;
+  global: LatencyStats;
   porOperacion: Record<string, OperacionStats>;
 }
 
-function nuevo(): Histogram {
+function newHistogram(): Histogram {
   // 1 µs .. 1 h at 3 significant digits.
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
 const ms = (us: number) => Math.round(us) / 1000;
 
-export function stats(h: Histogram): LatenciaStats {
+export function stats(h: Histogram): LatencyStats {
   if (h.totalCount === 0) return { count: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 };
   // Percentiles report the bucket's upper edge; clamp to the true max so p99 ≤ max always holds.
   const max = h.maxValue;
@@ -52,46 +52,46 @@ export function stats(h: Histogram): LatenciaStats {
 
 export class LatencyRecorder {
   private readonly hist = new Map<string, Histogram>();
-  private readonly codigos = new Map<string, Record<string, number>>();
-  private readonly perdidas = new Map<string, number>();
+  private readonly codigosByOp = new Map<string, Record<string, number>>();
+  private readonly noReplyByOp = new Map<string, number>();
   respuestas = 0;
   exitosas = 0;
   sinRespuesta = 0;
 
   record(op: string, codigo: string, exito: boolean, micros: number): void {
     let h = this.hist.get(op);
-    if (!h) this.hist.set(op, (h = nuevo()));
+    if (!h) this.hist.set(op, (h = newHistogram()));
     h.recordValue(Math.max(1, Math.round(micros)));
-    const c = this.codigos.get(op) ?? {};
+    const c = this.codigosByOp.get(op) ?? {};
     c[codigo] = (c[codigo] ?? 0) + 1;
-    this.codigos.set(op, c);
+    this.codigosByOp.set(op, c);
     this.respuestas++;
     if (exito) this.exitosas++;
   }
 
-  recordSinRespuesta(op: string): void {
-    this.perdidas.set(op, (this.perdidas.get(op) ?? 0) + 1);
+  recordNoReply(op: string): void {
+    this.noReplyByOp.set(op, (this.noReplyByOp.get(op) ?? 0) + 1);
     this.sinRespuesta++;
   }
 
-  resumen(duracionMs: number): ResumenLatencias {
-    const seg = Math.max(duracionMs, 1) / 1000;
-    const global = nuevo();
+  summary(durationMs: number): LatencySummary {
+    const seconds = Math.max(durationMs, 1) / 1000;
+    const global = newHistogram();
     const porOperacion: Record<string, OperacionStats> = {};
     const porCodigo: Record<string, number> = {};
-    const ops = new Set([...this.hist.keys(), ...this.perdidas.keys()]);
+    const ops = new Set([...this.hist.keys(), ...this.noReplyByOp.keys()]);
     for (const op of [...ops].sort()) {
-      const h = this.hist.get(op) ?? nuevo();
+      const h = this.hist.get(op) ?? newHistogram();
       global.add(h);
-      const codigos = this.codigos.get(op) ?? {};
+      const codigos = this.codigosByOp.get(op) ?? {};
       for (const [c, n] of Object.entries(codigos)) porCodigo[c] = (porCodigo[c] ?? 0) + n;
-      porOperacion[op] = { ...stats(h), throughput: round2(h.totalCount / seg), porCodigo: codigos, sinRespuesta: this.perdidas.get(op) ?? 0 };
+      porOperacion[op] = { ...stats(h), throughput: round2(h.totalCount / seconds), porCodigo: codigos, sinRespuesta: this.noReplyByOp.get(op) ?? 0 };
     }
     return {
       respuestas: this.respuestas,
       sinRespuesta: this.sinRespuesta,
       exitosas: this.exitosas,
-      throughput: round2(this.respuestas / seg),
+      throughput: round2(this.respuestas / seconds),
       porCodigo,
       global: stats(global),
       porOperacion,

@@ -26,51 +26,51 @@ const ALIAS: Record<string, Operacion> = {
   estado: 'estado',
 };
 
-export type LineaParseada =
+export type ParsedLine =
   | { tipo: 'vacia'; linea: number }
   | { tipo: 'solicitud'; linea: number; solicitud: NuevaSolicitud }
   | { tipo: 'error'; linea: number; mensaje: string };
 
 /** Maps a word (any case, with or without accents, long or short form) to an operation. */
-export function operacionDe(palabra: string): Operacion | undefined {
-  return ALIAS[normalizeOperacion(palabra)];
+export function parseOperacion(word: string): Operacion | undefined {
+  return ALIAS[normalizeOperacion(word)];
 }
 
-function campo(schema: typeof isbnSchema, valor: string | undefined, nombre: string): string | { error: string } {
-  if (valor === undefined) return { error: `falta ${nombre}` };
-  const r = schema.safeParse(valor);
-  return r.success ? r.data : { error: `${nombre} no válido '${valor.slice(0, 40)}'` };
+function field(schema: typeof isbnSchema, value: string | undefined, name: string): string | { error: string } {
+  if (value === undefined) return { error: `falta ${name}` };
+  const r = schema.safeParse(value);
+  return r.success ? r.data : { error: `${name} no válido '${value.slice(0, 40)}'` };
 }
 
-/** Parses one line; `linea` is its 1-based number, echoed in errors. */
-export function parseLinea(texto: string, linea: number): LineaParseada {
-  const sinComentario = texto.replace(/#.*$/, '').trim();
-  if (sinComentario === '') return { tipo: 'vacia', linea };
-  const [palabra = '', ...args] = sinComentario.split(/[\s,;]+/).filter(Boolean);
-  const error = (m: string): LineaParseada => ({ tipo: 'error', linea, mensaje: `línea ${linea}: ${m}` });
+/** Parses one line; `lineNo` is its 1-based number, echoed in errors (and returned as `linea`). */
+export function parseLine(text: string, lineNo: number): ParsedLine {
+  const uncommented = text.replace(/#.*$/, '').trim();
+  if (uncommented === '') return { tipo: 'vacia', linea: lineNo };
+  const [word = '', ...args] = uncommented.split(/[\s,;]+/).filter(Boolean);
+  const error = (m: string): ParsedLine => ({ tipo: 'error', linea: lineNo, mensaje: `línea ${lineNo}: ${m}` });
 
-  const operacion = operacionDe(palabra);
+  const operacion = parseOperacion(word);
   if (!operacion) {
-    return error(`operación desconocida '${palabra.slice(0, 40)}' (use PRESTAMO, DEVOLUCION, RENOVACION, CONSULTA o ESTADO)`);
+    return error(`operación desconocida '${word.slice(0, 40)}' (use PRESTAMO, DEVOLUCION, RENOVACION, CONSULTA o ESTADO)`);
   }
-  const esperados = operacion === 'consulta' || operacion === 'estado' ? 1 : 2;
-  if (args.length > esperados) {
-    return error(`sobran campos tras '${args.slice(0, esperados).join(' ')}' (${operacion} lleva ${esperados === 1 ? 'un campo' : 'isbn y usuario'})`);
+  const expectedArgs = operacion === 'consulta' || operacion === 'estado' ? 1 : 2;
+  if (args.length > expectedArgs) {
+    return error(`sobran campos tras '${args.slice(0, expectedArgs).join(' ')}' (${operacion} lleva ${expectedArgs === 1 ? 'un campo' : 'isbn y usuario'})`);
   }
   if (operacion === 'estado') {
-    const id = campo(opIdSchema, args[0], 'id de operación');
+    const id = field(opIdSchema, args[0], 'id de operación');
     if (typeof id !== 'string') return error(id.error);
-    return { tipo: 'solicitud', linea, solicitud: { operacion, id } };
+    return { tipo: 'solicitud', linea: lineNo, solicitud: { operacion, id } };
   }
-  const isbn = campo(isbnSchema, args[0], 'isbn');
+  const isbn = field(isbnSchema, args[0], 'isbn');
   if (typeof isbn !== 'string') return error(isbn.error);
-  if (operacion === 'consulta') return { tipo: 'solicitud', linea, solicitud: { operacion, isbn } };
-  const usuario = campo(usuarioSchema, args[1], 'usuario');
+  if (operacion === 'consulta') return { tipo: 'solicitud', linea: lineNo, solicitud: { operacion, isbn } };
+  const usuario = field(usuarioSchema, args[1], 'usuario');
   if (typeof usuario !== 'string') return error(usuario.error);
-  return { tipo: 'solicitud', linea, solicitud: { operacion, isbn, usuario } };
+  return { tipo: 'solicitud', linea: lineNo, solicitud: { operacion, isbn, usuario } };
 }
 
 /** Parses a whole file's text; blank and comment lines are returned as 'vacia'. */
-export function parseLineas(texto: string): LineaParseada[] {
-  return texto.split(/\r?\n/).map((l, i) => parseLinea(l, i + 1));
+export function parseLines(text: string): ParsedLine[] {
+  return text.split(/\r?\n/).map((l, i) => parseLine(l, i + 1));
 }

@@ -7,15 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
 import { isSuccessCode } from '../common/codes.js';
-import { GcClienteCerradoError } from './errors.js';
+import { GcClientClosedError } from './errors.js';
 import { GcClient } from './gc-client.js';
 import { GcPipelineClient } from './gc-pipeline.js';
 import { idGenerator } from './ids.js';
-import { LatencyRecorder, round2, type ResumenLatencias } from './latency.js';
-import { ISBN_PRUEBA } from './test-sistema.js';
+import { LatencyRecorder, round2, type LatencySummary } from './latency.js';
+import { DEMO_ISBN } from './test-sistema.js';
 import type { GcCaller } from './types.js';
 
-export type Carga = { tipo: 'secuencia' } | { tipo: 'mezcla'; pesos: Partial<Record<OperacionActor, number>> };
+export type LoadPattern = { tipo: 'secuencia' } | { tipo: 'mezcla'; pesos: Partial<Record<OperacionActor, number>> };
 
 export interface LoadOptions {
   /** GC endpoint; ignored when `gc` is given. */
@@ -25,7 +25,7 @@ export interface LoadOptions {
   clientes: number;
   duracionS: number;
   /** Default: the sequence préstamo → renovación → devolución. */
-  carga?: Carga;
+  carga?: LoadPattern;
   /** Books to use; client i works on isbns[i % n]. Default the demo ISBN. */
   isbns?: string[];
   timeoutMs?: number;
@@ -35,11 +35,11 @@ export interface LoadOptions {
   transporte?: 'dealer' | 'req';
   /** Prefix of the generated usuarios; default unique per run so runs don't collide. */
   prefijoUsuario?: string;
-  onProgreso?: (p: Progreso) => void;
+  onProgreso?: (p: LoadProgress) => void;
   intervaloProgresoMs?: number;
 }
 
-export interface Progreso {
+export interface LoadProgress {
   transcurridoMs: number;
   respuestas: number;
   /** Replies per second over the last interval. */
@@ -49,14 +49,14 @@ export interface Progreso {
   rechazadas: number;
 }
 
-export interface LoadReport extends ResumenLatencias {
+export interface LoadReport extends LatencySummary {
   inicio: string;
   fin: string;
   duracionMs: number;
   config: {
     clientes: number;
     duracionS: number;
-    carga: Carga;
+    carga: LoadPattern;
     isbns: string[];
     transporte: 'dealer' | 'req';
     endpoint?: string;
@@ -64,92 +64,92 @@ export interface LoadReport extends ResumenLatencias {
   };
 }
 
-export const MEZCLA_POR_DEFECTO: Record<OperacionActor, number> = { prestamo: 50, devolucion: 25, renovacion: 25 };
+export const DEFAULT_MIX: Record<OperacionActor, number> = { prestamo: 50, devolucion: 25, renovacion: 25 };
 
 /** "prestamo=50,devolucion=25,renovacion=25" → weights; throws with a Spanish message when malformed. */
-export function parseMezcla(texto: string): Record<OperacionActor, number> {
-  const pesos: Record<OperacionActor, number> = { prestamo: 0, devolucion: 0, renovacion: 0 };
-  for (const parte of texto.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const [k = '', v = ''] = parte.split('=').map((x) => x.trim());
+export function parseMix(text: string): Record<OperacionActor, number> {
+  const weights: Record<OperacionActor, number> = { prestamo: 0, devolucion: 0, renovacion: 0 };
+  for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [k = '', v = ''] = part.split('=').map((x) => x.trim());
     const op = OPERACIONES_ACTOR.find((o) => o === k.toLowerCase() || o.slice(0, 4) === k.toLowerCase());
     const n = Number(v);
-    if (!op || !Number.isFinite(n) || n < 0) throw new Error(`Mezcla no válida '${parte}' (use p.ej. prestamo=50,devolucion=25,renovacion=25)`);
-    pesos[op] = n;
+    if (!op || !Number.isFinite(n) || n < 0) throw new Error(`Mezcla no válida '${part}' (use p.ej. prestamo=50,devolucion=25,renovacion=25)`);
+    weights[op] = n;
   }
-  if (Object.values(pesos).every((n) => n === 0)) throw new Error('La mezcla debe tener algún peso mayor que 0');
-  return pesos;
+  if (Object.values(weights).every((n) => n === 0)) throw new Error('La mezcla debe tener algún peso mayor que 0');
+  return weights;
 }
 
-function elegir(pesos: Partial<Record<OperacionActor, number>>): OperacionActor {
-  const entradas = OPERACIONES_ACTOR.map((o) => [o, pesos[o] ?? 0] as const);
-  const total = entradas.reduce((a, [, n]) => a + n, 0);
+function pickOperacion(weights: Partial<Record<OperacionActor, number>>): OperacionActor {
+  const entries = OPERACIONES_ACTOR.map((o) => [o, weights[o] ?? 0] as const);
+  const total = entries.reduce((a, [, n]) => a + n, 0);
   let x = Math.random() * total;
-  for (const [o, n] of entradas) {
+  for (const [o, n] of entries) {
     if ((x -= n) < 0) return o;
   }
-  return entradas[entradas.length - 1]![0];
+  return entries[entries.length - 1]![0];
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   if (!opts.gc && !opts.endpoint) throw new Error('runLoad: hace falta endpoint o gc');
   if (opts.clientes < 1) throw new Error('runLoad: clientes debe ser ≥ 1');
-  const carga: Carga = opts.carga ?? { tipo: 'secuencia' };
-  const isbns = opts.isbns?.length ? opts.isbns : [ISBN_PRUEBA];
-  const transporte = opts.transporte ?? 'dealer';
-  const prefijo = opts.prefijoUsuario ?? `carga-${randomBytes(3).toString('hex')}`;
-  const makeId = idGenerator(prefijo);
+  const pattern: LoadPattern = opts.carga ?? { tipo: 'secuencia' };
+  const isbns = opts.isbns?.length ? opts.isbns : [DEMO_ISBN];
+  const transport = opts.transporte ?? 'dealer';
+  const prefix = opts.prefijoUsuario ?? `carga-${randomBytes(3).toString('hex')}`;
+  const makeId = idGenerator(prefix);
   const clientOpts = { endpoint: opts.endpoint ?? '', timeoutMs: opts.timeoutMs ?? 5000, retries: opts.retries ?? 3, sede: opts.sede, makeId };
 
   // Clients we create we also close; an injected one belongs to the caller.
-  const propios: GcCaller[] = [];
-  let compartido = opts.gc;
-  if (!compartido && transporte === 'dealer') propios.push((compartido = new GcPipelineClient(clientOpts)));
-  const clienteDe = (): GcCaller => {
-    if (compartido) return compartido;
+  const owned: GcCaller[] = [];
+  let shared = opts.gc;
+  if (!shared && transport === 'dealer') owned.push((shared = new GcPipelineClient(clientOpts)));
+  const clientFor = (): GcCaller => {
+    if (shared) return shared;
     const c = new GcClient(clientOpts);
-    propios.push(c);
+    owned.push(c);
     return c;
   };
 
   const rec = new LatencyRecorder();
-  const inicio = new Date();
+  const startedAt = new Date();
   const t0 = performance.now();
-  const fin = t0 + opts.duracionS * 1000;
-  let detener = false;
+  const deadline = t0 + opts.duracionS * 1000;
+  let stopped = false;
 
-  const una = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<void> => {
+  const runOne = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<void> => {
     const t = performance.now();
     try {
-      const r = await gc.enviar({ operacion, isbn, usuario });
+      const r = await gc.send({ operacion, isbn, usuario });
       rec.record(operacion, r.codigo, isSuccessCode(r.codigo), (performance.now() - t) * 1000);
     } catch (e) {
-      if (e instanceof GcClienteCerradoError) detener = true;
-      else rec.recordSinRespuesta(operacion);
+      if (e instanceof GcClientClosedError) stopped = true;
+      else rec.recordNoReply(operacion);
     }
   };
-  const sigue = () => !detener && performance.now() < fin;
+  const running = () => !stopped && performance.now() < deadline;
 
-  const cliente = async (i: number): Promise<void> => {
-    const gc = clienteDe();
+  const simulateClient = async (i: number): Promise<void> => {
+    const gc = clientFor();
     const isbn = isbns[i % isbns.length]!;
-    if (carga.tipo === 'mezcla') {
-      const usuario = `${prefijo}-${i}`;
-      while (sigue()) await una(gc, elegir(carga.pesos), isbn, usuario);
+    if (pattern.tipo === 'mezcla') {
+      const usuario = `${prefix}-${i}`;
+      while (running()) await runOne(gc, pickOperacion(pattern.pesos), isbn, usuario);
       return;
     }
     // A fresh usuario per cycle: an async devolución may still be pending when
     // the next préstamo arrives, and the same usuario would get PRESTAMO_ACTIVO.
-    for (let ciclo = 1; sigue(); ciclo++) {
-      const usuario = `${prefijo}-${i}-${ciclo}`;
+    for (let cycle = 1; running(); cycle++) {
+      const usuario = `${prefix}-${i}-${cycle}`;
       for (const op of ['prestamo', 'renovacion', 'devolucion'] as const) {
-        if (!sigue()) break;
-        await una(gc, op, isbn, usuario);
+        if (!running()) break;
+        await runOne(gc, op, isbn, usuario);
       }
     }
   };
 
   let prev = { t: t0, n: 0 };
-  const progreso = opts.onProgreso
+  const progressTimer = opts.onProgreso
     ? setInterval(() => {
         const now = performance.now();
         const n = rec.respuestas;
@@ -165,17 +165,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     : undefined;
 
   try {
-    await Promise.all(Array.from({ length: opts.clientes }, (_, i) => cliente(i)));
+    await Promise.all(Array.from({ length: opts.clientes }, (_, i) => simulateClient(i)));
   } finally {
-    clearInterval(progreso);
-    for (const c of propios) c.close();
+    clearInterval(progressTimer);
+    for (const c of owned) c.close();
   }
-  const duracionMs = performance.now() - t0;
+  const elapsedMs = performance.now() - t0;
   return {
-    inicio: inicio.toISOString(),
+    inicio: startedAt.toISOString(),
     fin: new Date().toISOString(),
-    duracionMs: Math.round(duracionMs),
-    config: { clientes: opts.clientes, duracionS: opts.duracionS, carga, isbns, transporte, endpoint: opts.endpoint, prefijoUsuario: prefijo },
-    ...rec.resumen(duracionMs),
+    duracionMs: Math.round(elapsedMs),
+    config: { clientes: opts.clientes, duracionS: opts.duracionS, carga: pattern, isbns, transporte: transport, endpoint: opts.endpoint, prefijoUsuario: prefix },
+    ...rec.summary(elapsedMs),
   };
 }

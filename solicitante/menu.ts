@@ -6,18 +6,18 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { isbnSchema, opIdSchema, usuarioSchema, type Operacion } from '../common/protocol.js';
-import { describirRespuesta } from './format.js';
-import { operacionDe } from './line-parser.js';
+import { describeRespuesta } from './format.js';
+import { parseOperacion } from './line-parser.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';
 
-const OPCIONES: Array<[string, Operacion, string]> = [
+const OPTIONS: Array<[string, Operacion, string]> = [
   ['1', 'prestamo', 'Préstamo'],
   ['2', 'devolucion', 'Devolución'],
   ['3', 'renovacion', 'Renovación'],
   ['4', 'consulta', 'Consulta de disponibilidad'],
   ['5', 'estado', 'Estado de una operación'],
 ];
-const SALIR = new Set(['0', 'q', 'quit', 'salir', 'exit']);
+const QUIT_WORDS = new Set(['0', 'q', 'quit', 'salir', 'exit']);
 
 export interface MenuOptions {
   input: Readable;
@@ -29,25 +29,25 @@ export interface MenuOptions {
 export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
   const out = opts.output;
   const rl = createInterface({ input: opts.input, terminal: false });
-  const lineas = rl[Symbol.asyncIterator]();
-  const preguntar = async (p: string): Promise<string | undefined> => {
+  const lines = rl[Symbol.asyncIterator]();
+  const ask = async (p: string): Promise<string | undefined> => {
     out.write(p);
-    const { value, done } = await lineas.next();
+    const { value, done } = await lines.next();
     return done ? undefined : String(value).trim();
   };
   // Remembered between requests so repeating an operation takes fewer keystrokes.
-  let ultimoIsbn: string | undefined;
-  let ultimoUsuario: string | undefined;
-  let ultimoId: string | undefined;
+  let lastIsbn: string | undefined;
+  let lastUsuario: string | undefined;
+  let lastId: string | undefined;
 
   /** Asks for a field, offering the last value; undefined on end of input or an invalid value. */
-  const campo = async (nombre: string, schema: typeof isbnSchema, previo?: string): Promise<string | undefined | null> => {
-    const v = await preguntar(`${nombre}${previo ? ` [${previo}]` : ''}: `);
+  const askField = async (label: string, schema: typeof isbnSchema, previous?: string): Promise<string | undefined | null> => {
+    const v = await ask(`${label}${previous ? ` [${previous}]` : ''}: `);
     if (v === undefined) return undefined;
-    const valor = v === '' ? previo : v;
-    const r = schema.safeParse(valor ?? '');
+    const value = v === '' ? previous : v;
+    const r = schema.safeParse(value ?? '');
     if (!r.success) {
-      out.write(`  ${nombre} no válido${valor ? ` '${valor}'` : ' (vacío)'}\n`);
+      out.write(`  ${label} no válido${value ? ` '${value}'` : ' (vacío)'}\n`);
       return null;
     }
     return r.data;
@@ -56,41 +56,41 @@ export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
   out.write(`Biblioteca — solicitante${opts.endpoint ? ` (GC ${opts.endpoint})` : ''}\n`);
   try {
     for (;;) {
-      out.write('\n' + OPCIONES.map(([k, , t]) => `  ${k}) ${t}`).join('\n') + '\n  0) Salir\n');
-      const eleccion = await preguntar('Opción: ');
-      if (eleccion === undefined || SALIR.has(eleccion.toLowerCase())) break;
-      if (eleccion === '') continue;
-      const operacion = OPCIONES.find(([k]) => k === eleccion)?.[1] ?? operacionDe(eleccion);
+      out.write('\n' + OPTIONS.map(([k, , t]) => `  ${k}) ${t}`).join('\n') + '\n  0) Salir\n');
+      const choice = await ask('Opción: ');
+      if (choice === undefined || QUIT_WORDS.has(choice.toLowerCase())) break;
+      if (choice === '') continue;
+      const operacion = OPTIONS.find(([k]) => k === choice)?.[1] ?? parseOperacion(choice);
       if (!operacion) {
-        out.write(`  Opción desconocida '${eleccion}'\n`);
+        out.write(`  Opción desconocida '${choice}'\n`);
         continue;
       }
       let s: NuevaSolicitud;
       if (operacion === 'estado') {
-        const id = await campo('Id de operación', opIdSchema, ultimoId);
+        const id = await askField('Id de operación', opIdSchema, lastId);
         if (id === undefined) break;
         if (id === null) continue;
         s = { operacion, id };
       } else {
-        const isbn = await campo('ISBN', isbnSchema, ultimoIsbn);
+        const isbn = await askField('ISBN', isbnSchema, lastIsbn);
         if (isbn === undefined) break;
         if (isbn === null) continue;
-        ultimoIsbn = isbn;
+        lastIsbn = isbn;
         if (operacion === 'consulta') {
           s = { operacion, isbn };
         } else {
-          const usuario = await campo('Usuario', usuarioSchema, ultimoUsuario);
+          const usuario = await askField('Usuario', usuarioSchema, lastUsuario);
           if (usuario === undefined) break;
           if (usuario === null) continue;
-          ultimoUsuario = usuario;
+          lastUsuario = usuario;
           s = { operacion, isbn, usuario };
         }
       }
       try {
-        const r = await gc.enviar(s);
+        const r = await gc.send(s);
         // Only state-changing operations have a state to ask about later.
-        if (r.id && operacion !== 'estado' && operacion !== 'consulta') ultimoId = r.id;
-        out.write(`  ${describirRespuesta(s, r)}\n`);
+        if (r.id && operacion !== 'estado' && operacion !== 'consulta') lastId = r.id;
+        out.write(`  ${describeRespuesta(s, r)}\n`);
         if (r.codigo === 'ACEPTADO') out.write(`  (se aplicará en breve; consulte con la opción 5 y el id ${r.id})\n`);
       } catch (e) {
         out.write(`  Sin respuesta: ${(e as Error).message}\n`);

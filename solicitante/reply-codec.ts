@@ -7,16 +7,16 @@ import type { Codigo } from '../common/codes.js';
 import type { IdGenerator } from './ids.js';
 import type { NuevaSolicitud } from './types.js';
 
-export type SolicitudConId = NuevaSolicitud & { id: string };
+export type SolicitudWithId = NuevaSolicitud & { id: string };
 
 /** Gives the request an id (the idempotency key) and the PS's sede, if configured and not set. */
-export function sellar(s: NuevaSolicitud, makeId: IdGenerator, sede?: string): SolicitudConId {
+export function stamp(s: NuevaSolicitud, makeId: IdGenerator, sede?: string): SolicitudWithId {
   const id = s.id ?? makeId();
-  return { ...s, id, ...(sede && !s.sede ? { sede } : {}) } as SolicitudConId;
+  return { ...s, id, ...(sede && !s.sede ? { sede } : {}) } as SolicitudWithId;
 }
 
 /** Parses one reply frame; returns an error string instead of throwing. */
-export function leerRespuesta(frame: Buffer | undefined): Respuesta | string {
+export function parseRespuesta(frame: Buffer | undefined): Respuesta | string {
   if (!frame) return 'mensaje sin cuerpo';
   let obj: unknown;
   try {

@@ -9,136 +9,136 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Codigo } from '../common/codes.js';
 import type { Respuesta } from '../common/protocol.js';
-import { describirRespuesta, estadoDe, fechaCorta, fechaVencimiento } from './format.js';
-import type { Salida } from './file-mode.js';
+import { describeRespuesta, dueDate, estadoOf, shortDate } from './format.js';
+import type { Output } from './file-mode.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';
 
-export const ISBN_PRUEBA = '978-84-376-0494-7';
+export const DEMO_ISBN = '978-84-376-0494-7';
 
-export interface TestSistemaOptions {
+export interface SystemTestOptions {
   isbn?: string;
   /** Default a fresh `ts-<timestamp>` so the scenario can be re-run on the same database. */
   usuario?: string;
   /** Bound on waiting for an async devolución to complete. */
-  esperaDevolucionMs?: number;
-  intervaloEstadoMs?: number;
+  devolucionTimeoutMs?: number;
+  estadoPollMs?: number;
   /** Return the last loan at the end so re-runs keep the book's stock (default true). */
-  limpiar?: boolean;
+  cleanup?: boolean;
 }
 
-export interface PasoResultado {
-  paso: string;
-  esperado: string;
-  obtenido: string;
+export interface StepResult {
+  step: string;
+  expected: string;
+  actual: string;
   ok: boolean;
 }
 
-const DIA = 86_400_000;
+const DAY_MS = 86_400_000;
 
-export async function testSistema(gc: GcCaller, out: Salida, opts: TestSistemaOptions = {}): Promise<{ ok: boolean; pasos: PasoResultado[] }> {
-  const isbn = opts.isbn ?? ISBN_PRUEBA;
+export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestOptions = {}): Promise<{ ok: boolean; steps: StepResult[] }> {
+  const isbn = opts.isbn ?? DEMO_ISBN;
   const usuario = opts.usuario ?? `ts-${Date.now()}`;
-  const pasos: PasoResultado[] = [];
+  const steps: StepResult[] = [];
   let n = 0;
-  const idDe = () => `${usuario}-paso${++n}`;
+  const nextId = () => `${usuario}-paso${++n}`;
   out.write(`Prueba del sistema: isbn ${isbn}, usuario ${usuario}\n`);
 
-  const registrar = (paso: string, esperado: string, obtenido: string, ok: boolean) => {
-    pasos.push({ paso, esperado, obtenido, ok });
-    out.write(`  ${ok ? 'PASS' : 'FAIL'}  ${paso}: esperado ${esperado}; obtenido ${obtenido}\n`);
+  const record = (step: string, expected: string, actual: string, ok: boolean) => {
+    steps.push({ step, expected, actual, ok });
+    out.write(`  ${ok ? 'PASS' : 'FAIL'}  ${step}: esperado ${expected}; obtenido ${actual}\n`);
   };
 
   /** Sends one step; on no reply records a FAIL and returns undefined. */
-  const enviar = async (paso: string, s: NuevaSolicitud, esperado: string): Promise<Respuesta | undefined> => {
-    out.write(`\n${paso}\n`);
+  const sendStep = async (step: string, s: NuevaSolicitud, expected: string): Promise<Respuesta | undefined> => {
+    out.write(`\n${step}\n`);
     try {
-      const r = await gc.enviar(s);
-      out.write(`  ${describirRespuesta(s, r)}\n`);
+      const r = await gc.send(s);
+      out.write(`  ${describeRespuesta(s, r)}\n`);
       return r;
     } catch (e) {
-      registrar(paso, esperado, `sin respuesta (${(e as Error).message})`, false);
+      record(step, expected, `sin respuesta (${(e as Error).message})`, false);
       return undefined;
     }
   };
 
-  const esperarCodigo = async (paso: string, s: NuevaSolicitud, codigos: Codigo[]): Promise<Respuesta | undefined> => {
-    const esperado = codigos.join(' o ');
-    const r = await enviar(paso, s, esperado);
-    if (r) registrar(paso, esperado, r.codigo, codigos.includes(r.codigo));
+  const expectCodigo = async (step: string, s: NuevaSolicitud, codigos: Codigo[]): Promise<Respuesta | undefined> => {
+    const expected = codigos.join(' o ');
+    const r = await sendStep(step, s, expected);
+    if (r) record(step, expected, r.codigo, codigos.includes(r.codigo));
     return r;
   };
 
   /** A renewal must move the due date exactly 7 days past the previous one. */
-  const comprobarVencimiento = (paso: string, antes: string | undefined, r: Respuesta | undefined) => {
-    const despues = r && fechaVencimiento(r);
-    if (!r?.exito || !antes || !despues) return;
-    const dias = (Date.parse(despues) - Date.parse(antes)) / DIA;
-    registrar(`${paso} (fecha)`, `vencimiento ${fechaCorta(antes)} + 7 días`, `${fechaCorta(despues)} (${dias.toFixed(1)} días más)`, Math.abs(dias - 7) < 0.001);
+  const checkDueDate = (step: string, before: string | undefined, r: Respuesta | undefined) => {
+    const after = r && dueDate(r);
+    if (!r?.exito || !before || !after) return;
+    const days = (Date.parse(after) - Date.parse(before)) / DAY_MS;
+    record(`${step} (fecha)`, `vencimiento ${shortDate(before)} + 7 días`, `${shortDate(after)} (${days.toFixed(1)} días más)`, Math.abs(days - 7) < 0.001);
   };
 
-  const op = (operacion: 'prestamo' | 'devolucion' | 'renovacion'): NuevaSolicitud => ({ operacion, isbn, usuario, id: idDe() });
+  const op = (operacion: 'prestamo' | 'devolucion' | 'renovacion'): NuevaSolicitud => ({ operacion, isbn, usuario, id: nextId() });
 
-  const p1 = await esperarCodigo('1. Préstamo', op('prestamo'), ['APROBADO']);
-  let vence = p1 && fechaVencimiento(p1);
+  const p1 = await expectCodigo('1. Préstamo', op('prestamo'), ['APROBADO']);
+  let due = p1 && dueDate(p1);
   if (p1?.exito) {
-    const dias = vence ? (Date.parse(vence) - Date.parse(p1.fechaOperacion || new Date().toISOString())) / DIA : NaN;
-    registrar('1. Préstamo (fecha)', 'vencimiento a 14 días', vence ? `${fechaCorta(vence)} (${dias.toFixed(1)} días)` : 'sin fecha', Math.abs(dias - 14) < 0.01);
+    const days = due ? (Date.parse(due) - Date.parse(p1.fechaOperacion || new Date().toISOString())) / DAY_MS : NaN;
+    record('1. Préstamo (fecha)', 'vencimiento a 14 días', due ? `${shortDate(due)} (${days.toFixed(1)} días)` : 'sin fecha', Math.abs(days - 14) < 0.01);
   }
-  const r1 = await esperarCodigo('2. Primera renovación', op('renovacion'), ['APROBADO']);
-  comprobarVencimiento('2. Primera renovación', vence, r1);
-  vence = (r1 && fechaVencimiento(r1)) ?? vence;
-  const r2 = await esperarCodigo('3. Segunda renovación', op('renovacion'), ['APROBADO']);
-  comprobarVencimiento('3. Segunda renovación', vence, r2);
-  await esperarCodigo('4. Tercera renovación (debe rechazarse)', op('renovacion'), ['LIMITE_RENOVACIONES']);
+  const r1 = await expectCodigo('2. Primera renovación', op('renovacion'), ['APROBADO']);
+  checkDueDate('2. Primera renovación', due, r1);
+  due = (r1 && dueDate(r1)) ?? due;
+  const r2 = await expectCodigo('3. Segunda renovación', op('renovacion'), ['APROBADO']);
+  checkDueDate('3. Segunda renovación', due, r2);
+  await expectCodigo('4. Tercera renovación (debe rechazarse)', op('renovacion'), ['LIMITE_RENOVACIONES']);
 
   const dev = op('devolucion');
-  const d = await esperarCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
-  if (d?.codigo === 'ACEPTADO') await esperarDevolucion(gc, dev.id!, out, registrar, opts);
+  const d = await expectCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
+  if (d?.codigo === 'ACEPTADO') await awaitDevolucion(gc, dev.id!, out, record, opts);
 
-  const p2 = await esperarCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
+  const p2 = await expectCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
   // Give the copy back so repeated runs do not drain the demo book's stock; not part of the verdict.
-  if (p2?.exito && opts.limpiar !== false) {
+  if (p2?.exito && opts.cleanup !== false) {
     const s = op('devolucion');
     try {
-      const r = await gc.enviar(s);
-      out.write(`\nLimpieza (no cuenta para el resultado)\n  ${describirRespuesta(s, r)}\n`);
+      const r = await gc.send(s);
+      out.write(`\nLimpieza (no cuenta para el resultado)\n  ${describeRespuesta(s, r)}\n`);
     } catch (e) {
       out.write(`\nLimpieza: sin respuesta (${(e as Error).message})\n`);
     }
   }
 
-  const ok = pasos.length > 0 && pasos.every((p) => p.ok);
-  const fallos = pasos.filter((p) => !p.ok).length;
-  out.write(`\nResultado: ${ok ? 'PASS' : 'FAIL'} (${pasos.length - fallos}/${pasos.length} comprobaciones correctas)\n`);
-  return { ok, pasos };
+  const ok = steps.length > 0 && steps.every((p) => p.ok);
+  const failures = steps.filter((p) => !p.ok).length;
+  out.write(`\nResultado: ${ok ? 'PASS' : 'FAIL'} (${steps.length - failures}/${steps.length} comprobaciones correctas)\n`);
+  return { ok, steps };
 }
 
 /** Polls `estado` for the async devolución until it is final or the bounded wait ends. */
-async function esperarDevolucion(
+async function awaitDevolucion(
   gc: GcCaller,
   id: string,
-  out: Salida,
-  registrar: (paso: string, esperado: string, obtenido: string, ok: boolean) => void,
-  opts: TestSistemaOptions,
+  out: Output,
+  record: (step: string, expected: string, actual: string, ok: boolean) => void,
+  opts: SystemTestOptions,
 ): Promise<void> {
-  const paso = '5b. Devolución aplicada (estado)';
-  const limite = Date.now() + (opts.esperaDevolucionMs ?? 10_000);
-  let ultimo = 'sin respuesta';
+  const step = '5b. Devolución aplicada (estado)';
+  const deadline = Date.now() + (opts.devolucionTimeoutMs ?? 10_000);
+  let last = 'sin respuesta';
   out.write(`  esperando a que la devolución ${id} se aplique…\n`);
-  while (Date.now() < limite) {
+  while (Date.now() < deadline) {
     try {
-      const r = await gc.enviar({ operacion: 'estado', id });
-      const e = estadoDe(r);
-      ultimo = e ?? r.codigo;
+      const r = await gc.send({ operacion: 'estado', id });
+      const e = estadoOf(r);
+      last = e ?? r.codigo;
       if (e === 'COMPLETADA' || e === 'RECHAZADA') {
-        out.write(`  ${describirRespuesta({ operacion: 'estado', id }, r)}\n`);
-        registrar(paso, 'COMPLETADA', e, e === 'COMPLETADA');
+        out.write(`  ${describeRespuesta({ operacion: 'estado', id }, r)}\n`);
+        record(step, 'COMPLETADA', e, e === 'COMPLETADA');
         return;
       }
     } catch (e) {
-      ultimo = `sin respuesta (${(e as Error).message})`;
+      last = `sin respuesta (${(e as Error).message})`;
     }
-    await sleep(opts.intervaloEstadoMs ?? 100);
+    await sleep(opts.estadoPollMs ?? 100);
   }
-  registrar(paso, `COMPLETADA en ${opts.esperaDevolucionMs ?? 10_000} ms`, ultimo, false);
+  record(step, `COMPLETADA en ${opts.devolucionTimeoutMs ?? 10_000} ms`, last, false);
 }

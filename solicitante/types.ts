@@ -16,6 +16,6 @@ export type NuevaSolicitud =
 
 /** What every GC client offers: one request in, its reply out (or a typed error). */
 export interface GcCaller {
-  enviar(solicitud: NuevaSolicitud): Promise<Respuesta>;
+  send(solicitud: NuevaSolicitud): Promise<Respuesta>;
   close(): void;
 }

@@ -37,7 +37,7 @@ async function completed(id: string): Promise<Respuesta> {
   const c = sys.client();
   let last!: Respuesta;
   await waitFor(async () => {
-    last = await c.enviar({ operacion: 'estado', id });
+    last = await c.send({ operacion: 'estado', id });
     return last.datos.estado !== 'PENDIENTE';
   }, 10_000, `operation ${id} to complete`);
   return last;
@@ -47,46 +47,46 @@ describe('end to end through real processes', () => {
   it('runs the test_sistema scenario', async () => {
     const c = sys.client();
     const u = 'ts-e2e';
-    const prestamo = await c.enviar({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
+    const prestamo = await c.send({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
     expect(prestamo.codigo).toBe('APROBADO');
     const due0 = Date.parse(String(prestamo.datos.fechaDevolucion));
     expect(due0 - Date.now()).toBeGreaterThan(13.9 * 86_400_000);
     expect(due0 - Date.now()).toBeLessThan(14.1 * 86_400_000);
 
-    const r1 = await c.enviar({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
+    const r1 = await c.send({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
     expect(r1.codigo).toBe('APROBADO');
     expect(Date.parse(String(r1.datos.fechaDevolucion)) - due0).toBe(7 * 86_400_000);
-    const r2 = await c.enviar({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
+    const r2 = await c.send({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
     expect(r2.codigo).toBe('APROBADO');
     expect(Date.parse(String(r2.datos.fechaDevolucion)) - due0).toBe(14 * 86_400_000);
-    const r3 = await c.enviar({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
+    const r3 = await c.send({ operacion: 'renovacion', isbn: LIBRO, usuario: u });
     expect(r3).toMatchObject({ exito: false, codigo: 'LIMITE_RENOVACIONES' });
 
-    const dev = await c.enviar({ operacion: 'devolucion', isbn: LIBRO, usuario: u });
+    const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: u });
     expect(dev).toMatchObject({ exito: true, codigo: 'ACEPTADO' });
     expect((await completed(dev.id!)).datos.estado).toBe('COMPLETADA');
 
-    const again = await c.enviar({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
+    const again = await c.send({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
     expect(again.codigo).toBe('APROBADO');
   });
 
   it('refuses a loan when no copy is available, and a return without a loan', async () => {
     const c = sys.client();
-    const r = await c.enviar({ operacion: 'prestamo', isbn: AGOTADO, usuario: 'u-sin' });
+    const r = await c.send({ operacion: 'prestamo', isbn: AGOTADO, usuario: 'u-sin' });
     expect(r).toMatchObject({ exito: false, codigo: 'SIN_EJEMPLARES' });
     const before = await disponibles(LIBRO);
-    const dev = await c.enviar({ operacion: 'devolucion', isbn: LIBRO, usuario: 'nunca-presto' });
+    const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: 'nunca-presto' });
     const fin = await completed(dev.id!);
     expect(fin.datos.estado).toBe('RECHAZADA');
     expect(JSON.stringify(fin.datos)).toContain('PRESTAMO_NO_ENCONTRADO');
     expect(await disponibles(LIBRO)).toBe(before);
-    const nope = await c.enviar({ operacion: 'prestamo', isbn: '978-9-99-999999-9', usuario: 'u' });
+    const nope = await c.send({ operacion: 'prestamo', isbn: '978-9-99-999999-9', usuario: 'u' });
     expect(nope.codigo).toBe('LIBRO_NO_EXISTE');
   });
 
   it('approves exactly one of 20 concurrent loans of a 1-copy book', async () => {
     const clients = Array.from({ length: 20 }, () => sys.client());
-    const replies = await Promise.all(clients.map((c, i) => c.enviar({ operacion: 'prestamo', isbn: CONCURRIDO, usuario: `conc-${i}` })));
+    const replies = await Promise.all(clients.map((c, i) => c.send({ operacion: 'prestamo', isbn: CONCURRIDO, usuario: `conc-${i}` })));
     expect(replies.filter((r) => r.codigo === 'APROBADO')).toHaveLength(1);
     expect(replies.filter((r) => r.codigo === 'SIN_EJEMPLARES')).toHaveLength(19);
     expect(await disponibles(CONCURRIDO)).toBe(0);
@@ -94,9 +94,9 @@ describe('end to end through real processes', () => {
 
   it('two concurrent returns of two loans add two copies', async () => {
     const c = sys.client();
-    for (const u of ['dos-a', 'dos-b']) expect((await c.enviar({ operacion: 'prestamo', isbn: DOBLE, usuario: u })).codigo).toBe('APROBADO');
+    for (const u of ['dos-a', 'dos-b']) expect((await c.send({ operacion: 'prestamo', isbn: DOBLE, usuario: u })).codigo).toBe('APROBADO');
     expect(await disponibles(DOBLE)).toBe(0);
-    const [a, b] = await Promise.all(['dos-a', 'dos-b'].map((u) => sys.client().enviar({ operacion: 'devolucion', isbn: DOBLE, usuario: u })));
+    const [a, b] = await Promise.all(['dos-a', 'dos-b'].map((u) => sys.client().send({ operacion: 'devolucion', isbn: DOBLE, usuario: u })));
     await completed(a!.id!);
     await completed(b!.id!);
     expect(await disponibles(DOBLE)).toBe(2);
@@ -106,8 +106,8 @@ describe('end to end through real processes', () => {
     const c1 = sys.client();
     const c2 = sys.client();
     const req = { operacion: 'prestamo', isbn: IDEMP, usuario: 'idem', id: 'idem-op-1' } as const;
-    const [a, b] = await Promise.all([c1.enviar(req), c2.enviar(req)]);
-    const c = await c1.enviar(req);
+    const [a, b] = await Promise.all([c1.send(req), c2.send(req)]);
+    const c = await c1.send(req);
     expect(a.codigo).toBe('APROBADO');
     for (const r of [b, c]) {
       expect(r.codigo).toBe(a.codigo);
@@ -115,26 +115,26 @@ describe('end to end through real processes', () => {
       expect(r.id).toBe('idem-op-1');
     }
     expect(await disponibles(IDEMP)).toBe(1);
-    const other = await c1.enviar({ ...req, usuario: 'otro' });
+    const other = await c1.send({ ...req, usuario: 'otro' });
     expect(other.codigo).toBe('ID_REUTILIZADO');
     expect(await disponibles(IDEMP)).toBe(1);
   });
 
   it('refuses a loan right after an async return of the last copy until the return is applied', async () => {
     const c = sys.client();
-    expect((await c.enviar({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-a' })).codigo).toBe('APROBADO');
+    expect((await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-a' })).codigo).toBe('APROBADO');
     // Hold the return back: with no devolución actor it stays durably PENDIENTE.
     const devActors = sys.actors.filter((a) => a.spec.name.startsWith('devolucion'));
     await Promise.all(devActors.map((a) => a.stop('SIGKILL')));
-    const dev = await c.enviar({ operacion: 'devolucion', isbn: UNICO, usuario: 'ultimo-a' });
+    const dev = await c.send({ operacion: 'devolucion', isbn: UNICO, usuario: 'ultimo-a' });
     expect(dev.codigo).toBe('ACEPTADO');
-    const refused = await c.enviar({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
+    const refused = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(refused.codigo).toBe('SIN_EJEMPLARES');
-    expect((await c.enviar({ operacion: 'estado', id: dev.id! })).datos.estado).toBe('PENDIENTE');
+    expect((await c.send({ operacion: 'estado', id: dev.id! })).datos.estado).toBe('PENDIENTE');
     // A devolución actor comes back: the queued return is applied, then the loan succeeds.
     for (const a of devActors) a.start();
     await completed(dev.id!);
-    const ok = await c.enviar({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
+    const ok = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(ok.codigo).toBe('APROBADO');
   });
 

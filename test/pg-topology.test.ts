@@ -52,7 +52,7 @@ describe('two-hosts topology', () => {
   });
 
   it('an approved loan reaches the standby', async () => {
-    const r = await sys.client().enviar({ operacion: 'prestamo', isbn: LIBRO, usuario: 'topo-1' });
+    const r = await sys.client().send({ operacion: 'prestamo', isbn: LIBRO, usuario: 'topo-1' });
     expect(r.codigo).toBe('APROBADO');
     await waitFor(async () => (await standbyRow("SELECT 1 FROM prestamos WHERE usuario = $1 AND estado = 'ACTIVO'", ['topo-1'])).length === 1, 2000, 'loan on the standby');
   });

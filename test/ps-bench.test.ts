@@ -7,7 +7,7 @@ import type { LoadReport } from '../solicitante/load.js';
 function resumen(factor: number, n: number) {
   const rec = new LatencyRecorder();
   for (const op of ['prestamo', 'renovacion', 'devolucion']) for (let i = 1; i <= n; i++) rec.record(op, 'APROBADO', true, i * 10 * factor);
-  return rec.resumen(1000);
+  return rec.summary(1000);
 }
 
 describe('bench report', () => {

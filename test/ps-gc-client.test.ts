@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { GcClient } from '../solicitante/gc-client.js';
 import { GcPipelineClient } from '../solicitante/gc-pipeline.js';
-import { GcSinRespuestaError } from '../solicitante/errors.js';
+import { GcNoReplyError } from '../solicitante/errors.js';
 import { FakeGc } from './harness/fake-gc.js';
 import { freePort } from './harness/ports.js';
 
@@ -22,7 +22,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     const gc = await fake();
     const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 2, sede: 'Central' });
     cleanup.push(() => c.close());
-    const r = await c.enviar({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
     expect(r.codigo).toBe('APROBADO');
     expect(r.exito).toBe(true);
     expect(typeof r.datos.fechaDevolucion).toBe('string');
@@ -35,9 +35,9 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('retries a dropped request with the SAME id, and the GC applies it once', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const reintentos: number[] = [];
-    const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 3, onReintento: (i) => reintentos.push(i.intento) });
+    const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
     cleanup.push(() => c.close());
-    const r = await c.enviar({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
     expect(r.codigo).toBe('APROBADO');
     expect(reintentos).toEqual([2]);
     const ids = gc.recibidas.map((m) => (m as { id: string }).id);
@@ -45,7 +45,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     expect(ids[0]).toBe(ids[1]);
     expect(gc.aplicaciones.get(ids[0]!)).toBe(1);
     // The recreated socket keeps working for the next request.
-    const r2 = await c.enviar({ operacion: 'renovacion', isbn: ISBN, usuario: 'u2' });
+    const r2 = await c.send({ operacion: 'renovacion', isbn: ISBN, usuario: 'u2' });
     expect(r2.codigo).toBe('APROBADO');
   });
 
@@ -54,10 +54,10 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     const c = new GcClient({ endpoint: `tcp://127.0.0.1:${port}`, timeoutMs: 150, retries: 2 });
     cleanup.push(() => c.close());
     const t0 = Date.now();
-    const err = await c.enviar({ operacion: 'consulta', isbn: ISBN }).catch((e: unknown) => e);
+    const err = await c.send({ operacion: 'consulta', isbn: ISBN }).catch((e: unknown) => e);
     const elapsed = Date.now() - t0;
-    expect(err).toBeInstanceOf(GcSinRespuestaError);
-    expect((err as GcSinRespuestaError).intentos).toBe(3);
+    expect(err).toBeInstanceOf(GcNoReplyError);
+    expect((err as GcNoReplyError).attempts).toBe(3);
     expect(elapsed).toBeGreaterThanOrEqual(3 * 150 - 20);
     expect(elapsed).toBeLessThan(3 * 150 + 1000);
   });
@@ -66,7 +66,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     const gc = await fake({ libros: { [ISBN]: 10 } });
     const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 1 });
     cleanup.push(() => c.close());
-    const rs = await Promise.all([1, 2, 3, 4].map((i) => c.enviar({ operacion: 'prestamo', isbn: ISBN, usuario: `c${i}` })));
+    const rs = await Promise.all([1, 2, 3, 4].map((i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `c${i}` })));
     expect(rs.map((r) => r.codigo)).toEqual(['APROBADO', 'APROBADO', 'APROBADO', 'APROBADO']);
   });
 });
@@ -76,7 +76,7 @@ describe('GcPipelineClient (DEALER)', () => {
     const gc = await fake({ libros: { [ISBN]: 100 }, retardoMs: 20 });
     const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 1 });
     cleanup.push(() => c.close());
-    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.enviar({ operacion: 'prestamo', isbn: ISBN, usuario: `p${i}` })));
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `p${i}` })));
     for (const [i, r] of rs.entries()) {
       expect(r.codigo).toBe('APROBADO');
       expect(r.datos.usuario).toBe(`p${i}`);
@@ -88,7 +88,7 @@ describe('GcPipelineClient (DEALER)', () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 2 });
     cleanup.push(() => c.close());
-    const r = await c.enviar({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
     expect(r.codigo).toBe('APROBADO');
     const ids = gc.recibidas.map((m) => (m as { id: string }).id);
     expect(new Set(ids).size).toBe(1);
@@ -97,6 +97,6 @@ describe('GcPipelineClient (DEALER)', () => {
     const port = await freePort();
     const dead = new GcPipelineClient({ endpoint: `tcp://127.0.0.1:${port}`, timeoutMs: 100, retries: 1 });
     cleanup.push(() => dead.close());
-    await expect(dead.enviar({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcSinRespuestaError);
+    await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
   });
 });

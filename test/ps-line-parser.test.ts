@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { operacionDe, parseLinea, parseLineas } from '../solicitante/line-parser.js';
+import { parseLine, parseLines, parseOperacion } from '../solicitante/line-parser.js';
 
 const ISBN = '978-84-376-0494-7';
 
@@ -11,22 +11,22 @@ describe('line parser', () => {
       ['RENOVACION', 'renovacion'], ['renovación', 'renovacion'], ['RENO', 'renovacion'],
     ];
     for (const [palabra, op] of casos) {
-      expect(parseLinea(`${palabra} ${ISBN} u1`, 7)).toEqual({ tipo: 'solicitud', linea: 7, solicitud: { operacion: op, isbn: ISBN, usuario: 'u1' } });
+      expect(parseLine(`${palabra} ${ISBN} u1`, 7)).toEqual({ tipo: 'solicitud', linea: 7, solicitud: { operacion: op, isbn: ISBN, usuario: 'u1' } });
     }
-    expect(parseLinea(`consulta ${ISBN}`, 1)).toEqual({ tipo: 'solicitud', linea: 1, solicitud: { operacion: 'consulta', isbn: ISBN } });
-    expect(parseLinea('ESTADO ps-1a2b-3', 2)).toEqual({ tipo: 'solicitud', linea: 2, solicitud: { operacion: 'estado', id: 'ps-1a2b-3' } });
-    expect(operacionDe('CONS')).toBe('consulta');
-    expect(operacionDe('prestar')).toBeUndefined();
+    expect(parseLine(`consulta ${ISBN}`, 1)).toEqual({ tipo: 'solicitud', linea: 1, solicitud: { operacion: 'consulta', isbn: ISBN } });
+    expect(parseLine('ESTADO ps-1a2b-3', 2)).toEqual({ tipo: 'solicitud', linea: 2, solicitud: { operacion: 'estado', id: 'ps-1a2b-3' } });
+    expect(parseOperacion('CONS')).toBe('consulta');
+    expect(parseOperacion('prestar')).toBeUndefined();
   });
 
   it('accepts tabs, commas and semicolons as separators and strips trailing comments', () => {
-    expect(parseLinea(`\tPRESTAMO,${ISBN};u1   # comentario`, 3)).toMatchObject({ tipo: 'solicitud', solicitud: { operacion: 'prestamo', isbn: ISBN, usuario: 'u1' } });
+    expect(parseLine(`\tPRESTAMO,${ISBN};u1   # comentario`, 3)).toMatchObject({ tipo: 'solicitud', solicitud: { operacion: 'prestamo', isbn: ISBN, usuario: 'u1' } });
   });
 
   it('skips blank and comment lines', () => {
-    expect(parseLinea('', 1)).toEqual({ tipo: 'vacia', linea: 1 });
-    expect(parseLinea('   ', 2)).toEqual({ tipo: 'vacia', linea: 2 });
-    expect(parseLinea('# PRESTAMO x y', 3)).toEqual({ tipo: 'vacia', linea: 3 });
+    expect(parseLine('', 1)).toEqual({ tipo: 'vacia', linea: 1 });
+    expect(parseLine('   ', 2)).toEqual({ tipo: 'vacia', linea: 2 });
+    expect(parseLine('# PRESTAMO x y', 3)).toEqual({ tipo: 'vacia', linea: 3 });
   });
 
   it('reports bad lines with their line number', () => {
@@ -41,14 +41,14 @@ describe('line parser', () => {
       ['ESTADO', /línea 4: falta id de operación/],
     ];
     for (const [linea, re] of errores) {
-      const r = parseLinea(linea, 4);
+      const r = parseLine(linea, 4);
       expect(r.tipo, linea).toBe('error');
       if (r.tipo === 'error') expect(r.mensaje).toMatch(re);
     }
   });
 
   it('numbers lines of a whole file from 1, CRLF included', () => {
-    const r = parseLineas(`# cabecera\r\nPRES ${ISBN} a\r\n\r\nMAL\r\nRENO ${ISBN} a\r\n`);
+    const r = parseLines(`# cabecera\r\nPRES ${ISBN} a\r\n\r\nMAL\r\nRENO ${ISBN} a\r\n`);
     expect(r.map((x) => [x.linea, x.tipo])).toEqual([
       [1, 'vacia'], [2, 'solicitud'], [3, 'vacia'], [4, 'error'], [5, 'solicitud'], [6, 'vacia'],
     ]);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLoad, parseMezcla, type LoadReport } from '../solicitante/load.js';
+import { runLoad, parseMix, type LoadReport } from '../solicitante/load.js';
 import { runCli } from '../solicitante/cli.js';
 import { FakeGc } from './harness/fake-gc.js';
 import { freePort } from './harness/ports.js';
@@ -60,7 +60,7 @@ describe('runLoad', () => {
 
   it('the REQ transport (one socket per client) and a mixed workload also work', async () => {
     const gc = await fake();
-    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMezcla('prestamo=50,devo=25,renovacion=25') } });
+    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devo=25,renovacion=25') } });
     expect(r.respuestas).toBeGreaterThan(30);
     expect(r.config.transporte).toBe('req');
     expectConsistent(r);
@@ -75,10 +75,10 @@ describe('runLoad', () => {
     expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
   });
 
-  it('parseMezcla rejects nonsense', () => {
-    expect(() => parseMezcla('prestamo=x')).toThrow(/Mezcla no válida/);
-    expect(() => parseMezcla('volar=3')).toThrow(/Mezcla no válida/);
-    expect(() => parseMezcla('prestamo=0')).toThrow(/mayor que 0/);
+  it('parseMix rejects nonsense', () => {
+    expect(() => parseMix('prestamo=x')).toThrow(/Mezcla no válida/);
+    expect(() => parseMix('volar=3')).toThrow(/Mezcla no válida/);
+    expect(() => parseMix('prestamo=0')).toThrow(/mayor que 0/);
   });
 });
 

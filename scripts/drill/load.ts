@@ -13,7 +13,7 @@
 import { errorClass } from '../../common/codes.js';
 import type { OperacionActor, Respuesta } from '../../common/protocol.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
-import { GcSinRespuestaError } from '../../solicitante/errors.js';
+import { GcNoReplyError } from '../../solicitante/errors.js';
 
 export interface Attempt {
   opId: string;
@@ -97,9 +97,9 @@ export class DrillLoad {
         const sentAt = Date.now();
         let r: Respuesta | undefined;
         try {
-          r = await c.enviar({ operacion, isbn, usuario, id: opId });
+          r = await c.send({ operacion, isbn, usuario, id: opId });
         } catch (err) {
-          if (!(err instanceof GcSinRespuestaError)) {
+          if (!(err instanceof GcNoReplyError)) {
             if (this.stopping) break;
             throw err;
           }

@@ -30,7 +30,7 @@ export async function runWorkload(
         const operacion = ops[n % 3]!;
         n++;
         try {
-          const r = await c.enviar({ operacion, isbn, usuario: `${o.prefix}-${i}` });
+          const r = await c.send({ operacion, isbn, usuario: `${o.prefix}-${i}` });
           result.replies.push(r);
           if (r.codigo === 'ACEPTADO' && r.id) result.accepted.push(r.id);
         } catch {
