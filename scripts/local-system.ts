@@ -400,7 +400,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const netnsOf = (h: HostName) => (twoHosts ? net[h].netns : undefined);
 
     const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
-    const gcFront = await port(STANDARD.gcFront);
+    // Simulated hosts on loopback: the PS-facing port listens on 127.0.0.1, where a PS looks
+    // by default (GC_ENDPOINT), so `npm start` + `npm run ps -- test-sistema` just work.
+    // Namespaced hosts keep it on their own address (a link cut must cut it too).
+    const frontHost = twoHosts && !namespaced ? '127.0.0.1' : host;
+    const gcFront = std ? STANDARD.gcFront : await freePort(frontHost);
     const gcPub = await port(STANDARD.gcPub);
     const gcBack = await port(STANDARD.gcBack);
     const gcHttpPort = await port(STANDARD.gcHttp);
@@ -455,7 +459,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       script: join(dist, 'gestor_carga', 'main.js'),
       env: {
         ...common,
-        GC_FRONTEND_BIND: `tcp://${host}:${gcFront}`,
+        GC_FRONTEND_BIND: `tcp://${frontHost}:${gcFront}`,
         GC_PUB_BIND: `tcp://${host}:${gcPub}`,
         GC_BACKEND_BIND: `tcp://${host}:${gcBack}`,
         GC_HTTP_PORT: String(gcHttpPort),
@@ -541,7 +545,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const st = storage;
 
     return {
-      gcEndpoint: `tcp://${host}:${gcFront}`,
+      gcEndpoint: `tcp://${frontHost}:${gcFront}`,
       gaEndpoint: gaEndpoints[0]!,
       gaEndpoints,
       gcHttp: `http://${host}:${gcHttpPort}`,

@@ -3,6 +3,7 @@
  * a demo catalog, two actors of each type and a live one-line status.
  * By default the two-hosts topology (pc1 = 127.0.1.1: PostgreSQL primary, GA
  * primary, GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, actors);
+ * the GC's PS port listens on 127.0.0.1:5555, the PS's default GC_ENDPOINT.
  * `--topologia single` runs everything on one address with one PostgreSQL.
  * Data persists in .data/ between runs; Ctrl-C stops everything.
  */

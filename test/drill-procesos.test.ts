@@ -10,6 +10,7 @@
  * invariant intact; between drills the killed side is put back (restore).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PS_VARS, readConfig } from '../common/config.js';
 import { drill, expectSound, restore, startDrillSystem, type DrillSystem } from './harness/drill.js';
 
 let sys: DrillSystem;
@@ -28,6 +29,11 @@ afterAll(async () => {
 });
 
 describe.sequential('failover drills, async replication', () => {
+  it("the simulated pair's GC takes PS requests on the PS's default host (npm start + npm run ps work without --gc)", () => {
+    const hostOf = (endpoint: string) => new URL(endpoint.replace(/^tcp:/, 'http:')).hostname;
+    expect(hostOf(sys.gcEndpoint)).toBe(hostOf(readConfig(PS_VARS, {}).GC_ENDPOINT));
+  });
+
   it('actores: one actor of each type dies; the others take the work at once', async () => {
     const d = await drill(sys, 'actores', 'async', 'dp-act');
     expectSound(d.report);
