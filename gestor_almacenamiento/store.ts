@@ -30,7 +30,10 @@ const STATEMENTS = {
   pendientes: 'SELECT listar_pendientes($1) AS r',
 } as const;
 
-/** Our locks follow one order so deadlocks should not happen; if one does, the whole call is safe to repeat. */
+/**
+ * Locks follow one order (003_lotes.sql), so only an op id reused with another isbn can meet a
+ * crossing batch in a deadlock; PostgreSQL aborts one, and the whole call is safe to repeat.
+ */
 const MAX_ATTEMPTS = 3;
 
 /**
