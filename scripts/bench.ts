@@ -20,9 +20,10 @@ import { randomBytes } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
-import { LatencyRecorder, type LatencyStats, type LatencySummary } from '../solicitante/latency.js';
-import { runLoad, type LoadReport } from '../solicitante/load.js';
+import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol.js';
+import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
+import { runLoad, type LoadOptions, type LoadReport } from '../solicitante/load.js';
+import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';
 import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
 import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
 
@@ -58,50 +59,68 @@ export interface BenchReport {
   notas: string[];
 }
 
-const SECUENCIA: OperacionActor[] = ['prestamo', 'renovacion', 'devolucion'];
+/**
+ * Phase 2's "GC": each request is one `SELECT aplicar_operacion(...)` — the GA's own
+ * durable transaction with its ledger row — on a connection of its own. Driven by
+ * the same `runLoad` as phase 1, so both phases run the identical closed loop
+ * (sequence, usuarios, timing, latency recording).
+ */
+export class SqlCeilingCaller implements GcCaller {
+  private readonly free: pg.Client[] = [];
+  private readonly waiting: Array<(c: pg.Client) => void> = [];
+  private readonly all: pg.Client[] = [];
+  private readonly prefijo = `techo-${randomBytes(3).toString('hex')}`;
+  private n = 0;
 
-/** Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op. */
-export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; onProgreso?: (respuestas: number, ms: number) => void }): Promise<TechoReport> {
-  const prefijo = `techo-${randomBytes(3).toString('hex')}`;
-  const conexiones = await Promise.all(
-    Array.from({ length: opts.clientes }, async () => {
-      const c = new pg.Client({ ...info, connectionTimeoutMillis: 5000 });
-      c.on('error', () => undefined); // a dropped connection fails the pending query, counted below
-      await c.connect();
-      return c;
-    }),
-  );
-  const rec = new LatencyRecorder();
-  const t0 = performance.now();
-  const fin = t0 + opts.duracionS * 1000;
-  let n = 0;
-  const progreso = opts.onProgreso ? setInterval(() => opts.onProgreso!(rec.respuestas, performance.now() - t0), 500) : undefined;
-  try {
+  private constructor() {}
+
+  /** One connection per simulated client, all opened before the clock starts. */
+  static async open(info: PgInfo, conexiones: number): Promise<SqlCeilingCaller> {
+    const caller = new SqlCeilingCaller();
     await Promise.all(
-      conexiones.map(async (c, i) => {
-        const isbn = opts.isbns[i % opts.isbns.length]!;
-        for (let ciclo = 1; performance.now() < fin; ciclo++) {
-          const usuario = `${prefijo}-${i}-${ciclo}`;
-          for (const op of SECUENCIA) {
-            if (performance.now() >= fin) break;
-            const t = performance.now();
-            try {
-              const r = await c.query<{ r: { codigo: string; exito: boolean } }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [`${prefijo}-${i}-${++n}`, op, isbn, usuario, null]);
-              const res = r.rows[0]!.r;
-              rec.record(op, res.codigo, res.exito, (performance.now() - t) * 1000);
-            } catch {
-              rec.recordNoReply(op);
-            }
-          }
-        }
+      Array.from({ length: conexiones }, async () => {
+        const c = new pg.Client({ ...info, connectionTimeoutMillis: 5000 });
+        c.on('error', () => undefined); // a dropped connection fails its pending query: counted as no reply
+        caller.all.push(c);
+        await c.connect();
+        caller.free.push(c);
       }),
     );
-  } finally {
-    clearInterval(progreso);
-    await Promise.all(conexiones.map((c) => c.end().catch(() => undefined)));
+    return caller;
   }
-  const duracionMs = performance.now() - t0;
-  return { ...rec.summary(duracionMs), duracionMs: Math.round(duracionMs), clientes: opts.clientes };
+
+  async send(s: NuevaSolicitud): Promise<Respuesta> {
+    if (s.operacion === 'estado') throw new Error('el techo solo aplica préstamo, devolución y renovación');
+    const c = this.free.pop() ?? (await new Promise<pg.Client>((r) => this.waiting.push(r)));
+    try {
+      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.id ?? `${this.prefijo}-${++this.n}`, s.operacion, s.isbn, s.usuario, null]);
+      return rows[0]!.r;
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(c);
+      else this.free.push(c);
+    }
+  }
+
+  close(): void {
+    void this.end();
+  }
+
+  async end(): Promise<void> {
+    await Promise.all(this.all.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+/** Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op. */
+export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; onProgreso?: LoadOptions['onProgreso']; intervaloProgresoMs?: number }): Promise<TechoReport> {
+  const gc = await SqlCeilingCaller.open(info, opts.clientes);
+  try {
+    const r = await runLoad({ gc, clientes: opts.clientes, duracionS: opts.duracionS, isbns: opts.isbns, carga: { tipo: 'secuencia' }, prefijoUsuario: `techo-${randomBytes(3).toString('hex')}`, onProgreso: opts.onProgreso, intervaloProgresoMs: opts.intervaloProgresoMs });
+    const { inicio: _i, fin: _f, config: _c, ...summary } = r; // the caller's own config describes phase 2
+    return { ...summary, clientes: opts.clientes };
+  } finally {
+    await gc.end();
+  }
 }
 
 const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
@@ -175,17 +194,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await waitNoPending(sys.pg, 30_000);
     log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
-    let prev = { n: 0, ms: 0 };
     const techo = await runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,
-      onProgreso: (n, ms) => {
-        if (!opts.progresoTty && Math.floor(ms / 5000) === Math.floor(prev.ms / 5000)) return;
-        const ops = ((n - prev.n) * 1000) / Math.max(ms - prev.ms, 1);
-        prev = { n, ms };
-        log(`${opts.progresoTty ? '\r\x1b[K' : ''}techo: ${(ms / 1000).toFixed(1)} s  respuestas ${n}  ${ops.toFixed(0)} ops/s${opts.progresoTty ? '' : '\n'}`);
-      },
+      onProgreso: progreso('techo'),
+      intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     });
     if (opts.progresoTty) log('\n');
     const notas = [

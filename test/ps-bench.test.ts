@@ -1,6 +1,14 @@
-/** The benchmark's pure parts: ratios and the printed table (the full run needs the whole system). */
-import { describe, expect, it } from 'vitest';
-import { calcularRatios, formatBench, type BenchReport } from '../scripts/bench.js';
+/**
+ * The benchmark's parts: ratios and the printed table (pure), and the SQL ceiling
+ * phase against a real PostgreSQL (the full run needs the whole system).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { pino } from 'pino';
+import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../scripts/bench.js';
+import { createPool } from '../gestor_almacenamiento/db.js';
+import { migrate } from '../gestor_almacenamiento/migrate.js';
+import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { LatencyRecorder } from '../solicitante/latency.js';
 import type { LoadReport } from '../solicitante/load.js';
 
@@ -33,5 +41,39 @@ describe('bench report', () => {
     expect(text).toContain('nota: prueba');
     expect(text).not.toContain('replicación');
     expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
+  });
+});
+
+describe('SQL ceiling phase (real PostgreSQL)', () => {
+  let pgs: TestPostgres;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    pgs = await startTestPostgres();
+    pool = createPool(pgs, { max: 2 }, pino({ level: 'silent' }));
+    await migrate(pool, pino({ level: 'silent' }));
+    await pool.query(`INSERT INTO libros (isbn, titulo, autor, total, disponibles) VALUES ('979-0-T-1', 'T1', 'A', 1000, 1000), ('979-0-T-2', 'T2', 'A', 1000, 1000)`);
+  });
+  afterAll(async () => {
+    await pool?.end().catch(() => undefined);
+    await pgs?.stop();
+  });
+
+  it('runs the sequence workload with one durable aplicar_operacion per op, more clients than books', async () => {
+    const r = await runSqlCeiling(pgs, { clientes: 5, duracionS: 1, isbns: ['979-0-T-1', '979-0-T-2'] });
+    expect(r.respuestas).toBeGreaterThan(30);
+    expect(r.sinRespuesta).toBe(0);
+    expect(r.exitosas).toBe(r.respuestas);
+    expect(r.clientes).toBe(5);
+    for (const op of ['prestamo', 'renovacion', 'devolucion']) expect(r.porOperacion[op]?.count ?? 0).toBeGreaterThan(0);
+    // Every reply is a ledger row, each applied once; the stock is back where it was bar the loans still open.
+    const { rows } = await pool.query<{ n: number; completadas: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE estado = 'COMPLETADA')::int AS completadas FROM operaciones WHERE id LIKE 'techo-%'`);
+    expect(rows[0]).toEqual({ n: r.respuestas, completadas: r.respuestas });
+    const inv = await pool.query<{ ok: boolean }>(
+      `SELECT bool_and(l.disponibles + (SELECT count(*) FROM prestamos p WHERE p.isbn = l.isbn AND p.estado = 'ACTIVO') = l.total) AS ok FROM libros l`,
+    );
+    expect(inv.rows[0]!.ok).toBe(true);
+    // Its connections are closed when it returns.
+    const open = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT aplicar_operacion%'`);
+    expect(open.rows[0]!.n).toBe(0);
   });
 });
