@@ -4,7 +4,8 @@
  * loses nothing that was acknowledged and applies nothing twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { effectLedgerMismatches, invariantViolations, pendingOps, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { effectLedgerMismatches, invariantViolations, startTestSystem, type TestSystem } from './harness/system.js';
+import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
 import { runWorkload, type WorkloadResult } from './harness/workload.js';
 
 const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0', '978-1-00-000003-0', '978-1-00-000004-0'];
@@ -24,7 +25,7 @@ async function ledgerState(ids: string[]): Promise<Map<string, string>> {
 
 async function expectConsistent(w: WorkloadResult) {
   // Every acknowledged async op reaches a final state…
-  await waitFor(async () => (await pendingOps(sys.db)) === 0, 20_000, 'the ledger to drain');
+  expect(await waitNoPending(sys.db, 20_000), 'ops still PENDIENTE in the ledger after 20 s').toBe(0);
   const states = await ledgerState(w.accepted);
   expect(w.accepted.filter((id) => !['COMPLETADA', 'RECHAZADA'].includes(states.get(id) ?? 'MISSING'))).toEqual([]);
   // …every APROBADO reply is in the ledger as COMPLETADA…

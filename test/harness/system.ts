@@ -3,7 +3,6 @@
  * child processes) with the test's books as its catalog, plus direct SQL checks.
  */
 import pg from 'pg';
-import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../scripts/local-system.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 
@@ -45,7 +44,6 @@ export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOpt
 }
 
 /** Ledger rows PENDIENTE right now (one look). */
-export const pendingOps = (db: pg.Pool): Promise<number> => waitNoPending(db, 0);
 
 export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
