@@ -22,7 +22,7 @@ import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
-import { describePgNode } from './pg-status.js';
+import { describePgNode, statusSessions } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
 import { SendQueue } from '../common/send-queue.js';
@@ -196,6 +196,8 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     })();
 
     // ---- observability
+    const pgStatus = statusSessions(); // target and peer node; closed after the HTTP server (cleanup runs in reverse)
+    cleanup.push(() => pgStatus.close());
     const http: HttpServer = await startHttpServer({
       host: cfg.HTTP_HOST,
       port: cfg.GA_HTTP_PORT,
@@ -205,7 +207,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       status: async () => {
         const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
         const [pgNode, roleStatus] = await Promise.all([
-          describePgNode(target.node, peerPg && !target.is(peerPg) ? peerPg : undefined),
+          describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined),
           role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE', activo: true, mode: 'standalone' }),
         ]);
         const pool = target.pool;

@@ -4,10 +4,15 @@
  * standby setting and replication slots. Works against any PostgreSQL we can
  * reach as a superuser (embedded, system, container) — no local files.
  *
- * Every call opens its own short-lived connection with a connect timeout and a
- * client-side query timeout: an admin check must never hang the GA or a drill
- * when a node is dead, partitioned or stuck. Admin sessions run with
- * synchronous_commit=local so they can never wait for a gone sync standby.
+ * Every call runs with a connect timeout and a client-side query timeout: an
+ * admin check must never hang the GA or a drill when a node is dead,
+ * partitioned or stuck. Admin sessions run with synchronous_commit=local so
+ * they can never wait for a gone sync standby.
+ *
+ * A call given a PgConn opens its own short-lived connection (one-off callers:
+ * CLI, takeover choice, promotion). A call given an AdminSession reuses that
+ * session's kept-open connection: periodic checks (every 250–500 ms) would
+ * otherwise fork and authenticate a PostgreSQL backend each time.
  */
 import pg from 'pg';
 import type { PgSettings } from './db.js';
@@ -21,12 +26,16 @@ export interface AdminOptions {
   queryTimeoutMs?: number;
 }
 
+/** Where an admin call runs: a fresh connection to a node, or a kept-open session (with its own bounds). */
+export type AdminTarget = PgConn | AdminSession;
+
 const DEFAULT_CONNECT_MS = 2000;
 const DEFAULT_QUERY_MS = 5000;
+/** close() waits this long for a graceful end; a half-dead socket must not hold up a shutdown. */
+const CLOSE_WAIT_MS = 1000;
 
-/** Runs `fn` on a fresh connection that is always closed afterwards. */
-export async function withAdminClient<T>(conn: PgConn, fn: (c: pg.Client) => Promise<T>, o: AdminOptions = {}): Promise<T> {
-  const client = new pg.Client({
+function newAdminClient(conn: PgConn, o: AdminOptions): pg.Client {
+  return new pg.Client({
     host: conn.host,
     port: conn.port,
     user: conn.user,
@@ -37,6 +46,117 @@ export async function withAdminClient<T>(conn: PgConn, fn: (c: pg.Client) => Pro
     application_name: 'biblioteca-admin',
     options: '-c synchronous_commit=local',
   });
+}
+
+/** Ends a client without waiting: pg destroys the socket of one with a query still running. */
+function drop(c: pg.Client): Promise<void> {
+  return c.end().catch(() => undefined);
+}
+
+/**
+ * One kept-open admin connection to one node, for periodic checks. Connects on
+ * the first run (and after a failure), with the bounds given here. On ANY error
+ * the connection is dropped and the next run reconnects: a timed-out query keeps
+ * running on the server, so its connection is never reused, and a node that was
+ * killed or restarted is seen afresh (a dead node fails the very next run, at
+ * connect). A connection the server drops while idle is forgotten at once.
+ */
+export class AdminSession {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private closed = false;
+
+  constructor(
+    readonly conn: PgConn,
+    private readonly o: AdminOptions = {},
+  ) {}
+
+  async run<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = await this.connect();
+    try {
+      return await fn(c);
+    } catch (err) {
+      this.discard(c);
+      throw err;
+    }
+  }
+
+  /** Ends the connection; later runs reject. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connecting?.catch(() => undefined); // connect() drops it itself once it sees `closed`
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drop(c), new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS).unref()))]);
+    clearTimeout(timer);
+  }
+
+  private connect(): Promise<pg.Client> {
+    if (this.closed) return Promise.reject(new Error(`admin session to ${this.conn.host}:${this.conn.port} is closed`));
+    if (this.client) return Promise.resolve(this.client);
+    return (this.connecting ??= this.open().finally(() => (this.connecting = undefined)));
+  }
+
+  private async open(): Promise<pg.Client> {
+    const c = newAdminClient(this.conn, this.o);
+    // A connection dropped by the server (node killed, backend terminated) must not crash the GA.
+    c.on('error', () => this.discard(c));
+    c.on('end', () => this.discard(c));
+    try {
+      await c.connect();
+    } catch (err) {
+      void drop(c);
+      throw err;
+    }
+    if (this.closed) {
+      void drop(c);
+      throw new Error(`admin session to ${this.conn.host}:${this.conn.port} is closed`);
+    }
+    this.client = c;
+    return c;
+  }
+
+  private discard(c: pg.Client): void {
+    if (this.client === c) this.client = undefined;
+    void drop(c);
+  }
+}
+
+/** Admin sessions by node (host:port), for a caller whose node can change (a takeover switches the target). */
+export class AdminSessions {
+  private readonly byNode = new Map<string, AdminSession>();
+  private closed = false;
+
+  constructor(private readonly o: AdminOptions) {}
+
+  of(conn: PgConn): AdminSession {
+    const key = `${conn.host}:${conn.port}`;
+    let s = this.byNode.get(key);
+    if (!s) {
+      s = new AdminSession(conn, this.o);
+      if (this.closed) void s.close(); // asked after close(): a session that never connects
+      else this.byNode.set(key, s);
+    }
+    return s;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.byNode.values()].map((s) => s.close()));
+    this.byNode.clear();
+  }
+}
+
+/**
+ * Runs `fn` on an admin connection: a fresh one, always closed afterwards, for a
+ * PgConn; the session's kept-open one for an AdminSession (whose own bounds
+ * apply; `o` is for fresh connections).
+ */
+export async function withAdminClient<T>(target: AdminTarget, fn: (c: pg.Client) => Promise<T>, o: AdminOptions = {}): Promise<T> {
+  if (target instanceof AdminSession) return target.run(fn);
+  const client = newAdminClient(target, o);
   // A connection dropped by the server (node killed) must not crash the caller.
   client.on('error', () => undefined);
   await client.connect();
@@ -70,7 +190,7 @@ export interface PgRoleInfo {
  * run during recovery, so a standby reports the timeline its walreceiver
  * streams on, else the larger of its last restartpoint's and min-recovery timelines.
  */
-export async function pgRole(conn: PgConn, o: AdminOptions = {}): Promise<PgRoleInfo> {
+export async function pgRole(conn: AdminTarget, o: AdminOptions = {}): Promise<PgRoleInfo> {
   return withAdminClient(
     conn,
     async (c) => {
@@ -94,7 +214,7 @@ export async function pgRole(conn: PgConn, o: AdminOptions = {}): Promise<PgRole
 }
 
 /** Current value of synchronous_standby_names ('' = asynchronous replication). */
-export async function synchronousStandbyNames(conn: PgConn, o: AdminOptions = {}): Promise<string> {
+export async function synchronousStandbyNames(conn: AdminTarget, o: AdminOptions = {}): Promise<string> {
   return withAdminClient(conn, async (c) => (await c.query<{ s: string }>('SELECT current_setting($1) AS s', ['synchronous_standby_names'])).rows[0]!.s, o);
 }
 
@@ -104,7 +224,7 @@ export async function synchronousStandbyNames(conn: PgConn, o: AdminOptions = {}
  * wait for replication itself, and clearing it releases commits already blocked
  * waiting for a gone standby (once the reload is processed).
  */
-export async function setSynchronousStandby(conn: PgConn, name: string | null, o: AdminOptions = {}): Promise<void> {
+export async function setSynchronousStandby(conn: AdminTarget, name: string | null, o: AdminOptions = {}): Promise<void> {
   await withAdminClient(
     conn,
     async (c) => {
@@ -131,7 +251,8 @@ export interface PromoteResult {
  * node promoted with a sync standby configured would block every commit until
  * some standby (that does not exist yet) confirms. Then waits for the promotion
  * (pg_promote(wait, 10 s)) and checkpoints so every view of the timeline agrees.
- * Idempotent: on a primary it only reports the timeline.
+ * Idempotent: on a primary it only reports the timeline. One-shot connections
+ * only: its 15 s bound is its own, not a periodic session's.
  */
 export async function promote(conn: PgConn, o: AdminOptions = {}): Promise<PromoteResult> {
   return withAdminClient(
@@ -171,7 +292,7 @@ export interface ReplicationRow {
 }
 
 /** One row per connected standby, from the primary's pg_stat_replication. */
-export async function replicationStatus(primary: PgConn, o: AdminOptions = {}): Promise<ReplicationRow[]> {
+export async function replicationStatus(primary: AdminTarget, o: AdminOptions = {}): Promise<ReplicationRow[]> {
   return withAdminClient(
     primary,
     async (c) => {
@@ -219,7 +340,7 @@ export interface StandbyStatus {
 }
 
 /** The standby's own view (pg_stat_wal_receiver); lag in bytes when the primary is given and reachable. */
-export async function standbyStatus(conn: PgConn, opts: AdminOptions & { primary?: PgConn } = {}): Promise<StandbyStatus> {
+export async function standbyStatus(conn: AdminTarget, opts: AdminOptions & { primary?: AdminTarget } = {}): Promise<StandbyStatus> {
   const s = await withAdminClient(
     conn,
     async (c) => {
@@ -255,7 +376,7 @@ export async function standbyStatus(conn: PgConn, opts: AdminOptions & { primary
  * Creates a physical slot (reserving WAL now) unless it exists, so a standby
  * that is down or slow never finds its WAL recycled. Safe to call concurrently.
  */
-export async function createReplicationSlot(primary: PgConn, slot: string, o: AdminOptions = {}): Promise<void> {
+export async function createReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions = {}): Promise<void> {
   await withAdminClient(
     primary,
     async (c) => {
@@ -270,7 +391,7 @@ export async function createReplicationSlot(primary: PgConn, slot: string, o: Ad
 }
 
 /** Drops a slot if it exists and is not in use (a standby that will never come back must not pin WAL forever). */
-export async function dropReplicationSlot(primary: PgConn, slot: string, o: AdminOptions = {}): Promise<boolean> {
+export async function dropReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions = {}): Promise<boolean> {
   return withAdminClient(
     primary,
     async (c) => {
@@ -286,7 +407,7 @@ export async function dropReplicationSlot(primary: PgConn, slot: string, o: Admi
  * (empty on timeline 1). A node whose WAL on an older timeline goes past that
  * timeline's fork point has diverged and cannot follow this node any more.
  */
-export async function timelineHistory(conn: PgConn, timeline: number, o: AdminOptions = {}): Promise<Array<{ timeline: number; forkLsn: string }>> {
+export async function timelineHistory(conn: AdminTarget, timeline: number, o: AdminOptions = {}): Promise<Array<{ timeline: number; forkLsn: string }>> {
   if (timeline <= 1) return [];
   return withAdminClient(
     conn,

@@ -4,12 +4,17 @@
  * standby's own lag behind its primary). Bounded by short timeouts: /status
  * must answer quickly even when a node is dead.
  */
-import type { PgSettings } from './db.js';
-import { pgRole, replicationStatus, standbyStatus } from './pg-admin.js';
+import { AdminSessions, pgRole, replicationStatus, standbyStatus, type AdminTarget } from './pg-admin.js';
 
 const QUICK = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
 
-export async function describePgNode(node: PgSettings, peer?: PgSettings): Promise<Record<string, unknown>> {
+/**
+ * Kept-open connections for /status, by node: launchers and dashboards poll it
+ * several times a second, and a fresh connection per call forks a backend each time.
+ */
+export const statusSessions = (): AdminSessions => new AdminSessions(QUICK);
+
+export async function describePgNode(node: AdminTarget, peer?: AdminTarget): Promise<Record<string, unknown>> {
   try {
     const r = await pgRole(node, QUICK);
     if (!r.inRecovery) {

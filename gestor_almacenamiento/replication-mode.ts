@@ -63,11 +63,13 @@ export class ReplicationMode {
 
   /** Async mode, on activation: one check of the async watchdog (clears a persisted sync setting; never throws). */
   private async clearLeftoverSync(node: PgSettings): Promise<void> {
-    await createSyncWatchdog(
+    const once = createSyncWatchdog(
       node,
       { GA_REPLICACION: 'async', GA_SYNC_DEGRADE_MS: this.cfg.GA_SYNC_DEGRADE_MS ?? 3000, GA_STANDBY_NAME: this.cfg.GA_STANDBY_NAME ?? 'pc2' },
       this.log.child({ component: 'sync-watchdog' }),
-    ).tick();
+    );
+    await once.tick();
+    await once.stop(); // closes its connection
   }
 
   private async stopNow(): Promise<void> {

@@ -10,13 +10,21 @@ import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
 import type { RoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
+import { AdminSessions } from './pg-admin.js';
 import { startPeerLink, type PeerLink } from './peer-link.js';
 import { RoleMachine, type RoleChange } from './role-machine.js';
 import type { StorageTarget } from './storage-target.js';
-import { chooseNode, nodeLabel, pgAdminControl, type PgControl, type PgNode } from './takeover.js';
+import { chooseNode, nodeLabel, pgAdminControl, PROBE, type PgControl, type PgNode } from './takeover.js';
 
 /** How often our PostgreSQL node's role and timeline are probed (fencing reacts this fast). */
 const NODE_PROBE_MS = 500;
+/**
+ * Bounds of that probe's kept-open connection. A node that goes silent
+ * (partition, frozen host) now shows as a query timeout, not a connect timeout:
+ * queries get the connect bound so it is reported unreachable as fast as
+ * with a fresh connection per probe.
+ */
+const NODE_PROBE = { connectTimeoutMs: PROBE.connectTimeoutMs, queryTimeoutMs: PROBE.connectTimeoutMs };
 /**
  * A request that meets a running takeover waits this long for it before being told
  * GA_NO_ACTIVO. Short on purpose: it must stay well below the clients' per-attempt
@@ -62,6 +70,12 @@ export class RoleController {
   private readonly nodes: PgNode[];
   private readonly log: Logger;
   private peerNodeProbe: { startedAt: number; done: Promise<void> } | undefined;
+  /**
+   * Kept-open connections for the NODE_PROBE_MS probe, by node (a takeover may
+   * switch the target): a fresh one every 500 ms would fork a backend each time.
+   * Takeover choice and verifyPeerNode keep fresh connections on purpose.
+   */
+  private readonly probeSessions = new AdminSessions(NODE_PROBE);
 
   private constructor(private readonly o: RoleControllerOptions) {
     this.log = o.log.child({ component: 'role' });
@@ -163,6 +177,7 @@ export class RoleController {
     for (const t of this.timers) clearInterval(t);
     await this.link?.close();
     await this.activation?.catch(() => undefined);
+    await this.probeSessions.close();
   }
 
   // ------------------------------------------------------------------ internals
@@ -242,13 +257,14 @@ export class RoleController {
     this.probing = true;
     const node: PgSettings = this.o.target.node;
     try {
-      const r = await this.pgc.role(node);
+      const r = await this.pgc.role(this.probeSessions.of(node));
       // The target may have switched while we probed: a stale answer says nothing about the new node.
-      if (!this.o.target.is(node)) return;
+      if (this.closed || !this.o.target.is(node)) return;
       this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline }, this.now());
       this.machine.storage(true, this.now());
     } catch {
-      if (!this.o.target.is(node)) return;
+      // Closing ends the probe session under a running probe: that says nothing about the node.
+      if (this.closed || !this.o.target.is(node)) return;
       this.machine.nodeStatus({ reachable: false }, this.now());
       this.machine.storage(false, this.now());
     } finally {

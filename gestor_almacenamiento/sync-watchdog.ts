@@ -17,7 +17,7 @@
  * to a real primary with pg-admin.
  */
 import type { Logger } from '../common/logger.js';
-import { replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from './pg-admin.js';
+import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from './pg-admin.js';
 
 /** 'sync': commits wait for the standby. 'degraded-async': sync requested but off (standby not streaming). 'async': requested. */
 export type ReplicationMode = 'sync' | 'degraded-async' | 'async';
@@ -30,6 +30,8 @@ export interface SyncWatchdogDeps {
   synchronousStandbyNames(): Promise<string>;
   /** Sets (name) or clears (null) the one synchronous standby, with a config reload. */
   setSynchronousStandby(name: string | null): Promise<void>;
+  /** Releases what the deps hold (a connection), once the watchdog stops. */
+  close?(): Promise<void>;
 }
 
 export interface SyncWatchdogOptions {
@@ -127,10 +129,12 @@ export class SyncWatchdog {
     return this;
   }
 
+  /** Stops ticking and releases the deps (also after a lone tick() without start()). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.o.deps.close?.();
   }
 
   private setMode(mode: ReplicationMode): void {
@@ -213,10 +217,15 @@ export interface SyncWatchdogConfig {
   GA_STANDBY_NAME: string;
 }
 
-/** A watchdog on a real primary (call start() on the node that is primary; stop() before a demotion). */
+/**
+ * A watchdog on a real primary (call start() on the node that is primary; stop()
+ * before a demotion, and after a lone tick(): it closes the watchdog's connection).
+ */
 export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log: Logger): SyncWatchdog {
   // Each check must finish well within the degrade budget, also when the primary hangs.
   const bounds = { connectTimeoutMs: 1000, queryTimeoutMs: Math.max(500, Math.min(2000, cfg.GA_SYNC_DEGRADE_MS / 2)) };
+  // One kept-open connection: in sync mode it ticks every ≤250 ms, and a fresh connection per tick forks a backend each time.
+  const session = new AdminSession(primary, bounds);
   return new SyncWatchdog({
     requested: cfg.GA_REPLICACION,
     standbyName: cfg.GA_STANDBY_NAME,
@@ -224,9 +233,10 @@ export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log
     log,
     deps: {
       now: () => Date.now(),
-      replicationStatus: () => replicationStatus(primary, bounds),
-      synchronousStandbyNames: () => synchronousStandbyNames(primary, bounds),
-      setSynchronousStandby: (name) => setSynchronousStandby(primary, name, bounds),
+      replicationStatus: () => replicationStatus(session),
+      synchronousStandbyNames: () => synchronousStandbyNames(session),
+      setSynchronousStandby: (name) => setSynchronousStandby(session, name),
+      close: () => session.close(),
     },
   });
 }

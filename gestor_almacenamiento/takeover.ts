@@ -20,7 +20,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
-import { pgRole, promote } from './pg-admin.js';
+import { pgRole, promote, type AdminTarget } from './pg-admin.js';
 
 export interface PgNode {
   name: 'local' | 'peer';
@@ -28,12 +28,13 @@ export interface PgNode {
 }
 
 export interface PgControl {
-  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
+  /** `conn` may be a kept-open AdminSession (the periodic probe); it brings its own bounds. */
+  role(conn: AdminTarget, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
   promote(conn: PgSettings): Promise<{ timeline: number; promoted: boolean }>;
 }
 
 /** Admin checks during a takeover must be quick: a dead node costs at most this. */
-const PROBE = { connectTimeoutMs: 800, queryTimeoutMs: 1500 };
+export const PROBE = { connectTimeoutMs: 800, queryTimeoutMs: 1500 };
 
 export const pgAdminControl: PgControl = {
   role: (conn, o) => pgRole(conn, o ?? PROBE),
