@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
 import type { RoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
-import { AdminSessions } from './pg-admin.js';
+import { AdminSessions, pgRole } from './pg-admin.js';
 import { startPeerLink, type PeerLink } from './peer-link.js';
 import { RoleMachine, type RoleChange } from './role-machine.js';
 import type { StorageTarget } from './storage-target.js';
@@ -257,7 +257,7 @@ export class RoleController {
     this.probing = true;
     const node: PgSettings = this.o.target.node;
     try {
-      const r = await this.pgc.role(this.probeSessions.of(node));
+      const r = await this.probeRole(node);
       // The target may have switched while we probed: a stale answer says nothing about the new node.
       if (this.closed || !this.o.target.is(node)) return;
       this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline }, this.now());
@@ -270,6 +270,11 @@ export class RoleController {
     } finally {
       this.probing = false;
     }
+  }
+
+  /** An injected PgControl (tests) answers as is; the real probe reuses a kept-open session. */
+  private probeRole(node: PgSettings): Promise<{ inRecovery: boolean; timeline: number }> {
+    return this.o.pgc ? this.o.pgc.role(node) : pgRole(this.probeSessions.of(node));
   }
 
   private changed(c: RoleChange): void {

@@ -20,7 +20,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
-import { pgRole, promote, type AdminTarget } from './pg-admin.js';
+import { pgRole, promote } from './pg-admin.js';
 
 export interface PgNode {
   name: 'local' | 'peer';
@@ -28,8 +28,7 @@ export interface PgNode {
 }
 
 export interface PgControl {
-  /** `conn` may be a kept-open AdminSession (the periodic probe); it brings its own bounds. */
-  role(conn: AdminTarget, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
+  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
   promote(conn: PgSettings): Promise<{ timeline: number; promoted: boolean }>;
 }
 
