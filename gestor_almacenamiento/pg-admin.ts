@@ -48,6 +48,18 @@ function newAdminClient(conn: PgConn, o: AdminOptions): pg.Client {
   });
 }
 
+/**
+ * A failure of the connection rather than of the query: socket errors, "connection
+ * terminated", SQLSTATE classes 08 (connection exception) and 57P (server shutting
+ * down, backend terminated). Not a client-side timeout, not an SQL error.
+ */
+function isStaleConnection(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e.message === 'string' && /timeout/i.test(e.message)) return false;
+  if (typeof e.code !== 'string') return true;
+  return e.code.startsWith('E') || /^(08|57P)/.test(e.code);
+}
+
 /** Ends a client without waiting: pg destroys the socket of one with a query still running. */
 function drop(c: pg.Client): Promise<void> {
   return c.end().catch(() => undefined);
@@ -71,12 +83,17 @@ export class AdminSession {
     private readonly o: AdminOptions = {},
   ) {}
 
-  async run<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  async run<T>(fn: (c: pg.Client) => Promise<T>, mayRetry = true): Promise<T> {
+    const reused = this.client !== undefined;
     const c = await this.connect();
     try {
       return await fn(c);
     } catch (err) {
       this.discard(c);
+      // A kept connection can die unnoticed between checks (node restarted, backend
+      // terminated): retry once on a fresh one, so the session answers as a fresh
+      // connection would. Never after a timeout: that would double the wait.
+      if (mayRetry && reused && !this.closed && isStaleConnection(err)) return this.run(fn, false);
       throw err;
     }
   }

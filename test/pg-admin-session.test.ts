@@ -68,6 +68,32 @@ describe('AdminSession', () => {
     }
   });
 
+  it('a kept connection that died unnoticed is retried once on a fresh one; SQL errors are not retried', async () => {
+    const s = new AdminSession(conn, { connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
+    try {
+      const pid = await backendPid(s);
+      // The run's first attempt meets a dead backend (57P01), as a probe would right after a node restart.
+      let calls = 0;
+      const again = await s.run(async (c) => {
+        if (++calls === 1) await c.query('SELECT pg_terminate_backend(pg_backend_pid())');
+        return (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      });
+      expect(calls).toBe(2);
+      expect(again).not.toBe(pid);
+      calls = 0;
+      await expect(
+        s.run(async (c) => {
+          calls++;
+          return c.query('SELECT * FROM no_such_table');
+        }),
+      ).rejects.toThrow(/no_such_table/);
+      expect(calls).toBe(1);
+      expect(await backendPid(s)).toBeGreaterThan(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('drops the connection of a timed-out query: the next run works on a new backend', async () => {
     const s = new AdminSession(conn, { connectTimeoutMs: 1000, queryTimeoutMs: 200 });
     try {
