@@ -58,12 +58,15 @@ export interface DispatchDeps {
   gate?: RoleGate;
   /** Told after every storage call: ok, or the connection error that made it fail. */
   onStorage?: (ok: boolean, err?: unknown) => void;
+  /** Told when the gate lets a write through, before it runs. */
+  onAdmitted?: (cmd: 'aplicar' | 'registrar') => void;
   log: Logger;
 }
 
 export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply> {
   const gated = d.gate ? await d.gate(req) : undefined;
   if (gated) return gated;
+  if (req.cmd === 'aplicar' || req.cmd === 'registrar') d.onAdmitted?.(req.cmd);
   const rid = req.rid;
   if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };
   const store = d.store();

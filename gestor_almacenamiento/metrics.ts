@@ -6,6 +6,7 @@ import { ESTADOS, type Estado } from './role-machine.js';
 export interface GaMetrics {
   requests: Counter<'cmd' | 'codigo'>;
   latency: Histogram<'cmd'>;
+  admitted: Counter<'cmd'>;
 }
 
 /** `pool` is read at every scrape: a takeover may switch the GA to another PostgreSQL node. */
@@ -32,7 +33,11 @@ export function createGaMetrics(registry: Registry, pool: () => pg.Pool, state: 
   });
   new Gauge({ name: 'ga_in_flight', help: 'GA requests being processed', registers: [registry], collect() { this.set(state.inFlight()); } });
   new Gauge({ name: 'ga_postgres_up', help: '1 if the last PostgreSQL call succeeded', registers: [registry], collect() { this.set(state.dbOk() ? 1 : 0); } });
-  return { requests, latency };
+  // Counted when the role gate lets a write through, not when it completes: a write
+  // admitted before a partition may commit long after it (a sync commit released by
+  // the watchdog's degrade), and fencing drills must tell the two apart.
+  const admitted = new Counter({ name: 'ga_writes_admitted_total', help: 'Writes (aplicar, registrar) the role gate let through to PostgreSQL', labelNames: ['cmd'] as const, registers: [registry] });
+  return { requests, latency, admitted };
 }
 
 /** Sizes of the write batches sent to PostgreSQL (store.ts): 1 = no batching happened. */

@@ -174,6 +174,9 @@ test('observability: /health, /status, /metrics', async () => {
   expect(metrics).toMatch(/ga_requests_total\{cmd="aplicar",codigo="APROBADO"/);
   expect(metrics).toMatch(/ga_request_duration_seconds_bucket/);
   expect(metrics).toMatch(/ga_pool_connections\{state="total"/);
+  // No role gate here: every aplicar that completed was admitted, and only those.
+  const admitted = Number(/^ga_writes_admitted_total\{cmd="aplicar"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
+  expect(admitted).toBe(status.ops.byCmd.aplicar);
 });
 
 test('close() under load: every applied op is answered, later ones get GA_NO_ACTIVO', async () => {

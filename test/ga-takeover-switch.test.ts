@@ -39,3 +39,23 @@ test('a request released by the gate after a pool switch is served by the new po
   const reply = await pending;
   expect(reply).toMatchObject({ ok: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
 });
+
+test('only writes the gate lets through are counted as admitted, before they run', async () => {
+  const admitted: string[] = [];
+  const deps = (gate: () => undefined | { rid: string; ok: false; codigo: 'GA_NO_ACTIVO'; mensaje: string }) => ({
+    store: () => target.store,
+    rol: () => 'primary',
+    gate,
+    onAdmitted: (cmd: string) => admitted.push(cmd),
+    log,
+  });
+  const op = { operacion: 'prestamo' as const, isbn: '978-0-00-000000-9', usuario: 'u-gate', id: 'gate-1' };
+  const refused = await dispatch({ rid: 'r2', cmd: 'aplicar', op }, deps(() => ({ rid: 'r2', ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'fenced' })));
+  expect(refused).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
+  expect(admitted).toEqual([]);
+  await dispatch({ rid: 'r3', cmd: 'consultar', isbn: op.isbn }, deps(() => undefined));
+  expect(admitted).toEqual([]); // reads are not writes
+  const served = await dispatch({ rid: 'r4', cmd: 'aplicar', op }, deps(() => undefined));
+  expect(served).toMatchObject({ ok: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
+  expect(admitted).toEqual(['aplicar']);
+});

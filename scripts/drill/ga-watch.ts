@@ -24,22 +24,18 @@ interface GaStatusDoc {
   replicacion?: { mode?: string };
 }
 
-/** Replies that are not a write the GA accepted: refused by the role gate, storage down, malformed. */
-const NOT_A_WRITE = new Set(['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO']);
-
-/** Writes (aplicar / registrar) a GA accepted since it started, from its Prometheus counters; undefined if it does not answer. */
-export async function gaWritesAccepted(ga: ManagedProcess): Promise<number | undefined> {
+/**
+ * Writes (aplicar / registrar) a GA's role gate let through since it started, from its
+ * Prometheus counters; undefined if it does not answer. Admissions, not completions:
+ * a write admitted before a partition may complete after it and says nothing of fencing.
+ */
+export async function gaWritesAdmitted(ga: ManagedProcess): Promise<number | undefined> {
   const { httpHost, httpPort } = ga.spec;
   try {
     const r = await fetch(`http://${httpHost}:${httpPort}/metrics`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return undefined;
     let n = 0;
-    for (const line of (await r.text()).split('\n')) {
-      const m = /^ga_requests_total\{([^}]*)\}\s+(\d+(?:\.\d+)?)/.exec(line);
-      if (!m) continue;
-      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-      if ((labels.cmd === 'aplicar' || labels.cmd === 'registrar') && !NOT_A_WRITE.has(labels.codigo ?? '')) n += Number(m[2]);
-    }
+    for (const m of (await r.text()).matchAll(/^ga_writes_admitted_total\{[^}]*\}\s+(\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
     return n;
   } catch {
     return undefined;

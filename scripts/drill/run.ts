@@ -6,7 +6,7 @@
 import type { ManagedProcess } from '../child-process.js';
 import type { HostName, LocalSystem } from '../local-system.js';
 import { checkLedger, survivingPrimary } from './checks.js';
-import { GaWatch, gaWritesAccepted } from './ga-watch.js';
+import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';
 import { buildReport, type DrillReport } from './report.js';
 import type { DrillContext, Fault, ReturnInfo, Scenario } from './scenarios.js';
@@ -84,7 +84,7 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
           const deadline = Date.now() + o.afterFaultMs + 20_000;
           while (!(newActive = watch.firstActiveAfter(f.at)?.ga) && Date.now() < deadline) await sleep(50);
           const old = f.oldActiveGa ? gas[f.oldActiveGa] : undefined;
-          if (newActive && newActive !== f.oldActiveGa && old?.running) oldWritesAtTakeover = await gaWritesAccepted(old);
+          if (newActive && newActive !== f.oldActiveGa && old?.running) oldWritesAtTakeover = await gaWritesAdmitted(old);
         })()
       : Promise.resolve();
 
@@ -104,7 +104,7 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
     // The old active GA is checked when it lives on next to a new active one: restarted (reinicio) or never killed (pg-primario).
     const oldGa = ret?.ga ?? (scenario.takeover && !f.gaKilled && newActive && newActive !== f.oldActiveGa ? f.oldActiveGa : undefined);
     const oldGaProc = oldGa ? gas[oldGa] : undefined;
-    const oldWritesEnd = oldGaProc?.running ? await gaWritesAccepted(oldGaProc) : undefined;
+    const oldWritesEnd = oldGaProc?.running ? await gaWritesAdmitted(oldGaProc) : undefined;
     const primary = await survivingPrimary(sys).catch(async (err: unknown) => {
       // Say why: the GAs' own account (state, reason, last takeover error) and every node's role.
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);

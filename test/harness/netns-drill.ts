@@ -23,7 +23,7 @@ import { postmasterPid } from '../../gestor_almacenamiento/pg-node.js';
 import type { ManagedProcess } from '../../scripts/child-process.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/netns.js';
-import { gaWritesAccepted } from '../../scripts/drill/ga-watch.js';
+import { gaWritesAdmitted } from '../../scripts/drill/ga-watch.js';
 import { DRILL_CLIENT_ENV } from '../../scripts/drill/run.js';
 import type { DrillContext, ReturnInfo, Scenario } from '../../scripts/drill/scenarios.js';
 import { DRILL_LIBROS } from './drill.js';
@@ -183,7 +183,7 @@ export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, re
       const writesAtReturn = await (async () => {
         const until = Date.now() + 15_000;
         while (Date.now() < until) {
-          const w = await gaWritesAccepted(gaPc1);
+          const w = await gaWritesAdmitted(gaPc1);
           if (w !== undefined) return w;
           await new Promise((res) => setTimeout(res, 50));
         }
@@ -214,7 +214,7 @@ export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, re
       const passiveBy = Date.now() + 15_000;
       while ((await sample()).pc1 !== 'PASSIVE' && Date.now() < passiveBy) await new Promise((res) => setTimeout(res, 100));
       r.estadoFinal = r.ultimaMuestra.pc1;
-      const writesEnd = await gaWritesAccepted(gaPc1);
+      const writesEnd = await gaWritesAdmitted(gaPc1);
       r.escriturasTrasVolver = writesAtReturn !== undefined && writesEnd !== undefined ? writesEnd - writesAtReturn : undefined;
       return undefined as unknown as ReturnInfo;
     },
