@@ -39,6 +39,15 @@ const TAKEOVER_WAIT_MS = 250;
  * (no RST, just silence) must cost a request a few hundred ms, not a client timeout.
  */
 const PEER_NODE_PROBE = { connectTimeoutMs: 200, queryTimeoutMs: 300 };
+/**
+ * A peer PostgreSQL that cannot be reached says nothing only once it has stayed
+ * unreachable this long. Right after a healed partition the first probes fail
+ * (a SYN lost in the cut, EHOSTUNREACH until ARP resolves again) although the
+ * peer is up and promoted: serving on such a failure admitted writes on the old
+ * timeline (link-cut drill). Meanwhile requests get GA_NO_ACTIVO and go to the
+ * other GA; a peer host that is really down costs ~1 s more of refused requests.
+ */
+const PEER_NODE_UNREACHABLE_MS = 1000;
 
 export const REJOIN_HINT =
   'rejoin this PostgreSQL node as a standby of the current primary: locally `npm run pg -- rejoin --data <dir> --listen <host:port> --primary <host:port> --name <pcN> [--reclone]`; in the compose deployment `docker stop pcN-postgres && docker compose -f docker-compose.pcN.yml run --rm postgres-rejoin && docker start pcN-postgres` (docs/deploy.md, "Bringing a former primary back"); this GA leaves FENCED by itself once its node follows the newest timeline';
@@ -62,6 +71,9 @@ export class RoleController {
   private activation: Promise<void> | undefined;
   private activeSince: number | undefined;
   private peerSilent = false;
+  private peerSilentSince: number | undefined;
+  /** When the probes of the peer's PostgreSQL started failing (undefined: last one answered). */
+  private peerNodeUnreachableSince: number | undefined;
   private timers: NodeJS.Timeout[] = [];
   private probing = false;
   private closed = false;
@@ -92,6 +104,7 @@ export class RoleController {
         onChange: (c) => this.changed(c),
         onPeerLost: (ms) => {
           this.peerSilent = true;
+          this.peerSilentSince = this.now();
           this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
         },
       },
@@ -136,8 +149,11 @@ export class RoleController {
       if (d.kind === 'serve') {
         if (!this.peerSilent) return undefined;
         await this.verifyPeerNode(arrivedAt);
-        if (this.machine.active) return undefined;
-        continue; // fenced meanwhile: decide again (reject)
+        if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
+        if (this.doubtsUnreachablePeer()) {
+          return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
+        }
+        return undefined;
       }
       if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
       if (d.kind === 'activate') this.activation = this.activate(d.reason).finally(() => (this.activation = undefined));
@@ -197,8 +213,9 @@ export class RoleController {
    * the peer heartbeat can take seconds to flow again (TCP retransmission backoff),
    * while a fresh connection sees at once that the peer promoted its standby to a
    * newer timeline, and this GA fences itself instead of acknowledging writes that
-   * the newer timeline would lose. An unreachable peer (dead or partitioned) says
-   * nothing: keep serving, at the cost of the probe's bounded wait.
+   * the newer timeline would lose. A peer that stays unreachable (dead or
+   * partitioned) for PEER_NODE_UNREACHABLE_MS says nothing: keep serving, at the
+   * cost of the probe's bounded wait.
    */
   private async verifyPeerNode(arrivedAt: number): Promise<void> {
     const peer = this.nodes.find((n) => n.name === 'peer');
@@ -215,15 +232,29 @@ export class RoleController {
         .role(peer.conn, PEER_NODE_PROBE)
         .then(
           (r) => {
+            this.peerNodeUnreachableSince = undefined;
             if (!r.inRecovery) this.machine.peerNodePrimary(r.timeline, this.now());
           },
-          () => undefined,
+          () => {
+            this.peerNodeUnreachableSince ??= startedAt;
+          },
         )
         .finally(() => {
           if (this.peerNodeProbe?.done === done) this.peerNodeProbe = undefined;
         });
       this.peerNodeProbe = { startedAt, done };
     }
+  }
+
+  /**
+   * Only a GA that was ACTIVE before its peer went silent may be the side a
+   * partition cut off and replaced; one that took over after the silence is the
+   * survivor by decision and serves at once (no longer recovery after a takeover).
+   */
+  private doubtsUnreachablePeer(): boolean {
+    const since = this.peerNodeUnreachableSince;
+    if (since === undefined || this.now() - since >= PEER_NODE_UNREACHABLE_MS) return false;
+    return this.activeSince !== undefined && this.peerSilentSince !== undefined && this.activeSince < this.peerSilentSince;
   }
 
   /** Waits for the running activation (bounded). False when none runs. */
