@@ -201,6 +201,7 @@ export class RoleController {
   private onBeat(b: Parameters<RoleMachine['peerBeat']>[0]): void {
     if (this.peerSilent) {
       this.peerSilent = false;
+      this.peerNodeUnreachableSince = undefined; // a later silence must prove unreachability afresh
       this.log.info({ peer: b }, 'peer GA heartbeat back');
     }
     const activate = this.machine.peerBeat(b, this.now());
