@@ -83,7 +83,11 @@ export class AdminSession {
     private readonly o: AdminOptions = {},
   ) {}
 
-  async run<T>(fn: (c: pg.Client) => Promise<T>, mayRetry = true): Promise<T> {
+  run<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    return this.attempt(fn, true);
+  }
+
+  private async attempt<T>(fn: (c: pg.Client) => Promise<T>, mayRetry: boolean): Promise<T> {
     const reused = this.client !== undefined;
     const c = await this.connect();
     try {
@@ -93,7 +97,7 @@ export class AdminSession {
       // A kept connection can die unnoticed between checks (node restarted, backend
       // terminated): retry once on a fresh one, so the session answers as a fresh
       // connection would. Never after a timeout: that would double the wait.
-      if (mayRetry && reused && !this.closed && isStaleConnection(err)) return this.run(fn, false);
+      if (mayRetry && reused && !this.closed && isStaleConnection(err)) return this.attempt(fn, false);
       throw err;
     }
   }

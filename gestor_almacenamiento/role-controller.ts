@@ -70,7 +70,7 @@ export class RoleController {
   private link: PeerLink | undefined;
   private activation: Promise<void> | undefined;
   private activeSince: number | undefined;
-  private peerSilent = false;
+  /** When the peer's heartbeat was declared lost (undefined: the peer is heard). */
   private peerSilentSince: number | undefined;
   /** When the probes of the peer's PostgreSQL started failing (undefined: last one answered). */
   private peerNodeUnreachableSince: number | undefined;
@@ -103,7 +103,6 @@ export class RoleController {
         rejoinHint: REJOIN_HINT,
         onChange: (c) => this.changed(c),
         onPeerLost: (ms) => {
-          this.peerSilent = true;
           this.peerSilentSince = this.now();
           this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
         },
@@ -147,7 +146,7 @@ export class RoleController {
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
       if (d.kind === 'serve') {
-        if (!this.peerSilent) return undefined;
+        if (this.peerSilentSince === undefined) return undefined;
         await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
         if (this.doubtsUnreachablePeer()) {
@@ -199,8 +198,8 @@ export class RoleController {
   // ------------------------------------------------------------------ internals
 
   private onBeat(b: Parameters<RoleMachine['peerBeat']>[0]): void {
-    if (this.peerSilent) {
-      this.peerSilent = false;
+    if (this.peerSilentSince !== undefined) {
+      this.peerSilentSince = undefined;
       this.peerNodeUnreachableSince = undefined; // a later silence must prove unreachability afresh
       this.log.info({ peer: b }, 'peer GA heartbeat back');
     }

@@ -24,6 +24,7 @@ import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol.js';
 import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
 import { runLoad, type LoadOptions, type LoadReport } from '../solicitante/load.js';
 import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';
+import { idGenerator, newPsId } from '../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
 import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
 
@@ -69,8 +70,7 @@ export class SqlCeilingCaller implements GcCaller {
   private readonly free: pg.Client[] = [];
   private readonly waiting: Array<(c: pg.Client) => void> = [];
   private readonly all: pg.Client[] = [];
-  private readonly prefijo = `techo-${randomBytes(3).toString('hex')}`;
-  private n = 0;
+  private readonly nextId = idGenerator(newPsId('techo'));
 
   private constructor() {}
 
@@ -93,7 +93,7 @@ export class SqlCeilingCaller implements GcCaller {
     if (s.operacion === 'estado') throw new Error('el techo solo aplica préstamo, devolución y renovación');
     const c = this.free.pop() ?? (await new Promise<pg.Client>((r) => this.waiting.push(r)));
     try {
-      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.id ?? `${this.prefijo}-${++this.n}`, s.operacion, s.isbn, s.usuario, null]);
+      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.id ?? this.nextId(), s.operacion, s.isbn, s.usuario, null]);
       return rows[0]!.r;
     } finally {
       const next = this.waiting.shift();

@@ -69,7 +69,7 @@ export interface LocalSystemOptions {
   host?: string;
   /** Catalog file loaded at start; default the demo catalog. */
   catalog?: string;
-  /** Instead of `catalog`: these books, written as a CSV catalog in the data dir and loaded at start. */
+  /** Instead of `catalog`: these books, written as a JSON catalog in the data dir and loaded at start. */
   libros?: LibroCatalogo[];
   /** 'single' (default): one PostgreSQL, one address. 'two-hosts': pc1 primary + pc2 streaming standby (see top of file). */
   topology?: Topology;
@@ -347,15 +347,6 @@ async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promi
   }
 }
 
-/** RFC 4180 field: quoted when it holds a comma, quote or line break (titles may). */
-const csvField = (v: string | number) => (/[",\r\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-
-function writeCatalogCsv(file: string, libros: LibroCatalogo[]): string {
-  const rows = libros.map((l) => [l.isbn, l.titulo, l.autor, l.ejemplares].map(csvField).join(','));
-  writeFileSync(file, ['isbn,titulo,autor,ejemplares', ...rows].join('\n') + '\n');
-  return file;
-}
-
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
   if (opts.catalog && opts.libros) throw new Error('startLocalSystem: catalog and libros are alternatives, not both');
   const root = repoRoot();
@@ -430,7 +421,9 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
 
     const gaMain = join(dist, 'gestor_almacenamiento', 'main.js');
-    const catalog = opts.libros ? writeCatalogCsv(join(dataDir, 'catalogo.csv'), opts.libros) : (opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv'));
+    // `libros` go as a JSON catalog: the loader reads JSON, and no field needs quoting.
+    const catalog = opts.libros ? join(dataDir, 'catalogo.json') : (opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv'));
+    if (opts.libros) writeFileSync(catalog, JSON.stringify(opts.libros));
     const primaryEnv = gaEnvOf(primaryHost, 'primary');
     await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
 
