@@ -20,11 +20,20 @@ export const operacionSolicitadaSchema = z
   .strict();
 
 // ---------------------------------------------------------------- GA requests
+/**
+ * Fencing token: the newest PostgreSQL history a client has had writes acknowledged on —
+ * the cluster (`sistema`, pg_control_system().system_identifier, shared by a primary and
+ * the standbys cloned from it) and its timeline. A GA whose node is on an older timeline
+ * of the same cluster refuses writes carrying it (fencing.ts).
+ */
+export const fencingSchema = z.object({ sistema: z.string().regex(/^[0-9]{1,20}$/), timeline: z.number().int().positive() }).strict();
+export type Fencing = z.infer<typeof fencingSchema>;
+
 export const gaRequestSchema = z.discriminatedUnion('cmd', [
   /** Apply a state-changing op once (ledger + rules in one transaction); repeats return the recorded outcome. */
-  z.object({ rid: z.string(), cmd: z.literal('aplicar'), op: operacionSolicitadaSchema }),
+  z.object({ rid: z.string(), cmd: z.literal('aplicar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
   /** Durably record an op as PENDIENTE (async mode); returns its current outcome (PENDIENTE or final). */
-  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema }),
+  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
   /** Availability of one ISBN. */
   z.object({ rid: z.string(), cmd: z.literal('consultar'), isbn: isbnSchema }),
   /** State and outcome of one op id. */
@@ -54,11 +63,12 @@ export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registr
 export type Pendiente = z.infer<typeof pendienteSchema>;
 
 export const gaReplySchema = z.union([
-  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), rol: z.string().optional() }),
+  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
   z.object({ rid: z.string(), ok: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
 ]);
 export type GaReply =
-  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }
+  /** `fencing`: on a write acknowledged by a GA of a pair, the history it was written on. */
+  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; rol?: string; fencing?: Fencing }
   | { rid: string; ok: false; codigo: GaFailureCode; mensaje: string };
 
 // ---------------------------------------------------------------- GC ⇄ actors

@@ -21,7 +21,8 @@ import type { StorageClientConfig } from './config.js';
 import { StorageRequestError, StorageUnavailableError } from './errors.js';
 import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
-import type { GaCall, GaReply, GaRequest, Pendiente } from './internal-protocol.js';
+import { newerFencing } from './fencing.js';
+import type { Fencing, GaCall, GaReply, GaRequest, Pendiente } from './internal-protocol.js';
 import type { OperacionSolicitada, Resultado } from './protocol.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 
@@ -43,6 +44,8 @@ export interface StorageClient {
   estado(id: string): Promise<Resultado>;
   pendientes(limite: number): Promise<Pendiente[]>;
   status(): EndpointStatus[];
+  /** The fencing token sent with writes: the newest history a write was acknowledged on (fencing.ts). */
+  fencing(): Fencing | undefined;
   close(): Promise<void>;
 }
 
@@ -97,6 +100,7 @@ class GaStorageClient implements StorageClient {
   private readonly endpoints: Endpoint[];
   private readonly ridPrefix = `${randomBytes(4).toString('hex')}-`;
   private ridSeq = 0;
+  private token: Fencing | undefined;
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -146,7 +150,9 @@ class GaStorageClient implements StorageClient {
         }
         attempts++;
         const rid = `${this.ridPrefix}${(++this.ridSeq).toString(36)}`;
-        const r = await this.attempt(ep, { ...req, rid } as GaRequest);
+        // Each attempt carries the newest token: a concurrent call may have raised it meanwhile.
+        const fencing = this.token && (req.cmd === 'aplicar' || req.cmd === 'registrar') ? { fencing: this.token } : {};
+        const r = await this.attempt(ep, { ...req, rid, ...fencing } as GaRequest);
         if (r.outcome === 'breaker_open') {
           // Lost the half-open trial to a concurrent call: a skip, not an attempt.
           attempts--;
@@ -156,6 +162,7 @@ class GaStorageClient implements StorageClient {
         this.metrics.attempt(ep.url, r.outcome);
         if (r.outcome === 'ok') {
           this.metrics.callDone(req.cmd, 'ok', (performance.now() - started) / 1000);
+          this.noteFencing(r.reply.fencing, ep.url);
           const { resultado, pendientes, rol } = r.reply;
           return { resultado, pendientes, rol };
         }
@@ -197,6 +204,10 @@ class GaStorageClient implements StorageClient {
     return r.pendientes;
   }
 
+  fencing(): Fencing | undefined {
+    return this.token;
+  }
+
   status(): EndpointStatus[] {
     return this.endpoints.map(({ url, breaker }) => ({
       endpoint: url,
@@ -236,6 +247,14 @@ class GaStorageClient implements StorageClient {
       if (err instanceof GaAttemptError) return { outcome: err.kind, detail: err.message };
       return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  private noteFencing(seen: Fencing | undefined, endpoint: string): void {
+    const next = newerFencing(this.token, seen);
+    if (next === this.token) return;
+    // Once per new history (start, failover): from now on older timelines refuse our writes.
+    this.log.info({ endpoint, sistema: next?.sistema, timeline: next?.timeline, before: this.token?.timeline }, 'GA writes fenced at a new PostgreSQL history');
+    this.token = next;
   }
 
   private skip(ep: Endpoint, journal: CallJournal, opId: string | undefined): void {

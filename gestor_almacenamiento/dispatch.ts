@@ -3,7 +3,7 @@
  * in and sends replies back, tests may call this directly.
  */
 import type { Logger } from '../common/logger.js';
-import { gaRequestSchema, type GaReply, type GaRequest } from '../common/internal-protocol.js';
+import { gaRequestSchema, type Fencing, type GaReply, type GaRequest } from '../common/internal-protocol.js';
 import { isConnectionError } from './db.js';
 import type { Store } from './store.js';
 
@@ -60,6 +60,8 @@ export interface DispatchDeps {
   onStorage?: (ok: boolean, err?: unknown) => void;
   /** Told when the gate lets a write through, before it runs. */
   onAdmitted?: (cmd: 'aplicar' | 'registrar') => void;
+  /** A pair member's history, stamped on acknowledged writes (the clients' fencing token). */
+  fencing?: () => Fencing | undefined;
   log: Logger;
 }
 
@@ -74,10 +76,10 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
     let reply: GaReply;
     switch (req.cmd) {
       case 'aplicar':
-        reply = { rid, ok: true, resultado: await store.aplicar(req.op) };
+        reply = withFencing({ rid, ok: true, resultado: await store.aplicar(req.op) }, d.fencing?.());
         break;
       case 'registrar':
-        reply = { rid, ok: true, resultado: await store.registrar(req.op) };
+        reply = withFencing({ rid, ok: true, resultado: await store.registrar(req.op) }, d.fencing?.());
         break;
       case 'consultar':
         reply = { rid, ok: true, resultado: await store.consultar(req.isbn) };
@@ -99,6 +101,10 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
     d.log.error({ err, cmd: req.cmd, rid }, 'storage call failed');
     return { rid, ok: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };
   }
+}
+
+function withFencing(reply: Extract<GaReply, { ok: true }>, fencing: Fencing | undefined): GaReply {
+  return fencing ? { ...reply, fencing } : reply;
 }
 
 /** The op id a request is about, for logs. */

@@ -167,7 +167,15 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
         reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
         log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
-        reply = await dispatch(parsed.req, { store: () => target.store, rol, gate, onStorage, onAdmitted: (c) => metrics.admitted.inc({ cmd: c }), log });
+        reply = await dispatch(parsed.req, {
+          store: () => target.store,
+          rol,
+          gate,
+          onStorage,
+          onAdmitted: (c) => metrics.admitted.inc({ cmd: c }),
+          fencing: role ? () => role!.machine.fencing() : undefined,
+          log,
+        });
       }
       sends.send([...envelope, Buffer.from(JSON.stringify(reply))]);
       const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;

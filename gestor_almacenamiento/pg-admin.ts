@@ -198,6 +198,8 @@ export interface PgRoleInfo {
   inRecovery: boolean;
   /** Current timeline: the primary's insert timeline, or the standby's receive/replay timeline. */
   timeline: number;
+  /** Cluster identity (system_identifier): shared by a primary and the standbys cloned from it. */
+  sistema: string;
   /** Primary: current insert LSN. Standby: last replayed LSN. */
   lsn: string;
   /** Standby only: last LSN received and flushed by the walreceiver (null when it never streamed). */
@@ -215,11 +217,12 @@ export async function pgRole(conn: AdminTarget, o: AdminOptions = {}): Promise<P
   return withAdminClient(
     conn,
     async (c) => {
-      const { rows } = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
-      if (!rows[0]?.r) {
+      const { rows } = await c.query<{ r: boolean; s: string }>('SELECT pg_is_in_recovery() AS r, (pg_control_system()).system_identifier::text AS s');
+      const sistema = rows[0]!.s;
+      if (!rows[0]!.r) {
         const p = await c.query<{ w: string; lsn: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS w, pg_current_wal_lsn()::text AS lsn');
         const row = p.rows[0]!;
-        return { inRecovery: false, timeline: timelineOfWalFile(row.w), lsn: row.lsn };
+        return { inRecovery: false, timeline: timelineOfWalFile(row.w), sistema, lsn: row.lsn };
       }
       const s = await c.query<{ tli: number; lsn: string | null; recv: string | null }>(
         `SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
@@ -228,7 +231,7 @@ export async function pgRole(conn: AdminTarget, o: AdminOptions = {}): Promise<P
                 pg_last_wal_receive_lsn()::text AS recv`,
       );
       const row = s.rows[0]!;
-      return { inRecovery: true, timeline: row.tli, lsn: row.lsn ?? '0/0', receiveLsn: row.recv };
+      return { inRecovery: true, timeline: row.tli, sistema, lsn: row.lsn ?? '0/0', receiveLsn: row.recv };
     },
     o,
   );

@@ -142,6 +142,9 @@ export class RoleController {
   async gate(req: GaRequest): Promise<GaReply | undefined> {
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
     if (req.cmd === 'ping') return undefined;
+    if ((req.cmd === 'aplicar' || req.cmd === 'registrar') && req.fencing && this.machine.writeFencedBy(req.fencing, this.now())) {
+      return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${req.fencing.timeline} y nuestro PostgreSQL está en uno anterior` };
+    }
     const arrivedAt = this.now();
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
@@ -274,7 +277,7 @@ export class RoleController {
       if (this.closed) throw new Error('GA closing');
       this.o.target.switchTo(choice.node.conn);
       if (this.o.migrate) await migrate(this.o.target.pool, this.log);
-      const ok = this.machine.activated(choice.timeline, `${reason}; ${choice.detail}`, this.now());
+      const ok = this.machine.activated(choice.timeline, `${reason}; ${choice.detail}`, this.now(), choice.sistema);
       if (ok) this.log.warn({ opMs: this.now() - t0, node: nodeLabel(choice.node), timeline: choice.timeline, promoted: choice.promoted }, 'takeover complete: serving');
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
@@ -291,7 +294,7 @@ export class RoleController {
       const r = await this.probeRole(node);
       // The target may have switched while we probed: a stale answer says nothing about the new node.
       if (this.closed || !this.o.target.is(node)) return;
-      this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline }, this.now());
+      this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline, ...(r.sistema !== undefined ? { sistema: r.sistema } : {}) }, this.now());
       this.machine.storage(true, this.now());
     } catch {
       // Closing ends the probe session under a running probe: that says nothing about the node.
@@ -304,7 +307,7 @@ export class RoleController {
   }
 
   /** An injected PgControl (tests) answers as is; the real probe reuses a kept-open session. */
-  private probeRole(node: PgSettings): Promise<{ inRecovery: boolean; timeline: number }> {
+  private probeRole(node: PgSettings): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }> {
     return this.o.pgc ? this.o.pgc.role(node) : pgRole(this.probeSessions.of(node));
   }
 

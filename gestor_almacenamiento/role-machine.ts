@@ -24,6 +24,9 @@
  * cannot tell "primary dead" from "primary not started yet / unreachable".
  */
 
+import { isBehind } from '../common/fencing.js';
+import type { Fencing } from '../common/internal-protocol.js';
+
 export type GaRol = 'primary' | 'backup';
 export const ESTADOS = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;
 export type Estado = (typeof ESTADOS)[number];
@@ -45,6 +48,8 @@ export interface NodeStatus {
   reachable: boolean;
   inRecovery?: boolean;
   timeline?: number;
+  /** The node's cluster (system_identifier), when known: scopes fencing tokens. */
+  sistema?: string;
 }
 
 export interface RoleChange {
@@ -212,11 +217,11 @@ export class RoleMachine {
   }
 
   /** The activation asked for succeeded on a primary node with this timeline. False = refused (fenced meanwhile). */
-  activated(timeline: number, reason: string, now: number): boolean {
+  activated(timeline: number, reason: string, now: number, sistema?: string): boolean {
     this.activating = false;
     this.lastActivationError = undefined;
     this.seeTimeline(timeline);
-    this.node = { reachable: true, inRecovery: false, timeline };
+    this.node = { reachable: true, inRecovery: false, timeline, ...(sistema !== undefined ? { sistema } : {}) };
     this.storageDownSince = undefined;
     if (this.estado === 'FENCED' || this.checkFence(now)) return false;
     this.go('ACTIVE', reason, now, this.estado === 'PRIMARY' ? 'info' : 'warn');
@@ -233,6 +238,24 @@ export class RoleMachine {
   peerNodePrimary(timeline: number, now: number): void {
     this.seeTimeline(timeline);
     this.checkFence(now);
+  }
+
+  /**
+   * A write carries a client's fencing token. True = refuse it: a client already
+   * wrote on a newer timeline of our node's cluster, so our node is the stale side
+   * of a failover, and we are FENCED from now on (as if a probe had shown it).
+   */
+  writeFencedBy(token: Fencing, now: number): boolean {
+    if (!isBehind(this.node, token)) return false;
+    this.seeTimeline(token.timeline);
+    this.checkFence(now);
+    return true;
+  }
+
+  /** The history our writes go to, stamped on every acknowledged write (undefined until probed). */
+  fencing(): Fencing | undefined {
+    const { sistema, timeline } = this.node;
+    return sistema !== undefined && timeline !== undefined ? { sistema, timeline } : undefined;
   }
 
   /** What we tell the peer. */

@@ -28,7 +28,8 @@ export interface PgNode {
 }
 
 export interface PgControl {
-  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number }>;
+  /** `sistema`: the cluster's system_identifier (fakes may leave it out: no fencing tokens then). */
+  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }>;
   promote(conn: PgSettings): Promise<{ timeline: number; promoted: boolean }>;
 }
 
@@ -43,6 +44,8 @@ export const pgAdminControl: PgControl = {
 export interface NodeChoice {
   node: PgNode;
   timeline: number;
+  /** The chosen node's cluster (promotion keeps it), when its probe told. */
+  sistema?: string;
   promoted: boolean;
   /** One line for logs and the role-change reason. */
   detail: string;
@@ -55,7 +58,7 @@ export class TakeoverError extends Error {
 export const nodeLabel = (n: PgNode) => `${n.name} ${n.conn.host}:${n.conn.port}`;
 const sameNode = (a: PgSettings, b: PgSettings) => a.host === b.host && a.port === b.port;
 
-type Probe = { node: PgNode; inRecovery: boolean; timeline: number } | { node: PgNode; error: string };
+type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: string } | { node: PgNode; error: string };
 
 export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger): Promise<NodeChoice> {
   const unique = nodes.filter((n, i) => nodes.findIndex((m) => sameNode(m.conn, n.conn)) === i);
@@ -80,7 +83,7 @@ export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgCo
   }
   const usable = primaries.filter((p) => p.timeline >= top);
   if (usable.length > 1) throw new TakeoverError(`two PostgreSQL primaries on timeline ${top} (${summary}): refusing to choose`);
-  if (usable[0]) return { node: usable[0].node, timeline: usable[0].timeline, promoted: false, detail: `using primary ${nodeLabel(usable[0].node)} on timeline ${usable[0].timeline}` };
+  if (usable[0]) return { node: usable[0].node, timeline: usable[0].timeline, sistema: usable[0].sistema, promoted: false, detail: `using primary ${nodeLabel(usable[0].node)} on timeline ${usable[0].timeline}` };
 
   const local = probes.find((p) => p.node.name === 'local');
   if (!local || 'error' in local) throw new TakeoverError(`no PostgreSQL primary alive and our own node is unreachable (${summary})`);
@@ -88,5 +91,5 @@ export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgCo
   log.warn({ node: nodeLabel(local.node), timeline: local.timeline, probes: summary }, 'no PostgreSQL primary alive: promoting our standby');
   const r = await pgc.promote(local.node.conn);
   if (r.timeline <= top && r.promoted) throw new TakeoverError(`promoted ${nodeLabel(local.node)} but it reports timeline ${r.timeline} <= ${top}`);
-  return { node: local.node, timeline: r.timeline, promoted: r.promoted, detail: `promoted ${nodeLabel(local.node)}: timeline ${local.timeline} → ${r.timeline}` };
+  return { node: local.node, timeline: r.timeline, sistema: local.sistema, promoted: r.promoted, detail: `promoted ${nodeLabel(local.node)}: timeline ${local.timeline} → ${r.timeline}` };
 }

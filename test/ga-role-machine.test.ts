@@ -250,3 +250,42 @@ describe('storage loss and dual states', () => {
     expect(p.m.state).toBe('PASSIVE');
   });
 });
+
+describe('fencing tokens carried by clients', () => {
+  const S = '7312345678901234567';
+  const active = () => {
+    const p = machine('primary');
+    p.m.nodeStatus({ ...primaryNode, sistema: S }, 0);
+    p.m.peerBeat(beat('BACKUP'), 10);
+    p.m.activated(1, 'cold start', 20, S);
+    return p;
+  };
+
+  it('stamps the history its writes go to, once the node was probed', () => {
+    const p = machine('primary');
+    expect(p.m.fencing()).toBeUndefined();
+    p.m.nodeStatus(primaryNode, 0); // a probe that did not tell the cluster: no token
+    expect(p.m.fencing()).toBeUndefined();
+    expect(active().m.fencing()).toEqual({ sistema: S, timeline: 1 });
+  });
+
+  it('a write from a client that already wrote on a newer timeline of this cluster is refused and fences the GA', () => {
+    const p = active();
+    expect(p.m.writeFencedBy({ sistema: S, timeline: 2 }, 30)).toBe(true);
+    expect(p.m.state).toBe('FENCED');
+    expect(p.m.highestTimeline).toBe(2);
+    expect(p.changes.at(-1)).toMatchObject({ from: 'ACTIVE', to: 'FENCED', reason: expect.stringMatching(/primary on timeline 1 but timeline 2 exists/) });
+    expect(p.m.request(40).kind).toBe('reject');
+  });
+
+  it('tokens of this timeline, an older one, another cluster or an unknown node change nothing', () => {
+    const p = active();
+    for (const t of [{ sistema: S, timeline: 1 }, { sistema: '42', timeline: 9 }]) expect(p.m.writeFencedBy(t, 30)).toBe(false);
+    expect(p.m.state).toBe('ACTIVE');
+    expect(p.m.request(40)).toEqual({ kind: 'serve' });
+    const q = machine('primary');
+    q.m.nodeStatus(primaryNode, 0); // cluster unknown
+    expect(q.m.writeFencedBy({ sistema: S, timeline: 5 }, 10)).toBe(false);
+    expect(q.m.state).toBe('PRIMARY');
+  });
+});

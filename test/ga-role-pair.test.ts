@@ -253,4 +253,32 @@ describe('GA pair on one PostgreSQL', () => {
     // Its counters show it served nothing.
     expect(Object.keys(s.ops.byCodigo)).toEqual(['GA_NO_ACTIVO']);
   });
+
+  it('fencing token: writes are stamped with the cluster and timeline; a client that wrote on a newer timeline of this cluster fences the active GA, which then admits nothing', async () => {
+    const { p } = await startPair(await pairConfig());
+    const admitted = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
+      return [...text.matchAll(/^ga_writes_admitted_total\{[^}]*\}\s+(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const first = await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence') });
+    const { rows } = await db.query<{ s: string }>('SELECT system_identifier::text AS s FROM pg_control_system()');
+    expect(first).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' }, fencing: { sistema: rows[0]!.s, timeline: 1 } });
+    const sistema = rows[0]!.s;
+    // Another cluster's token (a re-initialised deployment) and this timeline's are served.
+    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence'), fencing: { sistema: '1', timeline: 7 } })).toMatchObject({ ok: true });
+    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence'), fencing: { sistema, timeline: 1 } })).toMatchObject({ ok: true });
+    const before = await admitted();
+    expect(before).toBe(3);
+
+    const stale = [op('fence'), op('fence')];
+    const r = await rawCall(p.endpoint, { cmd: 'registrar', op: stale[0], fencing: { sistema, timeline: 2 } });
+    expect(r).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO', mensaje: expect.stringContaining('timeline 2') });
+    expect(estado(p)).toBe('FENCED');
+    expect((await status(p)).role).toMatchObject({ estado: 'FENCED', highestTimeline: 2, fenced: { reason: expect.stringMatching(/timeline 1 but timeline 2 exists/) } });
+    // From now on it refuses every write, with or without a token, and admitted none of them.
+    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: stale[1] })).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
+    expect(await admitted()).toBe(before);
+    const ledger = await db.query('SELECT id FROM operaciones WHERE id = ANY($1)', [stale.map((o) => o.id)]);
+    expect(ledger.rowCount).toBe(0);
+  });
 });

@@ -99,6 +99,9 @@ class MemoryStorage implements StorageClient {
   status() {
     return [];
   }
+  fencing() {
+    return undefined;
+  }
   async close(): Promise<void> {}
 }
 

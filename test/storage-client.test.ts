@@ -65,6 +65,26 @@ describe('happy path', () => {
   });
 });
 
+describe('fencing token', () => {
+  it('writes carry the newest history a write was acknowledged on; a stale stamp never lowers it', async () => {
+    const S = '7312345678901234567';
+    const stamps = [{ sistema: S, timeline: 1 }, { sistema: S, timeline: 2 }, { sistema: S, timeline: 1 }];
+    let writes = 0;
+    const g = await ga((req) => (req.cmd === 'aplicar' || req.cmd === 'registrar' ? { kind: 'ok', fencing: stamps[writes++] } : { kind: 'ok' }));
+    const cap = captureLogger();
+    const c = client(clientConfig([g.endpoint]), undefined, cap.log);
+    await c.aplicar(op('f1'));
+    await c.registrar(op('f2'));
+    await c.consultar('978-1');
+    await c.aplicar(op('f3'));
+    await c.aplicar(op('f4'));
+    const sent = g.received.map((r) => (r.cmd === 'aplicar' || r.cmd === 'registrar' ? (r.fencing ?? null) : 'none'));
+    expect(sent).toEqual([null, { sistema: S, timeline: 1 }, 'none', { sistema: S, timeline: 2 }, { sistema: S, timeline: 2 }]);
+    expect(c.fencing()).toEqual({ sistema: S, timeline: 2 });
+    expect(cap.lines.filter((l) => l.msg === 'GA writes fenced at a new PostgreSQL history').map((l) => l.timeline)).toEqual([1, 2]);
+  });
+});
+
 describe('request errors', () => {
   it('an ok reply without resultado is a StorageRequestError', async () => {
     const g = await ga({ kind: 'ok', resultado: null });

@@ -8,11 +8,11 @@ import { Router } from 'zeromq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { StorageClientConfig } from '../../common/config.js';
-import { gaRequestSchema, parseFrame, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/internal-protocol.js';
+import { gaRequestSchema, parseFrame, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/internal-protocol.js';
 import type { Resultado } from '../../common/protocol.js';
 
 export type FakeGaBehaviour =
-  | { kind: 'ok'; resultado?: Resultado | null; pendientes?: Pendiente[]; delayMs?: number }
+  | { kind: 'ok'; resultado?: Resultado | null; pendientes?: Pendiente[]; fencing?: Fencing; delayMs?: number }
   | { kind: 'fail'; codigo: GaFailureCode; mensaje?: string; delayMs?: number }
   | { kind: 'silent' };
 
@@ -113,6 +113,7 @@ export class FakeGa {
             ok: true,
             ...(b.resultado === null ? {} : { resultado: b.resultado ?? resultadoFor(req) }),
             ...(b.pendientes ? { pendientes: b.pendientes } : {}),
+            ...(b.fencing ? { fencing: b.fencing } : {}),
           }
         : { rid: req.rid, ok: false, codigo: b.codigo, mensaje: b.mensaje ?? b.codigo };
     const send = () => {
