@@ -26,7 +26,8 @@ export const operacionSolicitadaSchema = z
  * the standbys cloned from it) and its timeline. A GA whose node is on an older timeline
  * of the same cluster refuses writes carrying it (fencing.ts).
  */
-export const fencingSchema = z.object({ sistema: z.string().regex(/^[0-9]{1,20}$/), timeline: z.number().int().positive() }).strict();
+// Not strict, like the messages around it: a later field must not make older peers reject writes.
+export const fencingSchema = z.object({ sistema: z.string().regex(/^[0-9]{1,20}$/), timeline: z.number().int().positive() });
 export type Fencing = z.infer<typeof fencingSchema>;
 
 export const gaRequestSchema = z.discriminatedUnion('cmd', [

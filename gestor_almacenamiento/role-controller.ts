@@ -5,7 +5,7 @@
  * migrations), and is the RoleGate every request passes before dispatch.
  */
 import type { GaConfig } from '../common/config.js';
-import type { GaReply, GaRequest } from '../common/internal-protocol.js';
+import type { Fencing, GaReply, GaRequest } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
 import type { RoleMetrics } from './metrics.js';
@@ -142,23 +142,29 @@ export class RoleController {
   async gate(req: GaRequest): Promise<GaReply | undefined> {
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
     if (req.cmd === 'ping') return undefined;
-    if ((req.cmd === 'aplicar' || req.cmd === 'registrar') && req.fencing && this.machine.writeFencedBy(req.fencing, this.now())) {
-      return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${req.fencing.timeline} y nuestro PostgreSQL está en uno anterior` };
-    }
+    // A write's fencing token is checked on arrival and again right before serving:
+    // an activation or a probe in between may have told us our node's history.
+    const token = req.cmd === 'aplicar' || req.cmd === 'registrar' ? req.fencing : undefined;
+    const serveUnlessBehind = (): GaReply | undefined =>
+      token && this.machine.writeFencedBy(token, this.now())
+        ? { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
+        : undefined;
+    const behind = serveUnlessBehind();
+    if (behind) return behind;
     const arrivedAt = this.now();
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
       if (d.kind === 'serve') {
-        if (this.peerSilentSince === undefined) return undefined;
+        if (this.peerSilentSince === undefined) return serveUnlessBehind();
         await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
         if (this.doubtsUnreachablePeer()) {
           return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
         }
-        return undefined;
+        return serveUnlessBehind();
       }
       if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
-      if (d.kind === 'activate') this.activation = this.activate(d.reason).finally(() => (this.activation = undefined));
+      if (d.kind === 'activate') this.activation = this.activate(d.reason, token).finally(() => (this.activation = undefined));
       if (!(await this.waitActivation())) break;
     }
     return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
@@ -270,10 +276,11 @@ export class RoleController {
     return !timedOut;
   }
 
-  private async activate(reason: string): Promise<void> {
+  /** `token`: the fencing token of the write that asked for it (a newer timeline it proves exists). */
+  private async activate(reason: string, token?: Fencing): Promise<void> {
     const t0 = this.now();
     try {
-      const choice = await chooseNode(this.nodes, this.machine.highestTimeline, this.pgc, this.log);
+      const choice = await chooseNode(this.nodes, this.machine.highestTimeline, this.pgc, this.log, token);
       if (this.closed) throw new Error('GA closing');
       this.o.target.switchTo(choice.node.conn);
       if (this.o.migrate) await migrate(this.o.target.pool, this.log);

@@ -113,6 +113,8 @@ export class RoleMachine {
   private peerLostNoted = false;
   private highest = 0;
   private node: NodeStatus = { reachable: false };
+  /** Our node's cluster and timeline as last seen (fencing tokens); survives failed probes. */
+  private history: Fencing | undefined;
   private storageDownSince: number | undefined;
   private activating = false;
   private lastActivationError: string | undefined;
@@ -169,6 +171,7 @@ export class RoleMachine {
   /** Latest probe of the PostgreSQL node this GA serves from. */
   nodeStatus(s: NodeStatus, now: number): void {
     this.node = s;
+    this.noteHistory(s);
     if (s.timeline !== undefined) this.seeTimeline(s.timeline);
     if (this.checkFence(now)) return;
     // Someone turned our node into a standby under us: it takes no writes, so we are not active.
@@ -222,6 +225,7 @@ export class RoleMachine {
     this.lastActivationError = undefined;
     this.seeTimeline(timeline);
     this.node = { reachable: true, inRecovery: false, timeline, ...(sistema !== undefined ? { sistema } : {}) };
+    this.noteHistory(this.node);
     this.storageDownSince = undefined;
     if (this.estado === 'FENCED' || this.checkFence(now)) return false;
     this.go('ACTIVE', reason, now, this.estado === 'PRIMARY' ? 'info' : 'warn');
@@ -246,7 +250,8 @@ export class RoleMachine {
    * of a failover, and we are FENCED from now on (as if a probe had shown it).
    */
   writeFencedBy(token: Fencing, now: number): boolean {
-    if (!isBehind(this.node, token)) return false;
+    // The last known history, not this.node: a failed probe must not open a window for stale writes.
+    if (!this.history || !isBehind(this.history, token)) return false;
     this.seeTimeline(token.timeline);
     this.checkFence(now);
     return true;
@@ -254,8 +259,7 @@ export class RoleMachine {
 
   /** The history our writes go to, stamped on every acknowledged write (undefined until probed). */
   fencing(): Fencing | undefined {
-    const { sistema, timeline } = this.node;
-    return sistema !== undefined && timeline !== undefined ? { sistema, timeline } : undefined;
+    return this.history;
   }
 
   /** What we tell the peer. */
@@ -324,6 +328,12 @@ export class RoleMachine {
     if (p?.activo) return `GA pasivo (${this.o.rol}): el GA activo es el par`;
     if (!p) return `GA ${this.o.rol} iniciando: todavía no oye a su par`;
     return `GA pasivo (${this.o.rol}): esperando a que el par ${p.estado} se active`;
+  }
+
+  /** Kept across failed probes (a node's history only changes by promotion or a switch, both probed/activated). */
+  private noteHistory(s: NodeStatus): void {
+    if (s.sistema !== undefined && s.timeline !== undefined) this.history = { sistema: s.sistema, timeline: s.timeline };
+    else if (s.reachable) this.history = undefined; // answered without telling its cluster: no claim
   }
 
   private seeTimeline(t: number): void {

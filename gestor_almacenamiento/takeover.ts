@@ -5,7 +5,8 @@
  *
  * Rules, in order:
  *  1. Probe every known node (ours and the peer's) in parallel, with short timeouts.
- *  2. The reference timeline is the highest one seen anywhere (heartbeats, probes).
+ *  2. The reference timeline is the highest one seen anywhere (heartbeats, probes,
+ *     the fencing token of the client write that asked for the takeover).
  *  3. A reachable primary (not in recovery) on that timeline is used as is:
  *     "the PostgreSQL primary is still alive". A primary on a LOWER timeline is a
  *     node that came back after a failover on its old history: never used.
@@ -18,6 +19,7 @@
  * Only the local standby is ever promoted: the backup GA sits next to it, and a GA
  * that cannot reach its own node has no business promoting someone else's.
  */
+import type { Fencing } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
 import { pgRole, promote } from './pg-admin.js';
@@ -60,7 +62,11 @@ const sameNode = (a: PgSettings, b: PgSettings) => a.host === b.host && a.port =
 
 type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: string } | { node: PgNode; error: string };
 
-export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger): Promise<NodeChoice> {
+/**
+ * `token`: the fencing token of the client write that triggered the takeover; its
+ * timeline counts as seen when a probed node is of its cluster.
+ */
+export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger, token?: Fencing): Promise<NodeChoice> {
   const unique = nodes.filter((n, i) => nodes.findIndex((m) => sameNode(m.conn, n.conn)) === i);
   const probes: Probe[] = await Promise.all(
     unique.map(async (node) => {
@@ -72,6 +78,7 @@ export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgCo
     }),
   );
   const seen = probes.flatMap((p) => ('error' in p ? [] : [p.timeline]));
+  if (token && probes.some((p) => !('error' in p) && p.sistema === token.sistema)) seen.push(token.timeline);
   const top = Math.max(highestSeen, ...seen);
   const summary = probes
     .map((p) => ('error' in p ? `${nodeLabel(p.node)}: unreachable (${p.error})` : `${nodeLabel(p.node)}: ${p.inRecovery ? 'standby' : 'primary'} tl ${p.timeline}`))

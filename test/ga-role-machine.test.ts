@@ -278,7 +278,24 @@ describe('fencing tokens carried by clients', () => {
     expect(p.m.request(40).kind).toBe('reject');
   });
 
-  it('tokens of this timeline, an older one, another cluster or an unknown node change nothing', () => {
+  it('a failed probe does not open a window: the last known history still refuses, and fences once the node answers', () => {
+    const p = active();
+    p.m.nodeStatus({ reachable: false }, 30);
+    expect(p.m.fencing()).toEqual({ sistema: S, timeline: 1 });
+    expect(p.m.writeFencedBy({ sistema: S, timeline: 2 }, 40)).toBe(true);
+    p.m.nodeStatus({ ...primaryNode, sistema: S }, 50);
+    expect(p.m.state).toBe('FENCED');
+  });
+
+  it('a GA fenced by a token leaves FENCED once its node rejoined as a standby on that timeline', () => {
+    const p = active();
+    p.m.writeFencedBy({ sistema: S, timeline: 2 }, 30);
+    p.m.nodeStatus({ reachable: true, inRecovery: true, timeline: 2, sistema: S }, 40);
+    expect(p.m.state).toBe('PASSIVE');
+    expect(p.m.fencing()).toEqual({ sistema: S, timeline: 2 });
+  });
+
+  it('tokens of this timeline, an older one, another cluster or a node that never told its cluster change nothing', () => {
     const p = active();
     for (const t of [{ sistema: S, timeline: 1 }, { sistema: '42', timeline: 9 }]) expect(p.m.writeFencedBy(t, 30)).toBe(false);
     expect(p.m.state).toBe('ACTIVE');

@@ -12,7 +12,7 @@ const conn = (port: number): PgSettings => ({ host: '127.0.0.1', port, user: 'po
 const local: PgNode = { name: 'local', conn: conn(1) };
 const peer: PgNode = { name: 'peer', conn: conn(2) };
 
-type Fake = { inRecovery: boolean; timeline: number } | 'dead';
+type Fake = { inRecovery: boolean; timeline: number; sistema?: string } | 'dead';
 
 function fake(nodes: Record<number, Fake>) {
   const promoted: number[] = [];
@@ -35,6 +35,15 @@ function fake(nodes: Record<number, Fake>) {
 }
 
 describe('chooseNode', () => {
+  it("a client write's fencing token counts as seen: a primary of its cluster on an older timeline is not used", async () => {
+    const nodes = () => ({ 1: { inRecovery: true, timeline: 1, sistema: 'S' }, 2: { inRecovery: false, timeline: 1, sistema: 'S' } });
+    expect(await chooseNode([local, peer], 1, fake(nodes()).pgc, log)).toMatchObject({ node: peer, timeline: 1, sistema: 'S' });
+    // Timeline 2 exists but is unreachable: neither the old primary nor our standby (behind it) may be used.
+    await expect(chooseNode([local, peer], 1, fake(nodes()).pgc, log, { sistema: 'S', timeline: 2 })).rejects.toThrow(/timeline 1 < 2: promoting it would fork/);
+    // Another cluster's token says nothing about these nodes.
+    expect(await chooseNode([local, peer], 1, fake(nodes()).pgc, log, { sistema: 'T', timeline: 9 })).toMatchObject({ node: peer, timeline: 1 });
+  });
+
   it('GA primary dead, PostgreSQL primary alive: the backup uses it, promotes nothing', async () => {
     const f = fake({ 1: { inRecovery: true, timeline: 1 }, 2: { inRecovery: false, timeline: 1 } });
     const c = await chooseNode([local, peer], 1, f.pgc, log);
