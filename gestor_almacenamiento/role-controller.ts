@@ -145,23 +145,23 @@ export class RoleController {
     // A write's fencing token is checked on arrival and again right before serving:
     // an activation or a probe in between may have told us our node's history.
     const token = req.cmd === 'aplicar' || req.cmd === 'registrar' ? req.fencing : undefined;
-    const serveUnlessBehind = (): GaReply | undefined =>
+    const refuseIfBehind = (): GaReply | undefined =>
       token && this.machine.writeFencedBy(token, this.now())
         ? { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
         : undefined;
-    const behind = serveUnlessBehind();
-    if (behind) return behind;
+    const refused = refuseIfBehind();
+    if (refused) return refused;
     const arrivedAt = this.now();
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
       if (d.kind === 'serve') {
-        if (this.peerSilentSince === undefined) return serveUnlessBehind();
+        if (this.peerSilentSince === undefined) return refuseIfBehind();
         await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
         if (this.doubtsUnreachablePeer()) {
           return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
         }
-        return serveUnlessBehind();
+        return refuseIfBehind();
       }
       if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
       if (d.kind === 'activate') this.activation = this.activate(d.reason, token).finally(() => (this.activation = undefined));
@@ -301,7 +301,7 @@ export class RoleController {
       const r = await this.probeRole(node);
       // The target may have switched while we probed: a stale answer says nothing about the new node.
       if (this.closed || !this.o.target.is(node)) return;
-      this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline, ...(r.sistema !== undefined ? { sistema: r.sistema } : {}) }, this.now());
+      this.machine.nodeStatus({ reachable: true, inRecovery: r.inRecovery, timeline: r.timeline, sistema: r.sistema }, this.now());
       this.machine.storage(true, this.now());
     } catch {
       // Closing ends the probe session under a running probe: that says nothing about the node.

@@ -224,7 +224,7 @@ export class RoleMachine {
     this.activating = false;
     this.lastActivationError = undefined;
     this.seeTimeline(timeline);
-    this.node = { reachable: true, inRecovery: false, timeline, ...(sistema !== undefined ? { sistema } : {}) };
+    this.node = { reachable: true, inRecovery: false, timeline, sistema };
     this.noteHistory(this.node);
     this.storageDownSince = undefined;
     if (this.estado === 'FENCED' || this.checkFence(now)) return false;
