@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { Dealer, Router } from 'zeromq';
+import { intArg } from '../solicitante/cli-args.js';
 import { freePort } from './free-port.js';
 
 const self = fileURLToPath(import.meta.url);
@@ -77,9 +78,9 @@ else {
   const o = new Command()
     .name('bench:saltos')
     .description('coste de los saltos ZeroMQ solos: cliente → relés → eco')
-    .option('--max-saltos <n>', 'cadenas de 1..n procesos', (v) => Number.parseInt(v, 10), 3)
-    .option('--en-vuelo <n>', 'solicitudes en vuelo', (v) => Number.parseInt(v, 10), 10)
-    .option('--n <n>', 'ida y vuelta por medida', (v) => Number.parseInt(v, 10), 20000)
+    .option('--max-saltos <n>', 'cadenas de 1..n procesos', intArg(1), 3)
+    .option('--en-vuelo <n>', 'solicitudes en vuelo', intArg(1), 10)
+    .option('--n <n>', 'ida y vuelta por medida', intArg(1), 20000)
     .parse()
     .opts<{ maxSaltos: number; enVuelo: number; n: number }>();
   process.stdout.write(`saltos  ida-y-vuelta/s  µs CPU por ida y vuelta (todos los procesos)   [${o.enVuelo} en vuelo]\n`);

@@ -9,6 +9,7 @@
  *   npm run status -- --json                         # raw /status documents
  */
 import { Command } from 'commander';
+import { intArg } from '../solicitante/cli-args.js';
 
 type Json = Record<string, any>;
 
@@ -93,7 +94,7 @@ const program = new Command()
   .option('--ga <url>', 'URL HTTP de un GA (repetible)', collect)
   .option('--gc <url>', 'URL HTTP del GC', 'http://127.0.0.1:9555')
   .option('--no-gc', 'no consultar el GC')
-  .option('--timeout <ms>', 'espera máxima por proceso', (v) => Number.parseInt(v, 10), 2000)
+  .option('--timeout <ms>', 'espera máxima por proceso (ms)', intArg(1), 2000)
   .option('--json', 'imprime los documentos /status tal cual')
   .action(async (o: { ga?: string[]; gc: string | false; timeout: number; json?: boolean }) => {
     const gas = o.ga?.length ? o.ga : ['http://127.0.0.1:9570'];

@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
+import { intArg } from './cli-args.js';
 import { runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
@@ -28,11 +29,6 @@ interface GlobalOptions {
   reintentos?: number;
 }
 
-const intArg = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`debe ser un entero ≥ ${min}`);
-  return n;
-};
 const validated = (schema: typeof isbnSchema) => (v: string) => {
   const r = schema.safeParse(v);
   if (!r.success) throw new InvalidArgumentError(r.error.issues[0]?.message ?? 'no válido');
