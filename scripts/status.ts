@@ -4,12 +4,19 @@
  * age; GC actors, pending work and storage breakers. Exit 1 when no process
  * answers. A CLI, so it writes to stdout.
  *
- *   npm run status                                   # local defaults
- *   npm run status -- --ga http://127.0.1.1:9570 --ga http://127.0.1.2:9570 --gc http://127.0.1.1:9555
+ *   npm run status                                   # what a plain `npm start` runs (below)
+ *   npm run status -- --ga http://127.0.0.1:9570 --gc http://127.0.0.1:9555   # npm start -- --topologia single
  *   npm run status -- --json                         # raw /status documents
+ *
+ * Defaults: both GAs and the GC of `npm start`'s two-hosts topology with its
+ * standard ports (scripts/local-system.ts): GA pc1 and pc2 on :9570 of their
+ * own address, GC on pc1. Any --ga replaces the GA list.
  */
 import { Command } from 'commander';
 import { intArg } from '../solicitante/cli-args.js';
+
+const DEFAULT_GAS = ['http://127.0.1.1:9570', 'http://127.0.1.2:9570'];
+const DEFAULT_GC = 'http://127.0.1.1:9555';
 
 type Json = Record<string, any>;
 
@@ -91,13 +98,13 @@ const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 const program = new Command()
   .name('status')
   .description('Estado de los procesos del sistema (GA: rol, PostgreSQL, timeline, réplica, latido del par; GC: actores, tareas, breakers)')
-  .option('--ga <url>', 'URL HTTP de un GA (repetible)', collect)
-  .option('--gc <url>', 'URL HTTP del GC', 'http://127.0.0.1:9555')
+  .option('--ga <url>', `URL HTTP de un GA (repetible; por defecto ${DEFAULT_GAS.join(' y ')}, los de npm start)`, collect)
+  .option('--gc <url>', 'URL HTTP del GC', DEFAULT_GC)
   .option('--no-gc', 'no consultar el GC')
   .option('--timeout <ms>', 'espera máxima por proceso (ms)', intArg(1), 2000)
   .option('--json', 'imprime los documentos /status tal cual')
   .action(async (o: { ga?: string[]; gc: string | false; timeout: number; json?: boolean }) => {
-    const gas = o.ga?.length ? o.ga : ['http://127.0.0.1:9570'];
+    const gas = o.ga?.length ? o.ga : DEFAULT_GAS;
     const targets = [...gas.map((url) => ({ kind: 'ga' as const, url })), ...(o.gc ? [{ kind: 'gc' as const, url: o.gc }] : [])];
     const results = await Promise.all(
       targets.map(async (t) => {
