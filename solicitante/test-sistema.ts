@@ -5,7 +5,11 @@
  * Each step prints its reply, what was expected and PASS/FAIL; the result is
  * PASS only if every step passes. Ids are chosen here so the devolución's can
  * be polled with `estado` when the GC answers it asynchronously (ACEPTADO).
+ * They are fresh per run and never derived from the usuario: a usuario may
+ * hold characters an id may not (`@`), and re-used ids would only replay the
+ * outcomes recorded by an earlier run instead of applying anything.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Codigo } from '../common/codes.js';
 import type { Respuesta } from '../common/protocol.js';
@@ -39,9 +43,10 @@ export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestO
   const isbn = opts.isbn ?? DEMO_ISBN;
   const usuario = opts.usuario ?? `ts-${Date.now()}`;
   const steps: StepResult[] = [];
+  const run = `ts-${randomBytes(4).toString('hex')}`;
   let n = 0;
-  const nextId = () => `${usuario}-paso${++n}`;
-  out.write(`Prueba del sistema: isbn ${isbn}, usuario ${usuario}\n`);
+  const nextId = () => `${run}-paso${++n}`;
+  out.write(`Prueba del sistema: isbn ${isbn}, usuario ${usuario}, ids ${run}-pasoN\n`);
 
   const record = (step: string, expected: string, actual: string, ok: boolean) => {
     steps.push({ step, expected, actual, ok });
