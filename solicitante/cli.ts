@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { ConfigError, PS_VARS, readConfig, type PsConfig } from '../common/config.js';
+import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
 import { intArg } from './cli-args.js';
 import { runFile } from './file-mode.js';
@@ -33,6 +33,12 @@ const validated = (schema: typeof isbnSchema) => (v: string) => {
   const r = schema.safeParse(v);
   if (!r.success) throw new InvalidArgumentError(r.error.issues[0]?.message ?? 'no válido');
   return r.data;
+};
+
+/** `--gc` by the same rule as GC_ENDPOINT: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
+const endpointArg = (v: string) => {
+  if (!VARIABLES.GC_ENDPOINT.safeParse(v).success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto (p. ej. tcp://127.0.0.1:5555)');
+  return v;
 };
 
 /** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
@@ -66,7 +72,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
   const program = new Command('ps')
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
-    .option('--gc <endpoint>', 'endpoint del GC (por defecto GC_ENDPOINT)')
+    .option('--gc <endpoint>', 'endpoint del GC, tcp://host:puerto (por defecto GC_ENDPOINT)', endpointArg)
     .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
     .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
     .exitOverride()

@@ -171,4 +171,21 @@ describe('usage errors', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/GC_ENDPOINT/);
   });
+
+  it('refuses a --gc that is not an endpoint before sending anything', async () => {
+    const gc = await fake();
+    for (const v of ['localhost:5555', 'tcp://127.0.0.1', '']) {
+      const r = await cli(['--gc', v, 'archivo', 'x'], gc);
+      expect(r.code, v).toBe(2);
+      expect(r.err).toMatch(/--gc.*endpoint no válido; se espera tcp:\/\/host:puerto/);
+      expect(r.out).toBe('');
+    }
+    expect(gc.recibidas).toEqual([]);
+    // A valid one still works.
+    const f = join(dir, 'gc-ok.txt');
+    writeFileSync(f, `CONSULTA ${ISBN}\n`);
+    const ok = await cli(['--gc', gc.endpoint, 'archivo', f], 'tcp://127.0.0.1:1');
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/CONSULTA .* → OK/);
+  });
 });
