@@ -4,7 +4,7 @@
  * No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
  */
 import { now, type OperacionSolicitada, type Resultado } from '../common/protocol.js';
-import { ProtocolError, StorageUnavailableError } from '../common/errors.js';
+import { ProtocolError } from '../common/errors.js';
 import { MENSAJES } from '../common/codes.js';
 import type { Tarea } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
@@ -17,11 +17,12 @@ export interface TaskRunnerDeps {
 }
 
 /**
- * The Resultado for a failed `aplicar`. Without `estado` on purpose: the op was
- * NOT applied, and the GC decides whether to answer or re-publish.
+ * The Resultado for a failed `aplicar`. Without `estado` on purpose: it is no
+ * recorded outcome (the op was not applied — or, with TIEMPO_AGOTADO, may have
+ * been), and the GC decides whether to answer or re-publish.
  */
 export function failureResultado(op: OperacionSolicitada, err: unknown): Resultado {
-  const codigo = err instanceof StorageUnavailableError ? 'ALMACENAMIENTO_NO_DISPONIBLE' : err instanceof ProtocolError ? err.codigo : 'ERROR_INTERNO';
+  const codigo = err instanceof ProtocolError ? err.codigo : 'ERROR_INTERNO';
   return { id: op.id, operacion: op.operacion, exito: false, codigo, mensaje: MENSAJES[codigo], datos: {}, fechaOperacion: now() };
 }
 

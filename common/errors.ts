@@ -8,11 +8,20 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Every GA endpoint failed, timed out, was passive or had its breaker open, for all attempts. */
+/**
+ * Every GA endpoint failed, timed out, was passive or had its breaker open, for all attempts.
+ *
+ * `outcomeUnknown`: a write reached a GA that never answered (timeout, lost socket),
+ * so it may have committed. Telling the user "not available, retry" would invite a
+ * retry under a new id — a second renewal — so such a call carries TIEMPO_AGOTADO
+ * ("ask estado with its id") instead of ALMACENAMIENTO_NO_DISPONIBLE.
+ */
 export class StorageUnavailableError extends ProtocolError {
   override name = 'StorageUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ALMACENAMIENTO_NO_DISPONIBLE', message, options);
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
+    super(options?.outcomeUnknown ? 'TIEMPO_AGOTADO' : 'ALMACENAMIENTO_NO_DISPONIBLE', message, options);
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
   }
 }
 

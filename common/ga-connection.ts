@@ -46,6 +46,13 @@ interface Pending {
   resolve(reply: GaReply): void;
   reject(err: GaAttemptError): void;
   timer: NodeJS.Timeout;
+  /**
+   * 'sent': handed to ZeroMQ, so a GA may have it and a timeout leaves the outcome unknown.
+   * 'queued' (or a send that fails): no GA ever saw it. A timeout during 'sending' waits for
+   * the send (bounded by sendTimeoutMs) to tell which.
+   */
+  stage: 'queued' | 'sending' | 'sent';
+  expired: boolean;
 }
 
 /** One socket generation. Recycling replaces the whole Link, so a stale loop or queue never touches the new one. */
@@ -82,9 +89,17 @@ export class GaConnection {
     const { rid } = req;
     return new Promise<GaReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (link.pending.delete(rid)) reject(new GaAttemptError('timeout', `no reply within ${timeoutMs} ms`));
+        const p = link.pending.get(rid);
+        if (!p) return;
+        if (p.stage === 'sending') {
+          p.expired = true; // settled by drain() once the send ends
+          return;
+        }
+        link.pending.delete(rid);
+        // "Never sent" must stay distinguishable from "no answer": only the latter may have been applied.
+        reject(p.stage === 'sent' ? new GaAttemptError('timeout', `no reply within ${timeoutMs} ms`) : new GaAttemptError('unreachable', `not sent within ${timeoutMs} ms`));
       }, timeoutMs);
-      link.pending.set(rid, { resolve, reject, timer });
+      link.pending.set(rid, { resolve, reject, timer, stage: 'queued', expired: false });
       link.queue.push({ rid, frame: JSON.stringify(req) });
       if (!link.draining) void this.drain(link);
     });
@@ -146,9 +161,13 @@ export class GaConnection {
       while (!link.closed && link.queue.length > 0) {
         const item = link.queue.shift()!;
         // Its attempt already timed out while queued: nothing to send.
-        if (!link.pending.has(item.rid)) continue;
+        const p = link.pending.get(item.rid);
+        if (!p) continue;
+        p.stage = 'sending';
         try {
           await link.sock.send(item.frame);
+          p.stage = 'sent';
+          if (p.expired && link.pending.delete(item.rid)) p.reject(new GaAttemptError('timeout', 'no reply in time (sent late)'));
         } catch (err) {
           if (link.closed) return;
           // EAGAIN = no connected peer (immediate) or queue full within sendTimeout. Every

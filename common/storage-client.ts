@@ -138,6 +138,9 @@ class GaStorageClient implements StorageClient {
     const journal = new CallJournal();
     const max = this.cfg.GA_MAX_ATTEMPTS;
     let attempts = 0;
+    // A write that reached a GA which never answered may have committed (see StorageUnavailableError).
+    const isWrite = req.cmd === 'aplicar' || req.cmd === 'registrar';
+    let maybeApplied = false;
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
       if (round > 0) await this.backoff(round);
@@ -151,7 +154,7 @@ class GaStorageClient implements StorageClient {
         attempts++;
         const rid = `${this.ridPrefix}${(++this.ridSeq).toString(36)}`;
         // Each attempt carries the newest token: a concurrent call may have raised it meanwhile.
-        const fencing = this.token && (req.cmd === 'aplicar' || req.cmd === 'registrar') ? { fencing: this.token } : {};
+        const fencing = this.token && isWrite ? { fencing: this.token } : {};
         const r = await this.attempt(ep, { ...req, rid, ...fencing } as GaRequest);
         if (r.outcome === 'breaker_open') {
           // Lost the half-open trial to a concurrent call: a skip, not an attempt.
@@ -171,6 +174,7 @@ class GaStorageClient implements StorageClient {
           throw new StorageRequestError(`GA ${ep.url} rejected ${req.cmd}${opId ? ` ${opId}` : ''}: ${r.detail}`);
         }
         if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
+        if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport')) maybeApplied = true;
         journal.note(ep.url, `${r.outcome} (${r.detail})`);
         this.metrics.rotation(ep.url, r.outcome);
         const level = r.outcome === 'no_activo' ? 'info' : 'warn';
@@ -179,7 +183,10 @@ class GaStorageClient implements StorageClient {
     }
     this.metrics.attempt('*', 'unavailable');
     this.metrics.callDone(req.cmd, 'unavailable', (performance.now() - started) / 1000);
-    throw new StorageUnavailableError(`GA unavailable for ${req.cmd}${opId ? ` ${opId}` : ''} after ${attempts} attempts: ${journal.toString()}`);
+    throw new StorageUnavailableError(
+      `GA unavailable for ${req.cmd}${opId ? ` ${opId}` : ''} after ${attempts} attempts${maybeApplied ? ' (outcome unknown: a GA got it and never answered)' : ''}: ${journal.toString()}`,
+      { outcomeUnknown: maybeApplied },
+    );
   }
 
   async aplicar(op: OperacionSolicitada): Promise<Resultado> {

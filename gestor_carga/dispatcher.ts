@@ -3,11 +3,11 @@
  * actor, sync vs async, what is answered when. It resolves one Respuesta per
  * request; the frontend only sends it. Actor results come in via onResultado.
  */
-import { acceptedReply, errorReply, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
+import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Logger } from '../common/logger.js';
-import type { Modo, TaskTracker } from './task-tracker.js';
+import { sameOp, type Modo, type TaskTracker } from './task-tracker.js';
 
 export interface DispatcherDeps {
   storage: StorageClient;
@@ -32,13 +32,26 @@ function toOp(s: Extract<Solicitud, { operacion: OperacionActor }>): OperacionSo
   return op;
 }
 
-export function isFinal(r: Resultado): boolean {
-  return r.estado === 'COMPLETADA' || r.estado === 'RECHAZADA';
+/**
+ * No outcome from storage: the actor got no answer from any GA. ALMACENAMIENTO_NO_DISPONIBLE:
+ * not applied; TIEMPO_AGOTADO: a GA got it and never answered, so it may have been.
+ * Re-publishing is safe either way (same op id).
+ */
+export function isStorageFailure(r: Resultado): boolean {
+  return (r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' || r.codigo === 'TIEMPO_AGOTADO') && r.estado === undefined;
 }
 
-/** "Not applied: storage down" — the actor could not reach any GA; the op may be retried. */
-export function isStorageDown(r: Resultado): boolean {
-  return r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' && r.estado === undefined;
+/** The GA's own ID_REUTILIZADO reply, for an id the GC is still working on for another op. */
+export function reusedIdReply(op: OperacionSolicitada, tracked: OperacionSolicitada): Respuesta {
+  return errorReply('ID_REUTILIZADO', `El id ${op.id} ya se usó para otra solicitud (${tracked.operacion}); use un id nuevo`, op.id, { operacionRegistrada: tracked.operacion });
+}
+
+/** `estado` of an op the GC holds that has no ledger row yet (a sync op is recorded when applied): as the GA words a pending row. */
+export function inFlightEstadoReply(op: OperacionSolicitada): Respuesta {
+  const datos: Record<string, unknown> = { estado: 'PENDIENTE', operacion: op.operacion, isbn: op.isbn, usuario: op.usuario };
+  if (op.sede !== undefined) datos.sede = op.sede;
+  datos.resultado = null;
+  return { exito: true, codigo: 'OK', mensaje: `La operación ${op.id} está PENDIENTE`, fechaOperacion: now(), datos, id: op.id };
 }
 
 export class Dispatcher {
@@ -53,8 +66,11 @@ export class Dispatcher {
       switch (s.operacion) {
         case 'consulta':
           return await this.fromStorage(() => this.d.storage.consultar(s.isbn, s.id), s.id);
-        case 'estado':
-          return await this.fromStorage(() => this.d.storage.estado(s.id), s.id);
+        case 'estado': {
+          const r = await this.fromStorage(() => this.d.storage.estado(s.id), s.id);
+          const t = r.codigo === 'OPERACION_NO_ENCONTRADA' ? this.d.tracker.get(s.id) : undefined;
+          return t ? inFlightEstadoReply(t.op) : r;
+        }
         default: {
           const op = toOp(s);
           return this.d.modos[op.operacion] === 'sync' ? await this.sync(op) : await this.async(op);
@@ -74,7 +90,7 @@ export class Dispatcher {
       return;
     }
     const t = this.d.tracker.get(id);
-    if (isStorageDown(r)) {
+    if (isStorageFailure(r)) {
       if (!t) return;
       if (t.modo === 'async') {
         // Durable in the ledger: it must complete, so it goes out again after a backoff.
@@ -96,8 +112,13 @@ export class Dispatcher {
     for (const t of this.d.tracker.queuedLongerThan(this.d.noActorMs, 'sync')) {
       // Never published → certainly not applied: drop it so nothing applies it behind the user's back.
       // Published before (its actor died) → it may have been applied; keep it so it completes.
-      if (t.intento === 0) this.d.tracker.complete(t.op.id);
-      this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
+      if (t.intento === 0) {
+        this.d.tracker.complete(t.op.id);
+        this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
+      } else {
+        // "Retry" would be wrong here: a retry under a new id could apply it twice.
+        this.settle(t.op.id, errorReply('TIEMPO_AGOTADO', 'Sin actores vivos para terminarla; se aplicará cuando vuelva uno: consulte su estado con su id', t.op.id));
+      }
     }
   }
 
@@ -114,10 +135,14 @@ export class Dispatcher {
   }
 
   private async async(op: OperacionSolicitada): Promise<Respuesta> {
+    const held = this.d.tracker.get(op.id);
+    if (held && !sameOp(held.op, op)) return reusedIdReply(op, held.op);
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
     const r = await this.d.storage.registrar(op).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
+      // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is
+      // accepted all the same; the ledger re-scan hands it out once the other op is done.
       const outcome = this.d.tracker.submit(op, 'async');
       this.d.log.debug({ opId: op.id, outcome }, 'async op recorded');
       return acceptedReply(op.id, op.operacion);
@@ -128,6 +153,9 @@ export class Dispatcher {
 
   private sync(op: OperacionSolicitada): Promise<Respuesta> {
     if (this.closed) return Promise.resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
+    // Waiting on a task of another op under this id would hand us that op's outcome.
+    const held = this.d.tracker.get(op.id);
+    if (held && !sameOp(held.op, op)) return Promise.resolve(reusedIdReply(op, held.op));
     return new Promise<Respuesta>((resolve) => {
       const w: Waiter = {
         resolve,

@@ -48,7 +48,16 @@ export interface TrackerDeps {
   retryMaxMs?: number;
 }
 
-export type SubmitOutcome = 'published' | 'queued' | 'attached';
+/**
+ * 'attached': the same op is already tracked (a repeat; it gets that task's outcome).
+ * 'conflict': the id is tracked for ANOTHER op; nothing was done (ID_REUTILIZADO).
+ */
+export type SubmitOutcome = 'published' | 'queued' | 'attached' | 'conflict';
+
+/** The GA's notion of "the same op" for one id (aplicar_operacion / registrar_operacion). */
+export function sameOp(a: OperacionSolicitada, b: OperacionSolicitada): boolean {
+  return a.operacion === b.operacion && a.isbn === b.isbn && a.usuario === b.usuario;
+}
 
 export class TaskTracker {
   private readonly tasks = new Map<string, TrackedTask>();
@@ -75,7 +84,8 @@ export class TaskTracker {
 
   /** Tracks an op and publishes it, or queues it when no actor is live. A tracked id is not published twice. */
   submit(op: OperacionSolicitada, modo: Modo): SubmitOutcome {
-    if (this.tasks.has(op.id)) return 'attached';
+    const tracked = this.tasks.get(op.id);
+    if (tracked) return sameOp(tracked.op, op) ? 'attached' : 'conflict';
     const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, storageFailures: 0, createdAt: this.d.clock.now() };
     this.tasks.set(op.id, task);
     return this.dispatch(task) ? 'published' : 'queued';
@@ -153,10 +163,6 @@ export class TaskTracker {
     const c = { enviada: 0, 'en-cola': 0, espera: 0, total: this.tasks.size };
     for (const t of this.tasks.values()) c[t.state]++;
     return c;
-  }
-
-  all(): IterableIterator<TrackedTask> {
-    return this.tasks.values();
   }
 
   /** Publishes to a chosen actor; queues when none is live. Returns whether it was published. */

@@ -58,6 +58,11 @@ describe('actor task runner', () => {
     expect(a).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
     expect(a.estado).toBeUndefined();
     expect(reported.find((r) => r.id === 'b')).toMatchObject({ exito: false, codigo: 'ERROR_INTERNO' });
-    expect(failureResultado({ operacion: 'devolucion', isbn: 'x', usuario: 'u', id: 'z' }, new Error('boom')).codigo).toBe('ERROR_INTERNO');
+    const op = { operacion: 'devolucion', isbn: 'x', usuario: 'u', id: 'z' } as const;
+    expect(failureResultado(op, new Error('boom')).codigo).toBe('ERROR_INTERNO');
+    // A write a GA got and never answered may have committed: the user is told to ask estado, not to retry.
+    const unknown = failureResultado(op, new StorageUnavailableError('silent GA', { outcomeUnknown: true }));
+    expect(unknown).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO' });
+    expect(unknown.estado).toBeUndefined();
   });
 });

@@ -29,6 +29,9 @@ class MemoryStorage implements StorageClient {
   aplicarCalls = 0;
   down = false;
   aplicarDown = false;
+  /** aplicar fails as a GA that got the write and never answered would (it may have committed). */
+  aplicarUnknown = false;
+  registrarCalls = 0;
   delayMs = 0;
 
   private async gate(): Promise<void> {
@@ -67,6 +70,7 @@ class MemoryStorage implements StorageClient {
     this.aplicarCalls++;
     await this.gate();
     if (this.aplicarDown) throw new StorageUnavailableError('memory storage is down for aplicar');
+    if (this.aplicarUnknown) throw new StorageUnavailableError('memory GA silent after receiving', { outcomeUnknown: true });
     const row = this.ledger.get(op.id);
     if (row?.resultado) return row.resultado;
     const r = this.apply(op);
@@ -74,6 +78,7 @@ class MemoryStorage implements StorageClient {
     return r;
   }
   async registrar(op: OperacionSolicitada): Promise<Resultado> {
+    this.registrarCalls++;
     await this.gate();
     const row = this.ledger.get(op.id);
     if (row?.resultado) return row.resultado;
@@ -252,6 +257,50 @@ describe('GC with actors over ZeroMQ', () => {
     expect(storage.effects).toBe(1);
     expect(storage.stock.get('978-1')).toBe(4);
     expect(a.status().completadas).toBe(2);
+  });
+
+  it('an id in flight for another op is refused ID_REUTILIZADO, never handed the other op\'s outcome', async () => {
+    const storage = new MemoryStorage();
+    storage.delayMs = 800;
+    storage.loans.add('978-2|u2');
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await actor(storage, p, 'renovacion', 'r1');
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'renovacion', 1);
+    await liveActors(g, 'devolucion', 1);
+    const c1 = dealerClient(p.front);
+    const c2 = dealerClient(p.front);
+    const first = c1.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'reuse-1' }]);
+    await until(() => storage.aplicarCalls === 1, 2000, 'the préstamo in flight');
+    storage.delayMs = 0; // the préstamo's aplicar keeps its 800 ms; what follows is answered at once
+    // While it runs (no ledger row yet), estado says it is pending rather than unknown.
+    const [e] = await c2.many([{ operacion: 'estado', id: 'reuse-1' }]);
+    expect(e).toMatchObject({ exito: true, codigo: 'OK', id: 'reuse-1', datos: { estado: 'PENDIENTE', operacion: 'prestamo', isbn: '978-1', usuario: 'u1' } });
+    // The same id for a sync renovación and for an async devolución (which would otherwise be registered first).
+    const [sync] = await c2.many([{ operacion: 'renovacion', isbn: '978-2', usuario: 'u2', id: 'reuse-1' }]);
+    expect(sync).toMatchObject({ exito: false, codigo: 'ID_REUTILIZADO', id: 'reuse-1', datos: { operacionRegistrada: 'prestamo' } });
+    const [async] = await c2.many([{ operacion: 'devolucion', isbn: '978-2', usuario: 'u2', id: 'reuse-1' }]);
+    expect(async).toMatchObject({ exito: false, codigo: 'ID_REUTILIZADO', id: 'reuse-1' });
+    const [r1] = await first;
+    expect(r1).toMatchObject({ exito: true, codigo: 'APROBADO', id: 'reuse-1' });
+    expect(storage.aplicarCalls).toBe(1);
+    expect(storage.registrarCalls).toBe(0);
+    expect(storage.effects).toBe(1);
+    expect(storage.loans.has('978-2|u2')).toBe(true);
+  });
+
+  it('an actor that got no answer from a GA that had the write → TIEMPO_AGOTADO (ask estado), not "retry"', async () => {
+    const storage = new MemoryStorage();
+    storage.aplicarUnknown = true;
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'unknown-1' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'unknown-1' });
+    expect(g.status().tareas.total).toBe(0);
   });
 
   it('an original REQ client sending {"operacion","isbn","usuario"} gets exito/mensaje/datos', async () => {

@@ -123,7 +123,24 @@ describe('everything down', () => {
     expect(new Set(silent.received.map(opIdOf))).toEqual(new Set(['down-1']));
     // 2 rounds × (≤200 ms send wait + 200 ms timeout) + 50 ms backoff, with slack.
     expect(elapsed).toBeLessThan(2000);
-    expect((err as StorageUnavailableError).codigo).toBe('ALMACENAMIENTO_NO_DISPONIBLE');
+    // The silent GA got the write and never answered: it may have committed, so not "retry" but "ask estado".
+    expect((err as StorageUnavailableError).outcomeUnknown).toBe(true);
+    expect((err as StorageUnavailableError).codigo).toBe('TIEMPO_AGOTADO');
+    expect(msg).toContain('outcome unknown');
+  });
+
+  it('a write no GA ever received, or a read, is plainly unavailable (retrying is safe)', async () => {
+    const dead = `tcp://127.0.0.1:${await freePort()}`;
+    const silent = await ga({ kind: 'silent' });
+    const deadOnly = client(clientConfig([dead], { GA_TIMEOUT_MS: 200, GA_MAX_ATTEMPTS: 2, GA_BREAKER_FAILURES: 100 }));
+    const w = await deadOnly.aplicar(op('never-sent')).catch((e: unknown) => e);
+    expect(w).toBeInstanceOf(StorageUnavailableError);
+    expect((w as StorageUnavailableError).codigo).toBe('ALMACENAMIENTO_NO_DISPONIBLE');
+    const toSilent = client(clientConfig([silent.endpoint], { GA_TIMEOUT_MS: 200, GA_MAX_ATTEMPTS: 2, GA_BREAKER_FAILURES: 100 }));
+    const r = await toSilent.consultar('978-1').catch((e: unknown) => e);
+    expect(silent.count()).toBe(2);
+    expect((r as StorageUnavailableError).codigo).toBe('ALMACENAMIENTO_NO_DISPONIBLE');
+    expect((r as StorageUnavailableError).outcomeUnknown).toBe(false);
   });
 
   it('with every breaker open the call still ends, after bounded backoff, without sending', async () => {
