@@ -128,7 +128,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--clientes <n>', 'clientes simultáneos', intArg(1), 10)
     .option('--duracion <s>', 'duración en segundos', intArg(1), 20)
     .option('--mezcla [pesos]', `mezcla aleatoria de operaciones (por defecto ${Object.entries(DEFAULT_MIX).map(([k, v]) => `${k}=${v}`).join(',')})`)
-    .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto)')
+    .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto; un ciclo cuyo préstamo falla termina ahí)')
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
     .option('--json <fichero>', 'escribe el informe en JSON')

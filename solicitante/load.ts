@@ -24,7 +24,7 @@ export interface LoadOptions {
   gc?: GcCaller;
   clientes: number;
   duracionS: number;
-  /** Default: the sequence préstamo → renovación → devolución. */
+  /** Default: the sequence préstamo → renovación → devolución (a cycle ends early when its préstamo fails). */
   carga?: LoadPattern;
   /** Books to use; client i works on isbns[i % n]. Default the demo ISBN. */
   isbns?: string[];
@@ -117,14 +117,18 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const deadline = t0 + opts.duracionS * 1000;
   let stopped = false;
 
-  const runOne = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<void> => {
+  /** Sends one operation and records it; true when it got a success code. */
+  const runOne = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<boolean> => {
     const t = performance.now();
     try {
       const r = await gc.send({ operacion, isbn, usuario });
-      rec.record(operacion, r.codigo, isSuccessCode(r.codigo), (performance.now() - t) * 1000);
+      const ok = isSuccessCode(r.codigo);
+      rec.record(operacion, r.codigo, ok, (performance.now() - t) * 1000);
+      return ok;
     } catch (e) {
       if (e instanceof GcClientClosedError) stopped = true;
       else rec.recordNoReply(operacion);
+      return false;
     }
   };
   const running = () => !stopped && performance.now() < deadline;
@@ -139,11 +143,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     }
     // A fresh usuario per cycle: an async devolución may still be pending when
     // the next préstamo arrives, and the same usuario would get PRESTAMO_ACTIVO.
+    // A cycle whose préstamo failed ends there: renewing or returning a loan that
+    // does not exist only adds refusals, and an async devolución would be
+    // answered ACEPTADO and counted as a success that applies nothing.
     for (let cycle = 1; running(); cycle++) {
       const usuario = `${prefix}-${i}-${cycle}`;
       for (const op of ['prestamo', 'renovacion', 'devolucion'] as const) {
         if (!running()) break;
-        await runOne(gc, op, isbn, usuario);
+        if (!(await runOne(gc, op, isbn, usuario)) && op === 'prestamo') break;
       }
     }
   };

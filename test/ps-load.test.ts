@@ -75,6 +75,27 @@ describe('runLoad', () => {
     expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
   });
 
+  it('sequence: a cycle whose préstamo fails ends there, so no renovación or devolución of a loan that does not exist is sent or counted', async () => {
+    // One copy for three clients, returned asynchronously: most préstamos get SIN_EJEMPLARES.
+    const gc = await FakeGc.start({ libros: { 'X-1': 1 }, retardoAsyncMs: 20 });
+    cleanup.push(() => gc.stop());
+    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ['X-1'], timeoutMs: 1000, retries: 1 });
+    const op = (o: string) => r.porOperacion[o] ?? { count: 0, porCodigo: {} as Record<string, number> };
+    const prestados = op('prestamo').porCodigo.APROBADO ?? 0;
+    expect(op('prestamo').porCodigo.SIN_EJEMPLARES).toBeGreaterThan(0);
+    expect(prestados).toBeGreaterThan(0);
+    // Only cycles with a loan go on (the last may be cut short by the deadline).
+    expect(op('renovacion').count).toBeLessThanOrEqual(prestados);
+    expect(op('renovacion').count).toBeGreaterThanOrEqual(prestados - 3);
+    expect(op('devolucion').count).toBeLessThanOrEqual(prestados);
+    expect(Object.keys(op('renovacion').porCodigo)).toEqual(['APROBADO']);
+    expect(Object.keys(op('devolucion').porCodigo)).toEqual(['ACEPTADO']);
+    expect(r.exitosas).toBe(r.respuestas - op('prestamo').porCodigo.SIN_EJEMPLARES!);
+    const enviadas = gc.recibidas.map((m) => (m as { operacion: string }).operacion);
+    expect(enviadas.filter((o) => o !== 'prestamo').length).toBe(op('renovacion').count + op('devolucion').count);
+    expectConsistent(r);
+  });
+
   it('parseMix rejects nonsense', () => {
     expect(() => parseMix('prestamo=x')).toThrow(/Mezcla no válida/);
     expect(() => parseMix('volar=3')).toThrow(/Mezcla no válida/);
