@@ -9,7 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
 import { intArg } from './cli-args.js';
-import { runFile } from './file-mode.js';
+import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
@@ -92,11 +92,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 
   program
     .command('archivo <fichero>')
-    .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>)')
+    .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
       const gc = makeClient(cmd);
       try {
-        await runFile(file, gc, out);
+        // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
+        if (!complete(await runFile(file, gc, out))) exitCode = 1;
       } catch (e) {
         io.stderr.write(`${(e as Error).message}\n`);
         exitCode = 2;

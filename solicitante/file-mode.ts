@@ -2,6 +2,7 @@
  * `ps archivo <file>`: sends each line's request in order, one at a time,
  * prints each reply on one line and a summary at the end. Bad lines are
  * reported (with their number), counted and skipped; the run continues.
+ * `complete()` tells whether every line was valid and answered (the exit code).
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/codes.js';
@@ -62,6 +63,11 @@ export function formatSummary(r: FileRunSummary): string {
     `tiempo: ${formatDuration(r.ms)}`,
     '',
   ].join('\n');
+}
+
+/** True when every line parsed and every request got a reply (whatever its code). */
+export function complete(r: FileRunSummary): boolean {
+  return r.fallidas + r.invalidas === 0;
 }
 
 /** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */

@@ -42,12 +42,12 @@ function field(schema: typeof isbnSchema, value: string | undefined, name: strin
   return r.success ? r.data : { error: `${name} no válido '${value.slice(0, 40)}'` };
 }
 
-/** Parses one line; `lineNo` is its 1-based number, echoed in errors (and returned as `linea`). */
+/** Parses one line; `lineNo` is its 1-based number, returned as `linea` (error messages leave it to the caller to show). */
 export function parseLine(text: string, lineNo: number): ParsedLine {
   const uncommented = text.replace(/#.*$/, '').trim();
   if (uncommented === '') return { tipo: 'vacia', linea: lineNo };
   const [word = '', ...args] = uncommented.split(/[\s,;]+/).filter(Boolean);
-  const error = (m: string): ParsedLine => ({ tipo: 'error', linea: lineNo, mensaje: `línea ${lineNo}: ${m}` });
+  const error = (m: string): ParsedLine => ({ tipo: 'error', linea: lineNo, mensaje: m });
 
   const operacion = parseOperacion(word);
   if (!operacion) {

@@ -63,13 +63,13 @@ describe('ps archivo', () => {
       ].join('\n'),
     );
     const r = await cli(['archivo', f], gc);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // one invalid line
     const lineas = r.out.split('\n');
     expect(lineas[0]).toMatch(new RegExp(`^\\[2\\] PRESTAMO ${ISBN} ana → APROBADO ".*" vence \\d{4}-\\d{2}-\\d{2} \\[id ps-`));
     expect(lineas[1]).toMatch(/^\[3\] RENOVACION .* ana → APROBADO .* vence /);
     expect(lineas[2]).toMatch(/^\[5\] PRESTAMO .* → PRESTAMO_ACTIVO/);
     expect(lineas[3]).toMatch(/^\[6\] CONSULTA .* → OK .* disponibles 1\/2/);
-    expect(lineas[4]).toMatch(/^\[7\] ERROR línea 7: operación desconocida 'PRESTAR'/);
+    expect(lineas[4]).toMatch(/^\[7\] ERROR operación desconocida 'PRESTAR'/); // the number once
     expect(lineas[5]).toMatch(/^\[8\] DEVOLUCION .* → ACEPTADO/);
     expect(lineas[6]).toMatch(/^\[9\] DEVOLUCION .* → ACEPTADO/);
     expect(r.out).toContain('enviadas: 6  exitosas: 5  sin respuesta: 0  líneas inválidas: 1');
@@ -77,6 +77,25 @@ describe('ps archivo', () => {
     expect(r.out).toMatch(/tiempo: \d/);
     // sent in file order
     expect(gc.recibidas.map((m) => (m as { operacion: string }).operacion)).toEqual(['prestamo', 'renovacion', 'prestamo', 'consulta', 'devolucion', 'devolucion']);
+  });
+
+  it('exits 0 when every line is valid and answered, refusals included', async () => {
+    const gc = await fake({ libros: { [ISBN]: 1 } });
+    const f = join(dir, 'limpio.txt');
+    writeFileSync(f, `PRESTAMO ${ISBN} ana\nPRESTAMO ${ISBN} bea\n`);
+    const r = await cli(['archivo', f], gc);
+    expect(r.out).toMatch(/^\[2\] PRESTAMO .* → SIN_EJEMPLARES/m);
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 1 when every line is invalid', async () => {
+    const gc = await fake();
+    const f = join(dir, 'invalido.txt');
+    writeFileSync(f, 'PRESTAR 1 2\nHOLA\n');
+    const r = await cli(['archivo', f], gc);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('líneas inválidas: 2');
+    expect(gc.recibidas).toEqual([]);
   });
 
   it('exits non-zero when the file cannot be read', async () => {
@@ -91,7 +110,7 @@ describe('ps archivo', () => {
     const f = join(dir, 'perdidas.txt');
     writeFileSync(f, `PRESTAMO ${ISBN} bea\nCONSULTA ${ISBN}\n`);
     const r = await cli(['archivo', f], gc);
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // one request without a reply
     expect(r.out).toMatch(/^\[1\] PRESTAMO .* → SIN RESPUESTA: El GC .* no respondió tras 2 intento/m);
     expect(r.out).toMatch(/^\[2\] CONSULTA .* → OK/m);
     expect(r.out).toContain('sin respuesta: 1');
