@@ -4,9 +4,11 @@
  * message naming the bad variable. Add a variable here and to .env.example.
  */
 import { z } from 'zod';
-import { OPERACIONES_ACTOR } from './protocol.js';
+import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
+import { actorIdSchema } from './internal-protocol.js';
 
-const int = (def: number, min = 0, max = 2 ** 31) => z.coerce.number().int().min(min).max(max).default(def);
+// 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
+const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
 const endpoint = z.string().regex(/^(tcp:\/\/[^\s,]+:\d+|ipc:\/\/\S+|inproc:\/\/\S+)$/, 'expected tcp://host:port');
 const endpointList = z
   .string()
@@ -67,7 +69,7 @@ export const VARIABLES = {
   ACTOR_DEAD_MS: int(1000, 60),
   // actors
   ACTOR_TIPO: z.enum(OPERACIONES_ACTOR).optional(),
-  ACTOR_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
+  ACTOR_ID: actorIdSchema.optional(),
   GC_PUB_ENDPOINT: endpoint.default('tcp://127.0.0.1:5556'),
   GC_BACKEND_ENDPOINT: endpoint.default('tcp://127.0.0.1:5557'),
   ACTOR_HTTP_PORT: int(0, 0, 65535),
@@ -76,7 +78,8 @@ export const VARIABLES = {
   GC_ENDPOINT: endpoint.default('tcp://127.0.0.1:5555'),
   PS_TIMEOUT_MS: int(5000, 50),
   PS_RETRIES: int(3, 0, 100),
-  PS_SEDE: z.string().optional(),
+  // What the GC accepts as `sede`: a bad value fails at start, not as SOLICITUD_INVALIDA on every request.
+  PS_SEDE: sedeSchema.optional(),
   // every process
   HTTP_HOST: z.string().default('0.0.0.0'),
 } as const;
@@ -97,6 +100,17 @@ export class ConfigError extends Error {
 type Picked<K extends VariableName> = { [P in K]: z.output<(typeof VARIABLES)[P]> };
 
 /**
+ * Pairs of timings that only work together: a peer or actor must get several
+ * beats within the silence that declares it dead, or it flaps between dead and
+ * alive (tasks moved, takeovers started) while perfectly healthy. Checked when a
+ * process reads both.
+ */
+const RELATIONS: Array<{ slow: VariableName; fast: VariableName; factor: number }> = [
+  { slow: 'ACTOR_DEAD_MS', fast: 'ACTOR_HEARTBEAT_MS', factor: 2 },
+  { slow: 'GA_PEER_TIMEOUT_MS', fast: 'GA_HEARTBEAT_MS', factor: 3 },
+];
+
+/**
  * Reads and validates the named variables. Empty strings count as unset, so a
  * compose file can pass `VAR=` to mean "default".
  */
@@ -107,6 +121,12 @@ export function readConfig<K extends VariableName>(names: readonly K[], env: Nod
     const r = VARIABLES[name].safeParse(raw === '' ? undefined : raw);
     if (!r.success) throw new ConfigError(name, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
     out[name] = r.data;
+  }
+  for (const { slow, fast, factor } of RELATIONS) {
+    const [s, f] = [out[slow], out[fast]];
+    if (typeof s === 'number' && typeof f === 'number' && s < factor * f) {
+      throw new ConfigError(slow, `must be at least ${factor} × ${fast} (${f} ms), got ${s} ms: a live peer would be declared dead between beats`);
+    }
   }
   return out as Picked<K>;
 }

@@ -1,4 +1,7 @@
 import { pino, type Logger } from 'pino';
+import { VARIABLES } from './config.js';
+
+const LOG_LEVELS = VARIABLES.LOG_LEVEL;
 
 export type { Logger };
 
@@ -8,8 +11,11 @@ export type { Logger };
  * than the work itself. LOG_LEVEL=debug shows them.
  */
 export function createLogger(proc: string, extra: Record<string, unknown> = {}): Logger {
+  // Before the config is read: an empty or bad LOG_LEVEL must not crash here with
+  // pino's own error; readConfigOrExit reports a bad one by name right after.
+  const level = LOG_LEVELS.safeParse(process.env.LOG_LEVEL);
   return pino({
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: level.success ? level.data : 'info',
     base: { proc, pid: process.pid, ...extra },
     timestamp: pino.stdTimeFunctions.isoTime,
   });

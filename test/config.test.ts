@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, GC_VARS, KNOWN_VARIABLES, readConfig } from '../common/config.js';
+import { ConfigError, GA_VARS, GC_VARS, KNOWN_VARIABLES, PS_VARS, readConfig } from '../common/config.js';
+import { createLogger } from '../common/logger.js';
 
 describe('configuration contract', () => {
   it('.env.example documents exactly the variables the code knows', () => {
@@ -22,5 +23,38 @@ describe('configuration contract', () => {
     expect(() => readConfig(GC_VARS, { GC_MODO_PRESTAMO: 'maybe' })).toThrowError(ConfigError);
     expect(() => readConfig(GC_VARS, { GC_TASK_DEADLINE_MS: 'soon' })).toThrowError(/GC_TASK_DEADLINE_MS/);
     expect(() => readConfig(GC_VARS, { GA_ENDPOINTS: 'localhost' })).toThrowError(/GA_ENDPOINTS/);
+  });
+
+  it('refuses a delay past the largest timer (it would fire after 1 ms)', () => {
+    expect(readConfig(GC_VARS, { GC_SYNC_TIMEOUT_MS: String(2 ** 31 - 1) }).GC_SYNC_TIMEOUT_MS).toBe(2 ** 31 - 1);
+    expect(() => readConfig(GC_VARS, { GC_SYNC_TIMEOUT_MS: String(2 ** 31) })).toThrowError(/GC_SYNC_TIMEOUT_MS/);
+  });
+
+  it('refuses a death timeout that a live peer would cross between two beats', () => {
+    expect(() => readConfig(GC_VARS, { ACTOR_HEARTBEAT_MS: '600', ACTOR_DEAD_MS: '1000' })).toThrowError(/ACTOR_DEAD_MS: must be at least 2 × ACTOR_HEARTBEAT_MS/);
+    expect(readConfig(GC_VARS, { ACTOR_HEARTBEAT_MS: '500', ACTOR_DEAD_MS: '1000' }).ACTOR_DEAD_MS).toBe(1000);
+    expect(() => readConfig(GA_VARS, { GA_HEARTBEAT_MS: '400' })).toThrowError(/GA_PEER_TIMEOUT_MS: must be at least 3 × GA_HEARTBEAT_MS/);
+    expect(readConfig(GA_VARS, {}).GA_PEER_TIMEOUT_MS).toBe(1000);
+  });
+
+  it('PS_SEDE follows the protocol rule for sede, so a bad one fails at start', () => {
+    expect(readConfig(PS_VARS, { PS_SEDE: 'Sede Norte' }).PS_SEDE).toBe('Sede Norte');
+    expect(() => readConfig(PS_VARS, { PS_SEDE: 'Sede/Norte' })).toThrowError(/PS_SEDE/);
+  });
+
+  it('an empty or bad LOG_LEVEL does not crash the logger (the config check names it)', () => {
+    const before = process.env.LOG_LEVEL;
+    try {
+      for (const v of ['', 'verbose']) {
+        process.env.LOG_LEVEL = v;
+        expect(createLogger('t').level).toBe('info');
+      }
+      process.env.LOG_LEVEL = 'warn';
+      expect(createLogger('t').level).toBe('warn');
+    } finally {
+      if (before === undefined) delete process.env.LOG_LEVEL;
+      else process.env.LOG_LEVEL = before;
+    }
+    expect(() => readConfig(GC_VARS, { LOG_LEVEL: 'verbose' })).toThrowError(/LOG_LEVEL/);
   });
 });
