@@ -5,17 +5,12 @@ import type { EstadoOperacion, Respuesta } from '../common/protocol.js';
 import { ESTADOS } from '../common/protocol.js';
 import type { NuevaSolicitud } from './types.js';
 
-// The GA names the due date; accept the spellings a GA might reasonably use.
-const DUE_DATE_KEYS = ['fechaDevolucion', 'fechaVencimiento', 'vence', 'fechaLimite', 'fecha_devolucion', 'fecha_vencimiento'];
-
-/** The loan's due date in a reply, if it carries one (préstamo, renovación). */
+/** The loan's due date in a reply, if it carries one (préstamo, renovación): `fechaDevolucion`, as the GA's SQL names it. */
 export function dueDate(r: Respuesta): string | undefined {
   for (const source of [r.datos, resultadoOf(r)?.datos]) {
     if (!source || typeof source !== 'object') continue;
-    for (const k of DUE_DATE_KEYS) {
-      const v = (source as Record<string, unknown>)[k];
-      if (typeof v === 'string' && v) return v;
-    }
+    const v = (source as Record<string, unknown>).fechaDevolucion;
+    if (typeof v === 'string' && v) return v;
   }
   return undefined;
 }

@@ -37,10 +37,6 @@ export class GcClient implements GcCaller {
     this.makeId = opts.makeId ?? idGenerator();
   }
 
-  get endpoint(): string {
-    return this.opts.endpoint;
-  }
-
   send(solicitud: NuevaSolicitud): Promise<Respuesta> {
     const p = this.queue.then(() => this.sendNow(solicitud));
     this.queue = p.catch(() => undefined);

@@ -38,8 +38,6 @@ export class GcPipelineClient implements GcCaller {
   private sending = false;
   private closed = false;
   private readonly makeId: IdGenerator;
-  /** Replies that matched nothing in flight (late duplicates or unreadable). */
-  discarded = 0;
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
@@ -47,10 +45,6 @@ export class GcPipelineClient implements GcCaller {
     this.socket = new Dealer({ linger: 0, sendTimeout: opts.timeoutMs, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     this.socket.connect(opts.endpoint);
     void this.receiveLoop();
-  }
-
-  get inFlight(): number {
-    return this.pending.size;
   }
 
   send(solicitud: NuevaSolicitud): Promise<Respuesta> {
@@ -121,10 +115,8 @@ export class GcPipelineClient implements GcCaller {
       }
       const r = parseRespuesta(frames[frames.length - 1]);
       const p = typeof r === 'string' || !r.id ? undefined : this.pending.get(r.id);
-      if (!p || typeof r === 'string') {
-        this.discarded++;
-        continue;
-      }
+      // Matches nothing in flight: a late duplicate of an answered retry, or unreadable.
+      if (!p || typeof r === 'string') continue;
       clearTimeout(p.timer);
       this.pending.delete(p.id);
       p.resolve(r);
