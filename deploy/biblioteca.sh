@@ -48,7 +48,8 @@ case "$cmd" in
         .then((r) => process.exit(r.ok ? 0 : 1), (e) => { console.error(String(e)); process.exit(1); });
     ' "$host" "$port" ;;
   help|-h|--help)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' ;;
+    # The header comment (line 2 up to the first code line), without its '# '.
+    sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
   *)
     echo "biblioteca: unknown command '$cmd' (ga, gc, actor, ps, status, health, help)" >&2
     exit 2 ;;
