@@ -35,19 +35,89 @@ const NODE_PROBE = { connectTimeoutMs: PROBE.connectTimeoutMs, queryTimeoutMs: P
 const TAKEOVER_WAIT_MS = 250;
 /**
  * Bound of the direct probe of the peer's PostgreSQL an ACTIVE GA makes while the
- * peer is silent. Short: it runs before serving, and a peer host that is down
- * (no RST, just silence) must cost a request a few hundred ms, not a client timeout.
+ * peer is silent. Short: a request may have to wait for one, and a peer host that
+ * is down (no RST, just silence) must cost a few hundred ms, not a client timeout.
  */
 const PEER_NODE_PROBE = { connectTimeoutMs: 200, queryTimeoutMs: 300 };
 /**
- * A peer PostgreSQL that cannot be reached says nothing only once it has stayed
- * unreachable this long. Right after a healed partition the first probes fail
- * (a SYN lost in the cut, EHOSTUNREACH until ARP resolves again) although the
- * peer is up and promoted: serving on such a failure admitted writes on the old
- * timeline (link-cut drill). Meanwhile requests get GA_NO_ACTIVO and go to the
- * other GA; a peer host that is really down costs ~1 s more of refused requests.
+ * While the peer is silent the ACTIVE GA probes the peer's PostgreSQL in the
+ * background this often (back to back when a probe takes longer: a dead host
+ * costs the 200 ms connect bound each time) ...
+ */
+const PEER_PROBE_EVERY_MS = 200;
+/**
+ * ... and a request is decided on the last probe if that probe started at most
+ * this long before the request arrived; otherwise it waits for a newer one. It
+ * bounds how late a newer timeline on the peer's node is noticed (plus the probe
+ * itself); above two probes of a dead host, so the steady state never waits.
+ */
+const PEER_PROBE_FRESH_MS = 500;
+/**
+ * A peer PostgreSQL that cannot be reached says nothing until this GA has had
+ * its clients for this long since the peer's last beat: right after a healed
+ * partition the first probes fail (a SYN lost in the cut, EHOSTUNREACH until
+ * ARP resolves again) although the peer is up and promoted, and serving on such
+ * a failure admitted writes on the old timeline (link-cut drill). See
+ * silentPeerVerdict and clientsStayed.
  */
 const PEER_NODE_UNREACHABLE_MS = 1000;
+
+/** What the last probe of the silent peer's PostgreSQL showed (one silence: older ones are dropped). */
+export interface PeerProbeResult {
+  startedAt: number;
+  reachable: boolean;
+}
+
+/**
+ * The rule for a request to an ACTIVE GA whose peer is silent (pure).
+ *  - 'probe': no probe started within PEER_PROBE_FRESH_MS before the request: wait for one;
+ *  - 'doubt': the peer's node did not answer, this GA was ACTIVE before the silence,
+ *    and an unreachable peer is not trusted yet (clientsStayed): it may be the
+ *    stale side of a partition that just healed; answer GA_NO_ACTIVO;
+ *  - 'serve': the peer's node answered (a newer timeline there has fenced us
+ *    already), or it is unreachable and there is no reason to doubt it.
+ */
+export function silentPeerVerdict(s: {
+  probe: PeerProbeResult | undefined;
+  arrivedAt: number;
+  activeSince: number | undefined;
+  silentSince: number;
+  trustUnreachable: boolean;
+}): 'probe' | 'doubt' | 'serve' {
+  if (!s.probe || s.probe.startedAt < s.arrivedAt - PEER_PROBE_FRESH_MS) return 'probe';
+  if (s.probe.reachable) return 'serve';
+  // A GA that took over after the silence is the survivor by decision: no doubt.
+  const wasActiveBefore = s.activeSince !== undefined && s.activeSince < s.silentSince;
+  return wasActiveBefore && !s.trustUnreachable ? 'doubt' : 'serve';
+}
+
+/**
+ * Whether this GA has had its clients without a pause (contactSince: start of the
+ * current run of requests, see contactGapMs) for PEER_NODE_UNREACHABLE_MS since
+ * the peer's last beat. Once true, an unreachable peer is trusted for the rest
+ * of that silence (pure).
+ * Why: a cut that isolated this GA while the pair still heard each other, long
+ * enough for the peer to take over and promote, also kept its clients away for
+ * a pause, so the run that follows the heal starts after the last beat and the
+ * first second of it is doubted. If the clients stayed (the peer's host died,
+ * or only the link between the hosts broke), nothing is doubted. A cut that
+ * starts once the pair no longer hears each other is the documented partition
+ * limit (the peer may take over at any time), which no check here can see.
+ */
+export function clientsStayed(now: number, contactSince: number, peerLastBeatAt: number): boolean {
+  return now - Math.max(contactSince, peerLastBeatAt) >= PEER_NODE_UNREACHABLE_MS;
+}
+
+/**
+ * A pause in client requests at least this long starts a new run of contact. A
+ * takeover by the peer needs our heartbeat silent for T (GA_PEER_TIMEOUT_MS), and
+ * our last beat before a cut is at most one heartbeat old, so a cut that let the
+ * peer promote kept our clients away for more than T − heartbeat. Shorter pauses
+ * (a client's retry rounds are ≤ ~0.7 s) must not restart the doubt.
+ */
+export function contactGapMs(peerTimeoutMs: number, heartbeatMs: number): number {
+  return Math.max(peerTimeoutMs - heartbeatMs, heartbeatMs);
+}
 
 export const REJOIN_HINT =
   'rejoin this PostgreSQL node as a standby of the current primary: locally `npm run pg -- rejoin --data <dir> --listen <host:port> --primary <host:port> --name <pcN> [--reclone]`; in the compose deployment `docker stop pcN-postgres && docker compose -f docker-compose.pcN.yml run --rm postgres-rejoin && docker start pcN-postgres` (docs/deploy.md, "Bringing a former primary back"); this GA leaves FENCED by itself once its node follows the newest timeline';
@@ -70,10 +140,20 @@ export class RoleController {
   private link: PeerLink | undefined;
   private activation: Promise<void> | undefined;
   private activeSince: number | undefined;
-  /** When the peer's heartbeat was declared lost (undefined: the peer is heard). */
+  /** When the peer's heartbeat was declared lost, or never came within T of the start (undefined: the peer is heard). */
   private peerSilentSince: number | undefined;
-  /** When the probes of the peer's PostgreSQL started failing (undefined: last one answered). */
-  private peerNodeUnreachableSince: number | undefined;
+  /** Last completed probe of the peer's PostgreSQL during this silence. */
+  private peerProbeResult: PeerProbeResult | undefined;
+  /** Bumped when a silence starts or ends: a probe's answer only counts for its own silence. */
+  private peerEpoch = 0;
+  /** When the last peer beat arrived (0: never). */
+  private peerLastBeatAt = 0;
+  /** This silence's unreachable peer node is trusted (clientsStayed came true). */
+  private trustUnreachable = false;
+  /** Client contact: start of the current run of requests, and the last request. */
+  private contactSince = 0;
+  private lastContactAt: number | undefined;
+  private readonly contactGapMs: number;
   private timers: NodeJS.Timeout[] = [];
   private probing = false;
   private closed = false;
@@ -81,11 +161,12 @@ export class RoleController {
   private readonly now: () => number;
   private readonly nodes: PgNode[];
   private readonly log: Logger;
+  /** The running probe of the silent peer's PostgreSQL (startPeerProbe). */
   private peerNodeProbe: { startedAt: number; done: Promise<void> } | undefined;
   /**
    * Kept-open connections for the NODE_PROBE_MS probe, by node (a takeover may
    * switch the target): a fresh one every 500 ms would fork a backend each time.
-   * Takeover choice and verifyPeerNode keep fresh connections on purpose.
+   * Takeover choice and the silent-peer probes keep fresh connections on purpose.
    */
   private readonly probeSessions = new AdminSessions(NODE_PROBE);
 
@@ -93,6 +174,7 @@ export class RoleController {
     this.log = o.log.child({ component: 'role' });
     this.pgc = o.pgc ?? pgAdminControl;
     this.now = o.now ?? Date.now;
+    this.contactGapMs = contactGapMs(o.cfg.GA_PEER_TIMEOUT_MS, o.cfg.GA_HEARTBEAT_MS);
     const base = { user: o.cfg.PGUSER, password: o.cfg.PGPASSWORD, database: o.cfg.PGDATABASE };
     this.nodes = [{ name: 'local', conn: { ...base, host: o.cfg.PGHOST, port: o.cfg.PGPORT } }];
     if (o.cfg.PG_PEER_HOST) this.nodes.push({ name: 'peer', conn: { ...base, host: o.cfg.PG_PEER_HOST, port: o.cfg.PG_PEER_PORT } });
@@ -102,9 +184,14 @@ export class RoleController {
         peerTimeoutMs: o.cfg.GA_PEER_TIMEOUT_MS,
         rejoinHint: REJOIN_HINT,
         onChange: (c) => this.changed(c),
-        onPeerLost: (ms) => {
+        onPeerLost: (ms, heard) => {
           this.peerSilentSince = this.now();
-          this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
+          this.peerEpoch++;
+          this.peerProbeResult = undefined;
+          this.trustUnreachable = false;
+          if (heard) this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
+          else this.log.warn({ silentMs: ms, estado: this.machine.state }, 'no peer GA heartbeat since start');
+          this.probePeerInBackground();
         },
       },
       this.now(),
@@ -128,6 +215,7 @@ export class RoleController {
     }
     c.timers.push(setInterval(() => c.machine.tick(c.now()), Math.min(o.cfg.GA_HEARTBEAT_MS, 100)));
     c.timers.push(setInterval(() => void c.probeNode(), NODE_PROBE_MS));
+    c.timers.push(setInterval(() => c.probePeerInBackground(), PEER_PROBE_EVERY_MS));
     void c.probeNode();
     c.log.info({ rol: o.cfg.GA_ROL, peer: o.cfg.GA_PEER_ENDPOINT, nodes: c.nodes.map(nodeLabel), peerTimeoutMs: o.cfg.GA_PEER_TIMEOUT_MS }, 'GA pair member starting');
     return c;
@@ -140,6 +228,7 @@ export class RoleController {
 
   /** The RoleGate: undefined = serve; a reply = answer that instead. */
   async gate(req: GaRequest): Promise<GaReply | undefined> {
+    this.noteContact(this.now());
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
     if (req.cmd === 'ping') return undefined;
     // A write's fencing token is checked on arrival and again right before serving:
@@ -155,16 +244,15 @@ export class RoleController {
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());
       if (d.kind === 'serve') {
-        if (this.peerSilentSince === undefined) return refuseIfBehind();
-        await this.verifyPeerNode(arrivedAt);
+        const verdict = await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
-        if (this.doubtsUnreachablePeer()) {
+        if (verdict === 'doubt') {
           return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
         }
         return refuseIfBehind();
       }
       if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
-      if (d.kind === 'activate') this.activation = this.activate(d.reason, token).finally(() => (this.activation = undefined));
+      if (d.kind === 'activate') this.activation = this.activate(d.reason, token, d.noPromotion).finally(() => (this.activation = undefined));
       if (!(await this.waitActivation())) break;
     }
     return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
@@ -188,6 +276,10 @@ export class RoleController {
         heartbeatAgeMs: s.peerAgeMs,
         lost: s.peerLost,
         ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgOk: s.peer.pgOk } : {}),
+        // While the peer is silent: the last direct probe of its PostgreSQL (null = none yet).
+        ...(this.peerSilentSince !== undefined
+          ? { nodeProbe: this.peerProbeResult ? { reachable: this.peerProbeResult.reachable, ageMs: now - this.peerProbeResult.startedAt } : null }
+          : {}),
         malformedBeats: this.link?.malformed ?? 0,
       },
       ...(s.fenced ? { fenced: s.fenced } : {}),
@@ -207,9 +299,12 @@ export class RoleController {
   // ------------------------------------------------------------------ internals
 
   private onBeat(b: Parameters<RoleMachine['peerBeat']>[0]): void {
+    this.peerLastBeatAt = this.now();
     if (this.peerSilentSince !== undefined) {
       this.peerSilentSince = undefined;
-      this.peerNodeUnreachableSince = undefined; // a later silence must prove unreachability afresh
+      // A later silence must prove everything afresh; probes still running belong to this one.
+      this.peerEpoch++;
+      this.peerProbeResult = undefined;
       this.log.info({ peer: b }, 'peer GA heartbeat back');
     }
     const activate = this.machine.peerBeat(b, this.now());
@@ -217,53 +312,82 @@ export class RoleController {
   }
 
   /**
-   * While the peer is silent, an ACTIVE GA serves only after a probe of the peer's
-   * PostgreSQL that STARTED after the request arrived: after a healed partition
-   * the peer heartbeat can take seconds to flow again (TCP retransmission backoff),
-   * while a fresh connection sees at once that the peer promoted its standby to a
-   * newer timeline, and this GA fences itself instead of acknowledging writes that
-   * the newer timeline would lose. A peer that stays unreachable (dead or
-   * partitioned) for PEER_NODE_UNREACHABLE_MS says nothing: keep serving, at the
-   * cost of the probe's bounded wait.
+   * While the peer is silent, an ACTIVE GA serves only on a recent probe of the
+   * peer's PostgreSQL: after a healed partition the peer heartbeat can take seconds
+   * to flow again (TCP retransmission backoff), while a fresh connection sees at
+   * once that the peer promoted its standby to a newer timeline, and this GA fences
+   * itself instead of acknowledging writes that the newer timeline would lose.
+   * The probes run in the background (probePeerInBackground), so a request only
+   * waits when the last one is older than PEER_PROBE_FRESH_MS; the rule itself is
+   * silentPeerVerdict.
    */
-  private async verifyPeerNode(arrivedAt: number): Promise<void> {
-    const peer = this.nodes.find((n) => n.name === 'peer');
-    if (!peer || this.o.target.is(peer.conn)) return;
-    while (!this.closed) {
+  private async verifyPeerNode(arrivedAt: number): Promise<'doubt' | 'serve'> {
+    const peer = this.peerNode();
+    while (!this.closed && peer && this.peerSilentSince !== undefined) {
+      this.trustUnreachable ||= clientsStayed(this.now(), this.contactSince, this.peerLastBeatAt);
+      const verdict = silentPeerVerdict({
+        probe: this.peerProbeResult,
+        arrivedAt,
+        activeSince: this.activeSince,
+        silentSince: this.peerSilentSince,
+        trustUnreachable: this.trustUnreachable,
+      });
+      if (verdict !== 'probe') return verdict;
       const p = this.peerNodeProbe;
-      if (p && p.startedAt >= arrivedAt) return p.done;
-      if (p) {
-        await p.done;
-        continue;
-      }
-      const startedAt = this.now();
-      const done = this.pgc
-        .role(peer.conn, PEER_NODE_PROBE)
-        .then(
-          (r) => {
-            this.peerNodeUnreachableSince = undefined;
-            if (!r.inRecovery) this.machine.peerNodePrimary(r.timeline, this.now());
-          },
-          () => {
-            this.peerNodeUnreachableSince ??= startedAt;
-          },
-        )
-        .finally(() => {
-          if (this.peerNodeProbe?.done === done) this.peerNodeProbe = undefined;
-        });
-      this.peerNodeProbe = { startedAt, done };
+      // A probe that started recently enough answers this request; an older one is waited out, then a new one starts.
+      await (p ?? this.startPeerProbe(peer)).done;
     }
+    return 'serve';
+  }
+
+  /** The peer's PostgreSQL node, unless it is unknown or the node we serve from anyway. */
+  private peerNode(): PgNode | undefined {
+    const peer = this.nodes.find((n) => n.name === 'peer');
+    return peer && !this.o.target.is(peer.conn) ? peer : undefined;
+  }
+
+  /** Keeps the silent-peer probe result fresh without a request having to wait for it. */
+  private probePeerInBackground(): void {
+    if (this.closed || this.peerSilentSince === undefined || !this.machine.active || this.peerNodeProbe) return;
+    const peer = this.peerNode();
+    if (peer) this.startPeerProbe(peer);
   }
 
   /**
-   * Only a GA that was ACTIVE before its peer went silent may be the side a
-   * partition cut off and replaced; one that took over after the silence is the
-   * survivor by decision and serves at once (no longer recovery after a takeover).
+   * One probe of the peer's PostgreSQL, on a fresh connection on purpose: one kept
+   * open across a cut would sit in TCP retransmission backoff after the heal, like
+   * the heartbeat. A primary on a newer timeline fences this GA at once.
    */
-  private doubtsUnreachablePeer(): boolean {
-    const since = this.peerNodeUnreachableSince;
-    if (since === undefined || this.now() - since >= PEER_NODE_UNREACHABLE_MS) return false;
-    return this.activeSince !== undefined && this.peerSilentSince !== undefined && this.activeSince < this.peerSilentSince;
+  private startPeerProbe(peer: PgNode): { startedAt: number; done: Promise<void> } {
+    const startedAt = this.now();
+    const epoch = this.peerEpoch;
+    const done = this.pgc
+      .role(peer.conn, PEER_NODE_PROBE)
+      .then(
+        (r) => {
+          if (!r.inRecovery) this.machine.peerNodePrimary(r.timeline, this.now());
+          return true;
+        },
+        () => false,
+      )
+      .then((reachable) => {
+        if (epoch !== this.peerEpoch) return; // the silence it was for is over
+        if (this.peerProbeResult?.reachable !== reachable) {
+          this.log.info({ node: nodeLabel(peer), reachable }, reachable ? 'silent peer: its PostgreSQL answers' : 'silent peer: its PostgreSQL does not answer');
+        }
+        this.peerProbeResult = { startedAt, reachable };
+      })
+      .finally(() => {
+        if (this.peerNodeProbe?.done === done) this.peerNodeProbe = undefined;
+      });
+    this.peerNodeProbe = { startedAt, done };
+    return this.peerNodeProbe;
+  }
+
+  /** Client requests reach us: a pause of contactGapMs or more starts a new run (clientsStayed). */
+  private noteContact(now: number): void {
+    if (this.lastContactAt === undefined || now - this.lastContactAt >= this.contactGapMs) this.contactSince = now;
+    this.lastContactAt = now;
   }
 
   /** Waits for the running activation (bounded). False when none runs. */
@@ -276,11 +400,14 @@ export class RoleController {
     return !timedOut;
   }
 
-  /** `token`: the fencing token of the write that asked for it (a newer timeline it proves exists). */
-  private async activate(reason: string, token?: Fencing): Promise<void> {
+  /**
+   * `token`: the fencing token of the write that asked for it (a newer timeline it proves exists).
+   * `noPromotion`: the machine allows only a primary that is already there (role-machine.ts).
+   */
+  private async activate(reason: string, token?: Fencing, noPromotion?: true): Promise<void> {
     const t0 = this.now();
     try {
-      const choice = await chooseNode(this.nodes, this.machine.highestTimeline, this.pgc, this.log, token);
+      const choice = await chooseNode(this.nodes, this.machine.highestTimeline, this.pgc, this.log, token, { mayPromote: !noPromotion });
       if (this.closed) throw new Error('GA closing');
       this.o.target.switchTo(choice.node.conn);
       if (this.o.migrate) await migrate(this.o.target.pool, this.log);

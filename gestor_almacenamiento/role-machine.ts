@@ -9,6 +9,8 @@
  *   PRIMARY/BACKUP ──peer ACTIVE──────────▶ PASSIVE
  *   PASSIVE/BACKUP ──request AND (peer silent for T, or peer fenced,
  *                    or peer passive without PostgreSQL)──▶ (activation) ──▶ ACTIVE
+ *   BACKUP ──request, no peer ever heard for T, its node already the primary on the
+ *            highest timeline──▶ (activation, never a promotion) ──▶ ACTIVE
  *   ACTIVE ──PostgreSQL unreachable for stepDownMs──▶ PASSIVE (the peer may take over)
  *   ACTIVE ──peer ACTIVE on the same timeline, we are the backup──▶ PASSIVE
  *   any ──serving node on a timeline below the highest seen──▶ FENCED
@@ -20,8 +22,12 @@
  * Why a takeover needs a client request as well as a silent peer: a backup that
  * merely stops hearing the primary (a network blip between the two GAs) must not
  * promote anything while the clients are still happily served by the primary.
- * Why a backup that never heard its primary never takes over: at a cold start it
- * cannot tell "primary dead" from "primary not started yet / unreachable".
+ * Why a backup that never heard its primary never promotes: at a cold start it
+ * cannot tell "primary dead" from "primary not started yet / unreachable". It may
+ * still serve when its own node already IS the primary on the newest timeline it
+ * knows (it restarted after a failover, maybe with the other host gone): that
+ * needs no promotion, so it adds no split-brain risk beyond what the configured
+ * primary has when it starts alone.
  */
 
 import { isBehind } from '../common/fencing.js';
@@ -63,8 +69,11 @@ export type RequestDecision =
   | { kind: 'serve' }
   /** Answer GA_NO_ACTIVO with this message. */
   | { kind: 'reject'; mensaje: string }
-  /** Run the activation now, then report activated() / activationFailed(). */
-  | { kind: 'activate'; reason: string }
+  /**
+   * Run the activation now, then report activated() / activationFailed().
+   * noPromotion: use a primary that is already there, never promote a standby.
+   */
+  | { kind: 'activate'; reason: string; noPromotion?: true }
   /** An activation is already running: wait for it, then ask again. */
   | { kind: 'wait' };
 
@@ -78,8 +87,11 @@ export interface RoleMachineOptions {
   activationRetryMs?: number;
   /** Told on every state change (log it, count it). */
   onChange?: (c: RoleChange) => void;
-  /** Told once each time the peer turns silent (not a state change: takeover waits for a request). */
-  onPeerLost?: (silentMs: number) => void;
+  /**
+   * Told once each time the peer turns silent (not a state change: takeover waits
+   * for a request); also once when no beat came within T of the start (heard = false).
+   */
+  onPeerLost?: (silentMs: number, heard: boolean) => void;
   /** How to rejoin a fenced node, shown in messages and /status. */
   rejoinHint?: string;
 }
@@ -190,9 +202,9 @@ export class RoleMachine {
     if (this.estado === 'ACTIVE' && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
       this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms: stepping down so the peer can take over`, now, 'warn');
     }
-    if (this.peer && !this.peerLostNoted && now - this.peer.at >= this.o.peerTimeoutMs) {
+    if (!this.peerLostNoted && this.peerLost(now)) {
       this.peerLostNoted = true;
-      this.o.onPeerLost?.(now - this.peer.at);
+      this.o.onPeerLost?.(now - (this.peer?.at ?? this.startedAt), this.peer !== undefined);
     }
   }
 
@@ -212,9 +224,9 @@ export class RoleMachine {
         }
         if (why) {
           this.activating = true;
-          return { kind: 'activate', reason: why };
+          return { kind: 'activate', ...why };
         }
-        return { kind: 'reject', mensaje: this.passiveMessage() };
+        return { kind: 'reject', mensaje: this.passiveMessage(now) };
       }
     }
   }
@@ -306,26 +318,31 @@ export class RoleMachine {
   }
 
   /** Why a non-active GA may take over on this request, or undefined. */
-  private takeoverReason(now: number): string | undefined {
+  private takeoverReason(now: number): { reason: string; noPromotion?: true } | undefined {
     const p = this.peer;
     if (!p) {
-      // Never heard the peer: only the configured primary may serve alone (Binary Star);
-      // a backup cannot tell a dead primary from one not started yet.
-      if (this.o.rol === 'primary' && this.peerLost(now)) return `no peer heartbeat ${now - this.startedAt} ms after start`;
+      if (!this.peerLost(now)) return undefined;
+      const silent = `no peer heartbeat ${now - this.startedAt} ms after start`;
+      // Never heard the peer: the configured primary may serve alone (Binary Star)...
+      if (this.o.rol === 'primary') return { reason: silent };
+      // ...a backup cannot tell a dead primary from one not started yet, so it never
+      // promotes; but a node that already is the newest primary needs no promotion.
+      if (isNewestPrimary(this.node, this.highest)) return { reason: `${silent}; our PostgreSQL is already the primary on timeline ${this.node.timeline} (no promotion)`, noPromotion: true };
       return undefined;
     }
-    if (now - p.at >= this.o.peerTimeoutMs) return `peer heartbeat lost for ${now - p.at} ms`;
+    if (now - p.at >= this.o.peerTimeoutMs) return { reason: `peer heartbeat lost for ${now - p.at} ms` };
     if (p.beat.activo) return undefined;
-    if (p.beat.estado === 'FENCED') return 'peer is fenced';
-    if (!p.beat.pgOk && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return 'peer is passive and cannot reach PostgreSQL';
+    if (p.beat.estado === 'FENCED') return { reason: 'peer is fenced' };
+    if (!p.beat.pgOk && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return { reason: 'peer is passive and cannot reach PostgreSQL' };
     // Both alive, neither active, both with storage: the configured primary serves.
-    if (this.o.rol === 'primary' && this.storageDownSince === undefined) return `peer is ${p.beat.estado}, not active`;
+    if (this.o.rol === 'primary' && this.storageDownSince === undefined) return { reason: `peer is ${p.beat.estado}, not active` };
     return undefined;
   }
 
-  private passiveMessage(): string {
+  private passiveMessage(now: number): string {
     const p = this.peer?.beat;
     if (p?.activo) return `GA pasivo (${this.o.rol}): el GA activo es el par`;
+    if (!p && this.o.rol === 'backup' && this.peerLost(now)) return 'GA backup sin noticias de su par: no promueve nada sin oírlo y su PostgreSQL no es el primario más nuevo';
     if (!p) return `GA ${this.o.rol} iniciando: todavía no oye a su par`;
     return `GA pasivo (${this.o.rol}): esperando a que el par ${p.estado} se active`;
   }
@@ -368,4 +385,12 @@ export class RoleMachine {
     this.since = now;
     this.o.onChange?.({ from, to, reason, level });
   }
+}
+
+/**
+ * A node that takes writes on the newest history this GA knows of: serving from it
+ * promotes nothing (a standby, an unreachable node or an older timeline do not qualify).
+ */
+export function isNewestPrimary(node: NodeStatus, highestTimeline: number): boolean {
+  return node.reachable && node.inRecovery === false && node.timeline !== undefined && node.timeline >= highestTimeline;
 }

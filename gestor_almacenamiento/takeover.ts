@@ -15,7 +15,8 @@
  *  4. Otherwise promote OUR OWN standby, only if it is on the top timeline
  *     (a standby that never followed the newest primary would fork a second,
  *     different history under the next timeline number).
- *  5. Otherwise fail: the GA stays passive and says why.
+ *  5. Otherwise fail: the GA stays passive and says why. A caller that may not
+ *     promote (a backup that never heard its peer) fails here instead of step 4.
  * Only the local standby is ever promoted: the backup GA sits next to it, and a GA
  * that cannot reach its own node has no business promoting someone else's.
  */
@@ -65,8 +66,9 @@ type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: st
 /**
  * `token`: the fencing token of the client write that triggered the takeover; its
  * timeline counts as seen when a probed node is of its cluster.
+ * `o.mayPromote` false: only a primary that is already there may be used.
  */
-export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger, token?: Fencing): Promise<NodeChoice> {
+export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger, token?: Fencing, o: { mayPromote?: boolean } = {}): Promise<NodeChoice> {
   const unique = nodes.filter((n, i) => nodes.findIndex((m) => sameNode(m.conn, n.conn)) === i);
   const probes: Probe[] = await Promise.all(
     unique.map(async (node) => {
@@ -95,6 +97,7 @@ export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgCo
   const local = probes.find((p) => p.node.name === 'local');
   if (!local || 'error' in local) throw new TakeoverError(`no PostgreSQL primary alive and our own node is unreachable (${summary})`);
   if (local.timeline < top) throw new TakeoverError(`our standby is on timeline ${local.timeline} < ${top}: promoting it would fork the history (${summary})`);
+  if (o.mayPromote === false) throw new TakeoverError(`no PostgreSQL primary on timeline ${top} and this takeover may not promote (${summary})`);
   log.warn({ node: nodeLabel(local.node), timeline: local.timeline, probes: summary }, 'no PostgreSQL primary alive: promoting our standby');
   const r = await pgc.promote(local.node.conn);
   if (r.timeline <= top && r.promoted) throw new TakeoverError(`promoted ${nodeLabel(local.node)} but it reports timeline ${r.timeline} <= ${top}`);

@@ -53,10 +53,51 @@ describe('cold start with both alive', () => {
     expect(p.m.request(T)).toEqual({ kind: 'activate', reason: `no peer heartbeat ${T} ms after start` });
   });
 
-  it('a backup that never heard its primary never takes over', () => {
+  it('a backup that never heard its primary never promotes: with its node a standby, unprobed or unreachable it refuses for good', () => {
+    for (const node of [undefined, standbyNode, { reachable: false }]) {
+      const b = machine('backup');
+      if (node) b.m.nodeStatus(node, 10);
+      for (const t of [T, 5 * T, 60 * T, 3600 * T]) expect(b.m.request(t)).toMatchObject({ kind: 'reject' });
+      expect(b.m.state).toBe('BACKUP');
+    }
+  });
+
+  it('a backup restarted after a failover, peer never heard, its node already the primary on the newest timeline: serves after T without promoting', () => {
     const b = machine('backup');
-    for (const t of [T, 5 * T, 60 * T]) expect(b.m.request(t).kind).toBe('reject');
-    expect(b.m.state).toBe('BACKUP');
+    b.m.nodeStatus({ reachable: true, inRecovery: false, timeline: 2, sistema: 'S' }, 10);
+    // Not before T: a peer that is only starting (or an active one) must get the chance to be heard.
+    expect(b.m.request(T - 1)).toMatchObject({ kind: 'reject', mensaje: expect.stringContaining('iniciando') });
+    expect(b.lost).toEqual([]);
+    expect(b.m.request(T)).toEqual({ kind: 'activate', reason: `no peer heartbeat ${T} ms after start; our PostgreSQL is already the primary on timeline 2 (no promotion)`, noPromotion: true });
+    expect(b.lost).toEqual([T]); // told once, as a silence that never ended
+    expect(b.m.activated(2, 'no promotion', T + 50, 'S')).toBe(true);
+    expect(b.m.state).toBe('ACTIVE');
+    for (const t of [2 * T, 60 * T, 3600 * T]) expect(b.m.request(t)).toEqual({ kind: 'serve' });
+    expect(b.lost).toEqual([T]);
+    // The peer shows up later, passive (it finds us active): nothing changes.
+    b.m.peerBeat(beat('PASSIVE', { rol: 'primary', timeline: 2, pgInRecovery: true }), 3600 * T + 1);
+    expect(b.m.state).toBe('ACTIVE');
+  });
+
+  it('...but not when it knows of a newer timeline, or its node is in recovery again', () => {
+    const b = machine('backup');
+    b.m.nodeStatus({ reachable: true, inRecovery: false, timeline: 2, sistema: 'S' }, 10);
+    b.m.writeFencedBy({ sistema: 'S', timeline: 3 }, 20); // a client already wrote on timeline 3
+    expect(b.m.state).toBe('FENCED');
+    expect(b.m.request(5 * T)).toMatchObject({ kind: 'reject', mensaje: expect.stringContaining('FENCED') });
+
+    const c = machine('backup');
+    c.m.nodeStatus({ reachable: true, inRecovery: false, timeline: 2 }, 10);
+    c.m.nodeStatus({ reachable: true, inRecovery: true, timeline: 2 }, 20); // rejoined as a standby meanwhile
+    expect(c.m.request(5 * T)).toMatchObject({ kind: 'reject', mensaje: expect.stringContaining('no promueve') });
+  });
+
+  it('a backup that heard its peer, even once, keeps the usual rules (the no-promotion path is only for a peer never heard)', () => {
+    const b = machine('backup');
+    b.m.nodeStatus({ reachable: true, inRecovery: false, timeline: 2 }, 10);
+    b.m.peerBeat(beat('PASSIVE', { rol: 'primary', timeline: 2 }), 50);
+    expect(b.m.request(100)).toMatchObject({ kind: 'reject' }); // peer heard and alive: the configured primary serves
+    expect(b.m.request(50 + T)).toEqual({ kind: 'activate', reason: `peer heartbeat lost for ${T} ms` });
   });
 });
 

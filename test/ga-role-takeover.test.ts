@@ -84,6 +84,26 @@ describe('chooseNode', () => {
     expect(f.promoted).toEqual([]);
   });
 
+  it('a takeover that may not promote (backup that never heard its peer) only uses a primary already on the top timeline', async () => {
+    const noPromo = { mayPromote: false };
+    // Its own node is the primary (restarted after a failover), the peer host gone: used as is.
+    const a = fake({ 1: { inRecovery: false, timeline: 2 }, 2: 'dead' });
+    expect(await chooseNode([local, peer], 2, a.pgc, log, undefined, noPromo)).toMatchObject({ node: local, timeline: 2, promoted: false });
+    // The old primary is back on timeline 1: ignored, ours is used.
+    const b = fake({ 1: { inRecovery: false, timeline: 2 }, 2: { inRecovery: false, timeline: 1 } });
+    expect(await chooseNode([local, peer], 2, b.pgc, log, undefined, noPromo)).toMatchObject({ node: local, timeline: 2 });
+    // Our node is a standby and no primary answers: it would have to promote, so it refuses.
+    const c = fake({ 1: { inRecovery: true, timeline: 2 }, 2: 'dead' });
+    await expect(chooseNode([local, peer], 2, c.pgc, log, undefined, noPromo)).rejects.toThrow(/may not promote/);
+    expect(c.promoted).toEqual([]);
+    // The peer's node is a standby on a newer timeline: ours is stale, nothing is usable.
+    const d = fake({ 1: { inRecovery: false, timeline: 2 }, 2: { inRecovery: true, timeline: 3 } });
+    await expect(chooseNode([local, peer], 2, d.pgc, log, undefined, noPromo)).rejects.toThrow(TakeoverError);
+    // The peer's node is the primary on a newer timeline: ours is never written; the newest primary is (as for any takeover).
+    const e = fake({ 1: { inRecovery: false, timeline: 2 }, 2: { inRecovery: false, timeline: 3 } });
+    expect(await chooseNode([local, peer], 2, e.pgc, log, undefined, noPromo)).toMatchObject({ node: peer, timeline: 3, promoted: false });
+  });
+
   it('one node configured twice (both GAs on one PostgreSQL) counts once', async () => {
     const f = fake({ 1: { inRecovery: false, timeline: 1 } });
     expect(await chooseNode([local, { name: 'peer', conn: conn(1) }], 0, f.pgc, log)).toMatchObject({ node: local, promoted: false });
