@@ -4,6 +4,11 @@
  * frames to the socket one at a time from a single pump; callers never wait,
  * and a failed send is logged, not thrown (the peer retries with the same op id,
  * or the GC re-publishes).
+ *
+ * Optional bounds, for a socket whose peer can be away for long (the actor's DEALER):
+ * `maxDepth` drops the oldest waiting message past that many, and `send(…, { replaces })`
+ * keeps at most one waiting message per key (a newer one takes the older one's place),
+ * for messages that are only useful fresh, like heartbeats.
  */
 import type { Logger } from './logger.js';
 
@@ -11,15 +16,35 @@ export interface FrameSink {
   send(frames: Array<Buffer | string>): Promise<void>;
 }
 
+export interface SendQueueOptions {
+  /** At most this many messages wait; past it the oldest is dropped (counted, logged). Default: no bound. */
+  maxDepth?: number;
+}
+
+interface Entry {
+  frames: Array<Buffer | string>;
+  key?: string;
+}
+
+/** Log the first few, then every 1000th: a peer away for long must not mean one log line per message. */
+export function logThisOne(count: number): boolean {
+  return count <= 10 || count % 1000 === 0;
+}
+
 export class SendQueue {
-  private readonly queue: Array<Array<Buffer | string>> = [];
+  private readonly queue: Entry[] = [];
+  /** The waiting (not yet handed to ZeroMQ) entry per `replaces` key. */
+  private readonly byKey = new Map<string, Entry>();
   private pumping: Promise<void> | undefined;
   private closed = false;
+  private droppedCount = 0;
+  private failedCount = 0;
 
   constructor(
     private readonly sock: FrameSink,
     private readonly log: Logger,
     private readonly what: string,
+    private readonly opts: SendQueueOptions = {},
   ) {}
 
   /** Messages queued but not yet handed to ZeroMQ. */
@@ -27,29 +52,76 @@ export class SendQueue {
     return this.queue.length;
   }
 
-  send(frames: Array<Buffer | string>): void {
-    if (this.closed) return;
-    this.queue.push(frames);
-    this.pumping ??= this.pump();
+  /** Messages dropped unsent because the queue was full. */
+  get dropped(): number {
+    return this.droppedCount;
   }
 
-  /** Resolves once everything queued so far was handed to ZeroMQ (or failed). */
-  async drain(): Promise<void> {
-    while (this.pumping) await this.pumping;
+  /**
+   * Queues a message. With `replaces`, a message with the same key that is still
+   * waiting gets these frames instead (it keeps its place) and nothing is added.
+   */
+  send(frames: Array<Buffer | string>, opts?: { replaces?: string }): void {
+    if (this.closed) return;
+    const key = opts?.replaces;
+    const waiting = key === undefined ? undefined : this.byKey.get(key);
+    if (waiting) {
+      waiting.frames = frames;
+      return;
+    }
+    const e: Entry = { frames, key };
+    this.queue.push(e);
+    if (key !== undefined) this.byKey.set(key, e);
+    const max = this.opts.maxDepth;
+    if (max !== undefined && this.queue.length > max) this.dropOldest();
+    if (!this.pumping) this.pumping = this.pump();
+  }
+
+  /**
+   * Resolves once everything queued so far was handed to ZeroMQ (or failed), or after
+   * `timeoutMs` if given (the timer is cleared either way).
+   */
+  async drain(timeoutMs?: number): Promise<void> {
+    const done = (async () => {
+      while (this.pumping) await this.pumping;
+    })();
+    if (timeoutMs === undefined) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+    try {
+      await Promise.race([done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): void {
     this.closed = true;
     this.queue.length = 0;
+    this.byKey.clear();
+  }
+
+  private dropOldest(): void {
+    const e = this.queue.shift()!;
+    if (e.key !== undefined && this.byKey.get(e.key) === e) this.byKey.delete(e.key);
+    this.droppedCount++;
+    if (logThisOne(this.droppedCount)) this.log.warn({ socket: this.what, dropped: this.droppedCount }, 'send queue full; oldest message dropped');
   }
 
   private async pump(): Promise<void> {
+    // Yield first, so `send` has stored this promise in `pumping` before the `finally`
+    // below can clear it. zeromq's send throws synchronously (EBADF, EBUSY); without
+    // this a pump whose sends all threw would finish inside `send`, and `pumping` would
+    // then hold a settled promise for good: nothing sent again, drain() spinning.
+    await undefined;
     try {
       for (let next = this.queue.shift(); next && !this.closed; next = this.queue.shift()) {
+        if (next.key !== undefined && this.byKey.get(next.key) === next) this.byKey.delete(next.key);
         try {
-          await this.sock.send(next);
+          await this.sock.send(next.frames);
         } catch (err) {
-          if (!this.closed) this.log.warn({ err: (err as Error).message, socket: this.what }, 'send failed; message dropped');
+          this.failedCount++;
+          if (!this.closed && logThisOne(this.failedCount)) this.log.warn({ err: (err as Error).message, socket: this.what, failed: this.failedCount }, 'send failed; message dropped');
         }
       }
     } finally {
