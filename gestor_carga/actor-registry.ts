@@ -7,6 +7,12 @@
  *  - its topic subscription has reached our XPUB (before that, anything we
  *    publish to it is silently lost: the slow-joiner problem), and
  *  - it was heard (hola / latido / resultado) within `deadMs`.
+ *
+ * Anyone who can reach the backend port can make entries (a hola with a made-up id),
+ * so entries that are not subscribed, which can never be chosen, are capped: past
+ * `maxUnsubscribed` the least recently heard one is forgotten. A real actor that
+ * loses its entry this way (its hola came before its subscription) is known again
+ * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
 
@@ -38,6 +44,9 @@ export interface Transitions {
 
 const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 
+/** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
+export const MAX_UNSUBSCRIBED_ACTORS = 1000;
+
 /** Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor topic. */
 export function parseTopic(topic: string): { tipo: OperacionActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
@@ -51,10 +60,23 @@ export function parseTopic(topic: string): { tipo: OperacionActor; actorId: stri
 export class ActorRegistry {
   private readonly actors = new Map<string, ActorInfo>();
   private readonly rrCursor = new Map<OperacionActor, number>();
+  /** Keys of the entries that are not subscribed, least recently heard first. */
+  private readonly unsubscribedKeys = new Set<string>();
+  private evictedCount = 0;
 
   constructor(
-    private readonly opts: { deadMs: number; estrategia: Estrategia; clock: Clock },
+    private readonly opts: { deadMs: number; estrategia: Estrategia; clock: Clock; maxUnsubscribed?: number },
   ) {}
+
+  /** Entries forgotten because too many were not subscribed. */
+  get evicted(): number {
+    return this.evictedCount;
+  }
+
+  /** Entries kept: all, and those not subscribed (the capped kind). */
+  sizes(): { total: number; noSuscritos: number } {
+    return { total: this.actors.size, noSuscritos: this.unsubscribedKeys.size };
+  }
 
   private entry(tipo: OperacionActor, actorId: string): ActorInfo {
     const k = key(tipo, actorId);
@@ -62,26 +84,49 @@ export class ActorRegistry {
     if (!a) {
       a = { tipo, actorId, subscribed: false, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now() };
       this.actors.set(k, a);
+      this.markUnsubscribed(k);
     }
     return a;
+  }
+
+  /** (Re)places `k` as the most recent unsubscribed entry and evicts the oldest past the cap. O(1) amortised. */
+  private markUnsubscribed(k: string): void {
+    this.unsubscribedKeys.delete(k);
+    this.unsubscribedKeys.add(k);
+    const max = this.opts.maxUnsubscribed ?? MAX_UNSUBSCRIBED_ACTORS;
+    if (this.unsubscribedKeys.size <= max) return;
+    for (const old of this.unsubscribedKeys) {
+      if (this.unsubscribedKeys.size <= max) break;
+      // Never the entry being touched, nor one whose death refresh() has yet to report
+      // (an actor that just unsubscribed: its tasks must still be moved).
+      if (old === k || this.actors.get(old)?.wasLive) continue;
+      this.unsubscribedKeys.delete(old);
+      this.actors.delete(old);
+      this.evictedCount++;
+    }
   }
 
   subscribed(tipo: OperacionActor, actorId: string): void {
     const a = this.entry(tipo, actorId);
     a.subscribed = true;
+    this.unsubscribedKeys.delete(key(tipo, actorId));
     // A fresh subscription after adios means the actor (or a restart with the same id) is back.
     a.left = false;
   }
 
   unsubscribed(tipo: OperacionActor, actorId: string): void {
-    const a = this.actors.get(key(tipo, actorId));
-    if (a) a.subscribed = false;
+    const k = key(tipo, actorId);
+    const a = this.actors.get(k);
+    if (!a) return;
+    a.subscribed = false;
+    this.markUnsubscribed(k);
   }
 
   heard(tipo: OperacionActor, actorId: string, enCurso?: number): void {
     const a = this.entry(tipo, actorId);
     a.lastHeard = this.opts.clock.now();
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
+    if (!a.subscribed) this.markUnsubscribed(key(tipo, actorId));
   }
 
   /** hola after adios: a restarted actor with a fixed id. */
@@ -132,6 +177,19 @@ export class ActorRegistry {
   }
 
   /**
+   * `refresh()` for one actor: O(1), for the per-message path (a flood of messages
+   * from unknown ids must not rescan the whole registry each time).
+   */
+  refreshOne(tipo: OperacionActor, actorId: string): Transitions {
+    const a = this.actors.get(key(tipo, actorId));
+    if (!a) return { joined: [], died: [] };
+    const live = this.isLive(a);
+    if (live === a.wasLive) return { joined: [], died: [] };
+    a.wasLive = live;
+    return live ? { joined: [a], died: [] } : { joined: [], died: [a] };
+  }
+
+  /**
    * Recomputes liveness and reports who joined and who died since the last call.
    * Dead entries that are also unsubscribed are forgotten so the map stays small.
    */
@@ -144,7 +202,10 @@ export class ActorRegistry {
       if (live && !a.wasLive) joined.push(a);
       if (!live && a.wasLive) died.push(a);
       a.wasLive = live;
-      if (!live && !a.subscribed && (a.lastHeard === undefined || now - a.lastHeard > this.opts.deadMs * 10)) this.actors.delete(k);
+      if (!live && !a.subscribed && (a.lastHeard === undefined || now - a.lastHeard > this.opts.deadMs * 10)) {
+        this.actors.delete(k);
+        this.unsubscribedKeys.delete(k);
+      }
     }
     return { joined, died };
   }

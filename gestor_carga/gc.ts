@@ -20,7 +20,7 @@ import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
-import { ActorRegistry, parseTopic, type Clock } from './actor-registry.js';
+import { ActorRegistry, parseTopic, type Clock, type Transitions } from './actor-registry.js';
 import { TaskTracker, type Modo } from './task-tracker.js';
 import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume } from './ledger-resume.js';
@@ -61,6 +61,11 @@ export interface GcStatus {
 
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
 const MAX_ACTOR_FRAME = 256 * 1024;
+
+/** The n-th occurrence of a per-message warning is logged if among the first 20 or every 1000th (a flood must not flood the log). */
+export function logThisOne(n: number): boolean {
+  return n <= 20 || n % 1000 === 0;
+}
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
   const clock: Clock = { now: deps.now ?? Date.now };
@@ -125,14 +130,17 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   let closing = false;
 
-  /** Liveness transitions, redelivery and starvation checks; cheap enough to run often. */
-  function maintain(): void {
-    const { joined, died } = actors.refresh();
+  function onTransitions({ joined, died }: Transitions): void {
     for (const a of joined) log.info({ tipo: a.tipo, actorId: a.actorId }, 'actor joined');
     for (const a of died) {
       const moved = tracker.actorGone(topicFor(a.tipo, a.actorId));
       log.info({ tipo: a.tipo, actorId: a.actorId, tasksMoved: moved.length, left: a.left }, a.left ? 'actor left' : 'actor dead');
     }
+  }
+
+  /** Liveness transitions, redelivery and starvation checks; O(actors + tasks), run by the ticker. */
+  function maintain(): void {
+    onTransitions(actors.refresh());
     tracker.tick();
     dispatcher.checkStarved();
     const live = actors.liveCounts();
@@ -145,6 +153,24 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   }
   // A dead actor must stop getting work within about a second: check well inside ACTOR_DEAD_MS.
   const ticker = setInterval(maintain, Math.max(20, Math.min(100, Math.floor(cfg.ACTOR_DEAD_MS / 5))));
+
+  /**
+   * After a message or subscription of one actor: only that actor is re-checked (O(1)),
+   * so a flood from unknown or misconfigured peers costs little per message. Only a real
+   * join or departure runs the full maintain(), so queued work goes out, or a leaving
+   * actor's work moves, at once rather than at the next tick.
+   */
+  function actorChanged(tipo: OperacionActor, actorId: string): void {
+    const t = actors.refreshOne(tipo, actorId);
+    if (t.joined.length === 0 && t.died.length === 0) return;
+    onTransitions(t);
+    maintain();
+  }
+
+  // Per-message warnings from peers we do not control: counted, logged only now and then.
+  let badSubscriptions = 0;
+  let badActorMessages = 0;
+  let evictedSeen = 0;
 
   let answered = 0;
   function reply(envelope: Buffer[], r: Respuesta, operacion: string, t0: number): void {
@@ -175,24 +201,23 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     const topic = msg.subarray(1).toString('utf8');
     const p = parseTopic(topic);
     if (!p) {
-      log.warn({ topic: topic.slice(0, 100), kind }, 'subscription to a non-actor topic ignored');
+      if (logThisOne(++badSubscriptions)) log.warn({ topic: topic.slice(0, 100), kind, count: badSubscriptions }, 'subscription to a non-actor topic ignored');
       return;
     }
     if (kind === 1) actors.subscribed(p.tipo, p.actorId);
     else if (kind === 0) actors.unsubscribed(p.tipo, p.actorId);
     else return;
     log.debug({ topic, subscribed: kind === 1 }, 'actor subscription');
-    maintain();
+    actorChanged(p.tipo, p.actorId);
   }
 
   function onActorMessage(frames: Buffer[]): void {
     // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
     const m = parseFrame(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME) as MensajeActor | undefined;
     if (!m || frames.length < 2) {
-      log.warn({ frames: frames.length }, 'malformed actor message ignored');
+      if (logThisOne(++badActorMessages)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
       return;
     }
-    const wasLive = actors.isLiveId(m.tipo, m.actorId);
     switch (m.t) {
       case 'hola':
         actors.hello(m.tipo, m.actorId);
@@ -210,8 +235,11 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         actors.left(m.tipo, m.actorId);
         break;
     }
-    // Joins and departures take effect at once: queued work goes out, a leaving actor's work moves.
-    if (m.t === 'hola' || m.t === 'adios' || !wasLive) maintain();
+    actorChanged(m.tipo, m.actorId);
+    if (actors.evicted > evictedSeen) {
+      evictedSeen = actors.evicted;
+      if (logThisOne(evictedSeen)) log.warn({ evicted: evictedSeen, ...actors.sizes() }, 'too many actors that are not subscribed: least recently heard forgotten');
+    }
   }
 
   async function loop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void): Promise<void> {
@@ -267,7 +295,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       // Waiting sync requesters get an answer rather than silence.
       dispatcher.close();
       await new Promise((r) => setImmediate(r)); // let those replies reach the queue
-      await Promise.race([Promise.all([frontQ.drain(), pubQ.drain()]), new Promise((r) => setTimeout(r, 500))]);
+      await Promise.all([frontQ.drain(500), pubQ.drain(500)]);
       frontQ.close();
       pubQ.close();
       for (const s of sockets) s.close();

@@ -94,3 +94,54 @@ describe('parseTopic', () => {
     expect(parseTopic('consulta.x')).toBeUndefined();
   });
 });
+
+describe('actor registry: bounded against floods of unknown ids', () => {
+  it('refreshOne reports one actor\'s transition once, like refresh() does for all', () => {
+    const { reg, clock } = setup();
+    reg.heard('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a')).toEqual({ joined: [], died: [] }); // not subscribed: never live
+    reg.subscribed('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a').joined.map((x) => x.actorId)).toEqual(['a']);
+    expect(reg.refreshOne('prestamo', 'a').joined).toEqual([]);
+    expect(reg.refresh().joined).toEqual([]); // already reported
+    reg.left('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a').died.map((x) => x.actorId)).toEqual(['a']);
+    expect(reg.refresh().died).toEqual([]);
+    expect(reg.refreshOne('devolucion', 'nobody')).toEqual({ joined: [], died: [] });
+    clock.t += 5000;
+    reg.subscribed('prestamo', 'a'); // back, but silent for longer than deadMs
+    expect(reg.refreshOne('prestamo', 'a').joined).toEqual([]);
+  });
+
+  it('keeps at most maxUnsubscribed entries that are not subscribed, forgetting the least recently heard', () => {
+    const clock = { t: 1000, now() { return this.t; } };
+    const reg = new ActorRegistry({ deadMs: 1000, estrategia: 'round-robin', clock, maxUnsubscribed: 3 });
+    reg.subscribed('prestamo', 'real');
+    reg.heard('prestamo', 'real');
+    reg.subscribed('prestamo', 'quiet'); // subscribed, never heard: not capped either
+    reg.heard('prestamo', 'misconfigured'); // heartbeats, never subscribes
+    for (let i = 0; i < 50; i++) {
+      reg.hello('prestamo', `rnd-${i}`);
+      reg.heard('prestamo', 'misconfigured'); // heard again: moves to the back, kept
+    }
+    expect(reg.sizes()).toEqual({ total: 5, noSuscritos: 3 });
+    expect(reg.evicted).toBe(48);
+    const ids = reg.snapshot().map((a) => a.actorId).sort();
+    expect(ids).toEqual(['misconfigured', 'quiet', 'real', 'rnd-48', 'rnd-49']);
+    expect(reg.isLiveId('prestamo', 'real')).toBe(true);
+  });
+
+  it('never evicts an actor that just unsubscribed before its death is reported', () => {
+    const clock = { t: 1000, now() { return this.t; } };
+    const reg = new ActorRegistry({ deadMs: 1000, estrategia: 'round-robin', clock, maxUnsubscribed: 2 });
+    reg.subscribed('prestamo', 'a');
+    reg.heard('prestamo', 'a');
+    expect(reg.refresh().joined).toHaveLength(1);
+    reg.unsubscribed('prestamo', 'a'); // its death not reported yet
+    for (let i = 0; i < 10; i++) reg.hello('prestamo', `rnd-${i}`);
+    expect(reg.refresh().died.map((x) => x.actorId)).toEqual(['a']);
+    reg.hello('prestamo', 'more-1');
+    reg.hello('prestamo', 'more-2');
+    expect(reg.sizes().noSuscritos).toBe(2); // now it may go
+  });
+});
