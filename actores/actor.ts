@@ -31,7 +31,17 @@ export interface ActorHandle {
   tipo: OperacionActor;
   topic: string;
   registry: Registry;
-  status(): { actorId: string; tipo: string; topic: string; enCurso: number; completadas: number; fallidas: number; almacenamiento: ReturnType<StorageClient['status']> };
+  status(): {
+    actorId: string;
+    tipo: string;
+    topic: string;
+    enCurso: number;
+    completadas: number;
+    fallidas: number;
+    /** Messages to the GC not yet handed to ZeroMQ (it is away or slow), and those dropped because too many waited. */
+    salida: { enCola: number; descartados: number };
+    almacenamiento: ReturnType<StorageClient['status']>;
+  };
   /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */
   close(opts?: { graceMs?: number }): Promise<void>;
   /** Crash simulation for tests: sockets closed at once, no adios, no pending results sent. */
@@ -47,6 +57,22 @@ export function defaultActorId(tipo: string, hostname = os.hostname(), pid = pro
 /** Tasks are a few hundred bytes; anything far bigger is dropped unread. */
 const MAX_TAREA_BYTES = 64 * 1024;
 
+/**
+ * Messages waiting for the GC. Results can only pile up for tasks already received, so
+ * this is a backstop (a few MB at most), not a limit a restarting GC should ever meet.
+ */
+const MAX_OUTBOX = 10_000;
+
+/** Resolves when `p` does or after `ms`, whichever is first; the timer never outlives it. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
   const tipo = cfg.ACTOR_TIPO;
   const actorId = cfg.ACTOR_ID;
@@ -60,14 +86,17 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
 
   // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
   const sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 });
-  // A bounded send wait: if the GC is gone for long and the pipe fills, drop a
-  // heartbeat/result (the GC re-publishes unanswered tasks) rather than stall forever.
-  const dealer = new Dealer({ sendHighWaterMark: 100_000, sendTimeout: 2000, linger: 0 });
+  // While the GC is away nothing may pile up inside ZeroMQ to be replayed later (hours
+  // of stale heartbeats): `immediate` queues only to a connected GC, and the HWM is small,
+  // so a send just waits (no timeout) in our SendQueue until the GC is back. There
+  // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
+  // are kept, oldest dropped first past the bound, and go out when the GC returns.
+  const dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
   sub.connect(cfg.GC_PUB_ENDPOINT);
   sub.subscribe(topic);
   dealer.connect(cfg.GC_BACKEND_ENDPOINT);
-  const out = new SendQueue(dealer, log, 'dealer');
-  const send = (m: MensajeActor) => out.send([encode(m)]);
+  const out = new SendQueue(dealer, log, 'dealer', { maxDepth: MAX_OUTBOX });
+  const send = (m: MensajeActor) => out.send([encode(m)], m.t === 'latido' ? { replaces: 'latido' } : undefined);
 
   let killed = false;
   const runner = new TaskRunner({
@@ -130,6 +159,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,
+      salida: { enCola: out.depth, descartados: out.dropped },
       almacenamiento: deps.storage.status(),
     }),
     async close(opts) {
@@ -139,9 +169,9 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       await receiving;
       const dropped = runner.dropQueued();
       const graceMs = opts?.graceMs ?? 3000;
-      await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, graceMs))]);
+      await within(runner.idle(), graceMs);
       send({ t: 'adios', actorId, tipo });
-      await Promise.race([out.drain(), new Promise((r) => setTimeout(r, 1000))]);
+      await out.drain(1000);
       closeSockets();
       log.info({ dropped }, 'actor stopped');
     },
