@@ -74,11 +74,6 @@ export class GaConnection {
     private readonly log: Logger,
   ) {}
 
-  /** Requests currently awaiting a reply on the live socket. */
-  get inFlight(): number {
-    return this.link?.pending.size ?? 0;
-  }
-
   /**
    * Sends one request and resolves with its reply, or rejects with a
    * GaAttemptError after `timeoutMs` (the timeout covers queueing and sending too).
