@@ -3,7 +3,7 @@
  * every outcome — including failures — into a Resultado for the GC.
  * No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
  */
-import { now, type OperacionSolicitada, type Resultado } from '../common/protocol.js';
+import { now, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol.js';
 import { ProtocolError } from '../common/errors.js';
 import { MENSAJES } from '../common/codes.js';
 import type { Tarea } from '../common/internal-protocol.js';
@@ -24,12 +24,6 @@ export interface TaskRunnerDeps {
 export function failureResultado(op: OperacionSolicitada, err: unknown): Resultado {
   const codigo = err instanceof ProtocolError ? err.codigo : 'ERROR_INTERNO';
   return { id: op.id, operacion: op.operacion, exito: false, codigo, mensaje: MENSAJES[codigo], datos: {}, fechaOperacion: now() };
-}
-
-function toOp(t: Tarea): OperacionSolicitada {
-  const op: OperacionSolicitada = { operacion: t.operacion, isbn: t.isbn, usuario: t.usuario, id: t.id };
-  if (t.sede !== undefined) op.sede = t.sede;
-  return op;
 }
 
 export class TaskRunner {
@@ -76,7 +70,7 @@ export class TaskRunner {
   private run(t: Tarea): void {
     this.running++;
     const t0 = performance.now();
-    const op = toOp(t);
+    const op = soloOperacion(t);
     this.d
       .aplicar(op)
       .then(

@@ -44,6 +44,12 @@ export type Solicitud =
 /** A state-changing operation as carried to actors and the GA. */
 export type OperacionSolicitada = Extract<Solicitud, { operacion: OperacionActor }>;
 
+/** Exactly the fields of an op, from anything that carries them (a request, a task): strict schemas downstream refuse extras. */
+export function soloOperacion(x: OperacionSolicitada): OperacionSolicitada {
+  const { operacion, isbn, usuario, id, sede } = x;
+  return sede === undefined ? { operacion, isbn, usuario, id } : { operacion, isbn, usuario, id, sede };
+}
+
 export interface Respuesta {
   exito: boolean;
   mensaje: string;

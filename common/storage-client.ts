@@ -23,7 +23,7 @@ import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
 import { newerFencing } from './fencing.js';
 import type { Fencing, GaCall, GaReply, GaRequest, Pendiente } from './internal-protocol.js';
-import type { OperacionSolicitada, Resultado } from './protocol.js';
+import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -190,11 +190,11 @@ class GaStorageClient implements StorageClient {
   }
 
   async aplicar(op: OperacionSolicitada): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'aplicar', op: cleanOp(op) }, { opId: op.id }), 'aplicar');
+    return needResultado(await this.call({ cmd: 'aplicar', op: soloOperacion(op) }, { opId: op.id }), 'aplicar');
   }
 
   async registrar(op: OperacionSolicitada): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'registrar', op: cleanOp(op) }, { opId: op.id }), 'registrar');
+    return needResultado(await this.call({ cmd: 'registrar', op: soloOperacion(op) }, { opId: op.id }), 'registrar');
   }
 
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
@@ -286,12 +286,6 @@ function opIdOf(req: GaCall): string | undefined {
   if ('op' in req) return req.op.id;
   if ('id' in req) return req.id;
   return undefined;
-}
-
-/** Only the fields the GA schema allows (it is strict), whatever else the caller's object carries. */
-function cleanOp(op: OperacionSolicitada): OperacionSolicitada {
-  const { operacion, isbn, usuario, id, sede } = op;
-  return sede === undefined ? { operacion, isbn, usuario, id } : { operacion, isbn, usuario, id, sede };
 }
 
 function needResultado(r: { resultado?: Resultado }, cmd: string): Resultado {

@@ -3,7 +3,7 @@
  * actor, sync vs async, what is answered when. It resolves one Respuesta per
  * request; the frontend only sends it. Actor results come in via onResultado.
  */
-import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
+import { acceptedReply, errorReply, now, replyFromResultado, soloOperacion, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Logger } from '../common/logger.js';
@@ -23,13 +23,6 @@ export interface DispatcherDeps {
 interface Waiter {
   resolve(r: Respuesta): void;
   timer: NodeJS.Timeout;
-}
-
-/** Only the fields actors and the GA accept (the request may carry none other, but be explicit). */
-function toOp(s: Extract<Solicitud, { operacion: OperacionActor }>): OperacionSolicitada {
-  const op: OperacionSolicitada = { operacion: s.operacion, isbn: s.isbn, usuario: s.usuario, id: s.id };
-  if (s.sede !== undefined) op.sede = s.sede;
-  return op;
 }
 
 /**
@@ -72,7 +65,7 @@ export class Dispatcher {
           return t ? inFlightEstadoReply(t.op) : r;
         }
         default: {
-          const op = toOp(s);
+          const op = soloOperacion(s);
           return this.d.modos[op.operacion] === 'sync' ? await this.sync(op) : await this.async(op);
         }
       }
