@@ -4,7 +4,7 @@
  * opens a socket, so every process and every test uses the same rules.
  */
 import { z } from 'zod';
-import { MENSAJES, type Codigo, type ErrorCode, isSuccessCode } from './codes.js';
+import { MENSAJES, type Codigo, type ErrorCode } from './codes.js';
 
 /** Larger requests are refused with SOLICITUD_INVALIDA before parsing. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -154,8 +154,4 @@ export function acceptedReply(id: string, operacion: OperacionActor): Respuesta 
 
 export function encode(msg: unknown): Buffer {
   return Buffer.from(JSON.stringify(msg));
-}
-
-export function isExito(codigo: string): boolean {
-  return isSuccessCode(codigo);
 }
