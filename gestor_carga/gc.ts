@@ -63,7 +63,7 @@ export interface GcStatus {
 const MAX_ACTOR_FRAME = 256 * 1024;
 
 /** The n-th occurrence of a per-message warning is logged if among the first 20 or every 1000th (a flood must not flood the log). */
-export function logThisOne(n: number): boolean {
+function logThisOne(n: number): boolean {
   return n <= 20 || n % 1000 === 0;
 }
 
