@@ -64,6 +64,14 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * 55P03 lock_not_available: a write gave up waiting for a row another transaction
+ * holds (store.ts WRITE_LOCK_WAIT_MS). The database is reachable; that row is busy.
+ */
+export function isLockTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === '55P03';
+}
+
 /** Serialization failure / deadlock: safe to retry the whole function call. */
 export function isRetryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;

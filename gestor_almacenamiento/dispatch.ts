@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import { gaRequestSchema, type Fencing, type GaReply, type GaRequest } from '../common/internal-protocol.js';
-import { isConnectionError } from './db.js';
+import { isConnectionError, isLockTimeout } from './db.js';
 import type { Store } from './store.js';
 
 /** GA requests are a few hundred bytes; anything near this is not a request of ours. */
@@ -97,6 +97,12 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
     if (isConnectionError(err)) {
       d.onStorage?.(false, err);
       return { rid, ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}` };
+    }
+    if (isLockTimeout(err)) {
+      // PostgreSQL answered (so no storage-health failure); the row is busy, nothing was written: retry later.
+      d.onStorage?.(true);
+      d.log.warn({ opId: opIdOf(req), cmd: req.cmd, rid }, 'write gave up waiting for a row lock held by another transaction');
+      return { rid, ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El libro está bloqueado por otra transacción; nada se aplicó, reintente' };
     }
     d.log.error({ err, cmd: req.cmd, rid }, 'storage call failed');
     return { rid, ok: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };

@@ -1,11 +1,14 @@
 /**
  * The GA's data access: every call is ONE round trip to a PL/pgSQL function
- * (migrations/002_operaciones.sql, 003_lotes.sql) through a named prepared
+ * (migrations/002_operaciones.sql, 003_lotes.sql, 004_lotes_sin_espera.sql) through a named prepared
  * statement, so PostgreSQL parses and plans it once per connection.
  * The rules live in SQL; this module only carries values in and results out.
  *
  * Writes (aplicar, registrar) go through a WriteBatcher: under load the ones
- * that queue up share one transaction and one commit (`aplicar_lote`).
+ * that queue up share one transaction and one commit (`aplicar_lote`). A batch
+ * never waits for a book another transaction holds: it leaves that book's ops
+ * undone and they run alone, outside the batch slot, waiting at most
+ * WRITE_LOCK_WAIT_MS (004_lotes_sin_espera.sql).
  */
 import type pg from 'pg';
 import type { Pendiente } from '../common/internal-protocol.js';
@@ -24,7 +27,7 @@ export interface Store {
 }
 
 const STATEMENTS = {
-  lote: 'SELECT aplicar_lote($1::jsonb) AS r',
+  lote: 'SELECT aplicar_lote($1::jsonb, $2::boolean, $3::integer) AS r',
   consultar: 'SELECT consultar_libro($1) AS r',
   estado: 'SELECT estado_operacion($1) AS r',
   pendientes: 'SELECT listar_pendientes($1) AS r',
@@ -48,6 +51,14 @@ export const BATCHES_IN_FLIGHT = 1;
 /** Bounds how many book rows one transaction holds locked. */
 export const MAX_BATCH = 32;
 
+/**
+ * Longest a write waits for one row lock (SET LOCAL lock_timeout), then fails
+ * with 55P03 and commits nothing. The storage client gives up an attempt after
+ * GA_TIMEOUT_MS (1 s by default) and resends the same op id, so waiting longer
+ * only keeps a connection busy for an answer nobody reads; the resend waits again.
+ */
+export const WRITE_LOCK_WAIT_MS = 1000;
+
 export interface StoreOptions {
   onBatch?(size: number): void;
 }
@@ -65,12 +76,26 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
       }
     }
   }
+  const lote = (items: Write[], esperar: boolean) =>
+    call<(Resultado | null)[]>('lote', [
+      JSON.stringify(items.map(({ cmd, op }) => ({ cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null }))),
+      esperar,
+      WRITE_LOCK_WAIT_MS,
+    ]);
   const writes = new WriteBatcher<Write, Resultado>({
-    run: (items) =>
-      call<Resultado[]>('lote', [JSON.stringify(items.map(({ cmd, op }) => ({ cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null })))]),
+    // A batch skips books other transactions hold: null = left undone, run alone.
+    run: async (items) => (await lote(items, false)).map((r) => r ?? undefined),
+    runAlone: async (item) => {
+      const r = (await lote([item], true))[0];
+      if (!r) throw new Error('aplicar_lote left a lone op undone');
+      return r;
+    },
     maxInFlight: BATCHES_IN_FLIGHT,
     maxBatch: MAX_BATCH,
-    // An unreachable database fails every op alike; anything else may be one op's fault.
+    // Ops waiting alone for a lock hold a connection each: leave the other half of the pool to batches and reads.
+    maxAside: Math.max(1, Math.floor((pool.options.max ?? 10) / 2)),
+    // An unreachable database (or a statement timeout: PostgreSQL too slow for all alike) fails
+    // every op alike; anything else, a lock timeout (55P03) included, may be one op's fault.
     isolate: (err) => !isConnectionError(err),
     onBatch: opts.onBatch,
   });

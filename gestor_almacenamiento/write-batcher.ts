@@ -7,16 +7,26 @@
  * all (up to `maxBatch`) as one batch — one round trip and one commit instead
  * of one each. The busier the GA, the bigger the batches.
  *
+ * Aside: an item a batch left undone (`run` gave `undefined` for it, e.g. its
+ * row was locked by someone else) is run alone with `runAlone`, OUTSIDE the
+ * slots, at most `maxAside` at a time: an item that has to wait (for a lock)
+ * waits alone, and the batches behind it go on.
+ *
  * Failure: `run` failing rejects the whole batch when `isolate(err)` is false
  * (e.g. the database is unreachable: every op would fail the same way). When it
- * is true (something in the batch itself broke), each op is re-run alone, so one
- * poisoned op fails alone and the others still succeed. A failed batch
- * committed nothing, so re-running is safe.
+ * is true (something in the batch itself broke, or it timed out on a lock), each
+ * op is re-run alone, aside, so one poisoned op fails alone and the others still
+ * succeed. A failed batch committed nothing, so re-running is safe.
  */
 export interface WriteBatcherOptions<I, O> {
-  run(items: I[]): Promise<O[]>;
+  /** Runs a batch; `undefined` for an item = not done, run it aside. */
+  run(items: I[]): Promise<(O | undefined)[]>;
+  /** Runs one item outside the slots (it may wait); defaults to `run([item])`. */
+  runAlone?(item: I): Promise<O>;
   maxInFlight: number;
   maxBatch: number;
+  /** Items run aside at once; more wait their turn. Defaults to unbounded. */
+  maxAside?: number;
   isolate(err: unknown): boolean;
   /** Told the size of every batch started (metrics). */
   onBatch?(size: number): void;
@@ -30,13 +40,20 @@ interface Waiting<I, O> {
 
 export class WriteBatcher<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
+  private readonly asideQueue: Waiting<I, O>[] = [];
   private running = 0;
+  private asideRunning = 0;
 
   constructor(private readonly o: WriteBatcherOptions<I, O>) {}
 
   /** Ops queued behind the running batches. */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** Ops run (or waiting to run) alone, outside the batches. */
+  get aside(): number {
+    return this.asideRunning + this.asideQueue.length;
   }
 
   submit(item: I): Promise<O> {
@@ -57,24 +74,47 @@ export class WriteBatcher<I, O> {
     });
   }
 
+  /** Resolves when the batch's own round trip is over; items sent aside go on without the slot. */
   private async settle(batch: Waiting<I, O>[]): Promise<void> {
+    let out: (O | undefined)[];
     try {
-      const out = await this.o.run(batch.map((w) => w.item));
+      out = await this.o.run(batch.map((w) => w.item));
       if (out.length !== batch.length) throw new Error(`batch of ${batch.length} returned ${out.length} results`);
-      batch.forEach((w, i) => w.resolve(out[i]!));
     } catch (err) {
       if (batch.length === 1 || !this.o.isolate(err)) {
         for (const w of batch) w.reject(err);
-        return;
+      } else {
+        for (const w of batch) this.runAside(w);
       }
-      await Promise.all(
-        batch.map((w) =>
-          this.o.run([w.item]).then(
-            (out) => (out.length === 1 ? w.resolve(out[0]!) : w.reject(new Error(`batch of 1 returned ${out.length} results`))),
-            (e: unknown) => w.reject(e),
-          ),
-        ),
-      );
+      return;
     }
+    batch.forEach((w, i) => {
+      const o = out[i];
+      if (o === undefined) this.runAside(w);
+      else w.resolve(o);
+    });
+  }
+
+  private runAside(w: Waiting<I, O>): void {
+    if (this.asideRunning >= (this.o.maxAside ?? Infinity)) {
+      this.asideQueue.push(w);
+      return;
+    }
+    this.asideRunning++;
+    void this.alone(w.item)
+      .then(w.resolve, w.reject)
+      .finally(() => {
+        this.asideRunning--;
+        const waiting = this.asideQueue.shift();
+        if (waiting) this.runAside(waiting);
+      });
+  }
+
+  private async alone(item: I): Promise<O> {
+    if (this.o.runAlone) return this.o.runAlone(item);
+    const out = await this.o.run([item]);
+    const o = out.length === 1 ? out[0] : undefined;
+    if (o === undefined) throw new Error(`batch of 1 returned ${out.length === 1 ? 'no result' : `${out.length} results`}`);
+    return o;
   }
 }
