@@ -13,12 +13,32 @@ import { z } from 'zod';
 import { isbnSchema } from '../common/protocol.js';
 import { parseCsv, CsvSyntaxError } from './csv.js';
 
+/**
+ * Free text stored as is: no control characters (PostgreSQL refuses NUL with an
+ * error naming no line; tabs, line breaks and the rest would garble every reply and
+ * listing) and no lone UTF-16 surrogates (the driver would store U+FFFD instead).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const texto = (campo: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${campo} vacío`)
+    .max(max)
+    .refine((t) => !/\p{Cc}/u.test(t), { error: (i) => `contiene un carácter de control (${controlChar(i.input as string)})` })
+    .refine((t) => !LONE_SURROGATE.test(t), 'contiene texto UTF-16 mal formado');
+
+function controlChar(t: string): string {
+  const c = /\p{Cc}/u.exec(t)?.[0] ?? '';
+  return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 export const libroCatalogoSchema = z
   .object({
     isbn: z.string().trim().pipe(isbnSchema),
-    titulo: z.string().trim().min(1, 'titulo vacío').max(500),
-    autor: z.string().trim().min(1, 'autor vacío').max(300),
-    ejemplares: z.coerce.number({ error: 'ejemplares debe ser un número' }).int('ejemplares debe ser entero').min(0, 'ejemplares no puede ser negativo').max(100_000),
+    titulo: texto('titulo', 500),
+    autor: texto('autor', 300),
+    ejemplares: z.number({ error: 'ejemplares debe ser un número' }).int('ejemplares debe ser entero').min(0, 'ejemplares no puede ser negativo').max(100_000),
   })
   .strict();
 export type LibroCatalogo = z.infer<typeof libroCatalogoSchema>;
@@ -56,17 +76,43 @@ function parseCsvCatalog(text: string): LibroCatalogo[] {
   const [header, ...rows] = records;
   if (!header) throw new CatalogError('el archivo CSV está vacío');
   const names = header.fields.map((f) => f.trim().toLowerCase());
-  const missing = COLUMNS.filter((c) => !names.includes(c));
-  if (missing.length) throw new CatalogError(`línea ${header.line}: faltan columnas en la cabecera: ${missing.join(', ')} (se espera ${COLUMNS.join(',')})`);
+  const problem = headerProblem(names);
+  if (problem) throw new CatalogError(`línea ${header.line}: ${problem} (se espera ${COLUMNS.join(',')})`);
   const index = Object.fromEntries(COLUMNS.map((c) => [c, names.indexOf(c)])) as Record<(typeof COLUMNS)[number], number>;
   return rows.map((row) => {
     if (row.fields.length !== names.length) {
       throw new CatalogError(`línea ${row.line}: ${row.fields.length} campos, se esperaban ${names.length}`);
     }
-    const raw = Object.fromEntries(COLUMNS.map((c) => [c, row.fields[index[c]]]));
-    if ((raw.ejemplares ?? '').trim() === '') throw new CatalogError(`línea ${row.line}: ejemplares vacío`);
-    return validate(raw, `línea ${row.line}`);
+    const ejemplares = csvCount(row.fields[index.ejemplares]!);
+    if (typeof ejemplares === 'string') throw new CatalogError(`línea ${row.line}: ${ejemplares}`);
+    return validate({ isbn: row.fields[index.isbn], titulo: row.fields[index.titulo], autor: row.fields[index.autor], ejemplares }, `línea ${row.line}`);
   });
+}
+
+/**
+ * What is wrong with a CSV header, if anything: the same rules as a JSON entry's
+ * keys (strict), so a column is never silently ignored nor read twice.
+ */
+export function headerProblem(names: string[]): string | undefined {
+  const unknown = names.filter((n) => !(COLUMNS as readonly string[]).includes(n));
+  if (unknown.length) return `columnas no admitidas: ${unknown.map((n) => (n === '' ? '(sin nombre)' : n)).join(', ')}`;
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  if (repeated.length) return `columnas repetidas: ${[...new Set(repeated)].join(', ')}`;
+  const missing = COLUMNS.filter((c) => !names.includes(c));
+  if (missing.length) return `faltan columnas en la cabecera: ${missing.join(', ')}`;
+  return undefined;
+}
+
+/**
+ * A CSV `ejemplares` cell as a count, or why it is not one. Decimal digits only:
+ * Number() would also read '0x10' as 16, '1e3' as 1000 and '4.0' as 4.
+ */
+export function csvCount(cell: string): number | string {
+  const t = cell.trim();
+  if (t === '') return 'ejemplares vacío';
+  if (/^-\d+$/.test(t)) return 'ejemplares no puede ser negativo';
+  if (!/^\d+$/.test(t)) return `ejemplares debe ser un número entero escrito con dígitos 0-9, no '${t.slice(0, 20)}'`;
+  return Number(t);
 }
 
 function parseJsonCatalog(text: string): LibroCatalogo[] {
@@ -109,14 +155,37 @@ export function detectFormat(file: string, text: string): CatalogFormat {
   return text.trimStart().startsWith('[') ? 'json' : 'csv';
 }
 
-export async function readCatalogFile(file: string): Promise<LibroCatalogo[]> {
-  let text: string;
+/** The file's text; bytes that are not UTF-8 are an error naming their line, not a silent U+FFFD. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   try {
-    text = await readFile(file, 'utf8');
+    return fatal.decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        fatal.decode(bytes.subarray(start, i));
+      } catch {
+        throw new CatalogError(`línea ${line}: el texto no es UTF-8 válido`);
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new CatalogError('el texto no es UTF-8 válido');
+  }
+}
+
+export async function readCatalogFile(file: string): Promise<LibroCatalogo[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
   } catch (err) {
     throw new CatalogError(`no se pudo leer ${file}: ${(err as Error).message}`);
   }
   try {
+    const text = decodeUtf8(bytes);
     return parseCatalog(text, detectFormat(file, text));
   } catch (err) {
     if (err instanceof CatalogError) throw new CatalogError(`${file}: ${err.message}`);
@@ -132,6 +201,8 @@ export interface CatalogLoadReport {
 
 /** Upserts the books in one transaction; throws CatalogError (nothing changed) if a reduction is impossible. */
 export async function loadCatalog(pool: pg.Pool, libros: LibroCatalogo[]): Promise<CatalogLoadReport> {
+  // Callers may build the list in code: the same rules as a file, before touching the database.
+  libros.forEach((l, i) => validate(l, `registro ${i + 1}`));
   rejectDuplicates(libros);
   const client = await pool.connect();
   let broken: Error | undefined;
