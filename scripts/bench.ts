@@ -12,12 +12,15 @@
  *    `SELECT aplicar_operacion(...)` — the GA's own durable transaction.
  * 3. Prints throughput and p50/p95/p99 per op for both, the system/ceiling
  *    ratios, and writes a JSON report.
+ *
+ * Ctrl-C (SIGINT), SIGTERM or SIGHUP stop the system in order, remove its temp
+ * dir and exit 128 + the signal's number (scripts/signals.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import pg from 'pg';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
 import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol.js';
@@ -26,7 +29,9 @@ import { runLoad, type LoadOptions, type LoadReport } from '../solicitante/load.
 import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';
 import { idGenerator, newPsId } from '../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
+import { intArg } from '../solicitante/cli-args.js';
 import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
+import { takeOverSignals } from './signals.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -43,6 +48,8 @@ export interface BenchOptions {
   /** Progress lines (stderr in the CLI). */
   log?: (s: string) => void;
   progresoTty?: boolean;
+  /** Interrupts the run: the system is stopped (temp dir removed) and runBench rejects. */
+  signal?: AbortSignal;
 }
 
 export interface TechoReport extends LatencySummary {
@@ -175,12 +182,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   // LOG_LEVEL warn: info-level logs of every process would compete for the CPU being measured.
   // No dataDir: the launcher's own temp dir is prepared for PostgreSQL running as another user.
   const pareja = opts.replicacion ? ({ topology: 'two-hosts', replicacion: opts.replicacion } as const) : {};
-  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env } });
+  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env }, signal: opts.signal });
+  // The phases cannot be cancelled from outside; on abort stop waiting for them and stop the system under them.
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new Error('banco de pruebas interrumpido'));
+    if (opts.signal?.aborted) fail();
+    opts.signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  const untilAborted = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
   try {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgress>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
-    const sistema = await runLoad({
+    const sistema = await untilAborted(runLoad({
       endpoint: sys.gcEndpoint,
       clientes: opts.clientes,
       duracionS: opts.duracionS,
@@ -189,18 +204,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
       onProgreso: progreso('sistema'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
-    });
+    }));
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
-    const pendientes = await waitNoPending(sys.pg, 30_000);
+    const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
     log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
-    const techo = await runSqlCeiling(sys.pg, {
+    const techo = await untilAborted(runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,
       onProgreso: progreso('techo'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
-    });
+    }));
     if (opts.progresoTty) log('\n');
     const notas = [
       'el techo aplica cada operación en una transacción durable con su fila del registro, igual que el GA; no incluye ZeroMQ, GC, actores ni el proceso GA',
@@ -222,18 +237,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
 }
 
-const entero = (min: number) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`debe ser un entero ≥ ${min}`);
-  return n;
-};
-
 async function main(): Promise<void> {
   const program = new Command('bench')
     .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
-    .option('--clientes <n>', 'clientes simultáneos en cada fase', entero(1), 10)
-    .option('--duracion <s>', 'segundos por fase', entero(1), 20)
-    .option('--actores <n>', 'actores por tipo', entero(1), 2)
+    .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)
+    .option('--duracion <s>', 'segundos por fase', intArg(1), 20)
+    .option('--actores <n>', 'actores por tipo', intArg(1), 2)
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
@@ -241,7 +250,16 @@ async function main(): Promise<void> {
   const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string }>();
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
-  const report = await runBench({
+  const abort = new AbortController();
+  let running: Promise<BenchReport> | undefined;
+  const signals = takeOverSignals({
+    onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo el sistema y borrando sus datos temporales…\n`),
+    cleanup: async () => {
+      abort.abort();
+      await running?.catch(() => undefined); // runBench stops the system before it settles
+    },
+  });
+  running = runBench({
     clientes: o.clientes,
     duracionS: o.duracion,
     actoresPorTipo: o.actores,
@@ -249,7 +267,15 @@ async function main(): Promise<void> {
     replicacion: o.replicacion as BenchOptions['replicacion'],
     log: (s) => process.stderr.write(s),
     progresoTty: !!process.stderr.isTTY,
+    signal: abort.signal,
   });
+  let report: BenchReport;
+  try {
+    report = await running;
+  } catch (e) {
+    if (signals.received) return; // the signal's cleanup exits
+    throw e;
+  }
   process.stdout.write(formatBench(report));
   const json = o.json ?? join(repoRoot(), 'reports', `bench-${report.fecha.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });

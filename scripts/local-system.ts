@@ -17,6 +17,10 @@
  * The default stays 'single': the end-to-end tests and the benchmark exercise
  * the business rules and the hops, which a second PostgreSQL and GA would only
  * slow down; `npm start` and the failover drills ask for 'two-hosts'.
+ *
+ * One launcher per data dir (scripts/launcher-lock.ts): a second start on a dir
+ * in use refuses (DataDirLockedError) before touching anything, because
+ * it would otherwise adopt, and on its way out stop, the first one's PostgreSQL.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +50,7 @@ import {
 } from '../gestor_almacenamiento/pg-node.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
+import { acquireLauncherLock } from './launcher-lock.js';
 import { PC1, PC2, freePortOnAll } from './hosts.js';
 
 export function repoRoot(): string {
@@ -83,6 +88,11 @@ export interface LocalSystemOptions {
    * Default: pc1/pc2 on 127.0.1.1/127.0.1.2 in this namespace, GC and actors as described above.
    */
   hostsNet?: { pc1: NetHost; pc2: NetHost; clients?: NetHost };
+  /**
+   * Aborts a start in progress (a launcher got Ctrl-C): checked between steps; the start
+   * then stops what it had started, like any failed start, and rejects.
+   */
+  signal?: AbortSignal;
 }
 
 /** A simulated host's address and, optionally, its network namespace. */
@@ -362,8 +372,14 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   const gcNetns = clients ? clients.netns : twoHosts ? net.pc1.netns : undefined;
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'biblioteca-'));
+  mkdirSync(dataDir, { recursive: true });
+  // Before anything else in the dir: a refused second launcher must leave the first one's system alone.
+  const lock = acquireLauncherLock(dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  const checkAborted = () => {
+    if (opts.signal?.aborted) throw new Error('arranque interrumpido');
+  };
   const std = opts.ports === 'standard' || namespaced;
   const port = async (p: number) => (std ? p : freePort(host));
   // A port that is the same number on every host (two-hosts: GA, its peer link and HTTP, like real hosts).
@@ -373,8 +389,12 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   let storage: Storage | undefined;
   const stop = async () => {
     // Clients first, storage last, so nothing logs spurious errors on the way down.
-    for (const p of [...started].reverse()) await p.stop();
-    await storage?.stop();
+    try {
+      for (const p of [...started].reverse()) await p.stop();
+      await storage?.stop();
+    } finally {
+      lock.release();
+    }
     if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
@@ -382,6 +402,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     storage = twoHosts
       ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([net.pc1.address, net.pc2.address]), net)
       : await startSingleStorage(dataDir, host, await port(STANDARD.pg));
+    checkAborted();
     const pgInfo = storage.pg;
     const pgNodes = storage.pgNodes;
     // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.
@@ -426,6 +447,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     if (opts.libros) writeFileSync(catalog, JSON.stringify(opts.libros));
     const primaryEnv = gaEnvOf(primaryHost, 'primary');
     await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
+    checkAborted();
 
     const gaProcess = (h: HostName, rol: 'primary' | 'backup', env: Record<string, string>) =>
       new ManagedProcess({
@@ -446,6 +468,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     await Promise.all([ga.waitHealthy(), gaBackup?.waitHealthy()]);
     // The pair settles once the backup hears the primary (ACTIVE) and the primary hears the backup.
     if (gaBackup) await waitPairSettled([ga, gaBackup]);
+    checkAborted();
 
     const gc = new ManagedProcess({
       name: 'gc',
@@ -465,6 +488,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     });
     started.push(gc.start());
     await gc.waitHealthy();
+    checkAborted();
 
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
@@ -515,7 +539,9 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const perType = opts.actorsPerType ?? 2;
     for (let i = 0; i < perType; i++) for (const t of OPERACIONES_ACTOR) await addActorProcess(t);
     await Promise.all(actors.map((a) => a.waitHealthy()));
+    checkAborted();
     if (perType > 0) await waitForActors(perType);
+    checkAborted();
 
     // Processes are grouped by their spec.host when asked, so actors added later belong to their host too.
     const hostHandle = (name: HostName, address: string, pgNode?: PgNodeHandle): HostHandle => ({
