@@ -148,12 +148,19 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     // answered ACEPTADO and counted as a success that applies nothing.
     for (let cycle = 1; running(); cycle++) {
       const usuario = `${prefix}-${i}-${cycle}`;
+      let prestado = false;
       for (const op of ['prestamo', 'renovacion', 'devolucion'] as const) {
         if (!running()) break;
-        if (!(await runOne(gc, op, isbn, usuario)) && op === 'prestamo') break;
+        const ok = await runOne(gc, op, isbn, usuario);
+        if (op === 'prestamo' && !ok) break;
+        prestado = op !== 'devolucion';
       }
+      // Time ran out mid-cycle: the loan is returned after the clock stops, or every run would
+      // leave one copy per client on loan (the demo book has 4) and a later test-sistema fails.
+      if (prestado) abiertos.push({ gc, isbn, usuario });
     }
   };
+  const abiertos: Array<{ gc: GcCaller; isbn: string; usuario: string }> = [];
 
   let prev = { t: t0, n: 0 };
   const progressTimer = opts.onProgreso
@@ -171,13 +178,17 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       }, opts.intervaloProgresoMs ?? 500)
     : undefined;
 
+  let elapsedMs: number;
   try {
     await Promise.all(Array.from({ length: opts.clientes }, (_, i) => simulateClient(i)));
+    elapsedMs = performance.now() - t0;
+    clearInterval(progressTimer);
+    // Not measured: clean-up, not load.
+    if (!stopped) await Promise.all(abiertos.map(({ gc, isbn, usuario }) => gc.send({ operacion: 'devolucion', isbn, usuario }).catch(() => undefined)));
   } finally {
     clearInterval(progressTimer);
     for (const c of owned) c.close();
   }
-  const elapsedMs = performance.now() - t0;
   return {
     inicio: startedAt.toISOString(),
     fin: new Date().toISOString(),

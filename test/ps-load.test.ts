@@ -92,8 +92,23 @@ describe('runLoad', () => {
     expect(Object.keys(op('devolucion').porCodigo)).toEqual(['ACEPTADO']);
     expect(r.exitosas).toBe(r.respuestas - op('prestamo').porCodigo.SIN_EJEMPLARES!);
     const enviadas = gc.recibidas.map((m) => (m as { operacion: string }).operacion);
-    expect(enviadas.filter((o) => o !== 'prestamo').length).toBe(op('renovacion').count + op('devolucion').count);
+    // Plus, after the clock, at most one uncounted devolución per client whose cycle the deadline cut.
+    const sinContar = enviadas.filter((o) => o !== 'prestamo').length - (op('renovacion').count + op('devolucion').count);
+    expect(sinContar).toBeGreaterThanOrEqual(0);
+    expect(sinContar).toBeLessThanOrEqual(3);
     expectConsistent(r);
+  });
+
+  it('sequence: a loan cut short by the deadline is returned after the clock stops, so a run leaves every copy free', async () => {
+    const gc = await FakeGc.start({ libros: { 'Y-1': 4 }, retardoAsyncMs: 5 });
+    cleanup.push(() => gc.stop());
+    // Slow replies make it very likely that the deadline falls between a préstamo and its devolución.
+    for (let run = 0; run < 3; run++) {
+      await runLoad({ endpoint: gc.endpoint, clientes: 4, duracionS: 1, isbns: ['Y-1'], timeoutMs: 1000, retries: 1 });
+      const end = Date.now() + 2000;
+      while (gc.disponibles('Y-1') !== 4 && Date.now() < end) await new Promise((res) => setTimeout(res, 10));
+      expect(gc.disponibles('Y-1')).toBe(4);
+    }
   });
 
   it('parseMix rejects nonsense', () => {
