@@ -398,29 +398,22 @@ export async function standbyStatus(conn: AdminTarget, opts: AdminOptions & { pr
 
 /**
  * Creates a physical slot (reserving WAL now) unless it exists, so a standby
- * that is down or slow never finds its WAL recycled. Safe to call concurrently.
+ * that is down or slow never finds its WAL recycled. A slot the primary has
+ * invalidated (wal_status 'lost': its standby stayed away past
+ * max_slot_wal_keep_size) can never stream again, so an inactive lost slot is
+ * dropped and created afresh: the standby being (re)cloned now needs a live one.
+ * Safe to call concurrently.
  */
 export async function createReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions = {}): Promise<void> {
   await withAdminClient(
     primary,
     async (c) => {
+      await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND wal_status = 'lost'`, [slot]);
       try {
         await c.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
       } catch (err) {
         if ((err as { code?: string }).code !== '42710') throw err; // duplicate_object: created meanwhile
       }
-    },
-    o,
-  );
-}
-
-/** Drops a slot if it exists and is not in use (a standby that will never come back must not pin WAL forever). */
-export async function dropReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions = {}): Promise<boolean> {
-  return withAdminClient(
-    primary,
-    async (c) => {
-      const r = await c.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
-      return (r.rowCount ?? 0) > 0;
     },
     o,
   );

@@ -18,6 +18,10 @@ export const PG_SETTINGS: Readonly<Record<string, string | number>> = {
   max_wal_senders: 10,
   max_replication_slots: 10,
   wal_keep_size: '256MB',
+  // A standby that never comes back (pc2's dir wiped, host gone) must not pin WAL
+  // through its slot until the disk fills: past this the primary invalidates the
+  // slot (the standby then needs a re-clone). Same value as deploy/postgres/replication.conf.
+  max_slot_wal_keep_size: '4GB',
   hot_standby: 'on',
   wal_sender_timeout: '5s',
   wal_receiver_timeout: '5s',
