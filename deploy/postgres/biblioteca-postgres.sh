@@ -80,8 +80,12 @@ peer_role() {
 }
 
 # The slot keeps the WAL this standby still needs on the primary.
+# A slot the primary gave up on (wal_status 'lost': past max_slot_wal_keep_size while
+# this node was away) can never stream again: drop it and make a fresh one.
 ensure_slot_on_peer() {
   psql "$(peer_conninfo)" -XAtq -v ON_ERROR_STOP=1 -v slot="$NAME" <<'SQL' >/dev/null
+SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+ WHERE slot_name = :'slot' AND wal_status = 'lost' AND NOT active;
 SELECT pg_create_physical_replication_slot(:'slot', true)
  WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot');
 SQL
