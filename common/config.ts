@@ -105,9 +105,13 @@ type Picked<K extends VariableName> = { [P in K]: z.output<(typeof VARIABLES)[P]
  * alive (tasks moved, takeovers started) while perfectly healthy. Checked when a
  * process reads both.
  */
-const RELATIONS: Array<{ slow: VariableName; fast: VariableName; factor: number }> = [
+// GA pair: also T − heartbeat ≥ 800 ms, above a storage client's longest pause between
+// retries at one GA (~0.7 s), or every retry of a lone client looks like a new run of
+// contact and the surviving GA doubts its dead peer for good (role-controller.ts contactGapMs).
+const RELATIONS: Array<{ slow: VariableName; fast: VariableName; factor: number; plusMs?: number }> = [
   { slow: 'ACTOR_DEAD_MS', fast: 'ACTOR_HEARTBEAT_MS', factor: 2 },
   { slow: 'GA_PEER_TIMEOUT_MS', fast: 'GA_HEARTBEAT_MS', factor: 3 },
+  { slow: 'GA_PEER_TIMEOUT_MS', fast: 'GA_HEARTBEAT_MS', factor: 1, plusMs: 800 },
 ];
 
 /**
@@ -122,10 +126,11 @@ export function readConfig<K extends VariableName>(names: readonly K[], env: Nod
     if (!r.success) throw new ConfigError(name, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
     out[name] = r.data;
   }
-  for (const { slow, fast, factor } of RELATIONS) {
+  for (const { slow, fast, factor, plusMs = 0 } of RELATIONS) {
     const [s, f] = [out[slow], out[fast]];
-    if (typeof s === 'number' && typeof f === 'number' && s < factor * f) {
-      throw new ConfigError(slow, `must be at least ${factor} × ${fast} (${f} ms), got ${s} ms: a live peer would be declared dead between beats`);
+    if (typeof s === 'number' && typeof f === 'number' && s < factor * f + plusMs) {
+      const rule = plusMs ? `${fast} + ${plusMs} ms (${f + plusMs} ms)` : `${factor} × ${fast} (${factor * f} ms)`;
+      throw new ConfigError(slow, `must be at least ${rule}, got ${s} ms: a live peer would look dead between beats, or a dead one never be trusted dead`);
     }
   }
   return out as Picked<K>;

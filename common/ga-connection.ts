@@ -145,7 +145,8 @@ export class GaConnection {
     for (const [rid, p] of link.pending) {
       clearTimeout(p.timer);
       link.pending.delete(rid);
-      p.reject(err);
+      // A request still queued never left: for a recycle that is "not sent", not "outcome unknown".
+      p.reject(err.kind === 'transport' && p.stage === 'queued' ? new GaAttemptError('unreachable', `not sent (${err.message})`) : err);
     }
     link.sock.close();
   }

@@ -26,9 +26,12 @@ interface Entry {
   key?: string;
 }
 
-/** Log the first few, then every 1000th: a peer away for long must not mean one log line per message. */
-export function logThisOne(count: number): boolean {
-  return count <= 10 || count % 1000 === 0;
+/**
+ * The n-th occurrence of a per-message warning is logged if among the first `first`
+ * or every 1000th: a flood or a peer away for long must not mean one log line per message.
+ */
+export function logThisOne(count: number, first = 10): boolean {
+  return count <= first || count % 1000 === 0;
 }
 
 export class SendQueue {

@@ -53,11 +53,12 @@ export const MAX_BATCH = 32;
 
 /**
  * Longest a write waits for one row lock (SET LOCAL lock_timeout), then fails
- * with 55P03 and commits nothing. The storage client gives up an attempt after
- * GA_TIMEOUT_MS (1 s by default) and resends the same op id, so waiting longer
- * only keeps a connection busy for an answer nobody reads; the resend waits again.
+ * with 55P03 and commits nothing. Well below the storage client's per-attempt
+ * GA_TIMEOUT_MS (1 s by default): the GA's "nothing applied" must reach the client
+ * before it gives up the attempt (it would then only know "no answer": outcome
+ * unknown); the client resends the same op id, which waits again.
  */
-export const WRITE_LOCK_WAIT_MS = 1000;
+export const WRITE_LOCK_WAIT_MS = 300;
 
 export interface StoreOptions {
   onBatch?(size: number): void;

@@ -90,7 +90,10 @@ export class Dispatcher {
         if (this.d.tracker.retryLater(id, actorId)) this.d.log.debug({ opId: id, actorId }, 'storage down; async task will be re-published');
       } else if (t.actorId === actorId) {
         this.d.tracker.complete(id);
-        this.settle(id, replyFromResultado({ ...r, id }));
+        // Published more than once: an earlier actor's call may still reach a GA and apply it,
+        // so "not applied, retry" would be a promise we cannot keep.
+        const reply = t.intento > 1 && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' ? errorReply('TIEMPO_AGOTADO', undefined, id) : replyFromResultado({ ...r, id });
+        this.settle(id, reply);
       }
       return;
     }

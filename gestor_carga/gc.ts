@@ -26,7 +26,7 @@ import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume } from './ledger-resume.js';
 import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
-import { SendQueue } from '../common/send-queue.js';
+import { SendQueue, logThisOne as logThisOneOf } from '../common/send-queue.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -62,10 +62,7 @@ export interface GcStatus {
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
 const MAX_ACTOR_FRAME = 256 * 1024;
 
-/** The n-th occurrence of a per-message warning is logged if among the first 20 or every 1000th (a flood must not flood the log). */
-function logThisOne(n: number): boolean {
-  return n <= 20 || n % 1000 === 0;
-}
+const logThisOne = (n: number) => logThisOneOf(n, 20);
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
   const clock: Clock = { now: deps.now ?? Date.now };

@@ -153,7 +153,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         if (!running()) break;
         const ok = await runOne(gc, op, isbn, usuario);
         if (op === 'prestamo' && !ok) break;
-        prestado = op !== 'devolucion';
+        prestado = op !== 'devolucion' || !ok;
       }
       // Time ran out mid-cycle: the loan is returned after the clock stops, or every run would
       // leave one copy per client on loan (the demo book has 4) and a later test-sistema fails.

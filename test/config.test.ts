@@ -35,6 +35,7 @@ describe('configuration contract', () => {
     expect(readConfig(GC_VARS, { ACTOR_HEARTBEAT_MS: '500', ACTOR_DEAD_MS: '1000' }).ACTOR_DEAD_MS).toBe(1000);
     expect(() => readConfig(GA_VARS, { GA_HEARTBEAT_MS: '400' })).toThrowError(/GA_PEER_TIMEOUT_MS: must be at least 3 × GA_HEARTBEAT_MS/);
     expect(readConfig(GA_VARS, {}).GA_PEER_TIMEOUT_MS).toBe(1000);
+    expect(() => readConfig(GA_VARS, { GA_HEARTBEAT_MS: '100', GA_PEER_TIMEOUT_MS: '300' })).toThrowError(/GA_PEER_TIMEOUT_MS: must be at least GA_HEARTBEAT_MS \+ 800 ms/);
   });
 
   it('PS_SEDE follows the protocol rule for sede, so a bad one fails at start', () => {

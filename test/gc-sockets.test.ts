@@ -303,6 +303,20 @@ describe('GC with actors over ZeroMQ', () => {
     expect(g.status().tareas.total).toBe(0);
   });
 
+  it('storage down for a sync op already re-published → TIEMPO_AGOTADO: an earlier attempt may still apply it', async () => {
+    const storage = new MemoryStorage();
+    storage.aplicarDown = true;
+    storage.delayMs = 900; // past the 600 ms task deadline: the op goes to the second actor first
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await actor(storage, p, 'prestamo', 'p2');
+    await liveActors(g, 'prestamo', 2);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'repub-1' }));
+    expect(storage.aplicarCalls).toBe(2);
+    expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'repub-1' });
+  });
+
   it('an original REQ client sending {"operacion","isbn","usuario"} gets exito/mensaje/datos', async () => {
     const storage = new MemoryStorage();
     const p = await ports();
