@@ -16,6 +16,7 @@ import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from
 import type { ActorConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
+import { within } from '../common/within.js';
 import { SendQueue } from '../common/send-queue.js';
 import { TaskRunner } from './task-runner.js';
 
@@ -62,16 +63,6 @@ const MAX_TAREA_BYTES = 64 * 1024;
  * this is a backstop (a few MB at most), not a limit a restarting GC should ever meet.
  */
 const MAX_OUTBOX = 10_000;
-
-/** Resolves when `p` does or after `ms`, whichever is first; the timer never outlives it. */
-async function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
   const tipo = cfg.ACTOR_TIPO;

@@ -11,6 +11,7 @@
  * for messages that are only useful fresh, like heartbeats.
  */
 import type { Logger } from './logger.js';
+import { within } from './within.js';
 
 export interface FrameSink {
   send(frames: Array<Buffer | string>): Promise<void>;
@@ -89,13 +90,7 @@ export class SendQueue {
       while (this.pumping) await this.pumping;
     })();
     if (timeoutMs === undefined) return done;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
-    try {
-      await Promise.race([done, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(done, timeoutMs);
   }
 
   close(): void {

@@ -16,6 +16,7 @@
  */
 import pg from 'pg';
 import type { PgSettings } from './db.js';
+import { within } from '../common/within.js';
 
 export type PgConn = PgSettings;
 
@@ -109,9 +110,7 @@ export class AdminSession {
     const c = this.client;
     this.client = undefined;
     if (!c) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([drop(c), new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS).unref()))]);
-    clearTimeout(timer);
+    await within(drop(c), CLOSE_WAIT_MS);
   }
 
   private connect(): Promise<pg.Client> {

@@ -11,6 +11,7 @@
 import type pg from 'pg';
 import type { Logger } from '../common/logger.js';
 import { createPool, type PgSettings, type PoolOptions } from './db.js';
+import { within } from '../common/within.js';
 import { createStore, type Store, type StoreOptions } from './store.js';
 
 export class StorageTarget {
@@ -53,9 +54,7 @@ export class StorageTarget {
   /** Ends every pool; a pool stuck on a dead node is abandoned after `timeoutMs`. */
   async close(timeoutMs = 3000): Promise<void> {
     const all = Promise.all([this.current.pool.end().catch(() => undefined), ...this.retired]);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeoutMs).unref()))]);
-    clearTimeout(timer);
+    await within(all, timeoutMs);
   }
 
   private open(node: PgSettings) {
