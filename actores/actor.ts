@@ -14,7 +14,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { encode, type OperacionActor, type Resultado } from '../common/protocol.js';
 import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import type { ActorConfig } from '../common/config.js';
-import type { Logger } from '../common/logger.js';
+import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { within } from '../common/within.js';
 import { SendQueue } from '../common/send-queue.js';
@@ -118,7 +118,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
         if (!tarea) {
           malformed.inc();
           // Logged, but not one line per message if something floods us.
-          if (malformedLogged++ < 20 || malformedLogged % 1000 === 0) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length }, 'malformed task ignored');
+          if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length }, 'malformed task ignored');
           continue;
         }
         const outcome = runner.submit(tarea);

@@ -18,10 +18,12 @@ export class ProtocolError extends Error {
  */
 export class StorageUnavailableError extends ProtocolError {
   override name = 'StorageUnavailableError';
-  readonly outcomeUnknown: boolean;
   constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
     super(options?.outcomeUnknown ? 'TIEMPO_AGOTADO' : 'ALMACENAMIENTO_NO_DISPONIBLE', message, options);
-    this.outcomeUnknown = options?.outcomeUnknown ?? false;
+  }
+
+  get outcomeUnknown(): boolean {
+    return this.codigo === 'TIEMPO_AGOTADO';
   }
 }
 

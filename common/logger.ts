@@ -20,3 +20,11 @@ export function createLogger(proc: string, extra: Record<string, unknown> = {}):
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
+
+/**
+ * The n-th occurrence of a per-message warning is logged if among the first `first`
+ * or every 1000th: a flood or a peer away for long must not mean one log line per message.
+ */
+export function logThisOne(count: number, first = 10): boolean {
+  return count <= first || count % 1000 === 0;
+}

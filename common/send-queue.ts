@@ -10,7 +10,7 @@
  * keeps at most one waiting message per key (a newer one takes the older one's place),
  * for messages that are only useful fresh, like heartbeats.
  */
-import type { Logger } from './logger.js';
+import { logThisOne, type Logger } from './logger.js';
 import { within } from './within.js';
 
 export interface FrameSink {
@@ -27,13 +27,6 @@ interface Entry {
   key?: string;
 }
 
-/**
- * The n-th occurrence of a per-message warning is logged if among the first `first`
- * or every 1000th: a flood or a peer away for long must not mean one log line per message.
- */
-export function logThisOne(count: number, first = 10): boolean {
-  return count <= first || count % 1000 === 0;
-}
 
 export class SendQueue {
   private readonly queue: Entry[] = [];
@@ -99,9 +92,14 @@ export class SendQueue {
     this.byKey.clear();
   }
 
+  /** Leaving the queue: a later message with its key is queued anew, not merged into it. */
+  private unindex(e: Entry): void {
+    if (e.key !== undefined && this.byKey.get(e.key) === e) this.byKey.delete(e.key);
+  }
+
   private dropOldest(): void {
     const e = this.queue.shift()!;
-    if (e.key !== undefined && this.byKey.get(e.key) === e) this.byKey.delete(e.key);
+    this.unindex(e);
     this.droppedCount++;
     if (logThisOne(this.droppedCount)) this.log.warn({ socket: this.what, dropped: this.droppedCount }, 'send queue full; oldest message dropped');
   }
@@ -114,7 +112,7 @@ export class SendQueue {
     await undefined;
     try {
       for (let next = this.queue.shift(); next && !this.closed; next = this.queue.shift()) {
-        if (next.key !== undefined && this.byKey.get(next.key) === next) this.byKey.delete(next.key);
+        this.unindex(next);
         try {
           await this.sock.send(next.frames);
         } catch (err) {

@@ -156,7 +156,7 @@ export function detectFormat(file: string, text: string): CatalogFormat {
 }
 
 /** The file's text; bytes that are not UTF-8 are an error naming their line, not a silent U+FFFD. */
-export function decodeUtf8(bytes: Uint8Array): string {
+function decodeUtf8(bytes: Uint8Array): string {
   const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   try {
     return fatal.decode(bytes);

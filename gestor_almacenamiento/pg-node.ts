@@ -312,7 +312,7 @@ export function isPostgresOf(facts: ProcFacts, dataDir: string): boolean {
   return dashD ? samePath(dashD, dataDir) : true;
 }
 
-function procFacts(pid: number): ProcFacts {
+export function procFacts(pid: number): ProcFacts {
   const read = <T>(f: () => T): T | undefined => {
     try {
       return f();
@@ -342,15 +342,17 @@ export function postmasterPid(dataDir: string): number | undefined {
   return pid !== undefined && alive(pid) && isPostgresOf(procFacts(pid), dataDir) ? pid : undefined;
 }
 
-/** Process state letter from /proc (Z = zombie: dead, waiting for a parent or init to reap it). */
-function procState(pid: number): string | undefined {
+/** /proc/<pid>/stat after the parenthesised command: [0] state (Z = zombie), [1] ppid, … [19] starttime. */
+export function procStatFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
+
+const procState = (pid: number): string | undefined => procStatFields(pid)?.[0];
 
 export function alive(pid: number): boolean {
   try {

@@ -185,9 +185,7 @@ export class RoleController {
         rejoinHint: REJOIN_HINT,
         onChange: (c) => this.changed(c),
         onPeerLost: (ms, heard) => {
-          this.peerSilentSince = this.now();
-          this.peerEpoch++;
-          this.peerProbeResult = undefined;
+          this.newSilence(this.now());
           this.trustUnreachable = false;
           if (heard) this.log.warn({ silentMs: ms, estado: this.machine.state }, 'peer GA heartbeat lost; a client request will make the non-active GA take over');
           else this.log.warn({ silentMs: ms, estado: this.machine.state }, 'no peer GA heartbeat since start');
@@ -298,13 +296,17 @@ export class RoleController {
 
   // ------------------------------------------------------------------ internals
 
+  /** A silence starts (`since`) or ends (undefined): everything about the last one is forgotten; probes still running belong to it. */
+  private newSilence(since: number | undefined): void {
+    this.peerSilentSince = since;
+    this.peerEpoch++;
+    this.peerProbeResult = undefined;
+  }
+
   private onBeat(b: Parameters<RoleMachine['peerBeat']>[0]): void {
     this.peerLastBeatAt = this.now();
     if (this.peerSilentSince !== undefined) {
-      this.peerSilentSince = undefined;
-      // A later silence must prove everything afresh; probes still running belong to this one.
-      this.peerEpoch++;
-      this.peerProbeResult = undefined;
+      this.newSilence(undefined);
       this.log.info({ peer: b }, 'peer GA heartbeat back');
     }
     const activate = this.machine.peerBeat(b, this.now());

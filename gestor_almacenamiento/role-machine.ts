@@ -391,6 +391,6 @@ export class RoleMachine {
  * A node that takes writes on the newest history this GA knows of: serving from it
  * promotes nothing (a standby, an unreachable node or an older timeline do not qualify).
  */
-export function isNewestPrimary(node: NodeStatus, highestTimeline: number): boolean {
+function isNewestPrimary(node: NodeStatus, highestTimeline: number): boolean {
   return node.reachable && node.inRecovery === false && node.timeline !== undefined && node.timeline >= highestTimeline;
 }

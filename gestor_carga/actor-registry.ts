@@ -83,8 +83,7 @@ export class ActorRegistry {
     let a = this.actors.get(k);
     if (!a) {
       a = { tipo, actorId, subscribed: false, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now() };
-      this.actors.set(k, a);
-      this.markUnsubscribed(k);
+      this.actors.set(k, a); // placed among the unsubscribed by heard() (subscribed() never is)
     }
     return a;
   }

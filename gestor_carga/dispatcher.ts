@@ -30,17 +30,17 @@ interface Waiter {
  * not applied; TIEMPO_AGOTADO: a GA got it and never answered, so it may have been.
  * Re-publishing is safe either way (same op id).
  */
-export function isStorageFailure(r: Resultado): boolean {
+function isStorageFailure(r: Resultado): boolean {
   return (r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' || r.codigo === 'TIEMPO_AGOTADO') && r.estado === undefined;
 }
 
 /** The GA's own ID_REUTILIZADO reply, for an id the GC is still working on for another op. */
-export function reusedIdReply(op: OperacionSolicitada, tracked: OperacionSolicitada): Respuesta {
+function reusedIdReply(op: OperacionSolicitada, tracked: OperacionSolicitada): Respuesta {
   return errorReply('ID_REUTILIZADO', `El id ${op.id} ya se usó para otra solicitud (${tracked.operacion}); use un id nuevo`, op.id, { operacionRegistrada: tracked.operacion });
 }
 
 /** `estado` of an op the GC holds that has no ledger row yet (a sync op is recorded when applied): as the GA words a pending row. */
-export function inFlightEstadoReply(op: OperacionSolicitada): Respuesta {
+function inFlightEstadoReply(op: OperacionSolicitada): Respuesta {
   const datos: Record<string, unknown> = { estado: 'PENDIENTE', operacion: op.operacion, isbn: op.isbn, usuario: op.usuario };
   if (op.sede !== undefined) datos.sede = op.sede;
   datos.resultado = null;
@@ -131,8 +131,8 @@ export class Dispatcher {
   }
 
   private async async(op: OperacionSolicitada): Promise<Respuesta> {
-    const held = this.d.tracker.get(op.id);
-    if (held && !sameOp(held.op, op)) return reusedIdReply(op, held.op);
+    const reused = this.reusedId(op);
+    if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
     const r = await this.d.storage.registrar(op).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
@@ -150,8 +150,8 @@ export class Dispatcher {
   private sync(op: OperacionSolicitada): Promise<Respuesta> {
     if (this.closed) return Promise.resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
     // Waiting on a task of another op under this id would hand us that op's outcome.
-    const held = this.d.tracker.get(op.id);
-    if (held && !sameOp(held.op, op)) return Promise.resolve(reusedIdReply(op, held.op));
+    const reused = this.reusedId(op);
+    if (reused) return Promise.resolve(reused);
     return new Promise<Respuesta>((resolve) => {
       const w: Waiter = {
         resolve,
@@ -168,6 +168,12 @@ export class Dispatcher {
       const outcome = this.d.tracker.submit(op, 'sync');
       this.d.log.debug({ opId: op.id, outcome }, 'sync op submitted');
     });
+  }
+
+  /** ID_REUTILIZADO if the GC is still working on this id for another op. */
+  private reusedId(op: OperacionSolicitada): Respuesta | undefined {
+    const held = this.d.tracker.get(op.id);
+    return held && !sameOp(held.op, op) ? reusedIdReply(op, held.op) : undefined;
   }
 
   private settle(id: string, reply: Respuesta): void {

@@ -18,7 +18,7 @@ import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, parseSolici
 import { mensajeActorSchema, parseFrame, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
-import type { Logger } from '../common/logger.js';
+import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { ActorRegistry, parseTopic, type Clock, type Transitions } from './actor-registry.js';
 import { TaskTracker, type Modo } from './task-tracker.js';
@@ -26,7 +26,7 @@ import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume } from './ledger-resume.js';
 import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
-import { SendQueue, logThisOne as logThisOneOf } from '../common/send-queue.js';
+import { SendQueue } from '../common/send-queue.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -62,7 +62,6 @@ export interface GcStatus {
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
 const MAX_ACTOR_FRAME = 256 * 1024;
 
-const logThisOne = (n: number) => logThisOneOf(n, 20);
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
   const clock: Clock = { now: deps.now ?? Date.now };
@@ -198,7 +197,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     const topic = msg.subarray(1).toString('utf8');
     const p = parseTopic(topic);
     if (!p) {
-      if (logThisOne(++badSubscriptions)) log.warn({ topic: topic.slice(0, 100), kind, count: badSubscriptions }, 'subscription to a non-actor topic ignored');
+      if (logThisOne(++badSubscriptions, 20)) log.warn({ topic: topic.slice(0, 100), kind, count: badSubscriptions }, 'subscription to a non-actor topic ignored');
       return;
     }
     if (kind === 1) actors.subscribed(p.tipo, p.actorId);
@@ -212,7 +211,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
     const m = parseFrame(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME) as MensajeActor | undefined;
     if (!m || frames.length < 2) {
-      if (logThisOne(++badActorMessages)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
+      if (logThisOne(++badActorMessages, 20)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
       return;
     }
     switch (m.t) {
@@ -235,7 +234,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     actorChanged(m.tipo, m.actorId);
     if (actors.evicted > evictedSeen) {
       evictedSeen = actors.evicted;
-      if (logThisOne(evictedSeen)) log.warn({ evicted: evictedSeen, ...actors.sizes() }, 'too many actors that are not subscribed: least recently heard forgotten');
+      if (logThisOne(evictedSeen, 20)) log.warn({ evicted: evictedSeen, ...actors.sizes() }, 'too many actors that are not subscribed: least recently heard forgotten');
     }
   }
 

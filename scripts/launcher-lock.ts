@@ -8,8 +8,9 @@
  * reused by another process, or no longer a node process) is stale and taken
  * over: a SIGKILLed launcher must not block the next start.
  */
-import { closeSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, linkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, linkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { procFacts, procStatFields } from '../gestor_almacenamiento/pg-node.js';
 
 export const LOCK_FILE = 'launcher.lock';
 
@@ -60,16 +61,6 @@ export function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command: state(3) ppid(4) … starttime(22).
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
 export const procProbe: ProcProbe = {
   alive(pid) {
     try {
@@ -77,20 +68,13 @@ export const procProbe: ProcProbe = {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
     }
-    return statFields(pid)?.[0] !== 'Z';
+    return procStatFields(pid)?.[0] !== 'Z';
   },
-  startTime: (pid) => statFields(pid)?.[19],
+  startTime: (pid) => procStatFields(pid)?.[19],
   isNode(pid) {
-    try {
-      return /node/i.test(basename(readlinkSync(`/proc/${pid}/exe`)));
-    } catch {
-      try {
-        const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';
-        return /node/i.test(basename(argv0));
-      } catch {
-        return undefined;
-      }
-    }
+    const f = procFacts(pid);
+    const exe = f.exe ?? f.argv?.[0];
+    return exe === undefined ? undefined : /node/i.test(basename(exe));
   },
 };
 

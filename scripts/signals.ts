@@ -14,11 +14,11 @@
  */
 import { constants } from 'node:os';
 
-export const TAKEN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const TAKEN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type TakenSignal = (typeof TAKEN_SIGNALS)[number];
 
 /** The shell's convention for "ended by a signal": 128 + its number (SIGINT 130, SIGTERM 143, SIGHUP 129). */
-export function signalExitCode(sig: TakenSignal): number {
+function signalExitCode(sig: TakenSignal): number {
   return 128 + constants.signals[sig];
 }
 

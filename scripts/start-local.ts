@@ -30,7 +30,7 @@ interface GaStatusLite {
 }
 
 /** `pc1 ACTIVE(pg primary tl1)` per GA: who serves, and on what. */
-export function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
+function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
   return gas
     .map(({ host, status }) => {
       if (!status) return `${host} sin respuesta`;
@@ -40,7 +40,7 @@ export function gaSummary(gas: Array<{ host: string; status: GaStatusLite | unde
     .join(', ');
 }
 
-export function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
+function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
   if (!gc) return 'GC: sin respuesta';
   const live = gc.actoresVivos;
   const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;

@@ -14,9 +14,10 @@
  */
 import { Command } from 'commander';
 import { intArg } from '../solicitante/cli-args.js';
+import { PC1, PC2 } from './hosts.js';
 
-const DEFAULT_GAS = ['http://127.0.1.1:9570', 'http://127.0.1.2:9570'];
-const DEFAULT_GC = 'http://127.0.1.1:9555';
+const DEFAULT_GAS = [`http://${PC1}:9570`, `http://${PC2}:9570`];
+const DEFAULT_GC = `http://${PC1}:9555`;
 
 type Json = Record<string, any>;
 
