@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One image for every process of the system (GA, GC, actors, PS, status); the
 # command picks the process (deploy/biblioteca.sh):
 #

@@ -25,6 +25,7 @@ export class StorageClientMetrics {
   private readonly breaker?: Gauge<'endpoint'>;
   private readonly rotations?: Counter<'endpoint' | 'reason'>;
   private readonly latency?: Histogram<'cmd' | 'outcome'>;
+  private readonly preference?: Gauge<'endpoint'>;
 
   constructor(registry?: Registry) {
     if (!registry) return;
@@ -37,6 +38,9 @@ export class StorageClientMetrics {
     );
     this.rotations = get('ga_client_rotations_total', () =>
       new Counter({ name: 'ga_client_rotations_total', help: 'Moves from a GA endpoint to the next one, by the endpoint left and why', labelNames: ['endpoint', 'reason'], registers: [registry] }),
+    );
+    this.preference = get('ga_client_preferred', () =>
+      new Gauge({ name: 'ga_client_preferred', help: '1 for the GA endpoint calls start from (the last one that answered), 0 for the others', labelNames: ['endpoint'], registers: [registry] }),
     );
     this.latency = get('ga_client_call_duration_seconds', () =>
       new Histogram({
@@ -55,6 +59,10 @@ export class StorageClientMetrics {
 
   breakerState(endpoint: string, state: BreakerState): void {
     this.breaker?.set({ endpoint }, STATE_VALUE[state]);
+  }
+
+  preferred(endpoint: string, all: readonly string[]): void {
+    for (const e of all) this.preference?.set({ endpoint: e }, e === endpoint ? 1 : 0);
   }
 
   rotation(endpoint: string, reason: AttemptOutcome): void {

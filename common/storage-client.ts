@@ -1,8 +1,14 @@
 /**
  * The one way GC and actors call the GA.
  *
- * Endpoints are tried in configured order (primary first). Each has a circuit
- * breaker (breaker.ts) and one multiplexed DEALER socket (ga-connection.ts). A call
+ * Endpoints are tried starting from the one that last answered a call (the
+ * active GA; the configured primary until then), then the others in configured
+ * order: after a failover the client sticks to the GA that took over instead of
+ * paying a trial of the dead one on users' requests. Each endpoint has a circuit
+ * breaker (breaker.ts) and one multiplexed DEALER socket (ga-connection.ts); an
+ * open breaker's half-open trial is a background `ping`, never a user's call, so
+ * a GA that comes back is noticed (breaker closed, /status) without anyone
+ * waiting on it. A call
  * makes at most GA_MAX_ATTEMPTS attempts, all carrying the SAME request (same op
  * id; a fresh `rid` each), so the GA's idempotency makes retries safe. An attempt
  * that times out, fails, finds the breaker open or meets a passive GA
@@ -30,6 +36,8 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface EndpointStatus {
   endpoint: string;
+  /** Calls start here: the endpoint that last answered one. */
+  preferred: boolean;
   breaker: BreakerState;
   consecutiveFailures: number;
   lastError?: string;
@@ -101,6 +109,8 @@ class GaStorageClient implements StorageClient {
   private readonly ridPrefix = `${randomBytes(4).toString('hex')}-`;
   private ridSeq = 0;
   private token: Fencing | undefined;
+  /** Index of the endpoint calls start from: the last one that answered ok. */
+  private preferred = 0;
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -120,7 +130,9 @@ class GaStorageClient implements StorageClient {
             // Lazy Pirate: stop waiting on a socket we believe dead; the half-open trial gets a fresh one.
             conn.recycle('breaker open');
           } else if (state === 'half-open') {
-            log.info({ endpoint: url }, 'GA breaker half-open: one trial call allowed');
+            log.info({ endpoint: url }, 'GA breaker half-open: probing it with a ping');
+            // Take the one trial before any user's call can: the breaker admits nothing else meanwhile.
+            queueMicrotask(() => void this.probe(url));
           } else {
             log.info({ endpoint: url }, 'GA breaker closed');
           }
@@ -129,6 +141,7 @@ class GaStorageClient implements StorageClient {
       this.metrics.breakerState(url, 'closed');
       return { url, conn, breaker };
     });
+    this.metrics.preferred(cfg.GA_ENDPOINTS[0]!, cfg.GA_ENDPOINTS);
   }
 
   async call(req: GaCall, ctx?: { opId?: string }): Promise<{ resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }> {
@@ -144,7 +157,7 @@ class GaStorageClient implements StorageClient {
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
       if (round > 0) await this.backoff(round);
-      for (const ep of this.endpoints) {
+      for (const ep of this.order()) {
         if (this.closed) throw new StorageUnavailableError('storage client closed');
         if (attempts >= max) break;
         if (!ep.breaker.admits) {
@@ -166,6 +179,7 @@ class GaStorageClient implements StorageClient {
         if (r.outcome === 'ok') {
           this.metrics.callDone(req.cmd, 'ok', (performance.now() - started) / 1000);
           this.noteFencing(r.reply.fencing, ep.url);
+          this.prefer(ep);
           const { resultado, pendientes, rol } = r.reply;
           return { resultado, pendientes, rol };
         }
@@ -216,8 +230,9 @@ class GaStorageClient implements StorageClient {
   }
 
   status(): EndpointStatus[] {
-    return this.endpoints.map(({ url, breaker }) => ({
+    return this.endpoints.map(({ url, breaker }, i) => ({
       endpoint: url,
+      preferred: i === this.preferred,
       breaker: breaker.state,
       consecutiveFailures: breaker.consecutiveFailures,
       ...(breaker.lastError !== undefined ? { lastError: breaker.lastError } : {}),
@@ -254,6 +269,31 @@ class GaStorageClient implements StorageClient {
       if (err instanceof GaAttemptError) return { outcome: err.kind, detail: err.message };
       return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /** The preferred endpoint, then the others in configured order. */
+  private order(): Endpoint[] {
+    const p = this.preferred;
+    return p === 0 ? this.endpoints : [this.endpoints[p]!, ...this.endpoints.filter((_, i) => i !== p)];
+  }
+
+  private prefer(ep: Endpoint): void {
+    const i = this.endpoints.indexOf(ep);
+    if (i === this.preferred) return;
+    this.log.info({ endpoint: ep.url, before: this.endpoints[this.preferred]!.url }, 'GA answered: calls start there from now on');
+    this.preferred = i;
+    this.metrics.preferred(ep.url, this.endpoints.map((e) => e.url));
+  }
+
+  /** The half-open trial of an open endpoint: a ping, so no user's request waits on a GA that may still be dead. */
+  private async probe(url: string): Promise<void> {
+    const ep = this.endpoints.find((e) => e.url === url);
+    if (!ep || this.closed || !ep.breaker.admits) return;
+    const r = await this.attempt(ep, { rid: `${this.ridPrefix}${(++this.ridSeq).toString(36)}`, cmd: 'ping' });
+    if (r.outcome === 'breaker_open' || r.outcome === 'closed') return;
+    this.metrics.attempt(ep.url, r.outcome);
+    // Success closes the breaker, failure re-opens it: opossum's own transitions; the next half-open probes again.
+    this.log.debug({ endpoint: url, outcome: r.outcome }, 'GA probe done');
   }
 
   private noteFencing(seen: Fencing | undefined, endpoint: string): void {

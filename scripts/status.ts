@@ -89,7 +89,7 @@ function formatGc(url: string, s: Json): string {
   lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
   if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const b of (s.almacenamiento ?? []) as Json[]) {
-    lines.push(`  GA breaker:  ${b.endpoint} ${b.breaker}${b.consecutiveFailures ? `, ${b.consecutiveFailures} consecutive failures` : ''}${b.lastError ? ` (${b.lastError})` : ''}`);
+    lines.push(`  GA breaker:  ${b.endpoint} ${b.breaker}${b.preferred ? ' (calls start here)' : ''}${b.consecutiveFailures ? `, ${b.consecutiveFailures} consecutive failures` : ''}${b.lastError ? ` (${b.lastError})` : ''}`);
   }
   return lines.join('\n');
 }

@@ -40,56 +40,67 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('breaker lifecycle', () => {
-  it('opens after N consecutive failures, is skipped while open, half-opens after the reset time and closes on success', async () => {
+  it('opens after N consecutive failures, fails fast while open, and a background ping closes it once the GA recovers', async () => {
     let aBehaviour: FakeGaBehaviour = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'pg caído' };
     const a = await ga(() => aBehaviour);
-    const b = await ga();
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 400 }), cap.log);
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 400 }), cap.log);
 
     for (let i = 1; i <= 2; i++) {
-      await c.aplicar(op(`bk-${i}`));
+      await expect(c.aplicar(op(`bk-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
       expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: i });
     }
-    await c.aplicar(op('bk-3'));
+    await expect(c.aplicar(op('bk-3'))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(c.status()[0]).toMatchObject({ breaker: 'open', consecutiveFailures: 3, lastError: expect.stringContaining('pg caído') });
     expect(cap.lines.some((l) => l.msg === 'GA breaker open' && l.endpoint === a.endpoint && l.level === 40)).toBe(true);
     // Lazy Pirate: the open breaker discarded the endpoint's socket.
     expect(cap.lines.some((l) => l.msg === 'GA socket recycled' && l.endpoint === a.endpoint)).toBe(true);
 
-    // While open: A is not asked at all, B serves.
-    for (let i = 4; i <= 8; i++) expect((await c.aplicar(op(`bk-${i}`))).id).toBe(`bk-${i}`);
+    // While open: calls fail without sending anything.
+    await expect(c.aplicar(op('bk-4'))).rejects.toThrow(/breaker open/);
     expect(a.count()).toBe(3);
-    expect(b.count()).toBe(8);
 
-    // A recovers; after the reset time the breaker half-opens and one trial goes through.
+    // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
     aBehaviour = { kind: 'ok' };
-    await until(() => c.status()[0]!.breaker === 'half-open');
-    expect(cap.messages()).toContain('GA breaker half-open: one trial call allowed');
-    expect((await c.aplicar(op('bk-9'))).id).toBe('bk-9');
-    expect(a.count()).toBe(4);
-    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    await until(() => c.status()[0]!.breaker === 'closed');
+    expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
     expect(cap.messages()).toContain('GA breaker closed');
-    // Closed again: the primary serves, the backup is left alone.
-    await c.aplicar(op('bk-10'));
-    expect(a.count()).toBe(5);
-    expect(b.count()).toBe(8);
+    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
+    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    expect((await c.aplicar(op('bk-5'))).id).toBe('bk-5');
   });
 
-  it('a failed half-open trial re-opens the breaker', async () => {
-    const a = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+  it('a dead endpoint is no user\'s first try once another GA answered, and its recovery does not move calls back', async () => {
+    let aBehaviour: FakeGaBehaviour = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' };
+    const a = await ga(() => aBehaviour);
     const b = await ga();
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 300 }));
-    await c.aplicar(op('ho-1'));
-    await c.aplicar(op('ho-2'));
-    expect(c.status()[0]!.breaker).toBe('open');
-    await until(() => c.status()[0]!.breaker === 'half-open');
-    await c.aplicar(op('ho-3'));
-    expect(a.count()).toBe(3);
-    expect(c.status()[0]!.breaker).toBe('open');
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 200 }));
+    await c.aplicar(op('sd-0'));
+    expect(c.status()).toMatchObject([{ breaker: 'open', preferred: false }, { preferred: true }]);
+    for (let i = 1; i <= 5; i++) await c.aplicar(op(`sd-${i}`));
+    aBehaviour = { kind: 'ok' };
+    await until(() => c.status()[0]!.breaker === 'closed');
+    for (let i = 6; i <= 8; i++) await c.aplicar(op(`sd-${i}`));
+    // A saw sd-0 and pings only; B served every call.
+    expect(a.received.filter((r) => r.cmd !== 'ping').map((r) => ('op' in r ? r.op.id : r.cmd))).toEqual(['sd-0']);
+    expect(b.count()).toBe(9);
   });
 
-  it('half-open lets exactly one of many concurrent calls try the endpoint', async () => {
+  it('a failed half-open probe re-opens the breaker, and the next half-open probes again; no user call goes there', async () => {
+    const a = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 200 }));
+    await expect(c.aplicar(op('ho-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(c.aplicar(op('ho-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status()[0]!.breaker).toBe('open');
+    // Two probes (each failure re-opens the breaker for another reset period).
+    await until(() => a.count() >= 4, 3000);
+    expect(a.received.slice(2).every((r) => r.cmd === 'ping')).toBe(true);
+    expect(c.status()[0]!.breaker).not.toBe('closed');
+    await expect(c.aplicar(op('ho-3'))).rejects.toThrow(/breaker open/);
+    expect(a.received.filter((r) => r.cmd !== 'ping')).toHaveLength(2);
+  });
+
+  it('the probe holds the half-open trial: concurrent user calls never wait on the recovering endpoint', async () => {
     let aOk = false;
     const a = await ga(() => (aOk ? { kind: 'ok', delayMs: 50 } : { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' }));
     const b = await ga();
@@ -98,11 +109,12 @@ describe('breaker lifecycle', () => {
     expect(c.status()[0]!.breaker).toBe('open');
     aOk = true;
     await until(() => c.status()[0]!.breaker === 'half-open');
-    const before = a.count();
     const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.aplicar(op(`hc-${i + 1}`))));
     expect(rs).toHaveLength(20);
-    expect(a.count() - before).toBe(1);
-    expect(c.status()[0]!.breaker).toBe('closed');
+    await until(() => c.status()[0]!.breaker === 'closed');
+    // Only hc-0 and the ping ever reached A.
+    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'ping']);
+    expect(b.count()).toBe(21);
   });
 });
 
@@ -122,9 +134,10 @@ describe('GA restart on the same port', () => {
     expect((err as Error).message).toContain('breaker open');
 
     await a.start();
-    await until(() => c.status()[0]!.breaker === 'half-open');
+    // The background probe finds it back: no user request pays for the trial.
+    await until(() => c.status()[0]!.breaker === 'closed');
+    expect(a.received.at(-1)).toMatchObject({ cmd: 'ping' });
     expect((await c.aplicar(op('rs-2'))).id).toBe('rs-2');
-    expect(c.status()[0]!.breaker).toBe('closed');
     expect(a.received.at(-1)).toMatchObject({ op: { id: 'rs-2' } });
   });
 

@@ -55,10 +55,30 @@ describe('passive backup (GA_NO_ACTIVO)', () => {
     const active = await ga();
     const c = client(clientConfig([passive.endpoint, active.endpoint], { GA_BREAKER_FAILURES: 2 }));
     for (let i = 0; i < 10; i++) expect((await c.aplicar(op(`na-${i}`))).id).toBe(`na-${i}`);
-    // Every call still asked the passive one first: its breaker never opened.
-    expect(passive.count()).toBe(10);
+    // Only the first call asked the passive one: from then on calls start at the GA that answered.
+    expect(passive.count()).toBe(1);
     expect(active.count()).toBe(10);
-    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    expect(c.status()).toMatchObject([
+      { breaker: 'closed', consecutiveFailures: 0, preferred: false },
+      { breaker: 'closed', preferred: true },
+    ]);
+  });
+
+  it('sticks to the GA that answered, and moves again when that one turns passive', async () => {
+    let aActive = true;
+    const a = await ga(() => (aActive ? { kind: 'ok' } : { kind: 'fail', codigo: 'GA_NO_ACTIVO' }));
+    const b = await ga(() => (aActive ? { kind: 'fail', codigo: 'GA_NO_ACTIVO' } : { kind: 'ok' }));
+    const cap = captureLogger();
+    const c = client(clientConfig([a.endpoint, b.endpoint]), cap.log);
+    for (let i = 0; i < 3; i++) await c.aplicar(op(`st-a-${i}`));
+    expect([a.count(), b.count()]).toEqual([3, 0]);
+    aActive = false; // a handover: B active, A passive
+    for (let i = 0; i < 5; i++) await c.aplicar(op(`st-b-${i}`));
+    expect([a.count(), b.count()]).toEqual([4, 5]);
+    expect(cap.lines.some((l) => l.msg === 'GA answered: calls start there from now on' && l.endpoint === b.endpoint)).toBe(true);
+    aActive = true; // and back
+    for (let i = 0; i < 5; i++) await c.aplicar(op(`st-a2-${i}`));
+    expect([a.count(), b.count()]).toEqual([9, 6]);
   });
 
   it('a passive GA that takes over is used from then on', async () => {

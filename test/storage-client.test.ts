@@ -40,7 +40,7 @@ describe('happy path', () => {
     expect(results.map((r) => r.id)).toEqual(ids);
     expect(g.count('aplicar')).toBe(500);
     expect(new Set(g.received.map((r) => r.rid)).size).toBe(500);
-    expect(c.status()).toEqual([{ endpoint: g.endpoint, breaker: 'closed', consecutiveFailures: 0 }]);
+    expect(c.status()).toEqual([{ endpoint: g.endpoint, preferred: true, breaker: 'closed', consecutiveFailures: 0 }]);
   });
 
   it('convenience methods build the GaCall and unwrap resultado / pendientes', async () => {

@@ -1,46 +1,54 @@
 #!/usr/bin/env bash
 # Entry point of the PostgreSQL containers of the pair (pc1-postgres, pc2-postgres),
-# run inside the official postgres image (which ships initdb, pg_basebackup,
-# pg_rewind and psql), mounted read-only at /biblioteca.
+# mounted read-only at /biblioteca. It needs only the PostgreSQL binaries (initdb,
+# pg_ctl, postgres, psql, pg_basebackup, pg_rewind, pg_isready), gosu and its
+# environment: it runs on the official postgres:18 image and on any image with
+# that layout, and depends on none of the official image's scripts.
 #
 #   biblioteca-postgres.sh serve  --name pc1 --initial primary -- [postgres args…]
 #   biblioteca-postgres.sh serve  --name pc2 --initial standby -- [postgres args…]
 #   biblioteca-postgres.sh rejoin --name pc1 --listen <this host's address> [--reclone]
 #
 # The one rule it enforces: this script never makes a node read-write by itself.
-#   * empty volume, --initial primary: initdb (the image's own code) + replication role,
-#     unless the peer already is a primary: then it is cloned, as for a standby;
+#   * empty volume, --initial primary: initdb + replication role, unless the
+#     peer already is a primary: then it is cloned, as for a standby;
 #   * empty volume, --initial standby: clone the peer with pg_basebackup, start as standby;
 #   * existing standby (standby.signal): start as a standby of the peer;
 #   * existing former primary: start as primary ONLY if the peer answers and is a
-#     standby. If the peer is a primary (a failover happened while we were away)
-#     or does not answer within --peer-wait-s, start as a STANDBY (read-only):
-#     promotions are the GA pair's job, which checks timelines first
-#     (gestor_almacenamiento/takeover.ts). A former primary restarted plainly
-#     would come up read-write on its old timeline: split brain.
-# A standby that cannot follow (it diverged) stays read-only; `rejoin` repairs it
-# (pg_rewind, else a fresh pg_basebackup). See docs/deploy.md.
+#     standby. If the peer is a primary (a failover happened while we were away),
+#     rejoin it by itself: pg_rewind from the peer (a no-op when this node's WAL
+#     is a prefix of the new timeline), else a fresh clone, then start as its
+#     standby. If the peer does not answer within --peer-wait-s, start as a
+#     STANDBY (read-only): promotions are the GA pair's job, which checks
+#     timelines first (gestor_almacenamiento/takeover.ts). A former primary
+#     restarted plainly would come up read-write on its old timeline: split brain.
+# `rejoin` does the same repair by hand, with the server stopped. See docs/deploy.md.
 #
-# Settings: PGDATA, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB (the image's),
-# PGPORT (this node's port), PG_PEER_HOST / PG_PEER_PORT (the other node: the same
-# variables the GA reads). Server settings: replication.conf next to this file.
-set -Eeo pipefail
-
-# The image's functions (initdb, temporary server, pg_hba): sourcing runs nothing.
-# shellcheck source=/dev/null
-source /usr/local/bin/docker-entrypoint.sh
-set -u
+# Settings: PGDATA, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS
+# (the postgres image's names), PGPORT (this node's port), PG_PEER_HOST / PG_PEER_PORT
+# (the other node: the same variables the GA reads), BIBLIOTECA_AUTO_REJOIN (1:
+# a former primary rejoins the new one by itself; 0: it stays read-only until
+# `rejoin`). Server settings: replication.conf next to this file.
+set -Eeuo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPL_USER=replicador
 # Outside PGDATA (initdb and pg_basebackup want an empty directory), on the volume.
 PASSFILE=/var/lib/postgresql/.pgpass
 CLONE_MARK=/var/lib/postgresql/.clone-incomplete
+: "${PGDATA:?PGDATA (the data directory) is required}"
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+: "${POSTGRES_INITDB_ARGS:=}"
+: "${BIBLIOTECA_AUTO_REJOIN:=1}"
+: "${PG_PEER_PORT:=5432}"
+: "${PGPORT:=5432}"
+export PGDATA PGPORT
 
 log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-?}" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-usage() { sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 CMD="${1:-}"; [ $# -gt 0 ] && shift
 NAME=""; INITIAL=""; PEER_WAIT_S=30; LISTEN=""; RECLONE=0
@@ -57,20 +65,17 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$NAME" ] || usage
 : "${PG_PEER_HOST:?PG_PEER_HOST (the other PostgreSQL node) is required}"
-: "${PG_PEER_PORT:=5432}"
-: "${PGPORT:=5432}"
-export PGPORT
+[ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is required (the superuser's and the replication role's password)"
 
 # ---------------------------------------------------------------- helpers
 
 # Superuser and replication role share the one secret the container knows.
 write_passfile() {
   local pw="${POSTGRES_PASSWORD//\\/\\\\}"; pw="${pw//:/\\:}"
-  umask 077
-  printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$REPL_USER" "$pw" "${POSTGRES_USER:-postgres}" "$pw" > "$PASSFILE"
+  ( umask 077; printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$REPL_USER" "$pw" "$POSTGRES_USER" "$pw" > "$PASSFILE" )
 }
 
-peer_conninfo() { printf 'host=%s port=%s user=%s dbname=postgres connect_timeout=3' "$PG_PEER_HOST" "$PG_PEER_PORT" "${POSTGRES_USER:-postgres}"; }
+peer_conninfo() { printf 'host=%s port=%s user=%s dbname=postgres connect_timeout=3' "$PG_PEER_HOST" "$PG_PEER_PORT" "$POSTGRES_USER"; }
 
 # primary | standby | unreachable
 peer_role() {
@@ -125,22 +130,39 @@ clone_from_peer() {
   log "clone complete: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
 }
 
+# SQL on the temporary server of init_primary (local socket, trust).
+init_sql() { psql -X -v ON_ERROR_STOP=1 --no-psqlrc -q --username "$POSTGRES_USER" --no-password --dbname postgres "$@"; }
+
 init_primary() {
-  # The image's own initialisation (initdb, superuser password, pg_hba, POSTGRES_DB).
-  docker_verify_minimum_env
-  docker_init_database_dir
-  pg_setup_hba_conf "$@"
-  export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
-  docker_temp_server_start "$@"
-  docker_setup_db
-  docker_process_sql --dbname postgres -v role="$REPL_USER" -v pw="$POSTGRES_PASSWORD" <<'SQL'
-CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'pw';
-SQL
-  docker_temp_server_stop
-  unset PGPASSWORD
-  # The image's last line admits `all` databases, which does not cover replication.
-  printf 'host replication %s all scram-sha-256\n' "$REPL_USER" >> "$PGDATA/pg_hba.conf"
-  log "initialised a new primary (replication role $REPL_USER)"
+  log "initialising a new primary (initdb)"
+  # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options, as in the postgres image
+  initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >/dev/null
+  # Passwords on TCP from anywhere (the image's own rule), and the replication role.
+  printf 'host all all all scram-sha-256\nhost replication %s all scram-sha-256\n' "$REPL_USER" >> "$PGDATA/pg_hba.conf"
+  # A temporary server on the local socket only: nobody else sees a half-made node.
+  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p $PGPORT" start >/dev/null
+  [ "$POSTGRES_DB" = postgres ] || init_sql -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
+  init_sql -v role="$REPL_USER" -v pw="$POSTGRES_PASSWORD" <<<'CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'"'"'pw'"'"';'
+  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
+}
+
+# Back as a standby of the peer (a primary now): pg_rewind first, which is a no-op
+# when this node's WAL is a prefix of the new timeline and undoes what only this
+# node had otherwise (in sync mode nothing acknowledged); a fresh clone if it fails.
+# pg_rewind runs crash recovery itself when the node was killed.
+rejoin_peer() {
+  if [ "$RECLONE" -eq 0 ] && [ -s "$PGDATA/PG_VERSION" ]; then
+    log "pg_rewind from $PG_PEER_HOST:$PG_PEER_PORT"
+    # pipefail: the pipeline fails when pg_rewind does.
+    if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+      make_standby
+      log "rejoined: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+      return
+    fi
+    log "pg_rewind failed: cloning the primary instead"
+  fi
+  clone_from_peer
 }
 
 # A former primary (no standby.signal) decides how to come back.
@@ -153,8 +175,13 @@ decide_former_primary() {
         log "the peer is a standby: starting as the primary"
         return ;;
       primary)
-        log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): starting as its STANDBY, read-only. If it cannot follow (diverged), run the rejoin (docs/deploy.md)."
-        make_standby
+        if [ "$BIBLIOTECA_AUTO_REJOIN" = 1 ]; then
+          log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): rejoining it as its STANDBY"
+          rejoin_peer
+        else
+          log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): starting as its STANDBY, read-only (BIBLIOTECA_AUTO_REJOIN=0: if it diverged, run the rejoin, docs/deploy.md)"
+          make_standby
+        fi
         return ;;
     esac
     if [ "$waited" -ge "$PEER_WAIT_S" ]; then
@@ -197,7 +224,7 @@ serve() {
     if [ "$INITIAL" = standby ] || [ "$(peer_role)" = primary ]; then
       clone_from_peer
     elif [ "$INITIAL" = primary ]; then
-      init_primary "$@"
+      init_primary
     else
       die "empty data directory and no --initial primary|standby"
     fi
@@ -218,28 +245,19 @@ rejoin() {
     die "something answers on $LISTEN:$PGPORT: stop this host's PostgreSQL container first (docker stop ${NAME}-postgres)"
   fi
   [ "$(peer_role)" = primary ] || die "the peer $PG_PEER_HOST:$PG_PEER_PORT is not a reachable primary: nothing to rejoin"
-  [ -s "$PGDATA/PG_VERSION" ] || RECLONE=1
-  if [ "$RECLONE" -eq 0 ]; then
-    log "pg_rewind from $PG_PEER_HOST:$PG_PEER_PORT (no-op when this node's WAL is a prefix of the new timeline)"
-    if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" --progress; then
-      make_standby
-      log "rejoined: start the container (docker start ${NAME}-postgres); it follows $PG_PEER_HOST:$PG_PEER_PORT"
-      return
-    fi
-    log "pg_rewind failed: re-cloning from the primary instead"
-  fi
-  clone_from_peer
-  log "re-cloned: start the container (docker start ${NAME}-postgres)"
+  rejoin_peer
+  log "done: start the container (docker start ${NAME}-postgres); it follows $PG_PEER_HOST:$PG_PEER_PORT"
 }
 
 case "$CMD" in
   serve|rejoin)
     if [ "$(id -u)" = 0 ]; then
-      # As root (the image default): prepare directories, the password file,
-      # then run this script again as the postgres user, like the image does.
-      docker_setup_env
-      docker_create_db_directories
+      # As root (the image default): the directories and the password file, then
+      # this script again as the postgres user, as the official image does.
+      install -d -o postgres -g postgres -m 0700 "$PGDATA"
+      find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
       chown postgres:postgres /var/lib/postgresql
+      install -d -o postgres -g postgres -m 3777 /var/run/postgresql
       write_passfile
       chown postgres:postgres "$PASSFILE"
       again=("$CMD" --name "$NAME" --peer-wait-s "$PEER_WAIT_S")
@@ -248,7 +266,6 @@ case "$CMD" in
       [ "$RECLONE" -eq 1 ] && again+=(--reclone)
       exec gosu postgres "${BASH_SOURCE[0]}" "${again[@]}" -- "$@"
     fi
-    docker_setup_env
     export PGPASSFILE="$PASSFILE"
     "$CMD" "$@" ;;
   *) usage ;;
