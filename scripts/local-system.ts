@@ -229,7 +229,7 @@ function makePgNodeHandle(hostName: HostName, spec: PgNodeSpec, other: () => PgN
   return handle;
 }
 
-async function describeNode(host: HostName, address: string, port: number, conn: PgInfo, peer?: PgInfo): Promise<PgNodeStatus> {
+export async function describeNode(host: HostName, address: string, port: number, conn: PgInfo, peer?: PgInfo): Promise<PgNodeStatus> {
   const base: PgNodeStatus = { host, address, port };
   const quick = { connectTimeoutMs: 1000, queryTimeoutMs: 2000 };
   try {

@@ -2,7 +2,7 @@
 # A Docker Engine + Compose v2 for the container drills, on a Debian 12 machine
 # that reaches only its Debian mirror and the npm registry (no Docker Hub).
 #
-#   scripts/contenedores/motor.sh asegurar   # engine up (install + start if needed); prints DOCKER_HOST=…
+#   scripts/contenedores/motor.sh asegurar   # engine up (install + start if needed); prints DOCKER_HOST=… MOTOR_INICIADO=0|1
 #   scripts/contenedores/motor.sh imagenes   # base images, stand-ins and the project image (biblioteca:1)
 #   scripts/contenedores/motor.sh parar      # stop the engine this script started (containers stay on disk)
 #   scripts/contenedores/motor.sh estado     # which engine, which images
@@ -92,12 +92,14 @@ start_dockerd() {
 }
 
 asegurar() {
+  local started=0
   if ! pick_engine; then
     have_tools || timed install_engine
     timed start_dockerd
+    started=1
   fi
   log "$(docker version --format 'engine {{.Server.Version}} (API {{.Server.APIVersion}})'), $(docker compose version --short | sed 's/^/compose /')"
-  printf 'DOCKER_HOST=%s\n' "$DOCKER_HOST"
+  printf 'DOCKER_HOST=%s\nMOTOR_INICIADO=%s\n' "$DOCKER_HOST" "$started"
 }
 
 parar() {
@@ -171,7 +173,11 @@ imagenes() {
     timed node_image
     timed pg_image
   fi
-  timed app_image
+  if [ -n "${SIN_CONSTRUIR:-}" ]; then
+    has_image "$IMAGE" || die "image $IMAGE not found (SIN_CONSTRUIR: it is not built here)"
+  else
+    timed app_image
+  fi
   docker image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep -E '^(node:24-slim|postgres:18|'"${IMAGE%%:*}"':)' >&2
 }
 

@@ -4,13 +4,14 @@
  * state, no effect was applied twice, and the stock invariant holds.
  */
 import pg from 'pg';
-import type { LocalSystem, PgInfo, PgNodeHandle } from '../local-system.js';
+import type { PgInfo } from '../local-system.js';
+import type { DrillSystem, PgProbe } from './system.js';
 import { effectLedgerMismatches, invariantViolations, waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 
 /** The primary to check: the one node not in recovery on the highest timeline. Two primaries = split brain. */
-export async function survivingPrimary(sys: LocalSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
+export async function survivingPrimary(sys: DrillSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
   if (!sys.pgNodes) return { node: sys.pg, host: 'pc1', splitBrain: false };
-  const nodes: PgNodeHandle[] = [sys.pgNodes.primary, sys.pgNodes.standby];
+  const nodes: PgProbe[] = [sys.pgNodes.primary, sys.pgNodes.standby];
   const roles = await Promise.all(nodes.map((n) => n.role().then((r) => ({ n, r }), () => undefined)));
   const primaries = roles.filter((x): x is NonNullable<typeof x> => !!x && !x.r.inRecovery).sort((a, b) => b.r.timeline - a.r.timeline);
   const top = primaries[0];

@@ -4,7 +4,7 @@
  * primary ever come back ACTIVE, was it FENCED), and reads a GA's count of
  * writes it accepted from its /metrics (ga_requests_total by cmd and codigo).
  */
-import type { ManagedProcess } from '../child-process.js';
+import type { GaProbe } from './system.js';
 
 export interface GaRoleSample {
   /** When the GA entered this state (its own role.since), else when it was polled. */
@@ -29,8 +29,9 @@ interface GaStatusDoc {
  * Prometheus counters; undefined if it does not answer. Admissions, not completions:
  * a write admitted before a partition may complete after it and says nothing of fencing.
  */
-export async function gaWritesAdmitted(ga: ManagedProcess): Promise<number | undefined> {
-  const { httpHost, httpPort } = ga.spec;
+export async function gaWritesAdmitted(ga: GaProbe): Promise<number | undefined> {
+  const { httpHost = '127.0.0.1', httpPort } = ga.spec;
+  if (!httpPort) return undefined;
   try {
     const r = await fetch(`http://${httpHost}:${httpPort}/metrics`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return undefined;
@@ -51,7 +52,7 @@ export class GaWatch {
 
   /** `gas`: name → process, e.g. { pc1: ga, pc2: gaBackup }. */
   constructor(
-    private readonly gas: Record<string, ManagedProcess>,
+    private readonly gas: Record<string, GaProbe>,
     private readonly everyMs = 100,
   ) {}
 

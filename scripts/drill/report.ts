@@ -43,6 +43,11 @@ export interface DrillReport {
     abandonadas: number;
     porCodigo: Record<string, number>;
   };
+  /**
+   * Latency of successful requests (ms): before the fault, and from 1 s after the
+   * recovery to the end (how the service runs on the survivors, without the recovery itself).
+   */
+  latencia: { antes: Latencia; trasRecuperacion: Latencia };
   reconocidas: number;
   perdidas: number;
   perdidasEjemplos: LedgerCheck['lost'];
@@ -65,8 +70,23 @@ export interface DrillReport {
   ok: boolean;
 }
 
+export interface Latencia {
+  n: number;
+  p50: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+function latencia(ms: number[]): Latencia {
+  const v = [...ms].sort((a, b) => a - b);
+  const q = (p: number) => (v.length ? v[Math.min(v.length - 1, Math.ceil(p * v.length) - 1)]! : null);
+  return { n: v.length, p50: q(0.5), p99: q(0.99), max: v.length ? v[v.length - 1]! : null };
+}
+
 export interface ReportInput {
-  scenario: Scenario;
+  scenario: Pick<Scenario<never>, 'name' | 'descripcion' | 'killsPgPrimary' | 'takeover' | 'sinFallos' | 'recuperacionMaxMs'>;
+  /** The scenario's own checks (Scenario.checks). */
+  extra?: Verification[];
   options: DrillOptions;
   t0: number;
   fault: Fault;
@@ -111,6 +131,12 @@ export function buildReport(i: ReportInput): DrillReport {
     antiguo = { ga: i.oldGa, estados: watch.statesSince(i.oldGa, since), escrituras, ...(i.ret ? { retorno: i.ret } : {}) };
   }
 
+  const okMs = (from: number, to: number) => attempts.filter((a) => a.exito && a.sentAt >= from && a.sentAt < to).map((a) => a.endAt - a.sentAt);
+  const lat = {
+    antes: latencia(okMs(-Infinity, fault.at)),
+    trasRecuperacion: latencia(recuperacionMs === null ? [] : okMs(fault.at + recuperacionMs + 1000, Infinity)),
+  };
+
   const v: Verification[] = [];
   v.push({
     nombre: 'el servicio se recupera solo',
@@ -131,6 +157,13 @@ export function buildReport(i: ReportInput): DrillReport {
     informativo: lossExpected || undefined,
     detalle: `${ledger.lost.length} de ${load.acknowledged.size} reconocidas${lossExpected ? ' (replicación asíncrona: se informa, no se exige)' : ''}`,
   });
+  if (scenario.recuperacionMaxMs !== undefined) {
+    v.push({ nombre: `recuperación ≤ ${scenario.recuperacionMaxMs / 1000} s`, ok: recuperacionMs !== null && recuperacionMs <= scenario.recuperacionMaxMs, detalle: `${recuperacionMs ?? '—'} ms` });
+  }
+  if (scenario.sinFallos) {
+    const fallidas = after.filter(isFailedAttempt).length;
+    v.push({ nombre: 'ninguna solicitud falla', ok: fallidas === 0, detalle: `${fallidas} fallidas desde la falla` });
+  }
   v.push({ nombre: 'toda operación ACEPTADA termina aplicada', ok: ledger.stillPending === 0, detalle: `${ledger.stillPending} siguen PENDIENTE` });
   v.push({ nombre: 'ninguna operación se aplica dos veces', ok: ledger.duplicated === 0, detalle: `${ledger.duplicated} efectos sin su fila del ledger o repetidos` });
   v.push({ nombre: 'invariante de stock', ok: ledger.invariantViolations.length === 0, detalle: `${ledger.invariantViolations.length} libros la incumplen` });
@@ -142,6 +175,14 @@ export function buildReport(i: ReportInput): DrillReport {
       detalle: `${antiguo.ga}: ${antiguo.escrituras ?? 'sin dato de'} escrituras; estados ${antiguo.estados.join(' → ') || 'sin cambios'}`,
     });
   }
+  const replicacionFinal = (() => {
+    const act = watch.active();
+    return act ? watch.latest.get(act)?.replicacion : undefined;
+  })();
+  if (i.ret?.pg && i.options.replicacion === 'sync') {
+    v.push({ nombre: 'la replicación síncrona vuelve sola', ok: replicacionFinal === 'sync', detalle: `el GA activo informa ${replicacionFinal ?? '?'} tras la vuelta del antiguo primario (${i.ret.pg})` });
+  }
+  v.push(...(i.extra ?? []));
   if (i.ret) v.push({ nombre: 'el antiguo primario vuelve como pasivo', ok: i.ret.estadoFinal === 'PASSIVE', detalle: `GA ${i.ret.ga} ${i.ret.estadoFinal}; PostgreSQL ${i.ret.pg ?? '—'}` });
 
   return {
@@ -149,10 +190,7 @@ export function buildReport(i: ReportInput): DrillReport {
     descripcion: scenario.descripcion,
     replicacion: i.options.replicacion,
     replicacionInicio: i.replicacionInicio,
-    replicacionFinal: (() => {
-      const act = watch.active();
-      return act ? watch.latest.get(act)?.replicacion : undefined;
-    })(),
+    replicacionFinal,
     clientes: i.options.clients,
     inicio: new Date(i.t0).toISOString(),
     falla: { detalle: fault.detalle, tMs: fault.at - i.t0, killMs: fault.killMs },
@@ -166,6 +204,7 @@ export function buildReport(i: ReportInput): DrillReport {
       abandonadas: load.abandoned.length,
       porCodigo,
     },
+    latencia: lat,
     reconocidas: load.acknowledged.size,
     perdidas: ledger.lost.length,
     perdidasEjemplos: ledger.lost.slice(0, 20),
@@ -199,6 +238,8 @@ export function formatReport(r: DrillReport): string {
   const s = r.solicitudes;
   l.push(`  solicitudes:    ${s.total} (exitosas ${s.exitosas}); fallidas tras la falla ${s.fallidas}; antes ${s.fallidasAntesDeLaFalla}; abandonadas ${s.abandonadas}`);
   l.push(`  por código:     ${Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  const fl = (x: Latencia) => (x.n ? `p50 ${x.p50} ms, p99 ${x.p99} ms, máx ${x.max} ms (${x.n})` : '—');
+  l.push(`  latencia:       antes de la falla ${fl(r.latencia.antes)}; tras recuperarse ${fl(r.latencia.trasRecuperacion)}`);
   l.push(`  reconocidas:    ${r.reconocidas}; perdidas ${r.perdidas}; aplicadas dos veces ${r.duplicadas}; pendientes sin aplicar ${r.pendientesSinAplicar}; invariante ${r.invariante.ok ? 'OK' : 'ROTA'}`);
   if (r.perdidas > 0) l.push(`  perdidas (ej.): ${r.perdidasEjemplos.slice(0, 5).map((p) => `${p.id} ${p.codigo}→${p.estado}`).join(', ')}`);
   l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);

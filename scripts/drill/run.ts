@@ -3,13 +3,13 @@
  * going (and the old primary's return, if the scenario has one), then the
  * checks. Returns the report; printing and files are the caller's job.
  */
-import type { ManagedProcess } from '../child-process.js';
-import type { HostName, LocalSystem } from '../local-system.js';
+import type { HostName } from '../local-system.js';
 import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';
 import { buildReport, type DrillReport } from './report.js';
 import type { DrillContext, Fault, ReturnInfo, Scenario } from './scenarios.js';
+import type { DrillSystem, GaProbe } from './system.js';
 
 /** Storage-client settings (GC, actors) for drills: short attempts, enough of them to outlast a takeover. */
 export const DRILL_CLIENT_ENV = { GA_TIMEOUT_MS: '500', GA_MAX_ATTEMPTS: '20' };
@@ -30,25 +30,25 @@ export interface DrillOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function gasOf(sys: LocalSystem): Partial<Record<HostName, ManagedProcess>> {
+export function gasOf(sys: DrillSystem): Partial<Record<HostName, GaProbe>> {
   if (sys.topology === 'single') return { pc1: sys.ga };
   return { pc1: sys.hosts.pc1?.ga, pc2: sys.hosts.pc2?.ga };
 }
 
-export interface DrillOutcome {
+export interface DrillOutcome<S extends DrillSystem = DrillSystem> {
   report: DrillReport;
   /** What was killed, and by which scenario: restoreAfter() needs both. */
   fault: Fault;
-  scenario: Scenario;
+  scenario: Scenario<S>;
 }
 
 /** Runs `scenario`: one of SCENARIOS (scripts/drill.ts looks them up by name) or a caller's own, e.g. a test's. */
-export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOptions): Promise<DrillOutcome> {
+export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario<S>, o: DrillOptions): Promise<DrillOutcome<S>> {
   if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenario.name} needs the two-hosts topology`);
   const progress = o.progress ?? (() => undefined);
   const gas = gasOf(sys);
-  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
-  const ctx: DrillContext = { sys, watch, gas, replicacion: o.replicacion, progress };
+  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, GaProbe>).start();
+  const ctx: DrillContext<S> = { sys, watch, gas, replicacion: o.replicacion, progress };
   const load = new DrillLoad({
     gcEndpoint: sys.gcEndpoint,
     clients: o.clients,
@@ -111,7 +111,8 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
     });
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
     const pg = await sys.pgStatus().catch(() => []);
-    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd });
+    const extra = scenario.checks ? await scenario.checks(ctx, f) : undefined;
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, extra });
     return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);
@@ -121,9 +122,9 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
 }
 
 /** Puts the system back in shape after a drill (old side rejoined as standby, processes restarted). */
-export async function restoreAfter(sys: LocalSystem, drill: DrillOutcome, replicacion: 'async' | 'sync', progress?: (l: string) => void): Promise<void> {
+export async function restoreAfter<S extends DrillSystem>(sys: S, drill: DrillOutcome<S>, replicacion: 'async' | 'sync', progress?: (l: string) => void): Promise<void> {
   const gas = gasOf(sys);
-  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
+  const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, GaProbe>).start();
   try {
     await drill.scenario.restore({ sys, watch, gas, replicacion, progress: progress ?? (() => undefined) }, drill.fault);
   } finally {
@@ -140,7 +141,7 @@ function progressLine(load: DrillLoad, watch: GaWatch, t0: number, faultAt?: num
   return `  +${((now - t0) / 1000).toFixed(1)}s  exitosas ${ok} (${last.filter((a) => a.exito).length}/s)  fallidas${faultAt ? ' tras la falla' : ''} ${fails}  GA ${gas}`;
 }
 
-async function gaDiagnostics(gas: Partial<Record<HostName, ManagedProcess>>): Promise<Record<string, unknown>> {
+async function gaDiagnostics(gas: Partial<Record<HostName, GaProbe>>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [h, g] of Object.entries(gas)) {
     const st = g?.running ? await g.status<{ role?: Record<string, unknown> }>() : undefined;

@@ -10,12 +10,14 @@ import { OPERACIONES_ACTOR } from '../../common/protocol.js';
 import type { ManagedProcess } from '../child-process.js';
 import type { HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
 import type { GaWatch } from './ga-watch.js';
+import type { DrillSystem, GaProbe } from './system.js';
+import type { Verification } from './report.js';
 
-export interface DrillContext {
-  sys: LocalSystem;
+export interface DrillContext<S extends DrillSystem = LocalSystem> {
+  sys: S;
   watch: GaWatch;
   /** Each host's GA (single topology: pc1 only). */
-  gas: Partial<Record<HostName, ManagedProcess>>;
+  gas: Partial<Record<HostName, GaProbe>>;
   replicacion: 'async' | 'sync';
   progress(msg: string): void;
 }
@@ -49,7 +51,7 @@ export interface ReturnInfo {
   estadoFinal?: string;
 }
 
-export interface Scenario {
+export interface Scenario<S extends DrillSystem = LocalSystem> {
   /** A ScenarioName for the built-in ones; a caller's own scenario (e.g. a test's) has its own. */
   name: string;
   descripcion: string;
@@ -57,11 +59,17 @@ export interface Scenario {
   killsPgPrimary: boolean;
   /** The other GA must take over. */
   takeover: boolean;
-  fault(ctx: DrillContext): Promise<Fault>;
+  /** Every request must succeed: no failed request from the fault on (e.g. an actor stopped cleanly). */
+  sinFallos?: boolean;
+  /** The service must answer again within this many ms of the fault. */
+  recuperacionMaxMs?: number;
+  /** Checks of the scenario's own, made after the load stopped (e.g. a restart policy did its job). */
+  checks?(ctx: DrillContext<S>, f: Fault): Promise<Verification[]>;
+  fault(ctx: DrillContext<S>): Promise<Fault>;
   /** Runs once the service recovered, while the load goes on. */
-  afterRecovery?(ctx: DrillContext, f: Fault): Promise<ReturnInfo>;
+  afterRecovery?(ctx: DrillContext<S>, f: Fault): Promise<ReturnInfo>;
   /** Back to a pair (old side rejoined as the new standby, killed processes restarted): for drills that follow on the same system. */
-  restore(ctx: DrillContext, f: Fault): Promise<void>;
+  restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
 export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc'] as const;
@@ -85,7 +93,7 @@ async function primaryNode(sys: LocalSystem): Promise<PgNodeHandle> {
 }
 
 function gaOf(ctx: DrillContext, h: HostName): ManagedProcess {
-  const g = ctx.gas[h];
+  const g = ctx.sys.topology === 'single' ? (h === 'pc1' ? ctx.sys.ga : undefined) : ctx.sys.hosts[h]?.ga;
   if (!g) throw new Error(`no GA on ${h}`);
   return g;
 }

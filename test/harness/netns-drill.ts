@@ -24,6 +24,7 @@ import type { ManagedProcess } from '../../scripts/child-process.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/netns.js';
 import { gaWritesAdmitted } from '../../scripts/drill/ga-watch.js';
+import type { GaProbe } from '../../scripts/drill/system.js';
 import { DRILL_CLIENT_ENV } from '../../scripts/drill/run.js';
 import type { DrillContext, ReturnInfo, Scenario } from '../../scripts/drill/scenarios.js';
 import { DRILL_LIBROS } from './drill.js';
@@ -112,7 +113,7 @@ export interface LinkReturn {
   activeSamples: string[];
 }
 
-async function estados(gas: Partial<Record<string, ManagedProcess>>): Promise<Record<string, string>> {
+async function estados(gas: Partial<Record<string, GaProbe>>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [h, g] of Object.entries(gas)) out[h] = (await g?.status<{ role?: { estado?: string } }>())?.role?.estado ?? 'SIN_RESPUESTA';
   return out;
@@ -146,7 +147,7 @@ export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, re
       const t = Date.now();
       if (net) net.cut('pc1');
       else {
-        const ga = ctx.gas.pc1?.pid;
+        const ga = ctx.sys.hosts.pc1?.ga?.pid;
         const pg = ctx.sys.hosts.pc1?.pg ? postmasterPid(ctx.sys.hosts.pc1.pg.dataDir) : undefined;
         frozen = [...(ga ? [ga] : []), ...(pg ? [-pg] : [])];
         signalAll('SIGSTOP');

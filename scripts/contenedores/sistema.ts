@@ -1,0 +1,180 @@
+/**
+ * The pc1/pc2/pc3 deployment run for real with docker compose on one machine,
+ * the three "hosts" on loopback addresses (host networking: every process
+ * binds its host's address, as on real machines). It is a DrillSystem: the
+ * drill runner watches its GAs over HTTP and its PostgreSQL nodes over SQL
+ * exactly as it does the local processes; faults are docker kill/stop/start.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
+import { pgRole } from '../../gestor_almacenamiento/pg-admin.js';
+import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../local-system.js';
+import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
+import { docker, inspect } from './docker.js';
+
+export type Host = 'pc1' | 'pc2' | 'pc3';
+export const HOSTS: readonly Host[] = ['pc1', 'pc2', 'pc3'];
+
+export interface ContainerSystemOptions {
+  addresses: Record<Host, string>;
+  replicacion: 'async' | 'sync';
+  /** BIBLIOTECA_IMAGE (default: the .env example's, biblioteca:1). */
+  image?: string;
+  /** The deployment's .env, from deploy/.env.example with these addresses and settings. */
+  password?: string;
+  progress?: (line: string) => void;
+}
+
+/** deploy/.env.example with the drill's addresses, password and replication mode. */
+export function drillEnvFile(o: ContainerSystemOptions, password: string): string {
+  const set: Record<string, string> = {
+    PC1_ADDR: o.addresses.pc1,
+    PC2_ADDR: o.addresses.pc2,
+    PC3_ADDR: o.addresses.pc3,
+    DB_PASSWORD: password,
+    GA_REPLICACION: o.replicacion,
+    ...(o.image ? { BIBLIOTECA_IMAGE: o.image } : {}),
+  };
+  const example = readFileSync(join(repoRoot(), 'deploy/.env.example'), 'utf8');
+  const lines = example.split('\n').map((l) => {
+    const k = /^([A-Z0-9_]+)=/.exec(l)?.[1];
+    return k && k in set ? `${k}=${set[k]}` : l;
+  });
+  for (const k of Object.keys(set)) if (!lines.some((l) => l.startsWith(`${k}=`))) lines.push(`${k}=${set[k]}`);
+  return lines.join('\n');
+}
+
+class ContainerGa implements GaProbe {
+  readonly running = true;
+  readonly spec: { httpHost: string; httpPort: number };
+  constructor(httpHost: string, httpPort: number) {
+    this.spec = { httpHost, httpPort };
+  }
+  async status<T>(): Promise<T | undefined> {
+    try {
+      const r = await fetch(`http://${this.spec.httpHost}:${this.spec.httpPort}/status`, { signal: AbortSignal.timeout(1000) });
+      return r.ok ? ((await r.json()) as T) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export class ContainerSystem implements DrillSystem {
+  readonly topology = 'two-hosts' as const;
+  readonly gcEndpoint: string;
+  readonly gcHttp: string;
+  readonly pg: PgInfo;
+  readonly pgNodes: { primary: PgProbe; standby: PgProbe };
+  readonly hosts: Record<HostName, { ga: GaProbe; pg: PgProbe }>;
+  readonly ga: GaProbe;
+  readonly dir: string;
+  private readonly envFile: string;
+  private readonly progress: (line: string) => void;
+
+  constructor(readonly o: ContainerSystemOptions) {
+    this.progress = o.progress ?? (() => undefined);
+    const a = o.addresses;
+    const password = o.password ?? `simulacro-${Math.random().toString(36).slice(2, 10)}`;
+    this.dir = mkdtempSync(join(tmpdir(), 'contenedores-'));
+    this.envFile = join(this.dir, 'drill.env');
+    writeFileSync(this.envFile, drillEnvFile(o, password), { mode: 0o600 });
+    this.gcEndpoint = `tcp://${a.pc1}:5555`;
+    this.gcHttp = `http://${a.pc1}:9555`;
+    const pgInfo = (h: HostName): PgInfo => ({ host: a[h], port: 5432, user: 'postgres', password, database: 'biblioteca' });
+    const pgProbe = (h: HostName): PgProbe => ({ hostName: h, info: pgInfo(h), role: () => pgRole(pgInfo(h), { connectTimeoutMs: 1000, queryTimeoutMs: 2000 }) });
+    this.hosts = {
+      pc1: { ga: new ContainerGa(a.pc1, 9570), pg: pgProbe('pc1') },
+      pc2: { ga: new ContainerGa(a.pc2, 9570), pg: pgProbe('pc2') },
+    };
+    this.pg = pgInfo('pc1');
+    this.ga = this.hosts.pc1.ga;
+    this.pgNodes = { primary: this.hosts.pc1.pg, standby: this.hosts.pc2.pg };
+  }
+
+  /** docker compose of one host's file, from the checkout (the files mount ./deploy/postgres). */
+  compose(host: Host, args: string[], timeoutMs?: number): Promise<string> {
+    return docker(['compose', '--env-file', this.envFile, '-f', `docker-compose.${host}.yml`, ...args], { cwd: repoRoot(), timeoutMs });
+  }
+
+  /** Removes whatever an earlier run left (containers, volumes), then starts pc1, pc2, pc3 and waits until every service is healthy. */
+  async up(): Promise<void> {
+    await this.down();
+    const t = Date.now();
+    // pc2's PostgreSQL waits for pc1's primary to clone it: all three start at once, as on real hosts.
+    await Promise.all(HOSTS.map((h) => this.compose(h, ['up', '-d', '--no-build', '--wait', '--wait-timeout', '180'], 240_000)));
+    this.progress(`pc1, pc2 y pc3 sanos en ${Date.now() - t} ms`);
+  }
+
+  async down(): Promise<void> {
+    for (const h of [...HOSTS].reverse()) await this.compose(h, ['down', '-v', '--remove-orphans', '--timeout', '20'], 120_000).catch(() => undefined);
+  }
+
+  /** Loads a catalog with the deployment's own tool (compose run --rm catalogo) into the current primary. */
+  async loadCatalog(libros: LibroCatalogo[]): Promise<string> {
+    const file = join(this.dir, 'libros.json');
+    writeFileSync(file, JSON.stringify(libros), { mode: 0o644 });
+    const primary = (await this.primaryHost()) ?? 'pc1';
+    const out = await this.compose('pc1', ['run', '--rm', '-v', `${file}:/data/libros.json:ro`, '-e', `PGHOST=${this.o.addresses[primary]}`, 'catalogo', 'ga', 'cargar-catalogo', '/data/libros.json']);
+    return out.trim().split('\n').pop() ?? '';
+  }
+
+  /** The host whose PostgreSQL is a primary now (undefined if none answers as one). */
+  async primaryHost(): Promise<HostName | undefined> {
+    for (const h of ['pc1', 'pc2'] as const) {
+      const r = await this.hosts[h].pg.role().catch(() => undefined);
+      if (r && !r.inRecovery) return h;
+    }
+    return undefined;
+  }
+
+  pgStatus(): Promise<PgNodeStatus[]> {
+    const a = this.o.addresses;
+    return Promise.all((['pc1', 'pc2'] as const).map((h) => describeNode(h, a[h], 5432, this.hosts[h].pg.info, this.hosts[h === 'pc1' ? 'pc2' : 'pc1'].pg.info)));
+  }
+
+  /** GET the GC's /status. */
+  async gcStatus<T>(): Promise<T | undefined> {
+    try {
+      const r = await fetch(`${this.gcHttp}/status`, { signal: AbortSignal.timeout(1000) });
+      return r.ok ? ((await r.json()) as T) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until the GC sees `n` live actors of every type. */
+  async waitForActors(n: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.gcStatus<{ actoresVivos?: Record<string, number> }>();
+      const vivos = Object.values(s?.actoresVivos ?? {});
+      if (vivos.length === 3 && vivos.every((v) => v >= n)) return;
+      if (Date.now() > deadline) throw new Error(`the GC does not see ${n} live actors of each type (${JSON.stringify(s?.actoresVivos)})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /** Waits until a container is running and, if it has a healthcheck, healthy. */
+  async waitHealthy(name: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await inspect(name);
+      if (s?.running && (s.health === undefined || s.health === 'healthy')) return;
+      if (Date.now() > deadline) throw new Error(`${name} not healthy after ${timeoutMs} ms (${s ? `${s.status}, health ${s.health ?? '—'}` : 'absent'}); its last log lines:\n${await this.logs(name, 15)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** The last lines of a container's log, for error messages. */
+  async logs(name: string, lines = 30): Promise<string> {
+    return docker(['logs', '--tail', String(lines), name], { stderr: true }).catch((e: unknown) => String(e));
+  }
+
+  async stop(o: { keep?: boolean } = {}): Promise<void> {
+    if (!o.keep) await this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
