@@ -169,7 +169,9 @@ export class SyncWatchdog {
       this.initialised = true;
     }
 
-    const rows = await deps.replicationStatus();
+    // A base backup's WAL stream (pg_basebackup -X stream, e.g. a standby being cloned) is a
+    // walsender too, and reports 'streaming': waiting for it would stall every commit.
+    const rows = (await deps.replicationStatus()).filter((r) => r.applicationName !== 'pg_basebackup');
     const fresh = (r: ReplicationRow) => r.state === 'streaming' && (r.replyAgeMs === null || r.replyAgeMs < this.staleReplyMs);
     // The configured standby first, else whichever standby streams: after a takeover on the
     // surviving primary (GA moved, PostgreSQL did not) the standby of the node we write to is

@@ -46,7 +46,7 @@ function fakePrimary(initialNames = '') {
     advance: (ms: number) => (t += ms),
     streaming: (replyAgeMs: number | null = 100) => (rows = [row('streaming', replyAgeMs)]),
     catchup: () => (rows = [row('catchup')]),
-    streamingAs: (name: string) => (rows = [row('streaming', 100, name)]),
+    streamingAs: (...names: string[]) => (rows = names.map((n) => row('streaming', 100, n))),
     gone: () => (rows = []),
     fail: (f: boolean) => (failing = f),
   };
@@ -171,5 +171,16 @@ describe('sync watchdog', () => {
     p.advance(5000);
     expect((await w.tick()).mode).toBe('sync');
     expect(errors(p.lines)).toEqual([]);
+  });
+
+  it('never waits for a base backup\'s WAL stream (a standby being cloned with pg_basebackup)', async () => {
+    const p = fakePrimary();
+    const w = new SyncWatchdog({ requested: 'sync', standbyName: 'pc1', degradeMs: 3000, log: p.log, deps: p.deps });
+    p.streamingAs('pg_basebackup');
+    expect((await w.tick()).mode).toBe('degraded-async');
+    expect(p.sets).toEqual([]);
+    p.streamingAs('pg_basebackup', 'pc1');
+    expect((await w.tick()).mode).toBe('sync');
+    expect(p.sets).toEqual(['pc1']);
   });
 });

@@ -152,6 +152,11 @@ init_primary() {
 # node had otherwise (in sync mode nothing acknowledged); a fresh clone if it fails.
 # pg_rewind runs crash recovery itself when the node was killed.
 rejoin_peer() {
+  # A killed server leaves postmaster.pid naming its container's PID 1; in this
+  # container PID 1 is this script, so the single-user crash recovery pg_rewind
+  # runs would take it for a live server and refuse. Nothing else runs on this
+  # data directory here (rejoin checks the network first).
+  rm -f "$PGDATA/postmaster.pid"
   if [ "$RECLONE" -eq 0 ] && [ -s "$PGDATA/PG_VERSION" ]; then
     log "pg_rewind from $PG_PEER_HOST:$PG_PEER_PORT"
     # pipefail: the pipeline fails when pg_rewind does.
