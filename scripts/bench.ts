@@ -30,7 +30,9 @@ import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';
 import { idGenerator, newPsId } from '../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
 import { intArg } from '../solicitante/cli-args.js';
-import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
+import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from './local-system.js';
+import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
 
 export interface BenchOptions {
@@ -64,7 +66,29 @@ export interface BenchReport {
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
   ratios: Record<string, { throughput: number; p99: number }>;
+  /**
+   * µs of CPU per operation of every process (PostgreSQL: postmaster + backends; PS: this
+   * process, which runs the load), in each phase; null where a process was gone.
+   */
+  cpuPorOperacion: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   notas: string[];
+}
+
+/** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */
+function cpuTargets(sys: LocalSystem): CpuTarget[] {
+  const t: CpuTarget[] = [];
+  const add = (name: string, pid: number | undefined, tree = false) => pid && t.push({ name, pid, tree });
+  add('GC', sys.gc.pid);
+  for (const a of sys.actors) add(`actor ${a.spec.name}`, a.pid);
+  if (sys.topology === 'single') add('GA', sys.ga.pid);
+  else for (const h of ['pc1', 'pc2'] as const) add(`GA ${h}`, sys.hosts[h]?.ga?.pid);
+  const pgDirs = sys.pgNodes ? [sys.pgNodes.primary, sys.pgNodes.standby].map((n) => [`PostgreSQL ${n.hostName}`, n.dataDir] as const) : [['PostgreSQL', join(sys.dataDir, 'pg')] as const];
+  for (const [name, dir] of pgDirs) {
+    const pidFile = join(dir, 'postmaster.pid');
+    add(name, existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined, true);
+  }
+  add('PS (carga)', process.pid);
+  return t;
 }
 
 /**
@@ -156,6 +180,17 @@ export function formatBench(r: BenchReport): string {
   };
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
   for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
+  const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo']];
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
+  let totS = 0;
+  let totT = 0;
+  for (const [name, us] of Object.entries(r.cpuPorOperacion.sistema)) {
+    const t = r.cpuPorOperacion.techo[name];
+    totS += us ?? 0;
+    totT += t ?? 0;
+    cpu.push([name, fmt(us), fmt(t)]);
+  }
+  cpu.push(['total', String(totS), String(totT)]);
   return [
     `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
     '',
@@ -165,6 +200,9 @@ export function formatBench(r: BenchReport): string {
     '',
     'Relación sistema/techo',
     table(ratios),
+    '',
+    'CPU por operación (de /proc; los procesos del sistema siguen vivos, ociosos, durante el techo)',
+    table(cpu),
     '',
     ...r.notas.map((n) => `nota: ${n}`),
     '',
@@ -195,6 +233,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgress>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
+    const targets = cpuTargets(sys);
+    const cpu0 = cpuSnapshot(targets);
     const sistema = await untilAborted(runLoad({
       endpoint: sys.gcEndpoint,
       clientes: opts.clientes,
@@ -205,10 +245,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       onProgreso: progreso('sistema'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     }));
+    const cpu1 = cpuSnapshot(targets);
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
     log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
+    const cpu2 = cpuSnapshot(targets);
     const techo = await untilAborted(runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
@@ -216,6 +258,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       onProgreso: progreso('techo'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     }));
+    const cpu3 = cpuSnapshot(targets);
     if (opts.progresoTty) log('\n');
     const notas = [
       'el techo aplica cada operación en una transacción durable con su fila del registro, igual que el GA; no incluye ZeroMQ, GC, actores ni el proceso GA',
@@ -230,6 +273,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       sistema,
       techo,
       ratios: calcularRatios(sistema, techo),
+      cpuPorOperacion: { sistema: cpuPerOp(cpu0, cpu1, sistema.respuestas), techo: cpuPerOp(cpu2, cpu3, techo.respuestas) },
       notas,
     };
   } finally {

@@ -32,9 +32,13 @@ describe('bench report', () => {
       sistema: { ...sis, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', prefijoUsuario: 'x' } } as LoadReport,
       techo: { ...techo, duracionMs: 1000, clientes: 4 },
       ratios,
+      cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
       notas: ['prueba'],
     };
     const text = formatBench(report);
+    expect(text).toMatch(/^GC\s+400\s+2$/m);
+    expect(text).toMatch(/^PS \(carga\)\s+100\s+—$/m);
+    expect(text).toMatch(/^total\s+1100\s+502$/m);
     expect(text).toMatch(/Sistema \(PS → GC → actores → GA → PostgreSQL\)/);
     expect(text).toMatch(/Techo \(SELECT aplicar_operacion/);
     expect(text).toMatch(/^total\s+0\.250\s+/m);

@@ -45,7 +45,8 @@ export interface DrillReport {
   };
   /**
    * Latency of successful requests (ms): before the fault, and from 1 s after the
-   * recovery to the end (how the service runs on the survivors, without the recovery itself).
+   * recovery to the end or to the return of the old side (how the service runs on the
+   * survivors, without the recovery itself).
    */
   latencia: { antes: Latencia; trasRecuperacion: Latencia };
   reconocidas: number;
@@ -134,7 +135,8 @@ export function buildReport(i: ReportInput): DrillReport {
   const okMs = (from: number, to: number) => attempts.filter((a) => a.exito && a.sentAt >= from && a.sentAt < to).map((a) => a.endAt - a.sentAt);
   const lat = {
     antes: latencia(okMs(-Infinity, fault.at)),
-    trasRecuperacion: latencia(recuperacionMs === null ? [] : okMs(fault.at + recuperacionMs + 1000, Infinity)),
+    // Up to the return of the old side, if any: how the survivors serve while it is still down.
+    trasRecuperacion: latencia(recuperacionMs === null ? [] : okMs(fault.at + recuperacionMs + 1000, i.ret?.gaRestartedAt ?? Infinity)),
   };
 
   const v: Verification[] = [];
@@ -239,7 +241,7 @@ export function formatReport(r: DrillReport): string {
   l.push(`  solicitudes:    ${s.total} (exitosas ${s.exitosas}); fallidas tras la falla ${s.fallidas}; antes ${s.fallidasAntesDeLaFalla}; abandonadas ${s.abandonadas}`);
   l.push(`  por código:     ${Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   const fl = (x: Latencia) => (x.n ? `p50 ${x.p50} ms, p99 ${x.p99} ms, máx ${x.max} ms (${x.n})` : '—');
-  l.push(`  latencia:       antes de la falla ${fl(r.latencia.antes)}; tras recuperarse ${fl(r.latencia.trasRecuperacion)}`);
+  l.push(`  latencia:       antes de la falla ${fl(r.latencia.antes)}; tras recuperarse${r.antiguoPrimario?.retorno ? ' (hasta la vuelta del antiguo)' : ''} ${fl(r.latencia.trasRecuperacion)}`);
   l.push(`  reconocidas:    ${r.reconocidas}; perdidas ${r.perdidas}; aplicadas dos veces ${r.duplicadas}; pendientes sin aplicar ${r.pendientesSinAplicar}; invariante ${r.invariante.ok ? 'OK' : 'ROTA'}`);
   if (r.perdidas > 0) l.push(`  perdidas (ej.): ${r.perdidasEjemplos.slice(0, 5).map((p) => `${p.id} ${p.codigo}→${p.estado}`).join(', ')}`);
   l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);

@@ -1,0 +1,82 @@
+/**
+ * CPU time of processes, read from /proc, so a benchmark can charge each
+ * process's CPU to the operations a phase ran (µs of CPU per operation: a
+ * figure that does not move with the machine's background noise the way
+ * throughput does).
+ *
+ * A process's CPU is utime + stime of /proc/<pid>/stat. With `tree`, also its
+ * live children's and the children it already reaped (cutime + cstime): a
+ * PostgreSQL postmaster's backends come and go during a phase, and a backend
+ * that exits moves its time from "live child" into its parent's cutime, so the
+ * tree's total stays continuous across snapshots.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Linux's USER_HZ: /proc reports times in 1/100 s on every architecture Node runs on. */
+const TICKS_PER_S = 100;
+
+interface Stat {
+  ppid: number;
+  /** utime + stime, ticks. */
+  own: number;
+  /** cutime + cstime, ticks: children it waited for. */
+  reaped: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command (which may itself hold spaces and parentheses).
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of each pid, from one scan of /proc. */
+function childrenOf(pids: Set<number>): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = readStat(Number(e));
+    if (st && pids.has(st.ppid)) out.set(st.ppid, [...(out.get(st.ppid) ?? []), Number(e)]);
+  }
+  return out;
+}
+
+export interface CpuTarget {
+  /** What the report calls it: 'GC', 'actor prestamo-1', 'PostgreSQL pc1', … */
+  name: string;
+  pid: number;
+  /** Count its children too (PostgreSQL: the postmaster and its backends). */
+  tree?: boolean;
+}
+
+/** CPU seconds used so far by each target (undefined: the process is gone). */
+export function cpuSnapshot(targets: readonly CpuTarget[]): Map<string, number | undefined> {
+  const trees = new Set(targets.filter((t) => t.tree).map((t) => t.pid));
+  const kids = trees.size ? childrenOf(trees) : new Map<number, number[]>();
+  const out = new Map<string, number | undefined>();
+  for (const t of targets) {
+    const st = readStat(t.pid);
+    if (!st) {
+      out.set(t.name, undefined);
+      continue;
+    }
+    let ticks = st.own;
+    if (t.tree) ticks += st.reaped + (kids.get(t.pid) ?? []).reduce((n, k) => n + (readStat(k)?.own ?? 0), 0);
+    out.set(t.name, ticks / TICKS_PER_S);
+  }
+  return out;
+}
+
+/** µs of CPU per operation of each target between two snapshots (null where a process was missing in either). */
+export function cpuPerOp(before: Map<string, number | undefined>, after: Map<string, number | undefined>, ops: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, b] of before) {
+    const a = after.get(name);
+    out[name] = a === undefined || b === undefined || ops <= 0 ? null : Math.round(((a - b) * 1e6) / ops);
+  }
+  return out;
+}
