@@ -100,7 +100,7 @@ export class SqlCeilingCaller implements GcCaller {
     if (s.operacion === 'estado') throw new Error('el techo solo aplica préstamo, devolución y renovación');
     const c = this.free.pop() ?? (await new Promise<pg.Client>((r) => this.waiting.push(r)));
     try {
-      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.id ?? this.nextId(), s.operacion, s.isbn, s.usuario, null]);
+      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.clave ?? this.nextId(), s.operacion, s.isbn, s.usuario, null]);
       return rows[0]!.r;
     } finally {
       const next = this.waiting.shift();

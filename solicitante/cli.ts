@@ -66,7 +66,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
-      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con el mismo id ${i.id})\n`),
+      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con la misma clave ${i.clave})\n`),
     });
   };
 

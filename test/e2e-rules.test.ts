@@ -64,7 +64,7 @@ describe('end to end through real processes', () => {
 
     const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: u });
     expect(dev).toMatchObject({ exito: true, codigo: 'ACEPTADO' });
-    expect((await completed(dev.id!)).datos.estado).toBe('COMPLETADA');
+    expect((await completed(dev.clave!)).datos.estado).toBe('COMPLETADA');
 
     const again = await c.send({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
     expect(again.codigo).toBe('APROBADO');
@@ -75,8 +75,10 @@ describe('end to end through real processes', () => {
     const r = await c.send({ operacion: 'prestamo', isbn: AGOTADO, usuario: 'u-sin' });
     expect(r).toMatchObject({ exito: false, codigo: 'SIN_EJEMPLARES' });
     const before = await disponibles(LIBRO);
+    // Async devolución: refused at registration, not ACEPTADO, since no loan exists or is on its way.
     const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: 'nunca-presto' });
-    const fin = await completed(dev.id!);
+    expect(dev).toMatchObject({ exito: false, codigo: 'PRESTAMO_NO_ENCONTRADO' });
+    const fin = await completed(dev.clave!);
     expect(fin.datos.estado).toBe('RECHAZADA');
     expect(JSON.stringify(fin.datos)).toContain('PRESTAMO_NO_ENCONTRADO');
     expect(await disponibles(LIBRO)).toBe(before);
@@ -97,22 +99,22 @@ describe('end to end through real processes', () => {
     for (const u of ['dos-a', 'dos-b']) expect((await c.send({ operacion: 'prestamo', isbn: DOBLE, usuario: u })).codigo).toBe('APROBADO');
     expect(await disponibles(DOBLE)).toBe(0);
     const [a, b] = await Promise.all(['dos-a', 'dos-b'].map((u) => sys.client().send({ operacion: 'devolucion', isbn: DOBLE, usuario: u })));
-    await completed(a!.id!);
-    await completed(b!.id!);
+    await completed(a!.clave!);
+    await completed(b!.clave!);
     expect(await disponibles(DOBLE)).toBe(2);
   });
 
-  it('the same op id sent twice has one effect and the same reply', async () => {
+  it('the same clave sent twice has one effect and the same reply', async () => {
     const c1 = sys.client();
     const c2 = sys.client();
-    const req = { operacion: 'prestamo', isbn: IDEMP, usuario: 'idem', id: 'idem-op-1' } as const;
+    const req = { operacion: 'prestamo', isbn: IDEMP, usuario: 'idem', clave: 'idem-op-1' } as const;
     const [a, b] = await Promise.all([c1.send(req), c2.send(req)]);
     const c = await c1.send(req);
     expect(a.codigo).toBe('APROBADO');
     for (const r of [b, c]) {
       expect(r.codigo).toBe(a.codigo);
       expect(r.datos).toEqual(a.datos);
-      expect(r.id).toBe('idem-op-1');
+      expect(r).toMatchObject({ id: 'idem-op-1', clave: 'idem-op-1' });
     }
     expect(await disponibles(IDEMP)).toBe(1);
     const other = await c1.send({ ...req, usuario: 'otro' });
@@ -130,10 +132,10 @@ describe('end to end through real processes', () => {
     expect(dev.codigo).toBe('ACEPTADO');
     const refused = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(refused.codigo).toBe('SIN_EJEMPLARES');
-    expect((await c.send({ operacion: 'estado', id: dev.id! })).datos.estado).toBe('PENDIENTE');
+    expect((await c.send({ operacion: 'estado', id: dev.clave! })).datos.estado).toBe('PENDIENTE');
     // A devolución actor comes back: the queued return is applied, then the loan succeeds.
     for (const a of devActors) a.start();
-    await completed(dev.id!);
+    await completed(dev.clave!);
     const ok = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(ok.codigo).toBe('APROBADO');
   });

@@ -114,7 +114,7 @@ describe('ps archivo', () => {
     expect(r.out).toMatch(/^\[1\] PRESTAMO .* → SIN RESPUESTA: El GC .* no respondió tras 2 intento/m);
     expect(r.out).toMatch(/^\[2\] CONSULTA .* → OK/m);
     expect(r.out).toContain('sin respuesta: 1');
-    expect(r.err).toMatch(/reintento 2\/2 con el mismo id/);
+    expect(r.err).toMatch(/reintento 2\/2 con la misma clave/);
   });
 });
 
