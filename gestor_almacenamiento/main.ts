@@ -4,6 +4,7 @@
  * (and `.env`), validated by common/config.ts.
  */
 import '../common/env.js';
+import { guardStdio } from '../common/stdio-guard.js';
 import { Command } from 'commander';
 import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
@@ -12,6 +13,8 @@ import { CatalogError, loadCatalog, readCatalogFile } from './catalog.js';
 import { createPool } from './db.js';
 import { startGa } from './ga.js';
 import { migrate } from './migrate.js';
+
+guardStdio();
 
 function config(): GaConfig {
   return readConfig(GA_VARS);

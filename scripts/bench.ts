@@ -32,6 +32,7 @@ import { formatProgress, latencyRow, table } from '../solicitante/load-report.js
 import { intArg } from '../solicitante/cli-args.js';
 import { repoRoot, startLocalSystem, type PgInfo } from './local-system.js';
 import { takeOverSignals } from './signals.js';
+import { guardStdio } from '../common/stdio-guard.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -238,6 +239,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 }
 
 async function main(): Promise<void> {
+  guardStdio();
   const program = new Command('bench')
     .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
     .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)

@@ -18,6 +18,10 @@ import { takeOverSignals } from './signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
 import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

@@ -20,6 +20,7 @@ import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
 import { takeOverSignals } from './signals.js';
+import { guardStdio } from '../common/stdio-guard.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -105,6 +106,7 @@ async function freeCopies(info: PgInfo, catalog: string): Promise<Array<{ isbn: 
 }
 
 async function main(): Promise<void> {
+  guardStdio();
   dotenv.config({ quiet: true });
   const program = new Command()
     .name('npm start --')

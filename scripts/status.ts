@@ -15,6 +15,10 @@
 import { Command } from 'commander';
 import { intArg } from '../solicitante/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const DEFAULT_GAS = [`http://${PC1}:9570`, `http://${PC2}:9570`];
 const DEFAULT_GC = `http://${PC1}:9555`;

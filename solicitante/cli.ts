@@ -97,7 +97,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const gc = makeClient(cmd);
       try {
         // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
-        if (!complete(await runFile(file, gc, out))) exitCode = 1;
+        // `| head -1`: once the reader is gone, stop sending rather than apply requests nobody sees answered.
+        if (!complete(await runFile(file, gc, out, { outputGone: () => !out.writable }))) exitCode = 1;
       } catch (e) {
         io.stderr.write(`${(e as Error).message}\n`);
         exitCode = 2;
