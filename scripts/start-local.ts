@@ -19,37 +19,11 @@ import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
 import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
+import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite } from './status-view.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-interface GaStatusLite {
-  rol?: string;
-  role?: { estado?: string };
-  postgres?: { pgRole?: string; timeline?: number };
-}
-
-/** `pc1 ACTIVE(pg primary tl1)` per GA: who serves, and on what. */
-function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
-  return gas
-    .map(({ host, status }) => {
-      if (!status) return `${host} sin respuesta`;
-      const pg = status.postgres?.pgRole ? ` pg ${status.postgres.pgRole}${status.postgres.timeline ? ` tl${status.postgres.timeline}` : ''}` : '';
-      return `${host} ${status.role?.estado ?? status.rol ?? 'ok'}${pg}`;
-    })
-    .join(', ');
-}
-
-function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
-  if (!gc) return 'GC: sin respuesta';
-  const live = gc.actoresVivos;
-  const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;
-  const enCurso = gc.tareas.enviada;
-  const cola = gc.tareas['en-cola'] + gc.tareas.espera;
-  const breakers = gc.almacenamiento.map((b) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ');
-  return `${new Date().toISOString().slice(11, 19)} | ${rate.toFixed(0)} sol/s | ${actores} | tareas en curso:${enCurso} en cola:${cola} | GA ${ga} | breakers ${breakers}`;
-}
 
 export interface ProcesoVisto {
   name: string;
@@ -190,12 +164,13 @@ async function main(): Promise<void> {
   let last = -1;
   let lastT = Date.now();
   let lastPrinted = 0;
+  /** Lines of the status block on the terminal now (0: none drawn yet, or cleared). */
+  let drawn = 0;
   let vistos: ReadonlyMap<string, boolean> = new Map();
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
     const [gc, ...gaStatus] = await Promise.all([s.gc.status<GcStatus>(), ...gas.map((g) => g.status<GaStatusLite>())]);
-    const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })));
     const total = Number(gc?.respuestas ?? 0);
     const t = Date.now();
     const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
@@ -207,12 +182,26 @@ async function main(): Promise<void> {
       [...gas, s.gc, ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
-    for (const a of avisos) out(`${tty ? '\n' : ''}${a}\n`);
-    const line = statusLine(gc, ga, rate);
-    if (tty) out(`\r\x1b[2K${line}`);
-    else if (t - lastPrinted > 5000) {
-      out(line + '\n');
-      lastPrinted = t;
+    const lines = statusLines({
+      hora: new Date(t).toISOString().slice(11, 19),
+      rate,
+      gc,
+      gas: gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })),
+    });
+    if (tty) {
+      // Warnings go above the block: clear it, print them, draw it again below.
+      if (avisos.length > 0) {
+        out(clearBlock(drawn) + avisos.map((a) => `${a}\n`).join(''));
+        drawn = 0;
+      }
+      out(redraw(drawn, lines, process.stdout.columns || 80));
+      drawn = lines.length;
+    } else {
+      for (const a of avisos) out(`${a}\n`);
+      if (t - lastPrinted > 5000) {
+        out(plainLine(lines) + '\n');
+        lastPrinted = t;
+      }
     }
   }
 }

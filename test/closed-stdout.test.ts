@@ -67,6 +67,9 @@ describe('a closed stdout', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     await until(() => out.includes('Sistema listo.') || child.exitCode !== null, 180_000, () => `the launcher to be ready:\n${out}${err}`);
     expect(out).toContain('Sistema listo.');
+    // Not a terminal: the status comes as plain lines, no escape codes or carriage returns.
+    await until(() => /\d\d:\d\d:\d\d {2}\d+ sol\/s/.test(out), 15_000, () => `a status line:\n${out}`);
+    expect(out).not.toMatch(/[\x1b\r]/);
     const pgDirs = [join(dir, 'pc1', 'pg'), join(dir, 'pc2', 'pg')];
     expect(pgDirs.map((d) => postmasterPid(d)).every((p) => p !== undefined)).toBe(true);
 
