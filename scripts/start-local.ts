@@ -9,7 +9,7 @@
  * terminal: SIGHUP) stops everything in order. A second launcher on the same
  * data dir refuses to start (scripts/launcher-lock.ts).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
@@ -20,6 +20,8 @@ import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
 import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite } from './status-view.js';
+import { bannerLines } from './banner.js';
+import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     cleanup: async () => {
       abort.abort();
       await starting?.catch(() => undefined); // an interrupted start stops what it had started
+      if (system) removeSystemFile(system.dataDir);
       await system?.stop();
       out('Sistema detenido.\n');
     },
@@ -133,33 +136,18 @@ async function main(): Promise<void> {
   }
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
-  const byHost = (h: 'pc1' | 'pc2') => s.actors.filter((a) => a.spec.host === h).length;
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
-  // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
-  const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --';
+  const sistema = describeSystem(s);
+  // For `npm run catalogo`; removed when the system stops.
+  writeSystemFile(s.dataDir, sistema);
   out(
-    [
-      '',
-      'Sistema listo.',
-      `  GC (PS → GC, REQ/DEALER):  ${s.gcEndpoint}`,
-      `  GC /status /metrics:       ${s.gcHttp}/status  ${s.gcHttp}/errors/stats`,
-      ...gas.map((g, i) => `  GA ${g.spec.host} (${i === 0 ? 'primario' : 'respaldo'}):`.padEnd(29) + `${s.gaEndpoints[i]}   (http://${g.spec.httpHost}:${g.spec.httpPort}/status)`),
-      ...(s.pgNodes
-        ? [s.pgNodes.primary, s.pgNodes.standby].map(
-            (n, i) => `  PostgreSQL ${n.hostName} (${i === 0 ? 'primario' : 'standby'}):`.padEnd(29) + `postgres://${n.info.user}@${n.info.host}:${n.info.port}/${n.info.database}`,
-          )
-        : [`  PostgreSQL:                postgres://${s.pg.user}@${s.pg.host}:${s.pg.port}/${s.pg.database}`]),
-      ...(twoHosts ? [`  Actores:                   pc1 ${byHost('pc1')}, pc2 ${byHost('pc2')}`] : []),
-      `  Logs:                      ${join(s.dataDir, 'logs')}`,
-      '',
-      `En otra terminal:  ${ps} test-sistema   |   ${ps} menu`,
-      ...(carga ? [`Carga de prueba:   ${ps} ${carga}`] : []),
-      twoHosts
-        ? `Estado del par:    npm run status -- ${gas.map((g) => `--ga http://${g.spec.httpHost}:${g.spec.httpPort}`).join(' ')} --gc ${s.gcHttp}`
-        : `Estado:            npm run status -- --ga ${s.gaHttp} --gc ${s.gcHttp}`,
-      'Ctrl-C para detener.',
-      '',
-    ].join('\n'),
+    bannerLines(sistema, {
+      // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
+      ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --',
+      carga,
+      dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
+      logs: join(s.dataDir, 'logs'),
+    }).join('\n'),
   );
   let last = -1;
   let lastT = Date.now();
