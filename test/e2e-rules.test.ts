@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../common/protocol.js';
+import { runLines } from '../solicitante/file-mode.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 
 const LIBRO = '978-0-00-000001-1'; // 3 copies
@@ -84,6 +85,13 @@ describe('end to end through real processes', () => {
     expect(await disponibles(LIBRO)).toBe(before);
     const nope = await c.send({ operacion: 'prestamo', isbn: '978-9-99-999999-9', usuario: 'u' });
     expect(nope.codigo).toBe('LIBRO_NO_EXISTE');
+  });
+
+  it('ps archivo does not count a return without a loan as a success', async () => {
+    let text = '';
+    const summary = await runLines(`DEVOLUCION ${LIBRO} nunca-presto-2\n`, sys.client(), { write: (s: string) => (text += s) });
+    expect(summary).toMatchObject({ enviadas: 1, exitosas: 0, porCodigo: { PRESTAMO_NO_ENCONTRADO: 1 } });
+    expect(text).toMatch(/DEVOLUCION .* nunca-presto-2 → PRESTAMO_NO_ENCONTRADO/);
   });
 
   it('approves exactly one of 20 concurrent loans of a 1-copy book', async () => {
