@@ -24,7 +24,7 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
     '',
     'Sistema listo.',
     `${label('GC (PS → GC, REQ/DEALER)')}${s.gc.endpoint}`,
-    `${label('GC HTTP')}${s.gc.http}/status  ${s.gc.http}/errors/stats  ${s.gc.http}/metrics  ${s.gc.http}/health`,
+    `${label('GC HTTP')}${s.gc.http}  (/status /errors/stats /metrics /health)`,
     ...s.gas.map((g, i) => `${label(`GA ${g.host} (${i === 0 ? 'primario' : 'respaldo'})`)}${g.endpoint}   (${g.http}/status)`),
     ...s.actores.map((a) => `${label(`Actor ${a.nombre}${twoHosts ? ` (${a.host})` : ''}`)}${a.http}/status`),
     ...s.postgres.map((n, i) => `${label(`PostgreSQL ${twoHosts ? `${n.nombre} (${i === 0 ? 'primario' : 'standby'})` : ''}`.trimEnd())}postgres://${n.user}@${n.host}:${n.port}/${n.database}`),

@@ -75,7 +75,7 @@ describe("npm start's banner", () => {
     expect(urls.length).toBe(1 + 2 + 3); // GC, two GAs, three actors
     for (const u of urls) expect((await fetch(`${u}/health`)).status, u).toBe(200);
     // The GC's HTTP and PS ports are on 127.0.0.1: `curl localhost:<port>/health` works.
-    const gcHttp = /GC HTTP:\s+http:\/\/127\.0\.0\.1:(\d+)\/status/.exec(banner);
+    const gcHttp = /GC HTTP:\s+http:\/\/127\.0\.0\.1:(\d+) {2}\(\/status \/errors\/stats \/metrics \/health\)/.exec(banner);
     expect(gcHttp, banner).not.toBeNull();
     expect((await fetch(`http://localhost:${gcHttp![1]}/health`)).status).toBe(200);
 
