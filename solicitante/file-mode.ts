@@ -2,9 +2,10 @@
  * `ps archivo <file>`: sends each line's request in order, one at a time,
  * prints each reply on one line and a summary at the end. Bad lines are
  * reported (with their number), counted and skipped; the run continues.
- * If the output goes away (`| head -1` exited) no further line is sent: nobody
- * would see its reply. `complete()` tells whether every line was valid, sent
- * and answered (the exit code).
+ * If the output goes away (`| head -1` exited) no further line is sent — nobody
+ * would see its reply — and the run ends as if the file ended there (the reader
+ * chose to stop; `npm run` would report a non-zero exit as a failure). `complete()`
+ * tells whether every line up to there was valid and answered (the exit code).
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/codes.js';
@@ -78,9 +79,9 @@ export function formatSummary(r: FileRunSummary): string {
   ].join('\n');
 }
 
-/** True when every line parsed and every request was sent and got a reply (whatever its code). */
+/** True when every line parsed and every request sent got a reply (whatever its code). */
 export function complete(r: FileRunSummary): boolean {
-  return r.fallidas + r.invalidas + r.sinEnviar === 0;
+  return r.fallidas + r.invalidas === 0;
 }
 
 /** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */

@@ -110,8 +110,8 @@ describe('a closed stdout', () => {
       });
     });
     expect(first).toMatch(/^\[1\] CONSULTA 978-84-376-0494-7 → OK/);
-    // Exit 1: not every line was sent (the run was cut short), but no crash.
-    expect(await exited).toBe(1);
+    // As if the file ended there: the reader chose to stop (and npm run would call a non-zero exit a failure).
+    expect(await exited).toBe(0);
     expect(err).toBe('');
     expect(gc.recibidas.length).toBeGreaterThan(0);
     expect(gc.recibidas.length).toBeLessThan(LINES / 4);
