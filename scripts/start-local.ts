@@ -137,6 +137,8 @@ async function main(): Promise<void> {
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
+  // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
+  if (signals.received) return;
   const sistema = describeSystem(s);
   // For `npm run catalogo`; removed when the system stops.
   writeSystemFile(s.dataDir, sistema);
