@@ -7,17 +7,9 @@
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
  */
 import { z } from 'zod';
-import { OPERACIONES_ACTOR, isbnSchema, usuarioSchema, opIdSchema, sedeSchema, resultadoSchema, type Resultado } from './protocol.js';
+import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, tituloSchema, type Resultado } from './protocol.js';
 
-export const operacionSolicitadaSchema = z
-  .object({
-    operacion: z.enum(OPERACIONES_ACTOR),
-    isbn: isbnSchema,
-    usuario: usuarioSchema,
-    id: opIdSchema,
-    sede: sedeSchema.optional(),
-  })
-  .strict();
+export { operacionSolicitadaSchema };
 
 // ---------------------------------------------------------------- GA requests
 /**
@@ -37,7 +29,9 @@ export const gaRequestSchema = z.discriminatedUnion('cmd', [
   z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
   /** Availability of one ISBN. */
   z.object({ rid: z.string(), cmd: z.literal('consultar'), isbn: isbnSchema }),
-  /** State and outcome of one op id. */
+  /** Availability of the one book with this title (case and accents ignored): OK, LIBRO_NO_EXISTE or TITULO_AMBIGUO. */
+  z.object({ rid: z.string(), cmd: z.literal('consultar_titulo'), titulo: tituloSchema }),
+  /** State and outcome of one op: by its key, else the latest op with that client label. */
   z.object({ rid: z.string(), cmd: z.literal('estado'), id: opIdSchema }),
   /** Ledger rows still PENDIENTE, oldest first (GC resumes them after a restart). */
   z.object({ rid: z.string(), cmd: z.literal('pendientes'), limite: z.number().int().positive().max(10000) }),

@@ -49,6 +49,8 @@ export interface StorageClient {
   aplicar(op: OperacionSolicitada): Promise<Resultado>;
   registrar(op: OperacionSolicitada): Promise<Resultado>;
   consultar(isbn: string, opId?: string): Promise<Resultado>;
+  /** Availability of the one book with this title: OK (datos.isbn names it), LIBRO_NO_EXISTE or TITULO_AMBIGUO. */
+  consultarTitulo(titulo: string, opId?: string): Promise<Resultado>;
   estado(id: string): Promise<Resultado>;
   pendientes(limite: number): Promise<Pendiente[]>;
   status(): EndpointStatus[];
@@ -213,6 +215,10 @@ class GaStorageClient implements StorageClient {
 
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
     return needResultado(await this.call({ cmd: 'consultar', isbn }, { opId }), 'consultar');
+  }
+
+  async consultarTitulo(titulo: string, opId?: string): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'consultar_titulo', titulo }, { opId }), 'consultar_titulo');
   }
 
   async estado(id: string): Promise<Resultado> {

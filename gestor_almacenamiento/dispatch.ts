@@ -84,6 +84,9 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
       case 'consultar':
         reply = { rid, ok: true, resultado: await store.consultar(req.isbn) };
         break;
+      case 'consultar_titulo':
+        reply = { rid, ok: true, resultado: await store.consultarTitulo(req.titulo) };
+        break;
       case 'estado':
         reply = { rid, ok: true, resultado: await store.estado(req.id) };
         break;

@@ -22,6 +22,7 @@ export interface Store {
   /** Records the op as PENDIENTE (or returns its current outcome). */
   registrar(op: OperacionSolicitada): Promise<Resultado>;
   consultar(isbn: string): Promise<Resultado>;
+  consultarTitulo(titulo: string): Promise<Resultado>;
   estado(id: string): Promise<Resultado>;
   pendientes(limite: number): Promise<Pendiente[]>;
 }
@@ -29,6 +30,7 @@ export interface Store {
 const STATEMENTS = {
   lote: 'SELECT aplicar_lote($1::jsonb, $2::boolean, $3::integer) AS r',
   consultar: 'SELECT consultar_libro($1) AS r',
+  consultarTitulo: 'SELECT consultar_titulo($1) AS r',
   estado: 'SELECT estado_operacion($1) AS r',
   pendientes: 'SELECT listar_pendientes($1) AS r',
 } as const;
@@ -79,7 +81,7 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
   }
   const lote = (items: Write[], esperar: boolean) =>
     call<(Resultado | null)[]>('lote', [
-      JSON.stringify(items.map(({ cmd, op }) => ({ cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null }))),
+      JSON.stringify(items.map(({ cmd, op }) => ({ cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null, etiqueta: op.etiqueta ?? null }))),
       esperar,
       WRITE_LOCK_WAIT_MS,
     ]);
@@ -104,6 +106,7 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
     aplicar: (op) => writes.submit({ cmd: 'aplicar', op }),
     registrar: (op) => writes.submit({ cmd: 'registrar', op }),
     consultar: (isbn) => call<Resultado>('consultar', [isbn]),
+    consultarTitulo: (titulo) => call<Resultado>('consultarTitulo', [titulo]),
     estado: (id) => call<Resultado>('estado', [id]),
     pendientes: (limite) => call<Pendiente[]>('pendientes', [limite]),
   };

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Router, XPublisher } from 'zeromq';
 import { Registry } from 'prom-client';
-import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
+import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
 import { mensajeActorSchema, parseFrame, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
@@ -180,15 +180,20 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   function onRequest(frames: Buffer[]): void {
     const t0 = performance.now();
-    const { envelope, body } = splitEnvelope(frames);
+    const { envelope, body, parts } = splitEnvelope(frames);
+    if (parts > 1) {
+      // Answering the first part would hand a REQ client its own frame as if it were the reply.
+      reply(envelope, errorReply('SOLICITUD_INVALIDA', `La solicitud debe ser un único mensaje JSON de una parte (llegaron ${parts} partes)`), 'invalida', t0);
+      return;
+    }
     const parsed = parseSolicitud(body ?? Buffer.alloc(0), randomUUID);
     if (!parsed.ok) {
-      reply(envelope, errorReply(parsed.codigo, parsed.mensaje, parsed.id), 'invalida', t0);
+      reply(envelope, labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), 'invalida', t0);
       return;
     }
     const s = parsed.solicitud;
-    log.debug({ opId: s.id, operacion: s.operacion }, 'request');
-    void dispatcher.handle(s).then((r) => reply(envelope, r, s.operacion, t0));
+    log.debug({ opId: s.clave, etiqueta: s.id, operacion: s.operacion }, 'request');
+    void dispatcher.handle(s).then((r) => reply(envelope, labelReply(r, s), s.operacion, t0));
   }
 
   function onSubscription(msg: Buffer | undefined): void {

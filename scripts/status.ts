@@ -10,14 +10,19 @@
  *
  * Defaults: both GAs and the GC of `npm start`'s two-hosts topology with its
  * standard ports (scripts/local-system.ts): GA pc1 and pc2 on :9570 of their
- * own address, GC on pc1. Any --ga replaces the GA list.
+ * own address, the GC (on pc1) at 127.0.0.1:9555. Any --ga replaces the GA list.
  */
 import { Command } from 'commander';
 import { intArg } from '../solicitante/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const DEFAULT_GAS = [`http://${PC1}:9570`, `http://${PC2}:9570`];
-const DEFAULT_GC = `http://${PC1}:9555`;
+/** npm start's GC answers HTTP on 127.0.0.1, like its PS port. */
+const DEFAULT_GC = 'http://127.0.0.1:9555';
 
 type Json = Record<string, any>;
 

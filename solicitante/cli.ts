@@ -3,7 +3,9 @@
  * in-process; main.ts binds it to the real process. Prints the CLI's product
  * (replies, summaries, reports) to stdout, progress and errors to stderr.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { userPath } from '../common/user-path.js';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
@@ -11,6 +13,7 @@ import { isbnSchema, usuarioSchema } from '../common/protocol.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
+import { gcReachable, probeTimeoutMs } from './gc-probe.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
@@ -59,6 +62,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       endpoint: g.gc ?? c.GC_ENDPOINT,
     };
   };
+  /** Batch commands first check that a GC listens: against none they would wait out every timeout. */
+  const gcListening = async (cmd: Command): Promise<boolean> => {
+    const c = config(cmd);
+    if (await gcReachable(c.endpoint, probeTimeoutMs(c.PS_TIMEOUT_MS))) return true;
+    io.stderr.write(`No se alcanza el GC en ${c.endpoint}: ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
+    return false;
+  };
   const makeClient = (cmd: Command) => {
     const c = config(cmd);
     return new GcClient({
@@ -66,7 +76,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
-      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con el mismo id ${i.id})\n`),
+      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con la misma clave ${i.clave})\n`),
     });
   };
 
@@ -84,7 +94,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .action(async (_o, cmd: Command) => {
       const gc = makeClient(cmd);
       try {
-        await menu(gc, { input: io.stdin, output: out, endpoint: config(cmd).endpoint });
+        // A warning, not a refusal: the user may start the system while the menu waits.
+        const c = config(cmd);
+        if (!(await gcReachable(c.endpoint, probeTimeoutMs(c.PS_TIMEOUT_MS)))) io.stderr.write(`aviso: no se alcanza el GC en ${c.endpoint}; ¿está npm start en marcha?\n`);
+        await menu(gc, { input: io.stdin, output: out, endpoint: c.endpoint });
       } finally {
         gc.close();
       }
@@ -94,10 +107,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('archivo <fichero>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
+      if (!(await gcListening(cmd))) {
+        exitCode = 1;
+        return;
+      }
       const gc = makeClient(cmd);
       try {
         // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
-        if (!complete(await runFile(file, gc, out))) exitCode = 1;
+        // `| head -1`: once the reader is gone, stop sending rather than apply requests nobody sees answered.
+        if (!complete(await runFile(userPath(file, io.env), gc, out, { outputGone: () => !out.writable }))) exitCode = 1;
       } catch (e) {
         io.stderr.write(`${(e as Error).message}\n`);
         exitCode = 2;
@@ -114,6 +132,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--espera <ms>', 'espera máxima a que se aplique la devolución', intArg(0), 10_000)
     .option('--no-limpieza', 'no devolver al final el préstamo de prueba')
     .action(async (o: { isbn: string; usuario?: string; espera: number; limpieza: boolean }, cmd: Command) => {
+      if (!(await gcListening(cmd))) {
+        out.write('Resultado: FAIL (GC inalcanzable)\n');
+        exitCode = 1;
+        return;
+      }
       const gc = makeClient(cmd);
       try {
         const r = await runSystemTest(gc, out, { isbn: o.isbn, usuario: o.usuario, devolucionTimeoutMs: o.espera, cleanup: o.limpieza });
@@ -132,8 +155,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto; un ciclo cuyo préstamo falla termina ahí)')
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
-    .option('--json <fichero>', 'escribe el informe en JSON')
-    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string }, cmd: Command) => {
+    .option('--json [fichero]', 'escribe el informe en JSON (por defecto reports/carga-<fecha>.json; relativo al directorio desde el que se ejecuta)')
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string | boolean }, cmd: Command) => {
       if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
       let pattern: LoadPattern = { tipo: 'secuencia' };
@@ -148,6 +171,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const bad = isbns?.find((i) => !isbnSchema.safeParse(i).success);
       if (bad) throw new UsageError(`--isbns: isbn no válido '${bad}'`);
       const c = config(cmd);
+      if (!(await gcListening(cmd))) {
+        exitCode = 1;
+        return;
+      }
       const tty = !!io.stderr.isTTY;
       if (!isbns && o.clientes > 1) {
         io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
@@ -169,8 +196,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
       if (o.json) {
-        await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
-        out.write(`informe JSON: ${o.json}\n`);
+        // Where the user ran the command (npm runs it in the repo root), reports/ by default (git-ignored).
+        const file = userPath(typeof o.json === 'string' ? o.json : join('reports', `carga-${report.inicio.replace(/[:.]/g, '-')}.json`), io.env);
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+        out.write(`informe JSON: ${file}\n`);
       }
       if (report.respuestas === 0) exitCode = 1;
     });

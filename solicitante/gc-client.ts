@@ -3,7 +3,7 @@
  *
  * A REQ socket whose receive timed out is unusable in zeromq.js, so after a
  * timeout the socket is closed and a new one made, and the SAME request (same
- * id) is sent again; the GC applies an id at most once, so retrying is safe.
+ * clave) is sent again; the GC applies a clave at most once, so retrying is safe.
  * After 1 + retries attempts the call fails with GcNoReplyError.
  * Calls are serialised: a REQ socket carries one request at a time.
  */
@@ -24,7 +24,7 @@ export interface GcClientOptions {
   sede?: string;
   makeId?: IdGenerator;
   /** Called before each resend, e.g. to tell the user. */
-  onRetry?: (info: { id: string; attempt: number; attempts: number }) => void;
+  onRetry?: (info: { clave: string; attempt: number; attempts: number }) => void;
 }
 
 export class GcClient implements GcCaller {
@@ -67,7 +67,7 @@ export class GcClient implements GcCaller {
     const attempts = this.opts.retries + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closed) throw new GcClientClosedError();
-      if (attempt > 1) this.opts.onRetry?.({ id: msg.id, attempt, attempts });
+      if (attempt > 1) this.opts.onRetry?.({ clave: msg.clave, attempt, attempts });
       this.socket ??= this.newSocket();
       const socket = this.socket;
       let frames: Buffer[];
@@ -84,6 +84,6 @@ export class GcClient implements GcCaller {
       return r;
     }
     if (this.closed) throw new GcClientClosedError();
-    throw new GcNoReplyError(this.opts.endpoint, msg.id, attempts, this.opts.timeoutMs);
+    throw new GcNoReplyError(this.opts.endpoint, msg.clave, attempts, this.opts.timeoutMs);
   }
 }

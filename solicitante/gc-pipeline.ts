@@ -1,11 +1,11 @@
 /**
  * Pipelined GC client over one DEALER socket: many requests in flight,
- * replies matched to requests by op id. Used by the load generator, where one
+ * replies matched to requests by clave (every request carries one). Used by the load generator, where one
  * socket per simulated client would cost more than the work being measured.
  *
  * A DEALER does not get stuck after a lost reply, so a timed-out request is
- * simply resent with the same id; a late duplicate reply is ignored. Two
- * requests with the same id may not be in flight at once (the second is refused).
+ * simply resent with the same clave; a late duplicate reply is ignored. Two
+ * requests with the same clave may not be in flight at once (the second is refused).
  */
 import { Dealer } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol.js';
@@ -23,7 +23,7 @@ export interface GcPipelineOptions {
 }
 
 interface PendingRequest {
-  id: string;
+  clave: string;
   body: Buffer;
   attempt: number;
   timer?: NodeJS.Timeout;
@@ -50,10 +50,10 @@ export class GcPipelineClient implements GcCaller {
   send(solicitud: NuevaSolicitud): Promise<Respuesta> {
     if (this.closed) return Promise.reject(new GcClientClosedError());
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
-    if (this.pending.has(msg.id)) return Promise.reject(new Error(`Ya hay una solicitud en curso con id ${msg.id}`));
+    if (this.pending.has(msg.clave)) return Promise.reject(new Error(`Ya hay una solicitud en curso con clave ${msg.clave}`));
     return new Promise<Respuesta>((resolve, reject) => {
-      const p: PendingRequest = { id: msg.id, body: encode(msg), attempt: 0, resolve, reject };
-      this.pending.set(p.id, p);
+      const p: PendingRequest = { clave: msg.clave, body: encode(msg), attempt: 0, resolve, reject };
+      this.pending.set(p.clave, p);
       this.transmit(p);
     });
   }
@@ -77,10 +77,10 @@ export class GcPipelineClient implements GcCaller {
   }
 
   private expire(p: PendingRequest): void {
-    if (this.pending.get(p.id) !== p) return;
+    if (this.pending.get(p.clave) !== p) return;
     if (p.attempt > this.opts.retries) {
-      this.pending.delete(p.id);
-      p.reject(new GcNoReplyError(this.opts.endpoint, p.id, p.attempt, this.opts.timeoutMs));
+      this.pending.delete(p.clave);
+      p.reject(new GcNoReplyError(this.opts.endpoint, p.clave, p.attempt, this.opts.timeoutMs));
       return;
     }
     this.transmit(p);
@@ -114,11 +114,11 @@ export class GcPipelineClient implements GcCaller {
         continue;
       }
       const r = parseRespuesta(frames[frames.length - 1]);
-      const p = typeof r === 'string' || !r.id ? undefined : this.pending.get(r.id);
+      const p = typeof r === 'string' || !r.clave ? undefined : this.pending.get(r.clave);
       // Matches nothing in flight: a late duplicate of an answered retry, or unreadable.
       if (!p || typeof r === 'string') continue;
       clearTimeout(p.timer);
-      this.pending.delete(p.id);
+      this.pending.delete(p.clave);
       p.resolve(r);
     }
   }

@@ -42,8 +42,10 @@ export interface LoadOptions {
 export interface LoadProgress {
   transcurridoMs: number;
   respuestas: number;
-  /** Replies per second over the last interval. */
-  opsPorSegundo: number;
+  /** Replies per second over the last interval (what the run is doing now). */
+  respPorSegundoAhora: number;
+  /** Replies per second since the start (what the final report calls resp/s). */
+  respPorSegundoMedia: number;
   sinRespuesta: number;
   /** Replies with a non-success code. */
   rechazadas: number;
@@ -170,7 +172,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         opts.onProgreso!({
           transcurridoMs: now - t0,
           respuestas: n,
-          opsPorSegundo: round2(((n - prev.n) * 1000) / Math.max(now - prev.t, 1)),
+          respPorSegundoAhora: round2(((n - prev.n) * 1000) / Math.max(now - prev.t, 1)),
+          respPorSegundoMedia: round2((n * 1000) / Math.max(now - t0, 1)),
           sinRespuesta: rec.sinRespuesta,
           rechazadas: n - rec.exitosas,
         });

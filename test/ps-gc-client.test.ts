@@ -18,7 +18,7 @@ async function fake(opts: Parameters<typeof FakeGc.start>[0] = {}) {
 }
 
 describe('GcClient (REQ, Lazy Pirate)', () => {
-  it('sends a request with a PS-made id and returns the reply', async () => {
+  it('sends a request with a PS-made clave and returns the reply', async () => {
     const gc = await fake();
     const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 2, sede: 'Central' });
     cleanup.push(() => c.close());
@@ -27,12 +27,13 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     expect(r.exito).toBe(true);
     expect(typeof r.datos.fechaDevolucion).toBe('string');
     const sent = gc.recibidas[0] as Record<string, string>;
-    expect(sent.id).toMatch(/^ps-[0-9a-f]+-1$/);
+    expect(sent.clave).toMatch(/^ps-[0-9a-f]+-1$/);
+    expect(sent.id).toBeUndefined(); // no label of its own: the reply's id is the clave
     expect(sent.sede).toBe('Central');
-    expect(r.id).toBe(sent.id);
+    expect(r).toMatchObject({ clave: sent.clave, id: sent.clave });
   });
 
-  it('retries a dropped request with the SAME id, and the GC applies it once', async () => {
+  it('retries a dropped request with the SAME clave, and the GC applies it once', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const reintentos: number[] = [];
     const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
@@ -40,10 +41,11 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
     expect(r.codigo).toBe('APROBADO');
     expect(reintentos).toEqual([2]);
-    const ids = gc.recibidas.map((m) => (m as { id: string }).id);
-    expect(ids).toHaveLength(2);
-    expect(ids[0]).toBe(ids[1]);
-    expect(gc.aplicaciones.get(ids[0]!)).toBe(1);
+    const claves = gc.recibidas.map((m) => (m as { clave: string }).clave);
+    expect(claves).toHaveLength(2);
+    expect(claves[0]).toMatch(/^ps-/);
+    expect(claves[0]).toBe(claves[1]);
+    expect(gc.aplicaciones.get(claves[0]!)).toBe(1);
     // The recreated socket keeps working for the next request.
     const r2 = await c.send({ operacion: 'renovacion', isbn: ISBN, usuario: 'u2' });
     expect(r2.codigo).toBe('APROBADO');
@@ -72,7 +74,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
 });
 
 describe('GcPipelineClient (DEALER)', () => {
-  it('correlates many in-flight replies by id', async () => {
+  it('correlates many in-flight replies by clave', async () => {
     const gc = await fake({ libros: { [ISBN]: 100 }, retardoMs: 20 });
     const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 1 });
     cleanup.push(() => c.close());
@@ -84,15 +86,16 @@ describe('GcPipelineClient (DEALER)', () => {
     expect(gc.disponibles(ISBN)).toBe(50);
   });
 
-  it('resends a lost request with the same id and fails typed when nobody answers', async () => {
+  it('resends a lost request with the same clave and fails typed when nobody answers', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 2 });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
     expect(r.codigo).toBe('APROBADO');
-    const ids = gc.recibidas.map((m) => (m as { id: string }).id);
-    expect(new Set(ids).size).toBe(1);
-    expect(ids.length).toBe(2);
+    const claves = gc.recibidas.map((m) => (m as { clave: string }).clave);
+    expect(claves[0]).toMatch(/^ps-/);
+    expect(new Set(claves).size).toBe(1);
+    expect(claves.length).toBe(2);
 
     const port = await freePort();
     const dead = new GcPipelineClient({ endpoint: `tcp://127.0.0.1:${port}`, timeoutMs: 100, retries: 1 });

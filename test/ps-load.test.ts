@@ -136,7 +136,7 @@ describe('ps carga (CLI)', () => {
       env: { GC_ENDPOINT: gc.endpoint },
     });
     expect(code).toBe(0);
-    expect(text).toMatch(/operación\s+respuestas\s+resp\/s\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
+    expect(text).toMatch(/operación\s+respuestas\s+resp\/s \(media\)\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
     expect(text).toMatch(/^prestamo\s+\d+/m);
     expect(text).toMatch(/^total\s+\d+/m);
     expect(text).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);

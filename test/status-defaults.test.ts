@@ -18,7 +18,7 @@ describe('status defaults', () => {
     expect(await targets([])).toEqual([
       { kind: 'ga', url: 'http://127.0.1.1:9570' },
       { kind: 'ga', url: 'http://127.0.1.2:9570' },
-      { kind: 'gc', url: 'http://127.0.1.1:9555' },
+      { kind: 'gc', url: 'http://127.0.0.1:9555' },
     ]);
   });
 

@@ -3,9 +3,9 @@
  * to the GC (like N separate PS processes) and its own usuario, looping
  * préstamo → renovación → devolución over a few shared books so they contend.
  *
- * Every operation has its op id; an attempt that gets no reply within the PS
- * timeout, or an "unavailable" reply (ALMACENAMIENTO_NO_DISPONIBLE, SIN_ACTORES,
- * TIEMPO_AGOTADO, ERROR_INTERNO), is retried with the SAME id — what a careful
+ * Every operation has its clave (the op's key in the ledger); an attempt that gets no
+ * reply within the PS timeout, or an "unavailable" reply (ALMACENAMIENTO_NO_DISPONIBLE,
+ * SIN_ACTORES, TIEMPO_AGOTADO, ERROR_INTERNO), is retried with the SAME clave — what a careful
  * PS does, and what makes "acknowledged ops lost / applied twice" meaningful.
  * Each attempt is recorded with its send and end time: recovery and failures
  * are computed from them (report.ts).
@@ -97,7 +97,8 @@ export class DrillLoad {
         const sentAt = Date.now();
         let r: Respuesta | undefined;
         try {
-          r = await c.send({ operacion, isbn, usuario, id: opId });
+          // The clave, not an id label: only the clave makes a resend the same operation.
+          r = await c.send({ operacion, isbn, usuario, clave: opId });
         } catch (err) {
           if (!(err instanceof GcNoReplyError)) {
             if (this.stopping) break;
