@@ -90,8 +90,10 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
 
     let ret: ReturnInfo | undefined;
     const afterRecovery = scenario.afterRecovery ? scenario.afterRecovery(ctx, f).then((r) => (ret = r)) : Promise.resolve();
-    await sleep(o.afterFaultMs);
-    await afterRecovery;
+    // Awaited together: a failing return (e.g. a split brain found) ends the drill at once
+    // instead of being an unhandled rejection while the load sleeps.
+    takeover.catch(() => undefined); // awaited below; handled meanwhile
+    await Promise.all([sleep(o.afterFaultMs), afterRecovery]);
     // A returned GA is watched under load for a while after it settled.
     if (scenario.afterRecovery) await sleep(2000);
     await takeover;
