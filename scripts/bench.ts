@@ -196,7 +196,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
     const sistema = await untilAborted(runLoad({
-      endpoint: sys.gcEndpoint,
+      endpoints: [sys.gcEndpoint],
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,

@@ -51,6 +51,9 @@ function storage(): StorageClient {
     async pendientes() {
       return [];
     },
+    async reclamar() {
+      return { pendientes: [], gestores: [] };
+    },
     status: () => [],
     fencing: () => undefined,
     async close() {},

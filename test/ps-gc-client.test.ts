@@ -20,7 +20,7 @@ async function fake(opts: Parameters<typeof FakeGc.start>[0] = {}) {
 describe('GcClient (REQ, Lazy Pirate)', () => {
   it('sends a request with a PS-made id and returns the reply', async () => {
     const gc = await fake();
-    const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 2, sede: 'Central' });
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 2, sede: 'Central' });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
     expect(r.codigo).toBe('APROBADO');
@@ -35,7 +35,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('retries a dropped request with the SAME id, and the GC applies it once', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const reintentos: number[] = [];
-    const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
     expect(r.codigo).toBe('APROBADO');
@@ -51,7 +51,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
 
   it('fails with a typed error after 1 + PS_RETRIES attempts when the GC is dead', async () => {
     const port = await freePort();
-    const c = new GcClient({ endpoint: `tcp://127.0.0.1:${port}`, timeoutMs: 150, retries: 2 });
+    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 150, retries: 2 });
     cleanup.push(() => c.close());
     const t0 = Date.now();
     const err = await c.send({ operacion: 'consulta', isbn: ISBN }).catch((e: unknown) => e);
@@ -64,7 +64,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
 
   it('serialises concurrent calls on one REQ socket', async () => {
     const gc = await fake({ libros: { [ISBN]: 10 } });
-    const c = new GcClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 1 });
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
     cleanup.push(() => c.close());
     const rs = await Promise.all([1, 2, 3, 4].map((i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `c${i}` })));
     expect(rs.map((r) => r.codigo)).toEqual(['APROBADO', 'APROBADO', 'APROBADO', 'APROBADO']);
@@ -74,7 +74,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
 describe('GcPipelineClient (DEALER)', () => {
   it('correlates many in-flight replies by id', async () => {
     const gc = await fake({ libros: { [ISBN]: 100 }, retardoMs: 20 });
-    const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 1000, retries: 1 });
+    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
     cleanup.push(() => c.close());
     const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `p${i}` })));
     for (const [i, r] of rs.entries()) {
@@ -86,7 +86,7 @@ describe('GcPipelineClient (DEALER)', () => {
 
   it('resends a lost request with the same id and fails typed when nobody answers', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
-    const c = new GcPipelineClient({ endpoint: gc.endpoint, timeoutMs: 200, retries: 2 });
+    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 2 });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
     expect(r.codigo).toBe('APROBADO');
@@ -95,7 +95,7 @@ describe('GcPipelineClient (DEALER)', () => {
     expect(ids.length).toBe(2);
 
     const port = await freePort();
-    const dead = new GcPipelineClient({ endpoint: `tcp://127.0.0.1:${port}`, timeoutMs: 100, retries: 1 });
+    const dead = new GcPipelineClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 100, retries: 1 });
     cleanup.push(() => dead.close());
     await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
   });

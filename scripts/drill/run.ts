@@ -50,7 +50,7 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
   const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, ManagedProcess>).start();
   const ctx: DrillContext = { sys, watch, gas, replicacion: o.replicacion, progress };
   const load = new DrillLoad({
-    gcEndpoint: sys.gcEndpoint,
+    gcEndpoints: sys.gcEndpoints,
     clients: o.clients,
     isbns: o.isbns,
     prefix: o.prefix,
