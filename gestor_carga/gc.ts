@@ -45,6 +45,8 @@ export interface GcHandle {
   status(): GcStatus;
   errorStats(): ReturnType<ErrorStats['snapshot']>;
   close(): Promise<void>;
+  /** Like a crash (for tests): timers stop and sockets close at once; nobody waiting is answered, nothing drains. */
+  abort(): Promise<void>;
 }
 
 export interface GcStatus {
@@ -325,6 +327,18 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       for (const s of sockets) s.close();
       await Promise.all(loops);
       log.info('GC stopped');
+    },
+    async abort() {
+      if (closing) return;
+      closing = true;
+      clearInterval(ticker);
+      resume.stop();
+      frontQ.close();
+      pubQ.close();
+      for (const s of sockets) s.close();
+      await Promise.all(loops);
+      // Its pending sync waiters' timers must not outlive it (their replies go nowhere).
+      dispatcher.close();
     },
   };
 }

@@ -55,11 +55,6 @@ export class GcRotation {
     );
   }
 
-  /** Whether a request sent to `e` should go elsewhere now (it is disconnected or cooling, and another one is usable). */
-  shouldLeave(e: string): boolean {
-    return this.pick() !== e;
-  }
-
   connected(e: string): void {
     const s = this.state.get(e);
     if (s) s.connected = true;

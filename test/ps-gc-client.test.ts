@@ -100,3 +100,56 @@ describe('GcPipelineClient (DEALER)', () => {
     await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
   });
 });
+
+describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
+  it('REQ: own GC dead → the next one answers, same id; a GC that drops the request → the next, same id', async () => {
+    const [deadPort] = [await freePort()];
+    const b = await fake();
+    const seen: string[] = [];
+    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${deadPort}`, b.endpoint], timeoutMs: 300, retries: 2, onRetry: (i) => seen.push(i.endpoint) });
+    cleanup.push(() => c.close());
+    const r = await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f1' });
+    expect(r).toMatchObject({ endpoint: b.endpoint, respuesta: { codigo: 'APROBADO' } });
+    expect(seen).toEqual([b.endpoint]);
+    // The dead one cools down: the next request goes straight to the live one.
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+    expect(seen).toEqual([b.endpoint]);
+
+    const lossy = await fake({ descartarPrimeras: 1 });
+    const other = await fake();
+    const c2 = new GcClient({ endpoints: [lossy.endpoint, other.endpoint], timeoutMs: 200, retries: 2 });
+    cleanup.push(() => c2.close());
+    const r2 = await c2.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f2' });
+    expect(r2.endpoint).toBe(other.endpoint);
+    const sentTo = [...lossy.recibidas, ...other.recibidas].map((m) => (m as { id: string }).id);
+    expect(sentTo).toHaveLength(2);
+    expect(new Set(sentTo).size).toBe(1);
+  });
+
+  it('DEALER: when its own GC goes away, requests in flight there move to the next GC at once (same ids, before the timeout); it returns when that GC is back', async () => {
+    const slow = await fake({ libros: { [ISBN]: 100 }, retardoMs: 3000 });
+    const b = await fake({ libros: { [ISBN]: 100 } });
+    const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 2000, retries: 0 });
+    cleanup.push(() => c.close());
+    const t0 = Date.now();
+    const pending = Array.from({ length: 5 }, (_, i) => c.request({ operacion: 'prestamo', isbn: ISBN, usuario: `mv${i}`, id: `mv-${i}` }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(slow.recibidas).toHaveLength(5);
+    await slow.stop(); // the GC's socket closes: a crash as the PS sees it
+    const rs = await Promise.all(pending);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(rs.every((r) => r.endpoint === b.endpoint && r.respuesta.codigo === 'APROBADO')).toBe(true);
+    expect(b.recibidas.map((m) => (m as { id: string }).id).sort()).toEqual(['mv-0', 'mv-1', 'mv-2', 'mv-3', 'mv-4']);
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+
+    // Back on the same address: the PS sticks to its own sede's GC again.
+    const back = await FakeGc.start({ libros: { [ISBN]: 100 }, endpoint: slow.endpoint });
+    cleanup.push(() => back.stop());
+    let r: Awaited<ReturnType<GcPipelineClient['request']>> | undefined;
+    for (let i = 0; i < 50 && r?.endpoint !== slow.endpoint; i++) {
+      r = await c.request({ operacion: 'consulta', isbn: ISBN });
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(r?.endpoint).toBe(slow.endpoint);
+  });
+});
