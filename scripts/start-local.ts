@@ -2,8 +2,9 @@
  * `npm start`: the whole system on this machine with the documented ports,
  * a demo catalog, two actors of each type and a live one-line status.
  * By default the two-hosts topology (pc1 = 127.0.1.1: PostgreSQL primary, GA
- * primary, GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, actors);
- * the GC's PS port listens on 127.0.0.1:5555, the PS's default GC_ENDPOINT.
+ * primary, a GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, a second
+ * GC, actors; both GCs active, every actor working for both); pc1's GC takes PS
+ * requests on 127.0.0.1:5555 and pc2's on 127.0.1.2:5555, the PS's default GC_ENDPOINTS.
  * `--topologia single` runs everything on one address with one PostgreSQL.
  * Data persists in .data/ between runs; Ctrl-C (or SIGTERM, or closing the
  * terminal: SIGHUP) stops everything in order. A second launcher on the same
@@ -40,14 +41,26 @@ function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }
     .join(', ');
 }
 
-function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
-  if (!gc) return 'GC: sin respuesta';
-  const live = gc.actoresVivos;
+/** One GC as the status loop saw it: its host, its /status (undefined: no answer) and its replies per second. */
+export interface GcVisto {
+  host: string;
+  status: GcStatus | undefined;
+  rate: number;
+}
+
+export function statusLine(gcs: readonly GcVisto[], ga: string): string {
+  const first = gcs.find((g) => g.status)?.status;
+  if (!first) return 'GC: ninguno responde';
+  // Requests served by each GC: the balance between the sedes at a glance.
+  const carga = gcs.map((g) => (g.status ? `${g.host} ${g.rate.toFixed(0)}` : `${g.host} CAÍDO`)).join(' ');
+  const total = gcs.reduce((n, g) => n + g.rate, 0);
+  const live = first.actoresVivos;
   const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;
-  const enCurso = gc.tareas.enviada;
-  const cola = gc.tareas['en-cola'] + gc.tareas.espera;
-  const breakers = gc.almacenamiento.map((b) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ');
-  return `${new Date().toISOString().slice(11, 19)} | ${rate.toFixed(0)} sol/s | ${actores} | tareas en curso:${enCurso} en cola:${cola} | GA ${ga} | breakers ${breakers}`;
+  const sum = (f: (s: GcStatus) => number) => gcs.reduce((n, g) => n + (g.status ? f(g.status) : 0), 0);
+  const enCurso = sum((t) => t.tareas.enviada);
+  const cola = sum((t) => t.tareas['en-cola'] + t.tareas.espera);
+  const breakers = first.almacenamiento.map((b) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ');
+  return `${new Date().toISOString().slice(11, 19)} | ${total.toFixed(0)} sol/s (GC ${carga}) | ${actores} | tareas en curso:${enCurso} en cola:${cola} | GA ${ga} | breakers ${breakers}`;
 }
 
 export interface ProcesoVisto {
@@ -136,7 +149,7 @@ async function main(): Promise<void> {
   const twoHosts = opts.topologia === 'two-hosts';
   out(
     twoHosts
-      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
+      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
       : `Iniciando PostgreSQL embebido, GA, GC y ${opts.actores} actores por tipo (datos en ${opts.data})…\n`,
   );
   try {
@@ -159,14 +172,13 @@ async function main(): Promise<void> {
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
   const byHost = (h: 'pc1' | 'pc2') => s.actors.filter((a) => a.spec.host === h).length;
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
-  // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
-  const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --';
+  // The PS's default GC_ENDPOINTS only reach this system on the standard ports.
+  const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --';
   out(
     [
       '',
       'Sistema listo.',
-      `  GC (PS → GC, REQ/DEALER):  ${s.gcEndpoint}`,
-      `  GC /status /metrics:       ${s.gcHttp}/status  ${s.gcHttp}/errors/stats`,
+      ...s.gcs.map((g) => `  GC ${g.host} (PS → GC):`.padEnd(29) + `${g.endpoint}   (${g.http}/status  ${g.http}/errors/stats)`),
       ...gas.map((g, i) => `  GA ${g.spec.host} (${i === 0 ? 'primario' : 'respaldo'}):`.padEnd(29) + `${s.gaEndpoints[i]}   (http://${g.spec.httpHost}:${g.spec.httpPort}/status)`),
       ...(s.pgNodes
         ? [s.pgNodes.primary, s.pgNodes.standby].map(
@@ -179,34 +191,38 @@ async function main(): Promise<void> {
       `En otra terminal:  ${ps} test-sistema   |   ${ps} menu`,
       ...(carga ? [`Carga de prueba:   ${ps} ${carga}`] : []),
       twoHosts
-        ? `Estado del par:    npm run status -- ${gas.map((g) => `--ga http://${g.spec.httpHost}:${g.spec.httpPort}`).join(' ')} --gc ${s.gcHttp}`
+        ? `Estado:            npm run status -- ${gas.map((g) => `--ga http://${g.spec.httpHost}:${g.spec.httpPort}`).join(' ')} ${s.gcs.map((g) => `--gc ${g.http}`).join(' ')}`
         : `Estado:            npm run status -- --ga ${s.gaHttp} --gc ${s.gcHttp}`,
       'Ctrl-C para detener.',
       '',
     ].join('\n'),
   );
-  let last = -1;
-  let lastT = Date.now();
+  const last = new Map<string, { total: number; t: number }>();
   let lastPrinted = 0;
   let vistos: ReadonlyMap<string, boolean> = new Map();
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
-    const [gc, ...gaStatus] = await Promise.all([s.gc.status<GcStatus>(), ...gas.map((g) => g.status<GaStatusLite>())]);
-    const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })));
-    const total = Number(gc?.respuestas ?? 0);
+    const [gcStatus, gaStatus] = await Promise.all([Promise.all(s.gcs.map((g) => g.process.status<GcStatus>())), Promise.all(gas.map((g) => g.status<GaStatusLite>()))]);
+    const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] })));
     const t = Date.now();
-    const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
-    last = total;
-    lastT = t;
+    const gcs: GcVisto[] = s.gcs.map((g, i) => {
+      const st = gcStatus[i];
+      const total = Number(st?.respuestas ?? 0);
+      const prev = last.get(g.id);
+      // A restarted GC counts from zero again: no negative rate.
+      const rate = prev && total >= prev.total ? ((total - prev.total) * 1000) / (t - prev.t) : 0;
+      if (st) last.set(g.id, { total, t });
+      return { host: g.host, status: st, rate };
+    });
     if (signals.received) break;
     const { avisos, estado } = processWarnings(
       vistos,
-      [...gas, s.gc, ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
+      [...gas, ...s.gcs.map((g) => g.process), ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
     for (const a of avisos) out(`${tty ? '\n' : ''}${a}\n`);
-    const line = statusLine(gc, ga, rate);
+    const line = statusLine(gcs, ga);
     if (tty) out(`\r\x1b[2K${line}`);
     else if (t - lastPrinted > 5000) {
       out(line + '\n');

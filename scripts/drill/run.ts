@@ -110,8 +110,9 @@ export async function runDrill(sys: LocalSystem, scenario: Scenario, o: DrillOpt
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
     });
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
+    const check = await scenario.verify?.(ctx, f, load);
     const pg = await sys.pgStatus().catch(() => []);
-    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd });
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
     return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);
