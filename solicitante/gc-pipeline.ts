@@ -95,11 +95,6 @@ export class GcPipelineClient implements GcCaller {
     });
   }
 
-  /** Where requests go now, per GC (connected, cooling down after a timeout). */
-  gcs(): ReturnType<GcRotation['snapshot']> {
-    return this.rotation.snapshot();
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -82,12 +82,4 @@ export class GcRotation {
     s.coolUntil = 0;
     s.connected = true;
   }
-
-  snapshot(): Array<{ endpoint: string; conectado?: boolean; enfriandoMs: number }> {
-    const now = this.now();
-    return this.endpoints.map((e) => {
-      const s = this.state.get(e)!;
-      return { endpoint: e, ...(s.connected !== undefined ? { conectado: s.connected } : {}), enfriandoMs: Math.max(0, s.coolUntil - now) };
-    });
-  }
 }

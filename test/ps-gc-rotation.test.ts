@@ -58,7 +58,12 @@ describe('GC rotation', () => {
     advance(100);
     r.failed(C);
     expect(r.pick()).toBe(A);
-    expect(r.snapshot().map((s) => s.enfriandoMs)).toEqual([800, 900, 1000]);
+    r.answered(B); // B warms up at once: the first usable one now
+    expect(r.pick()).toBe(B);
+    advance(800);
+    expect(r.pick()).toBe(B); // A is warm again but still disconnected
+    r.connected(A);
+    expect(r.pick()).toBe(A);
   });
 
   it('needs at least one GC', () => {
