@@ -36,7 +36,7 @@ export interface LedgerResumeOptions {
 }
 
 export interface LedgerView {
-  /** Every GC the ledger knows, as of the last successful call; `vivo` = heard within one lease. */
+  /** Every GC the ledger knows, as of the last successful call, `vistoHaceMs` counted to now; `vivo` = heard within one lease. */
   gestores: Array<GestorVisto & { vivo: boolean }>;
   /** How long ago that call answered (undefined: never yet). */
   haceMs?: number;
@@ -131,7 +131,10 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
       const now = o.clock.now();
       const age = seen ? now - seen.at : undefined;
       return {
-        gestores: (seen?.gestores ?? []).map((g) => ({ ...g, vivo: g.vistoHaceMs + (age ?? 0) < o.leaseMs })),
+        gestores: (seen?.gestores ?? []).map((g) => {
+          const vistoHaceMs = g.vistoHaceMs + (age ?? 0);
+          return { ...g, vistoHaceMs, vivo: vistoHaceMs < o.leaseMs };
+        }),
         haceMs: age,
         arriendoVigente: renewedAt !== undefined && now - renewedAt < o.leaseMs,
       };
