@@ -36,6 +36,20 @@ function expectConsistent(r: LoadReport) {
 }
 
 describe('runLoad', () => {
+  it('replies are counted per GC; --repartir spreads the clients over the GCs like PS of every sede', async () => {
+    const [a, b] = [await fake(), await fake()];
+    for (const transporte of ['dealer', 'req'] as const) {
+      const uno = await runLoad({ endpoints: [a.endpoint, b.endpoint], clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(Object.keys(uno.porGc), transporte).toEqual([a.endpoint]);
+      expect(uno.porGc[a.endpoint]).toBe(uno.respuestas);
+      const dos = await runLoad({ endpoints: [a.endpoint, b.endpoint], repartir: true, clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(dos.porGc[a.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[b.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[a.endpoint]! + dos.porGc[b.endpoint]!).toBe(dos.respuestas);
+      expect(dos.config.repartir).toBe(true);
+    }
+  });
+
   it('4 closed-loop clients for 2 s: the sequence workload succeeds and the report is consistent', async () => {
     const gc = await fake();
     const progreso: number[] = [];
