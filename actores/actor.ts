@@ -13,15 +13,14 @@
  * that is gone costs its link only: the others' sockets and queues are their own.
  */
 import os from 'node:os';
-import { Dealer, Subscriber } from 'zeromq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { encode, type OperacionActor, type Resultado } from '../common/protocol.js';
+import type { OperacionActor, Resultado } from '../common/protocol.js';
 import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { within } from '../common/within.js';
-import { SendQueue } from '../common/send-queue.js';
+import { GcLink } from './gc-link.js';
 import { TaskRunner } from './task-runner.js';
 
 export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };
@@ -64,12 +63,6 @@ export function defaultActorId(tipo: string, hostname = os.hostname(), pid = pro
 /** Tasks are a few hundred bytes; anything far bigger is dropped unread. */
 const MAX_TAREA_BYTES = 64 * 1024;
 
-/**
- * Messages waiting for the GC. Results can only pile up for tasks already received, so
- * this is a backstop (a few MB at most), not a limit a restarting GC should ever meet.
- */
-const MAX_OUTBOX = 10_000;
-
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
   const tipo = cfg.ACTOR_TIPO;
   const actorId = cfg.ACTOR_ID;
@@ -85,47 +78,28 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
   let stopping = false;
   let malformedLogged = 0;
 
-  /** One GC: its task SUB, its backend DEALER and the queue in front of that DEALER. */
-  const links = cfg.GC_PUB_ENDPOINTS.map((pubEndpoint, index) => {
-    const backend = cfg.GC_BACKEND_ENDPOINTS[index]!;
-    // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
-    const sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 });
-    // While this GC is away nothing may pile up inside ZeroMQ to be replayed later (hours
-    // of stale heartbeats): `immediate` queues only to a connected GC, and the HWM is small,
-    // so a send just waits (no timeout) in our SendQueue until the GC is back. There
-    // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
-    // are kept, oldest dropped first past the bound, and go out when the GC returns.
-    const dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
-    sub.connect(pubEndpoint);
-    sub.subscribe(topic);
-    dealer.connect(backend);
-    const out = new SendQueue(dealer, log.child({ gc: backend }), 'dealer', { maxDepth: MAX_OUTBOX });
-    const link = { index, pub: pubEndpoint, backend, sub, dealer, out, tareas: 0, receiving: Promise.resolve() };
-    link.receiving = (async () => {
-      try {
-        for await (const frames of sub) {
-          // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
-          if (frames[0]?.toString('utf8') !== topic) continue;
+  const links = cfg.GC_PUB_ENDPOINTS.map(
+    (pub, index) =>
+      new GcLink({
+        pub,
+        backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
+        topic,
+        log: log.child({ gc: pub }),
+        onTask(frames) {
           const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
           if (!tarea) {
             malformed.inc();
             // Logged, but not one line per message if something floods us.
-            if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pubEndpoint }, 'malformed task ignored');
-            continue;
+            if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed task ignored');
+            return;
           }
-          link.tareas++;
           const outcome = runner.submit(tarea, index);
-          log.debug({ opId: tarea.id, intento: tarea.intento, outcome, gc: pubEndpoint }, 'task received');
-        }
-      } catch (err) {
-        if (!stopping) log.error({ err, gc: pubEndpoint }, 'task receive loop failed');
-      }
-    })();
-    return link;
-  });
-  const sendTo = (link: (typeof links)[number], m: MensajeActor) => link.out.send([encode(m)], m.t === 'latido' ? { replaces: 'latido' } : undefined);
+          log.debug({ opId: tarea.id, intento: tarea.intento, outcome, gc: pub }, 'task received');
+        },
+      }),
+  );
   const sendAll = (m: MensajeActor) => {
-    for (const l of links) sendTo(l, m);
+    for (const l of links) l.send(m);
   };
 
   const runner = new TaskRunner({
@@ -136,7 +110,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       tasksDone.inc({ codigo: resultado.codigo });
       taskTime.observe(ms / 1000);
       if (killed) return;
-      for (const i of origins) sendTo(links[i]!, { t: 'resultado', actorId, tipo, resultado });
+      for (const i of origins) links[i]!.send({ t: 'resultado', actorId, tipo, resultado });
     },
   });
 
@@ -150,11 +124,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
 
   function closeSockets(): void {
     clearInterval(heartbeat);
-    for (const l of links) {
-      l.out.close();
-      if (!l.sub.closed) l.sub.close();
-      if (!l.dealer.closed) l.dealer.close();
-    }
+    for (const l of links) l.close();
   }
 
   return {
@@ -169,21 +139,20 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,
-      salida: { enCola: links.reduce((n, l) => n + l.out.depth, 0), descartados: links.reduce((n, l) => n + l.out.dropped, 0) },
-      gcs: links.map((l) => ({ pub: l.pub, backend: l.backend, tareas: l.tareas, salida: { enCola: l.out.depth, descartados: l.out.dropped } })),
+      salida: { enCola: links.reduce((n, l) => n + l.salida.enCola, 0), descartados: links.reduce((n, l) => n + l.salida.descartados, 0) },
+      gcs: links.map((l) => ({ pub: l.pub, backend: l.backend, tareas: l.tasks, salida: l.salida })),
       almacenamiento: deps.storage.status(),
     }),
     async close(opts) {
       if (stopping) return;
       stopping = true;
-      for (const l of links) l.sub.close(); // no new tasks
-      await Promise.all(links.map((l) => l.receiving));
+      await Promise.all(links.map((l) => l.stopReceiving())); // no new tasks
       const dropped = runner.dropQueued();
       const graceMs = opts?.graceMs ?? 3000;
       await within(runner.idle(), graceMs);
       sendAll({ t: 'adios', actorId, tipo });
       // Bounded as a whole: a GC that is away must not hold up the adios to the others.
-      await Promise.all(links.map((l) => l.out.drain(1000)));
+      await Promise.all(links.map((l) => l.drain(1000)));
       closeSockets();
       log.info({ dropped }, 'actor stopped');
     },
