@@ -298,20 +298,23 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   return {
     endpoints,
     registry,
-    status: () => ({
-      gc: { id: gcId, ...(cfg.GC_SEDE ? { sede: cfg.GC_SEDE } : {}), iniciado: startedAt },
-      gestores: resume.view().gestores,
-      arriendoVigente: resume.view().arriendoVigente,
-      actores: actors.snapshot(),
-      actoresVivos: actors.liveCounts(),
-      tareas: tracker.counts(),
-      solicitudesSyncEsperando: dispatcher.waiting(),
-      respuestas: answered,
-      ledgerCargado: resume.loaded(),
-      modos,
-      estrategia: cfg.GC_ESTRATEGIA,
-      almacenamiento: deps.storage.status(),
-    }),
+    status: () => {
+      const { gestores, arriendoVigente } = resume.view();
+      return {
+        gc: { id: gcId, ...(cfg.GC_SEDE ? { sede: cfg.GC_SEDE } : {}), iniciado: startedAt },
+        gestores,
+        arriendoVigente,
+        actores: actors.snapshot(),
+        actoresVivos: actors.liveCounts(),
+        tareas: tracker.counts(),
+        solicitudesSyncEsperando: dispatcher.waiting(),
+        respuestas: answered,
+        ledgerCargado: resume.loaded(),
+        modos,
+        estrategia: cfg.GC_ESTRATEGIA,
+        almacenamiento: deps.storage.status(),
+      };
+    },
     errorStats: () => errors.snapshot(),
     async close() {
       if (closing) return;
