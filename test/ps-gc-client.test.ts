@@ -129,15 +129,14 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
   it('DEALER: when its own GC goes away, requests in flight there move to the next GC at once (same ids, before the timeout); it returns when that GC is back', async () => {
     const slow = await fake({ libros: { [ISBN]: 100 }, retardoMs: 3000 });
     const b = await fake({ libros: { [ISBN]: 100 } });
-    const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 2000, retries: 0 });
+    // A timeout far beyond the test's: only the move on disconnect can answer in time.
+    const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 60_000, retries: 0 });
     cleanup.push(() => c.close());
-    const t0 = Date.now();
     const pending = Array.from({ length: 5 }, (_, i) => c.request({ operacion: 'prestamo', isbn: ISBN, usuario: `mv${i}`, id: `mv-${i}` }));
     await new Promise((r) => setTimeout(r, 200));
     expect(slow.recibidas).toHaveLength(5);
     await slow.stop(); // the GC's socket closes: a crash as the PS sees it
     const rs = await Promise.all(pending);
-    expect(Date.now() - t0).toBeLessThan(2000);
     expect(rs.every((r) => r.endpoint === b.endpoint && r.respuesta.codigo === 'APROBADO')).toBe(true);
     expect(b.recibidas.map((m) => (m as { id: string }).id).sort()).toEqual(['mv-0', 'mv-1', 'mv-2', 'mv-3', 'mv-4']);
     expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
