@@ -150,5 +150,5 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
       await new Promise((res) => setTimeout(res, 50));
     }
     expect(r?.endpoint).toBe(slow.endpoint);
-  });
+  }, 15_000);
 });
