@@ -8,6 +8,7 @@
 import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
+import type { Arriendo } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import { sameOp, type Modo, type TaskTracker } from './task-tracker.js';
 
@@ -15,6 +16,8 @@ export interface DispatcherDeps {
   storage: StorageClient;
   tracker: TaskTracker;
   modos: Record<OperacionActor, Modo>;
+  /** This GC's lease on the async ops it records (its name and how long). */
+  arriendo: Arriendo;
   /** A sync request with no final outcome by then is answered TIEMPO_AGOTADO. */
   syncTimeoutMs: number;
   /** A sync request whose task found no live actor for this long is answered SIN_ACTORES. */
@@ -164,9 +167,16 @@ export class Dispatcher {
     const reused = this.reusedId(op);
     if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
-    const r = await this.d.storage.registrar(op).catch((err: unknown) => err);
+    const r = await this.d.storage.registrar(op, this.d.arriendo).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
+      const holder = r.datos.gestor;
+      if (typeof holder === 'string' && holder !== this.d.arriendo.gestor) {
+        // A repeat of an op another live GC recorded (the PS failed over from it): that GC
+        // publishes it; if it is gone, its lease runs out and a GC's ledger scan takes it up.
+        this.d.log.debug({ opId: op.id, gestor: holder }, 'async op held by another GC; not published here');
+        return acceptedReply(op.id, op.operacion);
+      }
       // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is
       // accepted all the same; the ledger re-scan hands it out once the other op is done.
       const outcome = this.d.tracker.submit(op, 'async');

@@ -162,6 +162,21 @@ export class TaskTracker {
     }
   }
 
+  /**
+   * Forgets every async task (its ledger lease may have passed to another GC, which now
+   * publishes it); returns how many. Results that still come for them are ignored.
+   */
+  dropAsync(): number {
+    let n = 0;
+    for (const [id, t] of this.tasks) {
+      if (t.modo !== 'async') continue;
+      this.detach(t);
+      this.tasks.delete(id);
+      n++;
+    }
+    return n;
+  }
+
   /** Queued tasks of one mode older than `ms` (e.g. sync ops that found no actor). */
   queuedLongerThan(ms: number, modo: Modo): TrackedTask[] {
     const now = this.d.clock.now();

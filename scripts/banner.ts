@@ -23,8 +23,10 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
   return [
     '',
     'Sistema listo.',
-    `${label('GC (PS → GC, REQ/DEALER)')}${s.gc.endpoint}`,
-    `${label('GC HTTP')}${s.gc.http}  (/status /errors/stats /metrics /health)`,
+    ...s.gcs.flatMap((g) => {
+      const which = s.gcs.length > 1 ? ` ${g.host}` : '';
+      return [`${label(`GC${which} (PS → GC, REQ/DEALER)`)}${g.endpoint}`, `${label(`GC${which} HTTP`)}${g.http}  (/status /errors/stats /metrics /health)`];
+    }),
     ...s.gas.map((g, i) => `${label(`GA ${g.host} (${i === 0 ? 'primario' : 'respaldo'})`)}${g.endpoint}   (${g.http}/status)`),
     ...s.actores.map((a) => `${label(`Actor ${a.nombre}${twoHosts ? ` (${a.host})` : ''}`)}${a.http}/status`),
     ...s.postgres.map((n, i) => `${label(`PostgreSQL ${twoHosts ? `${n.nombre} (${i === 0 ? 'primario' : 'standby'})` : ''}`.trimEnd())}postgres://${n.user}@${n.host}:${n.port}/${n.database}`),
@@ -34,7 +36,7 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
     `En otra terminal:   ${x.ps} test-sistema   |   ${x.ps} menu`,
     ...(x.carga ? [`Carga de prueba:    ${x.ps} ${x.carga}`] : []),
     `Cargar un catálogo: npm run catalogo --${x.dataFlag} <archivo.csv|archivo.json>`,
-    `${twoHosts ? 'Estado del par:  ' : 'Estado:          '}   npm run status -- ${s.gas.map((g) => `--ga ${g.http}`).join(' ')} --gc ${s.gc.http}`,
+    `${twoHosts ? 'Estado del par:  ' : 'Estado:          '}   npm run status -- ${s.gas.map((g) => `--ga ${g.http}`).join(' ')} ${s.gcs.map((g) => `--gc ${g.http}`).join(' ')}`,
     'Ctrl-C para detener.',
     '',
   ];

@@ -237,7 +237,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const targets = cpuTargets(sys);
     const cpu0 = cpuSnapshot(targets);
     const sistema = await untilAborted(runLoad({
-      endpoint: sys.gcEndpoint,
+      endpoints: [sys.gcEndpoint],
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,

@@ -67,7 +67,7 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
       signal: abort.signal,
     });
     sys = await current.started;
-    out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoint}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
+    out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoints.join(', ')}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
     const { report } = await runDrill(sys, SCENARIOS[name], {
       clients: o.clientes,
       warmupMs: o.calentamiento * 1000,

@@ -2,8 +2,9 @@
  * `npm start`: the whole system on this machine with the documented ports,
  * a demo catalog, two actors of each type and a live one-line status.
  * By default the two-hosts topology (pc1 = 127.0.1.1: PostgreSQL primary, GA
- * primary, GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, actors);
- * the GC's PS port listens on 127.0.0.1:5555, the PS's default GC_ENDPOINT.
+ * primary, a GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, a second
+ * GC, actors; both GCs active, every actor working for both); pc1's GC takes PS
+ * requests on 127.0.0.1:5555 and pc2's on 127.0.1.2:5555, the PS's default GC_ENDPOINTS.
  * `--topologia single` runs everything on one address with one PostgreSQL.
  * Data persists in .data/ between runs; Ctrl-C (or SIGTERM, or closing the
  * terminal: SIGHUP) stops everything in order. A second launcher on the same
@@ -19,7 +20,7 @@ import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
 import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
-import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite } from './status-view.js';
+import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';
 import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   const twoHosts = opts.topologia === 'two-hosts';
   out(
     twoHosts
-      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
+      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
       : `Iniciando PostgreSQL embebido, GA, GC y ${opts.actores} actores por tipo (datos en ${opts.data})…\n`,
   );
   try {
@@ -144,15 +145,14 @@ async function main(): Promise<void> {
   writeSystemFile(s.dataDir, sistema);
   out(
     bannerLines(sistema, {
-      // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
-      ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --',
+      // The PS's default GC_ENDPOINTS only reach this system on the standard ports.
+      ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --',
       carga,
       dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
       logs: join(s.dataDir, 'logs'),
     }).join('\n'),
   );
-  let last = -1;
-  let lastT = Date.now();
+  const last = new Map<string, { total: number; t: number }>();
   let lastPrinted = 0;
   /** Lines of the status block on the terminal now (0: none drawn yet, or cleared). */
   let drawn = 0;
@@ -160,23 +160,27 @@ async function main(): Promise<void> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
-    const [gc, ...gaStatus] = await Promise.all([s.gc.status<GcStatus>(), ...gas.map((g) => g.status<GaStatusLite>())]);
-    const total = Number(gc?.respuestas ?? 0);
+    const [gcStatus, gaStatus] = await Promise.all([Promise.all(s.gcs.map((g) => g.process.status<GcStatus>())), Promise.all(gas.map((g) => g.status<GaStatusLite>()))]);
     const t = Date.now();
-    const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
-    last = total;
-    lastT = t;
+    const gcs: GcVisto[] = s.gcs.map((g, i) => {
+      const st = gcStatus[i];
+      const total = Number(st?.respuestas ?? 0);
+      const prev = last.get(g.id);
+      // A restarted GC counts from zero again: no negative rate.
+      const rate = prev && total >= prev.total ? ((total - prev.total) * 1000) / (t - prev.t) : 0;
+      if (st) last.set(g.id, { total, t });
+      return { host: g.host, status: st, rate };
+    });
     if (signals.received) break;
     const { avisos, estado } = processWarnings(
       vistos,
-      [...gas, s.gc, ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
+      [...gas, ...s.gcs.map((g) => g.process), ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
     const lines = statusLines({
       hora: new Date(t).toISOString().slice(11, 19),
-      rate,
-      gc,
-      gas: gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })),
+      gcs,
+      gas: gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] })),
     });
     if (tty) {
       // Warnings go above the block: clear it, print them, draw it again below.

@@ -15,12 +15,17 @@ export interface GaStatusLite {
   postgres?: { pgRole?: string; timeline?: number };
 }
 
+/** One GC as the status loop saw it: its host, its /status (undefined: no answer) and its replies per second. */
+export interface GcVisto {
+  host: string;
+  status: GcStatus | undefined;
+  rate: number;
+}
+
 export interface StatusSnapshot {
   /** HH:MM:SS */
   hora: string;
-  /** Requests answered per second since the last look. */
-  rate: number;
-  gc: GcStatus | undefined;
+  gcs: readonly GcVisto[];
   gas: Array<{ host: string; status: GaStatusLite | undefined }>;
 }
 
@@ -45,12 +50,18 @@ function breakersPart(gc: GcStatus): string {
 /** The status as lines, most important first, not yet cut to any width. */
 export function statusLines(s: StatusSnapshot): string[] {
   const ga = `GA ${gaPart(s.gas)}`;
-  if (!s.gc) return [`${s.hora}  GC sin respuesta`, ga];
-  const live = s.gc.actoresVivos;
-  const cola = s.gc.tareas['en-cola'] + s.gc.tareas.espera;
+  const first = s.gcs.find((g) => g.status)?.status;
+  if (!first) return [`${s.hora}  GC sin respuesta`, ga];
+  const up = s.gcs.flatMap((g) => (g.status ? [g.status] : []));
+  const total = s.gcs.reduce((n, g) => n + g.rate, 0);
+  // Requests served by each GC: the balance between the sedes at a glance.
+  const porGc = s.gcs.length > 1 ? ` (${s.gcs.map((g) => (g.status ? `${g.host} ${g.rate.toFixed(0)}` : `${g.host} CAÍDO`)).join(', ')})` : '';
+  const live = first.actoresVivos;
+  const enCurso = up.reduce((n, t) => n + t.tareas.enviada, 0);
+  const cola = up.reduce((n, t) => n + t.tareas['en-cola'] + t.tareas.espera, 0);
   return [
-    `${s.hora}  ${s.rate.toFixed(0)} sol/s  actores p${live.prestamo ?? 0} d${live.devolucion ?? 0} r${live.renovacion ?? 0}  tareas ${s.gc.tareas.enviada} en curso, ${cola} en cola`,
-    `${ga}  ${breakersPart(s.gc)}`,
+    `${s.hora}  ${total.toFixed(0)} sol/s${porGc}  actores p${live.prestamo ?? 0} d${live.devolucion ?? 0} r${live.renovacion ?? 0}  tareas ${enCurso} en curso, ${cola} en cola`,
+    `${ga}  ${breakersPart(first)}`,
   ];
 }
 

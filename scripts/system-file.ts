@@ -19,7 +19,7 @@ const pgNodeSchema = z.object({ host: z.string(), port: z.number(), user: z.stri
 export const sistemaSchema = z.object({
   pid: z.number(),
   topologia: z.string(),
-  gc: z.object({ endpoint: z.string(), http: z.string() }),
+  gcs: z.array(z.object({ host: z.string(), endpoint: z.string(), http: z.string() })),
   gas: z.array(z.object({ host: z.string(), endpoint: z.string(), http: z.string() })),
   actores: z.array(z.object({ nombre: z.string(), host: z.string(), http: z.string() })),
   postgres: z.array(pgNodeSchema),
@@ -33,7 +33,7 @@ export function describeSystem(s: LocalSystem): Sistema {
   return {
     pid: process.pid,
     topologia: s.topology,
-    gc: { endpoint: s.gcEndpoint, http: s.gcHttp },
+    gcs: s.gcs.map((g) => ({ host: g.host, endpoint: g.endpoint, http: g.http })),
     gas: gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', endpoint: s.gaEndpoints[i]!, http: urlOf(g.spec.httpHost, g.spec.httpPort) })),
     actores: s.actors.map((a) => ({ nombre: a.spec.name, host: a.spec.host ?? 'pc1', http: urlOf(a.spec.httpHost, a.spec.httpPort) })),
     postgres: nodes,

@@ -13,7 +13,7 @@ import { isbnSchema, usuarioSchema } from '../common/protocol.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
-import { gcReachable, probeTimeoutMs } from './gc-probe.js';
+import { anyGcReachable, probeTimeoutMs } from './gc-probe.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
@@ -27,7 +27,7 @@ export interface CliIO {
 }
 
 interface GlobalOptions {
-  gc?: string;
+  gc?: string[];
   timeout?: number;
   reintentos?: number;
 }
@@ -38,10 +38,11 @@ const validated = (schema: typeof isbnSchema) => (v: string) => {
   return r.data;
 };
 
-/** `--gc` by the same rule as GC_ENDPOINT: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
-const endpointArg = (v: string) => {
-  if (!VARIABLES.GC_ENDPOINT.safeParse(v).success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto (p. ej. tcp://127.0.0.1:5555)');
-  return v;
+/** `--gc` by the same rule as GC_ENDPOINTS: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
+const endpointsArg = (v: string): string[] => {
+  const r = VARIABLES.GC_ENDPOINTS.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto, o varios separados por comas, el de su sede primero (p. ej. tcp://127.0.0.1:5555,tcp://127.0.1.2:5555)');
+  return r.data;
 };
 
 /** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
@@ -52,37 +53,37 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let exitCode = 0;
   const out = io.stdout;
 
-  const config = (cmd: Command): PsConfig & { endpoint: string } => {
+  const config = (cmd: Command): PsConfig => {
     const g = cmd.optsWithGlobals<GlobalOptions>();
     const c = readConfig(PS_VARS, io.env);
     return {
       ...c,
       PS_TIMEOUT_MS: g.timeout ?? c.PS_TIMEOUT_MS,
       PS_RETRIES: g.reintentos ?? c.PS_RETRIES,
-      endpoint: g.gc ?? c.GC_ENDPOINT,
+      GC_ENDPOINTS: g.gc ?? c.GC_ENDPOINTS,
     };
   };
   /** Batch commands first check that a GC listens: against none they would wait out every timeout. */
   const gcListening = async (cmd: Command): Promise<boolean> => {
     const c = config(cmd);
-    if (await gcReachable(c.endpoint, probeTimeoutMs(c.PS_TIMEOUT_MS))) return true;
-    io.stderr.write(`No se alcanza el GC en ${c.endpoint}: ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
+    if (await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS))) return true;
+    io.stderr.write(`No se alcanza ningún GC (${c.GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
     return false;
   };
   const makeClient = (cmd: Command) => {
     const c = config(cmd);
     return new GcClient({
-      endpoint: c.endpoint,
+      endpoints: c.GC_ENDPOINTS,
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
-      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con la misma clave ${i.clave})\n`),
+      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con la misma clave ${i.clave}, a ${i.endpoint})\n`),
     });
   };
 
   const program = new Command('ps')
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
-    .option('--gc <endpoint>', 'endpoint del GC, tcp://host:puerto (por defecto GC_ENDPOINT)', endpointArg)
+    .option('--gc <endpoints>', 'GC a usar, tcp://host:puerto; varios separados por comas, el de su sede primero (por defecto GC_ENDPOINTS)', endpointsArg)
     .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
     .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
     .exitOverride()
@@ -96,8 +97,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       try {
         // A warning, not a refusal: the user may start the system while the menu waits.
         const c = config(cmd);
-        if (!(await gcReachable(c.endpoint, probeTimeoutMs(c.PS_TIMEOUT_MS)))) io.stderr.write(`aviso: no se alcanza el GC en ${c.endpoint}; ¿está npm start en marcha?\n`);
-        await menu(gc, { input: io.stdin, output: out, endpoint: c.endpoint });
+        const gcs = c.GC_ENDPOINTS.join(', ');
+        if (!(await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS)))) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
+        await menu(gc, { input: io.stdin, output: out, endpoint: gcs });
       } finally {
         gc.close();
       }
@@ -155,8 +157,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto; un ciclo cuyo préstamo falla termina ahí)')
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
+    .option('--repartir', 'reparte los clientes entre los GC como PS de cada sede: el cliente i usa primero el i-ésimo GC de --gc')
     .option('--json [fichero]', 'escribe el informe en JSON (por defecto reports/carga-<fecha>.json; relativo al directorio desde el que se ejecuta)')
-    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string | boolean }, cmd: Command) => {
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean }, cmd: Command) => {
       if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
       let pattern: LoadPattern = { tipo: 'secuencia' };
@@ -180,7 +183,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
       }
       const report = await runLoad({
-        endpoint: c.endpoint,
+        endpoints: c.GC_ENDPOINTS,
+        repartir: o.repartir,
         clientes: o.clientes,
         duracionS: o.duracion,
         carga: pattern,

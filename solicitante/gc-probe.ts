@@ -27,3 +27,17 @@ export async function gcReachable(endpoint: string, timeoutMs: number): Promise<
 export function probeTimeoutMs(psTimeoutMs: number): number {
   return Math.min(3000, Math.max(1000, psTimeoutMs));
 }
+
+/** True as soon as one of the GCs accepts a connection (all probed at once). */
+export async function anyGcReachable(endpoints: readonly string[], timeoutMs: number): Promise<boolean> {
+  const probes = endpoints.map((e) => gcReachable(e, timeoutMs));
+  return new Promise<boolean>((resolve) => {
+    let left = probes.length;
+    if (left === 0) resolve(false);
+    for (const p of probes)
+      void p.then((ok) => {
+        if (ok) resolve(true);
+        else if (--left === 0) resolve(false);
+      });
+  });
+}

@@ -27,8 +27,18 @@ export function formatLoadReport(r: LoadReport): string {
     table(rows),
     `por código: ${codigos}`,
     `exitosas: ${r.exitosas}  rechazadas: ${r.respuestas - r.exitosas}  sin respuesta: ${r.sinRespuesta}`,
+    ...(Object.keys(r.porGc).length ? [`por GC: ${formatPorGc(r.porGc)}`] : []),
     '',
   ].join('\n');
+}
+
+/** "tcp://a:5555 612 (51 %), tcp://b:5555 590 (49 %)": the load each GC took. */
+export function formatPorGc(porGc: Record<string, number>): string {
+  const total = Object.values(porGc).reduce((a, b) => a + b, 0);
+  return Object.entries(porGc)
+    .sort((a, b) => b[1] - a[1])
+    .map(([gc, n]) => `${gc} ${n} (${total ? Math.round((n * 100) / total) : 0} %)`)
+    .join(', ');
 }
 
 /** Both rates, labelled: the last interval's moves with the load, the average is the final report's resp/s. */

@@ -13,8 +13,16 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  */
 export type NuevaSolicitud = DistributiveOmit<Solicitud, 'clave'> & { clave?: string };
 
+/** A reply and the GC (endpoint) that gave it. */
+export interface GcAnswer {
+  respuesta: Respuesta;
+  endpoint: string;
+}
+
 /** What every GC client offers: one request in, its reply out (or a typed error). */
 export interface GcCaller {
   send(solicitud: NuevaSolicitud): Promise<Respuesta>;
+  /** As send, also saying which GC answered (the PS's own clients; the load report counts per GC). */
+  request?(solicitud: NuevaSolicitud): Promise<GcAnswer>;
   close(): void;
 }

@@ -303,15 +303,25 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
 
     // -- the configuration contract
     const env = envOf(s);
+    let valuesOk = true;
     for (const k of Object.keys(env)) {
       if (KNOWN.has(k)) {
         try {
           readConfig([k as VariableName], env);
         } catch (err) {
+          valuesOk = false;
           p(err instanceof ConfigError ? err.message : String(err));
         }
       } else if (!(kind === 'postgres' && POSTGRES_IMAGE_VARS.has(k))) {
         p(`sets ${k}, which common/config.ts does not know${kind === 'postgres' ? ' (nor the postgres image)' : ''}`);
+      }
+    }
+    // Then the rules between variables (timings that go together, lists that pair up), as the process reads them.
+    if (valuesOk) {
+      try {
+        readConfig(Object.keys(env).filter((k) => KNOWN.has(k)) as VariableName[], env);
+      } catch (err) {
+        p(err instanceof ConfigError ? err.message : String(err));
       }
     }
     if (kind === 'app' && s.env_file) p('env_file would bypass the checked variables: set them under environment');
@@ -393,7 +403,7 @@ describe('compose files (offline validation)', () => {
     expect(Object.keys(SAMPLE_ENV).filter((v) => !used.has(v)).sort()).toEqual([]);
   });
 
-  it('the three hosts are wired to each other: GA pair, PostgreSQL pair, GC endpoints, unique names', () => {
+  it('the three hosts are wired to each other: GA pair, PostgreSQL pair, a GC per sede that every actor and PS knows, unique names', () => {
     const [pc1, pc2, pc3] = (['pc1', 'pc2', 'pc3'] as const).map((h) => loadFile(h).doc.services as Record<string, Json>);
     const e = (s: Json | undefined) => envOf(s ?? {});
     const ga1 = e(pc1!.ga);
@@ -419,20 +429,36 @@ describe('compose files (offline validation)', () => {
     expect(pgName(pc1!['postgres-rejoin']!)).toBe(pgName(pc1!.postgres!));
     expect(pgName(pc2!['postgres-rejoin']!)).toBe(pgName(pc2!.postgres!));
 
-    const gc = e(pc1!.gc);
+    // One GC per sede (pc1, pc2), both active, distinct names, each bound on its own host.
+    const gc1 = e(pc1!.gc);
+    const gc2 = e(pc2!.gc);
+    expect(pc2!.gc).toBeDefined();
+    expect(pc3!.gc).toBeUndefined();
+    expect([gc1.GC_ID, gc2.GC_ID]).toEqual(['gc-pc1', 'gc-pc2']);
+    expect([gc1.GC_SEDE, gc2.GC_SEDE]).toEqual(['pc1', 'pc2']);
+    for (const [g, host] of [[gc1, ga1.PGHOST], [gc2, ga2.PGHOST]] as const) {
+      for (const k of ['GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND']) expect(g[k]).toMatch(new RegExp(`^tcp://${host!.replace(/\./g, '\\.')}:\\d+$`));
+      expect(g.HTTP_HOST).toBe(host);
+    }
     const all = [pc1!, pc2!, pc3!].flatMap((svcs) => Object.entries(svcs));
     const actors = all.filter(([, s]) => (s.command as string[] | undefined)?.[0] === 'actor');
-    for (const [, s] of [...actors, ['gc', pc1!.gc!] as [string, Json]]) {
+    for (const [, s] of [...actors, ['gc', pc1!.gc!] as [string, Json], ['gc', pc2!.gc!] as [string, Json]]) {
       expect(e(s).GA_ENDPOINTS).toBe(`${ga1.GA_BIND},${ga2.GA_BIND}`);
     }
+    // Every actor works for both GCs: the i-th PUB and the i-th backend are the same GC's.
     for (const [, s] of actors) {
-      expect(e(s).GC_PUB_ENDPOINT).toBe(gc.GC_PUB_BIND);
-      expect(e(s).GC_BACKEND_ENDPOINT).toBe(gc.GC_BACKEND_BIND);
+      expect(e(s).GC_PUB_ENDPOINTS).toBe(`${gc1.GC_PUB_BIND},${gc2.GC_PUB_BIND}`);
+      expect(e(s).GC_BACKEND_ENDPOINTS).toBe(`${gc1.GC_BACKEND_BIND},${gc2.GC_BACKEND_BIND}`);
+      expect(e(s).GC_PUB_ENDPOINT).toBeUndefined();
     }
+    // PS: its own sede's GC first (pc3 has none: pc1's), the other to fail over to.
+    expect(e(pc1!.ps).GC_ENDPOINTS).toBe(`${gc1.GC_FRONTEND_BIND},${gc2.GC_FRONTEND_BIND}`);
+    expect(e(pc2!.ps).GC_ENDPOINTS).toBe(`${gc2.GC_FRONTEND_BIND},${gc1.GC_FRONTEND_BIND}`);
+    expect(e(pc3!.ps).GC_ENDPOINTS).toBe(`${gc1.GC_FRONTEND_BIND},${gc2.GC_FRONTEND_BIND}`);
     for (const svcs of [pc1!, pc2!, pc3!]) {
-      expect(e(svcs.ps).GC_ENDPOINT).toBe(gc.GC_FRONTEND_BIND);
       const statusArgs = (svcs.status!.command as string[]).join(' ');
-      expect(statusArgs).toContain(`--gc http://${ga1.PGHOST}:${gc.GC_HTTP_PORT}`);
+      expect(statusArgs).toContain(`--gc http://${ga1.PGHOST}:${gc1.GC_HTTP_PORT}`);
+      expect(statusArgs).toContain(`--gc http://${ga2.PGHOST}:${gc2.GC_HTTP_PORT}`);
       expect(statusArgs).toContain(`--ga http://${ga2.PGHOST}:${ga2.GA_HTTP_PORT}`);
     }
     // Redundancy: every actor type on pc1 and again on pc2 (and pc3).
@@ -469,6 +495,10 @@ describe('compose files (offline validation)', () => {
     it('an invented variable in the PostgreSQL container', () => {
       expect(problemsOf((s) => { s.postgres!.environment.POSTGRES_REPLICA_NAME = 'pc1'; })).toEqual(
         ['service postgres: sets POSTGRES_REPLICA_NAME, which common/config.ts does not know (nor the postgres image)']);
+    });
+    it("an actor's GC lists that do not pair up", () => {
+      expect(problemsOf((s) => { s['actor-prestamo']!.environment.GC_BACKEND_ENDPOINTS = 'tcp://192.0.2.11:5557'; })).toEqual(
+        [expect.stringMatching(/^service actor-prestamo: Invalid configuration: GC_BACKEND_ENDPOINTS: must list as many endpoints as GC_PUB_ENDPOINTS/)]);
     });
     it('a value the config code rejects', () => {
       expect(problemsOf((s) => { s.ga!.environment.GA_ROL = 'primario'; })).toEqual(

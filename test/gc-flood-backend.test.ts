@@ -54,6 +54,9 @@ function storage(): StorageClient {
     async pendientes() {
       return [];
     },
+    async reclamar() {
+      return { pendientes: [], gestores: [] };
+    },
     status: () => [],
     fencing: () => undefined,
     async close() {},

@@ -12,13 +12,14 @@ import { startActor, type ActorHandle } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { StorageUnavailableError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
-import type { Pendiente } from '../common/internal-protocol.js';
+import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
 import type { OperacionActor, OperacionSolicitada, Respuesta, Resultado } from '../common/protocol.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 // ------------------------------------------------------------ in-memory storage
-interface Row { op: OperacionSolicitada; resultado?: Resultado; registrada: string }
+/** `gestor`/`hasta`: the lease of a pending row, as 006_arriendos.sql keeps it. */
+interface Row { op: OperacionSolicitada; resultado?: Resultado; registrada: string; gestor?: string; hasta?: number }
 
 class MemoryStorage implements StorageClient {
   readonly ledger = new Map<string, Row>();
@@ -77,13 +78,17 @@ class MemoryStorage implements StorageClient {
     this.ledger.set(op.id, { op, resultado: r, registrada: row?.registrada ?? new Date().toISOString() });
     return r;
   }
-  async registrar(op: OperacionSolicitada): Promise<Resultado> {
+  async registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado> {
     this.registrarCalls++;
     await this.gate();
-    const row = this.ledger.get(op.id);
+    let row = this.ledger.get(op.id);
     if (row?.resultado) return row.resultado;
-    if (!row) this.ledger.set(op.id, { op, registrada: new Date().toISOString() });
-    return this.res(op, 'PENDIENTE', 'ACEPTADO');
+    if (!row) this.ledger.set(op.id, (row = { op, registrada: new Date().toISOString() }));
+    if (arriendo && (!row.gestor || row.gestor === arriendo.gestor || (row.hasta ?? 0) < Date.now())) {
+      row.gestor = arriendo.gestor;
+      row.hasta = Date.now() + arriendo.ms;
+    }
+    return this.res(op, 'PENDIENTE', 'ACEPTADO', row.gestor ? { gestor: row.gestor } : {});
   }
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
     await this.gate();
@@ -108,6 +113,21 @@ class MemoryStorage implements StorageClient {
   async pendientes(limite: number): Promise<Pendiente[]> {
     await this.gate();
     return [...this.ledger.values()].filter((r) => !r.resultado).slice(0, limite).map((r) => ({ op: r.op, registrada: r.registrada, intentos: 0 }));
+  }
+  async reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }> {
+    await this.gate();
+    const now = Date.now();
+    const mine: Pendiente[] = [];
+    for (const r of this.ledger.values()) {
+      if (r.resultado) continue;
+      const claimed = !r.gestor || (r.gestor !== gestor.id && (r.hasta ?? 0) < now);
+      if (claimed || r.gestor === gestor.id) {
+        r.gestor = gestor.id;
+        r.hasta = now + arriendoMs;
+        if (mine.length < limite) mine.push({ op: r.op, registrada: r.registrada, intentos: 0, reclamada: claimed });
+      }
+    }
+    return { pendientes: mine, gestores: [{ id: gestor.id, informe: gestor, vistoHaceMs: 0 }] };
   }
   status() {
     return [];

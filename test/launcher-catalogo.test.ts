@@ -88,8 +88,8 @@ describe("npm start's banner", () => {
       expect(ok, ok.err).toMatchObject({ code: 0 });
       expect(ok.out).toMatch(/Catálogo nuevos\.csv: 2 libro\(s\) nuevo\(s\), 0 actualizado\(s\), 0 sin cambios \(PostgreSQL pc1, /);
       // Loaded into the running system: the GC finds the book, also by its title.
-      const gcEndpoint = /GC \(PS → GC, REQ\/DEALER\):\s+(\S+)/.exec(banner)![1]!;
-      const c = new GcPipelineClient({ endpoint: gcEndpoint, timeoutMs: 5000, retries: 1 });
+      const gcEndpoint = /GC(?: pc1)? \(PS → GC, REQ\/DEALER\):\s+(\S+)/.exec(banner)![1]!;
+      const c = new GcPipelineClient({ endpoints: [gcEndpoint], timeoutMs: 5000, retries: 1 });
       clients.push(c);
       expect(await c.send({ operacion: 'consulta', isbn: '978-1-11-111111-1' })).toMatchObject({ codigo: 'OK', datos: { total: 3, disponibles: 3 } });
       expect(await c.send({ operacion: 'prestamo', titulo: 'el libro nuevo', usuario: 'cat-1' })).toMatchObject({ codigo: 'APROBADO', datos: { isbn: '978-1-11-111111-1' } });

@@ -8,17 +8,17 @@ import type { GcStatus } from '../gestor_carga/gc.js';
 import { clearBlock, fitWidth, plainLine, redraw, statusLines, type StatusSnapshot } from '../scripts/status-view.js';
 
 /** A busy two-hosts system mid-failover: long GA states, breakers open. */
+const gcStatus = {
+  actoresVivos: { prestamo: 2, devolucion: 2, renovacion: 1 },
+  tareas: { enviada: 120, 'en-cola': 30, espera: 4, total: 154 },
+  almacenamiento: [
+    { endpoint: 'tcp://127.0.1.1:5570', breaker: 'open', consecutiveFailures: 3 },
+    { endpoint: 'tcp://127.0.1.2:5570', breaker: 'half-open', consecutiveFailures: 0 },
+  ],
+} as unknown as GcStatus;
 const snapshot: StatusSnapshot = {
   hora: '12:34:56',
-  rate: 1234.4,
-  gc: {
-    actoresVivos: { prestamo: 2, devolucion: 2, renovacion: 1 },
-    tareas: { enviada: 120, 'en-cola': 30, espera: 4, total: 154 },
-    almacenamiento: [
-      { endpoint: 'tcp://127.0.1.1:5570', breaker: 'open', consecutiveFailures: 3 },
-      { endpoint: 'tcp://127.0.1.2:5570', breaker: 'half-open', consecutiveFailures: 0 },
-    ],
-  } as unknown as GcStatus,
+  gcs: [{ host: 'pc1', status: gcStatus, rate: 1234.4 }],
   gas: [
     { host: 'pc1', status: undefined },
     { host: 'pc2', status: { role: { estado: 'TAKING_OVER' }, postgres: { pgRole: 'primary', timeline: 12 } } },
@@ -33,9 +33,14 @@ describe('status view', () => {
     const [a, b] = statusLines(snapshot);
     expect(a).toBe('12:34:56  1234 sol/s  actores p2 d2 r1  tareas 120 en curso, 34 en cola');
     expect(b).toBe('GA pc1 sin respuesta, pc2 TAKING_OVER (pg primary tl12)  breakers 127.0.1.1:5570 open, 127.0.1.2:5570 half-open');
-    const calm = statusLines({ ...snapshot, gc: { ...snapshot.gc!, almacenamiento: [{ endpoint: 'tcp://x:1', preferred: true, breaker: 'closed', consecutiveFailures: 0 }] } });
+    const calm = statusLines({ ...snapshot, gcs: [{ host: 'pc1', rate: 1, status: { ...gcStatus, almacenamiento: [{ endpoint: 'tcp://x:1', preferred: true, breaker: 'closed', consecutiveFailures: 0 }] } }] });
     expect(calm[1]).toMatch(/breakers cerrados$/);
-    expect(statusLines({ ...snapshot, gc: undefined })[0]).toBe('12:34:56  GC sin respuesta');
+    expect(statusLines({ ...snapshot, gcs: [{ host: 'pc1', status: undefined, rate: 0 }] })[0]).toBe('12:34:56  GC sin respuesta');
+  });
+
+  it('with several GCs: the total and each GC\'s rate, a GC that does not answer, tasks summed over the GCs', () => {
+    const [a] = statusLines({ ...snapshot, gcs: [{ host: 'pc1', status: gcStatus, rate: 120 }, { host: 'pc2', status: gcStatus, rate: 80 }, { host: 'pc3', status: undefined, rate: 0 }] });
+    expect(a).toBe('12:34:56  200 sol/s (pc1 120, pc2 80, pc3 CAÍDO)  actores p2 d2 r1  tareas 240 en curso, 68 en cola');
   });
 
   it.each([40, 80, 132])('on a %i-column terminal no line wraps', (width) => {

@@ -165,7 +165,7 @@ describe('ps test-sistema', () => {
     const r = await cli(['test-sistema'], endpoint, '', { PS_TIMEOUT_MS: '5000', PS_RETRIES: '3' });
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.code).toBe(1);
-    expect(r.err).toContain(`No se alcanza el GC en ${endpoint}: ¿está npm start en marcha?`);
+    expect(r.err).toContain(`No se alcanza ningún GC (${endpoint}): ¿está npm start en marcha?`);
     expect(r.out).toMatch(/Resultado: FAIL \(GC inalcanzable\)/);
   });
 
@@ -178,7 +178,7 @@ describe('ps test-sistema', () => {
       const r = await cli(argv, endpoint, '', { PS_TIMEOUT_MS: '5000' });
       expect(Date.now() - t0, argv[0]).toBeLessThan(5000);
       expect(r.code, argv[0]).toBe(1);
-      expect(r.err).toContain(`No se alcanza el GC en ${endpoint}`);
+      expect(r.err).toContain(`No se alcanza ningún GC (${endpoint})`);
       expect(r.out).toBe('');
     }
   });
@@ -267,10 +267,11 @@ describe('paths a user types, and what carga prints', () => {
     expect(live).toBe('12.0 s  respuestas 1200  resp/s: ahora 150, media 100  rechazadas 3  sin respuesta 0');
     const report = formatLoadReport({
       inicio: '', fin: '', duracionMs: 12_000,
-      config: { clientes: 1, duracionS: 12, carga: { tipo: 'secuencia' }, isbns: [ISBN], transporte: 'dealer', prefijoUsuario: 'x' },
+      config: { clientes: 1, duracionS: 12, carga: { tipo: 'secuencia' }, isbns: [ISBN], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' },
       respuestas: 1200, sinRespuesta: 0, exitosas: 1197, throughput: 100, porCodigo: { APROBADO: 1197, SIN_EJEMPLARES: 3 },
       global: { count: 1200, mean: 1, p50: 1, p95: 2, p99: 3, max: 4 },
       porOperacion: {},
+      porGc: { 'tcp://127.0.0.1:5555': 1200 },
     });
     // The report's resp/s is the live line's "media".
     expect(report.split('\n')[1]).toMatch(/resp\/s \(media\)/);

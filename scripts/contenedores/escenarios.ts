@@ -94,10 +94,10 @@ const actores: Scenario<ContainerSystem> = {
     const names = OPERACIONES_ACTOR.map((t) => `pc1-actor-${t}`);
     return { ...(await fault('stop', names)), detalle: `docker stop ${names.join(' ')}` };
   },
-  async checks(ctx) {
+  async verify(ctx) {
     const s = await ctx.sys.gcStatus<{ actoresVivos?: Record<string, number> }>();
     const vivos = s?.actoresVivos ?? {};
-    return [{ nombre: 'el GC deja de contar los actores parados', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === 2), detalle: `actores vivos ${JSON.stringify(vivos)}` }];
+    return { verificaciones: [{ nombre: 'el GC deja de contar los actores parados', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === 2), detalle: `actores vivos ${JSON.stringify(vivos)}` }], datos: { actoresVivos: vivos } };
   },
   async restore(ctx) {
     const names = OPERACIONES_ACTOR.map((t) => `pc1-actor-${t}`);
@@ -133,8 +133,8 @@ const gc: Scenario<ContainerSystem> = {
     restartsBefore.set('pc1-gc', (await inspect('pc1-gc'))?.restartCount ?? 0);
     return { ...(await crash('pc1-gc')), detalle: 'kill -9 del proceso de pc1-gc (restart: unless-stopped)' };
   },
-  async checks() {
-    return [await restartedBy(['pc1-gc'], restartsBefore)];
+  async verify() {
+    return { verificaciones: [await restartedBy(['pc1-gc'], restartsBefore)], datos: {} };
   },
   async restore(ctx) {
     await ctx.sys.waitHealthy('pc1-gc');

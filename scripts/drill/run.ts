@@ -50,7 +50,7 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
   const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, GaProbe>).start();
   const ctx: DrillContext<S> = { sys, watch, gas, replicacion: o.replicacion, progress };
   const load = new DrillLoad({
-    gcEndpoint: sys.gcEndpoint,
+    gcEndpoints: sys.gcEndpoints,
     clients: o.clients,
     isbns: o.isbns,
     prefix: o.prefix,
@@ -112,9 +112,9 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
     });
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
+    const check = await scenario.verify?.(ctx, f, load);
     const pg = await sys.pgStatus().catch(() => []);
-    const extra = scenario.checks ? await scenario.checks(ctx, f) : undefined;
-    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, extra });
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
     return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);

@@ -23,6 +23,8 @@ export interface FakeGcOptions {
   descartarPrimeras?: number;
   /** Delay before every reply. */
   retardoMs?: number;
+  /** Bind here instead of a free port (a GC coming back on its old address). */
+  endpoint?: string;
 }
 
 interface Prestamo {
@@ -68,9 +70,17 @@ export class FakeGc {
   }
 
   static async start(opts: FakeGcOptions = {}): Promise<FakeGc> {
-    const port = await freePort();
-    const gc = new FakeGc(`tcp://127.0.0.1:${port}`, opts);
-    await gc.router.bind(gc.endpoint);
+    const gc = new FakeGc(opts.endpoint ?? `tcp://127.0.0.1:${await freePort()}`, opts);
+    // A port just released by a closed socket can take a moment to be free again.
+    for (let i = 0; ; i++) {
+      try {
+        await gc.router.bind(gc.endpoint);
+        break;
+      } catch (err) {
+        if (i > 40) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     void gc.loop();
     return gc;
   }

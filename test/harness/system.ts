@@ -33,7 +33,7 @@ export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOpt
     ...sys,
     db,
     client: (o = {}) => {
-      const c = new GcPipelineClient({ endpoint: sys.gcEndpoint, timeoutMs: o.timeoutMs ?? 5000, retries: o.retries ?? 3 });
+      const c = new GcPipelineClient({ endpoints: [sys.gcEndpoint], timeoutMs: o.timeoutMs ?? 5000, retries: o.retries ?? 3 });
       clients.push(c);
       return c;
     },
