@@ -15,7 +15,8 @@ export interface BannerExtras {
   logs: string;
 }
 
-const label = (s: string) => `  ${s}:`.padEnd(29);
+/** A column of labels; a label longer than the column still gets a space before its value. */
+const label = (s: string) => `  ${s}: `.padEnd(29);
 
 export function bannerLines(s: Sistema, x: BannerExtras): string[] {
   const twoHosts = s.gas.length > 1;

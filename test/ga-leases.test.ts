@@ -20,7 +20,11 @@ let pool: pg.Pool;
 let store: Store;
 let seq = 0;
 const ISBN = '978-84-0000-500-1';
-const dev = (p: string): OperacionSolicitada => ({ operacion: 'devolucion', isbn: ISBN, usuario: `u-${p}`, id: `${p}-${++seq}` });
+/** An async préstamo of its own user (a return needs a loan, or it is refused at once: 005). */
+const dev = (p: string): OperacionSolicitada => {
+  const n = ++seq;
+  return { operacion: 'prestamo', isbn: ISBN, usuario: `u-${p}-${n}`, id: `${p}-${n}` };
+};
 const informe = (id: string, atendidas = 0): InformeGc => ({ id, sede: id.replace(/^gc-/, ''), atendidas, porSegundo: 0, tareas: 0, iniciado: new Date().toISOString() });
 /** The lease row of one op, read straight from the ledger. */
 async function lease(id: string): Promise<{ gestor: string | null; vigente: boolean }> {
@@ -48,7 +52,7 @@ describe('leases on pending async ops', () => {
   test('registrar with a lease: the recording GC holds it, and the ACEPTADO says so', async () => {
     const o = dev('a');
     const r = await store.registrar(o, { gestor: 'gc-a', ms: 60_000 });
-    expect(r).toMatchObject({ codigo: 'ACEPTADO', estado: 'PENDIENTE', datos: { estado: 'PENDIENTE', operacion: 'devolucion', gestor: 'gc-a' } });
+    expect(r).toMatchObject({ codigo: 'ACEPTADO', estado: 'PENDIENTE', datos: { estado: 'PENDIENTE', operacion: 'prestamo', gestor: 'gc-a' } });
     expect(await lease(o.id)).toEqual({ gestor: 'gc-a', vigente: true });
   });
 
@@ -68,7 +72,6 @@ describe('leases on pending async ops', () => {
 
   test('a repeat of an op already applied returns its outcome, lease or not', async () => {
     const o = dev('c');
-    await store.aplicar({ operacion: 'prestamo', isbn: ISBN, usuario: o.usuario, id: `${o.id}-p` });
     await store.registrar(o, { gestor: 'gc-a', ms: 60_000 });
     const applied = await store.aplicar(o);
     expect(applied.estado).toBe('COMPLETADA');

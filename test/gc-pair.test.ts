@@ -110,7 +110,7 @@ function client(g: Gc) {
       for (const r of reqs) await sock.send(JSON.stringify(r));
       const got: Respuesta[] = [];
       for (let i = 0; i < reqs.length; i++) got.push(JSON.parse((await sock.receive()).at(-1)!.toString()) as Respuesta);
-      return reqs.map((r) => got.find((x) => x.id === r.id)!);
+      return reqs.map((r) => got.find((x) => x.clave === r.clave)!);
     },
   };
 }
@@ -130,7 +130,7 @@ describe('two GCs, both active', () => {
     const [a, b] = [await gc('gc-a'), await gc('gc-b')];
     const act = await actor([a, b], 'prestamo', 'p-ambos');
     await Promise.all([live(a, 'prestamo', 1), live(b, 'prestamo', 1)]);
-    const reqs = (g: string) => Array.from({ length: 15 }, (_, i) => ({ operacion: 'prestamo', isbn: ISBN, usuario: `ambos-${g}-${i}`, id: `ambos-${g}-${i}` }));
+    const reqs = (g: string) => Array.from({ length: 15 }, (_, i) => ({ operacion: 'prestamo', isbn: ISBN, usuario: `ambos-${g}-${i}`, clave: `ambos-${g}-${i}` }));
     const [ra, rb] = await Promise.all([client(a).many(reqs('a')), client(b).many(reqs('b'))]);
     expect([...ra, ...rb].every((r) => r.codigo === 'APROBADO')).toBe(true);
     expect(a.h.status().respuestas).toBe(15);
@@ -151,12 +151,13 @@ describe('two GCs, both active', () => {
     await live(a, 'prestamo', 1);
     const users = Array.from({ length: 6 }, (_, i) => `muere-${i}`);
     const ca = client(a);
-    expect((await ca.many(users.map((u) => ({ operacion: 'prestamo', isbn: ISBN, usuario: u, id: `${u}-p` })))).every((r) => r.codigo === 'APROBADO')).toBe(true);
+    expect((await ca.many(users.map((u) => ({ operacion: 'prestamo', isbn: ISBN, usuario: u, clave: `${u}-p` })))).every((r) => r.codigo === 'APROBADO')).toBe(true);
     // No devolución actor anywhere: the returns are recorded (ACEPTADO) and wait at gc-muere.
-    const devs = users.map((u) => ({ operacion: 'devolucion', isbn: ISBN, usuario: u, id: `${u}-d` }));
+    const devs = users.map((u) => ({ operacion: 'devolucion', isbn: ISBN, usuario: u, clave: `${u}-d` }));
     expect((await ca.many(devs)).every((r) => r.codigo === 'ACEPTADO')).toBe(true);
     expect(a.h.status().tareas['en-cola']).toBe(6);
-    const ids = devs.map((d) => d.id);
+    const ids = devs.map((d) => d.clave);
+    expect((await ledger(ids)).size).toBe(6);
     expect([...(await ledger(ids)).values()].every((r) => r.estado === 'PENDIENTE' && r.gestor === 'gc-muere')).toBe(true);
 
     await a.h.abort();
@@ -171,9 +172,9 @@ describe('two GCs, both active', () => {
     const [a, b] = [await gc('gc-duena'), await gc('gc-otra')];
     await actor([a, b], 'prestamo', 'p-d');
     await live(a, 'prestamo', 1);
-    const [loan] = await client(a).many([{ operacion: 'prestamo', isbn: ISBN, usuario: 'duena-1', id: 'duena-1-p' }]);
+    const [loan] = await client(a).many([{ operacion: 'prestamo', isbn: ISBN, usuario: 'duena-1', clave: 'duena-1-p' }]);
     expect(loan!.codigo).toBe('APROBADO');
-    const dev = { operacion: 'devolucion', isbn: ISBN, usuario: 'duena-1', id: 'duena-1-d' };
+    const dev = { operacion: 'devolucion', isbn: ISBN, usuario: 'duena-1', clave: 'duena-1-d' };
     expect((await client(a).many([dev]))[0]!.codigo).toBe('ACEPTADO');
     // A PS that failed over repeats it at gc-otra while gc-duena is alive and holds it.
     expect((await client(b).many([dev]))[0]!.codigo).toBe('ACEPTADO');
@@ -181,9 +182,9 @@ describe('two GCs, both active', () => {
     // Several lease periods later it still belongs to gc-duena (renewed), and gc-otra never took it up.
     await new Promise((r) => setTimeout(r, 2000));
     expect(b.h.status().tareas.total).toBe(0);
-    expect((await ledger([dev.id])).get(dev.id)).toEqual({ estado: 'PENDIENTE', gestor: 'gc-duena' });
+    expect((await ledger([dev.clave])).get(dev.clave)).toEqual({ estado: 'PENDIENTE', gestor: 'gc-duena' });
     const d = await actor([a, b], 'devolucion', 'd-d');
-    await until(async () => (await ledger([dev.id])).get(dev.id)?.estado === 'COMPLETADA', 5000, 'return applied');
+    await until(async () => (await ledger([dev.clave])).get(dev.clave)?.estado === 'COMPLETADA', 5000, 'return applied');
     expect(d.status().gcs.map((l) => l.tareas)).toEqual([1, 0]);
     await sound('duena-');
   });
