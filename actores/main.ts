@@ -1,4 +1,4 @@
-/** Actor process: read config (ACTOR_TIPO required), wire storage client + actor + HTTP port, stop cleanly on signals. */
+/** Actor process: read config (ACTOR_TIPOS or ACTOR_TIPO required), wire storage client + actor + HTTP port, stop cleanly on signals. */
 import '../common/env.js';
 import { guardStdio } from '../common/stdio-guard.js';
 import { ACTOR_VARS } from '../common/config.js';
@@ -14,13 +14,13 @@ guardStdio();
 async function main(): Promise<void> {
   const log = createLogger('actor');
   const cfg = readConfigOrExit(ACTOR_VARS, log);
-  const tipo = cfg.ACTOR_TIPO;
-  if (!tipo) exitWith(log, `Invalid configuration: ACTOR_TIPO: required, one of ${OPERACIONES_ACTOR.join(', ')}`, { variable: 'ACTOR_TIPO' });
-  const actorId = cfg.ACTOR_ID ?? defaultActorId(tipo);
+  const tipos = cfg.ACTOR_TIPOS;
+  if (!tipos) exitWith(log, `Invalid configuration: ACTOR_TIPOS (or ACTOR_TIPO): required, one or more of ${OPERACIONES_ACTOR.join(', ')}`, { variable: 'ACTOR_TIPOS' });
+  const actorId = cfg.ACTOR_ID ?? defaultActorId(tipos);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('actor');
   const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
-  const actor = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: actorId }, log, { storage, registry });
+  const actor = await startActor({ ...cfg, ACTOR_TIPOS: tipos, ACTOR_ID: actorId }, log, { storage, registry });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
   log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
   // Running tasks get up to 3 s to finish inside close(); the grace covers that.

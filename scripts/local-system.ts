@@ -68,6 +68,12 @@ export interface LocalSystemOptions {
   /** Where PostgreSQL data and process logs live; default a temp dir removed by stop(). */
   dataDir?: string;
   actorsPerType?: number;
+  /**
+   * 'todos': each actor process serves all three operation types (ACTOR_TIPOS), so
+   * `actorsPerType` processes give that many actors of every type; 'uno' (default):
+   * one process per actor and type.
+   */
+  tiposPorActor?: 'uno' | 'todos';
   /** Extra environment for every process (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
   /** 'standard' = the documented default ports (npm start); 'free' = any free ports (tests). */
@@ -535,15 +541,16 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
     let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipo: OperacionActor, on?: HostName) => {
-      const n = (counters[tipo] = (counters[tipo] ?? 0) + 1);
+    const addActorProcess = async (tipos: readonly OperacionActor[], on?: HostName) => {
+      const kind = tipos.length === 1 ? tipos[0]! : 'actor';
+      const n = (counters[kind] = (counters[kind] ?? 0) + 1);
       // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
       const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
       // With a clients host, actors live there unless a host is asked for.
       const onClients = !!clients && !on;
       const address = onClients ? clients.address : addressOf(h);
       const netns = onClients ? clients.netns : netnsOf(h);
-      const id = `${tipo}-${n}`;
+      const id = `${kind}-${n}`;
       const httpPort = std ? nextActorHttp++ : await freePort(address);
       const a = new ManagedProcess({
         name: id,
@@ -551,7 +558,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         env: {
           ...common,
           HTTP_HOST: address,
-          ACTOR_TIPO: tipo,
+          ACTOR_TIPOS: tipos.join(','),
           ACTOR_ID: id,
           GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','),
           GC_BACKEND_ENDPOINTS: gcs.map((g) => g.backend).join(','),
@@ -580,7 +587,10 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
 
     const perType = opts.actorsPerType ?? 2;
-    for (let i = 0; i < perType; i++) for (const t of OPERACIONES_ACTOR) await addActorProcess(t);
+    for (let i = 0; i < perType; i++) {
+      if (opts.tiposPorActor === 'todos') await addActorProcess(OPERACIONES_ACTOR);
+      else for (const t of OPERACIONES_ACTOR) await addActorProcess([t]);
+    }
     await Promise.all(actors.map((a) => a.waitHealthy()));
     checkAborted();
     if (perType > 0) await waitForActors(perType);
@@ -625,7 +635,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gc,
       actors,
       addActor: async (tipo, on) => {
-        const a = await addActorProcess(tipo, on);
+        const a = await addActorProcess([tipo], on);
         await a.waitHealthy();
         return a;
       },

@@ -89,12 +89,13 @@ async function main(): Promise<void> {
     .name('npm start --')
     .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
     .option('--actores <n>', 'actors per type', intArg(1), 2)
+    .addOption(new Option('--tipos-por-actor <t>', 'todos: each actor process serves the three types (one per host); uno: one process per actor and type').choices(['todos', 'uno']).default('todos'))
     .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
     .option('--puertos-libres', 'use any free ports instead of the documented defaults')
     .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
     .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
     .parse();
-  const opts = program.opts<{ actores: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
   const tty = process.stdout.isTTY;
 
   let system: LocalSystem | undefined;
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
     starting = startLocalSystem({
       dataDir: opts.data,
       actorsPerType: opts.actores,
+      tiposPorActor: opts.tiposPorActor,
       ports: opts.puertosLibres ? 'free' : 'standard',
       topology: opts.topologia,
       replicacion: opts.replicacion,

@@ -29,7 +29,7 @@ describe('bench report', () => {
     expect(ratios.total!.p99).toBeGreaterThan(0.5);
     const report: BenchReport = {
       fecha: new Date().toISOString(),
-      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, env: {}, replicacion: 'ninguna', isbns: [] },
+      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, tiposPorActor: 'uno', env: {}, replicacion: 'ninguna', isbns: [] },
       sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' } } as LoadReport,
       techo: { ...techo, duracionMs: 1000, clientes: 4 },
       ratios,
