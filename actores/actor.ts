@@ -51,7 +51,7 @@ export interface ActorHandle {
     /** Messages to the GCs not yet handed to ZeroMQ (one is away or slow), and those dropped because too many waited: all links. */
     salida: { enCola: number; descartados: number };
     /** Per GC link, in GC_PUB_ENDPOINTS order. */
-    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number } }>;
+    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number; mensajes: number; envios: number } }>;
     almacenamiento: ReturnType<StorageClient['status']>;
   };
   /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */

@@ -67,9 +67,9 @@ export class GcLink {
     })();
   }
 
-  /** Messages not yet handed to ZeroMQ, and those dropped because too many waited. */
-  get salida(): { enCola: number; descartados: number } {
-    return { enCola: this.out.depth, descartados: this.out.dropped };
+  /** Messages not yet handed to ZeroMQ, those dropped because too many waited, and those sent in how many ZeroMQ messages. */
+  get salida(): { enCola: number; descartados: number; mensajes: number; envios: number } {
+    return { enCola: this.out.depth, descartados: this.out.dropped, ...this.out.sent };
   }
 
   send(m: MensajeActor): void {

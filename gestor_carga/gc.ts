@@ -65,6 +65,8 @@ export interface GcStatus {
   ledgerCargado: boolean;
   modos: Record<OperacionActor, Modo>;
   estrategia: string;
+  /** Tasks published, and the ZeroMQ messages they went in (fewer when batched). */
+  publicadas: { mensajes: number; envios: number };
   almacenamiento: ReturnType<StorageClient['status']>;
 }
 
@@ -323,6 +325,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         ledgerCargado: resume.loaded(),
         modos,
         estrategia: cfg.GC_ESTRATEGIA,
+        publicadas: pubQ.sent,
         almacenamiento: deps.storage.status(),
       };
     },
