@@ -34,6 +34,7 @@ import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from './loc
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -57,6 +58,7 @@ export interface BenchOptions {
 export interface TechoReport extends LatencySummary {
   duracionMs: number;
   clientes: number;
+  serie: LoadReport['serie'];
 }
 
 export interface BenchReport {
@@ -290,8 +292,9 @@ async function main(): Promise<void> {
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string; html?: string }>();
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
@@ -325,6 +328,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);
+  process.stdout.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'bench', datos: report }], { html: o.html, json, nombre: 'bench', fecha: report.fecha })}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
@@ -133,7 +134,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
     .option('--json <fichero>', 'escribe el informe en JSON')
-    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string }, cmd: Command) => {
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON, o en reports/)')
+    .option('--no-html', 'sin informe HTML')
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string; html?: string | false }, cmd: Command) => {
       if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
       let pattern: LoadPattern = { tipo: 'secuencia' };
@@ -171,6 +174,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (o.json) {
         await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
         out.write(`informe JSON: ${o.json}\n`);
+      }
+      if (o.html !== false) {
+        try {
+          out.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'carga', datos: report }], { html: o.html, json: o.json, nombre: 'carga', fecha: report.inicio })}\n`);
+        } catch (e) {
+          // Only an asked-for file is the run's failure; the default place may be read-only (a container).
+          io.stderr.write(`no se pudo escribir el informe HTML: ${(e as Error).message}\n`);
+          if (o.html) exitCode = 1;
+        }
       }
       if (report.respuestas === 0) exitCode = 1;
     });
