@@ -22,7 +22,7 @@ import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
-import { describePgNode, statusSessions } from './pg-status.js';
+import { describePgNode, statusSessions, type PgNodeDescription } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
 import { SendQueue } from '../common/send-queue.js';
@@ -44,6 +44,23 @@ export interface GaOptions {
   /** Period of the background `SELECT 1` that keeps /health honest when idle (default 2000; 0 = off). */
   healthProbeMs?: number;
   connectionTimeoutMillis?: number;
+}
+
+/** A pair member's role (RoleController.status), or a standalone GA's fixed one. */
+export type GaRoleStatus = Awaited<ReturnType<RoleController['status']>> | { rol: string; estado: 'ACTIVE'; activo: true; mode: 'standalone' };
+
+/** GET /status of a GA (scripts/status.ts, the launcher and the panel read it). */
+export interface GaStatus {
+  proc: 'ga';
+  rol: string;
+  endpoint: string;
+  role: GaRoleStatus;
+  postgres: { host: string; port: number; database: string; ok: boolean; lastError?: string } & PgNodeDescription;
+  pool: { max: number; total: number; idle: number; waiting: number };
+  replicacion: ReturnType<ReplicationMode['state']>;
+  inFlight: number;
+  sendQueue: number;
+  ops: { byCmd: Record<string, number>; byCodigo: Record<string, number> };
 }
 
 export interface GaHandle {
@@ -212,11 +229,11 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       registry,
       log,
       healthy: () => dbOk,
-      status: async () => {
+      status: async (): Promise<GaStatus> => {
         const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
         const [pgNode, roleStatus] = await Promise.all([
           describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined),
-          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE', activo: true, mode: 'standalone' }),
+          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE' as const, activo: true as const, mode: 'standalone' as const }),
         ]);
         const pool = target.pool;
         return {

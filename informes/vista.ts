@@ -178,7 +178,7 @@ export function seccionesDeDrill(r: DrillReport): Seccion[] {
       veredicto: { ok: r.ok, texto: r.ok ? 'RESULTADO: OK' : 'RESULTADO: FALLO' },
       tablas: [
         { titulo: 'Verificaciones', cabecera: ['', 'verificación', 'detalle'], filas: r.verificaciones.map((v) => [v.ok ? 'OK' : v.informativo ? 'INFO' : 'FALLO', v.nombre, v.detalle]) },
-        { titulo: 'Estados de los GA', cabecera: ['t', 'GA', 'estado', 'timeline', 'replicación'], filas: r.ga.map((g) => [`+${(g.tMs / 1000).toFixed(1)} s`, g.ga, g.estado, String(g.timeline ?? '—'), g.replicacion ?? '—']) },
+        { titulo: 'Estados de los GA', cabecera: ['t', 'GA', 'estado', 'timeline', 'replicación'], filas: r.ga.map((g) => [`${g.tMs >= 0 ? '+' : ''}${(g.tMs / 1000).toFixed(1)} s`, g.ga, g.estado, String(g.timeline ?? '—'), g.replicacion ?? '—']) },
         { titulo: 'PostgreSQL al final', cabecera: ['host', 'rol', 'timeline', 'detalle'], filas: r.postgres.map((p) => [p.host, p.rol, String(p.timeline ?? '—'), p.detalle ?? '']) },
         { titulo: 'Intentos por código', cabecera: ['código', 'n'], filas: Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([c, n]) => [c, String(n)]) },
       ],

@@ -20,6 +20,10 @@ import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
 import { takeOverSignals } from './signals.js';
+import { freePort } from './free-port.js';
+import { panelProcess } from './panel-process.js';
+import { DEFAULT_PANEL_PORT } from '../panel/server.js';
+import type { ManagedProcess } from './child-process.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -120,6 +124,7 @@ async function main(): Promise<void> {
 
   let system: LocalSystem | undefined;
   let starting: Promise<LocalSystem> | undefined;
+  let panel: ManagedProcess | undefined;
   const abort = new AbortController();
   // Stopping is the normal way to end `npm start`: exit 0 (npm would report any other code as a failure).
   const signals = takeOverSignals({
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
     cleanup: async () => {
       abort.abort();
       await starting?.catch(() => undefined); // an interrupted start stops what it had started
+      await panel?.stop();
       await system?.stop();
       out('Sistema detenido.\n');
     },
@@ -158,6 +164,18 @@ async function main(): Promise<void> {
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
   const byHost = (h: 'pc1' | 'pc2') => s.actors.filter((a) => a.spec.host === h).length;
+  // The panel is a convenience: the system runs on without it (e.g. its port is taken).
+  let panelUrl: string;
+  try {
+    const port = opts.puertosLibres ? await freePort('127.0.0.1') : DEFAULT_PANEL_PORT;
+    panel = panelProcess(s, { host: '127.0.0.1', port }).start();
+    await panel.waitHealthy(10_000);
+    panelUrl = `http://127.0.0.1:${port}/`;
+  } catch (err) {
+    await panel?.stop();
+    panel = undefined;
+    panelUrl = `no se pudo iniciar (${(err as Error).message})`;
+  }
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
   // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
   const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --';
@@ -165,6 +183,7 @@ async function main(): Promise<void> {
     [
       '',
       'Sistema listo.',
+      `  Panel en vivo:             ${panelUrl}`,
       `  GC (PS → GC, REQ/DEALER):  ${s.gcEndpoint}`,
       `  GC /status /metrics:       ${s.gcHttp}/status  ${s.gcHttp}/errors/stats`,
       ...gas.map((g, i) => `  GA ${g.spec.host} (${i === 0 ? 'primario' : 'respaldo'}):`.padEnd(29) + `${s.gaEndpoints[i]}   (http://${g.spec.httpHost}:${g.spec.httpPort}/status)`),

@@ -14,6 +14,7 @@
   var COLORES = ['#1f77b4', '#ff7f0e', '#9467bd', '#17becf', '#8c564b', '#bcbd22', '#e377c2', '#7f7f7f'];
   var COLOR_TOTAL = '#333333';
   var COLOR_FALLOS = '#b8860b';
+  var MAX_FILAS = 8;
   var COLOR_MARCA = { falla: '#d62728', recuperacion: '#2ca02c', rol: '#000000', breaker: '#c51b8a', proceso: '#636363' };
 
   function colorSerie(nombre, i) {
@@ -53,11 +54,17 @@
               ctx.moveTo(x, top);
               ctx.lineTo(x, top + h);
               ctx.stroke();
-              // Labels staggered so marks close in time stay readable.
+              // One label row per mark so marks close in time stay readable; past
+              // MAX_FILAS only the line is drawn (the list under the chart has them all).
+              if (i >= MAX_FILAS) return;
               var texto = m.texto.length > 40 ? m.texto.slice(0, 39) + '…' : m.texto;
               var w = ctx.measureText(texto).width;
               var tx = x + 4 * px + w > right ? x - 4 * px - w : x + 4 * px;
-              ctx.fillText(texto, tx, top + (12 + (i % 4) * 13) * px);
+              var ty = top + (12 + i * 13) * px;
+              ctx.fillStyle = 'rgba(255,255,255,0.85)';
+              ctx.fillRect(tx - 2 * px, ty - 10 * px, w + 4 * px, 13 * px);
+              ctx.fillStyle = color;
+              ctx.fillText(texto, tx, ty);
             });
             ctx.restore();
           },
@@ -125,6 +132,12 @@
     window.addEventListener('resize', function () { u.setSize({ width: ancho(), height: opts.height }); });
     return {
       u: u,
+      series: g.series.map(function (s) { return s.nombre; }).join('|'),
+      destruir: function () {
+        u.destroy();
+        figura.remove();
+        window.__graficos = window.__graficos.filter(function (r) { return r !== registro; });
+      },
       actualizar: function (nuevo) {
         estado.marcas = nuevo.marcas || [];
         registro.marcas = estado.marcas;

@@ -28,7 +28,7 @@
     t.filas.forEach(function (f) {
       var r = el('tr');
       f.forEach(function (c) {
-        var td = el('td', /^(OK|INFO|FALLO)$/.test(c) ? 'v-' + c : '', c);
+        var td = el('td', /^(OK|INFO|FALLO)$/.test(c) ? 'v-' + c : /^[-+]?[\d.,]+( ms| s| B)?$/.test(c) ? 'num' : '', c);
         r.appendChild(td);
       });
       tbody.appendChild(r);
