@@ -21,6 +21,7 @@ import { MAX_TRANSPORT_BYTES } from '../common/protocol.js';
 import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
+import { createPgMetrics } from './pg-metrics.js';
 import { migrate } from './migrate.js';
 import { describePgNode, statusSessions, type PgNodeDescription } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
@@ -223,6 +224,12 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     // ---- observability
     const pgStatus = statusSessions(); // target and peer node; closed after the HTTP server (cleanup runs in reverse)
     cleanup.push(() => pgStatus.close());
+    const peerPgOf = () => (cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined);
+    const describeNode = () => {
+      const peerPg = peerPgOf();
+      return describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined);
+    };
+    createPgMetrics(registry, describeNode, () => replication.state().mode === 'sync');
     const http: HttpServer = await startHttpServer({
       host: cfg.HTTP_HOST,
       port: cfg.GA_HTTP_PORT,
@@ -230,9 +237,8 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       log,
       healthy: () => dbOk,
       status: async (): Promise<GaStatus> => {
-        const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
         const [pgNode, roleStatus] = await Promise.all([
-          describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined),
+          describeNode(),
           role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE' as const, activo: true as const, mode: 'standalone' as const }),
         ]);
         const pool = target.pool;
