@@ -58,16 +58,29 @@ function opsOf(serie: Serie): string[] {
   return [...OPERACIONES_ACTOR.filter((o) => ops.includes(o)), ...ops.filter((o) => !(OPERACIONES_ACTOR as readonly string[]).includes(o)).sort()];
 }
 
+/**
+ * Counts per bucket as rates per second. The last bucket ends with the run and may be a
+ * sliver (the replies still in flight at the deadline): under half a step its rate would
+ * be noise, so it is left out (null); its counts stay in the series.
+ */
+export function porSegundo(serie: Serie, n: number[]): Array<number | null> {
+  return n.map((v, i) => {
+    const start = serie.t[i] ?? i * serie.pasoS;
+    const width = Math.min(serie.pasoS, (serie.finS ?? Infinity) - start);
+    return width >= serie.pasoS / 2 ? v / width : null;
+  });
+}
+
 /** Throughput, failures and latency over time, each with the run's marks. */
 export function graficosDeSerie(serie: Serie, marcas: Marca[] = [], fallos = 'fallidas'): Grafico[] {
   const ops = opsOf(serie);
-  const porSegundo = (n: number[]) => n.map((v) => v / serie.pasoS);
+  const rate = (n: number[]) => porSegundo(serie, n);
   return [
     {
       titulo: 'Solicitudes por segundo, por operación',
       unidad: 'sol/s',
       x: serie.t,
-      series: [...ops.map((o) => ({ nombre: o, valores: porSegundo(serie.porOperacion[o]!.n) })), { nombre: 'total', valores: porSegundo(serie.total.n) }, { nombre: fallos, valores: porSegundo(serie.total.fallos) }],
+      series: [...ops.map((o) => ({ nombre: o, valores: rate(serie.porOperacion[o]!.n) })), { nombre: 'total', valores: rate(serie.total.n) }, { nombre: fallos, valores: rate(serie.total.fallos) }],
       marcas,
     },
     { titulo: 'Latencia p50 por operación', unidad: 'ms', x: serie.t, series: ops.map((o) => ({ nombre: o, valores: serie.porOperacion[o]!.p50 })), marcas },
@@ -317,7 +330,7 @@ export function vistaComparada(entradas: Array<{ nombre: string; informe: Inform
   });
   const graficos = conSerie.length
     ? [
-        overlay('Solicitudes por segundo (total)', 'sol/s', (s) => s.total.n.map((n) => n / s.pasoS)),
+        overlay('Solicitudes por segundo (total)', 'sol/s', (s) => porSegundo(s, s.total.n)),
         overlay('Latencia p50 (total)', 'ms', (s) => s.total.p50),
         overlay('Latencia p99 (total)', 'ms', (s) => s.total.p99),
         ...OPERACIONES_ACTOR.filter((op) => conSerie.some((c) => c.serie!.porOperacion[op])).map((op) =>

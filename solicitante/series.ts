@@ -26,6 +26,8 @@ export interface Serie {
   pasoS: number;
   /** Start of each bucket, seconds since inicioMs. */
   t: number[];
+  /** End of the run, seconds since inicioMs: the last bucket may be shorter than pasoS. */
+  finS: number;
   porOperacion: Record<string, SerieColumnas>;
   total: SerieColumnas;
 }
@@ -87,7 +89,7 @@ export class SeriesRecorder {
     const porOperacion: Record<string, SerieColumnas> = {};
     for (const op of [...this.ops.keys()].sort()) porOperacion[op] = this.ops.get(op)!.cols;
     const pasoS = this.pasoMs / 1000;
-    return { inicioMs: this.inicioMs, pasoS, t: Array.from({ length: this.current }, (_, i) => i * pasoS), porOperacion, total: this.all.cols };
+    return { inicioMs: this.inicioMs, pasoS, t: Array.from({ length: this.current }, (_, i) => i * pasoS), finS: Math.max(endMs, 0) / 1000, porOperacion, total: this.all.cols };
   }
 
   private close(): void {

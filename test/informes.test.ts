@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { htmlDocument } from '../informes/html.js';
 import { runInforme } from '../informes/main.js';
-import { InformeDesconocidoError, graficosDeSerie, reconocer, vistaComparada, vistaDe } from '../informes/vista.js';
+import { InformeDesconocidoError, graficosDeSerie, porSegundo, reconocer, vistaComparada, vistaDe } from '../informes/vista.js';
 import type { LoadReport } from '../solicitante/load.js';
 import { SeriesRecorder } from '../solicitante/series.js';
 
@@ -80,6 +80,16 @@ describe('report views', () => {
     expect(g[0]!.series[0]!.valores).toEqual([100, 100, 100]);
     expect(g[2]!.series[0]!.valores).toEqual([4, 4, 4]);
     expect(g[1]!.marcas).toEqual([{ t: 1, texto: 'falla', tipo: 'falla' }]);
+  });
+
+  it('rates per second leave out a last bucket that is only a sliver of the run', () => {
+    const r = new SeriesRecorder(0);
+    for (let t = 0; t < 2000; t += 10) r.record('x', t, 1, false);
+    r.record('x', 2040, 1, false); // a reply that was still in flight at the deadline
+    const s = r.finish(2050);
+    expect(s.finS).toBe(2.05);
+    expect(porSegundo(s, s.total.n)).toEqual([100, 100, null]);
+    expect(s.total.n).toEqual([100, 100, 1]); // counted all the same
   });
 
   it('compares runs of different lengths on one time axis, one column and one line per run', () => {

@@ -48,12 +48,13 @@
       sec.appendChild(ul);
     }
     main.appendChild(sec);
-    var graficos = el('div', 'graficos');
-    sec.appendChild(graficos);
-    s.graficos.forEach(function (g) { Graficos.crear(graficos, g, { alto: 260 }); });
+    // Tables first: the summary is what a reader compares; the charts explain it.
     var tablas = el('div', 'tablas');
     s.tablas.forEach(function (t) { tablas.appendChild(tabla(t)); });
     sec.appendChild(tablas);
+    var graficos = el('div', 'graficos');
+    sec.appendChild(graficos);
+    s.graficos.forEach(function (g) { Graficos.crear(graficos, g, { alto: 260 }); });
   });
   document.body.setAttribute('data-listo', '1');
 })();
