@@ -2,22 +2,25 @@
  * An actor as an in-process component: it receives the tasks published on its own
  * topic, applies them through the storage client and reports each result.
  *
- *  SUB    ← GC XPUB, subscribed to exactly "<tipo>.<actorId>"
- *  DEALER → GC backend ROUTER: hola, latido (every ACTOR_HEARTBEAT_MS), resultado, adios
+ * It works for every GC in its list (all active at once), with one link per GC:
+ *  SUB    ← that GC's XPUB, subscribed to exactly "<tipo>.<actorId>"
+ *  DEALER → that GC's backend ROUTER: hola, latido (every ACTOR_HEARTBEAT_MS), resultado, adios
+ * A result goes back over the link of the GC that published the task (each GC tracks
+ * only its own tasks), or of every GC that did, when two sent the same op.
  *
  * A restarted GC needs nothing special: ZeroMQ reconnects both sockets, the SUB
- * re-sends its subscription and the next latido makes the actor known again.
+ * re-sends its subscription and the next latido makes the actor known again. A GC
+ * that is gone costs its link only: the others' sockets and queues are their own.
  */
 import os from 'node:os';
-import { Dealer, Subscriber } from 'zeromq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { encode, type OperacionActor, type Resultado } from '../common/protocol.js';
+import type { OperacionActor, Resultado } from '../common/protocol.js';
 import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { within } from '../common/within.js';
-import { SendQueue } from '../common/send-queue.js';
+import { GcLink } from './gc-link.js';
 import { TaskRunner } from './task-runner.js';
 
 export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };
@@ -39,8 +42,10 @@ export interface ActorHandle {
     enCurso: number;
     completadas: number;
     fallidas: number;
-    /** Messages to the GC not yet handed to ZeroMQ (it is away or slow), and those dropped because too many waited. */
+    /** Messages to the GCs not yet handed to ZeroMQ (one is away or slow), and those dropped because too many waited: all links. */
     salida: { enCola: number; descartados: number };
+    /** Per GC link, in GC_PUB_ENDPOINTS order. */
+    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number } }>;
     almacenamiento: ReturnType<StorageClient['status']>;
   };
   /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */
@@ -58,12 +63,6 @@ export function defaultActorId(tipo: string, hostname = os.hostname(), pid = pro
 /** Tasks are a few hundred bytes; anything far bigger is dropped unread. */
 const MAX_TAREA_BYTES = 64 * 1024;
 
-/**
- * Messages waiting for the GC. Results can only pile up for tasks already received, so
- * this is a backstop (a few MB at most), not a limit a restarting GC should ever meet.
- */
-const MAX_OUTBOX = 10_000;
-
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
   const tipo = cfg.ACTOR_TIPO;
   const actorId = cfg.ACTOR_ID;
@@ -75,67 +74,57 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
   const inFlightGauge = new Gauge({ name: 'actor_tasks_in_flight', help: 'Tasks accepted and not yet reported', registers: [registry] });
   const malformed = new Counter({ name: 'actor_malformed_tasks_total', help: 'Task messages dropped as malformed or oversized', registers: [registry] });
 
-  // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
-  const sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 });
-  // While the GC is away nothing may pile up inside ZeroMQ to be replayed later (hours
-  // of stale heartbeats): `immediate` queues only to a connected GC, and the HWM is small,
-  // so a send just waits (no timeout) in our SendQueue until the GC is back. There
-  // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
-  // are kept, oldest dropped first past the bound, and go out when the GC returns.
-  const dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
-  sub.connect(cfg.GC_PUB_ENDPOINT);
-  sub.subscribe(topic);
-  dealer.connect(cfg.GC_BACKEND_ENDPOINT);
-  const out = new SendQueue(dealer, log, 'dealer', { maxDepth: MAX_OUTBOX });
-  const send = (m: MensajeActor) => out.send([encode(m)], m.t === 'latido' ? { replaces: 'latido' } : undefined);
-
   let killed = false;
+  let stopping = false;
+  let malformedLogged = 0;
+
+  const links = cfg.GC_PUB_ENDPOINTS.map(
+    (pub, index) =>
+      new GcLink({
+        pub,
+        backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
+        topic,
+        log: log.child({ gc: pub }),
+        onTask(frames) {
+          const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
+          if (!tarea) {
+            malformed.inc();
+            // Logged, but not one line per message if something floods us.
+            if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed task ignored');
+            return;
+          }
+          const outcome = runner.submit(tarea, index);
+          log.debug({ opId: tarea.id, intento: tarea.intento, outcome, gc: pub }, 'task received');
+        },
+      }),
+  );
+  const sendAll = (m: MensajeActor) => {
+    for (const l of links) l.send(m);
+  };
+
   const runner = new TaskRunner({
     aplicar: (op) => deps.storage.aplicar(op),
     concurrency: cfg.ACTOR_CONCURRENCY,
     log,
-    report(resultado: Resultado, _t: Tarea, ms: number) {
+    report(resultado: Resultado, _t: Tarea, ms: number, origins: number[]) {
       tasksDone.inc({ codigo: resultado.codigo });
       taskTime.observe(ms / 1000);
-      if (!killed) send({ t: 'resultado', actorId, tipo, resultado });
+      if (killed) return;
+      for (const i of origins) links[i]!.send({ t: 'resultado', actorId, tipo, resultado });
     },
   });
 
-  send({ t: 'hola', actorId, tipo, pid: process.pid });
+  sendAll({ t: 'hola', actorId, tipo, pid: process.pid });
   const heartbeat = setInterval(() => {
     inFlightGauge.set(runner.inFlight);
-    send({ t: 'latido', actorId, tipo, enCurso: runner.inFlight });
+    sendAll({ t: 'latido', actorId, tipo, enCurso: runner.inFlight });
   }, cfg.ACTOR_HEARTBEAT_MS);
 
-  let stopping = false;
-  let malformedLogged = 0;
-  const receiving = (async () => {
-    try {
-      for await (const frames of sub) {
-        // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
-        if (frames[0]?.toString('utf8') !== topic) continue;
-        const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
-        if (!tarea) {
-          malformed.inc();
-          // Logged, but not one line per message if something floods us.
-          if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length }, 'malformed task ignored');
-          continue;
-        }
-        const outcome = runner.submit(tarea);
-        log.debug({ opId: tarea.id, intento: tarea.intento, outcome }, 'task received');
-      }
-    } catch (err) {
-      if (!stopping) log.error({ err }, 'task receive loop failed');
-    }
-  })();
-
-  log.info({ topic, pub: cfg.GC_PUB_ENDPOINT, backend: cfg.GC_BACKEND_ENDPOINT }, 'actor started');
+  log.info({ topic, pub: cfg.GC_PUB_ENDPOINTS, backend: cfg.GC_BACKEND_ENDPOINTS }, 'actor started');
 
   function closeSockets(): void {
     clearInterval(heartbeat);
-    out.close();
-    if (!sub.closed) sub.close();
-    if (!dealer.closed) dealer.close();
+    for (const l of links) l.close();
   }
 
   return {
@@ -150,19 +139,20 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,
-      salida: { enCola: out.depth, descartados: out.dropped },
+      salida: { enCola: links.reduce((n, l) => n + l.salida.enCola, 0), descartados: links.reduce((n, l) => n + l.salida.descartados, 0) },
+      gcs: links.map((l) => ({ pub: l.pub, backend: l.backend, tareas: l.tasks, salida: l.salida })),
       almacenamiento: deps.storage.status(),
     }),
     async close(opts) {
       if (stopping) return;
       stopping = true;
-      sub.close(); // no new tasks
-      await receiving;
+      await Promise.all(links.map((l) => l.stopReceiving())); // no new tasks
       const dropped = runner.dropQueued();
       const graceMs = opts?.graceMs ?? 3000;
       await within(runner.idle(), graceMs);
-      send({ t: 'adios', actorId, tipo });
-      await out.drain(1000);
+      sendAll({ t: 'adios', actorId, tipo });
+      // Bounded as a whole: a GC that is away must not hold up the adios to the others.
+      await Promise.all(links.map((l) => l.drain(1000)));
       closeSockets();
       log.info({ dropped }, 'actor stopped');
     },

@@ -1,5 +1,6 @@
 /** Actor process: read config (ACTOR_TIPO required), wire storage client + actor + HTTP port, stop cleanly on signals. */
 import '../common/env.js';
+import { guardStdio } from '../common/stdio-guard.js';
 import { ACTOR_VARS } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
@@ -7,6 +8,8 @@ import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lif
 import { createStorageClient } from '../common/storage-client.js';
 import { OPERACIONES_ACTOR } from '../common/protocol.js';
 import { defaultActorId, startActor } from './actor.js';
+
+guardStdio();
 
 async function main(): Promise<void> {
   const log = createLogger('actor');

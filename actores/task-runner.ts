@@ -11,7 +11,8 @@ import type { Logger } from '../common/logger.js';
 
 export interface TaskRunnerDeps {
   aplicar(op: OperacionSolicitada): Promise<Resultado>;
-  report(r: Resultado, tarea: Tarea, ms: number): void;
+  /** `origins`: every GC that handed this task over while it ran (each gets the result). */
+  report(r: Resultado, tarea: Tarea, ms: number, origins: number[]): void;
   concurrency: number;
   log: Logger;
 }
@@ -28,8 +29,12 @@ export function failureResultado(op: OperacionSolicitada, err: unknown): Resulta
 
 export class TaskRunner {
   private readonly queue: Tarea[] = [];
-  /** Ids running or queued: a re-published copy of a task already here is not run twice. */
-  private readonly ids = new Set<string>();
+  /**
+   * Ids running or queued, with the GCs (by index) that sent them: a copy of a task already
+   * here (re-published, or sent by another GC after a PS failed over) is not run twice,
+   * but the result goes to every GC that asked.
+   */
+  private readonly ids = new Map<string, Set<number>>();
   private running = 0;
   private idleWaiters: Array<() => void> = [];
   completed = 0;
@@ -42,9 +47,13 @@ export class TaskRunner {
     return this.ids.size;
   }
 
-  submit(t: Tarea): 'started' | 'queued' | 'duplicate' {
-    if (this.ids.has(t.id)) return 'duplicate';
-    this.ids.add(t.id);
+  submit(t: Tarea, origin = 0): 'started' | 'queued' | 'duplicate' {
+    const origins = this.ids.get(t.id);
+    if (origins) {
+      origins.add(origin);
+      return 'duplicate';
+    }
+    this.ids.set(t.id, new Set([origin]));
     if (this.running < this.d.concurrency) {
       this.run(t);
       return 'started';
@@ -87,7 +96,7 @@ export class TaskRunner {
       .then((r) => {
         this.d.log.debug({ opId: op.id, codigo: r.codigo, estado: r.estado, intento: t.intento }, 'task done');
         try {
-          this.d.report(r, t, performance.now() - t0);
+          this.d.report(r, t, performance.now() - t0, [...(this.ids.get(t.id) ?? [])]);
         } catch (err) {
           this.d.log.error({ err, opId: op.id }, 'reporting a result failed');
         }

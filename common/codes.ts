@@ -7,7 +7,7 @@ export const SUCCESS_CODES = ['APROBADO', 'ACEPTADO', 'OK'] as const;
 export const ERROR_CLASSES = {
   invalid: ['SOLICITUD_INVALIDA', 'OPERACION_DESCONOCIDA'],
   not_found: ['LIBRO_NO_EXISTE', 'PRESTAMO_NO_ENCONTRADO', 'OPERACION_NO_ENCONTRADA'],
-  conflict: ['SIN_EJEMPLARES', 'PRESTAMO_ACTIVO', 'LIMITE_RENOVACIONES', 'ID_REUTILIZADO'],
+  conflict: ['SIN_EJEMPLARES', 'PRESTAMO_ACTIVO', 'LIMITE_RENOVACIONES', 'ID_REUTILIZADO', 'TITULO_AMBIGUO'],
   unavailable: ['ALMACENAMIENTO_NO_DISPONIBLE', 'SIN_ACTORES', 'TIEMPO_AGOTADO'],
   internal: ['ERROR_INTERNO'],
 } as const;
@@ -49,7 +49,8 @@ export const MENSAJES: Record<Codigo, string> = {
   SIN_EJEMPLARES: 'No quedan ejemplares disponibles',
   PRESTAMO_ACTIVO: 'El usuario ya tiene un préstamo activo de ese libro',
   LIMITE_RENOVACIONES: 'El préstamo ya se renovó el máximo de veces',
-  ID_REUTILIZADO: 'Ese id de operación ya se usó para otra solicitud',
+  ID_REUTILIZADO: 'Esa clave de operación ya se usó para otra solicitud',
+  TITULO_AMBIGUO: 'Varios libros tienen ese título; indique el ISBN',
   ALMACENAMIENTO_NO_DISPONIBLE: 'El almacenamiento no está disponible; reintente',
   SIN_ACTORES: 'No hay actores disponibles para la operación; reintente',
   TIEMPO_AGOTADO: 'La operación no terminó a tiempo; consulte su estado con su id',

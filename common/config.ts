@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
-import { actorIdSchema } from './internal-protocol.js';
+import { actorIdSchema, gcIdSchema } from './internal-protocol.js';
 
 // 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
 const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
@@ -56,6 +56,12 @@ export const VARIABLES = {
   GC_PUB_BIND: endpoint.default('tcp://0.0.0.0:5556'),
   GC_BACKEND_BIND: endpoint.default('tcp://0.0.0.0:5557'),
   GC_HTTP_PORT: int(9555, 0, 65535),
+  /** This GC's name among the GCs sharing the ledger (it owns leases under it): unique per GC. Default gc-<GC_SEDE or hostname>. */
+  GC_ID: gcIdSchema.optional(),
+  /** The sede this GC serves (a label in /status and the load report). */
+  GC_SEDE: sedeSchema.optional(),
+  /** Lease on the async ops a GC records: renewed every third of it while the GC lives; once it runs out, another GC resumes them. */
+  GC_LEASE_MS: int(6000, 300, 3_600_000),
   GC_MODO_PRESTAMO: modo.default('sync'),
   GC_MODO_RENOVACION: modo.default('sync'),
   GC_MODO_DEVOLUCION: modo.default('async'),
@@ -70,12 +76,22 @@ export const VARIABLES = {
   // actors
   ACTOR_TIPO: z.enum(OPERACIONES_ACTOR).optional(),
   ACTOR_ID: actorIdSchema.optional(),
-  GC_PUB_ENDPOINT: endpoint.default('tcp://127.0.0.1:5556'),
-  GC_BACKEND_ENDPOINT: endpoint.default('tcp://127.0.0.1:5557'),
+  /** Every GC's task PUB, and its backend, in the same order (one pair per GC): an actor works for all of them. */
+  GC_PUB_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5556']),
+  GC_BACKEND_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5557']),
+  /** One-GC forms of the two lists above (set one form or the other). */
+  GC_PUB_ENDPOINT: endpoint.optional(),
+  GC_BACKEND_ENDPOINT: endpoint.optional(),
   ACTOR_HTTP_PORT: int(0, 0, 65535),
   ACTOR_CONCURRENCY: int(64, 1, 10000),
   // PS
-  GC_ENDPOINT: endpoint.default('tcp://127.0.0.1:5555'),
+  /**
+   * The GCs a PS may use, its own sede's first: it sends there while that GC answers and fails over
+   * down the list (same op id) when it does not. Default: the two GCs of `npm start` (pc1, pc2).
+   */
+  GC_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5555', 'tcp://127.0.1.2:5555']),
+  /** One-GC form of GC_ENDPOINTS (set one or the other). */
+  GC_ENDPOINT: endpoint.optional(),
   PS_TIMEOUT_MS: int(5000, 50),
   PS_RETRIES: int(3, 0, 100),
   // What the GC accepts as `sede`: a bad value fails at start, not as SOLICITUD_INVALIDA on every request.
@@ -100,6 +116,19 @@ export class ConfigError extends Error {
 type Picked<K extends VariableName> = { [P in K]: z.output<(typeof VARIABLES)[P]> };
 
 /**
+ * Lists that replaced a one-endpoint variable: the old name still works, as a
+ * one-element list, when the list itself is not set.
+ */
+const SINGULAR_OF: Partial<Record<VariableName, VariableName>> = {
+  GC_ENDPOINTS: 'GC_ENDPOINT',
+  GC_PUB_ENDPOINTS: 'GC_PUB_ENDPOINT',
+  GC_BACKEND_ENDPOINTS: 'GC_BACKEND_ENDPOINT',
+};
+
+/** Lists read pairwise (the i-th of one goes with the i-th of the other): same length. */
+const PAIRED_LISTS: Array<[VariableName, VariableName]> = [['GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS']];
+
+/**
  * Pairs of timings that only work together: a peer or actor must get several
  * beats within the silence that declares it dead, or it flaps between dead and
  * alive (tasks moved, takeovers started) while perfectly healthy. Checked when a
@@ -121,10 +150,24 @@ const RELATIONS: Array<{ slow: VariableName; fast: VariableName; factor: number;
 export function readConfig<K extends VariableName>(names: readonly K[], env: NodeJS.ProcessEnv = process.env): Picked<K> {
   const out: Record<string, unknown> = {};
   for (const name of names) {
-    const raw = env[name];
-    const r = VARIABLES[name].safeParse(raw === '' ? undefined : raw);
-    if (!r.success) throw new ConfigError(name, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+    let raw = env[name] === '' ? undefined : env[name];
+    let shown: string = name;
+    const singular = SINGULAR_OF[name];
+    const single = singular && env[singular] !== '' ? env[singular] : undefined;
+    if (singular && single !== undefined) {
+      if (raw !== undefined) throw new ConfigError(singular, `set ${name} or ${singular}, not both`);
+      raw = single;
+      shown = singular;
+    }
+    const r = VARIABLES[name].safeParse(raw);
+    if (!r.success) throw new ConfigError(shown, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
     out[name] = r.data;
+  }
+  for (const [a, b] of PAIRED_LISTS) {
+    const [x, y] = [out[a], out[b]];
+    if (Array.isArray(x) && Array.isArray(y) && x.length !== y.length) {
+      throw new ConfigError(b, `must list as many endpoints as ${a} (one per GC, in the same order): ${y.length} vs ${x.length}`);
+    }
   }
   for (const { slow, fast, factor, plusMs = 0 } of RELATIONS) {
     const [s, f] = [out[slow], out[fast]];
@@ -144,13 +187,13 @@ export const GA_VARS = [
 export const GC_VARS = [
   'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND', 'GC_HTTP_PORT',
   'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS',
-  'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST',
+  'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST', 'GC_ID', 'GC_SEDE', 'GC_LEASE_MS',
 ] as const;
 export const ACTOR_VARS = [
-  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPO', 'ACTOR_ID', 'GC_PUB_ENDPOINT', 'GC_BACKEND_ENDPOINT',
+  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPO', 'ACTOR_ID', 'GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS',
   'ACTOR_HTTP_PORT', 'ACTOR_CONCURRENCY', 'ACTOR_HEARTBEAT_MS', 'HTTP_HOST',
 ] as const;
-export const PS_VARS = ['GC_ENDPOINT', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
+export const PS_VARS = ['GC_ENDPOINTS', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
 /** Read by the GA that runs the sync-replication watchdog (see gestor_almacenamiento/sync-watchdog.ts). */
 export const REPLICATION_VARS = ['GA_REPLICACION', 'GA_SYNC_DEGRADE_MS', 'GA_STANDBY_NAME'] as const;
 

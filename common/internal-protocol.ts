@@ -7,19 +7,36 @@
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
  */
 import { z } from 'zod';
-import { OPERACIONES_ACTOR, isbnSchema, usuarioSchema, opIdSchema, sedeSchema, resultadoSchema, type Resultado } from './protocol.js';
+import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './protocol.js';
 
-export const operacionSolicitadaSchema = z
-  .object({
-    operacion: z.enum(OPERACIONES_ACTOR),
-    isbn: isbnSchema,
-    usuario: usuarioSchema,
-    id: opIdSchema,
-    sede: sedeSchema.optional(),
-  })
-  .strict();
+export { operacionSolicitadaSchema };
 
 // ---------------------------------------------------------------- GA requests
+/** A GC's name: unique among the GCs sharing one ledger (it owns leases under it). */
+export const gcIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
+
+/**
+ * The lease a GC takes on an async op it records (registrar): it alone publishes the op
+ * until the lease runs out; it renews it with `reclamar` while it lives (006_arriendos.sql).
+ */
+export const arriendoSchema = z.object({ gestor: gcIdSchema, ms: z.number().int().min(100).max(3_600_000) });
+export type Arriendo = z.infer<typeof arriendoSchema>;
+
+/** What a GC reports about itself with each `reclamar`; every GC's /status lists the others' reports. Not strict: a newer GC may say more. */
+export const informeGcSchema = z.object({
+  id: gcIdSchema,
+  sede: sedeSchema.optional(),
+  /** Where PS reach it, as configured (GC_FRONTEND_BIND). */
+  frontend: z.string().max(200).optional(),
+  /** Replies sent since it started, and per second over its last report period. */
+  atendidas: z.number().int().nonnegative(),
+  porSegundo: z.number().nonnegative(),
+  /** Tasks it is tracking now (published, queued, waiting for storage). */
+  tareas: z.number().int().nonnegative(),
+  iniciado: z.string().max(40),
+});
+export type InformeGc = z.infer<typeof informeGcSchema>;
+
 /**
  * Fencing token: the newest PostgreSQL history a client has had writes acknowledged on —
  * the cluster (`sistema`, pg_control_system().system_identifier, shared by a primary and
@@ -34,13 +51,17 @@ export const gaRequestSchema = z.discriminatedUnion('cmd', [
   /** Apply a state-changing op once (ledger + rules in one transaction); repeats return the recorded outcome. */
   z.object({ rid: z.string(), cmd: z.literal('aplicar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
   /** Durably record an op as PENDIENTE (async mode); returns its current outcome (PENDIENTE or final). */
-  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
+  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema, arriendo: arriendoSchema.optional(), fencing: fencingSchema.optional() }),
   /** Availability of one ISBN. */
   z.object({ rid: z.string(), cmd: z.literal('consultar'), isbn: isbnSchema }),
-  /** State and outcome of one op id. */
+  /** Availability of the one book with this title (case and accents ignored): OK, LIBRO_NO_EXISTE or TITULO_AMBIGUO. */
+  z.object({ rid: z.string(), cmd: z.literal('consultar_titulo'), titulo: tituloSchema }),
+  /** State and outcome of one op: by its key, else the latest op with that client label. */
   z.object({ rid: z.string(), cmd: z.literal('estado'), id: opIdSchema }),
   /** Ledger rows still PENDIENTE, oldest first (GC resumes them after a restart). */
   z.object({ rid: z.string(), cmd: z.literal('pendientes'), limite: z.number().int().positive().max(10000) }),
+  /** A GC's heartbeat to the ledger: records its report, renews its leases, claims orphaned PENDIENTE rows, lists them and every GC. */
+  z.object({ rid: z.string(), cmd: z.literal('reclamar'), gestor: informeGcSchema, arriendoMs: arriendoSchema.shape.ms, limite: z.number().int().positive().max(10000), fencing: fencingSchema.optional() }),
   /** Liveness/role probe. */
   z.object({ rid: z.string(), cmd: z.literal('ping') }),
 ]);
@@ -60,16 +81,21 @@ export type GaCall = GaRequest extends infer R ? (R extends { rid: string } ? Om
 export const GA_FAILURE_CODES = ['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO'] as const;
 export type GaFailureCode = (typeof GA_FAILURE_CODES)[number];
 
-export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), intentos: z.number() });
+/** `reclamada` (reclamar only): the lease was taken over just now from a GC whose lease ran out. */
+export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), intentos: z.number(), reclamada: z.boolean().optional() });
 export type Pendiente = z.infer<typeof pendienteSchema>;
 
+/** A GC as the ledger saw it last: its own report and how long ago (by the database's clock). */
+export const gestorVistoSchema = z.object({ id: z.string(), informe: informeGcSchema.partial().passthrough(), vistoHaceMs: z.number() });
+export type GestorVisto = z.infer<typeof gestorVistoSchema>;
+
 export const gaReplySchema = z.union([
-  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
+  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), gestores: z.array(gestorVistoSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
   z.object({ rid: z.string(), ok: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
 ]);
 export type GaReply =
   /** `fencing`: on a write acknowledged by a GA of a pair, the history it was written on. */
-  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; rol?: string; fencing?: Fencing }
+  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; gestores?: GestorVisto[]; rol?: string; fencing?: Fencing }
   | { rid: string; ok: false; codigo: GaFailureCode; mensaje: string };
 
 // ---------------------------------------------------------------- GC ⇄ actors

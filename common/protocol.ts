@@ -22,32 +22,90 @@ export type EstadoOperacion = (typeof ESTADOS)[number];
 
 export const isbnSchema = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z-]{0,31}$/, 'isbn: 1–32 letras, dígitos o guiones');
 export const usuarioSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'usuario: 1–64 letras, dígitos o . _ @ -');
-export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$/, 'id: 1–80 letras, dígitos o . _ : -');
+/** An op's key (`clave`) or a client's label (`id`): `@` too, since original clients build ids as `<isbn>_<usuario>`. */
+export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$/, 'id: 1–80 letras, dígitos o . _ : @ -');
 export const sedeSchema = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u, 'sede: 1–64 letras, dígitos, espacios o . _ -');
 
-/** A request after validation; `id` is always present (the GC makes one if absent). */
+/**
+ * Free text as stored: no control characters (they would garble every reply and
+ * listing; PostgreSQL refuses NUL) and no lone UTF-16 surrogates (the driver would
+ * store U+FFFD instead). The catalog's titles and authors, and a request's `titulo`.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const textoLibre = (campo: string, max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${campo} vacío`)
+    .max(max)
+    .refine((t) => !/\p{Cc}/u.test(t), { error: (i) => `contiene un carácter de control (${controlChar(i.input as string)})` })
+    .refine((t) => !LONE_SURROGATE.test(t), 'contiene texto UTF-16 mal formado');
+
+function controlChar(t: string): string {
+  const c = /\p{Cc}/u.exec(t)?.[0] ?? '';
+  return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+export const tituloSchema = textoLibre('titulo', 500);
+
+/**
+ * The request as it travels. Original Python clients send `None` (null) for what does
+ * not apply (`"titulo": null`, `"isbn": null` in a préstamo by title), so null means absent.
+ *  - `id`: the client's label, echoed back in the reply; never an idempotency key.
+ *  - `clave`: the idempotency key. The same clave never applies twice; a request
+ *    without one is a new operation every time (the GC makes its key).
+ *  - `titulo`: stands for `isbn` when that is absent (resolved by the GA: exact
+ *    title, case and accents ignored).
+ */
 const requestShape = z
   .object({
     operacion: z.string(),
-    isbn: isbnSchema.optional(),
-    usuario: usuarioSchema.optional(),
-    id: opIdSchema.optional(),
-    sede: sedeSchema.optional(),
+    isbn: isbnSchema.nullish(),
+    titulo: tituloSchema.nullish(),
+    usuario: usuarioSchema.nullish(),
+    id: opIdSchema.nullish(),
+    clave: opIdSchema.nullish(),
+    sede: sedeSchema.nullish(),
   })
   .strict();
 
-export type Solicitud =
-  | { operacion: OperacionActor; isbn: string; usuario: string; id: string; sede?: string }
-  | { operacion: 'consulta'; isbn: string; usuario?: string; id: string; sede?: string }
-  | { operacion: 'estado'; id: string; isbn?: string; usuario?: string; sede?: string };
+/** What a client may send (nulls included). */
+export type SolicitudEnviada = z.input<typeof requestShape>;
 
-/** A state-changing operation as carried to actors and the GA. */
-export type OperacionSolicitada = Extract<Solicitud, { operacion: OperacionActor }>;
+/**
+ * A request after validation. `clave` is always present (the GC makes one when the
+ * client sent none); `id` only when the client sent one. A book is named by `isbn`,
+ * or by `titulo` when there is no isbn (at least one of them for every operation but estado).
+ * `estado`'s `id` names the operation asked about: its clave, or a client label.
+ */
+export type Solicitud =
+  | { operacion: OperacionActor; isbn?: string; titulo?: string; usuario: string; id?: string; clave: string; sede?: string }
+  | { operacion: 'consulta'; isbn?: string; titulo?: string; usuario?: string; id?: string; clave: string; sede?: string }
+  | { operacion: 'estado'; id: string; clave: string; sede?: string };
+
+/**
+ * A state-changing op as carried to actors and the GA. `id` is its key in the ledger
+ * (the request's clave); `etiqueta` the client's label (its `id`), kept so `estado` by label works.
+ */
+export const operacionSolicitadaSchema = z
+  .object({
+    operacion: z.enum(OPERACIONES_ACTOR),
+    isbn: isbnSchema,
+    usuario: usuarioSchema,
+    id: opIdSchema,
+    etiqueta: opIdSchema.optional(),
+    sede: sedeSchema.optional(),
+  })
+  .strict();
+export type OperacionSolicitada = z.infer<typeof operacionSolicitadaSchema>;
 
 /** Exactly the fields of an op, from anything that carries them (a request, a task): strict schemas downstream refuse extras. */
 export function soloOperacion(x: OperacionSolicitada): OperacionSolicitada {
-  const { operacion, isbn, usuario, id, sede } = x;
-  return sede === undefined ? { operacion, isbn, usuario, id } : { operacion, isbn, usuario, id, sede };
+  const { operacion, isbn, usuario, id, etiqueta, sede } = x;
+  const op: OperacionSolicitada = { operacion, isbn, usuario, id };
+  if (etiqueta !== undefined) op.etiqueta = etiqueta;
+  if (sede !== undefined) op.sede = sede;
+  return op;
 }
 
 export interface Respuesta {
@@ -55,7 +113,10 @@ export interface Respuesta {
   mensaje: string;
   fechaOperacion: string;
   datos: Record<string, unknown>;
+  /** The client's `id`, echoed; when it sent none, the request's clave. */
   id?: string;
+  /** The request's key: the client's clave, or the one the GC made (an op's key in the ledger: retry with it, ask `estado` with it). */
+  clave?: string;
   codigo: Codigo;
 }
 
@@ -77,27 +138,30 @@ export type Resultado = Omit<z.infer<typeof resultadoSchema>, 'codigo'> & { codi
 
 export type ParseResult =
   | { ok: true; solicitud: Solicitud }
-  | { ok: false; codigo: ErrorCode; mensaje: string; id?: string };
+  | { ok: false; codigo: ErrorCode; mensaje: string; id?: string; clave?: string };
 
 /** Accepts "Préstamo", "PRESTAMO", "prestamo" alike: original clients vary in case and accents. */
 export function normalizeOperacion(op: string): string {
   return op.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().trim();
 }
 
-/** Best-effort id recovery from a rejected message so its error reply still echoes it. */
-function salvageId(obj: unknown): string | undefined {
-  if (obj && typeof obj === 'object' && 'id' in obj) {
-    const r = opIdSchema.safeParse((obj as { id: unknown }).id);
-    if (r.success) return r.data;
-  }
-  return undefined;
+/** Best-effort recovery of a valid `id` / `clave` from a rejected message so its error reply still echoes them. */
+function salvage(obj: object, field: 'id' | 'clave'): string | undefined {
+  if (!(field in obj)) return undefined;
+  const r = opIdSchema.safeParse((obj as Record<string, unknown>)[field]);
+  return r.success ? r.data : undefined;
+}
+
+/** Drops the keys whose value is null or undefined: the wire's "absent". */
+function present<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: NonNullable<T[K]> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: NonNullable<T[K]> };
 }
 
 /**
- * Validates one raw message. `makeId` supplies an id when the client sent none.
+ * Validates one raw message. `makeKey` supplies the clave when the client sent none.
  * Never throws: every input maps to a request or to an error code with a message.
  */
-export function parseSolicitud(raw: Buffer | string, makeId: () => string): ParseResult {
+export function parseSolicitud(raw: Buffer | string, makeKey: () => string): ParseResult {
   const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
   if (size === 0) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'Mensaje vacío' };
   if (size > MAX_REQUEST_BYTES) {
@@ -112,28 +176,32 @@ export function parseSolicitud(raw: Buffer | string, makeId: () => string): Pars
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
     return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'El mensaje debe ser un objeto JSON' };
   }
-  const id = salvageId(obj);
+  const echo = present({ id: salvage(obj, 'id'), clave: salvage(obj, 'clave') });
   const parsed = requestShape.safeParse(obj);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : '';
     const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : issue?.message;
-    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`, id };
+    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`, ...echo };
   }
-  const r = parsed.data;
-  const operacion = normalizeOperacion(r.operacion);
+  const { operacion: raw_op, ...fields } = parsed.data;
+  const r = present(fields);
+  const operacion = normalizeOperacion(raw_op);
   if (!(OPERACIONES as readonly string[]).includes(operacion)) {
-    return { ok: false, codigo: 'OPERACION_DESCONOCIDA', mensaje: `Operación desconocida '${r.operacion.slice(0, 40)}'; use ${OPERACIONES.join(', ')}`, id };
+    return { ok: false, codigo: 'OPERACION_DESCONOCIDA', mensaje: `Operación desconocida '${raw_op.slice(0, 40)}'; use ${OPERACIONES.join(', ')}`, ...echo };
   }
-  const missing = (f: string): ParseResult => ({ ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Falta el campo '${f}' para ${operacion}`, id });
+  const missing = (f: string): ParseResult => ({ ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Falta el campo '${f}' para ${operacion}`, ...echo });
+  const clave = r.clave ?? makeKey();
   if (operacion === 'estado') {
     if (!r.id) return missing('id');
-    return { ok: true, solicitud: { ...r, operacion, id: r.id } };
+    return { ok: true, solicitud: present({ operacion, id: r.id, clave, sede: r.sede }) as Solicitud };
   }
-  if (!r.isbn) return missing('isbn');
-  if (operacion === 'consulta') return { ok: true, solicitud: { ...r, operacion, isbn: r.isbn, id: r.id ?? makeId() } };
-  if (!r.usuario) return missing('usuario');
-  return { ok: true, solicitud: { ...r, operacion: operacion as OperacionActor, isbn: r.isbn, usuario: r.usuario, id: r.id ?? makeId() } };
+  const { isbn, titulo, ...rest } = r;
+  if (!isbn && !titulo) return missing('isbn');
+  // An isbn names the book; a titulo only stands in for a missing isbn.
+  const libro = isbn ? { isbn } : { titulo };
+  if (operacion !== 'consulta' && !r.usuario) return missing('usuario');
+  return { ok: true, solicitud: { ...rest, ...libro, operacion, clave } as Solicitud };
 }
 
 export function now(): string {
@@ -150,6 +218,12 @@ export function replyFromResultado(r: Resultado): Respuesta {
 
 export function acceptedReply(id: string, operacion: OperacionActor): Respuesta {
   return { exito: true, mensaje: MENSAJES.ACEPTADO, fechaOperacion: now(), datos: { estado: 'PENDIENTE', operacion }, id, codigo: 'ACEPTADO' };
+}
+
+/** The reply as the client sees it: its own `id` echoed (else the clave), and the request's clave. */
+export function labelReply(r: Respuesta, s: { id?: string; clave?: string }): Respuesta {
+  const { exito, mensaje, fechaOperacion, datos, codigo } = r;
+  return { exito, mensaje, fechaOperacion, datos, id: s.id ?? s.clave ?? r.id, clave: s.clave ?? r.clave, codigo };
 }
 
 export function encode(msg: unknown): Buffer {

@@ -28,11 +28,13 @@ import { StorageRequestError, StorageUnavailableError } from './errors.js';
 import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
 import { newerFencing } from './fencing.js';
-import type { Fencing, GaCall, GaReply, GaRequest, Pendiente } from './internal-protocol.js';
+import type { Arriendo, Fencing, GaCall, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './internal-protocol.js';
 import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export type CallReply = Pick<Extract<GaReply, { ok: true }>, 'resultado' | 'pendientes' | 'gestores' | 'rol'>;
 
 export interface EndpointStatus {
   endpoint: string;
@@ -45,12 +47,17 @@ export interface EndpointStatus {
 
 export interface StorageClient {
   /** Sends one GA request with rotation/breakers/retries; resolves with the ok reply, or throws StorageUnavailableError / StorageRequestError. */
-  call(req: GaCall, ctx?: { opId?: string }): Promise<{ resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }>;
+  call(req: GaCall, ctx?: { opId?: string }): Promise<CallReply>;
   aplicar(op: OperacionSolicitada): Promise<Resultado>;
-  registrar(op: OperacionSolicitada): Promise<Resultado>;
+  /** With `arriendo`, the GC takes the op's lease when nobody live holds it; `datos.gestor` of an ACEPTADO says who does. */
+  registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado>;
   consultar(isbn: string, opId?: string): Promise<Resultado>;
+  /** Availability of the one book with this title: OK (datos.isbn names it), LIBRO_NO_EXISTE or TITULO_AMBIGUO. */
+  consultarTitulo(titulo: string, opId?: string): Promise<Resultado>;
   estado(id: string): Promise<Resultado>;
   pendientes(limite: number): Promise<Pendiente[]>;
+  /** A GC's heartbeat to the ledger (see the GA's reclamar_pendientes): the PENDIENTE rows it holds now, and every GC seen. */
+  reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }>;
   status(): EndpointStatus[];
   /** The fencing token sent with writes: the newest history a write was acknowledged on (fencing.ts). */
   fencing(): Fencing | undefined;
@@ -144,7 +151,7 @@ class GaStorageClient implements StorageClient {
     this.metrics.preferred(cfg.GA_ENDPOINTS[0]!, cfg.GA_ENDPOINTS);
   }
 
-  async call(req: GaCall, ctx?: { opId?: string }): Promise<{ resultado?: Resultado; pendientes?: Pendiente[]; rol?: string }> {
+  async call(req: GaCall, ctx?: { opId?: string }): Promise<CallReply> {
     if (this.closed) throw new StorageUnavailableError('storage client closed');
     const started = performance.now();
     const opId = ctx?.opId ?? opIdOf(req);
@@ -152,7 +159,7 @@ class GaStorageClient implements StorageClient {
     const max = this.cfg.GA_MAX_ATTEMPTS;
     let attempts = 0;
     // A write that reached a GA which never answered may have committed (see StorageUnavailableError).
-    const isWrite = req.cmd === 'aplicar' || req.cmd === 'registrar';
+    const isWrite = req.cmd === 'aplicar' || req.cmd === 'registrar' || req.cmd === 'reclamar';
     let maybeApplied = false;
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
@@ -180,8 +187,8 @@ class GaStorageClient implements StorageClient {
           this.metrics.callDone(req.cmd, 'ok', (performance.now() - started) / 1000);
           this.noteFencing(r.reply.fencing, ep.url);
           this.prefer(ep);
-          const { resultado, pendientes, rol } = r.reply;
-          return { resultado, pendientes, rol };
+          const { resultado, pendientes, gestores, rol } = r.reply;
+          return { resultado, pendientes, gestores, rol };
         }
         if (r.outcome === 'rejected') {
           this.metrics.callDone(req.cmd, 'rejected', (performance.now() - started) / 1000);
@@ -207,12 +214,16 @@ class GaStorageClient implements StorageClient {
     return needResultado(await this.call({ cmd: 'aplicar', op: soloOperacion(op) }, { opId: op.id }), 'aplicar');
   }
 
-  async registrar(op: OperacionSolicitada): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'registrar', op: soloOperacion(op) }, { opId: op.id }), 'registrar');
+  async registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'registrar', op: soloOperacion(op), ...(arriendo ? { arriendo } : {}) }, { opId: op.id }), 'registrar');
   }
 
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
     return needResultado(await this.call({ cmd: 'consultar', isbn }, { opId }), 'consultar');
+  }
+
+  async consultarTitulo(titulo: string, opId?: string): Promise<Resultado> {
+    return needResultado(await this.call({ cmd: 'consultar_titulo', titulo }, { opId }), 'consultar_titulo');
   }
 
   async estado(id: string): Promise<Resultado> {
@@ -223,6 +234,12 @@ class GaStorageClient implements StorageClient {
     const r = await this.call({ cmd: 'pendientes', limite });
     if (!r.pendientes) throw new StorageRequestError('GA ok reply to pendientes carries no pendientes list');
     return r.pendientes;
+  }
+
+  async reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }> {
+    const r = await this.call({ cmd: 'reclamar', gestor, arriendoMs, limite });
+    if (!r.pendientes || !r.gestores) throw new StorageRequestError('GA ok reply to reclamar carries no pendientes or gestores list');
+    return { pendientes: r.pendientes, gestores: r.gestores };
   }
 
   fencing(): Fencing | undefined {

@@ -10,34 +10,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { z } from 'zod';
-import { isbnSchema } from '../common/protocol.js';
+import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol.js';
 import { parseCsv, CsvSyntaxError } from './csv.js';
-
-/**
- * Free text stored as is: no control characters (PostgreSQL refuses NUL with an
- * error naming no line; tabs, line breaks and the rest would garble every reply and
- * listing) and no lone UTF-16 surrogates (the driver would store U+FFFD instead).
- */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const texto = (campo: string, max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, `${campo} vacío`)
-    .max(max)
-    .refine((t) => !/\p{Cc}/u.test(t), { error: (i) => `contiene un carácter de control (${controlChar(i.input as string)})` })
-    .refine((t) => !LONE_SURROGATE.test(t), 'contiene texto UTF-16 mal formado');
-
-function controlChar(t: string): string {
-  const c = /\p{Cc}/u.exec(t)?.[0] ?? '';
-  return `U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
-}
 
 export const libroCatalogoSchema = z
   .object({
     isbn: z.string().trim().pipe(isbnSchema),
-    titulo: texto('titulo', 500),
-    autor: texto('autor', 300),
+    titulo: tituloSchema,
+    autor: textoLibre('autor', 300),
     ejemplares: z.number({ error: 'ejemplares debe ser un número' }).int('ejemplares debe ser entero').min(0, 'ejemplares no puede ser negativo').max(100_000),
   })
   .strict();

@@ -59,7 +59,7 @@ export interface DispatchDeps {
   /** Told after every storage call: ok, or the connection error that made it fail. */
   onStorage?: (ok: boolean, err?: unknown) => void;
   /** Told when the gate lets a write through, before it runs. */
-  onAdmitted?: (cmd: 'aplicar' | 'registrar') => void;
+  onAdmitted?: (cmd: 'aplicar' | 'registrar' | 'reclamar') => void;
   /** A pair member's history, stamped on acknowledged writes (the clients' fencing token). */
   fencing?: () => Fencing | undefined;
   log: Logger;
@@ -68,7 +68,7 @@ export interface DispatchDeps {
 export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply> {
   const gated = d.gate ? await d.gate(req) : undefined;
   if (gated) return gated;
-  if (req.cmd === 'aplicar' || req.cmd === 'registrar') d.onAdmitted?.(req.cmd);
+  if (req.cmd === 'aplicar' || req.cmd === 'registrar' || req.cmd === 'reclamar') d.onAdmitted?.(req.cmd);
   const rid = req.rid;
   if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };
   const store = d.store();
@@ -79,10 +79,13 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
         reply = withFencing({ rid, ok: true, resultado: await store.aplicar(req.op) }, d.fencing?.());
         break;
       case 'registrar':
-        reply = withFencing({ rid, ok: true, resultado: await store.registrar(req.op) }, d.fencing?.());
+        reply = withFencing({ rid, ok: true, resultado: await store.registrar(req.op, req.arriendo) }, d.fencing?.());
         break;
       case 'consultar':
         reply = { rid, ok: true, resultado: await store.consultar(req.isbn) };
+        break;
+      case 'consultar_titulo':
+        reply = { rid, ok: true, resultado: await store.consultarTitulo(req.titulo) };
         break;
       case 'estado':
         reply = { rid, ok: true, resultado: await store.estado(req.id) };
@@ -90,6 +93,11 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
       case 'pendientes':
         reply = { rid, ok: true, pendientes: await store.pendientes(req.limite) };
         break;
+      case 'reclamar': {
+        const r = await store.reclamar(req.gestor, req.arriendoMs, req.limite);
+        reply = withFencing({ rid, ok: true, pendientes: r.pendientes, gestores: r.gestores }, d.fencing?.());
+        break;
+      }
     }
     d.onStorage?.(true);
     return reply;

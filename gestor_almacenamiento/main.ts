@@ -4,14 +4,19 @@
  * (and `.env`), validated by common/config.ts.
  */
 import '../common/env.js';
+import { guardStdio } from '../common/stdio-guard.js';
 import { Command } from 'commander';
 import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { stopOnSignals } from '../common/process-lifecycle.js';
-import { CatalogError, loadCatalog, readCatalogFile } from './catalog.js';
+import { userPath } from '../common/user-path.js';
+import { CatalogError } from './catalog.js';
+import { describeLoad, loadCatalogFile } from './catalog-command.js';
 import { createPool } from './db.js';
 import { startGa } from './ga.js';
 import { migrate } from './migrate.js';
+
+guardStdio();
 
 function config(): GaConfig {
   return readConfig(GA_VARS);
@@ -45,15 +50,9 @@ async function migrateOnly(): Promise<void> {
 async function cargarCatalogo(archivo: string): Promise<void> {
   const cfg = config();
   const log = createLogger('ga');
-  const libros = await readCatalogFile(archivo); // validate before touching the database
-  const pool = poolFor(cfg, log);
-  try {
-    await migrate(pool, log);
-    const r = await loadCatalog(pool, libros);
-    process.stdout.write(`Catálogo ${archivo}: ${r.insertados} libro(s) nuevo(s), ${r.actualizados} actualizado(s), ${r.sinCambios} sin cambios\n`);
-  } finally {
-    await pool.end();
-  }
+  const file = userPath(archivo);
+  const r = await loadCatalogFile({ host: cfg.PGHOST, port: cfg.PGPORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE }, file, log);
+  process.stdout.write(`${describeLoad(archivo, r)}\n`);
 }
 
 function fail(err: unknown): never {

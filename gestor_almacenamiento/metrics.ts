@@ -36,7 +36,7 @@ export function createGaMetrics(registry: Registry, pool: () => pg.Pool, state: 
   // Counted when the role gate lets a write through, not when it completes: a write
   // admitted before a partition may commit long after it (a sync commit released by
   // the watchdog's degrade), and fencing drills must tell the two apart.
-  const admitted = new Counter({ name: 'ga_writes_admitted_total', help: 'Writes (aplicar, registrar) the role gate let through to PostgreSQL', labelNames: ['cmd'] as const, registers: [registry] });
+  const admitted = new Counter({ name: 'ga_writes_admitted_total', help: 'Writes (aplicar, registrar, reclamar) the role gate let through to PostgreSQL', labelNames: ['cmd'] as const, registers: [registry] });
   return { requests, latency, admitted };
 }
 

@@ -23,6 +23,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './pg-admin.js';
 import { reclone, restartAsStandby } from './pg-node.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'pg-cli', pid: process.pid } }, pino.destination(2));
 

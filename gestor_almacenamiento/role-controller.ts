@@ -231,7 +231,7 @@ export class RoleController {
     if (req.cmd === 'ping') return undefined;
     // A write's fencing token is checked on arrival and again right before serving:
     // an activation or a probe in between may have told us our node's history.
-    const token = req.cmd === 'aplicar' || req.cmd === 'registrar' ? req.fencing : undefined;
+    const token = 'fencing' in req ? req.fencing : undefined;
     const refuseIfBehind = (): GaReply | undefined =>
       token && this.machine.writeFencedBy(token, this.now())
         ? { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }

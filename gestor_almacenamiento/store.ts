@@ -1,6 +1,6 @@
 /**
  * The GA's data access: every call is ONE round trip to a PL/pgSQL function
- * (migrations/002_operaciones.sql, 003_lotes.sql, 004_lotes_sin_espera.sql) through a named prepared
+ * (migrations/002_operaciones.sql … 006_arriendos.sql) through a named prepared
  * statement, so PostgreSQL parses and plans it once per connection.
  * The rules live in SQL; this module only carries values in and results out.
  *
@@ -11,7 +11,7 @@
  * WRITE_LOCK_WAIT_MS (004_lotes_sin_espera.sql).
  */
 import type pg from 'pg';
-import type { Pendiente } from '../common/internal-protocol.js';
+import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
 import type { OperacionSolicitada, Resultado } from '../common/protocol.js';
 import { isConnectionError, isRetryable } from './db.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -19,18 +19,23 @@ import { WriteBatcher } from './write-batcher.js';
 export interface Store {
   /** Applies the op at most once; a repeat returns the recorded outcome. */
   aplicar(op: OperacionSolicitada): Promise<Resultado>;
-  /** Records the op as PENDIENTE (or returns its current outcome). */
-  registrar(op: OperacionSolicitada): Promise<Resultado>;
+  /** Records the op as PENDIENTE (or returns its current outcome); with `arriendo`, the GC takes its lease when free. */
+  registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado>;
   consultar(isbn: string): Promise<Resultado>;
+  consultarTitulo(titulo: string): Promise<Resultado>;
   estado(id: string): Promise<Resultado>;
   pendientes(limite: number): Promise<Pendiente[]>;
+  /** One GC's heartbeat to the ledger: its report recorded, its leases renewed, orphaned rows claimed (reclamar_pendientes). */
+  reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }>;
 }
 
 const STATEMENTS = {
   lote: 'SELECT aplicar_lote($1::jsonb, $2::boolean, $3::integer) AS r',
   consultar: 'SELECT consultar_libro($1) AS r',
+  consultarTitulo: 'SELECT consultar_titulo($1) AS r',
   estado: 'SELECT estado_operacion($1) AS r',
   pendientes: 'SELECT listar_pendientes($1) AS r',
+  reclamar: 'SELECT reclamar_pendientes($1::jsonb, $2::integer, $3::integer) AS r',
 } as const;
 
 /**
@@ -64,7 +69,7 @@ export interface StoreOptions {
   onBatch?(size: number): void;
 }
 
-type Write = { cmd: 'aplicar' | 'registrar'; op: OperacionSolicitada };
+type Write = { cmd: 'aplicar'; op: OperacionSolicitada } | { cmd: 'registrar'; op: OperacionSolicitada; arriendo?: Arriendo };
 
 export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
   async function call<T>(name: keyof typeof STATEMENTS, values: unknown[]): Promise<T> {
@@ -79,7 +84,13 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
   }
   const lote = (items: Write[], esperar: boolean) =>
     call<(Resultado | null)[]>('lote', [
-      JSON.stringify(items.map(({ cmd, op }) => ({ cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null }))),
+      JSON.stringify(
+        items.map((w) => {
+          const { op } = w;
+          const arriendo = w.cmd === 'registrar' && w.arriendo ? { gestor: w.arriendo.gestor, arriendoMs: w.arriendo.ms } : {};
+          return { cmd: w.cmd, id: op.id, operacion: op.operacion, isbn: op.isbn, usuario: op.usuario, sede: op.sede ?? null, etiqueta: op.etiqueta ?? null, ...arriendo };
+        }),
+      ),
       esperar,
       WRITE_LOCK_WAIT_MS,
     ]);
@@ -102,9 +113,11 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
   });
   return {
     aplicar: (op) => writes.submit({ cmd: 'aplicar', op }),
-    registrar: (op) => writes.submit({ cmd: 'registrar', op }),
+    registrar: (op, arriendo) => writes.submit({ cmd: 'registrar', op, arriendo }),
     consultar: (isbn) => call<Resultado>('consultar', [isbn]),
+    consultarTitulo: (titulo) => call<Resultado>('consultarTitulo', [titulo]),
     estado: (id) => call<Resultado>('estado', [id]),
     pendientes: (limite) => call<Pendiente[]>('pendientes', [limite]),
+    reclamar: (gestor, arriendoMs, limite) => call<{ pendientes: Pendiente[]; gestores: GestorVisto[] }>('reclamar', [JSON.stringify(gestor), arriendoMs, limite]),
   };
 }

@@ -2,10 +2,13 @@
  * The GC's rules for one validated request, free of sockets: which ops go to an
  * actor, sync vs async, what is answered when. It resolves one Respuesta per
  * request; the frontend only sends it. Actor results come in via onResultado.
+ * A state-changing op is keyed by the request's clave (idempotency); the client's
+ * `id` travels with it as its label (`etiqueta`), for `estado`.
  */
-import { acceptedReply, errorReply, now, replyFromResultado, soloOperacion, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
+import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
+import type { Arriendo } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import { sameOp, type Modo, type TaskTracker } from './task-tracker.js';
 
@@ -13,6 +16,8 @@ export interface DispatcherDeps {
   storage: StorageClient;
   tracker: TaskTracker;
   modos: Record<OperacionActor, Modo>;
+  /** This GC's lease on the async ops it records (its name and how long). */
+  arriendo: Arriendo;
   /** A sync request with no final outcome by then is answered TIEMPO_AGOTADO. */
   syncTimeoutMs: number;
   /** A sync request whose task found no live actor for this long is answered SIN_ACTORES. */
@@ -34,17 +39,29 @@ function isStorageFailure(r: Resultado): boolean {
   return (r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' || r.codigo === 'TIEMPO_AGOTADO') && r.estado === undefined;
 }
 
-/** The GA's own ID_REUTILIZADO reply, for an id the GC is still working on for another op. */
+/** The GA's own ID_REUTILIZADO reply, for a clave the GC is still working on for another op. */
 function reusedIdReply(op: OperacionSolicitada, tracked: OperacionSolicitada): Respuesta {
-  return errorReply('ID_REUTILIZADO', `El id ${op.id} ya se usó para otra solicitud (${tracked.operacion}); use un id nuevo`, op.id, { operacionRegistrada: tracked.operacion });
+  return errorReply('ID_REUTILIZADO', `La clave ${op.id} ya se usó para otra solicitud (${tracked.operacion}); use una clave nueva`, op.id, { operacionRegistrada: tracked.operacion });
 }
 
 /** `estado` of an op the GC holds that has no ledger row yet (a sync op is recorded when applied): as the GA words a pending row. */
 function inFlightEstadoReply(op: OperacionSolicitada): Respuesta {
   const datos: Record<string, unknown> = { estado: 'PENDIENTE', operacion: op.operacion, isbn: op.isbn, usuario: op.usuario };
   if (op.sede !== undefined) datos.sede = op.sede;
+  datos.clave = op.id;
+  if (op.etiqueta !== undefined) datos.etiqueta = op.etiqueta;
   datos.resultado = null;
   return { exito: true, codigo: 'OK', mensaje: `La operación ${op.id} está PENDIENTE`, fechaOperacion: now(), datos, id: op.id };
+}
+
+type SolicitudActor = Extract<Solicitud, { operacion: OperacionActor }>;
+
+/** The op a request asks for, on the book it names: keyed by its clave, labelled with the client's id. */
+function operacionDe(s: SolicitudActor, isbn: string): OperacionSolicitada {
+  const op: OperacionSolicitada = { operacion: s.operacion, isbn, usuario: s.usuario, id: s.clave };
+  if (s.id !== undefined) op.etiqueta = s.id;
+  if (s.sede !== undefined) op.sede = s.sede;
+  return op;
 }
 
 export class Dispatcher {
@@ -58,21 +75,37 @@ export class Dispatcher {
     try {
       switch (s.operacion) {
         case 'consulta':
-          return await this.fromStorage(() => this.d.storage.consultar(s.isbn, s.id), s.id);
+          return s.isbn !== undefined
+            ? await this.fromStorage(() => this.d.storage.consultar(s.isbn!, s.clave), s.clave)
+            : await this.fromStorage(() => this.d.storage.consultarTitulo(s.titulo ?? '', s.clave), s.clave);
         case 'estado': {
-          const r = await this.fromStorage(() => this.d.storage.estado(s.id), s.id);
-          const t = r.codigo === 'OPERACION_NO_ENCONTRADA' ? this.d.tracker.get(s.id) : undefined;
+          // `id` names the op: its clave, else a client label (the GA answers the latest op with it).
+          const r = await this.fromStorage(() => this.d.storage.estado(s.id), s.clave);
+          const t = r.codigo === 'OPERACION_NO_ENCONTRADA' ? this.d.tracker.find(s.id) : undefined;
           return t ? inFlightEstadoReply(t.op) : r;
         }
         default: {
-          const op = soloOperacion(s);
+          const libro = await this.bookOf(s);
+          if (typeof libro !== 'string') return libro;
+          const op = operacionDe(s, libro);
           return this.d.modos[op.operacion] === 'sync' ? await this.sync(op) : await this.async(op);
         }
       }
     } catch (err) {
-      this.d.log.error({ err, opId: s.id }, 'request failed unexpectedly');
-      return errorReply('ERROR_INTERNO', undefined, s.id);
+      this.d.log.error({ err, opId: s.clave }, 'request failed unexpectedly');
+      return errorReply('ERROR_INTERNO', undefined, s.clave);
     }
+  }
+
+  /** The isbn a request names; a title is resolved by the GA (one match, else its refusal is the reply). */
+  private async bookOf(s: SolicitudActor): Promise<string | Respuesta> {
+    if (s.isbn !== undefined) return s.isbn;
+    const r = await this.fromStorage(() => this.d.storage.consultarTitulo(s.titulo ?? '', s.clave), s.clave);
+    if (r.codigo === 'OK' && typeof r.datos.isbn === 'string') {
+      this.d.log.debug({ opId: s.clave, isbn: r.datos.isbn }, 'title resolved');
+      return r.datos.isbn;
+    }
+    return r;
   }
 
   /** A resultado from an actor. Final outcomes answer sync requesters; "storage down" depends on the mode. */
@@ -134,9 +167,16 @@ export class Dispatcher {
     const reused = this.reusedId(op);
     if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
-    const r = await this.d.storage.registrar(op).catch((err: unknown) => err);
+    const r = await this.d.storage.registrar(op, this.d.arriendo).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
+      const holder = r.datos.gestor;
+      if (typeof holder === 'string' && holder !== this.d.arriendo.gestor) {
+        // A repeat of an op another live GC recorded (the PS failed over from it): that GC
+        // publishes it; if it is gone, its lease runs out and a GC's ledger scan takes it up.
+        this.d.log.debug({ opId: op.id, gestor: holder }, 'async op held by another GC; not published here');
+        return acceptedReply(op.id, op.operacion);
+      }
       // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is
       // accepted all the same; the ledger re-scan hands it out once the other op is done.
       const outcome = this.d.tracker.submit(op, 'async');

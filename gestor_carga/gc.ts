@@ -11,10 +11,11 @@
  * sends go through a SendQueue per socket.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Router, XPublisher } from 'zeromq';
 import { Registry } from 'prom-client';
-import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
+import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
 import { mensajeActorSchema, parseFrame, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
@@ -23,7 +24,7 @@ import type { StorageClient } from '../common/storage-client.js';
 import { ActorRegistry, parseTopic, type Clock, type Transitions } from './actor-registry.js';
 import { TaskTracker, type Modo } from './task-tracker.js';
 import { Dispatcher } from './dispatcher.js';
-import { startLedgerResume } from './ledger-resume.js';
+import { startLedgerResume, type LedgerView } from './ledger-resume.js';
 import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
 import { SendQueue } from '../common/send-queue.js';
@@ -33,7 +34,7 @@ export interface GcDeps {
   storage: StorageClient;
   registry?: Registry;
   now?: () => number;
-  /** Ledger re-scan period (default 5 s); tests shorten it. */
+  /** Ledger call period (default a third of GC_LEASE_MS); tests shorten it. */
   ledgerScanMs?: number;
 }
 
@@ -44,9 +45,17 @@ export interface GcHandle {
   status(): GcStatus;
   errorStats(): ReturnType<ErrorStats['snapshot']>;
   close(): Promise<void>;
+  /** Like a crash (for tests): timers stop and sockets close at once; nobody waiting is answered, nothing drains. */
+  abort(): Promise<void>;
 }
 
 export interface GcStatus {
+  /** Who this GC is: its name among the GCs sharing the ledger, its sede, when it started. */
+  gc: { id: string; sede?: string; iniciado: string };
+  /** Every GC with its load (each one's own report through the ledger), this one included. */
+  gestores: LedgerView['gestores'];
+  /** This GC's leases on its async ops are certainly its own (renewed within GC_LEASE_MS). */
+  arriendoVigente: boolean;
   actores: ReturnType<ActorRegistry['snapshot']>;
   actoresVivos: Record<OperacionActor, number>;
   tareas: ReturnType<TaskTracker['counts']>;
@@ -57,6 +66,12 @@ export interface GcStatus {
   modos: Record<OperacionActor, Modo>;
   estrategia: string;
   almacenamiento: ReturnType<StorageClient['status']>;
+}
+
+/** `gc-<sede or hostname>`, reduced to what GC ids allow. Two GCs in one sede need their own GC_ID. */
+export function defaultGcId(sede: string | undefined, hostname = os.hostname()): string {
+  const base = (sede ?? hostname).normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 60) || 'host';
+  return `gc-${base}`;
 }
 
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
@@ -115,10 +130,13 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       log.info({ opId: t.op.id, intento: t.intento, from, to: t.actorId, motivo }, 'task re-published');
     },
   });
+  const gcId = cfg.GC_ID ?? defaultGcId(cfg.GC_SEDE);
+  const startedAt = new Date(clock.now()).toISOString();
   const dispatcher = new Dispatcher({
     storage: deps.storage,
     tracker,
     modos,
+    arriendo: { gestor: gcId, ms: cfg.GC_LEASE_MS },
     syncTimeoutMs: cfg.GC_SYNC_TIMEOUT_MS,
     noActorMs: cfg.ACTOR_DEAD_MS,
     log,
@@ -180,15 +198,20 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   function onRequest(frames: Buffer[]): void {
     const t0 = performance.now();
-    const { envelope, body } = splitEnvelope(frames);
+    const { envelope, body, parts } = splitEnvelope(frames);
+    if (parts > 1) {
+      // Answering the first part would hand a REQ client its own frame as if it were the reply.
+      reply(envelope, errorReply('SOLICITUD_INVALIDA', `La solicitud debe ser un único mensaje JSON de una parte (llegaron ${parts} partes)`), 'invalida', t0);
+      return;
+    }
     const parsed = parseSolicitud(body ?? Buffer.alloc(0), randomUUID);
     if (!parsed.ok) {
-      reply(envelope, errorReply(parsed.codigo, parsed.mensaje, parsed.id), 'invalida', t0);
+      reply(envelope, labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), 'invalida', t0);
       return;
     }
     const s = parsed.solicitud;
-    log.debug({ opId: s.id, operacion: s.operacion }, 'request');
-    void dispatcher.handle(s).then((r) => reply(envelope, r, s.operacion, t0));
+    log.debug({ opId: s.clave, etiqueta: s.id, operacion: s.operacion }, 'request');
+    void dispatcher.handle(s).then((r) => reply(envelope, labelReply(r, s), s.operacion, t0));
   }
 
   function onSubscription(msg: Buffer | undefined): void {
@@ -257,31 +280,46 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     loop('backend', backend, onActorMessage),
   ];
 
+  // Replies per second between two reports to the ledger: the load every GC's /status shows for this one.
+  let lastReport = { at: clock.now(), answered: 0 };
   const resume = startLedgerResume({
     storage: deps.storage,
     tracker,
     clock,
     log,
+    informe() {
+      const now = clock.now();
+      const porSegundo = now > lastReport.at ? Math.round(((answered - lastReport.answered) * 10_000) / (now - lastReport.at)) / 10 : 0;
+      lastReport = { at: now, answered };
+      return { id: gcId, ...(cfg.GC_SEDE ? { sede: cfg.GC_SEDE } : {}), frontend: cfg.GC_FRONTEND_BIND, atendidas: answered, porSegundo, tareas: tracker.size, iniciado: startedAt };
+    },
+    leaseMs: cfg.GC_LEASE_MS,
     minAgeMs: 3 * cfg.GC_TASK_DEADLINE_MS,
     scanEveryMs: deps.ledgerScanMs,
   });
 
-  log.info({ endpoints, modos, estrategia: cfg.GC_ESTRATEGIA }, 'GC started');
+  log.info({ gc: gcId, sede: cfg.GC_SEDE, endpoints, modos, estrategia: cfg.GC_ESTRATEGIA, leaseMs: cfg.GC_LEASE_MS }, 'GC started');
 
   return {
     endpoints,
     registry,
-    status: () => ({
-      actores: actors.snapshot(),
-      actoresVivos: actors.liveCounts(),
-      tareas: tracker.counts(),
-      solicitudesSyncEsperando: dispatcher.waiting(),
-      respuestas: answered,
-      ledgerCargado: resume.loaded(),
-      modos,
-      estrategia: cfg.GC_ESTRATEGIA,
-      almacenamiento: deps.storage.status(),
-    }),
+    status: () => {
+      const { gestores, arriendoVigente } = resume.view();
+      return {
+        gc: { id: gcId, ...(cfg.GC_SEDE ? { sede: cfg.GC_SEDE } : {}), iniciado: startedAt },
+        gestores,
+        arriendoVigente,
+        actores: actors.snapshot(),
+        actoresVivos: actors.liveCounts(),
+        tareas: tracker.counts(),
+        solicitudesSyncEsperando: dispatcher.waiting(),
+        respuestas: answered,
+        ledgerCargado: resume.loaded(),
+        modos,
+        estrategia: cfg.GC_ESTRATEGIA,
+        almacenamiento: deps.storage.status(),
+      };
+    },
     errorStats: () => errors.snapshot(),
     async close() {
       if (closing) return;
@@ -297,6 +335,18 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       for (const s of sockets) s.close();
       await Promise.all(loops);
       log.info('GC stopped');
+    },
+    async abort() {
+      if (closing) return;
+      closing = true;
+      clearInterval(ticker);
+      resume.stop();
+      frontQ.close();
+      pubQ.close();
+      for (const s of sockets) s.close();
+      await Promise.all(loops);
+      // Its pending sync waiters' timers must not outlive it (their replies go nowhere).
+      dispatcher.close();
     },
   };
 }

@@ -1,10 +1,20 @@
 /**
- * Every ACEPTADO op must complete, even if the GC restarted after accepting it.
- * At start the GC loads the ledger's PENDIENTE rows (retrying until the GA answers,
- * without holding up the frontend), then re-scans periodically for rows the GC is
- * not tracking (e.g. accepted by a GC that died before publishing them).
+ * Every ACEPTADO op must complete, even if the GC that accepted it died for good.
+ *
+ * Each GC holds a lease on the async ops it records (`registrar`, owner + expiry in
+ * the ledger, 006_arriendos.sql). Every third of the lease this module makes one
+ * `reclamar` call, the GC's heartbeat to the ledger: it records the GC's own report
+ * (sede, load), renews its leases, claims PENDIENTE rows whose lease ran out (their
+ * GC is gone) and lists the rows the GC now holds; the GC publishes those it is not
+ * tracking yet. Claims are row-locked in SQL, so two GCs never both take a row.
+ *
+ * The GC trusts its leases only as long as a renewal succeeded within one lease
+ * (timed from when that call was SENT, so never longer than the ledger's own
+ * expiry): past that another GC may hold them, so it forgets its async tasks and
+ * takes up again, once the ledger answers, whatever is still its own.
  */
 import { StorageUnavailableError } from '../common/errors.js';
+import type { GestorVisto, InformeGc } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Clock } from './actor-registry.js';
@@ -15,43 +25,79 @@ export interface LedgerResumeOptions {
   tracker: TaskTracker;
   clock: Clock;
   log: Logger;
-  /** Rows younger than this during a re-scan are probably being handled right now. */
+  /** This GC's report, sent with every call (its `id` owns the leases). */
+  informe(): InformeGc;
+  leaseMs: number;
+  /** Own rows younger than this during a re-scan are probably being handled right now. */
   minAgeMs: number;
+  /** Default: a third of the lease. */
   scanEveryMs?: number;
   limit?: number;
 }
 
+export interface LedgerView {
+  /** Every GC the ledger knows, as of the last successful call, `vistoHaceMs` counted to now; `vivo` = heard within one lease. */
+  gestores: Array<GestorVisto & { vivo: boolean }>;
+  /** How long ago that call answered (undefined: never yet). */
+  haceMs?: number;
+  /** This GC's leases are certainly still its own. */
+  arriendoVigente: boolean;
+}
+
 export interface LedgerResume {
-  /** True once the first load succeeded. */
+  /** True once the first call succeeded. */
   loaded(): boolean;
-  /** One scan now (tests, and the timer). Returns how many ops were taken up. */
+  /** One call now (tests, and the timer). Returns how many ops were taken up. */
   scanOnce(): Promise<number>;
+  view(): LedgerView;
   stop(): void;
 }
 
 export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
-  const scanEvery = o.scanEveryMs ?? 5000;
+  const scanEvery = o.scanEveryMs ?? Math.floor(o.leaseMs / 3);
   const limit = o.limit ?? 1000;
   let initialDone = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  /** When the last successful call was sent: the leases hold until at least this + leaseMs. */
+  let renewedAt: number | undefined;
+  let lapsed = false;
+  let seen: { at: number; gestores: GestorVisto[] } | undefined;
 
   async function scanOnce(): Promise<number> {
-    const rows = await o.storage.pendientes(limit);
+    const sentAt = o.clock.now();
+    const { pendientes, gestores } = await o.storage.reclamar(o.informe(), o.leaseMs, limit);
     const now = o.clock.now();
+    seen = { at: now, gestores };
+    // An answer slower than the lease proves nothing about now: the rows may have changed hands since.
+    if (now - sentAt >= o.leaseMs) throw new StorageUnavailableError(`ledger answered after ${now - sentAt} ms, past the ${o.leaseMs} ms lease`);
+    renewedAt = Math.max(renewedAt ?? sentAt, sentAt);
+    lapsed = false;
     let taken = 0;
-    for (const p of rows) {
+    let claimed = 0;
+    for (const p of pendientes) {
       if (o.tracker.has(p.op.id)) continue;
       const at = Date.parse(p.registrada);
-      // On the first load every row is ours to resume; later only the stale ones.
-      if (initialDone && Number.isFinite(at) && now - at < o.minAgeMs) continue;
+      // On the first load every row is ours to resume; later only stale own rows and those just taken over.
+      if (initialDone && !p.reclamada && Number.isFinite(at) && now - at < o.minAgeMs) continue;
       o.tracker.submit(p.op, 'async');
       taken++;
-      o.log.debug({ opId: p.op.id, intentos: p.intentos }, 'pending op resumed from ledger');
+      if (p.reclamada) claimed++;
+      o.log.debug({ opId: p.op.id, intentos: p.intentos, reclamada: p.reclamada ?? false }, 'pending op resumed from ledger');
     }
+    if (claimed > 0) o.log.info({ claimed }, 'pending ops taken over from a GC whose lease ran out');
     return taken;
   }
+
+  /** Past the lease without a renewal: another GC may own our rows by now. */
+  function checkLease(): void {
+    if (lapsed || renewedAt === undefined || o.clock.now() - renewedAt < o.leaseMs) return;
+    lapsed = true;
+    const dropped = o.tracker.dropAsync();
+    o.log.warn({ dropped, leaseMs: o.leaseMs }, 'ledger lease not renewed in time: async tasks dropped (another GC may resume them; ours are taken up again once the ledger answers)');
+  }
+  const leaseTimer = setInterval(checkLease, Math.max(50, Math.min(1000, Math.floor(o.leaseMs / 6))));
 
   function schedule(ms: number): void {
     if (stopped) return;
@@ -71,8 +117,8 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
         failures++;
         const level = err instanceof StorageUnavailableError ? 'warn' : 'error';
         // Only the first failures are worth a line each; the GA may be down for a while.
-        if (failures <= 3 || failures % 20 === 0) o.log[level]({ err, failures }, 'could not read pending ops from ledger; retrying');
-        schedule(initialDone ? scanEvery : Math.min(5000, 250 * 2 ** Math.min(failures, 5)));
+        if (failures <= 3 || failures % 20 === 0) o.log[level]({ err, failures }, 'could not reach the ledger to renew leases and claim pending ops; retrying');
+        schedule(initialDone ? scanEvery : Math.min(scanEvery, 250 * 2 ** Math.min(failures, 5)));
       },
     );
   }
@@ -81,9 +127,22 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
   return {
     loaded: () => initialDone,
     scanOnce,
+    view() {
+      const now = o.clock.now();
+      const age = seen ? now - seen.at : undefined;
+      return {
+        gestores: (seen?.gestores ?? []).map((g) => {
+          const vistoHaceMs = g.vistoHaceMs + (age ?? 0);
+          return { ...g, vistoHaceMs, vivo: vistoHaceMs < o.leaseMs };
+        }),
+        haceMs: age,
+        arriendoVigente: renewedAt !== undefined && now - renewedAt < o.leaseMs,
+      };
+    },
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      clearInterval(leaseTimer);
     },
   };
 }

@@ -1,11 +1,14 @@
 /** GC process: read config, wire storage client + GC + HTTP port, stop cleanly on signals. */
 import '../common/env.js';
+import { guardStdio } from '../common/stdio-guard.js';
 import { GC_VARS } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
 import { startGc } from './gc.js';
+
+guardStdio();
 
 async function main(): Promise<void> {
   const log = createLogger('gc');

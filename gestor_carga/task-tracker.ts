@@ -73,6 +73,15 @@ export class TaskTracker {
     return this.tasks.get(id);
   }
 
+  /** By clave, else the most recent task sent with this client label (`estado` by label). */
+  find(idOrLabel: string): TrackedTask | undefined {
+    const byKey = this.tasks.get(idOrLabel);
+    if (byKey) return byKey;
+    let latest: TrackedTask | undefined;
+    for (const t of this.tasks.values()) if (t.op.etiqueta === idOrLabel && (!latest || t.createdAt >= latest.createdAt)) latest = t;
+    return latest;
+  }
+
   has(id: string): boolean {
     return this.tasks.has(id);
   }
@@ -151,6 +160,21 @@ export class TaskTracker {
         } else noActor.add(t.op.operacion);
       }
     }
+  }
+
+  /**
+   * Forgets every async task (its ledger lease may have passed to another GC, which now
+   * publishes it); returns how many. Results that still come for them are ignored.
+   */
+  dropAsync(): number {
+    let n = 0;
+    for (const [id, t] of this.tasks) {
+      if (t.modo !== 'async') continue;
+      this.detach(t);
+      this.tasks.delete(id);
+      n++;
+    }
+    return n;
   }
 
   /** Queued tasks of one mode older than `ms` (e.g. sync ops that found no actor). */

@@ -109,7 +109,7 @@ export function seccionesDeCarga(r: LoadReport, titulo = 'Carga'): Seccion[] {
       titulo,
       lineas: [
         `${r.config.clientes} clientes, ${patternText(r)}, ${(r.duracionMs / 1000).toFixed(1)} s, transporte ${r.config.transporte}`,
-        `inicio ${r.inicio}, fin ${r.fin}${r.config.endpoint ? `, GC ${r.config.endpoint}` : ''}`,
+        `inicio ${r.inicio}, fin ${r.fin}${r.config.endpoints?.length ? `, GC ${r.config.endpoints.join(', ')}` : ''}${r.config.repartir ? ' (clientes repartidos entre los GC)' : ''}`,
         `exitosas ${r.exitosas}, rechazadas ${r.respuestas - r.exitosas}, sin respuesta ${r.sinRespuesta}`,
       ],
       tablas: [latencyTable('Resumen por operación', r), codesTable(r.porCodigo)],

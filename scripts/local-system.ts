@@ -7,10 +7,11 @@
  * - 'single': one embedded PostgreSQL and every process on one address.
  * - 'two-hosts': simulated hosts on their own loopback addresses, like
  *   docker-compose.pc1.yml / pc2.yml: pc1 (127.0.1.1) runs the PostgreSQL
- *   primary, the GA primary, the GC and actors; pc2 (127.0.1.2) a real streaming
- *   standby cloned from it (same port number), the GA backup and more actors
- *   (the actors of each type alternate between the hosts). GC and actors get
- *   both GAs in GA_ENDPOINTS. Each host's processes are grouped
+ *   primary, the GA primary, a GC and actors; pc2 (127.0.1.2) a real streaming
+ *   standby cloned from it (same port number), the GA backup, a second GC and
+ *   more actors (the actors of each type alternate between the hosts). Both GCs
+ *   are active; every actor works for both. GCs and actors get both GAs in
+ *   GA_ENDPOINTS. Each host's processes are grouped
  *   (`hosts.pc1.kill()` crashes a whole host) and each PostgreSQL node has a
  *   handle for drills (kill, restart, promote, restartAsStandby, reclone).
  *
@@ -83,7 +84,7 @@ export interface LocalSystemOptions {
   /**
    * two-hosts on other addresses, e.g. real-network test hosts (scripts/netns.ts): each host's
    * address and, optionally, the network namespace its processes and PostgreSQL run in. With
-   * `clients`, a third host (named pc3) runs the GC and every actor, so pc1 and pc2 hold only
+   * `clients`, a third host (named pc3) runs the (one) GC and every actor, so pc1 and pc2 hold only
    * the storage side. Namespaced hosts use the standard ports (each namespace has its own).
    * Default: pc1/pc2 on 127.0.1.1/127.0.1.2 in this namespace, GC and actors as described above.
    */
@@ -162,8 +163,26 @@ export interface PgNodeStatus {
   error?: string;
 }
 
+/** One GC of the system: where PS reach it, where actors do, its process. */
+export interface GcInfo {
+  /** GC_ID, e.g. gc-pc1. */
+  id: string;
+  host: HostName | 'pc3';
+  /** Its PS-facing endpoint. */
+  endpoint: string;
+  pub: string;
+  backend: string;
+  http: string;
+  process: ManagedProcess;
+}
+
 export interface LocalSystem {
+  /** The first GC's PS-facing endpoint (pc1's): the PS's default. */
   gcEndpoint: string;
+  /** Every GC's PS-facing endpoint, pc1's first: a PS of pc1's sede uses this order. */
+  gcEndpoints: string[];
+  /** Every GC, pc1's first (single topology: one). */
+  gcs: GcInfo[];
   /** The GA started as primary (two-hosts: the one next to the PostgreSQL primary). */
   gaEndpoint: string;
   gcHttp: string;
@@ -184,11 +203,12 @@ export interface LocalSystem {
   ga: ManagedProcess;
   /** two-hosts: the GA started as backup, on the other host. */
   gaBackup?: ManagedProcess;
+  /** The first GC's process (pc1's). */
   gc: ManagedProcess;
   actors: ManagedProcess[];
   /** Starts one more actor of a type (on `host`, default pc1) and waits until the GC sees it live. */
   addActor(tipo: OperacionActor, host?: HostName): Promise<ManagedProcess>;
-  /** Resolves when the GC reports at least `n` live actors of every type. */
+  /** Resolves when every running GC reports at least `n` live actors of every type. */
   waitForActors(n: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -366,10 +386,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   const net: Record<HostName, NetHost> = { pc1: opts.hostsNet?.pc1 ?? { address: PC1 }, pc2: opts.hostsNet?.pc2 ?? { address: PC2 } };
   const clients = twoHosts ? opts.hostsNet?.clients : undefined;
   const namespaced = twoHosts && !!(net.pc1.netns || net.pc2.netns || clients?.netns);
-  // The GC lives on pc1 (single: on `host`; with `hostsNet.clients`: on that host).
+  // Single: everything on `host`. Two hosts: pc1's address (with `hostsNet.clients`, that host's: the GC and actors live there).
   const host = twoHosts ? (clients?.address ?? net.pc1.address) : (opts.host ?? '127.0.0.1');
-  const gcHostName = clients ? 'pc3' : 'pc1';
-  const gcNetns = clients ? clients.netns : twoHosts ? net.pc1.netns : undefined;
   const ownsDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'biblioteca-'));
   mkdirSync(dataDir, { recursive: true });
@@ -412,14 +430,6 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const netnsOf = (h: HostName) => (twoHosts ? net[h].netns : undefined);
 
     const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
-    // Simulated hosts on loopback: the PS-facing port listens on 127.0.0.1, where a PS looks
-    // by default (GC_ENDPOINT), so `npm start` + `npm run ps -- test-sistema` just work.
-    // Namespaced hosts keep it on their own address (a link cut must cut it too).
-    const frontHost = twoHosts && !namespaced ? '127.0.0.1' : host;
-    const gcFront = std ? STANDARD.gcFront : await freePort(frontHost);
-    const gcPub = await port(STANDARD.gcPub);
-    const gcBack = await port(STANDARD.gcBack);
-    const gcHttpPort = await port(STANDARD.gcHttp);
     const gaHosts: HostName[] = twoHosts ? [primaryHost, backupHost] : ['pc1'];
     const gaEndpoints = gaHosts.map((h) => `tcp://${addressOf(h)}:${gaPorts.ga}`);
 
@@ -470,24 +480,56 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     if (gaBackup) await waitPairSettled([ga, gaBackup]);
     checkAborted();
 
-    const gc = new ManagedProcess({
-      name: 'gc',
-      script: join(dist, 'gestor_carga', 'main.js'),
-      env: {
-        ...common,
-        GC_FRONTEND_BIND: `tcp://${frontHost}:${gcFront}`,
-        GC_PUB_BIND: `tcp://${host}:${gcPub}`,
-        GC_BACKEND_BIND: `tcp://${host}:${gcBack}`,
-        GC_HTTP_PORT: String(gcHttpPort),
-      },
-      logFile: join(logDir, 'gc.log'),
-      httpPort: gcHttpPort,
-      httpHost: host,
-      host: gcHostName,
-      ...(gcNetns ? { netns: gcNetns } : {}),
+    // One GC per host (two-hosts), all active; with a clients host, one GC there; single: one.
+    const gcHosts: Array<HostName | 'pc3'> = clients ? ['pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
+    const gcAddressOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.address : addressOf(h));
+    const gcNetnsOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.netns : netnsOf(h));
+    // Simulated hosts on loopback: pc1's user-facing ports (PS requests, HTTP) listen on 127.0.0.1,
+    // where a PS looks first by default (GC_ENDPOINTS) and `curl localhost:9555/health` goes, so
+    // `npm start` + `npm run ps -- test-sistema` just work; the other GCs listen on their own
+    // host's address (the default list's second entry is pc2's). Namespaced hosts keep them on
+    // their own address (a link cut must cut them too).
+    const frontHostOf = (h: HostName | 'pc3', i: number) => (i === 0 && twoHosts && !namespaced ? '127.0.0.1' : gcAddressOf(h));
+    // Like the GAs: the same port numbers on every host.
+    const gcAddresses = gcHosts.map(gcAddressOf);
+    const gcPort = async (p: number) => (std ? p : gcHosts.length > 1 ? freePortOnAll(gcAddresses) : freePort(gcAddresses[0]));
+    const gcPorts = {
+      front: std ? STANDARD.gcFront : await freePortOnAll(gcHosts.map(frontHostOf)),
+      pub: await gcPort(STANDARD.gcPub),
+      back: await gcPort(STANDARD.gcBack),
+      http: std ? STANDARD.gcHttp : await freePortOnAll(gcHosts.map(frontHostOf)),
+    };
+    const gcs: GcInfo[] = gcHosts.map((h, i) => {
+      const address = gcAddressOf(h);
+      const id = `gc-${h}`;
+      const netns = gcNetnsOf(h);
+      const front = `tcp://${frontHostOf(h, i)}:${gcPorts.front}`;
+      const pub = `tcp://${address}:${gcPorts.pub}`;
+      const backend = `tcp://${address}:${gcPorts.back}`;
+      const proc = new ManagedProcess({
+        name: gcHosts.length > 1 ? id : 'gc',
+        script: join(dist, 'gestor_carga', 'main.js'),
+        env: {
+          ...common,
+          HTTP_HOST: frontHostOf(h, i),
+          GC_ID: id,
+          GC_SEDE: h,
+          GC_FRONTEND_BIND: front,
+          GC_PUB_BIND: pub,
+          GC_BACKEND_BIND: backend,
+          GC_HTTP_PORT: String(gcPorts.http),
+        },
+        logFile: join(logDir, gcHosts.length > 1 ? `${id}.log` : 'gc.log'),
+        httpPort: gcPorts.http,
+        httpHost: frontHostOf(h, i),
+        host: h,
+        ...(netns ? { netns } : {}),
+      });
+      return { id, host: h, endpoint: front, pub, backend, http: `http://${frontHostOf(h, i)}:${gcPorts.http}`, process: proc };
     });
-    started.push(gc.start());
-    await gc.waitHealthy();
+    for (const g of gcs) started.push(g.process.start());
+    await Promise.all(gcs.map((g) => g.process.waitHealthy()));
+    const gc = gcs[0]!.process;
     checkAborted();
 
     const actors: ManagedProcess[] = [];
@@ -511,8 +553,8 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
           HTTP_HOST: address,
           ACTOR_TIPO: tipo,
           ACTOR_ID: id,
-          GC_PUB_ENDPOINT: `tcp://${host}:${gcPub}`,
-          GC_BACKEND_ENDPOINT: `tcp://${host}:${gcBack}`,
+          GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','),
+          GC_BACKEND_ENDPOINTS: gcs.map((g) => g.backend).join(','),
           ACTOR_HTTP_PORT: String(httpPort),
         },
         logFile: join(logDir, `${id}.log`),
@@ -529,8 +571,9 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const waitForActors = async (n: number, timeoutMs = 20_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const live = (await gc.status<GcStatus>())?.actoresVivos;
-        if (live && OPERACIONES_ACTOR.every((t) => live[t] >= n)) return;
+        const running = gcs.filter((g) => g.process.running);
+        const live = await Promise.all(running.map(async (g) => ({ gc: g.id, live: (await g.process.status<GcStatus>())?.actoresVivos })));
+        if (running.length > 0 && live.every((x) => x.live && OPERACIONES_ACTOR.every((t) => x.live![t] >= n))) return;
         if (Date.now() > deadline) throw new Error(`actors not live after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -564,10 +607,12 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const st = storage;
 
     return {
-      gcEndpoint: `tcp://${frontHost}:${gcFront}`,
+      gcEndpoint: gcs[0]!.endpoint,
+      gcEndpoints: gcs.map((g) => g.endpoint),
+      gcs,
       gaEndpoint: gaEndpoints[0]!,
       gaEndpoints,
-      gcHttp: `http://${host}:${gcHttpPort}`,
+      gcHttp: gcs[0]!.http,
       gaHttp: `http://${addressOf(primaryHost)}:${gaPorts.gaHttp}`,
       pg: pgInfo,
       dataDir,

@@ -12,12 +12,12 @@ type Proc = LocalSystem['gc'];
 const target = (p: Proc) => `${p.spec.host ?? p.spec.httpHost ?? '127.0.0.1'}=http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}`;
 
 /** `--gc … --ga … --actor …` for every process of `sys` that has an HTTP port. */
-export function panelTargetArgs(sys: Pick<LocalSystem, 'gc' | 'ga' | 'gaBackup' | 'actors'>): string[] {
+export function panelTargetArgs(sys: Pick<LocalSystem, 'gcs' | 'ga' | 'gaBackup' | 'actors'>): string[] {
   const args: string[] = [];
   const add = (flag: string, p: Proc | undefined) => {
     if (p?.spec.httpPort) args.push(flag, target(p));
   };
-  add('--gc', sys.gc);
+  for (const g of sys.gcs) add('--gc', g.process);
   add('--ga', sys.ga);
   add('--ga', sys.gaBackup);
   for (const a of sys.actors) add('--actor', a);

@@ -13,6 +13,7 @@
  * bounded anyway (children SIGKILLed after a grace, PostgreSQL stop bounded).
  */
 import { constants } from 'node:os';
+import { guardStdio } from '../common/stdio-guard.js';
 
 const TAKEN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type TakenSignal = (typeof TAKEN_SIGNALS)[number];
@@ -38,9 +39,6 @@ export function takeOverSignals(o: {
   const handle = (sig: TakenSignal) => {
     if (state.received) return;
     state.received = sig;
-    // SIGHUP usually means the terminal is gone: writes to it then fail with EIO, and an
-    // unhandled stream error would crash the launcher before its processes are stopped.
-    if (sig === 'SIGHUP') for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
     try {
       o.onSignal?.(sig);
     } catch {
@@ -57,6 +55,9 @@ export function takeOverSignals(o: {
       })
       .finally(() => process.exit((o.exitCode ?? signalExitCode)(sig)));
   };
+  // A terminal gone (SIGHUP: EIO) or a `| tee` ended by the same Ctrl-C (EPIPE): the writes
+  // that announce the stop must not crash the launcher before its processes are stopped.
+  guardStdio();
   for (const sig of TAKEN_SIGNALS) {
     process.removeAllListeners(sig);
     process.on(sig, () => handle(sig));

@@ -2,14 +2,15 @@
  * `npm start`: the whole system on this machine with the documented ports,
  * a demo catalog, two actors of each type and a live one-line status.
  * By default the two-hosts topology (pc1 = 127.0.1.1: PostgreSQL primary, GA
- * primary, GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, actors);
- * the GC's PS port listens on 127.0.0.1:5555, the PS's default GC_ENDPOINT.
+ * primary, a GC, actors; pc2 = 127.0.1.2: streaming standby, GA backup, a second
+ * GC, actors; both GCs active, every actor working for both); pc1's GC takes PS
+ * requests on 127.0.0.1:5555 and pc2's on 127.0.1.2:5555, the PS's default GC_ENDPOINTS.
  * `--topologia single` runs everything on one address with one PostgreSQL.
  * Data persists in .data/ between runs; Ctrl-C (or SIGTERM, or closing the
  * terminal: SIGHUP) stops everything in order. A second launcher on the same
  * data dir refuses to start (scripts/launcher-lock.ts).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
@@ -19,40 +20,17 @@ import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
 import { intArg } from '../solicitante/cli-args.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
+import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';
+import { bannerLines } from './banner.js';
+import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
+import { guardStdio } from '../common/stdio-guard.js';
 import { freePort } from './free-port.js';
 import { panelProcess } from './panel-process.js';
 import { DEFAULT_PANEL_PORT } from '../panel/server.js';
 import type { ManagedProcess } from './child-process.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-interface GaStatusLite {
-  rol?: string;
-  role?: { estado?: string };
-  postgres?: { pgRole?: string; timeline?: number };
-}
-
-/** `pc1 ACTIVE(pg primary tl1)` per GA: who serves, and on what. */
-function gaSummary(gas: Array<{ host: string; status: GaStatusLite | undefined }>): string {
-  return gas
-    .map(({ host, status }) => {
-      if (!status) return `${host} sin respuesta`;
-      const pg = status.postgres?.pgRole ? ` pg ${status.postgres.pgRole}${status.postgres.timeline ? ` tl${status.postgres.timeline}` : ''}` : '';
-      return `${host} ${status.role?.estado ?? status.rol ?? 'ok'}${pg}`;
-    })
-    .join(', ');
-}
-
-function statusLine(gc: GcStatus | undefined, ga: string, rate: number): string {
-  if (!gc) return 'GC: sin respuesta';
-  const live = gc.actoresVivos;
-  const actores = `actores prestamo:${live.prestamo ?? 0} devolucion:${live.devolucion ?? 0} renovacion:${live.renovacion ?? 0}`;
-  const enCurso = gc.tareas.enviada;
-  const cola = gc.tareas['en-cola'] + gc.tareas.espera;
-  const breakers = gc.almacenamiento.map((b) => `${b.endpoint.replace('tcp://', '')}=${b.breaker}`).join(' ');
-  return `${new Date().toISOString().slice(11, 19)} | ${rate.toFixed(0)} sol/s | ${actores} | tareas en curso:${enCurso} en cola:${cola} | GA ${ga} | breakers ${breakers}`;
-}
 
 export interface ProcesoVisto {
   name: string;
@@ -109,6 +87,7 @@ async function freeCopies(info: PgInfo, catalog: string): Promise<Array<{ isbn: 
 }
 
 async function main(): Promise<void> {
+  guardStdio();
   dotenv.config({ quiet: true });
   const program = new Command()
     .name('npm start --')
@@ -132,6 +111,7 @@ async function main(): Promise<void> {
     cleanup: async () => {
       abort.abort();
       await starting?.catch(() => undefined); // an interrupted start stops what it had started
+      if (system) removeSystemFile(system.dataDir);
       await panel?.stop();
       await system?.stop();
       out('Sistema detenido.\n');
@@ -142,7 +122,7 @@ async function main(): Promise<void> {
   const twoHosts = opts.topologia === 'two-hosts';
   out(
     twoHosts
-      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
+      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
       : `Iniciando PostgreSQL embebido, GA, GC y ${opts.actores} actores por tipo (datos en ${opts.data})…\n`,
   );
   try {
@@ -163,7 +143,6 @@ async function main(): Promise<void> {
   }
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
-  const byHost = (h: 'pc1' | 'pc2') => s.actors.filter((a) => a.spec.host === h).length;
   // The panel is a convenience: the system runs on without it (e.g. its port is taken).
   let panelUrl: string;
   try {
@@ -177,59 +156,65 @@ async function main(): Promise<void> {
     panelUrl = `no se pudo iniciar (${(err as Error).message})`;
   }
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
-  // The PS's default GC_ENDPOINT only reaches this system on the standard ports.
-  const ps = opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoint}` : 'npm run ps --';
+  // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
+  if (signals.received) return;
+  const sistema = describeSystem(s);
+  // For `npm run catalogo`; removed when the system stops.
+  writeSystemFile(s.dataDir, sistema);
   out(
-    [
-      '',
-      'Sistema listo.',
-      `  Panel en vivo:             ${panelUrl}`,
-      `  GC (PS → GC, REQ/DEALER):  ${s.gcEndpoint}`,
-      `  GC /status /metrics:       ${s.gcHttp}/status  ${s.gcHttp}/errors/stats`,
-      ...gas.map((g, i) => `  GA ${g.spec.host} (${i === 0 ? 'primario' : 'respaldo'}):`.padEnd(29) + `${s.gaEndpoints[i]}   (http://${g.spec.httpHost}:${g.spec.httpPort}/status)`),
-      ...(s.pgNodes
-        ? [s.pgNodes.primary, s.pgNodes.standby].map(
-            (n, i) => `  PostgreSQL ${n.hostName} (${i === 0 ? 'primario' : 'standby'}):`.padEnd(29) + `postgres://${n.info.user}@${n.info.host}:${n.info.port}/${n.info.database}`,
-          )
-        : [`  PostgreSQL:                postgres://${s.pg.user}@${s.pg.host}:${s.pg.port}/${s.pg.database}`]),
-      ...(twoHosts ? [`  Actores:                   pc1 ${byHost('pc1')}, pc2 ${byHost('pc2')}`] : []),
-      `  Logs:                      ${join(s.dataDir, 'logs')}`,
-      '',
-      `En otra terminal:  ${ps} test-sistema   |   ${ps} menu`,
-      ...(carga ? [`Carga de prueba:   ${ps} ${carga}`] : []),
-      twoHosts
-        ? `Estado del par:    npm run status -- ${gas.map((g) => `--ga http://${g.spec.httpHost}:${g.spec.httpPort}`).join(' ')} --gc ${s.gcHttp}`
-        : `Estado:            npm run status -- --ga ${s.gaHttp} --gc ${s.gcHttp}`,
-      'Ctrl-C para detener.',
-      '',
-    ].join('\n'),
+    bannerLines(sistema, {
+      // The PS's default GC_ENDPOINTS only reach this system on the standard ports.
+      ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --',
+      carga,
+      panel: panelUrl,
+      dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
+      logs: join(s.dataDir, 'logs'),
+    }).join('\n'),
   );
-  let last = -1;
-  let lastT = Date.now();
+  const last = new Map<string, { total: number; t: number }>();
   let lastPrinted = 0;
+  /** Lines of the status block on the terminal now (0: none drawn yet, or cleared). */
+  let drawn = 0;
   let vistos: ReadonlyMap<string, boolean> = new Map();
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
-    const [gc, ...gaStatus] = await Promise.all([s.gc.status<GcStatus>(), ...gas.map((g) => g.status<GaStatusLite>())]);
-    const ga = gaSummary(gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] as GaStatusLite | undefined })));
-    const total = Number(gc?.respuestas ?? 0);
+    const [gcStatus, gaStatus] = await Promise.all([Promise.all(s.gcs.map((g) => g.process.status<GcStatus>())), Promise.all(gas.map((g) => g.status<GaStatusLite>()))]);
     const t = Date.now();
-    const rate = last < 0 ? 0 : ((total - last) * 1000) / (t - lastT);
-    last = total;
-    lastT = t;
+    const gcs: GcVisto[] = s.gcs.map((g, i) => {
+      const st = gcStatus[i];
+      const total = Number(st?.respuestas ?? 0);
+      const prev = last.get(g.id);
+      // A restarted GC counts from zero again: no negative rate.
+      const rate = prev && total >= prev.total ? ((total - prev.total) * 1000) / (t - prev.t) : 0;
+      if (st) last.set(g.id, { total, t });
+      return { host: g.host, status: st, rate };
+    });
     if (signals.received) break;
     const { avisos, estado } = processWarnings(
       vistos,
-      [...gas, s.gc, ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
+      [...gas, ...s.gcs.map((g) => g.process), ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
-    for (const a of avisos) out(`${tty ? '\n' : ''}${a}\n`);
-    const line = statusLine(gc, ga, rate);
-    if (tty) out(`\r\x1b[2K${line}`);
-    else if (t - lastPrinted > 5000) {
-      out(line + '\n');
-      lastPrinted = t;
+    const lines = statusLines({
+      hora: new Date(t).toISOString().slice(11, 19),
+      gcs,
+      gas: gas.map((g, i) => ({ host: g.spec.host ?? 'pc1', status: gaStatus[i] })),
+    });
+    if (tty) {
+      // Warnings go above the block: clear it, print them, draw it again below.
+      if (avisos.length > 0) {
+        out(clearBlock(drawn) + avisos.map((a) => `${a}\n`).join(''));
+        drawn = 0;
+      }
+      out(redraw(drawn, lines, process.stdout.columns || 80));
+      drawn = lines.length;
+    } else {
+      for (const a of avisos) out(`${a}\n`);
+      if (t - lastPrinted > 5000) {
+        out(plainLine(lines) + '\n');
+        lastPrinted = t;
+      }
     }
   }
 }

@@ -1,23 +1,31 @@
 /**
  * `npm run status`: one readable block per process from their /status ports —
  * GA role/state, PostgreSQL role, timeline, replication lag, peer heartbeat
- * age; GC actors, pending work and storage breakers. Exit 1 when no process
- * answers. A CLI, so it writes to stdout.
+ * age; each GC's actors, pending work and storage breakers — and the load of
+ * every GC (requests served by each, as each reports it through the ledger).
+ * Exit 1 when no process answers. A CLI, so it writes to stdout.
  *
  *   npm run status                                   # what a plain `npm start` runs (below)
  *   npm run status -- --ga http://127.0.0.1:9570 --gc http://127.0.0.1:9555   # npm start -- --topologia single
  *   npm run status -- --json                         # raw /status documents
  *
- * Defaults: both GAs and the GC of `npm start`'s two-hosts topology with its
- * standard ports (scripts/local-system.ts): GA pc1 and pc2 on :9570 of their
- * own address, GC on pc1. Any --ga replaces the GA list.
+ * Defaults: both GAs and both GCs of `npm start`'s two-hosts topology with its
+ * standard ports (scripts/local-system.ts): GAs on :9570 of pc1's and pc2's own
+ * address; pc1's GC at 127.0.0.1:9555 (like its PS port), pc2's on its own address.
+ * Any --ga replaces the GA list, any --gc the GC list.
  */
+import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { intArg } from '../solicitante/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
+import { guardStdio } from '../common/stdio-guard.js';
+
+// A closed stdout (`| head`) must not kill the command.
+guardStdio();
 
 const DEFAULT_GAS = [`http://${PC1}:9570`, `http://${PC2}:9570`];
-const DEFAULT_GC = `http://${PC1}:9555`;
+/** npm start's pc1 GC answers HTTP on 127.0.0.1, like its PS port; pc2's on its own address. */
+const DEFAULT_GCS = ['http://127.0.0.1:9555', `http://${PC2}:9555`];
 
 type Json = Record<string, any>;
 
@@ -84,7 +92,9 @@ function formatGa(url: string, s: Json): string {
 }
 
 function formatGc(url: string, s: Json): string {
-  const lines = [`GC ${url}`];
+  const me = s.gc as Json | undefined;
+  const lines = [`GC ${url}${me ? `  ${me.id}${me.sede ? ` (sede ${me.sede})` : ''}, since ${me.iniciado} (${ago(me.iniciado)})` : ''}`];
+  if (s.arriendoVigente === false) lines.push('  LEASES:      not renewed within GC_LEASE_MS: its async work may pass to another GC');
   lines.push(`  actors live: ${counts(s.actoresVivos)}`);
   lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
   if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
@@ -94,19 +104,39 @@ function formatGc(url: string, s: Json): string {
   return lines.join('\n');
 }
 
+/**
+ * Every GC with its load, from the ledger's registry (each GC reports itself there):
+ * the freshest view among the GCs that answered, so a GC that is down is still listed.
+ */
+export function formatGcLoad(views: Json[][]): string | undefined {
+  const best = new Map<string, Json>();
+  for (const list of views) for (const g of list) if (!best.has(g.id) || g.vistoHaceMs < best.get(g.id)!.vistoHaceMs) best.set(g.id, g);
+  if (best.size === 0) return undefined;
+  const gcs = [...best.values()].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+  const total = gcs.reduce((n, g) => n + Number(g.informe?.atendidas ?? 0), 0);
+  const rows = gcs.map((g) => {
+    const i = (g.informe ?? {}) as Json;
+    const n = Number(i.atendidas ?? 0);
+    const share = total ? `${Math.round((n * 100) / total)} %` : '—';
+    return `  ${String(g.id).padEnd(14)} ${String(i.sede ?? '').padEnd(10)} ${g.vivo ? 'alive' : 'DOWN '}  replies ${String(n).padStart(8)} (${share.padStart(5)})  ${Number(i.porSegundo ?? 0).toFixed(1).padStart(7)}/s  tasks ${String(i.tareas ?? 0).padStart(4)}  reported ${(Number(g.vistoHaceMs) / 1000).toFixed(1)} s ago`;
+  });
+  return [`Load per GC (replies since each started, as each reports it through the ledger):`, ...rows].join('\n');
+}
+
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 const program = new Command()
   .name('status')
   .description('Estado de los procesos del sistema (GA: rol, PostgreSQL, timeline, réplica, latido del par; GC: actores, tareas, breakers)')
   .option('--ga <url>', `URL HTTP de un GA (repetible; por defecto ${DEFAULT_GAS.join(' y ')}, los de npm start)`, collect)
-  .option('--gc <url>', 'URL HTTP del GC', DEFAULT_GC)
-  .option('--no-gc', 'no consultar el GC')
+  .option('--gc <url>', `URL HTTP de un GC (repetible; por defecto ${DEFAULT_GCS.join(' y ')}, los de npm start)`, collect)
+  .option('--no-gc', 'no consultar ningún GC')
   .option('--timeout <ms>', 'espera máxima por proceso (ms)', intArg(1), 2000)
   .option('--json', 'imprime los documentos /status tal cual')
-  .action(async (o: { ga?: string[]; gc: string | false; timeout: number; json?: boolean }) => {
+  .action(async (o: { ga?: string[]; gc?: string[] | false; timeout: number; json?: boolean }) => {
     const gas = o.ga?.length ? o.ga : DEFAULT_GAS;
-    const targets = [...gas.map((url) => ({ kind: 'ga' as const, url })), ...(o.gc ? [{ kind: 'gc' as const, url: o.gc }] : [])];
+    const gcs = o.gc === false ? [] : o.gc?.length ? o.gc : DEFAULT_GCS;
+    const targets = [...gas.map((url) => ({ kind: 'ga' as const, url })), ...gcs.map((url) => ({ kind: 'gc' as const, url }))];
     const results = await Promise.all(
       targets.map(async (t) => {
         try {
@@ -123,12 +153,15 @@ const program = new Command()
         if ('error' in r) return `${r.kind.toUpperCase()} ${r.url}  NO RESPONDE (${r.error})`;
         return r.kind === 'ga' ? formatGa(r.url, r.status) : formatGc(r.url, r.status);
       });
-      process.stdout.write(`${blocks.join('\n\n')}\n`);
+      const load = formatGcLoad(results.flatMap((r) => (r.kind === 'gc' && 'status' in r && Array.isArray(r.status.gestores) ? [r.status.gestores as Json[]] : [])));
+      process.stdout.write(`${[...blocks, ...(load ? [load] : [])].join('\n\n')}\n`);
     }
     if (results.every((r) => 'error' in r)) process.exitCode = 1;
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  program.parseAsync(process.argv).catch((err: unknown) => {
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

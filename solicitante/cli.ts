@@ -3,7 +3,9 @@
  * in-process; main.ts binds it to the real process. Prints the CLI's product
  * (replies, summaries, reports) to stdout, progress and errors to stderr.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { userPath } from '../common/user-path.js';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
@@ -12,6 +14,7 @@ import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
+import { anyGcReachable, probeTimeoutMs } from './gc-probe.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
@@ -25,7 +28,7 @@ export interface CliIO {
 }
 
 interface GlobalOptions {
-  gc?: string;
+  gc?: string[];
   timeout?: number;
   reintentos?: number;
 }
@@ -36,10 +39,11 @@ const validated = (schema: typeof isbnSchema) => (v: string) => {
   return r.data;
 };
 
-/** `--gc` by the same rule as GC_ENDPOINT: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
-const endpointArg = (v: string) => {
-  if (!VARIABLES.GC_ENDPOINT.safeParse(v).success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto (p. ej. tcp://127.0.0.1:5555)');
-  return v;
+/** `--gc` by the same rule as GC_ENDPOINTS: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
+const endpointsArg = (v: string): string[] => {
+  const r = VARIABLES.GC_ENDPOINTS.safeParse(v);
+  if (!r.success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto, o varios separados por comas, el de su sede primero (p. ej. tcp://127.0.0.1:5555,tcp://127.0.1.2:5555)');
+  return r.data;
 };
 
 /** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
@@ -50,30 +54,37 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let exitCode = 0;
   const out = io.stdout;
 
-  const config = (cmd: Command): PsConfig & { endpoint: string } => {
+  const config = (cmd: Command): PsConfig => {
     const g = cmd.optsWithGlobals<GlobalOptions>();
     const c = readConfig(PS_VARS, io.env);
     return {
       ...c,
       PS_TIMEOUT_MS: g.timeout ?? c.PS_TIMEOUT_MS,
       PS_RETRIES: g.reintentos ?? c.PS_RETRIES,
-      endpoint: g.gc ?? c.GC_ENDPOINT,
+      GC_ENDPOINTS: g.gc ?? c.GC_ENDPOINTS,
     };
+  };
+  /** Batch commands first check that a GC listens: against none they would wait out every timeout. */
+  const gcListening = async (cmd: Command): Promise<boolean> => {
+    const c = config(cmd);
+    if (await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS))) return true;
+    io.stderr.write(`No se alcanza ningún GC (${c.GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
+    return false;
   };
   const makeClient = (cmd: Command) => {
     const c = config(cmd);
     return new GcClient({
-      endpoint: c.endpoint,
+      endpoints: c.GC_ENDPOINTS,
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
-      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con el mismo id ${i.id})\n`),
+      onRetry: (i) => io.stderr.write(`(sin respuesta del GC; reintento ${i.attempt}/${i.attempts} con la misma clave ${i.clave}, a ${i.endpoint})\n`),
     });
   };
 
   const program = new Command('ps')
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
-    .option('--gc <endpoint>', 'endpoint del GC, tcp://host:puerto (por defecto GC_ENDPOINT)', endpointArg)
+    .option('--gc <endpoints>', 'GC a usar, tcp://host:puerto; varios separados por comas, el de su sede primero (por defecto GC_ENDPOINTS)', endpointsArg)
     .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
     .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
     .exitOverride()
@@ -85,7 +96,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .action(async (_o, cmd: Command) => {
       const gc = makeClient(cmd);
       try {
-        await menu(gc, { input: io.stdin, output: out, endpoint: config(cmd).endpoint });
+        // A warning, not a refusal: the user may start the system while the menu waits.
+        const c = config(cmd);
+        const gcs = c.GC_ENDPOINTS.join(', ');
+        if (!(await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS)))) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
+        await menu(gc, { input: io.stdin, output: out, endpoint: gcs });
       } finally {
         gc.close();
       }
@@ -95,10 +110,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('archivo <fichero>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
+      if (!(await gcListening(cmd))) {
+        exitCode = 1;
+        return;
+      }
       const gc = makeClient(cmd);
       try {
         // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
-        if (!complete(await runFile(file, gc, out))) exitCode = 1;
+        // `| head -1`: once the reader is gone, stop sending rather than apply requests nobody sees answered.
+        if (!complete(await runFile(userPath(file, io.env), gc, out, { outputGone: () => !out.writable }))) exitCode = 1;
       } catch (e) {
         io.stderr.write(`${(e as Error).message}\n`);
         exitCode = 2;
@@ -115,6 +135,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--espera <ms>', 'espera máxima a que se aplique la devolución', intArg(0), 10_000)
     .option('--no-limpieza', 'no devolver al final el préstamo de prueba')
     .action(async (o: { isbn: string; usuario?: string; espera: number; limpieza: boolean }, cmd: Command) => {
+      if (!(await gcListening(cmd))) {
+        out.write('Resultado: FAIL (GC inalcanzable)\n');
+        exitCode = 1;
+        return;
+      }
       const gc = makeClient(cmd);
       try {
         const r = await runSystemTest(gc, out, { isbn: o.isbn, usuario: o.usuario, devolucionTimeoutMs: o.espera, cleanup: o.limpieza });
@@ -133,10 +158,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto; un ciclo cuyo préstamo falla termina ahí)')
     .option('--isbns <lista>', 'ISBN separados por comas (cliente i usa el i-ésimo, cíclicamente)')
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
-    .option('--json <fichero>', 'escribe el informe en JSON')
-    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON, o en reports/)')
+    .option('--repartir', 'reparte los clientes entre los GC como PS de cada sede: el cliente i usa primero el i-ésimo GC de --gc')
+    .option('--json [fichero]', 'escribe el informe en JSON (por defecto reports/carga-<fecha>.json; relativo al directorio desde el que se ejecuta)')
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON, o reports/carga-<fecha>.html)')
     .option('--no-html', 'sin informe HTML')
-    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; json?: string; html?: string | false }, cmd: Command) => {
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean; html?: string | false }, cmd: Command) => {
       if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
       let pattern: LoadPattern = { tipo: 'secuencia' };
@@ -151,12 +177,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const bad = isbns?.find((i) => !isbnSchema.safeParse(i).success);
       if (bad) throw new UsageError(`--isbns: isbn no válido '${bad}'`);
       const c = config(cmd);
+      if (!(await gcListening(cmd))) {
+        exitCode = 1;
+        return;
+      }
       const tty = !!io.stderr.isTTY;
       if (!isbns && o.clientes > 1) {
         io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
       }
       const report = await runLoad({
-        endpoint: c.endpoint,
+        endpoints: c.GC_ENDPOINTS,
+        repartir: o.repartir,
         clientes: o.clientes,
         duracionS: o.duracion,
         carga: pattern,
@@ -171,13 +202,20 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       });
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
+      const fecha = report.inicio.replace(/[:.]/g, '-');
+      let jsonFile: string | undefined;
       if (o.json) {
-        await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
-        out.write(`informe JSON: ${o.json}\n`);
+        // Where the user ran the command (npm runs it in the repo root), reports/ by default (git-ignored).
+        const file = (jsonFile = userPath(typeof o.json === 'string' ? o.json : join('reports', `carga-${fecha}.json`), io.env));
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+        out.write(`informe JSON: ${file}\n`);
       }
       if (o.html !== false) {
+        // Beside the JSON; without one, reports/ where the user ran the command, like the JSON's default.
+        const html = userPath(o.html || (jsonFile ? jsonFile.replace(/\.json$/i, '') + '.html' : join('reports', `carga-${fecha}.html`)), io.env);
         try {
-          out.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'carga', datos: report }], { html: o.html, json: o.json, nombre: 'carga', fecha: report.inicio })}\n`);
+          out.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'carga', datos: report }], { html, nombre: 'carga', fecha: report.inicio })}\n`);
         } catch (e) {
           // Only an asked-for file is the run's failure; the default place may be read-only (a container).
           io.stderr.write(`no se pudo escribir el informe HTML: ${(e as Error).message}\n`);

@@ -1,15 +1,15 @@
 /** Typed failures of the PS's GC clients (no reply at all, an unreadable one, or a closed client). */
 
-/** The GC did not answer after every attempt (1 + PS_RETRIES), each with the same op id. */
+/** The GC did not answer after every attempt (1 + PS_RETRIES), each with the same clave. */
 export class GcNoReplyError extends Error {
   override name = 'GcNoReplyError';
   constructor(
     readonly endpoint: string,
-    readonly id: string,
+    readonly clave: string,
     readonly attempts: number,
     readonly timeoutMs: number,
   ) {
-    super(`El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (id ${id}); la operación pudo aplicarse o no: consulte su estado con ese id`);
+    super(`El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (clave ${clave}); la operación pudo aplicarse o no: consulte su estado con esa clave`);
   }
 }
 

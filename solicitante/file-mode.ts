@@ -2,7 +2,10 @@
  * `ps archivo <file>`: sends each line's request in order, one at a time,
  * prints each reply on one line and a summary at the end. Bad lines are
  * reported (with their number), counted and skipped; the run continues.
- * `complete()` tells whether every line was valid and answered (the exit code).
+ * If the output goes away (`| head -1` exited) no further line is sent — nobody
+ * would see its reply — and the run ends as if the file ended there (the reader
+ * chose to stop; `npm run` would report a non-zero exit as a failure). `complete()`
+ * tells whether every line up to there was valid and answered (the exit code).
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/codes.js';
@@ -19,6 +22,8 @@ export interface FileRunSummary {
   fallidas: number;
   /** Lines that could not be parsed. */
   invalidas: number;
+  /** Requests not sent because the output was closed. */
+  sinEnviar: number;
   ms: number;
 }
 
@@ -26,13 +31,22 @@ export interface Output {
   write(s: string): unknown;
 }
 
-export async function runLines(text: string, gc: GcCaller, out: Output): Promise<FileRunSummary> {
+export interface RunOptions {
+  /** True once nobody reads the output (a closed pipe): the run stops sending. */
+  outputGone?: () => boolean;
+}
+
+export async function runLines(text: string, gc: GcCaller, out: Output, opts: RunOptions = {}): Promise<FileRunSummary> {
   const t0 = performance.now();
   const lines = parseLines(text);
-  const res: FileRunSummary = { lineas: 0, enviadas: 0, exitosas: 0, porCodigo: {}, fallidas: 0, invalidas: 0, ms: 0 };
+  const res: FileRunSummary = { lineas: 0, enviadas: 0, exitosas: 0, porCodigo: {}, fallidas: 0, invalidas: 0, sinEnviar: 0, ms: 0 };
   for (const l of lines) {
     if (l.tipo === 'vacia') continue;
     res.lineas++;
+    if (opts.outputGone?.()) {
+      res.sinEnviar++;
+      continue;
+    }
     if (l.tipo === 'error') {
       res.invalidas++;
       out.write(`[${l.linea}] ERROR ${l.mensaje}\n`);
@@ -58,25 +72,25 @@ export function formatSummary(r: FileRunSummary): string {
   const codigos = formatCodigos(r.porCodigo);
   return [
     '— Resumen —',
-    `enviadas: ${r.enviadas}  exitosas: ${r.exitosas}  sin respuesta: ${r.fallidas}  líneas inválidas: ${r.invalidas}`,
+    `enviadas: ${r.enviadas}  exitosas: ${r.exitosas}  sin respuesta: ${r.fallidas}  líneas inválidas: ${r.invalidas}${r.sinEnviar ? `  sin enviar (salida cerrada): ${r.sinEnviar}` : ''}`,
     `por código: ${codigos}`,
     `tiempo: ${formatDuration(r.ms)}`,
     '',
   ].join('\n');
 }
 
-/** True when every line parsed and every request got a reply (whatever its code). */
+/** True when every line parsed and every request sent got a reply (whatever its code). */
 export function complete(r: FileRunSummary): boolean {
   return r.fallidas + r.invalidas === 0;
 }
 
 /** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */
-export async function runFile(path: string, gc: GcCaller, out: Output): Promise<FileRunSummary> {
+export async function runFile(path: string, gc: GcCaller, out: Output, opts: RunOptions = {}): Promise<FileRunSummary> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
     throw new Error(`No se pudo leer el archivo '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return runLines(text, gc, out);
+  return runLines(text, gc, out, opts);
 }

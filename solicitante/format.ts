@@ -37,11 +37,12 @@ export function shortDate(iso: string): string {
 
 export function describeSolicitud(s: NuevaSolicitud): string {
   if (s.operacion === 'estado') return `ESTADO ${s.id}`;
-  if (s.operacion === 'consulta') return `CONSULTA ${s.isbn}`;
-  return `${s.operacion.toUpperCase()} ${s.isbn} ${s.usuario}`;
+  const libro = s.isbn ?? `«${s.titulo ?? ''}»`;
+  if (s.operacion === 'consulta') return `CONSULTA ${libro}`;
+  return `${s.operacion.toUpperCase()} ${libro} ${s.usuario}`;
 }
 
-/** One line: operation, isbn, usuario, codigo, mensaje, due date if any, id. */
+/** One line: operation, isbn, usuario, codigo, mensaje, due date if any, the request's id (clave, and the client's label if it differs). */
 export function describeRespuesta(s: NuevaSolicitud, r: Respuesta): string {
   const parts = [describeSolicitud(s), '→', r.codigo, `"${r.mensaje}"`];
   const due = dueDate(r);
@@ -55,7 +56,9 @@ export function describeRespuesta(s: NuevaSolicitud, r: Respuesta): string {
     if (e) parts.push(`estado ${e}`);
     if (res?.codigo) parts.push(`resultado ${res.codigo}`);
   }
-  if (r.id) parts.push(`[id ${r.id}]`);
+  // The clave is what `estado` and a retry need; our PS sends no label, so id = clave.
+  const key = r.clave ?? r.id;
+  if (key) parts.push(r.id && r.id !== key ? `[id ${r.id}, clave ${key}]` : `[id ${key}]`);
   return parts.join(' ');
 }
 

@@ -1,21 +1,26 @@
 /**
- * Reliable request/reply client for the GC over a REQ socket (Lazy Pirate).
+ * Reliable request/reply client for the GCs over a REQ socket (Lazy Pirate with
+ * rotation).
  *
  * A REQ socket whose receive timed out is unusable in zeromq.js, so after a
  * timeout the socket is closed and a new one made, and the SAME request (same
- * id) is sent again; the GC applies an id at most once, so retrying is safe.
- * After 1 + retries attempts the call fails with GcNoReplyError.
+ * clave) is sent again — to the next GC in the list (gc-rotation.ts): the GCs share
+ * one ledger and the GA applies a clave at most once, so retrying anywhere is safe.
+ * A GC that drops the connection (it died) ends the wait at once instead of at the
+ * timeout. After 1 + retries attempts the call fails with GcNoReplyError.
  * Calls are serialised: a REQ socket carries one request at a time.
  */
 import { Request } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol.js';
 import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
+import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';
 import { parseRespuesta, stamp } from './reply-codec.js';
-import type { GcCaller, NuevaSolicitud } from './types.js';
+import type { GcAnswer, GcCaller, NuevaSolicitud } from './types.js';
 
 export interface GcClientOptions {
-  endpoint: string;
+  /** The GCs, own sede's first (GC_ENDPOINTS). */
+  endpoints: readonly string[];
   /** Per-attempt wait for a reply (PS_TIMEOUT_MS). */
   timeoutMs: number;
   /** Resends after the first attempt (PS_RETRIES). */
@@ -24,20 +29,29 @@ export interface GcClientOptions {
   sede?: string;
   makeId?: IdGenerator;
   /** Called before each resend, e.g. to tell the user. */
-  onRetry?: (info: { id: string; attempt: number; attempts: number }) => void;
+  onRetry?: (info: { clave: string; attempt: number; attempts: number; endpoint: string }) => void;
 }
 
+/** Longest wait for a connection to the chosen GC before the attempt counts as failed: a dead GC costs this, not a whole timeout. */
+const CONNECT_WAIT_MS = 1000;
+
 export class GcClient implements GcCaller {
-  private socket?: Request;
+  private socket?: { endpoint: string; req: Request };
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly makeId: IdGenerator;
+  private readonly rotation: GcRotation;
 
   constructor(private readonly opts: GcClientOptions) {
     this.makeId = opts.makeId ?? idGenerator();
+    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs) });
   }
 
   send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+    return this.request(solicitud).then((a) => a.respuesta);
+  }
+
+  request(solicitud: NuevaSolicitud): Promise<GcAnswer> {
     const p = this.queue.then(() => this.sendNow(solicitud));
     this.queue = p.catch(() => undefined);
     return p;
@@ -48,42 +62,52 @@ export class GcClient implements GcCaller {
     this.dropSocket();
   }
 
-  private newSocket(): Request {
-    // linger 0: a discarded socket must not keep an unsent request around.
-    const s = new Request({ linger: 0, receiveTimeout: this.opts.timeoutMs, sendTimeout: this.opts.timeoutMs });
-    s.connect(this.opts.endpoint);
-    return s;
+  private socketFor(endpoint: string): Request {
+    if (this.socket && !this.socket.req.closed && this.socket.endpoint === endpoint) return this.socket.req;
+    this.dropSocket();
+    // linger 0: a discarded socket must not keep an unsent request around. immediate: a
+    // send waits for a live connection (at most CONNECT_WAIT_MS), never queues to a dead GC.
+    const req = new Request({ linger: 0, immediate: true, receiveTimeout: this.opts.timeoutMs, sendTimeout: Math.min(CONNECT_WAIT_MS, this.opts.timeoutMs) });
+    // The GC went away mid-request: closing ends the pending receive now (EAGAIN) rather than at the timeout.
+    req.events.on('disconnect', () => {
+      if (!req.closed) req.close();
+    });
+    req.connect(endpoint);
+    this.socket = { endpoint, req };
+    return req;
   }
 
   private dropSocket(): void {
-    const s = this.socket;
+    const s = this.socket?.req;
     this.socket = undefined;
     if (s && !s.closed) s.close();
   }
 
-  private async sendNow(solicitud: NuevaSolicitud): Promise<Respuesta> {
+  private async sendNow(solicitud: NuevaSolicitud): Promise<GcAnswer> {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     const body = encode(msg);
     const attempts = this.opts.retries + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closed) throw new GcClientClosedError();
-      if (attempt > 1) this.opts.onRetry?.({ id: msg.id, attempt, attempts });
-      this.socket ??= this.newSocket();
-      const socket = this.socket;
+      const endpoint = this.rotation.pick();
+      if (attempt > 1) this.opts.onRetry?.({ clave: msg.clave, attempt, attempts, endpoint });
+      const socket = this.socketFor(endpoint);
       let frames: Buffer[];
       try {
         await socket.send(body);
         frames = await socket.receive();
       } catch {
-        // Timed out (or failed mid-exchange): the REQ state machine is stuck; start over.
-        if (this.socket === socket) this.dropSocket();
+        // Timed out, no connection, or the GC went away: the REQ state machine is stuck; start over elsewhere.
+        if (this.socket?.req === socket) this.dropSocket();
+        this.rotation.failed(endpoint);
         continue;
       }
+      this.rotation.answered(endpoint);
       const r = parseRespuesta(frames[frames.length - 1]);
-      if (typeof r === 'string') throw new GcInvalidReplyError(this.opts.endpoint, r);
-      return r;
+      if (typeof r === 'string') throw new GcInvalidReplyError(endpoint, r);
+      return { respuesta: r, endpoint };
     }
     if (this.closed) throw new GcClientClosedError();
-    throw new GcNoReplyError(this.opts.endpoint, msg.id, attempts, this.opts.timeoutMs);
+    throw new GcNoReplyError(this.opts.endpoints.join(', '), msg.clave, attempts, this.opts.timeoutMs);
   }
 }

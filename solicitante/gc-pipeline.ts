@@ -1,21 +1,28 @@
 /**
- * Pipelined GC client over one DEALER socket: many requests in flight,
- * replies matched to requests by op id. Used by the load generator, where one
- * socket per simulated client would cost more than the work being measured.
+ * Pipelined GC client: many requests in flight, replies matched to requests by
+ * clave (every request carries one). Used by the load generator and the drills,
+ * where one socket per simulated client would cost more than the work being measured.
  *
- * A DEALER does not get stuck after a lost reply, so a timed-out request is
- * simply resent with the same id; a late duplicate reply is ignored. Two
- * requests with the same id may not be in flight at once (the second is refused).
+ * One DEALER per GC in the list (own sede's first); each request goes to the GC
+ * gc-rotation.ts picks. A DEALER does not get stuck after a lost reply, so a
+ * timed-out request is simply resent with the same clave — to the next GC, as the
+ * one that let it time out cools down. When a GC's connection drops (it died) its
+ * requests in flight move at once to the next GC, same claves, within the same
+ * attempt and its deadline: the PS fails over inside its timeout. A late
+ * duplicate reply is ignored. Two requests with the same clave may not be in flight
+ * at once (the second is refused).
  */
 import { Dealer } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol.js';
 import { GcClientClosedError, GcNoReplyError } from './errors.js';
+import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';
 import { parseRespuesta, stamp } from './reply-codec.js';
-import type { GcCaller, NuevaSolicitud } from './types.js';
+import type { GcAnswer, GcCaller, NuevaSolicitud } from './types.js';
 
 export interface GcPipelineOptions {
-  endpoint: string;
+  /** The GCs, own sede's first (GC_ENDPOINTS). */
+  endpoints: readonly string[];
   timeoutMs: number;
   retries: number;
   sede?: string;
@@ -23,37 +30,67 @@ export interface GcPipelineOptions {
 }
 
 interface PendingRequest {
-  id: string;
+  clave: string;
   body: Buffer;
   attempt: number;
+  /** The GC it was last sent to. */
+  via: string;
   timer?: NodeJS.Timeout;
-  resolve: (r: Respuesta) => void;
+  resolve: (a: GcAnswer) => void;
   reject: (e: Error) => void;
 }
 
+/** Longest a send waits for a connection to its GC before the request moves to the next one. */
+const CONNECT_WAIT_MS = 500;
+
+class Link {
+  readonly socket: Dealer;
+  readonly queue: PendingRequest[] = [];
+  sending = false;
+
+  constructor(
+    readonly endpoint: string,
+    timeoutMs: number,
+  ) {
+    // immediate: a request is handed only to a connected GC, so one sent while it is gone
+    // fails its send (and moves on) instead of waiting in a pipe for a GC that may never return.
+    // No HWM: closed-loop clients bound what is in flight anyway.
+    this.socket = new Dealer({ linger: 0, immediate: true, sendTimeout: Math.min(CONNECT_WAIT_MS, timeoutMs), sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+  }
+}
+
 export class GcPipelineClient implements GcCaller {
-  private readonly socket: Dealer;
+  private readonly links = new Map<string, Link>();
   private readonly pending = new Map<string, PendingRequest>();
-  private readonly sendQueue: Buffer[] = [];
-  private sending = false;
   private closed = false;
   private readonly makeId: IdGenerator;
+  private readonly rotation: GcRotation;
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    // No send HWM: closed-loop clients bound what is in flight anyway.
-    this.socket = new Dealer({ linger: 0, sendTimeout: opts.timeoutMs, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-    this.socket.connect(opts.endpoint);
-    void this.receiveLoop();
+    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs) });
+    for (const endpoint of opts.endpoints) {
+      if (this.links.has(endpoint)) continue;
+      const link = new Link(endpoint, opts.timeoutMs);
+      this.links.set(endpoint, link);
+      link.socket.events.on('handshake', () => this.rotation.connected(endpoint));
+      link.socket.events.on('disconnect', () => this.onDisconnect(endpoint));
+      link.socket.connect(endpoint);
+      void this.receiveLoop(link);
+    }
   }
 
   send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+    return this.request(solicitud).then((a) => a.respuesta);
+  }
+
+  request(solicitud: NuevaSolicitud): Promise<GcAnswer> {
     if (this.closed) return Promise.reject(new GcClientClosedError());
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
-    if (this.pending.has(msg.id)) return Promise.reject(new Error(`Ya hay una solicitud en curso con id ${msg.id}`));
-    return new Promise<Respuesta>((resolve, reject) => {
-      const p: PendingRequest = { id: msg.id, body: encode(msg), attempt: 0, resolve, reject };
-      this.pending.set(p.id, p);
+    if (this.pending.has(msg.clave)) return Promise.reject(new Error(`Ya hay una solicitud en curso con clave ${msg.clave}`));
+    return new Promise<GcAnswer>((resolve, reject) => {
+      const p: PendingRequest = { clave: msg.clave, body: encode(msg), attempt: 0, via: '', resolve, reject };
+      this.pending.set(p.clave, p);
       this.transmit(p);
     });
   }
@@ -66,60 +103,82 @@ export class GcPipelineClient implements GcCaller {
       p.reject(new GcClientClosedError());
     }
     this.pending.clear();
-    this.socket.close();
+    for (const l of this.links.values()) l.socket.close();
   }
 
+  /** A new attempt: a fresh deadline, to the GC the rotation picks now. */
   private transmit(p: PendingRequest): void {
     p.attempt++;
     p.timer = setTimeout(() => this.expire(p), this.opts.timeoutMs);
-    this.sendQueue.push(p.body);
-    void this.drainSendQueue();
+    this.route(p);
+  }
+
+  /** Within the current attempt: (re)send to the GC to use now. */
+  private route(p: PendingRequest): void {
+    p.via = this.rotation.pick();
+    const link = this.links.get(p.via)!;
+    link.queue.push(p);
+    void this.drain(link);
   }
 
   private expire(p: PendingRequest): void {
-    if (this.pending.get(p.id) !== p) return;
+    if (this.pending.get(p.clave) !== p) return;
+    this.rotation.failed(p.via);
     if (p.attempt > this.opts.retries) {
-      this.pending.delete(p.id);
-      p.reject(new GcNoReplyError(this.opts.endpoint, p.id, p.attempt, this.opts.timeoutMs));
+      this.pending.delete(p.clave);
+      p.reject(new GcNoReplyError(this.opts.endpoints.join(', '), p.clave, p.attempt, this.opts.timeoutMs));
       return;
     }
     this.transmit(p);
   }
 
+  /** The GC's connection dropped: what was in flight there goes elsewhere now, not at the timeout. */
+  private onDisconnect(endpoint: string): void {
+    this.rotation.disconnected(endpoint);
+    if (this.closed) return;
+    for (const p of this.pending.values()) if (p.via === endpoint && this.rotation.pick() !== endpoint) this.route(p);
+  }
+
   /** zeromq.js allows one pending send per socket: drain the queue from a single loop. */
-  private async drainSendQueue(): Promise<void> {
-    if (this.sending) return;
-    this.sending = true;
+  private async drain(link: Link): Promise<void> {
+    if (link.sending) return;
+    link.sending = true;
     try {
-      while (!this.closed && this.sendQueue.length > 0) {
-        const body = this.sendQueue.shift()!;
+      while (!this.closed && link.queue.length > 0) {
+        const p = link.queue.shift()!;
+        // Answered, or moved elsewhere, while it waited here.
+        if (this.pending.get(p.clave) !== p || p.via !== link.endpoint) continue;
         try {
-          await this.socket.send(body);
+          await link.socket.send(p.body);
         } catch {
-          // No GC connected within sendTimeout: the request's own timer resends or fails it.
+          // No connection to this GC within CONNECT_WAIT_MS: try the next one, same attempt.
+          if (this.closed) return;
+          this.rotation.disconnected(link.endpoint);
+          if (this.pending.get(p.clave) === p && this.rotation.pick() !== link.endpoint) this.route(p);
         }
       }
     } finally {
-      this.sending = false;
+      link.sending = false;
     }
   }
 
-  private async receiveLoop(): Promise<void> {
+  private async receiveLoop(link: Link): Promise<void> {
     while (!this.closed) {
       let frames: Buffer[];
       try {
-        frames = await this.socket.receive();
+        frames = await link.socket.receive();
       } catch {
         if (this.closed) return;
         continue;
       }
       const r = parseRespuesta(frames[frames.length - 1]);
-      const p = typeof r === 'string' || !r.id ? undefined : this.pending.get(r.id);
+      const p = typeof r === 'string' || !r.clave ? undefined : this.pending.get(r.clave);
       // Matches nothing in flight: a late duplicate of an answered retry, or unreadable.
       if (!p || typeof r === 'string') continue;
       clearTimeout(p.timer);
-      this.pending.delete(p.id);
-      p.resolve(r);
+      this.pending.delete(p.clave);
+      this.rotation.answered(link.endpoint);
+      p.resolve({ respuesta: r, endpoint: link.endpoint });
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
- * Operation ids made by the PS. The id is the GC's idempotency key: a retry
- * resends the same id so the operation is applied once. A per-process random
- * prefix keeps ids from different PS processes (or runs) from colliding.
+ * Claves (idempotency keys) made by the PS: a retry resends the same clave so the
+ * operation is applied once. A per-process random prefix keeps claves from
+ * different PS processes (or runs) from colliding.
  */
 import { randomBytes } from 'node:crypto';
 

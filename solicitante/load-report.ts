@@ -16,7 +16,8 @@ export function latencyRow(name: string, s: LatencyStats, throughput: number): s
 }
 
 export function formatLoadReport(r: LoadReport): string {
-  const rows = [['operación', 'respuestas', 'resp/s', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms']];
+  // resp/s here is the run's average, the figure the live line calls "media".
+  const rows = [['operación', 'respuestas', 'resp/s (media)', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms']];
   for (const [op, s] of Object.entries(r.porOperacion)) rows.push(latencyRow(op, s, s.throughput));
   rows.push(latencyRow('total', r.global, r.throughput));
   const codigos = formatCodigos(r.porCodigo);
@@ -26,10 +27,21 @@ export function formatLoadReport(r: LoadReport): string {
     table(rows),
     `por código: ${codigos}`,
     `exitosas: ${r.exitosas}  rechazadas: ${r.respuestas - r.exitosas}  sin respuesta: ${r.sinRespuesta}`,
+    ...(Object.keys(r.porGc).length ? [`por GC: ${formatPorGc(r.porGc)}`] : []),
     '',
   ].join('\n');
 }
 
+/** "tcp://a:5555 612 (51 %), tcp://b:5555 590 (49 %)": the load each GC took. */
+export function formatPorGc(porGc: Record<string, number>): string {
+  const total = Object.values(porGc).reduce((a, b) => a + b, 0);
+  return Object.entries(porGc)
+    .sort((a, b) => b[1] - a[1])
+    .map(([gc, n]) => `${gc} ${n} (${total ? Math.round((n * 100) / total) : 0} %)`)
+    .join(', ');
+}
+
+/** Both rates, labelled: the last interval's moves with the load, the average is the final report's resp/s. */
 export function formatProgress(p: LoadProgress): string {
-  return `${(p.transcurridoMs / 1000).toFixed(1)} s  respuestas ${p.respuestas}  ${p.opsPorSegundo.toFixed(0)} ops/s  rechazadas ${p.rechazadas}  sin respuesta ${p.sinRespuesta}`;
+  return `${(p.transcurridoMs / 1000).toFixed(1)} s  respuestas ${p.respuestas}  resp/s: ahora ${p.respPorSegundoAhora.toFixed(0)}, media ${p.respPorSegundoMedia.toFixed(0)}  rechazadas ${p.rechazadas}  sin respuesta ${p.sinRespuesta}`;
 }

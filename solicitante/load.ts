@@ -5,7 +5,7 @@
  * in-process; it prints nothing (progress goes to a callback).
  */
 import { randomBytes } from 'node:crypto';
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor, type Respuesta } from '../common/protocol.js';
 import { isSuccessCode } from '../common/codes.js';
 import { GcClientClosedError } from './errors.js';
 import { GcClient } from './gc-client.js';
@@ -19,8 +19,13 @@ import type { GcCaller } from './types.js';
 export type LoadPattern = { tipo: 'secuencia' } | { tipo: 'mezcla'; pesos: Partial<Record<OperacionActor, number>> };
 
 export interface LoadOptions {
-  /** GC endpoint; ignored when `gc` is given. */
-  endpoint?: string;
+  /** The GCs, in the PS's order (own sede's first); ignored when `gc` is given. */
+  endpoints?: readonly string[];
+  /**
+   * Spread the clients over the GCs like PS of every sede: client i puts the (i mod n)-th
+   * GC first (and keeps the others, in order, to fail over to). Default: all use the list as given.
+   */
+  repartir?: boolean;
   /** A client shared by all simulated clients; it must allow concurrent calls. Not closed by runLoad. */
   gc?: GcCaller;
   clientes: number;
@@ -43,14 +48,18 @@ export interface LoadOptions {
 export interface LoadProgress {
   transcurridoMs: number;
   respuestas: number;
-  /** Replies per second over the last interval. */
-  opsPorSegundo: number;
+  /** Replies per second over the last interval (what the run is doing now). */
+  respPorSegundoAhora: number;
+  /** Replies per second since the start (what the final report calls resp/s). */
+  respPorSegundoMedia: number;
   sinRespuesta: number;
   /** Replies with a non-success code. */
   rechazadas: number;
 }
 
 export interface LoadReport extends LatencySummary {
+  /** Replies per GC (endpoint that answered); empty when an injected `gc` does not say. */
+  porGc: Record<string, number>;
   inicio: string;
   fin: string;
   duracionMs: number;
@@ -60,11 +69,18 @@ export interface LoadReport extends LatencySummary {
     carga: LoadPattern;
     isbns: string[];
     transporte: 'dealer' | 'req';
-    endpoint?: string;
+    endpoints?: readonly string[];
+    repartir: boolean;
     prefijoUsuario: string;
   };
   /** Per-second replies, failures and latency per operation (charts of the HTML report). */
   serie: Serie;
+}
+
+/** The list as PS of the i-th sede would have it: its own GC first, the rest in order. */
+export function rotated<T>(list: readonly T[], i: number): T[] {
+  const k = list.length === 0 ? 0 : i % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
 }
 
 export const DEFAULT_MIX: Record<OperacionActor, number> = { prestamo: 50, devolucion: 25, renovacion: 25 };
@@ -94,25 +110,37 @@ function pickOperacion(weights: Partial<Record<OperacionActor, number>>): Operac
 }
 
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
-  if (!opts.gc && !opts.endpoint) throw new Error('runLoad: hace falta endpoint o gc');
+  if (!opts.gc && !opts.endpoints?.length) throw new Error('runLoad: hace falta endpoints o gc');
   if (opts.clientes < 1) throw new Error('runLoad: clientes debe ser ≥ 1');
   const pattern: LoadPattern = opts.carga ?? { tipo: 'secuencia' };
   const isbns = opts.isbns?.length ? opts.isbns : [DEMO_ISBN];
   const transport = opts.transporte ?? 'dealer';
   const prefix = opts.prefijoUsuario ?? `carga-${randomBytes(3).toString('hex')}`;
   const makeId = idGenerator(prefix);
-  const clientOpts = { endpoint: opts.endpoint ?? '', timeoutMs: opts.timeoutMs ?? 5000, retries: opts.retries ?? 3, sede: opts.sede, makeId };
+  const endpoints = opts.endpoints ?? [];
+  const repartir = !!opts.repartir && endpoints.length > 1;
+  const clientOpts = (i: number) => ({ endpoints: repartir ? rotated(endpoints, i) : endpoints, timeoutMs: opts.timeoutMs ?? 5000, retries: opts.retries ?? 3, sede: opts.sede, makeId });
 
   // Clients we create we also close; an injected one belongs to the caller.
   const owned: GcCaller[] = [];
-  let shared = opts.gc;
-  if (!shared && transport === 'dealer') owned.push((shared = new GcPipelineClient(clientOpts)));
-  const clientFor = (): GcCaller => {
-    if (shared) return shared;
-    const c = new GcClient(clientOpts);
+  // dealer: one pipelined client per distinct GC order (one when not spreading).
+  const pipelines = new Map<number, GcCaller>();
+  const clientFor = (i: number): GcCaller => {
+    if (opts.gc) return opts.gc;
+    if (transport === 'dealer') {
+      const k = repartir ? i % endpoints.length : 0;
+      let c = pipelines.get(k);
+      if (!c) {
+        pipelines.set(k, (c = new GcPipelineClient(clientOpts(k))));
+        owned.push(c);
+      }
+      return c;
+    }
+    const c = new GcClient(clientOpts(i));
     owned.push(c);
     return c;
   };
+  const porGc: Record<string, number> = {};
 
   const rec = new LatencyRecorder();
   const startedAt = new Date();
@@ -125,7 +153,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const runOne = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<boolean> => {
     const t = performance.now();
     try {
-      const r = await gc.send({ operacion, isbn, usuario });
+      let r: Respuesta;
+      if (gc.request) {
+        const a = await gc.request({ operacion, isbn, usuario });
+        r = a.respuesta;
+        porGc[a.endpoint] = (porGc[a.endpoint] ?? 0) + 1;
+      } else r = await gc.send({ operacion, isbn, usuario });
       const ok = isSuccessCode(r.codigo);
       const end = performance.now();
       rec.record(operacion, r.codigo, ok, (end - t) * 1000);
@@ -143,7 +176,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const running = () => !stopped && performance.now() < deadline;
 
   const simulateClient = async (i: number): Promise<void> => {
-    const gc = clientFor();
+    const gc = clientFor(i);
     const isbn = isbns[i % isbns.length]!;
     if (pattern.tipo === 'mezcla') {
       const usuario = `${prefix}-${i}`;
@@ -179,7 +212,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         opts.onProgreso!({
           transcurridoMs: now - t0,
           respuestas: n,
-          opsPorSegundo: round2(((n - prev.n) * 1000) / Math.max(now - prev.t, 1)),
+          respPorSegundoAhora: round2(((n - prev.n) * 1000) / Math.max(now - prev.t, 1)),
+          respPorSegundoMedia: round2((n * 1000) / Math.max(now - t0, 1)),
           sinRespuesta: rec.sinRespuesta,
           rechazadas: n - rec.exitosas,
         });
@@ -202,8 +236,9 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     inicio: startedAt.toISOString(),
     fin: new Date().toISOString(),
     duracionMs: Math.round(elapsedMs),
-    config: { clientes: opts.clientes, duracionS: opts.duracionS, carga: pattern, isbns, transporte: transport, endpoint: opts.endpoint, prefijoUsuario: prefix },
+    config: { clientes: opts.clientes, duracionS: opts.duracionS, carga: pattern, isbns, transporte: transport, endpoints: opts.endpoints, repartir, prefijoUsuario: prefix },
     ...rec.summary(elapsedMs),
     serie: series.finish(elapsedMs),
+    porGc,
   };
 }

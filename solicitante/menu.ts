@@ -5,17 +5,20 @@
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { isbnSchema, opIdSchema, usuarioSchema, type Operacion } from '../common/protocol.js';
+import type { z } from 'zod';
+import { isbnSchema, opIdSchema, tituloSchema, usuarioSchema, type Operacion } from '../common/protocol.js';
 import { describeRespuesta } from './format.js';
 import { parseOperacion } from './line-parser.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';
 
-const OPTIONS: Array<[string, Operacion, string]> = [
+/** Option 6 names the book by its title (the GA resolves it; several matches are refused TITULO_AMBIGUO). */
+const OPTIONS: Array<[string, Operacion, string, 'titulo'?]> = [
   ['1', 'prestamo', 'Préstamo'],
   ['2', 'devolucion', 'Devolución'],
   ['3', 'renovacion', 'Renovación'],
   ['4', 'consulta', 'Consulta de disponibilidad'],
   ['5', 'estado', 'Estado de una operación'],
+  ['6', 'prestamo', 'Préstamo por título', 'titulo'],
 ];
 const QUIT_WORDS = new Set(['0', 'q', 'quit', 'salir', 'exit']);
 
@@ -39,9 +42,10 @@ export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
   let lastIsbn: string | undefined;
   let lastUsuario: string | undefined;
   let lastId: string | undefined;
+  let lastTitulo: string | undefined;
 
-  /** Asks for a field, offering the last value; undefined on end of input or an invalid value. */
-  const askField = async (label: string, schema: typeof isbnSchema, previous?: string): Promise<string | undefined | null> => {
+  /** Asks for a field, offering the last value; undefined on end of input, null on an invalid value. */
+  const askField = async (label: string, schema: z.ZodType<string>, previous?: string): Promise<string | undefined | null> => {
     const v = await ask(`${label}${previous ? ` [${previous}]` : ''}: `);
     if (v === undefined) return undefined;
     const value = v === '' ? previous : v;
@@ -60,7 +64,9 @@ export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
       const choice = await ask('Opción: ');
       if (choice === undefined || QUIT_WORDS.has(choice.toLowerCase())) break;
       if (choice === '') continue;
-      const operacion = OPTIONS.find(([k]) => k === choice)?.[1] ?? parseOperacion(choice);
+      const option = OPTIONS.find(([k]) => k === choice);
+      const operacion = option?.[1] ?? parseOperacion(choice);
+      const byTitle = option?.[3] === 'titulo';
       if (!operacion) {
         out.write(`  Opción desconocida '${choice}'\n`);
         continue;
@@ -72,26 +78,35 @@ export async function menu(gc: GcCaller, opts: MenuOptions): Promise<void> {
         if (id === null) continue;
         s = { operacion, id };
       } else {
-        const isbn = await askField('ISBN', isbnSchema, lastIsbn);
-        if (isbn === undefined) break;
-        if (isbn === null) continue;
-        lastIsbn = isbn;
+        let libro: { isbn: string } | { titulo: string };
+        if (byTitle) {
+          const titulo = await askField('Título', tituloSchema, lastTitulo);
+          if (titulo === undefined) break;
+          if (titulo === null) continue;
+          libro = { titulo: (lastTitulo = titulo) };
+        } else {
+          const isbn = await askField('ISBN', isbnSchema, lastIsbn);
+          if (isbn === undefined) break;
+          if (isbn === null) continue;
+          libro = { isbn: (lastIsbn = isbn) };
+        }
         if (operacion === 'consulta') {
-          s = { operacion, isbn };
+          s = { operacion, ...libro };
         } else {
           const usuario = await askField('Usuario', usuarioSchema, lastUsuario);
           if (usuario === undefined) break;
           if (usuario === null) continue;
           lastUsuario = usuario;
-          s = { operacion, isbn, usuario };
+          s = { operacion, ...libro, usuario };
         }
       }
       try {
         const r = await gc.send(s);
-        // Only state-changing operations have a state to ask about later.
-        if (r.id && operacion !== 'estado' && operacion !== 'consulta') lastId = r.id;
+        // Only state-changing operations have a state to ask about later: by their clave.
+        const key = r.clave ?? r.id;
+        if (key && operacion !== 'estado' && operacion !== 'consulta') lastId = key;
         out.write(`  ${describeRespuesta(s, r)}\n`);
-        if (r.codigo === 'ACEPTADO') out.write(`  (se aplicará en breve; consulte con la opción 5 y el id ${r.id})\n`);
+        if (r.codigo === 'ACEPTADO') out.write(`  (se aplicará en breve; consulte con la opción 5 y el id ${key})\n`);
       } catch (e) {
         out.write(`  Sin respuesta: ${(e as Error).message}\n`);
       }

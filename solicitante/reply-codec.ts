@@ -7,12 +7,16 @@ import type { Codigo } from '../common/codes.js';
 import type { IdGenerator } from './ids.js';
 import type { NuevaSolicitud } from './types.js';
 
-export type SolicitudWithId = NuevaSolicitud & { id: string };
+export type SolicitudConClave = NuevaSolicitud & { clave: string };
 
-/** Gives the request an id (the idempotency key) and the PS's sede, if configured and not set. */
-export function stamp(s: NuevaSolicitud, makeId: IdGenerator, sede?: string): SolicitudWithId {
-  const id = s.id ?? makeId();
-  return { ...s, id, ...(sede && !s.sede ? { sede } : {}) } as SolicitudWithId;
+/**
+ * Gives the request its clave (the idempotency key: every resend carries the same one)
+ * and the PS's sede, if configured and not set. Queries get one too: it is how the
+ * pipelined client matches replies to requests.
+ */
+export function stamp(s: NuevaSolicitud, makeKey: IdGenerator, sede?: string): SolicitudConClave {
+  const clave = s.clave ?? makeKey();
+  return { ...s, clave, ...(sede && !s.sede ? { sede } : {}) } as SolicitudConClave;
 }
 
 /** Parses one reply frame; returns an error string instead of throwing. */
@@ -34,5 +38,6 @@ export function parseRespuesta(frame: Buffer | undefined): Respuesta | string {
     fechaOperacion: typeof r.fechaOperacion === 'string' ? r.fechaOperacion : '',
     datos: r.datos && typeof r.datos === 'object' && !Array.isArray(r.datos) ? (r.datos as Record<string, unknown>) : {},
     id: typeof r.id === 'string' ? r.id : undefined,
+    clave: typeof r.clave === 'string' ? r.clave : undefined,
   };
 }

@@ -3,11 +3,11 @@
  * préstamo → renovación → renovación → 3rd renovación REFUSED
  * (LIMITE_RENOVACIONES) → devolución → new préstamo.
  * Each step prints its reply, what was expected and PASS/FAIL; the result is
- * PASS only if every step passes. Ids are chosen here so the devolución's can
- * be polled with `estado` when the GC answers it asynchronously (ACEPTADO).
- * They are fresh per run and never derived from the usuario: a usuario may
- * hold characters an id may not (`@`), and re-used ids would only replay the
- * outcomes recorded by an earlier run instead of applying anything.
+ * PASS only if every step passes. Claves (idempotency keys) are chosen here so
+ * the devolución's can be polled with `estado` when the GC answers it
+ * asynchronously (ACEPTADO). They are fresh per run and never derived from the
+ * usuario: re-used claves would only replay the outcomes recorded by an earlier
+ * run instead of applying anything.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +46,7 @@ export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestO
   const run = `ts-${randomBytes(4).toString('hex')}`;
   let n = 0;
   const nextId = () => `${run}-paso${++n}`;
-  out.write(`Prueba del sistema: isbn ${isbn}, usuario ${usuario}, ids ${run}-pasoN\n`);
+  out.write(`Prueba del sistema: isbn ${isbn}, usuario ${usuario}, claves ${run}-pasoN\n`);
 
   const record = (step: string, expected: string, actual: string, ok: boolean) => {
     steps.push({ step, expected, actual, ok });
@@ -81,7 +81,7 @@ export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestO
     record(`${step} (fecha)`, `vencimiento ${shortDate(before)} + 7 días`, `${shortDate(after)} (${days.toFixed(1)} días más)`, Math.abs(days - 7) < 0.001);
   };
 
-  const op = (operacion: 'prestamo' | 'devolucion' | 'renovacion'): NuevaSolicitud => ({ operacion, isbn, usuario, id: nextId() });
+  const op = (operacion: 'prestamo' | 'devolucion' | 'renovacion'): NuevaSolicitud => ({ operacion, isbn, usuario, clave: nextId() });
 
   const p1 = await expectCodigo('1. Préstamo', op('prestamo'), ['APROBADO']);
   let due = p1 && dueDate(p1);
@@ -98,7 +98,7 @@ export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestO
 
   const dev = op('devolucion');
   const d = await expectCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
-  if (d?.codigo === 'ACEPTADO') await awaitDevolucion(gc, dev.id!, out, record, opts);
+  if (d?.codigo === 'ACEPTADO') await awaitDevolucion(gc, dev.clave!, out, record, opts);
 
   const p2 = await expectCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
   // Give the copy back so repeated runs do not drain the demo book's stock; not part of the verdict.

@@ -7,15 +7,22 @@ import type { Respuesta, Solicitud } from '../common/protocol.js';
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * A request as the PS builds it: `id` is optional because the client stamps one
- * (for `estado`, `id` is the operation being asked about and is required).
+ * A request as the PS builds it: `clave` (the idempotency key) is optional because
+ * the client stamps one; `id` is a label of the caller's, echoed by the GC (for
+ * `estado`, the operation asked about: its clave, or a label).
  */
-export type NuevaSolicitud =
-  | (DistributiveOmit<Exclude<Solicitud, { operacion: 'estado' }>, 'id'> & { id?: string })
-  | Extract<Solicitud, { operacion: 'estado' }>;
+export type NuevaSolicitud = DistributiveOmit<Solicitud, 'clave'> & { clave?: string };
+
+/** A reply and the GC (endpoint) that gave it. */
+export interface GcAnswer {
+  respuesta: Respuesta;
+  endpoint: string;
+}
 
 /** What every GC client offers: one request in, its reply out (or a typed error). */
 export interface GcCaller {
   send(solicitud: NuevaSolicitud): Promise<Respuesta>;
+  /** As send, also saying which GC answered (the PS's own clients; the load report counts per GC). */
+  request?(solicitud: NuevaSolicitud): Promise<GcAnswer>;
   close(): void;
 }

@@ -294,8 +294,8 @@ function checkMonitoring(kind: 'prometheus' | 'grafana', s: Json, env: Record<st
     for (const v of want) if (!env[v]) problems.push(`does not set ${v}, which ${PROMETHEUS_CONFIG} uses`);
     for (const k of Object.keys(env)) if (!want.has(k)) problems.push(`sets ${k}, which ${PROMETHEUS_CONFIG} does not use`);
     for (const [k, v] of Object.entries(env)) {
-      const ok = k.endsWith('_ADDR') ? /^[A-Za-z0-9.:-]+$/.test(v) : /^\d+$/.test(v) && Number(v) > 0 && Number(v) < 65536;
-      if (!ok) problems.push(`${k}=${v} is not ${k.endsWith('_ADDR') ? 'an address' : 'a port'}`);
+      const port = portOf(v);
+      if (!/^[A-Za-z0-9.-]+:\d+$/.test(v) || !port || port > 65535) problems.push(`${k}=${v} is not an address:port`);
     }
     const entry = asArgv(s.entrypoint) ?? [];
     if (entry[0] !== '/biblioteca/prometheus.sh') problems.push('entrypoint must be /biblioteca/prometheus.sh (it fills the ${…} of prometheus.yml)');
@@ -402,15 +402,25 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
 
     // -- the configuration contract
     const env = envOf(s);
+    let valuesOk = true;
     for (const k of Object.keys(env)) {
       if (KNOWN.has(k)) {
         try {
           readConfig([k as VariableName], env);
         } catch (err) {
+          valuesOk = false;
           p(err instanceof ConfigError ? err.message : String(err));
         }
       } else if (!(kind === 'postgres' && POSTGRES_IMAGE_VARS.has(k))) {
         p(`sets ${k}, which common/config.ts does not know${kind === 'postgres' ? ' (nor the postgres image)' : ''}`);
+      }
+    }
+    // Then the rules between variables (timings that go together, lists that pair up), as the process reads them.
+    if (valuesOk) {
+      try {
+        readConfig(Object.keys(env).filter((k) => KNOWN.has(k)) as VariableName[], env);
+      } catch (err) {
+        p(err instanceof ConfigError ? err.message : String(err));
       }
     }
     if (kind === 'app' && s.env_file) p('env_file would bypass the checked variables: set them under environment');
@@ -494,7 +504,7 @@ describe('compose files (offline validation)', () => {
     expect(Object.keys(SAMPLE_ENV).filter((v) => !used.has(v)).sort()).toEqual([]);
   });
 
-  it('the three hosts are wired to each other: GA pair, PostgreSQL pair, GC endpoints, unique names', () => {
+  it('the three hosts are wired to each other: GA pair, PostgreSQL pair, a GC per sede that every actor and PS knows, unique names', () => {
     const [pc1, pc2, pc3] = (['pc1', 'pc2', 'pc3'] as const).map((h) => loadFile(h).doc.services as Record<string, Json>);
     const e = (s: Json | undefined) => envOf(s ?? {});
     const ga1 = e(pc1!.ga);
@@ -520,20 +530,36 @@ describe('compose files (offline validation)', () => {
     expect(pgName(pc1!['postgres-rejoin']!)).toBe(pgName(pc1!.postgres!));
     expect(pgName(pc2!['postgres-rejoin']!)).toBe(pgName(pc2!.postgres!));
 
-    const gc = e(pc1!.gc);
+    // One GC per sede (pc1, pc2), both active, distinct names, each bound on its own host.
+    const gc1 = e(pc1!.gc);
+    const gc2 = e(pc2!.gc);
+    expect(pc2!.gc).toBeDefined();
+    expect(pc3!.gc).toBeUndefined();
+    expect([gc1.GC_ID, gc2.GC_ID]).toEqual(['gc-pc1', 'gc-pc2']);
+    expect([gc1.GC_SEDE, gc2.GC_SEDE]).toEqual(['pc1', 'pc2']);
+    for (const [g, host] of [[gc1, ga1.PGHOST], [gc2, ga2.PGHOST]] as const) {
+      for (const k of ['GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND']) expect(g[k]).toMatch(new RegExp(`^tcp://${host!.replace(/\./g, '\\.')}:\\d+$`));
+      expect(g.HTTP_HOST).toBe(host);
+    }
     const all = [pc1!, pc2!, pc3!].flatMap((svcs) => Object.entries(svcs));
     const actors = all.filter(([, s]) => (s.command as string[] | undefined)?.[0] === 'actor');
-    for (const [, s] of [...actors, ['gc', pc1!.gc!] as [string, Json]]) {
+    for (const [, s] of [...actors, ['gc', pc1!.gc!] as [string, Json], ['gc', pc2!.gc!] as [string, Json]]) {
       expect(e(s).GA_ENDPOINTS).toBe(`${ga1.GA_BIND},${ga2.GA_BIND}`);
     }
+    // Every actor works for both GCs: the i-th PUB and the i-th backend are the same GC's.
     for (const [, s] of actors) {
-      expect(e(s).GC_PUB_ENDPOINT).toBe(gc.GC_PUB_BIND);
-      expect(e(s).GC_BACKEND_ENDPOINT).toBe(gc.GC_BACKEND_BIND);
+      expect(e(s).GC_PUB_ENDPOINTS).toBe(`${gc1.GC_PUB_BIND},${gc2.GC_PUB_BIND}`);
+      expect(e(s).GC_BACKEND_ENDPOINTS).toBe(`${gc1.GC_BACKEND_BIND},${gc2.GC_BACKEND_BIND}`);
+      expect(e(s).GC_PUB_ENDPOINT).toBeUndefined();
     }
+    // PS: its own sede's GC first (pc3 has none: pc1's), the other to fail over to.
+    expect(e(pc1!.ps).GC_ENDPOINTS).toBe(`${gc1.GC_FRONTEND_BIND},${gc2.GC_FRONTEND_BIND}`);
+    expect(e(pc2!.ps).GC_ENDPOINTS).toBe(`${gc2.GC_FRONTEND_BIND},${gc1.GC_FRONTEND_BIND}`);
+    expect(e(pc3!.ps).GC_ENDPOINTS).toBe(`${gc1.GC_FRONTEND_BIND},${gc2.GC_FRONTEND_BIND}`);
     for (const svcs of [pc1!, pc2!, pc3!]) {
-      expect(e(svcs.ps).GC_ENDPOINT).toBe(gc.GC_FRONTEND_BIND);
       const statusArgs = (svcs.status!.command as string[]).join(' ');
-      expect(statusArgs).toContain(`--gc http://${ga1.PGHOST}:${gc.GC_HTTP_PORT}`);
+      expect(statusArgs).toContain(`--gc http://${ga1.PGHOST}:${gc1.GC_HTTP_PORT}`);
+      expect(statusArgs).toContain(`--gc http://${ga2.PGHOST}:${gc2.GC_HTTP_PORT}`);
       expect(statusArgs).toContain(`--ga http://${ga2.PGHOST}:${ga2.GA_HTTP_PORT}`);
     }
     // Redundancy: every actor type on pc1 and again on pc2 (and pc3).
@@ -570,6 +596,10 @@ describe('compose files (offline validation)', () => {
     it('an invented variable in the PostgreSQL container', () => {
       expect(problemsOf((s) => { s.postgres!.environment.POSTGRES_REPLICA_NAME = 'pc1'; })).toEqual(
         ['service postgres: sets POSTGRES_REPLICA_NAME, which common/config.ts does not know (nor the postgres image)']);
+    });
+    it("an actor's GC lists that do not pair up", () => {
+      expect(problemsOf((s) => { s['actor-prestamo']!.environment.GC_BACKEND_ENDPOINTS = 'tcp://192.0.2.11:5557'; })).toEqual(
+        [expect.stringMatching(/^service actor-prestamo: Invalid configuration: GC_BACKEND_ENDPOINTS: must list as many endpoints as GC_PUB_ENDPOINTS/)]);
     });
     it('a value the config code rejects', () => {
       expect(problemsOf((s) => { s.ga!.environment.GA_ROL = 'primario'; })).toEqual(
@@ -634,15 +664,24 @@ describe('pc3 monitoring services (profile monitoreo)', () => {
   it('panel, Prometheus and Grafana are there, only under the profile, each on its own port', () => {
     const svcs = loadFile('pc3').doc.services as Record<string, Json>;
     for (const n of ['panel', 'prometheus', 'grafana']) expect(svcs[n]?.profiles, n).toEqual(['monitoreo']);
-    // Prometheus scrapes the ports the processes use: the per-host variables come from the shared ones.
+    // Prometheus scrapes where the processes listen: the other hosts' compose files bind these.
     const env = envOf(svcs.prometheus!);
-    expect(env.PC1_GA_HTTP_PORT).toBe(SAMPLE_ENV.GA_HTTP_PORT);
-    expect(env.PC3_ACTOR_RENOVACION_HTTP_PORT).toBe(SAMPLE_ENV.ACTOR_RENOVACION_HTTP_PORT);
+    const [pc1, pc2] = (['pc1', 'pc2'] as const).map((h) => loadFile(h).doc.services as Record<string, Json>);
+    const httpOf = (s: Json, port: string) => `${envOf(s).HTTP_HOST}:${envOf(s)[port]}`;
+    expect(env.PC1_GA_TARGET).toBe(httpOf(pc1!.ga!, 'GA_HTTP_PORT'));
+    expect(env.PC2_GA_TARGET).toBe(httpOf(pc2!.ga!, 'GA_HTTP_PORT'));
+    expect(env.PC1_GC_TARGET).toBe(httpOf(pc1!.gc!, 'GC_HTTP_PORT'));
+    expect(env.PC2_GC_TARGET).toBe(httpOf(pc2!.gc!, 'GC_HTTP_PORT'));
+    for (const [h, file] of [['PC1', pc1], ['PC2', pc2], ['PC3', svcs]] as const) {
+      for (const t of ['prestamo', 'devolucion', 'renovacion']) expect(env[`${h}_ACTOR_${t.toUpperCase()}_TARGET`]).toBe(httpOf(file![`actor-${t}`]!, 'ACTOR_HTTP_PORT'));
+    }
     expect(envOf(svcs.grafana!).PROMETHEUS_URL).toBe(`http://${SAMPLE_ENV.PC3_ADDR}:${SAMPLE_ENV.PROMETHEUS_PORT}`);
   });
   it('a Prometheus variable that deploy/prometheus.yml needs but the service does not set', () => {
-    expect(problemsOf((s) => { delete s.prometheus!.environment.PC2_ADDR; })).toEqual(
-      ['service prometheus: does not set PC2_ADDR, which deploy/prometheus.yml uses']);
+    expect(problemsOf((s) => { delete s.prometheus!.environment.PC2_GA_TARGET; })).toEqual(
+      ['service prometheus: does not set PC2_GA_TARGET, which deploy/prometheus.yml uses']);
+    expect(problemsOf((s) => { s.prometheus!.environment.PC2_GA_TARGET = '192.0.2.12'; })).toEqual(
+      ['service prometheus: PC2_GA_TARGET=192.0.2.12 is not an address:port']);
   });
   it('a Prometheus flag that does not exist, and a port taken twice', () => {
     expect(problemsOf((s) => { s.prometheus!.command = ['--web.listen-adress=192.0.2.13:9090']; })).toEqual(

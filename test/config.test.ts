@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, GA_VARS, GC_VARS, KNOWN_VARIABLES, PS_VARS, readConfig } from '../common/config.js';
+import { ACTOR_VARS, ConfigError, GA_VARS, GC_VARS, KNOWN_VARIABLES, PS_VARS, readConfig } from '../common/config.js';
 import { createLogger } from '../common/logger.js';
 
 describe('configuration contract', () => {
@@ -36,6 +36,22 @@ describe('configuration contract', () => {
     expect(() => readConfig(GA_VARS, { GA_HEARTBEAT_MS: '400' })).toThrowError(/GA_PEER_TIMEOUT_MS: must be at least 3 × GA_HEARTBEAT_MS/);
     expect(readConfig(GA_VARS, {}).GA_PEER_TIMEOUT_MS).toBe(1000);
     expect(() => readConfig(GA_VARS, { GA_HEARTBEAT_MS: '100', GA_PEER_TIMEOUT_MS: '300' })).toThrowError(/GA_PEER_TIMEOUT_MS: must be at least GA_HEARTBEAT_MS \+ 800 ms/);
+  });
+
+  it('a GC list replaced a one-endpoint variable: the old name still works as a one-element list, not both at once', () => {
+    expect(readConfig(PS_VARS, {}).GC_ENDPOINTS).toEqual(['tcp://127.0.0.1:5555', 'tcp://127.0.1.2:5555']);
+    expect(readConfig(PS_VARS, { GC_ENDPOINT: 'tcp://10.0.0.1:5555' }).GC_ENDPOINTS).toEqual(['tcp://10.0.0.1:5555']);
+    expect(readConfig(PS_VARS, { GC_ENDPOINTS: 'tcp://10.0.0.2:5555,tcp://10.0.0.1:5555', GC_ENDPOINT: '' }).GC_ENDPOINTS).toEqual(['tcp://10.0.0.2:5555', 'tcp://10.0.0.1:5555']);
+    expect(() => readConfig(PS_VARS, { GC_ENDPOINTS: 'tcp://10.0.0.2:5555', GC_ENDPOINT: 'tcp://10.0.0.1:5555' })).toThrowError(/GC_ENDPOINT: set GC_ENDPOINTS or GC_ENDPOINT, not both/);
+    expect(() => readConfig(PS_VARS, { GC_ENDPOINT: 'tcp://10.0.0.1,tcp://x:1' })).toThrowError(/^Invalid configuration: GC_ENDPOINT: /);
+    const a = readConfig(ACTOR_VARS, { GC_PUB_ENDPOINT: 'tcp://10.0.0.1:5556', GC_BACKEND_ENDPOINT: 'tcp://10.0.0.1:5557' });
+    expect([a.GC_PUB_ENDPOINTS, a.GC_BACKEND_ENDPOINTS]).toEqual([['tcp://10.0.0.1:5556'], ['tcp://10.0.0.1:5557']]);
+  });
+
+  it("an actor's GC lists pair up one by one: a missing backend is refused", () => {
+    const env = { GC_PUB_ENDPOINTS: 'tcp://10.0.0.1:5556,tcp://10.0.0.2:5556', GC_BACKEND_ENDPOINTS: 'tcp://10.0.0.1:5557' };
+    expect(() => readConfig(ACTOR_VARS, env)).toThrowError(/GC_BACKEND_ENDPOINTS: must list as many endpoints as GC_PUB_ENDPOINTS/);
+    expect(readConfig(ACTOR_VARS, { ...env, GC_BACKEND_ENDPOINTS: 'tcp://10.0.0.1:5557,tcp://10.0.0.2:5557' }).GC_BACKEND_ENDPOINTS).toHaveLength(2);
   });
 
   it('PS_SEDE follows the protocol rule for sede, so a bad one fails at start', () => {

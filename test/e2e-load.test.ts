@@ -29,7 +29,7 @@ async function expectConsistent(w: WorkloadResult) {
   const states = await ledgerState(w.accepted);
   expect(w.accepted.filter((id) => !['COMPLETADA', 'RECHAZADA'].includes(states.get(id) ?? 'MISSING'))).toEqual([]);
   // …every APROBADO reply is in the ledger as COMPLETADA…
-  const approved = w.replies.filter((r) => r.codigo === 'APROBADO').map((r) => r.id!);
+  const approved = w.replies.filter((r) => r.codigo === 'APROBADO').map((r) => r.clave!);
   const approvedStates = await ledgerState(approved);
   expect(approved.filter((id) => approvedStates.get(id) !== 'COMPLETADA')).toEqual([]);
   // …and no effect is applied twice or without its ledger row; stock adds up.

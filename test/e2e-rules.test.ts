@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../common/protocol.js';
+import { runLines } from '../solicitante/file-mode.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 
 const LIBRO = '978-0-00-000001-1'; // 3 copies
@@ -64,7 +65,7 @@ describe('end to end through real processes', () => {
 
     const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: u });
     expect(dev).toMatchObject({ exito: true, codigo: 'ACEPTADO' });
-    expect((await completed(dev.id!)).datos.estado).toBe('COMPLETADA');
+    expect((await completed(dev.clave!)).datos.estado).toBe('COMPLETADA');
 
     const again = await c.send({ operacion: 'prestamo', isbn: LIBRO, usuario: u });
     expect(again.codigo).toBe('APROBADO');
@@ -75,13 +76,22 @@ describe('end to end through real processes', () => {
     const r = await c.send({ operacion: 'prestamo', isbn: AGOTADO, usuario: 'u-sin' });
     expect(r).toMatchObject({ exito: false, codigo: 'SIN_EJEMPLARES' });
     const before = await disponibles(LIBRO);
+    // Async devolución: refused at registration, not ACEPTADO, since no loan exists or is on its way.
     const dev = await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: 'nunca-presto' });
-    const fin = await completed(dev.id!);
+    expect(dev).toMatchObject({ exito: false, codigo: 'PRESTAMO_NO_ENCONTRADO' });
+    const fin = await completed(dev.clave!);
     expect(fin.datos.estado).toBe('RECHAZADA');
     expect(JSON.stringify(fin.datos)).toContain('PRESTAMO_NO_ENCONTRADO');
     expect(await disponibles(LIBRO)).toBe(before);
     const nope = await c.send({ operacion: 'prestamo', isbn: '978-9-99-999999-9', usuario: 'u' });
     expect(nope.codigo).toBe('LIBRO_NO_EXISTE');
+  });
+
+  it('ps archivo does not count a return without a loan as a success', async () => {
+    let text = '';
+    const summary = await runLines(`DEVOLUCION ${LIBRO} nunca-presto-2\n`, sys.client(), { write: (s: string) => (text += s) });
+    expect(summary).toMatchObject({ enviadas: 1, exitosas: 0, porCodigo: { PRESTAMO_NO_ENCONTRADO: 1 } });
+    expect(text).toMatch(/DEVOLUCION .* nunca-presto-2 → PRESTAMO_NO_ENCONTRADO/);
   });
 
   it('approves exactly one of 20 concurrent loans of a 1-copy book', async () => {
@@ -97,22 +107,22 @@ describe('end to end through real processes', () => {
     for (const u of ['dos-a', 'dos-b']) expect((await c.send({ operacion: 'prestamo', isbn: DOBLE, usuario: u })).codigo).toBe('APROBADO');
     expect(await disponibles(DOBLE)).toBe(0);
     const [a, b] = await Promise.all(['dos-a', 'dos-b'].map((u) => sys.client().send({ operacion: 'devolucion', isbn: DOBLE, usuario: u })));
-    await completed(a!.id!);
-    await completed(b!.id!);
+    await completed(a!.clave!);
+    await completed(b!.clave!);
     expect(await disponibles(DOBLE)).toBe(2);
   });
 
-  it('the same op id sent twice has one effect and the same reply', async () => {
+  it('the same clave sent twice has one effect and the same reply', async () => {
     const c1 = sys.client();
     const c2 = sys.client();
-    const req = { operacion: 'prestamo', isbn: IDEMP, usuario: 'idem', id: 'idem-op-1' } as const;
+    const req = { operacion: 'prestamo', isbn: IDEMP, usuario: 'idem', clave: 'idem-op-1' } as const;
     const [a, b] = await Promise.all([c1.send(req), c2.send(req)]);
     const c = await c1.send(req);
     expect(a.codigo).toBe('APROBADO');
     for (const r of [b, c]) {
       expect(r.codigo).toBe(a.codigo);
       expect(r.datos).toEqual(a.datos);
-      expect(r.id).toBe('idem-op-1');
+      expect(r).toMatchObject({ id: 'idem-op-1', clave: 'idem-op-1' });
     }
     expect(await disponibles(IDEMP)).toBe(1);
     const other = await c1.send({ ...req, usuario: 'otro' });
@@ -130,10 +140,10 @@ describe('end to end through real processes', () => {
     expect(dev.codigo).toBe('ACEPTADO');
     const refused = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(refused.codigo).toBe('SIN_EJEMPLARES');
-    expect((await c.send({ operacion: 'estado', id: dev.id! })).datos.estado).toBe('PENDIENTE');
+    expect((await c.send({ operacion: 'estado', id: dev.clave! })).datos.estado).toBe('PENDIENTE');
     // A devolución actor comes back: the queued return is applied, then the loan succeeds.
     for (const a of devActors) a.start();
-    await completed(dev.id!);
+    await completed(dev.clave!);
     const ok = await c.send({ operacion: 'prestamo', isbn: UNICO, usuario: 'ultimo-b' });
     expect(ok.codigo).toBe('APROBADO');
   });

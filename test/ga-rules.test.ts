@@ -200,6 +200,8 @@ describe('ledger', () => {
   });
   test('pendientes are listed oldest first, up to the limit', async () => {
     const ids = [nextId('pend'), nextId('pend'), nextId('pend')];
+    // A loan to act on: without one a devolución is refused at registration.
+    expect((await store.aplicar(op('prestamo', '978-84-0000-001-1', 'zoe'))).codigo).toBe('APROBADO');
     for (const id of ids) await store.registrar({ operacion: 'devolucion', isbn: '978-84-0000-001-1', usuario: 'zoe', id });
     const all = (await store.pendientes(10_000)).map((p) => p.op.id);
     expect(all.filter((id) => ids.includes(id))).toEqual(ids);
@@ -208,6 +210,84 @@ describe('ledger', () => {
   test('estado of an unknown id', async () => {
     const r = valid(await store.estado('no-existe-1'));
     expect(r).toMatchObject({ codigo: 'OPERACION_NO_ENCONTRADA', exito: false, id: 'no-existe-1' });
+  });
+});
+
+describe('async registration of an op that can only be refused', () => {
+  test('a devolución with no active loan and no préstamo on its way: RECHAZADA at once, recorded, nothing pending', async () => {
+    await addBook('978-84-0000-020-2', 2);
+    const o = op('devolucion', '978-84-0000-020-2', 'sin-prestamo');
+    const r = valid(await store.registrar(o));
+    expect(r).toMatchObject({ id: o.id, estado: 'RECHAZADA', exito: false, codigo: 'PRESTAMO_NO_ENCONTRADO' });
+    expect(await store.registrar(o)).toEqual(r); // the same clave again: the recorded outcome
+    expect((await store.estado(o.id)).datos).toMatchObject({ estado: 'RECHAZADA', resultado: r });
+    expect((await store.pendientes(10_000)).some((p) => p.op.id === o.id)).toBe(false);
+    expect(await stock('978-84-0000-020-2')).toEqual({ total: 2, disponibles: 2, activos: 0 });
+    // A renovación without a loan alike; an unknown book too.
+    expect((await store.registrar(op('renovacion', '978-84-0000-020-2', 'sin-prestamo'))).codigo).toBe('PRESTAMO_NO_ENCONTRADO');
+    expect((await store.registrar(op('devolucion', '978-00-0000-404-0', 'nadie'))).codigo).toBe('PRESTAMO_NO_ENCONTRADO');
+  });
+  test('with an active loan, or a préstamo of it still pending (async préstamo), it is accepted', async () => {
+    await addBook('978-84-0000-021-9', 2);
+    await store.aplicar(op('prestamo', '978-84-0000-021-9', 'con'));
+    expect((await store.registrar(op('devolucion', '978-84-0000-021-9', 'con'))).codigo).toBe('ACEPTADO');
+    const loan = op('prestamo', '978-84-0000-021-9', 'en-camino');
+    expect((await store.registrar(loan)).codigo).toBe('ACEPTADO');
+    const dev = op('devolucion', '978-84-0000-021-9', 'en-camino');
+    expect((await store.registrar(dev)).codigo).toBe('ACEPTADO');
+    // Applied in order, both complete.
+    expect((await store.aplicar(loan)).codigo).toBe('APROBADO');
+    expect((await store.aplicar(dev)).codigo).toBe('APROBADO');
+  });
+});
+
+describe('client labels (etiqueta) and estado', () => {
+  test('estado by a label answers the latest op sent with it; a clave always names its own op', async () => {
+    await addBook('978-84-0000-022-6', 2);
+    const label = '978-84-0000-022-6_lara';
+    const a = { ...op('prestamo', '978-84-0000-022-6', 'lara'), etiqueta: label };
+    const b = { ...op('renovacion', '978-84-0000-022-6', 'lara'), etiqueta: label };
+    expect((await store.aplicar(a)).codigo).toBe('APROBADO');
+    expect((await store.aplicar(b)).codigo).toBe('APROBADO');
+    const e = valid(await store.estado(label));
+    expect(e).toMatchObject({ codigo: 'OK', id: b.id, datos: { clave: b.id, etiqueta: label, operacion: 'renovacion', estado: 'COMPLETADA' } });
+    expect((await store.estado(a.id)).datos).toMatchObject({ clave: a.id, etiqueta: label, operacion: 'prestamo' });
+    // A label equal to another op's clave: the clave wins.
+    const c = { ...op('devolucion', '978-84-0000-022-6', 'lara'), etiqueta: a.id };
+    expect((await store.aplicar(c)).codigo).toBe('APROBADO');
+    expect((await store.estado(a.id)).datos).toMatchObject({ clave: a.id, operacion: 'prestamo' });
+    const row = await pool.query('SELECT etiqueta FROM operaciones WHERE id = $1', [b.id]);
+    expect(row.rows[0].etiqueta).toBe(label);
+  });
+  test('a pending op keeps its label through listar_pendientes (a restarted GC resumes it with it)', async () => {
+    await addBook('978-84-0000-023-3', 1);
+    await store.aplicar(op('prestamo', '978-84-0000-023-3', 'pepa'));
+    const o = { ...op('devolucion', '978-84-0000-023-3', 'pepa'), etiqueta: 'mi-etiqueta' };
+    expect((await store.registrar(o)).codigo).toBe('ACEPTADO');
+    const mine = (await store.pendientes(10_000)).find((p) => p.op.id === o.id);
+    expect(mine?.op).toEqual(o);
+    expect(pendienteSchema.safeParse(mine).success).toBe(true);
+  });
+});
+
+describe('consulta by title', () => {
+  test('exact title, case, accents and runs of blanks ignored', async () => {
+    await pool.query(`INSERT INTO libros (isbn, titulo, autor, total, disponibles) VALUES ('978-84-0000-030-1', 'El Ñandú Árbol', 'A', 3, 3)`);
+    for (const t of ['El Ñandú Árbol', 'el ñandu arbol', '  EL   NANDU   ÁRBOL ', 'EL ÑANDÚ ÁRBOL']) {
+      expect(valid(await store.consultarTitulo(t)), t).toMatchObject({ codigo: 'OK', exito: true, datos: { isbn: '978-84-0000-030-1', titulo: 'El Ñandú Árbol', disponibles: 3 } });
+    }
+    // Exact: a part of the title, or more than it, is no match.
+    for (const t of ['El Ñandú', 'El Ñandú Árbol Grande']) {
+      expect(valid(await store.consultarTitulo(t)), t).toMatchObject({ codigo: 'LIBRO_NO_EXISTE', exito: false, datos: { titulo: t } });
+    }
+  });
+  test('several books with that title: TITULO_AMBIGUO with the candidates', async () => {
+    await pool.query(`INSERT INTO libros (isbn, titulo, autor, total, disponibles) VALUES
+      ('978-84-0000-031-8', 'Poesía', 'Uno', 1, 1), ('978-84-0000-032-5', 'POESIA', 'Otro', 1, 1)`);
+    const r = valid(await store.consultarTitulo('poesía'));
+    expect(r).toMatchObject({ codigo: 'TITULO_AMBIGUO', exito: false });
+    expect((r.datos.candidatos as Array<{ isbn: string }>).map((c) => c.isbn)).toEqual(['978-84-0000-031-8', '978-84-0000-032-5']);
+    expect(r.mensaje).toContain('indique el ISBN');
   });
 });
 

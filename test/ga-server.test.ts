@@ -120,6 +120,16 @@ describe('commands', () => {
     const p2 = await client.call({ cmd: 'pendientes', limite: 10 });
     expect(p2.ok && p2.pendientes).toEqual([]);
   });
+  test('registrar with a lease, and reclamar: the GC heartbeat that renews, claims and lists', async () => {
+    const op = { operacion: 'devolucion' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-3' };
+    expect(await client.call({ cmd: 'aplicar', op: { ...op, operacion: 'prestamo', id: 'srv-3p' } })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' } });
+    expect(await client.call({ cmd: 'registrar', op, arriendo: { gestor: 'gc-srv', ms: 60_000 } })).toMatchObject({ ok: true, resultado: { codigo: 'ACEPTADO', datos: { gestor: 'gc-srv' } } });
+    const gestor = { id: 'gc-srv', sede: 'Central', atendidas: 3, porSegundo: 1.5, tareas: 1, iniciado: new Date().toISOString() };
+    const r = await client.call({ cmd: 'reclamar', gestor, arriendoMs: 60_000, limite: 10 });
+    expect(r.ok && r.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0, reclamada: false }]);
+    expect(r.ok && r.gestores).toEqual([{ id: 'gc-srv', informe: gestor, vistoHaceMs: 0 }]);
+    expect(await client.call({ cmd: 'aplicar', op })).toMatchObject({ ok: true, resultado: { estado: 'COMPLETADA' } });
+  });
   test('a REQ client works too (empty delimiter frame is echoed)', async () => {
     const req = new Request({ receiveTimeout: 5000, linger: 0 });
     req.connect(endpoint);
@@ -144,6 +154,10 @@ describe('bad requests', () => {
     expect(await raw([JSON.stringify({ rid: 'x2', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: 42, usuario: 'ana', id: 'a' } })])).toMatchObject({ ...invalid, rid: 'x2' });
     expect(await raw([JSON.stringify({ rid: 'x3', cmd: 'pendientes', limite: -1 })])).toMatchObject({ ...invalid, rid: 'x3' });
     expect(await raw([JSON.stringify({ rid: 7, cmd: 'ping' })])).toMatchObject({ ...invalid, rid: '' });
+    const gestor = { id: 'gc-x', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: 'x' };
+    expect(await raw([JSON.stringify({ rid: 'x4', cmd: 'reclamar', gestor, arriendoMs: 0, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x4' });
+    expect(await raw([JSON.stringify({ rid: 'x5', cmd: 'reclamar', gestor: { ...gestor, id: '../x' }, arriendoMs: 5000, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x5' });
+    expect(await raw([JSON.stringify({ rid: 'x6', cmd: 'registrar', op: { operacion: 'devolucion', isbn: '978-1', usuario: 'a', id: 'x6' }, arriendo: { gestor: 'gc-x', ms: 'pronto' } })])).toMatchObject({ ...invalid, rid: 'x6' });
     const r = await client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' });
     expect(r).toMatchObject({ ok: true, resultado: { datos: { disponibles: 50 } } });
   });

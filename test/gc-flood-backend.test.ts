@@ -45,11 +45,17 @@ function storage(): StorageClient {
     async consultar(isbn, opId) {
       return { id: opId, exito: true, codigo: 'OK', mensaje: 'consulta', datos: { isbn, disponibles: 1 }, fechaOperacion: new Date().toISOString() } as Resultado;
     },
+    async consultarTitulo(titulo, opId) {
+      return { id: opId, exito: false, codigo: 'LIBRO_NO_EXISTE', mensaje: 'consulta', datos: { titulo }, fechaOperacion: new Date().toISOString() } as Resultado;
+    },
     async estado(id) {
       return done.get(id) ?? ({ id, exito: false, codigo: 'OPERACION_NO_ENCONTRADA', mensaje: 'no', datos: {}, fechaOperacion: new Date().toISOString() } as Resultado);
     },
     async pendientes() {
       return [];
+    },
+    async reclamar() {
+      return { pendientes: [], gestores: [] };
     },
     status: () => [],
     fencing: () => undefined,

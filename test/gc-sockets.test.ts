@@ -12,13 +12,14 @@ import { startActor, type ActorHandle } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { StorageUnavailableError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
-import type { Pendiente } from '../common/internal-protocol.js';
+import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
 import type { OperacionActor, OperacionSolicitada, Respuesta, Resultado } from '../common/protocol.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 // ------------------------------------------------------------ in-memory storage
-interface Row { op: OperacionSolicitada; resultado?: Resultado; registrada: string }
+/** `gestor`/`hasta`: the lease of a pending row, as 006_arriendos.sql keeps it. */
+interface Row { op: OperacionSolicitada; resultado?: Resultado; registrada: string; gestor?: string; hasta?: number }
 
 class MemoryStorage implements StorageClient {
   readonly ledger = new Map<string, Row>();
@@ -77,19 +78,31 @@ class MemoryStorage implements StorageClient {
     this.ledger.set(op.id, { op, resultado: r, registrada: row?.registrada ?? new Date().toISOString() });
     return r;
   }
-  async registrar(op: OperacionSolicitada): Promise<Resultado> {
+  async registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado> {
     this.registrarCalls++;
     await this.gate();
-    const row = this.ledger.get(op.id);
+    let row = this.ledger.get(op.id);
     if (row?.resultado) return row.resultado;
-    if (!row) this.ledger.set(op.id, { op, registrada: new Date().toISOString() });
-    return this.res(op, 'PENDIENTE', 'ACEPTADO');
+    if (!row) this.ledger.set(op.id, (row = { op, registrada: new Date().toISOString() }));
+    if (arriendo && (!row.gestor || row.gestor === arriendo.gestor || (row.hasta ?? 0) < Date.now())) {
+      row.gestor = arriendo.gestor;
+      row.hasta = Date.now() + arriendo.ms;
+    }
+    return this.res(op, 'PENDIENTE', 'ACEPTADO', row.gestor ? { gestor: row.gestor } : {});
   }
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
     await this.gate();
     const disp = this.stock.get(isbn);
     const r = { id: opId, exito: disp !== undefined, codigo: disp === undefined ? 'LIBRO_NO_EXISTE' : 'OK', mensaje: 'consulta', datos: { isbn, disponibles: disp }, fechaOperacion: new Date().toISOString() } as Resultado;
     return r;
+  }
+  /** Titles: `Libro <isbn>` for each book in stock; `Repetido` names two books. */
+  async consultarTitulo(titulo: string, opId?: string): Promise<Resultado> {
+    await this.gate();
+    const hits = titulo.toLowerCase() === 'repetido' ? ['978-1', '978-2'] : [...this.stock.keys()].filter((isbn) => `libro ${isbn}` === titulo.toLowerCase());
+    if (hits.length === 1) return this.consultar(hits[0]!, opId);
+    const codigo = hits.length === 0 ? 'LIBRO_NO_EXISTE' : 'TITULO_AMBIGUO';
+    return { id: opId, exito: false, codigo, mensaje: codigo, datos: { titulo }, fechaOperacion: new Date().toISOString() } as Resultado;
   }
   async estado(id: string): Promise<Resultado> {
     await this.gate();
@@ -100,6 +113,21 @@ class MemoryStorage implements StorageClient {
   async pendientes(limite: number): Promise<Pendiente[]> {
     await this.gate();
     return [...this.ledger.values()].filter((r) => !r.resultado).slice(0, limite).map((r) => ({ op: r.op, registrada: r.registrada, intentos: 0 }));
+  }
+  async reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }> {
+    await this.gate();
+    const now = Date.now();
+    const mine: Pendiente[] = [];
+    for (const r of this.ledger.values()) {
+      if (r.resultado) continue;
+      const claimed = !r.gestor || (r.gestor !== gestor.id && (r.hasta ?? 0) < now);
+      if (claimed || r.gestor === gestor.id) {
+        r.gestor = gestor.id;
+        r.hasta = now + arriendoMs;
+        if (mine.length < limite) mine.push({ op: r.op, registrada: r.registrada, intentos: 0, reclamada: claimed });
+      }
+    }
+    return { pendientes: mine, gestores: [{ id: gestor.id, informe: gestor, vistoHaceMs: 0 }] };
   }
   status() {
     return [];
@@ -164,7 +192,7 @@ async function liveActors(g: GcHandle, tipo: OperacionActor, n: number): Promise
   await until(() => g.status().actoresVivos[tipo] >= n, 5000, `${n} live ${tipo} actors`);
 }
 
-/** A DEALER client with many requests in flight, replies matched by id. */
+/** A DEALER client with many requests in flight, replies matched by clave (or by id). */
 function dealerClient(endpoint: string) {
   const sock = new Dealer({ linger: 0, receiveTimeout: 10_000 });
   sock.connect(endpoint);
@@ -183,7 +211,11 @@ function dealerClient(endpoint: string) {
       for (const r of reqs) await sock.send(JSON.stringify(r));
       const got: Respuesta[] = [];
       for (let i = 0; i < reqs.length; i++) got.push(await this.recv());
-      return reqs.map((r) => got.find((g) => g.id === (r as { id: string }).id)!);
+      // A request's clave comes back as `clave`; one without a clave (estado) is matched by its id.
+      return reqs.map((r) => {
+        const q = r as { id?: string; clave?: string };
+        return got.find((g) => (q.clave ? g.clave === q.clave : g.id === q.id))!;
+      });
     },
   };
 }
@@ -207,10 +239,10 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
     const c = dealerClient(p.front);
-    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-1' }]);
+    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'op-1' }]);
     expect(r).toMatchObject({ exito: true, codigo: 'APROBADO', id: 'op-1' });
     expect(storage.stock.get('978-1')).toBe(4);
-    const [again] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-2' }]);
+    const [again] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'op-2' }]);
     expect(again).toMatchObject({ exito: false, codigo: 'PRESTAMO_ACTIVO' });
   });
 
@@ -223,22 +255,22 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'devolucion', 'd1');
     await liveActors(g, 'devolucion', 1);
     const c = dealerClient(p.front);
-    const [r] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-1' }]);
+    const [r] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-1' }]);
     expect(r).toMatchObject({ exito: true, codigo: 'ACEPTADO', id: 'dev-1', datos: { estado: 'PENDIENTE' } });
     await until(() => storage.ledger.get('dev-1')?.resultado?.estado === 'COMPLETADA', 5000, 'devolución applied');
     expect(storage.stock.get('978-1')).toBe(5);
     const [e] = await c.many([{ operacion: 'estado', id: 'dev-1' }]);
     expect(e).toMatchObject({ codigo: 'APROBADO', datos: { disponibles: 5 } });
-    // Repeating a finished async id returns its outcome and publishes nothing.
+    // Repeating a finished async clave returns its outcome and publishes nothing.
     const calls = storage.aplicarCalls;
-    const [rep] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-1' }]);
+    const [rep] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-1' }]);
     expect(rep).toMatchObject({ codigo: 'APROBADO' });
     await new Promise((r) => setTimeout(r, 100));
     expect(storage.aplicarCalls).toBe(calls);
     expect(g.status().tareas.total).toBe(0);
   });
 
-  it('the same id twice gives one effect: concurrent copies share one task, a later copy gets the record', async () => {
+  it('the same clave twice gives one effect: concurrent copies share one task, a later copy gets the record', async () => {
     const storage = new MemoryStorage();
     storage.delayMs = 100;
     const p = await ports();
@@ -247,7 +279,7 @@ describe('GC with actors over ZeroMQ', () => {
     await liveActors(g, 'prestamo', 1);
     const c1 = dealerClient(p.front);
     const c2 = dealerClient(p.front);
-    const req = { operacion: 'prestamo', isbn: '978-1', usuario: 'u9', id: 'same-1' };
+    const req = { operacion: 'prestamo', isbn: '978-1', usuario: 'u9', clave: 'same-1' };
     const [r1, r2] = await Promise.all([c1.many([req]), c2.many([req])]);
     expect(r1[0]).toMatchObject({ codigo: 'APROBADO', id: 'same-1' });
     expect(r2[0]).toEqual(r1[0]);
@@ -259,7 +291,7 @@ describe('GC with actors over ZeroMQ', () => {
     expect(a.status().completadas).toBe(2);
   });
 
-  it('an id in flight for another op is refused ID_REUTILIZADO, never handed the other op\'s outcome', async () => {
+  it('a clave in flight for another op is refused ID_REUTILIZADO, never handed the other op\'s outcome', async () => {
     const storage = new MemoryStorage();
     storage.delayMs = 800;
     storage.loans.add('978-2|u2');
@@ -272,16 +304,16 @@ describe('GC with actors over ZeroMQ', () => {
     await liveActors(g, 'devolucion', 1);
     const c1 = dealerClient(p.front);
     const c2 = dealerClient(p.front);
-    const first = c1.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'reuse-1' }]);
+    const first = c1.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'reuse-1' }]);
     await until(() => storage.aplicarCalls === 1, 2000, 'the préstamo in flight');
     storage.delayMs = 0; // the préstamo's aplicar keeps its 800 ms; what follows is answered at once
     // While it runs (no ledger row yet), estado says it is pending rather than unknown.
     const [e] = await c2.many([{ operacion: 'estado', id: 'reuse-1' }]);
     expect(e).toMatchObject({ exito: true, codigo: 'OK', id: 'reuse-1', datos: { estado: 'PENDIENTE', operacion: 'prestamo', isbn: '978-1', usuario: 'u1' } });
-    // The same id for a sync renovación and for an async devolución (which would otherwise be registered first).
-    const [sync] = await c2.many([{ operacion: 'renovacion', isbn: '978-2', usuario: 'u2', id: 'reuse-1' }]);
+    // The same clave for a sync renovación and for an async devolución (which would otherwise be registered first).
+    const [sync] = await c2.many([{ operacion: 'renovacion', isbn: '978-2', usuario: 'u2', clave: 'reuse-1' }]);
     expect(sync).toMatchObject({ exito: false, codigo: 'ID_REUTILIZADO', id: 'reuse-1', datos: { operacionRegistrada: 'prestamo' } });
-    const [async] = await c2.many([{ operacion: 'devolucion', isbn: '978-2', usuario: 'u2', id: 'reuse-1' }]);
+    const [async] = await c2.many([{ operacion: 'devolucion', isbn: '978-2', usuario: 'u2', clave: 'reuse-1' }]);
     expect(async).toMatchObject({ exito: false, codigo: 'ID_REUTILIZADO', id: 'reuse-1' });
     const [r1] = await first;
     expect(r1).toMatchObject({ exito: true, codigo: 'APROBADO', id: 'reuse-1' });
@@ -291,6 +323,45 @@ describe('GC with actors over ZeroMQ', () => {
     expect(storage.loans.has('978-2|u2')).toBe(true);
   });
 
+  it('an id without a clave is only a label: every request with it is a new op, estado answers the latest', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'prestamo', 1);
+    await liveActors(g, 'devolucion', 1);
+    const label = '978-1_u7';
+    const send = (operacion: string) => reqOnce(p.front, JSON.stringify({ operacion, isbn: '978-1', usuario: 'u7', id: label }));
+    const loan = await send('prestamo');
+    expect(loan).toMatchObject({ codigo: 'APROBADO', id: label });
+    // The same label again is a second préstamo, refused by the rule, not the first one's record.
+    expect(await send('prestamo')).toMatchObject({ codigo: 'PRESTAMO_ACTIVO', id: label });
+    const dev = await send('devolucion');
+    expect(dev).toMatchObject({ codigo: 'ACEPTADO', id: label });
+    expect(new Set([loan.clave, dev.clave]).size).toBe(2);
+    await until(() => storage.ledger.get(dev.clave!)?.resultado?.estado === 'COMPLETADA', 5000, 'devolución applied');
+    expect(storage.effects).toBe(2);
+    // estado by its clave finds that op.
+    expect(await reqOnce(p.front, JSON.stringify({ operacion: 'estado', id: loan.clave }))).toMatchObject({ codigo: 'APROBADO', id: loan.clave });
+  });
+
+  it('a book named by title is resolved before anything is applied; no match or several → a clear code, nothing applied', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const byTitle = (titulo: string, usuario = 'ut') => reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: null, titulo, usuario, id: null }));
+    expect(await byTitle('Libro 978-1')).toMatchObject({ exito: true, codigo: 'APROBADO' });
+    expect(storage.stock.get('978-1')).toBe(4);
+    expect(storage.loans.has('978-1|ut')).toBe(true);
+    expect(await byTitle('Repetido', 'ut2')).toMatchObject({ exito: false, codigo: 'TITULO_AMBIGUO' });
+    expect(await byTitle('No existe', 'ut3')).toMatchObject({ exito: false, codigo: 'LIBRO_NO_EXISTE' });
+    expect(storage.aplicarCalls).toBe(1);
+    expect(await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', titulo: 'Libro 978-2' }))).toMatchObject({ codigo: 'OK', datos: { isbn: '978-2', disponibles: 1 } });
+  });
+
   it('an actor that got no answer from a GA that had the write → TIEMPO_AGOTADO (ask estado), not "retry"', async () => {
     const storage = new MemoryStorage();
     storage.aplicarUnknown = true;
@@ -298,7 +369,7 @@ describe('GC with actors over ZeroMQ', () => {
     const g = await gc(storage, p);
     await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'unknown-1' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'unknown-1' }));
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'unknown-1' });
     expect(g.status().tareas.total).toBe(0);
   });
@@ -312,7 +383,7 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'prestamo', 'p1');
     await actor(storage, p, 'prestamo', 'p2');
     await liveActors(g, 'prestamo', 2);
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'repub-1' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'repub-1' }));
     expect(storage.aplicarCalls).toBe(2);
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'repub-1' });
   });
@@ -339,7 +410,7 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'devolucion', 'd1'); // wrong type for a préstamo
     await liveActors(g, 'devolucion', 1);
     const t0 = Date.now();
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'lonely' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'lonely' }));
     expect(r).toMatchObject({ exito: false, codigo: 'SIN_ACTORES', id: 'lonely' });
     expect(Date.now() - t0).toBeLessThan(2000);
     // Dropped, not left to be applied later behind the user's back.
@@ -358,7 +429,7 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'devolucion', 'd1');
     await liveActors(g, 'devolucion', 1);
     storage.down = true;
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-x' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-x' }));
     expect(r).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', id: 'dev-x' });
     expect(storage.aplicarCalls).toBe(0);
     expect(g.status().tareas.total).toBe(0);
@@ -373,7 +444,7 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'devolucion', 'd1');
     await liveActors(g, 'devolucion', 1);
     storage.aplicarDown = true;
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', id: 'dev-y' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-y' }));
     expect(r.codigo).toBe('ACEPTADO');
     await until(() => storage.aplicarCalls >= 2, 5000, 'a retry');
     storage.aplicarDown = false;
@@ -388,7 +459,7 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
     storage.aplicarDown = true;
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'p-down' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'p-down' }));
     expect(r).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', id: 'p-down' });
   });
 
@@ -399,7 +470,7 @@ describe('GC with actors over ZeroMQ', () => {
     const g = await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '300', GC_TASK_DEADLINE_MS: '2000' });
     await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
-    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'slow-1' }));
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'slow-1' }));
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'slow-1' });
     await until(() => storage.ledger.get('slow-1')?.resultado?.estado === 'COMPLETADA', 3000, 'completion');
   });
@@ -427,7 +498,7 @@ describe('GC input hardening', () => {
       [JSON.stringify({ operacion: 'estado' }), 'SOLICITUD_INVALIDA'],
       [JSON.stringify({ operacion: 'prestamo', isbn: "1' OR '1'='1", usuario: 'u1' }), 'SOLICITUD_INVALIDA'],
       [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: '<script>alert(1)</script>' }), 'SOLICITUD_INVALIDA'],
-      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: '../../etc/passwd' }), 'SOLICITUD_INVALIDA'],
+      [JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: '../../etc/passwd' }), 'SOLICITUD_INVALIDA'],
       ['{"__proto__":{"polluted":1},"operacion":"prestamo","isbn":"978-1","usuario":"u1"}', 'SOLICITUD_INVALIDA'],
       [JSON.stringify({ operacion: 'prestamo\u0000', isbn: '978-1', usuario: 'u1' }), 'OPERACION_DESCONOCIDA'],
       [JSON.stringify({ operacion: 'x'.repeat(10_000), isbn: '978-1', usuario: 'u1' }), 'OPERACION_DESCONOCIDA'],
@@ -441,13 +512,20 @@ describe('GC input hardening', () => {
       expect(typeof r.fechaOperacion).toBe('string');
     }
     // Echoes the op id of a rejected request when it can.
-    await c.send([JSON.stringify({ operacion: 'prestamo', isbn: '978-1', id: 'keep-me' })]);
+    await c.send([JSON.stringify({ operacion: 'prestamo', isbn: '978-1', clave: 'keep-me' })]);
     expect(await c.recv()).toMatchObject({ codigo: 'SOLICITUD_INVALIDA', id: 'keep-me' });
-    // Extra frames from a DEALER: the last one is the body, the rest are echoed.
+    // A request is one frame: a multi-part one is refused with one reply frame, its parts never echoed.
     await c.send(['junk', JSON.stringify({ operacion: 'consulta', isbn: '978-1' })]);
     const multi = await c.sock.receive();
-    expect(multi[0]!.toString()).toBe('junk');
-    expect(JSON.parse(multi[1]!.toString())).toMatchObject({ codigo: 'OK' });
+    expect(multi).toHaveLength(1);
+    expect(JSON.parse(multi[0]!.toString())).toMatchObject({ exito: false, codigo: 'SOLICITUD_INVALIDA', mensaje: expect.stringContaining('2 partes') });
+    const req = new Request({ linger: 0, receiveTimeout: 5000 });
+    cleanups.push(() => req.close());
+    req.connect(p.front);
+    await req.send([JSON.stringify({ operacion: 'consulta', isbn: '978-1' }), 'second part']);
+    const reqReply = await req.receive();
+    expect(reqReply).toHaveLength(1);
+    expect(JSON.parse(reqReply[0]!.toString())).toMatchObject({ exito: false, codigo: 'SOLICITUD_INVALIDA' });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     // REQ empty message, then a good one: still alive.
     expect(await reqOnce(p.front, '')).toMatchObject({ codigo: 'SOLICITUD_INVALIDA' });
@@ -480,7 +558,7 @@ describe('GC redundancy and restarts', () => {
     const a2 = await actor(storage, p, 'prestamo', 'p2');
     await liveActors(g, 'prestamo', 2);
     const c = dealerClient(p.front);
-    const reqs = Array.from({ length: 10 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `u${i}`, id: `kill-${i}` }));
+    const reqs = Array.from({ length: 10 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `u${i}`, clave: `kill-${i}` }));
     const pending = c.many(reqs);
     await until(() => a1.status().enCurso > 0, 2000, 'tasks at p1');
     const killedAt = Date.now();
@@ -490,7 +568,7 @@ describe('GC redundancy and restarts', () => {
     // Its tasks went to p2 well before the 5 s deadline: death was noticed.
     expect(Date.now() - killedAt).toBeLessThan(2500);
     await until(() => g.status().actoresVivos.prestamo === 1, 2000, 'p1 seen dead');
-    const more = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `v${i}`, id: `after-${i}` })));
+    const more = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `v${i}`, clave: `after-${i}` })));
     expect(more.every((r) => r.codigo === 'APROBADO')).toBe(true);
     expect(storage.effects).toBe(15);
     expect(storage.stock.get('978-1')).toBe(85);
@@ -517,7 +595,7 @@ describe('GC redundancy and restarts', () => {
     cleanups.push(() => clearInterval(beat));
     await liveActors(g, 'prestamo', 2);
     const c = dealerClient(p.front);
-    const replies = await c.many(Array.from({ length: 4 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `w${i}`, id: `dl-${i}` })));
+    const replies = await c.many(Array.from({ length: 4 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `w${i}`, clave: `dl-${i}` })));
     expect(replies.every((r) => r.codigo === 'APROBADO')).toBe(true);
     expect(await g.registry.metrics()).toMatch(/gc_republications_total\{motivo="plazo",tipo="prestamo"\} [1-9]/);
   });
@@ -531,7 +609,7 @@ describe('GC redundancy and restarts', () => {
     const pa = await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g1, 'prestamo', 1);
     const c = dealerClient(p.front);
-    const acc = await c.many(Array.from({ length: 3 }, (_, i) => ({ operacion: 'devolucion', isbn: '978-1', usuario: `r${i}`, id: `rs-${i}` })));
+    const acc = await c.many(Array.from({ length: 3 }, (_, i) => ({ operacion: 'devolucion', isbn: '978-1', usuario: `r${i}`, clave: `rs-${i}` })));
     expect(acc.every((r) => r.codigo === 'ACEPTADO')).toBe(true);
     expect(g1.status().tareas['en-cola']).toBe(3); // no devolución actor yet
     await g1.close();
@@ -542,7 +620,7 @@ describe('GC redundancy and restarts', () => {
     expect(storage.stock.get('978-1')).toBe(5);
     // The préstamo actor started before the restart is known again and serves.
     await liveActors(g2, 'prestamo', 1);
-    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'new', id: 'post-restart' }]);
+    const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'new', clave: 'post-restart' }]);
     expect(r).toMatchObject({ codigo: 'APROBADO' });
     expect(pa.status().completadas).toBe(1);
   });
@@ -557,13 +635,13 @@ describe('GC redundancy and restarts', () => {
     const a2 = await actor(storage, p, 'prestamo', 'p2');
     await liveActors(g, 'prestamo', 2);
     const c = dealerClient(p.front);
-    await c.many(Array.from({ length: 20 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `l${i}`, id: `ll-${i}` })));
+    await c.many(Array.from({ length: 20 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `l${i}`, clave: `ll-${i}` })));
     expect(a1.status().completadas).toBeGreaterThan(3);
     expect(a2.status().completadas).toBeGreaterThan(3);
     await a1.close();
     await until(() => g.status().actoresVivos.prestamo === 1, 1000, 'p1 gone');
     const before = a1.status().completadas;
-    const rs = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `m${i}`, id: `ad-${i}` })));
+    const rs = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `m${i}`, clave: `ad-${i}` })));
     expect(rs.every((r) => r.codigo === 'APROBADO')).toBe(true);
     expect(a1.status().completadas).toBe(before);
   });

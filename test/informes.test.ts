@@ -51,7 +51,7 @@ function cargaReport(n: number, msPorOp: number): LoadReport {
     inicio: '2026-01-01T00:00:00.000Z',
     fin: '2026-01-01T00:00:05.000Z',
     duracionMs: n * 1000,
-    config: { clientes: 2, duracionS: n, carga: { tipo: 'secuencia' }, isbns: ['x'], transporte: 'dealer', prefijoUsuario: 'p' },
+    config: { clientes: 2, duracionS: n, carga: { tipo: 'secuencia' }, isbns: ['x'], transporte: 'dealer', repartir: false, prefijoUsuario: 'p' },
     respuestas: n * 100,
     sinRespuesta: 0,
     exitosas: n * 100,
@@ -60,6 +60,7 @@ function cargaReport(n: number, msPorOp: number): LoadReport {
     global: lat,
     porOperacion: { prestamo: { ...lat, throughput: 100, porCodigo: { APROBADO: n * 100 }, sinRespuesta: 0 } },
     serie: rec.finish(n * 1000),
+    porGc: { 'tcp://127.0.0.1:5555': n * 100 },
   };
 }
 

@@ -9,6 +9,7 @@ import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
 import { repoRoot } from '../scripts/local-system.js';
 import { loadSuggestion, processWarnings, type ProcesoVisto } from '../scripts/start-local.js';
+import { formatGcLoad } from '../scripts/status.js';
 
 const proc = (name: string, running: boolean): ProcesoVisto => ({ name, running, logFile: `/logs/${name}.log` });
 
@@ -68,5 +69,20 @@ describe('loadSuggestion', () => {
     expect(loadSuggestion(libros)).toBe('carga --clientes 2 --duracion 20 --isbns A,C');
     expect(loadSuggestion([{ isbn: 'A', disponibles: 1 }, { isbn: 'C', disponibles: 2 }])).toBe('carga --clientes 1 --duracion 20 --isbns C');
     expect(loadSuggestion([{ isbn: 'A', disponibles: 0 }, { isbn: DEMO_ISBN, disponibles: 4 }])).toBeUndefined();
+  });
+});
+
+describe('load per GC', () => {
+  const g = (id: string, atendidas: number, vistoHaceMs: number, vivo = true) => ({ id, vivo, vistoHaceMs, informe: { id, sede: id.slice(3), atendidas, porSegundo: atendidas / 10, tareas: 0 } });
+
+  it('npm run status lists every GC with its share, from the freshest view, a dead one too', () => {
+    const fromPc1 = [g('gc-pc1', 300, 0), g('gc-pc2', 90, 5000, false)];
+    const fromPc2 = [g('gc-pc1', 290, 1500), g('gc-pc2', 100, 0)];
+    const text = formatGcLoad([fromPc1, fromPc2])!;
+    expect(text.split('\n')).toHaveLength(3);
+    expect(text).toMatch(/gc-pc1\s+pc1\s+alive\s+replies\s+300 \(\s*75 %\)/);
+    expect(text).toMatch(/gc-pc2\s+pc2\s+alive\s+replies\s+100 \(\s*25 %\)/);
+    expect(formatGcLoad([[g('gc-pc1', 5, 0), g('gc-pc2', 0, 9000, false)]])).toMatch(/gc-pc2\s+pc2\s+DOWN\s+replies\s+0/);
+    expect(formatGcLoad([])).toBeUndefined();
   });
 });

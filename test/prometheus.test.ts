@@ -34,14 +34,15 @@ const tmp = mkdtempSync(path.join(tmpdir(), 'prometheus-test-'));
 /** instance → the process it is, for every process of the local system. */
 const expected = new Map<string, { job: string; host: string; name: string }>();
 
-/** The script's environment for the local topology: every host's address, each process's own port. */
+/** The script's environment for the local topology: each process's own address:port. */
 function scriptEnv(s: LocalSystem, pc3Ports: number[]): Record<string, string> {
-  const env: Record<string, string> = { PC1_ADDR: s.hosts.pc1!.address, PC2_ADDR: s.hosts.pc2!.address, PC3_ADDR: PC3 };
-  for (const h of ['pc1', 'pc2'] as HostName[]) env[`${h.toUpperCase()}_GA_HTTP_PORT`] = String(s.hosts[h]!.ga!.spec.httpPort);
-  env.PC1_GC_HTTP_PORT = String(s.gc.spec.httpPort);
-  for (const a of s.actors) env[`${a.spec.host!.toUpperCase()}_ACTOR_${a.spec.env.ACTOR_TIPO!.toUpperCase()}_HTTP_PORT`] = String(a.spec.httpPort);
+  const at = (p: { spec: { httpHost?: string; httpPort?: number } }) => `${p.spec.httpHost}:${p.spec.httpPort}`;
+  const env: Record<string, string> = {};
+  for (const h of ['pc1', 'pc2'] as HostName[]) env[`${h.toUpperCase()}_GA_TARGET`] = at(s.hosts[h]!.ga!);
+  for (const g of s.gcs) env[`${g.host.toUpperCase()}_GC_TARGET`] = at(g.process);
+  for (const a of s.actors) env[`${a.spec.host!.toUpperCase()}_ACTOR_${a.spec.env.ACTOR_TIPO!.toUpperCase()}_TARGET`] = at(a);
   // No pc3 here: its actors' targets point at ports nothing listens on (they show up as down).
-  ['PRESTAMO', 'DEVOLUCION', 'RENOVACION'].forEach((t, i) => (env[`PC3_ACTOR_${t}_HTTP_PORT`] = String(pc3Ports[i])));
+  ['PRESTAMO', 'DEVOLUCION', 'RENOVACION'].forEach((t, i) => (env[`PC3_ACTOR_${t}_TARGET`] = `${PC3}:${pc3Ports[i]}`));
   return env;
 }
 
@@ -87,8 +88,9 @@ export function metricNames(expr: string): string[] {
 beforeAll(async () => {
   if (spawnSync('prometheus', ['--version']).error) throw new Error('prometheus not installed: apt-get install -y prometheus (.ci/run does it)');
   sys = await startLocalSystem({ topology: 'two-hosts', ports: 'free', libros: DRILL_LIBROS, actorsPerType: 2 });
-  for (const p of [sys.hosts.pc1!.ga!, sys.hosts.pc2!.ga!, sys.gc, ...sys.actors]) {
-    const job = p === sys.gc ? 'gc' : p.spec.name.startsWith('ga') ? 'ga' : 'actor';
+  const gcProcs = sys.gcs.map((g) => g.process);
+  for (const p of [sys.hosts.pc1!.ga!, sys.hosts.pc2!.ga!, ...gcProcs, ...sys.actors]) {
+    const job = gcProcs.includes(p) ? 'gc' : p.spec.name.startsWith('ga') ? 'ga' : 'actor';
     expected.set(`${p.spec.httpHost}:${p.spec.httpPort}`, { job, host: p.spec.host!, name: p.spec.name });
   }
   const port = await freePort('127.0.0.1');
@@ -118,7 +120,7 @@ afterAll(async () => {
 describe.sequential('Prometheus with deploy/prometheus.yml against the local two-hosts system', () => {
   it('scrapes every process and gives back a metric of each through its query API', async () => {
     // Some traffic, so per-operation series exist.
-    await runLoad({ endpoint: sys!.gcEndpoint, clientes: 3, duracionS: 3, isbns: DRILL_ISBNS, prefijoUsuario: 'prom' });
+    await runLoad({ endpoints: sys!.gcEndpoints, clientes: 3, duracionS: 3, isbns: DRILL_ISBNS, prefijoUsuario: 'prom' });
     const up = await until('every local target up', 40_000, async () => {
       const r = await query('up');
       const ok = new Set(r.data!.result.filter((x) => x.value[1] === '1').map((x) => x.metric.instance!));
@@ -143,10 +145,12 @@ describe.sequential('Prometheus with deploy/prometheus.yml against the local two
     expect([role.get(gaOf('pc1')), role.get(gaOf('pc2'))]).toEqual([1, 0]);
     const pgPrimary = await byInstance('ga_pg_role{role="primary"}');
     expect([pgPrimary.get(gaOf('pc1')), pgPrimary.get(gaOf('pc2'))]).toEqual([1, 0]);
+    // Every GC counts every actor live (actors work for all GCs).
+    const gcInstances = sys!.gcs.map((g) => `${g.process.spec.httpHost}:${g.process.spec.httpPort}`).sort();
     const live = await byInstance('sum by (instance) (gc_live_actors)');
-    expect([...live.entries()]).toEqual([[`${sys!.gc.spec.httpHost}:${sys!.gc.spec.httpPort}`, 6]]);
-    const answered = await byInstance('sum by (instance) (gc_requests_total)');
-    expect(answered.get(`${sys!.gc.spec.httpHost}:${sys!.gc.spec.httpPort}`)).toBeGreaterThan(0);
+    expect([...live.entries()].sort()).toEqual(gcInstances.map((i) => [i, 6]));
+    const answered = await byInstance('sum(gc_requests_total)');
+    expect([...answered.values()][0]).toBeGreaterThan(0);
     const actors = await byInstance('actor_tasks_in_flight');
     const actorInstances = [...expected].filter(([, p]) => p.job === 'actor').map(([i]) => i);
     expect([...actors.keys()].sort()).toEqual(actorInstances.sort());
@@ -199,10 +203,10 @@ describe.sequential('Prometheus with deploy/prometheus.yml against the local two
 
   it('the entry script names a variable the environment lacks and starts nothing', () => {
     const r = spawnSync('sh', [SCRIPT], {
-      env: { PATH: process.env.PATH, PROMETHEUS_BIN: '/bin/false', PROMETHEUS_CONFIG: CONFIG, PROMETHEUS_DATA: path.join(tmp, 'x'), PC1_ADDR: '127.0.1.1' },
+      env: { PATH: process.env.PATH, PROMETHEUS_BIN: '/bin/false', PROMETHEUS_CONFIG: CONFIG, PROMETHEUS_DATA: path.join(tmp, 'x'), PC1_GA_TARGET: '127.0.1.1:9570' },
       encoding: 'utf8',
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/prometheus\.sh: PC1_ACTOR_DEVOLUCION_HTTP_PORT is not set/);
+    expect(r.stderr).toMatch(/prometheus\.sh: PC1_ACTOR_DEVOLUCION_TARGET is not set/);
   });
 });

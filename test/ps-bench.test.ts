@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
 import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../scripts/bench.js';
+import { formatComparacion } from '../scripts/bench-gcs.js';
 import { createPool } from '../gestor_almacenamiento/db.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
@@ -30,7 +31,7 @@ describe('bench report', () => {
     const report: BenchReport = {
       fecha: new Date().toISOString(),
       config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, env: {}, replicacion: 'ninguna', isbns: [] },
-      sistema: { ...sis, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
+      sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
       techo: { ...techo, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
       ratios,
       cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
@@ -46,6 +47,20 @@ describe('bench report', () => {
     expect(text).toContain('nota: prueba');
     expect(text).not.toContain('replicación');
     expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
+  });
+});
+
+describe('bench:gcs report', () => {
+  it('prints each phase, the replies per GC and the ratio of the medians of p99 and throughput', () => {
+    const fase = (f: 'un GC' | 'dos GC', ronda: number, factor: number, porGc: Record<string, number>) => ({
+      fase: f,
+      ronda,
+      informe: { ...resumen(factor, 100), porGc } as unknown as LoadReport,
+    });
+    const text = formatComparacion([fase('un GC', 1, 2, { a: 300 }), fase('dos GC', 1, 1, { a: 150, b: 150 })], 10, 15);
+    expect(text).toMatch(/^un GC\s+1\s+300\s/m);
+    expect(text).toContain('dos GC ronda 1: por GC a 150 (50 %), b 150 (50 %)');
+    expect(text).toContain('mediana p99: un GC 1.98 ms, dos GC 0.99 ms (dos/un = 0.50)');
   });
 });
 

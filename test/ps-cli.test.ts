@@ -1,11 +1,14 @@
 /** The PS CLI run in-process (runCli) against the scripted fake GC. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../solicitante/cli.js';
 import { FakeGc, type FakeGcOptions } from './harness/fake-gc.js';
+import { freePort } from './harness/ports.js';
+import { formatLoadReport, formatProgress } from '../solicitante/load-report.js';
+import { SeriesRecorder } from '../solicitante/series.js';
 
 const ISBN = '978-84-376-0494-7';
 const cleanup: Array<() => unknown> = [];
@@ -31,7 +34,7 @@ function sink() {
   return { stream: s, text: () => text };
 }
 
-async function cli(argv: string[], gc: FakeGc | string, stdin = '') {
+async function cli(argv: string[], gc: FakeGc | string, stdin = '', env: NodeJS.ProcessEnv = {}) {
   const out = sink();
   const err = sink();
   const endpoint = typeof gc === 'string' ? gc : gc.endpoint;
@@ -39,9 +42,14 @@ async function cli(argv: string[], gc: FakeGc | string, stdin = '') {
     stdin: Readable.from([stdin]),
     stdout: out.stream,
     stderr: err.stream,
-    env: { GC_ENDPOINT: endpoint, PS_TIMEOUT_MS: '300', PS_RETRIES: '1' },
+    env: { GC_ENDPOINT: endpoint, PS_TIMEOUT_MS: '300', PS_RETRIES: '1', ...env },
   });
   return { code, out: out.text(), err: err.text() };
+}
+
+/** An endpoint where nothing listens. */
+async function deadEndpoint(): Promise<string> {
+  return `tcp://127.0.0.1:${await freePort()}`;
 }
 
 describe('ps archivo', () => {
@@ -114,7 +122,7 @@ describe('ps archivo', () => {
     expect(r.out).toMatch(/^\[1\] PRESTAMO .* → SIN RESPUESTA: El GC .* no respondió tras 2 intento/m);
     expect(r.out).toMatch(/^\[2\] CONSULTA .* → OK/m);
     expect(r.out).toContain('sin respuesta: 1');
-    expect(r.err).toMatch(/reintento 2\/2 con el mismo id/);
+    expect(r.err).toMatch(/reintento 2\/2 con la misma clave/);
   });
 });
 
@@ -151,8 +159,34 @@ describe('ps test-sistema', () => {
     expect(r.out).toMatch(/Resultado: FAIL/);
   });
 
-  it('FAILs when no GC answers', async () => {
-    const r = await cli(['test-sistema', '--timeout', '100', '--reintentos', '0'], 'tcp://127.0.0.1:1');
+  it('against a stopped GC: FAIL within seconds, saying the GC is unreachable (not after every timeout)', async () => {
+    const endpoint = await deadEndpoint();
+    const t0 = Date.now();
+    // The defaults a user has: 5 s per attempt, 3 resends, six steps (about two minutes before).
+    const r = await cli(['test-sistema'], endpoint, '', { PS_TIMEOUT_MS: '5000', PS_RETRIES: '3' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`No se alcanza ningún GC (${endpoint}): ¿está npm start en marcha?`);
+    expect(r.out).toMatch(/Resultado: FAIL \(GC inalcanzable\)/);
+  });
+
+  it('archivo and carga against a stopped GC: the same, exit 1, nothing else printed', async () => {
+    const endpoint = await deadEndpoint();
+    const f = join(dir, 'sin-gc.txt');
+    writeFileSync(f, `CONSULTA ${ISBN}\n`);
+    for (const argv of [['archivo', f], ['carga', '--clientes', '1', '--duracion', '1']]) {
+      const t0 = Date.now();
+      const r = await cli(argv, endpoint, '', { PS_TIMEOUT_MS: '5000' });
+      expect(Date.now() - t0, argv[0]).toBeLessThan(5000);
+      expect(r.code, argv[0]).toBe(1);
+      expect(r.err).toContain(`No se alcanza ningún GC (${endpoint})`);
+      expect(r.out).toBe('');
+    }
+  });
+
+  it('FAILs when a GC is there but does not answer', async () => {
+    const gc = await fake({ descartarPrimeras: 1000 });
+    const r = await cli(['test-sistema', '--timeout', '100', '--reintentos', '0'], gc);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/FAIL {2}1\. Préstamo: esperado APROBADO; obtenido sin respuesta/);
   });
@@ -206,5 +240,55 @@ describe('usage errors', () => {
     const ok = await cli(['--gc', gc.endpoint, 'archivo', f], 'tcp://127.0.0.1:1');
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/CONSULTA .* → OK/);
+  });
+});
+
+describe('paths a user types, and what carga prints', () => {
+  it('archivo and carga --json resolve relative paths where the user ran npm (INIT_CWD), not in the repo root', async () => {
+    const gc = await fake({ libros: { [ISBN]: 50 } });
+    const home = mkdtempSync(join(tmpdir(), 'ps-usuario-'));
+    cleanup.push(() => rmSync(home, { recursive: true, force: true }));
+    writeFileSync(join(home, 'mias.txt'), `CONSULTA ${ISBN}\n`);
+    const a = await cli(['archivo', 'mias.txt'], gc, '', { INIT_CWD: home });
+    expect(a.code).toBe(0);
+    expect(a.out).toMatch(/CONSULTA .* → OK/);
+
+    const named = await cli(['carga', '--clientes', '1', '--duracion', '1', '--json', 'carga.json'], gc, '', { INIT_CWD: home });
+    expect(named.code).toBe(0);
+    expect(named.out).toContain(`informe JSON: ${join(home, 'carga.json')}`);
+    expect(JSON.parse(readFileSync(join(home, 'carga.json'), 'utf8')).respuestas).toBeGreaterThan(0);
+    // --json alone: reports/ (git-ignored), never the working tree's root.
+    const dflt = await cli(['carga', '--clientes', '1', '--duracion', '1', '--json'], gc, '', { INIT_CWD: home });
+    expect(dflt.code).toBe(0);
+    expect(readdirSync(join(home, 'reports')).filter((f) => /^carga-.*\.json$/.test(f))).toHaveLength(1);
+  });
+
+  it("carga's live rate and its final one carry labels that say which is which", () => {
+    const live = formatProgress({ transcurridoMs: 12_000, respuestas: 1200, respPorSegundoAhora: 150, respPorSegundoMedia: 100, rechazadas: 3, sinRespuesta: 0 });
+    expect(live).toBe('12.0 s  respuestas 1200  resp/s: ahora 150, media 100  rechazadas 3  sin respuesta 0');
+    const report = formatLoadReport({
+      inicio: '', fin: '', duracionMs: 12_000,
+      config: { clientes: 1, duracionS: 12, carga: { tipo: 'secuencia' }, isbns: [ISBN], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' },
+      respuestas: 1200, sinRespuesta: 0, exitosas: 1197, throughput: 100, porCodigo: { APROBADO: 1197, SIN_EJEMPLARES: 3 },
+      global: { count: 1200, mean: 1, p50: 1, p95: 2, p99: 3, max: 4 },
+      porOperacion: {},
+      porGc: { 'tcp://127.0.0.1:5555': 1200 },
+      serie: new SeriesRecorder(0).finish(12_000),
+    });
+    // The report's resp/s is the live line's "media".
+    expect(report.split('\n')[1]).toMatch(/resp\/s \(media\)/);
+    expect(report).toMatch(/^total\s+1200\s+100\.0\s/m);
+  });
+});
+
+describe('ps menu, préstamo por título', () => {
+  it('option 6 sends the title, with no isbn', async () => {
+    const gc = await fake();
+    const r = await cli(['menu'], gc, ['6', 'Cien años de soledad', 'ana', '0'].join('\n') + '\n');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('6) Préstamo por título');
+    expect(gc.recibidas).toEqual([expect.objectContaining({ operacion: 'prestamo', titulo: 'Cien años de soledad', usuario: 'ana' })]);
+    expect(gc.recibidas[0]).not.toHaveProperty('isbn');
+    expect(r.out).toMatch(/PRESTAMO «Cien años de soledad» ana → /);
   });
 });

@@ -36,10 +36,24 @@ function expectConsistent(r: LoadReport) {
 }
 
 describe('runLoad', () => {
+  it('replies are counted per GC; --repartir spreads the clients over the GCs like PS of every sede', async () => {
+    const [a, b] = [await fake(), await fake()];
+    for (const transporte of ['dealer', 'req'] as const) {
+      const uno = await runLoad({ endpoints: [a.endpoint, b.endpoint], clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(Object.keys(uno.porGc), transporte).toEqual([a.endpoint]);
+      expect(uno.porGc[a.endpoint]).toBe(uno.respuestas);
+      const dos = await runLoad({ endpoints: [a.endpoint, b.endpoint], repartir: true, clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(dos.porGc[a.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[b.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[a.endpoint]! + dos.porGc[b.endpoint]!).toBe(dos.respuestas);
+      expect(dos.config.repartir).toBe(true);
+    }
+  });
+
   it('4 closed-loop clients for 2 s: the sequence workload succeeds and the report is consistent', async () => {
     const gc = await fake();
     const progreso: number[] = [];
-    const r = await runLoad({ endpoint: gc.endpoint, clientes: 4, duracionS: 2, isbns: ISBNS, timeoutMs: 1000, retries: 1, onProgreso: (p) => progreso.push(p.respuestas), intervaloProgresoMs: 250 });
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 2, isbns: ISBNS, timeoutMs: 1000, retries: 1, onProgreso: (p) => progreso.push(p.respuestas), intervaloProgresoMs: 250 });
     expect(r.duracionMs).toBeGreaterThanOrEqual(2000);
     expect(r.duracionMs).toBeLessThan(4000);
     expect(r.respuestas).toBeGreaterThan(100);
@@ -60,7 +74,7 @@ describe('runLoad', () => {
 
   it('the REQ transport (one socket per client) and a mixed workload also work', async () => {
     const gc = await fake();
-    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devo=25,renovacion=25') } });
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devo=25,renovacion=25') } });
     expect(r.respuestas).toBeGreaterThan(30);
     expect(r.config.transporte).toBe('req');
     expectConsistent(r);
@@ -69,7 +83,7 @@ describe('runLoad', () => {
   it('counts unanswered requests against a dead GC and ends within bounded time', async () => {
     const port = await freePort();
     const t0 = Date.now();
-    const r = await runLoad({ endpoint: `tcp://127.0.0.1:${port}`, clientes: 2, duracionS: 1, timeoutMs: 200, retries: 1 });
+    const r = await runLoad({ endpoints: [`tcp://127.0.0.1:${port}`], clientes: 2, duracionS: 1, timeoutMs: 200, retries: 1 });
     expect(Date.now() - t0).toBeLessThan(1000 + 2 * 200 + 1000);
     expect(r.respuestas).toBe(0);
     expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
@@ -79,7 +93,7 @@ describe('runLoad', () => {
     // One copy for three clients, returned asynchronously: most préstamos get SIN_EJEMPLARES.
     const gc = await FakeGc.start({ libros: { 'X-1': 1 }, retardoAsyncMs: 20 });
     cleanup.push(() => gc.stop());
-    const r = await runLoad({ endpoint: gc.endpoint, clientes: 3, duracionS: 1, isbns: ['X-1'], timeoutMs: 1000, retries: 1 });
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ['X-1'], timeoutMs: 1000, retries: 1 });
     const op = (o: string) => r.porOperacion[o] ?? { count: 0, porCodigo: {} as Record<string, number> };
     const prestados = op('prestamo').porCodigo.APROBADO ?? 0;
     expect(op('prestamo').porCodigo.SIN_EJEMPLARES).toBeGreaterThan(0);
@@ -103,7 +117,7 @@ describe('runLoad', () => {
     cleanup.push(() => gc.stop());
     // Slow replies make it very likely that the deadline falls between a préstamo and its devolución.
     for (let run = 0; run < 3; run++) {
-      await runLoad({ endpoint: gc.endpoint, clientes: 4, duracionS: 1, isbns: ['Y-1'], timeoutMs: 1000, retries: 1 });
+      await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 1, isbns: ['Y-1'], timeoutMs: 1000, retries: 1 });
       const end = Date.now() + 2000;
       while (gc.disponibles('Y-1') !== 4 && Date.now() < end) await new Promise((res) => setTimeout(res, 10));
       expect(gc.disponibles('Y-1')).toBe(4);
@@ -136,7 +150,7 @@ describe('ps carga (CLI)', () => {
       env: { GC_ENDPOINT: gc.endpoint },
     });
     expect(code).toBe(0);
-    expect(text).toMatch(/operación\s+respuestas\s+resp\/s\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
+    expect(text).toMatch(/operación\s+respuestas\s+resp\/s \(media\)\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
     expect(text).toMatch(/^prestamo\s+\d+/m);
     expect(text).toMatch(/^total\s+\d+/m);
     expect(text).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);

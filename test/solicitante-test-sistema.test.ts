@@ -1,4 +1,4 @@
-/** test-sistema's op ids: independent of the usuario and fresh on every run. */
+/** test-sistema's claves: independent of the usuario and fresh on every run. */
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { opIdSchema } from '../common/protocol.js';
@@ -27,10 +27,10 @@ const idsOf = (gc: FakeGc, from = 0) =>
   gc.recibidas
     .slice(from)
     .filter((m) => (m as { operacion: string }).operacion !== 'estado')
-    .map((m) => (m as { id: string }).id);
+    .map((m) => (m as { clave: string }).clave);
 
-describe('ps test-sistema op ids', () => {
-  it('a usuario with characters ids may not hold (@) still PASSes', async () => {
+describe('ps test-sistema claves', () => {
+  it('a usuario with @ still PASSes, and the claves are the run\'s own', async () => {
     const gc = await FakeGc.start({ devolucionAsync: true, retardoAsyncMs: 50 });
     cleanup.push(() => gc.stop());
     const r = await testSistema(gc, ['--usuario', 'ana@uni.edu']);
@@ -44,7 +44,7 @@ describe('ps test-sistema op ids', () => {
     }
   });
 
-  it('re-running with the same --usuario sends new ids, so every step is applied again rather than replayed', async () => {
+  it('re-running with the same --usuario sends new claves, so every step is applied again rather than replayed', async () => {
     const gc = await FakeGc.start({ devolucionAsync: false });
     cleanup.push(() => gc.stop());
     const first = await testSistema(gc, ['--usuario', 'u7']);

@@ -1,4 +1,4 @@
-/** `npm run status` with no flags asks what a plain `npm start` runs; explicit flags replace the defaults. Needs dist/. */
+/** `npm run status` with no flags asks what a plain `npm start` runs (two GAs, two GCs); explicit flags replace the defaults. Needs dist/. */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,18 +14,23 @@ async function targets(args: string[]): Promise<Array<{ kind: string; url: strin
 }
 
 describe('status defaults', () => {
-  it("default: both GAs (pc1, pc2) and the GC of npm start's two-hosts topology", async () => {
+  it("default: both GAs and both GCs (pc1, pc2) of npm start's two-hosts topology", async () => {
     expect(await targets([])).toEqual([
       { kind: 'ga', url: 'http://127.0.1.1:9570' },
       { kind: 'ga', url: 'http://127.0.1.2:9570' },
-      { kind: 'gc', url: 'http://127.0.1.1:9555' },
+      { kind: 'gc', url: 'http://127.0.0.1:9555' },
+      { kind: 'gc', url: 'http://127.0.1.2:9555' },
     ]);
   });
 
-  it('explicit --ga/--gc replace the defaults; --no-gc drops the GC', async () => {
+  it('explicit --ga/--gc (repeatable) replace the defaults; --no-gc drops the GCs', async () => {
     expect(await targets(['--ga', 'http://127.0.0.1:1', '--gc', 'http://127.0.0.1:2'])).toEqual([
       { kind: 'ga', url: 'http://127.0.0.1:1' },
       { kind: 'gc', url: 'http://127.0.0.1:2' },
+    ]);
+    expect((await targets(['--gc', 'http://127.0.0.1:2', '--gc', 'http://127.0.0.1:3'])).filter((t) => t.kind === 'gc')).toEqual([
+      { kind: 'gc', url: 'http://127.0.0.1:2' },
+      { kind: 'gc', url: 'http://127.0.0.1:3' },
     ]);
     expect(await targets(['--no-gc'])).toEqual([
       { kind: 'ga', url: 'http://127.0.1.1:9570' },

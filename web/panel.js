@@ -188,12 +188,12 @@
   }
 
   function tablaGc(s) {
-    tabla('tabla-gc', ['GC', 'URL', 'estado', 'respuestas', 'tareas', 'sync esperando', 'modos', 'estrategia'], s.gcs.map(function (g) {
+    tabla('tabla-gc', ['GC', 'id', 'URL', 'estado', 'respuestas', 'tareas', 'sync esperando', 'modos', 'estrategia'], s.gcs.map(function (g) {
       var st = g.status;
-      if (!g.ok || !st) return { attrs: { 'data-gc': g.target.name }, celdas: [g.target.name, g.target.url, { t: 'sin respuesta', clase: claseEstado('sin-respuesta') }, '', '', '', '', g.error || ''] };
+      if (!g.ok || !st) return { attrs: { 'data-gc': g.target.name }, celdas: [g.target.name, '', g.target.url, { t: 'sin respuesta', clase: claseEstado('sin-respuesta') }, '', '', '', '', g.error || ''] };
       return {
         attrs: { 'data-gc': g.target.name },
-        celdas: [g.target.name, g.target.url, { t: 'vivo', clase: claseEstado('vivo') }, st.respuestas,
+        celdas: [g.target.name, st.gc ? st.gc.id : '', g.target.url, { t: 'vivo', clase: claseEstado('vivo') }, st.respuestas,
           'en curso ' + st.tareas.enviada + ', en cola ' + st.tareas['en-cola'] + ', esperando ' + st.tareas.espera, st.solicitudesSyncEsperando,
           Object.keys(st.modos).map(function (k) { return k + ' ' + st.modos[k]; }).join(', '), st.estrategia],
       };

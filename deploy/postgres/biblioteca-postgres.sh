@@ -14,8 +14,10 @@
 #     peer already is a primary: then it is cloned, as for a standby;
 #   * empty volume, --initial standby: clone the peer with pg_basebackup, start as standby;
 #   * existing standby (standby.signal): start as a standby of the peer;
-#   * existing former primary: start as primary ONLY if the peer answers and is a
-#     standby. If the peer is a primary (a failover happened while we were away),
+#   * existing former primary: start as primary ONLY if the peer answers and stays a
+#     standby for --peer-settle-s (a GA pair taking over promotes the peer within a
+#     second or two of losing this node: starting as primary meanwhile would make two
+#     primaries). If the peer is, or becomes, a primary (a failover happened while we were away),
 #     rejoin it by itself: pg_rewind from the peer (a no-op when this node's WAL
 #     is a prefix of the new timeline), else a fresh clone, then start as its
 #     standby. If the peer does not answer within --peer-wait-s, start as a
@@ -51,12 +53,13 @@ die() { log "ERROR: $*"; exit 1; }
 usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 CMD="${1:-}"; [ $# -gt 0 ] && shift
-NAME=""; INITIAL=""; PEER_WAIT_S=30; LISTEN=""; RECLONE=0
+NAME=""; INITIAL=""; PEER_WAIT_S=30; PEER_SETTLE_S=10; LISTEN=""; RECLONE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) NAME="$2"; shift 2 ;;
     --initial) INITIAL="$2"; shift 2 ;;
     --peer-wait-s) PEER_WAIT_S="$2"; shift 2 ;;
+    --peer-settle-s) PEER_SETTLE_S="$2"; shift 2 ;;
     --listen) LISTEN="$2"; shift 2 ;;
     --reclone) RECLONE=1; shift ;;
     --) shift; break ;;
@@ -172,13 +175,20 @@ rejoin_peer() {
 
 # A former primary (no standby.signal) decides how to come back.
 decide_former_primary() {
-  local waited=0 role
+  local waited=0 settled=0 role
   while :; do
     role="$(peer_role)"
     case "$role" in
       standby)
-        log "the peer is a standby: starting as the primary"
-        return ;;
+        # The peer may be a standby only until its GA promotes it: that GA lost this
+        # node moments ago. Starting as primary is safe only once it stayed a standby
+        # for longer than a takeover takes.
+        if [ "$settled" -ge "$PEER_SETTLE_S" ]; then
+          log "the peer stayed a standby for ${PEER_SETTLE_S}s: starting as the primary"
+          return
+        fi
+        [ "$settled" -eq 0 ] && log "the peer is a standby; making sure no takeover promotes it (${PEER_SETTLE_S}s) before starting as the primary"
+        sleep 1; settled=$((settled + 1)); continue ;;
       primary)
         if [ "$BIBLIOTECA_AUTO_REJOIN" = 1 ]; then
           log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): rejoining it as its STANDBY"
@@ -189,6 +199,7 @@ decide_former_primary() {
         fi
         return ;;
     esac
+    settled=0
     if [ "$waited" -ge "$PEER_WAIT_S" ]; then
       log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT did not answer for ${PEER_WAIT_S}s: starting as a STANDBY (read-only); the GA pair promotes this node if it is on the newest timeline"
       make_standby
@@ -265,7 +276,7 @@ case "$CMD" in
       install -d -o postgres -g postgres -m 3777 /var/run/postgresql
       write_passfile
       chown postgres:postgres "$PASSFILE"
-      again=("$CMD" --name "$NAME" --peer-wait-s "$PEER_WAIT_S")
+      again=("$CMD" --name "$NAME" --peer-wait-s "$PEER_WAIT_S" --peer-settle-s "$PEER_SETTLE_S")
       [ -n "$INITIAL" ] && again+=(--initial "$INITIAL")
       [ -n "$LISTEN" ] && again+=(--listen "$LISTEN")
       [ "$RECLONE" -eq 1 ] && again+=(--reclone)

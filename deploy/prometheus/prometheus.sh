@@ -21,7 +21,7 @@ for name in $(grep -o '\${[A-Za-z_][A-Za-z0-9_]*}' "$src" | tr -d '${}' | sort -
     exit 1
   fi
   case "$value" in
-    *[!A-Za-z0-9.:_-]*) echo "prometheus.sh: $name='$value' is not an address or a port" >&2; exit 1 ;;
+    *[!A-Za-z0-9.:_-]*) echo "prometheus.sh: $name='$value' is not an address:port" >&2; exit 1 ;;
   esac
   script="$script s|\${$name}|$value|g;"
 done

@@ -34,6 +34,15 @@ async function fault(verb: 'kill' | 'stop', names: string[]): Promise<{ at: numb
   return { at: Date.now(), killMs: Date.now() - t };
 }
 
+/** Until a GA became ACTIVE after the fault (the other one, or one that was active re-activating on the new primary). */
+async function waitTakeover(ctx: Ctx, f: Fault, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ctx.watch.firstActiveAfter(f.at)) {
+    if (Date.now() > deadline) throw new Error(`no GA became ACTIVE within ${timeoutMs} ms of the fault`);
+    await sleep(50);
+  }
+}
+
 /** Waits until `h`'s GA settles PASSIVE; returns the state it ended in. */
 async function waitPassive(ctx: Ctx, h: HostName, timeoutMs = 30_000): Promise<string | undefined> {
   await ctx.watch.waitFor(h, (e) => e === 'PASSIVE', timeoutMs);
@@ -85,10 +94,10 @@ const actores: Scenario<ContainerSystem> = {
     const names = OPERACIONES_ACTOR.map((t) => `pc1-actor-${t}`);
     return { ...(await fault('stop', names)), detalle: `docker stop ${names.join(' ')}` };
   },
-  async checks(ctx) {
+  async verify(ctx) {
     const s = await ctx.sys.gcStatus<{ actoresVivos?: Record<string, number> }>();
     const vivos = s?.actoresVivos ?? {};
-    return [{ nombre: 'el GC deja de contar los actores parados', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === 2), detalle: `actores vivos ${JSON.stringify(vivos)}` }];
+    return { verificaciones: [{ nombre: 'el GC deja de contar los actores parados', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === 2), detalle: `actores vivos ${JSON.stringify(vivos)}` }], datos: { actoresVivos: vivos } };
   },
   async restore(ctx) {
     const names = OPERACIONES_ACTOR.map((t) => `pc1-actor-${t}`);
@@ -124,8 +133,8 @@ const gc: Scenario<ContainerSystem> = {
     restartsBefore.set('pc1-gc', (await inspect('pc1-gc'))?.restartCount ?? 0);
     return { ...(await crash('pc1-gc')), detalle: 'kill -9 del proceso de pc1-gc (restart: unless-stopped)' };
   },
-  async checks() {
-    return [await restartedBy(['pc1-gc'], restartsBefore)];
+  async verify() {
+    return { verificaciones: [await restartedBy(['pc1-gc'], restartsBefore)], datos: {} };
   },
   async restore(ctx) {
     await ctx.sys.waitHealthy('pc1-gc');
@@ -149,7 +158,7 @@ const gaPrimario = (o: OpcionesEscenarios): Scenario<ContainerSystem> => ({
   },
   async afterRecovery(ctx, f): Promise<ReturnInfo> {
     const h = f.gaKilled!;
-    if (!(await ctx.watch.waitFor(other(h), (e) => e === 'ACTIVE', 20_000))) throw new Error(`${other(h)}'s GA never became ACTIVE`);
+    await waitTakeover(ctx, f);
     await sleep(o.retornoTrasMs);
     const gaRestartedAt = Date.now();
     ctx.progress(`${h}: docker start ${h}-ga…`);
@@ -178,7 +187,7 @@ const almacenamiento = (o: OpcionesEscenarios): Scenario<ContainerSystem> => ({
   },
   async afterRecovery(ctx, f): Promise<ReturnInfo> {
     const h = f.gaKilled!;
-    if (!(await ctx.watch.waitFor(other(h), (e) => e === 'ACTIVE', 20_000))) throw new Error(`${other(h)}'s GA never became ACTIVE`);
+    await waitTakeover(ctx, f);
     await sleep(o.retornoTrasMs);
     // The GA first, while its PostgreSQL is still down: it must not serve (nothing to serve with, and a newer timeline exists).
     const gaRestartedAt = Date.now();

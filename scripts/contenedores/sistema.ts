@@ -64,7 +64,7 @@ class ContainerGa implements GaProbe {
 
 export class ContainerSystem implements DrillSystem {
   readonly topology = 'two-hosts' as const;
-  readonly gcEndpoint: string;
+  readonly gcEndpoints: string[];
   readonly gcHttp: string;
   readonly pg: PgInfo;
   readonly pgNodes: { primary: PgProbe; standby: PgProbe };
@@ -81,7 +81,8 @@ export class ContainerSystem implements DrillSystem {
     this.dir = mkdtempSync(join(tmpdir(), 'contenedores-'));
     this.envFile = join(this.dir, 'drill.env');
     writeFileSync(this.envFile, drillEnvFile(o, password), { mode: 0o600 });
-    this.gcEndpoint = `tcp://${a.pc1}:5555`;
+    // pc1's GC first, pc2's next: the drill load spreads its clients over both, like PS of both sedes.
+    this.gcEndpoints = [`tcp://${a.pc1}:5555`, `tcp://${a.pc2}:5555`];
     this.gcHttp = `http://${a.pc1}:9555`;
     const pgInfo = (h: HostName): PgInfo => ({ host: a[h], port: 5432, user: 'postgres', password, database: 'biblioteca' });
     const pgProbe = (h: HostName): PgProbe => ({ hostName: h, info: pgInfo(h), role: () => pgRole(pgInfo(h), { connectTimeoutMs: 1000, queryTimeoutMs: 2000 }) });

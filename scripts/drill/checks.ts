@@ -65,3 +65,25 @@ export async function checkLedger(
     return { lost, stillPending, duplicated, duplicatedDetail: mismatches, invariantViolations: await invariantViolations(db) };
   });
 }
+
+/** Ops still PENDIENTE whose ledger lease is held by GC `gcId` (006_arriendos.sql). */
+export async function opsHeldBy(node: PgInfo, gcId: string): Promise<string[]> {
+  return withPool(node, async (db) => (await db.query<{ id: string }>(`SELECT id FROM operaciones WHERE estado = 'PENDIENTE' AND gestor = $1 ORDER BY id`, [gcId])).rows.map((r) => r.id));
+}
+
+export interface OpFinalState {
+  id: string;
+  estado: string;
+  /** The GC that held its lease last: the one that published it to completion. */
+  gestor: string | null;
+  actualizada: string;
+}
+
+/** Waits (bounded) until none of `ids` is PENDIENTE, then returns each one's state and last lease holder. */
+export async function waitOpsFinal(node: PgInfo, ids: string[], timeoutMs: number): Promise<OpFinalState[]> {
+  return withPool(node, async (db) => {
+    await waitNoPending(db, timeoutMs, ids);
+    const r = await db.query<OpFinalState>(`SELECT id, estado, gestor, to_char(actualizada AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS actualizada FROM operaciones WHERE id = ANY($1)`, [ids]);
+    return r.rows;
+  });
+}

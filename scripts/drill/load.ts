@@ -1,11 +1,13 @@
 /**
- * The drills' load: N closed-loop PS clients, each with its own DEALER socket
- * to the GC (like N separate PS processes) and its own usuario, looping
+ * The drills' load: N closed-loop PS clients, each with its own DEALER sockets
+ * to the GCs (like N separate PS processes) and its own usuario, looping
  * préstamo → renovación → devolución over a few shared books so they contend.
+ * The clients are spread over the GCs like PS of every sede: client i puts the
+ * (i mod n)-th GC first and fails over down the rest of the list.
  *
- * Every operation has its op id; an attempt that gets no reply within the PS
- * timeout, or an "unavailable" reply (ALMACENAMIENTO_NO_DISPONIBLE, SIN_ACTORES,
- * TIEMPO_AGOTADO, ERROR_INTERNO), is retried with the SAME id — what a careful
+ * Every operation has its clave (the op's key in the ledger); an attempt that gets no
+ * reply within the PS timeout, or an "unavailable" reply (ALMACENAMIENTO_NO_DISPONIBLE,
+ * SIN_ACTORES, TIEMPO_AGOTADO, ERROR_INTERNO), is retried with the SAME clave — what a careful
  * PS does, and what makes "acknowledged ops lost / applied twice" meaningful.
  * Each attempt is recorded with its send and end time: recovery and failures
  * are computed from them (report.ts).
@@ -13,6 +15,7 @@
 import { errorClass } from '../../common/codes.js';
 import type { OperacionActor, Respuesta } from '../../common/protocol.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
+import { rotated } from '../../solicitante/load.js';
 import { GcNoReplyError } from '../../solicitante/errors.js';
 
 export interface Attempt {
@@ -25,10 +28,13 @@ export interface Attempt {
   outcome: 'reply' | 'timeout';
   codigo?: string;
   exito?: boolean;
+  /** The GC that answered. */
+  gc?: string;
 }
 
 export interface DrillLoadOptions {
-  gcEndpoint: string;
+  /** Every GC's PS endpoint, in one sede's order. */
+  gcEndpoints: string[];
   clients: number;
   isbns: string[];
   /** Prefix of usuarios and op ids: keeps one drill's data apart from another's. */
@@ -84,7 +90,7 @@ export class DrillLoad {
 
   private async client(i: number): Promise<void> {
     // retries 0: this loop does the retrying, so every attempt is visible.
-    const c = new GcPipelineClient({ endpoint: this.o.gcEndpoint, timeoutMs: this.o.timeoutMs, retries: 0 });
+    const c = new GcPipelineClient({ endpoints: rotated(this.o.gcEndpoints, i), timeoutMs: this.o.timeoutMs, retries: 0 });
     this.clients.push(c);
     const usuario = `${this.o.prefix}-${i}`;
     for (let n = 0; !this.stopping; n++) {
@@ -96,15 +102,17 @@ export class DrillLoad {
         if (k > 0) await new Promise((r) => setTimeout(r, this.o.retryDelayMs));
         const sentAt = Date.now();
         let r: Respuesta | undefined;
+        let gc: string | undefined;
         try {
-          r = await c.send({ operacion, isbn, usuario, id: opId });
+          // The clave, not an id label: only the clave makes a resend the same operation.
+          ({ respuesta: r, endpoint: gc } = await c.request({ operacion, isbn, usuario, clave: opId }));
         } catch (err) {
           if (!(err instanceof GcNoReplyError)) {
             if (this.stopping) break;
             throw err;
           }
         }
-        const a: Attempt = { opId, operacion, sentAt, endAt: Date.now(), outcome: r ? 'reply' : 'timeout', codigo: r?.codigo, exito: r?.exito };
+        const a: Attempt = { opId, operacion, sentAt, endAt: Date.now(), outcome: r ? 'reply' : 'timeout', codigo: r?.codigo, exito: r?.exito, gc };
         this.attempts.push(a);
         final = !!r && !isUnavailable(r.codigo);
         if (r && isAcknowledged(r.codigo)) this.acknowledged.set(opId, r.codigo);

@@ -8,8 +8,9 @@ import type { LedgerCheck } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import { SeriesRecorder, type Serie } from '../../solicitante/series.js';
 import { isFailedAttempt, type Attempt, type DrillLoad } from './load.js';
+import { formatPorGc } from '../../solicitante/load-report.js';
 import type { DrillOptions } from './run.js';
-import type { Fault, ReturnInfo, Scenario } from './scenarios.js';
+import type { Fault, ReturnInfo, Scenario, ScenarioCheck } from './scenarios.js';
 
 export interface Verification {
   nombre: string;
@@ -52,6 +53,8 @@ export interface DrillReport {
   latencia: { antes: Latencia; trasRecuperacion: Latencia };
   /** Per second since the load started: attempts, failed ones and reply latency per operation (HTML report). */
   serie: Serie;
+  /** Replies per GC (PS endpoint that answered): the whole run, and its last 2 s. */
+  porGc: { total: Record<string, number>; ultimos2s: Record<string, number> };
   reconocidas: number;
   perdidas: number;
   perdidasEjemplos: LedgerCheck['lost'];
@@ -70,6 +73,8 @@ export interface DrillReport {
   };
   ga: Array<{ tMs: number; ga: string; estado: string; timeline?: number; replicacion?: string }>;
   postgres: Array<{ host: string; rol: string; timeline?: number; detalle?: string }>;
+  /** Figures of the scenario's own checks (e.g. the GC drills'). */
+  detalleEscenario?: Record<string, unknown>;
   verificaciones: Verification[];
   ok: boolean;
 }
@@ -98,8 +103,6 @@ function serieOf(attempts: readonly Attempt[], t0: number, end: number): Serie {
 
 export interface ReportInput {
   scenario: Pick<Scenario<never>, 'name' | 'descripcion' | 'killsPgPrimary' | 'takeover' | 'sinFallos' | 'recuperacionMaxMs'>;
-  /** The scenario's own checks (Scenario.checks). */
-  extra?: Verification[];
   options: DrillOptions;
   t0: number;
   fault: Fault;
@@ -113,6 +116,13 @@ export interface ReportInput {
   oldGa?: string;
   oldWritesAtTakeover?: number;
   oldWritesEnd?: number;
+  check?: ScenarioCheck;
+}
+
+function countByGc(attempts: DrillLoad['attempts']): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of attempts) if (a.gc) out[a.gc] = (out[a.gc] ?? 0) + 1;
+  return out;
 }
 
 /** The last stretch of the load must be clean: the service is back, not limping. */
@@ -196,8 +206,8 @@ export function buildReport(i: ReportInput): DrillReport {
   if (i.ret?.pg && i.options.replicacion === 'sync') {
     v.push({ nombre: 'la replicación síncrona vuelve sola', ok: replicacionFinal === 'sync', detalle: `el GA activo informa ${replicacionFinal ?? '?'} tras la vuelta del antiguo primario (${i.ret.pg})` });
   }
-  v.push(...(i.extra ?? []));
   if (i.ret) v.push({ nombre: 'el antiguo primario vuelve como pasivo', ok: i.ret.estadoFinal === 'PASSIVE', detalle: `GA ${i.ret.ga} ${i.ret.estadoFinal}; PostgreSQL ${i.ret.pg ?? '—'}` });
+  v.push(...(i.check?.verificaciones ?? []));
 
   return {
     escenario: scenario.name,
@@ -220,6 +230,7 @@ export function buildReport(i: ReportInput): DrillReport {
     },
     latencia: lat,
     serie: serieOf(attempts, i.t0, end),
+    porGc: { total: countByGc(attempts), ultimos2s: countByGc(tail) },
     reconocidas: load.acknowledged.size,
     perdidas: ledger.lost.length,
     perdidasEjemplos: ledger.lost.slice(0, 20),
@@ -236,6 +247,7 @@ export function buildReport(i: ReportInput): DrillReport {
       timeline: p.role?.timeline,
       ...(p.error ? { detalle: p.error } : p.standby ? { detalle: `recibiendo ${p.standby.receiving ? 'sí' : 'no'}, lag ${p.standby.lagBytes ?? '?'} B` } : {}),
     })),
+    ...(i.check ? { detalleEscenario: i.check.datos } : {}),
     verificaciones: v,
     ok: v.every((x) => x.ok || x.informativo),
   };
@@ -257,8 +269,10 @@ export function formatReport(r: DrillReport): string {
   l.push(`  latencia:       antes de la falla ${fl(r.latencia.antes)}; tras recuperarse${r.antiguoPrimario?.retorno ? ' (hasta la vuelta del antiguo)' : ''} ${fl(r.latencia.trasRecuperacion)}`);
   l.push(`  reconocidas:    ${r.reconocidas}; perdidas ${r.perdidas}; aplicadas dos veces ${r.duplicadas}; pendientes sin aplicar ${r.pendientesSinAplicar}; invariante ${r.invariante.ok ? 'OK' : 'ROTA'}`);
   if (r.perdidas > 0) l.push(`  perdidas (ej.): ${r.perdidasEjemplos.slice(0, 5).map((p) => `${p.id} ${p.codigo}→${p.estado}`).join(', ')}`);
+  if (Object.keys(r.porGc.total).length > 0) l.push(`  por GC:         ${formatPorGc(r.porGc.total)}; últimos 2 s: ${formatPorGc(r.porGc.ultimos2s)}`);
   l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);
   l.push(`  PostgreSQL:     ${r.postgres.map((p) => `${p.host} ${p.rol}${p.timeline ? ` tl ${p.timeline}` : ''}${p.detalle ? ` (${p.detalle})` : ''}`).join('; ')}`);
+  if (r.detalleEscenario) l.push(`  escenario:      ${JSON.stringify(r.detalleEscenario)}`);
   for (const v of r.verificaciones) l.push(`  [${v.ok ? 'OK' : v.informativo ? 'INFO' : 'FALLO'}] ${v.nombre}: ${v.detalle}`);
   l.push(`RESULTADO: ${r.ok ? 'OK' : 'FALLO'}`);
   return l.join('\n');

@@ -50,7 +50,7 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
   const watch = new GaWatch(Object.fromEntries(Object.entries(gas).filter(([, g]) => g)) as Record<string, GaProbe>).start();
   const ctx: DrillContext<S> = { sys, watch, gas, replicacion: o.replicacion, progress };
   const load = new DrillLoad({
-    gcEndpoint: sys.gcEndpoint,
+    gcEndpoints: sys.gcEndpoints,
     clients: o.clients,
     isbns: o.isbns,
     prefix: o.prefix,
@@ -90,8 +90,10 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
 
     let ret: ReturnInfo | undefined;
     const afterRecovery = scenario.afterRecovery ? scenario.afterRecovery(ctx, f).then((r) => (ret = r)) : Promise.resolve();
-    await sleep(o.afterFaultMs);
-    await afterRecovery;
+    // Awaited together: a failing return (e.g. a split brain found) ends the drill at once
+    // instead of being an unhandled rejection while the load sleeps.
+    takeover.catch(() => undefined); // awaited below; handled meanwhile
+    await Promise.all([sleep(o.afterFaultMs), afterRecovery]);
     // A returned GA is watched under load for a while after it settled.
     if (scenario.afterRecovery) await sleep(2000);
     await takeover;
@@ -110,9 +112,9 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
     });
     const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
+    const check = await scenario.verify?.(ctx, f, load);
     const pg = await sys.pgStatus().catch(() => []);
-    const extra = scenario.checks ? await scenario.checks(ctx, f) : undefined;
-    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, extra });
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
     return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);

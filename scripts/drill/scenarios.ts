@@ -8,9 +8,11 @@
  */
 import { OPERACIONES_ACTOR } from '../../common/protocol.js';
 import type { ManagedProcess } from '../child-process.js';
-import type { HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
+import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
+import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import type { DrillSystem, GaProbe } from './system.js';
+import { isFailedAttempt, type DrillLoad } from './load.js';
 import type { Verification } from './report.js';
 
 export interface DrillContext<S extends DrillSystem = LocalSystem> {
@@ -38,6 +40,15 @@ export interface Fault {
   pgKilled?: HostName;
   gaKilled?: HostName;
   actorsKilled?: ManagedProcess[];
+  /** The GC killed (its GC_ID), and the async ops it held in the ledger (PENDIENTE, its lease) when it died. */
+  gcKilled?: string;
+  gcHeldOps?: string[];
+}
+
+/** A scenario's own verdicts and figures, added to the report. */
+export interface ScenarioCheck {
+  verificaciones: Verification[];
+  datos: Record<string, unknown>;
 }
 
 /** What the return of the old primary did (reinicio-ga-primario). */
@@ -63,16 +74,16 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   sinFallos?: boolean;
   /** The service must answer again within this many ms of the fault. */
   recuperacionMaxMs?: number;
-  /** Checks of the scenario's own, made after the load stopped (e.g. a restart policy did its job). */
-  checks?(ctx: DrillContext<S>, f: Fault): Promise<Verification[]>;
   fault(ctx: DrillContext<S>): Promise<Fault>;
-  /** Runs once the service recovered, while the load goes on. */
-  afterRecovery?(ctx: DrillContext<S>, f: Fault): Promise<ReturnInfo>;
+  /** Runs once the service recovered, while the load goes on; a returning old GA primary reports how it came back. */
+  afterRecovery?(ctx: DrillContext<S>, f: Fault): Promise<ReturnInfo | undefined>;
+  /** After the load stopped: the scenario's own checks (e.g. a restart policy did its job, the GC drills' figures). */
+  verify?(ctx: DrillContext<S>, f: Fault, load: DrillLoad): Promise<ScenarioCheck>;
   /** Back to a pair (old side rejoined as the new standby, killed processes restarted): for drills that follow on the same system. */
   restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
-export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc'] as const;
+export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
@@ -266,6 +277,145 @@ const gc: Scenario = {
   },
 };
 
+// ---------------------------------------------------------------- several GCs
+
+/** The GC of host pc1 (the first one's sede): the one the GC drills kill. */
+function pc1Gc(ctx: DrillContext): GcInfo {
+  const g = ctx.sys.gcs.find((x) => x.host === 'pc1');
+  if (!g || ctx.sys.gcs.length < 2) throw new Error('this drill needs two GCs (the two-hosts topology)');
+  if (!g.process.running) throw new Error(`${g.id} is not running before the fault`);
+  return g;
+}
+
+/** Requests failed from the fault on: none may, since every PS fails over within its timeout. */
+function noFailedRequests(load: DrillLoad, f: Fault): Verification {
+  const failed = load.attempts.filter((a) => a.endAt >= f.at && isFailedAttempt(a));
+  return {
+    nombre: 'ninguna solicitud falla: los PS cambian de GC dentro de su plazo',
+    ok: failed.length === 0,
+    detalle: `${failed.length} fallidas tras la falla${failed.length ? ` (p. ej. ${failed.slice(0, 3).map((a) => `${a.opId} ${a.codigo ?? 'sin respuesta'}`).join(', ')})` : ''}`,
+  };
+}
+
+/** Attempts answered by each GC in [from, to). */
+function answeredBy(load: DrillLoad, from: number, to: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of load.attempts) if (a.gc && a.endAt >= from && a.endAt < to) out[a.gc] = (out[a.gc] ?? 0) + 1;
+  return out;
+}
+
+async function restartGc(ctx: DrillContext, g: GcInfo): Promise<void> {
+  if (!g.process.running) g.process.start();
+  await g.process.waitHealthy();
+  await ctx.sys.waitForActors(1);
+}
+
+/** How long a returned GC is given to win its sede's PS back before the load's last stretch is judged. */
+const GC_DOWN_MS = 2000;
+
+const gcPc1: Scenario = {
+  name: 'gc-pc1',
+  descripcion: 'kill -9 del GC de pc1 bajo carga (el de pc2 sigue): los PS de pc1 pasan al GC de pc2 dentro de su plazo, con los mismos ids; el GC vuelve y la carga se reparte otra vez',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const g = pc1Gc(ctx);
+    const t = Date.now();
+    await g.process.kill();
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 GC ${g.id} (${g.endpoint})`, gcKilled: g.id };
+  },
+  async afterRecovery(ctx, f) {
+    await new Promise((r) => setTimeout(r, GC_DOWN_MS));
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    ctx.progress(`${g.id}: vuelve a arrancar…`);
+    returnedAt.set(ctx.sys, Date.now());
+    await restartGc(ctx, g);
+    ctx.progress(`${g.id}: en marcha, con actores vivos`);
+    return undefined;
+  },
+  async verify(ctx, f, load) {
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    const back = returnedAt.get(ctx.sys) ?? f.at;
+    const end = Math.max(...load.attempts.map((a) => a.endAt), back);
+    const tail = answeredBy(load, end - 2000, end + 1);
+    const tailTotal = Object.values(tail).reduce((a, b) => a + b, 0);
+    const share = tailTotal ? (tail[g.endpoint] ?? 0) / tailTotal : 0;
+    return {
+      verificaciones: [
+        noFailedRequests(load, f),
+        {
+          nombre: 'la carga se reparte de nuevo cuando el GC vuelve',
+          ok: share >= 0.25,
+          detalle: `${g.id} atendió el ${Math.round(share * 100)} % de las respuestas de los últimos 2 s (${tail[g.endpoint] ?? 0} de ${tailTotal})`,
+        },
+      ],
+      datos: {
+        respuestasPorGc: {
+          antesDeLaFalla: answeredBy(load, 0, f.at),
+          conElGcCaido: answeredBy(load, f.at, back),
+          trasVolver: answeredBy(load, back, Infinity),
+        },
+      },
+    };
+  },
+  async restore(ctx, f) {
+    await restartGc(ctx, ctx.sys.gcs.find((x) => x.id === f.gcKilled)!);
+    await ctx.sys.waitForActors(2);
+  },
+};
+/** When gc-pc1's GC was started again, per system (read by its verify). */
+const returnedAt = new WeakMap<LocalSystem, number>();
+
+const gcPendientes: Scenario = {
+  name: 'gc-pendientes',
+  descripcion:
+    'sin actores de devolución, las devoluciones ACEPTADAS esperan en los GC; kill -9 del GC de pc1 con las suyas sin aplicar y vuelven los actores: el GC de pc2 retoma las del GC caído cuando vence su arriendo y todas se aplican',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const g = pc1Gc(ctx);
+    const devActors = ctx.sys.actors.filter((a) => a.running && a.spec.name.startsWith('devolucion-'));
+    if (devActors.length === 0) throw new Error('no devolución actor is running');
+    await Promise.all(devActors.map((a) => a.kill()));
+    ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t = Date.now();
+    await g.process.kill();
+    const at = Date.now();
+    // Dead now: nothing more can be recorded under its lease.
+    const held = await opsHeldBy((await survivingPrimary(ctx.sys)).node, g.id);
+    ctx.progress(`${g.id} muerto con ${held.length} devoluciones aceptadas sin aplicar; vuelven los actores de devolución`);
+    for (const a of devActors) a.start();
+    return { at, killMs: at - t, detalle: `kill -9 GC ${g.id} con ${held.length} operaciones ACEPTADAS sin aplicar`, gcKilled: g.id, gcHeldOps: held, actorsKilled: devActors };
+  },
+  async verify(ctx, f, load) {
+    const ids = f.gcHeldOps ?? [];
+    const rows = await waitOpsFinal((await survivingPrimary(ctx.sys)).node, ids, 30_000);
+    const done = rows.filter((r) => r.estado !== 'PENDIENTE');
+    const byOther = done.filter((r) => r.gestor && r.gestor !== f.gcKilled);
+    const lastMs = done.length ? Math.max(...done.map((r) => Date.parse(r.actualizada) - f.at)) : null;
+    return {
+      verificaciones: [
+        noFailedRequests(load, f),
+        {
+          nombre: 'toda operación ACEPTADA que el GC caído tenía sin aplicar se aplica, por otro GC',
+          ok: ids.length > 0 && done.length === ids.length && byOther.length === ids.length,
+          detalle:
+            ids.length === 0
+              ? 'el GC caído no tenía ninguna pendiente: el simulacro no probó nada'
+              : `${ids.length} pendientes al morir; ${done.length} terminadas, ${byOther.length} por ${[...new Set(byOther.map((r) => r.gestor))].join(', ') || 'ningún otro GC'}; la última a los ${lastMs ?? '—'} ms de la falla`,
+        },
+      ],
+      datos: { pendientesDelGcCaido: { alMorir: ids.length, terminadas: done.length, porOtroGc: byOther.length, ultimaTrasLaFallaMs: lastMs } },
+    };
+  },
+  async restore(ctx, f) {
+    await restartGc(ctx, ctx.sys.gcs.find((x) => x.id === f.gcKilled)!);
+    await Promise.all((f.actorsKilled ?? []).map((a) => a.waitHealthy()));
+    await ctx.sys.waitForActors(2);
+  },
+};
+
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'ga-primario': gaPrimario,
   'pg-primario': pgPrimario,
@@ -273,4 +423,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'reinicio-ga-primario': reinicio,
   actores,
   gc,
+  'gc-pc1': gcPc1,
+  'gc-pendientes': gcPendientes,
 };

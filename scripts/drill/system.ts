@@ -24,7 +24,8 @@ export interface PgProbe {
 }
 
 export interface DrillSystem {
-  gcEndpoint: string;
+  /** The GCs, in the order PS of the first sede use them. */
+  gcEndpoints: string[];
   topology: Topology;
   /** The PostgreSQL of the 'single' topology (the pair's is found from pgNodes). */
   pg: PgInfo;

@@ -49,10 +49,10 @@ export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<D
   };
 }
 
-/** Short drill (a built-in scenario by name, or the test's own): 5 PS, 1.5 s before the fault, 4 s after it. Prints the table row (timings in the test output). */
-export async function drill(sys: LocalSystem, scenario: ScenarioName | Scenario, replicacion: 'async' | 'sync', prefix: string): Promise<DrillOutcome> {
+/** Short drill (a built-in scenario by name, or the test's own): 5 PS (or `clients`), 1.5 s before the fault, 4 s after it. Prints the table row (timings in the test output). */
+export async function drill(sys: LocalSystem, scenario: ScenarioName | Scenario, replicacion: 'async' | 'sync', prefix: string, o: { clients?: number } = {}): Promise<DrillOutcome> {
   const progress = process.env.DRILL_PROGRESS ? (l: string) => process.stdout.write(`${l}\n`) : undefined;
-  const out = await runDrill(sys, typeof scenario === 'string' ? SCENARIOS[scenario] : scenario, { clients: 5, warmupMs: 1500, afterFaultMs: 4000, replicacion, isbns: DRILL_ISBNS, prefix, progress });
+  const out = await runDrill(sys, typeof scenario === 'string' ? SCENARIOS[scenario] : scenario, { clients: o.clients ?? 5, warmupMs: 1500, afterFaultMs: 4000, replicacion, isbns: DRILL_ISBNS, prefix, progress });
   process.stdout.write(`${tableRow(out.report)}\n`);
   return out;
 }

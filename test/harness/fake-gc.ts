@@ -1,13 +1,13 @@
 /**
  * A tiny scripted GC for the PS tests: a real zeromq Router answering by
  * simple in-memory library rules (stock, one active loan per isbn+usuario,
- * 2 renewals, async devolución with `estado`), idempotent by op id.
+ * 2 renewals, async devolución with `estado`), idempotent by clave (books by isbn only).
  * Knobs simulate faults: drop the first N requests, delay replies, allow
  * too many renewals (a wrong GC, for test-sistema's FAIL path).
  */
 import { Router } from 'zeromq';
 import { splitEnvelope } from '../../common/envelope.js';
-import { acceptedReply, encode, errorReply, now, parseSolicitud, type Respuesta, type Solicitud } from '../../common/protocol.js';
+import { acceptedReply, encode, errorReply, labelReply, now, parseSolicitud, type OperacionActor, type Respuesta } from '../../common/protocol.js';
 import type { Codigo } from '../../common/codes.js';
 import { freePort } from './ports.js';
 
@@ -23,6 +23,8 @@ export interface FakeGcOptions {
   descartarPrimeras?: number;
   /** Delay before every reply. */
   retardoMs?: number;
+  /** Bind here instead of a free port (a GC coming back on its old address). */
+  endpoint?: string;
 }
 
 interface Prestamo {
@@ -38,9 +40,17 @@ interface Registro {
 
 const DIA = 86_400_000;
 
+/** A state-changing op as this fake keys it: `id` is the request's clave. */
+interface Op {
+  operacion: OperacionActor;
+  isbn: string;
+  usuario: string;
+  id: string;
+}
+
 export class FakeGc {
   readonly recibidas: unknown[] = [];
-  /** op id → times its effect was applied (must stay ≤ 1). */
+  /** clave → times its effect was applied (must stay ≤ 1). */
   readonly aplicaciones = new Map<string, number>();
   private readonly router = new Router({ linger: 0 });
   private readonly stock = new Map<string, { total: number; disponibles: number }>();
@@ -60,9 +70,17 @@ export class FakeGc {
   }
 
   static async start(opts: FakeGcOptions = {}): Promise<FakeGc> {
-    const port = await freePort();
-    const gc = new FakeGc(`tcp://127.0.0.1:${port}`, opts);
-    await gc.router.bind(gc.endpoint);
+    const gc = new FakeGc(opts.endpoint ?? `tcp://127.0.0.1:${await freePort()}`, opts);
+    // A port just released by a closed socket can take a moment to be free again.
+    for (let i = 0; ; i++) {
+      try {
+        await gc.router.bind(gc.endpoint);
+        break;
+      } catch (err) {
+        if (i > 40) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     void gc.loop();
     return gc;
   }
@@ -113,18 +131,23 @@ export class FakeGc {
 
   private handle(body: Buffer): Respuesta {
     const p = parseSolicitud(body, () => `gc-${++this.seq}`);
-    if (!p.ok) return errorReply(p.codigo, p.mensaje, p.id);
+    if (!p.ok) return labelReply(errorReply(p.codigo, p.mensaje), p);
     const s = p.solicitud;
-    if (s.operacion === 'consulta') {
-      const l = this.stock.get(s.isbn);
-      if (!l) return errorReply('LIBRO_NO_EXISTE', undefined, s.id);
-      return this.reply(true, 'OK', `Disponibles ${l.disponibles} de ${l.total}`, { isbn: s.isbn, ...l }, s.id);
-    }
     if (s.operacion === 'estado') {
       const r = this.ledger.get(s.id);
-      if (!r) return errorReply('OPERACION_NO_ENCONTRADA', undefined, s.id);
-      return this.reply(true, 'OK', `Operación ${r.estado}`, { estado: r.estado, resultado: r.respuesta }, s.id);
+      if (!r) return labelReply(errorReply('OPERACION_NO_ENCONTRADA'), s);
+      return labelReply(this.reply(true, 'OK', `Operación ${r.estado}`, { estado: r.estado, resultado: r.respuesta }, s.id), s);
     }
+    if (s.isbn === undefined) return labelReply(errorReply('LIBRO_NO_EXISTE', 'El GC de prueba no busca por título'), s);
+    if (s.operacion === 'consulta') {
+      const l = this.stock.get(s.isbn);
+      if (!l) return labelReply(errorReply('LIBRO_NO_EXISTE'), s);
+      return labelReply(this.reply(true, 'OK', `Disponibles ${l.disponibles} de ${l.total}`, { isbn: s.isbn, ...l }, s.clave), s);
+    }
+    return labelReply(this.operacion({ operacion: s.operacion, isbn: s.isbn, usuario: s.usuario, id: s.clave }), s);
+  }
+
+  private operacion(s: Op): Respuesta {
     const firma = `${s.operacion}|${s.isbn}|${s.usuario}`;
     const previo = this.ledger.get(s.id);
     if (previo) {
@@ -142,14 +165,14 @@ export class FakeGc {
     return this.completar(s, reg);
   }
 
-  private completar(s: Extract<Solicitud, { usuario: string }>, reg: Registro): Respuesta {
+  private completar(s: Op, reg: Registro): Respuesta {
     const r = this.aplicar(s);
     reg.respuesta = r;
     reg.estado = r.exito ? 'COMPLETADA' : 'RECHAZADA';
     return r;
   }
 
-  private aplicar(s: Extract<Solicitud, { usuario: string }>): Respuesta {
+  private aplicar(s: Op): Respuesta {
     const libro = this.stock.get(s.isbn);
     if (!libro) return errorReply('LIBRO_NO_EXISTE', undefined, s.id);
     const clave = `${s.isbn}|${s.usuario}`;

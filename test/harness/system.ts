@@ -11,6 +11,8 @@ export { effectLedgerMismatches, invariantViolations } from '../../gestor_almace
 export interface Libro {
   isbn: string;
   ejemplares: number;
+  /** Default `Libro <isbn>`. */
+  titulo?: string;
 }
 
 export interface TestSystem extends LocalSystem {
@@ -21,7 +23,7 @@ export interface TestSystem extends LocalSystem {
 export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOptions, 'catalog' | 'libros'> = {}): Promise<TestSystem> {
   const sys = await startLocalSystem({
     ...opts,
-    libros: libros.map((l) => ({ isbn: l.isbn, titulo: `Libro ${l.isbn}`, autor: 'Autor de prueba', ejemplares: l.ejemplares })),
+    libros: libros.map((l) => ({ isbn: l.isbn, titulo: l.titulo ?? `Libro ${l.isbn}`, autor: 'Autor de prueba', ejemplares: l.ejemplares })),
     env: { LOG_LEVEL: 'info', ...opts.env },
   });
   const db = new pg.Pool({ ...sys.pg, max: 4 });
@@ -31,7 +33,7 @@ export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOpt
     ...sys,
     db,
     client: (o = {}) => {
-      const c = new GcPipelineClient({ endpoint: sys.gcEndpoint, timeoutMs: o.timeoutMs ?? 5000, retries: o.retries ?? 3 });
+      const c = new GcPipelineClient({ endpoints: [sys.gcEndpoint], timeoutMs: o.timeoutMs ?? 5000, retries: o.retries ?? 3 });
       clients.push(c);
       return c;
     },

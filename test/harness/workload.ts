@@ -10,7 +10,7 @@ export interface WorkloadResult {
   replies: Respuesta[];
   /** Requests that got no reply at all after the client's retries. */
   unanswered: number;
-  /** Ids answered ACEPTADO: each must end COMPLETADA or RECHAZADA. */
+  /** Claves answered ACEPTADO: each must end COMPLETADA or RECHAZADA. */
   accepted: string[];
 }
 
@@ -32,7 +32,7 @@ export async function runWorkload(
         try {
           const r = await c.send({ operacion, isbn, usuario: `${o.prefix}-${i}` });
           result.replies.push(r);
-          if (r.codigo === 'ACEPTADO' && r.id) result.accepted.push(r.id);
+          if (r.codigo === 'ACEPTADO' && r.clave) result.accepted.push(r.clave);
         } catch {
           result.unanswered++;
         }

@@ -1,0 +1,94 @@
+/**
+ * An actor's link to one GC: a SUB for the tasks that GC publishes on the actor's
+ * topic, a DEALER for hola / latido / resultado / adios, and the send queue in
+ * front of that DEALER. An actor has one link per GC (all active), so a GC that
+ * is away or slow holds up its own link only.
+ */
+import { Dealer, Subscriber } from 'zeromq';
+import { encode } from '../common/protocol.js';
+import type { MensajeActor } from '../common/internal-protocol.js';
+import type { Logger } from '../common/logger.js';
+import { SendQueue } from '../common/send-queue.js';
+
+/**
+ * Messages waiting for the GC. Results can only pile up for tasks already received, so
+ * this is a backstop (a few MB at most), not a limit a restarting GC should ever meet.
+ */
+const MAX_OUTBOX = 10_000;
+
+export interface GcLinkOptions {
+  pub: string;
+  backend: string;
+  topic: string;
+  log: Logger;
+  /** Every message received on the topic (the caller parses and counts). Must not throw. */
+  onTask(frames: Buffer[]): void;
+}
+
+export class GcLink {
+  readonly pub: string;
+  readonly backend: string;
+  /** Task messages received from this GC. */
+  tasks = 0;
+  private readonly sub: Subscriber;
+  private readonly dealer: Dealer;
+  private readonly out: SendQueue;
+  private readonly receiving: Promise<void>;
+  private stopping = false;
+
+  constructor(o: GcLinkOptions) {
+    this.pub = o.pub;
+    this.backend = o.backend;
+    // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
+    const sub = (this.sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 }));
+    // While the GC is away nothing may pile up inside ZeroMQ to be replayed later (hours
+    // of stale heartbeats): `immediate` queues only to a connected GC, and the HWM is small,
+    // so a send just waits (no timeout) in our SendQueue until the GC is back. There
+    // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
+    // are kept, oldest dropped first past the bound, and go out when the GC returns.
+    this.dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
+    this.sub.connect(o.pub);
+    this.sub.subscribe(o.topic);
+    this.dealer.connect(o.backend);
+    this.out = new SendQueue(this.dealer, o.log, 'dealer', { maxDepth: MAX_OUTBOX });
+    this.receiving = (async () => {
+      try {
+        for await (const frames of sub) {
+          // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
+          if (frames[0]?.toString('utf8') !== o.topic) continue;
+          this.tasks++;
+          o.onTask(frames);
+        }
+      } catch (err) {
+        if (!this.stopping) o.log.error({ err }, 'task receive loop failed');
+      }
+    })();
+  }
+
+  /** Messages not yet handed to ZeroMQ, and those dropped because too many waited. */
+  get salida(): { enCola: number; descartados: number } {
+    return { enCola: this.out.depth, descartados: this.out.dropped };
+  }
+
+  send(m: MensajeActor): void {
+    this.out.send([encode(m)], m.t === 'latido' ? { replaces: 'latido' } : undefined);
+  }
+
+  /** No more tasks from this GC; resolves once the receive loop ended. */
+  async stopReceiving(): Promise<void> {
+    this.stopping = true;
+    if (!this.sub.closed) this.sub.close();
+    await this.receiving;
+  }
+
+  drain(timeoutMs: number): Promise<void> {
+    return this.out.drain(timeoutMs);
+  }
+
+  close(): void {
+    this.stopping = true;
+    this.out.close();
+    if (!this.sub.closed) this.sub.close();
+    if (!this.dealer.closed) this.dealer.close();
+  }
+}

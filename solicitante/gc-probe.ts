@@ -1,0 +1,43 @@
+/**
+ * Is a GC listening at this endpoint? A request to a dead endpoint is only queued
+ * by ZeroMQ, so a PS learns that nobody is there after PS_TIMEOUT_MS × (1 +
+ * PS_RETRIES) per request: test-sistema took two minutes to say FAIL. The
+ * socket's monitor reports the TCP connection as soon as it is made — a few ms
+ * against a live GC — so batch commands ask first and fail in seconds.
+ */
+import { Dealer } from 'zeromq';
+
+export async function gcReachable(endpoint: string, timeoutMs: number): Promise<boolean> {
+  const sock = new Dealer({ linger: 0 });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const connected = new Promise<boolean>((resolve) => {
+      sock.events.on('connect', () => resolve(true));
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    sock.connect(endpoint);
+    return await connected;
+  } finally {
+    clearTimeout(timer);
+    sock.close();
+  }
+}
+
+/** How long to look: long enough for a loaded machine, short enough to be "a few seconds". */
+export function probeTimeoutMs(psTimeoutMs: number): number {
+  return Math.min(3000, Math.max(1000, psTimeoutMs));
+}
+
+/** True as soon as one of the GCs accepts a connection (all probed at once). */
+export async function anyGcReachable(endpoints: readonly string[], timeoutMs: number): Promise<boolean> {
+  const probes = endpoints.map((e) => gcReachable(e, timeoutMs));
+  return new Promise<boolean>((resolve) => {
+    let left = probes.length;
+    if (left === 0) resolve(false);
+    for (const p of probes)
+      void p.then((ok) => {
+        if (ok) resolve(true);
+        else if (--left === 0) resolve(false);
+      });
+  });
+}

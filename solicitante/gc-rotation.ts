@@ -1,0 +1,85 @@
+/**
+ * Which GC a PS sends to. Pure (a clock is its only link to the world), shared by
+ * the REQ and the DEALER client.
+ *
+ * The list is ordered, the PS's own sede's GC first. The PS sends to the first GC
+ * that is usable: not known to be disconnected (the DEALER client follows its
+ * sockets' connect/disconnect events) and not cooling down after it let a request
+ * time out. A GC that timed out is avoided for a while, longer after each failure
+ * in a row (it may be hung rather than gone); one that answers is trusted again at
+ * once. So a PS sticks to its own sede's GC while it answers, fails over down the
+ * list when it does not, and returns as soon as it is back.
+ */
+
+export interface GcRotationOptions {
+  /** How long a GC that let a request time out is avoided the first time; doubles per failure in a row. */
+  cooldownMs: number;
+  /** Longest avoidance. */
+  maxCooldownMs?: number;
+  now?: () => number;
+}
+
+interface EndpointState {
+  /** From socket events; undefined = not known yet (treated as usable). */
+  connected?: boolean;
+  coolUntil: number;
+  failuresInARow: number;
+}
+
+export class GcRotation {
+  private readonly state = new Map<string, EndpointState>();
+  private readonly now: () => number;
+
+  constructor(
+    readonly endpoints: readonly string[],
+    private readonly o: GcRotationOptions,
+  ) {
+    if (endpoints.length === 0) throw new Error('GcRotation: at least one GC endpoint');
+    for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0 });
+    this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * The GC to send to now: the first usable one in order; else the first not
+   * cooling down (its socket may reconnect any moment); else the one whose
+   * cooldown ends first. Never undefined: a PS with every GC down still tries.
+   */
+  pick(): string {
+    const now = this.now();
+    const st = (e: string) => this.state.get(e)!;
+    const warm = this.endpoints.filter((e) => st(e).coolUntil <= now);
+    return (
+      warm.find((e) => st(e).connected !== false) ??
+      warm[0] ??
+      [...this.endpoints].sort((a, b) => st(a).coolUntil - st(b).coolUntil)[0]!
+    );
+  }
+
+  connected(e: string): void {
+    const s = this.state.get(e);
+    if (s) s.connected = true;
+  }
+
+  disconnected(e: string): void {
+    const s = this.state.get(e);
+    if (s) s.connected = false;
+  }
+
+  /** `e` let a request go unanswered within the timeout. */
+  failed(e: string): void {
+    const s = this.state.get(e);
+    if (!s) return;
+    s.failuresInARow++;
+    const ms = Math.min(this.o.maxCooldownMs ?? 30_000, this.o.cooldownMs * 2 ** Math.min(s.failuresInARow - 1, 16));
+    s.coolUntil = this.now() + ms;
+  }
+
+  /** `e` answered: usable again at once. */
+  answered(e: string): void {
+    const s = this.state.get(e);
+    if (!s) return;
+    s.failuresInARow = 0;
+    s.coolUntil = 0;
+    s.connected = true;
+  }
+}
