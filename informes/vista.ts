@@ -99,6 +99,16 @@ function codesTable(porCodigo: Record<string, number>): Tabla {
   return { titulo: 'Respuestas por código', cabecera: ['código', 'n'], filas: Object.entries(porCodigo).sort((a, b) => b[1] - a[1]).map(([c, n]) => [c, String(n)]) };
 }
 
+/** Replies per GC (the PS endpoint that answered), with each one's share. */
+function porGcTable(porGc: Record<string, number>): Tabla {
+  const total = Object.values(porGc).reduce((a, b) => a + b, 0);
+  return {
+    titulo: 'Respuestas por GC',
+    cabecera: ['GC', 'respuestas', '%'],
+    filas: Object.entries(porGc).sort((a, b) => b[1] - a[1]).map(([gc, n]) => [gc, String(n), total ? ((100 * n) / total).toFixed(1) : '—']),
+  };
+}
+
 function patternText(r: LoadReport): string {
   return r.config.carga.tipo === 'secuencia' ? 'secuencia préstamo → renovación → devolución' : `mezcla ${Object.entries(r.config.carga.pesos).map(([k, v]) => `${k}=${v}`).join(',')}`;
 }
@@ -112,7 +122,7 @@ export function seccionesDeCarga(r: LoadReport, titulo = 'Carga'): Seccion[] {
         `inicio ${r.inicio}, fin ${r.fin}${r.config.endpoints?.length ? `, GC ${r.config.endpoints.join(', ')}` : ''}${r.config.repartir ? ' (clientes repartidos entre los GC)' : ''}`,
         `exitosas ${r.exitosas}, rechazadas ${r.respuestas - r.exitosas}, sin respuesta ${r.sinRespuesta}`,
       ],
-      tablas: [latencyTable('Resumen por operación', r), codesTable(r.porCodigo)],
+      tablas: [latencyTable('Resumen por operación', r), codesTable(r.porCodigo), ...(r.porGc ? [porGcTable(r.porGc)] : [])],
       graficos: r.serie ? graficosDeSerie(r.serie, [], 'sin éxito') : [],
     },
   ];
@@ -194,6 +204,7 @@ export function seccionesDeDrill(r: DrillReport): Seccion[] {
         { titulo: 'Estados de los GA', cabecera: ['t', 'GA', 'estado', 'timeline', 'replicación'], filas: r.ga.map((g) => [`${g.tMs >= 0 ? '+' : ''}${(g.tMs / 1000).toFixed(1)} s`, g.ga, g.estado, String(g.timeline ?? '—'), g.replicacion ?? '—']) },
         { titulo: 'PostgreSQL al final', cabecera: ['host', 'rol', 'timeline', 'detalle'], filas: r.postgres.map((p) => [p.host, p.rol, String(p.timeline ?? '—'), p.detalle ?? '']) },
         { titulo: 'Intentos por código', cabecera: ['código', 'n'], filas: Object.entries(s.porCodigo).sort((a, b) => b[1] - a[1]).map(([c, n]) => [c, String(n)]) },
+        ...(r.porGc ? [porGcTable(r.porGc.total)] : []),
       ],
       graficos: r.serie ? graficosDeSerie(r.serie, marcasDeDrill(r)) : [],
     },
