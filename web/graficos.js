@@ -14,7 +14,8 @@
   var COLORES = ['#1f77b4', '#ff7f0e', '#9467bd', '#17becf', '#8c564b', '#bcbd22', '#e377c2', '#7f7f7f'];
   var COLOR_TOTAL = '#333333';
   var COLOR_FALLOS = '#b8860b';
-  var MAX_FILAS = 8;
+  var MAX_FILAS = 4;
+  var ETIQUETADAS = { falla: true, recuperacion: true, rol: true };
   var COLOR_MARCA = { falla: '#d62728', recuperacion: '#2ca02c', rol: '#000000', breaker: '#c51b8a', proceso: '#636363' };
 
   function colorSerie(nombre, i) {
@@ -34,34 +35,36 @@
             var left = u.bbox.left;
             var right = left + u.bbox.width;
             var px = window.devicePixelRatio || 1;
+            var visibles = estado.marcas.filter(function (m) {
+              var x = u.valToPos(m.t, 'x', true);
+              return x >= left && x <= right;
+            });
             ctx.save();
             ctx.font = Math.round(11 * px) + 'px sans-serif';
-            // Fault and recovery drawn last: on top of a role change at the same moment.
+            // Lines: fault and recovery drawn last, on top of a role change at the same moment.
             var orden = { rol: 0, proceso: 1, breaker: 2, recuperacion: 3, falla: 4 };
-            var marcas = estado.marcas.map(function (m, i) { return { m: m, i: i }; });
-            marcas.sort(function (a, b) { return (orden[a.m.tipo] || 0) - (orden[b.m.tipo] || 0); });
-            marcas.forEach(function (e) {
-              var m = e.m;
-              var i = e.i;
+            visibles.slice().sort(function (a, b) { return (orden[a.tipo] || 0) - (orden[b.tipo] || 0); }).forEach(function (m) {
               var x = Math.round(u.valToPos(m.t, 'x', true));
-              if (!(x >= left && x <= right)) return;
-              var color = COLOR_MARCA[m.tipo] || '#000000';
-              ctx.strokeStyle = color;
-              ctx.fillStyle = color;
+              ctx.strokeStyle = COLOR_MARCA[m.tipo] || '#000000';
               ctx.lineWidth = 2 * px;
               ctx.setLineDash([6 * px, 4 * px]);
               ctx.beginPath();
               ctx.moveTo(x, top);
               ctx.lineTo(x, top + h);
               ctx.stroke();
-              // One label row per mark so marks close in time stay readable; past
-              // MAX_FILAS only the line is drawn (the list under the chart has them all).
-              if (i >= MAX_FILAS) return;
+            });
+            // Labels only for the fault, the recovery and role changes, the latest MAX_FILAS of
+            // them, one row each: many labels would hide the lines they explain. Every mark
+            // is in the list under the chart.
+            var etiquetadas = visibles.filter(function (m) { return ETIQUETADAS[m.tipo]; }).slice(-MAX_FILAS);
+            etiquetadas.forEach(function (m, i) {
+              var x = Math.round(u.valToPos(m.t, 'x', true));
+              var color = COLOR_MARCA[m.tipo] || '#000000';
               var texto = m.texto.length > 40 ? m.texto.slice(0, 39) + '…' : m.texto;
               var w = ctx.measureText(texto).width;
-              var tx = x + 4 * px + w > right ? x - 4 * px - w : x + 4 * px;
+              var tx = Math.max(left, x + 4 * px + w > right ? x - 4 * px - w : x + 4 * px);
               var ty = top + (12 + i * 13) * px;
-              ctx.fillStyle = 'rgba(255,255,255,0.85)';
+              ctx.fillStyle = 'rgba(255,255,255,0.75)';
               ctx.fillRect(tx - 2 * px, ty - 10 * px, w + 4 * px, 13 * px);
               ctx.fillStyle = color;
               ctx.fillText(texto, tx, ty);
@@ -95,7 +98,8 @@
 
   /**
    * Draws `g` into `contenedor`. opciones.tiempoReal: x is epoch seconds (the live panel);
-   * otherwise seconds since the run started (reports). Returns { u, actualizar(g) }.
+   * otherwise seconds since the run started (reports). opciones.leyendaMarcas false: no list
+   * of the marks under the chart. Returns { u, actualizar(g), destruir() }.
    */
   function crear(contenedor, g, opciones) {
     opciones = opciones || {};
@@ -126,7 +130,9 @@
       plugins: [marcasPlugin(estado)],
     };
     var u = new uPlot(opts, datos(g), lienzo);
-    leyendaMarcas(ul, estado.marcas, tiempoReal);
+    // The panel lists its events once, below all the charts; a report lists each chart's marks under it.
+    var conLeyenda = opciones.leyendaMarcas !== false;
+    if (conLeyenda) leyendaMarcas(ul, estado.marcas, tiempoReal);
     var registro = { titulo: g.titulo, u: u, marcas: estado.marcas, figura: figura };
     (window.__graficos = window.__graficos || []).push(registro);
     window.addEventListener('resize', function () { u.setSize({ width: ancho(), height: opts.height }); });
@@ -142,7 +148,7 @@
         estado.marcas = nuevo.marcas || [];
         registro.marcas = estado.marcas;
         u.setData(datos(nuevo));
-        leyendaMarcas(ul, estado.marcas, tiempoReal);
+        if (conLeyenda) leyendaMarcas(ul, estado.marcas, tiempoReal);
       },
     };
   }

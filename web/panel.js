@@ -110,7 +110,7 @@
       var firma = g.series.map(function (s) { return s.nombre; }).join('|');
       if (actual && actual.series === firma) { actual.actualizar(g); return; }
       if (actual) actual.destruir();
-      graficos[g.id] = Graficos.crear($('graficos'), g, { tiempoReal: true, alto: 220 });
+      graficos[g.id] = Graficos.crear($('graficos'), g, { tiempoReal: true, alto: 220, leyendaMarcas: false });
     });
   }
 
