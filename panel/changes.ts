@@ -22,9 +22,10 @@ export function changes(prev: PanelSnapshot | undefined, cur: PanelSnapshot): Pa
     const before = p.status;
     const now = g.status;
     if (!before || !now) continue;
-    if (before.role.estado !== now.role.estado) add('rol', `GA ${host}: ${before.role.estado} → ${now.role.estado}`);
-    if (before.postgres.pgRole !== now.postgres.pgRole) add('rol', `PostgreSQL del GA ${host}: ${before.postgres.pgRole} → ${now.postgres.pgRole}`);
-    const tl = (x: typeof now) => ('timeline' in x.postgres ? x.postgres.timeline : undefined);
+    // Documents come off the network: a GA of another version may lack a field.
+    if (before.role?.estado !== now.role?.estado) add('rol', `GA ${host}: ${before.role?.estado ?? '?'} → ${now.role?.estado ?? '?'}`);
+    if (before.postgres?.pgRole !== now.postgres?.pgRole) add('rol', `PostgreSQL del GA ${host}: ${before.postgres?.pgRole ?? '?'} → ${now.postgres?.pgRole ?? '?'}`);
+    const tl = (x: typeof now) => (x.postgres && 'timeline' in x.postgres ? x.postgres.timeline : undefined);
     if (tl(before) !== undefined && tl(now) !== undefined && tl(before) !== tl(now)) add('rol', `PostgreSQL del GA ${host}: timeline ${tl(before)} → ${tl(now)}`);
   }
 

@@ -147,7 +147,8 @@ export class PanelCollector {
     const answering = gcs.filter((g) => g.ok && g.status);
     // An actor is live if it answers and every GC that answers has it live (a GC that
     // dropped it sends it no work, whatever its own port says).
-    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => g.status!.actores.some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
+    // Documents come off the network: a process of another version may lack a field.
+    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => (g.status!.actores ?? []).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
     const actores = actors.map((a) => ({ ...a, vivo: a.ok && !!a.status && liveInGcs(a.status.tipo, a.status.actorId) }));
     const actoresVivos: Record<string, Record<string, number>> = Object.fromEntries(OPERACIONES_ACTOR.map((tipo) => [tipo, {}]));
     const count = (tipo: string, host: string) => {
@@ -157,7 +158,7 @@ export class PanelCollector {
     for (const a of actores) if (a.vivo) count(a.status!.tipo, a.target.host);
     const known = new Set(actores.filter((a) => a.status).map((a) => `${a.status!.tipo} ${a.status!.actorId}`));
     const unknownLive = new Set<string>();
-    for (const g of answering) for (const a of g.status!.actores) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
+    for (const g of answering) for (const a of g.status!.actores ?? []) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
     for (const k of unknownLive) count(k.split(' ')[0]!, '?');
 
     const breakers: PanelSnapshot['breakers'] = [];

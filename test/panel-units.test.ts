@@ -98,7 +98,15 @@ describe('panel process parts over HTTP', () => {
     const h = new Histogram({ name: GC_LATENCY_METRIC, help: 'x', labelNames: ['operacion'], buckets: [0.001, 0.01, 0.1], registers: [reg] });
     const gcHttp = await startHttpServer({ host: '127.0.0.1', port: 0, registry: reg, log, status: () => ({ actores: [], tareas: { enviada: 2, 'en-cola': 1, espera: 0 }, almacenamiento: [] }), routes: { '/errors/stats': () => ({ total: 0, porClase: {}, porCodigo: {}, recientes: [] }) } });
     cleanup.push(() => gcHttp.close());
-    const targets = nameTargets([parseTarget('gc', `pc1=http://127.0.0.1:${gcHttp.port}`), parseTarget('ga', `pc2=http://127.0.0.1:${await freePort('127.0.0.1')}`)]);
+    // A port that answers, but not what a GA or an actor says (another version, another program).
+    const odd = await startHttpServer({ host: '127.0.0.1', port: 0, registry: new Registry(), log, status: () => ({}) });
+    cleanup.push(() => odd.close());
+    const targets = nameTargets([
+      parseTarget('gc', `pc1=http://127.0.0.1:${gcHttp.port}`),
+      parseTarget('ga', `pc2=http://127.0.0.1:${await freePort('127.0.0.1')}`),
+      parseTarget('ga', `pc3=http://127.0.0.1:${odd.port}`),
+      parseTarget('actor', `pc3=http://127.0.0.1:${odd.port}/`),
+    ].map((t, i) => (i === 3 ? { ...t, url: `http://localhost:${odd.port}` } : t)));
     const collector = new PanelCollector({ targets, log, everyMs: 60_000 });
     cleanup.push(async () => collector.stop());
     const first = await collector.poll();
@@ -107,6 +115,8 @@ describe('panel process parts over HTTP', () => {
     for (let i = 0; i < 40; i++) h.observe({ operacion: 'prestamo' }, 0.005);
     await new Promise((r) => setTimeout(r, 200));
     const second = await collector.poll();
+    expect(second.snapshot.gas[1]).toMatchObject({ ok: true, status: {} });
+    expect(second.snapshot.actores[0]).toMatchObject({ ok: true, vivo: false });
     const p = second.punto!.porOperacion.prestamo!;
     expect(p.rps).toBeGreaterThan(40); // 40 in ~0.2 s
     expect(p.p50).toBeCloseTo(5.5, 1); // ms, interpolated in (1, 10]
