@@ -4,16 +4,34 @@
  * standby about itself) and whether sync replication is in force now. Read at
  * scrape time through the same kept-open admin sessions as /status; one read
  * serves every gauge of a scrape (prom-client collects them concurrently).
+ *
+ * A scrape waits for that read at most READ_WAIT_MS and otherwise reports the last
+ * one: with a node unreachable the read takes its connect and query timeouts, and
+ * /metrics (also read by drills for the write counters) must stay fast.
  */
 import { Gauge, type Registry } from 'prom-client';
+import { within } from '../common/within.js';
 import type { PgNodeDescription } from './pg-status.js';
 
+const READ_WAIT_MS = 300;
+
 export function createPgMetrics(registry: Registry, describe: () => Promise<PgNodeDescription>, syncNow: () => boolean): void {
-  let last: { at: number; p: Promise<PgNodeDescription> } | undefined;
-  const read = () => {
-    const now = Date.now();
-    if (!last || now - last.at > 500) last = { at: now, p: describe() };
-    return last.p;
+  let latest: PgNodeDescription = { pgRole: 'unreachable', error: 'not read yet' };
+  let running: Promise<void> | undefined;
+  let lastAt = 0;
+  const read = async (): Promise<PgNodeDescription> => {
+    // One read serves a whole scrape (its gauges are collected together); none starts while one runs.
+    if (!running && Date.now() - lastAt > 500) {
+      lastAt = Date.now();
+      running = describe()
+        .then(
+          (d) => void (latest = d),
+          (err: unknown) => void (latest = { pgRole: 'unreachable', error: (err as Error).message }),
+        )
+        .finally(() => (running = undefined));
+    }
+    if (running) await within(running, READ_WAIT_MS);
+    return latest;
   };
   new Gauge({
     name: 'ga_pg_replication_lag_bytes',
@@ -42,12 +60,11 @@ export function createPgMetrics(registry: Registry, describe: () => Promise<PgNo
   });
   new Gauge({
     name: 'ga_pg_timeline',
-    help: 'Timeline of the PostgreSQL node this GA uses (absent while unreachable)',
+    help: 'Timeline of the PostgreSQL node this GA uses (0 while unreachable: timelines start at 1)',
     registers: [registry],
     async collect() {
       const d = await read();
-      this.reset();
-      if (d.pgRole !== 'unreachable') this.set(d.timeline);
+      this.set(d.pgRole === 'unreachable' ? 0 : d.timeline);
     },
   });
   new Gauge({
