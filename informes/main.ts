@@ -1,9 +1,10 @@
 /**
  * `npm run informe -- a.json [b.json …] [--html f] [--nombres a,b]`
  *
- * One JSON report (carga, bench or drill): its HTML report again. Several:
- * compared side by side (a table with one column per run, charts with one line
- * per run), e.g. sync vs async devolución or one vs two actors per type.
+ * One JSON report (carga, bench or drill): its HTML report again. Several runs
+ * (several files, or one file holding several: drill todos, bench:gcs): compared
+ * side by side (a table with one column per run, charts with one line per run),
+ * e.g. sync vs async devolución, one vs two actors per type, one GC vs two.
  * A CLI: messages on stdout/stderr; exit 2 on bad input.
  */
 import { readFileSync } from 'node:fs';
@@ -58,16 +59,16 @@ export async function runInforme(argv: string[], io: { out: (s: string) => void;
     const nombres = o.nombres?.split(',').map((x) => x.trim()) ?? files.map((f) => path.basename(f).replace(/\.json$/i, ''));
     if (nombres.length !== files.length) throw new EntradaError(`--nombres tiene ${nombres.length} nombres para ${files.length} ficheros`);
     const leidos = files.map(leer);
+    // A file with several runs (drill todos, bench:gcs) gives one run each, told apart by their label.
+    const entradas = leidos.flatMap((informes, i) =>
+      informes.map((informe) => ({ nombre: informes.length > 1 && informe.etiqueta ? `${files.length > 1 ? `${nombres[i]} ` : ''}${informe.etiqueta}` : nombres[i]!, informe })),
+    );
     let file: string;
-    if (files.length === 1) {
+    if (entradas.length === 1) {
       file = htmlReportPath({ html: o.html, json: files[0], nombre: 'informe', fecha: now.toISOString() });
       writeHtmlReport(file, vistaDe(`Informe: ${nombres[0]}`, leidos[0]!, now));
     } else {
-      // A list of drills (drill todos) is one run per scenario.
-      const entradas = leidos.flatMap((informes, i) =>
-        informes.map((informe) => ({ nombre: informes.length > 1 && informe.tipo === 'drill' ? `${nombres[i]} ${informe.datos.escenario}` : nombres[i]!, informe })),
-      );
-      file = o.html ?? path.join(reportsDir(), `comparacion-${now.toISOString().replace(/[:.]/g, '-')}.html`);
+      file = o.html ?? (files.length === 1 ? htmlReportPath({ json: files[0], nombre: 'informe', fecha: now.toISOString() }) : path.join(reportsDir(), `comparacion-${now.toISOString().replace(/[:.]/g, '-')}.html`));
       writeHtmlReport(file, vistaComparada(entradas, now));
     }
     io.out(`informe HTML: ${file}\n`);

@@ -213,7 +213,8 @@ export function seccionesDeDrill(r: DrillReport): Seccion[] {
 
 // ------------------------------------------------------------ any report, and comparisons
 
-export type Informe = { tipo: 'carga'; datos: LoadReport } | { tipo: 'bench'; datos: BenchReport } | { tipo: 'drill'; datos: DrillReport };
+/** A report and, when one file holds several runs, what tells this one apart (a drill's scenario, a bench:gcs phase). */
+export type Informe = ({ tipo: 'carga'; datos: LoadReport } | { tipo: 'bench'; datos: BenchReport } | { tipo: 'drill'; datos: DrillReport }) & { etiqueta?: string };
 
 export class InformeDesconocidoError extends Error {
   override name = 'InformeDesconocidoError';
@@ -228,7 +229,15 @@ export function reconocer(json: unknown, nombre = 'el documento'): Informe[] {
     return json.flatMap((x, i) => reconocer(x, `${nombre}[${i}]`));
   }
   if (!isObject(json)) throw new InformeDesconocidoError(`${nombre} no es un informe (se esperaba un objeto JSON)`);
-  if (typeof json.escenario === 'string' && isObject(json.falla) && isObject(json.solicitudes)) return [{ tipo: 'drill', datos: json as unknown as DrillReport }];
+  if (typeof json.escenario === 'string' && isObject(json.falla) && isObject(json.solicitudes)) return [{ tipo: 'drill', datos: json as unknown as DrillReport, etiqueta: json.escenario }];
+  // npm run bench:gcs: the same load through one GC and through two, in rounds.
+  if (Array.isArray(json.medidas) && json.medidas.length > 0) {
+    return json.medidas.map((m: unknown, i) => {
+      if (!isObject(m) || !isObject(m.informe)) throw new InformeDesconocidoError(`${nombre}: medidas[${i}] no tiene informe`);
+      const [carga] = reconocer(m.informe, `${nombre}: medidas[${i}].informe`);
+      return { ...carga!, etiqueta: `${String(m.fase ?? '')}${m.ronda !== undefined ? `, ronda ${String(m.ronda)}` : ''}`.trim() };
+    });
+  }
   if (isObject(json.sistema) && isObject(json.techo) && isObject(json.ratios)) return [{ tipo: 'bench', datos: json as unknown as BenchReport }];
   if (isObject(json.config) && isObject(json.porOperacion) && isObject(json.global)) return [{ tipo: 'carga', datos: json as unknown as LoadReport }];
   throw new InformeDesconocidoError(`${nombre} no es un informe de carga, bench ni drill`);

@@ -145,6 +145,19 @@ describe('npm run informe', () => {
     expect(html).toContain('Comparación: uno / dos');
   });
 
+  it('one file of several runs (npm run bench:gcs): compared among themselves, named by phase and round', async () => {
+    const gcs = join(dir, 'bench-gcs.json');
+    writeFileSync(gcs, JSON.stringify({ fecha: 'x', clientes: 2, duracionS: 2, medidas: [
+      { fase: 'un GC', ronda: 1, informe: cargaReport(2, 9) },
+      { fase: 'dos GC', ronda: 1, informe: cargaReport(2, 4) },
+    ] }));
+    const r = io();
+    expect(await runInforme([gcs], r.io), r.o.err).toBe(0);
+    expect(r.o.out).toBe(`informe HTML: ${join(dir, 'bench-gcs.html')}\n`);
+    const html = readFileSync(join(dir, 'bench-gcs.html'), 'utf8');
+    expect(html).toContain('Comparación: un GC, ronda 1 / dos GC, ronda 1');
+  });
+
   it('bad input: a clear message and exit 2, nothing written', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"no": "es un informe"}');
