@@ -34,6 +34,7 @@ import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from './loc
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 export interface BenchOptions {
@@ -60,6 +61,7 @@ export interface BenchOptions {
 export interface TechoReport extends LatencySummary {
   duracionMs: number;
   clientes: number;
+  serie: LoadReport['serie'];
 }
 
 export interface BenchReport {
@@ -298,8 +300,9 @@ async function main(): Promise<void> {
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
@@ -336,6 +339,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);
+  process.stdout.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'bench', datos: report }], { html: o.html, json, nombre: 'bench', fecha: report.fecha })}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

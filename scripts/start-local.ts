@@ -25,6 +25,10 @@ import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../common/stdio-guard.js';
+import { freePort } from './free-port.js';
+import { panelProcess } from './panel-process.js';
+import { DEFAULT_PANEL_PORT } from '../panel/server.js';
+import type { ManagedProcess } from './child-process.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
 
   let system: LocalSystem | undefined;
   let starting: Promise<LocalSystem> | undefined;
+  let panel: ManagedProcess | undefined;
   const abort = new AbortController();
   // Stopping is the normal way to end `npm start`: exit 0 (npm would report any other code as a failure).
   const signals = takeOverSignals({
@@ -108,6 +113,7 @@ async function main(): Promise<void> {
       abort.abort();
       await starting?.catch(() => undefined); // an interrupted start stops what it had started
       if (system) removeSystemFile(system.dataDir);
+      await panel?.stop();
       await system?.stop();
       out('Sistema detenido.\n');
     },
@@ -139,6 +145,18 @@ async function main(): Promise<void> {
   }
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
+  // The panel is a convenience: the system runs on without it (e.g. its port is taken).
+  let panelUrl: string;
+  try {
+    const port = opts.puertosLibres ? await freePort('127.0.0.1') : DEFAULT_PANEL_PORT;
+    panel = panelProcess(s, { host: '127.0.0.1', port }).start();
+    await panel.waitHealthy(10_000);
+    panelUrl = `http://127.0.0.1:${port}/`;
+  } catch (err) {
+    await panel?.stop();
+    panel = undefined;
+    panelUrl = `no se pudo iniciar (${(err as Error).message})`;
+  }
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
   // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
   if (signals.received) return;
@@ -150,6 +168,7 @@ async function main(): Promise<void> {
       // The PS's default GC_ENDPOINTS only reach this system on the standard ports.
       ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --',
       carga,
+      panel: panelUrl,
       dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
       logs: join(s.dataDir, 'logs'),
     }).join('\n'),

@@ -73,7 +73,7 @@ describe("npm start's banner", () => {
     const actorLines = banner.match(/^ {2}Actor \S+ \(pc\d\):\s+http:\/\/\S+\/status$/gm) ?? [];
     // --actores 1: one actor process, serving the three types (npm start's default).
     expect(actorLines.map((l) => l.split(/\s+/)[2]).sort()).toEqual(['actor-1']);
-    expect(urls.length).toBe(2 + 2 + 1); // two GCs, two GAs, one actor process
+    expect(urls.length).toBe(2 + 2 + 1 + 1); // two GCs, two GAs, one actor process, the live panel
     for (const u of urls) expect((await fetch(`${u}/health`)).status, u).toBe(200);
     // The GC's HTTP and PS ports are on 127.0.0.1: `curl localhost:<port>/health` works.
     const gcHttp = /GC pc1 HTTP:\s+http:\/\/127\.0\.0\.1:(\d+) {2}\(\/status \/errors\/stats \/metrics \/health\)/.exec(banner);
