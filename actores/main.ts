@@ -1,13 +1,14 @@
 /** Actor process: read config (ACTOR_TIPO required), wire storage client + actor + HTTP port, stop cleanly on signals. */
 import '../common/env.js';
 import { guardStdio } from '../common/stdio-guard.js';
-import { ACTOR_VARS } from '../common/config.js';
-import { createLogger } from '../common/logger.js';
+import { ACTOR_VARS, type ActorConfig } from '../common/config.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
-import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import { TIPOS_ACTOR } from '../common/internal-protocol.js';
 import { defaultActorId, startActor } from './actor.js';
+import { startCalcActor } from './calc-actor.js';
 
 guardStdio();
 
@@ -15,10 +16,11 @@ async function main(): Promise<void> {
   const log = createLogger('actor');
   const cfg = readConfigOrExit(ACTOR_VARS, log);
   const tipo = cfg.ACTOR_TIPO;
-  if (!tipo) exitWith(log, `Invalid configuration: ACTOR_TIPO: required, one of ${OPERACIONES_ACTOR.join(', ')}`, { variable: 'ACTOR_TIPO' });
+  if (!tipo) exitWith(log, `Invalid configuration: ACTOR_TIPO: required, one of ${TIPOS_ACTOR.join(', ')}`, { variable: 'ACTOR_TIPO' });
   const actorId = cfg.ACTOR_ID ?? defaultActorId(tipo);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('actor');
+  if (tipo === 'calculo') return mainCalculo(cfg, actorId, log, registry);
   const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
   const actor = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: actorId }, log, { storage, registry });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
@@ -30,6 +32,21 @@ async function main(): Promise<void> {
       await actor.close();
       await http.close();
       await storage.close();
+    },
+    8000,
+  );
+}
+
+/** A calculo actor: no storage client (calculations touch no database). */
+async function mainCalculo(cfg: ActorConfig, actorId: string, log: Logger, registry: ReturnType<typeof newRegistry>): Promise<void> {
+  const actor = await startCalcActor({ ...cfg, ACTOR_ID: actorId }, log, { registry });
+  const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
+  log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
+  stopOnSignals(
+    log,
+    async () => {
+      await actor.close();
+      await http.close();
     },
     8000,
   );

@@ -4,8 +4,8 @@
  * message naming the bad variable. Add a variable here and to .env.example.
  */
 import { z } from 'zod';
-import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
-import { actorIdSchema, gcIdSchema } from './internal-protocol.js';
+import { sedeSchema } from './protocol.js';
+import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './internal-protocol.js';
 
 // 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
 const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
@@ -74,7 +74,7 @@ export const VARIABLES = {
   /** An actor silent for this long is dead: no more work, its tasks go elsewhere. */
   ACTOR_DEAD_MS: int(1000, 60),
   // actors
-  ACTOR_TIPO: z.enum(OPERACIONES_ACTOR).optional(),
+  ACTOR_TIPO: z.enum(TIPOS_ACTOR).optional(),
   ACTOR_ID: actorIdSchema.optional(),
   /** Every GC's task PUB, and its backend, in the same order (one pair per GC): an actor works for all of them. */
   GC_PUB_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5556']),

@@ -15,6 +15,7 @@
  * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { TIPOS_ACTOR, type TipoActor } from '../common/internal-protocol.js';
 
 export interface Clock {
   now(): number;
@@ -23,7 +24,7 @@ export interface Clock {
 export type Estrategia = 'round-robin' | 'least-load';
 
 export interface ActorInfo {
-  tipo: OperacionActor;
+  tipo: TipoActor;
   actorId: string;
   subscribed: boolean;
   /** Last time we heard from it; undefined until its first message. */
@@ -48,18 +49,18 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 
 /** Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor topic. */
-export function parseTopic(topic: string): { tipo: OperacionActor; actorId: string } | undefined {
+export function parseTopic(topic: string): { tipo: TipoActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
   if (dot <= 0) return undefined;
   const tipo = topic.slice(0, dot);
   const actorId = topic.slice(dot + 1);
-  if (!(OPERACIONES_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
-  return { tipo: tipo as OperacionActor, actorId };
+  if (!(TIPOS_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
+  return { tipo: tipo as TipoActor, actorId };
 }
 
 export class ActorRegistry {
   private readonly actors = new Map<string, ActorInfo>();
-  private readonly rrCursor = new Map<OperacionActor, number>();
+  private readonly rrCursor = new Map<TipoActor, number>();
   /** Keys of the entries that are not subscribed, least recently heard first. */
   private readonly unsubscribedKeys = new Set<string>();
   private evictedCount = 0;
@@ -78,7 +79,7 @@ export class ActorRegistry {
     return { total: this.actors.size, noSuscritos: this.unsubscribedKeys.size };
   }
 
-  private entry(tipo: OperacionActor, actorId: string): ActorInfo {
+  private entry(tipo: TipoActor, actorId: string): ActorInfo {
     const k = key(tipo, actorId);
     let a = this.actors.get(k);
     if (!a) {
@@ -105,7 +106,7 @@ export class ActorRegistry {
     }
   }
 
-  subscribed(tipo: OperacionActor, actorId: string): void {
+  subscribed(tipo: TipoActor, actorId: string): void {
     const a = this.entry(tipo, actorId);
     a.subscribed = true;
     this.unsubscribedKeys.delete(key(tipo, actorId));
@@ -113,7 +114,7 @@ export class ActorRegistry {
     a.left = false;
   }
 
-  unsubscribed(tipo: OperacionActor, actorId: string): void {
+  unsubscribed(tipo: TipoActor, actorId: string): void {
     const k = key(tipo, actorId);
     const a = this.actors.get(k);
     if (!a) return;
@@ -121,7 +122,7 @@ export class ActorRegistry {
     this.markUnsubscribed(k);
   }
 
-  heard(tipo: OperacionActor, actorId: string, enCurso?: number): void {
+  heard(tipo: TipoActor, actorId: string, enCurso?: number): void {
     const a = this.entry(tipo, actorId);
     a.lastHeard = this.opts.clock.now();
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
@@ -129,13 +130,13 @@ export class ActorRegistry {
   }
 
   /** hola after adios: a restarted actor with a fixed id. */
-  hello(tipo: OperacionActor, actorId: string): void {
+  hello(tipo: TipoActor, actorId: string): void {
     const a = this.entry(tipo, actorId);
     a.left = false;
     this.heard(tipo, actorId, 0);
   }
 
-  left(tipo: OperacionActor, actorId: string): void {
+  left(tipo: TipoActor, actorId: string): void {
     const a = this.actors.get(key(tipo, actorId));
     if (a) a.left = true;
   }
@@ -144,12 +145,12 @@ export class ActorRegistry {
     return a.subscribed && !a.left && a.lastHeard !== undefined && now - a.lastHeard <= this.opts.deadMs;
   }
 
-  isLiveId(tipo: OperacionActor, actorId: string): boolean {
+  isLiveId(tipo: TipoActor, actorId: string): boolean {
     const a = this.actors.get(key(tipo, actorId));
     return a !== undefined && this.isLive(a);
   }
 
-  live(tipo: OperacionActor): ActorInfo[] {
+  live(tipo: TipoActor): ActorInfo[] {
     const now = this.opts.clock.now();
     const out: ActorInfo[] = [];
     for (const a of this.actors.values()) if (a.tipo === tipo && this.isLive(a, now)) out.push(a);
@@ -162,7 +163,7 @@ export class ActorRegistry {
    * `load` is the GC's own count of tasks in flight per actor (reported counts lag).
    * `exclude` avoids the actor that just missed a deadline, unless it is the only one.
    */
-  choose(tipo: OperacionActor, load: (actorId: string) => number, exclude?: string): string | undefined {
+  choose(tipo: TipoActor, load: (actorId: string) => number, exclude?: string): string | undefined {
     const all = this.live(tipo);
     const candidates = exclude !== undefined && all.length > 1 ? all.filter((a) => a.actorId !== exclude) : all;
     if (candidates.length === 0) return undefined;
@@ -179,7 +180,7 @@ export class ActorRegistry {
    * `refresh()` for one actor: O(1), for the per-message path (a flood of messages
    * from unknown ids must not rescan the whole registry each time).
    */
-  refreshOne(tipo: OperacionActor, actorId: string): Transitions {
+  refreshOne(tipo: TipoActor, actorId: string): Transitions {
     const a = this.actors.get(key(tipo, actorId));
     if (!a) return { joined: [], died: [] };
     const live = this.isLive(a);
@@ -224,7 +225,8 @@ export class ActorRegistry {
   liveCounts(): Record<OperacionActor, number> {
     const out = Object.fromEntries(OPERACIONES_ACTOR.map((t) => [t, 0])) as Record<OperacionActor, number>;
     const now = this.opts.clock.now();
-    for (const a of this.actors.values()) if (this.isLive(a, now)) out[a.tipo]++;
+    // Library types only: calculo actors are counted apart (live('calculo')).
+    for (const a of this.actors.values()) if (a.tipo !== 'calculo' && this.isLive(a, now)) out[a.tipo]++;
     return out;
   }
 }
