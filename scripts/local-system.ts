@@ -31,7 +31,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import type { TipoActor } from '../common/internal-protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
 import {
@@ -68,6 +69,8 @@ export interface LocalSystemOptions {
   /** Where PostgreSQL data and process logs live; default a temp dir removed by stop(). */
   dataDir?: string;
   actorsPerType?: number;
+  /** `calculo` actors (default 0), placed like the others (two-hosts: alternating pc1, pc2). */
+  calcActors?: number;
   /** Extra environment for every process (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
   /** 'standard' = the documented default ports (npm start); 'free' = any free ports (tests). */
@@ -206,10 +209,12 @@ export interface LocalSystem {
   /** The first GC's process (pc1's). */
   gc: ManagedProcess;
   actors: ManagedProcess[];
-  /** Starts one more actor of a type (on `host`, default pc1) and waits until the GC sees it live. */
-  addActor(tipo: OperacionActor, host?: HostName): Promise<ManagedProcess>;
-  /** Resolves when every running GC reports at least `n` live actors of every type. */
+  /** Starts one more actor of a type (on `host`, default pc1) and waits until it is healthy. */
+  addActor(tipo: TipoActor, host?: HostName): Promise<ManagedProcess>;
+  /** Resolves when every running GC reports at least `n` live actors of every library type. */
   waitForActors(n: number, timeoutMs?: number): Promise<void>;
+  /** Resolves when every running GC reports exactly `n` live calculo actors. */
+  waitForCalcActors(n: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -535,7 +540,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
     let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipo: OperacionActor, on?: HostName) => {
+    const addActorProcess = async (tipo: TipoActor, on?: HostName) => {
       const n = (counters[tipo] = (counters[tipo] ?? 0) + 1);
       // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
       const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
@@ -579,11 +584,24 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       }
     };
 
+    const waitForCalcActors = async (n: number, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = gcs.filter((g) => g.process.running);
+        const live = await Promise.all(running.map(async (g) => (await g.process.status<GcStatus>())?.calculo?.actoresVivos));
+        if (running.length > 0 && live.every((x) => x === n)) return;
+        if (Date.now() > deadline) throw new Error(`not ${n} live calculo actors after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
     const perType = opts.actorsPerType ?? 2;
     for (let i = 0; i < perType; i++) for (const t of OPERACIONES_ACTOR) await addActorProcess(t);
+    for (let i = 0; i < (opts.calcActors ?? 0); i++) await addActorProcess('calculo');
     await Promise.all(actors.map((a) => a.waitHealthy()));
     checkAborted();
     if (perType > 0) await waitForActors(perType);
+    if (opts.calcActors) await waitForCalcActors(opts.calcActors);
     checkAborted();
 
     // Processes are grouped by their spec.host when asked, so actors added later belong to their host too.
@@ -630,6 +648,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         return a;
       },
       waitForActors,
+      waitForCalcActors,
       stop,
     };
   } catch (err) {
