@@ -29,15 +29,21 @@ export const MAX_NUMEROS = 1000;
 /** suma_cuadrados splits over at most this many actors: past it, more parts cost messages, not time. */
 export const MAX_PARTES = 64;
 
+/** A message for a value of the wrong type only; bounds keep their own messages. */
+const tipo = (mensaje: string) => ({ error: (issue: { code?: string }) => (issue.code === 'invalid_type' ? mensaje : undefined) });
 // zod 4's number() refuses Infinity and NaN: JSON.parse turns 1e400 into Infinity.
-const numero = z.number({ error: 'se espera un número finito' });
+const numero = z.number(tipo('se espera un número finito'));
 const texto = z
-  .string({ error: 'se espera un texto' })
-  .max(MAX_TEXTO)
+  .string(tipo('se espera un texto'))
+  .max(MAX_TEXTO, `como mucho ${MAX_TEXTO} caracteres`)
   .refine((t) => !/\p{Cc}/u.test(t), 'contiene un carácter de control')
   .refine((t) => !LONE_SURROGATE.test(t), 'contiene texto UTF-16 mal formado');
-const numeros = z.array(numero, { error: 'se espera una lista de números' }).max(MAX_NUMEROS);
-const enteroRango = z.number({ error: 'se espera un entero' }).int('se espera un entero').min(1).max(MAX_N_SUMA_CUADRADOS);
+const numeros = z.array(numero, tipo('se espera una lista de números')).max(MAX_NUMEROS, `como mucho ${MAX_NUMEROS} números`);
+const enteroRango = z
+  .number(tipo('se espera un entero'))
+  .int('se espera un entero')
+  .min(1, 'debe ser al menos 1')
+  .max(MAX_N_SUMA_CUADRADOS, `como mucho ${MAX_N_SUMA_CUADRADOS} (límite de suma_cuadrados)`);
 
 const binaria = z.object({ operacion: z.enum(OPERACIONES_BINARIAS), a: numero, b: numero });
 const deTexto = z.object({ operacion: z.enum(OPERACIONES_TEXTO), texto });

@@ -61,7 +61,11 @@ describe('calculation requests', () => {
       expect(r.codigo, JSON.stringify(b).slice(0, 80)).toBe('SOLICITUD_INVALIDA');
       if (typeof b !== 'string') expect(r.id).toBe('etq-1');
     }
-    expect(refused({ operacion: 'suma_cuadrados', n: MAX_N_SUMA_CUADRADOS + 1 }).mensaje).toMatch(/'n'/);
+    expect(refused({ operacion: 'suma_cuadrados', n: MAX_N_SUMA_CUADRADOS + 1 }).mensaje).toBe(`Solicitud inválida en 'n': como mucho ${MAX_N_SUMA_CUADRADOS} (límite de suma_cuadrados)`);
+    expect(refused({ operacion: 'suma_cuadrados', n: 0 }).mensaje).toBe("Solicitud inválida en 'n': debe ser al menos 1");
+    expect(refused({ operacion: 'suma_cuadrados', n: 2.5 }).mensaje).toBe("Solicitud inválida en 'n': se espera un entero");
+    expect(refused({ operacion: 'suma', a: 'x', b: 1 }).mensaje).toBe("Solicitud inválida en 'a': se espera un número finito");
+    expect(refused({ operacion: 'eco', texto: 'x'.repeat(MAX_TEXTO + 1) }).mensaje).toBe(`Solicitud inválida en 'texto': como mucho ${MAX_TEXTO} caracteres`);
   });
 
   it('the same size, JSON and object checks as library requests', () => {
