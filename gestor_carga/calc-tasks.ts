@@ -25,7 +25,7 @@ export interface Entrega {
 export interface CalcTaskHandlers {
   done(r: ResultadoCalculo, e: Entrega): void;
   fail(codigo: 'SIN_ACTORES' | 'ERROR_INTERNO', mensaje: string): void;
-  /** Whether an OK result can be right; a refused one is sent to another actor. */
+  /** Whether a result can be right (any code); a refused one is sent to another actor. */
   check?(r: ResultadoCalculo): boolean;
 }
 
@@ -107,12 +107,13 @@ export class CalcTasks implements TaskPort {
   /**
    * A result from an actor. Accepted from whoever held the task, also an earlier holder
    * that was merely late (a calculation is the same wherever it runs); unknown ids (late
-   * copies of finished tasks) are ignored. Returns whether it was accepted.
+   * copies of finished tasks) and actors that never held the task are ignored. Returns
+   * whether it was accepted.
    */
   onResultado(actorId: string, r: ResultadoCalculo): boolean {
     const t = this.tasks.get(r.id);
-    if (!t) return false;
-    if (r.codigo === 'OK' && t.h.check && !t.h.check(r)) {
+    if (!t || (t.actorId !== actorId && !t.previos.includes(actorId))) return false;
+    if (t.h.check && !t.h.check(r)) {
       t.rechazos++;
       if (t.rechazos >= (this.d.maxRechazos ?? 3)) {
         this.cancel(t.id);

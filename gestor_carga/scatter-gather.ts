@@ -114,7 +114,8 @@ export function sumaCuadrados(n: number, actores: readonly string[], port: TaskP
     id = port.submit(
       { operacion: 'suma_cuadrados', a: p.a, b: p.b },
       {
-        check: (r: ResultadoCalculo) => parteCorrecta(p, r.valor),
+        // A part's input is always valid: any answer but its exact sum means a faulty actor.
+        check: (r: ResultadoCalculo) => r.codigo === 'OK' && parteCorrecta(p, r.valor),
         done(r, e) {
           end();
           if (r.codigo !== 'OK' || !parteCorrecta(p, r.valor)) {

@@ -150,6 +150,16 @@ describe('calculation tasks', () => {
     expect(only.tasks.size).toBe(0);
   });
 
+  it('a result from an actor that never held the task is ignored', () => {
+    const w = world(['c1', 'c2']);
+    const { got, h } = handlers();
+    const id = w.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, h, 'c1');
+    expect(w.tasks.onResultado('c2', { id, codigo: 'OK', valor: 99 })).toBe(false);
+    expect(got.done).toBeUndefined();
+    expect(w.tasks.onResultado('c1', { id, codigo: 'OK', valor: 2 })).toBe(true);
+    expect(got.done?.r.valor).toBe(2);
+  });
+
   it('a cancelled task is forgotten: its result is ignored', () => {
     const w = world(['c1']);
     const { got, h } = handlers();
@@ -209,7 +219,12 @@ describe('scatter/gather rules', () => {
     const moved = w.published[3]!;
     expect(moved.tarea.calculo).toEqual({ operacion: 'suma_cuadrados', a: 4, b: 6 });
     expect(moved.actorId).not.toBe('c2');
-    w.tasks.onResultado('c3', w.answer(2));
+    // A faulty answer for a part (any code but its exact sum) is not taken: the part goes elsewhere.
+    w.tasks.onResultado('c3', { id: w.published[2]!.tarea.id, codigo: 'ERROR_INTERNO', mensaje: 'falló' });
+    const again = w.published[4]!;
+    expect(again.tarea.calculo).toEqual({ operacion: 'suma_cuadrados', a: 7, b: 9 });
+    expect(again.actorId).not.toBe('c3');
+    w.tasks.onResultado(again.actorId, w.answer(4));
     w.tasks.onResultado(moved.actorId, w.answer(3));
     const o = await run.outcome;
     expect(o).toEqual({
@@ -218,7 +233,7 @@ describe('scatter/gather rules', () => {
       partes: [
         { a: 1, b: 3, resultado: '14', actor: 'c1', intentos: 1 },
         { a: 4, b: 6, resultado: '77', actor: moved.actorId, intentos: 2, reasignadaDesde: ['c2'] },
-        { a: 7, b: 9, resultado: '194', actor: 'c3', intentos: 1 },
+        { a: 7, b: 9, resultado: '194', actor: again.actorId, intentos: 2, reasignadaDesde: ['c3'] },
       ],
     });
     expect(w.tasks.size).toBe(0);
