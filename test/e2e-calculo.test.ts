@@ -14,6 +14,7 @@ import type { ManagedProcess } from '../scripts/child-process.js';
 import { repoRoot } from '../scripts/local-system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import type { NuevaPeticion } from '../solicitante/types.js';
 
 const run = promisify(execFile);
 const DEADLINE_MS = 1500;
@@ -44,7 +45,8 @@ afterAll(async () => {
 });
 
 const calcActors = (): ManagedProcess[] => sys.actors.filter((a) => a.running && a.spec.name.startsWith('calculo-'));
-const send = (s: Record<string, unknown>): Promise<Respuesta> => sys.client().send(s as never);
+// Any object: some requests are wrong on purpose.
+const send = (s: Record<string, unknown>): Promise<Respuesta> => sys.client().send(s as unknown as NuevaPeticion);
 
 function freeze(a: ManagedProcess): void {
   process.kill(a.pid!, 'SIGSTOP');

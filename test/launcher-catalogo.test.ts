@@ -93,6 +93,9 @@ describe("npm start's banner", () => {
       clients.push(c);
       expect(await c.send({ operacion: 'consulta', isbn: '978-1-11-111111-1' })).toMatchObject({ codigo: 'OK', datos: { total: 3, disponibles: 3 } });
       expect(await c.send({ operacion: 'prestamo', titulo: 'el libro nuevo', usuario: 'cat-1' })).toMatchObject({ codigo: 'APROBADO', datos: { isbn: '978-1-11-111111-1' } });
+      // Its calculo actor answers the calculation the banner suggests.
+      expect(banner).toMatch(/Cálculo:\s+npm run ps -- --gc \S+ calc suma 10 5/);
+      expect(await c.send({ operacion: 'suma', a: 10, b: 5 })).toMatchObject({ codigo: 'OK', datos: { resultado: 15, actor: 'calculo-1' } });
 
       // A bad file is named and changes nothing.
       writeFileSync(join(elsewhere, 'malo.csv'), 'isbn,titulo,autor,ejemplares\n978-1-11-111113-5,Malo,Autor,-1\n');
