@@ -15,7 +15,7 @@
 import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OperacionActor, Resultado } from '../common/protocol.js';
-import { parseFrame, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
+import { MAX_BATCH_BYTES, parseBatch, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
@@ -60,8 +60,8 @@ export function defaultActorId(tipo: string, hostname = os.hostname(), pid = pro
   return `${tipo}-${host}-${pid}`.slice(0, 64);
 }
 
-/** Tasks are a few hundred bytes; anything far bigger is dropped unread. */
-const MAX_TAREA_BYTES = 64 * 1024;
+/** A task is a few hundred bytes, a batch of them up to MAX_BATCH_BYTES; anything bigger is dropped unread. */
+const MAX_TAREA_BYTES = MAX_BATCH_BYTES;
 
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
   const tipo = cfg.ACTOR_TIPO;
@@ -86,15 +86,19 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
         topic,
         log: log.child({ gc: pub }),
         onTask(frames) {
-          const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
-          if (!tarea) {
-            malformed.inc();
+          // One task, or a batch of them (what the GC published for us at once).
+          const { items, malformed: bad } = frames.length === 2 ? parseBatch(tareaSchema, frames[1], MAX_TAREA_BYTES) : { items: [], malformed: [undefined] };
+          if (bad.length > 0) {
+            malformed.inc(bad.length);
+            malformedLogged += bad.length;
             // Logged, but not one line per message if something floods us.
-            if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed task ignored');
-            return;
+            if (logThisOne(malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed task ignored');
           }
-          const outcome = runner.submit(tarea, index);
-          log.debug({ opId: tarea.id, intento: tarea.intento, outcome, gc: pub }, 'task received');
+          for (const tarea of items) {
+            const outcome = runner.submit(tarea, index);
+            if (log.isLevelEnabled('debug')) log.debug({ opId: tarea.id, intento: tarea.intento, outcome, gc: pub }, 'task received');
+          }
+          return items.length;
         },
       }),
   );

@@ -7,7 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TIPO_CALCULO, tareaCalculoSchema, type ResultadoCalculo, type TareaCalculo } from '../common/calc-protocol.js';
-import { parseFrame, topicFor, type MensajeActor } from '../common/internal-protocol.js';
+import { MAX_BATCH_BYTES, parseBatch, topicFor, type MensajeActor } from '../common/internal-protocol.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import { within } from '../common/within.js';
@@ -37,8 +37,8 @@ export interface CalcActorHandle {
   kill(): void;
 }
 
-/** A calculation task is at most a 16 KiB request's worth of data. */
-const MAX_TAREA_BYTES = 64 * 1024;
+/** A task is at most a 16 KiB request's worth of data, a batch of them up to MAX_BATCH_BYTES. */
+const MAX_TAREA_BYTES = MAX_BATCH_BYTES;
 
 export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { registry?: Registry } = {}): Promise<CalcActorHandle> {
   const tipo = TIPO_CALCULO;
@@ -63,14 +63,18 @@ export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { 
         topic,
         log: log.child({ gc: pub }),
         onTask(frames) {
-          const tarea = parseFrame(tareaCalculoSchema, frames[1], MAX_TAREA_BYTES);
-          if (!tarea) {
-            malformed.inc();
-            if (logThisOne(++malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed calculation task ignored');
-            return;
+          // One task, or a batch of them (what the GC published for us at once), as in actor.ts.
+          const { items, malformed: bad } = frames.length === 2 ? parseBatch(tareaCalculoSchema, frames[1], MAX_TAREA_BYTES) : { items: [], malformed: [undefined] };
+          if (bad.length > 0) {
+            malformed.inc(bad.length);
+            malformedLogged += bad.length;
+            if (logThisOne(malformedLogged, 20)) log.warn({ bytes: frames[1]?.length ?? 0, frames: frames.length, gc: pub }, 'malformed calculation task ignored');
           }
-          const outcome = runner.submit(tarea, index);
-          log.debug({ tarea: tarea.id, intento: tarea.intento, operacion: tarea.calculo.operacion, outcome, gc: pub }, 'calculation task received');
+          for (const tarea of items) {
+            const outcome = runner.submit(tarea, index);
+            log.debug({ tarea: tarea.id, intento: tarea.intento, operacion: tarea.calculo.operacion, outcome, gc: pub }, 'calculation task received');
+          }
+          return items.length;
         },
       }),
   );

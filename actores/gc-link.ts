@@ -21,8 +21,8 @@ export interface GcLinkOptions {
   backend: string;
   topic: string;
   log: Logger;
-  /** Every message received on the topic (the caller parses and counts). Must not throw. */
-  onTask(frames: Buffer[]): void;
+  /** Every message received on the topic (one task or a batch); returns how many tasks it held. Must not throw. */
+  onTask(frames: Buffer[]): number;
 }
 
 export class GcLink {
@@ -50,14 +50,14 @@ export class GcLink {
     this.sub.connect(o.pub);
     this.sub.subscribe(o.topic);
     this.dealer.connect(o.backend);
-    this.out = new SendQueue(this.dealer, o.log, 'dealer', { maxDepth: MAX_OUTBOX });
+    // Results (and heartbeats) queued at once go as one message: one wake of the GC for all.
+    this.out = new SendQueue(this.dealer, o.log, 'dealer', { maxDepth: MAX_OUTBOX, coalesce: true });
     this.receiving = (async () => {
       try {
         for await (const frames of sub) {
           // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
           if (frames[0]?.toString('utf8') !== o.topic) continue;
-          this.tasks++;
-          o.onTask(frames);
+          this.tasks += o.onTask(frames);
         }
       } catch (err) {
         if (!this.stopping) o.log.error({ err }, 'task receive loop failed');

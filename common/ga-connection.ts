@@ -12,13 +12,18 @@
  * zeromq.js allows one pending receive and one pending send per socket (a second
  * one throws EBUSY), hence one receive loop per socket and a FIFO send queue.
  *
+ * Requests queued at once go as one batch frame (internal-protocol.ts "batches"):
+ * the queue is drained at the end of the event-loop turn, so the calls one wake of
+ * the caller made share one message, and one wake of the GA. Replies may come back
+ * batched too.
+ *
  * Lazy Pirate: `recycle()` closes the socket and fails everything waiting on it;
  * the next request creates a fresh socket. The storage client recycles when the
  * endpoint's breaker opens, so no call ever waits on a socket believed dead.
  */
 import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
-import { gaReplySchema, parseFrame, type GaReply, type GaRequest } from './internal-protocol.js';
+import { encodeBatch, gaReplySchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type GaReply, type GaRequest } from './internal-protocol.js';
 import { MAX_TRANSPORT_BYTES } from './protocol.js';
 
 /** Why an attempt produced no reply. `kind` drives metrics and the error text. */
@@ -153,17 +158,30 @@ export class GaConnection {
 
   private async drain(link: Link): Promise<void> {
     link.draining = true;
+    // The rest of this turn's calls join the batch.
+    await new Promise<void>((r) => setImmediate(r));
     try {
       while (!link.closed && link.queue.length > 0) {
-        const item = link.queue.shift()!;
-        // Its attempt already timed out while queued: nothing to send.
-        const p = link.pending.get(item.rid);
-        if (!p) continue;
-        p.stage = 'sending';
+        // Requests whose attempt already timed out while queued: nothing to send.
+        const batch: { rid: string; frame: string; p: Pending }[] = [];
+        let bytes = 0;
+        while (link.queue.length > 0 && batch.length < MAX_BATCH_ITEMS) {
+          const item = link.queue[0]!;
+          if (batch.length > 0 && bytes + item.frame.length + 1 > MAX_BATCH_BYTES) break;
+          link.queue.shift();
+          const p = link.pending.get(item.rid);
+          if (!p) continue;
+          p.stage = 'sending';
+          batch.push({ ...item, p });
+          bytes += item.frame.length + 1;
+        }
+        if (batch.length === 0) continue;
         try {
-          await link.sock.send(item.frame);
-          p.stage = 'sent';
-          if (p.expired && link.pending.delete(item.rid)) p.reject(new GaAttemptError('timeout', 'no reply in time (sent late)'));
+          await link.sock.send(encodeBatch(batch.map((b) => b.frame)));
+          for (const { rid, p } of batch) {
+            p.stage = 'sent';
+            if (p.expired && link.pending.delete(rid)) p.reject(new GaAttemptError('timeout', 'no reply in time (sent late)'));
+          }
         } catch (err) {
           if (link.closed) return;
           // EAGAIN = no connected peer (immediate) or queue full within sendTimeout. Every
@@ -174,7 +192,7 @@ export class GaConnection {
             code === 'EAGAIN'
               ? new GaAttemptError('unreachable', `not connected (send timed out after ${this.opts.sendTimeoutMs} ms)`, { cause: err })
               : new GaAttemptError('transport', `send failed: ${(err as Error).message}`, { cause: err });
-          this.failQueued(link, item.rid, failure);
+          for (const { rid } of batch) this.failQueued(link, rid, failure);
           if (code === 'EAGAIN') {
             for (const q of link.queue.splice(0)) this.failQueued(link, q.rid, failure);
           }
@@ -206,21 +224,35 @@ export class GaConnection {
     }
   }
 
+  /** One reply, or a batch of them. */
   private onFrame(link: Link, frame: Buffer | undefined): void {
-    const reply = parseFrame(gaReplySchema, frame, this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES) as GaReply | undefined;
-    if (!reply) {
+    const maxBytes = Math.max(this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES, MAX_BATCH_BYTES);
+    let obj: unknown;
+    try {
+      obj = frame && frame.length > 0 && frame.length <= maxBytes ? JSON.parse(frame.toString('utf8')) : undefined;
+    } catch {
+      obj = undefined;
+    }
+    const list = Array.isArray(obj) ? obj.slice(0, MAX_BATCH_ITEMS) : [obj];
+    for (const item of list) this.onReply(link, item, frame?.length ?? 0);
+  }
+
+  private onReply(link: Link, obj: unknown, bytes: number): void {
+    const r = gaReplySchema.safeParse(obj);
+    if (!r.success) {
       // A malformed reply that still names a waiting rid fails that attempt rather than letting it time out.
-      const rid = salvageRid(frame);
+      const rid = salvageRid(obj);
       const p = rid === undefined ? undefined : link.pending.get(rid);
       if (rid !== undefined && p) {
         link.pending.delete(rid);
         clearTimeout(p.timer);
         p.reject(new GaAttemptError('transport', 'malformed GA reply'));
       } else {
-        this.log.warn({ endpoint: this.endpoint, bytes: frame?.length ?? 0 }, 'malformed GA reply dropped');
+        this.log.warn({ endpoint: this.endpoint, bytes }, 'malformed GA reply dropped');
       }
       return;
     }
+    const reply = r.data as GaReply;
     const p = link.pending.get(reply.rid);
     if (!p) {
       this.log.debug({ endpoint: this.endpoint, rid: reply.rid }, 'GA reply for unknown or expired rid dropped');
@@ -232,13 +264,7 @@ export class GaConnection {
   }
 }
 
-function salvageRid(frame: Buffer | undefined): string | undefined {
-  if (!frame || frame.length > 64 * 1024) return undefined;
-  try {
-    const obj: unknown = JSON.parse(frame.toString('utf8'));
-    if (obj && typeof obj === 'object' && typeof (obj as { rid?: unknown }).rid === 'string') return (obj as { rid: string }).rid;
-  } catch {
-    /* not JSON */
-  }
+function salvageRid(obj: unknown): string | undefined {
+  if (obj && typeof obj === 'object' && typeof (obj as { rid?: unknown }).rid === 'string') return (obj as { rid: string }).rid;
   return undefined;
 }

@@ -9,7 +9,15 @@
  * `maxDepth` drops the oldest waiting message past that many, and `send(…, { replaces })`
  * keeps at most one waiting message per key (a newer one takes the older one's place),
  * for messages that are only useful fresh, like heartbeats.
+ *
+ * `coalesce`: messages queued for the same peer while the pump waits go out as one
+ * batch message (internal-protocol.ts "batches"). A message's last frame is its JSON
+ * body and the frames before it its address (a ROUTER's routing id, a PUB topic, none
+ * on a DEALER); bodies with the same address are packed into one array, in order.
+ * The pump then waits for the end of the current event-loop turn (setImmediate)
+ * before sending, so everything one wake produced leaves together.
  */
+import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './internal-protocol.js';
 import { logThisOne, type Logger } from './logger.js';
 import { within } from './within.js';
 
@@ -20,6 +28,8 @@ export interface FrameSink {
 export interface SendQueueOptions {
   /** At most this many messages wait; past it the oldest is dropped (counted, logged). Default: no bound. */
   maxDepth?: number;
+  /** Pack messages for the same peer into batch messages. */
+  coalesce?: boolean;
 }
 
 interface Entry {
@@ -27,15 +37,18 @@ interface Entry {
   key?: string;
 }
 
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class SendQueue {
-  private readonly queue: Entry[] = [];
+  private queue: Entry[] = [];
   /** The waiting (not yet handed to ZeroMQ) entry per `replaces` key. */
   private readonly byKey = new Map<string, Entry>();
   private pumping: Promise<void> | undefined;
   private closed = false;
   private droppedCount = 0;
   private failedCount = 0;
+  private sentMessages = 0;
+  private sentFrames = 0;
 
   constructor(
     private readonly sock: FrameSink,
@@ -52,6 +65,11 @@ export class SendQueue {
   /** Messages dropped unsent because the queue was full. */
   get dropped(): number {
     return this.droppedCount;
+  }
+
+  /** Messages handed to ZeroMQ, and the ZeroMQ messages they went in (fewer when coalesced). */
+  get sent(): { mensajes: number; envios: number } {
+    return { mensajes: this.sentMessages, envios: this.sentFrames };
   }
 
   /**
@@ -104,19 +122,51 @@ export class SendQueue {
     if (logThisOne(this.droppedCount)) this.log.warn({ socket: this.what, dropped: this.droppedCount }, 'send queue full; oldest message dropped');
   }
 
+  /**
+   * What to send next: the first waiting message, with (coalesce) every other waiting
+   * message for the same address packed behind it, within the batch bounds.
+   */
+  private next(): { frames: Array<Buffer | string>; count: number } | undefined {
+    const first = this.queue.shift();
+    if (!first) return undefined;
+    this.unindex(first);
+    if (!this.opts.coalesce || this.queue.length === 0) return { frames: first.frames, count: 1 };
+    const address = addressOf(first.frames);
+    const bodies = [String(first.frames[first.frames.length - 1])];
+    let bytes = bodies[0]!.length;
+    // One pass: what joins the batch leaves the queue, the rest keeps its order.
+    const rest: Entry[] = [];
+    for (const e of this.queue) {
+      const body = bodies.length < MAX_BATCH_ITEMS && addressOf(e.frames) === address ? String(e.frames[e.frames.length - 1]) : undefined;
+      if (body === undefined || bytes + body.length + 1 > MAX_BATCH_BYTES) {
+        rest.push(e);
+        continue;
+      }
+      this.unindex(e);
+      bodies.push(body);
+      bytes += body.length + 1;
+    }
+    this.queue = rest;
+    if (bodies.length === 1) return { frames: first.frames, count: 1 };
+    return { frames: [...first.frames.slice(0, -1), encodeBatch(bodies)], count: bodies.length };
+  }
+
   private async pump(): Promise<void> {
     // Yield first, so `send` has stored this promise in `pumping` before the `finally`
     // below can clear it. zeromq's send throws synchronously (EBADF, EBUSY); without
     // this a pump whose sends all threw would finish inside `send`, and `pumping` would
     // then hold a settled promise for good: nothing sent again, drain() spinning.
-    await undefined;
+    // Coalescing waits for the rest of this event-loop turn: what it produces goes together.
+    if (this.opts.coalesce) await nextTurn();
+    else await undefined;
     try {
-      for (let next = this.queue.shift(); next && !this.closed; next = this.queue.shift()) {
-        this.unindex(next);
+      for (let next = this.next(); next && !this.closed; next = this.next()) {
         try {
           await this.sock.send(next.frames);
+          this.sentMessages += next.count;
+          this.sentFrames++;
         } catch (err) {
-          this.failedCount++;
+          this.failedCount += next.count;
           if (!this.closed && logThisOne(this.failedCount)) this.log.warn({ err: (err as Error).message, socket: this.what, failed: this.failedCount }, 'send failed; message dropped');
         }
       }
@@ -124,4 +174,13 @@ export class SendQueue {
       this.pumping = undefined;
     }
   }
+}
+
+/** The frames before the body, as a comparable key (routing ids are binary). */
+function addressOf(frames: Array<Buffer | string>): string {
+  if (frames.length === 1) return '';
+  return frames
+    .slice(0, -1)
+    .map((f) => (typeof f === 'string' ? `s:${f}` : `b:${f.toString('latin1')}`))
+    .join('\u0000');
 }

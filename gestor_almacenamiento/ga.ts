@@ -19,7 +19,8 @@ import type { GaReply } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import { MAX_TRANSPORT_BYTES } from '../common/protocol.js';
 import { isConnectionError } from './db.js';
-import { dispatch, opIdOf, parseGaRequest, type RoleGate } from './dispatch.js';
+import { dispatch, opIdOf, parseGaRequests, type ParsedRequest, type RoleGate } from './dispatch.js';
+import { encodeBatch } from '../common/internal-protocol.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
 import { describePgNode, statusSessions } from './pg-status.js';
@@ -154,10 +155,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     const endpoint = router.lastEndpoint ?? cfg.GA_BIND;
     const sends = new SendQueue(router, log, 'router');
 
-    const handle = async (frames: Buffer[]): Promise<void> => {
-      const t0 = performance.now();
-      const { envelope, body } = splitEnvelope(frames);
-      const parsed = parseGaRequest(body);
+    const handleOne = async (parsed: ParsedRequest, t0: number): Promise<string> => {
       let reply: GaReply;
       const cmd = parsed.ok ? parsed.req.cmd : 'invalida';
       if (closing) {
@@ -177,7 +175,6 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
           log,
         });
       }
-      sends.send([...envelope, Buffer.from(JSON.stringify(reply))]);
       const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
       const seconds = (performance.now() - t0) / 1000;
       metrics.requests.inc({ cmd, codigo });
@@ -187,6 +184,18 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       if (log.isLevelEnabled('debug')) {
         log.debug({ opId: parsed.ok ? opIdOf(parsed.req) : undefined, rid: reply.rid, cmd, codigo, ms: Math.round(seconds * 1e4) / 10 }, 'GA request');
       }
+      return JSON.stringify(reply);
+    };
+    /**
+     * A frame holds one request or a batch. Every request runs on its own (a batch's writes
+     * start in one turn, so they share a group commit); a batch is answered with one batch of
+     * replies once all are done, a single request with a single reply.
+     */
+    const handle = async (frames: Buffer[]): Promise<void> => {
+      const t0 = performance.now();
+      const { envelope, body } = splitEnvelope(frames);
+      const replies = await Promise.all(parseGaRequests(body).map((p) => handleOne(p, t0)));
+      sends.send([...envelope, encodeBatch(replies)]);
     };
 
     // ONE receive loop; each request runs on its own so many share the pool at once.

@@ -2,7 +2,9 @@
  * Opportunistic batching (group commit) for the GA's writes.
  *
  * At most `maxInFlight` batches run at once. A request that finds a free slot
- * starts at once, alone: a lightly loaded GA adds no waiting. Requests that
+ * starts at the end of the current event-loop turn, together with every other
+ * request that turn produced (a batch frame from a client, or several frames read
+ * in one wake): a lightly loaded GA adds no more than that turn. Requests that
  * arrive while every slot is busy queue up, and the next free slot takes them
  * all (up to `maxBatch`) as one batch — one round trip and one commit instead
  * of one each. The busier the GA, the bigger the batches.
@@ -43,6 +45,7 @@ export class WriteBatcher<I, O> {
   private readonly asideQueue: Waiting<I, O>[] = [];
   private running = 0;
   private asideRunning = 0;
+  private scheduled = false;
 
   constructor(private readonly o: WriteBatcherOptions<I, O>) {}
 
@@ -59,7 +62,14 @@ export class WriteBatcher<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.running < this.o.maxInFlight) this.next();
+      if (this.running < this.o.maxInFlight && !this.scheduled) {
+        // The rest of this turn's requests join the batch.
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          while (this.running < this.o.maxInFlight && this.queue.length > 0) this.next();
+        });
+      }
     });
   }
 

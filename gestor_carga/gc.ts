@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { Router, XPublisher } from 'zeromq';
 import { Registry } from 'prom-client';
 import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, type OperacionActor, type Respuesta } from '../common/protocol.js';
-import { mensajeActorSchema, parseFrame, topicFor, type MensajeActor, type Tarea, type TipoActor } from '../common/internal-protocol.js';
+import { mensajeActorSchema, parseBatch, topicFor, type MensajeActor, type Tarea, type TipoActor } from '../common/internal-protocol.js';
 import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
@@ -123,7 +123,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     backend: backend.lastEndpoint ?? cfg.GC_BACKEND_BIND,
   };
   const frontQ = new SendQueue(frontend, log, 'frontend');
-  const pubQ = new SendQueue(pub, log, 'pub');
+  // Tasks for the same actor that one wake produced go out as one message (a batch).
+  const pubQ = new SendQueue(pub, log, 'pub', { coalesce: true });
 
   const actors = new ActorRegistry({ deadMs: cfg.ACTOR_DEAD_MS, estrategia: cfg.GC_ESTRATEGIA, clock });
   // The tracker identifies an actor by its topic: actor ids are only unique per type.
@@ -269,13 +270,18 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     actorChanged(p.tipo, p.actorId);
   }
 
-  function onActorMessage(frames: Buffer[]): void {
-    // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
-    const m = parseFrame(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME) as MensajeActor | undefined;
-    if (!m || frames.length < 2) {
-      if (logThisOne(++badActorMessages, 20)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
-      return;
+  function onActorFrame(frames: Buffer[]): void {
+    // One message or a batch of them (what the actor had queued at once).
+    const { items, malformed } = frames.length < 2 ? { items: [], malformed: [undefined] } : parseBatch(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME);
+    if (malformed.length > 0) {
+      badActorMessages += malformed.length;
+      if (logThisOne(badActorMessages, 20)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
     }
+    // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
+    for (const m of items as MensajeActor[]) onActorMessage(m);
+  }
+
+  function onActorMessage(m: MensajeActor): void {
     switch (m.t) {
       case 'hola':
         actors.hello(m.tipo, m.actorId);
@@ -320,7 +326,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   const loops = [
     loop('frontend', frontend, onRequest),
     loop('pub', pub, (frames) => onSubscription(frames[0])),
-    loop('backend', backend, onActorMessage),
+    loop('backend', backend, onActorFrame),
   ];
 
   // Replies per second between two reports to the ledger: the load every GC's /status shows for this one.

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dealer, Subscriber } from 'zeromq';
 import { encode } from '../common/protocol.js';
 import { tareaCalculoSchema } from '../common/calc-protocol.js';
-import { parseFrame } from '../common/internal-protocol.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../common/internal-protocol.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 
@@ -147,10 +147,10 @@ describe('HTTP gateway', () => {
     void (async () => {
       try {
         for await (const frames of sub) {
-          const t = parseFrame(tareaCalculoSchema, frames[1]);
-          if (!t) continue;
-          wrong++;
-          await dealer.send(encode({ t: 'calculado', actorId, tipo: 'calculo', resultado: { id: t.id, codigo: 'OK', valor: '12345' } }));
+          for (const t of parseBatch(tareaCalculoSchema, frames[1], MAX_BATCH_BYTES).items) {
+            wrong++;
+            await dealer.send(encode({ t: 'calculado', actorId, tipo: 'calculo', resultado: { id: t.id, codigo: 'OK', valor: '12345' } }));
+          }
         }
       } catch {
         // closed

@@ -149,7 +149,10 @@ describe('bad requests', () => {
     expect(await raw(['esto no es JSON'])).toMatchObject({ ...invalid, rid: '' });
     expect(await raw([Buffer.alloc(0)])).toMatchObject({ ...invalid, rid: '' });
     expect(await raw([Buffer.alloc(1024 * 1024, 0x7b)])).toMatchObject({ ...invalid, rid: '' });
-    expect(await raw(['[1,2,3]'])).toMatchObject(invalid);
+    // A batch of three things that are not requests: three invalid replies, in one batch.
+    expect(await raw(['[1,2,3]'])).toMatchObject([invalid, invalid, invalid]);
+    expect(await raw(['[]'])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw([JSON.stringify(Array.from({ length: 65 }, (_, i) => ({ rid: `b${i}`, cmd: 'ping' })))])).toMatchObject({ ...invalid, rid: '' });
     expect(await raw([JSON.stringify({ rid: 'x1', cmd: 'borrar' })])).toMatchObject({ ...invalid, rid: 'x1' });
     expect(await raw([JSON.stringify({ rid: 'x2', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: 42, usuario: 'ana', id: 'a' } })])).toMatchObject({ ...invalid, rid: 'x2' });
     expect(await raw([JSON.stringify({ rid: 'x3', cmd: 'pendientes', limite: -1 })])).toMatchObject({ ...invalid, rid: 'x3' });
@@ -161,6 +164,30 @@ describe('bad requests', () => {
     const r = await client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' });
     expect(r).toMatchObject({ ok: true, resultado: { datos: { disponibles: 50 } } });
   });
+});
+
+test('a batch frame is answered with one batch of replies, each by its rid, in order; its writes share one transaction', async () => {
+  const batch = [
+    { rid: 'lote-1', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-a', id: 'lote-op-1' } },
+    { rid: 'lote-2', cmd: 'consultar', isbn: '978-84-206-7412-4' },
+    { rid: 'lote-3', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-b', id: 'lote-op-2' } },
+    { rid: 'lote-4', cmd: 'borrar' },
+  ];
+  const bucket = (body: string, le: string) => Number(new RegExp(`^ga_write_batch_size_bucket\\{le="${le}"[^}]*\\} (\\d+)`, 'm').exec(body)?.[1] ?? NaN);
+  const batchesOf2 = async () => {
+    const body = (await http('/metrics')).body;
+    return bucket(body, '2') - bucket(body, '1');
+  };
+  const before = await batchesOf2();
+  const replies = (await raw([JSON.stringify(batch)])) as unknown as GaReply[];
+  expect(await batchesOf2()).toBe(before + 1);
+  expect(replies.map((r) => r.rid)).toEqual(['lote-1', 'lote-2', 'lote-3', 'lote-4']);
+  expect(replies).toMatchObject([
+    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-1' } },
+    { ok: true, resultado: { codigo: 'OK' } },
+    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-2' } },
+    { ok: false, codigo: 'SOLICITUD_INVALIDA' },
+  ]);
 });
 
 test('200 requests in flight all complete', async () => {

@@ -18,11 +18,13 @@ function controlledRun() {
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('WriteBatcher', () => {
-  test('an idle batcher runs a lone item at once; items arriving meanwhile go together in the next batch', async () => {
+  test('an idle batcher runs a lone item at the end of the turn; items arriving meanwhile go together in the next batch', async () => {
     const { calls, run } = controlledRun();
     const sizes: number[] = [];
     const b = new WriteBatcher<number, number>({ run, maxInFlight: 1, maxBatch: 32, isolate: () => true, onBatch: (n) => sizes.push(n) });
     const first = b.submit(1);
+    expect(calls).toHaveLength(0);
+    await tick();
     expect(calls.map((c) => c.items)).toEqual([[1]]);
     const rest = [2, 3, 4].map((x) => b.submit(x));
     expect(b.queued).toBe(3);
@@ -39,15 +41,14 @@ describe('WriteBatcher', () => {
     const { calls, run } = controlledRun();
     const b = new WriteBatcher<number, number>({ run, maxInFlight: 2, maxBatch: 2, isolate: () => true });
     const all = [1, 2, 3, 4, 5, 6].map((x) => b.submit(x));
-    expect(calls.map((c) => c.items)).toEqual([[1], [2]]);
+    await tick();
+    // Submitted in one turn: they start together, two slots of at most two each.
+    expect(calls.map((c) => c.items)).toEqual([[1, 2], [3, 4]]);
     calls[0]!.release();
     await tick();
-    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3, 4]]);
+    expect(calls.map((c) => c.items)).toEqual([[1, 2], [3, 4], [5, 6]]);
     calls[1]!.release();
-    await tick();
-    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3, 4], [5, 6]]);
     calls[2]!.release();
-    calls[3]!.release();
     expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 60]);
   });
 
@@ -63,7 +64,8 @@ describe('WriteBatcher', () => {
       maxBatch: 32,
       isolate: () => true,
     });
-    const blocker = b.submit(0); // occupies the slot so the next three form one batch
+    const blocker = b.submit(0);
+    await tick(); // [0] starts alone; the next three, submitted in one turn, form one batch
     const [a, poisoned, c] = [12, 13, 14].map((x) => b.submit(x));
     await blocker;
     expect(await a).toBe(13);
@@ -86,7 +88,7 @@ describe('WriteBatcher', () => {
     });
     const ps = [1, 2, 3].map((x) => b.submit(x));
     for (const p of ps) await expect(p).rejects.toBe(down);
-    expect(runs).toBe(2); // [1] alone, then [2, 3] together; no per-item retries
+    expect(runs).toBe(1); // [1, 2, 3] together (one turn); no per-item retries
   });
 
   test('a run returning the wrong number of results fails nobody silently', async () => {

@@ -75,9 +75,19 @@ async function backend(endpoint: string): Promise<Router> {
   }
 }
 
-async function nextMessage(r: Router): Promise<{ t: string; resultado?: Resultado }> {
+type Msg = { t: string; resultado?: Resultado };
+/** Messages of a batch not handed out yet, per router. */
+const backlog = new WeakMap<Router, Msg[]>();
+/** The next actor message: frames may be batches (what the actor had queued at once). */
+async function nextMessage(r: Router): Promise<Msg> {
+  const q = backlog.get(r) ?? [];
+  backlog.set(r, q);
+  if (q.length > 0) return q.shift()!;
   const frames = await r.receive();
-  return JSON.parse(frames[frames.length - 1]!.toString()) as { t: string; resultado?: Resultado };
+  const obj = JSON.parse(frames[frames.length - 1]!.toString()) as Msg | Msg[];
+  const list = Array.isArray(obj) ? obj : [obj];
+  q.push(...list.slice(1));
+  return list[0]!;
 }
 
 describe('actor → GC messages while the GC is away', () => {

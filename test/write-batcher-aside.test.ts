@@ -31,6 +31,7 @@ describe('WriteBatcher aside lane', () => {
       isolate: () => true,
     });
     const seven = b.submit(7);
+    await tick();
     const one = b.submit(1);
     await tick();
     expect(calls.map((c) => c.item)).toEqual([7]);
@@ -59,6 +60,7 @@ describe('WriteBatcher aside lane', () => {
       isolate: () => true,
     });
     const blocker = b.submit(0);
+    await tick(); // [0] alone first; [1, 2] then fail together
     const failed = [1, 2].map((x) => b.submit(x));
     await blocker;
     await tick();

@@ -8,7 +8,7 @@ import { Router } from 'zeromq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { StorageClientConfig } from '../../common/config.js';
-import { gaRequestSchema, parseFrame, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/internal-protocol.js';
+import { gaRequestSchema, parseBatch, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/internal-protocol.js';
 import type { Resultado } from '../../common/protocol.js';
 
 export type FakeGaBehaviour =
@@ -93,11 +93,13 @@ export class FakeGa {
   private async serve(router: Router): Promise<void> {
     try {
       for await (const [identity, frame] of router) {
-        const req = parseFrame(gaRequestSchema, frame);
-        if (!identity || !req) continue;
-        this.received.push(req);
-        const b = typeof this.script === 'function' ? this.script(req, this.received.length) : this.script;
-        this.respond(router, identity, req, b);
+        // One request or a batch (the storage client packs what it had queued at once); each answered alone.
+        if (!identity) continue;
+        for (const req of parseBatch(gaRequestSchema, frame, 1024 * 1024).items) {
+          this.received.push(req);
+          const b = typeof this.script === 'function' ? this.script(req, this.received.length) : this.script;
+          this.respond(router, identity, req, b);
+        }
       }
     } catch {
       /* closed while receiving */
