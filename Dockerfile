@@ -25,6 +25,8 @@ COPY gestor_almacenamiento gestor_almacenamiento
 COPY actores actores
 COPY solicitante solicitante
 COPY scripts scripts
+COPY informes informes
+COPY panel panel
 RUN npx tsc -p tsconfig.json
 
 # ---- production dependencies only
@@ -47,6 +49,8 @@ COPY package.json ./
 COPY --from=build /src/dist dist
 COPY gestor_almacenamiento/migrations gestor_almacenamiento/migrations
 COPY gestor_almacenamiento/catalogo-demo.csv gestor_almacenamiento/catalogo-demo.csv
+# The panel's page and the HTML reports' scripts (plain files, read at run time).
+COPY web web
 COPY --chmod=0755 deploy/biblioteca.sh /usr/local/bin/biblioteca
 # The node image's unprivileged user; the processes need no file writes besides /tmp.
 USER node

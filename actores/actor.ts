@@ -1,9 +1,14 @@
 /**
  * An actor as an in-process component: it receives the tasks published on its own
- * topic, applies them through the storage client and reports each result.
+ * topics, applies them through the storage client and reports each result.
+ *
+ * One process may serve several operation types (ACTOR_TIPOS): each type has its
+ * topic "<tipo>.<actorId>" and is one actor of that type for the GCs (its own hola,
+ * latido, adios), so dispatch and redundancy work per type as before, while the
+ * process sees the work of all its types and handles more of it per wake.
  *
  * It works for every GC in its list (all active at once), with one link per GC:
- *  SUB    ← that GC's XPUB, subscribed to exactly "<tipo>.<actorId>"
+ *  SUB    ← that GC's XPUB, subscribed to exactly "<tipo>.<actorId>" for each of its types
  *  DEALER → that GC's backend ROUTER: hola, latido (every ACTOR_HEARTBEAT_MS), resultado, adios
  * A result goes back over the link of the GC that published the task (each GC tracks
  * only its own tasks), or of every GC that did, when two sent the same op.
@@ -23,7 +28,7 @@ import { within } from '../common/within.js';
 import { GcLink } from './gc-link.js';
 import { TaskRunner } from './task-runner.js';
 
-export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };
+export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPOS' | 'ACTOR_ID'> & { ACTOR_TIPOS: readonly OperacionActor[]; ACTOR_ID: string };
 
 export interface ActorDeps {
   storage: StorageClient;
@@ -32,20 +37,21 @@ export interface ActorDeps {
 
 export interface ActorHandle {
   actorId: string;
-  tipo: OperacionActor;
-  topic: string;
+  tipos: readonly OperacionActor[];
+  /** One per type, in ACTOR_TIPOS order. */
+  topics: readonly string[];
   registry: Registry;
   status(): {
     actorId: string;
-    tipo: string;
-    topic: string;
+    tipos: readonly string[];
+    topics: readonly string[];
     enCurso: number;
     completadas: number;
     fallidas: number;
     /** Messages to the GCs not yet handed to ZeroMQ (one is away or slow), and those dropped because too many waited: all links. */
     salida: { enCola: number; descartados: number };
     /** Per GC link, in GC_PUB_ENDPOINTS order. */
-    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number } }>;
+    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number; mensajes: number; envios: number } }>;
     almacenamiento: ReturnType<StorageClient['status']>;
   };
   /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */
@@ -54,20 +60,24 @@ export interface ActorHandle {
   kill(): void;
 }
 
-/** `<tipo>-<hostname>-<pid>`, with the hostname reduced to what actor ids allow. */
-export function defaultActorId(tipo: string, hostname = os.hostname(), pid = process.pid): string {
+/**
+ * `<tipo>-<hostname>-<pid>` for a one-type actor, `actor-<hostname>-<pid>` for several,
+ * with the hostname reduced to what actor ids allow.
+ */
+export function defaultActorId(tipos: readonly string[], hostname = os.hostname(), pid = process.pid): string {
   const host = hostname.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 40) || 'host';
-  return `${tipo}-${host}-${pid}`.slice(0, 64);
+  return `${tipos.length === 1 ? tipos[0] : 'actor'}-${host}-${pid}`.slice(0, 64);
 }
 
 /** A task is a few hundred bytes, a batch of them up to MAX_BATCH_BYTES; anything bigger is dropped unread. */
 const MAX_TAREA_BYTES = MAX_BATCH_BYTES;
 
 export async function startActor(cfg: ActorStartConfig, log: Logger, deps: ActorDeps): Promise<ActorHandle> {
-  const tipo = cfg.ACTOR_TIPO;
+  const tipos = [...new Set(cfg.ACTOR_TIPOS)];
+  if (tipos.length === 0) throw new Error('an actor serves at least one operation type');
   const actorId = cfg.ACTOR_ID;
-  const topic = topicFor(tipo, actorId);
-  log = log.child({ actorId, tipo });
+  const topics = tipos.map((t) => topicFor(t, actorId));
+  log = log.child({ actorId, tipos });
   const registry = deps.registry ?? new Registry();
   const tasksDone = new Counter({ name: 'actor_tasks_total', help: 'Tasks applied, by reply code', labelNames: ['codigo'], registers: [registry] });
   const taskTime = new Histogram({ name: 'actor_task_duration_seconds', help: 'Time to apply one task through the GA', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] });
@@ -83,7 +93,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       new GcLink({
         pub,
         backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
-        topic,
+        topics,
         log: log.child({ gc: pub }),
         onTask(frames) {
           // One task, or a batch of them (what the GC published for us at once).
@@ -105,26 +115,30 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
   const sendAll = (m: MensajeActor) => {
     for (const l of links) l.send(m);
   };
+  /** One message per type: each type is one actor at the GC. */
+  const sendEachType = (make: (tipo: OperacionActor) => MensajeActor) => {
+    for (const t of tipos) sendAll(make(t));
+  };
 
   const runner = new TaskRunner({
     aplicar: (op) => deps.storage.aplicar(op),
     concurrency: cfg.ACTOR_CONCURRENCY,
     log,
-    report(resultado: Resultado, _t: Tarea, ms: number, origins: number[]) {
+    report(resultado: Resultado, t: Tarea, ms: number, origins: number[]) {
       tasksDone.inc({ codigo: resultado.codigo });
       taskTime.observe(ms / 1000);
       if (killed) return;
-      for (const i of origins) links[i]!.send({ t: 'resultado', actorId, tipo, resultado });
+      for (const i of origins) links[i]!.send({ t: 'resultado', actorId, tipo: t.operacion, resultado });
     },
   });
 
-  sendAll({ t: 'hola', actorId, tipo, pid: process.pid });
+  sendEachType((tipo) => ({ t: 'hola', actorId, tipo, pid: process.pid }));
   const heartbeat = setInterval(() => {
     inFlightGauge.set(runner.inFlight);
-    sendAll({ t: 'latido', actorId, tipo, enCurso: runner.inFlight });
+    sendEachType((tipo) => ({ t: 'latido', actorId, tipo, enCurso: runner.inFlight }));
   }, cfg.ACTOR_HEARTBEAT_MS);
 
-  log.info({ topic, pub: cfg.GC_PUB_ENDPOINTS, backend: cfg.GC_BACKEND_ENDPOINTS }, 'actor started');
+  log.info({ topics, pub: cfg.GC_PUB_ENDPOINTS, backend: cfg.GC_BACKEND_ENDPOINTS }, 'actor started');
 
   function closeSockets(): void {
     clearInterval(heartbeat);
@@ -133,13 +147,13 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
 
   return {
     actorId,
-    tipo,
-    topic,
+    tipos,
+    topics,
     registry,
     status: () => ({
       actorId,
-      tipo,
-      topic,
+      tipos,
+      topics,
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,
@@ -154,7 +168,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
       const dropped = runner.dropQueued();
       const graceMs = opts?.graceMs ?? 3000;
       await within(runner.idle(), graceMs);
-      sendAll({ t: 'adios', actorId, tipo });
+      sendEachType((tipo) => ({ t: 'adios', actorId, tipo }));
       // Bounded as a whole: a GC that is away must not hold up the adios to the others.
       await Promise.all(links.map((l) => l.drain(1000)));
       closeSockets();

@@ -21,15 +21,16 @@ export interface CalcActorHandle {
   tipo: typeof TIPO_CALCULO;
   topic: string;
   registry: Registry;
+  /** The same shape as a library actor's (actor.ts), so the panel and `npm run status` read both alike. */
   status(): {
     actorId: string;
-    tipo: string;
-    topic: string;
+    tipos: readonly string[];
+    topics: readonly string[];
     enCurso: number;
     completadas: number;
     fallidas: number;
     salida: { enCola: number; descartados: number };
-    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number } }>;
+    gcs: Array<{ pub: string; backend: string; tareas: number; salida: { enCola: number; descartados: number; mensajes: number; envios: number } }>;
   };
   /** Orderly stop: no new tasks, finish running ones (bounded), say adios. */
   close(opts?: { graceMs?: number }): Promise<void>;
@@ -60,7 +61,7 @@ export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { 
       new GcLink({
         pub,
         backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
-        topic,
+        topics: [topic],
         log: log.child({ gc: pub }),
         onTask(frames) {
           // One task, or a batch of them (what the GC published for us at once), as in actor.ts.
@@ -113,8 +114,8 @@ export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { 
     registry,
     status: () => ({
       actorId,
-      tipo,
-      topic,
+      tipos: [tipo],
+      topics: [topic],
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,

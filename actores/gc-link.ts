@@ -19,7 +19,8 @@ const MAX_OUTBOX = 10_000;
 export interface GcLinkOptions {
   pub: string;
   backend: string;
-  topic: string;
+  /** The actor's topics, one per operation type it serves. */
+  topics: readonly string[];
   log: Logger;
   /** Every message received on the topic (one task or a batch); returns how many tasks it held. Must not throw. */
   onTask(frames: Buffer[]): number;
@@ -48,15 +49,16 @@ export class GcLink {
     // are kept, oldest dropped first past the bound, and go out when the GC returns.
     this.dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
     this.sub.connect(o.pub);
-    this.sub.subscribe(o.topic);
+    this.sub.subscribe(...o.topics);
+    const mine = new Set(o.topics);
     this.dealer.connect(o.backend);
     // Results (and heartbeats) queued at once go as one message: one wake of the GC for all.
     this.out = new SendQueue(this.dealer, o.log, 'dealer', { maxDepth: MAX_OUTBOX, coalesce: true });
     this.receiving = (async () => {
       try {
         for await (const frames of sub) {
-          // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topic counts.
-          if (frames[0]?.toString('utf8') !== o.topic) continue;
+          // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topics count.
+          if (!mine.has(frames[0]?.toString('utf8') ?? '')) continue;
           this.tasks += o.onTask(frames);
         }
       } catch (err) {
@@ -65,13 +67,14 @@ export class GcLink {
     })();
   }
 
-  /** Messages not yet handed to ZeroMQ, and those dropped because too many waited. */
-  get salida(): { enCola: number; descartados: number } {
-    return { enCola: this.out.depth, descartados: this.out.dropped };
+  /** Messages not yet handed to ZeroMQ, those dropped because too many waited, and those sent in how many ZeroMQ messages. */
+  get salida(): { enCola: number; descartados: number; mensajes: number; envios: number } {
+    return { enCola: this.out.depth, descartados: this.out.dropped, ...this.out.sent };
   }
 
   send(m: MensajeActor): void {
-    this.out.send([encode(m)], m.t === 'latido' ? { replaces: 'latido' } : undefined);
+    // At most one heartbeat per type waits: only the latest is worth sending.
+    this.out.send([encode(m)], m.t === 'latido' ? { replaces: `latido:${m.tipo}` } : undefined);
   }
 
   /** No more tasks from this GC; resolves once the receive loop ended. */

@@ -4,8 +4,9 @@
  * message naming the bad variable. Add a variable here and to .env.example.
  */
 import { z } from 'zod';
-import { sedeSchema } from './protocol.js';
+import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
 import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './internal-protocol.js';
+import { TIPO_CALCULO } from './calc-protocol.js';
 
 // 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
 const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
@@ -15,6 +16,17 @@ const endpointList = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(z.array(endpoint).min(1, 'at least one endpoint'));
 const modo = z.enum(['sync', 'async']);
+/** Operation types an actor serves: one or several, comma-separated, each once. */
+const tipoList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(
+    z
+      .array(z.enum(TIPOS_ACTOR))
+      .min(1, `at least one of ${OPERACIONES_ACTOR.join(', ')}, or ${TIPO_CALCULO} alone`)
+      .refine((l) => new Set(l).size === l.length, 'each type once')
+      .refine((l) => !l.includes(TIPO_CALCULO) || l.length === 1, `${TIPO_CALCULO} runs in an actor process of its own`),
+  );
 
 /** Every variable the system knows, with its default. */
 export const VARIABLES = {
@@ -65,7 +77,7 @@ export const VARIABLES = {
   GC_MODO_PRESTAMO: modo.default('sync'),
   GC_MODO_RENOVACION: modo.default('sync'),
   GC_MODO_DEVOLUCION: modo.default('async'),
-  GC_ESTRATEGIA: z.enum(['round-robin', 'least-load']).default('round-robin'),
+  GC_ESTRATEGIA: z.enum(['concentrada', 'round-robin', 'least-load']).default('concentrada'),
   /** A task with no result after this long is re-published to another live actor. */
   GC_TASK_DEADLINE_MS: int(3000, 100),
   /** A sync request with no final outcome after this long is answered TIEMPO_AGOTADO (its id still completes). */
@@ -74,6 +86,14 @@ export const VARIABLES = {
   /** An actor silent for this long is dead: no more work, its tasks go elsewhere. */
   ACTOR_DEAD_MS: int(1000, 60),
   // actors
+  /**
+   * The operation types this actor process serves: one, or several (one process per host serving
+   * all three sees more work per wake). Each type is a topic of its own and counts as one actor of
+   * that type at the GC, so redundancy and per-type dispatch are unchanged. `calculo` (the
+   * calculation actors) only alone: it is another kind of actor, with no storage client.
+   */
+  ACTOR_TIPOS: tipoList.optional(),
+  /** One-type form of ACTOR_TIPOS (set one or the other). */
   ACTOR_TIPO: z.enum(TIPOS_ACTOR).optional(),
   ACTOR_ID: actorIdSchema.optional(),
   /** Every GC's task PUB, and its backend, in the same order (one pair per GC): an actor works for all of them. */
@@ -123,6 +143,7 @@ const SINGULAR_OF: Partial<Record<VariableName, VariableName>> = {
   GC_ENDPOINTS: 'GC_ENDPOINT',
   GC_PUB_ENDPOINTS: 'GC_PUB_ENDPOINT',
   GC_BACKEND_ENDPOINTS: 'GC_BACKEND_ENDPOINT',
+  ACTOR_TIPOS: 'ACTOR_TIPO',
 };
 
 /** Lists read pairwise (the i-th of one goes with the i-th of the other): same length. */
@@ -190,7 +211,7 @@ export const GC_VARS = [
   'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST', 'GC_ID', 'GC_SEDE', 'GC_LEASE_MS',
 ] as const;
 export const ACTOR_VARS = [
-  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPO', 'ACTOR_ID', 'GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS',
+  'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPOS', 'ACTOR_ID', 'GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS',
   'ACTOR_HTTP_PORT', 'ACTOR_CONCURRENCY', 'ACTOR_HEARTBEAT_MS', 'HTTP_HOST',
 ] as const;
 export const PS_VARS = ['GC_ENDPOINTS', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;

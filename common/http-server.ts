@@ -1,6 +1,8 @@
 /**
  * The observability port every process opens: /health, /metrics (Prometheus),
- * /status (process-specific JSON) and any extra JSON routes (GC: /errors/stats).
+ * /metrics.json (the same, as prom-client's JSON: the live panel reads it without
+ * a text-format parser), /status (process-specific JSON) and any extra JSON
+ * routes (GC: /errors/stats).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -59,10 +61,11 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
           res.writeHead(200, { 'content-type': o.registry.contentType });
           return res.end(await o.registry.metrics());
         }
+        if (path === '/metrics.json') return json(res, 200, await o.registry.getMetricsAsJSON());
         if (path === '/status') return json(res, 200, await o.status());
         const route = o.routes?.[path];
         if (route) return json(res, 200, await route());
-        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/status', ...Object.keys(o.routes ?? {})] });
+        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/metrics.json', '/status', ...Object.keys(o.routes ?? {})] });
       } catch (err) {
         o.log.error({ err, path }, 'http handler failed');
         if (!res.headersSent) json(res, 500, { error: String(err) });

@@ -9,6 +9,7 @@
 #   biblioteca actor                  # ACTOR_TIPO=prestamo|devolucion|renovacion
 #   biblioteca ps <menu|archivo|test-sistema|carga> …
 #   biblioteca status [--ga URL …] [--gc URL]
+#   biblioteca panel --gc [host=]URL --ga [host=]URL … [--actor [host=]URL …] [--host A] [--puerto N]
 #   biblioteca health [port]          # HEALTHCHECK: GET /health of the process in this container
 set -eu
 cd /app
@@ -34,6 +35,9 @@ case "$cmd" in
     exec node dist/solicitante/main.js "$@" ;;
   status)
     exec node dist/scripts/status.js "$@" ;;
+  panel)
+    # Its port is an argument (--puerto): the compose healthcheck passes it to `health`.
+    exec node dist/panel/main.js "$@" ;;
   health)
     port="${1:-$(cat /tmp/biblioteca-http-port 2>/dev/null || echo none)}"
     case "$port" in
@@ -51,6 +55,6 @@ case "$cmd" in
     # The header comment (line 2 up to the first code line), without its '# '.
     sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p;}' "$0" ;;
   *)
-    echo "biblioteca: unknown command '$cmd' (ga, gc, actor, ps, status, health, help)" >&2
+    echo "biblioteca: unknown command '$cmd' (ga, gc, actor, ps, status, panel, health, help)" >&2
     exit 2 ;;
 esac

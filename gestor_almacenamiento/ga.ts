@@ -22,8 +22,9 @@ import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequests, type ParsedRequest, type RoleGate } from './dispatch.js';
 import { encodeBatch } from '../common/internal-protocol.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
+import { createPgMetrics } from './pg-metrics.js';
 import { migrate } from './migrate.js';
-import { describePgNode, statusSessions } from './pg-status.js';
+import { describePgNode, statusSessions, type PgNodeDescription } from './pg-status.js';
 import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
 import { SendQueue } from '../common/send-queue.js';
@@ -45,6 +46,23 @@ export interface GaOptions {
   /** Period of the background `SELECT 1` that keeps /health honest when idle (default 2000; 0 = off). */
   healthProbeMs?: number;
   connectionTimeoutMillis?: number;
+}
+
+/** A pair member's role (RoleController.status), or a standalone GA's fixed one. */
+export type GaRoleStatus = Awaited<ReturnType<RoleController['status']>> | { rol: string; estado: 'ACTIVE'; activo: true; mode: 'standalone' };
+
+/** GET /status of a GA (scripts/status.ts, the launcher and the panel read it). */
+export interface GaStatus {
+  proc: 'ga';
+  rol: string;
+  endpoint: string;
+  role: GaRoleStatus;
+  postgres: { host: string; port: number; database: string; ok: boolean; lastError?: string } & PgNodeDescription;
+  pool: { max: number; total: number; idle: number; waiting: number };
+  replicacion: ReturnType<ReplicationMode['state']>;
+  inFlight: number;
+  sendQueue: number;
+  ops: { byCmd: Record<string, number>; byCodigo: Record<string, number> };
 }
 
 export interface GaHandle {
@@ -215,17 +233,22 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     // ---- observability
     const pgStatus = statusSessions(); // target and peer node; closed after the HTTP server (cleanup runs in reverse)
     cleanup.push(() => pgStatus.close());
+    const peerPgOf = () => (cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined);
+    const describeNode = () => {
+      const peerPg = peerPgOf();
+      return describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined);
+    };
+    createPgMetrics(registry, describeNode, () => replication.state().mode === 'sync');
     const http: HttpServer = await startHttpServer({
       host: cfg.HTTP_HOST,
       port: cfg.GA_HTTP_PORT,
       registry,
       log,
       healthy: () => dbOk,
-      status: async () => {
-        const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
+      status: async (): Promise<GaStatus> => {
         const [pgNode, roleStatus] = await Promise.all([
-          describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined),
-          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE', activo: true, mode: 'standalone' }),
+          describeNode(),
+          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE' as const, activo: true as const, mode: 'standalone' as const }),
         ]);
         const pool = target.pool;
         return {

@@ -4,7 +4,13 @@
  * standby's own lag behind its primary). Bounded by short timeouts: /status
  * must answer quickly even when a node is dead.
  */
-import { AdminSessions, pgRole, replicationStatus, standbyStatus, type AdminTarget } from './pg-admin.js';
+import { AdminSessions, pgRole, replicationStatus, standbyStatus, type AdminTarget, type ReplicationRow, type StandbyStatus } from './pg-admin.js';
+
+/** The PostgreSQL node a GA uses, as its /status shows it. */
+export type PgNodeDescription =
+  | { pgRole: 'primary'; timeline: number; lsn: string; replication: ReplicationRow[] | { error: string } }
+  | { pgRole: 'standby'; timeline: number; lsn: string; standby: StandbyStatus | { error: string } }
+  | { pgRole: 'unreachable'; error: string };
 
 const QUICK = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
 
@@ -14,7 +20,7 @@ const QUICK = { connectTimeoutMs: 500, queryTimeoutMs: 1000 };
  */
 export const statusSessions = (): AdminSessions => new AdminSessions(QUICK);
 
-export async function describePgNode(node: AdminTarget, peer?: AdminTarget): Promise<Record<string, unknown>> {
+export async function describePgNode(node: AdminTarget, peer?: AdminTarget): Promise<PgNodeDescription> {
   try {
     const r = await pgRole(node, QUICK);
     if (!r.inRecovery) {

@@ -256,7 +256,7 @@ export class RoleController {
     return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
   }
 
-  async status(): Promise<Record<string, unknown>> {
+  async status() {
     const now = this.now();
     const s = this.machine.snapshot(now);
     return {

@@ -21,7 +21,16 @@ export interface Clock {
   now(): number;
 }
 
-export type Estrategia = 'round-robin' | 'least-load';
+export type Estrategia = 'round-robin' | 'least-load' | 'concentrada';
+
+/**
+ * 'concentrada' keeps sending to the same actor (the first live one by id, the same
+ * choice in every GC) while it holds fewer than this many tasks of the type: one
+ * process then gets the work of many requests per wake and batches it, instead of
+ * several processes each woken for a trickle. Past the bound it falls back to the
+ * least loaded. The others stay live and take over at once if it dies.
+ */
+export const CONCENTRACION_MAX = 32;
 
 export interface ActorInfo {
   tipo: TipoActor;
@@ -162,14 +171,20 @@ export class ActorRegistry {
    * One live actor for a task of `tipo`, or undefined when none is live.
    * `load` is the GC's own count of tasks in flight per actor (reported counts lag).
    * `exclude` avoids the actor that just missed a deadline, unless it is the only one.
+   * `estrategia` overrides the configured one for this choice (calculations: see gc.ts).
    */
-  choose(tipo: TipoActor, load: (actorId: string) => number, exclude?: string): string | undefined {
+  choose(tipo: TipoActor, load: (actorId: string) => number, exclude?: string, estrategia: Estrategia = this.opts.estrategia): string | undefined {
     const all = this.live(tipo);
     const candidates = exclude !== undefined && all.length > 1 ? all.filter((a) => a.actorId !== exclude) : all;
     if (candidates.length === 0) return undefined;
     const cursor = this.rrCursor.get(tipo) ?? 0;
     this.rrCursor.set(tipo, cursor + 1);
-    if (this.opts.estrategia === 'round-robin') return candidates[cursor % candidates.length]!.actorId;
+    if (estrategia === 'round-robin') return candidates[cursor % candidates.length]!.actorId;
+    if (estrategia === 'concentrada') {
+      let first: ActorInfo | undefined;
+      for (const a of candidates) if (load(a.actorId) < CONCENTRACION_MAX && (!first || a.actorId < first.actorId)) first = a;
+      if (first) return first.actorId;
+    }
     let min = Infinity;
     for (const a of candidates) min = Math.min(min, load(a.actorId));
     const tied = candidates.filter((a) => load(a.actorId) === min);

@@ -77,6 +77,8 @@ export interface GcStatus {
   ledgerCargado: boolean;
   modos: Record<OperacionActor, Modo>;
   estrategia: string;
+  /** Tasks published, and the ZeroMQ messages they went in (fewer when batched). */
+  publicadas: { mensajes: number; envios: number };
   almacenamiento: ReturnType<StorageClient['status']>;
   /** The calculation actors and their work (counted apart from the library's actoresVivos). */
   calculo: { actoresVivos: number; tareas: ReturnType<CalcTasks['counts']>; solicitudesEsperando: number };
@@ -158,6 +160,9 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   });
 
   // Calculations: their own tasks, the same registry (liveness, strategy) and PUB socket.
+  // 'concentrada' exists to fill the GA batches of one actor; calculations have none and
+  // would all land on one actor's CPU, so they go round-robin instead.
+  const calcStrategy = cfg.GC_ESTRATEGIA === 'concentrada' ? 'round-robin' : cfg.GC_ESTRATEGIA;
   const calcTasks: CalcTasks = new CalcTasks({
     clock,
     deadlineMs: cfg.GC_TASK_DEADLINE_MS,
@@ -167,7 +172,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       log.debug({ tarea: tarea.id, actorId, intento: tarea.intento, operacion: tarea.calculo.operacion }, 'calculation task published');
       pubQ.send([topicFor(TIPO_CALCULO, actorId), encode(tarea)]);
     },
-    choose: (exclude): string | undefined => actors.choose(TIPO_CALCULO, (id) => calcTasks.load(id), exclude),
+    choose: (exclude): string | undefined => actors.choose(TIPO_CALCULO, (id) => calcTasks.load(id), exclude, calcStrategy),
     isLive: (actorId) => actors.isLiveId(TIPO_CALCULO, actorId),
     onRepublish(id, motivo, from) {
       metrics.republications.inc({ motivo, tipo: TIPO_CALCULO });
@@ -366,6 +371,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         ledgerCargado: resume.loaded(),
         modos,
         estrategia: cfg.GC_ESTRATEGIA,
+        publicadas: pubQ.sent,
         almacenamiento: deps.storage.status(),
         calculo: { actoresVivos: actors.live(TIPO_CALCULO).length, tareas: calcTasks.counts(), solicitudesEsperando: calculos.waiting },
       };

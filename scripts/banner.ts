@@ -10,6 +10,8 @@ export interface BannerExtras {
   ps: string;
   /** The PS `carga` command to suggest, if any. */
   carga?: string;
+  /** The live panel's URL (or why it did not start). */
+  panel?: string;
   /** `--data <dir>` for commands that must find this system, when it is not the default data dir. */
   dataFlag: string;
   logs: string;
@@ -24,6 +26,7 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
   return [
     '',
     'Sistema listo.',
+    ...(x.panel ? [`${label('Panel en vivo')}${x.panel}`] : []),
     ...s.gcs.flatMap((g) => {
       const which = s.gcs.length > 1 ? ` ${g.host}` : '';
       return [`${label(`GC${which} (PS → GC, REQ/DEALER)`)}${g.endpoint}`, `${label(`GC${which} HTTP`)}${g.http}  (/status /errors/stats /metrics /health)`];

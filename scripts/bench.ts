@@ -34,12 +34,15 @@ import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from './loc
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 export interface BenchOptions {
   clientes: number;
   duracionS: number;
   actoresPorTipo?: number;
+  /** 'todos': each actor process serves the three types (LocalSystemOptions.tiposPorActor). */
+  tiposPorActor?: 'uno' | 'todos';
   /** Extra environment for the system's processes (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
   /**
@@ -58,11 +61,12 @@ export interface BenchOptions {
 export interface TechoReport extends LatencySummary {
   duracionMs: number;
   clientes: number;
+  serie: LoadReport['serie'];
 }
 
 export interface BenchReport {
   fecha: string;
-  config: { clientes: number; duracionS: number; actoresPorTipo: number; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
+  config: { clientes: number; duracionS: number; actoresPorTipo: number; tiposPorActor: 'uno' | 'todos'; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
   sistema: LoadReport;
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
@@ -193,7 +197,7 @@ export function formatBench(r: BenchReport): string {
   }
   cpu.push(['total', String(totS), String(totT)]);
   return [
-    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
+    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.tiposPorActor === 'todos' ? ' (cada proceso de actor atiende los tres tipos)' : ''}${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
     '',
     bloque('Sistema (PS → GC → actores → GA → PostgreSQL)', r.sistema),
     '',
@@ -221,7 +225,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   // LOG_LEVEL warn: info-level logs of every process would compete for the CPU being measured.
   // No dataDir: the launcher's own temp dir is prepared for PostgreSQL running as another user.
   const pareja = opts.replicacion ? ({ topology: 'two-hosts', replicacion: opts.replicacion } as const) : {};
-  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env }, signal: opts.signal });
+  // As npm start runs it: one actor process per host serving the three types.
+  const tiposPorActor = opts.tiposPorActor ?? 'todos';
+  const sys = await startLocalSystem({ actorsPerType: actoresPorTipo, tiposPorActor, libros, ports: 'free', ...pareja, env: { LOG_LEVEL: 'warn', ...env }, signal: opts.signal });
   // The phases cannot be cancelled from outside; on abort stop waiting for them and stop the system under them.
   const aborted = new Promise<never>((_, reject) => {
     const fail = () => reject(new Error('banco de pruebas interrumpido'));
@@ -270,7 +276,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al empezar la fase 2`);
     return {
       fecha: new Date().toISOString(),
-      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
+      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
       sistema,
       techo,
       ratios: calcularRatios(sistema, techo),
@@ -289,11 +295,16 @@ async function main(): Promise<void> {
     .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)
     .option('--duracion <s>', 'segundos por fase', intArg(1), 20)
     .option('--actores <n>', 'actores por tipo', intArg(1), 2)
+    .option('--tipos-por-actor <t>', "'todos': cada proceso de actor atiende los tres tipos (como npm start); 'uno': un proceso por actor y tipo", 'todos')
+    .option('--estrategia <e>', 'GC_ESTRATEGIA del GC: concentrada (por defecto), round-robin o least-load')
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string }>();
+  if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
+  if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
@@ -309,7 +320,8 @@ async function main(): Promise<void> {
     clientes: o.clientes,
     duracionS: o.duracion,
     actoresPorTipo: o.actores,
-    env: o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {},
+    tiposPorActor: o.tiposPorActor as 'uno' | 'todos',
+    env: { ...(o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {}), ...(o.estrategia ? { GC_ESTRATEGIA: o.estrategia } : {}) },
     replicacion: o.replicacion as BenchOptions['replicacion'],
     log: (s) => process.stderr.write(s),
     progresoTty: !!process.stderr.isTTY,
@@ -327,6 +339,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);
+  process.stdout.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'bench', datos: report }], { html: o.html, json, nombre: 'bench', fecha: report.fecha })}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

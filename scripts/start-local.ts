@@ -25,6 +25,10 @@ import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../common/stdio-guard.js';
+import { freePort } from './free-port.js';
+import { panelProcess } from './panel-process.js';
+import { DEFAULT_PANEL_PORT } from '../panel/server.js';
+import type { ManagedProcess } from './child-process.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -89,18 +93,20 @@ async function main(): Promise<void> {
     .name('npm start --')
     .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
     .option('--actores <n>', 'actors per type', intArg(1), 2)
-    .option('--calculo <n>', 'calculo actors (calc and suma_cuadrados; default: as many as --actores)', intArg(0))
+    .addOption(new Option('--tipos-por-actor <t>', 'todos: each actor process serves the three types (one per host); uno: one process per actor and type').choices(['todos', 'uno']).default('todos'))
+    .option('--calculo <n>', 'calculo actors, a process each (calc and suma_cuadrados; default: as many as --actores)', intArg(0))
     .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
     .option('--puertos-libres', 'use any free ports instead of the documented defaults')
     .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
     .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
     .parse();
-  const opts = program.opts<{ actores: number; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
   const calculo = opts.calculo ?? opts.actores;
   const tty = process.stdout.isTTY;
 
   let system: LocalSystem | undefined;
   let starting: Promise<LocalSystem> | undefined;
+  let panel: ManagedProcess | undefined;
   const abort = new AbortController();
   // Stopping is the normal way to end `npm start`: exit 0 (npm would report any other code as a failure).
   const signals = takeOverSignals({
@@ -109,6 +115,7 @@ async function main(): Promise<void> {
       abort.abort();
       await starting?.catch(() => undefined); // an interrupted start stops what it had started
       if (system) removeSystemFile(system.dataDir);
+      await panel?.stop();
       await system?.stop();
       out('Sistema detenido.\n');
     },
@@ -125,6 +132,7 @@ async function main(): Promise<void> {
     starting = startLocalSystem({
       dataDir: opts.data,
       actorsPerType: opts.actores,
+      tiposPorActor: opts.tiposPorActor,
       calcActors: calculo,
       ports: opts.puertosLibres ? 'free' : 'standard',
       topology: opts.topologia,
@@ -140,6 +148,18 @@ async function main(): Promise<void> {
   }
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
+  // The panel is a convenience: the system runs on without it (e.g. its port is taken).
+  let panelUrl: string;
+  try {
+    const port = opts.puertosLibres ? await freePort('127.0.0.1') : DEFAULT_PANEL_PORT;
+    panel = panelProcess(s, { host: '127.0.0.1', port }).start();
+    await panel.waitHealthy(10_000);
+    panelUrl = `http://127.0.0.1:${port}/`;
+  } catch (err) {
+    await panel?.stop();
+    panel = undefined;
+    panelUrl = `no se pudo iniciar (${(err as Error).message})`;
+  }
   const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
   // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
   if (signals.received) return;
@@ -151,6 +171,7 @@ async function main(): Promise<void> {
       // The PS's default GC_ENDPOINTS only reach this system on the standard ports.
       ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --',
       carga,
+      panel: panelUrl,
       dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
       logs: join(s.dataDir, 'logs'),
     }).join('\n'),

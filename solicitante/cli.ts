@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol.js';
+import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
@@ -160,7 +161,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--transporte <t>', "'dealer' (un socket, en paralelo) o 'req' (un socket REQ por cliente)", 'dealer')
     .option('--repartir', 'reparte los clientes entre los GC como PS de cada sede: el cliente i usa primero el i-ésimo GC de --gc')
     .option('--json [fichero]', 'escribe el informe en JSON (por defecto reports/carga-<fecha>.json; relativo al directorio desde el que se ejecuta)')
-    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean }, cmd: Command) => {
+    .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON, o reports/carga-<fecha>.html)')
+    .option('--no-html', 'sin informe HTML')
+    .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean; html?: string | false }, cmd: Command) => {
       if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
       let pattern: LoadPattern = { tipo: 'secuencia' };
@@ -200,12 +203,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       });
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
+      const fecha = report.inicio.replace(/[:.]/g, '-');
+      let jsonFile: string | undefined;
       if (o.json) {
         // Where the user ran the command (npm runs it in the repo root), reports/ by default (git-ignored).
-        const file = userPath(typeof o.json === 'string' ? o.json : join('reports', `carga-${report.inicio.replace(/[:.]/g, '-')}.json`), io.env);
+        const file = (jsonFile = userPath(typeof o.json === 'string' ? o.json : join('reports', `carga-${fecha}.json`), io.env));
         await mkdir(dirname(file), { recursive: true });
         await writeFile(file, JSON.stringify(report, null, 2) + '\n');
         out.write(`informe JSON: ${file}\n`);
+      }
+      if (o.html !== false) {
+        // Beside the JSON; without one, reports/ where the user ran the command, like the JSON's default.
+        const html = userPath(o.html || (jsonFile ? jsonFile.replace(/\.json$/i, '') + '.html' : join('reports', `carga-${fecha}.html`)), io.env);
+        try {
+          out.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'carga', datos: report }], { html, nombre: 'carga', fecha: report.inicio })}\n`);
+        } catch (e) {
+          // Only an asked-for file is the run's failure; the default place may be read-only (a container).
+          io.stderr.write(`no se pudo escribir el informe HTML: ${(e as Error).message}\n`);
+          if (o.html) exitCode = 1;
+        }
       }
       if (report.respuestas === 0) exitCode = 1;
     });

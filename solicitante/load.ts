@@ -12,6 +12,7 @@ import { GcClient } from './gc-client.js';
 import { GcPipelineClient } from './gc-pipeline.js';
 import { idGenerator } from './ids.js';
 import { LatencyRecorder, round2, type LatencySummary } from './latency.js';
+import { SeriesRecorder, type Serie } from './series.js';
 import { DEMO_ISBN } from './test-sistema.js';
 import type { GcCaller } from './types.js';
 
@@ -72,6 +73,8 @@ export interface LoadReport extends LatencySummary {
     repartir: boolean;
     prefijoUsuario: string;
   };
+  /** Per-second replies, failures and latency per operation (charts of the HTML report). */
+  serie: Serie;
 }
 
 /** The list as PS of the i-th sede would have it: its own GC first, the rest in order. */
@@ -142,6 +145,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const rec = new LatencyRecorder();
   const startedAt = new Date();
   const t0 = performance.now();
+  const series = new SeriesRecorder(startedAt.getTime());
   const deadline = t0 + opts.duracionS * 1000;
   let stopped = false;
 
@@ -156,11 +160,16 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
         porGc[a.endpoint] = (porGc[a.endpoint] ?? 0) + 1;
       } else r = await gc.send({ operacion, isbn, usuario });
       const ok = isSuccessCode(r.codigo);
-      rec.record(operacion, r.codigo, ok, (performance.now() - t) * 1000);
+      const end = performance.now();
+      rec.record(operacion, r.codigo, ok, (end - t) * 1000);
+      series.record(operacion, end - t0, end - t, !ok);
       return ok;
     } catch (e) {
       if (e instanceof GcClientClosedError) stopped = true;
-      else rec.recordNoReply(operacion);
+      else {
+        rec.recordNoReply(operacion);
+        series.record(operacion, performance.now() - t0, null, true);
+      }
       return false;
     }
   };
@@ -229,6 +238,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     duracionMs: Math.round(elapsedMs),
     config: { clientes: opts.clientes, duracionS: opts.duracionS, carga: pattern, isbns, transporte: transport, endpoints: opts.endpoints, repartir, prefijoUsuario: prefix },
     ...rec.summary(elapsedMs),
+    serie: series.finish(elapsedMs),
     porGc,
   };
 }

@@ -9,6 +9,7 @@ import { CalcRunner } from '../actores/calc-runner.js';
 import { rutaDe } from '../gestor_carga/http-gateway.js';
 import type { ResultadoCalculo, TareaCalculo } from '../common/calc-protocol.js';
 import type { Respuesta } from '../common/protocol.js';
+import { ACTOR_VARS, readConfig } from '../common/config.js';
 
 const log = pino({ level: 'silent' });
 
@@ -91,5 +92,13 @@ describe('HTTP gateway routes', () => {
     expect(rutaDe('GET', '/libros/a/b')).toBeUndefined();
     expect(rutaDe('GET', '/status')).toBeUndefined();
     expect(rutaDe('GET', '/errors/stats')).toBeUndefined();
+  });
+});
+
+describe('actor configuration', () => {
+  it('calculo is an actor type of its own: alone in ACTOR_TIPOS (or ACTOR_TIPO), never mixed with library types', () => {
+    expect(readConfig(ACTOR_VARS, { ACTOR_TIPO: 'calculo' }).ACTOR_TIPOS).toEqual(['calculo']);
+    expect(readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'calculo' }).ACTOR_TIPOS).toEqual(['calculo']);
+    expect(() => readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'prestamo,calculo' })).toThrowError(/ACTOR_TIPOS: calculo runs in an actor process of its own/);
   });
 });

@@ -14,8 +14,8 @@
  * Negative tests feed in-memory documents with one typo each.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -249,6 +249,83 @@ function checkPgCommand(argv: string[]): string[] {
   return problems;
 }
 
+// ---------------------------------------------------------------- monitoring (pc3, profile monitoreo)
+
+const PROMETHEUS_CONFIG = 'deploy/prometheus.yml';
+const PROMETHEUS_SCRIPT_DIR = 'deploy/prometheus';
+const GRAFANA_PROVISIONING = 'deploy/grafana/provisioning';
+
+/** ${NAME}s of a file: what its container's environment must provide. */
+function variablesOfFile(file: string): Set<string> {
+  return new Set([...readFileSync(path.join(ROOT, file), 'utf8').matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!));
+}
+
+function grafanaProvisioningVariables(): Set<string> {
+  const out = new Set<string>();
+  for (const sub of ['datasources', 'dashboards']) {
+    const dir = path.join(GRAFANA_PROVISIONING, sub);
+    for (const f of readdirSync(path.join(ROOT, dir))) for (const v of variablesOfFile(path.join(dir, f))) out.add(v);
+  }
+  return out;
+}
+
+let prometheusFlagsCache: Set<string> | undefined;
+/** Flags of Debian's prometheus (apt-get install prometheus; .ci/run installs it), from its own --help. */
+function prometheusFlags(): Set<string> {
+  if (!prometheusFlagsCache) {
+    const r = spawnSync('prometheus', ['--help'], { encoding: 'utf8', timeout: 20_000 });
+    if (r.error) throw new Error(`prometheus not installed (apt-get install -y prometheus): ${r.error.message}`);
+    prometheusFlagsCache = new Set([...`${r.stdout}${r.stderr}`.matchAll(/^\s+(--[a-z][\w.-]*)/gm)].map((m) => m[1]!));
+  }
+  return prometheusFlagsCache;
+}
+
+/** host path of a bind mount onto `target`, if any. */
+function mountOnto(s: Json, target: string): string | undefined {
+  const m = (s.volumes ?? []).find((v: unknown) => typeof v === 'string' && v.split(':')[1] === target);
+  return typeof m === 'string' ? m.split(':')[0]! : undefined;
+}
+
+/** Every problem of the Prometheus or Grafana container; `listen` collects the ports it takes. */
+function checkMonitoring(kind: 'prometheus' | 'grafana', s: Json, env: Record<string, string>, listen: Array<[string, number]>): string[] {
+  const problems: string[] = [];
+  if (kind === 'prometheus') {
+    const want = variablesOfFile(PROMETHEUS_CONFIG);
+    for (const v of want) if (!env[v]) problems.push(`does not set ${v}, which ${PROMETHEUS_CONFIG} uses`);
+    for (const k of Object.keys(env)) if (!want.has(k)) problems.push(`sets ${k}, which ${PROMETHEUS_CONFIG} does not use`);
+    for (const [k, v] of Object.entries(env)) {
+      const port = portOf(v);
+      if (!/^[A-Za-z0-9.-]+:\d+$/.test(v) || !port || port > 65535) problems.push(`${k}=${v} is not an address:port`);
+    }
+    const entry = asArgv(s.entrypoint) ?? [];
+    if (entry[0] !== '/biblioteca/prometheus.sh') problems.push('entrypoint must be /biblioteca/prometheus.sh (it fills the ${…} of prometheus.yml)');
+    const dir = mountOnto(s, '/biblioteca');
+    if (!dir || path.normalize(dir) !== PROMETHEUS_SCRIPT_DIR) problems.push(`must mount ./${PROMETHEUS_SCRIPT_DIR} at /biblioteca`);
+    else if ((statSync(path.join(ROOT, PROMETHEUS_SCRIPT_DIR, 'prometheus.sh')).mode & 0o111) === 0) problems.push(`${PROMETHEUS_SCRIPT_DIR}/prometheus.sh is not executable`);
+    const cfg = mountOnto(s, '/etc/biblioteca/prometheus.yml');
+    if (!cfg || path.normalize(cfg) !== PROMETHEUS_CONFIG) problems.push(`must mount ./${PROMETHEUS_CONFIG} at /etc/biblioteca/prometheus.yml`);
+    const flags = prometheusFlags();
+    for (const a of asArgv(s.command) ?? []) {
+      const flag = a.split('=')[0]!;
+      if (!flags.has(flag)) problems.push(`'${flag}' is not a flag of prometheus`);
+      if (flag === '--web.listen-address') {
+        const port = portOf(a.split('=')[1] ?? '');
+        if (port) listen.push(['--web.listen-address', port]);
+      }
+    }
+  } else {
+    const want = grafanaProvisioningVariables();
+    for (const v of want) if (!env[v]) problems.push(`does not set ${v}, which ${GRAFANA_PROVISIONING} uses`);
+    for (const k of Object.keys(env)) if (!k.startsWith('GF_') && !want.has(k)) problems.push(`sets ${k}, neither a GF_ setting nor used by ${GRAFANA_PROVISIONING}`);
+    if (path.normalize(mountOnto(s, '/etc/grafana/provisioning') ?? '') !== GRAFANA_PROVISIONING) problems.push(`must mount ./${GRAFANA_PROVISIONING} at /etc/grafana/provisioning`);
+    const dashboards = mountOnto(s, '/etc/biblioteca/dashboards');
+    if (!dashboards || !existsSync(path.join(ROOT, dashboards))) problems.push('must mount the dashboards at /etc/biblioteca/dashboards (the provider reads them there)');
+    const port = portOf(env.GF_SERVER_HTTP_PORT ?? '3000');
+    if (port) listen.push(['GF_SERVER_HTTP_PORT', port]);
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------- services
 
 function envOf(service: Json): Record<string, string> {
@@ -289,17 +366,39 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
   const services: Record<string, Json> = doc.services ?? {};
   const appImage = interpolate('${BIBLIOTECA_IMAGE:-biblioteca:1}', env, [], '');
   const pgImage = interpolate('${POSTGRES_IMAGE:-postgres:18}', env, [], '');
+  const promImage = interpolate('${PROMETHEUS_IMAGE:-prom/prometheus:v2.53.4}', env, [], '');
+  const grafanaImage = interpolate('${GRAFANA_IMAGE:-grafana/grafana-oss:11.6.0}', env, [], '');
   const ports = new Map<number, string>();
   if (doc.name !== `biblioteca-${host}`) problems.push(`top-level name should be biblioteca-${host} (one compose project per host)`);
 
   for (const [name, s] of Object.entries(services)) {
     const p = (msg: string) => problems.push(`service ${name}: ${msg}`);
-    const kind = s.image === appImage ? 'app' : s.image === pgImage ? 'postgres' : null;
+    const kind = s.image === appImage ? 'app' : s.image === pgImage ? 'postgres' : s.image === promImage ? 'prometheus' : s.image === grafanaImage ? 'grafana' : null;
     if (!kind) {
-      p(`image ${String(s.image)} is neither the biblioteca image nor the postgres image`);
+      p(`image ${String(s.image)} is neither the biblioteca image, the postgres image, nor Prometheus or Grafana`);
       continue;
     }
     const tool = isTool(s);
+    if (kind === 'prometheus' || kind === 'grafana') {
+      const listen: Array<[string, number]> = [];
+      for (const m of checkMonitoring(kind, s, envOf(s), listen)) p(m);
+      const hc = s.healthcheck as Json | undefined;
+      if (!hc || hc.disable || !Array.isArray(hc.test) || hc.test.length === 0) p('has no healthcheck');
+      if (!['always', 'unless-stopped', 'on-failure'].includes(String(s.restart))) p(`restart policy ${String(s.restart)} does not bring it back`);
+      if (typeof s.container_name !== 'string' || !s.container_name.startsWith(`${host}-`)) p(`container_name should start with '${host}-'`);
+      if (s.network_mode !== 'host') p('network_mode must be host: it reaches the hosts\' own addresses');
+      for (const [k, port] of listen) {
+        const other = ports.get(port);
+        if (other) p(`${k} uses port ${port}, already used by ${other} on ${host}`);
+        else ports.set(port, `${name} (${k})`);
+      }
+      for (const v of s.volumes ?? []) {
+        const src = typeof v === 'string' ? v.split(':')[0]! : '';
+        if (src.startsWith('.') && !existsSync(path.join(ROOT, src))) p(`mounts ${src}, which does not exist`);
+        else if (!src.startsWith('.') && !src.startsWith('/') && !(doc.volumes && src in doc.volumes)) p(`volume ${src} is not declared under volumes`);
+      }
+      continue;
+    }
 
     // -- the configuration contract
     const env = envOf(s);
@@ -353,7 +452,9 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
       else if (kind === 'app') for (const m of checkAppCommand(hc.test.slice(2))) p(`healthcheck: ${m}`);
       if (!['always', 'unless-stopped', 'on-failure'].includes(String(s.restart))) p(`restart policy ${String(s.restart)} does not bring it back`);
       if (typeof s.container_name !== 'string' || !s.container_name.startsWith(`${host}-`)) p(`container_name should start with '${host}-' so drills read 'docker stop ${host}-…'`);
-      for (const [k, port] of listenPorts(kind, env)) {
+      const puerto = (asArgv(s.command) ?? []).indexOf('--puerto');
+      const argPorts: Array<[string, number]> = puerto >= 0 && portOf(String(s.command[puerto + 1])) ? [['--puerto', portOf(String(s.command[puerto + 1]))!]] : [];
+      for (const [k, port] of [...listenPorts(kind, env), ...argPorts]) {
         const other = ports.get(port);
         if (other) p(`${k} uses port ${port}, already used by ${other} on ${host}`);
         else ports.set(port, `${name} (${k})`);
@@ -549,6 +650,50 @@ describe('compose files (offline validation)', () => {
       expect(checkCompose(loadCompose(text, 'pc1.yml', 'pc1', env), env)).toEqual(
         expect.arrayContaining([expect.stringContaining('PC2_ADDR is required (set PC2_ADDR in .env (see deploy/.env.example)')]));
     });
+  });
+});
+
+describe('pc3 monitoring services (profile monitoreo)', () => {
+  const pc3 = () => clone(loadFile('pc3'));
+  const problemsOf = (mutate: (services: Record<string, Json>) => void) => {
+    const l = pc3();
+    mutate(l.doc.services);
+    return checkCompose(l);
+  };
+
+  it('panel, Prometheus and Grafana are there, only under the profile, each on its own port', () => {
+    const svcs = loadFile('pc3').doc.services as Record<string, Json>;
+    for (const n of ['panel', 'prometheus', 'grafana']) expect(svcs[n]?.profiles, n).toEqual(['monitoreo']);
+    // Prometheus scrapes where the processes listen: the other hosts' compose files bind these.
+    const env = envOf(svcs.prometheus!);
+    const [pc1, pc2] = (['pc1', 'pc2'] as const).map((h) => loadFile(h).doc.services as Record<string, Json>);
+    const httpOf = (s: Json, port: string) => `${envOf(s).HTTP_HOST}:${envOf(s)[port]}`;
+    expect(env.PC1_GA_TARGET).toBe(httpOf(pc1!.ga!, 'GA_HTTP_PORT'));
+    expect(env.PC2_GA_TARGET).toBe(httpOf(pc2!.ga!, 'GA_HTTP_PORT'));
+    expect(env.PC1_GC_TARGET).toBe(httpOf(pc1!.gc!, 'GC_HTTP_PORT'));
+    expect(env.PC2_GC_TARGET).toBe(httpOf(pc2!.gc!, 'GC_HTTP_PORT'));
+    for (const [h, file] of [['PC1', pc1], ['PC2', pc2], ['PC3', svcs]] as const) {
+      for (const t of ['prestamo', 'devolucion', 'renovacion']) expect(env[`${h}_ACTOR_${t.toUpperCase()}_TARGET`]).toBe(httpOf(file![`actor-${t}`]!, 'ACTOR_HTTP_PORT'));
+    }
+    expect(envOf(svcs.grafana!).PROMETHEUS_URL).toBe(`http://${SAMPLE_ENV.PC3_ADDR}:${SAMPLE_ENV.PROMETHEUS_PORT}`);
+  });
+  it('a Prometheus variable that deploy/prometheus.yml needs but the service does not set', () => {
+    expect(problemsOf((s) => { delete s.prometheus!.environment.PC2_GA_TARGET; })).toEqual(
+      ['service prometheus: does not set PC2_GA_TARGET, which deploy/prometheus.yml uses']);
+    expect(problemsOf((s) => { s.prometheus!.environment.PC2_GA_TARGET = '192.0.2.12'; })).toEqual(
+      ['service prometheus: PC2_GA_TARGET=192.0.2.12 is not an address:port']);
+  });
+  it('a Prometheus flag that does not exist, and a port taken twice', () => {
+    expect(problemsOf((s) => { s.prometheus!.command = ['--web.listen-adress=192.0.2.13:9090']; })).toEqual(
+      ["service prometheus: '--web.listen-adress' is not a flag of prometheus"]);
+    expect(problemsOf((s) => { s.grafana!.environment.GF_SERVER_HTTP_PORT = '9090'; })).toEqual(
+      ['service grafana: GF_SERVER_HTTP_PORT uses port 9090, already used by prometheus (--web.listen-address) on pc3']);
+  });
+  it('a Grafana variable the provisioning needs, and a panel option that does not exist', () => {
+    expect(problemsOf((s) => { delete s.grafana!.environment.PROMETHEUS_URL; })).toEqual(
+      [`service grafana: does not set PROMETHEUS_URL, which ${GRAFANA_PROVISIONING} uses`]);
+    expect(problemsOf((s) => { s.panel!.command = ['panel', '--port', '9500']; })).toEqual(
+      [expect.stringMatching(/'--port' is not an option of dist\/panel\/main.js/)]);
   });
 });
 

@@ -48,6 +48,15 @@ describe('configuration contract', () => {
     expect([a.GC_PUB_ENDPOINTS, a.GC_BACKEND_ENDPOINTS]).toEqual([['tcp://10.0.0.1:5556'], ['tcp://10.0.0.1:5557']]);
   });
 
+  it('an actor serves one type (ACTOR_TIPO) or several (ACTOR_TIPOS), each once, known ones only', () => {
+    expect(readConfig(ACTOR_VARS, { ACTOR_TIPO: 'prestamo' }).ACTOR_TIPOS).toEqual(['prestamo']);
+    expect(readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'prestamo, devolucion,renovacion' }).ACTOR_TIPOS).toEqual(['prestamo', 'devolucion', 'renovacion']);
+    expect(readConfig(ACTOR_VARS, {}).ACTOR_TIPOS).toBeUndefined();
+    expect(() => readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'prestamo,prestamo' })).toThrowError(/ACTOR_TIPOS: each type once/);
+    expect(() => readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'prestamo,consulta' })).toThrowError(/^Invalid configuration: ACTOR_TIPOS: /);
+    expect(() => readConfig(ACTOR_VARS, { ACTOR_TIPOS: 'prestamo', ACTOR_TIPO: 'devolucion' })).toThrowError(/set ACTOR_TIPOS or ACTOR_TIPO, not both/);
+  });
+
   it("an actor's GC lists pair up one by one: a missing backend is refused", () => {
     const env = { GC_PUB_ENDPOINTS: 'tcp://10.0.0.1:5556,tcp://10.0.0.2:5556', GC_BACKEND_ENDPOINTS: 'tcp://10.0.0.1:5557' };
     expect(() => readConfig(ACTOR_VARS, env)).toThrowError(/GC_BACKEND_ENDPOINTS: must list as many endpoints as GC_PUB_ENDPOINTS/);

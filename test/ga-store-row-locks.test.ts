@@ -61,7 +61,9 @@ test('a held row lock on one book does not fail writes to other books in the sam
     const store = createStore(pool, { onBatch: (n) => sizes.push(n) });
     const settled: string[] = [];
     const track = <T>(name: string, p: Promise<T>) => p.finally(() => settled.push(name));
-    const blocker = store.aplicar(op('LK-B0-1')); // occupies the slot: the next three form one batch
+    const blocker = store.aplicar(op('LK-B0-1'));
+    // It starts at the end of this turn and occupies the slot: the next three, submitted in one turn, form one batch.
+    await new Promise((r) => setImmediate(r));
     const hot = op('LK-HOT-1');
     const [h, b1, b2] = await Promise.allSettled([
       track('hot', store.aplicar(hot)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActorRegistry, parseTopic, type Estrategia } from '../gestor_carga/actor-registry.js';
+import { ActorRegistry, CONCENTRACION_MAX, parseTopic, type Estrategia } from '../gestor_carga/actor-registry.js';
 
 function setup(estrategia: Estrategia = 'round-robin') {
   const clock = { t: 1000, now() { return this.t; } };
@@ -74,6 +74,28 @@ describe('actor registry: strategies', () => {
     expect(new Set(picks).size).toBe(2);
     load.b = 5; load.c = 5;
     expect(reg.choose('prestamo', (id) => load[id]!)).toBe('a');
+  });
+
+  it('concentrada keeps choosing the first live actor by id while it is under the bound, then the least loaded', () => {
+    const { reg, join, clock } = setup('concentrada');
+    for (const id of ['b', 'a', 'c']) join(id);
+    const load: Record<string, number> = { a: 0, b: 0, c: 0 };
+    for (let i = 0; i < CONCENTRACION_MAX; i++) {
+      const id = reg.choose('prestamo', (x) => load[x]!)!;
+      expect(id).toBe('a');
+      load[id]!++;
+    }
+    // 'a' is full: the least loaded of the others, round robin among ties.
+    expect(['b', 'c']).toContain(reg.choose('prestamo', (x) => load[x]!));
+    load.a = CONCENTRACION_MAX - 1;
+    expect(reg.choose('prestamo', (x) => load[x]!)).toBe('a');
+    // 'a' dies: the next by id takes the whole stream at once.
+    clock.t += 1001;
+    reg.heard('prestamo', 'b');
+    reg.heard('prestamo', 'c');
+    expect(reg.choose('prestamo', () => 0)).toBe('b');
+    // Excluded (a task moved away from it), the next is chosen.
+    expect(reg.choose('prestamo', () => 0, 'b')).toBe('c');
   });
 
   it('exclude avoids an actor unless it is the only one', () => {

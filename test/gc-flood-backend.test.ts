@@ -85,7 +85,7 @@ describe('GC backend under a flood from unknown actors', () => {
     const g: GcHandle = await startGc(readConfig(GC_VARS, { ...timing, GC_FRONTEND_BIND: ep.front, GC_PUB_BIND: ep.pub, GC_BACKEND_BIND: ep.back }), log, { storage: st });
     cleanups.push(() => g.close());
     const actorCfg = readConfig(ACTOR_VARS, { ...timing, GC_PUB_ENDPOINT: ep.pub, GC_BACKEND_ENDPOINT: ep.back });
-    const real = await startActor({ ...actorCfg, ACTOR_TIPO: 'prestamo', ACTOR_ID: 'real-1' }, log, { storage: st });
+    const real = await startActor({ ...actorCfg, ACTOR_TIPOS: ['prestamo'], ACTOR_ID: 'real-1' }, log, { storage: st });
     cleanups.push(() => real.kill());
     await until(() => g.status().actoresVivos.prestamo === 1, 10_000, 'the real actor live');
 

@@ -85,7 +85,7 @@ async function gc(id: string): Promise<Gc> {
 
 async function actor(gcs: Gc[], tipo: OperacionActor, id: string): Promise<ActorHandle> {
   const cfg = readConfig(ACTOR_VARS, { ...TIMING, GA_ENDPOINTS: gaEndpoint, GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','), GC_BACKEND_ENDPOINTS: gcs.map((g) => g.back).join(',') });
-  const a = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: id }, log, { storage: storage() });
+  const a = await startActor({ ...cfg, ACTOR_TIPOS: [tipo], ACTOR_ID: id }, log, { storage: storage() });
   cleanups.push(() => a.kill());
   return a;
 }

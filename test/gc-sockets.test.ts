@@ -13,7 +13,7 @@ import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { StorageUnavailableError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
-import type { OperacionActor, OperacionSolicitada, Respuesta, Resultado } from '../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -175,7 +175,7 @@ async function gc(storage: StorageClient, p: Ports, env: Record<string, string> 
 
 async function actor(storage: StorageClient, p: Ports, tipo: OperacionActor, id: string): Promise<ActorHandle> {
   const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back });
-  const a = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: id }, log, { storage });
+  const a = await startActor({ ...cfg, ACTOR_TIPOS: [tipo], ACTOR_ID: id }, log, { storage });
   cleanups.push(() => a.kill());
   return a;
 }
@@ -544,6 +544,29 @@ describe('GC input hardening', () => {
     await liveActors(g, 'prestamo', 1);
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1' }));
     expect(r.codigo).toBe('APROBADO');
+  });
+});
+
+describe('an actor process serving several types (ACTOR_TIPOS)', () => {
+  it('is one live actor of each type, applies every type, and its adios ends all three at once', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    // Silence alone would take 30 s to end an actor here: only its adios can do it sooner.
+    const g = await gc(storage, p, { ACTOR_DEAD_MS: '30000' });
+    const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back, ACTOR_TIPOS: 'prestamo,devolucion,renovacion' });
+    const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS as OperacionActor[], ACTOR_ID: 'multi' }, log, { storage });
+    cleanups.push(() => a.kill());
+    expect(a.topics).toEqual(['prestamo.multi', 'devolucion.multi', 'renovacion.multi']);
+    await until(() => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 1), 5000, 'one live actor of each type');
+    const c = dealerClient(p.front);
+    const [loan] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'mt', clave: 'mt-p' }]);
+    const [renew] = await c.many([{ operacion: 'renovacion', isbn: '978-1', usuario: 'mt', clave: 'mt-r' }]);
+    const [ret] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'mt', clave: 'mt-d' }]);
+    expect([loan!.codigo, renew!.codigo, ret!.codigo]).toEqual(['APROBADO', 'APROBADO', 'ACEPTADO']);
+    await until(() => storage.ledger.get('mt-d')?.resultado?.estado === 'COMPLETADA', 5000, 'return applied');
+    expect(a.status().completadas).toBe(3);
+    await a.close();
+    await until(() => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 0), 5000, 'all three gone by its adios');
   });
 });
 

@@ -71,8 +71,9 @@ describe("npm start's banner", () => {
     // Every process's HTTP URL is there, and answers.
     const urls = [...new Set([...banner.matchAll(/http:\/\/[\d.]+:\d+/g)].map((m) => m[0]))];
     const actorLines = banner.match(/^ {2}Actor \S+ \(pc\d\):\s+http:\/\/\S+\/status$/gm) ?? [];
-    expect(actorLines.map((l) => l.split(/\s+/)[2]).sort()).toEqual(['calculo-1', 'devolucion-1', 'prestamo-1', 'renovacion-1']);
-    expect(urls.length).toBe(2 + 2 + 4); // two GCs, two GAs, four actors (one per type, calculo included)
+    // --actores 1: one actor process, serving the three types (npm start's default), and one calculo actor.
+    expect(actorLines.map((l) => l.split(/\s+/)[2]).sort()).toEqual(['actor-1', 'calculo-1']);
+    expect(urls.length).toBe(2 + 2 + 2 + 1); // two GCs, two GAs, two actor processes, the live panel
     for (const u of urls) expect((await fetch(`${u}/health`)).status, u).toBe(200);
     // The GC's HTTP and PS ports are on 127.0.0.1: `curl localhost:<port>/health` works.
     const gcHttp = /GC pc1 HTTP:\s+http:\/\/127\.0\.0\.1:(\d+) {2}\(\/status \/errors\/stats \/metrics \/health\)/.exec(banner);

@@ -12,6 +12,7 @@ import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { LatencyRecorder } from '../solicitante/latency.js';
 import type { LoadReport } from '../solicitante/load.js';
+import { SeriesRecorder } from '../solicitante/series.js';
 
 function resumen(factor: number, n: number) {
   const rec = new LatencyRecorder();
@@ -29,9 +30,9 @@ describe('bench report', () => {
     expect(ratios.total!.p99).toBeGreaterThan(0.5);
     const report: BenchReport = {
       fecha: new Date().toISOString(),
-      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, env: {}, replicacion: 'ninguna', isbns: [] },
-      sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' } } as LoadReport,
-      techo: { ...techo, duracionMs: 1000, clientes: 4 },
+      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, tiposPorActor: 'uno', env: {}, replicacion: 'ninguna', isbns: [] },
+      sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
+      techo: { ...techo, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
       ratios,
       cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
       notas: ['prueba'],

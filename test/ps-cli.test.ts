@@ -8,6 +8,7 @@ import { runCli } from '../solicitante/cli.js';
 import { FakeGc, type FakeGcOptions } from './harness/fake-gc.js';
 import { freePort } from './harness/ports.js';
 import { formatLoadReport, formatProgress } from '../solicitante/load-report.js';
+import { SeriesRecorder } from '../solicitante/series.js';
 
 const ISBN = '978-84-376-0494-7';
 const cleanup: Array<() => unknown> = [];
@@ -272,6 +273,7 @@ describe('paths a user types, and what carga prints', () => {
       global: { count: 1200, mean: 1, p50: 1, p95: 2, p99: 3, max: 4 },
       porOperacion: {},
       porGc: { 'tcp://127.0.0.1:5555': 1200 },
+      serie: new SeriesRecorder(0).finish(12_000),
     });
     // The report's resp/s is the live line's "media".
     expect(report.split('\n')[1]).toMatch(/resp\/s \(media\)/);

@@ -157,6 +157,13 @@ describe('ps carga (CLI)', () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
     expect(report.config.clientes).toBe(2);
     expectConsistent(report);
+    // The per-second series accounts for every request, and the HTML report sits beside the JSON.
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(report.serie.total.n)).toBe(report.respuestas + report.sinRespuesta);
+    expect(sum(report.serie.porOperacion.prestamo!.n)).toBe(report.porOperacion.prestamo!.count + report.porOperacion.prestamo!.sinRespuesta);
+    const html = join(dir, 'r.html');
+    expect(text).toContain(`informe HTML: ${html}`);
+    expect(readFileSync(html, 'utf8')).toContain('<script id="vista" type="application/json">');
     expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
   });
 });

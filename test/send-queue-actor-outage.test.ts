@@ -54,7 +54,7 @@ async function endpoints() {
 
 async function actor(ep: { pub: string; back: string }, st: StorageClient, heartbeatMs: number): Promise<ActorHandle> {
   const cfg = readConfig(ACTOR_VARS, { ACTOR_HEARTBEAT_MS: String(heartbeatMs), ACTOR_DEAD_MS: '1000', GC_PUB_ENDPOINT: ep.pub, GC_BACKEND_ENDPOINT: ep.back });
-  const a = await startActor({ ...cfg, ACTOR_TIPO: 'prestamo', ACTOR_ID: 'a1' }, log, { storage: st });
+  const a = await startActor({ ...cfg, ACTOR_TIPOS: ['prestamo'], ACTOR_ID: 'a1' }, log, { storage: st });
   cleanups.push(() => a.kill());
   return a;
 }
@@ -122,10 +122,10 @@ describe('actor → GC messages while the GC is away', () => {
     r.receiveTimeout = 5000;
     expect((await nextMessage(r)).t).toBe('hola');
     const [sub] = await xpub.receive(); // the actor's subscription: publishing now reaches it
-    expect(sub!.subarray(1).toString()).toBe(a.topic);
+    expect(sub!.subarray(1).toString()).toBe(a.topics[0]!);
 
     r.close(); // the GC goes away...
-    await xpub.send([a.topic, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-away', intento: 1 })]);
+    await xpub.send([a.topics[0]!, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-away', intento: 1 })]);
     await until(() => a.status().completadas === 1, 5000, 'the task applied');
     await sleep(2500); // ...for longer than the old 2 s send timeout
 

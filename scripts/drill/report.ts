@@ -6,7 +6,8 @@
 import type { PgNodeStatus } from '../local-system.js';
 import type { LedgerCheck } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
-import { isFailedAttempt, type DrillLoad } from './load.js';
+import { SeriesRecorder, type Serie } from '../../solicitante/series.js';
+import { isFailedAttempt, type Attempt, type DrillLoad } from './load.js';
 import { formatPorGc } from '../../solicitante/load-report.js';
 import type { DrillOptions } from './run.js';
 import type { Fault, ReturnInfo, Scenario, ScenarioCheck } from './scenarios.js';
@@ -50,6 +51,8 @@ export interface DrillReport {
    * survivors, without the recovery itself).
    */
   latencia: { antes: Latencia; trasRecuperacion: Latencia };
+  /** Per second since the load started: attempts, failed ones and reply latency per operation (HTML report). */
+  serie: Serie;
   /** Replies per GC (PS endpoint that answered): the whole run, and its last 2 s. */
   porGc: { total: Record<string, number>; ultimos2s: Record<string, number> };
   reconocidas: number;
@@ -87,6 +90,15 @@ function latencia(ms: number[]): Latencia {
   const v = [...ms].sort((a, b) => a - b);
   const q = (p: number) => (v.length ? v[Math.min(v.length - 1, Math.ceil(p * v.length) - 1)]! : null);
   return { n: v.length, p50: q(0.5), p99: q(0.99), max: v.length ? v[v.length - 1]! : null };
+}
+
+/** Attempts bucketed by when they ended; a failure is what isFailedAttempt says. */
+function serieOf(attempts: readonly Attempt[], t0: number, end: number): Serie {
+  const rec = new SeriesRecorder(t0);
+  for (const a of [...attempts].sort((x, y) => x.endAt - y.endAt)) {
+    rec.record(a.operacion, a.endAt - t0, a.outcome === 'reply' ? a.endAt - a.sentAt : null, isFailedAttempt(a));
+  }
+  return rec.finish(end - t0);
 }
 
 export interface ReportInput {
@@ -217,6 +229,7 @@ export function buildReport(i: ReportInput): DrillReport {
       porCodigo,
     },
     latencia: lat,
+    serie: serieOf(attempts, i.t0, end),
     porGc: { total: countByGc(attempts), ultimos2s: countByGc(tail) },
     reconocidas: load.acknowledged.size,
     perdidas: ledger.lost.length,

@@ -6,7 +6,7 @@
  * on one system (the tests do) once `restore()` has put the old side back as
  * the new standby.
  */
-import { OPERACIONES_ACTOR } from '../../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol.js';
 import type { ManagedProcess } from '../child-process.js';
 import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
 import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';
@@ -87,6 +87,11 @@ export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
+
+/** Whether a local actor process serves this operation type (its ACTOR_TIPOS). */
+function servesType(a: ManagedProcess, tipo: OperacionActor): boolean {
+  return (a.spec.env?.ACTOR_TIPOS ?? '').split(',').includes(tipo);
+}
 
 function activeGa(ctx: DrillContext): HostName {
   const h = ctx.watch.active() as HostName | undefined;
@@ -246,7 +251,8 @@ const actores: Scenario = {
   killsPgPrimary: false,
   takeover: false,
   async fault(ctx) {
-    const victims = OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && a.spec.name.startsWith(`${t}-`)));
+    // One live actor of each type; an actor process serving several types counts once.
+    const victims = [...new Set(OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && servesType(a, t))))];
     if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
     const t = Date.now();
     await Promise.all(victims.map((v) => v!.kill()));
@@ -374,7 +380,7 @@ const gcPendientes: Scenario = {
   takeover: false,
   async fault(ctx) {
     const g = pc1Gc(ctx);
-    const devActors = ctx.sys.actors.filter((a) => a.running && a.spec.name.startsWith('devolucion-'));
+    const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
     if (devActors.length === 0) throw new Error('no devolución actor is running');
     await Promise.all(devActors.map((a) => a.kill()));
     ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);

@@ -1,0 +1,229 @@
+/**
+ * Polls every watched process's HTTP port once per interval — /status of all,
+ * and of each GC also /errors/stats and /metrics.json — and turns the answers
+ * into the panel's snapshot, one chart point (rates and percentiles from the
+ * GCs' request histogram between two polls) and the timeline's events. Keeps
+ * the last minutes of points and events for pages that connect later.
+ */
+import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import type { Logger } from '../common/logger.js';
+import type { GaStatus } from '../gestor_almacenamiento/ga.js';
+import type { GcStatus } from '../gestor_carga/gc.js';
+import { changes } from './changes.js';
+import { bucketsBy, delta, quantile, sum, total, type Buckets, type MetricJson } from './histogram.js';
+import type { ActorStatus, ErrorStatsSnapshot, Observed, PanelEvent, PanelPoint, PanelSnapshot, PanelUpdate } from './snapshot.js';
+import type { Target } from './targets.js';
+
+export interface CollectorOptions {
+  targets: Target[];
+  log: Logger;
+  everyMs?: number;
+  /** How much history to keep and send to a page that connects (default 10 min). */
+  keepMs?: number;
+  /** Per request; a process slower than this counts as not answering this time. */
+  timeoutMs?: number;
+}
+
+/** The GC metric the request rates and latencies come from (gestor_carga/metrics.ts). */
+export const GC_LATENCY_METRIC = 'gc_request_duration_seconds';
+
+async function getJson<T>(url: string, timeoutMs: number): Promise<T> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+function reason(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return 'sin respuesta a tiempo';
+  return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+interface GcCounters {
+  at: number;
+  latency: Map<string, Buckets>;
+  porClase: Record<string, number>;
+}
+
+export class PanelCollector {
+  private readonly everyMs: number;
+  private readonly keepMs: number;
+  private readonly timeoutMs: number;
+  private readonly points: PanelPoint[] = [];
+  private readonly events: PanelEvent[] = [];
+  private last: PanelSnapshot | undefined;
+  private readonly prevCounters = new Map<string, GcCounters>();
+  private readonly listeners = new Set<(u: PanelUpdate) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<PanelUpdate> | undefined;
+
+  constructor(private readonly o: CollectorOptions) {
+    this.everyMs = o.everyMs ?? 1000;
+    this.keepMs = o.keepMs ?? 10 * 60_000;
+    this.timeoutMs = o.timeoutMs ?? Math.min(2000, Math.max(300, this.everyMs - 100));
+  }
+
+  start(): this {
+    const tick = () => {
+      // A slow round is not overlapped by the next one.
+      if (!this.polling) void this.poll().catch((err: unknown) => this.o.log.error({ err }, 'panel poll failed'));
+    };
+    this.timer = setInterval(tick, this.everyMs);
+    tick();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.listeners.clear();
+  }
+
+  /** Called after every poll; returns the unsubscribe function. */
+  onUpdate(fn: (u: PanelUpdate) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  history(): { snapshot?: PanelSnapshot; puntos: PanelPoint[]; eventos: PanelEvent[] } {
+    return { snapshot: this.last, puntos: [...this.points], eventos: [...this.events] };
+  }
+
+  poll(): Promise<PanelUpdate> {
+    this.polling ??= this.pollOnce().finally(() => (this.polling = undefined));
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<PanelUpdate> {
+    const t = Date.now();
+    const of = (kind: Target['kind']) => this.o.targets.filter((x) => x.kind === kind);
+    const observe = async <S>(target: Target): Promise<Observed<S>> => {
+      try {
+        return { target, ok: true, status: await getJson<S>(`${target.url}/status`, this.timeoutMs) };
+      } catch (err) {
+        return { target, ok: false, error: reason(err) };
+      }
+    };
+    const [gcs, gas, actors] = await Promise.all([
+      Promise.all(
+        of('gc').map(async (target) => {
+          const [obs, errores, metrics] = await Promise.all([
+            observe<GcStatus>(target),
+            getJson<ErrorStatsSnapshot>(`${target.url}/errors/stats`, this.timeoutMs).catch(() => undefined),
+            getJson<MetricJson[]>(`${target.url}/metrics.json`, this.timeoutMs).catch(() => undefined),
+          ]);
+          return { obs: { ...obs, ...(errores ? { errores } : {}) }, metrics };
+        }),
+      ),
+      Promise.all(of('ga').map((target) => observe<GaStatus>(target))),
+      Promise.all(of('actor').map((target) => observe<ActorStatus>(target))),
+    ]);
+
+    const snapshot = this.snapshotOf(
+      t,
+      gcs.map((g) => g.obs),
+      gas,
+      actors,
+    );
+    const punto = this.pointOf(t, snapshot, gcs);
+    const eventos = changes(this.last, snapshot);
+    for (const e of eventos) this.o.log.info({ evento: e.tipo }, e.texto);
+    this.last = snapshot;
+    if (punto) this.points.push(punto);
+    this.events.push(...eventos);
+    while (this.points.length && this.points[0]!.t < t - this.keepMs) this.points.shift();
+    while (this.events.length && this.events[0]!.t < t - this.keepMs) this.events.shift();
+    const update: PanelUpdate = { snapshot, ...(punto ? { punto } : {}), eventos };
+    for (const fn of this.listeners) {
+      try {
+        fn(update);
+      } catch (err) {
+        this.o.log.warn({ err }, 'panel listener failed');
+      }
+    }
+    return update;
+  }
+
+  private snapshotOf(t: number, gcs: PanelSnapshot['gcs'], gas: PanelSnapshot['gas'], actors: Array<Observed<ActorStatus>>): PanelSnapshot {
+    const answering = gcs.filter((g) => g.ok && g.status);
+    // An actor is live if it answers and every GC that answers has it live (a GC that
+    // dropped it sends it no work, whatever its own port says).
+    // Documents come off the network: a process of another version may lack a field.
+    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => (g.status!.actores ?? []).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
+    // An actor process may serve several types (ACTOR_TIPOS): it is live when each of them is.
+    const tiposOf = (st: ActorStatus) => st.tipos ?? [];
+    const actores = actors.map((a) => ({ ...a, vivo: a.ok && !!a.status && tiposOf(a.status).length > 0 && tiposOf(a.status).every((t) => liveInGcs(t, a.status!.actorId)) }));
+    const actoresVivos: Record<string, Record<string, number>> = Object.fromEntries(OPERACIONES_ACTOR.map((tipo) => [tipo, {}]));
+    const count = (tipo: string, host: string) => {
+      const byHost = (actoresVivos[tipo] ??= {});
+      byHost[host] = (byHost[host] ?? 0) + 1;
+    };
+    for (const a of actores) if (a.vivo) for (const t of tiposOf(a.status!)) count(t, a.target.host);
+    const known = new Set(actores.flatMap((a) => (a.status ? tiposOf(a.status).map((t) => `${t} ${a.status!.actorId}`) : [])));
+    const unknownLive = new Set<string>();
+    for (const g of answering) for (const a of g.status!.actores ?? []) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
+    for (const k of unknownLive) count(k.split(' ')[0]!, '?');
+
+    const breakers: PanelSnapshot['breakers'] = [];
+    for (const g of gcs) for (const b of g.status?.almacenamiento ?? []) breakers.push({ ...b, cliente: g.target.name, host: g.target.host });
+    for (const a of actores) for (const b of a.status?.almacenamiento ?? []) breakers.push({ ...b, cliente: a.status!.actorId, host: a.target.host });
+    return { t, gcs, gas, actores, actoresVivos, breakers };
+  }
+
+  private pointOf(t: number, s: PanelSnapshot, gcs: Array<{ obs: PanelSnapshot['gcs'][number]; metrics?: MetricJson[] }>): PanelPoint | undefined {
+    const perOp = new Map<string, Buckets>();
+    const errores: Record<string, number> = {};
+    let seconds = 0;
+    for (const g of gcs) {
+      const url = g.obs.target.url;
+      if (!g.metrics) continue;
+      const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), porClase: g.obs.errores?.porClase ?? {} };
+      const before = this.prevCounters.get(url);
+      this.prevCounters.set(url, now);
+      if (!before) continue;
+      seconds = Math.max(seconds, (t - before.at) / 1000);
+      for (const [op, b] of now.latency) {
+        const d = delta(b, before.latency.get(op));
+        const acc = perOp.get(op);
+        perOp.set(op, acc ? sum(acc, d) : d);
+      }
+      for (const [clase, n] of Object.entries(now.porClase)) {
+        const prev = before.porClase[clase] ?? 0;
+        errores[clase] = (errores[clase] ?? 0) + (n >= prev ? n - prev : n);
+      }
+    }
+    if (seconds <= 0) return undefined; // the first poll only sets the baseline
+    const ms = (x: number | null) => (x === null ? null : Math.round(x * 100_000) / 100);
+    const porOperacion: PanelPoint['porOperacion'] = {};
+    for (const [op, b] of perOp) porOperacion[op] = { rps: Math.round((total(b) / seconds) * 100) / 100, p50: ms(quantile(0.5, b)), p99: ms(quantile(0.99, b)) };
+    const tareas = { enviada: 0, enCola: 0, espera: 0 };
+    for (const g of s.gcs) {
+      const c = g.status?.tareas;
+      if (!c) continue;
+      tareas.enviada += c.enviada;
+      tareas.enCola += c['en-cola'];
+      tareas.espera += c.espera;
+    }
+    return {
+      t,
+      porOperacion,
+      erroresPorSegundo: Object.fromEntries(Object.entries(errores).map(([k, n]) => [k, Math.round((n / seconds) * 100) / 100])),
+      tareas,
+      retrasoReplicaBytes: replicationLag(s.gas),
+    };
+  }
+}
+
+/** The largest lag any GA's PostgreSQL reports (a primary about its standbys, a standby about itself). */
+function replicationLag(gas: PanelSnapshot['gas']): number | null {
+  let max: number | null = null;
+  const see = (x: number | null | undefined) => {
+    if (typeof x === 'number') max = Math.max(max ?? 0, x);
+  };
+  for (const g of gas) {
+    const pg = g.status?.postgres;
+    if (!pg) continue;
+    if (pg.pgRole === 'primary' && Array.isArray(pg.replication)) for (const r of pg.replication) see(r.lagBytes);
+    if (pg.pgRole === 'standby' && 'lagBytes' in pg.standby) see(pg.standby.lagBytes);
+  }
+  return max;
+}
