@@ -1,13 +1,15 @@
 /** Actor process: read config (ACTOR_TIPOS or ACTOR_TIPO required), wire storage client + actor + HTTP port, stop cleanly on signals. */
 import '../common/env.js';
 import { guardStdio } from '../common/stdio-guard.js';
-import { ACTOR_VARS } from '../common/config.js';
-import { createLogger } from '../common/logger.js';
+import { ACTOR_VARS, type ActorConfig } from '../common/config.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
-import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import { defaultActorId, startActor } from './actor.js';
+import { startCalcActor } from './calc-actor.js';
 
 guardStdio();
 
@@ -15,12 +17,15 @@ async function main(): Promise<void> {
   const log = createLogger('actor');
   const cfg = readConfigOrExit(ACTOR_VARS, log);
   const tipos = cfg.ACTOR_TIPOS;
-  if (!tipos) exitWith(log, `Invalid configuration: ACTOR_TIPOS (or ACTOR_TIPO): required, one or more of ${OPERACIONES_ACTOR.join(', ')}`, { variable: 'ACTOR_TIPOS' });
+  if (!tipos) exitWith(log, `Invalid configuration: ACTOR_TIPOS (or ACTOR_TIPO): required, one or more of ${OPERACIONES_ACTOR.join(', ')}, or ${TIPO_CALCULO} alone`, { variable: 'ACTOR_TIPOS' });
   const actorId = cfg.ACTOR_ID ?? defaultActorId(tipos);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('actor');
+  // The config allows calculo only alone: the rest are library types.
+  if (tipos.includes(TIPO_CALCULO)) return mainCalculo(cfg, actorId, log, registry);
+  const libraryTypes = tipos.filter((t): t is OperacionActor => t !== TIPO_CALCULO);
   const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
-  const actor = await startActor({ ...cfg, ACTOR_TIPOS: tipos, ACTOR_ID: actorId }, log, { storage, registry });
+  const actor = await startActor({ ...cfg, ACTOR_TIPOS: libraryTypes, ACTOR_ID: actorId }, log, { storage, registry });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
   log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
   // Running tasks get up to 3 s to finish inside close(); the grace covers that.
@@ -30,6 +35,21 @@ async function main(): Promise<void> {
       await actor.close();
       await http.close();
       await storage.close();
+    },
+    8000,
+  );
+}
+
+/** A calculo actor: no storage client (calculations touch no database). */
+async function mainCalculo(cfg: ActorConfig, actorId: string, log: Logger, registry: ReturnType<typeof newRegistry>): Promise<void> {
+  const actor = await startCalcActor({ ...cfg, ACTOR_ID: actorId }, log, { registry });
+  const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
+  log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
+  stopOnSignals(
+    log,
+    async () => {
+      await actor.close();
+      await http.close();
     },
     8000,
   );

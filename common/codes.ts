@@ -5,7 +5,7 @@
 export const SUCCESS_CODES = ['APROBADO', 'ACEPTADO', 'OK'] as const;
 
 export const ERROR_CLASSES = {
-  invalid: ['SOLICITUD_INVALIDA', 'OPERACION_DESCONOCIDA'],
+  invalid: ['SOLICITUD_INVALIDA', 'OPERACION_DESCONOCIDA', 'DIVISION_POR_CERO', 'FUERA_DE_RANGO'],
   not_found: ['LIBRO_NO_EXISTE', 'PRESTAMO_NO_ENCONTRADO', 'OPERACION_NO_ENCONTRADA'],
   conflict: ['SIN_EJEMPLARES', 'PRESTAMO_ACTIVO', 'LIMITE_RENOVACIONES', 'ID_REUTILIZADO', 'TITULO_AMBIGUO'],
   unavailable: ['ALMACENAMIENTO_NO_DISPONIBLE', 'SIN_ACTORES', 'TIEMPO_AGOTADO'],
@@ -36,6 +36,17 @@ export function errorClass(c: string): ErrorClass | undefined {
   return classOf.get(c);
 }
 
+/** The HTTP status of each error class: the gateway answers with it and /errors/stats counts by it. */
+export const HTTP_STATUS: Record<ErrorClass, number> = { invalid: 400, not_found: 404, conflict: 409, unavailable: 503, internal: 500 };
+
+/** HTTP status for a reply code: its class's; 202 for ACEPTADO (recorded, not yet applied), 200 for other successes. */
+export function httpStatusOf(c: string): number {
+  const cls = classOf.get(c);
+  if (cls) return HTTP_STATUS[cls];
+  if (c === 'ACEPTADO') return 202;
+  return isSuccessCode(c) ? 200 : 500;
+}
+
 /** Default user-facing message (Spanish) for each code. */
 export const MENSAJES: Record<Codigo, string> = {
   APROBADO: 'Operación aplicada',
@@ -43,6 +54,8 @@ export const MENSAJES: Record<Codigo, string> = {
   OK: 'Consulta atendida',
   SOLICITUD_INVALIDA: 'Solicitud inválida',
   OPERACION_DESCONOCIDA: 'Operación desconocida',
+  DIVISION_POR_CERO: 'División por cero',
+  FUERA_DE_RANGO: 'El resultado no cabe en un número de doble precisión',
   LIBRO_NO_EXISTE: 'El libro no existe en el catálogo',
   PRESTAMO_NO_ENCONTRADO: 'No hay un préstamo activo de ese libro para ese usuario',
   OPERACION_NO_ENCONTRADA: 'No hay ninguna operación con ese id',

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
-import { actorIdSchema, gcIdSchema } from './internal-protocol.js';
+import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './internal-protocol.js';
+import { TIPO_CALCULO } from './calc-protocol.js';
 
 // 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
 const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);
@@ -21,9 +22,10 @@ const tipoList = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
   .pipe(
     z
-      .array(z.enum(OPERACIONES_ACTOR))
-      .min(1, `at least one of ${OPERACIONES_ACTOR.join(', ')}`)
-      .refine((l) => new Set(l).size === l.length, 'each type once'),
+      .array(z.enum(TIPOS_ACTOR))
+      .min(1, `at least one of ${OPERACIONES_ACTOR.join(', ')}, or ${TIPO_CALCULO} alone`)
+      .refine((l) => new Set(l).size === l.length, 'each type once')
+      .refine((l) => !l.includes(TIPO_CALCULO) || l.length === 1, `${TIPO_CALCULO} runs in an actor process of its own`),
   );
 
 /** Every variable the system knows, with its default. */
@@ -87,11 +89,12 @@ export const VARIABLES = {
   /**
    * The operation types this actor process serves: one, or several (one process per host serving
    * all three sees more work per wake). Each type is a topic of its own and counts as one actor of
-   * that type at the GC, so redundancy and per-type dispatch are unchanged.
+   * that type at the GC, so redundancy and per-type dispatch are unchanged. `calculo` (the
+   * calculation actors) only alone: it is another kind of actor, with no storage client.
    */
   ACTOR_TIPOS: tipoList.optional(),
   /** One-type form of ACTOR_TIPOS (set one or the other). */
-  ACTOR_TIPO: z.enum(OPERACIONES_ACTOR).optional(),
+  ACTOR_TIPO: z.enum(TIPOS_ACTOR).optional(),
   ACTOR_ID: actorIdSchema.optional(),
   /** Every GC's task PUB, and its backend, in the same order (one pair per GC): an actor works for all of them. */
   GC_PUB_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5556']),

@@ -17,6 +17,11 @@ export interface HttpServerOptions {
   /** Healthy unless this returns false (e.g. GA without PostgreSQL). */
   healthy?: () => boolean;
   routes?: Record<string, () => unknown | Promise<unknown>>;
+  /**
+   * Offered every request first (GC: the HTTP gateway, gestor_carga/http-gateway.ts); returns
+   * true when it took it, and then answers it itself.
+   */
+  api?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
   log: Logger;
 }
 
@@ -39,6 +44,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
   };
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    try {
+      if (o.api?.(req, res, path)) return;
+    } catch (err) {
+      o.log.error({ err, path }, 'http api handler failed');
+      if (!res.headersSent) json(res, 500, { error: String(err) });
+      return;
+    }
     void (async () => {
       try {
         if (path === '/health') {

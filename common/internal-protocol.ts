@@ -5,10 +5,12 @@
  *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `rid`
  *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
+ *  calculo actors: the same, with TareaCalculo / `calculado` (calc-protocol.ts)
  * Each JSON frame may also be a batch: an array of such messages (see "batches").
  */
 import { z } from 'zod';
 import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './protocol.js';
+import { TIPO_CALCULO, resultadoCalculoSchema } from './calc-protocol.js';
 
 export { operacionSolicitadaSchema };
 
@@ -110,11 +112,17 @@ export function topicFor(tipo: string, actorId: string): string {
 
 export const actorIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
+/** Every actor type: one per library operation, and the actors that compute (calc-protocol.ts). */
+export const TIPOS_ACTOR = [...OPERACIONES_ACTOR, TIPO_CALCULO] as const;
+export type TipoActor = (typeof TIPOS_ACTOR)[number];
+
 export const mensajeActorSchema = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('hola'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), pid: z.number().int() }),
-  z.object({ t: z.literal('latido'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), enCurso: z.number().int().nonnegative() }),
+  z.object({ t: z.literal('hola'), actorId: actorIdSchema, tipo: z.enum(TIPOS_ACTOR), pid: z.number().int() }),
+  z.object({ t: z.literal('latido'), actorId: actorIdSchema, tipo: z.enum(TIPOS_ACTOR), enCurso: z.number().int().nonnegative() }),
   z.object({ t: z.literal('resultado'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR), resultado: resultadoSchema }),
-  z.object({ t: z.literal('adios'), actorId: actorIdSchema, tipo: z.enum(OPERACIONES_ACTOR) }),
+  z.object({ t: z.literal('adios'), actorId: actorIdSchema, tipo: z.enum(TIPOS_ACTOR) }),
+  /** A calculo actor's outcome for one calculation task (no ledger, no Resultado envelope). */
+  z.object({ t: z.literal('calculado'), actorId: actorIdSchema, tipo: z.literal(TIPO_CALCULO), resultado: resultadoCalculoSchema }),
 ]);
 export type MensajeActor =
   | Exclude<z.infer<typeof mensajeActorSchema>, { t: 'resultado' }>

@@ -31,7 +31,7 @@ export const sedeSchema = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$
  * listing; PostgreSQL refuses NUL) and no lone UTF-16 surrogates (the driver would
  * store U+FFFD instead). The catalog's titles and authors, and a request's `titulo`.
  */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 export const textoLibre = (campo: string, max: number) =>
   z
     .string()
@@ -153,7 +153,7 @@ function salvage(obj: object, field: 'id' | 'clave'): string | undefined {
 }
 
 /** Drops the keys whose value is null or undefined: the wire's "absent". */
-function present<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: NonNullable<T[K]> } {
+export function present<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: NonNullable<T[K]> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: NonNullable<T[K]> };
 }
 
@@ -162,7 +162,19 @@ function present<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: No
  * Never throws: every input maps to a request or to an error code with a message.
  */
 export function parseSolicitud(raw: Buffer | string, makeKey: () => string): ParseResult {
-  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  const d = decodeRequest(raw);
+  return d.ok ? solicitudFromObject(d.obj, makeKey) : d;
+}
+
+export type DecodeResult = { ok: true; obj: object } | { ok: false; codigo: ErrorCode; mensaje: string };
+
+/**
+ * The checks every request passes before its operation is known: size, JSON, an object.
+ * `bytes`: the message's real size when `raw` is only its start (the HTTP gateway stops
+ * buffering an oversized body), so the refusal names the size that was sent.
+ */
+export function decodeRequest(raw: Buffer | string, bytes?: number): DecodeResult {
+  const size = bytes ?? (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
   if (size === 0) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'Mensaje vacío' };
   if (size > MAX_REQUEST_BYTES) {
     return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Mensaje demasiado grande (${size} bytes; máximo ${MAX_REQUEST_BYTES})` };
@@ -176,14 +188,27 @@ export function parseSolicitud(raw: Buffer | string, makeKey: () => string): Par
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
     return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'El mensaje debe ser un objeto JSON' };
   }
-  const echo = present({ id: salvage(obj, 'id'), clave: salvage(obj, 'clave') });
+  return { ok: true, obj };
+}
+
+/** The `id` and `clave` of a rejected message that are valid, so its error reply still echoes them. */
+export function echoOf(obj: object): { id?: string; clave?: string } {
+  return present({ id: salvage(obj, 'id'), clave: salvage(obj, 'clave') });
+}
+
+/** "Solicitud inválida en 'a': …" from a schema's first complaint. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const where = issue?.path.length ? issue.path.join('.') : '';
+  const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : issue?.message;
+  return `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`;
+}
+
+/** A library request from a decoded message (decodeRequest). */
+export function solicitudFromObject(obj: object, makeKey: () => string): ParseResult {
+  const echo = echoOf(obj);
   const parsed = requestShape.safeParse(obj);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : '';
-    const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : issue?.message;
-    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`, ...echo };
-  }
+  if (!parsed.success) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: describeIssue(parsed.error), ...echo };
   const { operacion: raw_op, ...fields } = parsed.data;
   const r = present(fields);
   const operacion = normalizeOperacion(raw_op);

@@ -15,6 +15,7 @@
  * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { TIPOS_ACTOR, type TipoActor } from '../common/internal-protocol.js';
 
 export interface Clock {
   now(): number;
@@ -32,7 +33,7 @@ export type Estrategia = 'round-robin' | 'least-load' | 'concentrada';
 export const CONCENTRACION_MAX = 32;
 
 export interface ActorInfo {
-  tipo: OperacionActor;
+  tipo: TipoActor;
   actorId: string;
   subscribed: boolean;
   /** Last time we heard from it; undefined until its first message. */
@@ -57,18 +58,18 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 
 /** Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor topic. */
-export function parseTopic(topic: string): { tipo: OperacionActor; actorId: string } | undefined {
+export function parseTopic(topic: string): { tipo: TipoActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
   if (dot <= 0) return undefined;
   const tipo = topic.slice(0, dot);
   const actorId = topic.slice(dot + 1);
-  if (!(OPERACIONES_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
-  return { tipo: tipo as OperacionActor, actorId };
+  if (!(TIPOS_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
+  return { tipo: tipo as TipoActor, actorId };
 }
 
 export class ActorRegistry {
   private readonly actors = new Map<string, ActorInfo>();
-  private readonly rrCursor = new Map<OperacionActor, number>();
+  private readonly rrCursor = new Map<TipoActor, number>();
   /** Keys of the entries that are not subscribed, least recently heard first. */
   private readonly unsubscribedKeys = new Set<string>();
   private evictedCount = 0;
@@ -87,7 +88,7 @@ export class ActorRegistry {
     return { total: this.actors.size, noSuscritos: this.unsubscribedKeys.size };
   }
 
-  private entry(tipo: OperacionActor, actorId: string): ActorInfo {
+  private entry(tipo: TipoActor, actorId: string): ActorInfo {
     const k = key(tipo, actorId);
     let a = this.actors.get(k);
     if (!a) {
@@ -114,7 +115,7 @@ export class ActorRegistry {
     }
   }
 
-  subscribed(tipo: OperacionActor, actorId: string): void {
+  subscribed(tipo: TipoActor, actorId: string): void {
     const a = this.entry(tipo, actorId);
     a.subscribed = true;
     this.unsubscribedKeys.delete(key(tipo, actorId));
@@ -122,7 +123,7 @@ export class ActorRegistry {
     a.left = false;
   }
 
-  unsubscribed(tipo: OperacionActor, actorId: string): void {
+  unsubscribed(tipo: TipoActor, actorId: string): void {
     const k = key(tipo, actorId);
     const a = this.actors.get(k);
     if (!a) return;
@@ -130,7 +131,7 @@ export class ActorRegistry {
     this.markUnsubscribed(k);
   }
 
-  heard(tipo: OperacionActor, actorId: string, enCurso?: number): void {
+  heard(tipo: TipoActor, actorId: string, enCurso?: number): void {
     const a = this.entry(tipo, actorId);
     a.lastHeard = this.opts.clock.now();
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
@@ -138,13 +139,13 @@ export class ActorRegistry {
   }
 
   /** hola after adios: a restarted actor with a fixed id. */
-  hello(tipo: OperacionActor, actorId: string): void {
+  hello(tipo: TipoActor, actorId: string): void {
     const a = this.entry(tipo, actorId);
     a.left = false;
     this.heard(tipo, actorId, 0);
   }
 
-  left(tipo: OperacionActor, actorId: string): void {
+  left(tipo: TipoActor, actorId: string): void {
     const a = this.actors.get(key(tipo, actorId));
     if (a) a.left = true;
   }
@@ -153,12 +154,12 @@ export class ActorRegistry {
     return a.subscribed && !a.left && a.lastHeard !== undefined && now - a.lastHeard <= this.opts.deadMs;
   }
 
-  isLiveId(tipo: OperacionActor, actorId: string): boolean {
+  isLiveId(tipo: TipoActor, actorId: string): boolean {
     const a = this.actors.get(key(tipo, actorId));
     return a !== undefined && this.isLive(a);
   }
 
-  live(tipo: OperacionActor): ActorInfo[] {
+  live(tipo: TipoActor): ActorInfo[] {
     const now = this.opts.clock.now();
     const out: ActorInfo[] = [];
     for (const a of this.actors.values()) if (a.tipo === tipo && this.isLive(a, now)) out.push(a);
@@ -170,15 +171,16 @@ export class ActorRegistry {
    * One live actor for a task of `tipo`, or undefined when none is live.
    * `load` is the GC's own count of tasks in flight per actor (reported counts lag).
    * `exclude` avoids the actor that just missed a deadline, unless it is the only one.
+   * `estrategia` overrides the configured one for this choice (calculations: see gc.ts).
    */
-  choose(tipo: OperacionActor, load: (actorId: string) => number, exclude?: string): string | undefined {
+  choose(tipo: TipoActor, load: (actorId: string) => number, exclude?: string, estrategia: Estrategia = this.opts.estrategia): string | undefined {
     const all = this.live(tipo);
     const candidates = exclude !== undefined && all.length > 1 ? all.filter((a) => a.actorId !== exclude) : all;
     if (candidates.length === 0) return undefined;
     const cursor = this.rrCursor.get(tipo) ?? 0;
     this.rrCursor.set(tipo, cursor + 1);
-    if (this.opts.estrategia === 'round-robin') return candidates[cursor % candidates.length]!.actorId;
-    if (this.opts.estrategia === 'concentrada') {
+    if (estrategia === 'round-robin') return candidates[cursor % candidates.length]!.actorId;
+    if (estrategia === 'concentrada') {
       let first: ActorInfo | undefined;
       for (const a of candidates) if (load(a.actorId) < CONCENTRACION_MAX && (!first || a.actorId < first.actorId)) first = a;
       if (first) return first.actorId;
@@ -193,7 +195,7 @@ export class ActorRegistry {
    * `refresh()` for one actor: O(1), for the per-message path (a flood of messages
    * from unknown ids must not rescan the whole registry each time).
    */
-  refreshOne(tipo: OperacionActor, actorId: string): Transitions {
+  refreshOne(tipo: TipoActor, actorId: string): Transitions {
     const a = this.actors.get(key(tipo, actorId));
     if (!a) return { joined: [], died: [] };
     const live = this.isLive(a);
@@ -238,7 +240,8 @@ export class ActorRegistry {
   liveCounts(): Record<OperacionActor, number> {
     const out = Object.fromEntries(OPERACIONES_ACTOR.map((t) => [t, 0])) as Record<OperacionActor, number>;
     const now = this.opts.clock.now();
-    for (const a of this.actors.values()) if (this.isLive(a, now)) out[a.tipo]++;
+    // Library types only: calculo actors are counted apart (live('calculo')).
+    for (const a of this.actors.values()) if (a.tipo !== 'calculo' && this.isLive(a, now)) out[a.tipo]++;
     return out;
   }
 }

@@ -15,8 +15,9 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Router, XPublisher } from 'zeromq';
 import { Registry } from 'prom-client';
-import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, parseSolicitud, type OperacionActor, type Respuesta } from '../common/protocol.js';
-import { mensajeActorSchema, parseBatch, topicFor, type MensajeActor, type Tarea } from '../common/internal-protocol.js';
+import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, type OperacionActor, type Respuesta } from '../common/protocol.js';
+import { mensajeActorSchema, parseBatch, topicFor, type MensajeActor, type Tarea, type TipoActor } from '../common/internal-protocol.js';
+import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
@@ -25,7 +26,10 @@ import { ActorRegistry, parseTopic, type Clock, type Transitions } from './actor
 import { TaskTracker, type Modo } from './task-tracker.js';
 import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume, type LedgerView } from './ledger-resume.js';
-import { ErrorStats } from './error-stats.js';
+import { ErrorStats, type Canal } from './error-stats.js';
+import { CalcTasks } from './calc-tasks.js';
+import { CalcService } from './calc-service.js';
+import { requestHandler, type Handled } from './request-handler.js';
 import { createGcMetrics } from './metrics.js';
 import { SendQueue } from '../common/send-queue.js';
 
@@ -44,6 +48,14 @@ export interface GcHandle {
   registry: Registry;
   status(): GcStatus;
   errorStats(): ReturnType<ErrorStats['snapshot']>;
+  /**
+   * A request that came by another door (the HTTP gateway): the same validation, rules and
+   * accounting (metrics, /errors/stats under `canal`) as one on the ZeroMQ frontend.
+   * `bytes`: the body's real size when `body` is only its start. Never rejects.
+   */
+  request(body: Buffer, canal: Canal, bytes?: number): Promise<Handled>;
+  /** A refusal the other door made itself (e.g. a wrong HTTP method): counted like any reply. */
+  refused(respuesta: Respuesta, canal: Canal): void;
   close(): Promise<void>;
   /** Like a crash (for tests): timers stop and sockets close at once; nobody waiting is answered, nothing drains. */
   abort(): Promise<void>;
@@ -68,6 +80,8 @@ export interface GcStatus {
   /** Tasks published, and the ZeroMQ messages they went in (fewer when batched). */
   publicadas: { mensajes: number; envios: number };
   almacenamiento: ReturnType<StorageClient['status']>;
+  /** The calculation actors and their work (counted apart from the library's actoresVivos). */
+  calculo: { actoresVivos: number; tareas: ReturnType<CalcTasks['counts']>; solicitudesEsperando: number };
 }
 
 /** `gc-<sede or hostname>`, reduced to what GC ids allow. Two GCs in one sede need their own GC_ID. */
@@ -145,13 +159,41 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     log,
   });
 
+  // Calculations: their own tasks, the same registry (liveness, strategy) and PUB socket.
+  // 'concentrada' exists to fill the GA batches of one actor; calculations have none and
+  // would all land on one actor's CPU, so they go round-robin instead.
+  const calcStrategy = cfg.GC_ESTRATEGIA === 'concentrada' ? 'round-robin' : cfg.GC_ESTRATEGIA;
+  const calcTasks: CalcTasks = new CalcTasks({
+    clock,
+    deadlineMs: cfg.GC_TASK_DEADLINE_MS,
+    noActorMs: cfg.ACTOR_DEAD_MS,
+    makeId: randomUUID,
+    publish(actorId, tarea) {
+      log.debug({ tarea: tarea.id, actorId, intento: tarea.intento, operacion: tarea.calculo.operacion }, 'calculation task published');
+      pubQ.send([topicFor(TIPO_CALCULO, actorId), encode(tarea)]);
+    },
+    choose: (exclude): string | undefined => actors.choose(TIPO_CALCULO, (id) => calcTasks.load(id), exclude, calcStrategy),
+    isLive: (actorId) => actors.isLiveId(TIPO_CALCULO, actorId),
+    onRepublish(id, motivo, from) {
+      metrics.republications.inc({ motivo, tipo: TIPO_CALCULO });
+      log.info({ tarea: id, from, motivo }, 'calculation task re-published');
+    },
+  });
+  const calculos = new CalcService({
+    tasks: calcTasks,
+    liveActors: () => actors.live(TIPO_CALCULO).map((a) => a.actorId),
+    timeoutMs: cfg.GC_SYNC_TIMEOUT_MS,
+    log,
+  });
+  const handleRequest = requestHandler({ dispatcher, calculos, makeKey: randomUUID, log });
+
   let closing = false;
 
   function onTransitions({ joined, died }: Transitions): void {
     for (const a of joined) log.info({ tipo: a.tipo, actorId: a.actorId }, 'actor joined');
     for (const a of died) {
-      const moved = tracker.actorGone(topicFor(a.tipo, a.actorId));
-      log.info({ tipo: a.tipo, actorId: a.actorId, tasksMoved: moved.length, left: a.left }, a.left ? 'actor left' : 'actor dead');
+      const moved = a.tipo === TIPO_CALCULO ? calcTasks.actorGone(a.actorId) : tracker.actorGone(topicFor(a.tipo, a.actorId)).length;
+      log.info({ tipo: a.tipo, actorId: a.actorId, tasksMoved: moved, left: a.left }, a.left ? 'actor left' : 'actor dead');
     }
   }
 
@@ -159,9 +201,11 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   function maintain(): void {
     onTransitions(actors.refresh());
     tracker.tick();
+    calcTasks.tick();
     dispatcher.checkStarved();
     const live = actors.liveCounts();
     for (const t of OPERACIONES_ACTOR) metrics.liveActors.set({ tipo: t }, live[t]);
+    metrics.liveActors.set({ tipo: TIPO_CALCULO }, actors.live(TIPO_CALCULO).length);
     const c = tracker.counts();
     metrics.tasksInFlight.set({ estado: 'enviada' }, c.enviada);
     metrics.tasksInFlight.set({ estado: 'en-cola' }, c['en-cola']);
@@ -177,7 +221,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
    * join or departure runs the full maintain(), so queued work goes out, or a leaving
    * actor's work moves, at once rather than at the next tick.
    */
-  function actorChanged(tipo: OperacionActor, actorId: string): void {
+  function actorChanged(tipo: TipoActor, actorId: string): void {
     const t = actors.refreshOne(tipo, actorId);
     if (t.joined.length === 0 && t.died.length === 0) return;
     onTransitions(t);
@@ -192,11 +236,16 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   let answered = 0;
   function reply(envelope: Buffer[], r: Respuesta, operacion: string, t0: number): void {
     frontQ.send([...envelope, encode(r)]);
+    account(r, operacion, t0, 'zeromq');
+  }
+
+  /** Every reply, whichever door it leaves by: counted, timed, and its error (if any) recorded. */
+  function account(r: Respuesta, operacion: string, t0: number, canal: Canal): void {
     answered++;
     metrics.requests.inc({ operacion, codigo: r.codigo });
     metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
-    errors.record(operacion, r);
-    if (!r.exito) log.debug({ opId: r.id, operacion, codigo: r.codigo }, 'request answered with error');
+    errors.record(operacion, r, canal);
+    if (!r.exito) log.debug({ opId: r.id, operacion, codigo: r.codigo, canal }, 'request answered with error');
   }
 
   function onRequest(frames: Buffer[]): void {
@@ -207,14 +256,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       reply(envelope, errorReply('SOLICITUD_INVALIDA', `La solicitud debe ser un único mensaje JSON de una parte (llegaron ${parts} partes)`), 'invalida', t0);
       return;
     }
-    const parsed = parseSolicitud(body ?? Buffer.alloc(0), randomUUID);
-    if (!parsed.ok) {
-      reply(envelope, labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), 'invalida', t0);
-      return;
-    }
-    const s = parsed.solicitud;
-    log.debug({ opId: s.clave, etiqueta: s.id, operacion: s.operacion }, 'request');
-    void dispatcher.handle(s).then((r) => reply(envelope, labelReply(r, s), s.operacion, t0));
+    void handleRequest(body ?? Buffer.alloc(0)).then((h) => reply(envelope, h.respuesta, h.operacion, t0));
   }
 
   function onSubscription(msg: Buffer | undefined): void {
@@ -257,6 +299,10 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         actors.heard(m.tipo, m.actorId);
         log.debug({ opId: m.resultado.id, actorId: m.actorId, codigo: m.resultado.codigo, estado: m.resultado.estado }, 'actor result');
         dispatcher.onResultado(topicFor(m.tipo, m.actorId), m.resultado);
+        break;
+      case 'calculado':
+        actors.heard(m.tipo, m.actorId);
+        if (!calcTasks.onResultado(m.actorId, m.resultado)) log.debug({ tarea: m.resultado.id, actorId: m.actorId }, 'calculation result not used (late, repeated or refused)');
         break;
       case 'adios':
         actors.left(m.tipo, m.actorId);
@@ -327,9 +373,18 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         estrategia: cfg.GC_ESTRATEGIA,
         publicadas: pubQ.sent,
         almacenamiento: deps.storage.status(),
+        calculo: { actoresVivos: actors.live(TIPO_CALCULO).length, tareas: calcTasks.counts(), solicitudesEsperando: calculos.waiting },
       };
     },
     errorStats: () => errors.snapshot(),
+    request(body, canal, bytes) {
+      const t0 = performance.now();
+      return handleRequest(body, bytes).then((h) => {
+        account(h.respuesta, h.operacion, t0, canal);
+        return h;
+      });
+    },
+    refused: (r, canal) => account(r, 'invalida', performance.now(), canal),
     async close() {
       if (closing) return;
       closing = true;
@@ -337,6 +392,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       resume.stop();
       // Waiting sync requesters get an answer rather than silence.
       dispatcher.close();
+      calculos.close();
       await new Promise((r) => setImmediate(r)); // let those replies reach the queue
       await Promise.all([frontQ.drain(500), pubQ.drain(500)]);
       frontQ.close();
@@ -356,6 +412,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       await Promise.all(loops);
       // Its pending sync waiters' timers must not outlive it (their replies go nowhere).
       dispatcher.close();
+      calculos.close();
     },
   };
 }

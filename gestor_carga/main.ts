@@ -7,6 +7,7 @@ import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
 import { startGc } from './gc.js';
+import { httpGateway } from './http-gateway.js';
 
 guardStdio();
 
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
     registry,
     status: () => gc.status(),
     routes: { '/errors/stats': () => gc.errorStats() },
+    // POST /operaciones, GET /operaciones/{id}, GET /libros/{isbn}: the same requests as on ZeroMQ.
+    api: httpGateway(gc, log),
     log,
   });
   log.info({ httpPort: http.port }, 'GC HTTP port open');

@@ -39,6 +39,8 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
     '',
     `En otra terminal:   ${x.ps} test-sistema   |   ${x.ps} menu`,
     ...(x.carga ? [`Carga de prueba:    ${x.ps} ${x.carga}`] : []),
+    `Cálculo:            ${x.ps} calc suma 10 5   |   ${x.ps} calc suma_cuadrados 1000000`,
+    ...(s.gcs[0] ? [`API HTTP del GC:    curl -s ${s.gcs[0].http}/libros/<isbn>   |   curl -s -X POST ${s.gcs[0].http}/operaciones -d '{"operacion":"suma","a":10,"b":5}'`] : []),
     `Cargar un catálogo: npm run catalogo --${x.dataFlag} <archivo.csv|archivo.json>`,
     `${twoHosts ? 'Estado del par:  ' : 'Estado:          '}   npm run status -- ${s.gas.map((g) => `--ga ${g.http}`).join(' ')} ${s.gcs.map((g) => `--gc ${g.http}`).join(' ')}`,
     'Ctrl-C para detener.',

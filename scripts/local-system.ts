@@ -31,7 +31,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
 import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import type { TipoActor } from '../common/internal-protocol.js';
+import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
 import {
@@ -74,6 +76,8 @@ export interface LocalSystemOptions {
    * one process per actor and type.
    */
   tiposPorActor?: 'uno' | 'todos';
+  /** `calculo` actors (default 0), each a process of its own, placed like the others (two-hosts: alternating pc1, pc2). */
+  calcActors?: number;
   /** Extra environment for every process (e.g. GC_MODO_DEVOLUCION=sync). */
   env?: Record<string, string>;
   /** 'standard' = the documented default ports (npm start); 'free' = any free ports (tests). */
@@ -212,10 +216,12 @@ export interface LocalSystem {
   /** The first GC's process (pc1's). */
   gc: ManagedProcess;
   actors: ManagedProcess[];
-  /** Starts one more actor of a type (on `host`, default pc1) and waits until the GC sees it live. */
-  addActor(tipo: OperacionActor, host?: HostName): Promise<ManagedProcess>;
-  /** Resolves when every running GC reports at least `n` live actors of every type. */
+  /** Starts one more actor of a type (on `host`, default pc1) and waits until it is healthy. */
+  addActor(tipo: TipoActor, host?: HostName): Promise<ManagedProcess>;
+  /** Resolves when every running GC reports at least `n` live actors of every library type. */
   waitForActors(n: number, timeoutMs?: number): Promise<void>;
+  /** Resolves when every running GC reports exactly `n` live calculo actors. */
+  waitForCalcActors(n: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -541,7 +547,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     const actors: ManagedProcess[] = [];
     const counters: Record<string, number> = {};
     let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipos: readonly OperacionActor[], on?: HostName) => {
+    const addActorProcess = async (tipos: readonly TipoActor[], on?: HostName) => {
       const kind = tipos.length === 1 ? tipos[0]! : 'actor';
       const n = (counters[kind] = (counters[kind] ?? 0) + 1);
       // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
@@ -586,14 +592,27 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       }
     };
 
+    const waitForCalcActors = async (n: number, timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const running = gcs.filter((g) => g.process.running);
+        const live = await Promise.all(running.map(async (g) => (await g.process.status<GcStatus>())?.calculo?.actoresVivos));
+        if (running.length > 0 && live.every((x) => x === n)) return;
+        if (Date.now() > deadline) throw new Error(`not ${n} live calculo actors after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+
     const perType = opts.actorsPerType ?? 2;
     for (let i = 0; i < perType; i++) {
       if (opts.tiposPorActor === 'todos') await addActorProcess(OPERACIONES_ACTOR);
       else for (const t of OPERACIONES_ACTOR) await addActorProcess([t]);
     }
+    for (let i = 0; i < (opts.calcActors ?? 0); i++) await addActorProcess([TIPO_CALCULO]);
     await Promise.all(actors.map((a) => a.waitHealthy()));
     checkAborted();
     if (perType > 0) await waitForActors(perType);
+    if (opts.calcActors) await waitForCalcActors(opts.calcActors);
     checkAborted();
 
     // Processes are grouped by their spec.host when asked, so actors added later belong to their host too.
@@ -640,6 +659,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         return a;
       },
       waitForActors,
+      waitForCalcActors,
       stop,
     };
   } catch (err) {

@@ -94,12 +94,14 @@ async function main(): Promise<void> {
     .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
     .option('--actores <n>', 'actors per type', intArg(1), 2)
     .addOption(new Option('--tipos-por-actor <t>', 'todos: each actor process serves the three types (one per host); uno: one process per actor and type').choices(['todos', 'uno']).default('todos'))
+    .option('--calculo <n>', 'calculo actors, a process each (calc and suma_cuadrados; default: as many as --actores)', intArg(0))
     .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
     .option('--puertos-libres', 'use any free ports instead of the documented defaults')
     .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
     .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
     .parse();
-  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const calculo = opts.calculo ?? opts.actores;
   const tty = process.stdout.isTTY;
 
   let system: LocalSystem | undefined;
@@ -123,14 +125,15 @@ async function main(): Promise<void> {
   const twoHosts = opts.topologia === 'two-hosts';
   out(
     twoHosts
-      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
-      : `Iniciando PostgreSQL embebido, GA, GC y ${opts.actores} actores por tipo (datos en ${opts.data})…\n`,
+      ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo y ${calculo} de cálculo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
+      : `Iniciando PostgreSQL embebido, GA, GC, ${opts.actores} actores por tipo y ${calculo} de cálculo (datos en ${opts.data})…\n`,
   );
   try {
     starting = startLocalSystem({
       dataDir: opts.data,
       actorsPerType: opts.actores,
       tiposPorActor: opts.tiposPorActor,
+      calcActors: calculo,
       ports: opts.puertosLibres ? 'free' : 'standard',
       topology: opts.topologia,
       replicacion: opts.replicacion,

@@ -60,7 +60,7 @@ export function statusLines(s: StatusSnapshot): string[] {
   const enCurso = up.reduce((n, t) => n + t.tareas.enviada, 0);
   const cola = up.reduce((n, t) => n + t.tareas['en-cola'] + t.tareas.espera, 0);
   return [
-    `${s.hora}  ${total.toFixed(0)} sol/s${porGc}  actores p${live.prestamo ?? 0} d${live.devolucion ?? 0} r${live.renovacion ?? 0}  tareas ${enCurso} en curso, ${cola} en cola`,
+    `${s.hora}  ${total.toFixed(0)} sol/s${porGc}  actores p${live.prestamo ?? 0} d${live.devolucion ?? 0} r${live.renovacion ?? 0}${first.calculo ? ` c${first.calculo.actoresVivos}` : ''}  tareas ${enCurso} en curso, ${cola} en cola`,
     `${ga}  ${breakersPart(first)}`,
   ];
 }

@@ -96,6 +96,8 @@ function formatGc(url: string, s: Json): string {
   const lines = [`GC ${url}${me ? `  ${me.id}${me.sede ? ` (sede ${me.sede})` : ''}, since ${me.iniciado} (${ago(me.iniciado)})` : ''}`];
   if (s.arriendoVigente === false) lines.push('  LEASES:      not renewed within GC_LEASE_MS: its async work may pass to another GC');
   lines.push(`  actors live: ${counts(s.actoresVivos)}`);
+  const calc = s.calculo as Json | undefined;
+  if (calc) lines.push(`  calculo:     ${calc.actoresVivos ?? 0} live; tasks ${counts(calc.tareas)}; requests waiting ${calc.solicitudesEsperando ?? 0}`);
   lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
   if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const b of (s.almacenamiento ?? []) as Json[]) {

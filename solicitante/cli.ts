@@ -19,6 +19,7 @@ import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
 import { DEMO_ISBN, runSystemTest } from './test-sistema.js';
+import { USO_CALC, calcRequest, formatCalc } from './calc-command.js';
 
 export interface CliIO {
   stdin: Readable;
@@ -223,6 +224,25 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         }
       }
       if (report.respuestas === 0) exitCode = 1;
+    });
+
+  program
+    .command('calc <operacion> [args...]')
+    .description(`un cálculo en los actores de cálculo; sale con 1 si la respuesta es un error\n${USO_CALC}`)
+    .option('--json', 'imprime la respuesta tal cual (JSON)')
+    // Negative numbers (`calc resta 10 -5`) are operands, not options.
+    .allowUnknownOption()
+    .action(async (operacion: string, args: string[], o: { json?: boolean }, cmd: Command) => {
+      const s = calcRequest(operacion, args);
+      if ('error' in s) throw new UsageError(`${s.error}\nuso:\n${USO_CALC}`);
+      const gc = makeClient(cmd);
+      try {
+        const r = await gc.send(s);
+        out.write(o.json ? `${JSON.stringify(r)}\n` : formatCalc(s, r).map((l) => `${l}\n`).join(''));
+        if (!r.exito) exitCode = 1;
+      } finally {
+        gc.close();
+      }
     });
 
   try {

@@ -16,7 +16,7 @@ import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './erro
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';
 import { parseRespuesta, stamp } from './reply-codec.js';
-import type { GcAnswer, GcCaller, NuevaSolicitud } from './types.js';
+import type { GcAnswer, GcCaller, NuevaPeticion } from './types.js';
 
 export interface GcClientOptions {
   /** The GCs, own sede's first (GC_ENDPOINTS). */
@@ -47,11 +47,11 @@ export class GcClient implements GcCaller {
     this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs) });
   }
 
-  send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+  send(solicitud: NuevaPeticion): Promise<Respuesta> {
     return this.request(solicitud).then((a) => a.respuesta);
   }
 
-  request(solicitud: NuevaSolicitud): Promise<GcAnswer> {
+  request(solicitud: NuevaPeticion): Promise<GcAnswer> {
     const p = this.queue.then(() => this.sendNow(solicitud));
     this.queue = p.catch(() => undefined);
     return p;
@@ -83,7 +83,7 @@ export class GcClient implements GcCaller {
     if (s && !s.closed) s.close();
   }
 
-  private async sendNow(solicitud: NuevaSolicitud): Promise<GcAnswer> {
+  private async sendNow(solicitud: NuevaPeticion): Promise<GcAnswer> {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     const body = encode(msg);
     const attempts = this.opts.retries + 1;

@@ -18,7 +18,7 @@ import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';
 import { parseRespuesta, stamp } from './reply-codec.js';
-import type { GcAnswer, GcCaller, NuevaSolicitud } from './types.js';
+import type { GcAnswer, GcCaller, NuevaPeticion } from './types.js';
 
 export interface GcPipelineOptions {
   /** The GCs, own sede's first (GC_ENDPOINTS). */
@@ -80,11 +80,11 @@ export class GcPipelineClient implements GcCaller {
     }
   }
 
-  send(solicitud: NuevaSolicitud): Promise<Respuesta> {
+  send(solicitud: NuevaPeticion): Promise<Respuesta> {
     return this.request(solicitud).then((a) => a.respuesta);
   }
 
-  request(solicitud: NuevaSolicitud): Promise<GcAnswer> {
+  request(solicitud: NuevaPeticion): Promise<GcAnswer> {
     if (this.closed) return Promise.reject(new GcClientClosedError());
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     if (this.pending.has(msg.clave)) return Promise.reject(new Error(`Ya hay una solicitud en curso con clave ${msg.clave}`));

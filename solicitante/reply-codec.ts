@@ -5,16 +5,16 @@
 import type { Respuesta } from '../common/protocol.js';
 import type { Codigo } from '../common/codes.js';
 import type { IdGenerator } from './ids.js';
-import type { NuevaSolicitud } from './types.js';
+import type { NuevaPeticion } from './types.js';
 
-export type SolicitudConClave = NuevaSolicitud & { clave: string };
+export type SolicitudConClave = NuevaPeticion & { clave: string };
 
 /**
  * Gives the request its clave (the idempotency key: every resend carries the same one)
  * and the PS's sede, if configured and not set. Queries get one too: it is how the
  * pipelined client matches replies to requests.
  */
-export function stamp(s: NuevaSolicitud, makeKey: IdGenerator, sede?: string): SolicitudConClave {
+export function stamp(s: NuevaPeticion, makeKey: IdGenerator, sede?: string): SolicitudConClave {
   const clave = s.clave ?? makeKey();
   return { ...s, clave, ...(sede && !s.sede ? { sede } : {}) } as SolicitudConClave;
 }

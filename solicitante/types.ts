@@ -3,6 +3,7 @@
  * wire contract is declared only once (common/protocol.ts).
  */
 import type { Respuesta, Solicitud } from '../common/protocol.js';
+import type { SolicitudCalculo } from '../common/calc-protocol.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -12,6 +13,12 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * `estado`, the operation asked about: its clave, or a label).
  */
 export type NuevaSolicitud = DistributiveOmit<Solicitud, 'clave'> & { clave?: string };
+
+/** A calculation as the PS builds it (`calc`), clave optional likewise. */
+export type NuevaSolicitudCalculo = DistributiveOmit<SolicitudCalculo, 'clave'> & { clave?: string };
+
+/** Anything the PS's own clients send. */
+export type NuevaPeticion = NuevaSolicitud | NuevaSolicitudCalculo;
 
 /** A reply and the GC (endpoint) that gave it. */
 export interface GcAnswer {

@@ -554,7 +554,7 @@ describe('an actor process serving several types (ACTOR_TIPOS)', () => {
     // Silence alone would take 30 s to end an actor here: only its adios can do it sooner.
     const g = await gc(storage, p, { ACTOR_DEAD_MS: '30000' });
     const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back, ACTOR_TIPOS: 'prestamo,devolucion,renovacion' });
-    const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS!, ACTOR_ID: 'multi' }, log, { storage });
+    const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS as OperacionActor[], ACTOR_ID: 'multi' }, log, { storage });
     cleanups.push(() => a.kill());
     expect(a.topics).toEqual(['prestamo.multi', 'devolucion.multi', 'renovacion.multi']);
     await until(() => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 1), 5000, 'one live actor of each type');

@@ -71,9 +71,9 @@ describe("npm start's banner", () => {
     // Every process's HTTP URL is there, and answers.
     const urls = [...new Set([...banner.matchAll(/http:\/\/[\d.]+:\d+/g)].map((m) => m[0]))];
     const actorLines = banner.match(/^ {2}Actor \S+ \(pc\d\):\s+http:\/\/\S+\/status$/gm) ?? [];
-    // --actores 1: one actor process, serving the three types (npm start's default).
-    expect(actorLines.map((l) => l.split(/\s+/)[2]).sort()).toEqual(['actor-1']);
-    expect(urls.length).toBe(2 + 2 + 1 + 1); // two GCs, two GAs, one actor process, the live panel
+    // --actores 1: one actor process, serving the three types (npm start's default), and one calculo actor.
+    expect(actorLines.map((l) => l.split(/\s+/)[2]).sort()).toEqual(['actor-1', 'calculo-1']);
+    expect(urls.length).toBe(2 + 2 + 2 + 1); // two GCs, two GAs, two actor processes, the live panel
     for (const u of urls) expect((await fetch(`${u}/health`)).status, u).toBe(200);
     // The GC's HTTP and PS ports are on 127.0.0.1: `curl localhost:<port>/health` works.
     const gcHttp = /GC pc1 HTTP:\s+http:\/\/127\.0\.0\.1:(\d+) {2}\(\/status \/errors\/stats \/metrics \/health\)/.exec(banner);
@@ -94,6 +94,9 @@ describe("npm start's banner", () => {
       clients.push(c);
       expect(await c.send({ operacion: 'consulta', isbn: '978-1-11-111111-1' })).toMatchObject({ codigo: 'OK', datos: { total: 3, disponibles: 3 } });
       expect(await c.send({ operacion: 'prestamo', titulo: 'el libro nuevo', usuario: 'cat-1' })).toMatchObject({ codigo: 'APROBADO', datos: { isbn: '978-1-11-111111-1' } });
+      // Its calculo actor answers the calculation the banner suggests.
+      expect(banner).toMatch(/Cálculo:\s+npm run ps -- --gc \S+ calc suma 10 5/);
+      expect(await c.send({ operacion: 'suma', a: 10, b: 5 })).toMatchObject({ codigo: 'OK', datos: { resultado: 15, actor: 'calculo-1' } });
 
       // A bad file is named and changes nothing.
       writeFileSync(join(elsewhere, 'malo.csv'), 'isbn,titulo,autor,ejemplares\n978-1-11-111113-5,Malo,Autor,-1\n');

@@ -144,8 +144,8 @@ describe('a second launcher on the same data dir', () => {
     const panelUrl = /Panel en vivo:\s+(http:\/\/\S+)/.exec(a.output())?.[1];
     expect(panelUrl, a.output()).toBeDefined();
     const panel = (await (await fetch(`${panelUrl}api/objetivos`)).json()) as Array<{ kind: string; host: string }>;
-    // One actor process (npm start's default: it serves the three types), two GAs, two GCs.
-    expect(panel.map((t) => `${t.kind} ${t.host}`).sort()).toEqual(['actor pc1', 'ga pc1', 'ga pc2', 'gc pc1', 'gc pc2']);
+    // One actor process (npm start's default: it serves the three types), one calculo actor, two GAs, two GCs.
+    expect(panel.map((t) => `${t.kind} ${t.host}`).sort()).toEqual(['actor pc1', 'actor pc1', 'ga pc1', 'ga pc2', 'gc pc1', 'gc pc2']);
 
     // The banner's load suggestion names books, not the shared demo ISBN.
     expect(a.output()).toMatch(/Carga de prueba:\s+npm run ps -- --gc tcp:\/\/\S+ carga --clientes \d+ --duracion 20 --isbns \S+/);

@@ -1,0 +1,21 @@
+/**
+ * The one validation path for a request to the GC, whatever carried it (the ZeroMQ
+ * frontend, the HTTP gateway): size, JSON and object checks, then a library operation
+ * (protocol.ts) or a calculation (calc-protocol.ts) by its `operacion`. Pure, never throws.
+ */
+import { decodeRequest, solicitudFromObject, type ParseResult } from './protocol.js';
+import { OPERACIONES_CALCULO, calculoFromObject, operacionCalculoDe, type SolicitudCalculo } from './calc-protocol.js';
+
+export type RequestParse = ParseResult | { ok: true; calculo: SolicitudCalculo };
+
+/** `bytes`: the real size when `raw` is only the start of an oversized message (decodeRequest). */
+export function parseRequest(raw: Buffer | string, makeKey: () => string, bytes?: number): RequestParse {
+  const d = decodeRequest(raw, bytes);
+  if (!d.ok) return d;
+  const calculo = operacionCalculoDe(d.obj);
+  if (calculo) return calculoFromObject(d.obj, calculo, makeKey);
+  const r = solicitudFromObject(d.obj, makeKey);
+  // The library parser lists only its own operations.
+  if (!r.ok && r.codigo === 'OPERACION_DESCONOCIDA') return { ...r, mensaje: `${r.mensaje}, ${OPERACIONES_CALCULO.join(', ')}` };
+  return r;
+}
