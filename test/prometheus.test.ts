@@ -40,7 +40,7 @@ function scriptEnv(s: LocalSystem, pc3Ports: number[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const h of ['pc1', 'pc2'] as HostName[]) env[`${h.toUpperCase()}_GA_TARGET`] = at(s.hosts[h]!.ga!);
   for (const g of s.gcs) env[`${g.host.toUpperCase()}_GC_TARGET`] = at(g.process);
-  for (const a of s.actors) env[`${a.spec.host!.toUpperCase()}_ACTOR_${a.spec.env.ACTOR_TIPO!.toUpperCase()}_TARGET`] = at(a);
+  for (const a of s.actors) env[`${a.spec.host!.toUpperCase()}_ACTOR_${a.spec.env.ACTOR_TIPOS!.toUpperCase()}_TARGET`] = at(a);
   // No pc3 here: its actors' targets point at ports nothing listens on (they show up as down).
   ['PRESTAMO', 'DEVOLUCION', 'RENOVACION'].forEach((t, i) => (env[`PC3_ACTOR_${t}_TARGET`] = `${PC3}:${pc3Ports[i]}`));
   return env;
