@@ -9,7 +9,7 @@
 import { OPERACIONES_ACTOR } from '../../common/protocol.js';
 import type { HostName } from '../local-system.js';
 import type { Verification } from '../drill/report.js';
-import type { DrillContext, Fault, ReturnInfo, Scenario } from '../drill/scenarios.js';
+import { waitReplication, type DrillContext, type Fault, type ReturnInfo, type Scenario } from '../drill/scenarios.js';
 import { docker, inspect } from './docker.js';
 import type { ContainerSystem } from './sistema.js';
 
@@ -51,15 +51,7 @@ async function waitPassive(ctx: Ctx, h: HostName, timeoutMs = 30_000): Promise<s
 
 /** In sync mode the next drill must start with sync replication really on. */
 async function waitSync(ctx: Ctx, timeoutMs = 30_000): Promise<void> {
-  if (ctx.replicacion !== 'sync') return;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    await ctx.watch.poll();
-    const act = ctx.watch.active();
-    if (act && ctx.watch.latest.get(act)?.replicacion === 'sync') return;
-    await sleep(200);
-  }
-  throw new Error('sync replication did not come back');
+  if (!(await waitReplication(ctx, timeoutMs))) throw new Error('sync replication did not come back');
 }
 
 /** Until `h`'s PostgreSQL answers as a standby (a former primary that rejoined by itself); ms taken. */
@@ -198,8 +190,8 @@ const almacenamiento = (o: OpcionesEscenarios): Scenario<ContainerSystem> => ({
     await docker(['start', `${h}-postgres`]);
     const pgRejoinMs = await waitStandby(ctx, h);
     const estadoFinal = await waitPassive(ctx, h);
-    // Sync replication comes back once the rejoined standby streams: the active GA's watchdog does it.
-    await waitSync(ctx).catch(() => undefined);
+    // Sync replication comes back once the rejoined standby streams: the active GA's watchdog does it (the report checks it).
+    await waitReplication(ctx, 30_000);
     ctx.progress(`${h}: PostgreSQL standby en ${pgRejoinMs} ms; GA ${estadoFinal}`);
     return { ga: h, gaRestartedAt, pg: 'streaming', pgRejoinMs, estadoFinal };
   },

@@ -143,15 +143,17 @@ async function returnGa(ctx: DrillContext, h: HostName, timeoutMs = 15_000): Pro
 }
 
 /** In sync mode the next drill must start with sync replication really on. */
-async function waitReplication(ctx: DrillContext, timeoutMs = 15_000): Promise<void> {
-  if (ctx.replicacion !== 'sync') return;
+/** True once the active GA reports sync replication (at once when async was asked for); false after `timeoutMs`. */
+export async function waitReplication<S extends DrillSystem>(ctx: DrillContext<S>, timeoutMs = 15_000): Promise<boolean> {
+  if (ctx.replicacion !== 'sync') return true;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await ctx.watch.poll();
     const act = ctx.watch.active();
-    if (act && ctx.watch.latest.get(act)?.replicacion === 'sync') return;
+    if (act && ctx.watch.latest.get(act)?.replicacion === 'sync') return true;
     await new Promise((r) => setTimeout(r, 200));
   }
+  return false;
 }
 
 async function restoreStorageSide(ctx: DrillContext, h: HostName): Promise<void> {
