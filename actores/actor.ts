@@ -22,12 +22,15 @@ import type { StorageClient } from '../common/storage-client.js';
 import { within } from '../common/within.js';
 import { GcLink } from './gc-link.js';
 import { TaskRunner } from './task-runner.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 
 export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPO' | 'ACTOR_ID'> & { ACTOR_TIPO: OperacionActor; ACTOR_ID: string };
 
 export interface ActorDeps {
   storage: StorageClient;
   registry?: Registry;
+  /** CURVE on the links to the GCs (default off). Owned by the caller. */
+  security?: SocketSecurity;
 }
 
 export interface ActorHandle {
@@ -85,6 +88,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
         backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
         topic,
         log: log.child({ gc: pub }),
+        security: deps.security,
         onTask(frames) {
           const tarea = parseFrame(tareaSchema, frames[1], MAX_TAREA_BYTES);
           if (!tarea) {

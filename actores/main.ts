@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
+import { socketSecurityFromConfig } from '../common/socket-security.js';
 import { OPERACIONES_ACTOR } from '../common/protocol.js';
 import { defaultActorId, startActor } from './actor.js';
 
@@ -19,8 +20,9 @@ async function main(): Promise<void> {
   const actorId = cfg.ACTOR_ID ?? defaultActorId(tipo);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('actor');
-  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
-  const actor = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: actorId }, log, { storage, registry });
+  const security = await socketSecurityFromConfig(cfg, { log, registry }).start();
+  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry, { security });
+  const actor = await startActor({ ...cfg, ACTOR_TIPO: tipo, ACTOR_ID: actorId }, log, { storage, registry, security });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
   log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
   // Running tasks get up to 3 s to finish inside close(); the grace covers that.
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
       await actor.close();
       await http.close();
       await storage.close();
+      await security.close();
     },
     8000,
   );

@@ -28,6 +28,7 @@ import { startLedgerResume, type LedgerView } from './ledger-resume.js';
 import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
 import { SendQueue } from '../common/send-queue.js';
+import { SocketSecurity } from '../common/socket-security.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -36,6 +37,8 @@ export interface GcDeps {
   now?: () => number;
   /** Ledger call period (default a third of GC_LEASE_MS); tests shorten it. */
   ledgerScanMs?: number;
+  /** CURVE on the PUB and backend (default off). Owned by the caller, started before. */
+  security?: SocketSecurity;
 }
 
 export interface GcHandle {
@@ -89,11 +92,13 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     renovacion: cfg.GC_MODO_RENOVACION,
   };
 
+  const security = deps.security ?? SocketSecurity.off();
+  // The PS port stays open (NULL): the original clients have no keys.
   const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
   // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
   // repeated subscription (an actor restarted with the same id before the old pipe closed).
-  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0 });
-  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0 });
+  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, ...security.server('gc-pub') });
+  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
   const sockets = [frontend, pub, backend];
   try {
     await frontend.bind(cfg.GC_FRONTEND_BIND);
