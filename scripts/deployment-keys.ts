@@ -66,7 +66,7 @@ export function withKeyBlock(envText: string, block: string): string {
 
 /** Whether a .env text already defines CURVE keys (non-empty). */
 export function hasKeys(envText: string): boolean {
-  return /^\s*CURVE_[A-Z0-9_]+_SECRET\s*=\s*'?[^'\s]+/m.test(envText);
+  return /^[ \t]*CURVE_[A-Z0-9_]+_SECRET[ \t]*=[ \t]*'?[^'\s]+/m.test(envText);
 }
 
 export interface HostsLayout {
