@@ -15,6 +15,7 @@
  * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
+import { actorIdSchema } from '../common/internal-protocol.js';
 
 export interface Clock {
   now(): number;
@@ -47,13 +48,17 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 /** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 
-/** Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor topic. */
+/**
+ * Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor
+ * topic. The actor id follows the same rule as in the actors' own messages: a subscription
+ * with a 64 KiB or binary "id" (found by the abuse campaign) must not become a registry entry.
+ */
 export function parseTopic(topic: string): { tipo: OperacionActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
   if (dot <= 0) return undefined;
   const tipo = topic.slice(0, dot);
   const actorId = topic.slice(dot + 1);
-  if (!(OPERACIONES_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
+  if (!(OPERACIONES_ACTOR as readonly string[]).includes(tipo) || !actorIdSchema.safeParse(actorId).success) return undefined;
   return { tipo: tipo as OperacionActor, actorId };
 }
 

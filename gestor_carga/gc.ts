@@ -79,6 +79,8 @@ export function defaultGcId(sede: string | undefined, hostname = os.hostname()):
 
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
 const MAX_ACTOR_FRAME = 256 * 1024;
+/** Subscription messages on the XPUB: a topic "<tipo>.<actorId>" is under 100 bytes. */
+export const MAX_SUBSCRIPTION_BYTES = 4096;
 
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
@@ -97,7 +99,9 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
   // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
   // repeated subscription (an actor restarted with the same id before the old pipe closed).
-  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, ...security.server('gc-pub') });
+  // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
+  // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
+  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, maxMessageSize: MAX_SUBSCRIPTION_BYTES, ...security.server('gc-pub') });
   const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
   const sockets = [frontend, pub, backend];
   try {

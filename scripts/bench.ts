@@ -35,6 +35,7 @@ import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../common/stdio-guard.js';
+import { formatCurveAb, runCurveAb, type CurveAbReport } from './bench-curve.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -76,7 +77,7 @@ export interface BenchReport {
 }
 
 /** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */
-function cpuTargets(sys: LocalSystem): CpuTarget[] {
+export function cpuTargets(sys: LocalSystem): CpuTarget[] {
   const t: CpuTarget[] = [];
   const add = (name: string, pid: number | undefined, tree = false) => pid && t.push({ name, pid, tree });
   add('GC', sys.gc.pid);
@@ -292,8 +293,11 @@ async function main(): Promise<void> {
     .option('--modo-devolucion <modo>', "'async' (por defecto) o 'sync'")
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
+    .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench-curve.ts)')
+    .option('--rondas <n>', 'con --ab-curve: rondas ABBA', intArg(1), 2)
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; modoDevolucion?: string; replicacion?: string; json?: string; abCurve?: boolean; rondas: number }>();
+  if (o.abCurve) return curveAbMain(o);
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
@@ -324,6 +328,25 @@ async function main(): Promise<void> {
   }
   process.stdout.write(formatBench(report));
   const json = o.json ?? join(repoRoot(), 'reports', `bench-${report.fecha.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`informe JSON: ${json}\n`);
+}
+
+async function curveAbMain(o: { clientes: number; duracion: number; actores: number; rondas: number; json?: string }): Promise<void> {
+  const abort = new AbortController();
+  let running: Promise<CurveAbReport> | undefined;
+  takeOverSignals({
+    onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo los sistemas…\n`),
+    cleanup: async () => {
+      abort.abort();
+      await running?.catch(() => undefined);
+    },
+  });
+  running = runCurveAb({ clientes: o.clientes, duracionS: o.duracion, actoresPorTipo: o.actores, rondas: o.rondas, log: (s) => process.stderr.write(s), signal: abort.signal });
+  const report = await running;
+  process.stdout.write(formatCurveAb(report));
+  const json = o.json ?? join(repoRoot(), 'reports', `bench-curve-${report.fecha.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);

@@ -19,7 +19,7 @@ const ctx = (forgedWrites: boolean): Context => ({
   psReplays: replays.map((r) => JSON.stringify(r)),
   opReplays: replays.map((r) => ({ operacion: r.operacion, isbn: r.isbn, usuario: r.usuario, id: r.clave })),
   forgedWrites,
-  limits: { psRequestBytes: 16 * 1024, psTransportBytes: 4 * 1024 * 1024, actorFrameBytes: 256 * 1024, gaTransportBytes: 4 * 1024 * 1024 },
+  limits: { psRequestBytes: 16 * 1024, psTransportBytes: 4 * 1024 * 1024, actorFrameBytes: 256 * 1024, gaTransportBytes: 4 * 1024 * 1024, subscriptionBytes: 4096 },
 });
 const bytesOf = (h: ReturnType<typeof generate>) => Buffer.concat([...(h.frames ?? []), h.raw ?? Buffer.alloc(0), Buffer.from(JSON.stringify(h.http ?? null))]);
 const N = 3000;

@@ -24,6 +24,7 @@ import { Dealer, Request, XSubscriber } from 'zeromq';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc.js';
 import type { ManagedProcess } from '../child-process.js';
 import { startLocalSystem, type LocalSystem, type Topology } from '../local-system.js';
 import { DEFAULT_LIMITS, alive, dataChecksums, replyCode, rssMiB, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
@@ -223,7 +224,7 @@ async function setup(sys: LocalSystem, db: pg.Pool, forgedWrites: boolean): Prom
     psReplays: requests.map((r) => JSON.stringify(r)),
     opReplays: requests.map((r) => ({ operacion: r.operacion, isbn: r.isbn!, usuario: r.usuario, id: r.clave })),
     forgedWrites,
-    limits: { psRequestBytes: MAX_REQUEST_BYTES, psTransportBytes: MAX_TRANSPORT_BYTES, actorFrameBytes: ACTOR_FRAME_BYTES, gaTransportBytes: MAX_TRANSPORT_BYTES },
+    limits: { psRequestBytes: MAX_REQUEST_BYTES, psTransportBytes: MAX_TRANSPORT_BYTES, actorFrameBytes: ACTOR_FRAME_BYTES, gaTransportBytes: MAX_TRANSPORT_BYTES, subscriptionBytes: MAX_SUBSCRIPTION_BYTES },
   };
 }
 
@@ -315,8 +316,8 @@ function rawTcp(endpoint: string, bytes: Buffer): Promise<boolean> {
 }
 
 /** A message over its size limit, on a connection of its own (the server drops that connection). */
-async function throwaway(endpoint: string, frames: Buffer[]): Promise<void> {
-  const d = new Dealer({ linger: 200, sendTimeout: 2000 });
+async function throwaway(endpoint: string, frames: Buffer[], kind: 'dealer' | 'xsub' = 'dealer'): Promise<void> {
+  const d = kind === 'xsub' ? new XSubscriber({ linger: 200, sendTimeout: 2000 }) : new Dealer({ linger: 200, sendTimeout: 2000 });
   d.connect(endpoint);
   try {
     await d.send(frames);
@@ -452,6 +453,10 @@ async function attackPub(endpoint: string, o: PhaseOptions, ctx: Context, f: Soc
       count(f, h);
       if (h.raw) {
         if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        continue;
+      }
+      if (h.throwaway) {
+        await throwaway(endpoint, h.frames!, 'xsub').catch(() => f.noEntregados++);
         continue;
       }
       try {

@@ -49,7 +49,7 @@ export interface Context {
   opReplays: ReadonlyArray<{ operacion: string; isbn: string; usuario: string; id: string }>;
   /** Include NEW forged writes (secure phase only: the handshake must stop them). */
   forgedWrites: boolean;
-  limits: { psRequestBytes: number; psTransportBytes: number; actorFrameBytes: number; gaTransportBytes: number };
+  limits: { psRequestBytes: number; psTransportBytes: number; actorFrameBytes: number; gaTransportBytes: number; subscriptionBytes: number };
 }
 
 const TARGET_STREAM: Record<Target, number> = { ps: 1, backend: 2, pub: 3, ga: 4, http: 5 };
@@ -371,8 +371,11 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
       return m([Buffer.concat([Buffer.from([rng.int(2, 255)]), b(`prestamo.${real().actorId}`)])]);
     case 'empty':
       return m([Buffer.alloc(0)]);
-    case 'huge-topic':
-      return m([sub(rng.chance(0.7), 'prestamo.' + 'x'.repeat(rng.int(1000, 64 * 1024)))]);
+    case 'huge-topic': {
+      const frame = sub(rng.chance(0.7), 'prestamo.' + 'x'.repeat(rng.int(1000, 64 * 1024)));
+      // Over the XPUB's limit the GC drops the connection (and an XSUB replays its subscriptions on reconnect): one of its own.
+      return { ...m([frame]), ...(frame.length > ctx.limits.subscriptionBytes ? { throwaway: true } : {}) };
+    }
     case 'unicode-topic':
       return m([sub(rng.chance(0.8), `prestamo.${nastyString(rng)}`)]);
     case 'wrong-frame-count':
