@@ -50,6 +50,13 @@ describe('CURVE configuration', () => {
     expect(() => readConfig(GC_VARS, { ...env, ZMQ_CURVE_SECRET_KEY_FILE: join(dir, 'bad.key') })).toThrowError(/ZMQ_CURVE_SECRET_KEY_FILE \(.*bad\.key\): a CURVE key is 40/);
   });
 
+  it('PGPASSWORD may come from a file too (a mounted secret)', () => {
+    const file = join(dir, 'pg.pw');
+    writeFileSync(file, 's3cr3t:con:dos-puntos\n', { mode: 0o600 });
+    expect(readConfig(GA_VARS, { PGPASSWORD_FILE: file }).PGPASSWORD).toBe('s3cr3t:con:dos-puntos');
+    expect(() => readConfig(GA_VARS, { PGPASSWORD_FILE: file, PGPASSWORD: 'x' })).toThrowError(/PGPASSWORD_FILE: set PGPASSWORD or PGPASSWORD_FILE, not both/);
+  });
+
   it('server keys pair up with their endpoints, one per GA or GC in the same order', () => {
     const base = { ZMQ_CURVE: 'on', ZMQ_CURVE_SECRET_KEY: actor.secretKey, GC_CURVE_SERVER_KEYS: gc.publicKey };
     expect(() => readConfig(ACTOR_VARS, { ...base, GA_ENDPOINTS: 'tcp://10.0.0.1:5570,tcp://10.0.0.2:5570', GA_CURVE_SERVER_KEYS: ga.publicKey })).toThrowError(
