@@ -29,6 +29,7 @@ import { ErrorStats } from './error-stats.js';
 import { createGcMetrics } from './metrics.js';
 import { SendQueue } from '../common/send-queue.js';
 import { SocketSecurity } from '../common/socket-security.js';
+import { YieldPoint } from '../common/yield-point.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -271,6 +272,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   }
 
   async function loop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void): Promise<void> {
+    const fair = new YieldPoint();
     try {
       for await (const frames of sock) {
         try {
@@ -278,6 +280,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         } catch (err) {
           log.error({ err, socket: name }, 'message handler failed');
         }
+        await fair.pass();
       }
     } catch (err) {
       if (!closing) log.error({ err, socket: name }, 'receive loop failed');

@@ -14,13 +14,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { guardStdio } from '../common/stdio-guard.js';
 import { userPath } from '../common/user-path.js';
 import { intArg } from '../solicitante/cli-args.js';
 import { table } from '../solicitante/load-report.js';
 import { runPhase, type Modo, type PhaseReport } from './abuso/campaign.js';
-import { TARGETS } from './abuso/generators.js';
+import { TARGETS, type Target } from './abuso/generators.js';
 import { repoRoot, type LocalSystem, type Topology } from './local-system.js';
 import { takeOverSignals } from './signals.js';
 
@@ -32,9 +32,10 @@ export function formatPhase(r: PhaseReport): string {
     const familias = Object.entries(f.porTipo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
     sockets.push([t, String(f.enviados), String(f.respuestas), String(f.noEntregados), familias]);
   }
-  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health', 'RSS base MiB', 'RSS máx MiB', 'RSS final MiB']];
+  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS máx MiB', 'RSS final MiB']];
   for (const p of r.procesos) {
-    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', p.saludDespues === null ? '—' : p.saludDespues ? '200' : 'NO', fmt(p.rssBaseMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
+    const salud = p.saludDespues === null ? '—' : p.saludDespues ? `${((p.saludTrasMs ?? 0) / 1000).toFixed(1)} s` : 'NO';
+    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
   }
   const total = TARGETS.reduce((n, t) => n + r.porSocket[t].enviados, 0);
   const codigos = Object.entries(r.porSocket.ps.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -63,16 +64,21 @@ async function main(): Promise<void> {
     .addOption(new Option('--topologia <t>', 'sistema atacado').choices(['single', 'two-hosts']).default('single'))
     .option('--intrusos <n>', 'fase segura: conexiones sin claves válidas por socket interno', intArg(3), 60)
     .option('--limite-rss <MiB>', 'crecimiento máximo del RSS de un proceso sobre su base', intArg(1), 256)
+    .option('--sockets <lista>', `solo estos sockets (${TARGETS.join(',')}); por defecto todos`, (v) => {
+      const xs = v.split(',').map((x) => x.trim());
+      for (const x of xs) if (!(TARGETS as readonly string[]).includes(x)) throw new InvalidArgumentError(`socket desconocido: ${x}`);
+      return xs as Target[];
+    })
     .option('--json <fichero>', 'informe JSON (por defecto reports/abuso-<fecha>.json)')
     .parse();
-  const o = program.opts<{ mensajes: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; json?: string }>();
+  const o = program.opts<{ mensajes: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; sockets?: Target[]; json?: string }>();
   const semilla = o.semilla ?? Math.floor(Math.random() * 2 ** 31);
   let current: LocalSystem | undefined;
   takeOverSignals({ onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo el sistema…\n`), cleanup: async () => void (await current?.stop()) });
   const modos: Modo[] = o.modo === 'ambos' ? ['abierto', 'seguro'] : [o.modo];
   const reports: PhaseReport[] = [];
   for (const modo of modos) {
-    const r = await runPhase({ mensajes: o.mensajes, semilla, modo, topologia: o.topologia, intrusos: o.intrusos, limits: { rssGrowthMiB: o.limiteRss }, log: (l) => process.stderr.write(`${l}\n`), onSystem: (s) => (current = s) });
+    const r = await runPhase({ mensajes: o.mensajes, sockets: o.sockets, semilla, modo, topologia: o.topologia, intrusos: o.intrusos, limits: { rssGrowthMiB: o.limiteRss }, log: (l) => process.stderr.write(`${l}\n`), onSystem: (s) => (current = s) });
     process.stdout.write(formatPhase(r));
     reports.push(r);
   }

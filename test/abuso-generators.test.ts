@@ -42,6 +42,12 @@ describe('abuse generators', () => {
     expect([...kinds('ps')]).toEqual(expect.arrayContaining(['random-bytes', 'truncated', 'oversized', 'wrong-frame-count', 'wrong-types', 'huge-numbers', 'deep-nesting', 'unicode', 'replay', 'write-invalid']));
     expect([...kinds('backend')]).toEqual(expect.arrayContaining(['random-bytes', 'truncated', 'oversized', 'wrong-frame-count', 'wrong-types', 'huge-numbers', 'deep-nesting', 'unicode', 'forged-hola-latido', 'forged-resultado', 'forged-adios', 'zmtp-garbage']));
     expect([...kinds('pub')]).toEqual(expect.arrayContaining(['random-bytes', 'subscribe-real-topic', 'unsubscribe', 'bad-first-byte', 'huge-topic', 'unicode-topic', 'wrong-frame-count', 'zmtp-garbage']));
+    // Only the over-limit family goes on connections of its own (each one a new pipe for the XPUB).
+    for (let i = 0; i < N; i++) {
+      const h = generate('pub', 7, i, ctx(false));
+      expect(h.throwaway === true, h.kind).toBe(h.kind === 'over-size-limit');
+      if (!h.throwaway && h.frames) for (const f of h.frames) expect(f.length).toBeLessThanOrEqual(4096);
+    }
     expect([...kinds('ga')]).toEqual(expect.arrayContaining(['random-bytes', 'truncated', 'oversized', 'wrong-frame-count', 'wrong-types', 'huge-numbers', 'deep-nesting', 'unicode', 'forged-read', 'replay', 'replay-altered', 'zmtp-garbage']));
     expect(kinds('ga').has('forged-write')).toBe(false);
     expect(kinds('ga', true).has('forged-write')).toBe(true);
@@ -85,7 +91,7 @@ describe('abuse generators', () => {
 });
 
 describe('abuse verdict', () => {
-  const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, rssBaseMiB: 80, rssMaxMiB: 120, rssFinalMiB: 100, ...over });
+  const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, saludTrasMs: 0, rssBaseMiB: 80, rssMaxMiB: 120, rssFinalMiB: 100, ...over });
   const sums = { libros: 'a', prestamos: 'b', operaciones: 'c' };
   const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0 }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
 
@@ -105,7 +111,7 @@ describe('abuse verdict', () => {
       }),
     ).toEqual([
       'gc: CRASHED (not running after the campaign)',
-      'gc: /health does not answer 200 after the campaign',
+      'gc: /health did not answer 200 within a minute of the campaign',
       'ga: RSS grew from 80 to 400 MiB (limit +256 MiB)',
       'PS port: 2 of 10 messages got no reply',
       'PS port: 1 replies carried no known code',

@@ -38,6 +38,8 @@ export type Modo = 'abierto' | 'seguro';
 export interface PhaseOptions {
   /** Messages per socket. */
   mensajes: number;
+  /** Only these sockets (default all): to look at one at a time. */
+  sockets?: readonly Target[];
   semilla: number;
   modo: Modo;
   topologia?: Topology;
@@ -45,6 +47,8 @@ export interface PhaseOptions {
   intrusos?: number;
   limits?: Limits;
   log?: (line: string) => void;
+  /** Data dir of the system (its logs stay there); default a temp dir removed at the end. */
+  dataDir?: string;
   /** Told the system once it runs (a launcher stops it on a signal). */
   onSystem?: (sys: LocalSystem) => void;
 }
@@ -89,7 +93,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
   const t0 = Date.now();
   const topologia = o.topologia ?? 'single';
   log(`[${o.modo}] arrancando el sistema (${topologia}, CURVE ${o.modo === 'seguro' ? 'activado' : 'desactivado'})…`);
-  const sys = await startLocalSystem({ ports: 'free', topology: topologia, actorsPerType: 1, libros: LIBROS, seguro: o.modo === 'seguro', env: { LOG_LEVEL: 'warn' } });
+  const sys = await startLocalSystem({ ports: 'free', topology: topologia, actorsPerType: 1, libros: LIBROS, seguro: o.modo === 'seguro', env: { LOG_LEVEL: 'warn' }, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
   o.onSystem?.(sys);
   const db = new pg.Pool({ ...sys.pg, max: 2 });
   db.on('error', () => undefined);
@@ -113,12 +117,13 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0 };
     const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
     const gc = sys.gcs[0]!;
+    const on = (t: Target) => !o.sockets || o.sockets.includes(t);
     const attacks = [
-      attackPs(sys.gcEndpoint, o, ctx, figures.ps, ps),
-      intrusos ? attackAsIntruder('backend', gc.backend, o, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, ctx, figures.backend),
-      intrusos ? attackAsIntruder('pub', gc.pub, o, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, ctx, figures.pub),
-      intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, ctx, figures.ga),
-      attackHttp(httpPorts(sys), o, ctx, figures.http),
+      on('ps') && attackPs(sys.gcEndpoint, o, ctx, figures.ps, ps),
+      on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, o, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, ctx, figures.backend)),
+      on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, o, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, ctx, figures.pub)),
+      on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, ctx, figures.ga)),
+      on('http') && attackHttp(httpPorts(sys), o, ctx, figures.http),
     ];
     const progress = setInterval(() => log(`[${o.modo}] enviados: ${TARGETS.map((t) => `${t} ${figures[t].enviados}`).join(', ')}; respuestas PS ${ps.respondidas}`), 5000);
     try {
@@ -126,6 +131,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     } finally {
       clearInterval(progress);
     }
+    const stormEnd = Date.now();
     // What the GA and the GC still hold from the storm finishes before we look.
     await sleep(1000);
     await waitNoPending(db, 30_000);
@@ -135,14 +141,21 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     const rechazosCurve = o.modo === 'seguro' ? await curveRefusals(sys) : undefined;
     const gaAfter = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
     const procesos: ProcessFigures[] = [];
+    // Each process's own time to answer /health again: asked all at once.
+    const healthAt = new Map(
+      await Promise.all(procs.map(async (p) => [p.nombre, alive(p.pid) && p.proc.running && (await healthyWithin(p.proc, stormEnd + 60_000)) ? Date.now() : undefined] as const)),
+    );
     for (const p of procs) {
       const up = alive(p.pid) && p.proc.running;
+      const at = healthAt.get(p.nombre);
+      const health = p.proc.spec.httpPort ? at !== undefined : null;
       procesos.push({
         nombre: p.nombre,
         pid: p.pid,
         vivoAntes: aliveBefore.get(p.nombre) ?? false,
-        vivoDespues: up,
-        saludDespues: up ? await healthy(p.proc) : false,
+        vivoDespues: up && alive(p.pid),
+        saludDespues: health,
+        saludTrasMs: at !== undefined ? at - stormEnd : null,
         rssBaseMiB: round(base.get(p.nombre)),
         rssMaxMiB: round(peak.get(p.nombre)),
         rssFinalMiB: round(p.pid ? rssMiB(p.pid) : undefined),
@@ -239,13 +252,18 @@ function processes(sys: LocalSystem): Proc[] {
   return all.map((p) => ({ nombre: p.spec.name, pid: p.pid, proc: p }));
 }
 
-async function healthy(p: ManagedProcess): Promise<boolean | null> {
+/** Whether GET /health answers 200 before `deadline` (asked again while it does not). */
+async function healthyWithin(p: ManagedProcess, deadline: number): Promise<boolean | null> {
   if (!p.spec.httpPort) return null;
-  try {
-    const r = await fetch(`http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}/health`, { signal: AbortSignal.timeout(3000) });
-    return r.ok;
-  } catch {
-    return false;
+  for (;;) {
+    try {
+      const r = await fetch(`http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}/health`, { signal: AbortSignal.timeout(3000) });
+      if (r.ok) return true;
+    } catch {
+      /* busy or gone: ask again */
+    }
+    if (Date.now() > deadline || !p.running) return false;
+    await sleep(250);
   }
 }
 

@@ -57,8 +57,10 @@ export interface ProcessFigures {
   pid: number | undefined;
   vivoAntes: boolean;
   vivoDespues: boolean;
-  /** GET /health answered 200 after the campaign. */
+  /** GET /health answered 200 after the campaign (within the wait). */
   saludDespues: boolean | null;
+  /** How long after the storm /health answered 200 again (a process still digesting the last messages answers late). */
+  saludTrasMs: number | null;
   rssBaseMiB: number | null;
   rssMaxMiB: number | null;
   rssFinalMiB: number | null;
@@ -96,7 +98,7 @@ export function verdict(
   for (const p of o.processes) {
     if (!p.vivoAntes) out.push(`${p.nombre}: not running before the campaign`);
     if (!p.vivoDespues) out.push(`${p.nombre}: CRASHED (not running after the campaign)`);
-    if (p.saludDespues === false) out.push(`${p.nombre}: /health does not answer 200 after the campaign`);
+    if (p.saludDespues === false) out.push(`${p.nombre}: /health did not answer 200 within a minute of the campaign`);
     if (p.rssBaseMiB !== null && p.rssMaxMiB !== null && p.rssMaxMiB - p.rssBaseMiB > limits.rssGrowthMiB) {
       out.push(`${p.nombre}: RSS grew from ${p.rssBaseMiB.toFixed(0)} to ${p.rssMaxMiB.toFixed(0)} MiB (limit +${limits.rssGrowthMiB} MiB)`);
     }

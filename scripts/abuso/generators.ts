@@ -345,6 +345,7 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
     [8, 'bad-first-byte'],
     [4, 'empty'],
     [3, 'huge-topic'],
+    [0.05, 'over-size-limit'],
     [8, 'unicode-topic'],
     [6, 'wrong-frame-count'],
     [1, 'zmtp-garbage'],
@@ -352,6 +353,9 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
   const sub = (on: boolean, topic: Buffer | string) => Buffer.concat([Buffer.from([on ? 1 : 0]), b(topic)]);
   const real = () => (ctx.actors.length ? rng.pick(ctx.actors) : { tipo: 'prestamo', actorId: 'nadie' });
   const m = (frames: Buffer[]): Hostile => ({ target: 'pub', kind, frames, expectReply: false });
+  // Subscriptions up to the XPUB's size limit: over it the GC drops the connection, and an XSUB
+  // replays every subscription it made on reconnect. Those go on connections of their own ('over-size-limit').
+  const fit = (frame: Buffer) => frame.subarray(0, ctx.limits.subscriptionBytes);
   switch (kind) {
     case 'random-bytes':
       return m([randomBytes(rng, 512)]);
@@ -371,13 +375,12 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
       return m([Buffer.concat([Buffer.from([rng.int(2, 255)]), b(`prestamo.${real().actorId}`)])]);
     case 'empty':
       return m([Buffer.alloc(0)]);
-    case 'huge-topic': {
-      const frame = sub(rng.chance(0.7), 'prestamo.' + 'x'.repeat(rng.int(1000, 64 * 1024)));
-      // Over the XPUB's limit the GC drops the connection (and an XSUB replays its subscriptions on reconnect): one of its own.
-      return { ...m([frame]), ...(frame.length > ctx.limits.subscriptionBytes ? { throwaway: true } : {}) };
-    }
+    case 'huge-topic':
+      return m([fit(sub(rng.chance(0.7), 'prestamo.' + 'x'.repeat(rng.int(1000, 64 * 1024))))]);
+    case 'over-size-limit':
+      return { ...m([sub(true, 'prestamo.' + 'x'.repeat(ctx.limits.subscriptionBytes + rng.int(0, 60 * 1024)))]), throwaway: true };
     case 'unicode-topic':
-      return m([sub(rng.chance(0.8), `prestamo.${nastyString(rng)}`)]);
+      return m([fit(sub(rng.chance(0.8), `prestamo.${nastyString(rng)}`))]);
     case 'wrong-frame-count':
       return m(Array.from({ length: rng.int(2, 5) }, () => sub(true, `renovacion.falso-${rng.int(0, 1e6)}`)));
     case 'zmtp-garbage':
