@@ -280,7 +280,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         } catch (err) {
           log.error({ err, socket: name }, 'message handler failed');
         }
-        await fair.pass();
+        const turn = fair.pass();
+        if (turn) await turn;
       }
     } catch (err) {
       if (!closing) log.error({ err, socket: name }, 'receive loop failed');

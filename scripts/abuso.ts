@@ -32,10 +32,10 @@ export function formatPhase(r: PhaseReport): string {
     const familias = Object.entries(f.porTipo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
     sockets.push([t, String(f.enviados), String(f.respuestas), String(f.noEntregados), familias]);
   }
-  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS máx MiB', 'RSS final MiB']];
+  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS máx 1.ª mitad', 'RSS máx MiB', 'RSS final MiB']];
   for (const p of r.procesos) {
     const salud = p.saludDespues === null ? '—' : p.saludDespues ? `${((p.saludTrasMs ?? 0) / 1000).toFixed(1)} s` : 'NO';
-    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
+    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), fmt(p.rssMitadMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
   }
   const total = TARGETS.reduce((n, t) => n + r.porSocket[t].enviados, 0);
   const codigos = Object.entries(r.porSocket.ps.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     .addOption(new Option('--modo <modo>', 'fases').choices(['ambos', 'abierto', 'seguro']).default('ambos'))
     .addOption(new Option('--topologia <t>', 'sistema atacado').choices(['single', 'two-hosts']).default('single'))
     .option('--intrusos <n>', 'fase segura: conexiones sin claves válidas por socket interno', intArg(3), 60)
-    .option('--limite-rss <MiB>', 'crecimiento máximo del RSS de un proceso sobre su base', intArg(1), 256)
+    .option('--limite-rss <MiB>', 'crecimiento máximo del RSS de un proceso sobre su base', intArg(1), 512)
     .option('--sockets <lista>', `solo estos sockets (${TARGETS.join(',')}); por defecto todos`, (v) => {
       const xs = v.split(',').map((x) => x.trim());
       for (const x of xs) if (!(TARGETS as readonly string[]).includes(x)) throw new InvalidArgumentError(`socket desconocido: ${x}`);

@@ -102,14 +102,20 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     const procs = processes(sys);
     const checksumBefore = await dataChecksums(db);
     const base = new Map(procs.map((p) => [p.nombre, p.pid ? (rssMiB(p.pid) ?? null) : null]));
-    const peak = new Map(base);
+    const samples = new Map(procs.map((p) => [p.nombre, [] as Array<[number, number]>]));
     const aliveBefore = new Map(procs.map((p) => [p.nombre, alive(p.pid)]));
+    const stormStart = Date.now();
     const sampler = setInterval(() => {
       for (const p of procs) {
         const r = p.pid ? rssMiB(p.pid) : undefined;
-        if (r !== undefined && r > (peak.get(p.nombre) ?? 0)) peak.set(p.nombre, r);
+        if (r !== undefined) samples.get(p.nombre)!.push([Date.now(), r]);
       }
     }, 200);
+    /** Peak RSS of a process over [from, to]. */
+    const peakOf = (nombre: string, from: number, to: number) => {
+      const xs = samples.get(nombre)!.filter(([t]) => t >= from && t <= to).map(([, r]) => r);
+      return xs.length ? Math.max(...xs) : (base.get(nombre) ?? null);
+    };
     const gaBefore = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
 
     log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}), semilla ${o.semilla}…`);
@@ -157,7 +163,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         saludDespues: health,
         saludTrasMs: at !== undefined ? at - stormEnd : null,
         rssBaseMiB: round(base.get(p.nombre)),
-        rssMaxMiB: round(peak.get(p.nombre)),
+        rssMitadMiB: round(peakOf(p.nombre, stormStart, (stormStart + stormEnd) / 2)),
+        rssMaxMiB: round(peakOf(p.nombre, stormStart, Date.now())),
         rssFinalMiB: round(p.pid ? rssMiB(p.pid) : undefined),
       });
     }

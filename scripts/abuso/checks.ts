@@ -62,6 +62,8 @@ export interface ProcessFigures {
   /** How long after the storm /health answered 200 again (a process still digesting the last messages answers late). */
   saludTrasMs: number | null;
   rssBaseMiB: number | null;
+  /** Peak RSS over the first half of the storm, and over all of it. */
+  rssMitadMiB: number | null;
   rssMaxMiB: number | null;
   rssFinalMiB: number | null;
 }
@@ -79,7 +81,15 @@ export interface Limits {
   rssGrowthMiB: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { rssGrowthMiB: 256 };
+/**
+ * Absolute bound on a process's growth over its baseline. Under a storm V8 grows its heap with
+ * the allocation rate and libzmq holds its queues full, so the level itself says little; what
+ * tells a leak is growth that goes on: see `plateau` in verdict().
+ */
+export const DEFAULT_LIMITS: Limits = { rssGrowthMiB: 512 };
+
+/** The storm's second half may add at most this over the first half's peak (MiB), or a quarter of the first half's growth. */
+const PLATEAU_SLACK_MIB = 64;
 
 /** Every failed check of a phase, in words; empty = the phase passed. */
 export function verdict(
@@ -101,6 +111,10 @@ export function verdict(
     if (p.saludDespues === false) out.push(`${p.nombre}: /health did not answer 200 within a minute of the campaign`);
     if (p.rssBaseMiB !== null && p.rssMaxMiB !== null && p.rssMaxMiB - p.rssBaseMiB > limits.rssGrowthMiB) {
       out.push(`${p.nombre}: RSS grew from ${p.rssBaseMiB.toFixed(0)} to ${p.rssMaxMiB.toFixed(0)} MiB (limit +${limits.rssGrowthMiB} MiB)`);
+    }
+    if (p.rssBaseMiB !== null && p.rssMitadMiB !== null && p.rssMaxMiB !== null) {
+      const slack = Math.max(PLATEAU_SLACK_MIB, 0.25 * (p.rssMitadMiB - p.rssBaseMiB));
+      if (p.rssMaxMiB - p.rssMitadMiB > slack) out.push(`${p.nombre}: RSS still growing in the storm's second half (${p.rssMitadMiB.toFixed(0)} → ${p.rssMaxMiB.toFixed(0)} MiB)`);
     }
   }
   if (o.ps.respondidas !== o.ps.esperadas) out.push(`PS port: ${o.ps.esperadas - o.ps.respondidas} of ${o.ps.esperadas} messages got no reply`);
