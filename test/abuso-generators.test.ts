@@ -102,7 +102,7 @@ describe('abuse verdict', () => {
   it('names a crash, an unhealthy process, memory past the bound, unanswered or code-less replies, a changed table, a system that stopped serving, uncounted refusals', () => {
     expect(
       verdict({
-        processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssMitadMiB: 100, rssMaxMiB: 200 })],
+        processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssMitadMiB: 100, rssMaxMiB: 250 }), proc({ nombre: 'actor-2', rssMitadMiB: 100, rssMaxMiB: 200 })],
         ps: { esperadas: 10, respondidas: 8, sinCodigo: 1 },
         checksumBefore: sums,
         checksumAfter: { ...sums, prestamos: 'x' },
@@ -114,7 +114,7 @@ describe('abuse verdict', () => {
       'gc: /health did not answer 200 within a minute of the campaign',
       'ga: RSS grew from 80 to 700 MiB (limit +512 MiB)',
       'ga: RSS still growing in the storm\'s second half (110 → 700 MiB)',
-      'actor: RSS still growing in the storm\'s second half (100 → 200 MiB)',
+      'actor: RSS still growing in the storm\'s second half (100 → 250 MiB)',
       'PS port: 2 of 10 messages got no reply',
       'PS port: 1 replies carried no known code',
       'database: prestamos changed (b → x)',

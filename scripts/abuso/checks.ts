@@ -90,6 +90,8 @@ export const DEFAULT_LIMITS: Limits = { rssGrowthMiB: 512 };
 
 /** The storm's second half may add at most this over the first half's peak (MiB), or a quarter of the first half's growth. */
 const PLATEAU_SLACK_MIB = 64;
+/** Below this growth over the baseline (MiB) the trend is not judged: short storms grow in V8's steps. */
+const PLATEAU_FROM_MIB = 128;
 
 /** Every failed check of a phase, in words; empty = the phase passed. */
 export function verdict(
@@ -114,7 +116,7 @@ export function verdict(
     }
     if (p.rssBaseMiB !== null && p.rssMitadMiB !== null && p.rssMaxMiB !== null) {
       const slack = Math.max(PLATEAU_SLACK_MIB, 0.25 * (p.rssMitadMiB - p.rssBaseMiB));
-      if (p.rssMaxMiB - p.rssMitadMiB > slack) out.push(`${p.nombre}: RSS still growing in the storm's second half (${p.rssMitadMiB.toFixed(0)} → ${p.rssMaxMiB.toFixed(0)} MiB)`);
+      if (p.rssMaxMiB - p.rssBaseMiB > PLATEAU_FROM_MIB && p.rssMaxMiB - p.rssMitadMiB > slack) out.push(`${p.nombre}: RSS still growing in the storm's second half (${p.rssMitadMiB.toFixed(0)} → ${p.rssMaxMiB.toFixed(0)} MiB)`);
     }
   }
   if (o.ps.respondidas !== o.ps.esperadas) out.push(`PS port: ${o.ps.esperadas - o.ps.respondidas} of ${o.ps.esperadas} messages got no reply`);
