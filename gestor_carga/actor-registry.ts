@@ -33,6 +33,8 @@ export interface ActorInfo {
   enCursoReportado: number;
   /** Set by adios: it left on purpose and must not be chosen even if still subscribed. */
   left: boolean;
+  /** When the adios came (undefined: none since it was last known to be here). */
+  leftAt?: number;
   /** Liveness as of the last refresh(); used to report transitions once. */
   wasLive: boolean;
   since: number;
@@ -129,6 +131,9 @@ export class ActorRegistry {
   heard(tipo: OperacionActor, actorId: string, enCurso?: number): void {
     const a = this.entry(tipo, actorId);
     a.lastHeard = this.opts.clock.now();
+    // Still beating well after its adios: the adios was not its own (forged over plain ZeroMQ,
+    // found by the abuse campaign). A leaving actor stops beating within its 1 s drain.
+    if (a.left && a.leftAt !== undefined && a.lastHeard - a.leftAt > 2 * this.opts.deadMs) a.left = false;
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
     if (!a.subscribed) this.markUnsubscribed(key(tipo, actorId));
   }
@@ -142,7 +147,10 @@ export class ActorRegistry {
 
   left(tipo: OperacionActor, actorId: string): void {
     const a = this.actors.get(key(tipo, actorId));
-    if (a) a.left = true;
+    if (a) {
+      a.left = true;
+      a.leftAt = this.opts.clock.now();
+    }
   }
 
   isLive(a: ActorInfo, now = this.opts.clock.now()): boolean {
