@@ -27,12 +27,15 @@ import type { StorageClient } from '../common/storage-client.js';
 import { within } from '../common/within.js';
 import { GcLink } from './gc-link.js';
 import { TaskRunner } from './task-runner.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 
 export type ActorStartConfig = Omit<ActorConfig, 'ACTOR_TIPOS' | 'ACTOR_ID'> & { ACTOR_TIPOS: readonly OperacionActor[]; ACTOR_ID: string };
 
 export interface ActorDeps {
   storage: StorageClient;
   registry?: Registry;
+  /** CURVE on the links to the GCs (default off). Owned by the caller. */
+  security?: SocketSecurity;
 }
 
 export interface ActorHandle {
@@ -95,6 +98,7 @@ export async function startActor(cfg: ActorStartConfig, log: Logger, deps: Actor
         backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
         topics,
         log: log.child({ gc: pub }),
+        security: deps.security,
         onTask(frames) {
           // One task, or a batch of them (what the GC published for us at once).
           const { items, malformed: bad } = frames.length === 2 ? parseBatch(tareaSchema, frames[1], MAX_TAREA_BYTES) : { items: [], malformed: [undefined] };

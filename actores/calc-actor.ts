@@ -11,6 +11,7 @@ import { MAX_BATCH_BYTES, parseBatch, topicFor, type MensajeActor } from '../com
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import { within } from '../common/within.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 import { GcLink } from './gc-link.js';
 import { CalcRunner } from './calc-runner.js';
 
@@ -41,7 +42,7 @@ export interface CalcActorHandle {
 /** A task is at most a 16 KiB request's worth of data, a batch of them up to MAX_BATCH_BYTES. */
 const MAX_TAREA_BYTES = MAX_BATCH_BYTES;
 
-export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { registry?: Registry } = {}): Promise<CalcActorHandle> {
+export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { registry?: Registry; security?: SocketSecurity } = {}): Promise<CalcActorHandle> {
   const tipo = TIPO_CALCULO;
   const actorId = cfg.ACTOR_ID;
   const topic = topicFor(tipo, actorId);
@@ -62,6 +63,7 @@ export async function startCalcActor(cfg: CalcActorConfig, log: Logger, deps: { 
         pub,
         backend: cfg.GC_BACKEND_ENDPOINTS[index]!,
         topics: [topic],
+        security: deps.security,
         log: log.child({ gc: pub }),
         onTask(frames) {
           // One task, or a batch of them (what the GC published for us at once), as in actor.ts.

@@ -9,6 +9,7 @@ import { encode } from '../common/protocol.js';
 import type { MensajeActor } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import { SendQueue } from '../common/send-queue.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 
 /**
  * Messages waiting for the GC. Results can only pile up for tasks already received, so
@@ -22,6 +23,8 @@ export interface GcLinkOptions {
   /** The actor's topics, one per operation type it serves. */
   topics: readonly string[];
   log: Logger;
+  /** CURVE client options for both sockets (absent: off). */
+  security?: SocketSecurity;
   /** Every message received on the topic (one task or a batch); returns how many tasks it held. Must not throw. */
   onTask(frames: Buffer[]): number;
 }
@@ -41,13 +44,13 @@ export class GcLink {
     this.pub = o.pub;
     this.backend = o.backend;
     // HWM 0 on receive: the default 1000 drops tasks silently under bursts.
-    const sub = (this.sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0 }));
+    const sub = (this.sub = new Subscriber({ receiveHighWaterMark: 0, linger: 0, ...o.security?.client(o.pub) }));
     // While the GC is away nothing may pile up inside ZeroMQ to be replayed later (hours
     // of stale heartbeats): `immediate` queues only to a connected GC, and the HWM is small,
     // so a send just waits (no timeout) in our SendQueue until the GC is back. There
     // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
     // are kept, oldest dropped first past the bound, and go out when the GC returns.
-    this.dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0 });
+    this.dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0, ...o.security?.client(o.backend) });
     this.sub.connect(o.pub);
     this.sub.subscribe(...o.topics);
     const mine = new Set(o.topics);

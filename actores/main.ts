@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
+import { socketSecurityFromConfig, type SocketSecurity } from '../common/socket-security.js';
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
 import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import { defaultActorId, startActor } from './actor.js';
@@ -21,11 +22,12 @@ async function main(): Promise<void> {
   const actorId = cfg.ACTOR_ID ?? defaultActorId(tipos);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('actor');
+  const security = await socketSecurityFromConfig(cfg, { log, registry }).start();
   // The config allows calculo only alone: the rest are library types.
-  if (tipos.includes(TIPO_CALCULO)) return mainCalculo(cfg, actorId, log, registry);
+  if (tipos.includes(TIPO_CALCULO)) return mainCalculo(cfg, actorId, log, registry, security);
   const libraryTypes = tipos.filter((t): t is OperacionActor => t !== TIPO_CALCULO);
-  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
-  const actor = await startActor({ ...cfg, ACTOR_TIPOS: libraryTypes, ACTOR_ID: actorId }, log, { storage, registry });
+  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry, { security });
+  const actor = await startActor({ ...cfg, ACTOR_TIPOS: libraryTypes, ACTOR_ID: actorId }, log, { storage, registry, security });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
   log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
   // Running tasks get up to 3 s to finish inside close(); the grace covers that.
@@ -35,14 +37,15 @@ async function main(): Promise<void> {
       await actor.close();
       await http.close();
       await storage.close();
+      await security.close();
     },
     8000,
   );
 }
 
 /** A calculo actor: no storage client (calculations touch no database). */
-async function mainCalculo(cfg: ActorConfig, actorId: string, log: Logger, registry: ReturnType<typeof newRegistry>): Promise<void> {
-  const actor = await startCalcActor({ ...cfg, ACTOR_ID: actorId }, log, { registry });
+async function mainCalculo(cfg: ActorConfig, actorId: string, log: Logger, registry: ReturnType<typeof newRegistry>, security: SocketSecurity): Promise<void> {
+  const actor = await startCalcActor({ ...cfg, ACTOR_ID: actorId }, log, { registry, security });
   const http = await startHttpServer({ host: cfg.HTTP_HOST, port: cfg.ACTOR_HTTP_PORT, registry, status: () => actor.status(), log });
   log.info({ actorId, httpPort: http.port }, 'actor HTTP port open');
   stopOnSignals(
@@ -50,6 +53,7 @@ async function mainCalculo(cfg: ActorConfig, actorId: string, log: Logger, regis
     async () => {
       await actor.close();
       await http.close();
+      await security.close();
     },
     8000,
   );

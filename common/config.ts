@@ -3,7 +3,9 @@
  * environment variables (dotenv loads `.env`), each validated here with a clear
  * message naming the bad variable. Add a variable here and to .env.example.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { curveKeySchema } from './curve-keys.js';
 import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
 import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './internal-protocol.js';
 import { TIPO_CALCULO } from './calc-protocol.js';
@@ -27,6 +29,10 @@ const tipoList = z
       .refine((l) => new Set(l).size === l.length, 'each type once')
       .refine((l) => !l.includes(TIPO_CALCULO) || l.length === 1, `${TIPO_CALCULO} runs in an actor process of its own`),
   );
+const curveKeyList = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .pipe(z.array(curveKeySchema).min(1, 'at least one key'));
 
 /** Every variable the system knows, with its default. */
 export const VARIABLES = {
@@ -118,6 +124,25 @@ export const VARIABLES = {
   PS_SEDE: sedeSchema.optional(),
   // every process
   HTTP_HOST: z.string().default('0.0.0.0'),
+  // ZeroMQ CURVE on the internal sockets (common/socket-security.ts; keys: npm run claves)
+  /** on: GC PUB/backend, GA and the GA peer link authenticate and encrypt (CURVE + ZAP allow-lists); off: plain. */
+  ZMQ_CURVE: z.enum(['on', 'off']).default('off'),
+  /** This process's CURVE secret key (Z85, 40 characters); its public key is derived from it. */
+  ZMQ_CURVE_SECRET_KEY: curveKeySchema.optional(),
+  /** A file holding ZMQ_CURVE_SECRET_KEY instead (e.g. a mounted secret); set one or the other. */
+  ZMQ_CURVE_SECRET_KEY_FILE: z.string().min(1).optional(),
+  /** GC: public keys of the clients (actors) its PUB and backend admit. */
+  GC_CURVE_CLIENTS: curveKeyList.optional(),
+  /** GA: public keys of the clients (GCs, actors) its socket admits. */
+  GA_CURVE_CLIENTS: curveKeyList.optional(),
+  /** GC, actors: public keys of the GAs, in GA_ENDPOINTS order. */
+  GA_CURVE_SERVER_KEYS: curveKeyList.optional(),
+  /** Actors: public keys of the GCs, in GC_PUB_ENDPOINTS order. */
+  GC_CURVE_SERVER_KEYS: curveKeyList.optional(),
+  /** GA pair: the peer GA's public key (its heartbeat PUB's key, and the one client our PUB admits). */
+  GA_PEER_CURVE_KEY: curveKeySchema.optional(),
+  /** A file holding PGPASSWORD instead (e.g. a mounted secret); set one or the other. */
+  PGPASSWORD_FILE: z.string().min(1).optional(),
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -130,6 +155,14 @@ export class ConfigError extends Error {
     detail: string,
   ) {
     super(`Invalid configuration: ${variable}: ${detail}`);
+  }
+}
+
+function readSecretFile(variable: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(variable, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 
@@ -146,8 +179,34 @@ const SINGULAR_OF: Partial<Record<VariableName, VariableName>> = {
   ACTOR_TIPOS: 'ACTOR_TIPO',
 };
 
+/**
+ * Secrets that may come from a file instead (`<NAME>_FILE`, the Docker secrets
+ * convention): the file's content, trimmed, is validated as the variable itself.
+ */
+const FILE_FORM_OF: Partial<Record<VariableName, VariableName>> = {
+  ZMQ_CURVE_SECRET_KEY: 'ZMQ_CURVE_SECRET_KEY_FILE',
+  PGPASSWORD: 'PGPASSWORD_FILE',
+};
+
 /** Lists read pairwise (the i-th of one goes with the i-th of the other): same length. */
-const PAIRED_LISTS: Array<[VariableName, VariableName]> = [['GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS']];
+const PAIRED_LISTS: Array<[VariableName, VariableName, string]> = [
+  ['GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS', 'endpoints as GC_PUB_ENDPOINTS (one per GC, in the same order)'],
+  ['GA_ENDPOINTS', 'GA_CURVE_SERVER_KEYS', 'keys as GA_ENDPOINTS has endpoints (one per GA, in the same order)'],
+  ['GC_PUB_ENDPOINTS', 'GC_CURVE_SERVER_KEYS', 'keys as GC_PUB_ENDPOINTS has endpoints (one per GC, in the same order)'],
+];
+
+/**
+ * With ZMQ_CURVE=on, what a process that reads these variables cannot do without
+ * (GA_PEER_CURVE_KEY only in a GA pair).
+ */
+const REQUIRED_WITH_CURVE: Array<{ name: VariableName; when?: (out: Record<string, unknown>) => boolean }> = [
+  { name: 'ZMQ_CURVE_SECRET_KEY' },
+  { name: 'GC_CURVE_CLIENTS' },
+  { name: 'GA_CURVE_CLIENTS' },
+  { name: 'GA_CURVE_SERVER_KEYS' },
+  { name: 'GC_CURVE_SERVER_KEYS' },
+  { name: 'GA_PEER_CURVE_KEY', when: (out) => out.GA_PEER_ENDPOINT !== undefined },
+];
 
 /**
  * Pairs of timings that only work together: a peer or actor must get several
@@ -180,14 +239,32 @@ export function readConfig<K extends VariableName>(names: readonly K[], env: Nod
       raw = single;
       shown = singular;
     }
+    const fileForm = FILE_FORM_OF[name];
+    const file = fileForm && env[fileForm] !== '' ? env[fileForm] : undefined;
+    let secret = false;
+    if (fileForm && file !== undefined) {
+      if (raw !== undefined) throw new ConfigError(fileForm, `set ${name} or ${fileForm}, not both`);
+      raw = readSecretFile(fileForm, file);
+      shown = `${fileForm} (${file})`;
+      secret = true;
+    }
+    secret ||= fileForm !== undefined; // never echo a secret's value in an error
     const r = VARIABLES[name].safeParse(raw);
-    if (!r.success) throw new ConfigError(shown, `${r.error.issues[0]?.message ?? 'invalid'} (got ${JSON.stringify(raw)})`);
+    if (!r.success) throw new ConfigError(shown, `${r.error.issues[0]?.message ?? 'invalid'}${secret ? '' : ` (got ${JSON.stringify(raw)})`}`);
     out[name] = r.data;
   }
-  for (const [a, b] of PAIRED_LISTS) {
+  for (const [a, b, what] of PAIRED_LISTS) {
     const [x, y] = [out[a], out[b]];
     if (Array.isArray(x) && Array.isArray(y) && x.length !== y.length) {
-      throw new ConfigError(b, `must list as many endpoints as ${a} (one per GC, in the same order): ${y.length} vs ${x.length}`);
+      throw new ConfigError(b, `must list as many ${what}: ${y.length} vs ${x.length}`);
+    }
+  }
+  if (out.ZMQ_CURVE === 'on') {
+    for (const { name, when } of REQUIRED_WITH_CURVE) {
+      if (name in out && out[name] === undefined && (!when || when(out))) {
+        const alt = FILE_FORM_OF[name] ? ` (or ${FILE_FORM_OF[name]})` : '';
+        throw new ConfigError(name, `required${alt} when ZMQ_CURVE=on (npm run claves generates a deployment's keys)`);
+      }
     }
   }
   for (const { slow, fast, factor, plusMs = 0 } of RELATIONS) {
@@ -204,15 +281,18 @@ export const STORAGE_CLIENT_VARS = ['GA_ENDPOINTS', 'GA_TIMEOUT_MS', 'GA_MAX_ATT
 export const GA_VARS = [
   'LOG_LEVEL', 'GA_BIND', 'GA_HTTP_PORT', 'GA_POOL_SIZE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'HTTP_HOST',
   'GA_ROL', 'GA_PEER_BIND', 'GA_PEER_ENDPOINT', 'GA_HEARTBEAT_MS', 'GA_PEER_TIMEOUT_MS', 'PG_PEER_HOST', 'PG_PEER_PORT',
+  'ZMQ_CURVE', 'ZMQ_CURVE_SECRET_KEY', 'GA_CURVE_CLIENTS', 'GA_PEER_CURVE_KEY',
 ] as const;
 export const GC_VARS = [
   'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND', 'GC_HTTP_PORT',
   'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS',
   'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST', 'GC_ID', 'GC_SEDE', 'GC_LEASE_MS',
+  'ZMQ_CURVE', 'ZMQ_CURVE_SECRET_KEY', 'GC_CURVE_CLIENTS', 'GA_CURVE_SERVER_KEYS',
 ] as const;
 export const ACTOR_VARS = [
   'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'ACTOR_TIPOS', 'ACTOR_ID', 'GC_PUB_ENDPOINTS', 'GC_BACKEND_ENDPOINTS',
   'ACTOR_HTTP_PORT', 'ACTOR_CONCURRENCY', 'ACTOR_HEARTBEAT_MS', 'HTTP_HOST',
+  'ZMQ_CURVE', 'ZMQ_CURVE_SECRET_KEY', 'GC_CURVE_SERVER_KEYS', 'GA_CURVE_SERVER_KEYS',
 ] as const;
 export const PS_VARS = ['GC_ENDPOINTS', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
 /** Read by the GA that runs the sync-replication watchdog (see gestor_almacenamiento/sync-watchdog.ts). */

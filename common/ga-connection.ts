@@ -25,6 +25,7 @@ import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
 import { encodeBatch, gaReplySchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type GaReply, type GaRequest } from './internal-protocol.js';
 import { MAX_TRANSPORT_BYTES } from './protocol.js';
+import type { SocketSecurity } from './socket-security.js';
 
 /** Why an attempt produced no reply. `kind` drives metrics and the error text. */
 export type AttemptFailureKind = 'timeout' | 'unreachable' | 'transport' | 'closed';
@@ -45,6 +46,8 @@ export interface GaConnectionOptions {
   sendTimeoutMs: number;
   reconnectIntervalMs?: number;
   maxMessageBytes?: number;
+  /** CURVE client options (absent: off). */
+  security?: SocketSecurity;
 }
 
 interface Pending {
@@ -135,6 +138,7 @@ export class GaConnection {
       // Hundreds of calls in flight must not hit the default HWM of 1000.
       sendHighWaterMark: 100_000,
       receiveHighWaterMark: 100_000,
+      ...this.opts.security?.client(this.endpoint),
     });
     sock.connect(this.endpoint);
     const link: Link = { sock, pending: new Map(), queue: [], draining: false, closed: false };

@@ -31,6 +31,7 @@ import { newerFencing } from './fencing.js';
 import type { Arriendo, Fencing, GaCall, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './internal-protocol.js';
 import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
+import type { SocketSecurity } from './socket-security.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -72,9 +73,9 @@ const ROUND_BACKOFF_MS = [50, 100, 200, 300, 400, 500];
 /** Upper bound on how long a send waits for a connected peer before the attempt fails. */
 const MAX_SEND_WAIT_MS = 200;
 
-export function createStorageClient(cfg: StorageClientConfig, log: Logger, registry?: Registry): StorageClient {
+export function createStorageClient(cfg: StorageClientConfig, log: Logger, registry?: Registry, opts: { security?: SocketSecurity } = {}): StorageClient {
   // Callers bind their own component name on `log` (GC and actors pass log.child({ component: 'storage-client' })).
-  return new GaStorageClient(cfg, log, new StorageClientMetrics(registry));
+  return new GaStorageClient(cfg, log, new StorageClientMetrics(registry), opts.security);
 }
 
 type OkReply = Extract<GaReply, { ok: true }>;
@@ -125,10 +126,11 @@ class GaStorageClient implements StorageClient {
     private readonly cfg: StorageClientConfig,
     private readonly log: Logger,
     private readonly metrics: StorageClientMetrics,
+    security?: SocketSecurity,
   ) {
     const sendTimeoutMs = Math.min(MAX_SEND_WAIT_MS, cfg.GA_TIMEOUT_MS);
     this.endpoints = cfg.GA_ENDPOINTS.map((url) => {
-      const conn = new GaConnection(url, { sendTimeoutMs }, log);
+      const conn = new GaConnection(url, { sendTimeoutMs, security }, log);
       const breaker = new EndpointBreaker(url, cfg.GA_BREAKER_FAILURES, cfg.GA_BREAKER_RESET_MS, {
         onStateChange: (state, info) => {
           this.metrics.breakerState(url, state);

@@ -28,6 +28,7 @@ import { describePgNode, statusSessions, type PgNodeDescription } from './pg-sta
 import { ReplicationMode } from './replication-mode.js';
 import { RoleController } from './role-controller.js';
 import { SendQueue } from '../common/send-queue.js';
+import { SocketSecurity } from '../common/socket-security.js';
 import { StorageTarget } from './storage-target.js';
 import type { PgControl } from './takeover.js';
 
@@ -46,6 +47,8 @@ export interface GaOptions {
   /** Period of the background `SELECT 1` that keeps /health honest when idle (default 2000; 0 = off). */
   healthProbeMs?: number;
   connectionTimeoutMillis?: number;
+  /** CURVE on the GA socket and the peer link (default off). Owned by the caller, started before. */
+  security?: SocketSecurity;
 }
 
 /** A pair member's role (RoleController.status), or a standalone GA's fixed one. */
@@ -107,6 +110,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     for (const f of cleanup.reverse()) await f().catch(() => undefined);
   };
   const peerEndpoint = cfg.GA_PEER_ENDPOINT;
+  const security = opts.security ?? SocketSecurity.off();
   let role: RoleController | undefined;
   const rol = opts.rol ?? (() => cfg.GA_ROL);
   const replication = new ReplicationMode(cfg, log);
@@ -118,7 +122,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       replication.follow(true, target.node);
     } else {
       const roleMetrics = createRoleMetrics(registry, () => role?.machine.snapshot(Date.now()).peerAgeMs ?? null);
-      role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl, onActive: (active) => replication.follow(active, target.node) });
+      role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl, security, onActive: (active) => replication.follow(active, target.node) });
       const r = role;
       cleanup.push(() => r.close());
     }
@@ -161,6 +165,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       sendHighWaterMark: 100_000,
       receiveHighWaterMark: 100_000,
       linger: 500,
+      ...security.server('ga'),
     });
     let closing = false;
     let loop: Promise<void> | undefined;

@@ -14,6 +14,8 @@ import { CatalogError } from './catalog.js';
 import { describeLoad, loadCatalogFile } from './catalog-command.js';
 import { createPool } from './db.js';
 import { startGa } from './ga.js';
+import { newRegistry } from '../common/http-server.js';
+import { socketSecurityFromConfig } from '../common/socket-security.js';
 import { migrate } from './migrate.js';
 
 guardStdio();
@@ -31,8 +33,13 @@ async function serve(): Promise<void> {
   // sync-replication watchdog (GA_REPLICACION=sync) only while active.
   const cfg = { ...config(), ...readConfig(REPLICATION_VARS) };
   const log = createLogger('ga');
-  const ga = await startGa(cfg, log);
-  stopOnSignals(log, () => ga.close());
+  const registry = newRegistry('ga');
+  const security = await socketSecurityFromConfig(cfg, { log, registry }).start();
+  const ga = await startGa(cfg, log, { registry, security });
+  stopOnSignals(log, async () => {
+    await ga.close();
+    await security.close();
+  });
 }
 
 async function migrateOnly(): Promise<void> {

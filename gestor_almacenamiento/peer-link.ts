@@ -14,6 +14,7 @@ import { Publisher, Subscriber } from 'zeromq';
 import { z } from 'zod';
 import type { Logger } from '../common/logger.js';
 import { parseFrame } from '../common/internal-protocol.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 import { ESTADOS, type PeerBeat } from './role-machine.js';
 
 const beatSchema = z.object({
@@ -37,6 +38,8 @@ export interface PeerLinkOptions {
   state: () => PeerBeat;
   onBeat: (b: PeerBeat) => void;
   log: Logger;
+  /** CURVE on both sockets (absent: off): our PUB admits the peer's key only. */
+  security?: SocketSecurity;
 }
 
 export interface PeerLink {
@@ -52,10 +55,10 @@ export interface PeerLink {
 export async function startPeerLink(o: PeerLinkOptions): Promise<PeerLink> {
   const instance = randomBytes(6).toString('hex');
   // Small HWM + linger 0: stale beats are worthless, never queue or block on them.
-  const pub = new Publisher({ sendHighWaterMark: 10, linger: 0 });
+  const pub = new Publisher({ sendHighWaterMark: 10, linger: 0, ...o.security?.server('ga-peer') });
   // No maxMessageSize: libzmq drops a connection that exceeds it and (measured) the SUB
   // never reconnects, which would fake a dead peer. Size is checked when parsing instead.
-  const sub = new Subscriber({ conflate: true, linger: 0 });
+  const sub = new Subscriber({ conflate: true, linger: 0, ...o.security?.client(o.peer) });
   await pub.bind(o.bind);
   const endpoint = pub.lastEndpoint ?? o.bind;
   sub.connect(o.peer);

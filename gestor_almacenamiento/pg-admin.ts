@@ -14,6 +14,7 @@
  * session's kept-open connection: periodic checks (every 250–500 ms) would
  * otherwise fork and authenticate a PostgreSQL backend each time.
  */
+import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import type { PgSettings } from './db.js';
 import { within } from '../common/within.js';
@@ -393,6 +394,47 @@ export async function standbyStatus(conn: AdminTarget, opts: AdminOptions & { pr
     lagBytes,
     lastMsgAgeMs: s.age,
   };
+}
+
+/** The role standbys stream as: REPLICATION and LOGIN, nothing else (pg_hba refuses it every database). */
+export const REPLICATION_USER = 'replicador';
+
+/**
+ * The replication role's password on the local topology: derived from the
+ * superuser's (HMAC-SHA256), so a separate role with a password of its own needs
+ * no second secret to carry around (every tool that rejoins or clones a node
+ * already holds the superuser's). Compose deployments set both from .env.
+ */
+export function replicationPassword(superuserPassword: string): string {
+  return createHmac('sha256', superuserPassword).update('biblioteca replicador').digest('base64url');
+}
+
+/** Credentials of the replication role for a node reached with superuser credentials. */
+export function replicationConn(superuser: PgConn): PgConn {
+  return { ...superuser, user: REPLICATION_USER, password: replicationPassword(superuser.password), database: 'replication' };
+}
+
+/**
+ * Creates the replication role on a primary (superuser credentials) or sets its
+ * password (SCRAM) if it exists: a data dir made before the role existed gets it
+ * when it is next cloned from. Safe to call concurrently.
+ */
+export async function ensureReplicationRole(primary: PgConn, o: AdminOptions = {}): Promise<void> {
+  await withAdminClient(
+    primary,
+    async (c) => {
+      const pw = c.escapeLiteral(replicationPassword(primary.password));
+      const role = c.escapeIdentifier(REPLICATION_USER);
+      await c.query("SET password_encryption = 'scram-sha-256'");
+      const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [REPLICATION_USER])).rowCount === 1;
+      try {
+        await c.query(exists ? `ALTER ROLE ${role} WITH REPLICATION LOGIN NOSUPERUSER PASSWORD ${pw}` : `CREATE ROLE ${role} WITH REPLICATION LOGIN PASSWORD ${pw}`);
+      } catch (err) {
+        if ((err as { code?: string }).code !== '42710') throw err; // duplicate_object: created meanwhile
+      }
+    },
+    o,
+  );
 }
 
 /**

@@ -27,6 +27,9 @@ import type { Logger } from '../common/logger.js';
 import {
   compareLsn,
   createReplicationSlot,
+  ensureReplicationRole,
+  REPLICATION_USER,
+  replicationConn,
   pgRole,
   standbyStatus,
   timelineHistory,
@@ -59,12 +62,18 @@ const NODE_CONF = 'biblioteca-node.conf';
 /** recovery_target_timeline: a node restarted as a standby follows a promoted primary onto its timeline. */
 const BASE_SETTINGS: Record<string, string | number> = { ...PG_SETTINGS, recovery_target_timeline: 'latest' };
 
-/** Client addresses allowed in: loopback hosts and the 198.18.0.0/24 namespaces used by partition drills. */
-const PG_HBA = `# Written by biblioteca pg-node: password auth for clients and replication.
+/**
+ * Client addresses allowed in: loopback hosts and the 198.18.0.0/24 namespaces used by
+ * partition drills; SCRAM passwords only. Streaming replication only as the replication
+ * role, which may log into no database (first match wins).
+ */
+const PG_HBA = `# Written by biblioteca pg-node: SCRAM password auth; replication only as ${REPLICATION_USER}.
+host all ${REPLICATION_USER} 127.0.0.0/8 reject
+host all ${REPLICATION_USER} 198.18.0.0/24 reject
 host all all 127.0.0.0/8 scram-sha-256
 host all all 198.18.0.0/24 scram-sha-256
-host replication all 127.0.0.0/8 scram-sha-256
-host replication all 198.18.0.0/24 scram-sha-256
+host replication ${REPLICATION_USER} 127.0.0.0/8 scram-sha-256
+host replication ${REPLICATION_USER} 198.18.0.0/24 scram-sha-256
 `;
 
 // ---------------------------------------------------------------- OS user and files
@@ -214,13 +223,17 @@ function conninfoValue(v: string | number): string {
   return `'${String(v).replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 }
 
-/** primary_conninfo for a standby of `primary`; application_name is how the primary names it (sync standby, status). */
+/**
+ * primary_conninfo for a standby of `primary` (reached with superuser credentials): it
+ * streams as the replication role; application_name is how the primary names it (sync standby, status).
+ */
 export function primaryConninfo(primary: PgConn, applicationName: string): string {
+  const repl = replicationConn(primary);
   const parts: Record<string, string | number> = {
-    host: primary.host,
-    port: primary.port,
-    user: primary.user,
-    password: primary.password,
+    host: repl.host,
+    port: repl.port,
+    user: repl.user,
+    password: repl.password,
     application_name: applicationName,
     connect_timeout: 2,
   };
@@ -554,6 +567,7 @@ export async function startPrimary(o: InitPrimaryOptions & { timeoutMs?: number 
   const spec = await initPrimary(o);
   await startNode(spec, { timeoutMs: o.timeoutMs, log: o.log });
   await ensureDatabase(nodeConn(spec));
+  await ensureReplicationRole(nodeConn(spec));
   return spec;
 }
 
@@ -709,6 +723,7 @@ export async function cloneStandby(o: CloneOptions): Promise<CloneResult> {
   const spec: PgNodeSpec = { dataDir: path.resolve(o.dataDir), host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, netns: o.netns };
   if (existsSync(path.join(spec.dataDir, 'PG_VERSION'))) throw new Error(`cloneStandby: ${spec.dataDir} already holds a data dir; use reclone to replace it`);
   await prepareDataDir(spec.dataDir);
+  await ensureReplicationRole(o.primary);
   await createReplicationSlot(o.primary, o.slot);
 
   let bytes = 0;
@@ -824,6 +839,7 @@ export async function restartAsStandby(o: RejoinOptions): Promise<'streaming' | 
   await writeNodeConf(spec, { primary: o.newPrimary, slot: o.slot, applicationName: o.applicationName });
   const ids = postgresIds();
   if (ids) await chownTree(spec.dataDir, ids);
+  await ensureReplicationRole(o.newPrimary);
   await createReplicationSlot(o.newPrimary, o.slot);
 
   const timeoutMs = o.timeoutMs ?? 5000;

@@ -12,6 +12,7 @@ import type { RoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
 import { AdminSessions, pgRole } from './pg-admin.js';
 import { startPeerLink, type PeerLink } from './peer-link.js';
+import type { SocketSecurity } from '../common/socket-security.js';
 import { RoleMachine, type RoleChange } from './role-machine.js';
 import type { StorageTarget } from './storage-target.js';
 import { chooseNode, nodeLabel, pgAdminControl, PROBE, type PgControl, type PgNode } from './takeover.js';
@@ -133,6 +134,8 @@ export interface RoleControllerOptions {
   now?: () => number;
   /** Told when this GA becomes active (true) or stops being active (false). */
   onActive?: (active: boolean) => void;
+  /** CURVE on the peer heartbeat link (absent: off). */
+  security?: SocketSecurity;
 }
 
 export class RoleController {
@@ -207,6 +210,7 @@ export class RoleController {
         state: () => c.machine.beat(),
         onBeat: (b) => c.onBeat(b),
         log: c.log,
+        security: o.security,
       });
     } catch (err) {
       throw new Error(`cannot bind the peer heartbeat on ${o.cfg.GA_PEER_BIND}: ${(err as Error).message}`, { cause: err });

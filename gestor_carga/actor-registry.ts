@@ -15,7 +15,7 @@
  * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
-import { TIPOS_ACTOR, type TipoActor } from '../common/internal-protocol.js';
+import { actorIdSchema, TIPOS_ACTOR, type TipoActor } from '../common/internal-protocol.js';
 
 export interface Clock {
   now(): number;
@@ -42,6 +42,8 @@ export interface ActorInfo {
   enCursoReportado: number;
   /** Set by adios: it left on purpose and must not be chosen even if still subscribed. */
   left: boolean;
+  /** When the adios came (undefined: none since it was last known to be here). */
+  leftAt?: number;
   /** Liveness as of the last refresh(); used to report transitions once. */
   wasLive: boolean;
   since: number;
@@ -57,13 +59,17 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 /** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 
-/** Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor topic. */
+/**
+ * Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor
+ * topic. The actor id follows the same rule as in the actors' own messages: a subscription
+ * with a 64 KiB or binary "id" (found by the abuse campaign) must not become a registry entry.
+ */
 export function parseTopic(topic: string): { tipo: TipoActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
   if (dot <= 0) return undefined;
   const tipo = topic.slice(0, dot);
   const actorId = topic.slice(dot + 1);
-  if (!(TIPOS_ACTOR as readonly string[]).includes(tipo) || actorId.length === 0) return undefined;
+  if (!(TIPOS_ACTOR as readonly string[]).includes(tipo) || !actorIdSchema.safeParse(actorId).success) return undefined;
   return { tipo: tipo as TipoActor, actorId };
 }
 
@@ -134,6 +140,9 @@ export class ActorRegistry {
   heard(tipo: TipoActor, actorId: string, enCurso?: number): void {
     const a = this.entry(tipo, actorId);
     a.lastHeard = this.opts.clock.now();
+    // Still beating well after its adios: the adios was not its own (forged over plain ZeroMQ,
+    // found by the abuse campaign). A leaving actor stops beating within its 1 s drain.
+    if (a.left && a.leftAt !== undefined && a.lastHeard - a.leftAt > 2 * this.opts.deadMs) a.left = false;
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
     if (!a.subscribed) this.markUnsubscribed(key(tipo, actorId));
   }
@@ -147,7 +156,10 @@ export class ActorRegistry {
 
   left(tipo: TipoActor, actorId: string): void {
     const a = this.actors.get(key(tipo, actorId));
-    if (a) a.left = true;
+    if (a) {
+      a.left = true;
+      a.leftAt = this.opts.clock.now();
+    }
   }
 
   isLive(a: ActorInfo, now = this.opts.clock.now()): boolean {

@@ -32,6 +32,8 @@ import { CalcService } from './calc-service.js';
 import { requestHandler, type Handled } from './request-handler.js';
 import { createGcMetrics } from './metrics.js';
 import { SendQueue } from '../common/send-queue.js';
+import { SocketSecurity } from '../common/socket-security.js';
+import { YieldPoint } from '../common/yield-point.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -40,6 +42,8 @@ export interface GcDeps {
   now?: () => number;
   /** Ledger call period (default a third of GC_LEASE_MS); tests shorten it. */
   ledgerScanMs?: number;
+  /** CURVE on the PUB and backend (default off). Owned by the caller, started before. */
+  security?: SocketSecurity;
 }
 
 export interface GcHandle {
@@ -92,6 +96,8 @@ export function defaultGcId(sede: string | undefined, hostname = os.hostname()):
 
 /** Actor frames are small; anything bigger is a broken or hostile peer. */
 const MAX_ACTOR_FRAME = 256 * 1024;
+/** Subscription messages on the XPUB: a topic "<tipo>.<actorId>" is under 100 bytes. */
+export const MAX_SUBSCRIPTION_BYTES = 4096;
 
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
@@ -105,11 +111,15 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     renovacion: cfg.GC_MODO_RENOVACION,
   };
 
+  const security = deps.security ?? SocketSecurity.off();
+  // The PS port stays open (NULL): the original clients have no keys.
   const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
   // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
   // repeated subscription (an actor restarted with the same id before the old pipe closed).
-  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0 });
-  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0 });
+  // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
+  // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
+  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, maxMessageSize: MAX_SUBSCRIPTION_BYTES, ...security.server('gc-pub') });
+  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
   const sockets = [frontend, pub, backend];
   try {
     await frontend.bind(cfg.GC_FRONTEND_BIND);
@@ -316,6 +326,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   }
 
   async function loop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void): Promise<void> {
+    const fair = new YieldPoint();
     try {
       for await (const frames of sock) {
         try {
@@ -323,6 +334,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         } catch (err) {
           log.error({ err, socket: name }, 'message handler failed');
         }
+        const turn = fair.pass();
+        if (turn) await turn;
       }
     } catch (err) {
       if (!closing) log.error({ err, socket: name }, 'receive loop failed');

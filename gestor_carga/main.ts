@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
+import { socketSecurityFromConfig } from '../common/socket-security.js';
 import { startGc } from './gc.js';
 import { httpGateway } from './http-gateway.js';
 
@@ -16,8 +17,9 @@ async function main(): Promise<void> {
   const cfg = readConfigOrExit(GC_VARS, log);
   log.level = cfg.LOG_LEVEL;
   const registry = newRegistry('gc');
-  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry);
-  const gc = await startGc(cfg, log, { storage, registry });
+  const security = await socketSecurityFromConfig(cfg, { log, registry }).start();
+  const storage = createStorageClient(cfg, log.child({ component: 'storage-client' }), registry, { security });
+  const gc = await startGc(cfg, log, { storage, registry, security });
   const http = await startHttpServer({
     host: cfg.HTTP_HOST,
     port: cfg.GC_HTTP_PORT,
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
     await gc.close();
     await http.close();
     await storage.close();
+    await security.close();
   });
 }
 

@@ -36,6 +36,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from './signals.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
 import { guardStdio } from '../common/stdio-guard.js';
+import { formatCurveAb, runCurveAb, type CurveAbReport } from './bench-curve.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -80,7 +81,7 @@ export interface BenchReport {
 }
 
 /** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */
-function cpuTargets(sys: LocalSystem): CpuTarget[] {
+export function cpuTargets(sys: LocalSystem): CpuTarget[] {
   const t: CpuTarget[] = [];
   const add = (name: string, pid: number | undefined, tree = false) => pid && t.push({ name, pid, tree });
   add('GC', sys.gc.pid);
@@ -301,10 +302,13 @@ async function main(): Promise<void> {
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
     .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
+    .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench-curve.ts)')
+    .option('--rondas <n>', 'con --ab-curve: rondas ABBA', intArg(1), 2)
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string }>();
+  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas: number }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
+  if (o.abCurve) return curveAbMain(o);
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
@@ -340,6 +344,25 @@ async function main(): Promise<void> {
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);
   process.stdout.write(`informe HTML: ${escribirInformeHtml([{ tipo: 'bench', datos: report }], { html: o.html, json, nombre: 'bench', fecha: report.fecha })}\n`);
+}
+
+async function curveAbMain(o: { clientes: number; duracion: number; actores: number; rondas: number; json?: string }): Promise<void> {
+  const abort = new AbortController();
+  let running: Promise<CurveAbReport> | undefined;
+  takeOverSignals({
+    onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo los sistemas…\n`),
+    cleanup: async () => {
+      abort.abort();
+      await running?.catch(() => undefined);
+    },
+  });
+  running = runCurveAb({ clientes: o.clientes, duracionS: o.duracion, actoresPorTipo: o.actores, rondas: o.rondas, log: (s) => process.stderr.write(s), signal: abort.signal });
+  const report = await running;
+  process.stdout.write(formatCurveAb(report));
+  const json = o.json ?? join(repoRoot(), 'reports', `bench-curve-${report.fecha.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  process.stdout.write(`informe JSON: ${json}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -36,6 +36,7 @@ interface Opts {
   libros: number;
   ejemplares: number;
   conservar?: boolean;
+  seguro?: boolean;
 }
 
 /** What a signal must stop: the scenario running now, if any. */
@@ -67,6 +68,7 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
       replicacion: o.replicacion,
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
       signal: abort.signal,
+      seguro: !!o.seguro,
     });
     sys = await current.started;
     out(`Lista en ${Date.now() - t} ms; GC ${sys.gcEndpoints.join(', ')}; GA ${sys.gaEndpoints.join(', ')}; logs en ${join(sys.dataDir, 'logs')}`);
@@ -104,6 +106,7 @@ const program = new Command()
   .option('--libros <n>', 'libros del catálogo del simulacro', intArg(1), 8)
   .option('--ejemplares <n>', 'ejemplares por libro', intArg(1), 5)
   .option('--conservar', 'no borrar datos ni logs al terminar')
+  .option('--seguro', 'CURVE en los sockets internos (como un despliegue compose)')
   .action(async (escenario: string, o: Opts) => {
     takeOverSignals({
       onSignal: (sig) => out(`\nInterrumpido (${sig}): deteniendo el simulacro…`),

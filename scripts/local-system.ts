@@ -55,6 +55,7 @@ import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
 import { acquireLauncherLock } from './launcher-lock.js';
 import { PC1, PC2, freePortOnAll } from './hosts.js';
+import { curveEnv, generateKeys } from './deployment-keys.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -104,6 +105,11 @@ export interface LocalSystemOptions {
    * then stops what it had started, like any failed start, and rejects.
    */
   signal?: AbortSignal;
+  /**
+   * CURVE on the internal sockets (GC PUB and backend, GA, GA peer link), with fresh
+   * key pairs made for this start (scripts/deployment-keys.ts), like a compose deployment.
+   */
+  seguro?: boolean;
 }
 
 /** A simulated host's address and, optionally, its network namespace. */
@@ -222,6 +228,8 @@ export interface LocalSystem {
   waitForActors(n: number, timeoutMs?: number): Promise<void>;
   /** Resolves when every running GC reports exactly `n` live calculo actors. */
   waitForCalcActors(n: number, timeoutMs?: number): Promise<void>;
+  /** `seguro`: the CURVE public key of each identity (gc-pc1, ga-pc1, actores-pc1, …), for checks and banners. */
+  curvePublicKeys?: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -451,11 +459,17 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       GA_ENDPOINTS: gaEndpoints.join(','),
       ...opts.env,
     };
+    // One GC per host (two-hosts), all active; with a clients host, one GC there; single: one.
+    const gcHosts: Array<HostName | 'pc3'> = clients ? ['pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
+    const actorHosts: Array<HostName | 'pc3'> = clients ? ['pc1', 'pc2', 'pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
+    const keys = opts.seguro ? generateKeys([...gcHosts.map((h) => `gc-${h}`), ...gaHosts.map((h) => `ga-${h}`), ...actorHosts.map((h) => `actores-${h}`)]) : undefined;
+    const curve = keys ? curveEnv(keys, { gcs: gcHosts, gas: gaHosts, actorHosts }) : undefined;
+
     const gaEnvOf = (h: HostName, rol: 'primary' | 'backup') => {
       const own = pgNodes ? (pgNodes.primary.hostName === h ? pgNodes.primary : pgNodes.standby) : undefined;
       const peer = pgNodes ? (own === pgNodes.primary ? pgNodes.standby : pgNodes.primary) : undefined;
       return gaEnvironment({
-        common,
+        common: { ...common, ...curve?.ga(h) },
         pg: own?.info ?? pgInfo,
         address: addressOf(h),
         ports: gaPorts,
@@ -492,8 +506,6 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     if (gaBackup) await waitPairSettled([ga, gaBackup]);
     checkAborted();
 
-    // One GC per host (two-hosts), all active; with a clients host, one GC there; single: one.
-    const gcHosts: Array<HostName | 'pc3'> = clients ? ['pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
     const gcAddressOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.address : addressOf(h));
     const gcNetnsOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.netns : netnsOf(h));
     // Simulated hosts on loopback: pc1's user-facing ports (PS requests, HTTP) listen on 127.0.0.1,
@@ -523,6 +535,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         script: join(dist, 'gestor_carga', 'main.js'),
         env: {
           ...common,
+          ...curve?.gc(h),
           HTTP_HOST: frontHostOf(h, i),
           GC_ID: id,
           GC_SEDE: h,
@@ -563,6 +576,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
         script: join(dist, 'actores', 'main.js'),
         env: {
           ...common,
+          ...curve?.actor(onClients ? 'pc3' : h),
           HTTP_HOST: address,
           ACTOR_TIPOS: tipos.join(','),
           ACTOR_ID: id,
@@ -660,6 +674,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       },
       waitForActors,
       waitForCalcActors,
+      ...(keys ? { curvePublicKeys: Object.fromEntries([...keys].map(([id, k]) => [id, k.publicKey])) } : {}),
       stop,
     };
   } catch (err) {

@@ -99,8 +99,9 @@ async function main(): Promise<void> {
     .option('--puertos-libres', 'use any free ports instead of the documented defaults')
     .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
     .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
+    .option('--seguro', 'ZeroMQ CURVE on the internal sockets (GC PUB/backend, GA, GA peer link), fresh keys for this start')
     .parse();
-  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync' }>();
+  const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync'; seguro?: boolean }>();
   const calculo = opts.calculo ?? opts.actores;
   const tty = process.stdout.isTTY;
 
@@ -128,6 +129,7 @@ async function main(): Promise<void> {
       ? `Iniciando dos hosts simulados: pc1 (127.0.1.1: PostgreSQL primario, GA primario, GC, actores) y pc2 (127.0.1.2: standby, GA de respaldo, GC, actores), ${opts.actores} actores por tipo y ${calculo} de cálculo, replicación ${opts.replicacion} (datos en ${opts.data})…\n`
       : `Iniciando PostgreSQL embebido, GA, GC, ${opts.actores} actores por tipo y ${calculo} de cálculo (datos en ${opts.data})…\n`,
   );
+  if (opts.seguro) out('CURVE activado en los sockets internos (GC PUB y backend, GA, enlace entre GA); el puerto de los PS sigue abierto. Claves nuevas en cada arranque.\n');
   try {
     starting = startLocalSystem({
       dataDir: opts.data,
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
       topology: opts.topologia,
       replicacion: opts.replicacion,
       signal: abort.signal,
+      seguro: !!opts.seguro,
     });
     system = await starting;
   } catch (err) {

@@ -10,7 +10,11 @@
  *    script, the subcommand and options appear in that CLI's own --help, the
  *    PostgreSQL wrapper knows its subcommand and options;
  *  - healthchecks, restart policies, container names, host networking, named
- *    volumes, free ports per host, and the pc1 ↔ pc2 pair wiring line up.
+ *    volumes, free ports per host, and the pc1 ↔ pc2 pair wiring line up;
+ *  - CURVE, with the keys `npm run claves` writes: every client holds the public
+ *    key of each server it connects to, every server's allow-list admits exactly
+ *    the clients that connect to it, one key pair per GC, per GA and per host's
+ *    actors; .env.example alone (no keys, no passwords) is refused by compose.
  * Negative tests feed in-memory documents with one typo each.
  */
 import { describe, expect, it } from 'vitest';
@@ -23,6 +27,9 @@ import { Ajv, type ErrorObject } from 'ajv';
 import dotenv from 'dotenv';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { ConfigError, KNOWN_VARIABLES, readConfig, type VariableName } from '../common/config.js';
+import { curvePublicKey } from '../common/curve-keys.js';
+import { DEPLOYMENT_IDENTITIES, envBlock, envBlockVariables, generateKeys } from '../scripts/deployment-keys.js';
+import { drillEnvFile } from '../scripts/contenedores/sistema.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const COMPOSE_FILES = { pc1: 'docker-compose.pc1.yml', pc2: 'docker-compose.pc2.yml', pc3: 'docker-compose.pc3.yml' } as const;
@@ -30,10 +37,10 @@ type Host = keyof typeof COMPOSE_FILES;
 const ENTRY_SCRIPT = 'deploy/biblioteca.sh';
 const PG_SCRIPT = 'deploy/postgres/biblioteca-postgres.sh';
 const PG_SCRIPT_IN_CONTAINER = '/biblioteca/biblioteca-postgres.sh';
-/** The official postgres image's own variables (docker-entrypoint.sh), allowed in its containers only. */
+/** The official postgres image's own variables (docker-entrypoint.sh), and the wrapper's, allowed in its containers only. */
 const POSTGRES_IMAGE_VARS = new Set([
   'POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB', 'POSTGRES_INITDB_ARGS', 'POSTGRES_INITDB_WALDIR',
-  'POSTGRES_HOST_AUTH_METHOD', 'PGDATA',
+  'POSTGRES_HOST_AUTH_METHOD', 'PGDATA', 'POSTGRES_REPLICATION_PASSWORD',
 ]);
 const KNOWN = new Set<string>(KNOWN_VARIABLES);
 
@@ -109,7 +116,15 @@ function referencedVariables(text: string): Set<string> {
   return out;
 }
 
-const SAMPLE_ENV: Env = dotenv.parse(readFileSync(path.join(ROOT, 'deploy/.env.example')));
+/** deploy/.env.example as shipped: no keys, no passwords (compose must refuse it). */
+const EXAMPLE_ENV: Env = dotenv.parse(readFileSync(path.join(ROOT, 'deploy/.env.example')));
+/** A deployment's .env: the example with its passwords set and the block `npm run claves` writes, read as compose reads it. */
+const SAMPLE_ENV: Env = {
+  ...EXAMPLE_ENV,
+  DB_PASSWORD: 'superusuario-de-prueba',
+  DB_REPLICATION_PASSWORD: 'replicador-de-prueba',
+  ...dotenv.parse(envBlock(generateKeys(DEPLOYMENT_IDENTITIES))),
+};
 
 interface Loaded {
   file: string;
@@ -474,11 +489,84 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
   return problems;
 }
 
+/**
+ * CURVE across the hosts' compose files: who holds which key and who admits whom,
+ * checked from the keys themselves (each public key derived from the secret its
+ * process holds), not from the variable names.
+ */
+export function curveProblems(hosts: Record<string, Record<string, Json>>): string[] {
+  const problems: string[] = [];
+  interface Proc { where: string; word: string; env: Record<string, string>; pub: string; secret: string }
+  const procs: Proc[] = [];
+  for (const [host, svcs] of Object.entries(hosts)) {
+    for (const [name, s] of Object.entries(svcs)) {
+      const word = (s.command as string[] | undefined)?.[0];
+      if (isTool(s) || !word || !['ga', 'gc', 'actor'].includes(word)) continue;
+      const env = envOf(s);
+      const where = `${host} ${name}`;
+      if (env.ZMQ_CURVE !== 'on') {
+        problems.push(`${where}: ZMQ_CURVE is ${env.ZMQ_CURVE ?? 'unset'}, not on`);
+        continue;
+      }
+      try {
+        procs.push({ where, word, env, pub: curvePublicKey(env.ZMQ_CURVE_SECRET_KEY ?? ''), secret: env.ZMQ_CURVE_SECRET_KEY! });
+      } catch (err) {
+        problems.push(`${where}: ZMQ_CURVE_SECRET_KEY: ${(err as Error).message}`);
+      }
+    }
+  }
+  const list = (v: string | undefined) => (v ? v.split(',') : []);
+  const gas = procs.filter((p) => p.word === 'ga');
+  const gcs = procs.filter((p) => p.word === 'gc');
+  const actors = procs.filter((p) => p.word === 'actor');
+  const gaAt = (ep: string) => gas.find((g) => g.env.GA_BIND === ep);
+  const gcAt = (ep: string, k: 'GC_PUB_BIND' | 'GC_BACKEND_BIND') => gcs.find((g) => g.env[k] === ep);
+  for (const c of [...gcs, ...actors]) {
+    const eps = list(c.env.GA_ENDPOINTS);
+    const keys = list(c.env.GA_CURVE_SERVER_KEYS);
+    eps.forEach((ep, i) => {
+      const ga = gaAt(ep);
+      if (!ga) return;
+      if (keys[i] !== ga.pub) problems.push(`${c.where}: GA_CURVE_SERVER_KEYS[${i}] is not the key of ${ga.where} (${ep})`);
+      if (!list(ga.env.GA_CURVE_CLIENTS).includes(c.pub)) problems.push(`${ga.where}: GA_CURVE_CLIENTS does not admit ${c.where}`);
+    });
+  }
+  for (const a of actors) {
+    const pubs = list(a.env.GC_PUB_ENDPOINTS);
+    const backs = list(a.env.GC_BACKEND_ENDPOINTS);
+    const keys = list(a.env.GC_CURVE_SERVER_KEYS);
+    pubs.forEach((ep, i) => {
+      const gc = gcAt(ep, 'GC_PUB_BIND');
+      if (!gc) return;
+      if (gcAt(backs[i] ?? '', 'GC_BACKEND_BIND') !== gc) problems.push(`${a.where}: GC_BACKEND_ENDPOINTS[${i}] is not ${gc.where}'s backend`);
+      if (keys[i] !== gc.pub) problems.push(`${a.where}: GC_CURVE_SERVER_KEYS[${i}] is not the key of ${gc.where} (${ep})`);
+      if (!list(gc.env.GC_CURVE_CLIENTS).includes(a.pub)) problems.push(`${gc.where}: GC_CURVE_CLIENTS does not admit ${a.where}`);
+    });
+  }
+  for (const g of gas) {
+    const peer = gas.find((o) => o.env.GA_PEER_BIND === g.env.GA_PEER_ENDPOINT);
+    if (peer && g.env.GA_PEER_CURVE_KEY !== peer.pub) problems.push(`${g.where}: GA_PEER_CURVE_KEY is not the key of ${peer.where}`);
+  }
+  // Least privilege: an allow-list names only processes that connect to that server.
+  const actorKeys = new Set(actors.map((a) => a.pub));
+  const callerKeys = new Set([...gcs, ...actors].map((p) => p.pub));
+  for (const gc of gcs) for (const k of list(gc.env.GC_CURVE_CLIENTS)) if (!actorKeys.has(k)) problems.push(`${gc.where}: GC_CURVE_CLIENTS admits ${k.slice(0, 8)}…, which no actor holds`);
+  for (const ga of gas) for (const k of list(ga.env.GA_CURVE_CLIENTS)) if (!callerKeys.has(k)) problems.push(`${ga.where}: GA_CURVE_CLIENTS admits ${k.slice(0, 8)}…, which no GC or actor holds`);
+  // One identity per GC and per GA; the actors of a host share one, no one else's.
+  const owners = new Map<string, Proc[]>();
+  for (const p of procs) owners.set(p.secret, [...(owners.get(p.secret) ?? []), p]);
+  for (const group of owners.values()) {
+    const hostsOf = new Set(group.map((p) => p.where.split(' ')[0]));
+    if (group.length > 1 && !(group.every((p) => p.word === 'actor') && hostsOf.size === 1)) problems.push(`one secret key shared by ${group.map((p) => p.where).join(', ')}`);
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------- the tests
 
-function loadFile(host: Host): Loaded {
+function loadFile(host: Host, env: Env = SAMPLE_ENV): Loaded {
   const file = COMPOSE_FILES[host];
-  return loadCompose(readFileSync(path.join(ROOT, file), 'utf8'), file, host);
+  return loadCompose(readFileSync(path.join(ROOT, file), 'utf8'), file, host, env);
 }
 
 const clone = <T>(x: T): T => structuredClone(x);
@@ -500,8 +588,78 @@ describe('compose files (offline validation)', () => {
   it('deploy/.env.example defines every variable the compose files use, and nothing else', () => {
     const used = new Set<string>();
     for (const f of Object.values(COMPOSE_FILES)) for (const v of referencedVariables(readFileSync(path.join(ROOT, f), 'utf8'))) used.add(v);
-    expect([...used].filter((v) => !(v in SAMPLE_ENV)).sort()).toEqual([]);
-    expect(Object.keys(SAMPLE_ENV).filter((v) => !used.has(v)).sort()).toEqual([]);
+    expect([...used].filter((v) => !(v in EXAMPLE_ENV)).sort()).toEqual([]);
+    expect(Object.keys(EXAMPLE_ENV).filter((v) => !used.has(v)).sort()).toEqual([]);
+    // npm run claves fills exactly the key variables the example leaves empty.
+    expect(envBlockVariables(DEPLOYMENT_IDENTITIES).sort()).toEqual(Object.keys(EXAMPLE_ENV).filter((v) => v.startsWith('CURVE_')).sort());
+  });
+
+  it('.env.example alone is refused: no passwords and no CURVE keys by default, each named with what to do', () => {
+    for (const host of Object.keys(COMPOSE_FILES) as Host[]) {
+      const problems = loadFile(host, EXAMPLE_ENV).problems.join('\n');
+      expect(problems).toMatch(/CURVE_ACTORES_PC\d_SECRET is required \(run npm run claves/);
+      if (host !== 'pc3') {
+        expect(problems).toMatch(/DB_PASSWORD is required \(set DB_PASSWORD in .env \(no default\)\)/);
+        expect(problems).toMatch(/DB_REPLICATION_PASSWORD is required/);
+      }
+    }
+    expect(EXAMPLE_ENV.ZMQ_CURVE).toBe('on');
+  });
+
+  it('CURVE: every client knows its servers\' keys, every allow-list admits exactly its clients, one key pair per GC, GA and host\'s actors', () => {
+    const hosts = Object.fromEntries((Object.keys(COMPOSE_FILES) as Host[]).map((h) => [h, loadFile(h).doc.services as Record<string, Json>]));
+    expect(curveProblems(hosts)).toEqual([]);
+    // Every internal process is covered: 2 GAs, 2 GCs, 9 actors.
+    const words = Object.values(hosts).flatMap((svcs) => Object.values(svcs).filter((s) => !isTool(s)).map((s) => (s.command as string[] | undefined)?.[0]));
+    expect(words.filter((w) => w === 'ga' || w === 'gc' || w === 'actor')).toHaveLength(13);
+  });
+
+  it('CURVE wiring mistakes are found: a host\'s actors missing from a GC, swapped GA keys, a shared GC key, CURVE off', () => {
+    const hosts = () => Object.fromEntries((Object.keys(COMPOSE_FILES) as Host[]).map((h) => [h, clone(loadFile(h).doc.services as Record<string, Json>)]));
+    let h = hosts();
+    h.pc1!.gc!.environment.GC_CURVE_CLIENTS = (h.pc1!.gc!.environment.GC_CURVE_CLIENTS as string).split(',').slice(0, 2).join(',');
+    expect(curveProblems(h)).toEqual([
+      'pc1 gc: GC_CURVE_CLIENTS does not admit pc3 actor-prestamo',
+      'pc1 gc: GC_CURVE_CLIENTS does not admit pc3 actor-devolucion',
+      'pc1 gc: GC_CURVE_CLIENTS does not admit pc3 actor-renovacion',
+    ]);
+    h = hosts();
+    h.pc2!.gc!.environment.GA_CURVE_SERVER_KEYS = (h.pc2!.gc!.environment.GA_CURVE_SERVER_KEYS as string).split(',').reverse().join(',');
+    expect(curveProblems(h)).toEqual([expect.stringMatching(/^pc2 gc: GA_CURVE_SERVER_KEYS\[0\] is not the key of pc1 ga/), expect.stringMatching(/^pc2 gc: GA_CURVE_SERVER_KEYS\[1\] is not the key of pc2 ga/)]);
+    h = hosts();
+    h.pc2!.gc!.environment.ZMQ_CURVE_SECRET_KEY = h.pc1!.gc!.environment.ZMQ_CURVE_SECRET_KEY;
+    expect(curveProblems(h)).toEqual(expect.arrayContaining(['one secret key shared by pc1 gc, pc2 gc']));
+    h = hosts();
+    h.pc1!.ga!.environment.GA_CURVE_CLIENTS += `,${h.pc2!.ga!.environment.GA_PEER_CURVE_KEY}`;
+    expect(curveProblems(h)).toEqual([expect.stringMatching(/^pc1 ga: GA_CURVE_CLIENTS admits .*, which no GC or actor holds$/)]);
+    h = hosts();
+    h.pc3!['actor-prestamo']!.environment.ZMQ_CURVE = 'off';
+    expect(curveProblems(h)).toEqual(['pc3 actor-prestamo: ZMQ_CURVE is off, not on']);
+  });
+
+  it("the container drills' .env (npm run contenedores) passes every check, CURVE included", () => {
+    const env = dotenv.parse(drillEnvFile({ addresses: { pc1: '127.0.0.11', pc2: '127.0.0.12', pc3: '127.0.0.13' }, replicacion: 'sync' }, 'simulacro-x'));
+    const hosts: Record<string, Record<string, Json>> = {};
+    for (const host of Object.keys(COMPOSE_FILES) as Host[]) {
+      const l = loadFile(host, env);
+      expect(checkCompose(l, env), host).toEqual([]);
+      hosts[host] = l.doc.services;
+    }
+    expect(curveProblems(hosts)).toEqual([]);
+  });
+
+  it('the PostgreSQL wrapper refuses a missing replication password, or the superuser\'s, before touching anything', () => {
+    const run = (env: Record<string, string>) => {
+      try {
+        execFileSync('bash', [path.join(ROOT, PG_SCRIPT), 'serve', '--name', 'pc1', '--initial', 'primary'], { env: { PATH: process.env.PATH!, PGDATA: '/nonexistent/biblioteca-test', PG_PEER_HOST: '192.0.2.12', ...env }, encoding: 'utf8', stdio: 'pipe' });
+        return 'exit 0';
+      } catch (err) {
+        return String((err as { stderr?: string }).stderr);
+      }
+    };
+    expect(run({ POSTGRES_PASSWORD: 'a' })).toMatch(/POSTGRES_REPLICATION_PASSWORD is required/);
+    expect(run({ POSTGRES_PASSWORD: 'same', POSTGRES_REPLICATION_PASSWORD: 'same' })).toMatch(/must differ from POSTGRES_PASSWORD/);
+    expect(run({ POSTGRES_REPLICATION_PASSWORD: 'b' })).toMatch(/POSTGRES_PASSWORD is required/);
   });
 
   it('the three hosts are wired to each other: GA pair, PostgreSQL pair, a GC per sede that every actor and PS knows, unique names', () => {

@@ -10,6 +10,8 @@
  *    the old GA primary restarts (first without its PostgreSQL, then with it
  *    rejoined through restartAsStandby/reclone): it must stay out of ACTIVE and
  *    accept 0 writes.
+ * With CURVE on the internal sockets (as compose deploys it): the GA pair's
+ * heartbeats, the clients' reconnections to a GA that came back, all authenticated.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { drill, expectSound, restore, startDrillSystem, type DrillSystem } from './harness/drill.js';
@@ -18,7 +20,7 @@ let sys: DrillSystem;
 let failed = false;
 
 beforeAll(async () => {
-  sys = await startDrillSystem('sync');
+  sys = await startDrillSystem('sync', { seguro: true });
 }, 120_000);
 
 afterEach((ctx) => {

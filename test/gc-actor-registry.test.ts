@@ -114,6 +114,11 @@ describe('parseTopic', () => {
     expect(parseTopic('prestamo')).toBeUndefined();
     expect(parseTopic('prestamo.')).toBeUndefined();
     expect(parseTopic('consulta.x')).toBeUndefined();
+    // Ids follow the actors' own rule (abuse campaign: 64 KiB and binary "ids" became registry entries).
+    expect(parseTopic(`prestamo.${'x'.repeat(64)}`)).toEqual({ tipo: 'prestamo', actorId: 'x'.repeat(64) });
+    expect(parseTopic(`prestamo.${'x'.repeat(65)}`)).toBeUndefined();
+    expect(parseTopic('prestamo.\u0000\ud800')).toBeUndefined();
+    expect(parseTopic('prestamo.-x')).toBeUndefined();
   });
 });
 

@@ -27,7 +27,8 @@
 # `rejoin` does the same repair by hand, with the server stopped. See docs/deploy.md.
 #
 # Settings: PGDATA, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS
-# (the postgres image's names), PGPORT (this node's port), PG_PEER_HOST / PG_PEER_PORT
+# (the postgres image's names), POSTGRES_REPLICATION_PASSWORD (the replication role's
+# own password: required, and not the superuser's), PGPORT (this node's port), PG_PEER_HOST / PG_PEER_PORT
 # (the other node: the same variables the GA reads), BIBLIOTECA_AUTO_REJOIN (1:
 # a former primary rejoins the new one by itself; 0: it stays read-only until
 # `rejoin`). Server settings: replication.conf next to this file.
@@ -68,14 +69,17 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$NAME" ] || usage
 : "${PG_PEER_HOST:?PG_PEER_HOST (the other PostgreSQL node) is required}"
-[ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is required (the superuser's and the replication role's password)"
+[ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is required (the superuser's password)"
+[ -n "${POSTGRES_REPLICATION_PASSWORD:-}" ] || die "POSTGRES_REPLICATION_PASSWORD is required (the password of the replication role $REPL_USER)"
+[ "$POSTGRES_REPLICATION_PASSWORD" != "$POSTGRES_PASSWORD" ] || die "POSTGRES_REPLICATION_PASSWORD must differ from POSTGRES_PASSWORD: the replication role is not the superuser"
 
 # ---------------------------------------------------------------- helpers
 
-# Superuser and replication role share the one secret the container knows.
+# The superuser's and the replication role's passwords, each for its own user.
+passfile_escape() { local pw="${1//\\/\\\\}"; printf '%s' "${pw//:/\\:}"; }
 write_passfile() {
-  local pw="${POSTGRES_PASSWORD//\\/\\\\}"; pw="${pw//:/\\:}"
-  ( umask 077; printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$REPL_USER" "$pw" "$POSTGRES_USER" "$pw" > "$PASSFILE" )
+  ( umask 077; printf '*:*:*:%s:%s\n*:*:*:%s:%s\n' "$REPL_USER" "$(passfile_escape "$POSTGRES_REPLICATION_PASSWORD")" \
+      "$POSTGRES_USER" "$(passfile_escape "$POSTGRES_PASSWORD")" > "$PASSFILE" )
 }
 
 peer_conninfo() { printf 'host=%s port=%s user=%s dbname=postgres connect_timeout=3' "$PG_PEER_HOST" "$PG_PEER_PORT" "$POSTGRES_USER"; }
@@ -140,12 +144,14 @@ init_primary() {
   log "initialising a new primary (initdb)"
   # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options, as in the postgres image
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >/dev/null
-  # Passwords on TCP from anywhere (the image's own rule), and the replication role.
+  # Passwords on TCP from anywhere (the image's own rule), and the replication role, which
+  # may stream WAL and nothing else: first-match rules refuse it any database.
+  sed -i "1i local all $REPL_USER reject\nhost all $REPL_USER all reject" "$PGDATA/pg_hba.conf"
   printf 'host all all all scram-sha-256\nhost replication %s all scram-sha-256\n' "$REPL_USER" >> "$PGDATA/pg_hba.conf"
   # A temporary server on the local socket only: nobody else sees a half-made node.
   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p $PGPORT" start >/dev/null
   [ "$POSTGRES_DB" = postgres ] || init_sql -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
-  init_sql -v role="$REPL_USER" -v pw="$POSTGRES_PASSWORD" <<<'CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'"'"'pw'"'"';'
+  init_sql -v role="$REPL_USER" -v pw="$POSTGRES_REPLICATION_PASSWORD" <<<'SET password_encryption = '"'"'scram-sha-256'"'"'; CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'"'"'pw'"'"';'
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
 }

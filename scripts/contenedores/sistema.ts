@@ -13,6 +13,7 @@ import { pgRole } from '../../gestor_almacenamiento/pg-admin.js';
 import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../local-system.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';
+import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../deployment-keys.js';
 
 export type Host = 'pc1' | 'pc2' | 'pc3';
 export const HOSTS: readonly Host[] = ['pc1', 'pc2', 'pc3'];
@@ -27,13 +28,17 @@ export interface ContainerSystemOptions {
   progress?: (line: string) => void;
 }
 
-/** deploy/.env.example with the drill's addresses, password and replication mode. */
+/**
+ * deploy/.env.example with the drill's addresses, passwords and replication mode, and
+ * fresh CURVE keys (as `npm run claves` writes them): CURVE is on, as in any deployment.
+ */
 export function drillEnvFile(o: ContainerSystemOptions, password: string): string {
   const set: Record<string, string> = {
     PC1_ADDR: o.addresses.pc1,
     PC2_ADDR: o.addresses.pc2,
     PC3_ADDR: o.addresses.pc3,
     DB_PASSWORD: password,
+    DB_REPLICATION_PASSWORD: `${password}-replicacion`,
     GA_REPLICACION: o.replicacion,
     ...(o.image ? { BIBLIOTECA_IMAGE: o.image } : {}),
   };
@@ -43,7 +48,7 @@ export function drillEnvFile(o: ContainerSystemOptions, password: string): strin
     return k && k in set ? `${k}=${set[k]}` : l;
   });
   for (const k of Object.keys(set)) if (!lines.some((l) => l.startsWith(`${k}=`))) lines.push(`${k}=${set[k]}`);
-  return lines.join('\n');
+  return withKeyBlock(lines.join('\n'), envBlock(generateKeys(DEPLOYMENT_IDENTITIES)));
 }
 
 class ContainerGa implements GaProbe {

@@ -21,7 +21,8 @@ export interface DrillSystem extends LocalSystem {
   stopAndClean(keep: boolean): Promise<void>;
 }
 
-export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<DrillSystem> {
+/** `seguro`: CURVE on the internal sockets, as compose deploys it (the drills must pass either way). */
+export async function startDrillSystem(replicacion: 'async' | 'sync', o: { seguro?: boolean } = {}): Promise<DrillSystem> {
   const dir = mkdtempSync(join(tmpdir(), 'drill-'));
   const clean = () => rmSync(dir, { recursive: true, force: true });
   let sys: LocalSystem;
@@ -34,6 +35,7 @@ export async function startDrillSystem(replicacion: 'async' | 'sync'): Promise<D
       actorsPerType: 2,
       replicacion,
       env: { LOG_LEVEL: 'info', ...DRILL_CLIENT_ENV },
+      seguro: o.seguro,
     });
   } catch (err) {
     clean();

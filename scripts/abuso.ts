@@ -1,0 +1,97 @@
+/**
+ * `npm run abuso -- [--mensajes 100000] [--semilla N] [--modo ambos|abierto|seguro]
+ * [--topologia single|two-hosts] [--intrusos 60] [--limite-rss 256] [--json f]`:
+ * the hostile-input campaign (scripts/abuso/). Each phase starts its own local
+ * system, throws `--mensajes` generated messages at every socket (GC frontend,
+ * backend and XPUB, GA, HTTP ports), and checks that every process is still up
+ * and healthy, memory stayed bounded, libros/prestamos/operaciones did not
+ * change, every PS-port message got a reply with a code, and the system still
+ * serves. 'abierto': CURVE off, every byte reaches the parsers; 'seguro': CURVE
+ * on, the internal sockets are attacked without valid keys (forged writes
+ * included) and must refuse and count every handshake. Exit 0 only if every
+ * check of every phase passed. The same seed regenerates the same messages.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { guardStdio } from '../common/stdio-guard.js';
+import { userPath } from '../common/user-path.js';
+import { intArg } from '../solicitante/cli-args.js';
+import { table } from '../solicitante/load-report.js';
+import { runPhase, type Modo, type PhaseReport } from './abuso/campaign.js';
+import { TARGETS, type Target } from './abuso/generators.js';
+import { repoRoot, type LocalSystem, type Topology } from './local-system.js';
+import { takeOverSignals } from './signals.js';
+
+export function formatPhase(r: PhaseReport): string {
+  const fmt = (n: number | null) => (n === null ? '—' : n.toFixed(0));
+  const sockets = [['socket', 'mensajes', 'respuestas', 'no entregados', 'familias (mensajes)']];
+  for (const t of TARGETS) {
+    const f = r.porSocket[t];
+    const familias = Object.entries(f.porTipo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+    sockets.push([t, String(f.enviados), String(f.respuestas), String(f.noEntregados), familias]);
+  }
+  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS máx 1.ª mitad', 'RSS máx MiB', 'RSS final MiB']];
+  for (const p of r.procesos) {
+    const salud = p.saludDespues === null ? '—' : p.saludDespues ? `${((p.saludTrasMs ?? 0) / 1000).toFixed(1)} s` : 'NO';
+    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), fmt(p.rssMitadMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
+  }
+  const total = TARGETS.reduce((n, t) => n + r.porSocket[t].enviados, 0);
+  const codigos = Object.entries(r.porSocket.ps.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  const http = Object.entries(r.porSocket.http.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  return [
+    `=== Fase ${r.modo} (CURVE ${r.modo === 'seguro' ? 'activado' : 'desactivado'}), topología ${r.topologia}, semilla ${r.semilla}: ${total} mensajes en ${(r.duracionMs / 1000).toFixed(0)} s`,
+    table(sockets),
+    `Puerto de los PS: ${r.ps.respondidas}/${r.ps.esperadas} respondidos, ${r.ps.sinCodigo} sin código; códigos: ${codigos}`,
+    `HTTP: ${http}`,
+    ...(r.rechazosCurve ? [`Handshakes CURVE rechazados (zmq_curve_refused_total): ${Object.entries(r.rechazosCurve).map(([k, n]) => `${k} ${n}`).join(', ')}`] : []),
+    table(procs),
+    `Caídas: ${r.caidas}. Cambios de estado (libros/prestamos/operaciones): ${r.cambiosDeEstado}. Sigue sirviendo: ${r.sigueSirviendo ? 'sí' : 'NO'}.`,
+    r.fallos.length ? `FALLOS:\n${r.fallos.map((x) => `  - ${x}`).join('\n')}` : 'Resultado: PASS',
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  guardStdio();
+  const program = new Command()
+    .name('npm run abuso --')
+    .description('campaña de mensajes hostiles contra todos los sockets del sistema local, con comprobaciones')
+    .option('--mensajes <n>', 'mensajes por socket y fase', intArg(1), 100_000)
+    .option('--semilla <n>', 'semilla (la misma semilla genera los mismos mensajes)', intArg(0))
+    .addOption(new Option('--modo <modo>', 'fases').choices(['ambos', 'abierto', 'seguro']).default('ambos'))
+    .addOption(new Option('--topologia <t>', 'sistema atacado').choices(['single', 'two-hosts']).default('single'))
+    .option('--intrusos <n>', 'fase segura: conexiones sin claves válidas por socket interno', intArg(3), 60)
+    .option('--limite-rss <MiB>', 'crecimiento máximo del RSS de un proceso sobre su base', intArg(1), 512)
+    .option('--sockets <lista>', `solo estos sockets (${TARGETS.join(',')}); por defecto todos`, (v) => {
+      const xs = v.split(',').map((x) => x.trim());
+      for (const x of xs) if (!(TARGETS as readonly string[]).includes(x)) throw new InvalidArgumentError(`socket desconocido: ${x}`);
+      return xs as Target[];
+    })
+    .option('--json <fichero>', 'informe JSON (por defecto reports/abuso-<fecha>.json)')
+    .parse();
+  const o = program.opts<{ mensajes: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; sockets?: Target[]; json?: string }>();
+  const semilla = o.semilla ?? Math.floor(Math.random() * 2 ** 31);
+  let current: LocalSystem | undefined;
+  takeOverSignals({ onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo el sistema…\n`), cleanup: async () => void (await current?.stop()) });
+  const modos: Modo[] = o.modo === 'ambos' ? ['abierto', 'seguro'] : [o.modo];
+  const reports: PhaseReport[] = [];
+  for (const modo of modos) {
+    const r = await runPhase({ mensajes: o.mensajes, sockets: o.sockets, semilla, modo, topologia: o.topologia, intrusos: o.intrusos, limits: { rssGrowthMiB: o.limiteRss }, log: (l) => process.stderr.write(`${l}\n`), onSystem: (s) => (current = s) });
+    process.stdout.write(formatPhase(r));
+    reports.push(r);
+  }
+  const json = o.json ? userPath(o.json) : join(repoRoot(), 'reports', `abuso-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(dirname(json), { recursive: true });
+  writeFileSync(json, JSON.stringify(reports, null, 2) + '\n');
+  process.stdout.write(`informe JSON: ${json}\n`);
+  process.exit(reports.every((r) => r.fallos.length === 0) ? 0 : 1);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`Error: ${(e as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,612 @@
+/**
+ * One phase of the abuse campaign against a real local system (scripts/local-system.ts):
+ *
+ *  1. start the system (CURVE off: 'abierto'; CURVE on: 'seguro'), make a few real
+ *     operations (they become the replays) and wait until nothing is pending;
+ *  2. take the checksum of libros/prestamos/operaciones and every process's RSS;
+ *  3. throw `mensajes` generated messages at every socket at once (generators.ts):
+ *     the GC frontend (every message must get a reply with a code), the GC backend,
+ *     the GC XPUB (subscription messages), the GA socket, and the HTTP ports of the
+ *     GC, the GA and an actor; in the secure phase the internal sockets are attacked
+ *     from `intrusos` connections with unknown CURVE keys, no CURVE or a wrong server
+ *     key, carrying forged new writes too, and each must be refused at the handshake;
+ *  4. check: every process alive and healthy, peak RSS within bounds, the checksum
+ *     unchanged, every PS message answered, refusals counted (secure), and the
+ *     system still serving a real request afterwards.
+ *
+ * Transport lives here; the messages and the verdict are pure (generators.ts, checks.ts).
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Dealer, Request, XSubscriber } from 'zeromq';
+import { newCurveKeyPair } from '../../common/curve-keys.js';
+import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol.js';
+import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc.js';
+import type { ManagedProcess } from '../child-process.js';
+import { startLocalSystem, type LocalSystem, type Topology } from '../local-system.js';
+import { DEFAULT_LIMITS, alive, dataChecksums, replyCode, rssMiB, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
+import { TARGETS, generate, type Context, type Hostile, type HttpPort, type Target } from './generators.js';
+
+/** The GC's limit for one actor frame (gestor_carga/gc.ts MAX_ACTOR_FRAME). */
+const ACTOR_FRAME_BYTES = 256 * 1024;
+
+export type Modo = 'abierto' | 'seguro';
+
+export interface PhaseOptions {
+  /** Messages per socket. */
+  mensajes: number;
+  /** Only these sockets (default all): to look at one at a time. */
+  sockets?: readonly Target[];
+  semilla: number;
+  modo: Modo;
+  topologia?: Topology;
+  /** Secure phase: attacking connections per internal socket (default 60). */
+  intrusos?: number;
+  limits?: Limits;
+  log?: (line: string) => void;
+  /** Data dir of the system (its logs stay there); default a temp dir removed at the end. */
+  dataDir?: string;
+  /** Told the system once it runs (a launcher stops it on a signal). */
+  onSystem?: (sys: LocalSystem) => void;
+}
+
+export interface SocketFigures {
+  enviados: number;
+  porTipo: Record<string, number>;
+  /** Replies received (PS port, GA) or HTTP responses. */
+  respuestas: number;
+  /** Reply codes (PS port) or HTTP statuses. */
+  codigos: Record<string, number>;
+  /** Sends that failed on our side (connection refused or dropped, queue full): the message never reached the server. */
+  noEntregados: number;
+}
+
+export interface PhaseReport {
+  modo: Modo;
+  topologia: Topology;
+  semilla: number;
+  mensajesPorSocket: number;
+  porSocket: Record<Target, SocketFigures>;
+  ps: PsFigures;
+  procesos: ProcessFigures[];
+  caidas: number;
+  checksums: { antes: Checksums; despues: Checksums };
+  /** Tables among libros/prestamos/operaciones whose checksum changed. */
+  cambiosDeEstado: number;
+  sigueSirviendo: boolean;
+  /** Secure phase: refused CURVE handshakes counted by each server socket (from /metrics). */
+  rechazosCurve?: Record<string, number>;
+  duracionMs: number;
+  fallos: string[];
+}
+
+const emptyFigures = (): SocketFigures => ({ enviados: 0, porTipo: {}, respuestas: 0, codigos: {}, noEntregados: 0 });
+const bump = (r: Record<string, number>, k: string, n = 1) => void (r[k] = (r[k] ?? 0) + n);
+
+const LIBROS = Array.from({ length: 5 }, (_, i) => ({ isbn: `978-9-77-${String(i + 1).padStart(6, '0')}-0`, titulo: `Libro ${i}`, autor: 'Abuso', ejemplares: 50 }));
+
+export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
+  const log = o.log ?? (() => undefined);
+  const t0 = Date.now();
+  const topologia = o.topologia ?? 'single';
+  log(`[${o.modo}] arrancando el sistema (${topologia}, CURVE ${o.modo === 'seguro' ? 'activado' : 'desactivado'})…`);
+  const sys = await startLocalSystem({ ports: 'free', topology: topologia, actorsPerType: 1, libros: LIBROS, seguro: o.modo === 'seguro', env: { LOG_LEVEL: 'warn' }, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
+  o.onSystem?.(sys);
+  const db = new pg.Pool({ ...sys.pg, max: 2 });
+  db.on('error', () => undefined);
+  try {
+    const ctx = await setup(sys, db, o.modo === 'seguro');
+    const procs = processes(sys);
+    const checksumBefore = await dataChecksums(db);
+    const base = new Map(procs.map((p) => [p.nombre, p.pid ? (rssMiB(p.pid) ?? null) : null]));
+    const samples = new Map(procs.map((p) => [p.nombre, [] as Array<[number, number]>]));
+    const aliveBefore = new Map(procs.map((p) => [p.nombre, alive(p.pid)]));
+    const stormStart = Date.now();
+    const sampler = setInterval(() => {
+      for (const p of procs) {
+        const r = p.pid ? rssMiB(p.pid) : undefined;
+        if (r !== undefined) samples.get(p.nombre)!.push([Date.now(), r]);
+      }
+    }, 200);
+    /** Peak RSS of a process over [from, to]. */
+    const peakOf = (nombre: string, from: number, to: number) => {
+      const xs = samples.get(nombre)!.filter(([t]) => t >= from && t <= to).map(([, r]) => r);
+      return xs.length ? Math.max(...xs) : (base.get(nombre) ?? null);
+    };
+    const gaBefore = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
+
+    log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}), semilla ${o.semilla}…`);
+    const figures = Object.fromEntries(TARGETS.map((t) => [t, emptyFigures()])) as Record<Target, SocketFigures>;
+    const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0 };
+    const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
+    const gc = sys.gcs[0]!;
+    const on = (t: Target) => !o.sockets || o.sockets.includes(t);
+    const attacks = [
+      on('ps') && attackPs(sys.gcEndpoint, o, ctx, figures.ps, ps),
+      on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, o, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, ctx, figures.backend)),
+      on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, o, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, ctx, figures.pub)),
+      on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, ctx, figures.ga)),
+      on('http') && attackHttp(httpPorts(sys), o, ctx, figures.http),
+    ];
+    const progress = setInterval(() => log(`[${o.modo}] enviados: ${TARGETS.map((t) => `${t} ${figures[t].enviados}`).join(', ')}; respuestas PS ${ps.respondidas}`), 5000);
+    try {
+      await Promise.all(attacks);
+    } finally {
+      clearInterval(progress);
+    }
+    const stormEnd = Date.now();
+    // What the GA and the GC still hold from the storm finishes before we look.
+    await sleep(1000);
+    await waitNoPending(db, 30_000);
+    clearInterval(sampler);
+
+    const checksumAfter = await dataChecksums(db);
+    const rechazosCurve = o.modo === 'seguro' ? await curveRefusals(sys) : undefined;
+    const gaAfter = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
+    const procesos: ProcessFigures[] = [];
+    // Each process's own time to answer /health again: asked all at once.
+    const healthAt = new Map(
+      await Promise.all(procs.map(async (p) => [p.nombre, alive(p.pid) && p.proc.running && (await healthyWithin(p.proc, stormEnd + 60_000)) ? Date.now() : undefined] as const)),
+    );
+    for (const p of procs) {
+      const up = alive(p.pid) && p.proc.running;
+      const at = healthAt.get(p.nombre);
+      const health = p.proc.spec.httpPort ? at !== undefined : null;
+      procesos.push({
+        nombre: p.nombre,
+        pid: p.pid,
+        vivoAntes: aliveBefore.get(p.nombre) ?? false,
+        vivoDespues: up && alive(p.pid),
+        saludDespues: health,
+        saludTrasMs: at !== undefined ? at - stormEnd : null,
+        rssBaseMiB: round(base.get(p.nombre)),
+        rssMitadMiB: round(peakOf(p.nombre, stormStart, (stormStart + stormEnd) / 2)),
+        rssMaxMiB: round(peakOf(p.nombre, stormStart, Date.now())),
+        rssFinalMiB: round(p.pid ? rssMiB(p.pid) : undefined),
+      });
+    }
+    const sigueSirviendo = await stillServes(sys);
+    const cambiosDeEstado = (['libros', 'prestamos', 'operaciones'] as const).filter((t) => checksumBefore[t] !== checksumAfter[t]).length;
+    const fallos = verdict(
+      {
+        processes: procesos,
+        ps,
+        checksumBefore,
+        checksumAfter,
+        stillServes: sigueSirviendo,
+        ...(rechazosCurve ? { refusals: Object.fromEntries((['gc-backend', 'gc-pub', 'ga'] as const).map((s) => [s, { counted: rechazosCurve[s] ?? 0, atLeast: unknownKeyConnections(intrusos) }])) } : {}),
+      },
+      o.limits ?? DEFAULT_LIMITS,
+    );
+    // Secure phase: no intruder message reached the GA's handler. Half of them are malformed,
+    // which the GC never sends (the GC's own traffic, driven by the PS port, is well-formed).
+    if (gaBefore && gaAfter) {
+      const invalid = (gaAfter.invalida ?? 0) - (gaBefore.invalida ?? 0);
+      if (invalid !== 0) fallos.push(`GA: ${invalid} malformed requests reached its handler`);
+      const strangers = (await sys.gc.status<{ actores?: Array<{ actorId: string }> }>())?.actores?.filter((a) => !ctx.actors.some((r) => r.actorId === a.actorId)) ?? [];
+      if (strangers.length) fallos.push(`GC: ${strangers.length} actors it does not know reached its registry`);
+    }
+    return {
+      modo: o.modo,
+      topologia,
+      semilla: o.semilla,
+      mensajesPorSocket: o.mensajes,
+      porSocket: figures,
+      ps,
+      procesos,
+      caidas: procesos.filter((p) => p.vivoAntes && !p.vivoDespues).length,
+      checksums: { antes: checksumBefore, despues: checksumAfter },
+      cambiosDeEstado,
+      sigueSirviendo,
+      ...(rechazosCurve ? { rechazosCurve } : {}),
+      duracionMs: Date.now() - t0,
+      fallos,
+    };
+  } finally {
+    await db.end().catch(() => undefined);
+    await sys.stop();
+  }
+}
+
+const round = (x: number | null | undefined) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
+
+// ---------------------------------------------------------------- setup and probes
+
+/** A few real operations through the PS port (they become the replays), then nothing pending. */
+async function setup(sys: LocalSystem, db: pg.Pool, forgedWrites: boolean): Promise<Context> {
+  const isbns = LIBROS.map((l) => l.isbn);
+  const requests = [
+    { operacion: 'prestamo', isbn: isbns[0], usuario: 'abuso-a', clave: 'abuso-setup-1' },
+    { operacion: 'prestamo', isbn: isbns[1], usuario: 'abuso-b', clave: 'abuso-setup-2' },
+    { operacion: 'prestamo', isbn: isbns[2], usuario: 'abuso-c', clave: 'abuso-setup-3' },
+    { operacion: 'renovacion', isbn: isbns[0], usuario: 'abuso-a', clave: 'abuso-setup-4' },
+    { operacion: 'devolucion', isbn: isbns[1], usuario: 'abuso-b', clave: 'abuso-setup-5' },
+  ];
+  const req = new Request({ linger: 0, receiveTimeout: 20_000, sendTimeout: 20_000 });
+  req.connect(sys.gcEndpoint);
+  try {
+    for (const r of requests) {
+      await req.send(JSON.stringify(r));
+      const [reply] = await req.receive();
+      const res = JSON.parse(reply!.toString()) as Respuesta;
+      if (!res.exito) throw new Error(`setup: ${r.operacion} ${r.clave} → ${res.codigo}: ${res.mensaje}`);
+    }
+  } finally {
+    req.close();
+  }
+  await waitNoPending(db, 30_000);
+  return {
+    isbns,
+    // One entry per (type, actor): an actor process may serve several types.
+    actors: sys.actors.flatMap((a) => (a.spec.env.ACTOR_TIPOS ?? '').split(',').filter(Boolean).map((tipo) => ({ tipo, actorId: a.spec.env.ACTOR_ID! }))),
+    psReplays: requests.map((r) => JSON.stringify(r)),
+    opReplays: requests.map((r) => ({ operacion: r.operacion, isbn: r.isbn!, usuario: r.usuario, id: r.clave })),
+    forgedWrites,
+    limits: { psRequestBytes: MAX_REQUEST_BYTES, psTransportBytes: MAX_TRANSPORT_BYTES, actorFrameBytes: ACTOR_FRAME_BYTES, gaTransportBytes: MAX_TRANSPORT_BYTES, subscriptionBytes: MAX_SUBSCRIPTION_BYTES },
+  };
+}
+
+interface Proc {
+  nombre: string;
+  pid: number | undefined;
+  proc: ManagedProcess;
+}
+
+function processes(sys: LocalSystem): Proc[] {
+  const all = [...sys.gcs.map((g) => g.process), sys.ga, ...(sys.gaBackup ? [sys.gaBackup] : []), ...sys.actors];
+  return all.map((p) => ({ nombre: p.spec.name, pid: p.pid, proc: p }));
+}
+
+/** Whether GET /health answers 200 before `deadline` (asked again while it does not). */
+async function healthyWithin(p: ManagedProcess, deadline: number): Promise<boolean | null> {
+  if (!p.spec.httpPort) return null;
+  for (;;) {
+    try {
+      const r = await fetch(`http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}/health`, { signal: AbortSignal.timeout(3000) });
+      if (r.ok) return true;
+    } catch {
+      /* busy or gone: ask again */
+    }
+    if (Date.now() > deadline || !p.running) return false;
+    await sleep(250);
+  }
+}
+
+function httpPorts(sys: LocalSystem): Record<HttpPort, { host: string; port: number }> {
+  const of = (p: ManagedProcess) => ({ host: p.spec.httpHost ?? '127.0.0.1', port: p.spec.httpPort! });
+  return { gc: of(sys.gc), ga: of(sys.ga), actor: of(sys.actors[0]!) };
+}
+
+/**
+ * A real préstamo and its devolución after the storm (after the checksum: they change the data
+ * on purpose). A refusal that says "not applied, retry" (no live actor yet: over plain ZeroMQ the
+ * storm's forged adios take real actors out for 2 × ACTOR_DEAD_MS) is retried, same clave, for 15 s.
+ */
+async function stillServes(sys: LocalSystem): Promise<boolean> {
+  const req = new Request({ linger: 0, receiveTimeout: 20_000, sendTimeout: 20_000 });
+  req.connect(sys.gcEndpoint);
+  const until = Date.now() + 15_000;
+  try {
+    for (const [operacion, codigo] of [['prestamo', 'APROBADO'], ['devolucion', 'ACEPTADO']] as const) {
+      for (;;) {
+        await req.send(JSON.stringify({ operacion, isbn: LIBROS[4]!.isbn, usuario: 'abuso-despues', clave: `abuso-despues-${operacion}` }));
+        const [reply] = await req.receive();
+        const got = (JSON.parse(reply!.toString()) as Respuesta).codigo;
+        if (got === codigo) break;
+        if (!['SIN_ACTORES', 'ALMACENAMIENTO_NO_DISPONIBLE'].includes(got) || Date.now() > until) return false;
+        await sleep(250);
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    req.close();
+  }
+}
+
+async function metricsOf(p: ManagedProcess): Promise<string> {
+  try {
+    const r = await fetch(`http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+    return await r.text();
+  } catch {
+    return '';
+  }
+}
+
+/** zmq_curve_refused_total per server socket of the attacked GC and GA. */
+async function curveRefusals(sys: LocalSystem): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const text of [await metricsOf(sys.gc), await metricsOf(sys.ga)]) {
+    for (const m of text.matchAll(/^zmq_curve_refused_total\{socket="([^"]+)"[^}]*\} (\d+)/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** The attacked GA's requests by command (its /status). */
+async function gaCommandCounts(sys: LocalSystem): Promise<Record<string, number>> {
+  return (await sys.ga.status<{ ops?: { byCmd?: Record<string, number> } }>())?.ops?.byCmd ?? {};
+}
+
+// ---------------------------------------------------------------- transports
+
+/** Raw bytes on a fresh TCP connection; waits for the server to close it or 1 s. */
+function rawTcp(endpoint: string, bytes: Buffer): Promise<boolean> {
+  const u = new URL(endpoint.replace(/^tcp:/, 'http:'));
+  return new Promise((resolve) => {
+    const s = net.connect({ host: u.hostname, port: Number(u.port) });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(true), 1000);
+    s.on('error', () => done(false));
+    s.on('close', () => done(true));
+    s.on('data', () => undefined);
+    s.write(bytes, () => s.end());
+  });
+}
+
+/** A message over its size limit, on a connection of its own (the server drops that connection). */
+async function throwaway(endpoint: string, frames: Buffer[], kind: 'dealer' | 'xsub' = 'dealer'): Promise<void> {
+  const d = kind === 'xsub' ? new XSubscriber({ linger: 200, sendTimeout: 2000 }) : new Dealer({ linger: 200, sendTimeout: 2000 });
+  d.connect(endpoint);
+  try {
+    await d.send(frames);
+    await sleep(50);
+  } finally {
+    d.close();
+  }
+}
+
+function count(f: SocketFigures, h: Hostile): void {
+  f.enviados++;
+  bump(f.porTipo, h.kind);
+}
+
+/**
+ * The PS port: DEALERs pipelining up to `window` messages each; every message but
+ * those over the transport limit must come back answered with a known code.
+ */
+async function attackPs(endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures, ps: PsFigures): Promise<void> {
+  const CONNS = 4;
+  const WINDOW = 200;
+  const conns = Array.from({ length: CONNS }, () => {
+    const sock = new Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+    sock.connect(endpoint);
+    const c = { sock, outstanding: 0, wake: undefined as (() => void) | undefined };
+    void (async () => {
+      try {
+        for await (const frames of sock) {
+          c.outstanding--;
+          ps.respondidas++;
+          f.respuestas++;
+          const code = replyCode(frames[frames.length - 1]);
+          if (code) bump(f.codigos, code);
+          else ps.sinCodigo++;
+          c.wake?.();
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    return c;
+  });
+  const waitBelow = async (c: (typeof conns)[number], n: number, ms: number) => {
+    const until = Date.now() + ms;
+    while (c.outstanding >= n && Date.now() < until) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
+  };
+  try {
+    for (let i = 0; i < o.mensajes; i++) {
+      const h = generate('ps', o.semilla, i, ctx);
+      count(f, h);
+      if (h.throwaway) {
+        await throwaway(endpoint, h.frames!).catch(() => f.noEntregados++);
+        continue;
+      }
+      const c = conns[i % CONNS]!;
+      await waitBelow(c, WINDOW, 30_000);
+      c.outstanding++;
+      ps.esperadas++;
+      await c.sock.send(h.frames!);
+    }
+    for (const c of conns) await waitBelow(c, 1, 60_000);
+  } finally {
+    for (const c of conns) c.sock.close();
+  }
+}
+
+/** GC backend or GA socket over plain ZeroMQ (the open phase): DEALERs, raw TCP for ZMTP garbage, own connections for oversized frames. */
+async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+  const CONNS = 4;
+  // The GA answers every message: at most this many unanswered per connection (the GC backend answers nothing).
+  const WINDOW = 500;
+  const conns = Array.from({ length: CONNS }, () => {
+    const sock = new Dealer({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 5000 });
+    sock.connect(endpoint);
+    const c = { sock, outstanding: 0 };
+    void (async () => {
+      try {
+        for await (const _ of sock) {
+          c.outstanding--;
+          f.respuestas++;
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    return c;
+  });
+  try {
+    for (let i = 0; i < o.mensajes; i++) {
+      const h = generate(target, o.semilla, i, ctx);
+      count(f, h);
+      if (h.raw) {
+        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        continue;
+      }
+      if (h.throwaway) {
+        await throwaway(endpoint, h.frames!).catch(() => f.noEntregados++);
+        continue;
+      }
+      const c = conns[i % CONNS]!;
+      if (target === 'ga') for (const until = Date.now() + 10_000; c.outstanding >= WINDOW && Date.now() < until; ) await sleep(2);
+      try {
+        await c.sock.send(h.frames!);
+        if (target === 'ga') c.outstanding++;
+      } catch {
+        f.noEntregados++;
+      }
+    }
+    if (target === 'ga') for (const until = Date.now() + 30_000; conns.some((c) => c.outstanding > 0) && Date.now() < until; ) await sleep(20);
+  } finally {
+    for (const c of conns) c.sock.close();
+  }
+}
+
+/** The GC's XPUB: raw subscription messages from XSUB sockets (tasks they may receive are drained). */
+async function attackPub(endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+  const CONNS = 4;
+  const conns = Array.from({ length: CONNS }, () => {
+    const sock = new XSubscriber({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 5000 });
+    sock.connect(endpoint);
+    void (async () => {
+      try {
+        for await (const _ of sock) f.respuestas++;
+      } catch {
+        /* closed */
+      }
+    })();
+    return sock;
+  });
+  try {
+    for (let i = 0; i < o.mensajes; i++) {
+      const h = generate('pub', o.semilla, i, ctx);
+      count(f, h);
+      if (h.raw) {
+        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        continue;
+      }
+      if (h.throwaway) {
+        await throwaway(endpoint, h.frames!, 'xsub').catch(() => f.noEntregados++);
+        continue;
+      }
+      try {
+        await conns[i % CONNS]!.send(h.frames!);
+      } catch {
+        f.noEntregados++;
+      }
+    }
+    await sleep(200);
+  } finally {
+    for (const s of conns) s.close();
+  }
+}
+
+/**
+ * Secure phase, internal sockets: `n` connections that cannot authenticate — an
+ * unknown CURVE key with the server's real public key (the ZAP handler refuses and
+ * counts it), no CURVE at all, or a wrong server key (the handshake fails) — each
+ * offering its share of the messages, forged new writes included. A message "sent"
+ * here is queued on our side and never accepted by the server; raw ZMTP garbage
+ * goes straight at the CURVE handshake.
+ */
+async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures, n: number, sys: LocalSystem): Promise<void> {
+  const serverKey = target === 'ga' ? serverKeyOf(sys, 'ga') : serverKeyOf(sys, 'gc');
+  const socks = Array.from({ length: n }, (_, i) => {
+    const k = newCurveKeyPair();
+    const variant = i % 3;
+    const curve = variant === 0 ? { curveSecretKey: k.secretKey, curvePublicKey: k.publicKey, curveServerKey: serverKey } : variant === 2 ? { curveSecretKey: k.secretKey, curvePublicKey: k.publicKey, curveServerKey: newCurveKeyPair().publicKey } : {};
+    const opts = { linger: 0, sendTimeout: 0, sendHighWaterMark: 1000, reconnectInterval: 100, ...curve };
+    const s = target === 'pub' ? new XSubscriber(opts) : new Dealer(opts);
+    s.connect(endpoint);
+    void (async () => {
+      try {
+        for await (const _ of s) f.respuestas++; // nothing may ever arrive
+      } catch {
+        /* closed */
+      }
+    })();
+    return s;
+  });
+  try {
+    for (let i = 0; i < o.mensajes; i++) {
+      const h = generate(target, o.semilla, i, ctx);
+      count(f, h);
+      if (h.raw) {
+        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        continue;
+      }
+      if (h.throwaway) continue; // over the size limit: refused at the handshake like the rest
+      try {
+        await socks[i % n]!.send(h.frames!);
+      } catch {
+        f.noEntregados++; // our queue is full: the server never took a message
+      }
+      if (i % 1000 === 0) await sleep(1);
+    }
+    // Let the handshakes be tried (and refused) a few times.
+    await sleep(1500);
+  } finally {
+    for (const s of socks) s.close();
+  }
+}
+
+/** Intruder connections with an unknown key and the server's real public key: variant 0 of every 3. */
+function unknownKeyConnections(n: number): number {
+  return Math.ceil(n / 3);
+}
+
+function serverKeyOf(sys: LocalSystem, role: 'ga' | 'gc'): string {
+  const id = role === 'ga' ? `ga-${sys.ga.spec.host ?? 'pc1'}` : `gc-${sys.gcs[0]!.host}`;
+  const k = sys.curvePublicKeys?.[id];
+  if (!k) throw new Error(`no CURVE public key for ${id}`);
+  return k;
+}
+
+/** HTTP ports of the GC, the GA and an actor: kept-alive requests, raw bytes on fresh connections. */
+async function attackHttp(ports: Record<HttpPort, { host: string; port: number }>, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  const WORKERS = 12;
+  let next = 0;
+  const one = async (h: Hostile) => {
+    const { host, port } = ports[h.http!.port];
+    if (h.raw) {
+      if (!(await rawTcp(`tcp://${host}:${port}`, h.raw))) f.noEntregados++;
+      return;
+    }
+    const r = h.http!;
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host, port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 10_000 }, (res) => {
+        f.respuestas++;
+        bump(f.codigos, String(res.statusCode));
+        res.resume();
+        res.on('end', resolve);
+        res.on('error', () => resolve());
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => {
+        f.noEntregados++;
+        resolve();
+      });
+      req.end(r.body);
+    });
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: WORKERS }, async () => {
+        while (next < o.mensajes) {
+          const h = generate('http', o.semilla, next++, ctx);
+          count(f, h);
+          await one(h);
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What the abuse campaign checks after the storm, and the small readers it needs:
+ * RSS of a process from /proc, a checksum of the data that must not change, and the
+ * verdict over a phase's figures (a pure function: tested on its own).
+ */
+import { readFileSync } from 'node:fs';
+import type pg from 'pg';
+import { ALL_CODES } from '../../common/codes.js';
+
+/** Resident set size of a process in MiB (VmRSS of /proc/<pid>/status); undefined if it is gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a pid names a live (not zombie) process. */
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return state !== undefined && state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export interface Checksums {
+  libros: string;
+  prestamos: string;
+  operaciones: string;
+}
+
+/** md5 of every row of libros, prestamos and operaciones, in a stable order. */
+export async function dataChecksums(db: Pick<pg.Pool, 'query'>): Promise<Checksums> {
+  const of = (t: string) => `md5(coalesce((SELECT string_agg(x::text, E'\\n' ORDER BY x::text) FROM ${t} x), ''))`;
+  const r = await db.query<Checksums>(`SELECT ${of('libros')} AS libros, ${of('prestamos')} AS prestamos, ${of('operaciones')} AS operaciones`);
+  return r.rows[0]!;
+}
+
+/** Whether a PS-port reply is a reply with a known code. */
+export function replyCode(frame: Buffer | undefined): string | undefined {
+  if (!frame) return undefined;
+  try {
+    const r = JSON.parse(frame.toString('utf8')) as { codigo?: unknown };
+    return typeof r.codigo === 'string' && (ALL_CODES as readonly string[]).includes(r.codigo) ? r.codigo : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcessFigures {
+  nombre: string;
+  pid: number | undefined;
+  vivoAntes: boolean;
+  vivoDespues: boolean;
+  /** GET /health answered 200 after the campaign (within the wait). */
+  saludDespues: boolean | null;
+  /** How long after the storm /health answered 200 again (a process still digesting the last messages answers late). */
+  saludTrasMs: number | null;
+  rssBaseMiB: number | null;
+  /** Peak RSS over the first half of the storm, and over all of it. */
+  rssMitadMiB: number | null;
+  rssMaxMiB: number | null;
+  rssFinalMiB: number | null;
+}
+
+export interface PsFigures {
+  /** Messages that must be answered (all but those over the transport limit, whose connection the server drops). */
+  esperadas: number;
+  respondidas: number;
+  /** Replies whose body had no known code. */
+  sinCodigo: number;
+}
+
+export interface Limits {
+  /** A process's peak RSS may exceed its baseline by at most this much. */
+  rssGrowthMiB: number;
+}
+
+/**
+ * Absolute bound on a process's growth over its baseline. Under a storm V8 grows its heap with
+ * the allocation rate and libzmq holds its queues full, so the level itself says little; what
+ * tells a leak is growth that goes on: see `plateau` in verdict().
+ */
+export const DEFAULT_LIMITS: Limits = { rssGrowthMiB: 512 };
+
+/** The storm's second half may add at most this over the first half's peak (MiB), or a quarter of the first half's growth. */
+const PLATEAU_SLACK_MIB = 64;
+/** Below this growth over the baseline (MiB) the trend is not judged: short storms grow in V8's steps. */
+const PLATEAU_FROM_MIB = 128;
+
+/** Every failed check of a phase, in words; empty = the phase passed. */
+export function verdict(
+  o: {
+    processes: ProcessFigures[];
+    ps: PsFigures;
+    checksumBefore: Checksums;
+    checksumAfter: Checksums;
+    stillServes: boolean;
+    /** Secure phase: refused handshakes counted per server socket, and how many intruder connections had an unknown key (each must be refused at least once). */
+    refusals?: Record<string, { counted: number; atLeast: number }>;
+  },
+  limits: Limits = DEFAULT_LIMITS,
+): string[] {
+  const out: string[] = [];
+  for (const p of o.processes) {
+    if (!p.vivoAntes) out.push(`${p.nombre}: not running before the campaign`);
+    if (!p.vivoDespues) out.push(`${p.nombre}: CRASHED (not running after the campaign)`);
+    if (p.saludDespues === false) out.push(`${p.nombre}: /health did not answer 200 within a minute of the campaign`);
+    if (p.rssBaseMiB !== null && p.rssMaxMiB !== null && p.rssMaxMiB - p.rssBaseMiB > limits.rssGrowthMiB) {
+      out.push(`${p.nombre}: RSS grew from ${p.rssBaseMiB.toFixed(0)} to ${p.rssMaxMiB.toFixed(0)} MiB (limit +${limits.rssGrowthMiB} MiB)`);
+    }
+    if (p.rssBaseMiB !== null && p.rssMitadMiB !== null && p.rssMaxMiB !== null) {
+      const slack = Math.max(PLATEAU_SLACK_MIB, 0.25 * (p.rssMitadMiB - p.rssBaseMiB));
+      if (p.rssMaxMiB - p.rssBaseMiB > PLATEAU_FROM_MIB && p.rssMaxMiB - p.rssMitadMiB > slack) out.push(`${p.nombre}: RSS still growing in the storm's second half (${p.rssMitadMiB.toFixed(0)} → ${p.rssMaxMiB.toFixed(0)} MiB)`);
+    }
+  }
+  if (o.ps.respondidas !== o.ps.esperadas) out.push(`PS port: ${o.ps.esperadas - o.ps.respondidas} of ${o.ps.esperadas} messages got no reply`);
+  if (o.ps.sinCodigo > 0) out.push(`PS port: ${o.ps.sinCodigo} replies carried no known code`);
+  for (const t of ['libros', 'prestamos', 'operaciones'] as const) {
+    if (o.checksumBefore[t] !== o.checksumAfter[t]) out.push(`database: ${t} changed (${o.checksumBefore[t]} → ${o.checksumAfter[t]})`);
+  }
+  if (!o.stillServes) out.push('the system no longer serves a real request after the campaign');
+  for (const [socket, r] of Object.entries(o.refusals ?? {})) {
+    if (r.counted < r.atLeast) out.push(`${socket}: ${r.counted} refused CURVE handshakes counted, fewer than the ${r.atLeast} connections with unknown keys`);
+  }
+  return out;
+}

@@ -1,0 +1,57 @@
+/**
+ * `npm run claves -- [--env <file>] [--reemplazar] [--stdout]`: the CURVE key
+ * pairs of a compose deployment (scripts/deployment-keys.ts: each GC, each GA,
+ * the actors of each host), written as a block of CURVE_<IDENTITY>_PUBLIC /
+ * _SECRET variables into the deployment's .env (default `.env` where you ran
+ * npm), which the compose files turn into each container's ZMQ_CURVE_* settings.
+ *
+ * A .env that already has keys is left alone unless --reemplazar: new keys on
+ * one host and not the others would lock the hosts out of each other. The file
+ * is written with mode 0600 (it holds secret keys).
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { guardStdio } from '../common/stdio-guard.js';
+import { userPath } from '../common/user-path.js';
+import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, hasKeys, withKeyBlock } from './deployment-keys.js';
+
+export class ClavesError extends Error {
+  override name = 'ClavesError';
+}
+
+/** Writes a fresh key block into `file`; returns what it did, for the user. Refuses to replace keys unless asked. */
+export function writeKeys(file: string, o: { replace?: boolean; now?: Date } = {}): string {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  if (hasKeys(before) && !o.replace) {
+    throw new ClavesError(`${file} ya tiene claves CURVE; no se cambió nada. Para generar otras: --reemplazar (y copie el .env nuevo a todos los hosts antes de reiniciarlos)`);
+  }
+  const keys = generateKeys(DEPLOYMENT_IDENTITIES);
+  writeFileSync(file, withKeyBlock(before, envBlock(keys, o.now)), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return `${DEPLOYMENT_IDENTITIES.length} pares de claves CURVE (${DEPLOYMENT_IDENTITIES.join(', ')}) escritos en ${file} (modo 0600). Copie el mismo .env a cada host.`;
+}
+
+function main(): void {
+  guardStdio();
+  const program = new Command()
+    .name('npm run claves --')
+    .description('genera los pares de claves CURVE de un despliegue (pc1, pc2, pc3) y los escribe en su .env')
+    .option('--env <fichero>', 'el .env del despliegue', '.env')
+    .option('--reemplazar', 'sustituye las claves que el .env ya tenga')
+    .option('--stdout', 'escribe el bloque de variables en la salida estándar, sin tocar ningún fichero')
+    .parse();
+  const o = program.opts<{ env: string; reemplazar?: boolean; stdout?: boolean }>();
+  if (o.stdout) {
+    process.stdout.write(envBlock(generateKeys(DEPLOYMENT_IDENTITIES)));
+    return;
+  }
+  try {
+    process.stdout.write(`${writeKeys(userPath(o.env), { replace: o.reemplazar })}\n`);
+  } catch (err) {
+    process.stderr.write(`${err instanceof ClavesError ? '' : 'Error: '}${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
