@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY common common
+COPY postgres postgres
 COPY gestor_carga gestor_carga
 COPY gestor_almacenamiento gestor_almacenamiento
 COPY actores actores

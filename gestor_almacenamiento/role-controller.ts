@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
 import type { RoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
-import { AdminSessions, pgRole } from './pg-admin.js';
+import { AdminSessions, pgRole } from '../postgres/admin.js';
 import { startPeerLink, type PeerLink } from './peer-link.js';
 import type { SocketSecurity } from '../common/socket-security.js';
 import { RoleMachine, type RoleChange } from './role-machine.js';

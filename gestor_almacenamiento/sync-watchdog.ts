@@ -17,7 +17,7 @@
  * to a real primary with pg-admin.
  */
 import type { Logger } from '../common/logger.js';
-import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from './pg-admin.js';
+import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from '../postgres/admin.js';
 
 /** 'sync': commits wait for the standby. 'degraded-async': sync requested but off (standby not streaming). 'async': requested. */
 export type ReplicationMode = 'sync' | 'degraded-async' | 'async';

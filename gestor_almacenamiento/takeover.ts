@@ -23,7 +23,7 @@
 import type { Fencing } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
 import type { PgSettings } from './db.js';
-import { pgRole, promote } from './pg-admin.js';
+import { pgRole, promote } from '../postgres/admin.js';
 
 export interface PgNode {
   name: 'local' | 'peer';

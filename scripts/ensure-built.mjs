@@ -29,7 +29,7 @@ function newest(dir) {
   }
   return t;
 }
-const srcDirs = ['common', 'gestor_carga', 'gestor_almacenamiento', 'actores', 'solicitante', 'scripts', 'informes', 'panel'];
+const srcDirs = ['common', 'postgres', 'gestor_carga', 'gestor_almacenamiento', 'actores', 'solicitante', 'scripts', 'informes', 'panel'];
 const srcTime = Math.max(statSync(join(root, 'tsconfig.json')).mtimeMs, ...srcDirs.map((d) => newest(join(root, d))));
 const stamp = join(root, 'dist', '.build-stamp');
 const builtTime = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;

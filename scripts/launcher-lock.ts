@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, rmSync, linkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { procFacts, procStatFields } from '../gestor_almacenamiento/pg-node.js';
+import { procFacts, procStatFields } from '../postgres/lifecycle.js';
 
 export const LOCK_FILE = 'launcher.lock';
 

@@ -30,12 +30,12 @@ import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
-import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../postgres/embedded.js';
 import { OPERACIONES_ACTOR } from '../common/protocol.js';
 import type { TipoActor } from '../common/internal-protocol.js';
 import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../gestor_almacenamiento/pg-admin.js';
+import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../postgres/admin.js';
 import {
   cloneStandby,
   isRunning,
@@ -50,7 +50,7 @@ import {
   waitStreaming,
   type CloneResult,
   type PgNodeSpec,
-} from '../gestor_almacenamiento/pg-node.js';
+} from '../postgres/lifecycle.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
 import { acquireLauncherLock } from './launcher-lock.js';

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killNode, nodeLogFile, postmasterPid } from '../gestor_almacenamiento/pg-node.js';
+import { killNode, nodeLogFile, postmasterPid } from '../postgres/lifecycle.js';
 import { LOCK_FILE } from '../scripts/launcher-lock.js';
 import { repoRoot } from '../scripts/local-system.js';
 import { FakeGc } from './harness/fake-gc.js';

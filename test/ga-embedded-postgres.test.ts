@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../gestor_almacenamiento/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../postgres/embedded.js';
 import { freePort } from './harness/ports.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

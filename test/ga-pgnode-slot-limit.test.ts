@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { PG_SETTINGS } from '../gestor_almacenamiento/pg-settings.js';
-import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../gestor_almacenamiento/pg-node.js';
+import { PG_SETTINGS } from '../postgres/settings.js';
+import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../postgres/lifecycle.js';
 import { projectRoot } from '../gestor_almacenamiento/paths.js';
 import { freePort } from './harness/ports.js';
 

@@ -11,8 +11,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../gestor_almacenamiento/embedded-postgres.js';
-import { isPostgresOf, isRunning, killNode, killOnExit, postmasterPid, startNode, startPrimary, stopNode } from '../gestor_almacenamiento/pg-node.js';
+import { startEmbeddedPostgres } from '../postgres/embedded.js';
+import { isPostgresOf, isRunning, killNode, killOnExit, postmasterPid, startNode, startPrimary, stopNode } from '../postgres/lifecycle.js';
 import { freePort } from './harness/ports.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

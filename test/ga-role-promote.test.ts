@@ -24,8 +24,8 @@ import { createStorageClient, type StorageClient } from '../common/storage-clien
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
-import { pgRole, type PgConn } from '../gestor_almacenamiento/pg-admin.js';
-import { cloneStandby, killNode, killOnExit, nodeConn, reclone, restartAsStandby, startNode, startPrimary, stopNode, type PgNodeSpec } from '../gestor_almacenamiento/pg-node.js';
+import { pgRole, type PgConn } from '../postgres/admin.js';
+import { cloneStandby, killNode, killOnExit, nodeConn, reclone, restartAsStandby, startNode, startPrimary, stopNode, type PgNodeSpec } from '../postgres/lifecycle.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
 import { clientConfig } from './harness/fake-ga.js';
 import { freePorts } from './harness/ports.js';

@@ -31,8 +31,8 @@ import type { GaReply } from '../common/internal-protocol.js';
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
-import { pgRole, promote } from '../gestor_almacenamiento/pg-admin.js';
-import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../gestor_almacenamiento/pg-node.js';
+import { pgRole, promote } from '../postgres/admin.js';
+import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../postgres/lifecycle.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
 import { freePorts } from './harness/ports.js';
 

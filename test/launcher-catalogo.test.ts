@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killNode } from '../gestor_almacenamiento/pg-node.js';
+import { killNode } from '../postgres/lifecycle.js';
 import { repoRoot } from '../scripts/local-system.js';
 import { SYSTEM_FILE } from '../scripts/system-file.js';
 import { GcPipelineClient } from '../solicitante/gc-pipeline.js';

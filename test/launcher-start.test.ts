@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killNode, postmasterPid } from '../gestor_almacenamiento/pg-node.js';
+import { killNode, postmasterPid } from '../postgres/lifecycle.js';
 import { LOCK_FILE } from '../scripts/launcher-lock.js';
 import { repoRoot } from '../scripts/local-system.js';
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { AdminSession, AdminSessions, pgRole, type PgConn } from '../gestor_almacenamiento/pg-admin.js';
+import { AdminSession, AdminSessions, pgRole, type PgConn } from '../postgres/admin.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePort } from './harness/ports.js';
 

@@ -25,8 +25,8 @@ import {
   stopNode,
   waitStreaming,
   type PgNodeSpec,
-} from '../gestor_almacenamiento/pg-node.js';
-import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../gestor_almacenamiento/pg-admin.js';
+} from '../postgres/lifecycle.js';
+import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog } from '../gestor_almacenamiento/sync-watchdog.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
 

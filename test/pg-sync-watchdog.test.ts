@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SyncWatchdog, type SyncWatchdogDeps } from '../gestor_almacenamiento/sync-watchdog.js';
-import type { ReplicationRow } from '../gestor_almacenamiento/pg-admin.js';
+import type { ReplicationRow } from '../postgres/admin.js';
 
 interface LogLine {
   level: number;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { PC1, PC2 } from '../scripts/hosts.js';
-import { postmasterPid } from '../gestor_almacenamiento/pg-node.js';
+import { postmasterPid } from '../postgres/lifecycle.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 
 const LIBRO = '978-0-00-000101-1';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
-import { pgRole } from '../../gestor_almacenamiento/pg-admin.js';
+import { pgRole } from '../../postgres/admin.js';
 import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../local-system.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';

@@ -5,7 +5,7 @@
  * PostgreSQL node (connection and role) and a status of every node for the
  * report. LocalSystem has this shape already; the container system builds it.
  */
-import type { PgRoleInfo } from '../../gestor_almacenamiento/pg-admin.js';
+import type { PgRoleInfo } from '../../postgres/admin.js';
 import type { HostName, PgInfo, PgNodeStatus, Topology } from '../local-system.js';
 
 /** A GA as the drills watch it: its HTTP status and metrics. */

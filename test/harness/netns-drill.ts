@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postmasterPid } from '../../gestor_almacenamiento/pg-node.js';
+import { postmasterPid } from '../../postgres/lifecycle.js';
 import type { ManagedProcess } from '../../scripts/child-process.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/netns.js';

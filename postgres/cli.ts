@@ -21,8 +21,8 @@
 import 'dotenv/config';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './pg-admin.js';
-import { reclone, restartAsStandby } from './pg-node.js';
+import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './admin.js';
+import { reclone, restartAsStandby } from './lifecycle.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.

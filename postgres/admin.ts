@@ -16,7 +16,7 @@
  */
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
-import type { PgSettings } from './db.js';
+import type { PgSettings } from '../gestor_almacenamiento/db.js';
 import { within } from '../common/within.js';
 
 export type PgConn = PgSettings;
