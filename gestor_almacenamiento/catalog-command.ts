@@ -6,10 +6,11 @@
  */
 import type { Logger } from '../common/logger.js';
 import { loadCatalog, readCatalogFile, type CatalogLoadReport } from './catalog.js';
-import { createPool, type PgSettings } from './db.js';
+import { createPool } from './db.js';
+import type { PgConn } from '../postgres/admin.js';
 import { migrate } from './migrate.js';
 
-export async function loadCatalogFile(pg: PgSettings, file: string, log: Logger): Promise<CatalogLoadReport> {
+export async function loadCatalogFile(pg: PgConn, file: string, log: Logger): Promise<CatalogLoadReport> {
   const libros = await readCatalogFile(file); // validate before touching the database
   const pool = createPool(pg, { max: 2, applicationName: 'cargar-catalogo' }, log);
   try {

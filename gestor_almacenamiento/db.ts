@@ -4,14 +4,8 @@
  */
 import pg from 'pg';
 import type { Logger } from '../common/logger.js';
+import type { PgConn } from '../postgres/admin.js';
 
-export interface PgSettings {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
 
 export interface PoolOptions {
   max: number;
@@ -22,7 +16,7 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
-export function createPool(pgs: PgSettings, o: PoolOptions, log: Logger): pg.Pool {
+export function createPool(pgs: PgConn, o: PoolOptions, log: Logger): pg.Pool {
   const pool = new pg.Pool({
     host: pgs.host,
     port: pgs.port,

@@ -40,7 +40,7 @@ export interface GaOptions {
   gate?: RoleGate;
   /** Apply migrations (default true): at start when standalone, at activation in a pair. */
   migrate?: boolean;
-  /** PostgreSQL admin calls of a pair member (default pg-admin.ts); tests may fake them. */
+  /** PostgreSQL admin calls of a pair member (default postgres/admin.ts); tests may fake them. */
   pgControl?: PgControl;
   /** Keep retrying an unreachable PostgreSQL at start for this long (default 30 s). */
   startupTimeoutMs?: number;

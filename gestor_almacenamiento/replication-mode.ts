@@ -4,7 +4,7 @@
  * changes settings on a primary, and exactly one GA must own that. A takeover
  * moves it: the old active stops its watchdog when it leaves ACTIVE, the new one
  * starts its own on the node it chose (a promoted standby starts async, see
- * pg-admin promote(), until its own standby streams).
+ * postgres/admin.ts promote(), until its own standby streams).
  *
  * In async mode nothing runs periodically; each activation only clears, once, a
  * synchronous_standby_names left on the node by an earlier sync run (ALTER SYSTEM
@@ -13,12 +13,12 @@
  */
 import type { ReplicationConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
-import type { PgSettings } from './db.js';
+import type { PgConn } from '../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
 
 export class ReplicationMode {
   private watchdog: SyncWatchdog | undefined;
-  private node: PgSettings | undefined;
+  private node: PgConn | undefined;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -31,7 +31,7 @@ export class ReplicationMode {
   }
 
   /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
-  follow(active: boolean, node: PgSettings): void {
+  follow(active: boolean, node: PgConn): void {
     if (this.requested !== 'sync') {
       if (active) this.chain = this.chain.then(() => this.clearLeftoverSync(node));
       return;
@@ -62,7 +62,7 @@ export class ReplicationMode {
   }
 
   /** Async mode, on activation: one check of the async watchdog (clears a persisted sync setting; never throws). */
-  private async clearLeftoverSync(node: PgSettings): Promise<void> {
+  private async clearLeftoverSync(node: PgConn): Promise<void> {
     const once = createSyncWatchdog(
       node,
       { GA_REPLICACION: 'async', GA_SYNC_DEGRADE_MS: this.cfg.GA_SYNC_DEGRADE_MS ?? 3000, GA_STANDBY_NAME: this.cfg.GA_STANDBY_NAME ?? 'pc2' },

@@ -7,7 +7,7 @@
 import type { GaConfig } from '../common/config.js';
 import type { Fencing, GaReply, GaRequest } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
-import type { PgSettings } from './db.js';
+import type { PgConn } from '../postgres/admin.js';
 import type { RoleMetrics } from './metrics.js';
 import { migrate } from './migrate.js';
 import { AdminSessions, pgRole } from '../postgres/admin.js';
@@ -429,7 +429,7 @@ export class RoleController {
   private async probeNode(): Promise<void> {
     if (this.probing || this.closed) return;
     this.probing = true;
-    const node: PgSettings = this.o.target.node;
+    const node: PgConn = this.o.target.node;
     try {
       const r = await this.probeRole(node);
       // The target may have switched while we probed: a stale answer says nothing about the new node.
@@ -447,7 +447,7 @@ export class RoleController {
   }
 
   /** An injected PgControl (tests) answers as is; the real probe reuses a kept-open session. */
-  private probeRole(node: PgSettings): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }> {
+  private probeRole(node: PgConn): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }> {
     return this.o.pgc ? this.o.pgc.role(node) : pgRole(this.probeSessions.of(node));
   }
 

@@ -10,16 +10,17 @@
  */
 import type pg from 'pg';
 import type { Logger } from '../common/logger.js';
-import { createPool, type PgSettings, type PoolOptions } from './db.js';
+import { createPool, type PoolOptions } from './db.js';
+import type { PgConn } from '../postgres/admin.js';
 import { within } from '../common/within.js';
 import { createStore, type Store, type StoreOptions } from './store.js';
 
 export class StorageTarget {
-  private current: { node: PgSettings; pool: pg.Pool; store: Store };
+  private current: { node: PgConn; pool: pg.Pool; store: Store };
   private readonly retired: Promise<unknown>[] = [];
 
   constructor(
-    node: PgSettings,
+    node: PgConn,
     private readonly poolOptions: PoolOptions,
     private readonly log: Logger,
     private readonly storeOptions: StoreOptions = {},
@@ -27,7 +28,7 @@ export class StorageTarget {
     this.current = this.open(node);
   }
 
-  get node(): PgSettings {
+  get node(): PgConn {
     return this.current.node;
   }
 
@@ -39,11 +40,11 @@ export class StorageTarget {
     return this.current.store;
   }
 
-  is(node: PgSettings): boolean {
+  is(node: PgConn): boolean {
     return node.host === this.current.node.host && node.port === this.current.node.port;
   }
 
-  switchTo(node: PgSettings): void {
+  switchTo(node: PgConn): void {
     if (this.is(node)) return;
     const old = this.current;
     this.current = this.open(node);
@@ -57,7 +58,7 @@ export class StorageTarget {
     await within(all, timeoutMs);
   }
 
-  private open(node: PgSettings) {
+  private open(node: PgConn) {
     const pool = createPool(node, this.poolOptions, this.log);
     return { node, pool, store: createStore(pool, this.storeOptions) };
   }

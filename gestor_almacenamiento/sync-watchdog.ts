@@ -14,7 +14,7 @@
  *
  * It is a small state machine over an injected clock and admin functions, so
  * tests drive it tick by tick without a network; `createSyncWatchdog` wires it
- * to a real primary with pg-admin.
+ * to a real primary with postgres/admin.ts.
  */
 import type { Logger } from '../common/logger.js';
 import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from '../postgres/admin.js';

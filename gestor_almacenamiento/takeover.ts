@@ -1,7 +1,7 @@
 /**
  * Which PostgreSQL node a GA may write through when it becomes active, and the
  * promotion of its local standby when no primary is left. The rules are here;
- * the SQL is behind PgControl (pg-admin.ts in production, fakes in tests).
+ * the SQL is behind PgControl (postgres/admin.ts in production, fakes in tests).
  *
  * Rules, in order:
  *  1. Probe every known node (ours and the peer's) in parallel, with short timeouts.
@@ -22,18 +22,18 @@
  */
 import type { Fencing } from '../common/internal-protocol.js';
 import type { Logger } from '../common/logger.js';
-import type { PgSettings } from './db.js';
+import type { PgConn } from '../postgres/admin.js';
 import { pgRole, promote } from '../postgres/admin.js';
 
 export interface PgNode {
   name: 'local' | 'peer';
-  conn: PgSettings;
+  conn: PgConn;
 }
 
 export interface PgControl {
   /** `sistema`: the cluster's system_identifier (fakes may leave it out: no fencing tokens then). */
-  role(conn: PgSettings, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }>;
-  promote(conn: PgSettings): Promise<{ timeline: number; promoted: boolean }>;
+  role(conn: PgConn, o?: { connectTimeoutMs?: number; queryTimeoutMs?: number }): Promise<{ inRecovery: boolean; timeline: number; sistema?: string }>;
+  promote(conn: PgConn): Promise<{ timeline: number; promoted: boolean }>;
 }
 
 /** Admin checks during a takeover must be quick: a dead node costs at most this. */
@@ -59,7 +59,7 @@ export class TakeoverError extends Error {
 }
 
 export const nodeLabel = (n: PgNode) => `${n.name} ${n.conn.host}:${n.conn.port}`;
-const sameNode = (a: PgSettings, b: PgSettings) => a.host === b.host && a.port === b.port;
+const sameNode = (a: PgConn, b: PgConn) => a.host === b.host && a.port === b.port;
 
 type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: string } | { node: PgNode; error: string };
 

@@ -16,10 +16,16 @@
  */
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
-import type { PgSettings } from '../gestor_almacenamiento/db.js';
 import { within } from '../common/within.js';
 
-export type PgConn = PgSettings;
+/** How to reach one PostgreSQL node and database (as a superuser for admin calls). */
+export interface PgConn {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
 
 export interface AdminOptions {
   /** TCP connect + authentication bound. */

@@ -1,10 +1,10 @@
 /**
  * Operator commands for the PostgreSQL pair, on the host of the node concerned:
  *
- *   node dist/gestor_almacenamiento/pg-cli.js status --node 127.0.1.1:54329 [--primary 127.0.1.2:54329]
+ *   node dist/postgres/cli.js status --node 127.0.1.1:54329 [--primary 127.0.1.2:54329]
  *       role, timeline, LSN; standbys and their lag (primary) or receive state and lag (standby)
  *
- *   node dist/gestor_almacenamiento/pg-cli.js rejoin --data .data/pc1/pg --listen 127.0.1.1:54329 \
+ *   node dist/postgres/cli.js rejoin --data .data/pc1/pg --listen 127.0.1.1:54329 \
  *        --primary 127.0.1.2:54329 [--name pc1] [--primary-data .data/pc2/pg] [--reclone]
  *       Brings a former primary back as the new standby. It is restarted in
  *       standby mode first (it never comes up read-write on its old timeline);
@@ -12,7 +12,7 @@
  *       (over SQL, or by file copy when --primary-data is given). --reclone skips
  *       the attempt and re-clones at once. Exit 0 = streaming; 1 = failed.
  *
- *   node dist/gestor_almacenamiento/pg-cli.js promote --node 127.0.1.2:54329
+ *   node dist/postgres/cli.js promote --node 127.0.1.2:54329
  *       promotes a standby (clears synchronous_standby_names first), prints the new timeline
  *
  * Credentials: PGUSER / PGPASSWORD / PGDATABASE (same defaults as the GA).
@@ -22,7 +22,7 @@ import 'dotenv/config';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './admin.js';
-import { reclone, restartAsStandby } from './lifecycle.js';
+import { reclone, restartAsStandby } from './rejoin.js';
 import { guardStdio } from '../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.

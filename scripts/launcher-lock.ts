@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, rmSync, linkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { procFacts, procStatFields } from '../postgres/lifecycle.js';
+import { procFacts, procState, procStatFields } from '../common/proc.js';
 
 export const LOCK_FILE = 'launcher.lock';
 
@@ -68,7 +68,7 @@ export const procProbe: ProcProbe = {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
     }
-    return procStatFields(pid)?.[0] !== 'Z';
+    return procState(pid) !== 'Z';
   },
   startTime: (pid) => procStatFields(pid)?.[19],
   isNode(pid) {

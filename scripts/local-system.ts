@@ -36,21 +36,10 @@ import type { TipoActor } from '../common/internal-protocol.js';
 import { TIPO_CALCULO } from '../common/calc-protocol.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../postgres/admin.js';
-import {
-  cloneStandby,
-  isRunning,
-  killNode,
-  killOnExit,
-  nodeConn,
-  reclone,
-  restartAsStandby,
-  startNode,
-  startPrimary,
-  stopNode,
-  waitStreaming,
-  type CloneResult,
-  type PgNodeSpec,
-} from '../postgres/lifecycle.js';
+import { cloneStandby, waitStreaming, type CloneResult } from '../postgres/clone.js';
+import { isRunning, killNode, killOnExit, startNode, startPrimary, stopNode } from '../postgres/lifecycle.js';
+import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
+import { reclone, restartAsStandby } from '../postgres/rejoin.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
 import { acquireLauncherLock } from './launcher-lock.js';
@@ -326,7 +315,7 @@ async function startTwoHostStorage(dataDir: string, port: number, net: Record<Ho
       throw new Error(
         primaries.length === 0
           ? `no PostgreSQL primary among pc1/pc2 in ${dataDir}`
-          : `both pc1 and pc2 are PostgreSQL primaries in ${dataDir} (an unresolved failover): rejoin one as standby with gestor_almacenamiento/pg-cli.js rejoin`,
+          : `both pc1 and pc2 are PostgreSQL primaries in ${dataDir} (an unresolved failover): rejoin one as standby with npm run pg -- rejoin (postgres/cli.ts)`,
       );
     }
     const primaryHost = primaries[0]!;

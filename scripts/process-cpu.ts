@@ -10,7 +10,7 @@
  * that exits moves its time from "live child" into its parent's cutime, so the
  * tree's total stays continuous across snapshots.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { allPids, procStatFields } from '../common/proc.js';
 
 /** Linux's USER_HZ: /proc reports times in 1/100 s on every architecture Node runs on. */
 const TICKS_PER_S = 100;
@@ -24,23 +24,16 @@ interface Stat {
 }
 
 function readStat(pid: number): Stat | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command (which may itself hold spaces and parentheses).
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
-  } catch {
-    return undefined;
-  }
+  const f = procStatFields(pid);
+  return f && { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
 }
 
 /** Direct children of each pid, from one scan of /proc. */
 function childrenOf(pids: Set<number>): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const st = readStat(Number(e));
-    if (st && pids.has(st.ppid)) out.set(st.ppid, [...(out.get(st.ppid) ?? []), Number(e)]);
+  for (const pid of allPids()) {
+    const st = readStat(pid);
+    if (st && pids.has(st.ppid)) out.set(st.ppid, [...(out.get(st.ppid) ?? []), pid]);
   }
   return out;
 }

@@ -11,7 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { killNode, nodeLogFile, postmasterPid } from '../postgres/lifecycle.js';
+import { killNode, postmasterPid } from '../postgres/lifecycle.js';
+import { nodeLogFile } from '../postgres/node-config.js';
 import { LOCK_FILE } from '../scripts/launcher-lock.js';
 import { repoRoot } from '../scripts/local-system.js';
 import { FakeGc } from './harness/fake-gc.js';

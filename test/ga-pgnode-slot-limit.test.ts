@@ -11,7 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { PG_SETTINGS } from '../postgres/settings.js';
-import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../postgres/lifecycle.js';
+import { cloneStandby } from '../postgres/clone.js';
+import { killNode, killOnExit, startPrimary, stopNode } from '../postgres/lifecycle.js';
+import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { projectRoot } from '../gestor_almacenamiento/paths.js';
 import { freePort } from './harness/ports.js';
 

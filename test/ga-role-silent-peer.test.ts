@@ -32,7 +32,9 @@ import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { pgRole, promote } from '../postgres/admin.js';
-import { cloneStandby, killNode, killOnExit, nodeConn, startPrimary, stopNode, type PgNodeSpec } from '../postgres/lifecycle.js';
+import { cloneStandby } from '../postgres/clone.js';
+import { killNode, killOnExit, startPrimary, stopNode } from '../postgres/lifecycle.js';
+import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
 import { freePorts } from './harness/ports.js';
 

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { PgSettings } from '../gestor_almacenamiento/db.js';
+import type { PgConn } from '../postgres/admin.js';
 import { chooseNode, TakeoverError, type PgControl, type PgNode } from '../gestor_almacenamiento/takeover.js';
 
 const log = pino({ level: 'silent' });
-const conn = (port: number): PgSettings => ({ host: '127.0.0.1', port, user: 'postgres', password: 'x', database: 'biblioteca' });
+const conn = (port: number): PgConn => ({ host: '127.0.0.1', port, user: 'postgres', password: 'x', database: 'biblioteca' });
 const local: PgNode = { name: 'local', conn: conn(1) };
 const peer: PgNode = { name: 'peer', conn: conn(2) };
 

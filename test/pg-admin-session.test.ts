@@ -1,5 +1,5 @@
 /**
- * AdminSession (pg-admin.ts) on a real PostgreSQL: one kept-open connection
+ * AdminSession (postgres/admin.ts) on a real PostgreSQL: one kept-open connection
  * reused across runs; a connection the server drops is replaced on the next run;
  * a timed-out query's connection is never reused; close() leaves no backend.
  */

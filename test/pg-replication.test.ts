@@ -13,19 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
-import {
-  cloneStandby,
-  killNode,
-  killOnExit,
-  nodeConn,
-  reclone,
-  restartAsStandby,
-  startNode,
-  startPrimary,
-  stopNode,
-  waitStreaming,
-  type PgNodeSpec,
-} from '../postgres/lifecycle.js';
+import { cloneStandby, waitStreaming } from '../postgres/clone.js';
+import { killNode, killOnExit, startNode, startPrimary, stopNode } from '../postgres/lifecycle.js';
+import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
+import { reclone, restartAsStandby } from '../postgres/rejoin.js';
 import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog } from '../gestor_almacenamiento/sync-watchdog.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
