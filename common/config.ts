@@ -216,7 +216,7 @@ const REQUIRED_WITH_CURVE: Array<{ name: VariableName; when?: (out: Record<strin
  */
 // GA pair: also T − heartbeat ≥ 800 ms, above a storage client's longest pause between
 // retries at one GA (~0.7 s), or every retry of a lone client looks like a new run of
-// contact and the surviving GA doubts its dead peer for good (role-controller.ts contactGapMs).
+// contact and the surviving GA doubts its dead peer for good (role/controller.ts contactGapMs).
 const RELATIONS: Array<{ slow: VariableName; fast: VariableName; factor: number; plusMs?: number }> = [
   { slow: 'ACTOR_DEAD_MS', fast: 'ACTOR_HEARTBEAT_MS', factor: 2 },
   { slow: 'GA_PEER_TIMEOUT_MS', fast: 'GA_HEARTBEAT_MS', factor: 3 },
@@ -295,7 +295,7 @@ export const ACTOR_VARS = [
   'ZMQ_CURVE', 'ZMQ_CURVE_SECRET_KEY', 'GC_CURVE_SERVER_KEYS', 'GA_CURVE_SERVER_KEYS',
 ] as const;
 export const PS_VARS = ['GC_ENDPOINTS', 'PS_TIMEOUT_MS', 'PS_RETRIES', 'PS_SEDE'] as const;
-/** Read by the GA that runs the sync-replication watchdog (see gestor_almacenamiento/sync-watchdog.ts). */
+/** Read by the GA that runs the sync-replication watchdog (see gestor_almacenamiento/replication/sync-watchdog.ts). */
 export const REPLICATION_VARS = ['GA_REPLICACION', 'GA_SYNC_DEGRADE_MS', 'GA_STANDBY_NAME'] as const;
 
 export type StorageClientConfig = Picked<(typeof STORAGE_CLIENT_VARS)[number]>;

@@ -10,7 +10,7 @@
  *
  * It guards what a client has seen, not more: a client that never reached the
  * new primary carries an old token, and a restarted client carries none; the
- * GA pair's own rules (role-machine.ts) cover those.
+ * GA pair's own rules (role/machine.ts) cover those.
  */
 import type { Fencing } from './internal-protocol.js';
 

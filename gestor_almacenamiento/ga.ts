@@ -5,7 +5,7 @@
  *
  * Two modes. Standalone (GA_PEER_ENDPOINT unset): always active, migrates at
  * start. Pair member (GA_PEER_ENDPOINT set): a RoleController decides whether
- * this GA serves (role-machine.ts); migrations run only when it becomes active,
+ * this GA serves (role/machine.ts); migrations run only when it becomes active,
  * on the node it chose, never on a standby.
  */
 import { performance } from 'node:perf_hooks';
@@ -22,15 +22,15 @@ import { isConnectionError } from './db.js';
 import { dispatch, opIdOf, parseGaRequests, type ParsedRequest, type RoleGate } from './dispatch.js';
 import { encodeBatch } from '../common/internal-protocol.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
-import { createPgMetrics } from './pg-metrics.js';
+import { createPgMetrics } from './replication/pg-metrics.js';
 import { migrate } from './migrate.js';
-import { describePgNode, statusSessions, type PgNodeDescription } from './pg-status.js';
-import { ReplicationMode } from './replication-mode.js';
-import { RoleController } from './role-controller.js';
+import { describePgNode, statusSessions, type PgNodeDescription } from './replication/pg-status.js';
+import { ReplicationMode } from './replication/mode.js';
+import { RoleController } from './role/controller.js';
 import { SendQueue } from '../common/send-queue.js';
 import { SocketSecurity } from '../common/socket-security.js';
 import { StorageTarget } from './storage-target.js';
-import type { PgControl } from './takeover.js';
+import type { PgControl } from './role/takeover.js';
 
 export interface GaOptions {
   registry?: Registry;

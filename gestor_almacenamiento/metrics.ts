@@ -1,7 +1,7 @@
 /** Prometheus metrics of the GA. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type pg from 'pg';
-import { ESTADOS, type Estado } from './role-machine.js';
+import { ESTADOS, type Estado } from './role/machine.js';
 
 export interface GaMetrics {
   requests: Counter<'cmd' | 'codigo'>;

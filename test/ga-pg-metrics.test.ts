@@ -1,12 +1,12 @@
 /**
- * The GA's PostgreSQL gauges (gestor_almacenamiento/pg-metrics.ts): one read of the
+ * The GA's PostgreSQL gauges (gestor_almacenamiento/replication/pg-metrics.ts): one read of the
  * node serves a whole scrape, and a node that does not answer never holds /metrics
  * up for longer than a short bound (drills read the write counters from /metrics).
  */
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createPgMetrics } from '../gestor_almacenamiento/pg-metrics.js';
-import type { PgNodeDescription } from '../gestor_almacenamiento/pg-status.js';
+import { createPgMetrics } from '../gestor_almacenamiento/replication/pg-metrics.js';
+import type { PgNodeDescription } from '../gestor_almacenamiento/replication/pg-status.js';
 
 const primary: PgNodeDescription = {
   pgRole: 'primary',

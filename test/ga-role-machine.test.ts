@@ -2,7 +2,7 @@
  * The GA pair's role rules with a fake clock: no network, no PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
-import { RoleMachine, type Estado, type GaRol, type PeerBeat, type RoleChange } from '../gestor_almacenamiento/role-machine.js';
+import { RoleMachine, type Estado, type GaRol, type PeerBeat, type RoleChange } from '../gestor_almacenamiento/role/machine.js';
 
 const T = 1000;
 

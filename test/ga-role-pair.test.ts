@@ -18,7 +18,7 @@ import { createStorageClient, type StorageClient } from '../common/storage-clien
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
-import type { Estado } from '../gestor_almacenamiento/role-machine.js';
+import type { Estado } from '../gestor_almacenamiento/role/machine.js';
 import { clientConfig } from './harness/fake-ga.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePorts } from './harness/ports.js';

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Publisher } from 'zeromq';
-import { startPeerLink, type PeerLink } from '../gestor_almacenamiento/peer-link.js';
-import type { PeerBeat } from '../gestor_almacenamiento/role-machine.js';
+import { startPeerLink, type PeerLink } from '../gestor_almacenamiento/role/peer-link.js';
+import type { PeerBeat } from '../gestor_almacenamiento/role/machine.js';
 import { freePorts } from './harness/ports.js';
 
 const log = pino({ level: 'silent' });

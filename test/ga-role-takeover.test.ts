@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { PgConn } from '../postgres/admin.js';
-import { chooseNode, TakeoverError, type PgControl, type PgNode } from '../gestor_almacenamiento/takeover.js';
+import { chooseNode, TakeoverError, type PgControl, type PgNode } from '../gestor_almacenamiento/role/takeover.js';
 
 const log = pino({ level: 'silent' });
 const conn = (port: number): PgConn => ({ host: '127.0.0.1', port, user: 'postgres', password: 'x', database: 'biblioteca' });

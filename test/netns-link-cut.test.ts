@@ -11,7 +11,7 @@
  * This drill found a split brain: after the heal the peer heartbeat took seconds
  * to flow again (TCP retransmission backoff) while clients reconnected at once,
  * and pc1's GA, still ACTIVE, acknowledged ~130-200 writes on the stale timeline.
- * Fixed in role-controller.ts (verifyPeerNode) and role-machine.ts (no yielding
+ * Fixed in role/controller.ts (verifyPeerNode) and role/machine.ts (no yielding
  * to a peer on an older timeline).
  */
 import { describe, expect, it } from 'vitest';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
 import { synchronousStandbyNames } from '../postgres/admin.js';
-import { ReplicationMode } from '../gestor_almacenamiento/replication-mode.js';
+import { ReplicationMode } from '../gestor_almacenamiento/replication/mode.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
 
 interface LogLine {

@@ -18,7 +18,7 @@ import { killNode, killOnExit, startNode, startPrimary, stopNode } from '../post
 import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../postgres/rejoin.js';
 import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../postgres/admin.js';
-import { createSyncWatchdog, type SyncWatchdog } from '../gestor_almacenamiento/sync-watchdog.js';
+import { createSyncWatchdog, type SyncWatchdog } from '../gestor_almacenamiento/replication/sync-watchdog.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { SyncWatchdog, type SyncWatchdogDeps } from '../gestor_almacenamiento/sync-watchdog.js';
+import { SyncWatchdog, type SyncWatchdogDeps } from '../gestor_almacenamiento/replication/sync-watchdog.js';
 import type { ReplicationRow } from '../postgres/admin.js';
 
 interface LogLine {

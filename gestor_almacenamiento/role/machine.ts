@@ -2,7 +2,7 @@
  * The GA pair's role rules (the Binary Star idea over PostgreSQL streaming
  * replication), as a pure state machine: inputs are events with a timestamp,
  * outputs are decisions and role changes. No sockets, no timers, no SQL — the
- * controller (role-controller.ts) feeds it and carries out what it decides.
+ * controller (role/controller.ts) feeds it and carries out what it decides.
  *
  *   PRIMARY ──peer BACKUP/PASSIVE/FENCED──▶ (activation) ──▶ ACTIVE
  *   PRIMARY ──request, no peer for T──────▶ (activation) ──▶ ACTIVE
@@ -30,8 +30,8 @@
  * primary has when it starts alone.
  */
 
-import { isBehind } from '../common/fencing.js';
-import type { Fencing } from '../common/internal-protocol.js';
+import { isBehind } from '../../common/fencing.js';
+import type { Fencing } from '../../common/internal-protocol.js';
 
 export type GaRol = 'primary' | 'backup';
 export const ESTADOS = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;

@@ -10,7 +10,7 @@
  * /metrics (also read by drills for the write counters) must stay fast.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { within } from '../common/within.js';
+import { within } from '../../common/within.js';
 import type { PgNodeDescription } from './pg-status.js';
 
 const READ_WAIT_MS = 300;

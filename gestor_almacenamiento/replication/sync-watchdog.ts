@@ -16,8 +16,8 @@
  * tests drive it tick by tick without a network; `createSyncWatchdog` wires it
  * to a real primary with postgres/admin.ts.
  */
-import type { Logger } from '../common/logger.js';
-import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from '../postgres/admin.js';
+import type { Logger } from '../../common/logger.js';
+import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from '../../postgres/admin.js';
 
 /** 'sync': commits wait for the standby. 'degraded-async': sync requested but off (standby not streaming). 'async': requested. */
 export type ReplicationMode = 'sync' | 'degraded-async' | 'async';

@@ -2,7 +2,7 @@
  * Heartbeat transport between the two GAs of a pair: this GA PUBlishes its
  * state on GA_PEER_BIND every GA_HEARTBEAT_MS (and at once on a change), and
  * SUBscribes to the peer's GA_PEER_ENDPOINT. Only transport: what a beat means
- * is role-machine.ts's business.
+ * is role/machine.ts's business.
  *
  * Why PUB/SUB: a heartbeat is fire-and-forget and only the latest one matters,
  * so the SUB side conflates (keeps one message) and a dead peer costs nothing.
@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { Publisher, Subscriber } from 'zeromq';
 import { z } from 'zod';
-import type { Logger } from '../common/logger.js';
-import { parseFrame } from '../common/internal-protocol.js';
-import type { SocketSecurity } from '../common/socket-security.js';
-import { ESTADOS, type PeerBeat } from './role-machine.js';
+import type { Logger } from '../../common/logger.js';
+import { parseFrame } from '../../common/internal-protocol.js';
+import type { SocketSecurity } from '../../common/socket-security.js';
+import { ESTADOS, type PeerBeat } from './machine.js';
 
 const beatSchema = z.object({
   v: z.literal(1),

@@ -1,20 +1,20 @@
 /**
- * Runs the GA pair's role machine (role-machine.ts) against the world: feeds it
+ * Runs the GA pair's role machine (role/machine.ts) against the world: feeds it
  * peer heartbeats (peer-link.ts), probes of our PostgreSQL node and storage
  * outcomes, carries out the activations it asks for (takeover.ts + pool switch +
  * migrations), and is the RoleGate every request passes before dispatch.
  */
-import type { GaConfig } from '../common/config.js';
-import type { Fencing, GaReply, GaRequest } from '../common/internal-protocol.js';
-import type { Logger } from '../common/logger.js';
-import type { PgConn } from '../postgres/admin.js';
-import type { RoleMetrics } from './metrics.js';
-import { migrate } from './migrate.js';
-import { AdminSessions, pgRole } from '../postgres/admin.js';
+import type { GaConfig } from '../../common/config.js';
+import type { Fencing, GaReply, GaRequest } from '../../common/internal-protocol.js';
+import type { Logger } from '../../common/logger.js';
+import type { PgConn } from '../../postgres/admin.js';
+import type { RoleMetrics } from '../metrics.js';
+import { migrate } from '../migrate.js';
+import { AdminSessions, pgRole } from '../../postgres/admin.js';
 import { startPeerLink, type PeerLink } from './peer-link.js';
-import type { SocketSecurity } from '../common/socket-security.js';
-import { RoleMachine, type RoleChange } from './role-machine.js';
-import type { StorageTarget } from './storage-target.js';
+import type { SocketSecurity } from '../../common/socket-security.js';
+import { RoleMachine, type RoleChange } from './machine.js';
+import type { StorageTarget } from '../storage-target.js';
 import { chooseNode, nodeLabel, pgAdminControl, PROBE, type PgControl, type PgNode } from './takeover.js';
 
 /** How often our PostgreSQL node's role and timeline are probed (fencing reacts this fast). */
@@ -408,7 +408,7 @@ export class RoleController {
 
   /**
    * `token`: the fencing token of the write that asked for it (a newer timeline it proves exists).
-   * `noPromotion`: the machine allows only a primary that is already there (role-machine.ts).
+   * `noPromotion`: the machine allows only a primary that is already there (role/machine.ts).
    */
   private async activate(reason: string, token?: Fencing, noPromotion?: true): Promise<void> {
     const t0 = this.now();

@@ -11,9 +11,9 @@
  * persists it): otherwise the primary keeps waiting for that standby, and every
  * commit hangs once it is gone.
  */
-import type { ReplicationConfig } from '../common/config.js';
-import type { Logger } from '../common/logger.js';
-import type { PgConn } from '../postgres/admin.js';
+import type { ReplicationConfig } from '../../common/config.js';
+import type { Logger } from '../../common/logger.js';
+import type { PgConn } from '../../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
 
 export class ReplicationMode {

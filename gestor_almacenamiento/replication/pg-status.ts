@@ -4,7 +4,7 @@
  * standby's own lag behind its primary). Bounded by short timeouts: /status
  * must answer quickly even when a node is dead.
  */
-import { AdminSessions, pgRole, replicationStatus, standbyStatus, type AdminTarget, type ReplicationRow, type StandbyStatus } from '../postgres/admin.js';
+import { AdminSessions, pgRole, replicationStatus, standbyStatus, type AdminTarget, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
 
 /** The PostgreSQL node a GA uses, as its /status shows it. */
 export type PgNodeDescription =
