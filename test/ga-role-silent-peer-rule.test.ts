@@ -1,10 +1,10 @@
 /**
  * The rule an ACTIVE GA applies to a request while its peer is silent
- * (role/controller.ts: silentPeerVerdict, clientsStayed, contactGapMs), with
+ * (role/silent-peer.ts: silentPeerVerdict, clientsStayed, contactGapMs), with
  * plain numbers. The same rule against real processes: test/ga-role-silent-peer.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { clientsStayed, contactGapMs, silentPeerVerdict } from '../gestor_almacenamiento/role/controller.js';
+import { clientsStayed, contactGapMs, silentPeerVerdict } from '../gestor_almacenamiento/role/silent-peer.js';
 
 /** Active since 0, peer silent since 10 000, an unreachable peer not trusted yet. */
 const base = { arrivedAt: 20_000, activeSince: 0, silentSince: 10_000, trustUnreachable: false };
