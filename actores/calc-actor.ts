@@ -6,8 +6,8 @@
  * redelivery treat it like any actor; a result goes back to the GC(s) that sent the task.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { TIPO_CALCULO, tareaCalculoSchema, type ResultadoCalculo, type TareaCalculo } from '../common/calc-protocol.js';
-import { MAX_BATCH_BYTES, parseBatch, topicFor, type MensajeActor } from '../common/internal-protocol.js';
+import { TIPO_CALCULO, tareaCalculoSchema, type ResultadoCalculo, type TareaCalculo } from '../common/protocol/calc.js';
+import { MAX_BATCH_BYTES, parseBatch, topicFor, type MensajeActor } from '../common/protocol/internal.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import { within } from '../common/within.js';

@@ -4,7 +4,7 @@
  * function, so tests drive it directly. Like TaskRunner, a copy of a task already here (a
  * re-publication) runs once and its result goes to every GC that sent it.
  */
-import type { ResultadoCalculo, TareaCalculo } from '../common/calc-protocol.js';
+import type { ResultadoCalculo, TareaCalculo } from '../common/protocol/calc.js';
 import { evaluarSimple, sumaCuadradosRango, type Evaluacion } from '../common/calculo.js';
 import type { Logger } from '../common/logger.js';
 

@@ -5,8 +5,8 @@
  * is away or slow holds up its own link only.
  */
 import { Dealer, Subscriber } from 'zeromq';
-import { encode } from '../common/protocol.js';
-import type { MensajeActor } from '../common/internal-protocol.js';
+import { encode } from '../common/protocol/ps-gc.js';
+import type { MensajeActor } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
 import { SendQueue } from '../common/send-queue.js';
 import type { SocketSecurity } from '../common/socket-security.js';

@@ -7,8 +7,8 @@ import { newRegistry, startHttpServer } from '../common/http-server.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { createStorageClient } from '../common/storage-client.js';
 import { socketSecurityFromConfig, type SocketSecurity } from '../common/socket-security.js';
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
-import { TIPO_CALCULO } from '../common/calc-protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
+import { TIPO_CALCULO } from '../common/protocol/calc.js';
 import { defaultActorId, startActor } from './actor.js';
 import { startCalcActor } from './calc-actor.js';
 

@@ -3,10 +3,10 @@
  * every outcome — including failures — into a Resultado for the GC.
  * No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
  */
-import { now, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol.js';
+import { now, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol/ps-gc.js';
 import { ProtocolError } from '../common/errors.js';
-import { MENSAJES } from '../common/codes.js';
-import type { Tarea } from '../common/internal-protocol.js';
+import { MENSAJES } from '../common/protocol/codes.js';
+import type { Tarea } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
 
 export interface TaskRunnerDeps {

@@ -2,7 +2,7 @@
  * The arithmetic of the calculation operations. Pure: the calculo actors run it, the GC
  * uses the closed formula to check the parts it gathers, tests call it directly.
  */
-import type { CalculoSimple, CodigoCalculo } from './calc-protocol.js';
+import type { CalculoSimple, CodigoCalculo } from './protocol/calc.js';
 
 export type Evaluacion = { codigo: 'OK'; valor: number | string } | { codigo: Exclude<CodigoCalculo, 'OK'>; mensaje: string };
 

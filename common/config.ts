@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { curveKeySchema } from './curve-keys.js';
-import { OPERACIONES_ACTOR, sedeSchema } from './protocol.js';
-import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './internal-protocol.js';
-import { TIPO_CALCULO } from './calc-protocol.js';
+import { OPERACIONES_ACTOR, sedeSchema } from './protocol/ps-gc.js';
+import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './protocol/internal.js';
+import { TIPO_CALCULO } from './protocol/calc.js';
 
 // 2^31 - 1: Node's largest timer; a bigger delay fires after 1 ms.
 const int = (def: number, min = 0, max = 2 ** 31 - 1) => z.coerce.number().int().min(min).max(max).default(def);

@@ -1,5 +1,5 @@
 /** Typed errors; each carries the protocol code a reply should use. */
-import type { ErrorCode } from './codes.js';
+import type { ErrorCode } from './protocol/codes.js';
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';

@@ -12,7 +12,7 @@
  * zeromq.js allows one pending receive and one pending send per socket (a second
  * one throws EBUSY), hence one receive loop per socket and a FIFO send queue.
  *
- * Requests queued at once go as one batch frame (internal-protocol.ts "batches"):
+ * Requests queued at once go as one batch frame (common/protocol/internal.ts "batches"):
  * the queue is drained at the end of the event-loop turn, so the calls one wake of
  * the caller made share one message, and one wake of the GA. Replies may come back
  * batched too.
@@ -23,8 +23,8 @@
  */
 import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
-import { encodeBatch, gaReplySchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type GaReply, type GaRequest } from './internal-protocol.js';
-import { MAX_TRANSPORT_BYTES } from './protocol.js';
+import { encodeBatch, gaReplySchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type GaReply, type GaRequest } from './protocol/internal.js';
+import { MAX_TRANSPORT_BYTES } from './protocol/ps-gc.js';
 import type { SocketSecurity } from './socket-security.js';
 
 /** Why an attempt produced no reply. `kind` drives metrics and the error text. */

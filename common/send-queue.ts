@@ -11,13 +11,13 @@
  * for messages that are only useful fresh, like heartbeats.
  *
  * `coalesce`: messages queued for the same peer while the pump waits go out as one
- * batch message (internal-protocol.ts "batches"). A message's last frame is its JSON
+ * batch message (common/protocol/internal.ts "batches"). A message's last frame is its JSON
  * body and the frames before it its address (a ROUTER's routing id, a PUB topic, none
  * on a DEALER); bodies with the same address are packed into one array, in order.
  * The pump then waits for the end of the current event-loop turn (setImmediate)
  * before sending, so everything one wake produced leaves together.
  */
-import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './internal-protocol.js';
+import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './protocol/internal.js';
 import { logThisOne, type Logger } from './logger.js';
 import { within } from './within.js';
 

@@ -27,9 +27,9 @@ import type { StorageClientConfig } from './config.js';
 import { StorageRequestError, StorageUnavailableError } from './errors.js';
 import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
-import { newerFencing } from './fencing.js';
-import type { Arriendo, Fencing, GaCall, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './internal-protocol.js';
-import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol.js';
+import { newerFencing } from './protocol/fencing.js';
+import type { Arriendo, Fencing, GaCall, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './protocol/internal.js';
+import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol/ps-gc.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 import type { SocketSecurity } from './socket-security.js';
 

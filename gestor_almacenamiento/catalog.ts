@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { z } from 'zod';
-import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol.js';
+import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol/ps-gc.js';
 import { parseCsv, CsvSyntaxError } from './csv.js';
 
 export const libroCatalogoSchema = z

@@ -3,7 +3,7 @@
  * in and sends replies back, tests may call this directly.
  */
 import type { Logger } from '../common/logger.js';
-import { gaRequestSchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type Fencing, type GaReply, type GaRequest } from '../common/internal-protocol.js';
+import { gaRequestSchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type Fencing, type GaReply, type GaRequest } from '../common/protocol/internal.js';
 import { isConnectionError, isLockTimeout } from './db.js';
 import type { Store } from './store.js';
 
@@ -22,7 +22,7 @@ function salvageRid(obj: unknown): string {
 }
 
 /**
- * The requests of one frame: one, or a batch (internal-protocol.ts). Every item gets
+ * The requests of one frame: one, or a batch (common/protocol/internal.ts). Every item gets
  * a ParsedRequest, so each invalid one is answered (by its rid when it has one).
  */
 export function parseGaRequests(body: Buffer | undefined): ParsedRequest[] {

@@ -11,8 +11,8 @@
  * WRITE_LOCK_WAIT_MS (004_lotes_sin_espera.sql).
  */
 import type pg from 'pg';
-import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
-import type { OperacionSolicitada, Resultado } from '../common/protocol.js';
+import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/protocol/internal.js';
+import type { OperacionSolicitada, Resultado } from '../common/protocol/ps-gc.js';
 import { isConnectionError, isRetryable } from './db.js';
 import { WriteBatcher } from './write-batcher.js';
 

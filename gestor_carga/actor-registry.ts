@@ -14,8 +14,8 @@
  * loses its entry this way (its hola came before its subscription) is known again
  * at its subscription and next heartbeat.
  */
-import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol.js';
-import { actorIdSchema, TIPOS_ACTOR, type TipoActor } from '../common/internal-protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
+import { actorIdSchema, TIPOS_ACTOR, type TipoActor } from '../common/protocol/internal.js';
 
 export interface Clock {
   now(): number;

@@ -5,9 +5,9 @@
  * request and never rejects; the ZeroMQ frontend or the HTTP gateway sends it.
  * Calculations touch no storage and no ledger.
  */
-import { MENSAJES } from '../common/codes.js';
-import { errorReply, now, type Respuesta } from '../common/protocol.js';
-import type { CalculoSimple, ResultadoCalculo, SolicitudCalculo } from '../common/calc-protocol.js';
+import { MENSAJES } from '../common/protocol/codes.js';
+import { errorReply, now, type Respuesta } from '../common/protocol/ps-gc.js';
+import type { CalculoSimple, ResultadoCalculo, SolicitudCalculo } from '../common/protocol/calc.js';
 import type { Logger } from '../common/logger.js';
 import { SIN_WORKERS, type Entrega, type TaskPort } from './calc-tasks.js';
 import { sumaCuadrados, type SumaCuadradosOutcome } from './scatter-gather.js';

@@ -10,7 +10,7 @@
  * suma_cuadrados), nothing is durable or keyed by the request's clave, and a result can be
  * checked and refused (a wrong part goes to another actor).
  */
-import type { CalculoTarea, ResultadoCalculo, TareaCalculo } from '../common/calc-protocol.js';
+import type { CalculoTarea, ResultadoCalculo, TareaCalculo } from '../common/protocol/calc.js';
 import type { Clock } from './actor-registry.js';
 
 export interface Entrega {

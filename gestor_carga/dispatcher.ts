@@ -5,10 +5,10 @@
  * A state-changing op is keyed by the request's clave (idempotency); the client's
  * `id` travels with it as its label (`etiqueta`), for `estado`.
  */
-import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol.js';
+import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol/ps-gc.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
-import type { Arriendo } from '../common/internal-protocol.js';
+import type { Arriendo } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
 import { sameOp, type Modo, type TaskTracker } from './task-tracker.js';
 

@@ -4,8 +4,8 @@
  * channel (ZeroMQ frontend, HTTP gateway), and the most recent ones, for /errors/stats.
  * Pure and bounded.
  */
-import { HTTP_STATUS, errorClass, type ErrorClass } from '../common/codes.js';
-import type { Respuesta } from '../common/protocol.js';
+import { HTTP_STATUS, errorClass, type ErrorClass } from '../common/protocol/codes.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 
 /** Which door a request came in by. */
 export type Canal = 'zeromq' | 'http';

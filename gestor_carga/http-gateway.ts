@@ -11,8 +11,8 @@
  * ACEPTADO), 400, 404, 409, 503, 500; 405 for a method a route does not take.
  */
 import type http from 'node:http';
-import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, encode, errorReply, type Respuesta } from '../common/protocol.js';
-import { httpStatusOf } from '../common/codes.js';
+import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, encode, errorReply, type Respuesta } from '../common/protocol/ps-gc.js';
+import { httpStatusOf } from '../common/protocol/codes.js';
 import type { Logger } from '../common/logger.js';
 import type { GcHandle } from './gc.js';
 

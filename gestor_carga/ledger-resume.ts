@@ -14,7 +14,7 @@
  * takes up again, once the ledger answers, whatever is still its own.
  */
 import { StorageUnavailableError } from '../common/errors.js';
-import type { GestorVisto, InformeGc } from '../common/internal-protocol.js';
+import type { GestorVisto, InformeGc } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Clock } from './actor-registry.js';

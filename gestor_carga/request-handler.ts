@@ -3,9 +3,9 @@
  * brought it (the ZeroMQ frontend, the HTTP gateway), so both validate and answer alike.
  * Library operations go to the Dispatcher, calculations to the CalcService. No sockets.
  */
-import { errorReply, labelReply, type Respuesta, type Solicitud } from '../common/protocol.js';
-import type { SolicitudCalculo } from '../common/calc-protocol.js';
-import { parseRequest } from '../common/request-parser.js';
+import { errorReply, labelReply, type Respuesta, type Solicitud } from '../common/protocol/ps-gc.js';
+import type { SolicitudCalculo } from '../common/protocol/calc.js';
+import { parseRequest } from '../common/protocol/request.js';
 import type { Logger } from '../common/logger.js';
 
 export interface RequestHandlerDeps {

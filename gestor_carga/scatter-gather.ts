@@ -9,7 +9,7 @@
  * digits and add up as BigInt; every part, and the total, must equal the closed formula
  * n(n+1)(2n+1)/6 — a wrong answer is never returned.
  */
-import { MAX_PARTES, type CalculoTarea, type ResultadoCalculo } from '../common/calc-protocol.js';
+import { MAX_PARTES, type CalculoTarea, type ResultadoCalculo } from '../common/protocol/calc.js';
 import { sumaCuadradosFormula } from '../common/calculo.js';
 import { SIN_WORKERS, type TaskPort } from './calc-tasks.js';
 

@@ -11,8 +11,8 @@
  * Re-publishing keeps the op id: the GA applies an id once, so at-least-once
  * delivery still gives exactly-once effect.
  */
-import type { OperacionActor, OperacionSolicitada } from '../common/protocol.js';
-import type { Tarea } from '../common/internal-protocol.js';
+import type { OperacionActor, OperacionSolicitada } from '../common/protocol/ps-gc.js';
+import type { Tarea } from '../common/protocol/internal.js';
 import type { Clock } from './actor-registry.js';
 
 export type Modo = 'sync' | 'async';

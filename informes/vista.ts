@@ -4,7 +4,7 @@
  * fault and the recovery). Built here from the JSON reports of carga, bench and
  * drill, so the page's script (web/informe.js) only draws; pure, no I/O.
  */
-import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
 import type { BenchReport } from '../scripts/bench.js';
 import type { DrillReport } from '../scripts/drill/report.js';
 import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';

@@ -5,7 +5,7 @@
  * GCs' request histogram between two polls) and the timeline's events. Keeps
  * the last minutes of points and events for pages that connect later.
  */
-import { OPERACIONES_ACTOR } from '../common/protocol.js';
+import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
 import type { Logger } from '../common/logger.js';
 import type { GaStatus } from '../gestor_almacenamiento/ga.js';
 import type { GcStatus } from '../gestor_carga/gc.js';

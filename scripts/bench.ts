@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import pg from 'pg';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
-import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol.js';
+import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol/ps-gc.js';
 import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
 import { runLoad, type LoadOptions, type LoadReport } from '../solicitante/load.js';
 import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';

@@ -3,8 +3,8 @@
  * and its reply as text. Pure. Only types are checked here (a number is a number); limits
  * and everything else are the GC's to judge, like for any client.
  */
-import { OPERACIONES_BINARIAS, OPERACIONES_CALCULO, type OperacionCalculo } from '../common/calc-protocol.js';
-import { normalizeOperacion, type Respuesta } from '../common/protocol.js';
+import { OPERACIONES_BINARIAS, OPERACIONES_CALCULO, type OperacionCalculo } from '../common/protocol/calc.js';
+import { normalizeOperacion, type Respuesta } from '../common/protocol/ps-gc.js';
 import type { NuevaSolicitudCalculo } from './types.js';
 
 const NUMERO = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;

@@ -9,7 +9,7 @@ import { userPath } from '../common/user-path.js';
 import type { Readable, Writable } from 'node:stream';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
-import { isbnSchema, usuarioSchema } from '../common/protocol.js';
+import { isbnSchema, usuarioSchema } from '../common/protocol/ps-gc.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg } from './cli-args.js';
 import { complete, runFile } from './file-mode.js';

@@ -8,7 +8,7 @@
  * tells whether every line up to there was valid and answered (the exit code).
  */
 import { readFile } from 'node:fs/promises';
-import { isSuccessCode } from '../common/codes.js';
+import { isSuccessCode } from '../common/protocol/codes.js';
 import { describeRespuesta, describeSolicitud, formatCodigos, formatDuration } from './format.js';
 import { parseLines } from './line-parser.js';
 import type { GcCaller } from './types.js';

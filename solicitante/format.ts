@@ -1,8 +1,8 @@
 /**
  * Human-readable text for requests and replies (Spanish, one line each). Pure.
  */
-import type { EstadoOperacion, Respuesta } from '../common/protocol.js';
-import { ESTADOS } from '../common/protocol.js';
+import type { EstadoOperacion, Respuesta } from '../common/protocol/ps-gc.js';
+import { ESTADOS } from '../common/protocol/ps-gc.js';
 import type { NuevaSolicitud } from './types.js';
 
 /** The loan's due date in a reply, if it carries one (préstamo, renovación): `fechaDevolucion`, as the GA's SQL names it. */

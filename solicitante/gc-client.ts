@@ -11,7 +11,7 @@
  * Calls are serialised: a REQ socket carries one request at a time.
  */
 import { Request } from 'zeromq';
-import { encode, type Respuesta } from '../common/protocol.js';
+import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
 import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';

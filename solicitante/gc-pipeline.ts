@@ -13,7 +13,7 @@
  * at once (the second is refused).
  */
 import { Dealer } from 'zeromq';
-import { encode, type Respuesta } from '../common/protocol.js';
+import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
 import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, type IdGenerator } from './ids.js';

@@ -11,7 +11,7 @@
  * Case-insensitive; fields separated by spaces, tabs, commas or semicolons (the
  * original clients' files used either); `#` starts a comment; blank lines skip.
  */
-import { isbnSchema, normalizeOperacion, opIdSchema, usuarioSchema, type Operacion } from '../common/protocol.js';
+import { isbnSchema, normalizeOperacion, opIdSchema, usuarioSchema, type Operacion } from '../common/protocol/ps-gc.js';
 import type { NuevaSolicitud } from './types.js';
 
 const ALIAS: Record<string, Operacion> = {

@@ -5,8 +5,8 @@
  * in-process; it prints nothing (progress goes to a callback).
  */
 import { randomBytes } from 'node:crypto';
-import { OPERACIONES_ACTOR, type OperacionActor, type Respuesta } from '../common/protocol.js';
-import { isSuccessCode } from '../common/codes.js';
+import { OPERACIONES_ACTOR, type OperacionActor, type Respuesta } from '../common/protocol/ps-gc.js';
+import { isSuccessCode } from '../common/protocol/codes.js';
 import { GcClientClosedError } from './errors.js';
 import { GcClient } from './gc-client.js';
 import { GcPipelineClient } from './gc-pipeline.js';

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { z } from 'zod';
-import { isbnSchema, opIdSchema, tituloSchema, usuarioSchema, type Operacion } from '../common/protocol.js';
+import { isbnSchema, opIdSchema, tituloSchema, usuarioSchema, type Operacion } from '../common/protocol/ps-gc.js';
 import { describeRespuesta } from './format.js';
 import { parseOperacion } from './line-parser.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';

@@ -2,8 +2,8 @@
  * Building request bodies and reading GC replies. Pure, shared by the REQ and
  * DEALER clients so both stamp ids and validate replies the same way.
  */
-import type { Respuesta } from '../common/protocol.js';
-import type { Codigo } from '../common/codes.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
+import type { Codigo } from '../common/protocol/codes.js';
 import type { IdGenerator } from './ids.js';
 import type { NuevaPeticion } from './types.js';
 

@@ -11,8 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Codigo } from '../common/codes.js';
-import type { Respuesta } from '../common/protocol.js';
+import type { Codigo } from '../common/protocol/codes.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { describeRespuesta, dueDate, estadoOf, shortDate } from './format.js';
 import type { Output } from './file-mode.js';
 import type { GcCaller, NuevaSolicitud } from './types.js';

@@ -1,9 +1,9 @@
 /**
  * Types shared by the PS modules, derived from the common protocol types so the
- * wire contract is declared only once (common/protocol.ts).
+ * wire contract is declared only once (common/protocol/ps-gc.ts).
  */
-import type { Respuesta, Solicitud } from '../common/protocol.js';
-import type { SolicitudCalculo } from '../common/calc-protocol.js';
+import type { Respuesta, Solicitud } from '../common/protocol/ps-gc.js';
+import type { SolicitudCalculo } from '../common/protocol/calc.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

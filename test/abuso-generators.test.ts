@@ -4,8 +4,8 @@
  * (the database check would then measure nothing); the verdict names each failure.
  */
 import { describe, expect, it } from 'vitest';
-import { gaRequestSchema } from '../common/internal-protocol.js';
-import { parseSolicitud } from '../common/protocol.js';
+import { gaRequestSchema } from '../common/protocol/internal.js';
+import { parseSolicitud } from '../common/protocol/ps-gc.js';
 import { TARGETS, generate, type Context } from '../scripts/abuso/generators.js';
 import { verdict, type ProcessFigures } from '../scripts/abuso/checks.js';
 

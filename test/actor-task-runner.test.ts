@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { TaskRunner, failureResultado } from '../actores/task-runner.js';
 import { StorageRequestError, StorageUnavailableError } from '../common/errors.js';
-import type { Tarea } from '../common/internal-protocol.js';
-import type { OperacionSolicitada, Resultado } from '../common/protocol.js';
+import type { Tarea } from '../common/protocol/internal.js';
+import type { OperacionSolicitada, Resultado } from '../common/protocol/ps-gc.js';
 
 const log = pino({ level: 'silent' });
 const tarea = (id: string): Tarea => ({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id, intento: 1 });

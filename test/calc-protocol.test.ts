@@ -1,9 +1,9 @@
-/** Validation of calculation requests: the GC's one request path (common/request-parser.ts) fed bytes. */
+/** Validation of calculation requests: the GC's one request path (common/protocol/request.ts) fed bytes. */
 import { describe, expect, it } from 'vitest';
-import { parseRequest, type RequestParse } from '../common/request-parser.js';
-import { MAX_N_SUMA_CUADRADOS, MAX_NUMEROS, MAX_TEXTO, tareaCalculoSchema } from '../common/calc-protocol.js';
-import { MAX_REQUEST_BYTES } from '../common/protocol.js';
-import { httpStatusOf } from '../common/codes.js';
+import { parseRequest, type RequestParse } from '../common/protocol/request.js';
+import { MAX_N_SUMA_CUADRADOS, MAX_NUMEROS, MAX_TEXTO, tareaCalculoSchema } from '../common/protocol/calc.js';
+import { MAX_REQUEST_BYTES } from '../common/protocol/ps-gc.js';
+import { httpStatusOf } from '../common/protocol/codes.js';
 
 let n = 0;
 const parse = (x: unknown): RequestParse => parseRequest(typeof x === 'string' ? x : JSON.stringify(x), () => `k-${++n}`);

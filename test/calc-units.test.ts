@@ -7,8 +7,8 @@ import { pino } from 'pino';
 import { calcRequest, formatCalc } from '../solicitante/calc-command.js';
 import { CalcRunner } from '../actores/calc-runner.js';
 import { rutaDe } from '../gestor_carga/http-gateway.js';
-import type { ResultadoCalculo, TareaCalculo } from '../common/calc-protocol.js';
-import type { Respuesta } from '../common/protocol.js';
+import type { ResultadoCalculo, TareaCalculo } from '../common/protocol/calc.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { ACTOR_VARS, readConfig } from '../common/config.js';
 
 const log = pino({ level: 'silent' });

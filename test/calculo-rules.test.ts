@@ -1,7 +1,7 @@
 /** The arithmetic of the calculations (common/calculo.ts), as the actors run it. */
 import { describe, expect, it } from 'vitest';
 import { MAX_EXACTO, TROZO, evaluarSimple, sumaCuadradosFormula, sumaCuadradosRango } from '../common/calculo.js';
-import { MAX_N_SUMA_CUADRADOS } from '../common/calc-protocol.js';
+import { MAX_N_SUMA_CUADRADOS } from '../common/protocol/calc.js';
 
 /** The obvious definition, for small ranges. */
 function naive(a: number, b: number): bigint {

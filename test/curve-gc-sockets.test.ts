@@ -15,7 +15,7 @@ import { startActor } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { newCurveKeyPair } from '../common/curve-keys.js';
 import { SocketSecurity } from '../common/socket-security.js';
-import type { Respuesta } from '../common/protocol.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

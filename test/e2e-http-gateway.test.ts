@@ -8,9 +8,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dealer, Subscriber } from 'zeromq';
-import { encode } from '../common/protocol.js';
-import { tareaCalculoSchema } from '../common/calc-protocol.js';
-import { MAX_BATCH_BYTES, parseBatch } from '../common/internal-protocol.js';
+import { encode } from '../common/protocol/ps-gc.js';
+import { tareaCalculoSchema } from '../common/protocol/calc.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/internal.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 

@@ -3,7 +3,7 @@
  * actors → GA → PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Respuesta } from '../common/protocol.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { runLines } from '../solicitante/file-mode.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 

@@ -1,8 +1,8 @@
 /**
- * Fencing token rules (common/fencing.ts): what a client keeps, what a GA refuses.
+ * Fencing token rules (common/protocol/fencing.ts): what a client keeps, what a GA refuses.
  */
 import { describe, expect, it } from 'vitest';
-import { isBehind, newerFencing } from '../common/fencing.js';
+import { isBehind, newerFencing } from '../common/protocol/fencing.js';
 
 const A = '7312345678901234567';
 const B = '7399999999999999999';

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { gestorVistoSchema, pendienteSchema, type InformeGc } from '../common/internal-protocol.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import { gestorVistoSchema, pendienteSchema, type InformeGc } from '../common/protocol/internal.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import { createPool } from '../gestor_almacenamiento/db.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { createStore, type Store } from '../gestor_almacenamiento/store.js';

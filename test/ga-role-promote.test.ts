@@ -19,7 +19,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { GA_VARS, REPLICATION_VARS, readConfig, type GaConfig, type ReplicationConfig } from '../common/config.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import { createStorageClient, type StorageClient } from '../common/storage-client.js';
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';

@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import { Dealer } from 'zeromq';
 import { GA_VARS, REPLICATION_VARS, STORAGE_CLIENT_VARS, readConfig, type GaConfig, type ReplicationConfig } from '../common/config.js';
 import { createStorageClient } from '../common/storage-client.js';
-import type { GaReply } from '../common/internal-protocol.js';
+import type { GaReply } from '../common/protocol/internal.js';
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { resultadoSchema, type OperacionSolicitada, type Resultado } from '../common/protocol.js';
-import { pendienteSchema } from '../common/internal-protocol.js';
+import { resultadoSchema, type OperacionSolicitada, type Resultado } from '../common/protocol/ps-gc.js';
+import { pendienteSchema } from '../common/protocol/internal.js';
 import { createPool } from '../gestor_almacenamiento/db.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { createStore, type Store } from '../gestor_almacenamiento/store.js';

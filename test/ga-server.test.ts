@@ -8,7 +8,7 @@ import { Dealer, Request } from 'zeromq';
 import { pino } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { GA_VARS, readConfig } from '../common/config.js';
-import { gaReplySchema, type GaCall, type GaReply } from '../common/internal-protocol.js';
+import { gaReplySchema, type GaCall, type GaReply } from '../common/protocol/internal.js';
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';

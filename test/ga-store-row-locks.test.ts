@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import { createPool } from '../gestor_almacenamiento/db.js';
 import { dispatch } from '../gestor_almacenamiento/dispatch.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';

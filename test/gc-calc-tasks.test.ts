@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CalcTasks, SIN_WORKERS, type CalcRepublishReason } from '../gestor_carga/calc-tasks.js';
 import { dividirRango, parteCorrecta, reunir, sumaCuadrados, type ParteHecha } from '../gestor_carga/scatter-gather.js';
 import { sumaCuadradosFormula } from '../common/calculo.js';
-import { MAX_PARTES, type ResultadoCalculo, type TareaCalculo } from '../common/calc-protocol.js';
+import { MAX_PARTES, type ResultadoCalculo, type TareaCalculo } from '../common/protocol/calc.js';
 
 function world(actors: string[], opts: { deadlineMs?: number; noActorMs?: number } = {}) {
   let t = 0;

@@ -14,7 +14,7 @@ import { MAX_UNSUBSCRIBED_ACTORS } from '../gestor_carga/actor-registry.js';
 import { startActor } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import type { StorageClient } from '../common/storage-client.js';
-import { OPERACIONES_ACTOR, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol/ps-gc.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { StorageUnavailableError } from '../common/errors.js';
-import type { InformeGc, Pendiente } from '../common/internal-protocol.js';
+import type { InformeGc, Pendiente } from '../common/protocol/internal.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { startLedgerResume, type LedgerResume } from '../gestor_carga/ledger-resume.js';
 import { TaskTracker } from '../gestor_carga/task-tracker.js';

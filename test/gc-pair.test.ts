@@ -11,7 +11,7 @@ import pg from 'pg';
 import { Dealer } from 'zeromq';
 import { ACTOR_VARS, GA_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { createStorageClient, type StorageClient } from '../common/storage-client.js';
-import type { OperacionActor, Respuesta } from '../common/protocol.js';
+import type { OperacionActor, Respuesta } from '../common/protocol/ps-gc.js';
 import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { loadCatalog } from '../gestor_almacenamiento/catalog.js';
 import { effectLedgerMismatches, invariantViolations } from '../gestor_almacenamiento/consistency.js';

@@ -12,8 +12,8 @@ import { startActor, type ActorHandle } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { StorageUnavailableError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
-import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/internal-protocol.js';
-import { OPERACIONES_ACTOR, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol.js';
+import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/protocol/internal.js';
+import { OPERACIONES_ACTOR, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol/ps-gc.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TaskTracker, type RepublishReason } from '../gestor_carga/task-tracker.js';
-import type { Tarea } from '../common/internal-protocol.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { Tarea } from '../common/protocol/internal.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 
 const op = (id: string, operacion: OperacionSolicitada['operacion'] = 'prestamo'): OperacionSolicitada => ({ operacion, isbn: '978-1', usuario: 'u1', id });
 

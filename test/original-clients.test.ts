@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Respuesta } from '../common/protocol.js';
+import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { repoRoot } from '../scripts/local-system.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 import { findPythonTools, requireTool, skipWithoutPython } from './harness/python.js';

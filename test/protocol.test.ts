@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BYTES, errorReply, labelReply, parseSolicitud } from '../common/protocol.js';
+import { MAX_REQUEST_BYTES, errorReply, labelReply, parseSolicitud } from '../common/protocol/ps-gc.js';
 import { splitEnvelope } from '../common/envelope.js';
-import { ALL_CODES, errorClass } from '../common/codes.js';
+import { ALL_CODES, errorClass } from '../common/protocol/codes.js';
 
 const mk = () => 'gen-1';
 const parse = (x: unknown) => parseSolicitud(typeof x === 'string' ? x : JSON.stringify(x), mk);

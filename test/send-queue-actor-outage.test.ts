@@ -11,7 +11,7 @@ import { freePorts } from './harness/ports.js';
 import { startActor, type ActorHandle } from '../actores/actor.js';
 import { ACTOR_VARS, readConfig } from '../common/config.js';
 import type { StorageClient } from '../common/storage-client.js';
-import type { OperacionSolicitada, Resultado } from '../common/protocol.js';
+import type { OperacionSolicitada, Resultado } from '../common/protocol/ps-gc.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const cleanups: Array<() => unknown> = [];

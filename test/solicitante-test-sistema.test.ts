@@ -1,7 +1,7 @@
 /** test-sistema's claves: independent of the usuario and fresh on every run. */
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { opIdSchema } from '../common/protocol.js';
+import { opIdSchema } from '../common/protocol/ps-gc.js';
 import { runCli } from '../solicitante/cli.js';
 import { FakeGc } from './harness/fake-gc.js';
 

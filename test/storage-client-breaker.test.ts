@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createStorageClient, type StorageClient } from '../common/storage-client.js';
 import { StorageUnavailableError } from '../common/errors.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import type { StorageClientConfig } from '../common/config.js';
 import { FakeGa, captureLogger, clientConfig, type FakeGaBehaviour } from './harness/fake-ga.js';
 import { freePort } from './harness/ports.js';

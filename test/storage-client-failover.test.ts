@@ -5,9 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createStorageClient, type StorageClient } from '../common/storage-client.js';
 import { StorageUnavailableError } from '../common/errors.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import type { StorageClientConfig } from '../common/config.js';
-import type { GaRequest } from '../common/internal-protocol.js';
+import type { GaRequest } from '../common/protocol/internal.js';
 import { FakeGa, captureLogger, clientConfig } from './harness/fake-ga.js';
 import { freePort } from './harness/ports.js';
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { createStorageClient, type StorageClient } from '../common/storage-client.js';
 import { StorageRequestError, StorageUnavailableError } from '../common/errors.js';
-import type { OperacionSolicitada } from '../common/protocol.js';
+import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import type { StorageClientConfig } from '../common/config.js';
 import { FakeGa, captureLogger, clientConfig } from './harness/fake-ga.js';
 import { freePort } from './harness/ports.js';

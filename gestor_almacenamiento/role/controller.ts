@@ -5,7 +5,7 @@
  * migrations), and is the RoleGate every request passes before dispatch.
  */
 import type { GaConfig } from '../../common/config.js';
-import type { Fencing, GaReply, GaRequest } from '../../common/internal-protocol.js';
+import type { Fencing, GaReply, GaRequest } from '../../common/protocol/internal.js';
 import type { Logger } from '../../common/logger.js';
 import type { PgConn } from '../../postgres/admin.js';
 import type { RoleMetrics } from '../metrics.js';

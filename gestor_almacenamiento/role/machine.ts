@@ -30,8 +30,8 @@
  * primary has when it starts alone.
  */
 
-import { isBehind } from '../../common/fencing.js';
-import type { Fencing } from '../../common/internal-protocol.js';
+import { isBehind } from '../../common/protocol/fencing.js';
+import type { Fencing } from '../../common/protocol/internal.js';
 
 export type GaRol = 'primary' | 'backup';
 export const ESTADOS = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;

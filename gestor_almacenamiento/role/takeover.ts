@@ -20,7 +20,7 @@
  * Only the local standby is ever promoted: the backup GA sits next to it, and a GA
  * that cannot reach its own node has no business promoting someone else's.
  */
-import type { Fencing } from '../../common/internal-protocol.js';
+import type { Fencing } from '../../common/protocol/internal.js';
 import type { Logger } from '../../common/logger.js';
 import type { PgConn } from '../../postgres/admin.js';
 import { pgRole, promote } from '../../postgres/admin.js';

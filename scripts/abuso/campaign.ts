@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Dealer, Request, XSubscriber } from 'zeromq';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
-import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol.js';
+import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol/ps-gc.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc.js';
 import type { ManagedProcess } from '../child-process.js';

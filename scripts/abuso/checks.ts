@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import { ALL_CODES } from '../../common/codes.js';
+import { ALL_CODES } from '../../common/protocol/codes.js';
 
 /** Resident set size of a process in MiB (VmRSS of /proc/<pid>/status); undefined if it is gone. */
 export function rssMiB(pid: number): number | undefined {

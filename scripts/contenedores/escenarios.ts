@@ -6,7 +6,7 @@
  * are found from the live state (the ACTIVE GA, the PostgreSQL primary), so
  * after a failover the next drill hits the new side.
  */
-import { OPERACIONES_ACTOR } from '../../common/protocol.js';
+import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
 import type { HostName } from '../local-system.js';
 import type { Verification } from '../drill/report.js';
 import { waitReplication, type DrillContext, type Fault, type ReturnInfo, type Scenario } from '../drill/scenarios.js';

@@ -12,8 +12,8 @@
  * Each attempt is recorded with its send and end time: recovery and failures
  * are computed from them (report.ts).
  */
-import { errorClass } from '../../common/codes.js';
-import type { OperacionActor, Respuesta } from '../../common/protocol.js';
+import { errorClass } from '../../common/protocol/codes.js';
+import type { OperacionActor, Respuesta } from '../../common/protocol/ps-gc.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 import { rotated } from '../../solicitante/load.js';
 import { GcNoReplyError } from '../../solicitante/errors.js';

@@ -6,7 +6,7 @@
  * on one system (the tests do) once `restore()` has put the old side back as
  * the new standby.
  */
-import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol/ps-gc.js';
 import type { ManagedProcess } from '../child-process.js';
 import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
 import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';

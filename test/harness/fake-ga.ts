@@ -8,8 +8,8 @@ import { Router } from 'zeromq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { StorageClientConfig } from '../../common/config.js';
-import { gaRequestSchema, parseBatch, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/internal-protocol.js';
-import type { Resultado } from '../../common/protocol.js';
+import { gaRequestSchema, parseBatch, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/protocol/internal.js';
+import type { Resultado } from '../../common/protocol/ps-gc.js';
 
 export type FakeGaBehaviour =
   | { kind: 'ok'; resultado?: Resultado | null; pendientes?: Pendiente[]; fencing?: Fencing; delayMs?: number }

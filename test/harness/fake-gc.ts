@@ -7,8 +7,8 @@
  */
 import { Router } from 'zeromq';
 import { splitEnvelope } from '../../common/envelope.js';
-import { acceptedReply, encode, errorReply, labelReply, now, parseSolicitud, type OperacionActor, type Respuesta } from '../../common/protocol.js';
-import type { Codigo } from '../../common/codes.js';
+import { acceptedReply, encode, errorReply, labelReply, now, parseSolicitud, type OperacionActor, type Respuesta } from '../../common/protocol/ps-gc.js';
+import type { Codigo } from '../../common/protocol/codes.js';
 import { freePort } from './ports.js';
 
 export interface FakeGcOptions {

@@ -1,6 +1,6 @@
 /** A storage client with no GA behind it: every préstamo applies once, queries answer. For GC/actor socket tests. */
 import type { StorageClient } from '../../common/storage-client.js';
-import type { OperacionSolicitada, Resultado } from '../../common/protocol.js';
+import type { OperacionSolicitada, Resultado } from '../../common/protocol/ps-gc.js';
 
 export function stubStorage(): StorageClient & { applied: Map<string, Resultado> } {
   const applied = new Map<string, Resultado>();

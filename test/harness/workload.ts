@@ -3,7 +3,7 @@
  * renovación → devolución over a few shared books (so they contend), and
  * every reply is kept for the checks that follow.
  */
-import type { Respuesta } from '../../common/protocol.js';
+import type { Respuesta } from '../../common/protocol/ps-gc.js';
 import type { TestSystem } from './system.js';
 
 export interface WorkloadResult {

@@ -1,16 +1,16 @@
 /**
  * Messages between the system's own processes (GC, actors, GA). Pure codec,
- * like protocol.ts: schemas, types and parsers, no sockets.
+ * like ps-gc.ts: schemas, types and parsers, no sockets.
  *
  *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `rid`
  *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
- *  calculo actors: the same, with TareaCalculo / `calculado` (calc-protocol.ts)
+ *  calculo actors: the same, with TareaCalculo / `calculado` (calc.ts)
  * Each JSON frame may also be a batch: an array of such messages (see "batches").
  */
 import { z } from 'zod';
-import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './protocol.js';
-import { TIPO_CALCULO, resultadoCalculoSchema } from './calc-protocol.js';
+import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './ps-gc.js';
+import { TIPO_CALCULO, resultadoCalculoSchema } from './calc.js';
 
 export { operacionSolicitadaSchema };
 
@@ -112,7 +112,7 @@ export function topicFor(tipo: string, actorId: string): string {
 
 export const actorIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 
-/** Every actor type: one per library operation, and the actors that compute (calc-protocol.ts). */
+/** Every actor type: one per library operation, and the actors that compute (calc.ts). */
 export const TIPOS_ACTOR = [...OPERACIONES_ACTOR, TIPO_CALCULO] as const;
 export type TipoActor = (typeof TIPOS_ACTOR)[number];
 

@@ -1,10 +1,10 @@
 /**
  * The one validation path for a request to the GC, whatever carried it (the ZeroMQ
  * frontend, the HTTP gateway): size, JSON and object checks, then a library operation
- * (protocol.ts) or a calculation (calc-protocol.ts) by its `operacion`. Pure, never throws.
+ * (ps-gc.ts) or a calculation (calc.ts) by its `operacion`. Pure, never throws.
  */
-import { decodeRequest, solicitudFromObject, type ParseResult } from './protocol.js';
-import { OPERACIONES_CALCULO, calculoFromObject, operacionCalculoDe, type SolicitudCalculo } from './calc-protocol.js';
+import { decodeRequest, solicitudFromObject, type ParseResult } from './ps-gc.js';
+import { OPERACIONES_CALCULO, calculoFromObject, operacionCalculoDe, type SolicitudCalculo } from './calc.js';
 
 export type RequestParse = ParseResult | { ok: true; calculo: SolicitudCalculo };
 

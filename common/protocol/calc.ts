@@ -1,13 +1,13 @@
 /**
  * The calculation operations, on the wire: PS ⇄ GC requests and GC ⇄ `calculo` actor
- * tasks and results. Pure codec like protocol.ts: schemas, limits and types, no sockets.
+ * tasks and results. Pure codec like ps-gc.ts: schemas, limits and types, no sockets.
  *
  * Calculations are pure functions of their input: nothing is recorded in the ledger, so
  * the same clave sent again simply computes again (same answer) and `estado` does not
  * know them.
  */
 import { z } from 'zod';
-import { LONE_SURROGATE, describeIssue, echoOf, normalizeOperacion, opIdSchema, present, sedeSchema, type ParseResult } from './protocol.js';
+import { LONE_SURROGATE, describeIssue, echoOf, normalizeOperacion, opIdSchema, present, sedeSchema, type ParseResult } from './ps-gc.js';
 
 /** The actor type (and topic prefix) of the actors that compute. */
 export const TIPO_CALCULO = 'calculo';
@@ -57,7 +57,7 @@ export type PedidoCalculo = z.infer<typeof pedidoCalculoSchema>;
 /** A validated calculation request: like a library Solicitud, `clave` always present (the GC makes one). */
 export type SolicitudCalculo = PedidoCalculo & { id?: string; clave: string; sede?: string };
 
-/** As it travels: the pedido's fields plus the envelope every request has; `null` means absent there, as in protocol.ts. */
+/** As it travels: the pedido's fields plus the envelope every request has; `null` means absent there, as in ps-gc.ts. */
 const envoltura = { operacion: z.string(), id: opIdSchema.nullish(), clave: opIdSchema.nullish(), sede: sedeSchema.nullish() };
 const WIRE: Record<OperacionCalculo, z.ZodType<Record<string, unknown>>> = {
   suma: binaria.extend(envoltura).strict(),

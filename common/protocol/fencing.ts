@@ -1,5 +1,5 @@
 /**
- * Fencing tokens (the rules; the token is `Fencing` in internal-protocol.ts).
+ * Fencing tokens (the rules; the token is `Fencing` in internal.ts).
  *
  * A GA of a pair stamps every acknowledged write with the PostgreSQL history it
  * went to: cluster and timeline. Storage clients keep the newest stamp they got
@@ -12,7 +12,7 @@
  * new primary carries an old token, and a restarted client carries none; the
  * GA pair's own rules (role/machine.ts) cover those.
  */
-import type { Fencing } from './internal-protocol.js';
+import type { Fencing } from './internal.js';
 
 /** The token to keep after an acknowledged write stamped `seen`. */
 export function newerFencing(held: Fencing | undefined, seen: Fencing | undefined): Fencing | undefined {
