@@ -20,7 +20,8 @@
 import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { OperacionActor, Resultado } from '../common/protocol/ps-gc.js';
-import { MAX_BATCH_BYTES, parseBatch, tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/protocol/internal.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/frame.js';
+import { tareaSchema, topicFor, type MensajeActor, type Tarea } from '../common/protocol/internal.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';

@@ -7,7 +7,8 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { TIPO_CALCULO, tareaCalculoSchema, type ResultadoCalculo, type TareaCalculo } from '../common/protocol/calc.js';
-import { MAX_BATCH_BYTES, parseBatch, topicFor, type MensajeActor } from '../common/protocol/internal.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/frame.js';
+import { topicFor, type MensajeActor } from '../common/protocol/internal.js';
 import type { ActorConfig } from '../common/config.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import { within } from '../common/within.js';

@@ -23,7 +23,8 @@
  */
 import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
-import { encodeBatch, gaReplySchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type GaReply, type GaRequest } from './protocol/internal.js';
+import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, readFrame } from './protocol/frame.js';
+import { gaReplySchema, salvageRid, type GaReply, type GaRequest } from './protocol/internal.js';
 import { MAX_TRANSPORT_BYTES } from './protocol/ps-gc.js';
 import type { SocketSecurity } from './socket-security.js';
 
@@ -231,32 +232,25 @@ export class GaConnection {
   /** One reply, or a batch of them. */
   private onFrame(link: Link, frame: Buffer | undefined): void {
     const maxBytes = Math.max(this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES, MAX_BATCH_BYTES);
-    let obj: unknown;
-    try {
-      obj = frame && frame.length > 0 && frame.length <= maxBytes ? JSON.parse(frame.toString('utf8')) : undefined;
-    } catch {
-      obj = undefined;
+    for (const m of readFrame(frame, { schema: gaReplySchema, maxBytes, batch: true, salvage: salvageRid })) {
+      if (m.ok) this.onReply(link, m.value as GaReply);
+      else this.onMalformed(link, m.defect ? undefined : m.salvaged, frame?.length ?? 0);
     }
-    const list = Array.isArray(obj) ? obj.slice(0, MAX_BATCH_ITEMS) : [obj];
-    for (const item of list) this.onReply(link, item, frame?.length ?? 0);
   }
 
-  private onReply(link: Link, obj: unknown, bytes: number): void {
-    const r = gaReplySchema.safeParse(obj);
-    if (!r.success) {
-      // A malformed reply that still names a waiting rid fails that attempt rather than letting it time out.
-      const rid = salvageRid(obj);
-      const p = rid === undefined ? undefined : link.pending.get(rid);
-      if (rid !== undefined && p) {
-        link.pending.delete(rid);
-        clearTimeout(p.timer);
-        p.reject(new GaAttemptError('transport', 'malformed GA reply'));
-      } else {
-        this.log.warn({ endpoint: this.endpoint, bytes }, 'malformed GA reply dropped');
-      }
-      return;
+  /** A malformed reply that still names a waiting rid fails that attempt rather than letting it time out. */
+  private onMalformed(link: Link, rid: string | undefined, bytes: number): void {
+    const p = rid === undefined ? undefined : link.pending.get(rid);
+    if (rid !== undefined && p) {
+      link.pending.delete(rid);
+      clearTimeout(p.timer);
+      p.reject(new GaAttemptError('transport', 'malformed GA reply'));
+    } else {
+      this.log.warn({ endpoint: this.endpoint, bytes }, 'malformed GA reply dropped');
     }
-    const reply = r.data as GaReply;
+  }
+
+  private onReply(link: Link, reply: GaReply): void {
     const p = link.pending.get(reply.rid);
     if (!p) {
       this.log.debug({ endpoint: this.endpoint, rid: reply.rid }, 'GA reply for unknown or expired rid dropped');
@@ -266,9 +260,4 @@ export class GaConnection {
     clearTimeout(p.timer);
     p.resolve(reply);
   }
-}
-
-function salvageRid(obj: unknown): string | undefined {
-  if (obj && typeof obj === 'object' && typeof (obj as { rid?: unknown }).rid === 'string') return (obj as { rid: string }).rid;
-  return undefined;
 }

@@ -17,7 +17,7 @@
  * The pump then waits for the end of the current event-loop turn (setImmediate)
  * before sending, so everything one wake produced leaves together.
  */
-import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './protocol/internal.js';
+import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './protocol/frame.js';
 import { logThisOne, type Logger } from './logger.js';
 import { within } from './within.js';
 

@@ -1,63 +1,12 @@
 /**
- * One GA request in, one GaReply out. No sockets here: ga.ts feeds raw frames
- * in and sends replies back, tests may call this directly.
+ * One validated GA request in, one GaReply out (reading frames into requests is
+ * common/protocol/ga-request.ts). No sockets here: ga.ts feeds the requests in and
+ * sends replies back, tests may call this directly.
  */
 import type { Logger } from '../common/logger.js';
-import { gaRequestSchema, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, type Fencing, type GaReply, type GaRequest } from '../common/protocol/internal.js';
+import type { Fencing, GaReply, GaRequest } from '../common/protocol/internal.js';
 import { isConnectionError, isLockTimeout } from './db.js';
 import type { Store } from './store.js';
-
-/** GA requests are a few hundred bytes, a batch of them up to MAX_BATCH_BYTES; anything bigger is not ours. */
-export const MAX_GA_REQUEST_BYTES = MAX_BATCH_BYTES;
-
-export type ParsedRequest = { ok: true; req: GaRequest } | { ok: false; rid: string; mensaje: string };
-
-/** Best-effort correlation id from a rejected request, so the caller can match the error. */
-function salvageRid(obj: unknown): string {
-  if (obj && typeof obj === 'object' && 'rid' in obj) {
-    const rid = (obj as { rid: unknown }).rid;
-    if (typeof rid === 'string' && rid.length <= 200) return rid;
-  }
-  return '';
-}
-
-/**
- * The requests of one frame: one, or a batch (common/protocol/internal.ts). Every item gets
- * a ParsedRequest, so each invalid one is answered (by its rid when it has one).
- */
-export function parseGaRequests(body: Buffer | undefined): ParsedRequest[] {
-  if (!body || body.length === 0) return [{ ok: false, rid: '', mensaje: 'Solicitud vacía' }];
-  if (body.length > MAX_GA_REQUEST_BYTES) {
-    return [{ ok: false, rid: '', mensaje: `Solicitud demasiado grande (${body.length} bytes; máximo ${MAX_GA_REQUEST_BYTES})` }];
-  }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(body.toString('utf8'));
-  } catch {
-    return [{ ok: false, rid: '', mensaje: 'La solicitud no es JSON válido' }];
-  }
-  if (!Array.isArray(obj)) return [checkRequest(obj)];
-  if (obj.length === 0 || obj.length > MAX_BATCH_ITEMS) {
-    return [{ ok: false, rid: '', mensaje: `Lote de ${obj.length} solicitudes (de 1 a ${MAX_BATCH_ITEMS})` }];
-  }
-  return obj.map(checkRequest);
-}
-
-/** One request (a frame's whole body, or one item of a batch). */
-export function parseGaRequest(body: Buffer | undefined): ParsedRequest {
-  const all = parseGaRequests(body);
-  return all.length === 1 ? all[0]! : { ok: false, rid: '', mensaje: 'Se esperaba una sola solicitud, no un lote' };
-}
-
-function checkRequest(obj: unknown): ParsedRequest {
-  const r = gaRequestSchema.safeParse(obj);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue?.path.length ? ` en '${issue.path.join('.')}'` : '';
-    return { ok: false, rid: salvageRid(obj), mensaje: `Solicitud inválida${where}: ${issue?.message ?? 'formato desconocido'}` };
-  }
-  return { ok: true, req: r.data };
-}
 
 /**
  * Decides, before dispatch, whether this GA may serve the request (e.g. a

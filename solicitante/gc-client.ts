@@ -14,8 +14,8 @@ import { Request } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
 import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
-import { idGenerator, type IdGenerator } from './ids.js';
-import { parseRespuesta, stamp } from './reply-codec.js';
+import { idGenerator, stamp, type IdGenerator } from './ids.js';
+import { parseRespuesta } from '../common/protocol/reply.js';
 import type { GcAnswer, GcCaller, NuevaPeticion } from './types.js';
 
 export interface GcClientOptions {

@@ -4,6 +4,7 @@
  * different PS processes (or runs) from colliding.
  */
 import { randomBytes } from 'node:crypto';
+import type { NuevaPeticion } from './types.js';
 
 export type IdGenerator = () => string;
 
@@ -16,4 +17,16 @@ export function newPsId(prefix = 'ps'): string {
 export function idGenerator(psId: string = newPsId()): IdGenerator {
   let n = 0;
   return () => `${psId}-${++n}`;
+}
+
+export type SolicitudConClave = NuevaPeticion & { clave: string };
+
+/**
+ * Gives the request its clave (the idempotency key: every resend carries the same one)
+ * and the PS's sede, if configured and not set. Queries get one too: it is how the
+ * pipelined client matches replies to requests.
+ */
+export function stamp(s: NuevaPeticion, makeKey: IdGenerator, sede?: string): SolicitudConClave {
+  const clave = s.clave ?? makeKey();
+  return { ...s, clave, ...(sede && !s.sede ? { sede } : {}) } as SolicitudConClave;
 }

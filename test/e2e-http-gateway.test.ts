@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dealer, Subscriber } from 'zeromq';
 import { encode } from '../common/protocol/ps-gc.js';
 import { tareaCalculoSchema } from '../common/protocol/calc.js';
-import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/internal.js';
+import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/frame.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 

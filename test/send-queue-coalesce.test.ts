@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SendQueue, type FrameSink } from '../common/send-queue.js';
-import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, mensajeActorSchema, parseBatch } from '../common/protocol/internal.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, parseBatch } from '../common/protocol/frame.js';
+import { mensajeActorSchema } from '../common/protocol/internal.js';
 
 const log = pino({ level: 'silent' });
 

@@ -6,7 +6,7 @@
  *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
  *  calculo actors: the same, with TareaCalculo / `calculado` (calc.ts)
- * Each JSON frame may also be a batch: an array of such messages (see "batches").
+ * Each JSON frame may also be a batch: an array of such messages (frame.ts).
  */
 import { z } from 'zod';
 import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './ps-gc.js';
@@ -84,6 +84,12 @@ export type GaCall = GaRequest extends infer R ? (R extends { rid: string } ? Om
 export const GA_FAILURE_CODES = ['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO'] as const;
 export type GaFailureCode = (typeof GA_FAILURE_CODES)[number];
 
+/** The correlation id of a GA request or reply that failed its schema, if it still has a usable one. */
+export function salvageRid(raw: unknown): string | undefined {
+  const rid = raw && typeof raw === 'object' ? (raw as { rid?: unknown }).rid : undefined;
+  return typeof rid === 'string' && rid.length <= 200 ? rid : undefined;
+}
+
 /** `reclamada` (reclamar only): the lease was taken over just now from a GC whose lease ran out. */
 export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), intentos: z.number(), reclamada: z.boolean().optional() });
 export type Pendiente = z.infer<typeof pendienteSchema>;
@@ -127,58 +133,3 @@ export const mensajeActorSchema = z.discriminatedUnion('t', [
 export type MensajeActor =
   | Exclude<z.infer<typeof mensajeActorSchema>, { t: 'resultado' }>
   | { t: 'resultado'; actorId: string; tipo: (typeof OPERACIONES_ACTOR)[number]; resultado: Resultado };
-
-// ---------------------------------------------------------------- batches
-/**
- * Between the system's own processes a frame carries one message (a JSON object)
- * or a batch (a JSON array of them): what a sender had queued for the same peer at
- * once goes as one ZeroMQ message, so one wake of each side handles many (the
- * per-message cost is the wake, not the JSON). Order within a batch is the send
- * order. The PS⇄GC protocol is not batched: one request, one reply.
- */
-export const MAX_BATCH_ITEMS = 64;
-/** Largest batch frame a sender builds (receivers accept at least this much). */
-export const MAX_BATCH_BYTES = 128 * 1024;
-
-/** One message's body as it is, several as a JSON array (each body is already a JSON object). */
-export function encodeBatch(bodies: readonly string[]): string {
-  return bodies.length === 1 ? bodies[0]! : `[${bodies.join(',')}]`;
-}
-
-/**
- * The messages of a frame (one, or a batch), each checked with `schema`: the valid
- * ones, and how many items were not. A frame that is empty, too big, not JSON, or a
- * batch longer than MAX_BATCH_ITEMS yields none, counted as one malformed item
- * (undefined); an invalid item is returned as it came, so a caller can still tell
- * whom it concerned (e.g. its rid).
- */
-export function parseBatch<T>(schema: z.ZodType<T>, frame: Buffer | undefined, maxBytes: number): { items: T[]; malformed: unknown[] } {
-  if (!frame || frame.length === 0 || frame.length > maxBytes) return { items: [], malformed: [undefined] };
-  let obj: unknown;
-  try {
-    obj = JSON.parse(frame.toString('utf8'));
-  } catch {
-    return { items: [], malformed: [undefined] };
-  }
-  const list = Array.isArray(obj) ? obj : [obj];
-  if (list.length === 0 || list.length > MAX_BATCH_ITEMS) return { items: [], malformed: [undefined] };
-  const items: T[] = [];
-  const malformed: unknown[] = [];
-  for (const x of list) {
-    const r = schema.safeParse(x);
-    if (r.success) items.push(r.data);
-    else malformed.push(x);
-  }
-  return { items, malformed };
-}
-
-/** Parses a JSON frame with a schema; returns undefined (never throws) on any defect. */
-export function parseFrame<T>(schema: z.ZodType<T>, frame: Buffer | undefined, maxBytes = 1024 * 1024): T | undefined {
-  if (!frame || frame.length === 0 || frame.length > maxBytes) return undefined;
-  try {
-    const r = schema.safeParse(JSON.parse(frame.toString('utf8')));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { MENSAJES, type Codigo, type ErrorCode } from './codes.js';
+import { readFrame, type FrameDefect } from './frame.js';
 
 /** Larger requests are refused with SOLICITUD_INVALIDA before parsing. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -168,27 +169,34 @@ export function parseSolicitud(raw: Buffer | string, makeKey: () => string): Par
 
 export type DecodeResult = { ok: true; obj: object } | { ok: false; codigo: ErrorCode; mensaje: string };
 
+/** A request is a JSON object (its fields are checked once its operation is known). */
+const plainObject = z.custom<object>((o) => !!o && typeof o === 'object' && !Array.isArray(o));
+
+function defectMessage(d: FrameDefect): string {
+  switch (d.kind) {
+    case 'missing':
+    case 'empty':
+      return 'Mensaje vacío';
+    case 'too-big':
+      return `Mensaje demasiado grande (${d.bytes} bytes; máximo ${MAX_REQUEST_BYTES})`;
+    case 'not-json':
+      return 'El mensaje no es JSON válido';
+    case 'batch-size': // not a batch codec: never happens
+      return 'El mensaje debe ser un objeto JSON';
+  }
+}
+
 /**
- * The checks every request passes before its operation is known: size, JSON, an object.
- * `bytes`: the message's real size when `raw` is only its start (the HTTP gateway stops
- * buffering an oversized body), so the refusal names the size that was sent.
+ * The checks every request passes before its operation is known: size, JSON, an object
+ * (the one frame reader, frame.ts). `bytes`: the message's real size when `raw` is only
+ * its start (the HTTP gateway stops buffering an oversized body), so the refusal names
+ * the size that was sent.
  */
 export function decodeRequest(raw: Buffer | string, bytes?: number): DecodeResult {
-  const size = bytes ?? (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length);
-  if (size === 0) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'Mensaje vacío' };
-  if (size > MAX_REQUEST_BYTES) {
-    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: `Mensaje demasiado grande (${size} bytes; máximo ${MAX_REQUEST_BYTES})` };
-  }
-  let obj: unknown;
-  try {
-    obj = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
-  } catch {
-    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'El mensaje no es JSON válido' };
-  }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) {
-    return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: 'El mensaje debe ser un objeto JSON' };
-  }
-  return { ok: true, obj };
+  const [m] = readFrame(raw, { schema: plainObject, maxBytes: MAX_REQUEST_BYTES, bytes });
+  if (m?.ok) return { ok: true, obj: m.value };
+  const mensaje = m?.defect ? defectMessage(m.defect) : 'El mensaje debe ser un objeto JSON';
+  return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje };
 }
 
 /** The `id` and `clave` of a rejected message that are valid, so its error reply still echoes them. */

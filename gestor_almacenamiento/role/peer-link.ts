@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { Publisher, Subscriber } from 'zeromq';
 import { z } from 'zod';
 import type { Logger } from '../../common/logger.js';
-import { parseFrame } from '../../common/protocol/internal.js';
+import { parseFrame } from '../../common/protocol/frame.js';
 import type { SocketSecurity } from '../../common/socket-security.js';
 import { ESTADOS, type PeerBeat } from './machine.js';
 

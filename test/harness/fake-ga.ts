@@ -8,7 +8,8 @@ import { Router } from 'zeromq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import type { StorageClientConfig } from '../../common/config.js';
-import { gaRequestSchema, parseBatch, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/protocol/internal.js';
+import { parseBatch } from '../../common/protocol/frame.js';
+import { gaRequestSchema, type Fencing, type GaFailureCode, type GaRequest, type Pendiente } from '../../common/protocol/internal.js';
 import type { Resultado } from '../../common/protocol/ps-gc.js';
 
 export type FakeGaBehaviour =
