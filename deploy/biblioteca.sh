@@ -34,7 +34,7 @@ case "$cmd" in
   ps)
     exec node dist/solicitante/main.js "$@" ;;
   status)
-    exec node dist/scripts/status.js "$@" ;;
+    exec node dist/scripts/launcher/status.js "$@" ;;
   panel)
     # Its port is an argument (--puerto): the compose healthcheck passes it to `health`.
     exec node dist/panel/main.js "$@" ;;

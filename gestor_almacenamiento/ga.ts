@@ -55,7 +55,7 @@ export interface GaOptions {
 /** A pair member's role (RoleController.status), or a standalone GA's fixed one. */
 export type GaRoleStatus = Awaited<ReturnType<RoleController['status']>> | { rol: string; estado: 'ACTIVE'; activo: true; mode: 'standalone' };
 
-/** GET /status of a GA (scripts/status.ts, the launcher and the panel read it). */
+/** GET /status of a GA (scripts/launcher/status.ts, the launcher and the panel read it). */
 export interface GaStatus {
   proc: 'ga';
   rol: string;

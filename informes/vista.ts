@@ -5,7 +5,7 @@
  * drill, so the page's script (web/informe.js) only draws; pure, no I/O.
  */
 import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
-import type { BenchReport } from '../scripts/bench.js';
+import type { BenchReport } from '../scripts/bench/main.js';
 import type { DrillReport } from '../scripts/drill/report.js';
 import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
 import type { LoadReport } from '../solicitante/load.js';

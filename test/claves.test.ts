@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { curvePublicKey } from '../common/curve-keys.js';
-import { DEPLOYMENT_IDENTITIES, envPrefix } from '../scripts/deployment-keys.js';
+import { DEPLOYMENT_IDENTITIES, envPrefix } from '../scripts/launcher/deployment-keys.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist/scripts/claves.js');
+const CLI = path.join(ROOT, 'dist/scripts/launcher/claves.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'claves-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -40,7 +40,7 @@ describe('intArg', () => {
 describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist/)', () => {
   it('bench:saltos --n abc / --en-vuelo 0 exit at once with a usage error', async () => {
     for (const args of [['--n', 'abc'], ['--en-vuelo', '0'], ['--max-saltos', '-1']]) {
-      const r = await script('bench-hops.js', args);
+      const r = await script('bench/hops.js', args);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(/debe ser un entero ≥ 1/);
       expect(r.stdout).toBe('');
@@ -48,7 +48,7 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
   });
 
   it('status --timeout abc exits with a usage error', async () => {
-    const r = await script('status.js', ['--timeout', 'abc']);
+    const r = await script('launcher/status.js', ['--timeout', 'abc']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--timeout.*debe ser un entero ≥ 1/);
   });

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killNode, postmasterPid } from '../postgres/lifecycle.js';
 import { nodeLogFile } from '../postgres/node-config.js';
-import { LOCK_FILE } from '../scripts/launcher-lock.js';
-import { repoRoot } from '../scripts/local-system.js';
+import { LOCK_FILE } from '../scripts/launcher/lock.js';
+import { repoRoot } from '../scripts/launcher/local-system.js';
 import { FakeGc } from './harness/fake-gc.js';
 
 const dist = join(repoRoot(), 'dist');
@@ -56,7 +56,7 @@ describe('a closed stdout', () => {
   it('npm start | tee, then Ctrl-C: orderly stop, exit 0, lock removed, both PostgreSQL servers shut down cleanly', async () => {
     const dir = tempDir();
     // Its own process group, like a terminal's foreground job, so one SIGINT reaches all of it.
-    const child = spawn(process.execPath, [join(dist, 'scripts', 'start-local.js'), '--puertos-libres', '--actores', '1', '--data', dir], {
+    const child = spawn(process.execPath, [join(dist, 'scripts', 'launcher', 'main.js'), '--puertos-libres', '--actores', '1', '--data', dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -28,7 +28,7 @@ import dotenv from 'dotenv';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { ConfigError, KNOWN_VARIABLES, readConfig, type VariableName } from '../common/config.js';
 import { curvePublicKey } from '../common/curve-keys.js';
-import { DEPLOYMENT_IDENTITIES, envBlock, envBlockVariables, generateKeys } from '../scripts/deployment-keys.js';
+import { DEPLOYMENT_IDENTITIES, envBlock, envBlockVariables, generateKeys } from '../scripts/launcher/deployment-keys.js';
 import { drillEnvFile } from '../scripts/contenedores/sistema.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -773,7 +773,7 @@ describe('compose files (offline validation)', () => {
       expect(problemsOf((s) => { s.catalogo!.command = ['ga', 'cargar-catalogo']; })).toEqual(
         [expect.stringMatching(/needs 1 argument\(s\), got 0/)]);
       expect(problemsOf((s) => { s.status!.command = ['--gaa', 'http://x:1']; })).toEqual(
-        [expect.stringMatching(/'--gaa' is not an option of dist\/scripts\/status.js/)]);
+        [expect.stringMatching(/'--gaa' is not an option of dist\/scripts\/launcher\/status.js/)]);
       expect(problemsOf((s) => { s.ps!.command = ['carga', '--clientes', '5', '--duration', '10']; })).toEqual(
         [expect.stringMatching(/'--duration' is not an option of dist\/solicitante\/main.js carga/)]);
       expect(problemsOf((s) => { s.postgres!.command = ['serve', '--nombre', 'pc1']; })).toEqual(

@@ -209,7 +209,7 @@ describe('GA pair on one PostgreSQL', () => {
 
   it('npm run status prints one block per GA (role, state, PostgreSQL, peer heartbeat) and fails when none answers', async () => {
     const { p, b } = await startPair(await pairConfig());
-    const cli = fileURLToPath(new URL('../dist/scripts/status.js', import.meta.url));
+    const cli = fileURLToPath(new URL('../dist/scripts/launcher/status.js', import.meta.url));
     const run = promisify(execFile);
     const { stdout } = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${p.httpPort}`, '--ga', `http://127.0.0.1:${b.httpPort}`, '--no-gc']);
     const [bp, bb] = stdout.split('\n\n');

@@ -29,7 +29,7 @@ import { cloneStandby } from '../postgres/clone.js';
 import { killNode, killOnExit, startNode, startPrimary, stopNode } from '../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../postgres/rejoin.js';
-import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
+import { PC1, PC2, freePortOnAll } from '../scripts/launcher/hosts.js';
 import { clientConfig } from './harness/fake-ga.js';
 import { freePorts } from './harness/ports.js';
 

@@ -35,7 +35,7 @@ import { pgRole, promote } from '../postgres/admin.js';
 import { cloneStandby } from '../postgres/clone.js';
 import { killNode, killOnExit, startPrimary, stopNode } from '../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
-import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
+import { PC1, PC2, freePortOnAll } from '../scripts/launcher/hosts.js';
 import { freePorts } from './harness/ports.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -1,6 +1,6 @@
 /**
  * What npm start's banner promises, checked against a running launcher
- * (dist/scripts/start-local.js, two hosts, free ports, a temp data dir):
+ * (dist/scripts/launcher/main.js, two hosts, free ports, a temp data dir):
  * every HTTP URL it prints answers (the actors' too), the GC's on localhost;
  * its `npm run catalogo` command loads a file into that running system (the
  * README's GA command needs PGHOST/PGPORT and failed with ECONNREFUSED
@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killNode } from '../postgres/lifecycle.js';
-import { repoRoot } from '../scripts/local-system.js';
-import { SYSTEM_FILE } from '../scripts/system-file.js';
+import { repoRoot } from '../scripts/launcher/local-system.js';
+import { SYSTEM_FILE } from '../scripts/launcher/system-file.js';
 import { GcPipelineClient } from '../solicitante/gc-pipeline.js';
 
 const execP = promisify(execFile);
@@ -51,7 +51,7 @@ async function until(cond: () => boolean, timeoutMs: number, what: () => string)
 
 /** `npm run catalogo -- <file> --data <dir>`, run from another directory with a relative file name, as a user would. */
 async function catalogo(file: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
-  const r = await execP(process.execPath, [join(dist, 'scripts', 'catalogo.js'), file, '--data', dir], { cwd, env: { ...process.env, INIT_CWD: cwd }, timeout: 30_000 }).then(
+  const r = await execP(process.execPath, [join(dist, 'scripts', 'launcher', 'catalogo.js'), file, '--data', dir], { cwd, env: { ...process.env, INIT_CWD: cwd }, timeout: 30_000 }).then(
     (x) => ({ code: 0, out: x.stdout, err: x.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
   );
@@ -60,7 +60,7 @@ async function catalogo(file: string, cwd: string): Promise<{ code: number; out:
 
 describe("npm start's banner", () => {
   it('prints every HTTP URL (all answer; the GC on localhost) and a catalog command that loads into the running system', async () => {
-    launcher = spawn(process.execPath, [join(dist, 'scripts', 'start-local.js'), '--puertos-libres', '--actores', '1', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    launcher = spawn(process.execPath, [join(dist, 'scripts', 'launcher', 'main.js'), '--puertos-libres', '--actores', '1', '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     launcher.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     launcher.stderr!.on('data', (b: Buffer) => (out += b.toString()));

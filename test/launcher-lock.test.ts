@@ -1,5 +1,5 @@
 /**
- * The launcher lock (scripts/launcher-lock.ts): the staleness rule as a pure
+ * The launcher lock (scripts/launcher/lock.ts): the staleness rule as a pure
  * function, and the real lock file against real processes (a dead node, a live
  * non-node process, a reused pid, a live node).
  */
@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataDirLockedError, LOCK_FILE, acquireLauncherLock, isStale, parseOwner, procProbe, type LockOwner, type ProcProbe } from '../scripts/launcher-lock.js';
+import { DataDirLockedError, LOCK_FILE, acquireLauncherLock, isStale, parseOwner, procProbe, type LockOwner, type ProcProbe } from '../scripts/launcher/lock.js';
 
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
@@ -29,7 +29,7 @@ function started(cmd: string, args: string[]): ChildProcess {
   return c;
 }
 
-const owner = (pid: number, inicio?: string): LockOwner => ({ pid, inicio, fecha: '2026-11-23T10:00:00.000Z', comando: 'dist/scripts/start-local.js' });
+const owner = (pid: number, inicio?: string): LockOwner => ({ pid, inicio, fecha: '2026-11-23T10:00:00.000Z', comando: 'dist/scripts/launcher/main.js' });
 const probe = (p: Partial<ProcProbe>): ProcProbe => ({ alive: () => true, startTime: () => '100', isNode: () => true, ...p });
 const writeLock = (dir: string, o: LockOwner) => writeFileSync(join(dir, LOCK_FILE), JSON.stringify(o));
 const lockOwner = (dir: string) => parseOwner(readFileSync(join(dir, LOCK_FILE), 'utf8'));

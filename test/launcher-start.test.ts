@@ -1,5 +1,5 @@
 /**
- * `npm start` as a user runs it (dist/scripts/start-local.js, free ports, a temp
+ * `npm start` as a user runs it (dist/scripts/launcher/main.js, free ports, a temp
  * data dir): a second launcher on the same data dir refuses and leaves the first
  * one's PostgreSQL alone (two-hosts and single); a dead process is warned about
  * once; SIGINT and SIGHUP stop everything, PostgreSQL and children included,
@@ -11,10 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killNode, postmasterPid } from '../postgres/lifecycle.js';
-import { LOCK_FILE } from '../scripts/launcher-lock.js';
-import { repoRoot } from '../scripts/local-system.js';
+import { LOCK_FILE } from '../scripts/launcher/lock.js';
+import { repoRoot } from '../scripts/launcher/local-system.js';
 
-const launcher = join(repoRoot(), 'dist', 'scripts', 'start-local.js');
+const launcher = join(repoRoot(), 'dist', 'scripts', 'launcher', 'main.js');
 
 interface Launch {
   child: ChildProcess;

@@ -1,11 +1,11 @@
 /**
- * npm start's live status (scripts/status-view.ts): on a terminal a two-line block
+ * npm start's live status (scripts/launcher/status-view.ts): on a terminal a two-line block
  * redrawn in place, every line within the terminal's width (a wrapped line scrolls
  * the banner away on each redraw); elsewhere one plain line without escape codes.
  */
 import { describe, expect, it } from 'vitest';
 import type { GcStatus } from '../gestor_carga/gc.js';
-import { clearBlock, fitWidth, plainLine, redraw, statusLines, type StatusSnapshot } from '../scripts/status-view.js';
+import { clearBlock, fitWidth, plainLine, redraw, statusLines, type StatusSnapshot } from '../scripts/launcher/status-view.js';
 
 /** A busy two-hosts system mid-failover: long GA states, breakers open. */
 const gcStatus = {

@@ -1,5 +1,5 @@
 /**
- * npm start's status rules (scripts/start-local.ts): a dead process is warned
+ * npm start's status rules (scripts/launcher/main.ts): a dead process is warned
  * about once per change, not every 500 ms; the banner's `carga` suggestion uses
  * books with copies to spare from the demo catalog, never test-sistema's book.
  */
@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
 import { DEMO_ISBN } from '../solicitante/test-sistema.js';
-import { repoRoot } from '../scripts/local-system.js';
-import { loadSuggestion, processWarnings, type ProcesoVisto } from '../scripts/start-local.js';
-import { formatGcLoad } from '../scripts/status.js';
+import { repoRoot } from '../scripts/launcher/local-system.js';
+import { loadSuggestion, processWarnings, type ProcesoVisto } from '../scripts/launcher/main.js';
+import { formatGcLoad } from '../scripts/launcher/status.js';
 
 const proc = (name: string, running: boolean): ProcesoVisto => ({ name, running, logFile: `/logs/${name}.log` });
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../common/protocol/ps-gc.js';
-import { repoRoot } from '../scripts/local-system.js';
+import { repoRoot } from '../scripts/launcher/local-system.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 import { findPythonTools, requireTool, skipWithoutPython } from './harness/python.js';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';

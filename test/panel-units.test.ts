@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram, Registry } from 'prom-client';
 import { startHttpServer } from '../common/http-server.js';
-import { freePort } from '../scripts/free-port.js';
+import { freePort } from '../scripts/launcher/free-port.js';
 import { createLogger } from '../common/logger.js';
 import { changes } from '../panel/changes.js';
 import { PanelCollector, GC_LATENCY_METRIC } from '../panel/collector.js';

@@ -19,7 +19,7 @@ import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../postgres/rejoin.js';
 import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog } from '../gestor_almacenamiento/replication/sync-watchdog.js';
-import { PC1, PC2, freePortOnAll } from '../scripts/hosts.js';
+import { PC1, PC2, freePortOnAll } from '../scripts/launcher/hosts.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const timings: Record<string, number> = {};

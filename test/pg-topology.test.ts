@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import pg from 'pg';
-import { PC1, PC2 } from '../scripts/hosts.js';
+import { PC1, PC2 } from '../scripts/launcher/hosts.js';
 import { postmasterPid } from '../postgres/lifecycle.js';
 import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
 

@@ -1,11 +1,11 @@
 /**
- * CPU accounting from /proc (scripts/process-cpu.ts) on real processes: a busy
+ * CPU accounting from /proc (scripts/bench/process-cpu.ts) on real processes: a busy
  * child is charged its CPU; a parent's tree includes a child it already reaped
  * (how a PostgreSQL postmaster keeps the time of backends that exited).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpuPerOp, cpuSnapshot } from '../scripts/process-cpu.js';
+import { cpuPerOp, cpuSnapshot } from '../scripts/bench/process-cpu.js';
 
 const kids: ChildProcess[] = [];
 afterEach(() => {

@@ -14,8 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { freePort } from '../scripts/free-port.js';
-import { startLocalSystem, type HostName, type LocalSystem } from '../scripts/local-system.js';
+import { freePort } from '../scripts/launcher/free-port.js';
+import { startLocalSystem, type HostName, type LocalSystem } from '../scripts/launcher/local-system.js';
 import { runLoad } from '../solicitante/load.js';
 import { DRILL_ISBNS, DRILL_LIBROS } from './harness/drill.js';
 

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../scripts/bench.js';
-import { formatComparacion } from '../scripts/bench-gcs.js';
+import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../scripts/bench/main.js';
+import { formatComparacion } from '../scripts/bench/gcs.js';
 import { createPool } from '../gestor_almacenamiento/db.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
-const cli = fileURLToPath(new URL('../dist/scripts/status.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/scripts/launcher/status.js', import.meta.url));
 
 /** The targets status asked, from its --json output (exit 1 when none answers is fine here). */
 async function targets(args: string[]): Promise<Array<{ kind: string; url: string }>> {

@@ -1,5 +1,5 @@
 /**
- * One phase of the abuse campaign against a real local system (scripts/local-system.ts):
+ * One phase of the abuse campaign against a real local system (scripts/launcher/local-system.ts):
  *
  *  1. start the system (CURVE off: 'abierto'; CURVE on: 'seguro'), make a few real
  *     operations (they become the replays) and wait until nothing is pending;
@@ -25,8 +25,8 @@ import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol/ps-gc.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc.js';
-import type { ManagedProcess } from '../child-process.js';
-import { startLocalSystem, type LocalSystem, type Topology } from '../local-system.js';
+import type { ManagedProcess } from '../launcher/child-process.js';
+import { startLocalSystem, type LocalSystem, type Topology } from '../launcher/local-system.js';
 import { DEFAULT_LIMITS, alive, dataChecksums, replyCode, rssMiB, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
 import { TARGETS, generate, type Context, type Hostile, type HttpPort, type Target } from './generators.js';
 

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
 import { pgRole } from '../../postgres/admin.js';
-import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../local-system.js';
+import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../launcher/local-system.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';
-import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../deployment-keys.js';
+import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../launcher/deployment-keys.js';
 
 export type Host = 'pc1' | 'pc2' | 'pc3';
 export const HOSTS: readonly Host[] = ['pc1', 'pc2', 'pc3'];

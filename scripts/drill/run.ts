@@ -3,7 +3,7 @@
  * going (and the old primary's return, if the scenario has one), then the
  * checks. Returns the report; printing and files are the caller's job.
  */
-import type { HostName } from '../local-system.js';
+import type { HostName } from '../launcher/local-system.js';
 import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';
@@ -42,7 +42,7 @@ export interface DrillOutcome<S extends DrillSystem = DrillSystem> {
   scenario: Scenario<S>;
 }
 
-/** Runs `scenario`: one of SCENARIOS (scripts/drill.ts looks them up by name) or a caller's own, e.g. a test's. */
+/** Runs `scenario`: one of SCENARIOS (scripts/drill/main.ts looks them up by name) or a caller's own, e.g. a test's. */
 export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario<S>, o: DrillOptions): Promise<DrillOutcome<S>> {
   if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenario.name} needs the two-hosts topology`);
   const progress = o.progress ?? (() => undefined);

@@ -7,8 +7,8 @@
  * the new standby.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol/ps-gc.js';
-import type { ManagedProcess } from '../child-process.js';
-import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../local-system.js';
+import type { ManagedProcess } from '../launcher/child-process.js';
+import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../launcher/local-system.js';
 import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import type { DrillSystem, GaProbe } from './system.js';

@@ -1,12 +1,12 @@
 /**
  * What a drill needs of the system it runs on, whether its processes are local
- * children (scripts/local-system.ts) or containers (scripts/contenedores/):
+ * children (scripts/launcher/local-system.ts) or containers (scripts/contenedores/):
  * where the GC listens, each host's GA (its /status and /metrics), each
  * PostgreSQL node (connection and role) and a status of every node for the
  * report. LocalSystem has this shape already; the container system builds it.
  */
 import type { PgRoleInfo } from '../../postgres/admin.js';
-import type { HostName, PgInfo, PgNodeStatus, Topology } from '../local-system.js';
+import type { HostName, PgInfo, PgNodeStatus, Topology } from '../launcher/local-system.js';
 
 /** A GA as the drills watch it: its HTTP status and metrics. */
 export interface GaProbe {

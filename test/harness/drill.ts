@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
+import { startLocalSystem, type LocalSystem } from '../../scripts/launcher/local-system.js';
 import { tableRow, type DrillReport } from '../../scripts/drill/report.js';
 import { DRILL_CLIENT_ENV, restoreAfter, runDrill, type DrillOutcome } from '../../scripts/drill/run.js';
 import { SCENARIOS, type Scenario, type ScenarioName } from '../../scripts/drill/scenarios.js';

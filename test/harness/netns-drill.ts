@@ -1,6 +1,6 @@
 /**
  * Drills on real-network test hosts. As root, three network namespaces joined
- * by a bridge (scripts/netns.ts), addresses from 198.18.0.0/24 assigned here (first run: .1-.3):
+ * by a bridge (scripts/drill/netns.ts), addresses from 198.18.0.0/24 assigned here (first run: .1-.3):
  *   pc1 (198.18.0.1): PostgreSQL primary + GA primary
  *   pc2 (198.18.0.2): PostgreSQL streaming standby + GA backup
  *   pc3 (198.18.0.3): GC and every actor (the PS load runs in the test process,
@@ -20,9 +20,9 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postmasterPid } from '../../postgres/lifecycle.js';
-import type { ManagedProcess } from '../../scripts/child-process.js';
-import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
-import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/netns.js';
+import type { ManagedProcess } from '../../scripts/launcher/child-process.js';
+import { startLocalSystem, type LocalSystem } from '../../scripts/launcher/local-system.js';
+import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/drill/netns.js';
 import { gaWritesAdmitted } from '../../scripts/drill/ga-watch.js';
 import type { GaProbe } from '../../scripts/drill/system.js';
 import { DRILL_CLIENT_ENV } from '../../scripts/drill/run.js';
@@ -228,7 +228,7 @@ export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, re
 /**
  * The hooks every namespaced drill file needs: the network set up once per file (or the
  * loopback fallback), the link-cut scenario built for it, the network ALWAYS deleted in
- * afterAll (and by scripts/netns.ts on process exit), a fresh system per drill whose data
+ * afterAll (and by scripts/drill/netns.ts on process exit), a fresh system per drill whose data
  * and logs are kept when a test failed.
  */
 export function netDrillSuite(): {

@@ -1,4 +1,4 @@
-import { freePort } from '../../scripts/free-port.js';
+import { freePort } from '../../scripts/launcher/free-port.js';
 
 export { freePort };
 

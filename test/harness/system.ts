@@ -3,7 +3,7 @@
  * child processes) with the test's books as its catalog, plus direct SQL checks.
  */
 import pg from 'pg';
-import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../scripts/local-system.js';
+import { startLocalSystem, type LocalSystem, type LocalSystemOptions } from '../../scripts/launcher/local-system.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 
 export { effectLedgerMismatches, invariantViolations } from '../../gestor_almacenamiento/consistency.js';

@@ -8,26 +8,26 @@
  * `--topologia single` runs everything on one address with one PostgreSQL.
  * Data persists in .data/ between runs; Ctrl-C (or SIGTERM, or closing the
  * terminal: SIGHUP) stops everything in order. A second launcher on the same
- * data dir refuses to start (scripts/launcher-lock.ts).
+ * data dir refuses to start (scripts/launcher/lock.ts).
  */
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import pg from 'pg';
-import type { GcStatus } from '../gestor_carga/gc.js';
-import { readCatalogFile } from '../gestor_almacenamiento/catalog.js';
-import { intArg } from '../solicitante/cli-args.js';
-import { DEMO_ISBN } from '../solicitante/test-sistema.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
+import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
 import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';
 import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
-import { guardStdio } from '../common/stdio-guard.js';
+import { guardStdio } from '../../common/stdio-guard.js';
 import { freePort } from './free-port.js';
 import { panelProcess } from './panel-process.js';
-import { DEFAULT_PANEL_PORT } from '../panel/server.js';
+import { DEFAULT_PANEL_PORT } from '../../panel/server.js';
 import type { ManagedProcess } from './child-process.js';
 
 const out = (s: string) => process.stdout.write(s);

@@ -19,7 +19,7 @@
  * the business rules and the hops, which a second PostgreSQL and GA would only
  * slow down; `npm start` and the failover drills ask for 'two-hosts'.
  *
- * One launcher per data dir (scripts/launcher-lock.ts): a second start on a dir
+ * One launcher per data dir (scripts/launcher/lock.ts): a second start on a dir
  * in use refuses (DataDirLockedError) before touching anything, because
  * it would otherwise adopt, and on its way out stop, the first one's PostgreSQL.
  */
@@ -29,20 +29,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { LibroCatalogo } from '../gestor_almacenamiento/catalog.js';
-import { startEmbeddedPostgres } from '../postgres/embedded.js';
-import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
-import type { TipoActor } from '../common/protocol/internal.js';
-import { TIPO_CALCULO } from '../common/protocol/calc.js';
-import type { GcStatus } from '../gestor_carga/gc.js';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../postgres/admin.js';
-import { cloneStandby, waitStreaming, type CloneResult } from '../postgres/clone.js';
-import { isRunning, killNode, killOnExit, startNode, startPrimary, stopNode } from '../postgres/lifecycle.js';
-import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
-import { reclone, restartAsStandby } from '../postgres/rejoin.js';
+import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
+import { startEmbeddedPostgres } from '../../postgres/embedded.js';
+import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
+import type { TipoActor } from '../../common/protocol/internal.js';
+import { TIPO_CALCULO } from '../../common/protocol/calc.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
+import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
+import { cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
+import { isRunning, killNode, killOnExit, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
+import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
+import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
-import { acquireLauncherLock } from './launcher-lock.js';
+import { acquireLauncherLock } from './lock.js';
 import { PC1, PC2, freePortOnAll } from './hosts.js';
 import { curveEnv, generateKeys } from './deployment-keys.js';
 
@@ -82,7 +82,7 @@ export interface LocalSystemOptions {
   /** two-hosts: PostgreSQL replication run by the active GA (GA_REPLICACION); default async. */
   replicacion?: 'async' | 'sync';
   /**
-   * two-hosts on other addresses, e.g. real-network test hosts (scripts/netns.ts): each host's
+   * two-hosts on other addresses, e.g. real-network test hosts (scripts/drill/netns.ts): each host's
    * address and, optionally, the network namespace its processes and PostgreSQL run in. With
    * `clients`, a third host (named pc3) runs the (one) GC and every actor, so pc1 and pc2 hold only
    * the storage side. Namespaced hosts use the standard ports (each namespace has its own).
@@ -96,7 +96,7 @@ export interface LocalSystemOptions {
   signal?: AbortSignal;
   /**
    * CURVE on the internal sockets (GC PUB and backend, GA, GA peer link), with fresh
-   * key pairs made for this start (scripts/deployment-keys.ts), like a compose deployment.
+   * key pairs made for this start (scripts/launcher/deployment-keys.ts), like a compose deployment.
    */
   seguro?: boolean;
 }

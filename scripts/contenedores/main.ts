@@ -15,13 +15,13 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../solicitante/cli-args.js';
-import { repoRoot } from './local-system.js';
-import { takeOverSignals } from './signals.js';
-import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
-import { restoreAfter, runDrill } from './drill/run.js';
-import { ContainerSystem, HOSTS, type Host } from './contenedores/sistema.js';
-import { escenarios, ESCENARIOS_CONTENEDORES, type EscenarioContenedores } from './contenedores/escenarios.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { repoRoot } from '../launcher/local-system.js';
+import { takeOverSignals } from '../launcher/signals.js';
+import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';
+import { restoreAfter, runDrill } from '../drill/run.js';
+import { ContainerSystem, HOSTS, type Host } from './sistema.js';
+import { escenarios, ESCENARIOS_CONTENEDORES, type EscenarioContenedores } from './escenarios.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, rmSync, linkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { procFacts, procState, procStatFields } from '../common/proc.js';
+import { procFacts, procState, procStatFields } from '../../common/proc.js';
 
 export const LOCK_FILE = 'launcher.lock';
 

@@ -13,7 +13,7 @@
  * launcher's `--seguro` (fresh keys every start). Pure but for the randomness of
  * newCurveKeyPair.
  */
-import { newCurveKeyPair, type CurveKeyPair } from '../common/curve-keys.js';
+import { newCurveKeyPair, type CurveKeyPair } from '../../common/curve-keys.js';
 
 /** The identities of the pc1/pc2/pc3 compose deployment. */
 export const DEPLOYMENT_IDENTITIES = ['gc-pc1', 'gc-pc2', 'ga-pc1', 'ga-pc2', 'actores-pc1', 'actores-pc2', 'actores-pc3'] as const;

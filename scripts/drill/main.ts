@@ -12,14 +12,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../solicitante/cli-args.js';
-import { startLocalSystem, type LocalSystem } from './local-system.js';
-import { takeOverSignals } from './signals.js';
-import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './drill/report.js';
-import { DRILL_CLIENT_ENV, runDrill } from './drill/run.js';
-import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './drill/scenarios.js';
-import { escribirInformeHtml } from '../informes/escribir.js';
-import { guardStdio } from '../common/stdio-guard.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
+import { takeOverSignals } from '../launcher/signals.js';
+import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './report.js';
+import { DRILL_CLIENT_ENV, runDrill } from './run.js';
+import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.js';
+import { escribirInformeHtml } from '../../informes/escribir.js';
+import { guardStdio } from '../../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();

@@ -10,7 +10,7 @@
  * that exits moves its time from "live child" into its parent's cutime, so the
  * tree's total stays continuous across snapshots.
  */
-import { allPids, procStatFields } from '../common/proc.js';
+import { allPids, procStatFields } from '../../common/proc.js';
 
 /** Linux's USER_HZ: /proc reports times in 1/100 s on every architecture Node runs on. */
 const TICKS_PER_S = 100;

@@ -1,6 +1,6 @@
 /**
  * `npm run claves -- [--env <file>] [--reemplazar] [--stdout]`: the CURVE key
- * pairs of a compose deployment (scripts/deployment-keys.ts: each GC, each GA,
+ * pairs of a compose deployment (scripts/launcher/deployment-keys.ts: each GC, each GA,
  * the actors of each host), written as a block of CURVE_<IDENTITY>_PUBLIC /
  * _SECRET variables into the deployment's .env (default `.env` where you ran
  * npm), which the compose files turn into each container's ZMQ_CURVE_* settings.
@@ -12,8 +12,8 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { guardStdio } from '../common/stdio-guard.js';
-import { userPath } from '../common/user-path.js';
+import { guardStdio } from '../../common/stdio-guard.js';
+import { userPath } from '../../common/user-path.js';
 import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, hasKeys, withKeyBlock } from './deployment-keys.js';
 
 export class ClavesError extends Error {

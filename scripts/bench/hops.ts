@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { Dealer, Router } from 'zeromq';
-import { intArg } from '../solicitante/cli-args.js';
-import { freePort } from './free-port.js';
-import { guardStdio } from '../common/stdio-guard.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { freePort } from '../launcher/free-port.js';
+import { guardStdio } from '../../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();

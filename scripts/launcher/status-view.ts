@@ -7,7 +7,7 @@
  * up the screen on every redraw. Anywhere else (a pipe, a file) it is one plain
  * line with no escape codes.
  */
-import type { GcStatus } from '../gestor_carga/gc.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
 
 export interface GaStatusLite {
   rol?: string;

@@ -1,7 +1,7 @@
 /**
  * Benchmark: the whole system against its storage ceiling, same machine.
  *
- *   node dist/scripts/bench.js [--clientes 10] [--duracion 20] [--json out.json]
+ *   node dist/scripts/bench/main.js [--clientes 10] [--duracion 20] [--json out.json]
  *
  * 1. Starts the local system (embedded PostgreSQL, GA, GC, actors) with a
  *    bench catalog (one book per client, plenty of copies, so operations
@@ -14,7 +14,7 @@
  *    ratios, and writes a JSON report.
  *
  * Ctrl-C (SIGINT), SIGTERM or SIGHUP stop the system in order, remove its temp
- * dir and exit 128 + the signal's number (scripts/signals.ts).
+ * dir and exit 128 + the signal's number (scripts/launcher/signals.ts).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,21 +22,21 @@ import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import pg from 'pg';
-import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
-import { OPERACIONES_ACTOR, type Respuesta } from '../common/protocol/ps-gc.js';
-import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
-import { runLoad, type LoadOptions, type LoadReport } from '../solicitante/load.js';
-import type { GcCaller, NuevaSolicitud } from '../solicitante/types.js';
-import { idGenerator, newPsId } from '../solicitante/ids.js';
-import { formatProgress, latencyRow, table } from '../solicitante/load-report.js';
-import { intArg } from '../solicitante/cli-args.js';
-import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from './local-system.js';
+import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import { OPERACIONES_ACTOR, type Respuesta } from '../../common/protocol/ps-gc.js';
+import type { LatencyStats, LatencySummary } from '../../solicitante/latency.js';
+import { runLoad, type LoadOptions, type LoadReport } from '../../solicitante/load.js';
+import type { GcCaller, NuevaSolicitud } from '../../solicitante/types.js';
+import { idGenerator, newPsId } from '../../solicitante/ids.js';
+import { formatProgress, latencyRow, table } from '../../solicitante/load-report.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from '../launcher/local-system.js';
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { takeOverSignals } from './signals.js';
-import { escribirInformeHtml } from '../informes/escribir.js';
-import { guardStdio } from '../common/stdio-guard.js';
-import { formatCurveAb, runCurveAb, type CurveAbReport } from './bench-curve.js';
+import { takeOverSignals } from '../launcher/signals.js';
+import { escribirInformeHtml } from '../../informes/escribir.js';
+import { guardStdio } from '../../common/stdio-guard.js';
+import { formatCurveAb, runCurveAb, type CurveAbReport } from './curve.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -302,7 +302,7 @@ async function main(): Promise<void> {
     .option('--replicacion <modo>', "'async' o 'sync': pareja pc1/pc2 con standby en streaming (por defecto, un solo PostgreSQL sin standby)")
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
     .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
-    .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench-curve.ts)')
+    .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench/curve.ts)')
     .option('--rondas <n>', 'con --ab-curve: rondas ABBA', intArg(1), 2)
     .parse();
   const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas: number }>();

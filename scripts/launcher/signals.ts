@@ -13,7 +13,7 @@
  * bounded anyway (children SIGKILLed after a grace, PostgreSQL stop bounded).
  */
 import { constants } from 'node:os';
-import { guardStdio } from '../common/stdio-guard.js';
+import { guardStdio } from '../../common/stdio-guard.js';
 
 const TAKEN_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type TakenSignal = (typeof TAKEN_SIGNALS)[number];

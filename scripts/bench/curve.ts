@@ -5,14 +5,14 @@
  * (préstamo → renovación → devolución) goes to each in turn, in ABBA order over
  * `rondas` rounds so drift of the shared machine falls on both alike. Printed per
  * variant: throughput, p50/p99, and CPU µs per operation of every process (from
- * /proc, scripts/process-cpu.ts), then the CURVE/plain ratios. The idle system
+ * /proc, scripts/bench/process-cpu.ts), then the CURVE/plain ratios. The idle system
  * costs the measured one only its heartbeats.
  */
 import { randomBytes } from 'node:crypto';
-import { runLoad } from '../solicitante/load.js';
-import { table } from '../solicitante/load-report.js';
-import { cpuTargets } from './bench.js';
-import { startLocalSystem, type LocalSystem } from './local-system.js';
+import { runLoad } from '../../solicitante/load.js';
+import { table } from '../../solicitante/load-report.js';
+import { cpuTargets } from './main.js';
+import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import { cpuSnapshot } from './process-cpu.js';
 
 export interface CurveAbOptions {

@@ -10,15 +10,15 @@
  *   npm run status -- --json                         # raw /status documents
  *
  * Defaults: both GAs and both GCs of `npm start`'s two-hosts topology with its
- * standard ports (scripts/local-system.ts): GAs on :9570 of pc1's and pc2's own
+ * standard ports (scripts/launcher/local-system.ts): GAs on :9570 of pc1's and pc2's own
  * address; pc1's GC at 127.0.0.1:9555 (like its PS port), pc2's on its own address.
  * Any --ga replaces the GA list, any --gc the GC list.
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { intArg } from '../solicitante/cli-args.js';
+import { intArg } from '../../solicitante/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
-import { guardStdio } from '../common/stdio-guard.js';
+import { guardStdio } from '../../common/stdio-guard.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();

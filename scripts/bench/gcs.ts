@@ -2,7 +2,7 @@
  * `npm run bench:gcs`: latency of the same load through one GC and through two,
  * in one run of the two-hosts system (pc1 and pc2, a GC on each, both active).
  *
- *   node dist/scripts/bench-gcs.js [--clientes 10] [--duracion 15] [--rondas 2] [--json f]
+ *   node dist/scripts/bench/gcs.js [--clientes 10] [--duracion 15] [--rondas 2] [--json f]
  *
  * N closed-loop PS, each its own REQ socket (like N separate PS processes), the
  * préstamo → renovación → devolución sequence on a book of its own with plenty of
@@ -17,13 +17,13 @@ import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
-import { intArg } from '../solicitante/cli-args.js';
-import { runLoad, type LoadReport } from '../solicitante/load.js';
-import { formatPorGc, latencyRow, table } from '../solicitante/load-report.js';
-import type { LatencyStats } from '../solicitante/latency.js';
-import { repoRoot, startLocalSystem } from './local-system.js';
-import { takeOverSignals } from './signals.js';
+import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { runLoad, type LoadReport } from '../../solicitante/load.js';
+import { formatPorGc, latencyRow, table } from '../../solicitante/load-report.js';
+import type { LatencyStats } from '../../solicitante/latency.js';
+import { repoRoot, startLocalSystem } from '../launcher/local-system.js';
+import { takeOverSignals } from '../launcher/signals.js';
 
 type Fase = 'un GC' | 'dos GC';
 

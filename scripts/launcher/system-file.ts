@@ -9,7 +9,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { LocalSystem } from './local-system.js';
-import { isStale, parseOwner, procProbe, LOCK_FILE } from './launcher-lock.js';
+import { isStale, parseOwner, procProbe, LOCK_FILE } from './lock.js';
 
 export const SYSTEM_FILE = 'sistema.json';
 

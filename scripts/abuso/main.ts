@@ -15,14 +15,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { guardStdio } from '../common/stdio-guard.js';
-import { userPath } from '../common/user-path.js';
-import { intArg } from '../solicitante/cli-args.js';
-import { table } from '../solicitante/load-report.js';
-import { runPhase, type Modo, type PhaseReport } from './abuso/campaign.js';
-import { TARGETS, type Target } from './abuso/generators.js';
-import { repoRoot, type LocalSystem, type Topology } from './local-system.js';
-import { takeOverSignals } from './signals.js';
+import { guardStdio } from '../../common/stdio-guard.js';
+import { userPath } from '../../common/user-path.js';
+import { intArg } from '../../solicitante/cli-args.js';
+import { table } from '../../solicitante/load-report.js';
+import { runPhase, type Modo, type PhaseReport } from './campaign.js';
+import { TARGETS, type Target } from './generators.js';
+import { repoRoot, type LocalSystem, type Topology } from '../launcher/local-system.js';
+import { takeOverSignals } from '../launcher/signals.js';
 
 export function formatPhase(r: PhaseReport): string {
   const fmt = (n: number | null) => (n === null ? '—' : n.toFixed(0));
