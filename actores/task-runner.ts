@@ -1,13 +1,14 @@
 /**
- * Runs an actor's tasks through the GA, at most `concurrency` at a time, and turns
- * every outcome — including failures — into a Resultado for the GC.
- * No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
+ * Runs a library actor's tasks through the GA (concurrency, duplicates and origins:
+ * work-queue.ts) and turns every outcome — including failures — into a Resultado for
+ * the GC. No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
  */
 import { now, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol/ps-gc.js';
 import { ProtocolError } from '../common/errors.js';
 import { MENSAJES } from '../common/protocol/codes.js';
 import type { Tarea } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
+import { WorkQueue } from './work-queue.js';
 
 export interface TaskRunnerDeps {
   aplicar(op: OperacionSolicitada): Promise<Resultado>;
@@ -27,90 +28,27 @@ export function failureResultado(op: OperacionSolicitada, err: unknown): Resulta
   return { id: op.id, operacion: op.operacion, exito: false, codigo, mensaje: MENSAJES[codigo], datos: {}, fechaOperacion: now() };
 }
 
-export class TaskRunner {
-  private readonly queue: Tarea[] = [];
-  /**
-   * Ids running or queued, with the GCs (by index) that sent them: a copy of a task already
-   * here (re-published, or sent by another GC after a PS failed over) is not run twice,
-   * but the result goes to every GC that asked.
-   */
-  private readonly ids = new Map<string, Set<number>>();
-  private running = 0;
-  private idleWaiters: Array<() => void> = [];
-  completed = 0;
-  failed = 0;
-
-  constructor(private readonly d: TaskRunnerDeps) {}
-
-  /** Tasks accepted and not yet reported (what the heartbeat announces as enCurso). */
-  get inFlight(): number {
-    return this.ids.size;
-  }
-
-  submit(t: Tarea, origin = 0): 'started' | 'queued' | 'duplicate' {
-    const origins = this.ids.get(t.id);
-    if (origins) {
-      origins.add(origin);
-      return 'duplicate';
-    }
-    this.ids.set(t.id, new Set([origin]));
-    if (this.running < this.d.concurrency) {
-      this.run(t);
-      return 'started';
-    }
-    this.queue.push(t);
-    return 'queued';
-  }
-
-  /** Resolves when nothing is running or queued. */
-  idle(): Promise<void> {
-    if (this.ids.size === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
-  }
-
-  /** Forgets queued tasks (shutdown); the GC re-publishes them elsewhere. */
-  dropQueued(): number {
-    const n = this.queue.length;
-    for (const t of this.queue.splice(0)) this.ids.delete(t.id);
-    this.checkIdle();
-    return n;
-  }
-
-  private run(t: Tarea): void {
-    this.running++;
-    const t0 = performance.now();
-    const op = soloOperacion(t);
-    this.d
-      .aplicar(op)
-      .then(
-        (r) => {
-          this.completed++;
-          return { ...r, id: r.id ?? op.id };
-        },
-        (err: unknown) => {
-          this.failed++;
-          this.d.log.warn({ err, opId: op.id, intento: t.intento }, 'applying task failed');
-          return failureResultado(op, err);
-        },
-      )
-      .then((r) => {
-        this.d.log.debug({ opId: op.id, codigo: r.codigo, estado: r.estado, intento: t.intento }, 'task done');
-        try {
-          this.d.report(r, t, performance.now() - t0, [...(this.ids.get(t.id) ?? [])]);
-        } catch (err) {
-          this.d.log.error({ err, opId: op.id }, 'reporting a result failed');
-        }
-      })
-      .finally(() => {
-        this.running--;
-        this.ids.delete(t.id);
-        const next = this.queue.shift();
-        if (next) this.run(next);
-        this.checkIdle();
-      });
-  }
-
-  private checkIdle(): void {
-    if (this.ids.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+/** A library actor's tasks: each applied once through the GA, every outcome (failures too) a Resultado. */
+export class TaskRunner extends WorkQueue<Tarea, Resultado> {
+  constructor(d: TaskRunnerDeps) {
+    super({
+      concurrency: d.concurrency,
+      log: d.log,
+      report: d.report,
+      work: (t) => {
+        const op = soloOperacion(t);
+        return d.aplicar(op).then(
+          (r) => {
+            const outcome = { ...r, id: r.id ?? op.id };
+            d.log.debug({ opId: op.id, codigo: outcome.codigo, estado: outcome.estado, intento: t.intento }, 'task done');
+            return { outcome, ok: true };
+          },
+          (err: unknown) => {
+            d.log.warn({ err, opId: op.id, intento: t.intento }, 'applying task failed');
+            return { outcome: failureResultado(op, err), ok: false };
+          },
+        );
+      },
+    });
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * What every actor does with the tasks it receives, whatever they are: runs them
+ * at most `concurrency` at a time, queues the rest, runs a copy of a task already
+ * here (re-published, or sent by another GC after a PS failed over) only once but
+ * reports its outcome to every GC that sent it, and tells when it is idle.
+ * The library actors' TaskRunner (task-runner.ts) and the calculo actors'
+ * CalcRunner (calc-runner.ts) only say how one task is done.
+ * No sockets: `work` and `report` are plain functions, so tests drive it directly.
+ */
+import type { Logger } from '../common/logger.js';
+
+export interface WorkQueueDeps<T extends { id: string }, R> {
+  /** Does one task. Never rejects: a failure is an outcome too (`ok: false`, counted as failed). */
+  work(t: T): Promise<{ outcome: R; ok: boolean }>;
+  /** `origins`: every GC (by link index) that handed this task over while it ran (each gets the outcome). */
+  report(outcome: R, t: T, ms: number, origins: number[]): void;
+  concurrency: number;
+  log: Logger;
+}
+
+export class WorkQueue<T extends { id: string }, R> {
+  private readonly queue: T[] = [];
+  /** Ids running or queued, with the GCs (by index) that sent them. */
+  private readonly ids = new Map<string, Set<number>>();
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+  completed = 0;
+  failed = 0;
+
+  constructor(private readonly d: WorkQueueDeps<T, R>) {}
+
+  /** Tasks accepted and not yet reported (what the heartbeat announces as `enCurso`). */
+  get inFlight(): number {
+    return this.ids.size;
+  }
+
+  submit(t: T, origin = 0): 'started' | 'queued' | 'duplicate' {
+    const origins = this.ids.get(t.id);
+    if (origins) {
+      origins.add(origin);
+      return 'duplicate';
+    }
+    this.ids.set(t.id, new Set([origin]));
+    if (this.running < this.d.concurrency) {
+      this.run(t);
+      return 'started';
+    }
+    this.queue.push(t);
+    return 'queued';
+  }
+
+  /** Resolves when nothing is running or queued. */
+  idle(): Promise<void> {
+    if (this.ids.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Forgets queued tasks (shutdown); the GC re-publishes them elsewhere. */
+  dropQueued(): number {
+    const n = this.queue.length;
+    for (const t of this.queue.splice(0)) this.ids.delete(t.id);
+    this.checkIdle();
+    return n;
+  }
+
+  private run(t: T): void {
+    this.running++;
+    const t0 = performance.now();
+    this.d
+      .work(t)
+      .then(({ outcome, ok }) => {
+        if (ok) this.completed++;
+        else this.failed++;
+        try {
+          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(t.id) ?? [])]);
+        } catch (err) {
+          this.d.log.error({ err, tarea: t.id }, 'reporting a result failed');
+        }
+      })
+      .finally(() => {
+        this.running--;
+        this.ids.delete(t.id);
+        const next = this.queue.shift();
+        if (next) this.run(next);
+        this.checkIdle();
+      });
+  }
+
+  private checkIdle(): void {
+    if (this.ids.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
