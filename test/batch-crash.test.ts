@@ -9,8 +9,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
-import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { effectLedgerMismatches, invariantViolations, startTestSystem, type TestSystem } from './harness/system.js';
 import { runWorkload, type WorkloadResult } from './harness/workload.js';
+import { eventually } from './harness/eventually.js';
 
 const ISBNS = Array.from({ length: 6 }, (_, i) => `978-2-00-00000${i + 1}-0`);
 let sys: TestSystem | undefined;
@@ -42,7 +43,7 @@ describe('a crash with a batch in flight', () => {
     const load = runWorkload(s, { clients: 16, durationMs: 6000, isbns: ISBNS, prefix: 'lote-actor' });
     // 'concentrada' sends everything to actor-1: wait until it holds several tasks and batches arrived.
     const victim = s.actors.find((a) => a.spec.name === 'actor-1')!;
-    await waitFor(async () => ((await victim.status<{ enCurso: number }>())?.enCurso ?? 0) >= 3, 10_000, 'several tasks in flight at actor-1');
+    await eventually('several tasks in flight at actor-1', async () => ((await victim.status<{ enCurso: number }>())?.enCurso ?? 0) >= 3, 10_000);
     const gc = (await s.gc.status<GcStatus>())!;
     expect(gc.publicadas.mensajes).toBeGreaterThan(gc.publicadas.envios); // tasks went out in batches
     await victim.stop('SIGKILL');
@@ -68,7 +69,7 @@ describe('a crash with a batch in flight', () => {
       const n = (le: string) => Number(new RegExp(`^ga_write_batch_size_bucket\\{le="${le}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
       return Number(/^ga_write_batch_size_count\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0) - n('1');
     };
-    await waitFor(async () => (await multiWriteBatches()) >= 5, 15_000, 'group commits of several writes at the GA');
+    await eventually('group commits of several writes at the GA', async () => (await multiWriteBatches()) >= 5, 15_000);
     await ga.kill();
     const w = await load;
     expect(w.replies.length).toBeGreaterThan(100);

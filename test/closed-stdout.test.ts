@@ -16,6 +16,7 @@ import { nodeLogFile } from '../postgres/node-config.js';
 import { LOCK_FILE } from '../scripts/launcher/lock.js';
 import { repoRoot } from '../scripts/launcher/local-system.js';
 import { FakeGc } from './harness/fake-gc.js';
+import { eventually } from './harness/eventually.js';
 
 const dist = join(repoRoot(), 'dist');
 const dirs: string[] = [];
@@ -44,14 +45,6 @@ afterAll(async () => {
   }
 }, 60_000);
 
-async function until(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('a closed stdout', () => {
   it('npm start | tee, then Ctrl-C: orderly stop, exit 0, lock removed, both PostgreSQL servers shut down cleanly', async () => {
     const dir = tempDir();
@@ -66,10 +59,10 @@ describe('a closed stdout', () => {
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await until(() => out.includes('Sistema listo.') || child.exitCode !== null, 180_000, () => `the launcher to be ready:\n${out}${err}`);
+    await eventually(() => `the launcher to be ready:\n${out}${err}`, () => out.includes('Sistema listo.') || child.exitCode !== null, 180_000);
     expect(out).toContain('Sistema listo.');
     // Not a terminal: the status comes as plain lines, no escape codes or carriage returns.
-    await until(() => /\d\d:\d\d:\d\d {2}\d+ sol\/s/.test(out), 15_000, () => `a status line:\n${out}`);
+    await eventually(() => `a status line:\n${out}`, () => /\d\d:\d\d:\d\d {2}\d+ sol\/s/.test(out), 15_000);
     expect(out).not.toMatch(/[\x1b\r]/);
     const pgDirs = [join(dir, 'pc1', 'pg'), join(dir, 'pc2', 'pg')];
     expect(pgDirs.map((d) => postmasterPid(d)).every((p) => p !== undefined)).toBe(true);

@@ -16,6 +16,7 @@ import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import { newCurveKeyPair } from '../common/curve-keys.js';
 import { SocketSecurity } from '../common/socket-security.js';
 import type { Respuesta } from '../common/protocol/ps-gc.js';
+import { eventually } from './harness/eventually.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -27,14 +28,6 @@ afterEach(async () => {
     }
   }
 });
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Counts what a raw subscriber receives, until closed. */
 function countReceived(sub: Subscriber): { n: number } {
@@ -69,7 +62,7 @@ describe('CURVE on the GC PUB and backend', () => {
     const actorCfg = readConfig(ACTOR_VARS, { ...timing, GC_PUB_ENDPOINT: ep.pub, GC_BACKEND_ENDPOINT: ep.back });
     const real = await startActor({ ...actorCfg, ACTOR_TIPOS: ['prestamo'], ACTOR_ID: 'real-1' }, log, { storage: st, security: new SocketSecurity({ secretKey: actorKey.secretKey, serverKeys }) });
     cleanups.push(() => real.kill());
-    await until(() => gc.status().actoresVivos.prestamo === 1, 10_000, 'the allowed actor live');
+    await eventually('the allowed actor live', () => gc.status().actoresVivos.prestamo === 1, 10_000);
 
     // An actor with a key of its own (and the GC's real public key), one with no CURVE at all,
     // and raw subscribers on every topic and on the real actor's topic.
@@ -91,7 +84,7 @@ describe('CURVE on the GC PUB and backend', () => {
     cleanups.push(() => forger.close());
     await forger.send(JSON.stringify({ t: 'hola', actorId: 'falso', tipo: 'prestamo', pid: 1 }));
 
-    await until(() => (gcSecurity.refused()['gc-pub'] ?? 0) >= 2 && (gcSecurity.refused()['gc-backend'] ?? 0) >= 1, 10_000, 'refused handshakes on both sockets');
+    await eventually('refused handshakes on both sockets', () => (gcSecurity.refused()['gc-pub'] ?? 0) >= 2 && (gcSecurity.refused()['gc-backend'] ?? 0) >= 1, 10_000);
 
     // The system works through the allowed actor; nobody else sees a task.
     const N = 20;

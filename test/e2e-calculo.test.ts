@@ -13,8 +13,9 @@ import { MAX_N_SUMA_CUADRADOS } from '../common/protocol/calc.js';
 import type { ManagedProcess } from '../scripts/launcher/child-process.js';
 import { repoRoot } from '../scripts/launcher/local-system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
-import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { startTestSystem, type TestSystem } from './harness/system.js';
 import type { NuevaPeticion } from '../solicitante/types.js';
+import { eventually } from './harness/eventually.js';
 
 const run = promisify(execFile);
 const DEADLINE_MS = 1500;
@@ -160,7 +161,7 @@ describe('suma_cuadrados: scatter/gather over the live calculo actors', () => {
 
     process.kill(victim!.pid!, 'SIGCONT');
     frozen.delete(victim!.pid!);
-    await waitFor(async () => (await sys.gc.status<GcStatus>())?.calculo.actoresVivos === 3, 10_000, 'the thawed actor live again');
+    await eventually('the thawed actor live again', async () => (await sys.gc.status<GcStatus>())?.calculo.actoresVivos === 3, 10_000);
   });
 
   it('an actor killed mid-run: its part goes to another live actor at once, and the result is exact', async () => {
@@ -169,7 +170,7 @@ describe('suma_cuadrados: scatter/gather over the live calculo actors', () => {
     // Frozen first, so its part is certainly still out when it dies.
     freeze(victim);
     const reply = send({ operacion: 'suma_cuadrados', n: 3_000_001 });
-    await waitFor(async () => (await sys.gc.status<GcStatus>())?.calculo.tareas.enviada === 1, 5000, 'the parts of the others done, the victim\'s out');
+    await eventually('the parts of the others done, the victim\'s out', async () => (await sys.gc.status<GcStatus>())?.calculo.tareas.enviada === 1, 5000);
     const killedAt = Date.now();
     await victim.kill();
     frozen.delete(victim.pid!);

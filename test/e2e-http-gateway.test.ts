@@ -11,8 +11,9 @@ import { Dealer, Subscriber } from 'zeromq';
 import { encode } from '../common/protocol/ps-gc.js';
 import { tareaCalculoSchema } from '../common/protocol/calc.js';
 import { MAX_BATCH_BYTES, parseBatch } from '../common/protocol/frame.js';
-import { startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { startTestSystem, type TestSystem } from './harness/system.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
+import { eventually } from './harness/eventually.js';
 
 const UNICO = '978-0-00-000001-1'; // 1 copy
 const OTRO = '978-0-00-000002-2'; // 2 copies
@@ -94,7 +95,7 @@ describe('HTTP gateway', () => {
     // Async by default: recorded, applied later.
     const devolucion = await post({ operacion: 'devolucion', isbn: UNICO, usuario: 'u1', clave: 'http-2' });
     expect(devolucion).toMatchObject({ status: 202, body: { codigo: 'ACEPTADO' } });
-    await waitFor(async () => (await call('GET', '/operaciones/http-2')).body.datos.estado === 'COMPLETADA', 10_000, 'the devolución applied');
+    await eventually('the devolución applied', async () => (await call('GET', '/operaciones/http-2')).body.datos.estado === 'COMPLETADA', 10_000);
     // A calculation with no calculo actor: unavailable.
     const calc = await post({ operacion: 'suma', a: 1, b: 2 });
     expect(calc).toMatchObject({ status: 503, body: { codigo: 'SIN_ACTORES' } });
@@ -156,7 +157,7 @@ describe('HTTP gateway', () => {
         // closed
       }
     })();
-    await waitFor(async () => (await sys.gc.status<GcStatus>())?.calculo.actoresVivos === 1, 10_000, 'the faulty actor live');
+    await eventually('the faulty actor live', async () => (await sys.gc.status<GcStatus>())?.calculo.actoresVivos === 1, 10_000);
 
     const r = await post({ operacion: 'suma_cuadrados', n: 10 });
     expect(r.status).toBe(500);

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { runLines } from '../solicitante/file-mode.js';
-import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { effectLedgerMismatches, invariantViolations, startTestSystem, type TestSystem } from './harness/system.js';
+import { eventually } from './harness/eventually.js';
 
 const LIBRO = '978-0-00-000001-1'; // 3 copies
 const UNICO = '978-0-00-000002-2'; // 1 copy
@@ -37,10 +38,10 @@ const disponibles = async (isbn: string) =>
 async function completed(id: string): Promise<Respuesta> {
   const c = sys.client();
   let last!: Respuesta;
-  await waitFor(async () => {
+  await eventually(`operation ${id} to complete`, async () => {
     last = await c.send({ operacion: 'estado', id });
     return last.datos.estado !== 'PENDIENTE';
-  }, 10_000, `operation ${id} to complete`);
+  }, 10_000);
   return last;
 }
 

@@ -13,6 +13,7 @@ import { startGa, type GaHandle } from '../gestor_almacenamiento/ga.js';
 import { migrate } from '../gestor_almacenamiento/migrate.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: 'silent' });
 const WINDOW_MS = 3000;
@@ -78,23 +79,15 @@ const sessionsEstablished = async () => Number((await observer.query<{ n: string
 
 const adminBackends = async () => Number((await observer.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'biblioteca-admin'")).rows[0]!.n);
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('idle GA pair: PostgreSQL admin connections', () => {
   it('probes, /status polled 5×/s on both GAs and the sync watchdog open (almost) no new sessions; close leaves none', async () => {
     const { p, b } = await startPair();
-    await until('primary ACTIVE with its sync watchdog, backup PASSIVE', async () => {
+    await eventually('primary ACTIVE with its sync watchdog, backup PASSIVE', async () => {
       const [sp, sb] = await Promise.all([status(p), status(b)]);
       return sp.role.estado === 'ACTIVE' && sp.replicacion.mode !== 'inactive' && sb.role.estado === 'PASSIVE';
-    });
+    }, 10_000);
     await sleep(1000); // settle: migrations, pool and first checks done
 
     const before = await sessionsEstablished();
@@ -114,6 +107,6 @@ describe('idle GA pair: PostgreSQL admin connections', () => {
 
     expect(await adminBackends()).toBeGreaterThan(0);
     await Promise.all(open.splice(0).map((g) => g.close()));
-    await until('no admin connection left after the GAs closed', async () => (await adminBackends()) === 0, 3000);
+    await eventually('no admin connection left after the GAs closed', async () => (await adminBackends()) === 0, 3000);
   });
 });

@@ -22,6 +22,7 @@ import type { Estado } from '../gestor_almacenamiento/role/machine.js';
 import { clientConfig } from './harness/fake-ga.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: 'silent' });
 const PEER_TIMEOUT_MS = 1000;
@@ -85,15 +86,6 @@ function client(endpoints: string[]): StorageClient {
   return c;
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - t0;
-}
-
 const estado = (g: GaHandle): Estado => g.role!.machine.state;
 
 async function rawCall(endpoint: string, body: object): Promise<GaReply> {
@@ -121,7 +113,7 @@ const op = (prefix: string): OperacionSolicitada => {
 async function startPair(c: PairConfig): Promise<{ p: GaHandle; b: GaHandle }> {
   const p = await ga(c.primary);
   const b = await ga(c.backup);
-  await until('primary ACTIVE and backup PASSIVE', () => estado(p) === 'ACTIVE' && estado(b) === 'PASSIVE');
+  await eventually('primary ACTIVE and backup PASSIVE', () => estado(p) === 'ACTIVE' && estado(b) === 'PASSIVE', 10_000);
   return { p, b };
 }
 
@@ -172,13 +164,15 @@ describe('GA pair on one PostgreSQL', () => {
     const workers = Array.from({ length: 4 }, worker);
     let takeoverMs: number;
     try {
-      await until('some load on the primary', () => acked.length >= 50);
+      await eventually('some load on the primary', () => acked.length >= 50, 10_000);
       killedAt = Date.now();
       await p.abort();
-      takeoverMs = await until('backup ACTIVE', () => estado(b) === 'ACTIVE', 10_000);
-      await until('service back', () => firstOkAfterKill > 0, 10_000);
+      const tKill = Date.now();
+      await eventually('backup ACTIVE', () => estado(b) === 'ACTIVE', 10_000);
+      takeoverMs = Date.now() - tKill;
+      await eventually('service back', () => firstOkAfterKill > 0, 10_000);
       const n = acked.length;
-      await until('more load on the backup', () => acked.length >= n + 50);
+      await eventually('more load on the backup', () => acked.length >= n + 50, 10_000);
     } finally {
       // Also on failure: workers left running would spin on the closed client and starve the cleanup.
       stop = true;
@@ -239,7 +233,7 @@ describe('GA pair on one PostgreSQL', () => {
     expect(estado(b)).toBe('ACTIVE');
 
     const p2 = await ga(cfg.primary);
-    await until('restarted primary hears the active backup', () => estado(p2) !== 'PRIMARY', 5000);
+    await eventually('restarted primary hears the active backup', () => estado(p2) !== 'PRIMARY', 5000);
     for (let i = 0; i < 30; i++) {
       expect((await c.aplicar(op('ret'))).codigo).toBe('APROBADO');
       await new Promise((r) => setTimeout(r, 20));

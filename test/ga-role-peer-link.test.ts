@@ -8,6 +8,7 @@ import { Publisher } from 'zeromq';
 import { startPeerLink, type PeerLink } from '../gestor_almacenamiento/role/peer-link.js';
 import type { PeerBeat } from '../gestor_almacenamiento/role/machine.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: 'silent' });
 const open: { close(): unknown }[] = [];
@@ -16,14 +17,6 @@ afterEach(async () => {
 });
 
 const state = (over: Partial<PeerBeat> = {}): PeerBeat => ({ rol: 'primary', estado: 'ACTIVE', activo: true, timeline: 1, pgInRecovery: false, pgOk: true, ...over });
-
-async function until(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function link(bind: number, peer: number, s: () => PeerBeat, got: PeerBeat[]): Promise<PeerLink> {
   const l = await startPeerLink({ bind: `tcp://127.0.0.1:${bind}`, peer: `tcp://127.0.0.1:${peer}`, heartbeatMs: 20, state: s, onBeat: (b) => got.push(b), log });
@@ -39,12 +32,12 @@ describe('peer link', () => {
     let bState = state({ rol: 'backup', estado: 'BACKUP', activo: false, pgInRecovery: true });
     await link(a!, b!, () => state(), gotA);
     const lb = await link(b!, a!, () => bState, gotB);
-    await until(() => gotA.length > 2 && gotB.length > 2);
+    await eventually('condition', () => gotA.length > 2 && gotB.length > 2, 3000);
     expect(gotB.at(-1)).toEqual(state());
     expect(gotA.at(-1)).toEqual(bState);
     bState = { ...bState, estado: 'PASSIVE' };
     lb.publishNow();
-    await until(() => gotA.at(-1)?.estado === 'PASSIVE');
+    await eventually('condition', () => gotA.at(-1)?.estado === 'PASSIVE', 3000);
   });
 
   it('ignores its own beats when pointed at itself', async () => {

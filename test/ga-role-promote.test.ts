@@ -32,6 +32,7 @@ import { reclone, restartAsStandby } from '../postgres/rejoin.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/launcher/hosts.js';
 import { clientConfig } from './harness/fake-ga.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const PEER_TIMEOUT_MS = 1000;
@@ -46,19 +47,6 @@ let cfg2: Cfg;
 let ga1: GaHandle | undefined;
 let ga2: GaHandle | undefined;
 let client: StorageClient;
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if (await cond()) return Date.now() - t0;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function withDb<T>(conn: PgConn, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ ...conn, connectionTimeoutMillis: 2000 });
@@ -177,8 +165,8 @@ beforeAll(async () => {
   cfg2 = gaConfig('backup', PC2, PC1, [p2[0]!, p2[1]!, p2[2]!, p1[2]!], pgPort, 'pc1');
   ga1 = await startGa(cfg1, log, { healthProbeMs: 200 });
   ga2 = await startGa(cfg2, log, { healthProbeMs: 200 });
-  await until('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE');
-  await until('sync replication on pc1', async () => (await status(ga1!, PC1)).replicacion.mode === 'sync');
+  await eventually('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE', 10_000);
+  await eventually('sync replication on pc1', async () => (await status(ga1!, PC1)).replicacion.mode === 'sync', 10_000);
   client = createStorageClient(clientConfig([ga1.endpoint, ga2.endpoint], { GA_TIMEOUT_MS: 500, GA_MAX_ATTEMPTS: 20 }), log);
 });
 
@@ -196,17 +184,17 @@ afterAll(async () => {
 describe.sequential('GA pair over streaming replication on two simulated hosts', () => {
   it("pc1's storage side dies: the backup promotes its standby and writes continue on timeline 2", async () => {
     const l = load('a');
-    await until('load on pc1', () => l.acked.length >= 50);
+    await eventually('load on pc1', () => l.acked.length >= 50, 10_000);
     const t0 = Date.now();
     await Promise.all([killNode(pc1.dataDir), ga1!.abort()]);
     l.mark();
     ga1 = undefined;
-    await until('backup ACTIVE', () => estado(ga2) === 'ACTIVE', 15_000);
+    await eventually('backup ACTIVE', () => estado(ga2) === 'ACTIVE', 15_000);
     timings.storageHostKillToActiveMs = Date.now() - t0;
-    await until('service back', () => l.recoveredMs() !== undefined, 15_000);
+    await eventually('service back', () => l.recoveredMs() !== undefined, 15_000);
     timings.storageHostKillToFirstOkMs = l.recoveredMs()!;
     const n = l.acked.length;
-    await until('more load on pc2', () => l.acked.length >= n + 50);
+    await eventually('more load on pc2', () => l.acked.length >= n + 50, 10_000);
     await l.stop();
 
     expect(l.failures).toEqual([]);
@@ -227,8 +215,8 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
 
     const l = load('b');
     ga1 = await startGa(cfg1, log, { healthProbeMs: 200 });
-    await until('restarted GA primary fenced', () => estado(ga1) === 'FENCED', 5000);
-    await until('some load', () => l.acked.length >= 100);
+    await eventually('restarted GA primary fenced', () => estado(ga1) === 'FENCED', 5000);
+    await eventually('some load', () => l.acked.length >= 100, 10_000);
     await l.stop();
     expect(l.failures).toEqual([]);
     expect(estado(ga2)).toBe('ACTIVE');
@@ -245,23 +233,23 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     if (outcome === 'diverged') await reclone({ primary: nodeConn(pc2), primaryDataDir: pc2.dataDir, ...pc1, slot: 'pc1', applicationName: 'pc1', log });
     timings.rejoinMs = Date.now() - t0;
     timings.rejoinDiverged = outcome === 'diverged' ? 1 : 0;
-    await until('GA primary leaves FENCED', () => estado(ga1) === 'PASSIVE', 5000);
+    await eventually('GA primary leaves FENCED', () => estado(ga1) === 'PASSIVE', 5000);
     // The active GA's watchdog turns sync replication on as soon as the rejoined standby streams.
-    await until('sync replication on pc2', async () => (await status(ga2!, PC2)).replicacion.mode === 'sync', 10_000);
+    await eventually('sync replication on pc2', async () => (await status(ga2!, PC2)).replicacion.mode === 'sync', 10_000);
   });
 
   it("pc2's PostgreSQL dies under its active GA: it steps down and pc1's GA promotes its standby onto timeline 3", async () => {
     const l = load('c');
-    await until('load on pc2', () => l.acked.length >= 50);
+    await eventually('load on pc2', () => l.acked.length >= 50, 10_000);
     const t0 = Date.now();
     await killNode(pc2.dataDir);
     l.mark();
-    await until('pc1 GA ACTIVE', () => estado(ga1) === 'ACTIVE', 15_000);
+    await eventually('pc1 GA ACTIVE', () => estado(ga1) === 'ACTIVE', 15_000);
     timings.pgKillToActiveMs = Date.now() - t0;
-    await until('service back', () => l.recoveredMs() !== undefined, 15_000);
+    await eventually('service back', () => l.recoveredMs() !== undefined, 15_000);
     timings.pgKillToFirstOkMs = l.recoveredMs()!;
     const n = l.acked.length;
-    await until('more load on pc1', () => l.acked.length >= n + 50);
+    await eventually('more load on pc1', () => l.acked.length >= n + 50, 10_000);
     await l.stop();
 
     expect(l.failures).toEqual([]);

@@ -37,6 +37,7 @@ import { killNode, killOnExit, startPrimary, stopNode } from '../postgres/lifecy
 import { nodeConn, type PgNodeSpec } from '../postgres/node-config.js';
 import { PC1, PC2, freePortOnAll } from '../scripts/launcher/hosts.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const PEER_TIMEOUT_MS = 1000;
@@ -199,19 +200,6 @@ let ga2: GaHandle | undefined;
 const callers: Caller[] = [];
 const numbers: Record<string, unknown> = {};
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      if (await cond()) return Date.now() - t0;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const estado = (g: GaHandle | undefined) => g?.role?.machine.state;
 const caller = (g: GaHandle) => {
@@ -279,7 +267,7 @@ beforeAll(async () => {
   cfg2 = gaConfig('backup', PC2, p2, links.beatsOfPc1, links.pgOfPc1);
   ga1 = await startGa(cfg1, log, { healthProbeMs: 200 });
   ga2 = await startGa(cfg2, log, { healthProbeMs: 200 });
-  await until('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE');
+  await eventually('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE', 10_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -369,7 +357,7 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
       links.pgOfPc2.set('pass');
       links.gaOfPc2.set('pass');
     }
-    await until('pc1 hears pc2 again', () => ga1!.role!.machine.snapshot(Date.now()).peerLost === false);
+    await eventually('pc1 hears pc2 again', () => ga1!.role!.machine.snapshot(Date.now()).peerLost === false, 10_000);
     expect(estado(ga1)).toBe('ACTIVE');
     expect(estado(ga2)).toBe('PASSIVE');
   }, 60_000);
@@ -381,7 +369,7 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
     links.pgOfPc2.set('dark');
     links.gaOfPc2.set('dark');
     try {
-      await until('pc1 notices the silence', () => ga1!.role!.machine.snapshot(Date.now()).peerLost, 5000);
+      await eventually('pc1 notices the silence', () => ga1!.role!.machine.snapshot(Date.now()).peerLost, 5000);
       await sleep(300);
       // The storage client's retries (other GA dark, round backoff) must carry the call through the doubt.
       const first = await storageCall('idle-1');
@@ -396,7 +384,7 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
       links.pgOfPc2.set('pass');
       links.gaOfPc2.set('pass');
     }
-    await until('pc1 hears pc2 again', () => ga1!.role!.machine.snapshot(Date.now()).peerLost === false);
+    await eventually('pc1 hears pc2 again', () => ga1!.role!.machine.snapshot(Date.now()).peerLost === false, 10_000);
   }, 60_000);
 
   it('pc1 cut off from everything while pc2 promotes: after the heal pc1 admits no write and fences itself', async () => {
@@ -407,11 +395,7 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
     // The cut: nothing between the hosts, and no client reaches pc1 (they only talk to pc2 now).
     for (const l of Object.values(links)) l.set('dark');
     const cutAt = Date.now();
-    await until(
-      'pc2 promotes and serves',
-      async () => (await c2.aplicar('cut', 2000)).codigo === 'APROBADO',
-      20_000,
-    );
+    await eventually('pc2 promotes and serves', async () => (await c2.aplicar('cut', 2000)).codigo === 'APROBADO', 20_000);
     const takeoverMs = Date.now() - cutAt;
     expect(await pgRole(nodeConn(pc2))).toMatchObject({ inRecovery: false, timeline: 2 });
     await sleep(500);
@@ -447,7 +431,7 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
     };
     expect(after.filter((r) => r.codigo === 'APROBADO')).toEqual([]);
     expect(await writesAdmitted(ga1!, PC1)).toBe(admittedBefore);
-    await until('pc1 GA FENCED', () => estado(ga1) === 'FENCED', 5000);
+    await eventually('pc1 GA FENCED', () => estado(ga1) === 'FENCED', 5000);
     expect(estado(ga2)).toBe('ACTIVE');
   }, 60_000);
 
@@ -470,15 +454,11 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
     }
     const c = caller(ga2);
     const before: { codigo: string; ms: number; at: number }[] = [];
-    await until(
-      'restarted backup serves',
-      async () => {
+    await eventually('restarted backup serves', async () => {
         const r = await c.aplicar('restart', 2000);
         before.push(r);
         return r.codigo === 'APROBADO';
-      },
-      10_000,
-    );
+      }, 10_000);
     const firstOkMs = Date.now() - t0;
     const probesBefore = links.pgOfPc1.connections;
     const steady: { codigo: string; ms: number; at: number }[] = [];

@@ -15,6 +15,7 @@ import { startActor } from '../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../common/config.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { OPERACIONES_ACTOR, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol/ps-gc.js';
+import { eventually } from './harness/eventually.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -63,14 +64,6 @@ function storage(): StorageClient {
   } as StorageClient;
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('GC backend under a flood from unknown actors', () => {
   it('stays bounded, throttles its warnings and keeps serving', async () => {
     const lines: string[] = [];
@@ -87,7 +80,7 @@ describe('GC backend under a flood from unknown actors', () => {
     const actorCfg = readConfig(ACTOR_VARS, { ...timing, GC_PUB_ENDPOINT: ep.pub, GC_BACKEND_ENDPOINT: ep.back });
     const real = await startActor({ ...actorCfg, ACTOR_TIPOS: ['prestamo'], ACTOR_ID: 'real-1' }, log, { storage: st });
     cleanups.push(() => real.kill());
-    await until(() => g.status().actoresVivos.prestamo === 1, 10_000, 'the real actor live');
+    await eventually('the real actor live', () => g.status().actoresVivos.prestamo === 1, 10_000);
 
     // Subscriptions to topics that are not actor topics (each one used to log a warning),
     // from several SUBs: past ~1000 a SUB silently drops its own subscription messages.
@@ -102,7 +95,7 @@ describe('GC backend under a flood from unknown actors', () => {
       sub.connect(ep.pub);
       for (let i = 0; i < PER_SUB; i++) sub.subscribe(i % 2 ? `junk.${k}.${i}` : `consulta.x${k}-${i}`);
       sub.subscribe(`prestamo.sub-marker-${k}`);
-      await until(() => known(`sub-marker-${k}`), 30_000, `subscriptions of SUB ${k}`);
+      await eventually(`subscriptions of SUB ${k}`, () => known(`sub-marker-${k}`), 30_000);
     }
 
     // hola / latido / resultado from made-up ids, interleaved with malformed frames.

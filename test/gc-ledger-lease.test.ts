@@ -12,6 +12,7 @@ import type { InformeGc, Pendiente } from '../common/protocol/internal.js';
 import type { StorageClient } from '../common/storage-client.js';
 import { startLedgerResume, type LedgerResume } from '../gestor_carga/ledger-resume.js';
 import { TaskTracker } from '../gestor_carga/task-tracker.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: 'silent' });
 const LEASE = 300;
@@ -49,18 +50,10 @@ function harness(answer: () => Pendiente[], o: { delayMs?: () => number } = {}) 
   return { tracker, published, informes, resume };
 }
 
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 describe('GC ledger lease', () => {
   it('takes up the rows it holds, each once, and reports itself on every call', async () => {
     const h = harness(() => [row('a'), row('b', true)]);
-    await until(() => h.resume.loaded() && h.informes.length >= 3, 2000, 'a few calls');
+    await eventually('a few calls', () => h.resume.loaded() && h.informes.length >= 3, 2000);
     expect(h.published.sort()).toEqual(['a', 'b']);
     expect(h.informes.every((i) => i.id === 'gc-t')).toBe(true);
     expect(h.resume.view()).toMatchObject({ arriendoVigente: true, gestores: [{ id: 'gc-t', vivo: true }] });
@@ -72,12 +65,12 @@ describe('GC ledger lease', () => {
       if (down) throw new StorageUnavailableError('GA down');
       return [row('x')];
     });
-    await until(() => h.tracker.has('x'), 2000, 'x taken up');
+    await eventually('x taken up', () => h.tracker.has('x'), 2000);
     down = true;
-    await until(() => !h.tracker.has('x'), LEASE * 4, 'x dropped');
+    await eventually('x dropped', () => !h.tracker.has('x'), LEASE * 4);
     expect(h.resume.view().arriendoVigente).toBe(false);
     down = false;
-    await until(() => h.tracker.has('x'), 2000, 'x taken up again');
+    await eventually('x taken up again', () => h.tracker.has('x'), 2000);
     expect(h.published).toEqual(['x', 'x']);
   });
 
@@ -88,6 +81,6 @@ describe('GC ledger lease', () => {
     expect(h.published).toEqual([]);
     expect(h.resume.loaded()).toBe(false);
     slow = false;
-    await until(() => h.tracker.has('s'), 3000, 's taken up');
+    await eventually('s taken up', () => h.tracker.has('s'), 3000);
   });
 });

@@ -20,6 +20,7 @@ import { startActor, type ActorHandle } from '../actores/actor.js';
 import { GcPipelineClient } from '../solicitante/gc-pipeline.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePorts } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const ISBN = '978-84-0000-777-1';
@@ -90,15 +91,7 @@ async function actor(gcs: Gc[], tipo: OperacionActor, id: string): Promise<Actor
   return a;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const live = (g: Gc, tipo: OperacionActor, n: number) => until(() => g.h.status().actoresVivos[tipo] >= n, 5000, `${n} live ${tipo} at ${g.id}`);
+const live = (g: Gc, tipo: OperacionActor, n: number) => eventually(`${n} live ${tipo} at ${g.id}`, () => g.h.status().actoresVivos[tipo] >= n, 5000);
 
 /** Requests straight to one GC over a DEALER, replies matched by id. */
 function client(g: Gc) {
@@ -140,7 +133,7 @@ describe('two GCs, both active', () => {
     expect(act.status().gcs.map((l) => l.tareas)).toEqual([15, 15]);
     await sound('ambos-');
     // Each lists both GCs, with their load, through the ledger.
-    await until(() => a.h.status().gestores.filter((g) => g.id === 'gc-a' || g.id === 'gc-b').length === 2, 3000, 'both GCs listed');
+    await eventually('both GCs listed', () => a.h.status().gestores.filter((g) => g.id === 'gc-a' || g.id === 'gc-b').length === 2, 3000);
     const listed = new Map(a.h.status().gestores.map((g) => [g.id, g]));
     expect(listed.get('gc-b')).toMatchObject({ vivo: true, informe: { sede: 'gc-b' } });
   });
@@ -162,7 +155,7 @@ describe('two GCs, both active', () => {
 
     await a.h.abort();
     await actor([a, b], 'devolucion', 'd-m');
-    await until(async () => [...(await ledger(ids)).values()].every((r) => r.estado === 'COMPLETADA'), 8000, 'returns completed');
+    await eventually('returns completed', async () => [...(await ledger(ids)).values()].every((r) => r.estado === 'COMPLETADA'), 8000);
     const rows = await ledger(ids);
     expect([...rows.values()].every((r) => r.gestor === 'gc-sigue')).toBe(true);
     await sound('muere-');
@@ -184,7 +177,7 @@ describe('two GCs, both active', () => {
     expect(b.h.status().tareas.total).toBe(0);
     expect((await ledger([dev.clave])).get(dev.clave)).toEqual({ estado: 'PENDIENTE', gestor: 'gc-duena' });
     const d = await actor([a, b], 'devolucion', 'd-d');
-    await until(async () => (await ledger([dev.clave])).get(dev.clave)?.estado === 'COMPLETADA', 5000, 'return applied');
+    await eventually('return applied', async () => (await ledger([dev.clave])).get(dev.clave)?.estado === 'COMPLETADA', 5000);
     expect(d.status().gcs.map((l) => l.tareas)).toEqual([1, 0]);
     await sound('duena-');
   });
@@ -224,7 +217,7 @@ describe('two GCs, both active', () => {
     expect(before).toBeGreaterThan(0);
     expect(byGc.get(b.front) ?? 0).toBeGreaterThan(0);
     // Every return completes (those gc-ps-a held are taken over once its lease runs out).
-    await until(async () => (await db.query(`SELECT count(*)::int AS n FROM operaciones WHERE estado = 'PENDIENTE' AND usuario LIKE 'ps-%'`)).rows[0].n === 0, 8000, 'no pending returns');
+    await eventually('no pending returns', async () => (await db.query(`SELECT count(*)::int AS n FROM operaciones WHERE estado = 'PENDIENTE' AND usuario LIKE 'ps-%'`)).rows[0].n === 0, 8000);
     await sound('ps-');
   });
 });

@@ -14,6 +14,7 @@ import { StorageUnavailableError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Arriendo, GestorVisto, InformeGc, Pendiente } from '../common/protocol/internal.js';
 import { OPERACIONES_ACTOR, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado } from '../common/protocol/ps-gc.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -180,16 +181,8 @@ async function actor(storage: StorageClient, p: Ports, tipo: OperacionActor, id:
   return a;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function liveActors(g: GcHandle, tipo: OperacionActor, n: number): Promise<void> {
-  await until(() => g.status().actoresVivos[tipo] >= n, 5000, `${n} live ${tipo} actors`);
+  await eventually(`${n} live ${tipo} actors`, () => g.status().actoresVivos[tipo] >= n, 5000);
 }
 
 /** A DEALER client with many requests in flight, replies matched by clave (or by id). */
@@ -257,7 +250,7 @@ describe('GC with actors over ZeroMQ', () => {
     const c = dealerClient(p.front);
     const [r] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-1' }]);
     expect(r).toMatchObject({ exito: true, codigo: 'ACEPTADO', id: 'dev-1', datos: { estado: 'PENDIENTE' } });
-    await until(() => storage.ledger.get('dev-1')?.resultado?.estado === 'COMPLETADA', 5000, 'devolución applied');
+    await eventually('devolución applied', () => storage.ledger.get('dev-1')?.resultado?.estado === 'COMPLETADA', 5000);
     expect(storage.stock.get('978-1')).toBe(5);
     const [e] = await c.many([{ operacion: 'estado', id: 'dev-1' }]);
     expect(e).toMatchObject({ codigo: 'APROBADO', datos: { disponibles: 5 } });
@@ -305,7 +298,7 @@ describe('GC with actors over ZeroMQ', () => {
     const c1 = dealerClient(p.front);
     const c2 = dealerClient(p.front);
     const first = c1.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'reuse-1' }]);
-    await until(() => storage.aplicarCalls === 1, 2000, 'the préstamo in flight');
+    await eventually('the préstamo in flight', () => storage.aplicarCalls === 1, 2000);
     storage.delayMs = 0; // the préstamo's aplicar keeps its 800 ms; what follows is answered at once
     // While it runs (no ledger row yet), estado says it is pending rather than unknown.
     const [e] = await c2.many([{ operacion: 'estado', id: 'reuse-1' }]);
@@ -340,7 +333,7 @@ describe('GC with actors over ZeroMQ', () => {
     const dev = await send('devolucion');
     expect(dev).toMatchObject({ codigo: 'ACEPTADO', id: label });
     expect(new Set([loan.clave, dev.clave]).size).toBe(2);
-    await until(() => storage.ledger.get(dev.clave!)?.resultado?.estado === 'COMPLETADA', 5000, 'devolución applied');
+    await eventually('devolución applied', () => storage.ledger.get(dev.clave!)?.resultado?.estado === 'COMPLETADA', 5000);
     expect(storage.effects).toBe(2);
     // estado by its clave finds that op.
     expect(await reqOnce(p.front, JSON.stringify({ operacion: 'estado', id: loan.clave }))).toMatchObject({ codigo: 'APROBADO', id: loan.clave });
@@ -446,9 +439,9 @@ describe('GC with actors over ZeroMQ', () => {
     storage.aplicarDown = true;
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'devolucion', isbn: '978-1', usuario: 'u1', clave: 'dev-y' }));
     expect(r.codigo).toBe('ACEPTADO');
-    await until(() => storage.aplicarCalls >= 2, 5000, 'a retry');
+    await eventually('a retry', () => storage.aplicarCalls >= 2, 5000);
     storage.aplicarDown = false;
-    await until(() => storage.ledger.get('dev-y')?.resultado?.estado === 'COMPLETADA', 8000, 'completion');
+    await eventually('completion', () => storage.ledger.get('dev-y')?.resultado?.estado === 'COMPLETADA', 8000);
     expect(storage.effects).toBe(1);
   });
 
@@ -472,7 +465,7 @@ describe('GC with actors over ZeroMQ', () => {
     await liveActors(g, 'prestamo', 1);
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'slow-1' }));
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'slow-1' });
-    await until(() => storage.ledger.get('slow-1')?.resultado?.estado === 'COMPLETADA', 3000, 'completion');
+    await eventually('completion', () => storage.ledger.get('slow-1')?.resultado?.estado === 'COMPLETADA', 3000);
   });
 });
 
@@ -557,16 +550,16 @@ describe('an actor process serving several types (ACTOR_TIPOS)', () => {
     const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS as OperacionActor[], ACTOR_ID: 'multi' }, log, { storage });
     cleanups.push(() => a.kill());
     expect(a.topics).toEqual(['prestamo.multi', 'devolucion.multi', 'renovacion.multi']);
-    await until(() => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 1), 5000, 'one live actor of each type');
+    await eventually('one live actor of each type', () => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 1), 5000);
     const c = dealerClient(p.front);
     const [loan] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'mt', clave: 'mt-p' }]);
     const [renew] = await c.many([{ operacion: 'renovacion', isbn: '978-1', usuario: 'mt', clave: 'mt-r' }]);
     const [ret] = await c.many([{ operacion: 'devolucion', isbn: '978-1', usuario: 'mt', clave: 'mt-d' }]);
     expect([loan!.codigo, renew!.codigo, ret!.codigo]).toEqual(['APROBADO', 'APROBADO', 'ACEPTADO']);
-    await until(() => storage.ledger.get('mt-d')?.resultado?.estado === 'COMPLETADA', 5000, 'return applied');
+    await eventually('return applied', () => storage.ledger.get('mt-d')?.resultado?.estado === 'COMPLETADA', 5000);
     expect(a.status().completadas).toBe(3);
     await a.close();
-    await until(() => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 0), 5000, 'all three gone by its adios');
+    await eventually('all three gone by its adios', () => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 0), 5000);
   });
 });
 
@@ -583,14 +576,14 @@ describe('GC redundancy and restarts', () => {
     const c = dealerClient(p.front);
     const reqs = Array.from({ length: 10 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `u${i}`, clave: `kill-${i}` }));
     const pending = c.many(reqs);
-    await until(() => a1.status().enCurso > 0, 2000, 'tasks at p1');
+    await eventually('tasks at p1', () => a1.status().enCurso > 0, 2000);
     const killedAt = Date.now();
     a1.kill();
     const replies = await pending;
     expect(replies.map((r) => r.codigo)).toEqual(Array(10).fill('APROBADO'));
     // Its tasks went to p2 well before the 5 s deadline: death was noticed.
     expect(Date.now() - killedAt).toBeLessThan(2500);
-    await until(() => g.status().actoresVivos.prestamo === 1, 2000, 'p1 seen dead');
+    await eventually('p1 seen dead', () => g.status().actoresVivos.prestamo === 1, 2000);
     const more = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `v${i}`, clave: `after-${i}` })));
     expect(more.every((r) => r.codigo === 'APROBADO')).toBe(true);
     expect(storage.effects).toBe(15);
@@ -639,7 +632,7 @@ describe('GC redundancy and restarts', () => {
 
     const g2 = await gc(storage, p);
     await actor(storage, p, 'devolucion', 'd1');
-    await until(() => [0, 1, 2].every((i) => storage.ledger.get(`rs-${i}`)?.resultado?.estado === 'COMPLETADA'), 8000, 'resumed ops completed');
+    await eventually('resumed ops completed', () => [0, 1, 2].every((i) => storage.ledger.get(`rs-${i}`)?.resultado?.estado === 'COMPLETADA'), 8000);
     expect(storage.stock.get('978-1')).toBe(5);
     // The préstamo actor started before the restart is known again and serves.
     await liveActors(g2, 'prestamo', 1);
@@ -662,7 +655,7 @@ describe('GC redundancy and restarts', () => {
     expect(a1.status().completadas).toBeGreaterThan(3);
     expect(a2.status().completadas).toBeGreaterThan(3);
     await a1.close();
-    await until(() => g.status().actoresVivos.prestamo === 1, 1000, 'p1 gone');
+    await eventually('p1 gone', () => g.status().actoresVivos.prestamo === 1, 1000);
     const before = a1.status().completadas;
     const rs = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `m${i}`, clave: `ad-${i}` })));
     expect(rs.every((r) => r.codigo === 'APROBADO')).toBe(true);

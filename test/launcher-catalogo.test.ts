@@ -17,6 +17,7 @@ import { killNode } from '../postgres/lifecycle.js';
 import { repoRoot } from '../scripts/launcher/local-system.js';
 import { SYSTEM_FILE } from '../scripts/launcher/system-file.js';
 import { GcPipelineClient } from '../solicitante/gc-pipeline.js';
+import { eventually } from './harness/eventually.js';
 
 const execP = promisify(execFile);
 const dist = join(repoRoot(), 'dist');
@@ -41,14 +42,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-async function until(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** `npm run catalogo -- <file> --data <dir>`, run from another directory with a relative file name, as a user would. */
 async function catalogo(file: string, cwd: string): Promise<{ code: number; out: string; err: string }> {
   const r = await execP(process.execPath, [join(dist, 'scripts', 'launcher', 'catalogo.js'), file, '--data', dir], { cwd, env: { ...process.env, INIT_CWD: cwd }, timeout: 30_000 }).then(
@@ -65,7 +58,7 @@ describe("npm start's banner", () => {
     launcher.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     launcher.stderr!.on('data', (b: Buffer) => (out += b.toString()));
     const exited = new Promise<number | null>((r) => launcher!.once('exit', (code) => r(code)));
-    await until(() => out.includes('Ctrl-C para detener.') || launcher!.exitCode !== null, 180_000, () => `the banner:\n${out}`);
+    await eventually(() => `the banner:\n${out}`, () => out.includes('Ctrl-C para detener.') || launcher!.exitCode !== null, 180_000);
     const banner = out.slice(out.indexOf('Sistema listo.'));
 
     // Every process's HTTP URL is there, and answers.

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { killNode, postmasterPid } from '../postgres/lifecycle.js';
 import { LOCK_FILE } from '../scripts/launcher/lock.js';
 import { repoRoot } from '../scripts/launcher/local-system.js';
+import { eventually } from './harness/eventually.js';
 
 const launcher = join(repoRoot(), 'dist', 'scripts', 'launcher', 'main.js');
 
@@ -76,23 +77,15 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(cond: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function ready(l: Launch): Promise<void> {
-  await until(() => l.output().includes('Sistema listo.') || l.child.exitCode !== null, 180_000, () => `the launcher to be ready:\n${l.output()}`);
+  await eventually(() => `the launcher to be ready:\n${l.output()}`, () => l.output().includes('Sistema listo.') || l.child.exitCode !== null, 180_000);
   expect(l.output()).toContain('Sistema listo.');
   for (const p of childrenOf(l.child.pid!)) l.seen.add(p);
 }
 
 /** The second launcher's exit code; a second system coming up (the bug) fails fast instead of hanging. */
 async function refused(l: Launch): Promise<number | null> {
-  await until(() => l.child.exitCode !== null || l.output().includes('Sistema listo.'), 120_000, () => `the second launcher to exit:\n${l.output()}`);
+  await eventually(() => `the second launcher to exit:\n${l.output()}`, () => l.child.exitCode !== null || l.output().includes('Sistema listo.'), 120_000);
   expect(l.output()).not.toContain('Sistema listo.');
   return l.exited;
 }
@@ -155,7 +148,7 @@ describe('a second launcher on the same data dir', () => {
     expect(actor).toBeDefined();
     process.kill(actor, 'SIGKILL');
     const warnings = () => a.output().match(/AVISO: \S+ no está en marcha/g) ?? [];
-    await until(() => warnings().length > 0, 10_000, () => 'the warning');
+    await eventually(() => 'the warning', () => warnings().length > 0, 10_000);
     await new Promise((r) => setTimeout(r, 2500)); // five status ticks
     expect(warnings()).toHaveLength(1);
 
@@ -184,7 +177,7 @@ describe('a second launcher on the same data dir', () => {
     a.child.kill('SIGHUP');
     expect(await a.exited).toBe(0);
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
-    await until(() => !alive(pgPid!), 5000, () => `postgres ${pgPid} to be gone`);
+    await eventually(() => `postgres ${pgPid} to be gone`, () => !alive(pgPid!), 5000);
     expect([...a.seen].filter(alive)).toEqual([]);
   }, 300_000);
 });

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../common/protocol/ps-gc.js';
 import { repoRoot } from '../scripts/launcher/local-system.js';
-import { effectLedgerMismatches, invariantViolations, startTestSystem, waitFor, type TestSystem } from './harness/system.js';
+import { effectLedgerMismatches, invariantViolations, startTestSystem, type TestSystem } from './harness/system.js';
 import { findPythonTools, requireTool, skipWithoutPython } from './harness/python.js';
 import { waitNoPending } from '../gestor_almacenamiento/consistency.js';
+import { eventually } from './harness/eventually.js';
 
 const tools = findPythonTools();
 const skip = skipWithoutPython(tools, 'original Python clients (test/original-clients.test.ts)');
@@ -111,7 +112,7 @@ describe.skipIf(skip)('original Python clients, unchanged', () => {
     expect(r[5]!.datos).toMatchObject({ isbn: MENU_A, titulo: 'Cien Años de Soledad' });
     expect((r[6]!.datos.candidatos as Array<{ isbn: string }>).map((c) => c.isbn).sort()).toEqual([POESIA_1, POESIA_2]);
     // The async devolución is applied; the refusals changed nothing.
-    await waitFor(async () => (await waitNoPending(sys.db, 0)) === 0, 10_000, 'the devolución to be applied');
+    await eventually('the devolución to be applied', async () => (await waitNoPending(sys.db, 0)) === 0, 10_000);
     expect(await count(`SELECT count(*)::int AS n FROM prestamos WHERE usuario = $1 AND estado = 'ACTIVO'`, [u])).toBe(1);
     expect(await count(`SELECT count(*)::int AS n FROM prestamos WHERE isbn = ANY($1)`, [[POESIA_1, POESIA_2]])).toBe(0);
     expect(await invariantViolations(sys.db)).toEqual([]);
@@ -130,10 +131,10 @@ describe.skipIf(skip)('original Python clients, unchanged', () => {
     // estado by that id answers the latest operation sent with it: the devolución, once applied.
     const c = sys.client();
     let e!: Respuesta;
-    await waitFor(async () => {
+    await eventually('the devolución to complete', async () => {
       e = await c.send({ operacion: 'estado', id });
       return e.datos.estado === 'COMPLETADA';
-    }, 10_000, 'the devolución to complete');
+    }, 10_000);
     expect(e).toMatchObject({ codigo: 'OK', id, datos: { operacion: 'devolucion', clave: r[4]!.clave, etiqueta: id } });
     const loan = await sys.db.query(`SELECT estado, renovaciones FROM prestamos WHERE isbn = $1 AND usuario = $2`, [LOTE, usuario]);
     expect(loan.rows).toEqual([{ estado: 'DEVUELTO', renovaciones: 2 }]);

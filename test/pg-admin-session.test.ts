@@ -8,6 +8,7 @@ import pg from 'pg';
 import { AdminSession, AdminSessions, pgRole, type PgConn } from '../postgres/admin.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from './harness/postgres.js';
 import { freePort } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 let pgs: TestPostgres;
 let conn: PgConn;
@@ -31,14 +32,6 @@ const backendPid = (s: AdminSession) => s.run(async (c) => (await c.query<{ pid:
 const adminBackends = async () =>
   (await observer.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'biblioteca-admin' AND pid <> pg_backend_pid()")).rows.map((r) => r.pid);
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('AdminSession', () => {
   it('reuses one connection across runs and across the query helpers', async () => {
     const s = new AdminSession(conn, { connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
@@ -58,7 +51,7 @@ describe('AdminSession', () => {
       const pid = await backendPid(s);
       await observer.query('SELECT pg_terminate_backend($1)', [pid]);
       // The idle client gets the server's FATAL as an 'error' event (unhandled, it would crash this process).
-      await until('the terminated backend to exit', async () => !(await adminBackends()).includes(pid));
+      await eventually('the terminated backend to exit', async () => !(await adminBackends()).includes(pid), 5000);
       await new Promise((r) => setTimeout(r, 50)); // let the client read the closed socket
       const again = await backendPid(s);
       expect(again).not.toBe(pid);
@@ -121,14 +114,14 @@ describe('AdminSession', () => {
 
   it('close() ends the connection and later runs reject; sessions by node close together', async () => {
     // The dropped pg_sleep(2) backend of the test above exits only once its sleep ends.
-    await until("earlier tests' backends to exit", async () => (await adminBackends()).length === 0);
+    await eventually("earlier tests' backends to exit", async () => (await adminBackends()).length === 0, 5000);
     const sessions = new AdminSessions({ connectTimeoutMs: 1000, queryTimeoutMs: 1000 });
     const s = sessions.of(conn);
     expect(sessions.of({ ...conn })).toBe(s); // keyed by host:port
     const pid = await backendPid(s);
     expect(await adminBackends()).toEqual([pid]);
     await sessions.close();
-    await until('no admin backend left', async () => (await adminBackends()).length === 0);
+    await eventually('no admin backend left', async () => (await adminBackends()).length === 0, 5000);
     await expect(backendPid(s)).rejects.toThrow(/closed/);
     await expect(backendPid(sessions.of(conn))).rejects.toThrow(/closed/);
   });

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { synchronousStandbyNames } from '../postgres/admin.js';
 import { ReplicationMode } from '../gestor_almacenamiento/replication/mode.js';
 import { startTestPostgres, type TestPostgres } from './harness/postgres.js';
+import { eventually } from './harness/eventually.js';
 
 interface LogLine {
   level: number;
@@ -34,20 +35,11 @@ async function sql(s: TestPostgres, text: string): Promise<void> {
   }
 }
 
-async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
 /** What an earlier sync run leaves behind: the setting in postgresql.auto.conf, in effect. */
 async function leaveSyncSetting(s: TestPostgres): Promise<void> {
   await sql(s, `ALTER SYSTEM SET synchronous_standby_names = '${LEFT}'`);
   await sql(s, 'SELECT pg_reload_conf()');
-  await waitFor('synchronous_standby_names in effect', async () => (await synchronousStandbyNames(node(s))) === 'FIRST 1 (pc2)', 5000);
+  await eventually('synchronous_standby_names in effect', async () => (await synchronousStandbyNames(node(s))) === 'FIRST 1 (pc2)', 5000);
 }
 
 function capture() {
@@ -84,7 +76,7 @@ describe('async replication mode clears a leftover sync setting', () => {
     const mode = new ReplicationMode({ GA_REPLICACION: 'async', GA_STANDBY_NAME: 'pc2' }, log);
     try {
       mode.follow(true, node(s));
-      await waitFor('synchronous_standby_names cleared', async () => (await synchronousStandbyNames(node(s))) === '');
+      await eventually('synchronous_standby_names cleared', async () => (await synchronousStandbyNames(node(s))) === '', 10_000);
       await mode.close();
       const warns = lines.filter((l) => l.level === 40);
       expect(warns).toHaveLength(1);

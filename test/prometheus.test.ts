@@ -18,6 +18,7 @@ import { freePort } from '../scripts/launcher/free-port.js';
 import { startLocalSystem, type HostName, type LocalSystem } from '../scripts/launcher/local-system.js';
 import { runLoad } from '../solicitante/load.js';
 import { DRILL_ISBNS, DRILL_LIBROS } from './harness/drill.js';
+import { eventually } from './harness/eventually.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = path.join(ROOT, 'deploy/prometheus/prometheus.sh');
@@ -49,21 +50,6 @@ function scriptEnv(s: LocalSystem, pc3Ports: number[]): Record<string, string> {
 async function query(expr: string): Promise<{ status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }> {
   const r = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`, { signal: AbortSignal.timeout(5000) });
   return (await r.json()) as never;
-}
-
-async function until<T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs} ms${last ? ` (${String(last)})` : ''}; Prometheus log: ${path.join(tmp, 'prometheus.log')}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 async function distinctFreePorts(host: string, n: number): Promise<number[]> {
@@ -102,7 +88,7 @@ beforeAll(async () => {
   });
   prom.stdout!.pipe(log);
   prom.stderr!.pipe(log);
-  await until('Prometheus ready', 30_000, async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined));
+  await eventually(() => `Prometheus ready; Prometheus log: ${path.join(tmp, 'prometheus.log')}`, async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000, { everyMs: 500 });
 }, 180_000);
 
 afterAll(async () => {
@@ -121,12 +107,12 @@ describe.sequential('Prometheus with deploy/prometheus.yml against the local two
   it('scrapes every process and gives back a metric of each through its query API', async () => {
     // Some traffic, so per-operation series exist.
     await runLoad({ endpoints: sys!.gcEndpoints, clientes: 3, duracionS: 3, isbns: DRILL_ISBNS, prefijoUsuario: 'prom' });
-    const up = await until('every local target up', 40_000, async () => {
+    const up = await eventually(() => `every local target up; Prometheus log: ${path.join(tmp, 'prometheus.log')}`, async () => {
       const r = await query('up');
       const ok = new Set(r.data!.result.filter((x) => x.value[1] === '1').map((x) => x.metric.instance!));
       const pc3Seen = r.data!.result.filter((x) => x.metric.host === 'pc3').length;
       return [...expected.keys()].every((i) => ok.has(i)) && pc3Seen === 3 ? r.data!.result : undefined;
-    });
+    }, 40_000, { everyMs: 500 });
     for (const x of up.filter((x) => expected.has(x.metric.instance!))) {
       const want = expected.get(x.metric.instance!)!;
       expect({ job: x.metric.job, host: x.metric.host }, want.name).toEqual({ job: want.job, host: want.host });
@@ -154,7 +140,7 @@ describe.sequential('Prometheus with deploy/prometheus.yml against the local two
     const actors = await byInstance('actor_tasks_in_flight');
     const actorInstances = [...expected].filter(([, p]) => p.job === 'actor').map(([i]) => i);
     expect([...actors.keys()].sort()).toEqual(actorInstances.sort());
-    const lag = await until('a replication lag reading', 20_000, async () => ((await byInstance('ga_pg_replication_lag_bytes{standby="pc2"}')).has(gaOf('pc1')) ? true : undefined));
+    const lag = await eventually(() => `a replication lag reading; Prometheus log: ${path.join(tmp, 'prometheus.log')}`, async () => ((await byInstance('ga_pg_replication_lag_bytes{standby="pc2"}')).has(gaOf('pc1')) ? true : undefined), 20_000, { everyMs: 500 });
     expect(lag).toBe(true);
   }, 90_000);
 
@@ -194,10 +180,10 @@ describe.sequential('Prometheus with deploy/prometheus.yml against the local two
       expect(r.status, `${where}: ${expr}: ${r.error}`).toBe('success');
     }
     // And the RED panel has data once two scrapes cover the load.
-    const rate = await until('request rate per operation', 30_000, async () => {
+    const rate = await eventually(() => `request rate per operation; Prometheus log: ${path.join(tmp, 'prometheus.log')}`, async () => {
       const r = await query(concrete('sum by (operacion) (rate(gc_requests_total[$__rate_interval]))'));
       return r.data!.result.length ? r.data!.result.map((x) => x.metric.operacion).sort() : undefined;
-    });
+    }, 30_000, { everyMs: 500 });
     expect(rate).toEqual(expect.arrayContaining(['devolucion', 'prestamo', 'renovacion']));
   }, 90_000);
 

@@ -12,6 +12,7 @@ import { startActor, type ActorHandle } from '../actores/actor.js';
 import { ACTOR_VARS, readConfig } from '../common/config.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { OperacionSolicitada, Resultado } from '../common/protocol/ps-gc.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const cleanups: Array<() => unknown> = [];
@@ -26,14 +27,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** aplicar answers after `delayMs`; the rest is unused by an actor. */
 function storage(delayMs = 0): StorageClient {
@@ -126,7 +119,7 @@ describe('actor → GC messages while the GC is away', () => {
 
     r.close(); // the GC goes away...
     await xpub.send([a.topics[0]!, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id: 'op-away', intento: 1 })]);
-    await until(() => a.status().completadas === 1, 5000, 'the task applied');
+    await eventually('the task applied', () => a.status().completadas === 1, 5000);
     await sleep(2500); // ...for longer than the old 2 s send timeout
 
     r = await backend(ep.back); // ...and comes back

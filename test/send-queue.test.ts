@@ -6,16 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { SendQueue, type FrameSink } from '../common/send-queue.js';
+import { eventually } from './harness/eventually.js';
 
 const log = pino({ level: 'silent' });
-
-async function until(cond: () => boolean, ms = 2000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Records what it was handed; `gate` holds every send until released. */
 class FakeSink implements FrameSink {
@@ -55,10 +48,10 @@ describe('SendQueue', () => {
     sink.throwSyncOnce = true;
     q.send(['lost']);
     // Polled with timers, not drain(): with the old bug drain() spun on a settled promise forever.
-    await until(() => !sink.throwSyncOnce, 1000, 'the throwing send');
+    await eventually('the throwing send', () => !sink.throwSyncOnce, 1000);
     q.send(['a']);
     q.send(['b']);
-    await until(() => sink.sent.length === 2, 1000, 'later sends');
+    await eventually('later sends', () => sink.sent.length === 2, 1000);
     expect(sink.sent).toEqual(['a', 'b']);
     expect(q.depth).toBe(0);
     await q.drain();

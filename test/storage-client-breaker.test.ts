@@ -11,6 +11,7 @@ import type { OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import type { StorageClientConfig } from '../common/config.js';
 import { FakeGa, captureLogger, clientConfig, type FakeGaBehaviour } from './harness/fake-ga.js';
 import { freePort } from './harness/ports.js';
+import { eventually } from './harness/eventually.js';
 
 const open: { close(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -30,14 +31,6 @@ function client(cfg: StorageClientConfig, log = captureLogger().log): StorageCli
 }
 
 const op = (id: string): OperacionSolicitada => ({ operacion: 'renovacion', isbn: '978-3', usuario: 'u3', id });
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 describe('breaker lifecycle', () => {
   it('opens after N consecutive failures, fails fast while open, and a background ping closes it once the GA recovers', async () => {
@@ -62,7 +55,7 @@ describe('breaker lifecycle', () => {
 
     // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
     aBehaviour = { kind: 'ok' };
-    await until(() => c.status()[0]!.breaker === 'closed');
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
     expect(cap.messages()).toContain('GA breaker closed');
     expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
@@ -79,7 +72,7 @@ describe('breaker lifecycle', () => {
     expect(c.status()).toMatchObject([{ breaker: 'open', preferred: false }, { preferred: true }]);
     for (let i = 1; i <= 5; i++) await c.aplicar(op(`sd-${i}`));
     aBehaviour = { kind: 'ok' };
-    await until(() => c.status()[0]!.breaker === 'closed');
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     for (let i = 6; i <= 8; i++) await c.aplicar(op(`sd-${i}`));
     // A saw sd-0 and pings only; B served every call.
     expect(a.received.filter((r) => r.cmd !== 'ping').map((r) => ('op' in r ? r.op.id : r.cmd))).toEqual(['sd-0']);
@@ -93,7 +86,7 @@ describe('breaker lifecycle', () => {
     await expect(c.aplicar(op('ho-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(c.status()[0]!.breaker).toBe('open');
     // Two probes (each failure re-opens the breaker for another reset period).
-    await until(() => a.count() >= 4, 3000);
+    await eventually('condition', () => a.count() >= 4, 3000);
     expect(a.received.slice(2).every((r) => r.cmd === 'ping')).toBe(true);
     expect(c.status()[0]!.breaker).not.toBe('closed');
     await expect(c.aplicar(op('ho-3'))).rejects.toThrow(/breaker open/);
@@ -108,10 +101,10 @@ describe('breaker lifecycle', () => {
     await c.aplicar(op('hc-0'));
     expect(c.status()[0]!.breaker).toBe('open');
     aOk = true;
-    await until(() => c.status()[0]!.breaker === 'half-open');
+    await eventually('condition', () => c.status()[0]!.breaker === 'half-open', 5000);
     const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.aplicar(op(`hc-${i + 1}`))));
     expect(rs).toHaveLength(20);
-    await until(() => c.status()[0]!.breaker === 'closed');
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     // Only hc-0 and the ping ever reached A.
     expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'ping']);
     expect(b.count()).toBe(21);
@@ -135,7 +128,7 @@ describe('GA restart on the same port', () => {
 
     await a.start();
     // The background probe finds it back: no user request pays for the trial.
-    await until(() => c.status()[0]!.breaker === 'closed');
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     expect(a.received.at(-1)).toMatchObject({ cmd: 'ping' });
     expect((await c.aplicar(op('rs-2'))).id).toBe('rs-2');
     expect(a.received.at(-1)).toMatchObject({ op: { id: 'rs-2' } });

@@ -44,13 +44,3 @@ export async function startTestSystem(libros: Libro[], opts: Omit<LocalSystemOpt
     },
   };
 }
-
-/** Ledger rows PENDIENTE right now (one look). */
-
-export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
