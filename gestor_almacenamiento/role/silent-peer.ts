@@ -3,7 +3,7 @@
  * ACTIVE GA whose peer's heartbeat went silent does with a request — wait for a
  * probe of the peer's PostgreSQL, doubt (answer GA_NO_ACTIVO), or serve — and when
  * an unreachable peer node is trusted. The controller (controller.ts) feeds them the
- * times and probe results; test/ga-role-silent-peer-rule.test.ts drives them alone.
+ * times and probe results; test/unit/ga-role-silent-peer-rule.test.ts drives them alone.
  */
 
 /**

@@ -20,7 +20,6 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postmasterPid } from '../../postgres/lifecycle.js';
-import type { ManagedProcess } from '../../scripts/launcher/child-process.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/launcher/local-system.js';
 import { createNetwork, netnsUnavailableReason, type NetnsNetwork } from '../../scripts/drill/netns.js';
 import { gaWritesAdmitted } from '../../scripts/drill/ga-watch.js';

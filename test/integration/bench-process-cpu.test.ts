@@ -1,0 +1,74 @@
+/**
+ * CPU accounting from /proc (scripts/bench/process-cpu.ts) on real processes: a busy
+ * child is charged its CPU; a parent's tree includes a child it already reaped
+ * (how a PostgreSQL postmaster keeps the time of backends that exited).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpuPerOp, cpuSnapshot } from '../../scripts/bench/process-cpu.js';
+
+const kids: ChildProcess[] = [];
+afterEach(() => {
+  for (const k of kids.splice(0)) k.kill('SIGKILL');
+});
+
+function node(code: string): ChildProcess {
+  const k = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  kids.push(k);
+  return k;
+}
+
+/** Resolves when the child prints `line`. */
+function says(k: ChildProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    k.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes(line)) resolve();
+    });
+    k.once('exit', () => reject(new Error(`exited before saying ${line}`)));
+  });
+}
+
+// Burns 0.4 s of its own CPU, however long a loaded machine takes to give it that much.
+const BURN = 'const u0 = process.cpuUsage().user; while (process.cpuUsage().user - u0 < 400000);';
+
+describe('process CPU from /proc', () => {
+  it('charges a busy process its CPU, and an idle one almost none', async () => {
+    const busy = node(`process.stdout.write('ready\\n'); setTimeout(() => { ${BURN} process.stdout.write('done\\n'); setInterval(() => {}, 1000); }, 50);`);
+    const idle = node(`process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`);
+    await Promise.all([says(busy, 'ready'), says(idle, 'ready')]);
+    const targets = [{ name: 'busy', pid: busy.pid! }, { name: 'idle', pid: idle.pid! }];
+    const before = cpuSnapshot(targets);
+    await says(busy, 'done');
+    const after = cpuSnapshot(targets);
+    const perOp = cpuPerOp(before, after, 100);
+    // 0.4 s of CPU over 100 ops ≈ 4000 µs/op (scheduler and tick granularity aside).
+    expect(perOp.busy).toBeGreaterThan(2500);
+    expect(perOp.idle).toBeLessThan(500);
+  });
+
+  it('a tree includes children that already exited (reaped), like PostgreSQL backends', async () => {
+    const parent = node(`
+      const { spawnSync } = require('node:child_process');
+      process.stdout.write('ready\\n');
+      setTimeout(() => {
+        spawnSync(process.execPath, ['-e', ${JSON.stringify(BURN)}]);
+        process.stdout.write('done\\n');
+        setInterval(() => {}, 1000);
+      }, 50);`);
+    await says(parent, 'ready');
+    const targets = [{ name: 'own', pid: parent.pid! }, { name: 'tree', pid: parent.pid!, tree: true }];
+    const before = cpuSnapshot(targets);
+    await says(parent, 'done');
+    const after = cpuSnapshot(targets);
+    const perOp = cpuPerOp(before, after, 1);
+    expect(perOp.tree! - perOp.own!).toBeGreaterThan(250_000);
+  });
+
+  it('a process that is gone reads as undefined and its figure as null', () => {
+    const snap = cpuSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
+    expect(snap.get('nadie')).toBeUndefined();
+    expect(cpuPerOp(snap, snap, 10)).toEqual({ nadie: null });
+  });
+});

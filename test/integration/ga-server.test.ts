@@ -1,0 +1,270 @@
+/**
+ * The GA over real ZeroMQ and a real PostgreSQL: a DEALER client (like the
+ * storage client) against startGa, bad requests, many requests in flight, and
+ * PostgreSQL going away while the GA stays up.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Dealer, Request } from 'zeromq';
+import { pino } from 'pino';
+import { randomUUID } from 'node:crypto';
+import { GA_VARS, readConfig } from '../../common/config.js';
+import { gaReplySchema, type GaCall, type GaReply } from '../../common/protocol/internal.js';
+import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
+import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
+import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+import { freePorts } from '../harness/ports.js';
+
+const log = pino({ level: 'silent' });
+let pgs: TestPostgres;
+let ga: GaHandle;
+let endpoint: string;
+let client: Client;
+
+/** A pipelining DEALER client: one receive loop, replies matched by rid. */
+class Client {
+  readonly sock = new Dealer({ receiveTimeout: -1, linger: 0 });
+  private pending = new Map<string, (r: GaReply) => void>();
+  private sending = Promise.resolve();
+  constructor(ep: string) {
+    this.sock.connect(ep);
+    void (async () => {
+      for await (const [frame] of this.sock) {
+        const reply = gaReplySchema.parse(JSON.parse(frame!.toString())) as GaReply;
+        this.pending.get(reply.rid)?.(reply);
+        this.pending.delete(reply.rid);
+      }
+    })().catch(() => undefined);
+  }
+  call(req: GaCall, timeoutMs = 10_000): Promise<GaReply> {
+    const rid = randomUUID();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no reply to ${req.cmd}`)), timeoutMs);
+      this.pending.set(rid, (r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      this.sending = this.sending.then(() => this.sock.send(JSON.stringify({ rid, ...req })));
+    });
+  }
+  close(): void {
+    this.sock.close();
+  }
+}
+
+/** One raw message on a fresh DEALER, one reply back (for malformed requests that carry no rid). */
+async function raw(frames: (Buffer | string)[]): Promise<GaReply> {
+  const d = new Dealer({ receiveTimeout: 5000, linger: 0, maxMessageSize: -1 });
+  d.connect(endpoint);
+  try {
+    await d.send(frames);
+    const [reply] = await d.receive();
+    return JSON.parse(reply!.toString()) as GaReply;
+  } finally {
+    d.close();
+  }
+}
+
+async function http(path: string): Promise<{ status: number; body: string }> {
+  const r = await fetch(`http://127.0.0.1:${ga.httpPort}${path}`);
+  return { status: r.status, body: await r.text() };
+}
+
+beforeAll(async () => {
+  pgs = await startTestPostgres();
+  const [zmqPort, httpPort] = await freePorts(2);
+  const cfg = readConfig(GA_VARS, {
+    LOG_LEVEL: 'silent',
+    GA_BIND: `tcp://127.0.0.1:${zmqPort}`,
+    GA_HTTP_PORT: String(httpPort),
+    GA_POOL_SIZE: '20',
+    PGHOST: pgs.host,
+    PGPORT: String(pgs.port),
+    PGUSER: pgs.user,
+    PGPASSWORD: pgs.password,
+    PGDATABASE: pgs.database,
+    HTTP_HOST: '127.0.0.1',
+  });
+  ga = await startGa(cfg, log, { healthProbeMs: 200 });
+  endpoint = `tcp://127.0.0.1:${zmqPort}`;
+  await loadCatalog(ga.pool, [
+    { isbn: '978-84-376-0494-7', titulo: 'Cien años de soledad', autor: 'Gabriel García Márquez', ejemplares: 2 },
+    { isbn: '978-84-206-7412-4', titulo: 'Don Quijote de la Mancha', autor: 'Miguel de Cervantes', ejemplares: 50 },
+  ]);
+  client = new Client(endpoint);
+});
+afterAll(async () => {
+  client?.close();
+  await ga?.close();
+  await pgs?.stop();
+});
+
+describe('commands', () => {
+  test('ping answers with the role', async () => {
+    expect(await client.call({ cmd: 'ping' })).toMatchObject({ ok: true, rol: 'primary' });
+  });
+  test('aplicar, consultar, estado', async () => {
+    const op = { operacion: 'prestamo' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-1' };
+    const r = await client.call({ cmd: 'aplicar', op });
+    expect(r).toMatchObject({ ok: true, resultado: { id: 'srv-1', codigo: 'APROBADO', estado: 'COMPLETADA' } });
+    expect(await client.call({ cmd: 'aplicar', op })).toEqual({ ...r, rid: expect.any(String) });
+    expect(await client.call({ cmd: 'consultar', isbn: '978-84-376-0494-7' })).toMatchObject({ ok: true, resultado: { codigo: 'OK', datos: { total: 2, disponibles: 1, prestados: 1 } } });
+    expect(await client.call({ cmd: 'estado', id: 'srv-1' })).toMatchObject({ ok: true, resultado: { codigo: 'OK', datos: { estado: 'COMPLETADA' } } });
+    expect(await client.call({ cmd: 'estado', id: 'srv-nada' })).toMatchObject({ ok: true, resultado: { codigo: 'OPERACION_NO_ENCONTRADA' } });
+  });
+  test('registrar and pendientes', async () => {
+    const op = { operacion: 'devolucion' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-2', sede: 'Central' };
+    expect(await client.call({ cmd: 'registrar', op })).toMatchObject({ ok: true, resultado: { codigo: 'ACEPTADO', estado: 'PENDIENTE' } });
+    const p = await client.call({ cmd: 'pendientes', limite: 10 });
+    expect(p.ok && p.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0 }]);
+    expect(await client.call({ cmd: 'aplicar', op })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO', estado: 'COMPLETADA' } });
+    const p2 = await client.call({ cmd: 'pendientes', limite: 10 });
+    expect(p2.ok && p2.pendientes).toEqual([]);
+  });
+  test('registrar with a lease, and reclamar: the GC heartbeat that renews, claims and lists', async () => {
+    const op = { operacion: 'devolucion' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-3' };
+    expect(await client.call({ cmd: 'aplicar', op: { ...op, operacion: 'prestamo', id: 'srv-3p' } })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' } });
+    expect(await client.call({ cmd: 'registrar', op, arriendo: { gestor: 'gc-srv', ms: 60_000 } })).toMatchObject({ ok: true, resultado: { codigo: 'ACEPTADO', datos: { gestor: 'gc-srv' } } });
+    const gestor = { id: 'gc-srv', sede: 'Central', atendidas: 3, porSegundo: 1.5, tareas: 1, iniciado: new Date().toISOString() };
+    const r = await client.call({ cmd: 'reclamar', gestor, arriendoMs: 60_000, limite: 10 });
+    expect(r.ok && r.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0, reclamada: false }]);
+    expect(r.ok && r.gestores).toEqual([{ id: 'gc-srv', informe: gestor, vistoHaceMs: 0 }]);
+    expect(await client.call({ cmd: 'aplicar', op })).toMatchObject({ ok: true, resultado: { estado: 'COMPLETADA' } });
+  });
+  test('a REQ client works too (empty delimiter frame is echoed)', async () => {
+    const req = new Request({ receiveTimeout: 5000, linger: 0 });
+    req.connect(endpoint);
+    try {
+      await req.send(JSON.stringify({ rid: 'req-1', cmd: 'ping' }));
+      const [reply] = await req.receive();
+      expect(JSON.parse(reply!.toString())).toEqual({ rid: 'req-1', ok: true, rol: 'primary' });
+    } finally {
+      req.close();
+    }
+  });
+});
+
+describe('bad requests', () => {
+  test('are answered SOLICITUD_INVALIDA and the GA keeps serving', async () => {
+    const invalid = { ok: false, codigo: 'SOLICITUD_INVALIDA' };
+    expect(await raw(['esto no es JSON'])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw([Buffer.alloc(0)])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw([Buffer.alloc(1024 * 1024, 0x7b)])).toMatchObject({ ...invalid, rid: '' });
+    // A batch of three things that are not requests: three invalid replies, in one batch.
+    expect(await raw(['[1,2,3]'])).toMatchObject([invalid, invalid, invalid]);
+    expect(await raw(['[]'])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw([JSON.stringify(Array.from({ length: 65 }, (_, i) => ({ rid: `b${i}`, cmd: 'ping' })))])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw([JSON.stringify({ rid: 'x1', cmd: 'borrar' })])).toMatchObject({ ...invalid, rid: 'x1' });
+    expect(await raw([JSON.stringify({ rid: 'x2', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: 42, usuario: 'ana', id: 'a' } })])).toMatchObject({ ...invalid, rid: 'x2' });
+    expect(await raw([JSON.stringify({ rid: 'x3', cmd: 'pendientes', limite: -1 })])).toMatchObject({ ...invalid, rid: 'x3' });
+    expect(await raw([JSON.stringify({ rid: 7, cmd: 'ping' })])).toMatchObject({ ...invalid, rid: '' });
+    const gestor = { id: 'gc-x', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: 'x' };
+    expect(await raw([JSON.stringify({ rid: 'x4', cmd: 'reclamar', gestor, arriendoMs: 0, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x4' });
+    expect(await raw([JSON.stringify({ rid: 'x5', cmd: 'reclamar', gestor: { ...gestor, id: '../x' }, arriendoMs: 5000, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x5' });
+    expect(await raw([JSON.stringify({ rid: 'x6', cmd: 'registrar', op: { operacion: 'devolucion', isbn: '978-1', usuario: 'a', id: 'x6' }, arriendo: { gestor: 'gc-x', ms: 'pronto' } })])).toMatchObject({ ...invalid, rid: 'x6' });
+    const r = await client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' });
+    expect(r).toMatchObject({ ok: true, resultado: { datos: { disponibles: 50 } } });
+  });
+});
+
+test('a batch frame is answered with one batch of replies, each by its rid, in order; its writes share one transaction', async () => {
+  const batch = [
+    { rid: 'lote-1', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-a', id: 'lote-op-1' } },
+    { rid: 'lote-2', cmd: 'consultar', isbn: '978-84-206-7412-4' },
+    { rid: 'lote-3', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-b', id: 'lote-op-2' } },
+    { rid: 'lote-4', cmd: 'borrar' },
+  ];
+  const bucket = (body: string, le: string) => Number(new RegExp(`^ga_write_batch_size_bucket\\{le="${le}"[^}]*\\} (\\d+)`, 'm').exec(body)?.[1] ?? NaN);
+  const batchesOf2 = async () => {
+    const body = (await http('/metrics')).body;
+    return bucket(body, '2') - bucket(body, '1');
+  };
+  const before = await batchesOf2();
+  const replies = (await raw([JSON.stringify(batch)])) as unknown as GaReply[];
+  expect(await batchesOf2()).toBe(before + 1);
+  expect(replies.map((r) => r.rid)).toEqual(['lote-1', 'lote-2', 'lote-3', 'lote-4']);
+  expect(replies).toMatchObject([
+    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-1' } },
+    { ok: true, resultado: { codigo: 'OK' } },
+    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-2' } },
+    { ok: false, codigo: 'SOLICITUD_INVALIDA' },
+  ]);
+});
+
+test('200 requests in flight all complete', async () => {
+  const calls: Promise<GaReply>[] = [];
+  for (let i = 0; i < 200; i++) {
+    const usuario = `carga${i % 40}`;
+    calls.push(
+      i % 4 === 3
+        ? client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' })
+        : client.call({ cmd: 'aplicar', op: { operacion: i % 4 === 2 ? 'devolucion' : 'prestamo', isbn: '978-84-206-7412-4', usuario, id: `burst-${i}` } }),
+    );
+  }
+  const replies = await Promise.all(calls);
+  expect(replies.every((r) => r.ok)).toBe(true);
+  const q = await ga.pool.query(`SELECT l.disponibles, (SELECT count(*)::int FROM prestamos p WHERE p.isbn = l.isbn AND p.estado = 'ACTIVO') AS activos FROM libros l WHERE isbn = '978-84-206-7412-4'`);
+  expect(q.rows[0].disponibles + q.rows[0].activos).toBe(50);
+});
+
+test('observability: /health, /status, /metrics', async () => {
+  expect(await http('/health')).toEqual({ status: 200, body: '{"ok":true}' });
+  const status = JSON.parse((await http('/status')).body);
+  expect(status).toMatchObject({ rol: 'primary', postgres: { host: pgs.host, port: pgs.port, ok: true }, pool: { max: 20 } });
+  expect(status.ops.byCmd.aplicar).toBeGreaterThan(0);
+  const metrics = (await http('/metrics')).body;
+  expect(metrics).toMatch(/ga_requests_total\{cmd="aplicar",codigo="APROBADO"/);
+  expect(metrics).toMatch(/ga_request_duration_seconds_bucket/);
+  expect(metrics).toMatch(/ga_pool_connections\{state="total"/);
+  // No role gate here: every aplicar that completed was admitted, and only those.
+  const admitted = Number(/^ga_writes_admitted_total\{cmd="aplicar"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
+  expect(admitted).toBe(status.ops.byCmd.aplicar);
+});
+
+test('close() under load: every applied op is answered, later ones get GA_NO_ACTIVO', async () => {
+  const [zmqPort] = await freePorts(1);
+  const cfg = readConfig(GA_VARS, {
+    GA_BIND: `tcp://127.0.0.1:${zmqPort}`, GA_HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', GA_POOL_SIZE: '5',
+    PGHOST: pgs.host, PGPORT: String(pgs.port), PGUSER: pgs.user, PGPASSWORD: pgs.password, PGDATABASE: pgs.database,
+  });
+  const ga2 = await startGa(cfg, log, { healthProbeMs: 0 });
+  const c2 = new Client(`tcp://127.0.0.1:${zmqPort}`);
+  try {
+    expect(await c2.call({ cmd: 'ping' })).toMatchObject({ ok: true });
+    const ids = Array.from({ length: 150 }, (_, i) => `cierre-${i}`);
+    const calls = ids.map((id, i) =>
+      c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `cierre${i}`, id } }, 3000).catch(() => undefined),
+    );
+    // close as soon as the first reply is back: the rest are in flight, queued, or not yet sent
+    await calls[0];
+    const t0 = Date.now();
+    const closing = ga2.close();
+    // sent after close() began: answered GA_NO_ACTIVO while the GA finishes its work, or dropped
+    const late = Array.from({ length: 20 }, (_, i) => `cierre-tarde-${i}`);
+    ids.push(...late);
+    calls.push(...late.map((id, i) => c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `tarde${i}`, id } }, 3000).catch(() => undefined)));
+    await closing;
+    expect(Date.now() - t0).toBeLessThan(6000);
+    const replies = await Promise.all(calls);
+    for (const r of replies) if (r) expect(r.ok || r.codigo === 'GA_NO_ACTIVO').toBe(true);
+    const okIds = replies.flatMap((r, i) => (r?.ok ? [ids[i]] : []));
+    const applied = await ga.pool.query('SELECT id FROM operaciones WHERE id = ANY($1)', [ids]);
+    expect(applied.rows.map((r) => r.id).sort()).toEqual(okIds.sort());
+  } finally {
+    c2.close();
+    await ga2.close();
+  }
+});
+
+// Last: PostgreSQL is gone for the rest of the file.
+test('PostgreSQL stopped: ALMACENAMIENTO_NO_DISPONIBLE, and the GA stays up', async () => {
+  await pgs.stop();
+  const op = { operacion: 'prestamo' as const, isbn: '978-84-206-7412-4', usuario: 'tarde', id: 'sin-pg-1' };
+  for (const req of [{ cmd: 'aplicar' as const, op }, { cmd: 'consultar' as const, isbn: '978-84-206-7412-4' }, { cmd: 'pendientes' as const, limite: 5 }]) {
+    expect(await client.call(req)).toMatchObject({ ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+  }
+  const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.call({ cmd: 'aplicar', op: { ...op, id: `sin-pg-${i + 2}` } })));
+  expect(many.every((r) => !r.ok && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE')).toBe(true);
+  expect(await client.call({ cmd: 'ping' })).toMatchObject({ ok: true });
+  expect((await http('/health')).status).toBe(503);
+  expect(JSON.parse((await http('/status')).body).postgres.ok).toBe(false);
+});

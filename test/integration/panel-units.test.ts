@@ -1,0 +1,156 @@
+/**
+ * The panel's pure parts (percentiles from histogram buckets, timeline events,
+ * target arguments) and its HTTP port under bad requests — the collector and
+ * server are real, polling a real GC-like HTTP port (common/http-server.ts with a
+ * prom-client registry).
+ */
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Histogram, Registry } from 'prom-client';
+import { startHttpServer } from '../../common/http-server.js';
+import { freePort } from '../../scripts/launcher/free-port.js';
+import { createLogger } from '../../common/logger.js';
+import { changes } from '../../panel/changes.js';
+import { PanelCollector, GC_LATENCY_METRIC } from '../../panel/collector.js';
+import { bucketsBy, delta, quantile, type MetricJson } from '../../panel/histogram.js';
+import { startPanelServer } from '../../panel/server.js';
+import type { PanelSnapshot } from '../../panel/snapshot.js';
+import { TargetError, nameTargets, parseTarget, type Target } from '../../panel/targets.js';
+
+const log = createLogger('panel-test');
+log.level = 'silent';
+const cleanup: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+describe('histogram quantiles (as Prometheus computes them)', () => {
+  it('interpolates inside the bucket, like histogram_quantile', () => {
+    const b = { le: [0.1, 0.2, 0.4, Infinity], counts: [10, 50, 100, 100] };
+    expect(quantile(0.5, b)).toBeCloseTo(0.2, 6); // rank 50: the top of the second bucket
+    expect(quantile(0.75, b)).toBeCloseTo(0.3, 6); // rank 75: halfway through (0.2, 0.4]
+    expect(quantile(0.05, b)).toBeCloseTo(0.05, 6);
+    expect(quantile(0.99, { le: [0.1, Infinity], counts: [1, 10] })).toBe(0.1); // in +Inf: the highest finite bound
+    expect(quantile(0.5, { le: [0.1, Infinity], counts: [0, 0] })).toBeNull();
+  });
+
+  it('reads prom-client JSON per label and subtracts two scrapes; a restart counts from zero', async () => {
+    const reg = new Registry();
+    const h = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['operacion'], buckets: [0.01, 0.1], registers: [reg] });
+    h.observe({ operacion: 'prestamo' }, 0.005);
+    const before = bucketsBy((await reg.getMetricsAsJSON()) as unknown as MetricJson[], 'h_seconds', 'operacion');
+    h.observe({ operacion: 'prestamo' }, 0.05);
+    h.observe({ operacion: 'prestamo' }, 0.05);
+    h.observe({ operacion: 'renovacion' }, 0.5);
+    const now = bucketsBy((await reg.getMetricsAsJSON()) as unknown as MetricJson[], 'h_seconds', 'operacion');
+    expect(now.get('prestamo')).toEqual({ le: [0.01, 0.1, Infinity], counts: [1, 3, 3] });
+    expect(delta(now.get('prestamo')!, before.get('prestamo'))).toEqual({ le: [0.01, 0.1, Infinity], counts: [0, 2, 2] });
+    expect(delta(before.get('prestamo')!, now.get('prestamo'))).toEqual(before.get('prestamo'));
+    expect(now.get('renovacion')!.counts).toEqual([0, 0, 1]);
+  });
+});
+
+describe('panel targets', () => {
+  it('host=url or a bare url; clear errors for anything else', () => {
+    expect(parseTarget('ga', 'pc1=http://127.0.1.1:9570/')).toEqual({ kind: 'ga', host: 'pc1', url: 'http://127.0.1.1:9570' });
+    expect(parseTarget('gc', 'http://127.0.0.1:9555')).toEqual({ kind: 'gc', host: '127.0.0.1', url: 'http://127.0.0.1:9555' });
+    expect(() => parseTarget('ga', 'pc1=127.0.1.1:9570')).toThrow(TargetError);
+    expect(() => parseTarget('ga', 'tcp://127.0.0.1:5570')).toThrow(/solo http/);
+    expect(() => parseTarget('ga', 'http://127.0.0.1:9570/status')).toThrow(/sin ruta/);
+    expect(() => parseTarget('ga', 'p c=http://127.0.0.1:1')).toThrow(/nombre de host no válido/);
+    const named = nameTargets([parseTarget('actor', 'pc1=http://a:1'), parseTarget('actor', 'pc1=http://a:2'), parseTarget('gc', 'pc1=http://a:3')]);
+    expect(named.map((t) => t.name)).toEqual(['actor pc1 #1', 'actor pc1 #2', 'gc pc1']);
+    expect(() => nameTargets([parseTarget('gc', 'http://a:1'), parseTarget('ga', 'http://a:1')])).toThrow(/aparece dos veces/);
+  });
+});
+
+describe('timeline events', () => {
+  const target = (kind: Target['kind'], host: string, url: string): Target => ({ kind, host, url, name: `${kind} ${host}` });
+  const snap = (t: number, estado: string, pgRole: string, timeline: number, breaker: 'closed' | 'open', gaOk = true): PanelSnapshot => ({
+    t,
+    gcs: [],
+    gas: [{ target: target('ga', 'pc2', 'http://b'), ok: gaOk, ...(gaOk ? { status: { role: { estado }, postgres: { pgRole, timeline } } as never } : {}) }],
+    actores: [],
+    actoresVivos: {},
+    breakers: [{ cliente: 'gc pc1', host: 'pc1', endpoint: 'tcp://127.0.1.1:5570', breaker, preferred: false, consecutiveFailures: 0 }],
+  });
+
+  it('role, PostgreSQL role and timeline changes, breaker openings and closings, processes that stop answering', () => {
+    expect(changes(undefined, snap(1, 'PASSIVE', 'standby', 1, 'closed'))).toEqual([]);
+    expect(changes(snap(1, 'PASSIVE', 'standby', 1, 'closed'), snap(2, 'PASSIVE', 'standby', 1, 'closed'))).toEqual([]);
+    expect(changes(snap(1, 'PASSIVE', 'standby', 1, 'closed'), snap(2, 'ACTIVE', 'primary', 2, 'open')).map((e) => [e.t, e.tipo, e.texto])).toEqual([
+      [2, 'rol', 'GA pc2: PASSIVE → ACTIVE'],
+      [2, 'rol', 'PostgreSQL del GA pc2: standby → primary'],
+      [2, 'rol', 'PostgreSQL del GA pc2: timeline 1 → 2'],
+      [2, 'breaker', 'breaker abierto: gc pc1 → 127.0.1.1:5570'],
+    ]);
+    expect(changes(snap(2, 'ACTIVE', 'primary', 2, 'open'), snap(3, 'ACTIVE', 'primary', 2, 'closed', false)).map((e) => e.texto)).toEqual([
+      'GA pc2 no responde',
+      'breaker cerrado: gc pc1 → 127.0.1.1:5570',
+    ]);
+  });
+});
+
+describe('panel process parts over HTTP', () => {
+  it('polls a GC port into rates and percentiles; its own port answers bad requests without falling over', async () => {
+    // A GC-like port: the real http-server with a registry holding the GC's latency histogram.
+    const reg = new Registry();
+    const h = new Histogram({ name: GC_LATENCY_METRIC, help: 'x', labelNames: ['operacion'], buckets: [0.001, 0.01, 0.1], registers: [reg] });
+    const gcHttp = await startHttpServer({ host: '127.0.0.1', port: 0, registry: reg, log, status: () => ({ actores: [], tareas: { enviada: 2, 'en-cola': 1, espera: 0 }, almacenamiento: [] }), routes: { '/errors/stats': () => ({ total: 0, porClase: {}, porCodigo: {}, recientes: [] }) } });
+    cleanup.push(() => gcHttp.close());
+    // A port that answers, but not what a GA or an actor says (another version, another program).
+    const odd = await startHttpServer({ host: '127.0.0.1', port: 0, registry: new Registry(), log, status: () => ({}) });
+    cleanup.push(() => odd.close());
+    const targets = nameTargets([
+      parseTarget('gc', `pc1=http://127.0.0.1:${gcHttp.port}`),
+      parseTarget('ga', `pc2=http://127.0.0.1:${await freePort('127.0.0.1')}`),
+      parseTarget('ga', `pc3=http://127.0.0.1:${odd.port}`),
+      parseTarget('actor', `pc3=http://127.0.0.1:${odd.port}/`),
+    ].map((t, i) => (i === 3 ? { ...t, url: `http://localhost:${odd.port}` } : t)));
+    const collector = new PanelCollector({ targets, log, everyMs: 60_000 });
+    cleanup.push(async () => collector.stop());
+    const first = await collector.poll();
+    expect(first.punto).toBeUndefined(); // the first poll is the baseline
+    expect(first.snapshot.gas[0]).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+    for (let i = 0; i < 40; i++) h.observe({ operacion: 'prestamo' }, 0.005);
+    await new Promise((r) => setTimeout(r, 200));
+    const second = await collector.poll();
+    expect(second.snapshot.gas[1]).toMatchObject({ ok: true, status: {} });
+    expect(second.snapshot.actores[0]).toMatchObject({ ok: true, vivo: false });
+    const p = second.punto!.porOperacion.prestamo!;
+    expect(p.rps).toBeGreaterThan(40); // 40 in ~0.2 s
+    expect(p.p50).toBeCloseTo(5.5, 1); // ms, interpolated in (1, 10]
+    expect(second.punto!.tareas).toEqual({ enviada: 2, enCola: 1, espera: 0 });
+
+    const server = await startPanelServer({ host: '127.0.0.1', port: 0, collector, targets, log });
+    cleanup.push(() => server.close());
+    const get = (path: string, init?: RequestInit) => fetch(`${server.url.replace(/\/$/, '')}${path}`, init);
+    expect((await get('/')).headers.get('content-type')).toMatch(/text\/html/);
+    expect(await (await get('/static/uplot.js')).text()).toContain('uPlot');
+    expect((await get('/static/../../package.json')).status).toBe(404);
+    expect((await get('/static/main.ts')).status).toBe(404);
+    expect((await get('/nada')).status).toBe(404);
+    expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(405);
+    const estado = (await (await get('/api/estado')).json()) as { puntos: unknown[]; snapshot: PanelSnapshot };
+    expect(estado.puntos).toHaveLength(1);
+    expect(estado.snapshot.gcs[0]!.ok).toBe(true);
+    // Garbage on the socket: a 400, and the port keeps serving.
+    const raw = await new Promise<string>((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1', () => s.write('NOT HTTP AT ALL\r\n\r\n'));
+      let got = '';
+      s.on('data', (d) => (got += d.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 400/);
+    // The SSE stream starts with the whole history.
+    const ctrl = new AbortController();
+    const sse = await get('/api/eventos', { signal: ctrl.signal });
+    expect(sse.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = sse.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toMatch(/^event: inicio\ndata: \{/);
+    ctrl.abort();
+    expect((await get('/health')).status).toBe(200);
+  });
+});

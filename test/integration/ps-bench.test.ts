@@ -1,0 +1,104 @@
+/**
+ * The benchmark's parts: ratios and the printed table (pure), and the SQL ceiling
+ * phase against a real PostgreSQL (the full run needs the whole system).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { pino } from 'pino';
+import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../../scripts/bench/main.js';
+import { formatComparacion } from '../../scripts/bench/gcs.js';
+import { createPool } from '../../gestor_almacenamiento/db.js';
+import { migrate } from '../../gestor_almacenamiento/migrate.js';
+import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+import { LatencyRecorder } from '../../solicitante/latency.js';
+import type { LoadReport } from '../../solicitante/load.js';
+import { SeriesRecorder } from '../../solicitante/series.js';
+
+function resumen(factor: number, n: number) {
+  const rec = new LatencyRecorder();
+  for (const op of ['prestamo', 'renovacion', 'devolucion']) for (let i = 1; i <= n; i++) rec.record(op, 'APROBADO', true, i * 10 * factor);
+  return rec.summary(1000);
+}
+
+describe('bench report', () => {
+  it('computes system/ceiling ratios per op and overall, and prints both tables', () => {
+    const sis = resumen(3, 100);
+    const techo = resumen(1, 400);
+    const ratios = calcularRatios(sis, techo);
+    expect(ratios.total!.throughput).toBeCloseTo(0.25, 3);
+    expect(ratios.prestamo!.throughput).toBeCloseTo(0.25, 3);
+    expect(ratios.total!.p99).toBeGreaterThan(0.5);
+    const report: BenchReport = {
+      fecha: new Date().toISOString(),
+      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, tiposPorActor: 'uno', env: {}, replicacion: 'ninguna', isbns: [] },
+      sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
+      techo: { ...techo, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
+      ratios,
+      cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
+      notas: ['prueba'],
+    };
+    const text = formatBench(report);
+    expect(text).toMatch(/^GC\s+400\s+2$/m);
+    expect(text).toMatch(/^PS \(carga\)\s+100\s+—$/m);
+    expect(text).toMatch(/^total\s+1100\s+502$/m);
+    expect(text).toMatch(/Sistema \(PS → GC → actores → GA → PostgreSQL\)/);
+    expect(text).toMatch(/Techo \(SELECT aplicar_operacion/);
+    expect(text).toMatch(/^total\s+0\.250\s+/m);
+    expect(text).toContain('nota: prueba');
+    expect(text).not.toContain('replicación');
+    expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
+  });
+});
+
+describe('bench:gcs report', () => {
+  it('prints each phase, the replies per GC and the ratio of the medians of p99 and throughput', () => {
+    const fase = (f: 'un GC' | 'dos GC', ronda: number, factor: number, porGc: Record<string, number>) => ({
+      fase: f,
+      ronda,
+      informe: { ...resumen(factor, 100), porGc } as unknown as LoadReport,
+    });
+    const text = formatComparacion([fase('un GC', 1, 2, { a: 300 }), fase('dos GC', 1, 1, { a: 150, b: 150 })], 10, 15);
+    expect(text).toMatch(/^un GC\s+1\s+300\s/m);
+    expect(text).toContain('dos GC ronda 1: por GC a 150 (50 %), b 150 (50 %)');
+    expect(text).toContain('mediana p99: un GC 1.98 ms, dos GC 0.99 ms (dos/un = 0.50)');
+  });
+});
+
+describe('SQL ceiling phase (real PostgreSQL)', () => {
+  let pgs: TestPostgres;
+  let pool: pg.Pool;
+  beforeAll(async () => {
+    pgs = await startTestPostgres();
+    pool = createPool(pgs, { max: 2 }, pino({ level: 'silent' }));
+    await migrate(pool, pino({ level: 'silent' }));
+    await pool.query(`INSERT INTO libros (isbn, titulo, autor, total, disponibles) VALUES ('979-0-T-1', 'T1', 'A', 1000, 1000), ('979-0-T-2', 'T2', 'A', 1000, 1000)`);
+  });
+  afterAll(async () => {
+    await pool?.end().catch(() => undefined);
+    await pgs?.stop();
+  });
+
+  it('runs the sequence workload with one durable aplicar_operacion per op, more clients than books', async () => {
+    const r = await runSqlCeiling(pgs, { clientes: 5, duracionS: 1, isbns: ['979-0-T-1', '979-0-T-2'] });
+    expect(r.respuestas).toBeGreaterThan(30);
+    expect(r.sinRespuesta).toBe(0);
+    expect(r.exitosas).toBe(r.respuestas);
+    expect(r.clientes).toBe(5);
+    for (const op of ['prestamo', 'renovacion', 'devolucion']) expect(r.porOperacion[op]?.count ?? 0).toBeGreaterThan(0);
+    // Every reply is a ledger row, each applied once, plus at most one uncounted devolución per client
+    // after the clock (a loan the deadline cut short), so no loan is left open.
+    const { rows } = await pool.query<{ n: number; completadas: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE estado = 'COMPLETADA')::int AS completadas FROM operaciones WHERE id LIKE 'techo-%'`);
+    expect(rows[0]!.completadas).toBe(rows[0]!.n);
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(r.respuestas);
+    expect(rows[0]!.n).toBeLessThanOrEqual(r.respuestas + 5);
+    const activos = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM prestamos WHERE estado = 'ACTIVO'`);
+    expect(activos.rows[0]!.n).toBe(0);
+    const inv = await pool.query<{ ok: boolean }>(
+      `SELECT bool_and(l.disponibles + (SELECT count(*) FROM prestamos p WHERE p.isbn = l.isbn AND p.estado = 'ACTIVO') = l.total) AS ok FROM libros l`,
+    );
+    expect(inv.rows[0]!.ok).toBe(true);
+    // Its connections are closed when it returns.
+    const open = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT aplicar_operacion%'`);
+    expect(open.rows[0]!.n).toBe(0);
+  });
+});

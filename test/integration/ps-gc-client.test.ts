@@ -1,0 +1,157 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GcClient } from '../../solicitante/gc-client.js';
+import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
+import { GcNoReplyError } from '../../solicitante/errors.js';
+import { FakeGc } from '../harness/fake-gc.js';
+import { freePort } from '../harness/ports.js';
+
+const ISBN = '978-84-376-0494-7';
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function fake(opts: Parameters<typeof FakeGc.start>[0] = {}) {
+  const gc = await FakeGc.start(opts);
+  cleanup.push(() => gc.stop());
+  return gc;
+}
+
+describe('GcClient (REQ, Lazy Pirate)', () => {
+  it('sends a request with a PS-made clave and returns the reply', async () => {
+    const gc = await fake();
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 2, sede: 'Central' });
+    cleanup.push(() => c.close());
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
+    expect(r.codigo).toBe('APROBADO');
+    expect(r.exito).toBe(true);
+    expect(typeof r.datos.fechaDevolucion).toBe('string');
+    const sent = gc.recibidas[0] as Record<string, string>;
+    expect(sent.clave).toMatch(/^ps-[0-9a-f]+-1$/);
+    expect(sent.id).toBeUndefined(); // no label of its own: the reply's id is the clave
+    expect(sent.sede).toBe('Central');
+    expect(r).toMatchObject({ clave: sent.clave, id: sent.clave });
+  });
+
+  it('retries a dropped request with the SAME clave, and the GC applies it once', async () => {
+    const gc = await fake({ descartarPrimeras: 1 });
+    const reintentos: number[] = [];
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
+    cleanup.push(() => c.close());
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
+    expect(r.codigo).toBe('APROBADO');
+    expect(reintentos).toEqual([2]);
+    const claves = gc.recibidas.map((m) => (m as { clave: string }).clave);
+    expect(claves).toHaveLength(2);
+    expect(claves[0]).toMatch(/^ps-/);
+    expect(claves[0]).toBe(claves[1]);
+    expect(gc.aplicaciones.get(claves[0]!)).toBe(1);
+    // The recreated socket keeps working for the next request.
+    const r2 = await c.send({ operacion: 'renovacion', isbn: ISBN, usuario: 'u2' });
+    expect(r2.codigo).toBe('APROBADO');
+  });
+
+  it('fails with a typed error after 1 + PS_RETRIES attempts when the GC is dead', async () => {
+    const port = await freePort();
+    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 150, retries: 2 });
+    cleanup.push(() => c.close());
+    const t0 = Date.now();
+    const err = await c.send({ operacion: 'consulta', isbn: ISBN }).catch((e: unknown) => e);
+    const elapsed = Date.now() - t0;
+    expect(err).toBeInstanceOf(GcNoReplyError);
+    expect((err as GcNoReplyError).attempts).toBe(3);
+    expect(elapsed).toBeGreaterThanOrEqual(3 * 150 - 20);
+    expect(elapsed).toBeLessThan(3 * 150 + 1000);
+  });
+
+  it('serialises concurrent calls on one REQ socket', async () => {
+    const gc = await fake({ libros: { [ISBN]: 10 } });
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
+    cleanup.push(() => c.close());
+    const rs = await Promise.all([1, 2, 3, 4].map((i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `c${i}` })));
+    expect(rs.map((r) => r.codigo)).toEqual(['APROBADO', 'APROBADO', 'APROBADO', 'APROBADO']);
+  });
+});
+
+describe('GcPipelineClient (DEALER)', () => {
+  it('correlates many in-flight replies by clave', async () => {
+    const gc = await fake({ libros: { [ISBN]: 100 }, retardoMs: 20 });
+    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
+    cleanup.push(() => c.close());
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `p${i}` })));
+    for (const [i, r] of rs.entries()) {
+      expect(r.codigo).toBe('APROBADO');
+      expect(r.datos.usuario).toBe(`p${i}`);
+    }
+    expect(gc.disponibles(ISBN)).toBe(50);
+  });
+
+  it('resends a lost request with the same clave and fails typed when nobody answers', async () => {
+    const gc = await fake({ descartarPrimeras: 1 });
+    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 2 });
+    cleanup.push(() => c.close());
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
+    expect(r.codigo).toBe('APROBADO');
+    const claves = gc.recibidas.map((m) => (m as { clave: string }).clave);
+    expect(claves[0]).toMatch(/^ps-/);
+    expect(new Set(claves).size).toBe(1);
+    expect(claves.length).toBe(2);
+
+    const port = await freePort();
+    const dead = new GcPipelineClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 100, retries: 1 });
+    cleanup.push(() => dead.close());
+    await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
+  });
+});
+
+describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
+  it('REQ: own GC dead → the next one answers, same id; a GC that drops the request → the next, same id', async () => {
+    const [deadPort] = [await freePort()];
+    const b = await fake();
+    const seen: string[] = [];
+    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${deadPort}`, b.endpoint], timeoutMs: 300, retries: 2, onRetry: (i) => seen.push(i.endpoint) });
+    cleanup.push(() => c.close());
+    const r = await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f1' });
+    expect(r).toMatchObject({ endpoint: b.endpoint, respuesta: { codigo: 'APROBADO' } });
+    expect(seen).toEqual([b.endpoint]);
+    // The dead one cools down: the next request goes straight to the live one.
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+    expect(seen).toEqual([b.endpoint]);
+
+    const lossy = await fake({ descartarPrimeras: 1 });
+    const other = await fake();
+    const c2 = new GcClient({ endpoints: [lossy.endpoint, other.endpoint], timeoutMs: 200, retries: 2 });
+    cleanup.push(() => c2.close());
+    const r2 = await c2.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f2' });
+    expect(r2.endpoint).toBe(other.endpoint);
+    const sentTo = [...lossy.recibidas, ...other.recibidas].map((m) => (m as { id: string }).id);
+    expect(sentTo).toHaveLength(2);
+    expect(new Set(sentTo).size).toBe(1);
+  });
+
+  it('DEALER: when its own GC goes away, requests in flight there move to the next GC at once (same ids, before the timeout); it returns when that GC is back', async () => {
+    const slow = await fake({ libros: { [ISBN]: 100 }, retardoMs: 3000 });
+    const b = await fake({ libros: { [ISBN]: 100 } });
+    // A timeout far beyond the test's: only the move on disconnect can answer in time.
+    const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 60_000, retries: 0 });
+    cleanup.push(() => c.close());
+    const pending = Array.from({ length: 5 }, (_, i) => c.request({ operacion: 'prestamo', isbn: ISBN, usuario: `mv${i}`, id: `mv-${i}` }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(slow.recibidas).toHaveLength(5);
+    await slow.stop(); // the GC's socket closes: a crash as the PS sees it
+    const rs = await Promise.all(pending);
+    expect(rs.every((r) => r.endpoint === b.endpoint && r.respuesta.codigo === 'APROBADO')).toBe(true);
+    expect(b.recibidas.map((m) => (m as { id: string }).id).sort()).toEqual(['mv-0', 'mv-1', 'mv-2', 'mv-3', 'mv-4']);
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+
+    // Back on the same address: the PS sticks to its own sede's GC again.
+    const back = await FakeGc.start({ libros: { [ISBN]: 100 }, endpoint: slow.endpoint });
+    cleanup.push(() => back.stop());
+    let r: Awaited<ReturnType<GcPipelineClient['request']>> | undefined;
+    for (let i = 0; i < 50 && r?.endpoint !== slow.endpoint; i++) {
+      r = await c.request({ operacion: 'consulta', isbn: ISBN });
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(r?.endpoint).toBe(slow.endpoint);
+  }, 15_000);
+});

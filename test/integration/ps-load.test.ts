@@ -1,0 +1,169 @@
+/** runLoad in-process against the scripted fake GC. */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runLoad, parseMix, type LoadReport } from '../../solicitante/load.js';
+import { runCli } from '../../solicitante/cli.js';
+import { FakeGc } from '../harness/fake-gc.js';
+import { freePort } from '../harness/ports.js';
+
+const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0'];
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function fake() {
+  const gc = await FakeGc.start({ libros: Object.fromEntries(ISBNS.map((i) => [i, 1000])), retardoAsyncMs: 5 });
+  cleanup.push(() => gc.stop());
+  return gc;
+}
+
+function expectConsistent(r: LoadReport) {
+  const ops = Object.values(r.porOperacion);
+  expect(r.respuestas).toBe(ops.reduce((a, s) => a + s.count, 0));
+  expect(r.global.count).toBe(r.respuestas);
+  expect(r.respuestas).toBe(Object.values(r.porCodigo).reduce((a, n) => a + n, 0));
+  for (const s of [...ops, r.global]) {
+    expect(s.p50).toBeLessThanOrEqual(s.p95);
+    expect(s.p95).toBeLessThanOrEqual(s.p99);
+    expect(s.p99).toBeLessThanOrEqual(s.max);
+    expect(s.p50).toBeGreaterThan(0);
+  }
+  for (const s of ops) expect(s.count).toBe(Object.values(s.porCodigo).reduce((a, n) => a + n, 0));
+}
+
+describe('runLoad', () => {
+  it('replies are counted per GC; --repartir spreads the clients over the GCs like PS of every sede', async () => {
+    const [a, b] = [await fake(), await fake()];
+    for (const transporte of ['dealer', 'req'] as const) {
+      const uno = await runLoad({ endpoints: [a.endpoint, b.endpoint], clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(Object.keys(uno.porGc), transporte).toEqual([a.endpoint]);
+      expect(uno.porGc[a.endpoint]).toBe(uno.respuestas);
+      const dos = await runLoad({ endpoints: [a.endpoint, b.endpoint], repartir: true, clientes: 4, duracionS: 1, isbns: ISBNS, transporte, timeoutMs: 1000, retries: 1 });
+      expect(dos.porGc[a.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[b.endpoint], transporte).toBeGreaterThan(0);
+      expect(dos.porGc[a.endpoint]! + dos.porGc[b.endpoint]!).toBe(dos.respuestas);
+      expect(dos.config.repartir).toBe(true);
+    }
+  });
+
+  it('4 closed-loop clients for 2 s: the sequence workload succeeds and the report is consistent', async () => {
+    const gc = await fake();
+    const progreso: number[] = [];
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 2, isbns: ISBNS, timeoutMs: 1000, retries: 1, onProgreso: (p) => progreso.push(p.respuestas), intervaloProgresoMs: 250 });
+    expect(r.duracionMs).toBeGreaterThanOrEqual(2000);
+    expect(r.duracionMs).toBeLessThan(4000);
+    expect(r.respuestas).toBeGreaterThan(100);
+    expect(r.sinRespuesta).toBe(0);
+    expect(Object.keys(r.porOperacion).sort()).toEqual(['devolucion', 'prestamo', 'renovacion']);
+    // Every op of the sequence succeeds: fresh usuario per cycle, plenty of copies.
+    expect(Object.keys(r.porCodigo).sort()).toEqual(['ACEPTADO', 'APROBADO']);
+    expect(r.exitosas).toBe(r.respuestas);
+    // Closed loop: the three ops stay within one cycle of each other per client.
+    const n = Object.values(r.porOperacion).map((s) => s.count);
+    expect(Math.max(...n) - Math.min(...n)).toBeLessThanOrEqual(4);
+    expect(Math.abs(r.throughput - r.respuestas / (r.duracionMs / 1000)) / r.throughput).toBeLessThan(0.01);
+    expectConsistent(r);
+    expect(progreso.length).toBeGreaterThanOrEqual(5);
+    // Applied once each: no duplicates in the fake GC's ledger.
+    expect([...gc.aplicaciones.values()].every((x) => x === 1)).toBe(true);
+  });
+
+  it('the REQ transport (one socket per client) and a mixed workload also work', async () => {
+    const gc = await fake();
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devo=25,renovacion=25') } });
+    expect(r.respuestas).toBeGreaterThan(30);
+    expect(r.config.transporte).toBe('req');
+    expectConsistent(r);
+  });
+
+  it('counts unanswered requests against a dead GC and ends within bounded time', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    const r = await runLoad({ endpoints: [`tcp://127.0.0.1:${port}`], clientes: 2, duracionS: 1, timeoutMs: 200, retries: 1 });
+    expect(Date.now() - t0).toBeLessThan(1000 + 2 * 200 + 1000);
+    expect(r.respuestas).toBe(0);
+    expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
+  });
+
+  it('sequence: a cycle whose préstamo fails ends there, so no renovación or devolución of a loan that does not exist is sent or counted', async () => {
+    // One copy for three clients, returned asynchronously: most préstamos get SIN_EJEMPLARES.
+    const gc = await FakeGc.start({ libros: { 'X-1': 1 }, retardoAsyncMs: 20 });
+    cleanup.push(() => gc.stop());
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ['X-1'], timeoutMs: 1000, retries: 1 });
+    const op = (o: string) => r.porOperacion[o] ?? { count: 0, porCodigo: {} as Record<string, number> };
+    const prestados = op('prestamo').porCodigo.APROBADO ?? 0;
+    expect(op('prestamo').porCodigo.SIN_EJEMPLARES).toBeGreaterThan(0);
+    expect(prestados).toBeGreaterThan(0);
+    // Only cycles with a loan go on (the last may be cut short by the deadline).
+    expect(op('renovacion').count).toBeLessThanOrEqual(prestados);
+    expect(op('renovacion').count).toBeGreaterThanOrEqual(prestados - 3);
+    expect(op('devolucion').count).toBeLessThanOrEqual(prestados);
+    expect(Object.keys(op('renovacion').porCodigo)).toEqual(['APROBADO']);
+    expect(Object.keys(op('devolucion').porCodigo)).toEqual(['ACEPTADO']);
+    expect(r.exitosas).toBe(r.respuestas - op('prestamo').porCodigo.SIN_EJEMPLARES!);
+    const enviadas = gc.recibidas.map((m) => (m as { operacion: string }).operacion);
+    // Plus, after the clock, at most one uncounted devolución per client whose cycle the deadline cut.
+    const sinContar = enviadas.filter((o) => o !== 'prestamo').length - (op('renovacion').count + op('devolucion').count);
+    expect(sinContar).toBeLessThanOrEqual(3);
+    expectConsistent(r);
+  });
+
+  it('sequence: a loan cut short by the deadline is returned after the clock stops, so a run leaves every copy free', async () => {
+    const gc = await FakeGc.start({ libros: { 'Y-1': 4 }, retardoAsyncMs: 5 });
+    cleanup.push(() => gc.stop());
+    // Slow replies make it very likely that the deadline falls between a préstamo and its devolución.
+    for (let run = 0; run < 3; run++) {
+      await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 1, isbns: ['Y-1'], timeoutMs: 1000, retries: 1 });
+      const end = Date.now() + 2000;
+      while (gc.disponibles('Y-1') !== 4 && Date.now() < end) await new Promise((res) => setTimeout(res, 10));
+      expect(gc.disponibles('Y-1')).toBe(4);
+    }
+  });
+
+  it('parseMix rejects nonsense', () => {
+    expect(() => parseMix('prestamo=x')).toThrow(/Mezcla no válida/);
+    expect(() => parseMix('volar=3')).toThrow(/Mezcla no válida/);
+    expect(() => parseMix('prestamo=0')).toThrow(/mayor que 0/);
+  });
+});
+
+describe('ps carga (CLI)', () => {
+  it('prints the report table and writes the JSON report', async () => {
+    const gc = await fake();
+    const dir = mkdtempSync(join(tmpdir(), 'ps-carga-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const json = join(dir, 'r.json');
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let errText = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const code = await runCli(['carga', '--clientes', '2', '--duracion', '1', '--isbns', ISBNS.join(','), '--json', json], {
+      stdin: Readable.from(['']),
+      stdout: out,
+      stderr: err,
+      env: { GC_ENDPOINT: gc.endpoint },
+    });
+    expect(code).toBe(0);
+    expect(text).toMatch(/operación\s+respuestas\s+resp\/s \(media\)\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
+    expect(text).toMatch(/^prestamo\s+\d+/m);
+    expect(text).toMatch(/^total\s+\d+/m);
+    expect(text).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
+    expect(report.config.clientes).toBe(2);
+    expectConsistent(report);
+    // The per-second series accounts for every request, and the HTML report sits beside the JSON.
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(report.serie.total.n)).toBe(report.respuestas + report.sinRespuesta);
+    expect(sum(report.serie.porOperacion.prestamo!.n)).toBe(report.porOperacion.prestamo!.count + report.porOperacion.prestamo!.sinRespuesta);
+    const html = join(dir, 'r.html');
+    expect(text).toContain(`informe HTML: ${html}`);
+    expect(readFileSync(html, 'utf8')).toContain('<script id="vista" type="application/json">');
+    expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
+  });
+});

@@ -1,0 +1,61 @@
+/** test-sistema's claves: independent of the usuario and fresh on every run. */
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { opIdSchema } from '../../common/protocol/ps-gc.js';
+import { runCli } from '../../solicitante/cli.js';
+import { FakeGc } from '../harness/fake-gc.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function testSistema(gc: FakeGc, args: string[]) {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await runCli(['test-sistema', ...args], {
+    stdin: Readable.from(['']),
+    stdout: out,
+    stderr: new PassThrough(),
+    env: { GC_ENDPOINT: gc.endpoint, PS_TIMEOUT_MS: '1000', PS_RETRIES: '1' },
+  });
+  return { code, out: text };
+}
+
+const idsOf = (gc: FakeGc, from = 0) =>
+  gc.recibidas
+    .slice(from)
+    .filter((m) => (m as { operacion: string }).operacion !== 'estado')
+    .map((m) => (m as { clave: string }).clave);
+
+describe('ps test-sistema claves', () => {
+  it('a usuario with @ still PASSes, and the claves are the run\'s own', async () => {
+    const gc = await FakeGc.start({ devolucionAsync: true, retardoAsyncMs: 50 });
+    cleanup.push(() => gc.stop());
+    const r = await testSistema(gc, ['--usuario', 'ana@uni.edu']);
+    expect(r.out).not.toContain('FAIL');
+    expect(r.code).toBe(0);
+    const ids = idsOf(gc);
+    expect(ids.length).toBeGreaterThanOrEqual(6);
+    for (const id of ids) {
+      expect(opIdSchema.safeParse(id).success, id).toBe(true);
+      expect(id).toMatch(/^ts-[0-9a-f]+-paso\d+$/);
+    }
+  });
+
+  it('re-running with the same --usuario sends new claves, so every step is applied again rather than replayed', async () => {
+    const gc = await FakeGc.start({ devolucionAsync: false });
+    cleanup.push(() => gc.stop());
+    const first = await testSistema(gc, ['--usuario', 'u7']);
+    const n = gc.recibidas.length;
+    const a = idsOf(gc);
+    const second = await testSistema(gc, ['--usuario', 'u7']);
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const b = idsOf(gc, n);
+    expect(b.length).toBe(a.length);
+    expect(new Set([...a, ...b]).size).toBe(a.length + b.length);
+    // The second run did real work: all its steps but the refused 3rd renewal were applied, each once.
+    expect(b.filter((id) => gc.aplicaciones.get(id) === 1)).toHaveLength(b.length - 1);
+  });
+});

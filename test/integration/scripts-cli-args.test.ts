@@ -1,0 +1,56 @@
+/** The shared integer option parser, and the scripts that use it refusing bad numbers up front. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { InvalidArgumentError } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { intArg } from '../../solicitante/cli-args.js';
+import { DIST } from '../harness/fixtures.js';
+import path from 'node:path';
+
+const run = promisify(execFile);
+const dist = (f: string) => path.join(DIST, 'scripts', f);
+
+/** Runs a built script; resolves with its exit code and output whatever the code. */
+async function script(file: string, args: string[]) {
+  try {
+    const r = await run(process.execPath, [dist(file), ...args], { timeout: 15_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; killed?: boolean; stdout: string; stderr: string };
+    return { code: err.killed ? -1 : err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('intArg', () => {
+  it('accepts integers within the bounds', () => {
+    expect(intArg(0)('0')).toBe(0);
+    expect(intArg(1)(' 42 ')).toBe(42);
+    expect(intArg(1, 10)('10')).toBe(10);
+  });
+
+  it('refuses anything else with a Spanish message', () => {
+    for (const v of ['abc', '', ' ', '1.5', '1e3', '0x10', '12abc', 'NaN', 'Infinity', '99999999999999999999']) {
+      expect(() => intArg(0)(v), v).toThrow(InvalidArgumentError);
+    }
+    expect(() => intArg(1)('0')).toThrow('debe ser un entero ≥ 1');
+    expect(() => intArg(1, 10)('11')).toThrow('debe ser un entero entre 1 y 10');
+    expect(() => intArg(1)(String(2 ** 31))).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist/)', () => {
+  it('bench:saltos --n abc / --en-vuelo 0 exit at once with a usage error', async () => {
+    for (const args of [['--n', 'abc'], ['--en-vuelo', '0'], ['--max-saltos', '-1']]) {
+      const r = await script('bench/hops.js', args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/debe ser un entero ≥ 1/);
+      expect(r.stdout).toBe('');
+    }
+  });
+
+  it('status --timeout abc exits with a usage error', async () => {
+    const r = await script('launcher/status.js', ['--timeout', 'abc']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--timeout.*debe ser un entero ≥ 1/);
+  });
+});

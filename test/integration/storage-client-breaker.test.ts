@@ -1,0 +1,146 @@
+/**
+ * Storage client circuit breakers and socket recreation: open after N consecutive
+ * failures, skipped while open, half-open after the reset time, closed on success;
+ * a GA restarted on the same port is used again.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createStorageClient, type StorageClient } from '../../common/storage-client.js';
+import { StorageUnavailableError } from '../../common/errors.js';
+import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
+import type { StorageClientConfig } from '../../common/config.js';
+import { FakeGa, captureLogger, clientConfig, type FakeGaBehaviour } from '../harness/fake-ga.js';
+import { freePort } from '../harness/ports.js';
+import { eventually } from '../harness/eventually.js';
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await x.close().catch(() => undefined);
+});
+
+async function ga(script?: ConstructorParameters<typeof FakeGa>[1]): Promise<FakeGa> {
+  const g = await FakeGa.start(await freePort(), script);
+  open.push({ close: () => g.stop() });
+  return g;
+}
+
+function client(cfg: StorageClientConfig, log = captureLogger().log): StorageClient {
+  const c = createStorageClient(cfg, log);
+  open.push(c);
+  return c;
+}
+
+const op = (id: string): OperacionSolicitada => ({ operacion: 'renovacion', isbn: '978-3', usuario: 'u3', id });
+
+describe('breaker lifecycle', () => {
+  it('opens after N consecutive failures, fails fast while open, and a background ping closes it once the GA recovers', async () => {
+    let aBehaviour: FakeGaBehaviour = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'pg caído' };
+    const a = await ga(() => aBehaviour);
+    const cap = captureLogger();
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 400 }), cap.log);
+
+    for (let i = 1; i <= 2; i++) {
+      await expect(c.aplicar(op(`bk-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
+      expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: i });
+    }
+    await expect(c.aplicar(op('bk-3'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status()[0]).toMatchObject({ breaker: 'open', consecutiveFailures: 3, lastError: expect.stringContaining('pg caído') });
+    expect(cap.lines.some((l) => l.msg === 'GA breaker open' && l.endpoint === a.endpoint && l.level === 40)).toBe(true);
+    // Lazy Pirate: the open breaker discarded the endpoint's socket.
+    expect(cap.lines.some((l) => l.msg === 'GA socket recycled' && l.endpoint === a.endpoint)).toBe(true);
+
+    // While open: calls fail without sending anything.
+    await expect(c.aplicar(op('bk-4'))).rejects.toThrow(/breaker open/);
+    expect(a.count()).toBe(3);
+
+    // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
+    aBehaviour = { kind: 'ok' };
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
+    expect(cap.messages()).toContain('GA breaker closed');
+    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
+    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    expect((await c.aplicar(op('bk-5'))).id).toBe('bk-5');
+  });
+
+  it('a dead endpoint is no user\'s first try once another GA answered, and its recovery does not move calls back', async () => {
+    let aBehaviour: FakeGaBehaviour = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' };
+    const a = await ga(() => aBehaviour);
+    const b = await ga();
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 200 }));
+    await c.aplicar(op('sd-0'));
+    expect(c.status()).toMatchObject([{ breaker: 'open', preferred: false }, { preferred: true }]);
+    for (let i = 1; i <= 5; i++) await c.aplicar(op(`sd-${i}`));
+    aBehaviour = { kind: 'ok' };
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    for (let i = 6; i <= 8; i++) await c.aplicar(op(`sd-${i}`));
+    // A saw sd-0 and pings only; B served every call.
+    expect(a.received.filter((r) => r.cmd !== 'ping').map((r) => ('op' in r ? r.op.id : r.cmd))).toEqual(['sd-0']);
+    expect(b.count()).toBe(9);
+  });
+
+  it('a failed half-open probe re-opens the breaker, and the next half-open probes again; no user call goes there', async () => {
+    const a = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 200 }));
+    await expect(c.aplicar(op('ho-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    await expect(c.aplicar(op('ho-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status()[0]!.breaker).toBe('open');
+    // Two probes (each failure re-opens the breaker for another reset period).
+    await eventually('condition', () => a.count() >= 4, 3000);
+    expect(a.received.slice(2).every((r) => r.cmd === 'ping')).toBe(true);
+    expect(c.status()[0]!.breaker).not.toBe('closed');
+    await expect(c.aplicar(op('ho-3'))).rejects.toThrow(/breaker open/);
+    expect(a.received.filter((r) => r.cmd !== 'ping')).toHaveLength(2);
+  });
+
+  it('the probe holds the half-open trial: concurrent user calls never wait on the recovering endpoint', async () => {
+    let aOk = false;
+    const a = await ga(() => (aOk ? { kind: 'ok', delayMs: 50 } : { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' }));
+    const b = await ga();
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 300 }));
+    await c.aplicar(op('hc-0'));
+    expect(c.status()[0]!.breaker).toBe('open');
+    aOk = true;
+    await eventually('condition', () => c.status()[0]!.breaker === 'half-open', 5000);
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.aplicar(op(`hc-${i + 1}`))));
+    expect(rs).toHaveLength(20);
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    // Only hc-0 and the ping ever reached A.
+    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'ping']);
+    expect(b.count()).toBe(21);
+  });
+});
+
+describe('GA restart on the same port', () => {
+  it('after the breaker opened on a dead GA, a fresh socket reaches the restarted GA', async () => {
+    const a = await ga();
+    const cap = captureLogger();
+    const c = client(clientConfig([a.endpoint], { GA_TIMEOUT_MS: 200, GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 300 }), cap.log);
+    expect((await c.aplicar(op('rs-1'))).id).toBe('rs-1');
+
+    await a.stop();
+    for (let i = 0; i < 2; i++) await expect(c.aplicar(op(`rs-down-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status()[0]!.breaker).toBe('open');
+    expect(cap.lines.some((l) => l.msg === 'GA socket recycled')).toBe(true);
+    // Fails fast while open, without touching the network.
+    const err = await c.aplicar(op('rs-open')).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('breaker open');
+
+    await a.start();
+    // The background probe finds it back: no user request pays for the trial.
+    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    expect(a.received.at(-1)).toMatchObject({ cmd: 'ping' });
+    expect((await c.aplicar(op('rs-2'))).id).toBe('rs-2');
+    expect(a.received.at(-1)).toMatchObject({ op: { id: 'rs-2' } });
+  });
+
+  it('a quick restart below the breaker threshold is picked up by reconnection', async () => {
+    const a = await ga();
+    const c = client(clientConfig([a.endpoint], { GA_TIMEOUT_MS: 300, GA_BREAKER_FAILURES: 50 }));
+    await c.aplicar(op('qr-1'));
+    await a.stop();
+    await a.start();
+    // The DEALER reconnects on its own (reconnectInterval ~100 ms); retries cover the gap.
+    expect((await c.aplicar(op('qr-2'))).id).toBe('qr-2');
+    expect(c.status()[0]!.breaker).toBe('closed');
+  });
+});

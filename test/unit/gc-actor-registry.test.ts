@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { ActorRegistry, CONCENTRACION_MAX, parseTopic, type Estrategia } from '../../gestor_carga/actor-registry.js';
+
+function setup(estrategia: Estrategia = 'round-robin') {
+  const clock = { t: 1000, now() { return this.t; } };
+  const reg = new ActorRegistry({ deadMs: 1000, estrategia, clock });
+  const join = (id: string) => { reg.subscribed('prestamo', id); reg.heard('prestamo', id); };
+  return { clock, reg, join };
+}
+
+describe('actor registry: liveness', () => {
+  it('is live only with subscription seen AND heard recently', () => {
+    const { reg } = setup();
+    reg.heard('prestamo', 'a');
+    expect(reg.isLiveId('prestamo', 'a')).toBe(false); // heartbeat but subscription not arrived: slow joiner
+    reg.subscribed('prestamo', 'a');
+    expect(reg.isLiveId('prestamo', 'a')).toBe(true);
+    reg.subscribed('devolucion', 'b');
+    expect(reg.isLiveId('devolucion', 'b')).toBe(false); // subscribed but never heard
+  });
+
+  it('dies after deadMs of silence and reports each transition once', () => {
+    const { reg, clock, join } = setup();
+    join('a');
+    expect(reg.refresh().joined.map((a) => a.actorId)).toEqual(['a']);
+    expect(reg.refresh().joined).toEqual([]);
+    clock.t += 1000;
+    expect(reg.isLiveId('prestamo', 'a')).toBe(true);
+    clock.t += 1;
+    expect(reg.isLiveId('prestamo', 'a')).toBe(false);
+    expect(reg.choose('prestamo', () => 0)).toBeUndefined();
+    expect(reg.refresh().died.map((a) => a.actorId)).toEqual(['a']);
+    expect(reg.refresh().died).toEqual([]);
+    reg.heard('prestamo', 'a'); // it comes back
+    expect(reg.refresh().joined.map((a) => a.actorId)).toEqual(['a']);
+  });
+
+  it('unsubscribe and adios end liveness at once', () => {
+    const { reg, join } = setup();
+    join('a');
+    join('b');
+    reg.refresh();
+    reg.unsubscribed('prestamo', 'a');
+    reg.left('prestamo', 'b');
+    expect(reg.refresh().died.map((a) => a.actorId).sort()).toEqual(['a', 'b']);
+    reg.hello('prestamo', 'b'); // restarted with the same id
+    expect(reg.isLiveId('prestamo', 'b')).toBe(true);
+  });
+
+  it('keeps types apart', () => {
+    const { reg } = setup();
+    reg.subscribed('devolucion', 'x');
+    reg.heard('devolucion', 'x');
+    expect(reg.choose('prestamo', () => 0)).toBeUndefined();
+    expect(reg.choose('devolucion', () => 0)).toBe('x');
+    expect(reg.liveCounts()).toEqual({ prestamo: 0, devolucion: 1, renovacion: 0 });
+  });
+});
+
+describe('actor registry: strategies', () => {
+  it('round-robin cycles over live actors', () => {
+    const { reg, join } = setup('round-robin');
+    join('a'); join('b'); join('c');
+    const picks = Array.from({ length: 6 }, () => reg.choose('prestamo', () => 0));
+    expect(picks).toEqual(['a', 'b', 'c', 'a', 'b', 'c']);
+  });
+
+  it('least-load picks the fewest in flight; ties go round robin', () => {
+    const { reg, join } = setup('least-load');
+    join('a'); join('b'); join('c');
+    const load: Record<string, number> = { a: 2, b: 0, c: 0 };
+    const picks = Array.from({ length: 4 }, () => reg.choose('prestamo', (id) => load[id]!));
+    expect(picks.every((p) => p === 'b' || p === 'c')).toBe(true);
+    expect(new Set(picks).size).toBe(2);
+    load.b = 5; load.c = 5;
+    expect(reg.choose('prestamo', (id) => load[id]!)).toBe('a');
+  });
+
+  it('concentrada keeps choosing the first live actor by id while it is under the bound, then the least loaded', () => {
+    const { reg, join, clock } = setup('concentrada');
+    for (const id of ['b', 'a', 'c']) join(id);
+    const load: Record<string, number> = { a: 0, b: 0, c: 0 };
+    for (let i = 0; i < CONCENTRACION_MAX; i++) {
+      const id = reg.choose('prestamo', (x) => load[x]!)!;
+      expect(id).toBe('a');
+      load[id]!++;
+    }
+    // 'a' is full: the least loaded of the others, round robin among ties.
+    expect(['b', 'c']).toContain(reg.choose('prestamo', (x) => load[x]!));
+    load.a = CONCENTRACION_MAX - 1;
+    expect(reg.choose('prestamo', (x) => load[x]!)).toBe('a');
+    // 'a' dies: the next by id takes the whole stream at once.
+    clock.t += 1001;
+    reg.heard('prestamo', 'b');
+    reg.heard('prestamo', 'c');
+    expect(reg.choose('prestamo', () => 0)).toBe('b');
+    // Excluded (a task moved away from it), the next is chosen.
+    expect(reg.choose('prestamo', () => 0, 'b')).toBe('c');
+  });
+
+  it('exclude avoids an actor unless it is the only one', () => {
+    const { reg, join } = setup();
+    join('a');
+    expect(reg.choose('prestamo', () => 0, 'a')).toBe('a');
+    join('b');
+    for (let i = 0; i < 4; i++) expect(reg.choose('prestamo', () => 0, 'a')).toBe('b');
+  });
+});
+
+describe('parseTopic', () => {
+  it('splits at the first dot and rejects non-actor topics', () => {
+    expect(parseTopic('prestamo.a.b')).toEqual({ tipo: 'prestamo', actorId: 'a.b' });
+    expect(parseTopic('')).toBeUndefined();
+    expect(parseTopic('prestamo')).toBeUndefined();
+    expect(parseTopic('prestamo.')).toBeUndefined();
+    expect(parseTopic('consulta.x')).toBeUndefined();
+    // Ids follow the actors' own rule (abuse campaign: 64 KiB and binary "ids" became registry entries).
+    expect(parseTopic(`prestamo.${'x'.repeat(64)}`)).toEqual({ tipo: 'prestamo', actorId: 'x'.repeat(64) });
+    expect(parseTopic(`prestamo.${'x'.repeat(65)}`)).toBeUndefined();
+    expect(parseTopic('prestamo.\u0000\ud800')).toBeUndefined();
+    expect(parseTopic('prestamo.-x')).toBeUndefined();
+  });
+});
+
+describe('actor registry: bounded against floods of unknown ids', () => {
+  it('refreshOne reports one actor\'s transition once, like refresh() does for all', () => {
+    const { reg, clock } = setup();
+    reg.heard('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a')).toEqual({ joined: [], died: [] }); // not subscribed: never live
+    reg.subscribed('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a').joined.map((x) => x.actorId)).toEqual(['a']);
+    expect(reg.refreshOne('prestamo', 'a').joined).toEqual([]);
+    expect(reg.refresh().joined).toEqual([]); // already reported
+    reg.left('prestamo', 'a');
+    expect(reg.refreshOne('prestamo', 'a').died.map((x) => x.actorId)).toEqual(['a']);
+    expect(reg.refresh().died).toEqual([]);
+    expect(reg.refreshOne('devolucion', 'nobody')).toEqual({ joined: [], died: [] });
+    clock.t += 5000;
+    reg.subscribed('prestamo', 'a'); // back, but silent for longer than deadMs
+    expect(reg.refreshOne('prestamo', 'a').joined).toEqual([]);
+  });
+
+  it('keeps at most maxUnsubscribed entries that are not subscribed, forgetting the least recently heard', () => {
+    const clock = { t: 1000, now() { return this.t; } };
+    const reg = new ActorRegistry({ deadMs: 1000, estrategia: 'round-robin', clock, maxUnsubscribed: 3 });
+    reg.subscribed('prestamo', 'real');
+    reg.heard('prestamo', 'real');
+    reg.subscribed('prestamo', 'quiet'); // subscribed, never heard: not capped either
+    reg.heard('prestamo', 'misconfigured'); // heartbeats, never subscribes
+    for (let i = 0; i < 50; i++) {
+      reg.hello('prestamo', `rnd-${i}`);
+      reg.heard('prestamo', 'misconfigured'); // heard again: moves to the back, kept
+    }
+    expect(reg.sizes()).toEqual({ total: 5, noSuscritos: 3 });
+    expect(reg.evicted).toBe(48);
+    const ids = reg.snapshot().map((a) => a.actorId).sort();
+    expect(ids).toEqual(['misconfigured', 'quiet', 'real', 'rnd-48', 'rnd-49']);
+    expect(reg.isLiveId('prestamo', 'real')).toBe(true);
+  });
+
+  it('never evicts an actor that just unsubscribed before its death is reported', () => {
+    const clock = { t: 1000, now() { return this.t; } };
+    const reg = new ActorRegistry({ deadMs: 1000, estrategia: 'round-robin', clock, maxUnsubscribed: 2 });
+    reg.subscribed('prestamo', 'a');
+    reg.heard('prestamo', 'a');
+    expect(reg.refresh().joined).toHaveLength(1);
+    reg.unsubscribed('prestamo', 'a'); // its death not reported yet
+    for (let i = 0; i < 10; i++) reg.hello('prestamo', `rnd-${i}`);
+    expect(reg.refresh().died.map((x) => x.actorId)).toEqual(['a']);
+    reg.hello('prestamo', 'more-1');
+    reg.hello('prestamo', 'more-2');
+    expect(reg.sizes().noSuscritos).toBe(2); // now it may go
+  });
+});

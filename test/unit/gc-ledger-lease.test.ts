@@ -1,0 +1,86 @@
+/**
+ * The GC's side of the ledger lease (gestor_carga/ledger-resume.ts), as a unit: a
+ * stub storage answers `reclamar`, a real TaskTracker records what is published.
+ * A GC takes up its own and claimed rows; when it cannot renew within one lease
+ * it forgets its async tasks (another GC may own them by then) and takes them up
+ * again once the ledger answers; an answer slower than the lease is not trusted.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { StorageUnavailableError } from '../../common/errors.js';
+import type { InformeGc, Pendiente } from '../../common/protocol/internal.js';
+import type { StorageClient } from '../../common/storage-client.js';
+import { startLedgerResume, type LedgerResume } from '../../gestor_carga/ledger-resume.js';
+import { TaskTracker } from '../../gestor_carga/task-tracker.js';
+import { eventually } from '../harness/eventually.js';
+
+const log = pino({ level: 'silent' });
+const LEASE = 300;
+const stops: Array<() => void> = [];
+afterEach(() => {
+  for (const s of stops.splice(0)) s();
+});
+
+const row = (id: string, reclamada = false): Pendiente => ({ op: { operacion: 'devolucion', isbn: '978-1', usuario: 'u', id }, registrada: new Date(0).toISOString(), intentos: 0, reclamada });
+
+/** `reclamar` answers from `answer()`; it may throw (storage down) or take `delayMs`. */
+function harness(answer: () => Pendiente[], o: { delayMs?: () => number } = {}) {
+  const published: string[] = [];
+  const informes: InformeGc[] = [];
+  const tracker = new TaskTracker({ clock: { now: Date.now }, deadlineMs: 60_000, publish: (_a, t) => published.push(t.id), choose: () => 'devolucion.d1' });
+  const storage = {
+    async reclamar(g: InformeGc) {
+      informes.push(g);
+      const d = o.delayMs?.() ?? 0;
+      if (d) await new Promise((r) => setTimeout(r, d));
+      return { pendientes: answer(), gestores: [{ id: g.id, informe: g, vistoHaceMs: 0 }] };
+    },
+  } as unknown as StorageClient;
+  const resume: LedgerResume = startLedgerResume({
+    storage,
+    tracker,
+    clock: { now: Date.now },
+    log,
+    informe: () => ({ id: 'gc-t', atendidas: 0, porSegundo: 0, tareas: tracker.size, iniciado: new Date().toISOString() }),
+    leaseMs: LEASE,
+    minAgeMs: 0,
+    scanEveryMs: 50,
+  });
+  stops.push(() => resume.stop());
+  return { tracker, published, informes, resume };
+}
+
+describe('GC ledger lease', () => {
+  it('takes up the rows it holds, each once, and reports itself on every call', async () => {
+    const h = harness(() => [row('a'), row('b', true)]);
+    await eventually('a few calls', () => h.resume.loaded() && h.informes.length >= 3, 2000);
+    expect(h.published.sort()).toEqual(['a', 'b']);
+    expect(h.informes.every((i) => i.id === 'gc-t')).toBe(true);
+    expect(h.resume.view()).toMatchObject({ arriendoVigente: true, gestores: [{ id: 'gc-t', vivo: true }] });
+  });
+
+  it('cannot renew within the lease: drops its async tasks; once the ledger answers, takes up what is still its own', async () => {
+    let down = false;
+    const h = harness(() => {
+      if (down) throw new StorageUnavailableError('GA down');
+      return [row('x')];
+    });
+    await eventually('x taken up', () => h.tracker.has('x'), 2000);
+    down = true;
+    await eventually('x dropped', () => !h.tracker.has('x'), LEASE * 4);
+    expect(h.resume.view().arriendoVigente).toBe(false);
+    down = false;
+    await eventually('x taken up again', () => h.tracker.has('x'), 2000);
+    expect(h.published).toEqual(['x', 'x']);
+  });
+
+  it('an answer slower than the lease is not trusted: nothing is taken up from it', async () => {
+    let slow = true;
+    const h = harness(() => [row('s')], { delayMs: () => (slow ? LEASE + 100 : 0) });
+    await new Promise((r) => setTimeout(r, LEASE * 3));
+    expect(h.published).toEqual([]);
+    expect(h.resume.loaded()).toBe(false);
+    slow = false;
+    await eventually('s taken up', () => h.tracker.has('s'), 3000);
+  });
+});

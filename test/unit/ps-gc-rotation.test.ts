@@ -1,0 +1,72 @@
+/** Which GC a PS sends to (solicitante/gc-rotation.ts): pure, on a fake clock. */
+import { describe, expect, it } from 'vitest';
+import { GcRotation } from '../../solicitante/gc-rotation.js';
+
+const A = 'tcp://10.0.0.1:5555';
+const B = 'tcp://10.0.0.2:5555';
+const C = 'tcp://10.0.0.3:5555';
+
+function rotation(cooldownMs = 1000) {
+  let t = 0;
+  const r = new GcRotation([A, B, C], { cooldownMs, maxCooldownMs: 8000, now: () => t });
+  return { r, advance: (ms: number) => (t += ms) };
+}
+
+describe('GC rotation', () => {
+  it('sends to its own sede’s GC (the first) while it is usable', () => {
+    const { r } = rotation();
+    expect(r.pick()).toBe(A);
+    r.connected(A);
+    r.answered(A);
+    expect(r.pick()).toBe(A);
+  });
+
+  it('a disconnected GC is passed over at once, and used again as soon as it reconnects', () => {
+    const { r } = rotation();
+    r.disconnected(A);
+    expect(r.pick()).toBe(B);
+    r.disconnected(B);
+    expect(r.pick()).toBe(C);
+    r.connected(A);
+    expect(r.pick()).toBe(A);
+  });
+
+  it('a GC that let a request time out cools down, longer after each failure in a row; an answer ends it', () => {
+    const { r, advance } = rotation(1000);
+    r.failed(A);
+    expect(r.pick()).toBe(B);
+    advance(1000);
+    expect(r.pick()).toBe(A);
+    r.failed(A); // second in a row: 2 s
+    advance(1500);
+    expect(r.pick()).toBe(B);
+    advance(500);
+    expect(r.pick()).toBe(A);
+    r.answered(A);
+    r.failed(A); // the run was broken by an answer: 1 s again
+    advance(1000);
+    expect(r.pick()).toBe(A);
+  });
+
+  it('with every GC down it still picks one: the first not cooling, else the one that warms up first', () => {
+    const { r, advance } = rotation(1000);
+    for (const e of [A, B, C]) r.disconnected(e);
+    expect(r.pick()).toBe(A);
+    r.failed(A);
+    advance(100);
+    r.failed(B);
+    advance(100);
+    r.failed(C);
+    expect(r.pick()).toBe(A);
+    r.answered(B); // B warms up at once: the first usable one now
+    expect(r.pick()).toBe(B);
+    advance(800);
+    expect(r.pick()).toBe(B); // A is warm again but still disconnected
+    r.connected(A);
+    expect(r.pick()).toBe(A);
+  });
+
+  it('needs at least one GC', () => {
+    expect(() => new GcRotation([], { cooldownMs: 1 })).toThrow(/at least one/);
+  });
+});
