@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import type { Logger } from '../common/logger.js';
-import { migrationsDir } from './paths.js';
+import { projectRoot } from '../common/project-root.js';
 
 /** Arbitrary constant shared by every GA: "biblioteca migrations". */
 const MIGRATION_LOCK_KEY = 7_245_118_001;
@@ -19,6 +19,10 @@ export interface Migration {
   name: string; // "001_esquema.sql"
   sql: string;
   checksum: string;
+}
+
+function migrationsDir(): string {
+  return path.join(projectRoot(), 'gestor_almacenamiento', 'migrations');
 }
 
 export function loadMigrations(dir: string = migrationsDir()): Migration[] {

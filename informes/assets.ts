@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { projectRoot } from '../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../common/project-root.js';
 
 const require = createRequire(import.meta.url);
 

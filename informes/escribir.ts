@@ -4,7 +4,7 @@
  * reports/ (git-ignored); an explicit --html path wins.
  */
 import path from 'node:path';
-import { projectRoot } from '../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../common/project-root.js';
 import { writeHtmlReport } from './html.js';
 import { vistaDe, type Informe } from './vista.js';
 

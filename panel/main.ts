@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../common/logger.js';
 import { stopOnSignals } from '../common/process-lifecycle.js';
-import { intArg } from '../solicitante/cli-args.js';
+import { intArg } from '../common/cli-args.js';
 import { PanelCollector } from './collector.js';
 import { DEFAULT_PANEL_PORT, startPanelServer } from './server.js';
 import { TargetError, nameTargets, parseTarget, type ProcessKind, type Target } from './targets.js';

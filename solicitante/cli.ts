@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol/ps-gc.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
-import { intArg } from './cli-args.js';
+import { intArg } from '../common/cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { anyGcReachable, probeTimeoutMs } from './gc-probe.js';

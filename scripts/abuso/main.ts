@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { userPath } from '../../common/user-path.js';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { table } from '../../solicitante/load-report.js';
 import { runPhase, type Modo, type PhaseReport } from './campaign.js';
 import { TARGETS, type Target } from './generators.js';

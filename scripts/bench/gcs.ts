@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { runLoad, type LoadReport } from '../../solicitante/load.js';
 import { formatPorGc, latencyRow, table } from '../../solicitante/load-report.js';
 import type { LatencyStats } from '../../solicitante/latency.js';

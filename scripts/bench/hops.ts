@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { Dealer, Router } from 'zeromq';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { freePort } from '../launcher/free-port.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 

@@ -29,7 +29,7 @@ import { runLoad, type LoadOptions, type LoadReport } from '../../solicitante/lo
 import type { GcCaller, NuevaSolicitud } from '../../solicitante/types.js';
 import { idGenerator, newPsId } from '../../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../../solicitante/load-report.js';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from '../launcher/local-system.js';
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';

@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { repoRoot } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './report.js';

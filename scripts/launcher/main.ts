@@ -17,7 +17,7 @@ import dotenv from 'dotenv';
 import pg from 'pg';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
 import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
 import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';

@@ -16,7 +16,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 

@@ -12,7 +12,7 @@ import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
 import { createStore } from '../../gestor_almacenamiento/store.js';
 import { CatalogError, loadCatalog, parseCatalog, readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
-import { projectRoot } from '../../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../../common/project-root.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 
 const log = pino({ level: 'silent' });

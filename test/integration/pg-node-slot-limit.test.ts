@@ -14,7 +14,7 @@ import { PG_SETTINGS } from '../../postgres/settings.js';
 import { cloneStandby } from '../../postgres/clone.js';
 import { killNode, killOnExit, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
-import { projectRoot } from '../../gestor_almacenamiento/paths.js';
+import { projectRoot } from '../../common/project-root.js';
 import { freePort } from '../harness/ports.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];

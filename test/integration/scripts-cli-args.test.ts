@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { intArg } from '../../solicitante/cli-args.js';
+import { intArg } from '../../common/cli-args.js';
 import { DIST } from '../harness/fixtures.js';
 import path from 'node:path';
 

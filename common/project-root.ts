@@ -1,8 +1,8 @@
 /**
- * Locates files shipped next to the GA's sources. The same code runs as TS
- * under vitest (gestor_almacenamiento/*.ts) and compiled (dist/gestor_almacenamiento/*.js),
- * and tsc does not copy .sql/.csv files: so walk up to the project root (the
- * directory with package.json) and resolve from there.
+ * Locates files shipped beside the sources (migrations, catalogs, web assets). The same
+ * code runs as TS under vitest (<folder>/*.ts) and compiled (dist/<folder>/*.js), and
+ * tsc does not copy .sql/.csv/.js assets: so walk up to the project root (the directory
+ * with package.json) and resolve from there.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,8 +16,4 @@ export function projectRoot(from: string = path.dirname(fileURLToPath(import.met
     if (parent === dir) throw new Error(`No package.json above ${from}`);
     dir = parent;
   }
-}
-
-export function migrationsDir(): string {
-  return path.join(projectRoot(), 'gestor_almacenamiento', 'migrations');
 }
