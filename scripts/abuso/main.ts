@@ -21,7 +21,8 @@ import { intArg } from '../../common/cli-args.js';
 import { table } from '../../solicitante/load-report.js';
 import { runPhase, type Modo, type PhaseReport } from './campaign.js';
 import { TARGETS, type Target } from './generators.js';
-import { repoRoot, type LocalSystem, type Topology } from '../launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
+import type { LocalSystem, Topology } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 
 export function formatPhase(r: PhaseReport): string {
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     process.stdout.write(formatPhase(r));
     reports.push(r);
   }
-  const json = o.json ? userPath(o.json) : join(repoRoot(), 'reports', `abuso-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = o.json ? userPath(o.json) : join(projectRoot(), 'reports', `abuso-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(reports, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);

@@ -22,7 +22,8 @@ import { intArg } from '../../common/cli-args.js';
 import { runLoad, type LoadReport } from '../../solicitante/load.js';
 import { formatPorGc, latencyRow, table } from '../../solicitante/load-report.js';
 import type { LatencyStats } from '../../solicitante/latency.js';
-import { repoRoot, startLocalSystem } from '../launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
+import { startLocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 
 type Fase = 'un GC' | 'dos GC';
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(formatComparacion(medidas, o.clientes, o.duracion));
   const fecha = new Date().toISOString();
-  const json = o.json ?? join(repoRoot(), 'reports', `bench-gcs-${fecha.replace(/[:.]/g, '-')}.json`);
+  const json = o.json ?? join(projectRoot(), 'reports', `bench-gcs-${fecha.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify({ fecha, clientes: o.clientes, duracionS: o.duracion, medidas }, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);

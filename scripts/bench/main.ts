@@ -30,7 +30,9 @@ import type { GcCaller, NuevaSolicitud } from '../../solicitante/types.js';
 import { idGenerator, newPsId } from '../../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../../solicitante/load-report.js';
 import { intArg } from '../../common/cli-args.js';
-import { repoRoot, startLocalSystem, type LocalSystem, type PgInfo } from '../launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
+import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
+import type { PgInfo } from '../launcher/local-storage.js';
 import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { takeOverSignals } from '../launcher/signals.js';
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
     throw e;
   }
   process.stdout.write(formatBench(report));
-  const json = o.json ?? join(repoRoot(), 'reports', `bench-${report.fecha.replace(/[:.]/g, '-')}.json`);
+  const json = o.json ?? join(projectRoot(), 'reports', `bench-${report.fecha.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);
@@ -359,7 +361,7 @@ async function curveAbMain(o: { clientes: number; duracion: number; actores: num
   running = runCurveAb({ clientes: o.clientes, duracionS: o.duracion, actoresPorTipo: o.actores, rondas: o.rondas, log: (s) => process.stderr.write(s), signal: abort.signal });
   const report = await running;
   process.stdout.write(formatCurveAb(report));
-  const json = o.json ?? join(repoRoot(), 'reports', `bench-curve-${report.fecha.replace(/[:.]/g, '-')}.json`);
+  const json = o.json ?? join(projectRoot(), 'reports', `bench-curve-${report.fecha.replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(`informe JSON: ${json}\n`);

@@ -7,7 +7,7 @@
  * after a failover the next drill hits the new side.
  */
 import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
-import type { HostName } from '../launcher/local-system.js';
+import type { HostName } from '../launcher/hosts.js';
 import type { Verification } from '../drill/report.js';
 import { waitReplication, type DrillContext, type Fault, type ReturnInfo, type Scenario } from '../drill/scenarios.js';
 import { docker, inspect } from './docker.js';

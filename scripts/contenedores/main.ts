@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { intArg } from '../../common/cli-args.js';
-import { repoRoot } from '../launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';
 import { restoreAfter, runDrill } from '../drill/run.js';
@@ -42,7 +42,7 @@ interface Opts {
 /** motor.sh <cmd>, its stderr passed through; resolves with its stdout. */
 function motor(cmd: 'asegurar' | 'imagenes' | 'parar', env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile('bash', [join(repoRoot(), 'scripts/contenedores/motor.sh'), cmd], { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
+    const child = execFile('bash', [join(projectRoot(), 'scripts/contenedores/motor.sh'), cmd], { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
       err ? reject(new Error(`motor.sh ${cmd} failed (exit ${(err as { code?: number }).code ?? '?'})`)) : resolve(stdout),
     );
     child.stderr?.pipe(process.stderr);

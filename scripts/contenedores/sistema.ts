@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
 import { pgRole } from '../../postgres/admin.js';
-import { describeNode, repoRoot, type HostName, type PgInfo, type PgNodeStatus } from '../launcher/local-system.js';
+import { describeNode, type PgInfo, type PgNodeStatus } from '../launcher/local-storage.js';
+import { projectRoot } from '../../common/project-root.js';
+import type { HostName } from '../launcher/hosts.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';
 import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../launcher/deployment-keys.js';
@@ -42,7 +44,7 @@ export function drillEnvFile(o: ContainerSystemOptions, password: string): strin
     GA_REPLICACION: o.replicacion,
     ...(o.image ? { BIBLIOTECA_IMAGE: o.image } : {}),
   };
-  const example = readFileSync(join(repoRoot(), 'deploy/.env.example'), 'utf8');
+  const example = readFileSync(join(projectRoot(), 'deploy/.env.example'), 'utf8');
   const lines = example.split('\n').map((l) => {
     const k = /^([A-Z0-9_]+)=/.exec(l)?.[1];
     return k && k in set ? `${k}=${set[k]}` : l;
@@ -102,7 +104,7 @@ export class ContainerSystem implements DrillSystem {
 
   /** docker compose of one host's file, from the checkout (the files mount ./deploy/postgres). */
   compose(host: Host, args: string[], timeoutMs?: number): Promise<string> {
-    return docker(['compose', '--env-file', this.envFile, '-f', `docker-compose.${host}.yml`, ...args], { cwd: repoRoot(), timeoutMs });
+    return docker(['compose', '--env-file', this.envFile, '-f', `docker-compose.${host}.yml`, ...args], { cwd: projectRoot(), timeoutMs });
   }
 
   /** Removes whatever an earlier run left (containers, volumes), then starts pc1, pc2, pc3 and waits until every service is healthy. */

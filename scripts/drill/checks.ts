@@ -4,7 +4,7 @@
  * state, no effect was applied twice, and the stock invariant holds.
  */
 import pg from 'pg';
-import type { PgInfo } from '../launcher/local-system.js';
+import type { PgInfo } from '../launcher/local-storage.js';
 import type { DrillSystem, PgProbe } from './system.js';
 import { effectLedgerMismatches, invariantViolations, waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 

@@ -3,7 +3,7 @@
  * ops lost, ops applied twice, invariant), the verifications with their
  * verdicts, and their Spanish rendering for the terminal. Pure: no I/O.
  */
-import type { PgNodeStatus } from '../launcher/local-system.js';
+import type { PgNodeStatus } from '../launcher/local-storage.js';
 import type { LedgerCheck } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import { SeriesRecorder, type Serie } from '../../solicitante/series.js';

@@ -3,7 +3,7 @@
  * going (and the old primary's return, if the scenario has one), then the
  * checks. Returns the report; printing and files are the caller's job.
  */
-import type { HostName } from '../launcher/local-system.js';
+import type { HostName } from '../launcher/hosts.js';
 import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';

@@ -8,7 +8,9 @@
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol/ps-gc.js';
 import type { ManagedProcess } from '../launcher/child-process.js';
-import type { GcInfo, HostName, LocalSystem, PgNodeHandle } from '../launcher/local-system.js';
+import type { GcInfo, LocalSystem } from '../launcher/local-system.js';
+import type { HostName } from '../launcher/hosts.js';
+import type { PgNodeHandle } from '../launcher/local-storage.js';
 import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';
 import type { GaWatch } from './ga-watch.js';
 import type { DrillSystem, GaProbe } from './system.js';

@@ -6,7 +6,9 @@
  * report. LocalSystem has this shape already; the container system builds it.
  */
 import type { PgRoleInfo } from '../../postgres/admin.js';
-import type { HostName, PgInfo, PgNodeStatus, Topology } from '../launcher/local-system.js';
+import type { HostName } from '../launcher/hosts.js';
+import type { PgInfo, PgNodeStatus } from '../launcher/local-storage.js';
+import type { Topology } from '../launcher/local-system.js';
 
 /** A GA as the drills watch it: its HTTP status and metrics. */
 export interface GaProbe {

@@ -6,6 +6,14 @@
 import net from 'node:net';
 import { freePort } from './free-port.js';
 
+export type HostName = 'pc1' | 'pc2';
+
+/** A simulated host's address and, optionally, its network namespace. */
+export interface NetHost {
+  address: string;
+  netns?: string;
+}
+
 export const PC1 = '127.0.1.1';
 export const PC2 = '127.0.1.2';
 

@@ -23,38 +23,23 @@
  * in use refuses (DataDirLockedError) before touching anything, because
  * it would otherwise adopt, and on its way out stop, the first one's PostgreSQL.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { LibroCatalogo } from '../../gestor_almacenamiento/catalog.js';
-import { startEmbeddedPostgres } from '../../postgres/embedded.js';
+import { projectRoot } from '../../common/project-root.js';
 import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
 import type { TipoActor } from '../../common/protocol/internal.js';
 import { TIPO_CALCULO } from '../../common/protocol/calc.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
-import { cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
-import { isRunning, killNode, killOnExit, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
-import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
-import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
 import { acquireLauncherLock } from './lock.js';
-import { PC1, PC2, freePortOnAll } from './hosts.js';
+import { PC1, PC2, freePortOnAll, type HostName, type NetHost } from './hosts.js';
 import { curveEnv, generateKeys } from './deployment-keys.js';
-
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-}
+import { startSingleStorage, startTwoHostStorage, type LocalStorage, type PgInfo, type PgNodeHandle, type PgNodeStatus } from './local-storage.js';
 
 export interface LocalSystemOptions {
   /** Where PostgreSQL data and process logs live; default a temp dir removed by stop(). */
@@ -101,46 +86,7 @@ export interface LocalSystemOptions {
   seguro?: boolean;
 }
 
-/** A simulated host's address and, optionally, its network namespace. */
-export interface NetHost {
-  address: string;
-  netns?: string;
-}
-
 export type Topology = 'single' | 'two-hosts';
-export type HostName = 'pc1' | 'pc2';
-
-export interface PgInfo {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
-
-/** A PostgreSQL node of the two-hosts topology, for drills and the GA pair. */
-export interface PgNodeHandle {
-  hostName: HostName;
-  info: PgInfo;
-  dataDir: string;
-  running(): boolean;
-  role(): Promise<PgRoleInfo>;
-  /** SIGKILL the server and all its backends (a crash). */
-  kill(): Promise<void>;
-  stop(): Promise<void>;
-  /**
-   * Starts the server again exactly as configured: a standby comes back as a
-   * standby, a primary as a primary. Beware: a former primary restarted this
-   * way after a failover comes up READ-WRITE on its old timeline (split
-   * brain) — that is what restartAsStandby() prevents.
-   */
-  restart(): Promise<void>;
-  promote(): Promise<PromoteResult>;
-  /** The fence: restart following `newPrimary` (default: the other node); never read-write on the old timeline. */
-  restartAsStandby(newPrimary?: PgNodeHandle, timeoutMs?: number): Promise<'streaming' | 'diverged'>;
-  /** Rejoin as the new standby: wipe and clone from `primary` (default: the other node). */
-  reclone(primary?: PgNodeHandle): Promise<CloneResult>;
-}
 
 /** A simulated host: its address, its processes and its PostgreSQL node; kill() crashes them all at once. */
 export interface HostHandle {
@@ -153,19 +99,6 @@ export interface HostHandle {
   pg?: PgNodeHandle;
   /** SIGKILL every process of the host and its PostgreSQL together. */
   kill(): Promise<void>;
-}
-
-/** One PostgreSQL node as seen right now: role, timeline, and replication lag from its side. */
-export interface PgNodeStatus {
-  host: HostName;
-  address: string;
-  port: number;
-  role?: PgRoleInfo;
-  /** Primary: its standbys (state, sync state, lag in bytes and ms). */
-  replication?: ReplicationRow[];
-  /** Standby: receive state and lag behind the primary. */
-  standby?: StandbyStatus;
-  error?: string;
 }
 
 /** One GC of the system: where PS reach it, where actors do, its process. */
@@ -226,119 +159,6 @@ const STANDARD = { pg: 54329, gcFront: 5555, gcPub: 5556, gcBack: 5557, ga: 5570
 
 const exec = promisify(execFile);
 
-/** Where each node's data lives under the system's data dir. */
-function pgDataDir(dataDir: string, host: HostName): string {
-  return join(dataDir, host, 'pg');
-}
-
-function infoOf(spec: PgNodeSpec): PgInfo {
-  return nodeConn(spec);
-}
-
-function makePgNodeHandle(hostName: HostName, spec: PgNodeSpec, other: () => PgNodeHandle): PgNodeHandle {
-  const conn = nodeConn(spec);
-  const handle: PgNodeHandle = {
-    hostName,
-    info: infoOf(spec),
-    dataDir: spec.dataDir,
-    running: () => isRunning(spec.dataDir),
-    role: () => pgRole(conn),
-    kill: () => killNode(spec.dataDir),
-    stop: () => stopNode(spec.dataDir),
-    restart: async () => {
-      await stopNode(spec.dataDir);
-      await startNode(spec, { allowNotReady: true });
-    },
-    promote: () => promote(conn),
-    restartAsStandby: (newPrimary = other(), timeoutMs) =>
-      restartAsStandby({ ...spec, newPrimary: newPrimary.info, slot: hostName, applicationName: hostName, timeoutMs }),
-    reclone: (primary = other()) =>
-      reclone({ ...spec, primary: primary.info, primaryDataDir: primary.dataDir, slot: hostName, applicationName: hostName }),
-  };
-  return handle;
-}
-
-export async function describeNode(host: HostName, address: string, port: number, conn: PgInfo, peer?: PgInfo): Promise<PgNodeStatus> {
-  const base: PgNodeStatus = { host, address, port };
-  const quick = { connectTimeoutMs: 1000, queryTimeoutMs: 2000 };
-  try {
-    const role = await pgRole(conn, quick);
-    if (!role.inRecovery) return { ...base, role, replication: await replicationStatus(conn, quick) };
-    return { ...base, role, standby: await standbyStatus(conn, { ...quick, ...(peer ? { primary: peer } : {}) }) };
-  } catch (err) {
-    return { ...base, error: (err as Error).message };
-  }
-}
-
-interface Storage {
-  pg: PgInfo;
-  pgNodes?: { primary: PgNodeHandle; standby: PgNodeHandle };
-  stop(): Promise<void>;
-  status(): Promise<PgNodeStatus[]>;
-}
-
-async function startSingleStorage(dataDir: string, host: string, port: number): Promise<Storage> {
-  const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pg'), port, host, persistent: true });
-  const info: PgInfo = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, database: pg.database };
-  return { pg: info, stop: pg.stop, status: async () => [await describeNode('pc1', pg.host, pg.port, info)] };
-}
-
-/**
- * pc1 primary + pc2 streaming standby (slot and application_name = host name).
- * A data dir kept from an earlier run is started as it is (a standby stays one);
- * two primaries (a failover that was never resolved) refuse to start.
- */
-async function startTwoHostStorage(dataDir: string, port: number, net: Record<HostName, NetHost>): Promise<Storage> {
-  const specs: Record<HostName, PgNodeSpec> = {
-    pc1: { dataDir: pgDataDir(dataDir, 'pc1'), host: net.pc1.address, port, ...(net.pc1.netns ? { netns: net.pc1.netns } : {}) },
-    pc2: { dataDir: pgDataDir(dataDir, 'pc2'), host: net.pc2.address, port, ...(net.pc2.netns ? { netns: net.pc2.netns } : {}) },
-  };
-  killOnExit(specs.pc1.dataDir);
-  killOnExit(specs.pc2.dataDir);
-  const stop = async () => {
-    // Primary first: a fast shutdown sends its last WAL to the standby.
-    await stopNode(specs.pc1.dataDir).catch(() => killNode(specs.pc1.dataDir));
-    await stopNode(specs.pc2.dataDir).catch(() => killNode(specs.pc2.dataDir));
-  };
-  try {
-    const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION'));
-    if (fresh) {
-      await startPrimary(specs.pc1);
-      await cloneStandby({ ...specs.pc2, primary: nodeConn(specs.pc1), primaryDataDir: specs.pc1.dataDir, slot: 'pc2', applicationName: 'pc2' });
-    } else {
-      await startNode(specs.pc1, { allowNotReady: true });
-      if (existsSync(join(specs.pc2.dataDir, 'PG_VERSION'))) await startNode(specs.pc2, { allowNotReady: true });
-    }
-    const roles = await Promise.all((['pc1', 'pc2'] as const).map((h) => pgRole(nodeConn(specs[h])).then((r) => [h, r] as const, () => [h, undefined] as const)));
-    const primaries = roles.filter(([, r]) => r && !r.inRecovery).map(([h]) => h);
-    if (primaries.length !== 1) {
-      throw new Error(
-        primaries.length === 0
-          ? `no PostgreSQL primary among pc1/pc2 in ${dataDir}`
-          : `both pc1 and pc2 are PostgreSQL primaries in ${dataDir} (an unresolved failover): rejoin one as standby with npm run pg -- rejoin (postgres/cli.ts)`,
-      );
-    }
-    const primaryHost = primaries[0]!;
-    const standbyHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
-    if (!fresh && existsSync(join(specs[standbyHost].dataDir, 'PG_VERSION'))) await waitStreaming(specs[standbyHost], 10_000).catch(() => undefined);
-    const handles = {} as Record<HostName, PgNodeHandle>;
-    handles.pc1 = makePgNodeHandle('pc1', specs.pc1, () => handles.pc2);
-    handles.pc2 = makePgNodeHandle('pc2', specs.pc2, () => handles.pc1);
-    return {
-      pg: handles[primaryHost].info,
-      pgNodes: { primary: handles[primaryHost], standby: handles[standbyHost] },
-      stop,
-      status: () =>
-        Promise.all(
-          (['pc1', 'pc2'] as const).map((h) => describeNode(h, specs[h].host, port, handles[h].info, handles[h === 'pc1' ? 'pc2' : 'pc1'].info)),
-        ),
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
 /** The environment of one GA: standalone (single), or one member of the pair (two-hosts). */
 function gaEnvironment(o: {
   common: Record<string, string>;
@@ -386,10 +206,191 @@ async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promi
   }
 }
 
+/** What every step of a start shares: where the hosts are, how ports are chosen, the environment of every process. */
+interface Plan {
+  opts: LocalSystemOptions;
+  dist: string;
+  logDir: string;
+  twoHosts: boolean;
+  /** Clients host (pc3): with it, the GC and the actors live there. */
+  clients?: NetHost;
+  /** Any host in a network namespace: standard ports, user-facing ports on the host's own address. */
+  namespaced: boolean;
+  /** The documented ports (npm start, namespaces) instead of free ones. */
+  std: boolean;
+  /** Single: the one address; two hosts: where the GC and actors default to. */
+  host: string;
+  addressOf(h: HostName): string;
+  netnsOf(h: HostName): string | undefined;
+  /** A port of the same number on each of `addresses` (like real hosts), or the standard one. */
+  portOn(addresses: readonly string[], standard: number): Promise<number>;
+  /** Environment every process gets (log level, GA endpoints, the caller's extra). */
+  common: Record<string, string>;
+  curve?: ReturnType<typeof curveEnv>;
+  /** Every process started, in order: stop() goes in reverse. */
+  started: ManagedProcess[];
+  checkAborted(): void;
+}
+
+/**
+ * Loads the catalog through the primary GA's command, then starts the GA (single) or the
+ * pair (two-hosts: each GA beside its PostgreSQL node) and waits until one is ACTIVE.
+ */
+async function startGas(plan: Plan, storage: LocalStorage, gaHosts: HostName[], gaPorts: { ga: number; gaHttp: number; gaPeer: number }, catalog: string) {
+  const { pgNodes } = storage;
+  const [primaryHost, backupHost] = gaHosts as [HostName, HostName | undefined];
+  const gaEnvOf = (h: HostName, rol: 'primary' | 'backup') => {
+    const own = pgNodes ? (pgNodes.primary.hostName === h ? pgNodes.primary : pgNodes.standby) : undefined;
+    const peer = pgNodes ? (own === pgNodes.primary ? pgNodes.standby : pgNodes.primary) : undefined;
+    return gaEnvironment({
+      common: { ...plan.common, ...plan.curve?.ga(h) },
+      pg: own?.info ?? storage.pg,
+      address: plan.addressOf(h),
+      ports: gaPorts,
+      pair: own && peer ? { rol, peerAddress: plan.addressOf(peer.hostName), peerPg: peer.info, standbyName: peer.hostName, replicacion: plan.opts.replicacion ?? 'async' } : undefined,
+    });
+  };
+  const gaMain = join(plan.dist, 'gestor_almacenamiento', 'main.js');
+  const primaryEnv = gaEnvOf(primaryHost, 'primary');
+  await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
+  plan.checkAborted();
+
+  const gaProcess = (h: HostName, env: Record<string, string>) =>
+    new ManagedProcess({
+      name: plan.twoHosts ? `ga-${h}` : 'ga',
+      script: gaMain,
+      args: ['serve'],
+      env,
+      logFile: join(plan.logDir, plan.twoHosts ? `ga-${h}.log` : 'ga.log'),
+      httpPort: gaPorts.gaHttp,
+      httpHost: plan.addressOf(h),
+      host: h,
+      ...(plan.netnsOf(h) ? { netns: plan.netnsOf(h) } : {}),
+    });
+  const ga = gaProcess(primaryHost, primaryEnv);
+  plan.started.push(ga.start());
+  const gaBackup = backupHost ? gaProcess(backupHost, gaEnvOf(backupHost, 'backup')) : undefined;
+  if (gaBackup) plan.started.push(gaBackup.start());
+  await Promise.all([ga.waitHealthy(), gaBackup?.waitHealthy()]);
+  // The pair settles once the backup hears the primary (ACTIVE) and the primary hears the backup.
+  if (gaBackup) await waitPairSettled([ga, gaBackup]);
+  plan.checkAborted();
+  return { ga, gaBackup };
+}
+
+/** Starts every GC (one per host, all active) and waits until each is healthy. */
+async function startGcs(plan: Plan, gcHosts: Array<HostName | 'pc3'>): Promise<GcInfo[]> {
+  const gcAddressOf = (h: HostName | 'pc3') => (h === 'pc3' ? plan.clients!.address : plan.addressOf(h));
+  const gcNetnsOf = (h: HostName | 'pc3') => (h === 'pc3' ? plan.clients!.netns : plan.netnsOf(h));
+  // Simulated hosts on loopback: pc1's user-facing ports (PS requests, HTTP) listen on 127.0.0.1,
+  // where a PS looks first by default (GC_ENDPOINTS) and `curl localhost:9555/health` goes, so
+  // `npm start` + `npm run ps -- test-sistema` just work; the other GCs listen on their own
+  // host's address (the default list's second entry is pc2's). Namespaced hosts keep them on
+  // their own address (a link cut must cut them too).
+  const frontHostOf = (h: HostName | 'pc3', i: number) => (i === 0 && plan.twoHosts && !plan.namespaced ? '127.0.0.1' : gcAddressOf(h));
+  const gcAddresses = gcHosts.map(gcAddressOf);
+  const fronts = gcHosts.map(frontHostOf);
+  const ports = {
+    front: await plan.portOn(fronts, STANDARD.gcFront),
+    pub: await plan.portOn(gcAddresses, STANDARD.gcPub),
+    back: await plan.portOn(gcAddresses, STANDARD.gcBack),
+    http: await plan.portOn(fronts, STANDARD.gcHttp),
+  };
+  const several = gcHosts.length > 1;
+  const gcs: GcInfo[] = gcHosts.map((h, i) => {
+    const address = gcAddressOf(h);
+    const id = `gc-${h}`;
+    const netns = gcNetnsOf(h);
+    const front = `tcp://${fronts[i]}:${ports.front}`;
+    const pub = `tcp://${address}:${ports.pub}`;
+    const backend = `tcp://${address}:${ports.back}`;
+    const proc = new ManagedProcess({
+      name: several ? id : 'gc',
+      script: join(plan.dist, 'gestor_carga', 'main.js'),
+      env: {
+        ...plan.common,
+        ...plan.curve?.gc(h),
+        HTTP_HOST: fronts[i]!,
+        GC_ID: id,
+        GC_SEDE: h,
+        GC_FRONTEND_BIND: front,
+        GC_PUB_BIND: pub,
+        GC_BACKEND_BIND: backend,
+        GC_HTTP_PORT: String(ports.http),
+      },
+      logFile: join(plan.logDir, several ? `${id}.log` : 'gc.log'),
+      httpPort: ports.http,
+      httpHost: fronts[i]!,
+      host: h,
+      ...(netns ? { netns } : {}),
+    });
+    return { id, host: h, endpoint: front, pub, backend, http: `http://${fronts[i]}:${ports.http}`, process: proc };
+  });
+  for (const g of gcs) plan.started.push(g.process.start());
+  await Promise.all(gcs.map((g) => g.process.waitHealthy()));
+  plan.checkAborted();
+  return gcs;
+}
+
+/**
+ * Starts actor processes on demand: each serves `tipos` and works for every GC. Two hosts:
+ * actors of a kind alternate pc1, pc2, pc1… so losing a host leaves actors of every type;
+ * with a clients host they live there unless a host is asked for.
+ */
+function actorStarter(plan: Plan, gcs: GcInfo[]) {
+  const actors: ManagedProcess[] = [];
+  const counters: Record<string, number> = {};
+  let nextHttp = STANDARD.actorHttp;
+  const add = async (tipos: readonly TipoActor[], on?: HostName) => {
+    const kind = tipos.length === 1 ? tipos[0]! : 'actor';
+    const n = (counters[kind] = (counters[kind] ?? 0) + 1);
+    const h: HostName = on ?? (plan.twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
+    const onClients = !!plan.clients && !on;
+    const address = onClients ? plan.clients!.address : plan.addressOf(h);
+    const netns = onClients ? plan.clients!.netns : plan.netnsOf(h);
+    const id = `${kind}-${n}`;
+    const httpPort = plan.std ? nextHttp++ : await freePort(address);
+    const a = new ManagedProcess({
+      name: id,
+      script: join(plan.dist, 'actores', 'main.js'),
+      env: {
+        ...plan.common,
+        ...plan.curve?.actor(onClients ? 'pc3' : h),
+        HTTP_HOST: address,
+        ACTOR_TIPOS: tipos.join(','),
+        ACTOR_ID: id,
+        GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','),
+        GC_BACKEND_ENDPOINTS: gcs.map((g) => g.backend).join(','),
+        ACTOR_HTTP_PORT: String(httpPort),
+      },
+      logFile: join(plan.logDir, `${id}.log`),
+      httpPort,
+      httpHost: address,
+      host: onClients ? 'pc3' : h,
+      ...(netns ? { netns } : {}),
+    });
+    actors.push(a);
+    plan.started.push(a.start());
+    return a;
+  };
+  return { actors, add };
+}
+
+/** Resolves when every running GC's /status passes `ok`; rejects after `timeoutMs` with what each said. */
+async function waitForGcs<T>(gcs: GcInfo[], what: string, read: (s: GcStatus | undefined) => T, ok: (v: T) => boolean, timeoutMs: number, logDir: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const running = gcs.filter((g) => g.process.running);
+    const seen = await Promise.all(running.map(async (g) => read(await g.process.status<GcStatus>())));
+    if (running.length > 0 && seen.every(ok)) return;
+    if (Date.now() > deadline) throw new Error(`${what} after ${timeoutMs} ms: ${JSON.stringify(seen)}; logs in ${logDir}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
   if (opts.catalog && opts.libros) throw new Error('startLocalSystem: catalog and libros are alternatives, not both');
-  const root = repoRoot();
-  const dist = join(root, 'dist');
+  const root = projectRoot();
   const topology: Topology = opts.topology ?? 'single';
   const twoHosts = topology === 'two-hosts';
   const net: Record<HostName, NetHost> = { pc1: opts.hostsNet?.pc1 ?? { address: PC1 }, pc2: opts.hostsNet?.pc2 ?? { address: PC2 } };
@@ -404,16 +405,10 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   const lock = acquireLauncherLock(dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const checkAborted = () => {
-    if (opts.signal?.aborted) throw new Error('arranque interrumpido');
-  };
   const std = opts.ports === 'standard' || namespaced;
-  const port = async (p: number) => (std ? p : freePort(host));
-  // A port that is the same number on every host (two-hosts: GA, its peer link and HTTP, like real hosts).
-  const hostPort = async (p: number) => (std ? p : twoHosts ? freePortOnAll([net.pc1.address, net.pc2.address]) : freePort(host));
 
   const started: ManagedProcess[] = [];
-  let storage: Storage | undefined;
+  let storage: LocalStorage | undefined;
   const stop = async () => {
     // Clients first, storage last, so nothing logs spurious errors on the way down.
     try {
@@ -426,185 +421,56 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
   };
 
   try {
-    storage = twoHosts
-      ? await startTwoHostStorage(dataDir, std ? STANDARD.pg : await freePortOnAll([net.pc1.address, net.pc2.address]), net)
-      : await startSingleStorage(dataDir, host, await port(STANDARD.pg));
+    const checkAborted = () => {
+      if (opts.signal?.aborted) throw new Error('arranque interrumpido');
+    };
+    const addressOf = (h: HostName) => (twoHosts ? net[h].address : host);
+    const portOn = async (addresses: readonly string[], standard: number) => (std ? standard : addresses.length > 1 ? freePortOnAll(addresses) : freePort(addresses[0]));
+    const bothHosts = twoHosts ? [net.pc1.address, net.pc2.address] : [host];
+
+    storage = twoHosts ? await startTwoHostStorage(dataDir, await portOn(bothHosts, STANDARD.pg), net) : await startSingleStorage(dataDir, host, await portOn([host], STANDARD.pg));
     checkAborted();
-    const pgInfo = storage.pg;
-    const pgNodes = storage.pgNodes;
+    const { pgNodes } = storage;
     // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.
     const primaryHost: HostName = pgNodes?.primary.hostName ?? 'pc1';
-    const backupHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
-    const addressOf = (h: HostName) => (twoHosts ? net[h].address : host);
-    const netnsOf = (h: HostName) => (twoHosts ? net[h].netns : undefined);
-
-    const gaPorts = { ga: await hostPort(STANDARD.ga), gaHttp: await hostPort(STANDARD.gaHttp), gaPeer: await hostPort(STANDARD.gaPeer) };
-    const gaHosts: HostName[] = twoHosts ? [primaryHost, backupHost] : ['pc1'];
+    const gaHosts: HostName[] = twoHosts ? [primaryHost, primaryHost === 'pc1' ? 'pc2' : 'pc1'] : ['pc1'];
+    // Like real hosts: the GA, its peer link and HTTP have the same port number on every host.
+    const gaPorts = { ga: await portOn(bothHosts, STANDARD.ga), gaHttp: await portOn(bothHosts, STANDARD.gaHttp), gaPeer: await portOn(bothHosts, STANDARD.gaPeer) };
     const gaEndpoints = gaHosts.map((h) => `tcp://${addressOf(h)}:${gaPorts.ga}`);
-
-    const common: Record<string, string> = {
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      HTTP_HOST: host,
-      GA_ENDPOINTS: gaEndpoints.join(','),
-      ...opts.env,
-    };
     // One GC per host (two-hosts), all active; with a clients host, one GC there; single: one.
     const gcHosts: Array<HostName | 'pc3'> = clients ? ['pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
     const actorHosts: Array<HostName | 'pc3'> = clients ? ['pc1', 'pc2', 'pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
     const keys = opts.seguro ? generateKeys([...gcHosts.map((h) => `gc-${h}`), ...gaHosts.map((h) => `ga-${h}`), ...actorHosts.map((h) => `actores-${h}`)]) : undefined;
-    const curve = keys ? curveEnv(keys, { gcs: gcHosts, gas: gaHosts, actorHosts }) : undefined;
 
-    const gaEnvOf = (h: HostName, rol: 'primary' | 'backup') => {
-      const own = pgNodes ? (pgNodes.primary.hostName === h ? pgNodes.primary : pgNodes.standby) : undefined;
-      const peer = pgNodes ? (own === pgNodes.primary ? pgNodes.standby : pgNodes.primary) : undefined;
-      return gaEnvironment({
-        common: { ...common, ...curve?.ga(h) },
-        pg: own?.info ?? pgInfo,
-        address: addressOf(h),
-        ports: gaPorts,
-        pair: own && peer ? { rol, peerAddress: addressOf(peer.hostName), peerPg: peer.info, standbyName: peer.hostName, replicacion: opts.replicacion ?? 'async' } : undefined,
-      });
+    const plan: Plan = {
+      opts,
+      dist: join(root, 'dist'),
+      logDir,
+      twoHosts,
+      ...(clients ? { clients } : {}),
+      namespaced,
+      std,
+      host,
+      addressOf,
+      netnsOf: (h) => (twoHosts ? net[h].netns : undefined),
+      portOn,
+      common: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', HTTP_HOST: host, GA_ENDPOINTS: gaEndpoints.join(','), ...opts.env },
+      ...(keys ? { curve: curveEnv(keys, { gcs: gcHosts, gas: gaHosts, actorHosts }) } : {}),
+      started,
+      checkAborted,
     };
 
-    const gaMain = join(dist, 'gestor_almacenamiento', 'main.js');
     // `libros` go as a JSON catalog: the loader reads JSON, and no field needs quoting.
     const catalog = opts.libros ? join(dataDir, 'catalogo.json') : (opts.catalog ?? join(root, 'gestor_almacenamiento', 'catalogo-demo.csv'));
     if (opts.libros) writeFileSync(catalog, JSON.stringify(opts.libros));
-    const primaryEnv = gaEnvOf(primaryHost, 'primary');
-    await exec(process.execPath, [gaMain, 'cargar-catalogo', catalog], { env: { ...process.env, ...primaryEnv } });
-    checkAborted();
+    const { ga, gaBackup } = await startGas(plan, storage, gaHosts, gaPorts, catalog);
+    const gcs = await startGcs(plan, gcHosts);
 
-    const gaProcess = (h: HostName, rol: 'primary' | 'backup', env: Record<string, string>) =>
-      new ManagedProcess({
-        name: twoHosts ? `ga-${h}` : 'ga',
-        script: gaMain,
-        args: ['serve'],
-        env,
-        logFile: join(logDir, twoHosts ? `ga-${h}.log` : 'ga.log'),
-        httpPort: gaPorts.gaHttp,
-        httpHost: addressOf(h),
-        host: h,
-        ...(netnsOf(h) ? { netns: netnsOf(h) } : {}),
-      });
-    const ga = gaProcess(primaryHost, 'primary', primaryEnv);
-    started.push(ga.start());
-    const gaBackup = twoHosts ? gaProcess(backupHost, 'backup', gaEnvOf(backupHost, 'backup')) : undefined;
-    if (gaBackup) started.push(gaBackup.start());
-    await Promise.all([ga.waitHealthy(), gaBackup?.waitHealthy()]);
-    // The pair settles once the backup hears the primary (ACTIVE) and the primary hears the backup.
-    if (gaBackup) await waitPairSettled([ga, gaBackup]);
-    checkAborted();
-
-    const gcAddressOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.address : addressOf(h));
-    const gcNetnsOf = (h: HostName | 'pc3') => (h === 'pc3' ? clients!.netns : netnsOf(h));
-    // Simulated hosts on loopback: pc1's user-facing ports (PS requests, HTTP) listen on 127.0.0.1,
-    // where a PS looks first by default (GC_ENDPOINTS) and `curl localhost:9555/health` goes, so
-    // `npm start` + `npm run ps -- test-sistema` just work; the other GCs listen on their own
-    // host's address (the default list's second entry is pc2's). Namespaced hosts keep them on
-    // their own address (a link cut must cut them too).
-    const frontHostOf = (h: HostName | 'pc3', i: number) => (i === 0 && twoHosts && !namespaced ? '127.0.0.1' : gcAddressOf(h));
-    // Like the GAs: the same port numbers on every host.
-    const gcAddresses = gcHosts.map(gcAddressOf);
-    const gcPort = async (p: number) => (std ? p : gcHosts.length > 1 ? freePortOnAll(gcAddresses) : freePort(gcAddresses[0]));
-    const gcPorts = {
-      front: std ? STANDARD.gcFront : await freePortOnAll(gcHosts.map(frontHostOf)),
-      pub: await gcPort(STANDARD.gcPub),
-      back: await gcPort(STANDARD.gcBack),
-      http: std ? STANDARD.gcHttp : await freePortOnAll(gcHosts.map(frontHostOf)),
-    };
-    const gcs: GcInfo[] = gcHosts.map((h, i) => {
-      const address = gcAddressOf(h);
-      const id = `gc-${h}`;
-      const netns = gcNetnsOf(h);
-      const front = `tcp://${frontHostOf(h, i)}:${gcPorts.front}`;
-      const pub = `tcp://${address}:${gcPorts.pub}`;
-      const backend = `tcp://${address}:${gcPorts.back}`;
-      const proc = new ManagedProcess({
-        name: gcHosts.length > 1 ? id : 'gc',
-        script: join(dist, 'gestor_carga', 'main.js'),
-        env: {
-          ...common,
-          ...curve?.gc(h),
-          HTTP_HOST: frontHostOf(h, i),
-          GC_ID: id,
-          GC_SEDE: h,
-          GC_FRONTEND_BIND: front,
-          GC_PUB_BIND: pub,
-          GC_BACKEND_BIND: backend,
-          GC_HTTP_PORT: String(gcPorts.http),
-        },
-        logFile: join(logDir, gcHosts.length > 1 ? `${id}.log` : 'gc.log'),
-        httpPort: gcPorts.http,
-        httpHost: frontHostOf(h, i),
-        host: h,
-        ...(netns ? { netns } : {}),
-      });
-      return { id, host: h, endpoint: front, pub, backend, http: `http://${frontHostOf(h, i)}:${gcPorts.http}`, process: proc };
-    });
-    for (const g of gcs) started.push(g.process.start());
-    await Promise.all(gcs.map((g) => g.process.waitHealthy()));
-    const gc = gcs[0]!.process;
-    checkAborted();
-
-    const actors: ManagedProcess[] = [];
-    const counters: Record<string, number> = {};
-    let nextActorHttp = STANDARD.actorHttp;
-    const addActorProcess = async (tipos: readonly TipoActor[], on?: HostName) => {
-      const kind = tipos.length === 1 ? tipos[0]! : 'actor';
-      const n = (counters[kind] = (counters[kind] ?? 0) + 1);
-      // Two hosts: actors of a type alternate pc1, pc2, pc1… so losing a host leaves actors of every type.
-      const h: HostName = on ?? (twoHosts && n % 2 === 0 ? 'pc2' : 'pc1');
-      // With a clients host, actors live there unless a host is asked for.
-      const onClients = !!clients && !on;
-      const address = onClients ? clients.address : addressOf(h);
-      const netns = onClients ? clients.netns : netnsOf(h);
-      const id = `${kind}-${n}`;
-      const httpPort = std ? nextActorHttp++ : await freePort(address);
-      const a = new ManagedProcess({
-        name: id,
-        script: join(dist, 'actores', 'main.js'),
-        env: {
-          ...common,
-          ...curve?.actor(onClients ? 'pc3' : h),
-          HTTP_HOST: address,
-          ACTOR_TIPOS: tipos.join(','),
-          ACTOR_ID: id,
-          GC_PUB_ENDPOINTS: gcs.map((g) => g.pub).join(','),
-          GC_BACKEND_ENDPOINTS: gcs.map((g) => g.backend).join(','),
-          ACTOR_HTTP_PORT: String(httpPort),
-        },
-        logFile: join(logDir, `${id}.log`),
-        httpPort,
-        httpHost: address,
-        host: onClients ? 'pc3' : h,
-        ...(netns ? { netns } : {}),
-      });
-      actors.push(a);
-      started.push(a.start());
-      return a;
-    };
-
-    const waitForActors = async (n: number, timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const running = gcs.filter((g) => g.process.running);
-        const live = await Promise.all(running.map(async (g) => ({ gc: g.id, live: (await g.process.status<GcStatus>())?.actoresVivos })));
-        if (running.length > 0 && live.every((x) => x.live && OPERACIONES_ACTOR.every((t) => x.live![t] >= n))) return;
-        if (Date.now() > deadline) throw new Error(`actors not live after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
-
-    const waitForCalcActors = async (n: number, timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const running = gcs.filter((g) => g.process.running);
-        const live = await Promise.all(running.map(async (g) => (await g.process.status<GcStatus>())?.calculo?.actoresVivos));
-        if (running.length > 0 && live.every((x) => x === n)) return;
-        if (Date.now() > deadline) throw new Error(`not ${n} live calculo actors after ${timeoutMs} ms: ${JSON.stringify(live)}; logs in ${logDir}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const { actors, add: addActorProcess } = actorStarter(plan, gcs);
+    const waitForActors = (n: number, timeoutMs = 20_000) =>
+      waitForGcs(gcs, 'actors not live', (s) => s?.actoresVivos, (live) => !!live && OPERACIONES_ACTOR.every((t) => live[t] >= n), timeoutMs, logDir);
+    const waitForCalcActors = (n: number, timeoutMs = 20_000) =>
+      waitForGcs(gcs, `not ${n} live calculo actors`, (s) => s?.calculo?.actoresVivos, (live) => live === n, timeoutMs, logDir);
 
     const perType = opts.actorsPerType ?? 2;
     for (let i = 0; i < perType; i++) {
@@ -618,7 +484,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
     if (opts.calcActors) await waitForCalcActors(opts.calcActors);
     checkAborted();
 
-    // Processes are grouped by their spec.host when asked, so actors added later belong to their host too.
+    // Processes are grouped by their spec.host, so actors added later belong to their host too.
     const hostHandle = (name: HostName, address: string, pgNode?: PgNodeHandle): HostHandle => ({
       name,
       address,
@@ -646,7 +512,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gaEndpoints,
       gcHttp: gcs[0]!.http,
       gaHttp: `http://${addressOf(primaryHost)}:${gaPorts.gaHttp}`,
-      pg: pgInfo,
+      pg: storage.pg,
       dataDir,
       topology,
       pgNodes,
@@ -654,7 +520,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       pgStatus: () => st.status(),
       ga,
       gaBackup,
-      gc,
+      gc: gcs[0]!.process,
       actors,
       addActor: async (tipo, on) => {
         const a = await addActorProcess([tipo], on);

@@ -19,7 +19,9 @@ import type { GcStatus } from '../../gestor_carga/gc.js';
 import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
 import { intArg } from '../../common/cli-args.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
-import { startLocalSystem, repoRoot, type LocalSystem, type PgInfo, type Topology } from './local-system.js';
+import { startLocalSystem, type LocalSystem, type Topology } from './local-system.js';
+import { projectRoot } from '../../common/project-root.js';
+import type { PgInfo } from './local-storage.js';
 import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';
 import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
     .option('--actores <n>', 'actors per type', intArg(1), 2)
     .addOption(new Option('--tipos-por-actor <t>', 'todos: each actor process serves the three types (one per host); uno: one process per actor and type').choices(['todos', 'uno']).default('todos'))
     .option('--calculo <n>', 'calculo actors, a process each (calc and suma_cuadrados; default: as many as --actores)', intArg(0))
-    .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(repoRoot(), '.data'))
+    .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(projectRoot(), '.data'))
     .option('--puertos-libres', 'use any free ports instead of the documented defaults')
     .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
     .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
@@ -163,7 +165,7 @@ async function main(): Promise<void> {
     panel = undefined;
     panelUrl = `no se pudo iniciar (${(err as Error).message})`;
   }
-  const carga = loadSuggestion(await freeCopies(s.pg, join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
+  const carga = loadSuggestion(await freeCopies(s.pg, join(projectRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
   // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
   if (signals.received) return;
   const sistema = describeSystem(s);
@@ -175,7 +177,7 @@ async function main(): Promise<void> {
       ps: opts.puertosLibres ? `npm run ps -- --gc ${s.gcEndpoints.join(',')}` : 'npm run ps --',
       carga,
       panel: panelUrl,
-      dataFlag: resolve(opts.data) === resolve(repoRoot(), '.data') ? '' : ` --data ${opts.data}`,
+      dataFlag: resolve(opts.data) === resolve(projectRoot(), '.data') ? '' : ` --data ${opts.data}`,
       logs: join(s.dataDir, 'logs'),
     }).join('\n'),
   );

@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 import { ManagedProcess } from './child-process.js';
-import { repoRoot, type LocalSystem } from './local-system.js';
+import { projectRoot } from '../../common/project-root.js';
+import type { LocalSystem } from './local-system.js';
 
 type Proc = LocalSystem['gc'];
 
@@ -27,7 +28,7 @@ export function panelTargetArgs(sys: Pick<LocalSystem, 'gcs' | 'ga' | 'gaBackup'
 export function panelProcess(sys: LocalSystem, o: { host: string; port: number; everyMs?: number; logFile?: string }): ManagedProcess {
   return new ManagedProcess({
     name: 'panel',
-    script: join(repoRoot(), 'dist', 'panel', 'main.js'),
+    script: join(projectRoot(), 'dist', 'panel', 'main.js'),
     args: [...panelTargetArgs(sys), '--host', o.host, '--puerto', String(o.port), ...(o.everyMs ? ['--intervalo', String(o.everyMs)] : [])],
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
     logFile: o.logFile ?? join(sys.dataDir, 'logs', 'panel.log'),

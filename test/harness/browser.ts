@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -35,7 +35,7 @@ export async function openPage(browser: Browser, url: string, size = { width: 14
 
 /** Where screenshots go: the project's reports/ (git-ignored). */
 export function screenshotPath(name: string): string {
-  const dir = join(repoRoot(), 'reports');
+  const dir = join(projectRoot(), 'reports');
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
 }

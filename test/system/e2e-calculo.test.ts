@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../../common/protocol/ps-gc.js';
 import { MAX_N_SUMA_CUADRADOS } from '../../common/protocol/calc.js';
 import type { ManagedProcess } from '../../scripts/launcher/child-process.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import { startTestSystem, type TestSystem } from '../harness/system.js';
 import type { NuevaPeticion } from '../../solicitante/types.js';
@@ -104,7 +104,7 @@ describe('simple calculations', () => {
 
   it('npm run ps -- calc …: the PS command prints the result, exit 1 on an error reply, 2 on bad arguments', async () => {
     const ps = (...args: string[]) =>
-      run(process.execPath, [join(repoRoot(), 'dist', 'solicitante', 'main.js'), '--gc', sys.gcEndpoint, 'calc', ...args], { timeout: 20_000 }).then(
+      run(process.execPath, [join(projectRoot(), 'dist', 'solicitante', 'main.js'), '--gc', sys.gcEndpoint, 'calc', ...args], { timeout: 20_000 }).then(
         (r) => ({ code: 0, out: r.stdout, err: r.stderr }),
         (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }),
       );

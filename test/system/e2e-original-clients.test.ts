@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Respuesta } from '../../common/protocol/ps-gc.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { effectLedgerMismatches, invariantViolations, startTestSystem, type TestSystem } from '../harness/system.js';
 import { findPythonTools, requireTool, skipWithoutPython } from '../harness/python.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
@@ -73,7 +73,7 @@ function run(cmd: string, args: string[], o: { input?: string; timeoutMs: number
 
 /** Sends exactly these messages from a pyzmq REQ socket, one after another; the replies in order. */
 async function pythonReq(messages: unknown[]): Promise<Respuesta[]> {
-  const r = await run(requireTool(tools.python, tools), [join(repoRoot(), 'test', 'python', 'cliente_req.py'), sys.gcEndpoint], { input: JSON.stringify(messages), timeoutMs: 60_000 });
+  const r = await run(requireTool(tools.python, tools), [join(projectRoot(), 'test', 'python', 'cliente_req.py'), sys.gcEndpoint], { input: JSON.stringify(messages), timeoutMs: 60_000 });
   expect(r.code, `python client: ${r.err}${r.out}`).toBe(0);
   const replies = r.out.trim().split('\n').map((l) => JSON.parse(l) as Respuesta);
   expect(replies).toHaveLength(messages.length);
@@ -146,7 +146,7 @@ describe.skipIf(skip)('original Python clients, unchanged', () => {
     const csv = join(tmp, 'locust');
     const r = await run(
       requireTool(tools.locust, tools),
-      ['-f', join(repoRoot(), 'solicitante', 'locustfile.py'), '--headless', '-u', '4', '-r', '4', '-t', '4s', '--host', sys.gcEndpoint, '--csv', csv, '--only-summary'],
+      ['-f', join(projectRoot(), 'solicitante', 'locustfile.py'), '--headless', '-u', '4', '-r', '4', '-t', '4s', '--host', sys.gcEndpoint, '--csv', csv, '--only-summary'],
       { cwd: tmp, timeoutMs: 90_000, env: { BIBLIOTECA_ISBNS: LOCUST.join(',') } },
     );
     expect(r.code, `locust exit code; its output:\n${r.err.slice(-3000)}`).toBe(0);

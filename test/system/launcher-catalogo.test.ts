@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { killNode } from '../../postgres/lifecycle.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { SYSTEM_FILE } from '../../scripts/launcher/system-file.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 import { eventually } from '../harness/eventually.js';
 
 const execP = promisify(execFile);
-const dist = join(repoRoot(), 'dist');
+const dist = join(projectRoot(), 'dist');
 const dir = mkdtempSync(join(tmpdir(), 'lanzador-catalogo-'));
 let launcher: ChildProcess | undefined;
 const clients: GcPipelineClient[] = [];

@@ -14,11 +14,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { killNode, postmasterPid } from '../../postgres/lifecycle.js';
 import { nodeLogFile } from '../../postgres/node-config.js';
 import { LOCK_FILE } from '../../scripts/launcher/lock.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { eventually } from '../harness/eventually.js';
 
-const dist = join(repoRoot(), 'dist');
+const dist = join(projectRoot(), 'dist');
 const dirs: string[] = [];
 const groups: ChildProcess[] = [];
 const cleanups: Array<() => unknown> = [];

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killNode, postmasterPid } from '../../postgres/lifecycle.js';
 import { LOCK_FILE } from '../../scripts/launcher/lock.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { eventually } from '../harness/eventually.js';
 
-const launcher = join(repoRoot(), 'dist', 'scripts', 'launcher', 'main.js');
+const launcher = join(projectRoot(), 'dist', 'scripts', 'launcher', 'main.js');
 
 interface Launch {
   child: ChildProcess;

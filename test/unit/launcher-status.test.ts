@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
-import { repoRoot } from '../../scripts/launcher/local-system.js';
+import { projectRoot } from '../../common/project-root.js';
 import { loadSuggestion, processWarnings, type ProcesoVisto } from '../../scripts/launcher/main.js';
 import { formatGcLoad } from '../../scripts/launcher/status.js';
 
@@ -47,7 +47,7 @@ describe('processWarnings', () => {
 
 describe('loadSuggestion', () => {
   it('on the demo catalog: one client per book with at least 3 copies, never the test-sistema book', async () => {
-    const libros = (await readCatalogFile(join(repoRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv'))).map((l) => ({ isbn: l.isbn, disponibles: l.ejemplares }));
+    const libros = (await readCatalogFile(join(projectRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv'))).map((l) => ({ isbn: l.isbn, disponibles: l.ejemplares }));
     const cmd = loadSuggestion(libros)!;
     const m = /^carga --clientes (\d+) --duracion \d+ --isbns (\S+)$/.exec(cmd);
     expect(m).not.toBeNull();
