@@ -27,6 +27,7 @@ import type { GaProbe } from '../../scripts/drill/system.js';
 import { DRILL_CLIENT_ENV } from '../../scripts/drill/run.js';
 import type { DrillContext, ReturnInfo, Scenario } from '../../scripts/drill/scenarios.js';
 import { DRILL_LIBROS } from './drill.js';
+import { eventually } from './eventually.js';
 
 export type NetMode = 'netns' | 'loopback';
 
@@ -180,15 +181,7 @@ export function linkCutScenario(mode: NetMode, net: NetnsNetwork | undefined, re
         }
         return e;
       };
-      const writesAtReturn = await (async () => {
-        const until = Date.now() + 15_000;
-        while (Date.now() < until) {
-          const w = await gaWritesAdmitted(gaPc1);
-          if (w !== undefined) return w;
-          await new Promise((res) => setTimeout(res, 50));
-        }
-        return undefined;
-      })();
+      const writesAtReturn = await eventually('pc1 GA answers /status', () => gaWritesAdmitted(gaPc1), 15_000, { everyMs: 50 }).catch(() => undefined);
       const settleBy = Date.now() + 15_000;
       for (;;) {
         const e = await sample();
