@@ -66,7 +66,7 @@ export interface GaStatus {
   replicacion: ReturnType<ReplicationMode['state']>;
   inFlight: number;
   sendQueue: number;
-  ops: { byCmd: Record<string, number>; byCodigo: Record<string, number> };
+  ops: { porOrden: Record<string, number>; byCodigo: Record<string, number> };
 }
 
 export interface GaHandle {
@@ -156,7 +156,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
 
     // ---- counters for /status and metrics
     let inFlight = 0;
-    const byCmd: Record<string, number> = {};
+    const porOrden: Record<string, number> = {};
     const byCodigo: Record<string, number> = {};
     const metrics = createGaMetrics(registry, () => target.pool, { inFlight: () => inFlight, dbOk: () => dbOk });
 
@@ -181,13 +181,13 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
 
     const handleOne = async (parsed: ParsedRequest, t0: number): Promise<string> => {
       let reply: GaReply;
-      const cmd = parsed.ok ? parsed.req.cmd : 'invalida';
+      const orden = parsed.ok ? parsed.req.orden : 'invalida';
       if (closing) {
         // Shutting down: send the client to the next GA at once instead of starting new work.
-        reply = { rid: parsed.ok ? parsed.req.rid : parsed.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
+        reply = { ref: parsed.ok ? parsed.req.ref : parsed.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
       } else if (!parsed.ok) {
-        reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
-        log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
+        reply = { ref: parsed.ref, exito: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
+        log.debug({ ref: parsed.ref, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
         reply = await dispatch(parsed.req, {
           store: () => target.store,
@@ -199,14 +199,14 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
           log,
         });
       }
-      const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
+      const codigo = reply.exito ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
       const seconds = (performance.now() - t0) / 1000;
-      metrics.requests.inc({ cmd, codigo });
-      metrics.latency.observe({ cmd }, seconds);
-      byCmd[cmd] = (byCmd[cmd] ?? 0) + 1;
+      metrics.requests.inc({ cmd: orden, codigo });
+      metrics.latency.observe({ cmd: orden }, seconds);
+      porOrden[orden] = (porOrden[orden] ?? 0) + 1;
       byCodigo[codigo] = (byCodigo[codigo] ?? 0) + 1;
       if (log.isLevelEnabled('debug')) {
-        log.debug({ opId: parsed.ok ? opIdOf(parsed.req) : undefined, rid: reply.rid, cmd, codigo, ms: Math.round(seconds * 1e4) / 10 }, 'GA request');
+        log.debug({ opId: parsed.ok ? opIdOf(parsed.req) : undefined, ref: reply.ref, orden, codigo, ms: Math.round(seconds * 1e4) / 10 }, 'GA request');
       }
       return JSON.stringify(reply);
     };
@@ -267,7 +267,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
           replicacion: replication.state(),
           inFlight,
           sendQueue: sends.depth,
-          ops: { byCmd, byCodigo },
+          ops: { porOrden, byCodigo },
         };
       },
     });

@@ -161,13 +161,13 @@ export class RoleController {
   async gate(req: GaRequest): Promise<GaReply | undefined> {
     this.noteContact(this.now());
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
-    if (req.cmd === 'ping') return undefined;
+    if (req.orden === 'ping') return undefined;
     // A write's fencing token is checked on arrival and again right before serving:
     // an activation or a probe in between may have told us our node's history.
     const token = 'fencing' in req ? req.fencing : undefined;
     const refuseIfBehind = (): GaReply | undefined =>
       token && this.machine.writeFencedBy(token, this.now())
-        ? { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
+        ? { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
         : undefined;
     const refused = refuseIfBehind();
     if (refused) return refused;
@@ -178,15 +178,15 @@ export class RoleController {
         const verdict = await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
         if (verdict === 'doubt') {
-          return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
+          return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
         }
         return refuseIfBehind();
       }
-      if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
+      if (d.kind === 'reject') return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
       if (d.kind === 'activate') this.activation = this.activate(d.reason, token, d.noPromotion).finally(() => (this.activation = undefined));
       if (!(await this.waitActivation())) break;
     }
-    return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
+    return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
   }
 
   async status() {

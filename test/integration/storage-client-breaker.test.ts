@@ -57,7 +57,7 @@ describe('breaker lifecycle', () => {
     await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
     expect(cap.messages()).toContain('GA breaker closed');
-    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
+    expect(a.received.map((r) => r.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
     expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
     expect((await c.aplicar(op('bk-5'))).id).toBe('bk-5');
   });
@@ -74,7 +74,7 @@ describe('breaker lifecycle', () => {
     await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     for (let i = 6; i <= 8; i++) await c.aplicar(op(`sd-${i}`));
     // A saw sd-0 and pings only; B served every call.
-    expect(a.received.filter((r) => r.cmd !== 'ping').map((r) => ('op' in r ? r.op.id : r.cmd))).toEqual(['sd-0']);
+    expect(a.received.filter((r) => r.orden !== 'ping').map((r) => ('op' in r ? r.op.id : r.orden))).toEqual(['sd-0']);
     expect(b.count()).toBe(9);
   });
 
@@ -86,10 +86,10 @@ describe('breaker lifecycle', () => {
     expect(c.status()[0]!.breaker).toBe('open');
     // Two probes (each failure re-opens the breaker for another reset period).
     await eventually('condition', () => a.count() >= 4, 3000);
-    expect(a.received.slice(2).every((r) => r.cmd === 'ping')).toBe(true);
+    expect(a.received.slice(2).every((r) => r.orden === 'ping')).toBe(true);
     expect(c.status()[0]!.breaker).not.toBe('closed');
     await expect(c.aplicar(op('ho-3'))).rejects.toThrow(/breaker open/);
-    expect(a.received.filter((r) => r.cmd !== 'ping')).toHaveLength(2);
+    expect(a.received.filter((r) => r.orden !== 'ping')).toHaveLength(2);
   });
 
   it('the probe holds the half-open trial: concurrent user calls never wait on the recovering endpoint', async () => {
@@ -105,7 +105,7 @@ describe('breaker lifecycle', () => {
     expect(rs).toHaveLength(20);
     await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
     // Only hc-0 and the ping ever reached A.
-    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'ping']);
+    expect(a.received.map((r) => r.orden)).toEqual(['aplicar', 'ping']);
     expect(b.count()).toBe(21);
   });
 });
@@ -128,7 +128,7 @@ describe('GA restart on the same port', () => {
     await a.start();
     // The background probe finds it back: no user request pays for the trial.
     await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
-    expect(a.received.at(-1)).toMatchObject({ cmd: 'ping' });
+    expect(a.received.at(-1)).toMatchObject({ orden: 'ping' });
     expect((await c.aplicar(op('rs-2'))).id).toBe('rs-2');
     expect(a.received.at(-1)).toMatchObject({ op: { id: 'rs-2' } });
   });

@@ -43,7 +43,7 @@ describe('rotation on timeout', () => {
     expect(r.id).toBe('rot-1');
     expect(opIdOf(a.received[0])).toBe('rot-1');
     expect(opIdOf(b.received[0])).toBe('rot-1');
-    expect(a.received[0]!.rid).not.toBe(b.received[0]!.rid);
+    expect(a.received[0]!.ref).not.toBe(b.received[0]!.ref);
     expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 1, lastError: expect.stringContaining('no reply within 200 ms') });
     expect(cap.lines.some((l) => l.msg === 'GA attempt failed; rotating to next endpoint' && l.reason === 'timeout' && l.opId === 'rot-1')).toBe(true);
   });
