@@ -15,14 +15,14 @@ import { z } from 'zod';
 import type { Logger } from '../../common/logger.js';
 import { parseFrame } from '../../common/protocol/frame.js';
 import type { SocketSecurity } from '../../common/socket-security.js';
-import { ESTADOS, type PeerBeat } from './machine.js';
+import { ROLE_STATES, type PeerBeat } from './machine.js';
 
 const beatSchema = z.object({
   v: z.literal(1),
   /** Random per process: ignores our own beats if GA_PEER_ENDPOINT points back at us. */
   instance: z.string().max(64),
   rol: z.enum(['primary', 'backup']),
-  estado: z.enum(ESTADOS),
+  estado: z.enum(ROLE_STATES),
   activo: z.boolean(),
   timeline: z.number().int().nonnegative().nullable(),
   pgInRecovery: z.boolean().nullable(),

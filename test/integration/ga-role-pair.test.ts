@@ -18,7 +18,7 @@ import { createStorageClient, type StorageClient } from '../../common/storage-cl
 import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import type { Estado } from '../../gestor_almacenamiento/role/machine.js';
+import type { RoleState } from '../../gestor_almacenamiento/role/machine.js';
 import { clientConfig } from '../harness/fake-ga.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 import { freePorts } from '../harness/ports.js';
@@ -86,7 +86,7 @@ function client(endpoints: string[]): StorageClient {
   return c;
 }
 
-const estado = (g: GaHandle): Estado => g.role!.machine.state;
+const estado = (g: GaHandle): RoleState => g.role!.machine.state;
 
 async function rawCall(endpoint: string, body: object): Promise<GaReply> {
   const d = new Dealer({ receiveTimeout: 3000, linger: 0 });

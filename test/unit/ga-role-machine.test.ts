@@ -2,7 +2,7 @@
  * The GA pair's role rules with a fake clock: no network, no PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
-import { RoleMachine, type Estado, type GaRol, type PeerBeat, type RoleChange } from '../../gestor_almacenamiento/role/machine.js';
+import { RoleMachine, type RoleState, type GaRol, type PeerBeat, type RoleChange } from '../../gestor_almacenamiento/role/machine.js';
 
 const T = 1000;
 
@@ -13,7 +13,7 @@ function machine(rol: GaRol, now = 0) {
   return { m, changes, lost };
 }
 
-function beat(estado: Estado, over: Partial<PeerBeat> = {}): PeerBeat {
+function beat(estado: RoleState, over: Partial<PeerBeat> = {}): PeerBeat {
   return { rol: estado === 'PRIMARY' ? 'primary' : 'backup', estado, activo: estado === 'ACTIVE', timeline: 1, pgInRecovery: false, pgOk: true, ...over };
 }
 
