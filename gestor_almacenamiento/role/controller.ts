@@ -206,7 +206,7 @@ export class RoleController {
         endpoint: this.o.cfg.GA_PEER_ENDPOINT,
         heartbeatAgeMs: s.peerAgeMs,
         lost: s.peerLost,
-        ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgOk: s.peer.pgOk } : {}),
+        ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgDisponible: s.peer.pgDisponible } : {}),
         // While the peer is silent: the last direct probe of its PostgreSQL (null = none yet).
         ...(this.peerSilentSince !== undefined
           ? { nodeProbe: this.peerProbeResult ? { reachable: this.peerProbeResult.reachable, ageMs: now - this.peerProbeResult.startedAt } : null }

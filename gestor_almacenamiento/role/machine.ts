@@ -44,9 +44,9 @@ export interface PeerBeat {
   activo: boolean;
   /** Timeline of the PostgreSQL node the GA uses (null = not known yet). */
   timeline: number | null;
-  pgInRecovery: boolean | null;
+  pgEnRecuperacion: boolean | null;
   /** The GA reaches its PostgreSQL node. */
-  pgOk: boolean;
+  pgDisponible: boolean;
 }
 
 /** The PostgreSQL node this GA serves from (or would), as last probed. */
@@ -281,8 +281,8 @@ export class RoleMachine {
       estado: this.estado,
       activo: this.estado === 'ACTIVE',
       timeline: this.node.timeline ?? null,
-      pgInRecovery: this.node.inRecovery ?? null,
-      pgOk: this.storageDownSince === undefined,
+      pgEnRecuperacion: this.node.inRecovery ?? null,
+      pgDisponible: this.storageDownSince === undefined,
     };
   }
 
@@ -333,7 +333,7 @@ export class RoleMachine {
     if (now - p.at >= this.o.peerTimeoutMs) return { reason: `peer heartbeat lost for ${now - p.at} ms` };
     if (p.beat.activo) return undefined;
     if (p.beat.estado === 'FENCED') return { reason: 'peer is fenced' };
-    if (!p.beat.pgOk && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return { reason: 'peer is passive and cannot reach PostgreSQL' };
+    if (!p.beat.pgDisponible && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return { reason: 'peer is passive and cannot reach PostgreSQL' };
     // Both alive, neither active, both with storage: the configured primary serves.
     if (this.o.rol === 'primary' && this.storageDownSince === undefined) return { reason: `peer is ${p.beat.estado}, not active` };
     return undefined;
