@@ -37,13 +37,15 @@ export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export type CallReply = Pick<Extract<GaReply, { exito: true }>, 'resultado' | 'pendientes' | 'gestores' | 'rol'>;
 
+/** One GA endpoint as the GC's and the actors' /status show it (`almacenamiento`): Spanish keys, like all of /status. */
 export interface EndpointStatus {
   endpoint: string;
   /** Calls start here: the endpoint that last answered one. */
-  preferred: boolean;
-  breaker: BreakerState;
-  consecutiveFailures: number;
-  lastError?: string;
+  preferido: boolean;
+  /** The endpoint's breaker: closed, open or half-open. */
+  disyuntor: BreakerState;
+  fallosSeguidos: number;
+  ultimoError?: string;
 }
 
 export interface StorageClient {
@@ -251,10 +253,10 @@ class GaStorageClient implements StorageClient {
   status(): EndpointStatus[] {
     return this.endpoints.map(({ url, breaker }, i) => ({
       endpoint: url,
-      preferred: i === this.preferred,
-      breaker: breaker.state,
-      consecutiveFailures: breaker.consecutiveFailures,
-      ...(breaker.lastError !== undefined ? { lastError: breaker.lastError } : {}),
+      preferido: i === this.preferred,
+      disyuntor: breaker.state,
+      fallosSeguidos: breaker.consecutiveFailures,
+      ...(breaker.lastError !== undefined ? { ultimoError: breaker.lastError } : {}),
     }));
   }
 

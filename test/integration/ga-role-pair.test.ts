@@ -130,11 +130,11 @@ describe('GA pair on one PostgreSQL', () => {
 
     const sp = await status(p);
     const sb = await status(b);
-    expect(sp.role).toMatchObject({ rol: 'primary', estado: 'ACTIVE', activo: true, peer: { estado: 'PASSIVE', lost: false } });
-    expect(sp.role.activeSince).toEqual(expect.any(String));
-    expect(sp.role.peer.heartbeatAgeMs).toBeLessThan(PEER_TIMEOUT_MS);
-    expect(sp.postgres).toMatchObject({ pgRole: 'primary', timeline: 1, ok: true });
-    expect(sb.role).toMatchObject({ rol: 'backup', estado: 'PASSIVE', activo: false, activeSince: null, peer: { estado: 'ACTIVE' } });
+    expect(sp.papel).toMatchObject({ rol: 'primary', estado: 'ACTIVE', activo: true, par: { estado: 'PASSIVE', perdido: false } });
+    expect(sp.papel.activoDesde).toEqual(expect.any(String));
+    expect(sp.papel.par.latidoHaceMs).toBeLessThan(PEER_TIMEOUT_MS);
+    expect(sp.postgres).toMatchObject({ rolPg: 'primary', timeline: 1, disponible: true });
+    expect(sb.papel).toMatchObject({ rol: 'backup', estado: 'PASSIVE', activo: false, activoDesde: null, par: { estado: 'ACTIVE' } });
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/ga_role_state\{estado="PASSIVE",proc="ga"\} 1/);
   });
@@ -195,8 +195,8 @@ describe('GA pair on one PostgreSQL', () => {
     );
     expect(inv.rows[0]!.ok).toBe(true);
     const sb = await status(b);
-    expect(sb.role).toMatchObject({ estado: 'ACTIVE', peer: { lost: true } });
-    expect(sb.role.reason).toMatch(/peer heartbeat lost/);
+    expect(sb.papel).toMatchObject({ estado: 'ACTIVE', par: { perdido: true } });
+    expect(sb.papel.motivo).toMatch(/peer heartbeat lost/);
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/ga_takeovers_total\{from="PASSIVE",proc="ga"\} 1/);
   });
@@ -220,7 +220,7 @@ describe('GA pair on one PostgreSQL', () => {
     await p.abort();
     await new Promise((r) => setTimeout(r, PEER_TIMEOUT_MS * 2));
     expect(estado(b)).toBe('PASSIVE');
-    expect((await status(b)).role.peer.lost).toBe(true);
+    expect((await status(b)).papel.par.perdido).toBe(true);
   });
 
   it('the old primary GA restarted after a takeover stays passive; the active backup keeps serving', async () => {
@@ -242,10 +242,10 @@ describe('GA pair on one PostgreSQL', () => {
     expect(estado(b)).toBe('ACTIVE');
     expect(await rawCall(p2.endpoint, { orden: 'aplicar', op: op('ret') })).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
     const s = await status(p2);
-    expect(s.role).toMatchObject({ estado: 'PASSIVE', activo: false, peer: { estado: 'ACTIVE', rol: 'backup' } });
-    expect(s.role.reason).toMatch(/took over while we were away/);
+    expect(s.papel).toMatchObject({ estado: 'PASSIVE', activo: false, par: { estado: 'ACTIVE', rol: 'backup' } });
+    expect(s.papel.motivo).toMatch(/took over while we were away/);
     // Its counters show it served nothing.
-    expect(Object.keys(s.ops.byCodigo)).toEqual(['GA_NO_ACTIVO']);
+    expect(Object.keys(s.solicitudes.porCodigo)).toEqual(['GA_NO_ACTIVO']);
   });
 
   it('fencing token: writes are stamped with the cluster and timeline; a client that wrote on a newer timeline of this cluster fences the active GA, which then admits nothing', async () => {
@@ -268,7 +268,7 @@ describe('GA pair on one PostgreSQL', () => {
     const r = await rawCall(p.endpoint, { orden: 'registrar', op: stale[0], fencing: { sistema, timeline: 2 } });
     expect(r).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO', mensaje: expect.stringContaining('timeline 2') });
     expect(estado(p)).toBe('FENCED');
-    expect((await status(p)).role).toMatchObject({ estado: 'FENCED', highestTimeline: 2, fenced: { reason: expect.stringMatching(/timeline 1 but timeline 2 exists/) } });
+    expect((await status(p)).papel).toMatchObject({ estado: 'FENCED', timelineMaximo: 2, aislado: { motivo: expect.stringMatching(/timeline 1 but timeline 2 exists/) } });
     // From now on it refuses every write, with or without a token, and admitted none of them.
     expect(await rawCall(p.endpoint, { orden: 'aplicar', op: stale[1] })).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
     expect(await admitted()).toBe(before);

@@ -207,17 +207,17 @@ test('200 requests in flight all complete', async () => {
 });
 
 test('observability: /health, /status, /metrics', async () => {
-  expect(await http('/health')).toEqual({ status: 200, body: '{"ok":true}' });
+  expect(await http('/health')).toEqual({ status: 200, body: '{"sano":true}' });
   const status = JSON.parse((await http('/status')).body);
-  expect(status).toMatchObject({ rol: 'primary', postgres: { host: pgs.host, port: pgs.port, ok: true }, pool: { max: 20 } });
-  expect(status.ops.porOrden.aplicar).toBeGreaterThan(0);
+  expect(status).toMatchObject({ proceso: 'ga', rol: 'primary', postgres: { host: pgs.host, puerto: pgs.port, disponible: true }, conexiones: { maximo: 20 } });
+  expect(status.solicitudes.porOrden.aplicar).toBeGreaterThan(0);
   const metrics = (await http('/metrics')).body;
   expect(metrics).toMatch(/ga_requests_total\{cmd="aplicar",codigo="APROBADO"/);
   expect(metrics).toMatch(/ga_request_duration_seconds_bucket/);
   expect(metrics).toMatch(/ga_pool_connections\{state="total"/);
   // No role gate here: every aplicar that completed was admitted, and only those.
   const admitted = Number(/^ga_writes_admitted_total\{cmd="aplicar"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
-  expect(admitted).toBe(status.ops.porOrden.aplicar);
+  expect(admitted).toBe(status.solicitudes.porOrden.aplicar);
 });
 
 test('close() under load: every applied op is answered, later ones get GA_NO_ACTIVO', async () => {
@@ -266,5 +266,5 @@ test('PostgreSQL stopped: ALMACENAMIENTO_NO_DISPONIBLE, and the GA stays up', as
   expect(many.every((r) => !r.exito && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE')).toBe(true);
   expect(await client.call({ orden: 'ping' })).toMatchObject({ exito: true });
   expect((await http('/health')).status).toBe(503);
-  expect(JSON.parse((await http('/status')).body).postgres.ok).toBe(false);
+  expect(JSON.parse((await http('/status')).body).postgres.disponible).toBe(false);
 });

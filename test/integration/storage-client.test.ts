@@ -40,7 +40,7 @@ describe('happy path', () => {
     expect(results.map((r) => r.id)).toEqual(ids);
     expect(g.count('aplicar')).toBe(500);
     expect(new Set(g.received.map((r) => r.ref)).size).toBe(500);
-    expect(c.status()).toEqual([{ endpoint: g.endpoint, preferred: true, breaker: 'closed', consecutiveFailures: 0 }]);
+    expect(c.status()).toEqual([{ endpoint: g.endpoint, preferido: true, disyuntor: 'closed', fallosSeguidos: 0 }]);
   });
 
   it('convenience methods build the GaCall and unwrap resultado / pendientes', async () => {
@@ -102,7 +102,7 @@ describe('request errors', () => {
     expect(a.count()).toBe(1);
     expect(b.count()).toBe(0);
     // A live GA saying "bad request" is not an endpoint failure.
-    expect(c.status()[0]!.consecutiveFailures).toBe(0);
+    expect(c.status()[0]!.fallosSeguidos).toBe(0);
   });
 });
 
