@@ -27,7 +27,8 @@ export type ActorShellConfig = Pick<ActorConfig, 'GC_PUB_ENDPOINTS' | 'GC_BACKEN
 export interface ActorShellStatus {
   actorId: string;
   tipos: readonly string[];
-  topics: readonly string[];
+  /** Its `<tipo>.<actorId>` topics (the GC PUB subscriptions). */
+  temas: readonly string[];
   enCurso: number;
   completadas: number;
   fallidas: number;
@@ -137,7 +138,7 @@ export function startActorShell<T extends { id: string }, R>(o: ActorShellOption
     status: () => ({
       actorId,
       tipos,
-      topics,
+      temas: topics,
       enCurso: runner.inFlight,
       completadas: runner.completed,
       fallidas: runner.failed,

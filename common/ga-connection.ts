@@ -1,13 +1,13 @@
 /**
  * Transport to ONE GA endpoint: a single zeromq DEALER socket that multiplexes
- * many in-flight requests, correlated by a unique `rid` per attempt.
+ * many in-flight requests, correlated by a unique `ref` per attempt.
  *
  * Why a correlated DEALER and not one REQ socket per call: a REQ socket allows one
  * outstanding request at a time, so hundreds in flight would need hundreds of
  * sockets and TCP connections to the GA; and a REQ socket whose receive timed out
  * is unusable (its next send hangs or fails EFSM — FACTS.md), so every timeout
  * would cost a teardown. One DEALER carries any number of requests; a reply that
- * comes after its attempt timed out is a rid nobody waits for and is dropped.
+ * comes after its attempt timed out is a ref nobody waits for and is dropped.
  *
  * zeromq.js allows one pending receive and one pending send per socket (a second
  * one throws EBUSY), hence one receive loop per socket and a FIFO send queue.
@@ -24,7 +24,7 @@
 import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
 import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, readFrame } from './protocol/frame.js';
-import { gaReplySchema, salvageRid, type GaReply, type GaRequest } from './protocol/internal.js';
+import { gaReplySchema, salvageRef, type GaReply, type GaRequest } from './protocol/internal.js';
 import { MAX_TRANSPORT_BYTES } from './protocol/ps-gc.js';
 import type { SocketSecurity } from './socket-security.js';
 
@@ -68,7 +68,7 @@ interface Pending {
 interface Link {
   sock: Dealer;
   pending: Map<string, Pending>;
-  queue: { rid: string; frame: string }[];
+  queue: { ref: string; frame: string }[];
   draining: boolean;
   closed: boolean;
 }
@@ -90,21 +90,21 @@ export class GaConnection {
   request(req: GaRequest, timeoutMs: number): Promise<GaReply> {
     if (this.closed) return Promise.reject(new GaAttemptError('closed', 'connection closed'));
     const link = this.link ?? (this.link = this.openLink());
-    const { rid } = req;
+    const { ref } = req;
     return new Promise<GaReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const p = link.pending.get(rid);
+        const p = link.pending.get(ref);
         if (!p) return;
         if (p.stage === 'sending') {
           p.expired = true; // settled by drain() once the send ends
           return;
         }
-        link.pending.delete(rid);
+        link.pending.delete(ref);
         // "Never sent" must stay distinguishable from "no answer": only the latter may have been applied.
         reject(p.stage === 'sent' ? new GaAttemptError('timeout', `no reply within ${timeoutMs} ms`) : new GaAttemptError('unreachable', `not sent within ${timeoutMs} ms`));
       }, timeoutMs);
-      link.pending.set(rid, { resolve, reject, timer, stage: 'queued', expired: false });
-      link.queue.push({ rid, frame: JSON.stringify(req) });
+      link.pending.set(ref, { resolve, reject, timer, stage: 'queued', expired: false });
+      link.queue.push({ ref, frame: JSON.stringify(req) });
       if (!link.draining) void this.drain(link);
     });
   }
@@ -152,9 +152,9 @@ export class GaConnection {
     if (link.closed) return;
     link.closed = true;
     link.queue.length = 0;
-    for (const [rid, p] of link.pending) {
+    for (const [ref, p] of link.pending) {
       clearTimeout(p.timer);
-      link.pending.delete(rid);
+      link.pending.delete(ref);
       // A request still queued never left: for a recycle that is "not sent", not "outcome unknown".
       p.reject(err.kind === 'transport' && p.stage === 'queued' ? new GaAttemptError('unreachable', `not sent (${err.message})`) : err);
     }
@@ -168,13 +168,13 @@ export class GaConnection {
     try {
       while (!link.closed && link.queue.length > 0) {
         // Requests whose attempt already timed out while queued: nothing to send.
-        const batch: { rid: string; frame: string; p: Pending }[] = [];
+        const batch: { ref: string; frame: string; p: Pending }[] = [];
         let bytes = 0;
         while (link.queue.length > 0 && batch.length < MAX_BATCH_ITEMS) {
           const item = link.queue[0]!;
           if (batch.length > 0 && bytes + item.frame.length + 1 > MAX_BATCH_BYTES) break;
           link.queue.shift();
-          const p = link.pending.get(item.rid);
+          const p = link.pending.get(item.ref);
           if (!p) continue;
           p.stage = 'sending';
           batch.push({ ...item, p });
@@ -183,9 +183,9 @@ export class GaConnection {
         if (batch.length === 0) continue;
         try {
           await link.sock.send(encodeBatch(batch.map((b) => b.frame)));
-          for (const { rid, p } of batch) {
+          for (const { ref, p } of batch) {
             p.stage = 'sent';
-            if (p.expired && link.pending.delete(rid)) p.reject(new GaAttemptError('timeout', 'no reply in time (sent late)'));
+            if (p.expired && link.pending.delete(ref)) p.reject(new GaAttemptError('timeout', 'no reply in time (sent late)'));
           }
         } catch (err) {
           if (link.closed) return;
@@ -197,9 +197,9 @@ export class GaConnection {
             code === 'EAGAIN'
               ? new GaAttemptError('unreachable', `not connected (send timed out after ${this.opts.sendTimeoutMs} ms)`, { cause: err })
               : new GaAttemptError('transport', `send failed: ${(err as Error).message}`, { cause: err });
-          for (const { rid } of batch) this.failQueued(link, rid, failure);
+          for (const { ref } of batch) this.failQueued(link, ref, failure);
           if (code === 'EAGAIN') {
-            for (const q of link.queue.splice(0)) this.failQueued(link, q.rid, failure);
+            for (const q of link.queue.splice(0)) this.failQueued(link, q.ref, failure);
           }
         }
       }
@@ -208,10 +208,10 @@ export class GaConnection {
     }
   }
 
-  private failQueued(link: Link, rid: string, err: GaAttemptError): void {
-    const p = link.pending.get(rid);
+  private failQueued(link: Link, ref: string, err: GaAttemptError): void {
+    const p = link.pending.get(ref);
     if (!p) return;
-    link.pending.delete(rid);
+    link.pending.delete(ref);
     clearTimeout(p.timer);
     p.reject(err);
   }
@@ -232,17 +232,17 @@ export class GaConnection {
   /** One reply, or a batch of them. */
   private onFrame(link: Link, frame: Buffer | undefined): void {
     const maxBytes = Math.max(this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES, MAX_BATCH_BYTES);
-    for (const m of readFrame(frame, { schema: gaReplySchema, maxBytes, batch: true, salvage: salvageRid })) {
+    for (const m of readFrame(frame, { schema: gaReplySchema, maxBytes, batch: true, salvage: salvageRef })) {
       if (m.ok) this.onReply(link, m.value as GaReply);
       else this.onMalformed(link, m.defect ? undefined : m.salvaged, frame?.length ?? 0);
     }
   }
 
-  /** A malformed reply that still names a waiting rid fails that attempt rather than letting it time out. */
-  private onMalformed(link: Link, rid: string | undefined, bytes: number): void {
-    const p = rid === undefined ? undefined : link.pending.get(rid);
-    if (rid !== undefined && p) {
-      link.pending.delete(rid);
+  /** A malformed reply that still names a waiting ref fails that attempt rather than letting it time out. */
+  private onMalformed(link: Link, ref: string | undefined, bytes: number): void {
+    const p = ref === undefined ? undefined : link.pending.get(ref);
+    if (ref !== undefined && p) {
+      link.pending.delete(ref);
       clearTimeout(p.timer);
       p.reject(new GaAttemptError('transport', 'malformed GA reply'));
     } else {
@@ -251,12 +251,12 @@ export class GaConnection {
   }
 
   private onReply(link: Link, reply: GaReply): void {
-    const p = link.pending.get(reply.rid);
+    const p = link.pending.get(reply.ref);
     if (!p) {
-      this.log.debug({ endpoint: this.endpoint, rid: reply.rid }, 'GA reply for unknown or expired rid dropped');
+      this.log.debug({ endpoint: this.endpoint, ref: reply.ref }, 'GA reply for unknown or expired ref dropped');
       return;
     }
-    link.pending.delete(reply.rid);
+    link.pending.delete(reply.ref);
     clearTimeout(p.timer);
     p.resolve(reply);
   }

@@ -54,8 +54,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
     void (async () => {
       try {
         if (path === '/health') {
-          const ok = o.healthy ? o.healthy() : true;
-          return json(res, ok ? 200 : 503, { ok });
+          const sano = o.healthy ? o.healthy() : true;
+          return json(res, sano ? 200 : 503, { sano });
         }
         if (path === '/metrics') {
           res.writeHead(200, { 'content-type': o.registry.contentType });

@@ -10,7 +10,7 @@
  * a GA that comes back is noticed (breaker closed, /status) without anyone
  * waiting on it. A call
  * makes at most GA_MAX_ATTEMPTS attempts, all carrying the SAME request (same op
- * id; a fresh `rid` each), so the GA's idempotency makes retries safe. An attempt
+ * id; a fresh `ref` each), so the GA's idempotency makes retries safe. An attempt
  * that times out, fails, finds the breaker open or meets a passive GA
  * (GA_NO_ACTIVO) moves on to the next endpoint; between full rounds over the list
  * the client waits a short, growing backoff so a backup has time to take over.
@@ -35,15 +35,17 @@ import type { SocketSecurity } from './socket-security.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-export type CallReply = Pick<Extract<GaReply, { ok: true }>, 'resultado' | 'pendientes' | 'gestores' | 'rol'>;
+export type CallReply = Pick<Extract<GaReply, { exito: true }>, 'resultado' | 'pendientes' | 'gestores' | 'rol'>;
 
+/** One GA endpoint as the GC's and the actors' /status show it (`almacenamiento`): Spanish keys, like all of /status. */
 export interface EndpointStatus {
   endpoint: string;
   /** Calls start here: the endpoint that last answered one. */
-  preferred: boolean;
-  breaker: BreakerState;
-  consecutiveFailures: number;
-  lastError?: string;
+  preferido: boolean;
+  /** The endpoint's breaker: closed, open or half-open. */
+  disyuntor: BreakerState;
+  fallosSeguidos: number;
+  ultimoError?: string;
 }
 
 export interface StorageClient {
@@ -78,7 +80,7 @@ export function createStorageClient(cfg: StorageClientConfig, log: Logger, regis
   return new GaStorageClient(cfg, log, new StorageClientMetrics(registry), opts.security);
 }
 
-type OkReply = Extract<GaReply, { ok: true }>;
+type OkReply = Extract<GaReply, { exito: true }>;
 
 type AttemptResult =
   | { outcome: 'ok'; reply: OkReply }
@@ -114,8 +116,8 @@ class CallJournal {
 
 class GaStorageClient implements StorageClient {
   private readonly endpoints: Endpoint[];
-  private readonly ridPrefix = `${randomBytes(4).toString('hex')}-`;
-  private ridSeq = 0;
+  private readonly refPrefix = `${randomBytes(4).toString('hex')}-`;
+  private refSeq = 0;
   private token: Fencing | undefined;
   /** Index of the endpoint calls start from: the last one that answered ok. */
   private preferred = 0;
@@ -161,7 +163,7 @@ class GaStorageClient implements StorageClient {
     const max = this.cfg.GA_MAX_ATTEMPTS;
     let attempts = 0;
     // A write that reached a GA which never answered may have committed (see StorageUnavailableError).
-    const isWrite = req.cmd === 'aplicar' || req.cmd === 'registrar' || req.cmd === 'reclamar';
+    const isWrite = req.orden === 'aplicar' || req.orden === 'registrar' || req.orden === 'reclamar';
     let maybeApplied = false;
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
@@ -174,10 +176,10 @@ class GaStorageClient implements StorageClient {
           continue;
         }
         attempts++;
-        const rid = `${this.ridPrefix}${(++this.ridSeq).toString(36)}`;
+        const ref = `${this.refPrefix}${(++this.refSeq).toString(36)}`;
         // Each attempt carries the newest token: a concurrent call may have raised it meanwhile.
         const fencing = this.token && isWrite ? { fencing: this.token } : {};
-        const r = await this.attempt(ep, { ...req, rid, ...fencing } as GaRequest);
+        const r = await this.attempt(ep, { ...req, ref, ...fencing } as GaRequest);
         if (r.outcome === 'breaker_open') {
           // Lost the half-open trial to a concurrent call: a skip, not an attempt.
           attempts--;
@@ -186,60 +188,60 @@ class GaStorageClient implements StorageClient {
         }
         this.metrics.attempt(ep.url, r.outcome);
         if (r.outcome === 'ok') {
-          this.metrics.callDone(req.cmd, 'ok', (performance.now() - started) / 1000);
+          this.metrics.callDone(req.orden, 'ok', (performance.now() - started) / 1000);
           this.noteFencing(r.reply.fencing, ep.url);
           this.prefer(ep);
           const { resultado, pendientes, gestores, rol } = r.reply;
           return { resultado, pendientes, gestores, rol };
         }
         if (r.outcome === 'rejected') {
-          this.metrics.callDone(req.cmd, 'rejected', (performance.now() - started) / 1000);
-          throw new StorageRequestError(`GA ${ep.url} rejected ${req.cmd}${opId ? ` ${opId}` : ''}: ${r.detail}`);
+          this.metrics.callDone(req.orden, 'rejected', (performance.now() - started) / 1000);
+          throw new StorageRequestError(`GA ${ep.url} rejected ${req.orden}${opId ? ` ${opId}` : ''}: ${r.detail}`);
         }
         if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
         if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport')) maybeApplied = true;
         journal.note(ep.url, `${r.outcome} (${r.detail})`);
         this.metrics.rotation(ep.url, r.outcome);
         const level = r.outcome === 'no_activo' ? 'info' : 'warn';
-        this.log[level]({ opId, cmd: req.cmd, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
+        this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
       }
     }
     this.metrics.attempt('*', 'unavailable');
-    this.metrics.callDone(req.cmd, 'unavailable', (performance.now() - started) / 1000);
+    this.metrics.callDone(req.orden, 'unavailable', (performance.now() - started) / 1000);
     throw new StorageUnavailableError(
-      `GA unavailable for ${req.cmd}${opId ? ` ${opId}` : ''} after ${attempts} attempts${maybeApplied ? ' (outcome unknown: a GA got it and never answered)' : ''}: ${journal.toString()}`,
+      `GA unavailable for ${req.orden}${opId ? ` ${opId}` : ''} after ${attempts} attempts${maybeApplied ? ' (outcome unknown: a GA got it and never answered)' : ''}: ${journal.toString()}`,
       { outcomeUnknown: maybeApplied },
     );
   }
 
   async aplicar(op: OperacionSolicitada): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'aplicar', op: soloOperacion(op) }, { opId: op.id }), 'aplicar');
+    return needResultado(await this.call({ orden: 'aplicar', op: soloOperacion(op) }, { opId: op.id }), 'aplicar');
   }
 
   async registrar(op: OperacionSolicitada, arriendo?: Arriendo): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'registrar', op: soloOperacion(op), ...(arriendo ? { arriendo } : {}) }, { opId: op.id }), 'registrar');
+    return needResultado(await this.call({ orden: 'registrar', op: soloOperacion(op), ...(arriendo ? { arriendo } : {}) }, { opId: op.id }), 'registrar');
   }
 
   async consultar(isbn: string, opId?: string): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'consultar', isbn }, { opId }), 'consultar');
+    return needResultado(await this.call({ orden: 'consultar', isbn }, { opId }), 'consultar');
   }
 
   async consultarTitulo(titulo: string, opId?: string): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'consultar_titulo', titulo }, { opId }), 'consultar_titulo');
+    return needResultado(await this.call({ orden: 'consultar_titulo', titulo }, { opId }), 'consultar_titulo');
   }
 
   async estado(id: string): Promise<Resultado> {
-    return needResultado(await this.call({ cmd: 'estado', id }, { opId: id }), 'estado');
+    return needResultado(await this.call({ orden: 'estado', id }, { opId: id }), 'estado');
   }
 
   async pendientes(limite: number): Promise<Pendiente[]> {
-    const r = await this.call({ cmd: 'pendientes', limite });
+    const r = await this.call({ orden: 'pendientes', limite });
     if (!r.pendientes) throw new StorageRequestError('GA ok reply to pendientes carries no pendientes list');
     return r.pendientes;
   }
 
   async reclamar(gestor: InformeGc, arriendoMs: number, limite: number): Promise<{ pendientes: Pendiente[]; gestores: GestorVisto[] }> {
-    const r = await this.call({ cmd: 'reclamar', gestor, arriendoMs, limite });
+    const r = await this.call({ orden: 'reclamar', gestor, arriendoMs, limite });
     if (!r.pendientes || !r.gestores) throw new StorageRequestError('GA ok reply to reclamar carries no pendientes or gestores list');
     return { pendientes: r.pendientes, gestores: r.gestores };
   }
@@ -251,10 +253,10 @@ class GaStorageClient implements StorageClient {
   status(): EndpointStatus[] {
     return this.endpoints.map(({ url, breaker }, i) => ({
       endpoint: url,
-      preferred: i === this.preferred,
-      breaker: breaker.state,
-      consecutiveFailures: breaker.consecutiveFailures,
-      ...(breaker.lastError !== undefined ? { lastError: breaker.lastError } : {}),
+      preferido: i === this.preferred,
+      disyuntor: breaker.state,
+      fallosSeguidos: breaker.consecutiveFailures,
+      ...(breaker.lastError !== undefined ? { ultimoError: breaker.lastError } : {}),
     }));
   }
 
@@ -272,12 +274,12 @@ class GaStorageClient implements StorageClient {
     try {
       const reply = await ep.breaker.run(async () => {
         const reply = await ep.conn.request(req, this.cfg.GA_TIMEOUT_MS);
-        if (!reply.ok && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`);
+        if (!reply.exito && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`);
         // Anything else is an answer from a live GA, a success as far as the breaker goes:
         // GA_NO_ACTIVO (a passive backup) must not count as a failure.
         return reply;
       });
-      if (reply.ok) return { outcome: 'ok', reply };
+      if (reply.exito) return { outcome: 'ok', reply };
       if (reply.codigo === 'GA_NO_ACTIVO') return { outcome: 'no_activo', detail: `GA_NO_ACTIVO: ${reply.mensaje}` };
       return { outcome: 'rejected', detail: `${reply.codigo}: ${reply.mensaje}` };
     } catch (err) {
@@ -308,7 +310,7 @@ class GaStorageClient implements StorageClient {
   private async probe(url: string): Promise<void> {
     const ep = this.endpoints.find((e) => e.url === url);
     if (!ep || this.closed || !ep.breaker.admits) return;
-    const r = await this.attempt(ep, { rid: `${this.ridPrefix}${(++this.ridSeq).toString(36)}`, cmd: 'ping' });
+    const r = await this.attempt(ep, { ref: `${this.refPrefix}${(++this.refSeq).toString(36)}`, orden: 'ping' });
     if (r.outcome === 'breaker_open' || r.outcome === 'closed') return;
     this.metrics.attempt(ep.url, r.outcome);
     // Success closes the breaker, failure re-opens it: opossum's own transitions; the next half-open probes again.
@@ -347,7 +349,7 @@ function opIdOf(req: GaCall): string | undefined {
   return undefined;
 }
 
-function needResultado(r: { resultado?: Resultado }, cmd: string): Resultado {
-  if (!r.resultado) throw new StorageRequestError(`GA ok reply to ${cmd} carries no resultado`);
+function needResultado(r: { resultado?: Resultado }, orden: string): Resultado {
+  if (!r.resultado) throw new StorageRequestError(`GA ok reply to ${orden} carries no resultado`);
   return r.resultado;
 }

@@ -26,7 +26,7 @@ export interface DispatchDeps {
   /** Told after every storage call: ok, or the connection error that made it fail. */
   onStorage?: (ok: boolean, err?: unknown) => void;
   /** Told when the gate lets a write through, before it runs. */
-  onAdmitted?: (cmd: 'aplicar' | 'registrar' | 'reclamar') => void;
+  onAdmitted?: (orden: 'aplicar' | 'registrar' | 'reclamar') => void;
   /** A pair member's history, stamped on acknowledged writes (the clients' fencing token). */
   fencing?: () => Fencing | undefined;
   log: Logger;
@@ -35,34 +35,34 @@ export interface DispatchDeps {
 export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply> {
   const gated = d.gate ? await d.gate(req) : undefined;
   if (gated) return gated;
-  if (req.cmd === 'aplicar' || req.cmd === 'registrar' || req.cmd === 'reclamar') d.onAdmitted?.(req.cmd);
-  const rid = req.rid;
-  if (req.cmd === 'ping') return { rid, ok: true, rol: d.rol() };
+  if (req.orden === 'aplicar' || req.orden === 'registrar' || req.orden === 'reclamar') d.onAdmitted?.(req.orden);
+  const ref = req.ref;
+  if (req.orden === 'ping') return { ref, exito: true, rol: d.rol() };
   const store = d.store();
   try {
     let reply: GaReply;
-    switch (req.cmd) {
+    switch (req.orden) {
       case 'aplicar':
-        reply = withFencing({ rid, ok: true, resultado: await store.aplicar(req.op) }, d.fencing?.());
+        reply = withFencing({ ref, exito: true, resultado: await store.aplicar(req.op) }, d.fencing?.());
         break;
       case 'registrar':
-        reply = withFencing({ rid, ok: true, resultado: await store.registrar(req.op, req.arriendo) }, d.fencing?.());
+        reply = withFencing({ ref, exito: true, resultado: await store.registrar(req.op, req.arriendo) }, d.fencing?.());
         break;
       case 'consultar':
-        reply = { rid, ok: true, resultado: await store.consultar(req.isbn) };
+        reply = { ref, exito: true, resultado: await store.consultar(req.isbn) };
         break;
       case 'consultar_titulo':
-        reply = { rid, ok: true, resultado: await store.consultarTitulo(req.titulo) };
+        reply = { ref, exito: true, resultado: await store.consultarTitulo(req.titulo) };
         break;
       case 'estado':
-        reply = { rid, ok: true, resultado: await store.estado(req.id) };
+        reply = { ref, exito: true, resultado: await store.estado(req.id) };
         break;
       case 'pendientes':
-        reply = { rid, ok: true, pendientes: await store.pendientes(req.limite) };
+        reply = { ref, exito: true, pendientes: await store.pendientes(req.limite) };
         break;
       case 'reclamar': {
         const r = await store.reclamar(req.gestor, req.arriendoMs, req.limite);
-        reply = withFencing({ rid, ok: true, pendientes: r.pendientes, gestores: r.gestores }, d.fencing?.());
+        reply = withFencing({ ref, exito: true, pendientes: r.pendientes, gestores: r.gestores }, d.fencing?.());
         break;
       }
     }
@@ -71,26 +71,26 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
   } catch (err) {
     if (isConnectionError(err)) {
       d.onStorage?.(false, err);
-      return { rid, ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}` };
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}` };
     }
     if (isLockTimeout(err)) {
       // PostgreSQL answered (so no storage-health failure); the row is busy, nothing was written: retry later.
       d.onStorage?.(true);
-      d.log.warn({ opId: opIdOf(req), cmd: req.cmd, rid }, 'write gave up waiting for a row lock held by another transaction');
-      return { rid, ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El libro está bloqueado por otra transacción; nada se aplicó, reintente' };
+      d.log.warn({ opId: opIdOf(req), orden: req.orden, ref }, 'write gave up waiting for a row lock held by another transaction');
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El libro está bloqueado por otra transacción; nada se aplicó, reintente' };
     }
-    d.log.error({ err, cmd: req.cmd, rid }, 'storage call failed');
-    return { rid, ok: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };
+    d.log.error({ err, orden: req.orden, ref }, 'storage call failed');
+    return { ref, exito: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };
   }
 }
 
-function withFencing(reply: Extract<GaReply, { ok: true }>, fencing: Fencing | undefined): GaReply {
+function withFencing(reply: Extract<GaReply, { exito: true }>, fencing: Fencing | undefined): GaReply {
   return fencing ? { ...reply, fencing } : reply;
 }
 
 /** The op id a request is about, for logs. */
 export function opIdOf(req: GaRequest): string | undefined {
-  if (req.cmd === 'aplicar' || req.cmd === 'registrar') return req.op.id;
-  if (req.cmd === 'estado') return req.id;
+  if (req.orden === 'aplicar' || req.orden === 'registrar') return req.op.id;
+  if (req.orden === 'estado') return req.id;
   return undefined;
 }

@@ -25,8 +25,8 @@ import { encodeBatch } from '../common/protocol/frame.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { createPgMetrics } from './replication/pg-metrics.js';
 import { migrate } from './migrate.js';
-import { describePgNode, statusSessions, type PgNodeDescription } from './replication/pg-status.js';
-import { ReplicationMode } from './replication/mode.js';
+import { describePgNode, pgNodeView, statusSessions, type NodoPgVista } from './replication/pg-status.js';
+import { ReplicationMode, type EstadoReplicacion } from './replication/mode.js';
 import { RoleController } from './role/controller.js';
 import { SendQueue } from '../common/send-queue.js';
 import { SocketSecurity } from '../common/socket-security.js';
@@ -53,20 +53,28 @@ export interface GaOptions {
 }
 
 /** A pair member's role (RoleController.status), or a standalone GA's fixed one. */
-export type GaRoleStatus = Awaited<ReturnType<RoleController['status']>> | { rol: string; estado: 'ACTIVE'; activo: true; mode: 'standalone' };
+export type GaPapel = Awaited<ReturnType<RoleController['status']>> | { rol: string; estado: 'ACTIVE'; activo: true; modo: 'standalone' };
 
-/** GET /status of a GA (scripts/launcher/status.ts, the launcher and the panel read it). */
+/**
+ * GET /status of a GA (scripts/launcher/status.ts, the launcher and the panel read it).
+ * Spanish keys throughout, like every wire and status object; `rol` is the configured
+ * primary/backup, `papel` what the role machine says it plays now.
+ */
 export interface GaStatus {
-  proc: 'ga';
+  proceso: 'ga';
   rol: string;
   endpoint: string;
-  role: GaRoleStatus;
-  postgres: { host: string; port: number; database: string; ok: boolean; lastError?: string } & PgNodeDescription;
-  pool: { max: number; total: number; idle: number; waiting: number };
-  replicacion: ReturnType<ReplicationMode['state']>;
-  inFlight: number;
-  sendQueue: number;
-  ops: { byCmd: Record<string, number>; byCodigo: Record<string, number> };
+  papel: GaPapel;
+  postgres: { host: string; puerto: number; baseDatos: string; disponible: boolean; ultimoError?: string } & NodoPgVista;
+  /** The pool of PostgreSQL connections (pg.Pool). */
+  conexiones: { maximo: number; total: number; libres: number; esperando: number };
+  replicacion: EstadoReplicacion;
+  /** Request frames being handled now. */
+  enCurso: number;
+  /** Replies waiting for the socket. */
+  colaEnvio: number;
+  /** Requests handled since start, by `orden` and by reply code. */
+  solicitudes: { porOrden: Record<string, number>; porCodigo: Record<string, number> };
 }
 
 export interface GaHandle {
@@ -156,8 +164,8 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
 
     // ---- counters for /status and metrics
     let inFlight = 0;
-    const byCmd: Record<string, number> = {};
-    const byCodigo: Record<string, number> = {};
+    const porOrden: Record<string, number> = {};
+    const porCodigo: Record<string, number> = {};
     const metrics = createGaMetrics(registry, () => target.pool, { inFlight: () => inFlight, dbOk: () => dbOk });
 
     // ---- transport
@@ -181,13 +189,13 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
 
     const handleOne = async (parsed: ParsedRequest, t0: number): Promise<string> => {
       let reply: GaReply;
-      const cmd = parsed.ok ? parsed.req.cmd : 'invalida';
+      const orden = parsed.ok ? parsed.req.orden : 'invalida';
       if (closing) {
         // Shutting down: send the client to the next GA at once instead of starting new work.
-        reply = { rid: parsed.ok ? parsed.req.rid : parsed.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
+        reply = { ref: parsed.ok ? parsed.req.ref : parsed.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'El gestor de almacenamiento se está cerrando' };
       } else if (!parsed.ok) {
-        reply = { rid: parsed.rid, ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
-        log.debug({ rid: parsed.rid, mensaje: parsed.mensaje }, 'invalid GA request');
+        reply = { ref: parsed.ref, exito: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
+        log.debug({ ref: parsed.ref, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
         reply = await dispatch(parsed.req, {
           store: () => target.store,
@@ -199,14 +207,14 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
           log,
         });
       }
-      const codigo = reply.ok ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
+      const codigo = reply.exito ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
       const seconds = (performance.now() - t0) / 1000;
-      metrics.requests.inc({ cmd, codigo });
-      metrics.latency.observe({ cmd }, seconds);
-      byCmd[cmd] = (byCmd[cmd] ?? 0) + 1;
-      byCodigo[codigo] = (byCodigo[codigo] ?? 0) + 1;
+      metrics.requests.inc({ cmd: orden, codigo });
+      metrics.latency.observe({ cmd: orden }, seconds);
+      porOrden[orden] = (porOrden[orden] ?? 0) + 1;
+      porCodigo[codigo] = (porCodigo[codigo] ?? 0) + 1;
       if (log.isLevelEnabled('debug')) {
-        log.debug({ opId: parsed.ok ? opIdOf(parsed.req) : undefined, rid: reply.rid, cmd, codigo, ms: Math.round(seconds * 1e4) / 10 }, 'GA request');
+        log.debug({ opId: parsed.ok ? opIdOf(parsed.req) : undefined, ref: reply.ref, orden, codigo, ms: Math.round(seconds * 1e4) / 10 }, 'GA request');
       }
       return JSON.stringify(reply);
     };
@@ -254,20 +262,20 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       status: async (): Promise<GaStatus> => {
         const [pgNode, roleStatus] = await Promise.all([
           describeNode(),
-          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE' as const, activo: true as const, mode: 'standalone' as const }),
+          role ? role.status() : Promise.resolve({ rol: cfg.GA_ROL, estado: 'ACTIVE' as const, activo: true as const, modo: 'standalone' as const }),
         ]);
         const pool = target.pool;
         return {
-          proc: 'ga',
+          proceso: 'ga',
           rol: rol(),
           endpoint,
-          role: roleStatus,
-          postgres: { host: target.node.host, port: target.node.port, database: cfg.PGDATABASE, ok: dbOk, lastError: lastDbError, ...pgNode },
-          pool: { max: cfg.GA_POOL_SIZE, total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount },
-          replicacion: replication.state(),
-          inFlight,
-          sendQueue: sends.depth,
-          ops: { byCmd, byCodigo },
+          papel: roleStatus,
+          postgres: { host: target.node.host, puerto: target.node.port, baseDatos: cfg.PGDATABASE, disponible: dbOk, ultimoError: lastDbError, ...pgNodeView(pgNode) },
+          conexiones: { maximo: cfg.GA_POOL_SIZE, total: pool.totalCount, libres: pool.idleCount, esperando: pool.waitingCount },
+          replicacion: replication.view(),
+          enCurso: inFlight,
+          colaEnvio: sends.depth,
+          solicitudes: { porOrden, porCodigo },
         };
       },
     });

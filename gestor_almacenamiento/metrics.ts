@@ -1,7 +1,7 @@
 /** Prometheus metrics of the GA. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type pg from 'pg';
-import { ESTADOS, type Estado } from './role/machine.js';
+import { ROLE_STATES, type RoleState } from './role/machine.js';
 
 export interface GaMetrics {
   requests: Counter<'cmd' | 'codigo'>;
@@ -52,9 +52,9 @@ export function createBatchMetric(registry: Registry): (size: number) => void {
 }
 
 export interface RoleMetrics {
-  setState(estado: Estado): void;
+  setState(estado: RoleState): void;
   /** A transition to ACTIVE, labelled by the state it came from (PRIMARY = cold start). */
-  takeover(from: Estado): void;
+  takeover(from: RoleState): void;
 }
 
 /** Role of a GA pair member: one gauge series per state (1 = current), takeovers counted. */
@@ -72,7 +72,7 @@ export function createRoleMetrics(registry: Registry, peerAgeMs: () => number | 
   });
   return {
     setState(estado) {
-      for (const e of ESTADOS) state.set({ estado: e }, e === estado ? 1 : 0);
+      for (const e of ROLE_STATES) state.set({ estado: e }, e === estado ? 1 : 0);
     },
     takeover(from) {
       takeovers.inc({ from });

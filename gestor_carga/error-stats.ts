@@ -11,7 +11,7 @@ import type { Respuesta } from '../common/protocol/ps-gc.js';
 export type Canal = 'zeromq' | 'http';
 
 export interface RecentError {
-  at: string;
+  fecha: string;
   id?: string;
   operacion: string;
   codigo: string;
@@ -37,7 +37,7 @@ export class ErrorStats {
     this.byClass.set(clase, (this.byClass.get(clase) ?? 0) + 1);
     this.byCode.set(r.codigo, (this.byCode.get(r.codigo) ?? 0) + 1);
     this.byChannel[canal]++;
-    this.recent.push({ at: r.fechaOperacion, id: r.id, operacion, codigo: r.codigo, clase, estadoHttp: HTTP_STATUS[clase], canal, mensaje: r.mensaje });
+    this.recent.push({ fecha: r.fechaOperacion, id: r.id, operacion, codigo: r.codigo, clase, estadoHttp: HTTP_STATUS[clase], canal, mensaje: r.mensaje });
     if (this.recent.length > this.keep) this.recent.shift();
   }
 

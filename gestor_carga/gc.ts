@@ -79,7 +79,7 @@ export interface GcStatus {
   solicitudesSyncEsperando: number;
   /** Replies sent since start (all codes). */
   respuestas: number;
-  ledgerCargado: boolean;
+  registroCargado: boolean;
   modos: Record<OperacionActor, Modo>;
   estrategia: string;
   /** Tasks published, and the ZeroMQ messages they went in (fewer when batched). */
@@ -382,7 +382,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         tareas: tracker.counts(),
         solicitudesSyncEsperando: dispatcher.waiting(),
         respuestas: answered,
-        ledgerCargado: resume.loaded(),
+        registroCargado: resume.loaded(),
         modos,
         estrategia: cfg.GC_ESTRATEGIA,
         publicadas: pubQ.sent,

@@ -84,8 +84,8 @@ export class PanelCollector {
     return () => this.listeners.delete(fn);
   }
 
-  history(): { snapshot?: PanelSnapshot; puntos: PanelPoint[]; eventos: PanelEvent[] } {
-    return { snapshot: this.last, puntos: [...this.points], eventos: [...this.events] };
+  history(): { instantanea?: PanelSnapshot; puntos: PanelPoint[]; eventos: PanelEvent[] } {
+    return { instantanea: this.last, puntos: [...this.points], eventos: [...this.events] };
   }
 
   poll(): Promise<PanelUpdate> {
@@ -95,12 +95,12 @@ export class PanelCollector {
 
   private async pollOnce(): Promise<PanelUpdate> {
     const t = Date.now();
-    const of = (kind: Target['kind']) => this.o.targets.filter((x) => x.kind === kind);
-    const observe = async <S>(target: Target): Promise<Observed<S>> => {
+    const of = (tipo: Target['tipo']) => this.o.targets.filter((x) => x.tipo === tipo);
+    const observe = async <S>(objetivo: Target): Promise<Observed<S>> => {
       try {
-        return { target, ok: true, status: await getJson<S>(`${target.url}/status`, this.timeoutMs) };
+        return { objetivo, responde: true, estado: await getJson<S>(`${objetivo.url}/status`, this.timeoutMs) };
       } catch (err) {
-        return { target, ok: false, error: reason(err) };
+        return { objetivo, responde: false, error: reason(err) };
       }
     };
     const [gcs, gas, actors] = await Promise.all([
@@ -132,7 +132,7 @@ export class PanelCollector {
     this.events.push(...eventos);
     while (this.points.length && this.points[0]!.t < t - this.keepMs) this.points.shift();
     while (this.events.length && this.events[0]!.t < t - this.keepMs) this.events.shift();
-    const update: PanelUpdate = { snapshot, ...(punto ? { punto } : {}), eventos };
+    const update: PanelUpdate = { instantanea: snapshot, ...(punto ? { punto } : {}), eventos };
     for (const fn of this.listeners) {
       try {
         fn(update);
@@ -144,29 +144,29 @@ export class PanelCollector {
   }
 
   private snapshotOf(t: number, gcs: PanelSnapshot['gcs'], gas: PanelSnapshot['gas'], actors: Array<Observed<ActorStatus>>): PanelSnapshot {
-    const answering = gcs.filter((g) => g.ok && g.status);
+    const answering = gcs.filter((g) => g.responde && g.estado);
     // An actor is live if it answers and every GC that answers has it live (a GC that
     // dropped it sends it no work, whatever its own port says).
     // Documents come off the network: a process of another version may lack a field.
-    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => (g.status!.actores ?? []).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
+    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => (g.estado!.actores ?? []).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
     // An actor process may serve several types (ACTOR_TIPOS): it is live when each of them is.
     const tiposOf = (st: ActorStatus) => st.tipos ?? [];
-    const actores = actors.map((a) => ({ ...a, vivo: a.ok && !!a.status && tiposOf(a.status).length > 0 && tiposOf(a.status).every((t) => liveInGcs(t, a.status!.actorId)) }));
+    const actores = actors.map((a) => ({ ...a, vivo: a.responde && !!a.estado && tiposOf(a.estado).length > 0 && tiposOf(a.estado).every((t) => liveInGcs(t, a.estado!.actorId)) }));
     const actoresVivos: Record<string, Record<string, number>> = Object.fromEntries(OPERACIONES_ACTOR.map((tipo) => [tipo, {}]));
     const count = (tipo: string, host: string) => {
       const byHost = (actoresVivos[tipo] ??= {});
       byHost[host] = (byHost[host] ?? 0) + 1;
     };
-    for (const a of actores) if (a.vivo) for (const t of tiposOf(a.status!)) count(t, a.target.host);
-    const known = new Set(actores.flatMap((a) => (a.status ? tiposOf(a.status).map((t) => `${t} ${a.status!.actorId}`) : [])));
+    for (const a of actores) if (a.vivo) for (const t of tiposOf(a.estado!)) count(t, a.objetivo.host);
+    const known = new Set(actores.flatMap((a) => (a.estado ? tiposOf(a.estado).map((t) => `${t} ${a.estado!.actorId}`) : [])));
     const unknownLive = new Set<string>();
-    for (const g of answering) for (const a of g.status!.actores ?? []) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
+    for (const g of answering) for (const a of g.estado!.actores ?? []) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
     for (const k of unknownLive) count(k.split(' ')[0]!, '?');
 
-    const breakers: PanelSnapshot['breakers'] = [];
-    for (const g of gcs) for (const b of g.status?.almacenamiento ?? []) breakers.push({ ...b, cliente: g.target.name, host: g.target.host });
-    for (const a of actores) for (const b of a.status?.almacenamiento ?? []) breakers.push({ ...b, cliente: a.status!.actorId, host: a.target.host });
-    return { t, gcs, gas, actores, actoresVivos, breakers };
+    const disyuntores: PanelSnapshot['disyuntores'] = [];
+    for (const g of gcs) for (const b of g.estado?.almacenamiento ?? []) disyuntores.push({ ...b, cliente: g.objetivo.nombre, host: g.objetivo.host });
+    for (const a of actores) for (const b of a.estado?.almacenamiento ?? []) disyuntores.push({ ...b, cliente: a.estado!.actorId, host: a.objetivo.host });
+    return { t, gcs, gas, actores, actoresVivos, disyuntores };
   }
 
   private pointOf(t: number, s: PanelSnapshot, gcs: Array<{ obs: PanelSnapshot['gcs'][number]; metrics?: MetricJson[] }>): PanelPoint | undefined {
@@ -174,7 +174,7 @@ export class PanelCollector {
     const errores: Record<string, number> = {};
     let seconds = 0;
     for (const g of gcs) {
-      const url = g.obs.target.url;
+      const url = g.obs.objetivo.url;
       if (!g.metrics) continue;
       const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), porClase: g.obs.errores?.porClase ?? {} };
       const before = this.prevCounters.get(url);
@@ -197,7 +197,7 @@ export class PanelCollector {
     for (const [op, b] of perOp) porOperacion[op] = { rps: Math.round((total(b) / seconds) * 100) / 100, p50: ms(quantile(0.5, b)), p99: ms(quantile(0.99, b)) };
     const tareas = { enviada: 0, enCola: 0, espera: 0 };
     for (const g of s.gcs) {
-      const c = g.status?.tareas;
+      const c = g.estado?.tareas;
       if (!c) continue;
       tareas.enviada += c.enviada;
       tareas.enCola += c['en-cola'];
@@ -220,10 +220,10 @@ function replicationLag(gas: PanelSnapshot['gas']): number | null {
     if (typeof x === 'number') max = Math.max(max ?? 0, x);
   };
   for (const g of gas) {
-    const pg = g.status?.postgres;
+    const pg = g.estado?.postgres;
     if (!pg) continue;
-    if (pg.pgRole === 'primary' && Array.isArray(pg.replication)) for (const r of pg.replication) see(r.lagBytes);
-    if (pg.pgRole === 'standby' && 'lagBytes' in pg.standby) see(pg.standby.lagBytes);
+    if (pg.rolPg === 'primary' && Array.isArray(pg.replicas)) for (const r of pg.replicas) see(r.retrasoBytes);
+    if (pg.rolPg === 'standby' && 'retrasoBytes' in pg.recepcion) see(pg.recepcion.retrasoBytes);
   }
   return max;
 }

@@ -12,7 +12,7 @@ import { PanelCollector } from './collector.js';
 import { DEFAULT_PANEL_PORT, startPanelServer } from './server.js';
 import { TargetError, nameTargets, parseTarget, type ProcessKind, type Target } from './targets.js';
 
-const collect = (kind: ProcessKind) => (v: string, prev: Array<Omit<Target, 'name'>> | undefined) => {
+const collect = (kind: ProcessKind) => (v: string, prev: Array<Omit<Target, 'nombre'>> | undefined) => {
   try {
     return [...(prev ?? []), parseTarget(kind, v)];
   } catch (e) {
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const log = createLogger('panel');
   const collector = new PanelCollector({ targets, log, everyMs: o.intervalo, keepMs: o.historia * 1000 }).start();
   const server = await startPanelServer({ host: o.host, port: o.puerto, collector, targets, log });
-  log.info({ url: server.url, targets: targets.map((t) => `${t.name} ${t.url}`) }, 'panel listening');
+  log.info({ url: server.url, targets: targets.map((t) => `${t.nombre} ${t.url}`) }, 'panel listening');
   stopOnSignals(log, async () => {
     collector.stop();
     await server.close();

@@ -60,7 +60,7 @@ export async function startPanelServer(o: { host: string; port: number; collecto
         res.writeHead(200, { 'content-type': TYPES[name.split('.').pop()!] ?? 'application/octet-stream' });
         return res.end(webAsset(name));
       }
-      if (path === '/health') return json(res, 200, { ok: true });
+      if (path === '/health') return json(res, 200, { sano: true });
       if (path === '/favicon.ico') {
         res.writeHead(204);
         return res.end();

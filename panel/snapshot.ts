@@ -15,10 +15,12 @@ export type ErrorStatsSnapshot = ReturnType<ErrorStats['snapshot']>;
 
 /** One process as last polled: its status document, or why there is none. */
 export interface Observed<S> {
-  target: Target;
-  ok: boolean;
+  objetivo: Target;
+  responde: boolean;
+  /** Why it did not answer. */
   error?: string;
-  status?: S;
+  /** Its /status document. */
+  estado?: S;
 }
 
 export interface PanelSnapshot {
@@ -31,7 +33,7 @@ export interface PanelSnapshot {
   /** Live actors: tipo → host → count. Actors a GC counts live that the panel has no URL for are under host "?". */
   actoresVivos: Record<string, Record<string, number>>;
   /** Every storage client's breaker per GA endpoint: the GCs' and the actors'. */
-  breakers: Array<EndpointStatus & { cliente: string; host: string }>;
+  disyuntores: Array<EndpointStatus & { cliente: string; host: string }>;
 }
 
 /** The numbers of one poll interval (summed over the GCs). */
@@ -57,7 +59,7 @@ export interface PanelEvent {
 
 /** What the page gets: at connection the whole history, then one of these per poll. */
 export interface PanelUpdate {
-  snapshot: PanelSnapshot;
+  instantanea: PanelSnapshot;
   punto?: PanelPoint;
   eventos: PanelEvent[];
 }

@@ -9,7 +9,7 @@
 (function () {
   'use strict';
   var OPS = ['prestamo', 'devolucion', 'renovacion'];
-  var estado = { puntos: [], eventos: [], snapshot: null, objetivos: [] };
+  var estado = { puntos: [], eventos: [], instantanea: null, objetivos: [] };
   var graficos = {};
 
   function $(id) { return document.getElementById(id); }
@@ -118,7 +118,7 @@
 
   function kpis() {
     var p = estado.puntos[estado.puntos.length - 1];
-    var s = estado.snapshot;
+    var s = estado.instantanea;
     var poner = function (id, v) { $(id).querySelector('.v').textContent = v; };
     if (p) {
       var ops = Object.keys(p.porOperacion);
@@ -133,31 +133,31 @@
       var vivos = 0;
       Object.keys(s.actoresVivos).forEach(function (t) { Object.keys(s.actoresVivos[t]).forEach(function (h) { vivos += s.actoresVivos[t][h]; }); });
       poner('kpi-actores', vivos);
-      var activos = s.gas.filter(function (g) { return g.status && g.status.role && g.status.role.estado === 'ACTIVE'; }).map(function (g) { return g.target.host; });
+      var activos = s.gas.filter(function (g) { return g.estado && g.estado.papel && g.estado.papel.estado === 'ACTIVE'; }).map(function (g) { return g.objetivo.host; });
       poner('kpi-ga', activos.length ? activos.join(', ') : 'ninguno');
     }
   }
 
   function tablaGa(s) {
     tabla('tabla-ga', ['GA', 'URL', 'estado', 'rol', 'PostgreSQL', 'timeline', 'réplica', 'replicación', 'par', 'en curso'], s.gas.map(function (g) {
-      var st = g.status;
-      if (!g.ok || !st) {
-        return { attrs: { 'data-ga': g.target.host }, celdas: [g.target.host, g.target.url, { t: 'sin respuesta', clase: 'ga-estado ' + claseEstado('sin-respuesta') }, '', '', '', '', '', '', g.error || ''] };
+      var st = g.estado;
+      if (!g.responde || !st) {
+        return { attrs: { 'data-ga': g.objetivo.host }, celdas: [g.objetivo.host, g.objetivo.url, { t: 'sin respuesta', clase: 'ga-estado ' + claseEstado('sin-respuesta') }, '', '', '', '', '', '', g.error || ''] };
       }
       var pg = st.postgres || {};
       var replica = '—';
-      if (pg.pgRole === 'primary' && Array.isArray(pg.replication)) {
-        replica = pg.replication.length ? pg.replication.map(function (r) { return r.applicationName + ' ' + r.state + ' ' + r.syncState + ', ' + bytes(r.lagBytes); }).join('; ') : 'sin standbys';
-      } else if (pg.pgRole === 'standby' && pg.standby) {
-        replica = pg.standby.error ? pg.standby.error : (pg.standby.receiving ? 'recibiendo' : 'NO recibe') + ', ' + bytes(pg.standby.lagBytes);
+      if (pg.rolPg === 'primary' && Array.isArray(pg.replicas)) {
+        replica = pg.replicas.length ? pg.replicas.map(function (r) { return r.nombre + ' ' + r.estado + ' ' + r.estadoSync + ', ' + bytes(r.retrasoBytes); }).join('; ') : 'sin standbys';
+      } else if (pg.rolPg === 'standby' && pg.recepcion) {
+        replica = pg.recepcion.error ? pg.recepcion.error : (pg.recepcion.recibiendo ? 'recibiendo' : 'NO recibe') + ', ' + bytes(pg.recepcion.retrasoBytes);
       }
-      var rep = st.replicacion ? st.replicacion.requested + ' → ' + st.replicacion.mode : '—';
-      var par = st.role && st.role.peer ? (st.role.peer.heartbeatAgeMs === null ? 'nunca oído' : st.role.peer.heartbeatAgeMs + ' ms' + (st.role.peer.lost ? ' (PERDIDO)' : '')) : '—';
+      var rep = st.replicacion ? st.replicacion.pedido + ' → ' + st.replicacion.modo : '—';
+      var par = st.papel && st.papel.par ? (st.papel.par.latidoHaceMs === null ? 'nunca oído' : st.papel.par.latidoHaceMs + ' ms' + (st.papel.par.perdido ? ' (PERDIDO)' : '')) : '—';
       return {
-        attrs: { 'data-ga': g.target.host },
+        attrs: { 'data-ga': g.objetivo.host },
         celdas: [
-          g.target.host, g.target.url, { t: st.role.estado, clase: 'ga-estado ' + claseEstado(st.role.estado) }, st.role.rol || st.rol,
-          { t: pg.pgRole || '?', clase: claseEstado(pg.pgRole || '?') }, pg.timeline === undefined ? '—' : pg.timeline, replica, rep, par, st.inFlight,
+          g.objetivo.host, g.objetivo.url, { t: st.papel.estado, clase: 'ga-estado ' + claseEstado(st.papel.estado) }, st.papel.rol || st.rol,
+          { t: pg.rolPg || '?', clase: claseEstado(pg.rolPg || '?') }, pg.timeline === undefined ? '—' : pg.timeline, replica, rep, par, st.enCurso,
         ],
       };
     }), 'sin GA que consultar');
@@ -166,43 +166,43 @@
   function tablasActores(s) {
     var hosts = {};
     Object.keys(s.actoresVivos).forEach(function (t) { Object.keys(s.actoresVivos[t]).forEach(function (h) { hosts[h] = true; }); });
-    s.actores.forEach(function (a) { hosts[a.target.host] = true; });
+    s.actores.forEach(function (a) { hosts[a.objetivo.host] = true; });
     var hs = Object.keys(hosts).sort();
     tabla('tabla-actores-host', ['vivos por tipo'].concat(hs), Object.keys(s.actoresVivos).map(function (t) {
       return { attrs: { 'data-tipo': t }, celdas: [t].concat(hs.map(function (h) { return s.actoresVivos[t][h] || 0; })) };
     }));
     tabla('tabla-actores', ['actor', 'host', 'tipo', 'estado', 'en curso', 'completadas', 'fallidas'], s.actores.map(function (a) {
-      var st = a.status;
+      var st = a.estado;
       return {
-        attrs: { 'data-actor': st ? st.actorId : a.target.name },
-        celdas: [st ? st.actorId : a.target.name, a.target.host, st ? (st.tipos || [st.tipo]).join(', ') : '?', { t: a.vivo ? 'vivo' : a.ok ? 'no vivo en el GC' : 'caído', clase: claseEstado(a.vivo ? 'vivo' : 'caido') },
+        attrs: { 'data-actor': st ? st.actorId : a.objetivo.nombre },
+        celdas: [st ? st.actorId : a.objetivo.nombre, a.objetivo.host, st ? (st.tipos || [st.tipo]).join(', ') : '?', { t: a.vivo ? 'vivo' : a.responde ? 'no vivo en el GC' : 'caído', clase: claseEstado(a.vivo ? 'vivo' : 'caido') },
           st ? st.enCurso : '—', st ? st.completadas : '—', st ? st.fallidas : '—'],
       };
     }), 'sin actores que consultar');
   }
 
   function tablaBreakers(s) {
-    tabla('tabla-breakers', ['cliente', 'host', 'GA', 'estado', 'fallos seguidos', 'preferido', 'último error'], s.breakers.map(function (b) {
-      return { attrs: { 'data-breaker': b.cliente + ' ' + b.endpoint }, celdas: [b.cliente, b.host, b.endpoint.replace('tcp://', ''), { t: b.breaker, clase: claseEstado(b.breaker) }, b.consecutiveFailures, b.preferred ? 'sí' : '', b.lastError || ''] };
+    tabla('tabla-breakers', ['cliente', 'host', 'GA', 'estado', 'fallos seguidos', 'preferido', 'último error'], s.disyuntores.map(function (b) {
+      return { attrs: { 'data-breaker': b.cliente + ' ' + b.endpoint }, celdas: [b.cliente, b.host, b.endpoint.replace('tcp://', ''), { t: b.disyuntor, clase: claseEstado(b.disyuntor) }, b.fallosSeguidos, b.preferido ? 'sí' : '', b.ultimoError || ''] };
     }), 'sin breakers');
   }
 
   function tablaGc(s) {
     tabla('tabla-gc', ['GC', 'id', 'URL', 'estado', 'respuestas', 'tareas', 'sync esperando', 'modos', 'estrategia'], s.gcs.map(function (g) {
-      var st = g.status;
-      if (!g.ok || !st) return { attrs: { 'data-gc': g.target.name }, celdas: [g.target.name, '', g.target.url, { t: 'sin respuesta', clase: claseEstado('sin-respuesta') }, '', '', '', '', g.error || ''] };
+      var st = g.estado;
+      if (!g.responde || !st) return { attrs: { 'data-gc': g.objetivo.nombre }, celdas: [g.objetivo.nombre, '', g.objetivo.url, { t: 'sin respuesta', clase: claseEstado('sin-respuesta') }, '', '', '', '', g.error || ''] };
       return {
-        attrs: { 'data-gc': g.target.name },
-        celdas: [g.target.name, st.gc ? st.gc.id : '', g.target.url, { t: 'vivo', clase: claseEstado('vivo') }, st.respuestas,
+        attrs: { 'data-gc': g.objetivo.nombre },
+        celdas: [g.objetivo.nombre, st.gc ? st.gc.id : '', g.objetivo.url, { t: 'vivo', clase: claseEstado('vivo') }, st.respuestas,
           'en curso ' + st.tareas.enviada + ', en cola ' + st.tareas['en-cola'] + ', esperando ' + st.tareas.espera, st.solicitudesSyncEsperando,
           Object.keys(st.modos).map(function (k) { return k + ' ' + st.modos[k]; }).join(', '), st.estrategia],
       };
     }), 'sin GC que consultar');
     var recientes = [];
     s.gcs.forEach(function (g) { if (g.errores) recientes = recientes.concat(g.errores.recientes.slice(0, 10)); });
-    recientes.sort(function (a, b) { return a.at < b.at ? 1 : -1; });
+    recientes.sort(function (a, b) { return a.fecha < b.fecha ? 1 : -1; });
     tabla('tabla-errores', ['hora', 'operación', 'código', 'clase', 'mensaje'], recientes.slice(0, 10).map(function (e) {
-      return { celdas: [e.at.slice(11, 19), e.operacion, e.codigo, e.clase, e.mensaje] };
+      return { celdas: [e.fecha.slice(11, 19), e.operacion, e.codigo, e.clase, e.mensaje] };
     }), 'sin errores recientes');
   }
 
@@ -218,7 +218,7 @@
   }
 
   function dibujar() {
-    var s = estado.snapshot;
+    var s = estado.instantanea;
     dibujarGraficos();
     kpis();
     if (s) {
@@ -237,14 +237,14 @@
   var fuente = new EventSource('/api/eventos');
   fuente.addEventListener('inicio', function (ev) {
     var d = JSON.parse(ev.data);
-    estado = { puntos: d.puntos || [], eventos: d.eventos || [], snapshot: d.snapshot || null, objetivos: d.objetivos || [] };
+    estado = { puntos: d.puntos || [], eventos: d.eventos || [], instantanea: d.instantanea || null, objetivos: d.objetivos || [] };
     $('conexion').className = 'conexion viva';
     $('conexion').textContent = 'en vivo';
     dibujar();
   });
   fuente.addEventListener('actualizacion', function (ev) {
     var u = JSON.parse(ev.data);
-    estado.snapshot = u.snapshot;
+    estado.instantanea = u.instantanea;
     if (u.punto) estado.puntos.push(u.punto);
     estado.eventos = estado.eventos.concat(u.eventos);
     // The same window the server keeps: points older than its oldest are dropped.

@@ -9,7 +9,7 @@
  *   3. validate: each message against the codec's schema (a JSON array is a batch
  *      of messages when the codec allows batches, 1 to MAX_BATCH_ITEMS of them);
  *   4. salvage: a message that fails its schema still yields what identifies it
- *      (its `rid`, its `id`), so the refusal can name whom it concerns.
+ *      (its `ref`, its `id`), so the refusal can name whom it concerns.
  * Each codec turns the outcome into its own reply (codes and Spanish messages of
  * its wire). Pure: no sockets, never throws.
  *

@@ -2,7 +2,7 @@
  * Messages between the system's own processes (GC, actors, GA). Pure codec,
  * like ps-gc.ts: schemas, types and parsers, no sockets.
  *
- *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `rid`
+ *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `ref`
  *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
  *  calculo actors: the same, with TareaCalculo / `calculado` (calc.ts)
@@ -50,32 +50,32 @@ export type InformeGc = z.infer<typeof informeGcSchema>;
 export const fencingSchema = z.object({ sistema: z.string().regex(/^[0-9]{1,20}$/), timeline: z.number().int().positive() });
 export type Fencing = z.infer<typeof fencingSchema>;
 
-export const gaRequestSchema = z.discriminatedUnion('cmd', [
+export const gaRequestSchema = z.discriminatedUnion('orden', [
   /** Apply a state-changing op once (ledger + rules in one transaction); repeats return the recorded outcome. */
-  z.object({ rid: z.string(), cmd: z.literal('aplicar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
+  z.object({ ref: z.string(), orden: z.literal('aplicar'), op: operacionSolicitadaSchema, fencing: fencingSchema.optional() }),
   /** Durably record an op as PENDIENTE (async mode); returns its current outcome (PENDIENTE or final). */
-  z.object({ rid: z.string(), cmd: z.literal('registrar'), op: operacionSolicitadaSchema, arriendo: arriendoSchema.optional(), fencing: fencingSchema.optional() }),
+  z.object({ ref: z.string(), orden: z.literal('registrar'), op: operacionSolicitadaSchema, arriendo: arriendoSchema.optional(), fencing: fencingSchema.optional() }),
   /** Availability of one ISBN. */
-  z.object({ rid: z.string(), cmd: z.literal('consultar'), isbn: isbnSchema }),
+  z.object({ ref: z.string(), orden: z.literal('consultar'), isbn: isbnSchema }),
   /** Availability of the one book with this title (case and accents ignored): OK, LIBRO_NO_EXISTE or TITULO_AMBIGUO. */
-  z.object({ rid: z.string(), cmd: z.literal('consultar_titulo'), titulo: tituloSchema }),
+  z.object({ ref: z.string(), orden: z.literal('consultar_titulo'), titulo: tituloSchema }),
   /** State and outcome of one op: by its key, else the latest op with that client label. */
-  z.object({ rid: z.string(), cmd: z.literal('estado'), id: opIdSchema }),
+  z.object({ ref: z.string(), orden: z.literal('estado'), id: opIdSchema }),
   /** Ledger rows still PENDIENTE, oldest first (GC resumes them after a restart). */
-  z.object({ rid: z.string(), cmd: z.literal('pendientes'), limite: z.number().int().positive().max(10000) }),
+  z.object({ ref: z.string(), orden: z.literal('pendientes'), limite: z.number().int().positive().max(10000) }),
   /** A GC's heartbeat to the ledger: records its report, renews its leases, claims orphaned PENDIENTE rows, lists them and every GC. */
-  z.object({ rid: z.string(), cmd: z.literal('reclamar'), gestor: informeGcSchema, arriendoMs: arriendoSchema.shape.ms, limite: z.number().int().positive().max(10000), fencing: fencingSchema.optional() }),
+  z.object({ ref: z.string(), orden: z.literal('reclamar'), gestor: informeGcSchema, arriendoMs: arriendoSchema.shape.ms, limite: z.number().int().positive().max(10000), fencing: fencingSchema.optional() }),
   /** Liveness/role probe. */
-  z.object({ rid: z.string(), cmd: z.literal('ping') }),
+  z.object({ ref: z.string(), orden: z.literal('ping') }),
 ]);
 export type GaRequest = z.infer<typeof gaRequestSchema>;
-export type GaCommand = GaRequest['cmd'];
+export type GaCommand = GaRequest['orden'];
 /** A request before the client stamps its correlation id. */
-export type GaCall = GaRequest extends infer R ? (R extends { rid: string } ? Omit<R, 'rid'> : never) : never;
+export type GaCall = GaRequest extends infer R ? (R extends { ref: string } ? Omit<R, 'ref'> : never) : never;
 
 /**
  * GA-level failure codes. Domain outcomes (SIN_EJEMPLARES, …) are NOT failures:
- * they travel as `ok: true` with a Resultado.
+ * they travel as `exito: true` with a Resultado.
  * - GA_NO_ACTIVO: a passive backup; the client tries the next endpoint without
  *   counting a breaker failure.
  * - ALMACENAMIENTO_NO_DISPONIBLE: the GA cannot reach PostgreSQL; counts as a failure.
@@ -85,9 +85,9 @@ export const GA_FAILURE_CODES = ['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE',
 export type GaFailureCode = (typeof GA_FAILURE_CODES)[number];
 
 /** The correlation id of a GA request or reply that failed its schema, if it still has a usable one. */
-export function salvageRid(raw: unknown): string | undefined {
-  const rid = raw && typeof raw === 'object' ? (raw as { rid?: unknown }).rid : undefined;
-  return typeof rid === 'string' && rid.length <= 200 ? rid : undefined;
+export function salvageRef(raw: unknown): string | undefined {
+  const ref = raw && typeof raw === 'object' ? (raw as { ref?: unknown }).ref : undefined;
+  return typeof ref === 'string' && ref.length <= 200 ? ref : undefined;
 }
 
 /** `reclamada` (reclamar only): the lease was taken over just now from a GC whose lease ran out. */
@@ -99,13 +99,13 @@ export const gestorVistoSchema = z.object({ id: z.string(), informe: informeGcSc
 export type GestorVisto = z.infer<typeof gestorVistoSchema>;
 
 export const gaReplySchema = z.union([
-  z.object({ rid: z.string(), ok: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), gestores: z.array(gestorVistoSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
-  z.object({ rid: z.string(), ok: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
+  z.object({ ref: z.string(), exito: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), gestores: z.array(gestorVistoSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
+  z.object({ ref: z.string(), exito: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
 ]);
 export type GaReply =
   /** `fencing`: on a write acknowledged by a GA of a pair, the history it was written on. */
-  | { rid: string; ok: true; resultado?: Resultado; pendientes?: Pendiente[]; gestores?: GestorVisto[]; rol?: string; fencing?: Fencing }
-  | { rid: string; ok: false; codigo: GaFailureCode; mensaje: string };
+  | { ref: string; exito: true; resultado?: Resultado; pendientes?: Pendiente[]; gestores?: GestorVisto[]; rol?: string; fencing?: Fencing }
+  | { ref: string; exito: false; codigo: GaFailureCode; mensaje: string };
 
 // ---------------------------------------------------------------- GC ⇄ actors
 /** A task published to one actor: the op plus the delivery attempt number. */

@@ -16,6 +16,25 @@ import type { Logger } from '../../common/logger.js';
 import type { PgConn } from '../../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
 
+/**
+ * The `replicacion` part of a GA's /status: the mode asked for (GA_REPLICACION) and the
+ * one in force; with the watchdog running, the sync standby it watches (`replica`).
+ */
+export type EstadoReplicacion =
+  | { pedido: 'sync' | 'async'; modo: 'async' | 'inactive' }
+  | {
+      pedido: 'sync' | 'async';
+      modo: SyncWatchdogState['mode'];
+      replica: string;
+      replicaTransmite: boolean;
+      /** How long the sync standby has not been streaming (0 while it streams). */
+      sinTransmitirMs: number;
+      degradarTrasMs: number;
+      /** When the current mode began (ISO-8601). */
+      desde: string;
+      ultimoError?: string;
+    };
+
 export class ReplicationMode {
   private watchdog: SyncWatchdog | undefined;
   private node: PgConn | undefined;
@@ -54,6 +73,22 @@ export class ReplicationMode {
   state(): SyncWatchdogState | { requested: 'sync' | 'async'; mode: 'async' | 'inactive' } {
     if (this.watchdog) return this.watchdog.state();
     return { requested: this.requested, mode: this.requested === 'sync' ? 'inactive' : 'async' };
+  }
+
+  /** state() as the GA's /status shows it (`replicacion`): Spanish keys, the same values. */
+  view(): EstadoReplicacion {
+    const s = this.state();
+    if (!('standbyName' in s)) return { pedido: s.requested, modo: s.mode };
+    return {
+      pedido: s.requested,
+      modo: s.mode,
+      replica: s.standbyName,
+      replicaTransmite: s.standbyStreaming,
+      sinTransmitirMs: s.notStreamingMs,
+      degradarTrasMs: s.degradeMs,
+      desde: s.since,
+      ...(s.lastError ? { ultimoError: s.lastError } : {}),
+    };
   }
 
   async close(): Promise<void> {

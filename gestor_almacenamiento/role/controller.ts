@@ -161,13 +161,13 @@ export class RoleController {
   async gate(req: GaRequest): Promise<GaReply | undefined> {
     this.noteContact(this.now());
     // A ping is a liveness/role probe, not client demand: it never triggers a takeover.
-    if (req.cmd === 'ping') return undefined;
+    if (req.orden === 'ping') return undefined;
     // A write's fencing token is checked on arrival and again right before serving:
     // an activation or a probe in between may have told us our node's history.
     const token = 'fencing' in req ? req.fencing : undefined;
     const refuseIfBehind = (): GaReply | undefined =>
       token && this.machine.writeFencedBy(token, this.now())
-        ? { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
+        ? { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
         : undefined;
     const refused = refuseIfBehind();
     if (refused) return refused;
@@ -178,43 +178,45 @@ export class RoleController {
         const verdict = await this.verifyPeerNode(arrivedAt);
         if (!this.machine.active) continue; // fenced meanwhile: decide again (reject)
         if (verdict === 'doubt') {
-          return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
+          return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA verificando el PostgreSQL del par: reintente' };
         }
         return refuseIfBehind();
       }
-      if (d.kind === 'reject') return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
+      if (d.kind === 'reject') return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: d.mensaje };
       if (d.kind === 'activate') this.activation = this.activate(d.reason, token, d.noPromotion).finally(() => (this.activation = undefined));
       if (!(await this.waitActivation())) break;
     }
-    return { rid: req.rid, ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
+    return { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'GA tomando el control: reintente' };
   }
 
+  /** The `papel` part of the GA's /status: what the role machine says this GA plays now (Spanish keys, like all of /status). */
   async status() {
     const now = this.now();
     const s = this.machine.snapshot(now);
+    const { reachable, inRecovery, ...node } = s.node;
     return {
       rol: s.rol,
       estado: s.estado,
       activo: s.activo,
-      since: new Date(s.since).toISOString(),
-      activeSince: s.activo && this.activeSince !== undefined ? new Date(this.activeSince).toISOString() : null,
-      reason: s.reason,
-      activating: s.activating,
-      highestTimeline: s.highestTimeline,
-      node: { host: this.o.target.node.host, port: this.o.target.node.port, ...s.node },
-      peer: {
+      desde: new Date(s.since).toISOString(),
+      activoDesde: s.activo && this.activeSince !== undefined ? new Date(this.activeSince).toISOString() : null,
+      motivo: s.reason,
+      activando: s.activating,
+      timelineMaximo: s.highestTimeline,
+      nodo: { host: this.o.target.node.host, puerto: this.o.target.node.port, alcanzable: reachable, ...(inRecovery !== undefined ? { enRecuperacion: inRecovery } : {}), ...node },
+      par: {
         endpoint: this.o.cfg.GA_PEER_ENDPOINT,
-        heartbeatAgeMs: s.peerAgeMs,
-        lost: s.peerLost,
-        ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgOk: s.peer.pgOk } : {}),
+        latidoHaceMs: s.peerAgeMs,
+        perdido: s.peerLost,
+        ...(s.peer ? { rol: s.peer.rol, estado: s.peer.estado, activo: s.peer.activo, timeline: s.peer.timeline, pgDisponible: s.peer.pgDisponible } : {}),
         // While the peer is silent: the last direct probe of its PostgreSQL (null = none yet).
         ...(this.peerSilentSince !== undefined
-          ? { nodeProbe: this.peerProbeResult ? { reachable: this.peerProbeResult.reachable, ageMs: now - this.peerProbeResult.startedAt } : null }
+          ? { sondeoNodo: this.peerProbeResult ? { alcanzable: this.peerProbeResult.reachable, haceMs: now - this.peerProbeResult.startedAt } : null }
           : {}),
-        malformedBeats: this.link?.malformed ?? 0,
+        latidosMalformados: this.link?.malformed ?? 0,
       },
-      ...(s.fenced ? { fenced: s.fenced } : {}),
-      ...(s.lastActivationError ? { lastActivationError: s.lastActivationError } : {}),
+      ...(s.fenced ? { aislado: { motivo: s.fenced.reason, reincorporar: s.fenced.rejoin } } : {}),
+      ...(s.lastActivationError ? { ultimoErrorActivacion: s.lastActivationError } : {}),
     };
   }
 

@@ -34,19 +34,19 @@ import { isBehind } from '../../common/protocol/fencing.js';
 import type { Fencing } from '../../common/protocol/internal.js';
 
 export type GaRol = 'primary' | 'backup';
-export const ESTADOS = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;
-export type Estado = (typeof ESTADOS)[number];
+export const ROLE_STATES = ['PRIMARY', 'BACKUP', 'ACTIVE', 'PASSIVE', 'FENCED'] as const;
+export type RoleState = (typeof ROLE_STATES)[number];
 
 /** What each GA tells its peer every heartbeat. */
 export interface PeerBeat {
   rol: GaRol;
-  estado: Estado;
+  estado: RoleState;
   activo: boolean;
   /** Timeline of the PostgreSQL node the GA uses (null = not known yet). */
   timeline: number | null;
-  pgInRecovery: boolean | null;
+  pgEnRecuperacion: boolean | null;
   /** The GA reaches its PostgreSQL node. */
-  pgOk: boolean;
+  pgDisponible: boolean;
 }
 
 /** The PostgreSQL node this GA serves from (or would), as last probed. */
@@ -59,8 +59,8 @@ export interface NodeStatus {
 }
 
 export interface RoleChange {
-  from: Estado;
-  to: Estado;
+  from: RoleState;
+  to: RoleState;
   reason: string;
   level: 'info' | 'warn' | 'error';
 }
@@ -98,7 +98,7 @@ export interface RoleMachineOptions {
 
 export interface RoleSnapshot {
   rol: GaRol;
-  estado: Estado;
+  estado: RoleState;
   activo: boolean;
   /** When the current state began (ms, the caller's clock). */
   since: number;
@@ -117,7 +117,7 @@ export interface RoleSnapshot {
 }
 
 export class RoleMachine {
-  private estado: Estado;
+  private estado: RoleState;
   private since: number;
   private reason = 'starting';
   private readonly startedAt: number;
@@ -145,7 +145,7 @@ export class RoleMachine {
     this.rejoinHint = o.rejoinHint ?? 'rejoin this PostgreSQL node as a standby of the current primary, then it leaves FENCED by itself';
   }
 
-  get state(): Estado {
+  get state(): RoleState {
     return this.estado;
   }
 
@@ -281,8 +281,8 @@ export class RoleMachine {
       estado: this.estado,
       activo: this.estado === 'ACTIVE',
       timeline: this.node.timeline ?? null,
-      pgInRecovery: this.node.inRecovery ?? null,
-      pgOk: this.storageDownSince === undefined,
+      pgEnRecuperacion: this.node.inRecovery ?? null,
+      pgDisponible: this.storageDownSince === undefined,
     };
   }
 
@@ -333,7 +333,7 @@ export class RoleMachine {
     if (now - p.at >= this.o.peerTimeoutMs) return { reason: `peer heartbeat lost for ${now - p.at} ms` };
     if (p.beat.activo) return undefined;
     if (p.beat.estado === 'FENCED') return { reason: 'peer is fenced' };
-    if (!p.beat.pgOk && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return { reason: 'peer is passive and cannot reach PostgreSQL' };
+    if (!p.beat.pgDisponible && p.beat.estado !== 'PRIMARY' && p.beat.estado !== 'BACKUP') return { reason: 'peer is passive and cannot reach PostgreSQL' };
     // Both alive, neither active, both with storage: the configured primary serves.
     if (this.o.rol === 'primary' && this.storageDownSince === undefined) return { reason: `peer is ${p.beat.estado}, not active` };
     return undefined;
@@ -377,7 +377,7 @@ export class RoleMachine {
     return this.estado === 'FENCED';
   }
 
-  private go(to: Estado, reason: string, now: number, level: RoleChange['level']): void {
+  private go(to: RoleState, reason: string, now: number, level: RoleChange['level']): void {
     const from = this.estado;
     this.reason = reason;
     if (from === to) return;

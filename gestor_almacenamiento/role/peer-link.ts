@@ -15,18 +15,18 @@ import { z } from 'zod';
 import type { Logger } from '../../common/logger.js';
 import { parseFrame } from '../../common/protocol/frame.js';
 import type { SocketSecurity } from '../../common/socket-security.js';
-import { ESTADOS, type PeerBeat } from './machine.js';
+import { ROLE_STATES, type PeerBeat } from './machine.js';
 
 const beatSchema = z.object({
   v: z.literal(1),
   /** Random per process: ignores our own beats if GA_PEER_ENDPOINT points back at us. */
-  instance: z.string().max(64),
+  instancia: z.string().max(64),
   rol: z.enum(['primary', 'backup']),
-  estado: z.enum(ESTADOS),
+  estado: z.enum(ROLE_STATES),
   activo: z.boolean(),
   timeline: z.number().int().nonnegative().nullable(),
-  pgInRecovery: z.boolean().nullable(),
-  pgOk: z.boolean(),
+  pgEnRecuperacion: z.boolean().nullable(),
+  pgDisponible: z.boolean(),
 });
 
 export interface PeerLinkOptions {
@@ -71,7 +71,7 @@ export async function startPeerLink(o: PeerLinkOptions): Promise<PeerLink> {
     // One send at a time (zeromq.js); a beat skipped because one is in flight is covered by the next.
     if (closed || sending) return;
     sending = true;
-    const msg = JSON.stringify({ v: 1, instance, ...o.state() });
+    const msg = JSON.stringify({ v: 1, instancia: instance, ...o.state() });
     pub.send(msg).then(
       () => (sending = false),
       (err: unknown) => {
@@ -93,8 +93,8 @@ export async function startPeerLink(o: PeerLinkOptions): Promise<PeerLink> {
           o.log.debug({ bytes: frame?.length ?? 0, malformed }, 'ignoring malformed heartbeat');
           continue;
         }
-        if (b.instance === instance) continue;
-        const { v: _v, instance: _i, ...beat } = b;
+        if (b.instancia === instance) continue;
+        const { v: _v, instancia: _i, ...beat } = b;
         try {
           o.onBeat(beat);
         } catch (err) {

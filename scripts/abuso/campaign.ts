@@ -328,7 +328,7 @@ async function curveRefusals(sys: LocalSystem): Promise<Record<string, number>> 
 
 /** The attacked GA's requests by command (its /status). */
 async function gaCommandCounts(sys: LocalSystem): Promise<Record<string, number>> {
-  return (await sys.ga.status<{ ops?: { byCmd?: Record<string, number> } }>())?.ops?.byCmd ?? {};
+  return (await sys.ga.status<{ solicitudes?: { porOrden?: Record<string, number> } }>())?.solicitudes?.porOrden ?? {};
 }
 
 // ---------------------------------------------------------------- transports

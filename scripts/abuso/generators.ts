@@ -392,7 +392,7 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
 // ---------------------------------------------------------------- GA socket
 
 function gaMessage(rng: Rng, ctx: Context): Hostile {
-  const rid = () => `abuso-${rng.int(0, 1e9)}`;
+  const ref = () => `abuso-${rng.int(0, 1e9)}`;
   const kinds: Array<readonly [number, string]> = [
     [10, 'random-bytes'],
     [6, 'truncated'],
@@ -411,26 +411,26 @@ function gaMessage(rng: Rng, ctx: Context): Hostile {
   if (ctx.forgedWrites) kinds.push([10, 'forged-write']);
   const kind = rng.weighted(kinds);
   const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'ga', kind, frames, expectReply: false, ...extra });
-  const replayOp = () => (ctx.opReplays.length ? { ...rng.pick(ctx.opReplays) } : { operacion: 'prestamo', isbn: rng.pick(ctx.isbns), usuario: 'nadie', id: rid() });
+  const replayOp = () => (ctx.opReplays.length ? { ...rng.pick(ctx.opReplays) } : { operacion: 'prestamo', isbn: rng.pick(ctx.isbns), usuario: 'nadie', id: ref() });
   const fencing = () => (rng.chance(0.3) ? { fencing: { sistema: String(rng.int(1, 1e9)), timeline: rng.int(1, 1e6) } } : {});
   switch (kind) {
     case 'random-bytes':
       return m([randomBytes(rng, 4096)]);
     case 'truncated':
-      return m([truncated(JSON.stringify({ rid: rid(), cmd: 'aplicar', op: replayOp() }), rng)]);
+      return m([truncated(JSON.stringify({ ref: ref(), orden: 'aplicar', op: replayOp() }), rng)]);
     case 'oversized':
-      return m([json({ rid: rid(), cmd: 'consultar_titulo', titulo: 'x'.repeat(rng.int(1000, 512 * 1024)) })]);
+      return m([json({ ref: ref(), orden: 'consultar_titulo', titulo: 'x'.repeat(rng.int(1000, 512 * 1024)) })]);
     case 'over-transport-limit':
       return m([Buffer.alloc(ctx.limits.gaTransportBytes + rng.int(1, 4096), 0x5b)], { throwaway: true });
     case 'wrong-frame-count':
-      return m(Array.from({ length: rng.int(2, 6) }, () => (rng.chance(0.5) ? json({ rid: rid(), cmd: 'ping' }) : rng.chance(0.5) ? Buffer.alloc(0) : randomBytes(rng, 64))));
+      return m(Array.from({ length: rng.int(2, 6) }, () => (rng.chance(0.5) ? json({ ref: ref(), orden: 'ping' }) : rng.chance(0.5) ? Buffer.alloc(0) : randomBytes(rng, 64))));
     case 'wrong-types': {
       // Types only (wrongValue is never a string or null): a mutated write never becomes a valid new one.
       const o: Record<string, unknown> = rng.pick<() => Record<string, unknown>>([
-        () => ({ rid: rid(), cmd: 'aplicar', op: replayOp() }),
-        () => ({ rid: rid(), cmd: 'pendientes', limite: 10 }),
-        () => ({ rid: rid(), cmd: 'estado', id: 'x' }),
-        () => ({ rid: rid(), cmd: 'reclamar', gestor: { id: 'gc-falso', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: 'x' }, arriendoMs: 1000, limite: 1 }),
+        () => ({ ref: ref(), orden: 'aplicar', op: replayOp() }),
+        () => ({ ref: ref(), orden: 'pendientes', limite: 10 }),
+        () => ({ ref: ref(), orden: 'estado', id: 'x' }),
+        () => ({ ref: ref(), orden: 'reclamar', gestor: { id: 'gc-falso', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: 'x' }, arriendoMs: 1000, limite: 1 }),
       ])();
       const k = rng.pick(Object.keys(o));
       o[k] = wrongValue(rng);
@@ -438,35 +438,35 @@ function gaMessage(rng: Rng, ctx: Context): Hostile {
       return m([json(o)]);
     }
     case 'huge-numbers':
-      return m([b(`{"rid":"${rid()}","cmd":"${rng.pick(['pendientes', 'reclamar'])}","limite":${hugeNumberText(rng)},"arriendoMs":${hugeNumberText(rng)}}`)]);
+      return m([b(`{"ref":"${ref()}","orden":"${rng.pick(['pendientes', 'reclamar'])}","limite":${hugeNumberText(rng)},"arriendoMs":${hugeNumberText(rng)}}`)]);
     case 'deep-nesting':
-      return m([b(`{"rid":"x","cmd":"aplicar","op":${deepJson(rng.pick([100, 10_000, 100_000]), rng.chance(0.5))}}`)]);
+      return m([b(`{"ref":"x","orden":"aplicar","op":${deepJson(rng.pick([100, 10_000, 100_000]), rng.chance(0.5))}}`)]);
     case 'unicode':
-      return m([json(rng.chance(0.5) ? { rid: nastyString(rng), cmd: 'consultar', isbn: nastyString(rng) } : { rid: rid(), cmd: 'consultar_titulo', titulo: nastyString(rng) })]);
+      return m([json(rng.chance(0.5) ? { ref: nastyString(rng), orden: 'consultar', isbn: nastyString(rng) } : { ref: ref(), orden: 'consultar_titulo', titulo: nastyString(rng) })]);
     case 'forged-read':
       return m([
         json(
           rng.pick<() => unknown>([
-            () => ({ rid: rid(), cmd: 'ping' }),
-            () => ({ rid: rid(), cmd: 'consultar', isbn: rng.pick(ctx.isbns) }),
-            () => ({ rid: rid(), cmd: 'consultar_titulo', titulo: `Libro ${rng.int(0, 10)}` }),
-            () => ({ rid: rid(), cmd: 'estado', id: rng.chance(0.5) ? replayOp().id : rid() }),
-            () => ({ rid: rid(), cmd: 'pendientes', limite: rng.int(1, 100) }),
+            () => ({ ref: ref(), orden: 'ping' }),
+            () => ({ ref: ref(), orden: 'consultar', isbn: rng.pick(ctx.isbns) }),
+            () => ({ ref: ref(), orden: 'consultar_titulo', titulo: `Libro ${rng.int(0, 10)}` }),
+            () => ({ ref: ref(), orden: 'estado', id: rng.chance(0.5) ? replayOp().id : ref() }),
+            () => ({ ref: ref(), orden: 'pendientes', limite: rng.int(1, 100) }),
           ])(),
         ),
       ]);
     case 'replay':
       // The same op again (same clave): the GA returns the recorded outcome; a forged fencing token rides along sometimes.
-      return m([json({ rid: rid(), cmd: rng.pick(['aplicar', 'registrar']), op: replayOp(), ...fencing() })]);
+      return m([json({ ref: ref(), orden: rng.pick(['aplicar', 'registrar']), op: replayOp(), ...fencing() })]);
     case 'replay-altered': {
       const op = replayOp();
       if (rng.chance(0.5)) op.isbn = ctx.isbns.find((x) => x !== op.isbn) ?? op.isbn;
       else op.usuario = `otro${rng.int(0, 1e6)}`;
-      return m([json({ rid: rid(), cmd: rng.pick(['aplicar', 'registrar']), op })]);
+      return m([json({ ref: ref(), orden: rng.pick(['aplicar', 'registrar']), op })]);
     }
     case 'forged-write':
       // A new op under a new clave: applied if it ever reached a GA. Secure phase only.
-      return m([json({ rid: rid(), cmd: rng.pick(['aplicar', 'registrar']), op: { operacion: rng.pick(['prestamo', 'devolucion', 'renovacion']), isbn: rng.pick(ctx.isbns), usuario: `intruso${rng.int(0, 1e6)}`, id: rid() } })]);
+      return m([json({ ref: ref(), orden: rng.pick(['aplicar', 'registrar']), op: { operacion: rng.pick(['prestamo', 'devolucion', 'renovacion']), isbn: rng.pick(ctx.isbns), usuario: `intruso${rng.int(0, 1e6)}`, id: ref() } })]);
     case 'zmtp-garbage':
       return { target: 'ga', kind, raw: zmtpGarbage(rng), expectReply: false };
   }

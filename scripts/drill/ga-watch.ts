@@ -2,15 +2,15 @@
  * Watches the GA pair during a drill: polls every GA's /status and keeps each
  * role change with its time (when did the backup become ACTIVE, did the old
  * primary ever come back ACTIVE, was it FENCED), and reads a GA's count of
- * writes it accepted from its /metrics (ga_requests_total by cmd and codigo).
+ * writes its role gate admitted from its /metrics (ga_writes_admitted_total).
  */
 import type { GaProbe } from './system.js';
 
 export interface GaRoleSample {
-  /** When the GA entered this state (its own role.since), else when it was polled. */
+  /** When the GA entered this state (its own papel.desde), else when it was polled. */
   at: number;
   ga: string;
-  /** role.estado, or 'SIN_RESPUESTA' while the process does not answer. */
+  /** papel.estado, or 'SIN_RESPUESTA' while the process does not answer. */
   estado: string;
   timeline?: number;
   pgRole?: string;
@@ -18,10 +18,11 @@ export interface GaRoleSample {
   replicacion?: string;
 }
 
+/** The parts of a GA's /status (GaStatus) the watch reads; optional: a GA may not answer them all. */
 interface GaStatusDoc {
-  role?: { estado?: string; fenced?: unknown; since?: string };
-  postgres?: { timeline?: number; pgRole?: string };
-  replicacion?: { mode?: string };
+  papel?: { estado?: string; aislado?: unknown; desde?: string };
+  postgres?: { timeline?: number; rolPg?: string };
+  replicacion?: { modo?: string };
 }
 
 /**
@@ -112,16 +113,16 @@ export class GaWatch {
       await Promise.all(
         Object.entries(this.gas).map(async ([name, proc]) => {
           const s = proc.running ? await proc.status<GaStatusDoc>() : undefined;
-          const since = s?.role?.since ? Date.parse(s.role.since) : NaN;
+          const since = s?.papel?.desde ? Date.parse(s.papel.desde) : NaN;
           const sample: GaRoleSample = {
             // The GA's own transition time is exact; polling would add up to everyMs.
             at: Number.isFinite(since) && since <= Date.now() ? since : Date.now(),
             ga: name,
-            estado: s?.role?.estado ?? 'SIN_RESPUESTA',
+            estado: s?.papel?.estado ?? 'SIN_RESPUESTA',
             timeline: s?.postgres?.timeline,
-            pgRole: s?.postgres?.pgRole,
-            fenced: s ? !!s.role?.fenced : undefined,
-            replicacion: s?.replicacion?.mode,
+            pgRole: s?.postgres?.rolPg,
+            fenced: s ? !!s.papel?.aislado : undefined,
+            replicacion: s?.replicacion?.modo,
           };
           const prev = this.latest.get(name);
           this.latest.set(name, sample);

@@ -146,8 +146,8 @@ function progressLine(load: DrillLoad, watch: GaWatch, t0: number, faultAt?: num
 async function gaDiagnostics(gas: Partial<Record<HostName, GaProbe>>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [h, g] of Object.entries(gas)) {
-    const st = g?.running ? await g.status<{ role?: Record<string, unknown> }>() : undefined;
-    out[h] = st?.role ? { estado: st.role.estado, reason: st.role.reason, lastActivationError: st.role.lastActivationError, fenced: st.role.fenced } : 'sin respuesta';
+    const st = g?.running ? await g.status<{ papel?: Record<string, unknown> }>() : undefined;
+    out[h] = st?.papel ? { estado: st.papel.estado, motivo: st.papel.motivo, ultimoErrorActivacion: st.papel.ultimoErrorActivacion, aislado: st.papel.aislado } : 'sin respuesta';
   }
   return out;
 }

@@ -198,7 +198,7 @@ async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promi
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const estados = await Promise.all(gas.map(async (g) => (await g.status<{ role?: { estado?: string } }>())?.role?.estado ?? '?'));
+    const estados = await Promise.all(gas.map(async (g) => (await g.status<{ papel?: { estado?: string } }>())?.papel?.estado ?? '?'));
     last = estados.join(',');
     if (estados[0] === 'ACTIVE' && estados.slice(1).every((e) => e === 'PASSIVE')) return;
     if (Date.now() > deadline) throw new Error(`GA pair not settled after ${timeoutMs} ms (states ${last}); see ${gas.map((g) => g.spec.logFile).join(', ')}`);

@@ -11,8 +11,8 @@ import type { GcStatus } from '../../gestor_carga/gc.js';
 
 export interface GaStatusLite {
   rol?: string;
-  role?: { estado?: string };
-  postgres?: { pgRole?: string; timeline?: number };
+  papel?: { estado?: string };
+  postgres?: { rolPg?: string; timeline?: number };
 }
 
 /** One GC as the status loop saw it: its host, its /status (undefined: no answer) and its replies per second. */
@@ -34,17 +34,17 @@ function gaPart(gas: StatusSnapshot['gas']): string {
   return gas
     .map(({ host, status }) => {
       if (!status) return `${host} sin respuesta`;
-      const pg = status.postgres?.pgRole ? ` (pg ${status.postgres.pgRole}${status.postgres.timeline ? ` tl${status.postgres.timeline}` : ''})` : '';
-      return `${host} ${status.role?.estado ?? status.rol ?? 'ok'}${pg}`;
+      const pg = status.postgres?.rolPg ? ` (pg ${status.postgres.rolPg}${status.postgres.timeline ? ` tl${status.postgres.timeline}` : ''})` : '';
+      return `${host} ${status.papel?.estado ?? status.rol ?? 'ok'}${pg}`;
     })
     .join(', ');
 }
 
 /** Only the breakers worth a look: all closed is one word. */
 function breakersPart(gc: GcStatus): string {
-  const notClosed = gc.almacenamiento.filter((b) => b.breaker !== 'closed');
+  const notClosed = gc.almacenamiento.filter((b) => b.disyuntor !== 'closed');
   if (notClosed.length === 0) return 'breakers cerrados';
-  return `breakers ${notClosed.map((b) => `${b.endpoint.replace('tcp://', '')} ${b.breaker}`).join(', ')}`;
+  return `breakers ${notClosed.map((b) => `${b.endpoint.replace('tcp://', '')} ${b.disyuntor}`).join(', ')}`;
 }
 
 /** The status as lines, most important first, not yet cut to any width. */

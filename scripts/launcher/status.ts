@@ -56,38 +56,38 @@ function counts(o: Record<string, number> | undefined): string {
 }
 
 function formatGa(url: string, s: Json): string {
-  const role = s.role ?? {};
+  const papel = s.papel ?? {};
   const pg = s.postgres ?? {};
   const lines: string[] = [];
-  const since = role.activo ? `active since ${role.activeSince} (${ago(role.activeSince)})` : `since ${role.since ?? '?'} (${ago(role.since)})`;
-  lines.push(`GA ${url}  ${role.rol ?? s.rol ?? '?'}  ${role.estado ?? '?'}${role.mode === 'standalone' ? ' (standalone)' : `  ${since}`}`);
-  if (role.reason) lines.push(`  reason:      ${role.reason}`);
+  const since = papel.activo ? `active since ${papel.activoDesde} (${ago(papel.activoDesde)})` : `since ${papel.desde ?? '?'} (${ago(papel.desde)})`;
+  lines.push(`GA ${url}  ${papel.rol ?? s.rol ?? '?'}  ${papel.estado ?? '?'}${papel.modo === 'standalone' ? ' (standalone)' : `  ${since}`}`);
+  if (papel.motivo) lines.push(`  reason:      ${papel.motivo}`);
   const tl = pg.timeline !== undefined ? `timeline ${pg.timeline}` : 'timeline ?';
-  const highest = role.highestTimeline !== undefined && role.highestTimeline !== pg.timeline ? ` (highest seen ${role.highestTimeline})` : '';
-  lines.push(`  PostgreSQL:  ${pg.host}:${pg.port} ${pg.pgRole ?? '?'}, ${tl}${highest}, ${pg.ok ? 'reachable' : `NOT reachable${pg.lastError ? ` (${pg.lastError})` : ''}`}`);
-  if (Array.isArray(pg.replication)) {
-    if (pg.replication.length === 0) lines.push('  standbys:    none connected');
-    for (const r of pg.replication as Json[]) {
-      const lag = r.replayLagMs !== null && r.replayLagMs !== undefined ? `, replay lag ${Math.round(r.replayLagMs)} ms` : '';
-      lines.push(`  standby:     ${r.applicationName} ${r.state} ${r.syncState}, lag ${bytes(r.lagBytes)}${lag}`);
+  const highest = papel.timelineMaximo !== undefined && papel.timelineMaximo !== pg.timeline ? ` (highest seen ${papel.timelineMaximo})` : '';
+  lines.push(`  PostgreSQL:  ${pg.host}:${pg.puerto} ${pg.rolPg ?? '?'}, ${tl}${highest}, ${pg.disponible ? 'reachable' : `NOT reachable${pg.ultimoError ? ` (${pg.ultimoError})` : ''}`}`);
+  if (Array.isArray(pg.replicas)) {
+    if (pg.replicas.length === 0) lines.push('  standbys:    none connected');
+    for (const r of pg.replicas as Json[]) {
+      const lag = r.retrasoAplicacionMs !== null && r.retrasoAplicacionMs !== undefined ? `, replay lag ${Math.round(r.retrasoAplicacionMs)} ms` : '';
+      lines.push(`  standby:     ${r.nombre} ${r.estado} ${r.estadoSync}, lag ${bytes(r.retrasoBytes)}${lag}`);
     }
-  } else if (pg.standby && !pg.standby.error) {
-    const sb = pg.standby as Json;
-    lines.push(`  as standby:  ${sb.receiving ? 'receiving' : `NOT receiving (${sb.walReceiverStatus ?? 'no walreceiver'})`}, lag ${bytes(sb.lagBytes)}`);
+  } else if (pg.recepcion && !pg.recepcion.error) {
+    const sb = pg.recepcion as Json;
+    lines.push(`  as standby:  ${sb.recibiendo ? 'receiving' : `NOT receiving (${sb.estadoWalReceiver ?? 'no walreceiver'})`}, lag ${bytes(sb.retrasoBytes)}`);
   }
   const rep = s.replicacion as Json | undefined;
-  if (rep) lines.push(`  replication: requested ${rep.requested}, now ${rep.mode}${rep.standbyName ? ` (sync standby ${rep.standbyName}${rep.standbyStreaming === false ? ', not streaming' : ''})` : ''}`);
-  if (role.peer) {
-    const p = role.peer as Json;
-    const age = p.heartbeatAgeMs === null ? 'never heard' : `heartbeat ${p.heartbeatAgeMs} ms ago${p.lost ? ' (LOST)' : ''}`;
+  if (rep) lines.push(`  replication: requested ${rep.pedido}, now ${rep.modo}${rep.replica ? ` (sync standby ${rep.replica}${rep.replicaTransmite === false ? ', not streaming' : ''})` : ''}`);
+  if (papel.par) {
+    const p = papel.par as Json;
+    const age = p.latidoHaceMs === null ? 'never heard' : `heartbeat ${p.latidoHaceMs} ms ago${p.perdido ? ' (LOST)' : ''}`;
     lines.push(`  peer GA:     ${p.endpoint} ${p.estado ?? '?'}${p.rol ? ` (${p.rol})` : ''}, ${age}`);
   }
-  if (role.fenced) {
-    lines.push(`  FENCED:      ${role.fenced.reason}`);
-    lines.push(`  to rejoin:   ${role.fenced.rejoin}`);
+  if (papel.aislado) {
+    lines.push(`  FENCED:      ${papel.aislado.motivo}`);
+    lines.push(`  to rejoin:   ${papel.aislado.reincorporar}`);
   }
-  if (role.lastActivationError) lines.push(`  last takeover error: ${role.lastActivationError}`);
-  lines.push(`  requests:    ${counts(s.ops?.byCodigo)}; in flight ${s.inFlight ?? 0}`);
+  if (papel.ultimoErrorActivacion) lines.push(`  last takeover error: ${papel.ultimoErrorActivacion}`);
+  lines.push(`  requests:    ${counts(s.solicitudes?.porCodigo)}; in flight ${s.enCurso ?? 0}`);
   return lines.join('\n');
 }
 
@@ -101,7 +101,7 @@ function formatGc(url: string, s: Json): string {
   lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
   if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const b of (s.almacenamiento ?? []) as Json[]) {
-    lines.push(`  GA breaker:  ${b.endpoint} ${b.breaker}${b.preferred ? ' (calls start here)' : ''}${b.consecutiveFailures ? `, ${b.consecutiveFailures} consecutive failures` : ''}${b.lastError ? ` (${b.lastError})` : ''}`);
+    lines.push(`  GA breaker:  ${b.endpoint} ${b.disyuntor}${b.preferido ? ' (calls start here)' : ''}${b.fallosSeguidos ? `, ${b.fallosSeguidos} consecutive failures` : ''}${b.ultimoError ? ` (${b.ultimoError})` : ''}`);
   }
   return lines.join('\n');
 }
@@ -138,11 +138,12 @@ const program = new Command()
   .action(async (o: { ga?: string[]; gc?: string[] | false; timeout: number; json?: boolean }) => {
     const gas = o.ga?.length ? o.ga : DEFAULT_GAS;
     const gcs = o.gc === false ? [] : o.gc?.length ? o.gc : DEFAULT_GCS;
-    const targets = [...gas.map((url) => ({ kind: 'ga' as const, url })), ...gcs.map((url) => ({ kind: 'gc' as const, url }))];
+    // Spanish keys, like the /status documents they carry: tipo, url, estado (the document) or error.
+    const targets = [...gas.map((url) => ({ tipo: 'ga' as const, url })), ...gcs.map((url) => ({ tipo: 'gc' as const, url }))];
     const results = await Promise.all(
       targets.map(async (t) => {
         try {
-          return { ...t, status: await fetchStatus(t.url, o.timeout) };
+          return { ...t, estado: await fetchStatus(t.url, o.timeout) };
         } catch (err) {
           return { ...t, error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
         }
@@ -152,10 +153,10 @@ const program = new Command()
       process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
     } else {
       const blocks = results.map((r) => {
-        if ('error' in r) return `${r.kind.toUpperCase()} ${r.url}  NO RESPONDE (${r.error})`;
-        return r.kind === 'ga' ? formatGa(r.url, r.status) : formatGc(r.url, r.status);
+        if ('error' in r) return `${r.tipo.toUpperCase()} ${r.url}  NO RESPONDE (${r.error})`;
+        return r.tipo === 'ga' ? formatGa(r.url, r.estado) : formatGc(r.url, r.estado);
       });
-      const load = formatGcLoad(results.flatMap((r) => (r.kind === 'gc' && 'status' in r && Array.isArray(r.status.gestores) ? [r.status.gestores as Json[]] : [])));
+      const load = formatGcLoad(results.flatMap((r) => (r.tipo === 'gc' && 'estado' in r && Array.isArray(r.estado.gestores) ? [r.estado.gestores as Json[]] : [])));
       process.stdout.write(`${[...blocks, ...(load ? [load] : [])].join('\n\n')}\n`);
     }
     if (results.every((r) => 'error' in r)) process.exitCode = 1;

@@ -26,8 +26,8 @@ export function resultadoFor(req: GaRequest): Resultado {
     ...(id !== undefined ? { id } : {}),
     exito: true,
     codigo: 'OK',
-    mensaje: `fake ${req.cmd}`,
-    datos: { rid: req.rid },
+    mensaje: `fake ${req.orden}`,
+    datos: { ref: req.ref },
     fechaOperacion: new Date(0).toISOString(),
   };
 }
@@ -87,8 +87,8 @@ export class FakeGa {
     await this.loop;
   }
 
-  count(cmd?: GaRequest['cmd']): number {
-    return cmd ? this.received.filter((r) => r.cmd === cmd).length : this.received.length;
+  count(orden?: GaRequest['orden']): number {
+    return orden ? this.received.filter((r) => r.orden === orden).length : this.received.length;
   }
 
   private async serve(router: Router): Promise<void> {
@@ -112,13 +112,13 @@ export class FakeGa {
     const body =
       b.kind === 'ok'
         ? {
-            rid: req.rid,
-            ok: true,
+            ref: req.ref,
+            exito: true,
             ...(b.resultado === null ? {} : { resultado: b.resultado ?? resultadoFor(req) }),
             ...(b.pendientes ? { pendientes: b.pendientes } : {}),
             ...(b.fencing ? { fencing: b.fencing } : {}),
           }
-        : { rid: req.rid, ok: false, codigo: b.codigo, mensaje: b.mensaje ?? b.codigo };
+        : { ref: req.ref, exito: false, codigo: b.codigo, mensaje: b.mensaje ?? b.codigo };
     const send = () => {
       if (this.router !== router) return;
       // Serialised: zeromq.js rejects a send while another is pending (EBUSY).

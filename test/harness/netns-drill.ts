@@ -115,7 +115,7 @@ export interface LinkReturn {
 
 async function estados(gas: Partial<Record<string, GaProbe>>): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const [h, g] of Object.entries(gas)) out[h] = (await g?.status<{ role?: { estado?: string } }>())?.role?.estado ?? 'SIN_RESPUESTA';
+  for (const [h, g] of Object.entries(gas)) out[h] = (await g?.status<{ papel?: { estado?: string } }>())?.papel?.estado ?? 'SIN_RESPUESTA';
   return out;
 }
 

@@ -100,7 +100,7 @@ describe('CURVE on the GA peer heartbeat link', () => {
     const [ka, kb] = [newCurveKeyPair(), newCurveKeyPair()];
     const ea = `tcp://127.0.0.1:${a}`;
     const eb = `tcp://127.0.0.1:${b}`;
-    const state = (rol: PeerBeat['rol']): PeerBeat => ({ rol, estado: rol === 'primary' ? 'ACTIVE' : 'PASSIVE', activo: rol === 'primary', timeline: 1, pgInRecovery: rol !== 'primary', pgOk: true });
+    const state = (rol: PeerBeat['rol']): PeerBeat => ({ rol, estado: rol === 'primary' ? 'ACTIVE' : 'PASSIVE', activo: rol === 'primary', timeline: 1, pgEnRecuperacion: rol !== 'primary', pgDisponible: true });
     const secA = await new SocketSecurity({ secretKey: ka.secretKey, clients: { 'ga-peer': [kb.publicKey] }, serverKeys: new Map([[eb, kb.publicKey]]) }).start();
     const secB = await new SocketSecurity({ secretKey: kb.secretKey, clients: { 'ga-peer': [ka.publicKey] }, serverKeys: new Map([[ea, ka.publicKey]]) }).start();
     const secX = await new SocketSecurity({ secretKey: intruderKey.secretKey, clients: { 'ga-peer': [ka.publicKey] }, serverKeys: new Map([[ea, ka.publicKey]]) }).start();

@@ -86,7 +86,7 @@ describe('idle GA pair: PostgreSQL admin connections', () => {
     const { p, b } = await startPair();
     await eventually('primary ACTIVE with its sync watchdog, backup PASSIVE', async () => {
       const [sp, sb] = await Promise.all([status(p), status(b)]);
-      return sp.role.estado === 'ACTIVE' && sp.replicacion.mode !== 'inactive' && sb.role.estado === 'PASSIVE';
+      return sp.papel.estado === 'ACTIVE' && sp.replicacion.modo !== 'inactive' && sb.papel.estado === 'PASSIVE';
     }, 10_000);
     await sleep(1000); // settle: migrations, pool and first checks done
 
@@ -95,8 +95,8 @@ describe('idle GA pair: PostgreSQL admin connections', () => {
     let polls = 0;
     while (Date.now() - t0 < WINDOW_MS) {
       const [sp, sb] = await Promise.all([status(p), status(b)]);
-      expect(sp.postgres.pgRole).toBe('primary');
-      expect(sb.postgres.pgRole).toBe('primary');
+      expect(sp.postgres.rolPg).toBe('primary');
+      expect(sb.postgres.rolPg).toBe('primary');
       polls++;
       await sleep(POLL_MS);
     }

@@ -18,7 +18,7 @@ import { createStorageClient, type StorageClient } from '../../common/storage-cl
 import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import type { Estado } from '../../gestor_almacenamiento/role/machine.js';
+import type { RoleState } from '../../gestor_almacenamiento/role/machine.js';
 import { clientConfig } from '../harness/fake-ga.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 import { freePorts } from '../harness/ports.js';
@@ -86,13 +86,13 @@ function client(endpoints: string[]): StorageClient {
   return c;
 }
 
-const estado = (g: GaHandle): Estado => g.role!.machine.state;
+const estado = (g: GaHandle): RoleState => g.role!.machine.state;
 
 async function rawCall(endpoint: string, body: object): Promise<GaReply> {
   const d = new Dealer({ receiveTimeout: 3000, linger: 0 });
   d.connect(endpoint);
   try {
-    await d.send(JSON.stringify({ rid: 'r1', ...body }));
+    await d.send(JSON.stringify({ ref: 'r1', ...body }));
     const [frame] = await d.receive();
     return JSON.parse(frame!.toString()) as GaReply;
   } finally {
@@ -120,21 +120,21 @@ async function startPair(c: PairConfig): Promise<{ p: GaHandle; b: GaHandle }> {
 describe('GA pair on one PostgreSQL', () => {
   it('cold start: the primary is active, the backup passive and answers GA_NO_ACTIVO (ping still answers)', async () => {
     const { p, b } = await startPair(await pairConfig());
-    const r = await rawCall(b.endpoint, { cmd: 'aplicar', op: op('cold') });
-    expect(r).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
-    expect(await rawCall(b.endpoint, { cmd: 'ping' })).toMatchObject({ ok: true, rol: 'backup' });
-    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: op('cold') })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' } });
+    const r = await rawCall(b.endpoint, { orden: 'aplicar', op: op('cold') });
+    expect(r).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
+    expect(await rawCall(b.endpoint, { orden: 'ping' })).toMatchObject({ exito: true, rol: 'backup' });
+    expect(await rawCall(p.endpoint, { orden: 'aplicar', op: op('cold') })).toMatchObject({ exito: true, resultado: { codigo: 'APROBADO' } });
     // Requests to the passive backup never make it take over while the primary beats.
-    for (let i = 0; i < 5; i++) await rawCall(b.endpoint, { cmd: 'consultar', isbn: ISBN });
+    for (let i = 0; i < 5; i++) await rawCall(b.endpoint, { orden: 'consultar', isbn: ISBN });
     expect(estado(b)).toBe('PASSIVE');
 
     const sp = await status(p);
     const sb = await status(b);
-    expect(sp.role).toMatchObject({ rol: 'primary', estado: 'ACTIVE', activo: true, peer: { estado: 'PASSIVE', lost: false } });
-    expect(sp.role.activeSince).toEqual(expect.any(String));
-    expect(sp.role.peer.heartbeatAgeMs).toBeLessThan(PEER_TIMEOUT_MS);
-    expect(sp.postgres).toMatchObject({ pgRole: 'primary', timeline: 1, ok: true });
-    expect(sb.role).toMatchObject({ rol: 'backup', estado: 'PASSIVE', activo: false, activeSince: null, peer: { estado: 'ACTIVE' } });
+    expect(sp.papel).toMatchObject({ rol: 'primary', estado: 'ACTIVE', activo: true, par: { estado: 'PASSIVE', perdido: false } });
+    expect(sp.papel.activoDesde).toEqual(expect.any(String));
+    expect(sp.papel.par.latidoHaceMs).toBeLessThan(PEER_TIMEOUT_MS);
+    expect(sp.postgres).toMatchObject({ rolPg: 'primary', timeline: 1, disponible: true });
+    expect(sb.papel).toMatchObject({ rol: 'backup', estado: 'PASSIVE', activo: false, activoDesde: null, par: { estado: 'ACTIVE' } });
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/ga_role_state\{estado="PASSIVE",proc="ga"\} 1/);
   });
@@ -195,8 +195,8 @@ describe('GA pair on one PostgreSQL', () => {
     );
     expect(inv.rows[0]!.ok).toBe(true);
     const sb = await status(b);
-    expect(sb.role).toMatchObject({ estado: 'ACTIVE', peer: { lost: true } });
-    expect(sb.role.reason).toMatch(/peer heartbeat lost/);
+    expect(sb.papel).toMatchObject({ estado: 'ACTIVE', par: { perdido: true } });
+    expect(sb.papel.motivo).toMatch(/peer heartbeat lost/);
     const metrics = await (await fetch(`http://127.0.0.1:${b.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/ga_takeovers_total\{from="PASSIVE",proc="ga"\} 1/);
   });
@@ -220,7 +220,7 @@ describe('GA pair on one PostgreSQL', () => {
     await p.abort();
     await new Promise((r) => setTimeout(r, PEER_TIMEOUT_MS * 2));
     expect(estado(b)).toBe('PASSIVE');
-    expect((await status(b)).role.peer.lost).toBe(true);
+    expect((await status(b)).papel.par.perdido).toBe(true);
   });
 
   it('the old primary GA restarted after a takeover stays passive; the active backup keeps serving', async () => {
@@ -240,12 +240,12 @@ describe('GA pair on one PostgreSQL', () => {
     }
     expect(estado(p2)).toBe('PASSIVE');
     expect(estado(b)).toBe('ACTIVE');
-    expect(await rawCall(p2.endpoint, { cmd: 'aplicar', op: op('ret') })).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
+    expect(await rawCall(p2.endpoint, { orden: 'aplicar', op: op('ret') })).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
     const s = await status(p2);
-    expect(s.role).toMatchObject({ estado: 'PASSIVE', activo: false, peer: { estado: 'ACTIVE', rol: 'backup' } });
-    expect(s.role.reason).toMatch(/took over while we were away/);
+    expect(s.papel).toMatchObject({ estado: 'PASSIVE', activo: false, par: { estado: 'ACTIVE', rol: 'backup' } });
+    expect(s.papel.motivo).toMatch(/took over while we were away/);
     // Its counters show it served nothing.
-    expect(Object.keys(s.ops.byCodigo)).toEqual(['GA_NO_ACTIVO']);
+    expect(Object.keys(s.solicitudes.porCodigo)).toEqual(['GA_NO_ACTIVO']);
   });
 
   it('fencing token: writes are stamped with the cluster and timeline; a client that wrote on a newer timeline of this cluster fences the active GA, which then admits nothing', async () => {
@@ -254,23 +254,23 @@ describe('GA pair on one PostgreSQL', () => {
       const text = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
       return [...text.matchAll(/^ga_writes_admitted_total\{[^}]*\}\s+(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     };
-    const first = await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence') });
+    const first = await rawCall(p.endpoint, { orden: 'aplicar', op: op('fence') });
     const { rows } = await db.query<{ s: string }>('SELECT system_identifier::text AS s FROM pg_control_system()');
-    expect(first).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' }, fencing: { sistema: rows[0]!.s, timeline: 1 } });
+    expect(first).toMatchObject({ exito: true, resultado: { codigo: 'APROBADO' }, fencing: { sistema: rows[0]!.s, timeline: 1 } });
     const sistema = rows[0]!.s;
     // Another cluster's token (a re-initialised deployment) and this timeline's are served.
-    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence'), fencing: { sistema: '1', timeline: 7 } })).toMatchObject({ ok: true });
-    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: op('fence'), fencing: { sistema, timeline: 1 } })).toMatchObject({ ok: true });
+    expect(await rawCall(p.endpoint, { orden: 'aplicar', op: op('fence'), fencing: { sistema: '1', timeline: 7 } })).toMatchObject({ exito: true });
+    expect(await rawCall(p.endpoint, { orden: 'aplicar', op: op('fence'), fencing: { sistema, timeline: 1 } })).toMatchObject({ exito: true });
     const before = await admitted();
     expect(before).toBe(3);
 
     const stale = [op('fence'), op('fence')];
-    const r = await rawCall(p.endpoint, { cmd: 'registrar', op: stale[0], fencing: { sistema, timeline: 2 } });
-    expect(r).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO', mensaje: expect.stringContaining('timeline 2') });
+    const r = await rawCall(p.endpoint, { orden: 'registrar', op: stale[0], fencing: { sistema, timeline: 2 } });
+    expect(r).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO', mensaje: expect.stringContaining('timeline 2') });
     expect(estado(p)).toBe('FENCED');
-    expect((await status(p)).role).toMatchObject({ estado: 'FENCED', highestTimeline: 2, fenced: { reason: expect.stringMatching(/timeline 1 but timeline 2 exists/) } });
+    expect((await status(p)).papel).toMatchObject({ estado: 'FENCED', timelineMaximo: 2, aislado: { motivo: expect.stringMatching(/timeline 1 but timeline 2 exists/) } });
     // From now on it refuses every write, with or without a token, and admitted none of them.
-    expect(await rawCall(p.endpoint, { cmd: 'aplicar', op: stale[1] })).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
+    expect(await rawCall(p.endpoint, { orden: 'aplicar', op: stale[1] })).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
     expect(await admitted()).toBe(before);
     const ledger = await db.query('SELECT id FROM operaciones WHERE id = ANY($1)', [stale.map((o) => o.id)]);
     expect(ledger.rowCount).toBe(0);

@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const x of open.splice(0).reverse()) await x.close();
 });
 
-const state = (over: Partial<PeerBeat> = {}): PeerBeat => ({ rol: 'primary', estado: 'ACTIVE', activo: true, timeline: 1, pgInRecovery: false, pgOk: true, ...over });
+const state = (over: Partial<PeerBeat> = {}): PeerBeat => ({ rol: 'primary', estado: 'ACTIVE', activo: true, timeline: 1, pgEnRecuperacion: false, pgDisponible: true, ...over });
 
 async function link(bind: number, peer: number, s: () => PeerBeat, got: PeerBeat[]): Promise<PeerLink> {
   const l = await startPeerLink({ bind: `tcp://127.0.0.1:${bind}`, peer: `tcp://127.0.0.1:${peer}`, heartbeatMs: 20, state: s, onBeat: (b) => got.push(b), log });
@@ -29,7 +29,7 @@ describe('peer link', () => {
     const [a, b] = await freePorts(2);
     const gotA: PeerBeat[] = [];
     const gotB: PeerBeat[] = [];
-    let bState = state({ rol: 'backup', estado: 'BACKUP', activo: false, pgInRecovery: true });
+    let bState = state({ rol: 'backup', estado: 'BACKUP', activo: false, pgEnRecuperacion: true });
     await link(a!, b!, () => state(), gotA);
     const lb = await link(b!, a!, () => bState, gotB);
     await eventually('condition', () => gotA.length > 2 && gotB.length > 2, 3000);
@@ -55,8 +55,8 @@ describe('peer link', () => {
     open.push({ close: () => pub.close() });
     const got: PeerBeat[] = [];
     const l = await link(me!, fakePeer!, () => state(), got);
-    const good = JSON.stringify({ v: 1, instance: 'other', ...state({ rol: 'backup', estado: 'PASSIVE', activo: false }) });
-    const bad = ['', 'not json', '{"v":1}', JSON.stringify({ v: 1, instance: 'x', ...state(), estado: 'KING' }), '[1,2]', ['two', 'frames']];
+    const good = JSON.stringify({ v: 1, instancia: 'other', ...state({ rol: 'backup', estado: 'PASSIVE', activo: false }) });
+    const bad = ['', 'not json', '{"v":1}', JSON.stringify({ v: 1, instancia: 'x', ...state(), estado: 'KING' }), '[1,2]', ['two', 'frames']];
     // The SUB connects asynchronously (slow joiner): keep publishing until the bad frames land.
     const end = Date.now() + 3000;
     while (l.malformed === 0 && Date.now() < end) {

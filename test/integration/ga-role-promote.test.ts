@@ -165,7 +165,7 @@ beforeAll(async () => {
   ga1 = await startGa(cfg1, log, { healthProbeMs: 200 });
   ga2 = await startGa(cfg2, log, { healthProbeMs: 200 });
   await eventually('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE', 10_000);
-  await eventually('sync replication on pc1', async () => (await status(ga1!, PC1)).replicacion.mode === 'sync', 10_000);
+  await eventually('sync replication on pc1', async () => (await status(ga1!, PC1)).replicacion.modo === 'sync', 10_000);
   client = createStorageClient(clientConfig([ga1.endpoint, ga2.endpoint], { GA_TIMEOUT_MS: 500, GA_MAX_ATTEMPTS: 20 }), log);
 });
 
@@ -200,9 +200,9 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     expect(await pgRole(nodeConn(pc2))).toMatchObject({ inRecovery: false, timeline: 2 });
     await checkLedger(nodeConn(pc2), l.acked);
     const s = await status(ga2!, PC2);
-    expect(s.role).toMatchObject({ estado: 'ACTIVE', highestTimeline: 2 });
-    expect(s.role.reason).toMatch(/promoted local/);
-    expect(s.postgres).toMatchObject({ pgRole: 'primary', timeline: 2, host: PC2 });
+    expect(s.papel).toMatchObject({ estado: 'ACTIVE', timelineMaximo: 2 });
+    expect(s.papel.motivo).toMatch(/promoted local/);
+    expect(s.postgres).toMatchObject({ rolPg: 'primary', timeline: 2, host: PC2 });
     expect(timings.storageHostKillToFirstOkMs).toBeLessThan(PEER_TIMEOUT_MS + 2500);
   });
 
@@ -222,9 +222,9 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     expect(await ledgerCount(nodeConn(pc1))).toBe(before); // 0 writes on the old timeline
     await checkLedger(nodeConn(pc2), l.acked);
     const s = await status(ga1, PC1);
-    expect(s.role.estado).toBe('FENCED');
-    expect(s.role.fenced.reason).toMatch(/primary on timeline 1 but timeline 2 exists/);
-    expect(s.role.fenced.rejoin).toMatch(/npm run pg -- rejoin .*run --rm postgres-rejoin/);
+    expect(s.papel.estado).toBe('FENCED');
+    expect(s.papel.aislado.motivo).toMatch(/primary on timeline 1 but timeline 2 exists/);
+    expect(s.papel.aislado.reincorporar).toMatch(/npm run pg -- rejoin .*run --rm postgres-rejoin/);
 
     // Rejoin pc1 as pc2's standby (re-clone if it diverged, as it does after a plain restart).
     const t0 = Date.now();
@@ -234,7 +234,7 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     timings.rejoinDiverged = outcome === 'diverged' ? 1 : 0;
     await eventually('GA primary leaves FENCED', () => estado(ga1) === 'PASSIVE', 5000);
     // The active GA's watchdog turns sync replication on as soon as the rejoined standby streams.
-    await eventually('sync replication on pc2', async () => (await status(ga2!, PC2)).replicacion.mode === 'sync', 10_000);
+    await eventually('sync replication on pc2', async () => (await status(ga2!, PC2)).replicacion.modo === 'sync', 10_000);
   });
 
   it("pc2's PostgreSQL dies under its active GA: it steps down and pc1's GA promotes its standby onto timeline 3", async () => {

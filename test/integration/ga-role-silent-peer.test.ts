@@ -136,7 +136,7 @@ class Link {
 
 // ------------------------------------------------------------------ raw GA calls
 
-/** One DEALER to a GA; calls matched by rid; each answer or a timeout is recorded. */
+/** One DEALER to a GA; calls matched by ref; each answer or a timeout is recorded. */
 class Caller {
   private readonly d = new Dealer({ linger: 0 });
   private readonly waiting = new Map<string, (r: GaReply) => void>();
@@ -149,8 +149,8 @@ class Caller {
       try {
         for await (const [frame] of d) {
           const r = JSON.parse(frame!.toString()) as GaReply;
-          this.waiting.get(r.rid)?.(r);
-          this.waiting.delete(r.rid);
+          this.waiting.get(r.ref)?.(r);
+          this.waiting.delete(r.ref);
         }
       } catch {
         /* closed */
@@ -160,21 +160,21 @@ class Caller {
 
   /** A préstamo with a fresh op id; resolves with the reply code and the time it took. */
   async aplicar(prefix: string, timeoutMs = 3000): Promise<{ codigo: string; ms: number; at: number }> {
-    const rid = `${prefix}-${++this.n}`;
+    const ref = `${prefix}-${++this.n}`;
     const at = Date.now();
     const reply = new Promise<GaReply | undefined>((resolve) => {
       const timer = setTimeout(() => {
-        this.waiting.delete(rid);
+        this.waiting.delete(ref);
         resolve(undefined);
       }, timeoutMs);
-      this.waiting.set(rid, (r) => {
+      this.waiting.set(ref, (r) => {
         clearTimeout(timer);
         resolve(r);
       });
     });
-    await this.d.send(JSON.stringify({ rid, cmd: 'aplicar', op: { operacion: 'prestamo', isbn: ISBN, usuario: `u-${rid}`, id: rid } }));
+    await this.d.send(JSON.stringify({ ref, orden: 'aplicar', op: { operacion: 'prestamo', isbn: ISBN, usuario: `u-${ref}`, id: ref } }));
     const r = await reply;
-    const codigo = !r ? 'SIN_RESPUESTA' : r.ok ? (r as { resultado?: { codigo?: string } }).resultado?.codigo ?? 'OK' : (r as { codigo?: string }).codigo ?? '?';
+    const codigo = !r ? 'SIN_RESPUESTA' : r.exito ? (r as { resultado?: { codigo?: string } }).resultado?.codigo ?? 'OK' : (r as { codigo?: string }).codigo ?? '?';
     return { codigo, ms: Date.now() - at, at };
   }
 

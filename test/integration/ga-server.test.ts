@@ -20,7 +20,7 @@ let ga: GaHandle;
 let endpoint: string;
 let client: Client;
 
-/** A pipelining DEALER client: one receive loop, replies matched by rid. */
+/** A pipelining DEALER client: one receive loop, replies matched by ref. */
 class Client {
   readonly sock = new Dealer({ receiveTimeout: -1, linger: 0 });
   private pending = new Map<string, (r: GaReply) => void>();
@@ -30,20 +30,20 @@ class Client {
     void (async () => {
       for await (const [frame] of this.sock) {
         const reply = gaReplySchema.parse(JSON.parse(frame!.toString())) as GaReply;
-        this.pending.get(reply.rid)?.(reply);
-        this.pending.delete(reply.rid);
+        this.pending.get(reply.ref)?.(reply);
+        this.pending.delete(reply.ref);
       }
     })().catch(() => undefined);
   }
   call(req: GaCall, timeoutMs = 10_000): Promise<GaReply> {
-    const rid = randomUUID();
+    const ref = randomUUID();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no reply to ${req.cmd}`)), timeoutMs);
-      this.pending.set(rid, (r) => {
+      const t = setTimeout(() => reject(new Error(`no reply to ${req.orden}`)), timeoutMs);
+      this.pending.set(ref, (r) => {
         clearTimeout(t);
         resolve(r);
       });
-      this.sending = this.sending.then(() => this.sock.send(JSON.stringify({ rid, ...req })));
+      this.sending = this.sending.then(() => this.sock.send(JSON.stringify({ ref, ...req })));
     });
   }
   close(): void {
@@ -51,7 +51,7 @@ class Client {
   }
 }
 
-/** One raw message on a fresh DEALER, one reply back (for malformed requests that carry no rid). */
+/** One raw message on a fresh DEALER, one reply back (for malformed requests that carry no ref). */
 async function raw(frames: (Buffer | string)[]): Promise<GaReply> {
   const d = new Dealer({ receiveTimeout: 5000, linger: 0, maxMessageSize: -1 });
   d.connect(endpoint);
@@ -100,43 +100,43 @@ afterAll(async () => {
 
 describe('commands', () => {
   test('ping answers with the role', async () => {
-    expect(await client.call({ cmd: 'ping' })).toMatchObject({ ok: true, rol: 'primary' });
+    expect(await client.call({ orden: 'ping' })).toMatchObject({ exito: true, rol: 'primary' });
   });
   test('aplicar, consultar, estado', async () => {
     const op = { operacion: 'prestamo' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-1' };
-    const r = await client.call({ cmd: 'aplicar', op });
-    expect(r).toMatchObject({ ok: true, resultado: { id: 'srv-1', codigo: 'APROBADO', estado: 'COMPLETADA' } });
-    expect(await client.call({ cmd: 'aplicar', op })).toEqual({ ...r, rid: expect.any(String) });
-    expect(await client.call({ cmd: 'consultar', isbn: '978-84-376-0494-7' })).toMatchObject({ ok: true, resultado: { codigo: 'OK', datos: { total: 2, disponibles: 1, prestados: 1 } } });
-    expect(await client.call({ cmd: 'estado', id: 'srv-1' })).toMatchObject({ ok: true, resultado: { codigo: 'OK', datos: { estado: 'COMPLETADA' } } });
-    expect(await client.call({ cmd: 'estado', id: 'srv-nada' })).toMatchObject({ ok: true, resultado: { codigo: 'OPERACION_NO_ENCONTRADA' } });
+    const r = await client.call({ orden: 'aplicar', op });
+    expect(r).toMatchObject({ exito: true, resultado: { id: 'srv-1', codigo: 'APROBADO', estado: 'COMPLETADA' } });
+    expect(await client.call({ orden: 'aplicar', op })).toEqual({ ...r, ref: expect.any(String) });
+    expect(await client.call({ orden: 'consultar', isbn: '978-84-376-0494-7' })).toMatchObject({ exito: true, resultado: { codigo: 'OK', datos: { total: 2, disponibles: 1, prestados: 1 } } });
+    expect(await client.call({ orden: 'estado', id: 'srv-1' })).toMatchObject({ exito: true, resultado: { codigo: 'OK', datos: { estado: 'COMPLETADA' } } });
+    expect(await client.call({ orden: 'estado', id: 'srv-nada' })).toMatchObject({ exito: true, resultado: { codigo: 'OPERACION_NO_ENCONTRADA' } });
   });
   test('registrar and pendientes', async () => {
     const op = { operacion: 'devolucion' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-2', sede: 'Central' };
-    expect(await client.call({ cmd: 'registrar', op })).toMatchObject({ ok: true, resultado: { codigo: 'ACEPTADO', estado: 'PENDIENTE' } });
-    const p = await client.call({ cmd: 'pendientes', limite: 10 });
-    expect(p.ok && p.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0 }]);
-    expect(await client.call({ cmd: 'aplicar', op })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO', estado: 'COMPLETADA' } });
-    const p2 = await client.call({ cmd: 'pendientes', limite: 10 });
-    expect(p2.ok && p2.pendientes).toEqual([]);
+    expect(await client.call({ orden: 'registrar', op })).toMatchObject({ exito: true, resultado: { codigo: 'ACEPTADO', estado: 'PENDIENTE' } });
+    const p = await client.call({ orden: 'pendientes', limite: 10 });
+    expect(p.exito && p.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0 }]);
+    expect(await client.call({ orden: 'aplicar', op })).toMatchObject({ exito: true, resultado: { codigo: 'APROBADO', estado: 'COMPLETADA' } });
+    const p2 = await client.call({ orden: 'pendientes', limite: 10 });
+    expect(p2.exito && p2.pendientes).toEqual([]);
   });
   test('registrar with a lease, and reclamar: the GC heartbeat that renews, claims and lists', async () => {
     const op = { operacion: 'devolucion' as const, isbn: '978-84-376-0494-7', usuario: 'ana', id: 'srv-3' };
-    expect(await client.call({ cmd: 'aplicar', op: { ...op, operacion: 'prestamo', id: 'srv-3p' } })).toMatchObject({ ok: true, resultado: { codigo: 'APROBADO' } });
-    expect(await client.call({ cmd: 'registrar', op, arriendo: { gestor: 'gc-srv', ms: 60_000 } })).toMatchObject({ ok: true, resultado: { codigo: 'ACEPTADO', datos: { gestor: 'gc-srv' } } });
+    expect(await client.call({ orden: 'aplicar', op: { ...op, operacion: 'prestamo', id: 'srv-3p' } })).toMatchObject({ exito: true, resultado: { codigo: 'APROBADO' } });
+    expect(await client.call({ orden: 'registrar', op, arriendo: { gestor: 'gc-srv', ms: 60_000 } })).toMatchObject({ exito: true, resultado: { codigo: 'ACEPTADO', datos: { gestor: 'gc-srv' } } });
     const gestor = { id: 'gc-srv', sede: 'Central', atendidas: 3, porSegundo: 1.5, tareas: 1, iniciado: new Date().toISOString() };
-    const r = await client.call({ cmd: 'reclamar', gestor, arriendoMs: 60_000, limite: 10 });
-    expect(r.ok && r.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0, reclamada: false }]);
-    expect(r.ok && r.gestores).toEqual([{ id: 'gc-srv', informe: gestor, vistoHaceMs: 0 }]);
-    expect(await client.call({ cmd: 'aplicar', op })).toMatchObject({ ok: true, resultado: { estado: 'COMPLETADA' } });
+    const r = await client.call({ orden: 'reclamar', gestor, arriendoMs: 60_000, limite: 10 });
+    expect(r.exito && r.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0, reclamada: false }]);
+    expect(r.exito && r.gestores).toEqual([{ id: 'gc-srv', informe: gestor, vistoHaceMs: 0 }]);
+    expect(await client.call({ orden: 'aplicar', op })).toMatchObject({ exito: true, resultado: { estado: 'COMPLETADA' } });
   });
   test('a REQ client works too (empty delimiter frame is echoed)', async () => {
     const req = new Request({ receiveTimeout: 5000, linger: 0 });
     req.connect(endpoint);
     try {
-      await req.send(JSON.stringify({ rid: 'req-1', cmd: 'ping' }));
+      await req.send(JSON.stringify({ ref: 'req-1', orden: 'ping' }));
       const [reply] = await req.receive();
-      expect(JSON.parse(reply!.toString())).toEqual({ rid: 'req-1', ok: true, rol: 'primary' });
+      expect(JSON.parse(reply!.toString())).toEqual({ ref: 'req-1', exito: true, rol: 'primary' });
     } finally {
       req.close();
     }
@@ -145,33 +145,33 @@ describe('commands', () => {
 
 describe('bad requests', () => {
   test('are answered SOLICITUD_INVALIDA and the GA keeps serving', async () => {
-    const invalid = { ok: false, codigo: 'SOLICITUD_INVALIDA' };
-    expect(await raw(['esto no es JSON'])).toMatchObject({ ...invalid, rid: '' });
-    expect(await raw([Buffer.alloc(0)])).toMatchObject({ ...invalid, rid: '' });
-    expect(await raw([Buffer.alloc(1024 * 1024, 0x7b)])).toMatchObject({ ...invalid, rid: '' });
+    const invalid = { exito: false, codigo: 'SOLICITUD_INVALIDA' };
+    expect(await raw(['esto no es JSON'])).toMatchObject({ ...invalid, ref: '' });
+    expect(await raw([Buffer.alloc(0)])).toMatchObject({ ...invalid, ref: '' });
+    expect(await raw([Buffer.alloc(1024 * 1024, 0x7b)])).toMatchObject({ ...invalid, ref: '' });
     // A batch of three things that are not requests: three invalid replies, in one batch.
     expect(await raw(['[1,2,3]'])).toMatchObject([invalid, invalid, invalid]);
-    expect(await raw(['[]'])).toMatchObject({ ...invalid, rid: '' });
-    expect(await raw([JSON.stringify(Array.from({ length: 65 }, (_, i) => ({ rid: `b${i}`, cmd: 'ping' })))])).toMatchObject({ ...invalid, rid: '' });
-    expect(await raw([JSON.stringify({ rid: 'x1', cmd: 'borrar' })])).toMatchObject({ ...invalid, rid: 'x1' });
-    expect(await raw([JSON.stringify({ rid: 'x2', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: 42, usuario: 'ana', id: 'a' } })])).toMatchObject({ ...invalid, rid: 'x2' });
-    expect(await raw([JSON.stringify({ rid: 'x3', cmd: 'pendientes', limite: -1 })])).toMatchObject({ ...invalid, rid: 'x3' });
-    expect(await raw([JSON.stringify({ rid: 7, cmd: 'ping' })])).toMatchObject({ ...invalid, rid: '' });
+    expect(await raw(['[]'])).toMatchObject({ ...invalid, ref: '' });
+    expect(await raw([JSON.stringify(Array.from({ length: 65 }, (_, i) => ({ ref: `b${i}`, orden: 'ping' })))])).toMatchObject({ ...invalid, ref: '' });
+    expect(await raw([JSON.stringify({ ref: 'x1', orden: 'borrar' })])).toMatchObject({ ...invalid, ref: 'x1' });
+    expect(await raw([JSON.stringify({ ref: 'x2', orden: 'aplicar', op: { operacion: 'prestamo', isbn: 42, usuario: 'ana', id: 'a' } })])).toMatchObject({ ...invalid, ref: 'x2' });
+    expect(await raw([JSON.stringify({ ref: 'x3', orden: 'pendientes', limite: -1 })])).toMatchObject({ ...invalid, ref: 'x3' });
+    expect(await raw([JSON.stringify({ ref: 7, orden: 'ping' })])).toMatchObject({ ...invalid, ref: '' });
     const gestor = { id: 'gc-x', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: 'x' };
-    expect(await raw([JSON.stringify({ rid: 'x4', cmd: 'reclamar', gestor, arriendoMs: 0, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x4' });
-    expect(await raw([JSON.stringify({ rid: 'x5', cmd: 'reclamar', gestor: { ...gestor, id: '../x' }, arriendoMs: 5000, limite: 5 })])).toMatchObject({ ...invalid, rid: 'x5' });
-    expect(await raw([JSON.stringify({ rid: 'x6', cmd: 'registrar', op: { operacion: 'devolucion', isbn: '978-1', usuario: 'a', id: 'x6' }, arriendo: { gestor: 'gc-x', ms: 'pronto' } })])).toMatchObject({ ...invalid, rid: 'x6' });
-    const r = await client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' });
-    expect(r).toMatchObject({ ok: true, resultado: { datos: { disponibles: 50 } } });
+    expect(await raw([JSON.stringify({ ref: 'x4', orden: 'reclamar', gestor, arriendoMs: 0, limite: 5 })])).toMatchObject({ ...invalid, ref: 'x4' });
+    expect(await raw([JSON.stringify({ ref: 'x5', orden: 'reclamar', gestor: { ...gestor, id: '../x' }, arriendoMs: 5000, limite: 5 })])).toMatchObject({ ...invalid, ref: 'x5' });
+    expect(await raw([JSON.stringify({ ref: 'x6', orden: 'registrar', op: { operacion: 'devolucion', isbn: '978-1', usuario: 'a', id: 'x6' }, arriendo: { gestor: 'gc-x', ms: 'pronto' } })])).toMatchObject({ ...invalid, ref: 'x6' });
+    const r = await client.call({ orden: 'consultar', isbn: '978-84-206-7412-4' });
+    expect(r).toMatchObject({ exito: true, resultado: { datos: { disponibles: 50 } } });
   });
 });
 
-test('a batch frame is answered with one batch of replies, each by its rid, in order; its writes share one transaction', async () => {
+test('a batch frame is answered with one batch of replies, each by its ref, in order; its writes share one transaction', async () => {
   const batch = [
-    { rid: 'lote-1', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-a', id: 'lote-op-1' } },
-    { rid: 'lote-2', cmd: 'consultar', isbn: '978-84-206-7412-4' },
-    { rid: 'lote-3', cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-b', id: 'lote-op-2' } },
-    { rid: 'lote-4', cmd: 'borrar' },
+    { ref: 'lote-1', orden: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-a', id: 'lote-op-1' } },
+    { ref: 'lote-2', orden: 'consultar', isbn: '978-84-206-7412-4' },
+    { ref: 'lote-3', orden: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: 'lote-b', id: 'lote-op-2' } },
+    { ref: 'lote-4', orden: 'borrar' },
   ];
   const bucket = (body: string, le: string) => Number(new RegExp(`^ga_write_batch_size_bucket\\{le="${le}"[^}]*\\} (\\d+)`, 'm').exec(body)?.[1] ?? NaN);
   const batchesOf2 = async () => {
@@ -181,12 +181,12 @@ test('a batch frame is answered with one batch of replies, each by its rid, in o
   const before = await batchesOf2();
   const replies = (await raw([JSON.stringify(batch)])) as unknown as GaReply[];
   expect(await batchesOf2()).toBe(before + 1);
-  expect(replies.map((r) => r.rid)).toEqual(['lote-1', 'lote-2', 'lote-3', 'lote-4']);
+  expect(replies.map((r) => r.ref)).toEqual(['lote-1', 'lote-2', 'lote-3', 'lote-4']);
   expect(replies).toMatchObject([
-    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-1' } },
-    { ok: true, resultado: { codigo: 'OK' } },
-    { ok: true, resultado: { codigo: 'APROBADO', id: 'lote-op-2' } },
-    { ok: false, codigo: 'SOLICITUD_INVALIDA' },
+    { exito: true, resultado: { codigo: 'APROBADO', id: 'lote-op-1' } },
+    { exito: true, resultado: { codigo: 'OK' } },
+    { exito: true, resultado: { codigo: 'APROBADO', id: 'lote-op-2' } },
+    { exito: false, codigo: 'SOLICITUD_INVALIDA' },
   ]);
 });
 
@@ -196,28 +196,28 @@ test('200 requests in flight all complete', async () => {
     const usuario = `carga${i % 40}`;
     calls.push(
       i % 4 === 3
-        ? client.call({ cmd: 'consultar', isbn: '978-84-206-7412-4' })
-        : client.call({ cmd: 'aplicar', op: { operacion: i % 4 === 2 ? 'devolucion' : 'prestamo', isbn: '978-84-206-7412-4', usuario, id: `burst-${i}` } }),
+        ? client.call({ orden: 'consultar', isbn: '978-84-206-7412-4' })
+        : client.call({ orden: 'aplicar', op: { operacion: i % 4 === 2 ? 'devolucion' : 'prestamo', isbn: '978-84-206-7412-4', usuario, id: `burst-${i}` } }),
     );
   }
   const replies = await Promise.all(calls);
-  expect(replies.every((r) => r.ok)).toBe(true);
+  expect(replies.every((r) => r.exito)).toBe(true);
   const q = await ga.pool.query(`SELECT l.disponibles, (SELECT count(*)::int FROM prestamos p WHERE p.isbn = l.isbn AND p.estado = 'ACTIVO') AS activos FROM libros l WHERE isbn = '978-84-206-7412-4'`);
   expect(q.rows[0].disponibles + q.rows[0].activos).toBe(50);
 });
 
 test('observability: /health, /status, /metrics', async () => {
-  expect(await http('/health')).toEqual({ status: 200, body: '{"ok":true}' });
+  expect(await http('/health')).toEqual({ status: 200, body: '{"sano":true}' });
   const status = JSON.parse((await http('/status')).body);
-  expect(status).toMatchObject({ rol: 'primary', postgres: { host: pgs.host, port: pgs.port, ok: true }, pool: { max: 20 } });
-  expect(status.ops.byCmd.aplicar).toBeGreaterThan(0);
+  expect(status).toMatchObject({ proceso: 'ga', rol: 'primary', postgres: { host: pgs.host, puerto: pgs.port, disponible: true }, conexiones: { maximo: 20 } });
+  expect(status.solicitudes.porOrden.aplicar).toBeGreaterThan(0);
   const metrics = (await http('/metrics')).body;
   expect(metrics).toMatch(/ga_requests_total\{cmd="aplicar",codigo="APROBADO"/);
   expect(metrics).toMatch(/ga_request_duration_seconds_bucket/);
   expect(metrics).toMatch(/ga_pool_connections\{state="total"/);
   // No role gate here: every aplicar that completed was admitted, and only those.
   const admitted = Number(/^ga_writes_admitted_total\{cmd="aplicar"[^}]*\} (\d+)/m.exec(metrics)?.[1]);
-  expect(admitted).toBe(status.ops.byCmd.aplicar);
+  expect(admitted).toBe(status.solicitudes.porOrden.aplicar);
 });
 
 test('close() under load: every applied op is answered, later ones get GA_NO_ACTIVO', async () => {
@@ -229,10 +229,10 @@ test('close() under load: every applied op is answered, later ones get GA_NO_ACT
   const ga2 = await startGa(cfg, log, { healthProbeMs: 0 });
   const c2 = new Client(`tcp://127.0.0.1:${zmqPort}`);
   try {
-    expect(await c2.call({ cmd: 'ping' })).toMatchObject({ ok: true });
+    expect(await c2.call({ orden: 'ping' })).toMatchObject({ exito: true });
     const ids = Array.from({ length: 150 }, (_, i) => `cierre-${i}`);
     const calls = ids.map((id, i) =>
-      c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `cierre${i}`, id } }, 3000).catch(() => undefined),
+      c2.call({ orden: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `cierre${i}`, id } }, 3000).catch(() => undefined),
     );
     // close as soon as the first reply is back: the rest are in flight, queued, or not yet sent
     await calls[0];
@@ -241,12 +241,12 @@ test('close() under load: every applied op is answered, later ones get GA_NO_ACT
     // sent after close() began: answered GA_NO_ACTIVO while the GA finishes its work, or dropped
     const late = Array.from({ length: 20 }, (_, i) => `cierre-tarde-${i}`);
     ids.push(...late);
-    calls.push(...late.map((id, i) => c2.call({ cmd: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `tarde${i}`, id } }, 3000).catch(() => undefined)));
+    calls.push(...late.map((id, i) => c2.call({ orden: 'aplicar', op: { operacion: 'prestamo', isbn: '978-84-206-7412-4', usuario: `tarde${i}`, id } }, 3000).catch(() => undefined)));
     await closing;
     expect(Date.now() - t0).toBeLessThan(6000);
     const replies = await Promise.all(calls);
-    for (const r of replies) if (r) expect(r.ok || r.codigo === 'GA_NO_ACTIVO').toBe(true);
-    const okIds = replies.flatMap((r, i) => (r?.ok ? [ids[i]] : []));
+    for (const r of replies) if (r) expect(r.exito || r.codigo === 'GA_NO_ACTIVO').toBe(true);
+    const okIds = replies.flatMap((r, i) => (r?.exito ? [ids[i]] : []));
     const applied = await ga.pool.query('SELECT id FROM operaciones WHERE id = ANY($1)', [ids]);
     expect(applied.rows.map((r) => r.id).sort()).toEqual(okIds.sort());
   } finally {
@@ -259,12 +259,12 @@ test('close() under load: every applied op is answered, later ones get GA_NO_ACT
 test('PostgreSQL stopped: ALMACENAMIENTO_NO_DISPONIBLE, and the GA stays up', async () => {
   await pgs.stop();
   const op = { operacion: 'prestamo' as const, isbn: '978-84-206-7412-4', usuario: 'tarde', id: 'sin-pg-1' };
-  for (const req of [{ cmd: 'aplicar' as const, op }, { cmd: 'consultar' as const, isbn: '978-84-206-7412-4' }, { cmd: 'pendientes' as const, limite: 5 }]) {
-    expect(await client.call(req)).toMatchObject({ ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+  for (const req of [{ orden: 'aplicar' as const, op }, { orden: 'consultar' as const, isbn: '978-84-206-7412-4' }, { orden: 'pendientes' as const, limite: 5 }]) {
+    expect(await client.call(req)).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
   }
-  const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.call({ cmd: 'aplicar', op: { ...op, id: `sin-pg-${i + 2}` } })));
-  expect(many.every((r) => !r.ok && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE')).toBe(true);
-  expect(await client.call({ cmd: 'ping' })).toMatchObject({ ok: true });
+  const many = await Promise.all(Array.from({ length: 50 }, (_, i) => client.call({ orden: 'aplicar', op: { ...op, id: `sin-pg-${i + 2}` } })));
+  expect(many.every((r) => !r.exito && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE')).toBe(true);
+  expect(await client.call({ orden: 'ping' })).toMatchObject({ exito: true });
   expect((await http('/health')).status).toBe(503);
-  expect(JSON.parse((await http('/status')).body).postgres.ok).toBe(false);
+  expect(JSON.parse((await http('/status')).body).postgres.disponible).toBe(false);
 });

@@ -113,11 +113,11 @@ test('the GA answers a write on a locked book ALMACENAMIENTO_NO_DISPONIBLE witho
     const health: boolean[] = [];
     const deps = { store: () => store, rol: () => 'primary', onStorage: (ok: boolean) => health.push(ok), log };
     const [hot, other] = await Promise.all([
-      dispatch({ cmd: 'aplicar', rid: 'r1', op: op('LK-HOT-3') }, deps),
-      dispatch({ cmd: 'aplicar', rid: 'r2', op: op('LK-B1-3') }, deps),
+      dispatch({ orden: 'aplicar', ref: 'r1', op: op('LK-HOT-3') }, deps),
+      dispatch({ orden: 'aplicar', ref: 'r2', op: op('LK-B1-3') }, deps),
     ]);
-    expect(hot).toMatchObject({ rid: 'r1', ok: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
-    expect(other).toMatchObject({ rid: 'r2', ok: true, resultado: { codigo: 'APROBADO' } });
+    expect(hot).toMatchObject({ ref: 'r1', exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+    expect(other).toMatchObject({ ref: 'r2', exito: true, resultado: { codigo: 'APROBADO' } });
     expect(health).toEqual([true, true]);
   } finally {
     await lock.release();

@@ -30,32 +30,32 @@ test('a request released by the gate after a pool switch is served by the new po
   let open!: () => void;
   const gateOpen = new Promise<void>((r) => (open = r));
   const pending = dispatch(
-    { rid: 'r1', cmd: 'consultar', isbn: '978-0-00-000000-0' },
+    { ref: 'r1', orden: 'consultar', isbn: '978-0-00-000000-0' },
     { store: () => target.store, rol: () => 'primary', gate: async () => (await gateOpen, undefined), log },
   );
   // The same server under another name: a different node for the target, so the old pool is ended.
   target.switchTo({ host: 'localhost', port: pgs.port, user: pgs.user, password: pgs.password, database: pgs.database });
   open();
   const reply = await pending;
-  expect(reply).toMatchObject({ ok: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
+  expect(reply).toMatchObject({ exito: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
 });
 
 test('only writes the gate lets through are counted as admitted, before they run', async () => {
   const admitted: string[] = [];
-  const deps = (gate: () => undefined | { rid: string; ok: false; codigo: 'GA_NO_ACTIVO'; mensaje: string }) => ({
+  const deps = (gate: () => undefined | { ref: string; exito: false; codigo: 'GA_NO_ACTIVO'; mensaje: string }) => ({
     store: () => target.store,
     rol: () => 'primary',
     gate,
-    onAdmitted: (cmd: string) => admitted.push(cmd),
+    onAdmitted: (orden: string) => admitted.push(orden),
     log,
   });
   const op = { operacion: 'prestamo' as const, isbn: '978-0-00-000000-9', usuario: 'u-gate', id: 'gate-1' };
-  const refused = await dispatch({ rid: 'r2', cmd: 'aplicar', op }, deps(() => ({ rid: 'r2', ok: false, codigo: 'GA_NO_ACTIVO', mensaje: 'fenced' })));
-  expect(refused).toMatchObject({ ok: false, codigo: 'GA_NO_ACTIVO' });
+  const refused = await dispatch({ ref: 'r2', orden: 'aplicar', op }, deps(() => ({ ref: 'r2', exito: false, codigo: 'GA_NO_ACTIVO', mensaje: 'fenced' })));
+  expect(refused).toMatchObject({ exito: false, codigo: 'GA_NO_ACTIVO' });
   expect(admitted).toEqual([]);
-  await dispatch({ rid: 'r3', cmd: 'consultar', isbn: op.isbn }, deps(() => undefined));
+  await dispatch({ ref: 'r3', orden: 'consultar', isbn: op.isbn }, deps(() => undefined));
   expect(admitted).toEqual([]); // reads are not writes
-  const served = await dispatch({ rid: 'r4', cmd: 'aplicar', op }, deps(() => undefined));
-  expect(served).toMatchObject({ ok: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
+  const served = await dispatch({ ref: 'r4', orden: 'aplicar', op }, deps(() => undefined));
+  expect(served).toMatchObject({ exito: true, resultado: { codigo: 'LIBRO_NO_EXISTE' } });
   expect(admitted).toEqual(['aplicar']);
 });

@@ -52,27 +52,27 @@ describe('histogram quantiles (as Prometheus computes them)', () => {
 
 describe('panel targets', () => {
   it('host=url or a bare url; clear errors for anything else', () => {
-    expect(parseTarget('ga', 'pc1=http://127.0.1.1:9570/')).toEqual({ kind: 'ga', host: 'pc1', url: 'http://127.0.1.1:9570' });
-    expect(parseTarget('gc', 'http://127.0.0.1:9555')).toEqual({ kind: 'gc', host: '127.0.0.1', url: 'http://127.0.0.1:9555' });
+    expect(parseTarget('ga', 'pc1=http://127.0.1.1:9570/')).toEqual({ tipo: 'ga', host: 'pc1', url: 'http://127.0.1.1:9570' });
+    expect(parseTarget('gc', 'http://127.0.0.1:9555')).toEqual({ tipo: 'gc', host: '127.0.0.1', url: 'http://127.0.0.1:9555' });
     expect(() => parseTarget('ga', 'pc1=127.0.1.1:9570')).toThrow(TargetError);
     expect(() => parseTarget('ga', 'tcp://127.0.0.1:5570')).toThrow(/solo http/);
     expect(() => parseTarget('ga', 'http://127.0.0.1:9570/status')).toThrow(/sin ruta/);
     expect(() => parseTarget('ga', 'p c=http://127.0.0.1:1')).toThrow(/nombre de host no válido/);
     const named = nameTargets([parseTarget('actor', 'pc1=http://a:1'), parseTarget('actor', 'pc1=http://a:2'), parseTarget('gc', 'pc1=http://a:3')]);
-    expect(named.map((t) => t.name)).toEqual(['actor pc1 #1', 'actor pc1 #2', 'gc pc1']);
+    expect(named.map((t) => t.nombre)).toEqual(['actor pc1 #1', 'actor pc1 #2', 'gc pc1']);
     expect(() => nameTargets([parseTarget('gc', 'http://a:1'), parseTarget('ga', 'http://a:1')])).toThrow(/aparece dos veces/);
   });
 });
 
 describe('timeline events', () => {
-  const target = (kind: Target['kind'], host: string, url: string): Target => ({ kind, host, url, name: `${kind} ${host}` });
-  const snap = (t: number, estado: string, pgRole: string, timeline: number, breaker: 'closed' | 'open', gaOk = true): PanelSnapshot => ({
+  const target = (tipo: Target['tipo'], host: string, url: string): Target => ({ tipo, host, url, nombre: `${tipo} ${host}` });
+  const snap = (t: number, estado: string, rolPg: string, timeline: number, disyuntor: 'closed' | 'open', gaOk = true): PanelSnapshot => ({
     t,
     gcs: [],
-    gas: [{ target: target('ga', 'pc2', 'http://b'), ok: gaOk, ...(gaOk ? { status: { role: { estado }, postgres: { pgRole, timeline } } as never } : {}) }],
+    gas: [{ objetivo: target('ga', 'pc2', 'http://b'), responde: gaOk, ...(gaOk ? { estado: { papel: { estado }, postgres: { rolPg, timeline } } as never } : {}) }],
     actores: [],
     actoresVivos: {},
-    breakers: [{ cliente: 'gc pc1', host: 'pc1', endpoint: 'tcp://127.0.1.1:5570', breaker, preferred: false, consecutiveFailures: 0 }],
+    disyuntores: [{ cliente: 'gc pc1', host: 'pc1', endpoint: 'tcp://127.0.1.1:5570', disyuntor, preferido: false, fallosSeguidos: 0 }],
   });
 
   it('role, PostgreSQL role and timeline changes, breaker openings and closings, processes that stop answering', () => {
@@ -111,12 +111,12 @@ describe('panel process parts over HTTP', () => {
     cleanup.push(async () => collector.stop());
     const first = await collector.poll();
     expect(first.punto).toBeUndefined(); // the first poll is the baseline
-    expect(first.snapshot.gas[0]).toMatchObject({ ok: false, error: 'ECONNREFUSED' });
+    expect(first.instantanea.gas[0]).toMatchObject({ responde: false, error: 'ECONNREFUSED' });
     for (let i = 0; i < 40; i++) h.observe({ operacion: 'prestamo' }, 0.005);
     await new Promise((r) => setTimeout(r, 200));
     const second = await collector.poll();
-    expect(second.snapshot.gas[1]).toMatchObject({ ok: true, status: {} });
-    expect(second.snapshot.actores[0]).toMatchObject({ ok: true, vivo: false });
+    expect(second.instantanea.gas[1]).toMatchObject({ responde: true, estado: {} });
+    expect(second.instantanea.actores[0]).toMatchObject({ responde: true, vivo: false });
     const p = second.punto!.porOperacion.prestamo!;
     expect(p.rps).toBeGreaterThan(40); // 40 in ~0.2 s
     expect(p.p50).toBeCloseTo(5.5, 1); // ms, interpolated in (1, 10]
@@ -131,9 +131,9 @@ describe('panel process parts over HTTP', () => {
     expect((await get('/static/main.ts')).status).toBe(404);
     expect((await get('/nada')).status).toBe(404);
     expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(405);
-    const estado = (await (await get('/api/estado')).json()) as { puntos: unknown[]; snapshot: PanelSnapshot };
+    const estado = (await (await get('/api/estado')).json()) as { puntos: unknown[]; instantanea: PanelSnapshot };
     expect(estado.puntos).toHaveLength(1);
-    expect(estado.snapshot.gcs[0]!.ok).toBe(true);
+    expect(estado.instantanea.gcs[0]!.responde).toBe(true);
     // Garbage on the socket: a 400, and the port keeps serving.
     const raw = await new Promise<string>((resolve) => {
       const s = net.connect(server.port, '127.0.0.1', () => s.write('NOT HTTP AT ALL\r\n\r\n'));

@@ -40,10 +40,10 @@ describe('breaker lifecycle', () => {
 
     for (let i = 1; i <= 2; i++) {
       await expect(c.aplicar(op(`bk-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
-      expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: i });
+      expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: i });
     }
     await expect(c.aplicar(op('bk-3'))).rejects.toBeInstanceOf(StorageUnavailableError);
-    expect(c.status()[0]).toMatchObject({ breaker: 'open', consecutiveFailures: 3, lastError: expect.stringContaining('pg caído') });
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'open', fallosSeguidos: 3, ultimoError: expect.stringContaining('pg caído') });
     expect(cap.lines.some((l) => l.msg === 'GA breaker open' && l.endpoint === a.endpoint && l.level === 40)).toBe(true);
     // Lazy Pirate: the open breaker discarded the endpoint's socket.
     expect(cap.lines.some((l) => l.msg === 'GA socket recycled' && l.endpoint === a.endpoint)).toBe(true);
@@ -54,11 +54,11 @@ describe('breaker lifecycle', () => {
 
     // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
     aBehaviour = { kind: 'ok' };
-    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    await eventually('condition', () => c.status()[0]!.disyuntor === 'closed', 5000);
     expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
     expect(cap.messages()).toContain('GA breaker closed');
-    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
-    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
+    expect(a.received.map((r) => r.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
     expect((await c.aplicar(op('bk-5'))).id).toBe('bk-5');
   });
 
@@ -68,13 +68,13 @@ describe('breaker lifecycle', () => {
     const b = await ga();
     const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 200 }));
     await c.aplicar(op('sd-0'));
-    expect(c.status()).toMatchObject([{ breaker: 'open', preferred: false }, { preferred: true }]);
+    expect(c.status()).toMatchObject([{ disyuntor: 'open', preferido: false }, { preferido: true }]);
     for (let i = 1; i <= 5; i++) await c.aplicar(op(`sd-${i}`));
     aBehaviour = { kind: 'ok' };
-    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    await eventually('condition', () => c.status()[0]!.disyuntor === 'closed', 5000);
     for (let i = 6; i <= 8; i++) await c.aplicar(op(`sd-${i}`));
     // A saw sd-0 and pings only; B served every call.
-    expect(a.received.filter((r) => r.cmd !== 'ping').map((r) => ('op' in r ? r.op.id : r.cmd))).toEqual(['sd-0']);
+    expect(a.received.filter((r) => r.orden !== 'ping').map((r) => ('op' in r ? r.op.id : r.orden))).toEqual(['sd-0']);
     expect(b.count()).toBe(9);
   });
 
@@ -83,13 +83,13 @@ describe('breaker lifecycle', () => {
     const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 200 }));
     await expect(c.aplicar(op('ho-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
     await expect(c.aplicar(op('ho-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
-    expect(c.status()[0]!.breaker).toBe('open');
+    expect(c.status()[0]!.disyuntor).toBe('open');
     // Two probes (each failure re-opens the breaker for another reset period).
     await eventually('condition', () => a.count() >= 4, 3000);
-    expect(a.received.slice(2).every((r) => r.cmd === 'ping')).toBe(true);
-    expect(c.status()[0]!.breaker).not.toBe('closed');
+    expect(a.received.slice(2).every((r) => r.orden === 'ping')).toBe(true);
+    expect(c.status()[0]!.disyuntor).not.toBe('closed');
     await expect(c.aplicar(op('ho-3'))).rejects.toThrow(/breaker open/);
-    expect(a.received.filter((r) => r.cmd !== 'ping')).toHaveLength(2);
+    expect(a.received.filter((r) => r.orden !== 'ping')).toHaveLength(2);
   });
 
   it('the probe holds the half-open trial: concurrent user calls never wait on the recovering endpoint', async () => {
@@ -98,14 +98,14 @@ describe('breaker lifecycle', () => {
     const b = await ga();
     const c = client(clientConfig([a.endpoint, b.endpoint], { GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 300 }));
     await c.aplicar(op('hc-0'));
-    expect(c.status()[0]!.breaker).toBe('open');
+    expect(c.status()[0]!.disyuntor).toBe('open');
     aOk = true;
-    await eventually('condition', () => c.status()[0]!.breaker === 'half-open', 5000);
+    await eventually('condition', () => c.status()[0]!.disyuntor === 'half-open', 5000);
     const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.aplicar(op(`hc-${i + 1}`))));
     expect(rs).toHaveLength(20);
-    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
+    await eventually('condition', () => c.status()[0]!.disyuntor === 'closed', 5000);
     // Only hc-0 and the ping ever reached A.
-    expect(a.received.map((r) => r.cmd)).toEqual(['aplicar', 'ping']);
+    expect(a.received.map((r) => r.orden)).toEqual(['aplicar', 'ping']);
     expect(b.count()).toBe(21);
   });
 });
@@ -119,7 +119,7 @@ describe('GA restart on the same port', () => {
 
     await a.stop();
     for (let i = 0; i < 2; i++) await expect(c.aplicar(op(`rs-down-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
-    expect(c.status()[0]!.breaker).toBe('open');
+    expect(c.status()[0]!.disyuntor).toBe('open');
     expect(cap.lines.some((l) => l.msg === 'GA socket recycled')).toBe(true);
     // Fails fast while open, without touching the network.
     const err = await c.aplicar(op('rs-open')).catch((e: unknown) => e);
@@ -127,8 +127,8 @@ describe('GA restart on the same port', () => {
 
     await a.start();
     // The background probe finds it back: no user request pays for the trial.
-    await eventually('condition', () => c.status()[0]!.breaker === 'closed', 5000);
-    expect(a.received.at(-1)).toMatchObject({ cmd: 'ping' });
+    await eventually('condition', () => c.status()[0]!.disyuntor === 'closed', 5000);
+    expect(a.received.at(-1)).toMatchObject({ orden: 'ping' });
     expect((await c.aplicar(op('rs-2'))).id).toBe('rs-2');
     expect(a.received.at(-1)).toMatchObject({ op: { id: 'rs-2' } });
   });
@@ -141,6 +141,6 @@ describe('GA restart on the same port', () => {
     await a.start();
     // The DEALER reconnects on its own (reconnectInterval ~100 ms); retries cover the gap.
     expect((await c.aplicar(op('qr-2'))).id).toBe('qr-2');
-    expect(c.status()[0]!.breaker).toBe('closed');
+    expect(c.status()[0]!.disyuntor).toBe('closed');
   });
 });

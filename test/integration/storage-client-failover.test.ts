@@ -43,8 +43,8 @@ describe('rotation on timeout', () => {
     expect(r.id).toBe('rot-1');
     expect(opIdOf(a.received[0])).toBe('rot-1');
     expect(opIdOf(b.received[0])).toBe('rot-1');
-    expect(a.received[0]!.rid).not.toBe(b.received[0]!.rid);
-    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 1, lastError: expect.stringContaining('no reply within 200 ms') });
+    expect(a.received[0]!.ref).not.toBe(b.received[0]!.ref);
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 1, ultimoError: expect.stringContaining('no reply within 200 ms') });
     expect(cap.lines.some((l) => l.msg === 'GA attempt failed; rotating to next endpoint' && l.reason === 'timeout' && l.opId === 'rot-1')).toBe(true);
   });
 });
@@ -59,8 +59,8 @@ describe('passive backup (GA_NO_ACTIVO)', () => {
     expect(passive.count()).toBe(1);
     expect(active.count()).toBe(10);
     expect(c.status()).toMatchObject([
-      { breaker: 'closed', consecutiveFailures: 0, preferred: false },
-      { breaker: 'closed', preferred: true },
+      { disyuntor: 'closed', fallosSeguidos: 0, preferido: false },
+      { disyuntor: 'closed', preferido: true },
     ]);
   });
 
@@ -99,7 +99,7 @@ describe('ALMACENAMIENTO_NO_DISPONIBLE', () => {
     const b = await ga();
     const c = client(clientConfig([a.endpoint, b.endpoint]));
     expect((await c.aplicar(op('an-1'))).id).toBe('an-1');
-    expect(c.status()[0]).toMatchObject({ breaker: 'closed', consecutiveFailures: 1, lastError: expect.stringContaining('sin PostgreSQL') });
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 1, ultimoError: expect.stringContaining('sin PostgreSQL') });
   });
 });
 
@@ -111,7 +111,7 @@ describe('dead endpoint', () => {
     const t0 = Date.now();
     expect((await c.aplicar(op('dead-1'))).id).toBe('dead-1');
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(c.status()[0]).toMatchObject({ consecutiveFailures: 1, lastError: expect.stringContaining('not connected') });
+    expect(c.status()[0]).toMatchObject({ fallosSeguidos: 1, ultimoError: expect.stringContaining('not connected') });
   });
 
   it('many concurrent calls to a dead endpoint all fail fast together, not one send timeout each', async () => {
@@ -168,7 +168,7 @@ describe('everything down', () => {
     const b = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
     const c = client(clientConfig([a.endpoint, b.endpoint], { GA_MAX_ATTEMPTS: 4, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 60_000 }));
     await expect(c.aplicar(op('o-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
-    expect(c.status().map((s) => s.breaker)).toEqual(['open', 'open']);
+    expect(c.status().map((s) => s.disyuntor)).toEqual(['open', 'open']);
     const sent = a.count() + b.count();
     const t0 = Date.now();
     const err = await c.aplicar(op('o-2')).catch((e: unknown) => e);

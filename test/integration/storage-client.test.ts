@@ -32,28 +32,28 @@ const op = (id: string): OperacionSolicitada => ({ operacion: 'prestamo', isbn: 
 
 describe('happy path', () => {
   it('500 concurrent calls on one socket each get their own reply', async () => {
-    // Random delays make replies come back out of order: only rid correlation can match them.
+    // Random delays make replies come back out of order: only ref correlation can match them.
     const g = await ga(() => ({ kind: 'ok', delayMs: Math.floor(Math.random() * 20) }));
     const c = client(clientConfig([g.endpoint]));
     const ids = Array.from({ length: 500 }, (_, i) => `op-${i}`);
     const results = await Promise.all(ids.map((id) => c.aplicar(op(id))));
     expect(results.map((r) => r.id)).toEqual(ids);
     expect(g.count('aplicar')).toBe(500);
-    expect(new Set(g.received.map((r) => r.rid)).size).toBe(500);
-    expect(c.status()).toEqual([{ endpoint: g.endpoint, preferred: true, breaker: 'closed', consecutiveFailures: 0 }]);
+    expect(new Set(g.received.map((r) => r.ref)).size).toBe(500);
+    expect(c.status()).toEqual([{ endpoint: g.endpoint, preferido: true, disyuntor: 'closed', fallosSeguidos: 0 }]);
   });
 
   it('convenience methods build the GaCall and unwrap resultado / pendientes', async () => {
     const pend = [{ op: op('p-1'), registrada: '2024-01-01T00:00:00Z', intentos: 1 }];
-    const g = await ga((req) => (req.cmd === 'pendientes' ? { kind: 'ok', resultado: null, pendientes: pend } : { kind: 'ok' }));
+    const g = await ga((req) => (req.orden === 'pendientes' ? { kind: 'ok', resultado: null, pendientes: pend } : { kind: 'ok' }));
     const c = client(clientConfig([g.endpoint]));
     expect((await c.registrar({ ...op('r-1'), sede: 'Centro' })).id).toBe('r-1');
     expect((await c.consultar('978-1')).mensaje).toBe('fake consultar');
     expect((await c.estado('e-1')).id).toBe('e-1');
     expect(await c.pendientes(10)).toEqual(pend);
-    expect(g.received.map((r) => r.cmd)).toEqual(['registrar', 'consultar', 'estado', 'pendientes']);
-    expect(g.received[0]).toMatchObject({ cmd: 'registrar', op: { id: 'r-1', sede: 'Centro' } });
-    expect(g.received[3]).toMatchObject({ cmd: 'pendientes', limite: 10 });
+    expect(g.received.map((r) => r.orden)).toEqual(['registrar', 'consultar', 'estado', 'pendientes']);
+    expect(g.received[0]).toMatchObject({ orden: 'registrar', op: { id: 'r-1', sede: 'Centro' } });
+    expect(g.received[3]).toMatchObject({ orden: 'pendientes', limite: 10 });
   });
 
   it('extra fields on the op are not sent (the GA schema is strict)', async () => {
@@ -70,7 +70,7 @@ describe('fencing token', () => {
     const S = '7312345678901234567';
     const stamps = [{ sistema: S, timeline: 1 }, { sistema: S, timeline: 2 }, { sistema: S, timeline: 1 }];
     let writes = 0;
-    const g = await ga((req) => (req.cmd === 'aplicar' || req.cmd === 'registrar' ? { kind: 'ok', fencing: stamps[writes++] } : { kind: 'ok' }));
+    const g = await ga((req) => (req.orden === 'aplicar' || req.orden === 'registrar' ? { kind: 'ok', fencing: stamps[writes++] } : { kind: 'ok' }));
     const cap = captureLogger();
     const c = client(clientConfig([g.endpoint]), undefined, cap.log);
     await c.aplicar(op('f1'));
@@ -78,7 +78,7 @@ describe('fencing token', () => {
     await c.consultar('978-1');
     await c.aplicar(op('f3'));
     await c.aplicar(op('f4'));
-    const sent = g.received.map((r) => (r.cmd === 'aplicar' || r.cmd === 'registrar' ? (r.fencing ?? null) : 'none'));
+    const sent = g.received.map((r) => (r.orden === 'aplicar' || r.orden === 'registrar' ? (r.fencing ?? null) : 'none'));
     expect(sent).toEqual([null, { sistema: S, timeline: 1 }, 'none', { sistema: S, timeline: 2 }, { sistema: S, timeline: 2 }]);
     expect(c.fencing()).toEqual({ sistema: S, timeline: 2 });
     expect(cap.lines.filter((l) => l.msg === 'GA writes fenced at a new PostgreSQL history').map((l) => l.timeline)).toEqual([1, 2]);
@@ -102,7 +102,7 @@ describe('request errors', () => {
     expect(a.count()).toBe(1);
     expect(b.count()).toBe(0);
     // A live GA saying "bad request" is not an endpoint failure.
-    expect(c.status()[0]!.consecutiveFailures).toBe(0);
+    expect(c.status()[0]!.fallosSeguidos).toBe(0);
   });
 });
 
@@ -116,11 +116,11 @@ describe('late replies', () => {
     const r = await c.aplicar(op('late-1'));
     expect(g.count()).toBe(2);
     const [first, second] = g.received;
-    expect(first!.rid).not.toBe(second!.rid);
-    expect(r.datos.rid).toBe(second!.rid);
+    expect(first!.ref).not.toBe(second!.ref);
+    expect(r.datos.ref).toBe(second!.ref);
     // Wait until the late reply has surely arrived, then check it was dropped, not misdelivered.
     await new Promise((res) => setTimeout(res, 200));
-    expect(cap.lines.some((l) => l.msg === 'GA reply for unknown or expired rid dropped' && l.rid === first!.rid)).toBe(true);
+    expect(cap.lines.some((l) => l.msg === 'GA reply for unknown or expired ref dropped' && l.ref === first!.ref)).toBe(true);
   });
 });
 

@@ -129,16 +129,16 @@ describe('a second launcher on the same data dir', () => {
     expect([join(dir, 'pc1', 'pg'), join(dir, 'pc2', 'pg')].map((d) => postmasterPid(d))).toEqual(postmasters);
     expect(JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')).pid).toBe(a.child.pid);
     const gaStatus = /GA pc1 \(primario\):\s+\S+\s+\((http:\/\/[^)]+\/status)\)/.exec(a.output())![1]!;
-    const st = (await (await fetch(gaStatus)).json()) as { role?: { estado?: string }; postgres?: { pgRole?: string } };
-    expect(st.role?.estado).toBe('ACTIVE');
-    expect(st.postgres?.pgRole).toBe('primary');
+    const st = (await (await fetch(gaStatus)).json()) as { papel?: { estado?: string }; postgres?: { rolPg?: string } };
+    expect(st.papel?.estado).toBe('ACTIVE');
+    expect(st.postgres?.rolPg).toBe('primary');
 
     // The banner names the live panel, and it serves the system's state.
     const panelUrl = /Panel en vivo:\s+(http:\/\/\S+)/.exec(a.output())?.[1];
     expect(panelUrl, a.output()).toBeDefined();
-    const panel = (await (await fetch(`${panelUrl}api/objetivos`)).json()) as Array<{ kind: string; host: string }>;
+    const panel = (await (await fetch(`${panelUrl}api/objetivos`)).json()) as Array<{ tipo: string; host: string }>;
     // One actor process (npm start's default: it serves the three types), one calculo actor, two GAs, two GCs.
-    expect(panel.map((t) => `${t.kind} ${t.host}`).sort()).toEqual(['actor pc1', 'actor pc1', 'ga pc1', 'ga pc2', 'gc pc1', 'gc pc2']);
+    expect(panel.map((t) => `${t.tipo} ${t.host}`).sort()).toEqual(['actor pc1', 'actor pc1', 'ga pc1', 'ga pc2', 'gc pc1', 'gc pc2']);
 
     // The banner's load suggestion names books, not the shared demo ISBN.
     expect(a.output()).toMatch(/Carga de prueba:\s+npm run ps -- --gc tcp:\/\/\S+ carga --clientes \d+ --duracion 20 --isbns \S+/);

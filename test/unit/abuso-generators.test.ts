@@ -82,7 +82,7 @@ describe('abuse generators', () => {
         continue;
       }
       const r = gaRequestSchema.safeParse(obj);
-      if (!r.success || (r.data.cmd !== 'aplicar' && r.data.cmd !== 'registrar')) continue;
+      if (!r.success || (r.data.orden !== 'aplicar' && r.data.orden !== 'registrar')) continue;
       writes++;
       expect(claves.has(r.data.op.id), h.kind).toBe(true);
     }

@@ -2,7 +2,7 @@
  * The GA pair's role rules with a fake clock: no network, no PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
-import { RoleMachine, type Estado, type GaRol, type PeerBeat, type RoleChange } from '../../gestor_almacenamiento/role/machine.js';
+import { RoleMachine, type RoleState, type GaRol, type PeerBeat, type RoleChange } from '../../gestor_almacenamiento/role/machine.js';
 
 const T = 1000;
 
@@ -13,8 +13,8 @@ function machine(rol: GaRol, now = 0) {
   return { m, changes, lost };
 }
 
-function beat(estado: Estado, over: Partial<PeerBeat> = {}): PeerBeat {
-  return { rol: estado === 'PRIMARY' ? 'primary' : 'backup', estado, activo: estado === 'ACTIVE', timeline: 1, pgInRecovery: false, pgOk: true, ...over };
+function beat(estado: RoleState, over: Partial<PeerBeat> = {}): PeerBeat {
+  return { rol: estado === 'PRIMARY' ? 'primary' : 'backup', estado, activo: estado === 'ACTIVE', timeline: 1, pgEnRecuperacion: false, pgDisponible: true, ...over };
 }
 
 const primaryNode = { reachable: true, inRecovery: false, timeline: 1 };
@@ -75,7 +75,7 @@ describe('cold start with both alive', () => {
     for (const t of [2 * T, 60 * T, 3600 * T]) expect(b.m.request(t)).toEqual({ kind: 'serve' });
     expect(b.lost).toEqual([T]);
     // The peer shows up later, passive (it finds us active): nothing changes.
-    b.m.peerBeat(beat('PASSIVE', { rol: 'primary', timeline: 2, pgInRecovery: true }), 3600 * T + 1);
+    b.m.peerBeat(beat('PASSIVE', { rol: 'primary', timeline: 2, pgEnRecuperacion: true }), 3600 * T + 1);
     expect(b.m.state).toBe('ACTIVE');
   });
 
@@ -220,7 +220,7 @@ describe('storage loss and dual states', () => {
     expect(p.m.state).toBe('ACTIVE');
     p.m.storage(false, 100 + T);
     expect(p.m.state).toBe('PASSIVE');
-    expect(p.m.beat()).toMatchObject({ activo: false, pgOk: false });
+    expect(p.m.beat()).toMatchObject({ activo: false, pgDisponible: false });
 
     const b = passiveBackup(1000);
     b.m.peerBeat(p.m.beat(), 1150);

@@ -12,8 +12,8 @@ const gcStatus = {
   actoresVivos: { prestamo: 2, devolucion: 2, renovacion: 1 },
   tareas: { enviada: 120, 'en-cola': 30, espera: 4, total: 154 },
   almacenamiento: [
-    { endpoint: 'tcp://127.0.1.1:5570', breaker: 'open', consecutiveFailures: 3 },
-    { endpoint: 'tcp://127.0.1.2:5570', breaker: 'half-open', consecutiveFailures: 0 },
+    { endpoint: 'tcp://127.0.1.1:5570', disyuntor: 'open', fallosSeguidos: 3 },
+    { endpoint: 'tcp://127.0.1.2:5570', disyuntor: 'half-open', fallosSeguidos: 0 },
   ],
 } as unknown as GcStatus;
 const snapshot: StatusSnapshot = {
@@ -21,7 +21,7 @@ const snapshot: StatusSnapshot = {
   gcs: [{ host: 'pc1', status: gcStatus, rate: 1234.4 }],
   gas: [
     { host: 'pc1', status: undefined },
-    { host: 'pc2', status: { role: { estado: 'TAKING_OVER' }, postgres: { pgRole: 'primary', timeline: 12 } } },
+    { host: 'pc2', status: { papel: { estado: 'TAKING_OVER' }, postgres: { rolPg: 'primary', timeline: 12 } } },
   ],
 };
 
@@ -33,7 +33,7 @@ describe('status view', () => {
     const [a, b] = statusLines(snapshot);
     expect(a).toBe('12:34:56  1234 sol/s  actores p2 d2 r1  tareas 120 en curso, 34 en cola');
     expect(b).toBe('GA pc1 sin respuesta, pc2 TAKING_OVER (pg primary tl12)  breakers 127.0.1.1:5570 open, 127.0.1.2:5570 half-open');
-    const calm = statusLines({ ...snapshot, gcs: [{ host: 'pc1', rate: 1, status: { ...gcStatus, almacenamiento: [{ endpoint: 'tcp://x:1', preferred: true, breaker: 'closed', consecutiveFailures: 0 }] } }] });
+    const calm = statusLines({ ...snapshot, gcs: [{ host: 'pc1', rate: 1, status: { ...gcStatus, almacenamiento: [{ endpoint: 'tcp://x:1', preferido: true, disyuntor: 'closed', fallosSeguidos: 0 }] } }] });
     expect(calm[1]).toMatch(/breakers cerrados$/);
     expect(statusLines({ ...snapshot, gcs: [{ host: 'pc1', status: undefined, rate: 0 }] })[0]).toBe('12:34:56  GC sin respuesta');
   });

@@ -6,8 +6,8 @@ import { parseGaRequests } from '../../common/protocol/ga-request.js';
 import { parseRespuesta } from '../../common/protocol/reply.js';
 import { decodeRequest } from '../../common/protocol/ps-gc.js';
 
-const schema = z.object({ rid: z.string(), n: z.number() });
-const rules = { schema, maxBytes: 100, salvage: (raw: unknown) => (raw as { rid?: string }).rid };
+const schema = z.object({ ref: z.string(), n: z.number() });
+const rules = { schema, maxBytes: 100, salvage: (raw: unknown) => (raw as { ref?: string }).ref };
 
 describe('readFrame', () => {
   it('names the frame defect, checked in order: missing, empty, size, JSON, batch size', () => {
@@ -16,16 +16,16 @@ describe('readFrame', () => {
     expect(readFrame('x'.repeat(101), rules)).toEqual([{ ok: false, defect: { kind: 'too-big', bytes: 101 } }]);
     expect(readFrame('{', rules)).toEqual([{ ok: false, defect: { kind: 'not-json' } }]);
     expect(readFrame('[]', { ...rules, batch: true })).toEqual([{ ok: false, defect: { kind: 'batch-size', items: 0 } }]);
-    const many = JSON.stringify(Array(MAX_BATCH_ITEMS + 1).fill({ rid: 'a', n: 1 }));
+    const many = JSON.stringify(Array(MAX_BATCH_ITEMS + 1).fill({ ref: 'a', n: 1 }));
     expect(readFrame(many, { ...rules, maxBytes: 1e6, batch: true })[0]).toMatchObject({ ok: false, defect: { kind: 'batch-size', items: MAX_BATCH_ITEMS + 1 } });
     // `bytes` is the size that was sent when only the start of the body was read.
     expect(readFrame('{}', { ...rules, bytes: 5000 })).toEqual([{ ok: false, defect: { kind: 'too-big', bytes: 5000 } }]);
   });
 
   it('checks each message of a batch alone and salvages the id of a bad one', () => {
-    const out = readFrame(JSON.stringify([{ rid: 'a', n: 1 }, { rid: 'b', n: 'x' }, 7]), { ...rules, batch: true });
-    expect(out[0]).toEqual({ ok: true, value: { rid: 'a', n: 1 } });
-    expect(out[1]).toMatchObject({ ok: false, raw: { rid: 'b', n: 'x' }, salvaged: 'b' });
+    const out = readFrame(JSON.stringify([{ ref: 'a', n: 1 }, { ref: 'b', n: 'x' }, 7]), { ...rules, batch: true });
+    expect(out[0]).toEqual({ ok: true, value: { ref: 'a', n: 1 } });
+    expect(out[1]).toMatchObject({ ok: false, raw: { ref: 'b', n: 'x' }, salvaged: 'b' });
     expect(out[2]).toMatchObject({ ok: false, raw: 7 });
     // Without `batch`, an array is one (invalid) message.
     expect(readFrame('[1]', rules)).toMatchObject([{ ok: false, raw: [1] }]);
@@ -42,11 +42,11 @@ describe('the codecs on the one reader keep their own refusals', () => {
     expect(decodeRequest('{"a":1}')).toEqual({ ok: true, obj: { a: 1 } });
   });
 
-  it('GA requests: every item answered, by its rid when it has one', () => {
-    expect(parseGaRequests(Buffer.from('[]'))).toEqual([{ ok: false, rid: '', mensaje: `Lote de 0 solicitudes (de 1 a ${MAX_BATCH_ITEMS})` }]);
-    const [ok, bad] = parseGaRequests(Buffer.from(JSON.stringify([{ rid: 'r1', cmd: 'ping' }, { rid: 'r2', cmd: 'nada' }])));
-    expect(ok).toEqual({ ok: true, req: { rid: 'r1', cmd: 'ping' } });
-    expect(bad).toMatchObject({ ok: false, rid: 'r2', mensaje: expect.stringMatching(/^Solicitud inválida/) });
+  it('GA requests: every item answered, by its ref when it has one', () => {
+    expect(parseGaRequests(Buffer.from('[]'))).toEqual([{ ok: false, ref: '', mensaje: `Lote de 0 solicitudes (de 1 a ${MAX_BATCH_ITEMS})` }]);
+    const [ok, bad] = parseGaRequests(Buffer.from(JSON.stringify([{ ref: 'r1', orden: 'ping' }, { ref: 'r2', orden: 'nada' }])));
+    expect(ok).toEqual({ ok: true, req: { ref: 'r1', orden: 'ping' } });
+    expect(bad).toMatchObject({ ok: false, ref: 'r2', mensaje: expect.stringMatching(/^Solicitud inválida/) });
   });
 
   it('GC replies read by a PS: lenient beyond exito and codigo', () => {
