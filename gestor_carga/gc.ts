@@ -1,29 +1,22 @@
 /**
- * The load manager (GC) as an in-process component: three ZeroMQ sockets wired to
- * the pure parts (ActorRegistry, TaskTracker, Dispatcher, ledger resume).
- *
- *  frontend ROUTER  ← PS (REQ or DEALER), one reply per request, many in flight
- *  XPUB             → actors, [topic "<tipo>.<actorId>", Tarea]; its subscription
- *                     messages tell us which actors can actually receive
- *  backend ROUTER   ← actors' DEALERs: hola / latido / resultado / adios
- *
+ * The load manager (GC) as an in-process component: its sockets (gc-sockets.ts) wired
+ * to the pure parts — ActorRegistry, TaskTracker, Dispatcher, CalcTasks, ledger resume —
+ * through the request handler (PS side) and the ActorBackend (actor side).
  * One receive loop per socket; work is started from the loop, never awaited in it;
  * sends go through a SendQueue per socket.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Router, XPublisher } from 'zeromq';
 import { Registry } from 'prom-client';
-import { MAX_TRANSPORT_BYTES, OPERACIONES_ACTOR, encode, errorReply, labelReply, type OperacionActor, type Respuesta } from '../common/protocol/ps-gc.js';
-import { parseBatch } from '../common/protocol/frame.js';
-import { mensajeActorSchema, topicFor, type MensajeActor, type Tarea, type TipoActor } from '../common/protocol/internal.js';
+import { encode, errorReply, type OperacionActor, type Respuesta } from '../common/protocol/ps-gc.js';
+import { topicFor, type Tarea } from '../common/protocol/internal.js';
 import { TIPO_CALCULO } from '../common/protocol/calc.js';
 import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
-import { logThisOne, type Logger } from '../common/logger.js';
+import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
-import { ActorRegistry, parseTopic, type Clock, type Transitions } from './actor-registry.js';
+import { ActorRegistry, type Clock } from './actor-registry.js';
 import { TaskTracker, type Modo } from './task-tracker.js';
 import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume, type LedgerView } from './ledger-resume.js';
@@ -32,9 +25,10 @@ import { CalcTasks } from './calc-tasks.js';
 import { CalcService } from './calc-service.js';
 import { requestHandler, type Handled } from './request-handler.js';
 import { createGcMetrics } from './metrics.js';
+import { ActorBackend } from './actor-backend.js';
+import { bindGcSockets, receiveLoop } from './gc-sockets.js';
 import { SendQueue } from '../common/send-queue.js';
 import { SocketSecurity } from '../common/socket-security.js';
-import { YieldPoint } from '../common/yield-point.js';
 
 export interface GcDeps {
   /** Owned by the caller: gc.close() does not close it. */
@@ -95,10 +89,6 @@ export function defaultGcId(sede: string | undefined, hostname = os.hostname()):
   return `gc-${base}`;
 }
 
-/** Actor frames are small; anything bigger is a broken or hostile peer. */
-const MAX_ACTOR_FRAME = 256 * 1024;
-/** Subscription messages on the XPUB: a topic "<tipo>.<actorId>" is under 100 bytes. */
-export const MAX_SUBSCRIPTION_BYTES = 4096;
 
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
@@ -112,29 +102,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     renovacion: cfg.GC_MODO_RENOVACION,
   };
 
-  const security = deps.security ?? SocketSecurity.off();
-  // The PS port stays open (NULL): the original clients have no keys.
-  const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
-  // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
-  // repeated subscription (an actor restarted with the same id before the old pipe closed).
-  // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
-  // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
-  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, maxMessageSize: MAX_SUBSCRIPTION_BYTES, ...security.server('gc-pub') });
-  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
-  const sockets = [frontend, pub, backend];
-  try {
-    await frontend.bind(cfg.GC_FRONTEND_BIND);
-    await pub.bind(cfg.GC_PUB_BIND);
-    await backend.bind(cfg.GC_BACKEND_BIND);
-  } catch (err) {
-    for (const s of sockets) s.close();
-    throw err;
-  }
-  const endpoints = {
-    frontend: frontend.lastEndpoint ?? cfg.GC_FRONTEND_BIND,
-    pub: pub.lastEndpoint ?? cfg.GC_PUB_BIND,
-    backend: backend.lastEndpoint ?? cfg.GC_BACKEND_BIND,
-  };
+  const sockets = await bindGcSockets(cfg, deps.security ?? SocketSecurity.off());
+  const { frontend, pub, backend, endpoints } = sockets;
   const frontQ = new SendQueue(frontend, log, 'frontend');
   // Tasks for the same actor that one wake produced go out as one message (a batch).
   const pubQ = new SendQueue(pub, log, 'pub', { coalesce: true });
@@ -200,49 +169,9 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   let closing = false;
 
-  function onTransitions({ joined, died }: Transitions): void {
-    for (const a of joined) log.info({ tipo: a.tipo, actorId: a.actorId }, 'actor joined');
-    for (const a of died) {
-      const moved = a.tipo === TIPO_CALCULO ? calcTasks.actorGone(a.actorId) : tracker.actorGone(topicFor(a.tipo, a.actorId)).length;
-      log.info({ tipo: a.tipo, actorId: a.actorId, tasksMoved: moved, left: a.left }, a.left ? 'actor left' : 'actor dead');
-    }
-  }
-
-  /** Liveness transitions, redelivery and starvation checks; O(actors + tasks), run by the ticker. */
-  function maintain(): void {
-    onTransitions(actors.refresh());
-    tracker.tick();
-    calcTasks.tick();
-    dispatcher.checkStarved();
-    const live = actors.liveCounts();
-    for (const t of OPERACIONES_ACTOR) metrics.liveActors.set({ tipo: t }, live[t]);
-    metrics.liveActors.set({ tipo: TIPO_CALCULO }, actors.live(TIPO_CALCULO).length);
-    const c = tracker.counts();
-    metrics.tasksInFlight.set({ estado: 'enviada' }, c.enviada);
-    metrics.tasksInFlight.set({ estado: 'en-cola' }, c['en-cola']);
-    metrics.tasksInFlight.set({ estado: 'espera' }, c.espera);
-    metrics.syncWaiting.set(dispatcher.waiting());
-  }
+  const actorSide = new ActorBackend({ actors, tracker, calcTasks, dispatcher, metrics, log });
   // A dead actor must stop getting work within about a second: check well inside ACTOR_DEAD_MS.
-  const ticker = setInterval(maintain, Math.max(20, Math.min(100, Math.floor(cfg.ACTOR_DEAD_MS / 5))));
-
-  /**
-   * After a message or subscription of one actor: only that actor is re-checked (O(1)),
-   * so a flood from unknown or misconfigured peers costs little per message. Only a real
-   * join or departure runs the full maintain(), so queued work goes out, or a leaving
-   * actor's work moves, at once rather than at the next tick.
-   */
-  function actorChanged(tipo: TipoActor, actorId: string): void {
-    const t = actors.refreshOne(tipo, actorId);
-    if (t.joined.length === 0 && t.died.length === 0) return;
-    onTransitions(t);
-    maintain();
-  }
-
-  // Per-message warnings from peers we do not control: counted, logged only now and then.
-  let badSubscriptions = 0;
-  let badActorMessages = 0;
-  let evictedSeen = 0;
+  const ticker = setInterval(() => actorSide.maintain(), Math.max(20, Math.min(100, Math.floor(cfg.ACTOR_DEAD_MS / 5))));
 
   let answered = 0;
   function reply(envelope: Buffer[], r: Respuesta, operacion: string, t0: number): void {
@@ -270,82 +199,11 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     void handleRequest(body ?? Buffer.alloc(0)).then((h) => reply(envelope, h.respuesta, h.operacion, t0));
   }
 
-  function onSubscription(msg: Buffer | undefined): void {
-    if (!msg || msg.length < 1) return;
-    const kind = msg[0];
-    const topic = msg.subarray(1).toString('utf8');
-    const p = parseTopic(topic);
-    if (!p) {
-      if (logThisOne(++badSubscriptions, 20)) log.warn({ topic: topic.slice(0, 100), kind, count: badSubscriptions }, 'subscription to a non-actor topic ignored');
-      return;
-    }
-    if (kind === 1) actors.subscribed(p.tipo, p.actorId);
-    else if (kind === 0) actors.unsubscribed(p.tipo, p.actorId);
-    else return;
-    log.debug({ topic, subscribed: kind === 1 }, 'actor subscription');
-    actorChanged(p.tipo, p.actorId);
-  }
-
-  function onActorFrame(frames: Buffer[]): void {
-    // One message or a batch of them (what the actor had queued at once).
-    const { items, malformed } = frames.length < 2 ? { items: [], malformed: [undefined] } : parseBatch(mensajeActorSchema, frames[frames.length - 1], MAX_ACTOR_FRAME);
-    if (malformed.length > 0) {
-      badActorMessages += malformed.length;
-      if (logThisOne(badActorMessages, 20)) log.warn({ frames: frames.length, count: badActorMessages }, 'malformed actor message ignored');
-    }
-    // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
-    for (const m of items as MensajeActor[]) onActorMessage(m);
-  }
-
-  function onActorMessage(m: MensajeActor): void {
-    switch (m.t) {
-      case 'hola':
-        actors.hello(m.tipo, m.actorId);
-        log.debug({ tipo: m.tipo, actorId: m.actorId, actorPid: m.pid }, 'actor hello');
-        break;
-      case 'latido':
-        actors.heard(m.tipo, m.actorId, m.enCurso);
-        break;
-      case 'resultado':
-        actors.heard(m.tipo, m.actorId);
-        log.debug({ opId: m.resultado.id, actorId: m.actorId, codigo: m.resultado.codigo, estado: m.resultado.estado }, 'actor result');
-        dispatcher.onResultado(topicFor(m.tipo, m.actorId), m.resultado);
-        break;
-      case 'calculado':
-        actors.heard(m.tipo, m.actorId);
-        if (!calcTasks.onResultado(m.actorId, m.resultado)) log.debug({ tarea: m.resultado.id, actorId: m.actorId }, 'calculation result not used (late, repeated or refused)');
-        break;
-      case 'adios':
-        actors.left(m.tipo, m.actorId);
-        break;
-    }
-    actorChanged(m.tipo, m.actorId);
-    if (actors.evicted > evictedSeen) {
-      evictedSeen = actors.evicted;
-      if (logThisOne(evictedSeen, 20)) log.warn({ evicted: evictedSeen, ...actors.sizes() }, 'too many actors that are not subscribed: least recently heard forgotten');
-    }
-  }
-
-  async function loop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void): Promise<void> {
-    const fair = new YieldPoint();
-    try {
-      for await (const frames of sock) {
-        try {
-          onMsg(frames);
-        } catch (err) {
-          log.error({ err, socket: name }, 'message handler failed');
-        }
-        const turn = fair.pass();
-        if (turn) await turn;
-      }
-    } catch (err) {
-      if (!closing) log.error({ err, socket: name }, 'receive loop failed');
-    }
-  }
+  const isClosing = () => closing;
   const loops = [
-    loop('frontend', frontend, onRequest),
-    loop('pub', pub, (frames) => onSubscription(frames[0])),
-    loop('backend', backend, onActorFrame),
+    receiveLoop('frontend', frontend, onRequest, log, isClosing),
+    receiveLoop('pub', pub, (frames) => actorSide.onSubscription(frames[0]), log, isClosing),
+    receiveLoop('backend', backend, (frames) => actorSide.onFrame(frames), log, isClosing),
   ];
 
   // Replies per second between two reports to the ledger: the load every GC's /status shows for this one.
@@ -411,7 +269,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       await Promise.all([frontQ.drain(500), pubQ.drain(500)]);
       frontQ.close();
       pubQ.close();
-      for (const s of sockets) s.close();
+      sockets.close();
       await Promise.all(loops);
       log.info('GC stopped');
     },
@@ -422,7 +280,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       resume.stop();
       frontQ.close();
       pubQ.close();
-      for (const s of sockets) s.close();
+      sockets.close();
       await Promise.all(loops);
       // Its pending sync waiters' timers must not outlive it (their replies go nowhere).
       dispatcher.close();

@@ -24,14 +24,13 @@ import { Dealer, Request, XSubscriber } from 'zeromq';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol/ps-gc.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
-import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc.js';
+import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc-sockets.js';
+import { MAX_ACTOR_FRAME } from '../../gestor_carga/actor-backend.js';
 import type { ManagedProcess } from '../launcher/child-process.js';
 import { startLocalSystem, type LocalSystem, type Topology } from '../launcher/local-system.js';
 import { DEFAULT_LIMITS, alive, dataChecksums, replyCode, rssMiB, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
 import { TARGETS, generate, type Context, type Hostile, type HttpPort, type Target } from './generators.js';
 
-/** The GC's limit for one actor frame (gestor_carga/gc.ts MAX_ACTOR_FRAME). */
-const ACTOR_FRAME_BYTES = 256 * 1024;
 
 export type Modo = 'abierto' | 'seguro';
 
@@ -245,7 +244,7 @@ async function setup(sys: LocalSystem, db: pg.Pool, forgedWrites: boolean): Prom
     psReplays: requests.map((r) => JSON.stringify(r)),
     opReplays: requests.map((r) => ({ operacion: r.operacion, isbn: r.isbn!, usuario: r.usuario, id: r.clave })),
     forgedWrites,
-    limits: { psRequestBytes: MAX_REQUEST_BYTES, psTransportBytes: MAX_TRANSPORT_BYTES, actorFrameBytes: ACTOR_FRAME_BYTES, gaTransportBytes: MAX_TRANSPORT_BYTES, subscriptionBytes: MAX_SUBSCRIPTION_BYTES },
+    limits: { psRequestBytes: MAX_REQUEST_BYTES, psTransportBytes: MAX_TRANSPORT_BYTES, actorFrameBytes: MAX_ACTOR_FRAME, gaTransportBytes: MAX_TRANSPORT_BYTES, subscriptionBytes: MAX_SUBSCRIPTION_BYTES },
   };
 }
 

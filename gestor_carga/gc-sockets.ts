@@ -1,0 +1,83 @@
+/**
+ * The GC's three ZeroMQ sockets and their receive loops: the transport edge of gc.ts.
+ *
+ *  frontend ROUTER  ← PS (REQ or DEALER), one reply per request, many in flight
+ *  XPUB             → actors, [topic "<tipo>.<actorId>", Tarea]; its subscription
+ *                     messages tell us which actors can actually receive
+ *  backend ROUTER   ← actors' DEALERs: hola / latido / resultado / calculado / adios
+ */
+import { Router, XPublisher } from 'zeromq';
+import { MAX_TRANSPORT_BYTES } from '../common/protocol/ps-gc.js';
+import type { GcConfig } from '../common/config.js';
+import type { Logger } from '../common/logger.js';
+import type { SocketSecurity } from '../common/socket-security.js';
+import { YieldPoint } from '../common/yield-point.js';
+import { MAX_ACTOR_FRAME } from './actor-backend.js';
+
+/** Subscription messages on the XPUB: a topic "<tipo>.<actorId>" is under 100 bytes. */
+export const MAX_SUBSCRIPTION_BYTES = 4096;
+
+export interface GcSockets {
+  frontend: Router;
+  pub: XPublisher;
+  backend: Router;
+  /** Endpoints actually bound (resolved when a port 0 was asked for). */
+  endpoints: { frontend: string; pub: string; backend: string };
+  close(): void;
+}
+
+export async function bindGcSockets(cfg: GcConfig, security: SocketSecurity): Promise<GcSockets> {
+  // The PS port stays open (NULL): the original clients have no keys.
+  const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
+  // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
+  // repeated subscription (an actor restarted with the same id before the old pipe closed).
+  // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
+  // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
+  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, maxMessageSize: MAX_SUBSCRIPTION_BYTES, ...security.server('gc-pub') });
+  const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
+  const all = [frontend, pub, backend];
+  const close = () => {
+    for (const s of all) s.close();
+  };
+  try {
+    await frontend.bind(cfg.GC_FRONTEND_BIND);
+    await pub.bind(cfg.GC_PUB_BIND);
+    await backend.bind(cfg.GC_BACKEND_BIND);
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return {
+    frontend,
+    pub,
+    backend,
+    endpoints: {
+      frontend: frontend.lastEndpoint ?? cfg.GC_FRONTEND_BIND,
+      pub: pub.lastEndpoint ?? cfg.GC_PUB_BIND,
+      backend: backend.lastEndpoint ?? cfg.GC_BACKEND_BIND,
+    },
+    close,
+  };
+}
+
+/**
+ * Hands every message of `sock` to `onMsg` until the socket closes. A handler that throws
+ * is logged and the loop goes on; work is started from the loop, never awaited in it, and
+ * the loop yields now and then so timers and the other sockets get their turn.
+ */
+export async function receiveLoop(name: string, sock: Router | XPublisher, onMsg: (frames: Buffer[]) => void, log: Logger, closing: () => boolean): Promise<void> {
+  const fair = new YieldPoint();
+  try {
+    for await (const frames of sock) {
+      try {
+        onMsg(frames);
+      } catch (err) {
+        log.error({ err, socket: name }, 'message handler failed');
+      }
+      const turn = fair.pass();
+      if (turn) await turn;
+    }
+  } catch (err) {
+    if (!closing()) log.error({ err, socket: name }, 'receive loop failed');
+  }
+}
