@@ -9,30 +9,19 @@ import type { Codigo } from './codes.js';
 import { readFrame } from './frame.js';
 import { MAX_TRANSPORT_BYTES, type Respuesta } from './ps-gc.js';
 
-const texto = z
-  .unknown()
-  .transform((v) => (typeof v === 'string' ? v : undefined))
-  .optional();
-const respuestaSchema = z.object({
-  exito: z.boolean(),
-  codigo: z.string(),
-  mensaje: texto,
-  fechaOperacion: texto,
-  datos: z
-    .unknown()
-    .transform((v) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined))
-    .optional(),
-  id: texto,
-  clave: texto,
-});
+/** A reply is a JSON object; its fields are read leniently below (typeof, no schema objects: this runs once per reply in every PS). */
+const plainObject = z.custom<Record<string, unknown>>((o) => !!o && typeof o === 'object' && !Array.isArray(o));
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Parses one reply frame; returns an error string instead of throwing. */
 export function parseRespuesta(frame: Buffer | undefined): Respuesta | string {
-  const [m] = readFrame(frame, { schema: respuestaSchema, maxBytes: MAX_TRANSPORT_BYTES });
-  if (m?.ok) {
-    const r = m.value;
-    return { exito: r.exito, codigo: r.codigo as Codigo, mensaje: r.mensaje ?? '', fechaOperacion: r.fechaOperacion ?? '', datos: r.datos ?? {}, id: r.id, clave: r.clave };
+  const [m] = readFrame(frame, { schema: plainObject, maxBytes: MAX_TRANSPORT_BYTES });
+  if (!m?.ok) {
+    if (m && !m.defect) return 'no es un objeto JSON';
+    return m?.defect.kind === 'missing' ? 'mensaje sin cuerpo' : 'no es JSON';
   }
-  if (!m || m.defect) return m?.defect.kind === 'missing' ? 'mensaje sin cuerpo' : 'no es JSON';
-  return m.raw && typeof m.raw === 'object' ? "faltan 'exito' o 'codigo'" : 'no es un objeto JSON';
+  const r = m.value;
+  if (typeof r.exito !== 'boolean' || typeof r.codigo !== 'string') return "faltan 'exito' o 'codigo'";
+  const datos = r.datos && typeof r.datos === 'object' && !Array.isArray(r.datos) ? (r.datos as Record<string, unknown>) : {};
+  return { exito: r.exito, codigo: r.codigo as Codigo, mensaje: text(r.mensaje) ?? '', fechaOperacion: text(r.fechaOperacion) ?? '', datos, id: text(r.id), clave: text(r.clave) };
 }
