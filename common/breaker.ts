@@ -88,6 +88,11 @@ export class EndpointBreaker {
     }
   }
 
+  /** Closes an open breaker before its reset time, when the endpoint was seen alive another way. */
+  closeNow(): void {
+    if (!this.cb.closed) this.cb.close();
+  }
+
   /** Stops opossum's timers (reset and rolling-stats intervals) for good. */
   shutdown(): void {
     this.cb.shutdown();

@@ -121,6 +121,8 @@ class GaStorageClient implements StorageClient {
   private token: Fencing | undefined;
   /** Index of the endpoint calls start from: the last one that answered ok. */
   private preferred = 0;
+  /** Early re-checks of open endpoints (recheckOpen): the ping in flight, and when the last one started. */
+  private readonly rechecks = new Map<Endpoint, { running?: Promise<void>; at: number }>();
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -204,6 +206,7 @@ class GaStorageClient implements StorageClient {
         this.metrics.rotation(ep.url, r.outcome);
         const level = r.outcome === 'no_activo' ? 'info' : 'warn';
         this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
+        if (r.outcome === 'no_activo') await this.recheckOpen();
       }
     }
     this.metrics.attempt('*', 'unavailable');
@@ -304,6 +307,41 @@ class GaStorageClient implements StorageClient {
     this.log.info({ endpoint: ep.url, before: this.endpoints[this.preferred]!.url }, 'GA answered: calls start there from now on');
     this.preferred = i;
     this.metrics.preferred(ep.url, this.endpoints.map((e) => e.url));
+  }
+
+  /**
+   * A GA that answers GA_NO_ACTIVO is alive and passive: the active one is another endpoint. If
+   * that endpoint's breaker is open (a hiccup of one second opened it: three writes without a
+   * reply), waiting out GA_BREAKER_RESET_MS would leave every call nowhere to go. So ping the open
+   * endpoints now and close the breaker of one that answers. One ping per endpoint at a time, at
+   * most one per GA_TIMEOUT_MS, so a GA that is really dead costs little while the passive one
+   * takes over.
+   */
+  private async recheckOpen(): Promise<void> {
+    const now = performance.now();
+    const pings: Promise<void>[] = [];
+    for (const ep of this.endpoints) {
+      if (ep.breaker.state !== 'open') continue;
+      const r = this.rechecks.get(ep);
+      if (r?.running) pings.push(r.running);
+      else if (!r || now - r.at >= this.cfg.GA_TIMEOUT_MS) {
+        const running = this.pingOpen(ep).finally(() => this.rechecks.set(ep, { at: now }));
+        this.rechecks.set(ep, { running, at: now });
+        pings.push(running);
+      }
+    }
+    await Promise.all(pings);
+  }
+
+  private async pingOpen(ep: Endpoint): Promise<void> {
+    try {
+      const reply = await ep.conn.request({ ref: `${this.refPrefix}${(++this.refSeq).toString(36)}`, orden: 'ping' }, this.cfg.GA_TIMEOUT_MS);
+      if (!reply.exito || this.closed || ep.breaker.state !== 'open') return;
+      this.log.info({ endpoint: ep.url }, 'GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+      ep.breaker.closeNow();
+    } catch {
+      // Still silent: the breaker stays open until its reset time or the next re-check.
+    }
   }
 
   /** The half-open trial of an open endpoint: a ping, so no user's request waits on a GA that may still be dead. */

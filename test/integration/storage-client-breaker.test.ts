@@ -110,6 +110,37 @@ describe('breaker lifecycle', () => {
   });
 });
 
+describe('an open breaker on the only active GA', () => {
+  it('the passive GA saying GA_NO_ACTIVO makes the client ping the open endpoint now: it answers, its breaker closes, the call completes there', async () => {
+    // A: the active GA, silent for its first three requests (a one-second hiccup), fine after.
+    const a = await ga((_req, n) => (n <= 3 ? { kind: 'silent' } : { kind: 'ok' }));
+    // B: a live passive GA.
+    const b = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO', mensaje: 'GA pasivo: el GA activo es el par' });
+    const cap = captureLogger();
+    // A reset time no test waits for: only the early re-check can close A's breaker.
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 200, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 16 }), cap.log);
+
+    const r = await c.aplicar(op('hipo-1'));
+    expect(r.exito).toBe(true);
+    expect(a.received.map((q) => q.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping', 'aplicar']);
+    expect(cap.messages()).toContain('GA breaker open');
+    expect(cap.messages()).toContain('GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
+  });
+
+  it('a still-dead endpoint stays open: the ping changes nothing and the call ends unavailable', async () => {
+    const a = await ga({ kind: 'silent' });
+    const b = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO', mensaje: 'GA pasivo' });
+    const cap = captureLogger();
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 100, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 6 }), cap.log);
+
+    await expect(c.aplicar(op('hipo-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'open' });
+    expect(a.received.filter((q) => q.orden === 'ping').length).toBeGreaterThan(0);
+    expect(cap.messages()).not.toContain('GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+  });
+});
+
 describe('GA restart on the same port', () => {
   it('after the breaker opened on a dead GA, a fresh socket reaches the restarted GA', async () => {
     const a = await ga();
