@@ -118,11 +118,15 @@ class GaStorageClient implements StorageClient {
   private readonly endpoints: Endpoint[];
   private readonly refPrefix = `${randomBytes(4).toString('hex')}-`;
   private refSeq = 0;
+  /** A fresh correlation reference per attempt: a late reply to an old attempt matches nothing. */
+  private nextRef(): string {
+    return `${this.refPrefix}${(++this.refSeq).toString(36)}`;
+  }
   private token: Fencing | undefined;
   /** Index of the endpoint calls start from: the last one that answered ok. */
   private preferred = 0;
-  /** Early re-checks of open endpoints (recheckOpen): the ping in flight, and when the last one started. */
-  private readonly rechecks = new Map<Endpoint, { running?: Promise<void>; at: number }>();
+  /** Early re-checks of open endpoints (recheckOpen): the last ping and when it started. */
+  private readonly rechecks = new Map<Endpoint, { ping: Promise<void>; at: number }>();
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -178,7 +182,7 @@ class GaStorageClient implements StorageClient {
           continue;
         }
         attempts++;
-        const ref = `${this.refPrefix}${(++this.refSeq).toString(36)}`;
+        const ref = this.nextRef();
         // Each attempt carries the newest token: a concurrent call may have raised it meanwhile.
         const fencing = this.token && isWrite ? { fencing: this.token } : {};
         const r = await this.attempt(ep, { ...req, ref, ...fencing } as GaRequest);
@@ -322,20 +326,17 @@ class GaStorageClient implements StorageClient {
     const pings: Promise<void>[] = [];
     for (const ep of this.endpoints) {
       if (ep.breaker.state !== 'open') continue;
-      const r = this.rechecks.get(ep);
-      if (r?.running) pings.push(r.running);
-      else if (!r || now - r.at >= this.cfg.GA_TIMEOUT_MS) {
-        const running = this.pingOpen(ep).finally(() => this.rechecks.set(ep, { at: now }));
-        this.rechecks.set(ep, { running, at: now });
-        pings.push(running);
-      }
+      let r = this.rechecks.get(ep);
+      // A ping ends within GA_TIMEOUT_MS: a younger one is still running (or just answered), so join it.
+      if (!r || now - r.at >= this.cfg.GA_TIMEOUT_MS) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now }));
+      pings.push(r.ping);
     }
     await Promise.all(pings);
   }
 
   private async pingOpen(ep: Endpoint): Promise<void> {
     try {
-      const reply = await ep.conn.request({ ref: `${this.refPrefix}${(++this.refSeq).toString(36)}`, orden: 'ping' }, this.cfg.GA_TIMEOUT_MS);
+      const reply = await ep.conn.request({ ref: this.nextRef(), orden: 'ping' }, this.cfg.GA_TIMEOUT_MS);
       if (!reply.exito || this.closed || ep.breaker.state !== 'open') return;
       this.log.info({ endpoint: ep.url }, 'GA answered a ping while its peer says it is not active: breaker closed before its reset time');
       ep.breaker.closeNow();
@@ -348,7 +349,7 @@ class GaStorageClient implements StorageClient {
   private async probe(url: string): Promise<void> {
     const ep = this.endpoints.find((e) => e.url === url);
     if (!ep || this.closed || !ep.breaker.admits) return;
-    const r = await this.attempt(ep, { ref: `${this.refPrefix}${(++this.refSeq).toString(36)}`, orden: 'ping' });
+    const r = await this.attempt(ep, { ref: this.nextRef(), orden: 'ping' });
     if (r.outcome === 'breaker_open' || r.outcome === 'closed') return;
     this.metrics.attempt(ep.url, r.outcome);
     // Success closes the breaker, failure re-opens it: opossum's own transitions; the next half-open probes again.
