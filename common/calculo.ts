@@ -2,6 +2,7 @@
  * The arithmetic of the calculation operations. Pure: the calculo actors run it, the GC
  * uses the closed formula to check the parts it gathers, tests call it directly.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CalculoSimple, CodigoCalculo } from './protocol/calc.js';
 
 export type Evaluacion = { codigo: 'OK'; valor: number | string } | { codigo: Exclude<CodigoCalculo, 'OK'>; mensaje: string };
@@ -58,7 +59,7 @@ export const TROZO = 2 ** 20;
  * running sums stay exact doubles for one chunk, then go into a BigInt. `pause` runs
  * between chunks so a long part never starves the actor's heartbeats.
  */
-export async function sumaCuadradosRango(a: number, b: number, pause: () => Promise<void> = () => new Promise((r) => setImmediate(r))): Promise<bigint> {
+export async function sumaCuadradosRango(a: number, b: number, pause: () => Promise<unknown> = () => nextTurn()): Promise<bigint> {
   if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 1 || b > MAX_EXACTO || a > b) throw new RangeError(`rango no admitido: ${a}..${b}`);
   let total = 0n;
   for (let inicio = a; inicio <= b; inicio += TROZO) {

@@ -21,6 +21,7 @@
  * the next request creates a fresh socket. The storage client recycles when the
  * endpoint's breaker opens, so no call ever waits on a socket believed dead.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Dealer } from 'zeromq';
 import type { Logger } from './logger.js';
 import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, readFrame } from './protocol/frame.js';
@@ -164,7 +165,7 @@ export class GaConnection {
   private async drain(link: Link): Promise<void> {
     link.draining = true;
     // The rest of this turn's calls join the batch.
-    await new Promise<void>((r) => setImmediate(r));
+    await nextTurn();
     try {
       while (!link.closed && link.queue.length > 0) {
         // Requests whose attempt already timed out while queued: nothing to send.
@@ -231,7 +232,7 @@ export class GaConnection {
 
   /** One reply, or a batch of them. */
   private onFrame(link: Link, frame: Buffer | undefined): void {
-    const maxBytes = Math.max(this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES, MAX_BATCH_BYTES);
+    const maxBytes = this.opts.maxMessageBytes ?? MAX_TRANSPORT_BYTES;
     for (const m of readFrame(frame, { schema: gaReplySchema, maxBytes, batch: true, salvage: salvageRef })) {
       if (m.ok) this.onReply(link, m.value as GaReply);
       else this.onMalformed(link, m.defect ? undefined : m.salvaged, frame?.length ?? 0);

@@ -17,6 +17,7 @@
  * The pump then waits for the end of the current event-loop turn (setImmediate)
  * before sending, so everything one wake produced leaves together.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { encodeBatch, MAX_BATCH_BYTES, MAX_BATCH_ITEMS } from './protocol/frame.js';
 import { logThisOne, type Logger } from './logger.js';
 import { within } from './within.js';
@@ -35,9 +36,9 @@ export interface SendQueueOptions {
 interface Entry {
   frames: Array<Buffer | string>;
   key?: string;
+  /** coalesce: addressOf(frames), computed once when queued. */
+  address?: string;
 }
-
-const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class SendQueue {
   private queue: Entry[] = [];
@@ -80,11 +81,13 @@ export class SendQueue {
     if (this.closed) return;
     const key = opts?.replaces;
     const waiting = key === undefined ? undefined : this.byKey.get(key);
+    const address = this.opts.coalesce ? addressOf(frames) : undefined;
     if (waiting) {
       waiting.frames = frames;
+      waiting.address = address;
       return;
     }
-    const e: Entry = { frames, key };
+    const e: Entry = { frames, key, address };
     this.queue.push(e);
     if (key !== undefined) this.byKey.set(key, e);
     const max = this.opts.maxDepth;
@@ -131,13 +134,13 @@ export class SendQueue {
     if (!first) return undefined;
     this.unindex(first);
     if (!this.opts.coalesce || this.queue.length === 0) return { frames: first.frames, count: 1 };
-    const address = addressOf(first.frames);
+    const address = first.address;
     const bodies = [String(first.frames[first.frames.length - 1])];
     let bytes = bodies[0]!.length;
     // One pass: what joins the batch leaves the queue, the rest keeps its order.
     const rest: Entry[] = [];
     for (const e of this.queue) {
-      const body = bodies.length < MAX_BATCH_ITEMS && addressOf(e.frames) === address ? String(e.frames[e.frames.length - 1]) : undefined;
+      const body = bodies.length < MAX_BATCH_ITEMS && e.address === address ? String(e.frames[e.frames.length - 1]) : undefined;
       if (body === undefined || bytes + body.length + 1 > MAX_BATCH_BYTES) {
         rest.push(e);
         continue;

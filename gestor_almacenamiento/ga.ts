@@ -20,7 +20,7 @@ import type { Logger } from '../common/logger.js';
 import { MAX_TRANSPORT_BYTES } from '../common/protocol/ps-gc.js';
 import { isConnectionError } from './db.js';
 import { parseGaRequests, type ParsedRequest } from '../common/protocol/ga-request.js';
-import { dispatch, opIdOf, type RoleGate } from './dispatch.js';
+import { dispatch, opIdOf, type DispatchDeps, type RoleGate } from './dispatch.js';
 import { encodeBatch } from '../common/protocol/frame.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { createPgMetrics } from './replication/pg-metrics.js';
@@ -187,6 +187,16 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     const endpoint = router.lastEndpoint ?? cfg.GA_BIND;
     const sends = new SendQueue(router, log, 'router');
 
+    // Built once: everything it reaches is read through closures (the target switches at a takeover).
+    const dispatchDeps: DispatchDeps = {
+      store: () => target.store,
+      rol,
+      gate,
+      onStorage,
+      onAdmitted: (c) => metrics.admitted.inc({ cmd: c }),
+      fencing: role ? () => role!.machine.fencing() : undefined,
+      log,
+    };
     const handleOne = async (parsed: ParsedRequest, t0: number): Promise<string> => {
       let reply: GaReply;
       const orden = parsed.ok ? parsed.req.orden : 'invalida';
@@ -197,15 +207,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
         reply = { ref: parsed.ref, exito: false, codigo: 'SOLICITUD_INVALIDA', mensaje: parsed.mensaje };
         log.debug({ ref: parsed.ref, mensaje: parsed.mensaje }, 'invalid GA request');
       } else {
-        reply = await dispatch(parsed.req, {
-          store: () => target.store,
-          rol,
-          gate,
-          onStorage,
-          onAdmitted: (c) => metrics.admitted.inc({ cmd: c }),
-          fencing: role ? () => role!.machine.fencing() : undefined,
-          log,
-        });
+        reply = await dispatch(parsed.req, dispatchDeps);
       }
       const codigo = reply.exito ? (reply.resultado?.codigo ?? 'OK') : reply.codigo;
       const seconds = (performance.now() - t0) / 1000;
@@ -247,11 +249,11 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     // ---- observability
     const pgStatus = statusSessions(); // target and peer node; closed after the HTTP server (cleanup runs in reverse)
     cleanup.push(() => pgStatus.close());
-    const peerPgOf = () => (cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined);
-    const describeNode = () => {
-      const peerPg = peerPgOf();
-      return describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined);
-    };
+    const peerPg = cfg.PG_PEER_HOST ? { host: cfg.PG_PEER_HOST, port: cfg.PG_PEER_PORT, user: cfg.PGUSER, password: cfg.PGPASSWORD, database: cfg.PGDATABASE } : undefined;
+    // /status and /metrics both read the node: a read already running is joined, not repeated.
+    let describing: ReturnType<typeof describePgNode> | undefined;
+    const describeNode = () =>
+      (describing ??= describePgNode(pgStatus.of(target.node), peerPg && !target.is(peerPg) ? pgStatus.of(peerPg) : undefined).finally(() => (describing = undefined)));
     createPgMetrics(registry, describeNode, () => replication.state().mode === 'sync');
     const http: HttpServer = await startHttpServer({
       host: cfg.HTTP_HOST,

@@ -193,8 +193,8 @@ export class ActorRegistry {
     this.rrCursor.set(tipo, cursor + 1);
     if (estrategia === 'round-robin') return candidates[cursor % candidates.length]!.actorId;
     if (estrategia === 'concentrada') {
-      let first: ActorInfo | undefined;
-      for (const a of candidates) if (load(a.actorId) < CONCENTRACION_MAX && (!first || a.actorId < first.actorId)) first = a;
+      // live() is in id order: the first actor below the bound.
+      const first = candidates.find((a) => load(a.actorId) < CONCENTRACION_MAX);
       if (first) return first.actorId;
     }
     let min = Infinity;

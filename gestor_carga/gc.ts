@@ -5,6 +5,7 @@
  * One receive loop per socket; work is started from the loop, never awaited in it;
  * sends go through a SendQueue per socket.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -265,7 +266,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       // Waiting sync requesters get an answer rather than silence.
       dispatcher.close();
       calculos.close();
-      await new Promise((r) => setImmediate(r)); // let those replies reach the queue
+      await nextTurn(); // let those replies reach the queue
       await Promise.all([frontQ.drain(500), pubQ.drain(500)]);
       frontQ.close();
       pubQ.close();

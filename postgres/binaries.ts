@@ -11,7 +11,7 @@ import { allowTraverse, postgresIds } from './os-user.js';
 
 export { INITDB, PG_CTL };
 
-export interface RunResult {
+interface RunResult {
   code: number | null;
   out: string;
 }

@@ -20,7 +20,7 @@ import { chownTree, postgresIds, prepareDataDir } from './os-user.js';
  * standby rebuilds or fetches itself (WAL comes from the slot by streaming).
  */
 const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'standby.signal', 'recovery.signal', 'pg_internal.init', 'backup_manifest']);
-export const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
+const EMPTY_DIRS = new Set(['pg_wal', 'pg_replslot', 'pg_stat_tmp', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_subtrans']);
 
 function skipped(rel: string, isDir: boolean): 'skip' | 'empty' | 'copy' {
   const base = path.basename(rel);

@@ -37,9 +37,3 @@ export function parseGaRequests(body: Buffer | undefined): ParsedRequest[] {
     return { ok: false, ref: m.salvaged ?? '', mensaje: `Solicitud inválida${where}: ${issue?.message ?? 'formato desconocido'}` };
   });
 }
-
-/** One request (a frame's whole body): a batch is refused. */
-export function parseGaRequest(body: Buffer | undefined): ParsedRequest {
-  const all = parseGaRequests(body);
-  return all.length === 1 ? all[0]! : { ok: false, ref: '', mensaje: 'Se esperaba una sola solicitud, no un lote' };
-}

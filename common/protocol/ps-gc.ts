@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { MENSAJES, type Codigo, type ErrorCode } from './codes.js';
-import { readFrame, type FrameDefect } from './frame.js';
+import { plainObject, readFrame, type FrameDefect } from './frame.js';
 
 /** Larger requests are refused with SOLICITUD_INVALIDA before parsing. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -169,8 +169,6 @@ export function parseSolicitud(raw: Buffer | string, makeKey: () => string): Par
 
 export type DecodeResult = { ok: true; obj: object } | { ok: false; codigo: ErrorCode; mensaje: string };
 
-/** A request is a JSON object (its fields are checked once its operation is known). */
-const plainObject = z.custom<object>((o) => !!o && typeof o === 'object' && !Array.isArray(o));
 
 function defectMessage(d: FrameDefect): string {
   switch (d.kind) {

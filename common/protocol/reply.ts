@@ -4,13 +4,11 @@
  * `mensaje`, `fechaOperacion`, `datos`, `id` or `clave` reads as empty. Pure, never
  * throws: a defect comes back as a short Spanish description.
  */
-import { z } from 'zod';
 import type { Codigo } from './codes.js';
-import { readFrame } from './frame.js';
+import { plainObject, readFrame } from './frame.js';
 import { MAX_TRANSPORT_BYTES, type Respuesta } from './ps-gc.js';
 
-/** A reply is a JSON object; its fields are read leniently below (typeof, no schema objects: this runs once per reply in every PS). */
-const plainObject = z.custom<Record<string, unknown>>((o) => !!o && typeof o === 'object' && !Array.isArray(o));
+// A reply is a JSON object whose fields are read leniently below (typeof, no schema objects: this runs once per reply in every PS).
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** Parses one reply frame; returns an error string instead of throwing. */

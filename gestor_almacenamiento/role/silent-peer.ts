@@ -13,7 +13,7 @@
  * bounds how late a newer timeline on the peer's node is noticed (plus the probe
  * itself); above two probes of a dead host, so the steady state never waits.
  */
-export const PEER_PROBE_FRESH_MS = 500;
+const PEER_PROBE_FRESH_MS = 500;
 
 /**
  * A peer PostgreSQL that cannot be reached says nothing until this GA has had
@@ -23,7 +23,7 @@ export const PEER_PROBE_FRESH_MS = 500;
  * a failure admitted writes on the old timeline (link-cut drill). See
  * silentPeerVerdict and clientsStayed.
  */
-export const PEER_NODE_UNREACHABLE_MS = 1000;
+const PEER_NODE_UNREACHABLE_MS = 1000;
 
 /** What the last probe of the silent peer's PostgreSQL showed (one silence: older ones are dropped). */
 export interface PeerProbeResult {
