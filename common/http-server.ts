@@ -61,7 +61,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
           res.writeHead(200, { 'content-type': o.registry.contentType });
           return res.end(await o.registry.metrics());
         }
-        if (path === '/metrics.json') return json(res, 200, await o.registry.getMetricsAsJSON());
+        if (path === '/metrics.json') {
+          // ?nombre=<metric>: that one only, so a poller need not collect the whole registry (default metrics read /proc).
+          const nombre = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('nombre');
+          if (nombre === null) return json(res, 200, await o.registry.getMetricsAsJSON());
+          const metric = o.registry.getSingleMetric(nombre);
+          return json(res, 200, metric ? [await metric.get()] : []);
+        }
         if (path === '/status') return json(res, 200, await o.status());
         const route = o.routes?.[path];
         if (route) return json(res, 200, await route());

@@ -113,7 +113,7 @@ function patternText(r: LoadReport): string {
   return r.config.carga.tipo === 'secuencia' ? 'secuencia préstamo → renovación → devolución' : `mezcla ${Object.entries(r.config.carga.pesos).map(([k, v]) => `${k}=${v}`).join(',')}`;
 }
 
-export function seccionesDeCarga(r: LoadReport, titulo = 'Carga'): Seccion[] {
+function seccionesDeCarga(r: LoadReport, titulo = 'Carga'): Seccion[] {
   return [
     {
       titulo,
@@ -128,7 +128,7 @@ export function seccionesDeCarga(r: LoadReport, titulo = 'Carga'): Seccion[] {
   ];
 }
 
-export function seccionesDeBench(r: BenchReport): Seccion[] {
+function seccionesDeBench(r: BenchReport): Seccion[] {
   const ratios: Tabla = {
     titulo: 'Relación sistema / techo',
     cabecera: ['operación', 'ops/s sistema/techo', 'p99 sistema/techo'],
@@ -168,7 +168,7 @@ export function seccionesDeBench(r: BenchReport): Seccion[] {
 }
 
 /** The fault, the recovery, the takeover and every GA state change, in seconds since the load started. */
-export function marcasDeDrill(r: DrillReport): Marca[] {
+function marcasDeDrill(r: DrillReport): Marca[] {
   const s = (ms: number) => ms / 1000;
   const m: Marca[] = [{ t: s(r.falla.tMs), texto: `falla: ${r.falla.detalle}`, tipo: 'falla' }];
   if (r.recuperacionMs !== null) m.push({ t: s(r.falla.tMs + r.recuperacionMs), texto: `recuperado en ${r.recuperacionMs} ms`, tipo: 'recuperacion' });
@@ -183,7 +183,7 @@ export function marcasDeDrill(r: DrillReport): Marca[] {
   return m.sort((a, b) => a.t - b.t);
 }
 
-export function seccionesDeDrill(r: DrillReport): Seccion[] {
+function seccionesDeDrill(r: DrillReport): Seccion[] {
   const lat = (x: DrillReport['latencia']['antes']) => (x.n ? `p50 ${x.p50} ms, p99 ${x.p99} ms, máx ${x.max} ms (${x.n})` : '—');
   const s = r.solicitudes;
   return [

@@ -47,7 +47,7 @@ export function changes(prev: PanelSnapshot | undefined, cur: PanelSnapshot): Pa
     const was = prevBreakers.get(key(b));
     if (was === undefined || was === b.disyuntor) continue;
     if (b.disyuntor === 'open') add('breaker', `breaker abierto: ${b.cliente} → ${b.endpoint.replace('tcp://', '')}`);
-    else if (b.disyuntor === 'closed' && was !== 'closed') add('breaker', `breaker cerrado: ${b.cliente} → ${b.endpoint.replace('tcp://', '')}`);
+    else if (b.disyuntor === 'closed') add('breaker', `breaker cerrado: ${b.cliente} → ${b.endpoint.replace('tcp://', '')}`);
   }
   return out;
 }

@@ -109,7 +109,7 @@ export class PanelCollector {
           const [obs, errores, metrics] = await Promise.all([
             observe<GcStatus>(target),
             getJson<ErrorStatsSnapshot>(`${target.url}/errors/stats`, this.timeoutMs).catch(() => undefined),
-            getJson<MetricJson[]>(`${target.url}/metrics.json`, this.timeoutMs).catch(() => undefined),
+            getJson<MetricJson[]>(`${target.url}/metrics.json?nombre=${GC_LATENCY_METRIC}`, this.timeoutMs).catch(() => undefined),
           ]);
           return { obs: { ...obs, ...(errores ? { errores } : {}) }, metrics };
         }),

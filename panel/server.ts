@@ -35,7 +35,10 @@ export async function startPanelServer(o: { host: string; port: number; collecto
   };
   const send = (res: http.ServerResponse, event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   const unsubscribe = o.collector.onUpdate((u) => {
-    for (const res of clients) send(res, 'actualizacion', u);
+    if (clients.size === 0) return;
+    // Serialised once for every open page.
+    const message = `event: actualizacion\ndata: ${JSON.stringify(u)}\n\n`;
+    for (const res of clients) res.write(message);
   });
 
   const server = http.createServer((req, res) => {

@@ -35,19 +35,22 @@ export interface LatencySummary {
   porOperacion: Record<string, OperacionStats>;
 }
 
-function newHistogram(): Histogram {
-  // 1 µs .. 1 h at 3 significant digits.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+/** A latency histogram in µs, 1 µs .. 1 h (a chart needs only 2 significant digits). */
+export function newHistogram(digits: 1 | 2 | 3 = 3): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: digits });
 }
 
 const ms = (us: number) => Math.round(us) / 1000;
 
+/** Percentile `p` in ms. Percentiles report the bucket's upper edge; clamped to the true max so p99 ≤ max always holds. */
+export function percentileMs(h: Histogram, p: number): number {
+  return ms(Math.min(h.getValueAtPercentile(p), h.maxValue));
+}
+
 export function stats(h: Histogram): LatencyStats {
   if (h.totalCount === 0) return { count: 0, mean: 0, p50: 0, p95: 0, p99: 0, max: 0 };
-  // Percentiles report the bucket's upper edge; clamp to the true max so p99 ≤ max always holds.
-  const max = h.maxValue;
-  const at = (p: number) => ms(Math.min(h.getValueAtPercentile(p), max));
-  return { count: h.totalCount, mean: ms(h.mean), p50: at(50), p95: at(95), p99: at(99), max: ms(max) };
+  const at = (p: number) => percentileMs(h, p);
+  return { count: h.totalCount, mean: ms(h.mean), p50: at(50), p95: at(95), p99: at(99), max: ms(h.maxValue) };
 }
 
 export class LatencyRecorder {

@@ -5,7 +5,7 @@
  * is what the charts take; bounded, because a bucket is reduced to its numbers
  * as soon as a later one starts (no per-request data is kept).
  */
-import * as hdr from 'hdr-histogram-js';
+import { newHistogram, percentileMs } from './latency.js';
 import type { Histogram } from 'hdr-histogram-js';
 
 /** One operation's columns (or the total's); index i is the bucket starting at Serie.t[i]. */
@@ -39,10 +39,6 @@ interface Bucket {
   cols: SerieColumnas;
 }
 
-function newHistogram(): Histogram {
-  // µs, 1 µs .. 1 h; two significant digits are plenty for a chart and keep each bucket small.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 2 });
-}
 
 const emptyColumns = (len: number): SerieColumnas => ({
   n: new Array<number>(len).fill(0),
@@ -61,7 +57,7 @@ export class SeriesRecorder {
     private readonly inicioMs: number,
     private readonly pasoMs = 1000,
   ) {
-    this.all = { hist: newHistogram(), n: 0, fallos: 0, cols: emptyColumns(0) };
+    this.all = { hist: newHistogram(2), n: 0, fallos: 0, cols: emptyColumns(0) };
   }
 
   /**
@@ -74,7 +70,7 @@ export class SeriesRecorder {
     const idx = Math.max(this.current, Math.floor(tMs / this.pasoMs));
     while (this.current < idx) this.close();
     let b = this.ops.get(op);
-    if (!b) this.ops.set(op, (b = { hist: newHistogram(), n: 0, fallos: 0, cols: emptyColumns(this.current) }));
+    if (!b) this.ops.set(op, (b = { hist: newHistogram(2), n: 0, fallos: 0, cols: emptyColumns(this.current) }));
     for (const x of [b, this.all]) {
       x.n++;
       if (fallo) x.fallos++;
@@ -95,7 +91,7 @@ export class SeriesRecorder {
   private close(): void {
     for (const b of [...this.ops.values(), this.all]) {
       const h = b.hist;
-      const q = (p: number) => (h.totalCount === 0 ? null : Math.round(Math.min(h.getValueAtPercentile(p), h.maxValue)) / 1000);
+      const q = (p: number) => (h.totalCount === 0 ? null : percentileMs(h, p));
       b.cols.n.push(b.n);
       b.cols.fallos.push(b.fallos);
       b.cols.p50.push(q(50));

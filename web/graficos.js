@@ -135,11 +135,13 @@
     if (conLeyenda) leyendaMarcas(ul, estado.marcas, tiempoReal);
     var registro = { titulo: g.titulo, u: u, marcas: estado.marcas, figura: figura };
     (window.__graficos = window.__graficos || []).push(registro);
-    window.addEventListener('resize', function () { u.setSize({ width: ancho(), height: opts.height }); });
+    var alCambiarTamano = function () { u.setSize({ width: ancho(), height: opts.height }); };
+    window.addEventListener('resize', alCambiarTamano);
     return {
       u: u,
       series: g.series.map(function (s) { return s.nombre; }).join('|'),
       destruir: function () {
+        window.removeEventListener('resize', alCambiarTamano);
         u.destroy();
         figura.remove();
         window.__graficos = window.__graficos.filter(function (r) { return r !== registro; });

@@ -13,48 +13,12 @@ import { startGc, type GcHandle } from '../../gestor_carga/gc.js';
 import { MAX_UNSUBSCRIBED_ACTORS } from '../../gestor_carga/actor-registry.js';
 import { startActor } from '../../actores/actor.js';
 import { ACTOR_VARS, GC_VARS, readConfig } from '../../common/config.js';
-import type { StorageClient } from '../../common/storage-client.js';
-import { OPERACIONES_ACTOR, type OperacionSolicitada, type Respuesta, type Resultado } from '../../common/protocol/ps-gc.js';
+import { OPERACIONES_ACTOR, type Respuesta } from '../../common/protocol/ps-gc.js';
 import { eventually } from '../harness/eventually.js';
+import { stubStorage } from '../harness/stub-storage.js';
 import { RELAXED_GC_TIMING, cleanupAfterEach } from '../harness/fixtures.js';
 
 const defer = cleanupAfterEach();
-
-/** Just enough storage for préstamos: every op applies once. */
-function storage(): StorageClient {
-  const done = new Map<string, Resultado>();
-  const res = (op: OperacionSolicitada): Resultado => ({ id: op.id, operacion: op.operacion, estado: 'COMPLETADA', exito: true, codigo: 'APROBADO', mensaje: 'ok', datos: {}, fechaOperacion: new Date().toISOString() });
-  return {
-    async call() {
-      throw new Error('not used');
-    },
-    async aplicar(op) {
-      if (!done.has(op.id)) done.set(op.id, res(op));
-      return done.get(op.id)!;
-    },
-    async registrar(op) {
-      return { ...res(op), estado: 'PENDIENTE', codigo: 'ACEPTADO' };
-    },
-    async consultar(isbn, opId) {
-      return { id: opId, exito: true, codigo: 'OK', mensaje: 'consulta', datos: { isbn, disponibles: 1 }, fechaOperacion: new Date().toISOString() } as Resultado;
-    },
-    async consultarTitulo(titulo, opId) {
-      return { id: opId, exito: false, codigo: 'LIBRO_NO_EXISTE', mensaje: 'consulta', datos: { titulo }, fechaOperacion: new Date().toISOString() } as Resultado;
-    },
-    async estado(id) {
-      return done.get(id) ?? ({ id, exito: false, codigo: 'OPERACION_NO_ENCONTRADA', mensaje: 'no', datos: {}, fechaOperacion: new Date().toISOString() } as Resultado);
-    },
-    async pendientes() {
-      return [];
-    },
-    async reclamar() {
-      return { pendientes: [], gestores: [] };
-    },
-    status: () => [],
-    fencing: () => undefined,
-    async close() {},
-  } as StorageClient;
-}
 
 describe('GC backend under a flood from unknown actors', () => {
   it('stays bounded, throttles its warnings and keeps serving', async () => {
@@ -66,7 +30,7 @@ describe('GC backend under a flood from unknown actors', () => {
     const ep = { front: `tcp://127.0.0.1:${f}`, pub: `tcp://127.0.0.1:${p}`, back: `tcp://127.0.0.1:${b}` };
     // Default liveness (1 s dead, so made-up ids were kept ≥ 10 s before): the regime of the report.
     const timing = { ...RELAXED_GC_TIMING, GC_TASK_DEADLINE_MS: '3000' };
-    const st = storage();
+    const st = stubStorage();
     const g: GcHandle = await startGc(readConfig(GC_VARS, { ...timing, GC_FRONTEND_BIND: ep.front, GC_PUB_BIND: ep.pub, GC_BACKEND_BIND: ep.back }), log, { storage: st });
     defer(() => g.close());
     const actorCfg = readConfig(ACTOR_VARS, { ...timing, GC_PUB_ENDPOINT: ep.pub, GC_BACKEND_ENDPOINT: ep.back });
