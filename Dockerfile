@@ -45,7 +45,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 # package.json marks the project root: the GA finds its migrations and the demo
-# catalog under <root>/gestor_almacenamiento/ (gestor_almacenamiento/paths.ts).
+# catalog under <root>/gestor_almacenamiento/ (common/project-root.ts).
 COPY package.json ./
 COPY --from=build /src/dist dist
 COPY gestor_almacenamiento/migrations gestor_almacenamiento/migrations

@@ -22,7 +22,7 @@
 #     is a prefix of the new timeline), else a fresh clone, then start as its
 #     standby. If the peer does not answer within --peer-wait-s, start as a
 #     STANDBY (read-only): promotions are the GA pair's job, which checks
-#     timelines first (gestor_almacenamiento/takeover.ts). A former primary
+#     timelines first (gestor_almacenamiento/role/takeover.ts). A former primary
 #     restarted plainly would come up read-write on its old timeline: split brain.
 # `rejoin` does the same repair by hand, with the server stopped. See docs/deploy.md.
 #

@@ -1,6 +1,6 @@
 /**
  * `npm run abuso -- [--mensajes 100000] [--semilla N] [--modo ambos|abierto|seguro]
- * [--topologia single|two-hosts] [--intrusos 60] [--limite-rss 256] [--json f]`:
+ * [--topologia single|two-hosts] [--intrusos 60] [--limite-rss 512] [--sockets a,b] [--json f]`:
  * the hostile-input campaign (scripts/abuso/). Each phase starts its own local
  * system, throws `--mensajes` generated messages at every socket (GC frontend,
  * backend and XPUB, GA, HTTP ports), and checks that every process is still up
