@@ -79,3 +79,13 @@ export function groupMembers(pgid: number): number[] {
   }
   return out;
 }
+
+/** Resident set size of a process in MiB (VmRSS of /proc/<pid>/status); undefined if it is gone. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

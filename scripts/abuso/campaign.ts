@@ -28,9 +28,13 @@ import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc-sockets.js';
 import { MAX_ACTOR_FRAME } from '../../gestor_carga/actor-backend.js';
 import type { ManagedProcess } from '../launcher/child-process.js';
 import { startLocalSystem, type LocalSystem, type Topology } from '../launcher/local-system.js';
-import { DEFAULT_LIMITS, alive, dataChecksums, replyCode, rssMiB, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
+import { alive as pidAlive, rssMiB } from '../../common/proc.js';
+
+import { DEFAULT_LIMITS, dataChecksums, replyCode, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
 import { TARGETS, generate, type Context, type Hostile, type HttpPort, type Target } from './generators.js';
 
+/** The process exists and is not a zombie. */
+const alive = (pid: number | undefined): boolean => pid !== undefined && pidAlive(pid);
 
 export type Modo = 'abierto' | 'seguro';
 
@@ -158,7 +162,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         nombre: p.nombre,
         pid: p.pid,
         vivoAntes: aliveBefore.get(p.nombre) ?? false,
-        vivoDespues: up && alive(p.pid),
+        vivoDespues: up,
         saludDespues: health,
         saludTrasMs: at !== undefined ? at - stormEnd : null,
         rssBaseMiB: round(base.get(p.nombre)),

@@ -1,32 +1,9 @@
 /**
- * What the abuse campaign checks after the storm, and the small readers it needs:
- * RSS of a process from /proc, a checksum of the data that must not change, and the
- * verdict over a phase's figures (a pure function: tested on its own).
+ * What the abuse campaign checks after the storm: a checksum of the data that must
+ * not change, and the verdict over a phase's figures (a pure function: tested on its own).
  */
-import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { ALL_CODES } from '../../common/protocol/codes.js';
-
-/** Resident set size of a process in MiB (VmRSS of /proc/<pid>/status); undefined if it is gone. */
-export function rssMiB(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a pid names a live (not zombie) process. */
-export function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return state !== undefined && state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 export interface Checksums {
   libros: string;

@@ -27,8 +27,6 @@ export interface Hostile {
   raw?: Buffer;
   /** A structured HTTP request on a kept-alive connection. */
   http?: { port: HttpPort; method: string; path: string; headers: Record<string, string>; body?: Buffer };
-  /** ps: the GC must answer it with a reply carrying a code. */
-  expectReply: boolean;
   /**
    * Sent on a connection of its own: the server drops a connection whose message is
    * over its size limit (libzmq maxMessageSize), with everything queued on it.
@@ -76,7 +74,7 @@ const b = (s: string | Buffer) => (Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8
 const json = (v: unknown) => b(JSON.stringify(v));
 
 /** Strings that break naive code: control characters, lone surrogates, RTL overrides, BOMs, normalisation traps, long and empty. */
-export function nastyString(rng: Rng): string {
+function nastyString(rng: Rng): string {
   return rng.pick<() => string>([
     () => '',
     () => '\u0000',
@@ -101,12 +99,12 @@ export function nastyString(rng: Rng): string {
 }
 
 /** Numbers JSON allows and code trips on. */
-export function hugeNumberText(rng: Rng): string {
+function hugeNumberText(rng: Rng): string {
   return rng.pick(['1e400', '-1e400', '9007199254740993', '-9223372036854775809', '18446744073709551616', '1e-400', '-0', '0.000000000000000000000000001', '123456789'.repeat(rng.int(2, 200)), '1E+308', '4.9e-324']);
 }
 
 /** A JSON text nested `depth` levels deep (arrays or objects). */
-export function deepJson(depth: number, object: boolean): string {
+function deepJson(depth: number, object: boolean): string {
   return object ? '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) : '['.repeat(depth) + ']'.repeat(depth);
 }
 
@@ -191,7 +189,7 @@ function psMessage(rng: Rng, ctx: Context): Hostile {
     [6, 'replay'],
     [4, 'replay-altered'],
   ]);
-  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'ps', kind, frames, expectReply: true, ...extra });
+  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'ps', kind, frames, ...extra });
   switch (kind) {
     case 'random-bytes':
       return m([randomBytes(rng, 2048)]);
@@ -202,7 +200,7 @@ function psMessage(rng: Rng, ctx: Context): Hostile {
       return m([json({ ...base(), titulo: pad })]);
     }
     case 'over-transport-limit':
-      return m([Buffer.alloc(ctx.limits.psTransportBytes + rng.int(1, 4096), 0x7b)], { expectReply: false, throwaway: true });
+      return m([Buffer.alloc(ctx.limits.psTransportBytes + rng.int(1, 4096), 0x7b)], { throwaway: true });
     case 'wrong-frame-count': {
       const n = rng.int(2, 6);
       return m(Array.from({ length: n }, (_, i) => (i === n - 1 || rng.chance(0.5) ? json(base()) : rng.chance(0.5) ? Buffer.alloc(0) : randomBytes(rng, 64))));
@@ -289,7 +287,7 @@ function backendMessage(rng: Rng, ctx: Context): Hostile {
     [4, 'forged-adios'],
     [1, 'zmtp-garbage'],
   ]);
-  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'backend', kind, frames, expectReply: false, ...extra });
+  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'backend', kind, frames, ...extra });
   switch (kind) {
     case 'random-bytes':
       return m([randomBytes(rng, 4096)]);
@@ -328,7 +326,7 @@ function backendMessage(rng: Rng, ctx: Context): Hostile {
     case 'forged-adios':
       return m([json({ t: 'adios', ...who() })]);
     case 'zmtp-garbage':
-      return { target: 'backend', kind, raw: zmtpGarbage(rng), expectReply: false };
+      return { target: 'backend', kind, raw: zmtpGarbage(rng) };
   }
   throw new Error(`unknown kind ${kind}`);
 }
@@ -352,7 +350,7 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
   ]);
   const sub = (on: boolean, topic: Buffer | string) => Buffer.concat([Buffer.from([on ? 1 : 0]), b(topic)]);
   const real = () => (ctx.actors.length ? rng.pick(ctx.actors) : { tipo: 'prestamo', actorId: 'nadie' });
-  const m = (frames: Buffer[]): Hostile => ({ target: 'pub', kind, frames, expectReply: false });
+  const m = (frames: Buffer[]): Hostile => ({ target: 'pub', kind, frames });
   // Subscriptions up to the XPUB's size limit: over it the GC drops the connection, and an XSUB
   // replays every subscription it made on reconnect. Those go on connections of their own ('over-size-limit').
   const fit = (frame: Buffer) => frame.subarray(0, ctx.limits.subscriptionBytes);
@@ -384,7 +382,7 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
     case 'wrong-frame-count':
       return m(Array.from({ length: rng.int(2, 5) }, () => sub(true, `renovacion.falso-${rng.int(0, 1e6)}`)));
     case 'zmtp-garbage':
-      return { target: 'pub', kind, raw: zmtpGarbage(rng), expectReply: false };
+      return { target: 'pub', kind, raw: zmtpGarbage(rng) };
   }
   throw new Error(`unknown kind ${kind}`);
 }
@@ -410,7 +408,7 @@ function gaMessage(rng: Rng, ctx: Context): Hostile {
   ];
   if (ctx.forgedWrites) kinds.push([10, 'forged-write']);
   const kind = rng.weighted(kinds);
-  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'ga', kind, frames, expectReply: false, ...extra });
+  const m = (frames: Buffer[], extra: Partial<Hostile> = {}): Hostile => ({ target: 'ga', kind, frames, ...extra });
   const replayOp = () => (ctx.opReplays.length ? { ...rng.pick(ctx.opReplays) } : { operacion: 'prestamo', isbn: rng.pick(ctx.isbns), usuario: 'nadie', id: ref() });
   const fencing = () => (rng.chance(0.3) ? { fencing: { sistema: String(rng.int(1, 1e9)), timeline: rng.int(1, 1e6) } } : {});
   switch (kind) {
@@ -468,7 +466,7 @@ function gaMessage(rng: Rng, ctx: Context): Hostile {
       // A new op under a new clave: applied if it ever reached a GA. Secure phase only.
       return m([json({ ref: ref(), orden: rng.pick(['aplicar', 'registrar']), op: { operacion: rng.pick(['prestamo', 'devolucion', 'renovacion']), isbn: rng.pick(ctx.isbns), usuario: `intruso${rng.int(0, 1e6)}`, id: ref() } })]);
     case 'zmtp-garbage':
-      return { target: 'ga', kind, raw: zmtpGarbage(rng), expectReply: false };
+      return { target: 'ga', kind, raw: zmtpGarbage(rng) };
   }
   throw new Error(`unknown kind ${kind}`);
 }
@@ -494,8 +492,8 @@ function httpMessage(rng: Rng, _ctx: Context): Hostile {
     [6, 'raw-truncated'],
     [3, 'raw-smuggling'],
   ]);
-  const m = (method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Hostile => ({ target: 'http', kind, http: { port, method, path, headers, ...(body ? { body } : {}) }, expectReply: false });
-  const raw = (bytes: Buffer): Hostile => ({ target: 'http', kind, raw: bytes, http: { port, method: 'RAW', path: '', headers: {} }, expectReply: false });
+  const m = (method: string, path: string, headers: Record<string, string> = {}, body?: Buffer): Hostile => ({ target: 'http', kind, http: { port, method, path, headers, ...(body ? { body } : {}) } });
+  const raw = (bytes: Buffer): Hostile => ({ target: 'http', kind, raw: bytes, http: { port, method: 'RAW', path: '', headers: {} } });
   switch (kind) {
     case 'known-route':
       return m('GET', rng.pick(PATHS));

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { runLoad } from '../../solicitante/load.js';
 import { table } from '../../solicitante/load-report.js';
-import { cpuTargets } from './main.js';
+import { cpuTargets } from './process-cpu.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import { cpuSnapshot } from './process-cpu.js';
 

@@ -33,8 +33,7 @@ import { intArg } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
-import { cpuPerOp, cpuSnapshot, type CpuTarget } from './process-cpu.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpuPerOp, cpuSnapshot, cpuTargets } from './process-cpu.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -82,22 +81,6 @@ export interface BenchReport {
   notas: string[];
 }
 
-/** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */
-export function cpuTargets(sys: LocalSystem): CpuTarget[] {
-  const t: CpuTarget[] = [];
-  const add = (name: string, pid: number | undefined, tree = false) => pid && t.push({ name, pid, tree });
-  add('GC', sys.gc.pid);
-  for (const a of sys.actors) add(`actor ${a.spec.name}`, a.pid);
-  if (sys.topology === 'single') add('GA', sys.ga.pid);
-  else for (const h of ['pc1', 'pc2'] as const) add(`GA ${h}`, sys.hosts[h]?.ga?.pid);
-  const pgDirs = sys.pgNodes ? [sys.pgNodes.primary, sys.pgNodes.standby].map((n) => [`PostgreSQL ${n.hostName}`, n.dataDir] as const) : [['PostgreSQL', join(sys.dataDir, 'pg')] as const];
-  for (const [name, dir] of pgDirs) {
-    const pidFile = join(dir, 'postmaster.pid');
-    add(name, existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined, true);
-  }
-  add('PS (carga)', process.pid);
-  return t;
-}
 
 /**
  * Phase 2's "GC": each request is one `SELECT aplicar_operacion(...)` — the GA's own

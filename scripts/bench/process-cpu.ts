@@ -10,7 +10,10 @@
  * that exits moves its time from "live child" into its parent's cutime, so the
  * tree's total stays continuous across snapshots.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { allPids, procStatFields } from '../../common/proc.js';
+import type { LocalSystem } from '../launcher/local-system.js';
 
 /** Linux's USER_HZ: /proc reports times in 1/100 s on every architecture Node runs on. */
 const TICKS_PER_S = 100;
@@ -72,4 +75,21 @@ export function cpuPerOp(before: Map<string, number | undefined>, after: Map<str
     out[name] = a === undefined || b === undefined || ops <= 0 ? null : Math.round(((a - b) * 1e6) / ops);
   }
   return out;
+}
+
+/** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */
+export function cpuTargets(sys: LocalSystem): CpuTarget[] {
+  const t: CpuTarget[] = [];
+  const add = (name: string, pid: number | undefined, tree = false) => pid && t.push({ name, pid, tree });
+  add('GC', sys.gc.pid);
+  for (const a of sys.actors) add(`actor ${a.spec.name}`, a.pid);
+  if (sys.topology === 'single') add('GA', sys.ga.pid);
+  else for (const h of ['pc1', 'pc2'] as const) add(`GA ${h}`, sys.hosts[h]?.ga?.pid);
+  const pgDirs = sys.pgNodes ? [sys.pgNodes.primary, sys.pgNodes.standby].map((n) => [`PostgreSQL ${n.hostName}`, n.dataDir] as const) : [['PostgreSQL', join(sys.dataDir, 'pg')] as const];
+  for (const [name, dir] of pgDirs) {
+    const pidFile = join(dir, 'postmaster.pid');
+    add(name, existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined, true);
+  }
+  add('PS (carga)', process.pid);
+  return t;
 }

@@ -20,7 +20,7 @@ import { projectRoot } from '../../common/project-root.js';
 import { NoRunningSystemError, readRunningSystem, type PgNodo } from './system-file.js';
 
 /** The node that is primary now: not in recovery, highest timeline (two would be a split brain: refuse). */
-export async function currentPrimary(nodes: PgNodo[]): Promise<PgNodo> {
+async function currentPrimary(nodes: PgNodo[]): Promise<PgNodo> {
   const roles = await Promise.all(nodes.map((n) => pgRole(n, { connectTimeoutMs: 2000, queryTimeoutMs: 3000 }).then((r) => ({ n, r }), () => undefined)));
   const primaries = roles.filter((x): x is NonNullable<typeof x> => !!x && !x.r.inRecovery);
   if (primaries.length === 0) throw new Error(`ningún PostgreSQL del sistema responde como primario (${nodes.map((n) => `${n.nombre} ${n.host}:${n.port}`).join(', ')})`);

@@ -69,7 +69,7 @@ export function hasKeys(envText: string): boolean {
   return /^[ \t]*CURVE_[A-Z0-9_]+_SECRET[ \t]*=[ \t]*'?[^'\s]+/m.test(envText);
 }
 
-export interface HostsLayout {
+interface HostsLayout {
   gcs: readonly string[];
   gas: readonly string[];
   actorHosts: readonly string[];

@@ -124,7 +124,6 @@ export interface LocalSystem {
   /** The GA started as primary (two-hosts: the one next to the PostgreSQL primary). */
   gaEndpoint: string;
   gcHttp: string;
-  gaHttp: string;
   /** Every GA, primary first: what GC and actors have in GA_ENDPOINTS. */
   gaEndpoints: string[];
   /** The PostgreSQL the GA was started on (the primary). */
@@ -218,8 +217,6 @@ interface Plan {
   namespaced: boolean;
   /** The documented ports (npm start, namespaces) instead of free ones. */
   std: boolean;
-  /** Single: the one address; two hosts: where the GC and actors default to. */
-  host: string;
   addressOf(h: HostName): string;
   netnsOf(h: HostName): string | undefined;
   /** A port of the same number on each of `addresses` (like real hosts), or the standard one. */
@@ -450,7 +447,6 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       ...(clients ? { clients } : {}),
       namespaced,
       std,
-      host,
       addressOf,
       netnsOf: (h) => (twoHosts ? net[h].netns : undefined),
       portOn,
@@ -511,7 +507,6 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       gaEndpoint: gaEndpoints[0]!,
       gaEndpoints,
       gcHttp: gcs[0]!.http,
-      gaHttp: `http://${addressOf(primaryHost)}:${gaPorts.gaHttp}`,
       pg: storage.pg,
       dataDir,
       topology,

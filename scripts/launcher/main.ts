@@ -154,18 +154,21 @@ async function main(): Promise<void> {
   const s = system;
   const gas = [s.ga, s.gaBackup].filter((g): g is NonNullable<typeof g> => !!g);
   // The panel is a convenience: the system runs on without it (e.g. its port is taken).
-  let panelUrl: string;
-  try {
-    const port = opts.puertosLibres ? await freePort('127.0.0.1') : DEFAULT_PANEL_PORT;
-    panel = panelProcess(s, { host: '127.0.0.1', port }).start();
-    await panel.waitHealthy(10_000);
-    panelUrl = `http://127.0.0.1:${port}/`;
-  } catch (err) {
-    await panel?.stop();
-    panel = undefined;
-    panelUrl = `no se pudo iniciar (${(err as Error).message})`;
-  }
-  const carga = loadSuggestion(await freeCopies(s.pg, join(projectRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv')));
+  const startPanel = async (): Promise<string> => {
+    try {
+      const port = opts.puertosLibres ? await freePort('127.0.0.1') : DEFAULT_PANEL_PORT;
+      panel = panelProcess(s, { host: '127.0.0.1', port }).start();
+      await panel.waitHealthy(10_000);
+      return `http://127.0.0.1:${port}/`;
+    } catch (err) {
+      await panel?.stop();
+      panel = undefined;
+      return `no se pudo iniciar (${(err as Error).message})`;
+    }
+  };
+  // Independent: the panel's start and the query behind the banner's load suggestion.
+  const [panelUrl, libres] = await Promise.all([startPanel(), freeCopies(s.pg, join(projectRoot(), 'gestor_almacenamiento', 'catalogo-demo.csv'))]);
+  const carga = loadSuggestion(libres);
   // Stopping already (a signal during the start): its cleanup has removed sistema.json, do not write it back.
   if (signals.received) return;
   const sistema = describeSystem(s);

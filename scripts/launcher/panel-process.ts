@@ -13,7 +13,7 @@ type Proc = LocalSystem['gc'];
 const target = (p: Proc) => `${p.spec.host ?? p.spec.httpHost ?? '127.0.0.1'}=http://${p.spec.httpHost ?? '127.0.0.1'}:${p.spec.httpPort}`;
 
 /** `--gc … --ga … --actor …` for every process of `sys` that has an HTTP port. */
-export function panelTargetArgs(sys: Pick<LocalSystem, 'gcs' | 'ga' | 'gaBackup' | 'actors'>): string[] {
+function panelTargetArgs(sys: Pick<LocalSystem, 'gcs' | 'ga' | 'gaBackup' | 'actors'>): string[] {
   const args: string[] = [];
   const add = (flag: string, p: Proc | undefined) => {
     if (p?.spec.httpPort) args.push(flag, target(p));

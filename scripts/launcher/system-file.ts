@@ -16,7 +16,7 @@ export const SYSTEM_FILE = 'sistema.json';
 const urlOf = (host: string | undefined, port: number | undefined) => `http://${host ?? '127.0.0.1'}:${port ?? 0}`;
 
 const pgNodeSchema = z.object({ host: z.string(), port: z.number(), user: z.string(), password: z.string(), database: z.string(), nombre: z.string() });
-export const sistemaSchema = z.object({
+const sistemaSchema = z.object({
   pid: z.number(),
   topologia: z.string(),
   gcs: z.array(z.object({ host: z.string(), endpoint: z.string(), http: z.string() })),
