@@ -84,8 +84,9 @@ export class PanelCollector {
     return () => this.listeners.delete(fn);
   }
 
-  history(): { instantanea?: PanelSnapshot; puntos: PanelPoint[]; eventos: PanelEvent[] } {
-    return { instantanea: this.last, puntos: [...this.points], eventos: [...this.events] };
+  /** What a page needs at connection; ventanaMs tells it how much history to keep as updates arrive. */
+  history(): { instantanea?: PanelSnapshot; puntos: PanelPoint[]; eventos: PanelEvent[]; ventanaMs: number } {
+    return { instantanea: this.last, puntos: [...this.points], eventos: [...this.events], ventanaMs: this.keepMs };
   }
 
   poll(): Promise<PanelUpdate> {

@@ -9,7 +9,7 @@
 (function () {
   'use strict';
   var OPS = ['prestamo', 'devolucion', 'renovacion'];
-  var estado = { puntos: [], eventos: [], instantanea: null, objetivos: [] };
+  var estado = { puntos: [], eventos: [], instantanea: null, objetivos: [], ventanaMs: 10 * 60 * 1000 };
   var graficos = {};
 
   function $(id) { return document.getElementById(id); }
@@ -237,7 +237,10 @@
   var fuente = new EventSource('/api/eventos');
   fuente.addEventListener('inicio', function (ev) {
     var d = JSON.parse(ev.data);
-    estado = { puntos: d.puntos || [], eventos: d.eventos || [], instantanea: d.instantanea || null, objetivos: d.objetivos || [] };
+    estado = {
+      puntos: d.puntos || [], eventos: d.eventos || [], instantanea: d.instantanea || null, objetivos: d.objetivos || [],
+      ventanaMs: d.ventanaMs || estado.ventanaMs,
+    };
     $('conexion').className = 'conexion viva';
     $('conexion').textContent = 'en vivo';
     dibujar();
@@ -247,8 +250,8 @@
     estado.instantanea = u.instantanea;
     if (u.punto) estado.puntos.push(u.punto);
     estado.eventos = estado.eventos.concat(u.eventos);
-    // The same window the server keeps: points older than its oldest are dropped.
-    var limite = estado.puntos.length ? estado.puntos[estado.puntos.length - 1].t - 10 * 60 * 1000 : 0;
+    // The same window the server keeps (its --historia): older points are dropped.
+    var limite = estado.puntos.length ? estado.puntos[estado.puntos.length - 1].t - estado.ventanaMs : 0;
     while (estado.puntos.length && estado.puntos[0].t < limite) estado.puntos.shift();
     while (estado.eventos.length && estado.eventos[0].t < limite) estado.eventos.shift();
     dibujar();

@@ -107,7 +107,7 @@ describe('panel process parts over HTTP', () => {
       parseTarget('ga', `pc3=http://127.0.0.1:${odd.port}`),
       parseTarget('actor', `pc3=http://127.0.0.1:${odd.port}/`),
     ].map((t, i) => (i === 3 ? { ...t, url: `http://localhost:${odd.port}` } : t)));
-    const collector = new PanelCollector({ targets, log, everyMs: 60_000 });
+    const collector = new PanelCollector({ targets, log, everyMs: 60_000, keepMs: 90_000 });
     cleanup.push(async () => collector.stop());
     const first = await collector.poll();
     expect(first.punto).toBeUndefined(); // the first poll is the baseline
@@ -131,8 +131,9 @@ describe('panel process parts over HTTP', () => {
     expect((await get('/static/main.ts')).status).toBe(404);
     expect((await get('/nada')).status).toBe(404);
     expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(405);
-    const estado = (await (await get('/api/estado')).json()) as { puntos: unknown[]; instantanea: PanelSnapshot };
+    const estado = (await (await get('/api/estado')).json()) as { puntos: unknown[]; instantanea: PanelSnapshot; ventanaMs: number };
     expect(estado.puntos).toHaveLength(1);
+    expect(estado.ventanaMs).toBe(90_000); // the page trims its history to the panel's --historia
     expect(estado.instantanea.gcs[0]!.responde).toBe(true);
     // Garbage on the socket: a 400, and the port keeps serving.
     const raw = await new Promise<string>((resolve) => {
