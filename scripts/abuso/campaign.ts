@@ -23,6 +23,8 @@ import pg from 'pg';
 import { Dealer, Request, XSubscriber } from 'zeromq';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol/ps-gc.js';
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { MAX_SUBSCRIPTION_BYTES } from '../../gestor_carga/gc-sockets.js';
 import { MAX_ACTOR_FRAME } from '../../gestor_carga/actor-backend.js';
@@ -189,7 +191,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     if (gaBefore && gaAfter) {
       const invalid = (gaAfter.invalida ?? 0) - (gaBefore.invalida ?? 0);
       if (invalid !== 0) fallos.push(`GA: ${invalid} malformed requests reached its handler`);
-      const strangers = (await sys.gc.status<{ actores?: Array<{ actorId: string }> }>())?.actores?.filter((a) => !ctx.actors.some((r) => r.actorId === a.actorId)) ?? [];
+      const strangers = (await sys.gc.status<GcStatus>())?.actores.filter((a) => !ctx.actors.some((r) => r.actorId === a.actorId)) ?? [];
       if (strangers.length) fallos.push(`GC: ${strangers.length} actors it does not know reached its registry`);
     }
     return {
@@ -331,7 +333,7 @@ async function curveRefusals(sys: LocalSystem): Promise<Record<string, number>> 
 
 /** The attacked GA's requests by command (its /status). */
 async function gaCommandCounts(sys: LocalSystem): Promise<Record<string, number>> {
-  return (await sys.ga.status<{ solicitudes?: { porOrden?: Record<string, number> } }>())?.solicitudes?.porOrden ?? {};
+  return (await sys.ga.status<GaStatus>())?.solicitudes.porOrden ?? {};
 }
 
 // ---------------------------------------------------------------- transports

@@ -4,6 +4,7 @@
  * primary ever come back ACTIVE, was it FENCED), and reads a GA's count of
  * writes its role gate admitted from its /metrics (ga_writes_admitted_total).
  */
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { GaProbe } from './system.js';
 
 export interface GaRoleSample {
@@ -16,13 +17,6 @@ export interface GaRoleSample {
   pgRole?: string;
   fenced?: boolean;
   replicacion?: string;
-}
-
-/** The parts of a GA's /status (GaStatus) the watch reads; optional: a GA may not answer them all. */
-interface GaStatusDoc {
-  papel?: { estado?: string; aislado?: unknown; desde?: string };
-  postgres?: { timeline?: number; rolPg?: string };
-  replicacion?: { modo?: string };
 }
 
 /**
@@ -112,17 +106,19 @@ export class GaWatch {
     try {
       await Promise.all(
         Object.entries(this.gas).map(async ([name, proc]) => {
-          const s = proc.running ? await proc.status<GaStatusDoc>() : undefined;
-          const since = s?.papel?.desde ? Date.parse(s.papel.desde) : NaN;
+          const s = proc.running ? await proc.status<GaStatus>() : undefined;
+          // A pair member's papel says since when and whether fenced; a standalone GA's says neither.
+          const papel = s && 'desde' in s.papel ? s.papel : undefined;
+          const since = papel ? Date.parse(papel.desde) : NaN;
           const sample: GaRoleSample = {
             // The GA's own transition time is exact; polling would add up to everyMs.
             at: Number.isFinite(since) && since <= Date.now() ? since : Date.now(),
             ga: name,
-            estado: s?.papel?.estado ?? 'SIN_RESPUESTA',
-            timeline: s?.postgres?.timeline,
-            pgRole: s?.postgres?.rolPg,
-            fenced: s ? !!s.papel?.aislado : undefined,
-            replicacion: s?.replicacion?.modo,
+            estado: s?.papel.estado ?? 'SIN_RESPUESTA',
+            timeline: s && 'timeline' in s.postgres ? s.postgres.timeline : undefined,
+            pgRole: s?.postgres.rolPg,
+            fenced: s ? !!papel?.aislado : undefined,
+            replicacion: s?.replicacion.modo,
           };
           const prev = this.latest.get(name);
           this.latest.set(name, sample);

@@ -3,6 +3,7 @@
  * going (and the old primary's return, if the scenario has one), then the
  * checks. Returns the report; printing and files are the caller's job.
  */
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { HostName } from '../launcher/hosts.js';
 import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
@@ -146,8 +147,8 @@ function progressLine(load: DrillLoad, watch: GaWatch, t0: number, faultAt?: num
 async function gaDiagnostics(gas: Partial<Record<HostName, GaProbe>>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [h, g] of Object.entries(gas)) {
-    const st = g?.running ? await g.status<{ papel?: Record<string, unknown> }>() : undefined;
-    out[h] = st?.papel ? { estado: st.papel.estado, motivo: st.papel.motivo, ultimoErrorActivacion: st.papel.ultimoErrorActivacion, aislado: st.papel.aislado } : 'sin respuesta';
+    const papel = g?.running ? (await g.status<GaStatus>())?.papel : undefined;
+    out[h] = papel ? ('motivo' in papel ? { estado: papel.estado, motivo: papel.motivo, ultimoErrorActivacion: papel.ultimoErrorActivacion, aislado: papel.aislado } : { estado: papel.estado }) : 'sin respuesta';
   }
   return out;
 }

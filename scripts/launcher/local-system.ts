@@ -34,6 +34,7 @@ import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
 import type { TipoActor } from '../../common/protocol/internal.js';
 import { TIPO_CALCULO } from '../../common/protocol/calc.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort } from './free-port.js';
 import { acquireLauncherLock } from './lock.js';
@@ -197,7 +198,7 @@ async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promi
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const estados = await Promise.all(gas.map(async (g) => (await g.status<{ papel?: { estado?: string } }>())?.papel?.estado ?? '?'));
+    const estados = await Promise.all(gas.map(async (g) => (await g.status<GaStatus>())?.papel.estado ?? '?'));
     last = estados.join(',');
     if (estados[0] === 'ACTIVE' && estados.slice(1).every((e) => e === 'PASSIVE')) return;
     if (Date.now() > deadline) throw new Error(`GA pair not settled after ${timeoutMs} ms (states ${last}); see ${gas.map((g) => g.spec.logFile).join(', ')}`);

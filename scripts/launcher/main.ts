@@ -16,13 +16,14 @@ import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import pg from 'pg';
 import type { GcStatus } from '../../gestor_carga/gc.js';
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
 import { intArg } from '../../common/cli-args.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
 import { startLocalSystem, type LocalSystem, type Topology } from './local-system.js';
 import { projectRoot } from '../../common/project-root.js';
 import type { PgInfo } from './local-storage.js';
-import { clearBlock, plainLine, redraw, statusLines, type GaStatusLite, type GcVisto } from './status-view.js';
+import { clearBlock, plainLine, redraw, statusLines, type GcVisto } from './status-view.js';
 import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
-    const [gcStatus, gaStatus] = await Promise.all([Promise.all(s.gcs.map((g) => g.process.status<GcStatus>())), Promise.all(gas.map((g) => g.status<GaStatusLite>()))]);
+    const [gcStatus, gaStatus] = await Promise.all([Promise.all(s.gcs.map((g) => g.process.status<GcStatus>())), Promise.all(gas.map((g) => g.status<GaStatus>()))]);
     const t = Date.now();
     const gcs: GcVisto[] = s.gcs.map((g, i) => {
       const st = gcStatus[i];

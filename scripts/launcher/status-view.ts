@@ -7,13 +7,8 @@
  * up the screen on every redraw. Anywhere else (a pipe, a file) it is one plain
  * line with no escape codes.
  */
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
-
-export interface GaStatusLite {
-  rol?: string;
-  papel?: { estado?: string };
-  postgres?: { rolPg?: string; timeline?: number };
-}
 
 /** One GC as the status loop saw it: its host, its /status (undefined: no answer) and its replies per second. */
 export interface GcVisto {
@@ -26,7 +21,7 @@ export interface StatusSnapshot {
   /** HH:MM:SS */
   hora: string;
   gcs: readonly GcVisto[];
-  gas: Array<{ host: string; status: GaStatusLite | undefined }>;
+  gas: Array<{ host: string; status: GaStatus | undefined }>;
 }
 
 /** `pc1 ACTIVE (pg primary tl1)` per GA: who serves, and on what. */
@@ -34,8 +29,9 @@ function gaPart(gas: StatusSnapshot['gas']): string {
   return gas
     .map(({ host, status }) => {
       if (!status) return `${host} sin respuesta`;
-      const pg = status.postgres?.rolPg ? ` (pg ${status.postgres.rolPg}${status.postgres.timeline ? ` tl${status.postgres.timeline}` : ''})` : '';
-      return `${host} ${status.papel?.estado ?? status.rol ?? 'ok'}${pg}`;
+      const { postgres: p } = status;
+      const pg = ` (pg ${p.rolPg}${'timeline' in p ? ` tl${p.timeline}` : ''})`;
+      return `${host} ${status.papel.estado}${pg}`;
     })
     .join(', ');
 }

@@ -4,6 +4,7 @@
  * the banner away on each redraw); elsewhere one plain line without escape codes.
  */
 import { describe, expect, it } from 'vitest';
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import { clearBlock, fitWidth, plainLine, redraw, statusLines, type StatusSnapshot } from '../../scripts/launcher/status-view.js';
 
@@ -21,7 +22,7 @@ const snapshot: StatusSnapshot = {
   gcs: [{ host: 'pc1', status: gcStatus, rate: 1234.4 }],
   gas: [
     { host: 'pc1', status: undefined },
-    { host: 'pc2', status: { papel: { estado: 'TAKING_OVER' }, postgres: { rolPg: 'primary', timeline: 12 } } },
+    { host: 'pc2', status: { papel: { estado: 'TAKING_OVER' }, postgres: { rolPg: 'primary', timeline: 12 } } as unknown as GaStatus },
   ],
 };
 
