@@ -3,31 +3,14 @@
  * failures, skipped while open, half-open after the reset time, closed on success;
  * a GA restarted on the same port is used again.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createStorageClient, type StorageClient } from '../../common/storage-client.js';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../common/errors.js';
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
-import type { StorageClientConfig } from '../../common/config.js';
-import { FakeGa, captureLogger, clientConfig, type FakeGaBehaviour } from '../harness/fake-ga.js';
-import { freePort } from '../harness/ports.js';
+import { captureLogger, clientConfig, type FakeGaBehaviour } from '../harness/fake-ga.js';
+import { storageClientRig } from '../harness/storage-client-rig.js';
 import { eventually } from '../harness/eventually.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close().catch(() => undefined);
-});
-
-async function ga(script?: ConstructorParameters<typeof FakeGa>[1]): Promise<FakeGa> {
-  const g = await FakeGa.start(await freePort(), script);
-  open.push({ close: () => g.stop() });
-  return g;
-}
-
-function client(cfg: StorageClientConfig, log = captureLogger().log): StorageClient {
-  const c = createStorageClient(cfg, log);
-  open.push(c);
-  return c;
-}
+const { ga, client } = storageClientRig();
 
 const op = (id: string): OperacionSolicitada => ({ operacion: 'renovacion', isbn: '978-3', usuario: 'u3', id });
 
@@ -36,7 +19,7 @@ describe('breaker lifecycle', () => {
     let aBehaviour: FakeGaBehaviour = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'pg caído' };
     const a = await ga(() => aBehaviour);
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 400 }), cap.log);
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 400 }), { log: cap.log });
 
     for (let i = 1; i <= 2; i++) {
       await expect(c.aplicar(op(`bk-${i}`))).rejects.toBeInstanceOf(StorageUnavailableError);
@@ -118,7 +101,7 @@ describe('an open breaker on the only active GA', () => {
     const b = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO', mensaje: 'GA pasivo: el GA activo es el par' });
     const cap = captureLogger();
     // A reset time no test waits for: only the early re-check can close A's breaker.
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 200, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 16 }), cap.log);
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 200, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 16 }), { log: cap.log });
 
     const r = await c.aplicar(op('hipo-1'));
     expect(r.exito).toBe(true);
@@ -132,7 +115,7 @@ describe('an open breaker on the only active GA', () => {
     const a = await ga({ kind: 'silent' });
     const b = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO', mensaje: 'GA pasivo' });
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 100, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 6 }), cap.log);
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 100, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 6 }), { log: cap.log });
 
     await expect(c.aplicar(op('hipo-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(c.status()[0]).toMatchObject({ disyuntor: 'open' });
@@ -145,7 +128,7 @@ describe('GA restart on the same port', () => {
   it('after the breaker opened on a dead GA, a fresh socket reaches the restarted GA', async () => {
     const a = await ga();
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint], { GA_TIMEOUT_MS: 200, GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 300 }), cap.log);
+    const c = client(clientConfig([a.endpoint], { GA_TIMEOUT_MS: 200, GA_MAX_ATTEMPTS: 1, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 300 }), { log: cap.log });
     expect((await c.aplicar(op('rs-1'))).id).toBe('rs-1');
 
     await a.stop();

@@ -2,31 +2,15 @@
  * Storage client with several GA endpoints: rotation on timeout, passive backup,
  * dead endpoints, everything down.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createStorageClient, type StorageClient } from '../../common/storage-client.js';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../common/errors.js';
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
-import type { StorageClientConfig } from '../../common/config.js';
 import type { GaRequest } from '../../common/protocol/internal.js';
-import { FakeGa, captureLogger, clientConfig } from '../harness/fake-ga.js';
+import { captureLogger, clientConfig } from '../harness/fake-ga.js';
 import { freePort } from '../harness/ports.js';
+import { storageClientRig } from '../harness/storage-client-rig.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close().catch(() => undefined);
-});
-
-async function ga(script?: ConstructorParameters<typeof FakeGa>[1]): Promise<FakeGa> {
-  const g = await FakeGa.start(await freePort(), script);
-  open.push({ close: () => g.stop() });
-  return g;
-}
-
-function client(cfg: StorageClientConfig, log = captureLogger().log): StorageClient {
-  const c = createStorageClient(cfg, log);
-  open.push(c);
-  return c;
-}
+const { ga, client } = storageClientRig();
 
 const op = (id: string): OperacionSolicitada => ({ operacion: 'devolucion', isbn: '978-2', usuario: 'u2', id });
 const opIdOf = (r: GaRequest | undefined) => (r && 'op' in r ? r.op.id : undefined);
@@ -36,7 +20,7 @@ describe('rotation on timeout', () => {
     const a = await ga({ kind: 'silent' });
     const b = await ga();
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 200 }), cap.log);
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 200 }), { log: cap.log });
     const t0 = Date.now();
     const r = await c.aplicar(op('rot-1'));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
@@ -69,7 +53,7 @@ describe('passive backup (GA_NO_ACTIVO)', () => {
     const a = await ga(() => (aActive ? { kind: 'ok' } : { kind: 'fail', codigo: 'GA_NO_ACTIVO' }));
     const b = await ga(() => (aActive ? { kind: 'fail', codigo: 'GA_NO_ACTIVO' } : { kind: 'ok' }));
     const cap = captureLogger();
-    const c = client(clientConfig([a.endpoint, b.endpoint]), cap.log);
+    const c = client(clientConfig([a.endpoint, b.endpoint]), { log: cap.log });
     for (let i = 0; i < 3; i++) await c.aplicar(op(`st-a-${i}`));
     expect([a.count(), b.count()]).toEqual([3, 0]);
     aActive = false; // a handover: B active, A passive

@@ -2,31 +2,14 @@
  * Storage client against one healthy fake GA: throughput and correlation,
  * unwrapping, request errors, late replies, close(), metrics.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { createStorageClient, type StorageClient } from '../../common/storage-client.js';
 import { StorageRequestError, StorageUnavailableError } from '../../common/errors.js';
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
-import type { StorageClientConfig } from '../../common/config.js';
-import { FakeGa, captureLogger, clientConfig } from '../harness/fake-ga.js';
-import { freePort } from '../harness/ports.js';
+import { captureLogger, clientConfig } from '../harness/fake-ga.js';
+import { storageClientRig } from '../harness/storage-client-rig.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close().catch(() => undefined);
-});
-
-async function ga(script?: ConstructorParameters<typeof FakeGa>[1]): Promise<FakeGa> {
-  const g = await FakeGa.start(await freePort(), script);
-  open.push({ close: () => g.stop() });
-  return g;
-}
-
-function client(cfg: StorageClientConfig, registry?: Registry, log = captureLogger().log): StorageClient {
-  const c = createStorageClient(cfg, log, registry);
-  open.push(c);
-  return c;
-}
+const { ga, client } = storageClientRig();
 
 const op = (id: string): OperacionSolicitada => ({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', id });
 
@@ -72,7 +55,7 @@ describe('fencing token', () => {
     let writes = 0;
     const g = await ga((req) => (req.orden === 'aplicar' || req.orden === 'registrar' ? { kind: 'ok', fencing: stamps[writes++] } : { kind: 'ok' }));
     const cap = captureLogger();
-    const c = client(clientConfig([g.endpoint]), undefined, cap.log);
+    const c = client(clientConfig([g.endpoint]), { log: cap.log });
     await c.aplicar(op('f1'));
     await c.registrar(op('f2'));
     await c.consultar('978-1');
@@ -112,7 +95,7 @@ describe('late replies', () => {
     // attempt 2 is answered at +150 ms.
     const g = await ga((_req, n) => ({ kind: 'ok', delayMs: n === 1 ? 400 : 150 }));
     const cap = captureLogger();
-    const c = client(clientConfig([g.endpoint], { GA_TIMEOUT_MS: 250, GA_BREAKER_FAILURES: 5 }), undefined, cap.log);
+    const c = client(clientConfig([g.endpoint], { GA_TIMEOUT_MS: 250, GA_BREAKER_FAILURES: 5 }), { log: cap.log });
     const r = await c.aplicar(op('late-1'));
     expect(g.count()).toBe(2);
     const [first, second] = g.received;
@@ -128,8 +111,7 @@ describe('close()', () => {
   it('rejects every pending call at once and leaves no timer running', async () => {
     const g = await ga({ kind: 'silent' });
     const before = process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
-    const c = createStorageClient(clientConfig([g.endpoint], { GA_TIMEOUT_MS: 30_000 }), captureLogger().log);
-    open.push(c);
+    const c = client(clientConfig([g.endpoint], { GA_TIMEOUT_MS: 30_000 }));
     const calls = Array.from({ length: 50 }, (_, i) => c.aplicar(op(`c-${i}`)).then(() => 'resolved', (e: unknown) => e));
     while (g.count() < 50) await new Promise((res) => setTimeout(res, 5));
     const t0 = Date.now();
@@ -144,8 +126,7 @@ describe('close()', () => {
 
   it('interrupts a call waiting in backoff between rounds', async () => {
     const g = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO' });
-    const c = createStorageClient(clientConfig([g.endpoint], { GA_MAX_ATTEMPTS: 100 }), captureLogger().log);
-    open.push(c);
+    const c = client(clientConfig([g.endpoint], { GA_MAX_ATTEMPTS: 100 }));
     const p = c.aplicar(op('b-1')).catch((e: unknown) => e);
     while (g.count() < 2) await new Promise((res) => setTimeout(res, 5));
     await c.close();
@@ -158,7 +139,7 @@ describe('metrics', () => {
     const a = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO' });
     const b = await ga();
     const registry = new Registry();
-    const c = client(clientConfig([a.endpoint, b.endpoint]), registry);
+    const c = client(clientConfig([a.endpoint, b.endpoint]), { registry });
     await c.aplicar(op('m-1'));
     const text = await registry.metrics();
     expect(text).toContain(`ga_client_calls_total{endpoint="${b.endpoint}",outcome="ok"} 1`);
@@ -167,6 +148,6 @@ describe('metrics', () => {
     expect(text).toContain(`ga_client_breaker_state{endpoint="${a.endpoint}"} 0`);
     expect(text).toContain('ga_client_call_duration_seconds_count{cmd="aplicar",outcome="ok"} 1');
     // A second client on the same Registry reuses the metrics instead of throwing.
-    client(clientConfig([b.endpoint]), registry);
+    client(clientConfig([b.endpoint]), { registry });
   });
 });
