@@ -41,6 +41,7 @@ export function drillEnvFile(o: ContainerSystemOptions, password: string): strin
     PC3_ADDR: o.addresses.pc3,
     DB_PASSWORD: password,
     DB_REPLICATION_PASSWORD: `${password}-replicacion`,
+    GRAFANA_ADMIN_PASSWORD: `${password}-grafana`,
     GA_REPLICACION: o.replicacion,
     ...(o.image ? { BIBLIOTECA_IMAGE: o.image } : {}),
   };

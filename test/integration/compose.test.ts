@@ -122,6 +122,7 @@ const SAMPLE_ENV: Env = {
   ...EXAMPLE_ENV,
   DB_PASSWORD: 'superusuario-de-prueba',
   DB_REPLICATION_PASSWORD: 'replicador-de-prueba',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-de-prueba',
   ...dotenv.parse(envBlock(generateKeys(DEPLOYMENT_IDENTITIES))),
 };
 

@@ -1,12 +1,13 @@
-/** `npm run claves`: the deployment's key pairs written into its .env, once; replaced only when asked. */
+/** `npm run claves`: the deployment's key pairs (and empty passwords) written into its .env, once; keys replaced only when asked, passwords never. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { afterAll, describe, expect, it } from 'vitest';
 import { curvePublicKey } from '../../common/curve-keys.js';
 import { DEPLOYMENT_IDENTITIES, envPrefix } from '../../scripts/launcher/deployment-keys.js';
+import { DEPLOYMENT_PASSWORDS } from '../../scripts/launcher/deployment-passwords.js';
 import { ROOT } from '../harness/fixtures.js';
 
 const CLI = path.join(ROOT, 'dist/scripts/launcher/claves.js');
@@ -30,8 +31,26 @@ describe('npm run claves', () => {
     }
     const secrets = DEPLOYMENT_IDENTITIES.map((id) => parsed[`${envPrefix(id)}_SECRET`]);
     expect(new Set(secrets).size).toBe(DEPLOYMENT_IDENTITIES.length);
+    // The example's empty passwords get random ones, each its own; every other line stays.
+    expect(r.stdout).toMatch(/Contraseñas aleatorias para DB_PASSWORD, DB_REPLICATION_PASSWORD, GRAFANA_ADMIN_PASSWORD/);
+    const passwords = DEPLOYMENT_PASSWORDS.map((k) => parsed[k]!);
+    for (const p of passwords) expect(p).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set(passwords).size).toBe(DEPLOYMENT_PASSWORDS.length);
     const example = dotenv.parse(readFileSync(path.join(ROOT, 'deploy/.env.example')));
-    for (const [k, v] of Object.entries(example)) if (!k.startsWith('CURVE_')) expect(parsed[k], k).toBe(v);
+    for (const [k, v] of Object.entries(example)) {
+      if (!k.startsWith('CURVE_') && !(DEPLOYMENT_PASSWORDS as readonly string[]).includes(k)) expect(parsed[k], k).toBe(v);
+    }
+  });
+
+  it('keeps a password the user set, and fills a missing one', () => {
+    const env = path.join(dir, 'propio.env');
+    writeFileSync(env, "PC1_ADDR=10.0.0.1\nDB_PASSWORD='mi clave #1'\nGRAFANA_ADMIN_PASSWORD=  # vacía\n");
+    expect(claves('--env', 'propio.env').status).toBe(0);
+    const parsed = dotenv.parse(readFileSync(env));
+    expect(parsed.DB_PASSWORD).toBe('mi clave #1');
+    expect(parsed.PC1_ADDR).toBe('10.0.0.1');
+    expect(parsed.GRAFANA_ADMIN_PASSWORD).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(parsed.DB_REPLICATION_PASSWORD).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('refuses to replace keys unless asked, and then changes only the keys', () => {
@@ -44,6 +63,7 @@ describe('npm run claves', () => {
     expect(claves('--reemplazar').status).toBe(0);
     const [a, b] = [dotenv.parse(before), dotenv.parse(readFileSync(env))];
     expect(b.CURVE_GC_PC1_SECRET).not.toBe(a.CURVE_GC_PC1_SECRET);
+    for (const k of DEPLOYMENT_PASSWORDS) expect(b[k], k).toBe(a[k]); // never a password: PostgreSQL has it
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
     expect(readFileSync(env, 'utf8').match(/^# CURVE keys of this deployment/gm)).toHaveLength(1);
   });
@@ -52,6 +72,6 @@ describe('npm run claves', () => {
     const out = execFileSync(process.execPath, [CLI, '--stdout'], { cwd: dir, encoding: 'utf8' });
     expect(Object.keys(dotenv.parse(out))).toHaveLength(2 * DEPLOYMENT_IDENTITIES.length);
     expect(claves('--env', 'otro.env').status).toBe(0);
-    expect(Object.keys(dotenv.parse(readFileSync(path.join(dir, 'otro.env'))))).toHaveLength(2 * DEPLOYMENT_IDENTITIES.length);
+    expect(Object.keys(dotenv.parse(readFileSync(path.join(dir, 'otro.env'))))).toHaveLength(2 * DEPLOYMENT_IDENTITIES.length + DEPLOYMENT_PASSWORDS.length);
   });
 });
