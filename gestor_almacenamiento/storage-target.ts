@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import type { Logger } from '../common/logger.js';
 import { createPool, type PoolOptions } from './db.js';
-import type { PgConn } from '../postgres/admin.js';
+import { sameServer, type PgConn } from '../postgres/admin.js';
 import { within } from '../common/within.js';
 import { createStore, type Store, type StoreOptions } from './store.js';
 
@@ -41,7 +41,7 @@ export class StorageTarget {
   }
 
   is(node: PgConn): boolean {
-    return node.host === this.current.node.host && node.port === this.current.node.port;
+    return sameServer(node, this.current.node);
   }
 
   switchTo(node: PgConn): void {

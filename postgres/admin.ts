@@ -27,6 +27,9 @@ export interface PgConn {
   database: string;
 }
 
+/** The same PostgreSQL server (host and port; who connects and to which database aside). */
+export const sameServer = (a: Pick<PgConn, 'host' | 'port'>, b: Pick<PgConn, 'host' | 'port'>): boolean => a.host === b.host && a.port === b.port;
+
 export interface AdminOptions {
   /** TCP connect + authentication bound. */
   connectTimeoutMs?: number;

@@ -13,7 +13,7 @@
  */
 import type { ReplicationConfig } from '../../common/config.js';
 import type { Logger } from '../../common/logger.js';
-import type { PgConn } from '../../postgres/admin.js';
+import { sameServer, type PgConn } from '../../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
 
 /**
@@ -56,7 +56,7 @@ export class ReplicationMode {
       return;
     }
     this.chain = this.chain.then(async () => {
-      const same = this.node && this.node.host === node.host && this.node.port === node.port;
+      const same = this.node && sameServer(this.node, node);
       if (active && this.watchdog && same) return;
       await this.stopNow();
       if (!active) return;

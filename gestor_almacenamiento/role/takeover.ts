@@ -23,7 +23,7 @@
 import type { Fencing } from '../../common/protocol/internal.js';
 import type { Logger } from '../../common/logger.js';
 import type { PgConn } from '../../postgres/admin.js';
-import { pgRole, promote } from '../../postgres/admin.js';
+import { pgRole, promote, sameServer } from '../../postgres/admin.js';
 
 export interface PgNode {
   name: 'local' | 'peer';
@@ -59,7 +59,6 @@ export class TakeoverError extends Error {
 }
 
 export const nodeLabel = (n: PgNode) => `${n.name} ${n.conn.host}:${n.conn.port}`;
-const sameNode = (a: PgConn, b: PgConn) => a.host === b.host && a.port === b.port;
 
 type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: string } | { node: PgNode; error: string };
 
@@ -69,7 +68,7 @@ type Probe = { node: PgNode; inRecovery: boolean; timeline: number; sistema?: st
  * `o.mayPromote` false: only a primary that is already there may be used.
  */
 export async function chooseNode(nodes: PgNode[], highestSeen: number, pgc: PgControl, log: Logger, token?: Fencing, o: { mayPromote?: boolean } = {}): Promise<NodeChoice> {
-  const unique = nodes.filter((n, i) => nodes.findIndex((m) => sameNode(m.conn, n.conn)) === i);
+  const unique = nodes.filter((n, i) => nodes.findIndex((m) => sameServer(m.conn, n.conn)) === i);
   const probes: Probe[] = await Promise.all(
     unique.map(async (node) => {
       try {
