@@ -210,7 +210,7 @@ class GaStorageClient implements StorageClient {
         this.metrics.rotation(ep.url, r.outcome);
         const level = r.outcome === 'no_activo' ? 'info' : 'warn';
         this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
-        if (r.outcome === 'no_activo') await this.recheckOpen();
+        await this.recheckOpen(ep);
       }
     }
     this.metrics.attempt('*', 'unavailable');
@@ -314,18 +314,21 @@ class GaStorageClient implements StorageClient {
   }
 
   /**
-   * A GA that answers GA_NO_ACTIVO is alive and passive: the active one is another endpoint. If
-   * that endpoint's breaker is open (a hiccup of one second opened it: three writes without a
-   * reply), waiting out GA_BREAKER_RESET_MS would leave every call nowhere to go. So ping the open
-   * endpoints now and close the breaker of one that answers. One ping per endpoint at a time, at
-   * most one per GA_TIMEOUT_MS, so a GA that is really dead costs little while the passive one
-   * takes over.
+   * An attempt at `tried` found no GA to serve there (passive, silent, or without its
+   * PostgreSQL), so the one that can is another endpoint; if its breaker is open, waiting out
+   * GA_BREAKER_RESET_MS would leave every call nowhere to go. So ping the other open endpoints
+   * now and close the breaker of one that answers. Two cases the drills met: the active GA had a
+   * one-second hiccup (three writes without a reply opened its breaker) and the passive one says
+   * GA_NO_ACTIVO; and the storage host died under an active GA on the other host, which answered
+   * ALMACENAMIENTO_NO_DISPONIBLE until it stepped down (opening its breaker) and can take over
+   * only once a request reaches it, while the dead host's GA times out. One ping per endpoint at a
+   * time, at most one per GA_TIMEOUT_MS, so a GA that is really dead costs little.
    */
-  private async recheckOpen(): Promise<void> {
+  private async recheckOpen(tried: Endpoint): Promise<void> {
     const now = performance.now();
     const pings: Promise<void>[] = [];
     for (const ep of this.endpoints) {
-      if (ep.breaker.state !== 'open') continue;
+      if (ep === tried || ep.breaker.state !== 'open') continue;
       let r = this.rechecks.get(ep);
       // A ping ends within GA_TIMEOUT_MS: a younger one is still running (or just answered), so join it.
       if (!r || now - r.at >= this.cfg.GA_TIMEOUT_MS) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now }));
@@ -338,7 +341,7 @@ class GaStorageClient implements StorageClient {
     try {
       const reply = await ep.conn.request({ ref: this.nextRef(), orden: 'ping' }, this.cfg.GA_TIMEOUT_MS);
       if (!reply.exito || this.closed || ep.breaker.state !== 'open') return;
-      this.log.info({ endpoint: ep.url }, 'GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+      this.log.info({ endpoint: ep.url }, 'GA answered a ping while no other GA serves: breaker closed before its reset time');
       ep.breaker.closeNow();
     } catch {
       // Still silent: the breaker stays open until its reset time or the next re-check.

@@ -93,7 +93,7 @@ describe('breaker lifecycle', () => {
   });
 });
 
-describe('an open breaker on the only active GA', () => {
+describe('an open breaker on the only GA that can serve', () => {
   it('the passive GA saying GA_NO_ACTIVO makes the client ping the open endpoint now: it answers, its breaker closes, the call completes there', async () => {
     // A: the active GA, silent for its first three requests (a one-second hiccup), fine after.
     const a = await ga((_req, n) => (n <= 3 ? { kind: 'silent' } : { kind: 'ok' }));
@@ -107,8 +107,25 @@ describe('an open breaker on the only active GA', () => {
     expect(r.exito).toBe(true);
     expect(a.received.map((q) => q.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping', 'aplicar']);
     expect(cap.messages()).toContain('GA breaker open');
-    expect(cap.messages()).toContain('GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+    expect(cap.messages()).toContain('GA answered a ping while no other GA serves: breaker closed before its reset time');
     expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
+  });
+
+  it('the storage host died under the active GA on the other host: the dead GA\'s timeout makes the client ping the live one, whose breaker its ALMACENAMIENTO_NO_DISPONIBLE replies opened', async () => {
+    // B: the active GA, which lost its PostgreSQL (three quick ALMACENAMIENTO_NO_DISPONIBLE) and then
+    // took over with its own (fine after); it takes over only once a request reaches it.
+    const b = await ga((_req, n) => (n <= 3 ? { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'PostgreSQL caído' } : { kind: 'ok' }));
+    // A: the dead storage host's GA.
+    const a = await ga({ kind: 'silent' });
+    const cap = captureLogger();
+    const c = client(clientConfig([b.endpoint, a.endpoint], { GA_TIMEOUT_MS: 150, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 16 }), { log: cap.log });
+
+    const r = await c.aplicar(op('host-1'));
+    expect(r.exito).toBe(true);
+    expect(b.received.map((q) => q.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping', 'aplicar']);
+    expect(cap.messages()).toContain('GA answered a ping while no other GA serves: breaker closed before its reset time');
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
+    expect(c.status()[1]).toMatchObject({ disyuntor: 'open' });
   });
 
   it('a still-dead endpoint stays open: the ping changes nothing and the call ends unavailable', async () => {
@@ -120,7 +137,7 @@ describe('an open breaker on the only active GA', () => {
     await expect(c.aplicar(op('hipo-2'))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(c.status()[0]).toMatchObject({ disyuntor: 'open' });
     expect(a.received.filter((q) => q.orden === 'ping').length).toBeGreaterThan(0);
-    expect(cap.messages()).not.toContain('GA answered a ping while its peer says it is not active: breaker closed before its reset time');
+    expect(cap.messages()).not.toContain('GA answered a ping while no other GA serves: breaker closed before its reset time');
   });
 });
 
