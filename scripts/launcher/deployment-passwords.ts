@@ -5,6 +5,7 @@
  * the first start, so a new value in .env would only lock the processes out.
  */
 import { randomBytes } from 'node:crypto';
+import dotenv from 'dotenv';
 
 export const DEPLOYMENT_PASSWORDS = ['DB_PASSWORD', 'DB_REPLICATION_PASSWORD', 'GRAFANA_ADMIN_PASSWORD'] as const;
 
@@ -18,16 +19,14 @@ export function newPassword(): string {
  * place when its line exists, appended otherwise), and the names it set. Set ones stay.
  */
 export function withPasswords(envText: string, make = newPassword): { text: string; filled: string[] } {
-  const lines = envText.split('\n');
-  const filled: string[] = [];
-  for (const name of DEPLOYMENT_PASSWORDS) {
-    const line = new RegExp(`^[ \\t]*${name}[ \\t]*=(.*)$`);
-    const i = lines.findIndex((l) => line.test(l));
-    const value = i < 0 ? '' : line.exec(lines[i]!)![1]!.replace(/#.*$/, '').trim().replace(/^(['"])(.*)\1$/, '$2');
-    if (value !== '') continue;
-    filled.push(name);
-    if (i < 0) lines.splice(lines.length && lines[lines.length - 1] === '' ? lines.length - 1 : lines.length, 0, `${name}=${make()}`);
+  // Read as Compose and the processes read it (quotes, inline comments): dotenv, not a regex of our own.
+  const set = dotenv.parse(envText);
+  const filled = DEPLOYMENT_PASSWORDS.filter((name) => !set[name]);
+  const lines = envText === '' ? [] : envText.replace(/\n$/, '').split('\n');
+  for (const name of filled) {
+    const i = lines.findIndex((l) => new RegExp(`^[ \\t]*${name}[ \\t]*=`).test(l));
+    if (i < 0) lines.push(`${name}=${make()}`);
     else lines[i] = `${name}=${make()}`;
   }
-  return { text: lines.join('\n'), filled };
+  return { text: `${lines.join('\n')}\n`, filled };
 }
