@@ -46,7 +46,7 @@ export function rutaDe(method: string | undefined, path: string): Ruta | undefin
 function send(res: http.ServerResponse, r: Respuesta, status = httpStatusOf(r.codigo), headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const body = encode(r);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.length), ...headers });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(body);
 }
 

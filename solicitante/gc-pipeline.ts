@@ -31,7 +31,7 @@ export interface GcPipelineOptions {
 
 interface PendingRequest {
   clave: string;
-  body: Buffer;
+  body: string;
   attempt: number;
   /** The GC it was last sent to. */
   via: string;

@@ -257,6 +257,11 @@ export function labelReply(r: Respuesta, s: { id?: string; clave?: string }): Re
   return { exito, mensaje, fechaOperacion, datos, id: s.id ?? s.clave ?? r.id, clave: s.clave ?? r.clave, codigo };
 }
 
-export function encode(msg: unknown): Buffer {
-  return Buffer.from(JSON.stringify(msg));
+/**
+ * A message body as a JSON string. A string, not a Buffer: zeromq.js sends a Buffer over
+ * 128 bytes zero-copy and must then wake the JS thread (uv_async) to release it after the
+ * I/O thread wrote it; a string it copies once into the message and frees on any thread.
+ */
+export function encode(msg: unknown): string {
+  return JSON.stringify(msg);
 }
