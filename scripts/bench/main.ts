@@ -42,6 +42,12 @@ import { formatCurveAb, runCurveAb, type CurveAbReport } from './curve.js';
 export interface BenchOptions {
   clientes: number;
   duracionS: number;
+  /**
+   * Seconds of the same load, not measured, before each phase (default 0). Node's JIT and
+   * PostgreSQL's caches warm up under load: on this 2-core host the system's CPU per op
+   * falls by a quarter over its first ~12 s, so a cold phase measures start-up, not the pipeline.
+   */
+  calentamientoS?: number;
   actoresPorTipo?: number;
   /** 'todos': each actor process serves the three types (LocalSystemOptions.tiposPorActor). */
   tiposPorActor?: 'uno' | 'todos';
@@ -68,7 +74,7 @@ export interface TechoReport extends LatencySummary {
 
 export interface BenchReport {
   fecha: string;
-  config: { clientes: number; duracionS: number; actoresPorTipo: number; tiposPorActor: 'uno' | 'todos'; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
+  config: { clientes: number; duracionS: number; calentamientoS: number; actoresPorTipo: number; tiposPorActor: 'uno' | 'todos'; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
   sistema: LoadReport;
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
@@ -225,23 +231,34 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   try {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgress>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
+    const calentamientoS = opts.calentamientoS ?? 0;
+    const sistemaLoad = (duracionS: number, medida: boolean) =>
+      runLoad({
+        endpoints: [sys.gcEndpoint],
+        clientes: opts.clientes,
+        duracionS,
+        isbns,
+        carga: { tipo: 'secuencia' },
+        prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
+        ...(medida ? { onProgreso: progreso('sistema'), intervaloProgresoMs: opts.progresoTty ? 500 : 5000 } : {}),
+      });
+    if (calentamientoS > 0) {
+      log(`Calentamiento: sistema, ${calentamientoS} s sin medir\n`);
+      await untilAborted(sistemaLoad(calentamientoS, false));
+    }
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
     const targets = cpuTargets(sys);
     const cpu0 = cpuSnapshot(targets);
-    const sistema = await untilAborted(runLoad({
-      endpoints: [sys.gcEndpoint],
-      clientes: opts.clientes,
-      duracionS: opts.duracionS,
-      isbns,
-      carga: { tipo: 'secuencia' },
-      prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
-      onProgreso: progreso('sistema'),
-      intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
-    }));
+    const sistema = await untilAborted(sistemaLoad(opts.duracionS, true));
     const cpu1 = cpuSnapshot(targets);
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
+    if (calentamientoS > 0) {
+      log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
+      await untilAborted(runSqlCeiling(sys.pg, { clientes: opts.clientes, duracionS: calentamientoS, isbns }));
+      await untilAborted(waitNoPending(sys.pg, 30_000));
+    }
     log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
     const cpu2 = cpuSnapshot(targets);
     const techo = await untilAborted(runSqlCeiling(sys.pg, {
@@ -259,10 +276,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const modoDev = env.GC_MODO_DEVOLUCION ?? 'async';
     if (modoDev === 'async') notas.push('devolución asíncrona en el sistema: su latencia mide el registro durable (ACEPTADO), no la aplicación; el techo la aplica entera');
     if (opts.replicacion) notas.push(`ambas fases en el primario de una pareja pc1/pc2 con replicación ${opts.replicacion}${opts.replicacion === 'sync' ? ': cada commit espera al standby' : ''}`);
+    if (calentamientoS > 0) notas.push(`cada fase va precedida de ${calentamientoS} s de la misma carga sin medir (calentamiento)`);
     if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al empezar la fase 2`);
     return {
       fecha: new Date().toISOString(),
-      config: { clientes: opts.clientes, duracionS: opts.duracionS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
+      config: { clientes: opts.clientes, duracionS: opts.duracionS, calentamientoS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
       sistema,
       techo,
       ratios: calcularRatios(sistema, techo),
@@ -280,6 +298,7 @@ async function main(): Promise<void> {
     .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
     .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)
     .option('--duracion <s>', 'segundos por fase', intArg(1), 20)
+    .option('--calentamiento <s>', 'segundos de la misma carga, sin medir, antes de cada fase (JIT y cachés en régimen)', intArg(0), 10)
     .option('--actores <n>', 'actores por tipo', intArg(1), 2)
     .option('--tipos-por-actor <t>', "'todos': cada proceso de actor atiende los tres tipos (como npm start); 'uno': un proceso por actor y tipo", 'todos')
     .option('--estrategia <e>', 'GC_ESTRATEGIA del GC: concentrada (por defecto), round-robin o least-load')
@@ -290,7 +309,7 @@ async function main(): Promise<void> {
     .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench/curve.ts)')
     .option('--rondas <n>', 'con --ab-curve: rondas ABBA', intArg(1), 2)
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas: number }>();
+  const o = program.opts<{ clientes: number; duracion: number; calentamiento: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas: number }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
   if (o.abCurve) return curveAbMain(o);
@@ -308,6 +327,7 @@ async function main(): Promise<void> {
   running = runBench({
     clientes: o.clientes,
     duracionS: o.duracion,
+    calentamientoS: o.calentamiento,
     actoresPorTipo: o.actores,
     tiposPorActor: o.tiposPorActor as 'uno' | 'todos',
     env: { ...(o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {}), ...(o.estrategia ? { GC_ESTRATEGIA: o.estrategia } : {}) },

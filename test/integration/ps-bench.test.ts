@@ -30,7 +30,7 @@ describe('bench report', () => {
     expect(ratios.total!.p99).toBeGreaterThan(0.5);
     const report: BenchReport = {
       fecha: new Date().toISOString(),
-      config: { clientes: 4, duracionS: 1, actoresPorTipo: 2, tiposPorActor: 'uno', env: {}, replicacion: 'ninguna', isbns: [] },
+      config: { clientes: 4, duracionS: 1, calentamientoS: 0, actoresPorTipo: 2, tiposPorActor: 'uno', env: {}, replicacion: 'ninguna', isbns: [] },
       sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
       techo: { ...techo, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
       ratios,
