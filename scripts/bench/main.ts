@@ -139,11 +139,19 @@ export class SqlCeilingCaller implements GcCaller {
   }
 }
 
-/** Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op. */
-export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; onProgreso?: LoadOptions['onProgreso']; intervaloProgresoMs?: number }): Promise<TechoReport> {
+/**
+ * Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op.
+ * `calentamientoS`: that much load first, unmeasured, on the SAME connections (a backend's
+ * compiled PL/pgSQL and plans are its own); `antesDeMedir` is called between the two.
+ */
+export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; calentamientoS?: number; antesDeMedir?: () => void; onProgreso?: LoadOptions['onProgreso']; intervaloProgresoMs?: number }): Promise<TechoReport> {
   const gc = await SqlCeilingCaller.open(info, opts.clientes);
+  const load = (duracionS: number, extra: Partial<LoadOptions> = {}) =>
+    runLoad({ gc, clientes: opts.clientes, duracionS, isbns: opts.isbns, carga: { tipo: 'secuencia' }, prefijoUsuario: `techo-${randomBytes(3).toString('hex')}`, ...extra });
   try {
-    const r = await runLoad({ gc, clientes: opts.clientes, duracionS: opts.duracionS, isbns: opts.isbns, carga: { tipo: 'secuencia' }, prefijoUsuario: `techo-${randomBytes(3).toString('hex')}`, onProgreso: opts.onProgreso, intervaloProgresoMs: opts.intervaloProgresoMs });
+    if (opts.calentamientoS) await load(opts.calentamientoS);
+    opts.antesDeMedir?.();
+    const r = await load(opts.duracionS, { onProgreso: opts.onProgreso, intervaloProgresoMs: opts.intervaloProgresoMs });
     const { inicio: _i, fin: _f, config: _c, ...summary } = r; // the caller's own config describes phase 2
     return { ...summary, clientes: opts.clientes };
   } finally {
@@ -254,17 +262,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
-    if (calentamientoS > 0) {
-      log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
-      await untilAborted(runSqlCeiling(sys.pg, { clientes: opts.clientes, duracionS: calentamientoS, isbns }));
-      await untilAborted(waitNoPending(sys.pg, 30_000));
-    }
-    log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
-    const cpu2 = cpuSnapshot(targets);
+    if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
+    let cpu2!: ReturnType<typeof cpuSnapshot>; // taken by antesDeMedir, after the warm-up
     const techo = await untilAborted(runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
       isbns,
+      calentamientoS,
+      antesDeMedir: () => {
+        log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
+        cpu2 = cpuSnapshot(targets);
+      },
       onProgreso: progreso('techo'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     }));
