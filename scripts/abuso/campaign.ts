@@ -10,7 +10,9 @@
  *     GC, the GA and an actor; in the secure phase the internal sockets are attacked
  *     from `intrusos` connections with unknown CURVE keys, no CURVE or a wrong server
  *     key, carrying forged new writes too, and each must be refused at the handshake;
- *  4. check: every process alive and healthy, peak RSS within bounds, the checksum
+ *     The storm runs in `rondas` equal rounds, each process's RSS taken after each;
+ *  4. check: every process alive and healthy, peak RSS within bounds and not growing
+ *     from round to round, the checksum
  *     unchanged, every PS message answered, refusals counted (secure), and the
  *     system still serving a real request afterwards.
  *
@@ -48,6 +50,8 @@ export interface PhaseOptions {
   semilla: number;
   modo: Modo;
   topologia?: Topology;
+  /** The storm in this many equal rounds (default 2), RSS taken after each: growth that goes on from round to round is a leak. */
+  rondas?: number;
   /** Secure phase: attacking connections per internal socket (default 60). */
   intrusos?: number;
   limits?: Limits;
@@ -74,6 +78,7 @@ export interface PhaseReport {
   topologia: Topology;
   semilla: number;
   mensajesPorSocket: number;
+  rondas: number;
   porSocket: Record<Target, SocketFigures>;
   ps: PsFigures;
   procesos: ProcessFigures[];
@@ -87,6 +92,9 @@ export interface PhaseReport {
   duracionMs: number;
   fallos: string[];
 }
+
+/** The message indexes [desde, hasta) of one round, the same for every socket. */
+type Span = { desde: number; hasta: number };
 
 const emptyFigures = (): SocketFigures => ({ enviados: 0, porTipo: {}, respuestas: 0, codigos: {}, noEntregados: 0 });
 const bump = (r: Record<string, number>, k: string, n = 1) => void (r[k] = (r[k] ?? 0) + n);
@@ -123,29 +131,40 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     };
     const gaBefore = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
 
-    log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}), semilla ${o.semilla}…`);
+    const rondas = Math.max(1, Math.min(o.rondas ?? 2, o.mensajes));
+    log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}) en ${rondas} ronda(s), semilla ${o.semilla}…`);
     const figures = Object.fromEntries(TARGETS.map((t) => [t, emptyFigures()])) as Record<Target, SocketFigures>;
     const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0 };
     const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
     const gc = sys.gcs[0]!;
     const on = (t: Target) => !o.sockets || o.sockets.includes(t);
-    const attacks = [
-      on('ps') && attackPs(sys.gcEndpoint, o, ctx, figures.ps, ps),
-      on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, o, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, ctx, figures.backend)),
-      on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, o, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, ctx, figures.pub)),
-      on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, ctx, figures.ga)),
-      on('http') && attackHttp(httpPorts(sys), o, ctx, figures.http),
-    ];
     const progress = setInterval(() => log(`[${o.modo}] enviados: ${TARGETS.map((t) => `${t} ${figures[t].enviados}`).join(', ')}; respuestas PS ${ps.respondidas}`), 5000);
+    /** Each process's RSS once each round's storm was over and its work done. */
+    const afterRounds = new Map(procs.map((p) => [p.nombre, [] as Array<number | null>]));
+    let stormEnd = stormStart;
     try {
-      await Promise.all(attacks);
+      for (let k = 0; k < rondas; k++) {
+        // Every round the same shape (all sockets at once, then the slowest alone): a process
+        // that keeps what it handled ends each round higher; one that only buffers does not.
+        const span: Span = { desde: Math.floor((k * o.mensajes) / rondas), hasta: Math.floor(((k + 1) * o.mensajes) / rondas) };
+        await Promise.all([
+          on('ps') && attackPs(sys.gcEndpoint, o, span, ctx, figures.ps, ps),
+          on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, o, span, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, span, ctx, figures.backend)),
+          on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, o, span, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, span, ctx, figures.pub)),
+          on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, span, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, span, ctx, figures.ga)),
+          on('http') && attackHttp(httpPorts(sys), o, span, ctx, figures.http),
+        ]);
+        stormEnd = Date.now();
+        // What the GA and the GC still hold from the storm finishes before we look.
+        await sleep(1000);
+        await waitNoPending(db, 30_000);
+        await sleep(1000);
+        for (const p of procs) afterRounds.get(p.nombre)!.push(round(p.pid ? rssMiB(p.pid) : undefined));
+        if (rondas > 1) log(`[${o.modo}] ronda ${k + 1}/${rondas}: RSS ${procs.map((p) => `${p.nombre} ${afterRounds.get(p.nombre)!.at(-1) ?? '—'}`).join(', ')} MiB`);
+      }
     } finally {
       clearInterval(progress);
     }
-    const stormEnd = Date.now();
-    // What the GA and the GC still hold from the storm finishes before we look.
-    await sleep(1000);
-    await waitNoPending(db, 30_000);
     clearInterval(sampler);
 
     const checksumAfter = await dataChecksums(db);
@@ -168,7 +187,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         saludDespues: health,
         saludTrasMs: at !== undefined ? at - stormEnd : null,
         rssBaseMiB: round(base.get(p.nombre)),
-        rssMitadMiB: round(peakOf(p.nombre, stormStart, (stormStart + stormEnd) / 2)),
+        rssTrasRondasMiB: afterRounds.get(p.nombre)!,
         rssMaxMiB: round(peakOf(p.nombre, stormStart, Date.now())),
         rssFinalMiB: round(p.pid ? rssMiB(p.pid) : undefined),
       });
@@ -199,6 +218,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
       topologia,
       semilla: o.semilla,
       mensajesPorSocket: o.mensajes,
+      rondas,
       porSocket: figures,
       ps,
       procesos,
@@ -377,7 +397,7 @@ function count(f: SocketFigures, h: Hostile): void {
  * The PS port: DEALERs pipelining up to `window` messages each; every message but
  * those over the transport limit must come back answered with a known code.
  */
-async function attackPs(endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures, ps: PsFigures): Promise<void> {
+async function attackPs(endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures, ps: PsFigures): Promise<void> {
   const CONNS = 4;
   const WINDOW = 200;
   const conns = Array.from({ length: CONNS }, () => {
@@ -406,7 +426,7 @@ async function attackPs(endpoint: string, o: PhaseOptions, ctx: Context, f: Sock
     while (c.outstanding >= n && Date.now() < until) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
   };
   try {
-    for (let i = 0; i < o.mensajes; i++) {
+    for (let i = span.desde; i < span.hasta; i++) {
       const h = generate('ps', o.semilla, i, ctx);
       count(f, h);
       if (h.throwaway) {
@@ -426,7 +446,7 @@ async function attackPs(endpoint: string, o: PhaseOptions, ctx: Context, f: Sock
 }
 
 /** GC backend or GA socket over plain ZeroMQ (the open phase): DEALERs, raw TCP for ZMTP garbage, own connections for oversized frames. */
-async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
   const CONNS = 4;
   // The GA answers every message: at most this many unanswered per connection (the GC backend answers nothing).
   const WINDOW = 500;
@@ -447,7 +467,7 @@ async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOpt
     return c;
   });
   try {
-    for (let i = 0; i < o.mensajes; i++) {
+    for (let i = span.desde; i < span.hasta; i++) {
       const h = generate(target, o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
@@ -474,7 +494,7 @@ async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOpt
 }
 
 /** The GC's XPUB: raw subscription messages from XSUB sockets (tasks they may receive are drained). */
-async function attackPub(endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+async function attackPub(endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
   const CONNS = 4;
   const conns = Array.from({ length: CONNS }, () => {
     const sock = new XSubscriber({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 5000 });
@@ -489,7 +509,7 @@ async function attackPub(endpoint: string, o: PhaseOptions, ctx: Context, f: Soc
     return sock;
   });
   try {
-    for (let i = 0; i < o.mensajes; i++) {
+    for (let i = span.desde; i < span.hasta; i++) {
       const h = generate('pub', o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
@@ -520,7 +540,7 @@ async function attackPub(endpoint: string, o: PhaseOptions, ctx: Context, f: Soc
  * here is queued on our side and never accepted by the server; raw ZMTP garbage
  * goes straight at the CURVE handshake.
  */
-async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: string, o: PhaseOptions, ctx: Context, f: SocketFigures, n: number, sys: LocalSystem): Promise<void> {
+async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures, n: number, sys: LocalSystem): Promise<void> {
   const serverKey = target === 'ga' ? serverKeyOf(sys, 'ga') : serverKeyOf(sys, 'gc');
   const socks = Array.from({ length: n }, (_, i) => {
     const k = newCurveKeyPair();
@@ -539,7 +559,7 @@ async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: stri
     return s;
   });
   try {
-    for (let i = 0; i < o.mensajes; i++) {
+    for (let i = span.desde; i < span.hasta; i++) {
       const h = generate(target, o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
@@ -574,10 +594,10 @@ function serverKeyOf(sys: LocalSystem, role: 'ga' | 'gc'): string {
 }
 
 /** HTTP ports of the GC, the GA and an actor: kept-alive requests, raw bytes on fresh connections. */
-async function attackHttp(ports: Record<HttpPort, { host: string; port: number }>, o: PhaseOptions, ctx: Context, f: SocketFigures): Promise<void> {
+async function attackHttp(ports: Record<HttpPort, { host: string; port: number }>, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const WORKERS = 12;
-  let next = 0;
+  let next = span.desde;
   const one = async (h: Hostile) => {
     const { host, port } = ports[h.http!.port];
     if (h.raw) {
@@ -604,7 +624,7 @@ async function attackHttp(ports: Record<HttpPort, { host: string; port: number }
   try {
     await Promise.all(
       Array.from({ length: WORKERS }, async () => {
-        while (next < o.mensajes) {
+        while (next < span.hasta) {
           const h = generate('http', o.semilla, next++, ctx);
           count(f, h);
           await one(h);

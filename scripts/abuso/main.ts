@@ -33,16 +33,16 @@ export function formatPhase(r: PhaseReport): string {
     const familias = Object.entries(f.porTipo).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
     sockets.push([t, String(f.enviados), String(f.respuestas), String(f.noEntregados), familias]);
   }
-  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS máx 1.ª mitad', 'RSS máx MiB', 'RSS final MiB']];
+  const procs = [['proceso', 'pid', 'vivo antes', 'vivo después', '/health 200 tras', 'RSS base MiB', 'RSS tras cada ronda', 'RSS máx MiB', 'RSS final MiB']];
   for (const p of r.procesos) {
     const salud = p.saludDespues === null ? '—' : p.saludDespues ? `${((p.saludTrasMs ?? 0) / 1000).toFixed(1)} s` : 'NO';
-    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), fmt(p.rssMitadMiB), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
+    procs.push([p.nombre, String(p.pid ?? '—'), p.vivoAntes ? 'sí' : 'NO', p.vivoDespues ? 'sí' : 'NO', salud, fmt(p.rssBaseMiB), p.rssTrasRondasMiB.map(fmt).join(' → '), fmt(p.rssMaxMiB), fmt(p.rssFinalMiB)]);
   }
   const total = TARGETS.reduce((n, t) => n + r.porSocket[t].enviados, 0);
   const codigos = Object.entries(r.porSocket.ps.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
   const http = Object.entries(r.porSocket.http.codigos).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
   return [
-    `=== Fase ${r.modo} (CURVE ${r.modo === 'seguro' ? 'activado' : 'desactivado'}), topología ${r.topologia}, semilla ${r.semilla}: ${total} mensajes en ${(r.duracionMs / 1000).toFixed(0)} s`,
+    `=== Fase ${r.modo} (CURVE ${r.modo === 'seguro' ? 'activado' : 'desactivado'}), topología ${r.topologia}, semilla ${r.semilla}: ${total} mensajes en ${r.rondas} ronda(s), en ${(r.duracionMs / 1000).toFixed(0)} s`,
     table(sockets),
     `Puerto de los PS: ${r.ps.respondidas}/${r.ps.esperadas} respondidos, ${r.ps.sinCodigo} sin código; códigos: ${codigos}`,
     `HTTP: ${http}`,
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     .name('npm run abuso --')
     .description('campaña de mensajes hostiles contra todos los sockets del sistema local, con comprobaciones')
     .option('--mensajes <n>', 'mensajes por socket y fase', intArg(1), 100_000)
+    .option('--rondas <n>', 'la tormenta en n rondas iguales; el RSS que sigue creciendo de una ronda a otra es una fuga', intArg(1), 2)
     .option('--semilla <n>', 'semilla (la misma semilla genera los mismos mensajes)', intArg(0))
     .addOption(new Option('--modo <modo>', 'fases').choices(['ambos', 'abierto', 'seguro']).default('ambos'))
     .addOption(new Option('--topologia <t>', 'sistema atacado').choices(['single', 'two-hosts']).default('single'))
@@ -72,14 +73,14 @@ async function main(): Promise<void> {
     })
     .option('--json <fichero>', 'informe JSON (por defecto reports/abuso-<fecha>.json)')
     .parse();
-  const o = program.opts<{ mensajes: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; sockets?: Target[]; json?: string }>();
+  const o = program.opts<{ mensajes: number; rondas: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; sockets?: Target[]; json?: string }>();
   const semilla = o.semilla ?? Math.floor(Math.random() * 2 ** 31);
   let current: LocalSystem | undefined;
   takeOverSignals({ onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo el sistema…\n`), cleanup: async () => void (await current?.stop()) });
   const modos: Modo[] = o.modo === 'ambos' ? ['abierto', 'seguro'] : [o.modo];
   const reports: PhaseReport[] = [];
   for (const modo of modos) {
-    const r = await runPhase({ mensajes: o.mensajes, sockets: o.sockets, semilla, modo, topologia: o.topologia, intrusos: o.intrusos, limits: { rssGrowthMiB: o.limiteRss }, log: (l) => process.stderr.write(`${l}\n`), onSystem: (s) => (current = s) });
+    const r = await runPhase({ mensajes: o.mensajes, rondas: o.rondas, sockets: o.sockets, semilla, modo, topologia: o.topologia, intrusos: o.intrusos, limits: { rssGrowthMiB: o.limiteRss }, log: (l) => process.stderr.write(`${l}\n`), onSystem: (s) => (current = s) });
     process.stdout.write(formatPhase(r));
     reports.push(r);
   }

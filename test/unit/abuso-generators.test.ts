@@ -91,7 +91,7 @@ describe('abuse generators', () => {
 });
 
 describe('abuse verdict', () => {
-  const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, saludTrasMs: 0, rssBaseMiB: 80, rssMitadMiB: 110, rssMaxMiB: 120, rssFinalMiB: 100, ...over });
+  const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, saludTrasMs: 0, rssBaseMiB: 80, rssTrasRondasMiB: [100, 104], rssMaxMiB: 120, rssFinalMiB: 100, ...over });
   const sums = { libros: 'a', prestamos: 'b', operaciones: 'c' };
   const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0 }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
 
@@ -102,7 +102,7 @@ describe('abuse verdict', () => {
   it('names a crash, an unhealthy process, memory past the bound, unanswered or code-less replies, a changed table, a system that stopped serving, uncounted refusals', () => {
     expect(
       verdict({
-        processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssMitadMiB: 100, rssMaxMiB: 250 }), proc({ nombre: 'actor-2', rssMitadMiB: 100, rssMaxMiB: 200 })],
+        processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssTrasRondasMiB: [100, 140, 180], rssMaxMiB: 250 }), proc({ nombre: 'actor-2', rssTrasRondasMiB: [300, 360], rssMaxMiB: 400 }), proc({ nombre: 'actor-3', rssTrasRondasMiB: [120], rssMaxMiB: 200 })],
         ps: { esperadas: 10, respondidas: 8, sinCodigo: 1 },
         checksumBefore: sums,
         checksumAfter: { ...sums, prestamos: 'x' },
@@ -113,8 +113,7 @@ describe('abuse verdict', () => {
       'gc: CRASHED (not running after the campaign)',
       'gc: /health did not answer 200 within a minute of the campaign',
       'ga: RSS grew from 80 to 700 MiB (limit +512 MiB)',
-      'ga: RSS still growing in the storm\'s second half (110 → 700 MiB)',
-      'actor: RSS still growing in the storm\'s second half (100 → 250 MiB)',
+      'actor: RSS still growing from round to round (after each: 100 → 140 → 180 MiB; limit +64 MiB)',
       'PS port: 2 of 10 messages got no reply',
       'PS port: 1 replies carried no known code',
       'database: prestamos changed (b → x)',
