@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ChildSpec {
@@ -71,7 +72,7 @@ export class ManagedProcess {
     const url = `http://${this.spec.httpHost ?? '127.0.0.1'}:${this.spec.httpPort}/health`;
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.spec.name} exited during start-up; see ${this.spec.logFile}`);
+      if (!this.running) throw new Error(`${this.spec.name} exited during start-up (${this.child?.signalCode ?? `code ${this.child?.exitCode}`}); see ${this.spec.logFile}${await this.logTail()}`);
       try {
         const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
         if (r.ok) return;
@@ -81,6 +82,17 @@ export class ManagedProcess {
       await sleep(50);
     }
     throw new Error(`${this.spec.name} not healthy after ${timeoutMs} ms; see ${this.spec.logFile}`);
+  }
+
+  /** The log's last lines, for an error that would otherwise only name the file (a test's temp dir is gone by the time anyone looks). */
+  private async logTail(lines = 5): Promise<string> {
+    // Let what the child wrote before dying reach the file (its pipes may close just after the exit).
+    await this.exitedP;
+    await sleep(100);
+    await new Promise<void>((r) => (this.log?.writableLength ? this.log.once('drain', () => r()) : r()));
+    const text = await readFile(this.spec.logFile, 'utf8').catch(() => '');
+    const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
+    return tail ? `; last lines:\n${tail}` : '';
   }
 
   async status<T = unknown>(): Promise<T | undefined> {
