@@ -4,7 +4,8 @@
  * Callers read `store`/`pool` per request, so a switch takes effect at once.
  *
  * Requests already running on the old pool keep it until they finish: a switch
- * starts `end()` on it in the background, which lets checked-out clients finish.
+ * starts `end()` on it (and on the old store's batch connection) in the background,
+ * which lets checked-out clients and batches already sent finish.
  * If the old node is dead they fail as ALMACENAMIENTO_NO_DISPONIBLE and the client
  * retries with the same op id (idempotent).
  */
@@ -49,12 +50,12 @@ export class StorageTarget {
     const old = this.current;
     this.current = this.open(node);
     this.log.warn({ from: `${old.node.host}:${old.node.port}`, to: `${node.host}:${node.port}` }, 'PostgreSQL pool switched');
-    this.retired.push(old.pool.end().catch(() => undefined));
+    this.retired.push(old.store.close(), old.pool.end().catch(() => undefined));
   }
 
-  /** Ends every pool; a pool stuck on a dead node is abandoned after `timeoutMs`. */
+  /** Ends every pool and batch connection; one stuck on a dead node is abandoned after `timeoutMs`. */
   async close(timeoutMs = 3000): Promise<void> {
-    const all = Promise.all([this.current.pool.end().catch(() => undefined), ...this.retired]);
+    const all = Promise.all([this.current.store.close(), this.current.pool.end().catch(() => undefined), ...this.retired]);
     await within(all, timeoutMs);
   }
 

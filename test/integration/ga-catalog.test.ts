@@ -10,10 +10,13 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import { createStore } from '../../gestor_almacenamiento/store.js';
+import { storeTracker } from '../harness/stores.js';
 import { CatalogError, loadCatalog, parseCatalog, readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+
+const stores = storeTracker();
+const createStore = stores.open;
 
 const log = pino({ level: 'silent' });
 let pgs: TestPostgres;
@@ -41,6 +44,7 @@ beforeAll(async () => {
   await migrate(pool, log);
 });
 afterAll(async () => {
+  await stores.closeAll();
   await pool?.end().catch(() => undefined);
   await pgs?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });

@@ -11,8 +11,12 @@ import { gestorVistoSchema, pendienteSchema, type InformeGc } from '../../common
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import { createStore, type Store } from '../../gestor_almacenamiento/store.js';
+import type { Store } from '../../gestor_almacenamiento/store.js';
+import { storeTracker } from '../harness/stores.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+
+const stores = storeTracker();
+const createStore = stores.open;
 
 const log = pino({ level: 'silent' });
 let pgs: TestPostgres;
@@ -44,6 +48,7 @@ beforeAll(async () => {
   store = createStore(pool);
 });
 afterAll(async () => {
+  await stores.closeAll();
   await pool?.end().catch(() => undefined);
   await pgs?.stop();
 });

@@ -10,8 +10,12 @@ import { resultadoSchema, type OperacionSolicitada, type Resultado } from '../..
 import { pendienteSchema } from '../../common/protocol/internal.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import { createStore, type Store } from '../../gestor_almacenamiento/store.js';
+import type { Store } from '../../gestor_almacenamiento/store.js';
+import { storeTracker } from '../harness/stores.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+
+const stores = storeTracker();
+const createStore = stores.open;
 
 const log = pino({ level: 'silent' });
 const DAY = 86_400_000;
@@ -45,6 +49,7 @@ beforeAll(async () => {
   store = createStore(pool);
 });
 afterAll(async () => {
+  await stores.closeAll();
   await pool?.end().catch(() => undefined);
   await pgs?.stop();
 });

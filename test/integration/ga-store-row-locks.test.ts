@@ -11,8 +11,11 @@ import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { dispatch } from '../../gestor_almacenamiento/dispatch.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
-import { createStore } from '../../gestor_almacenamiento/store.js';
+import { storeTracker } from '../harness/stores.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from '../harness/postgres.js';
+
+const stores = storeTracker();
+const createStore = stores.open;
 
 const log = pino({ level: 'silent' });
 let pgs: TestPostgres;
@@ -26,6 +29,7 @@ beforeAll(async () => {
   await migrate(pool, log);
 });
 afterAll(async () => {
+  await stores.closeAll();
   await pool?.end().catch(() => undefined);
   await pgs?.stop();
 });
