@@ -11,38 +11,29 @@
  * same pages, +25 % of PostgreSQL CPU per op). Every query carries its own Sync,
  * so one batch failing does not abort the next.
  *
- * Opened on the first batch; a broken connection is dropped (its queries fail as
- * connection errors: the batch is retried by its clients) and the next batch opens
- * a new one; an idle one is closed after IDLE_MS.
+ * Opened on the first batch and kept; a broken connection is dropped (its queries
+ * fail as connection errors: the batch is resent by its clients) and the next batch
+ * opens a new one.
  */
 import pg from 'pg';
 
-const IDLE_MS = 30_000;
-
 export class BatchConnection {
   private client: Promise<pg.Client> | undefined;
-  private idle: NodeJS.Timeout | undefined;
-  private running = 0;
   private closed = false;
 
   constructor(private readonly config: pg.ClientConfig) {}
 
   async query<T extends pg.QueryResultRow>(q: pg.QueryConfig): Promise<pg.QueryResult<T>> {
     if (this.closed) throw new Error('Client was closed');
-    clearTimeout(this.idle);
-    this.running++;
-    try {
-      return await (await this.connect()).query<T>(q);
-    } finally {
-      if (--this.running === 0 && !this.closed) this.idle = setTimeout(() => void this.drop(), IDLE_MS).unref();
-    }
+    return (await this.connect()).query<T>(q);
   }
 
   /** Lets what was sent finish, then closes; later queries fail as a closed client. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.idle);
-    await this.drop();
+    const p = this.client;
+    this.client = undefined;
+    await p?.then((c) => c.end()).catch(() => undefined);
   }
 
   private connect(): Promise<pg.Client> {
@@ -59,11 +50,5 @@ export class BatchConnection {
       this.client = p;
     }
     return this.client;
-  }
-
-  private async drop(): Promise<void> {
-    const p = this.client;
-    this.client = undefined;
-    await p?.then((c) => c.end()).catch(() => undefined);
   }
 }

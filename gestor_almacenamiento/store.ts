@@ -87,8 +87,8 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
       }
     }
   }
-  const call = <T>(name: keyof typeof STATEMENTS, values: unknown[]) =>
-    retried<T>(() => pool.query<{ r: T }>({ name: `ga_${name}`, text: STATEMENTS[name], values }));
+  const statement = (name: keyof typeof STATEMENTS, values: unknown[]): pg.QueryConfig => ({ name: `ga_${name}`, text: STATEMENTS[name], values });
+  const call = <T>(name: keyof typeof STATEMENTS, values: unknown[]) => retried<T>(() => pool.query<{ r: T }>(statement(name, values)));
   const loteValues = (items: Write[], esperar: boolean) => [
     JSON.stringify(
       items.map((w) => {
@@ -106,7 +106,7 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
   const writes = new WriteBatcher<Write, Resultado>({
     // A batch skips books other transactions hold: null = left undone, run alone.
     run: async (items) =>
-      (await retried<(Resultado | null)[]>(() => batches.query({ name: 'ga_lote', text: STATEMENTS.lote, values: loteValues(items, false) }))).map((r) => r ?? undefined),
+      (await retried<(Resultado | null)[]>(() => batches.query(statement('lote', loteValues(items, false))))).map((r) => r ?? undefined),
     runAlone: async (item) => {
       const r = (await call<(Resultado | null)[]>('lote', loteValues([item], true)))[0];
       if (!r) throw new Error('aplicar_lote left a lone op undone');

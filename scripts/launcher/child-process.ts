@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { within } from '../../common/within.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface ChildSpec {
@@ -33,6 +34,8 @@ export class ManagedProcess {
   private child?: ChildProcess;
   private log?: WriteStream;
   private exitedP: Promise<number | null> = Promise.resolve(null);
+  /** Settles once the child's stdout and stderr are closed too (after 'exit'). */
+  private closedP: Promise<void> = Promise.resolve();
 
   constructor(readonly spec: ChildSpec) {}
 
@@ -57,6 +60,7 @@ export class ManagedProcess {
     live.add(child);
     child.stdout?.pipe(this.log, { end: false });
     child.stderr?.pipe(this.log, { end: false });
+    this.closedP = new Promise((resolve) => child.once('close', () => resolve()));
     this.exitedP = new Promise((resolve) => {
       child.once('exit', (code) => {
         live.delete(child);
@@ -86,9 +90,8 @@ export class ManagedProcess {
 
   /** The log's last lines, for an error that would otherwise only name the file (a test's temp dir is gone by the time anyone looks). */
   private async logTail(lines = 5): Promise<string> {
-    // Let what the child wrote before dying reach the file (its pipes may close just after the exit).
-    await this.exitedP;
-    await sleep(100);
+    // Let what the child wrote before dying reach the file: its pipes close after the exit.
+    await within(this.closedP, 1000);
     await new Promise<void>((r) => (this.log?.writableLength ? this.log.once('drain', () => r()) : r()));
     const text = await readFile(this.spec.logFile, 'utf8').catch(() => '');
     const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
