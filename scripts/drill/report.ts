@@ -92,6 +92,24 @@ function latencia(ms: number[]): Latencia {
   return { n: v.length, p50: q(0.5), p99: q(0.99), max: v.length ? v[v.length - 1]! : null };
 }
 
+type Timed = Pick<Attempt, 'exito' | 'sentAt' | 'endAt'>;
+
+/**
+ * Latency of the successful requests before the fault and after recovery.
+ * `antes`: answered before the fault, the steady state; a request in flight at the
+ * fault waits out the failover, which is the recovery's figure, not the latency the
+ * system had. `trasRecuperacion`: sent from 1 s after recovery on, up to the return
+ * of the old side if there is one (how the survivors serve while it is still down).
+ */
+export function latencyWindows(attempts: readonly Timed[], faultAt: number, recuperacionMs: number | null, returnAt?: number): { antes: Latencia; trasRecuperacion: Latencia } {
+  const ms = (keep: (a: Timed) => boolean) => attempts.filter((a) => a.exito && keep(a)).map((a) => a.endAt - a.sentAt);
+  const from = recuperacionMs === null ? undefined : faultAt + recuperacionMs + 1000;
+  return {
+    antes: latencia(ms((a) => a.endAt < faultAt)),
+    trasRecuperacion: latencia(from === undefined ? [] : ms((a) => a.sentAt >= from && a.sentAt < (returnAt ?? Infinity))),
+  };
+}
+
 /** Attempts bucketed by when they ended; a failure is what isFailedAttempt says. */
 function serieOf(attempts: readonly Attempt[], t0: number, end: number): Serie {
   const rec = new SeriesRecorder(t0);
@@ -154,12 +172,7 @@ export function buildReport(i: ReportInput): DrillReport {
     antiguo = { ga: i.oldGa, estados: watch.statesSince(i.oldGa, since), escrituras, ...(i.ret ? { retorno: i.ret } : {}) };
   }
 
-  const okMs = (from: number, to: number) => attempts.filter((a) => a.exito && a.sentAt >= from && a.sentAt < to).map((a) => a.endAt - a.sentAt);
-  const lat = {
-    antes: latencia(okMs(-Infinity, fault.at)),
-    // Up to the return of the old side, if any: how the survivors serve while it is still down.
-    trasRecuperacion: latencia(recuperacionMs === null ? [] : okMs(fault.at + recuperacionMs + 1000, i.ret?.gaRestartedAt ?? Infinity)),
-  };
+  const lat = latencyWindows(attempts, fault.at, recuperacionMs, i.ret?.gaRestartedAt);
 
   const v: Verification[] = [];
   v.push({
