@@ -134,10 +134,11 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     cabecera: ['operación', 'ops/s sistema/techo', 'p99 sistema/techo'],
     filas: Object.entries(r.ratios).map(([op, x]) => [op, x.throughput.toFixed(3), x.p99.toFixed(2)]),
   };
+  const w = r.despertaresPorOperacion;
   const cpu: Tabla = {
-    titulo: 'CPU por operación (µs, de /proc)',
-    cabecera: ['proceso', 'sistema', 'techo'],
-    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—')]),
+    titulo: 'CPU (µs) y despertares por operación, de /proc',
+    cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo'],
+    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—')]),
   };
   const total = r.ratios.total;
   return [

@@ -33,7 +33,7 @@ import { intArg } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
-import { cpuPerOp, cpuSnapshot, cpuTargets } from './process-cpu.js';
+import { cpuPerOp, cpuSnapshot, cpuTargets, wakeSnapshot, wakesPerOp } from './process-cpu.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -84,6 +84,8 @@ export interface BenchReport {
    * process, which runs the load), in each phase; null where a process was gone.
    */
   cpuPorOperacion: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
+  /** Voluntary context switches per operation, every thread of each process (process-cpu.ts wakeSnapshot). Absent in reports written before it. */
+  despertaresPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   notas: string[];
 }
 
@@ -142,9 +144,11 @@ export class SqlCeilingCaller implements GcCaller {
 /**
  * Phase 2: the same workload straight on PostgreSQL, one `SELECT aplicar_operacion(...)` per op.
  * `calentamientoS`: that much load first, unmeasured, on the SAME connections (a backend's
- * compiled PL/pgSQL and plans are its own); `antesDeMedir` is called between the two.
+ * compiled PL/pgSQL and plans are its own); `antesDeMedir` is called between the two, and
+ * `alMedir` after the measured load while its connections are still open (their backends'
+ * wakes die with them; their CPU does not: the postmaster keeps it).
  */
-export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; calentamientoS?: number; antesDeMedir?: () => void; onProgreso?: LoadOptions['onProgreso']; intervaloProgresoMs?: number }): Promise<TechoReport> {
+export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; duracionS: number; isbns: string[]; calentamientoS?: number; antesDeMedir?: () => void; alMedir?: () => void; onProgreso?: LoadOptions['onProgreso']; intervaloProgresoMs?: number }): Promise<TechoReport> {
   const gc = await SqlCeilingCaller.open(info, opts.clientes);
   const load = (duracionS: number, extra: Partial<LoadOptions> = {}) =>
     runLoad({ gc, clientes: opts.clientes, duracionS, isbns: opts.isbns, carga: { tipo: 'secuencia' }, prefijoUsuario: `techo-${randomBytes(3).toString('hex')}`, ...extra });
@@ -152,6 +156,7 @@ export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; dura
     if (opts.calentamientoS) await load(opts.calentamientoS);
     opts.antesDeMedir?.();
     const r = await load(opts.duracionS, { onProgreso: opts.onProgreso, intervaloProgresoMs: opts.intervaloProgresoMs });
+    opts.alMedir?.();
     const { inicio: _i, fin: _f, config: _c, ...summary } = r; // the caller's own config describes phase 2
     return { ...summary, clientes: opts.clientes };
   } finally {
@@ -185,17 +190,16 @@ export function formatBench(r: BenchReport): string {
   };
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
   for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
-  const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo']];
+  const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo', 'despertares/op sistema', 'despertares/op techo']];
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
-  let totS = 0;
-  let totT = 0;
+  const w = r.despertaresPorOperacion;
+  const tot = [0, 0, 0, 0];
   for (const [name, us] of Object.entries(r.cpuPorOperacion.sistema)) {
-    const t = r.cpuPorOperacion.techo[name];
-    totS += us ?? 0;
-    totT += t ?? 0;
-    cpu.push([name, fmt(us), fmt(t)]);
+    const fila = [us, r.cpuPorOperacion.techo[name], w?.sistema[name], w?.techo[name]];
+    fila.forEach((v, i) => (tot[i]! += v ?? 0));
+    cpu.push([name, ...fila.map(fmt)]);
   }
-  cpu.push(['total', String(totS), String(totT)]);
+  cpu.push(['total', String(tot[0]), String(tot[1]), w ? tot[2]!.toFixed(2) : '—', w ? tot[3]!.toFixed(2) : '—']);
   return [
     `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.tiposPorActor === 'todos' ? ' (cada proceso de actor atiende los tres tipos)' : ''}${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
     '',
@@ -206,7 +210,7 @@ export function formatBench(r: BenchReport): string {
     'Relación sistema/techo',
     table(ratios),
     '',
-    'CPU por operación (de /proc; los procesos del sistema siguen vivos, ociosos, durante el techo)',
+    'CPU y despertares por operación (de /proc: despertar = un hilo que se bloqueó y volvió a correr; los procesos del sistema siguen vivos, ociosos, durante el techo)',
     table(cpu),
     '',
     ...r.notas.map((n) => `nota: ${n}`),
@@ -257,13 +261,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
     const targets = cpuTargets(sys);
     const cpu0 = cpuSnapshot(targets);
+    const w0 = wakeSnapshot(targets);
     const sistema = await untilAborted(sistemaLoad(opts.duracionS, true));
     const cpu1 = cpuSnapshot(targets);
+    const w1 = wakeSnapshot(targets);
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
     if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
     let cpu2!: ReturnType<typeof cpuSnapshot>; // taken by antesDeMedir, after the warm-up
+    let w2!: ReturnType<typeof wakeSnapshot>;
+    let cpu3!: ReturnType<typeof cpuSnapshot>; // taken by alMedir, before the ceiling's connections close
+    let w3!: ReturnType<typeof wakeSnapshot>;
     const techo = await untilAborted(runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
@@ -272,11 +281,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       antesDeMedir: () => {
         log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
         cpu2 = cpuSnapshot(targets);
+        w2 = wakeSnapshot(targets);
+      },
+      alMedir: () => {
+        cpu3 = cpuSnapshot(targets);
+        w3 = wakeSnapshot(targets);
       },
       onProgreso: progreso('techo'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
     }));
-    const cpu3 = cpuSnapshot(targets);
     if (opts.progresoTty) log('\n');
     const notas = [
       'el techo aplica cada operación en una transacción durable con su fila del registro, igual que el GA; no incluye ZeroMQ, GC, actores ni el proceso GA',
@@ -293,6 +306,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       techo,
       ratios: calcularRatios(sistema, techo),
       cpuPorOperacion: { sistema: cpuPerOp(cpu0, cpu1, sistema.respuestas), techo: cpuPerOp(cpu2, cpu3, techo.respuestas) },
+      despertaresPorOperacion: { sistema: wakesPerOp(w0, w1, sistema.respuestas), techo: wakesPerOp(w2, w3, techo.respuestas) },
       notas,
     };
   } finally {

@@ -10,7 +10,7 @@
  * that exits moves its time from "live child" into its parent's cutime, so the
  * tree's total stays continuous across snapshots.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allPids, procStatFields } from '../../common/proc.js';
 import type { LocalSystem } from '../launcher/local-system.js';
@@ -73,6 +73,77 @@ export function cpuPerOp(before: Map<string, number | undefined>, after: Map<str
   for (const [name, b] of before) {
     const a = after.get(name);
     out[name] = a === undefined || b === undefined || ops <= 0 ? null : Math.round(((a - b) * 1e6) / ops);
+  }
+  return out;
+}
+
+/**
+ * Voluntary context switches so far of each target, per process: its own threads' and
+ * (with `tree`) each live child's. Each is a thread that blocked — on a socket, a lock,
+ * a disk flush — and was woken again. On a VM a wake is dear, and more so on a busy
+ * host, so wakes per operation explain why the system's CPU per op moves with the
+ * machine more than the ceiling's (docs/performance.md). A child that exits takes its
+ * count with it (nothing like cutime keeps it), so wakesPerOp counts only processes
+ * alive at the end: for PostgreSQL the backends that live through a phase, not a
+ * short-lived autovacuum worker or an idle pool connection closed meanwhile.
+ */
+export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<number, number> | undefined> {
+  const trees = new Set(targets.filter((t) => t.tree).map((t) => t.pid));
+  const kids = trees.size ? childrenOf(trees) : new Map<number, number[]>();
+  const out = new Map<string, Map<number, number> | undefined>();
+  for (const t of targets) {
+    const own = voluntarySwitches(t.pid);
+    if (own === undefined) {
+      out.set(t.name, undefined);
+      continue;
+    }
+    const byPid = new Map([[t.pid, own]]);
+    if (t.tree) {
+      for (const k of kids.get(t.pid) ?? []) {
+        const n = voluntarySwitches(k);
+        if (n !== undefined) byPid.set(k, n);
+      }
+    }
+    out.set(t.name, byPid);
+  }
+  return out;
+}
+
+/** Sum of voluntary_ctxt_switches over the threads of a process (undefined: it is gone). */
+function voluntarySwitches(pid: number): number | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let n = 0;
+  for (const tid of tids) {
+    try {
+      n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return n;
+}
+
+/**
+ * Wakes per operation of each target between two snapshots, to two decimals (null where
+ * the target was missing): what each process alive at the end did since the first
+ * snapshot, or since it started.
+ */
+export function wakesPerOp(before: Map<string, Map<number, number> | undefined>, after: Map<string, Map<number, number> | undefined>, ops: number): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const [name, b] of before) {
+    const a = after.get(name);
+    if (a === undefined || b === undefined || ops <= 0) {
+      out[name] = null;
+      continue;
+    }
+    let n = 0;
+    for (const [pid, count] of a) n += count - (b.get(pid) ?? 0);
+    out[name] = Math.round((n * 100) / ops) / 100;
   }
   return out;
 }

@@ -1,11 +1,12 @@
 /**
- * CPU accounting from /proc (scripts/bench/process-cpu.ts) on real processes: a busy
- * child is charged its CPU; a parent's tree includes a child it already reaped
- * (how a PostgreSQL postmaster keeps the time of backends that exited).
+ * CPU and wake accounting from /proc (scripts/bench/process-cpu.ts) on real processes: a
+ * busy child is charged its CPU; a parent's tree includes a child it already reaped
+ * (how a PostgreSQL postmaster keeps the time of backends that exited); a process that
+ * sleeps and wakes is charged its wakes, and a child that exits never makes them negative.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpuPerOp, cpuSnapshot } from '../../scripts/bench/process-cpu.js';
+import { cpuPerOp, cpuSnapshot, wakeSnapshot, wakesPerOp } from '../../scripts/bench/process-cpu.js';
 
 const kids: ChildProcess[] = [];
 afterEach(() => {
@@ -66,9 +67,40 @@ describe('process CPU from /proc', () => {
     expect(perOp.tree! - perOp.own!).toBeGreaterThan(250_000);
   });
 
+  it('counts the wakes of a process that sleeps and wakes, and hardly any for an idle one', async () => {
+    // 200 timer wakes of 2 ms each: each one a block in epoll and a wake.
+    const ticker = node(`process.stdout.write('ready\\n'); setTimeout(() => { let n = 0; const t = setInterval(() => { if (++n === 200) { clearInterval(t); process.stdout.write('done\\n'); setInterval(() => {}, 1000); } }, 2); }, 50);`);
+    const idle = node(`process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`);
+    await Promise.all([says(ticker, 'ready'), says(idle, 'ready')]);
+    const targets = [{ name: 'ticker', pid: ticker.pid! }, { name: 'idle', pid: idle.pid! }];
+    const before = wakeSnapshot(targets);
+    await says(ticker, 'done');
+    const perOp = wakesPerOp(before, wakeSnapshot(targets), 100);
+    expect(perOp.ticker).toBeGreaterThanOrEqual(1); // ≥ 100 of the 200 ticks (a late timer may find the next one due), per 100 ops
+    expect(perOp.idle).toBeLessThan(0.5);
+  });
+
+  it("a tree's child that exits between snapshots is not subtracted: wakes never go negative", async () => {
+    const parent = node(`
+      const { spawn } = require('node:child_process');
+      const k = spawn(process.execPath, ['-e', 'let n = 0; const t = setInterval(() => { if (++n === 300) process.exit(0); }, 1); process.stdout.write("")'], { stdio: 'ignore' });
+      process.stdout.write('ready\\n');
+      k.on('exit', () => { process.stdout.write('done\\n'); setInterval(() => {}, 1000); });`);
+    await says(parent, 'ready');
+    const targets = [{ name: 'tree', pid: parent.pid!, tree: true }];
+    await new Promise((r) => setTimeout(r, 100)); // the child has woken a few dozen times
+    const before = wakeSnapshot(targets);
+    expect(before.get('tree')!.size).toBe(2);
+    await says(parent, 'done');
+    expect(wakesPerOp(before, wakeSnapshot(targets), 1).tree).toBeGreaterThanOrEqual(0);
+  });
+
   it('a process that is gone reads as undefined and its figure as null', () => {
     const snap = cpuSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
     expect(snap.get('nadie')).toBeUndefined();
     expect(cpuPerOp(snap, snap, 10)).toEqual({ nadie: null });
+    const w = wakeSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
+    expect(w.get('nadie')).toBeUndefined();
+    expect(wakesPerOp(w, w, 10)).toEqual({ nadie: null });
   });
 });

@@ -35,12 +35,16 @@ describe('bench report', () => {
       techo: { ...techo, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
       ratios,
       cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
+      despertaresPorOperacion: { sistema: { GC: 2.25, 'PostgreSQL': 1.1, 'PS (carga)': 1.4 }, techo: { GC: 0.05, 'PostgreSQL': 1.2, 'PS (carga)': 0.3 } },
       notas: ['prueba'],
     };
     const text = formatBench(report);
-    expect(text).toMatch(/^GC\s+400\s+2$/m);
-    expect(text).toMatch(/^PS \(carga\)\s+100\s+—$/m);
-    expect(text).toMatch(/^total\s+1100\s+502$/m);
+    expect(text).toMatch(/^GC\s+400\s+2\s+2\.25\s+0\.05$/m);
+    expect(text).toMatch(/^PS \(carga\)\s+100\s+—\s+1\.4\s+0\.3$/m);
+    expect(text).toMatch(/^total\s+1100\s+502\s+4\.75\s+1\.55$/m);
+    // A report written before wakes were counted still prints, with dashes.
+    const { despertaresPorOperacion: _, ...antiguo } = report;
+    expect(formatBench(antiguo)).toMatch(/^GC\s+400\s+2\s+—\s+—$/m);
     expect(text).toMatch(/Sistema \(PS → GC → actores → GA → PostgreSQL\)/);
     expect(text).toMatch(/Techo \(SELECT aplicar_operacion/);
     expect(text).toMatch(/^total\s+0\.250\s+/m);
