@@ -174,6 +174,7 @@ class GaStorageClient implements StorageClient {
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
       if (round > 0) await this.backoff(round);
+      const attemptsBefore = attempts;
       for (const ep of this.order()) {
         if (this.closed) throw new StorageUnavailableError('storage client closed');
         if (attempts >= max) break;
@@ -212,6 +213,13 @@ class GaStorageClient implements StorageClient {
         this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
         await this.recheckOpen(ep);
       }
+      // Every breaker open: no attempt fails, so nothing above re-checks, and calls would find
+      // nowhere to go until a reset time ends (GA_BREAKER_RESET_MS after the last one opened),
+      // however soon a GA can serve again (the drills' storage-host kill: the active GA lost its
+      // PostgreSQL, opening its breaker, while the other host's GA is dead; it then takes over
+      // with its own standby). Ping them in the background (the call does not wait: it still
+      // fails fast), and a breaker a ping closes is tried in this call's next round.
+      if (attempts === attemptsBefore) void this.recheckOpen();
     }
     this.metrics.attempt('*', 'unavailable');
     this.metrics.callDone(req.orden, 'unavailable', (performance.now() - started) / 1000);
@@ -321,10 +329,11 @@ class GaStorageClient implements StorageClient {
    * one-second hiccup (three writes without a reply opened its breaker) and the passive one says
    * GA_NO_ACTIVO; and the storage host died under an active GA on the other host, which answered
    * ALMACENAMIENTO_NO_DISPONIBLE until it stepped down (opening its breaker) and can take over
-   * only once a request reaches it, while the dead host's GA times out. One ping per endpoint at a
-   * time, at most one per GA_TIMEOUT_MS, so a GA that is really dead costs little.
+   * only once a request reaches it, while the dead host's GA times out. Without `tried` (every
+   * breaker open), every open endpoint is pinged. One ping per endpoint at a time, at most one per
+   * GA_TIMEOUT_MS, so a GA that is really dead costs little.
    */
-  private async recheckOpen(tried: Endpoint): Promise<void> {
+  private async recheckOpen(tried?: Endpoint): Promise<void> {
     const now = performance.now();
     const pings: Promise<void>[] = [];
     for (const ep of this.endpoints) {

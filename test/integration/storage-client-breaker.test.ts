@@ -31,16 +31,24 @@ describe('breaker lifecycle', () => {
     // Lazy Pirate: the open breaker discarded the endpoint's socket.
     expect(cap.lines.some((l) => l.msg === 'GA socket recycled' && l.endpoint === a.endpoint)).toBe(true);
 
-    // While open: calls fail without sending anything.
+    // While open: a call fails at once without being sent; in the background a ping checks the
+    // endpoint (every breaker is open: at most one per GA_TIMEOUT_MS), still refused here.
+    const t0 = Date.now();
     await expect(c.aplicar(op('bk-4'))).rejects.toThrow(/breaker open/);
-    expect(a.count()).toBe(3);
+    expect(Date.now() - t0).toBeLessThan(100);
+    expect(a.count('aplicar')).toBe(3);
+    await eventually('the background ping', () => a.count('ping') >= 1, 2000);
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'open' });
 
     // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
     aBehaviour = { kind: 'ok' };
     await eventually('condition', () => c.status()[0]!.disyuntor === 'closed', 5000);
     expect(cap.messages()).toContain('GA breaker half-open: probing it with a ping');
     expect(cap.messages()).toContain('GA breaker closed');
-    expect(a.received.map((r) => r.orden)).toEqual(['aplicar', 'aplicar', 'aplicar', 'ping']);
+    // No user call went there while it was open: only pings (the background one, then the half-open trials).
+    expect(a.received.slice(0, 3).map((r) => r.orden)).toEqual(['aplicar', 'aplicar', 'aplicar']);
+    expect(a.received.slice(3).map((r) => r.orden)).toEqual(a.received.slice(3).map(() => 'ping'));
+    expect(a.count('ping')).toBeGreaterThanOrEqual(2);
     expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
     expect((await c.aplicar(op('bk-5'))).id).toBe('bk-5');
   });

@@ -147,18 +147,44 @@ describe('everything down', () => {
     expect((r as StorageUnavailableError).outcomeUnknown).toBe(false);
   });
 
-  it('with every breaker open the call still ends, after bounded backoff, without sending', async () => {
+  it('with every breaker open the call still ends, after bounded backoff, sending no write: only pings, at most one per endpoint per GA_TIMEOUT_MS', async () => {
     const a = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
     const b = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
-    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_MAX_ATTEMPTS: 4, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 60_000 }));
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_MAX_ATTEMPTS: 4, GA_BREAKER_FAILURES: 2, GA_BREAKER_RESET_MS: 60_000, GA_TIMEOUT_MS: 1000 }));
     await expect(c.aplicar(op('o-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(c.status().map((s) => s.disyuntor)).toEqual(['open', 'open']);
-    const sent = a.count() + b.count();
+    const writes = a.count('aplicar') + b.count('aplicar');
+    const pings = a.count('ping') + b.count('ping');
     const t0 = Date.now();
     const err = await c.aplicar(op('o-2')).catch((e: unknown) => e);
+    const ms = Date.now() - t0;
     expect(err).toBeInstanceOf(StorageUnavailableError);
     expect((err as Error).message).toContain('breaker open');
-    expect(a.count() + b.count()).toBe(sent);
-    expect(Date.now() - t0).toBeLessThan(1500);
+    expect(a.count('aplicar') + b.count('aplicar')).toBe(writes);
+    // Both still refuse (the fake answers pings as it answers writes), so both stay open.
+    expect(c.status().map((s) => s.disyuntor)).toEqual(['open', 'open']);
+    expect(a.count('ping') + b.count('ping') - pings).toBeLessThanOrEqual(2 * (Math.floor(ms / 1000) + 1));
+    expect(ms).toBeLessThan(1500);
+  });
+
+  it('every breaker open, and then a GA can serve again: the next call finds it within about GA_TIMEOUT_MS, not after the reset time', async () => {
+    // B: the active GA that lost its PostgreSQL (it refuses everything, pings too, until it has a
+    // node again); A: the dead storage host's GA.
+    let bDown = true;
+    const b = await ga(() => (bDown ? { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'PostgreSQL caído' } : { kind: 'ok' }));
+    const a = await ga({ kind: 'silent' });
+    const cap = captureLogger();
+    // A reset time no test waits for: only the re-check of open endpoints can close B's breaker.
+    // Six rounds: ~1 s of backoff in a call, enough for B to come back within it.
+    const c = client(clientConfig([b.endpoint, a.endpoint], { GA_TIMEOUT_MS: 150, GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 6 }), { log: cap.log });
+    await expect(c.aplicar(op('todo-abierto-1'))).rejects.toBeInstanceOf(StorageUnavailableError);
+    expect(c.status().map((s) => s.disyuntor)).toEqual(['open', 'open']);
+
+    setTimeout(() => (bDown = false), 300); // B took over with its own standby
+    const r = await c.aplicar(op('todo-abierto-2'));
+    expect(r.exito).toBe(true);
+    expect(cap.messages()).toContain('GA answered a ping while no other GA serves: breaker closed before its reset time');
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed' });
+    expect(c.status()[1]).toMatchObject({ disyuntor: 'open' });
   });
 });
