@@ -125,8 +125,12 @@ class GaStorageClient implements StorageClient {
   private token: Fencing | undefined;
   /** Index of the endpoint calls start from: the last one that answered ok. */
   private preferred = 0;
-  /** Early re-checks of open endpoints (recheckOpen): the last ping and when it started. */
-  private readonly rechecks = new Map<Endpoint, { ping: Promise<void>; at: number }>();
+  /**
+   * Early re-checks of open endpoints (recheckOpen): the last ping, when it started, how long
+   * until the next may start, and whether a ping closed the breaker since its endpoint last
+   * served a call (if it opens again first, the wait doubles: below).
+   */
+  private readonly rechecks = new Map<Endpoint, { ping: Promise<void>; at: number; every: number; closedByPing: boolean }>();
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -144,6 +148,7 @@ class GaStorageClient implements StorageClient {
           this.metrics.breakerState(url, state);
           if (state === 'open') {
             log.warn({ endpoint: url, ...info }, 'GA breaker open');
+            this.backOffRecheck(url);
             // Lazy Pirate: stop waiting on a socket we believe dead; the half-open trial gets a fresh one.
             conn.recycle('breaker open');
           } else if (state === 'half-open') {
@@ -198,6 +203,7 @@ class GaStorageClient implements StorageClient {
           this.metrics.callDone(req.orden, 'ok', (performance.now() - started) / 1000);
           this.noteFencing(r.reply.fencing, ep.url);
           this.prefer(ep);
+          if (this.rechecks.size > 0) this.rechecks.delete(ep); // it serves: re-checks start afresh
           const { resultado, pendientes, gestores, rol } = r.reply;
           return { resultado, pendientes, gestores, rol };
         }
@@ -217,8 +223,8 @@ class GaStorageClient implements StorageClient {
       // nowhere to go until a reset time ends (GA_BREAKER_RESET_MS after the last one opened),
       // however soon a GA can serve again (the drills' storage-host kill: the active GA lost its
       // PostgreSQL, opening its breaker, while the other host's GA is dead; it then takes over
-      // with its own standby). Ping them in the background (the call does not wait: it still
-      // fails fast), and a breaker a ping closes is tried in this call's next round.
+      // with its own standby). Ping them in the background (the call does not wait for the
+      // pings: it goes on with its rounds), and a breaker a ping closes is tried in its next round.
       if (attempts === attemptsBefore) void this.recheckOpen();
     }
     this.metrics.attempt('*', 'unavailable');
@@ -331,7 +337,11 @@ class GaStorageClient implements StorageClient {
    * ALMACENAMIENTO_NO_DISPONIBLE until it stepped down (opening its breaker) and can take over
    * only once a request reaches it, while the dead host's GA times out. Without `tried` (every
    * breaker open), every open endpoint is pinged. One ping per endpoint at a time, at most one per
-   * GA_TIMEOUT_MS, so a GA that is really dead costs little.
+   * GA_TIMEOUT_MS, so a GA that is really dead costs little. A ping says only that a GA is alive,
+   * not that it can serve (a GA without its PostgreSQL answers it too, and a passive GA must get
+   * requests to take over): when a breaker a ping closed opens again before its endpoint served
+   * a call, that endpoint's next re-check waits twice as long, up to GA_BREAKER_RESET_MS, so a
+   * GA that answers pings and fails everything else is re-tried no more often than before.
    */
   private async recheckOpen(tried?: Endpoint): Promise<void> {
     const now = performance.now();
@@ -340,7 +350,7 @@ class GaStorageClient implements StorageClient {
       if (ep === tried || ep.breaker.state !== 'open') continue;
       let r = this.rechecks.get(ep);
       // A ping ends within GA_TIMEOUT_MS: a younger one is still running (or just answered), so join it.
-      if (!r || now - r.at >= this.cfg.GA_TIMEOUT_MS) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now }));
+      if (!r || now - r.at >= r.every) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now, every: r?.every ?? this.cfg.GA_TIMEOUT_MS, closedByPing: r?.closedByPing ?? false }));
       pings.push(r.ping);
     }
     await Promise.all(pings);
@@ -351,10 +361,21 @@ class GaStorageClient implements StorageClient {
       const reply = await ep.conn.request({ ref: this.nextRef(), orden: 'ping' }, this.cfg.GA_TIMEOUT_MS);
       if (!reply.exito || this.closed || ep.breaker.state !== 'open') return;
       this.log.info({ endpoint: ep.url }, 'GA answered a ping while no other GA serves: breaker closed before its reset time');
+      const r = this.rechecks.get(ep);
+      if (r) r.closedByPing = true;
       ep.breaker.closeNow();
     } catch {
       // Still silent: the breaker stays open until its reset time or the next re-check.
     }
+  }
+
+  /** A breaker opened: if a ping had closed it and its endpoint served nothing since, re-check it half as often. */
+  private backOffRecheck(url: string): void {
+    const ep = this.endpoints.find((e) => e.url === url);
+    const r = ep && this.rechecks.get(ep);
+    if (!r?.closedByPing) return;
+    r.closedByPing = false;
+    r.every = Math.min(r.every * 2, Math.max(this.cfg.GA_TIMEOUT_MS, this.cfg.GA_BREAKER_RESET_MS));
   }
 
   /** The half-open trial of an open endpoint: a ping, so no user's request waits on a GA that may still be dead. */

@@ -78,62 +78,59 @@ export function cpuPerOp(before: Map<string, number | undefined>, after: Map<str
 }
 
 /**
- * Voluntary context switches so far of each target, per process: its own threads' and
- * (with `tree`) each live child's. Each is a thread that blocked — on a socket, a lock,
- * a disk flush — and was woken again. On a VM a wake is dear, and more so on a busy
- * host, so wakes per operation explain why the system's CPU per op moves with the
- * machine more than the ceiling's (docs/performance.md). A child that exits takes its
- * count with it (nothing like cutime keeps it), so wakesPerOp counts only processes
- * alive at the end: for PostgreSQL the backends that live through a phase, not a
- * short-lived autovacuum worker or an idle pool connection closed meanwhile.
+ * Voluntary context switches so far of each target, per thread: its own threads' and (with
+ * `tree`) each live child's. Each is a thread that blocked — on a socket, a lock, a disk
+ * flush — and was woken again. On a VM a wake is dear, and more so on a busy host, so
+ * wakes per operation explain why the system's CPU per op moves with the machine more than
+ * the ceiling's (docs/performance.md). A thread or child that exits takes its count with it
+ * (nothing like cutime keeps it), so wakesPerOp counts only threads alive at the end: for
+ * PostgreSQL the backends that live through a phase, not a short-lived autovacuum worker or
+ * an idle pool connection closed meanwhile. Threads are keyed by id and start time, so a
+ * reused id is a new thread, never a subtraction.
  */
-export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<number, number> | undefined> {
+export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<string, number> | undefined> {
   const trees = new Set(targets.filter((t) => t.tree).map((t) => t.pid));
   const kids = trees.size ? childrenOf(trees) : new Map<number, number[]>();
-  const out = new Map<string, Map<number, number> | undefined>();
+  const out = new Map<string, Map<string, number> | undefined>();
   for (const t of targets) {
-    const own = voluntarySwitches(t.pid);
-    if (own === undefined) {
+    const byThread = new Map<string, number>();
+    if (!readThreadSwitches(t.pid, byThread)) {
       out.set(t.name, undefined);
       continue;
     }
-    const byPid = new Map([[t.pid, own]]);
-    if (t.tree) {
-      for (const k of kids.get(t.pid) ?? []) {
-        const n = voluntarySwitches(k);
-        if (n !== undefined) byPid.set(k, n);
-      }
-    }
-    out.set(t.name, byPid);
+    if (t.tree) for (const k of kids.get(t.pid) ?? []) readThreadSwitches(k, byThread);
+    out.set(t.name, byThread);
   }
   return out;
 }
 
-/** Sum of voluntary_ctxt_switches over the threads of a process (undefined: it is gone). */
-function voluntarySwitches(pid: number): number | undefined {
+/** Adds each thread of a process to `into` as "tid:starttime" → voluntary_ctxt_switches; false if the process is gone. */
+function readThreadSwitches(pid: number, into: Map<string, number>): boolean {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return false;
   }
-  let n = 0;
   for (const tid of tids) {
     try {
-      n += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      const n = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
+      if (n !== undefined) into.set(`${tid}:${startTime}`, Number(n));
     } catch {
       // the thread ended between the listing and the read
     }
   }
-  return n;
+  return true;
 }
 
 /**
  * Wakes per operation of each target between two snapshots, to two decimals (null where
- * the target was missing): what each process alive at the end did since the first
+ * the target was missing): what each thread alive at the end did since the first
  * snapshot, or since it started.
  */
-export function wakesPerOp(before: Map<string, Map<number, number> | undefined>, after: Map<string, Map<number, number> | undefined>, ops: number): Record<string, number | null> {
+export function wakesPerOp(before: Map<string, Map<string, number> | undefined>, after: Map<string, Map<string, number> | undefined>, ops: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, b] of before) {
     const a = after.get(name);
@@ -142,7 +139,7 @@ export function wakesPerOp(before: Map<string, Map<number, number> | undefined>,
       continue;
     }
     let n = 0;
-    for (const [pid, count] of a) n += count - (b.get(pid) ?? 0);
+    for (const [thread, count] of a) n += count - (b.get(thread) ?? 0);
     out[name] = Math.round((n * 100) / ops) / 100;
   }
   return out;

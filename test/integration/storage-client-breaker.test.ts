@@ -35,10 +35,11 @@ describe('breaker lifecycle', () => {
     // endpoint (every breaker is open: at most one per GA_TIMEOUT_MS), still refused here.
     const t0 = Date.now();
     await expect(c.aplicar(op('bk-4'))).rejects.toThrow(/breaker open/);
-    expect(Date.now() - t0).toBeLessThan(100);
+    expect(Date.now() - t0).toBeLessThan(500);
     expect(a.count('aplicar')).toBe(3);
     await eventually('the background ping', () => a.count('ping') >= 1, 2000);
-    expect(c.status()[0]).toMatchObject({ disyuntor: 'open' });
+    // Refused, so it closed nothing (past the reset time the breaker may be half-open by now).
+    expect(c.status()[0]!.disyuntor).not.toBe('closed');
 
     // A recovers; after the reset time the breaker half-opens and the trial is a background ping, not a user's call.
     aBehaviour = { kind: 'ok' };

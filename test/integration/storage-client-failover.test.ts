@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../common/errors.js';
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
 import type { GaRequest } from '../../common/protocol/internal.js';
-import { captureLogger, clientConfig } from '../harness/fake-ga.js';
+import { captureLogger, clientConfig, type FakeGaBehaviour } from '../harness/fake-ga.js';
 import { freePort } from '../harness/ports.js';
 import { storageClientRig } from '../harness/storage-client-rig.js';
 
@@ -165,6 +165,20 @@ describe('everything down', () => {
     expect(c.status().map((s) => s.disyuntor)).toEqual(['open', 'open']);
     expect(a.count('ping') + b.count('ping') - pings).toBeLessThanOrEqual(2 * (Math.floor(ms / 1000) + 1));
     expect(ms).toBeLessThan(1500);
+  });
+
+  it('GAs that answer pings but fail every call (alive without their PostgreSQL): each ping that closes a breaker in vain doubles the wait before the next', async () => {
+    const down = (req: GaRequest): FakeGaBehaviour => (req.orden === 'ping' ? { kind: 'ok' } : { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'PostgreSQL caído' });
+    const a = await ga(down);
+    const b = await ga(down);
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_TIMEOUT_MS: 100, GA_BREAKER_FAILURES: 1, GA_BREAKER_RESET_MS: 600_000, GA_MAX_ATTEMPTS: 4 }));
+    const t0 = Date.now();
+    for (let i = 0; Date.now() - t0 < 2000; i++) await c.aplicar(op(`vano-${i}`)).catch(() => undefined);
+    // Every 100 ms would be ~20 pings per GA in 2 s; doubling (100, 200, 400, 800 ms…) allows ~5.
+    for (const g of [a, b]) {
+      expect(g.count('ping')).toBeGreaterThanOrEqual(2);
+      expect(g.count('ping')).toBeLessThanOrEqual(8);
+    }
   });
 
   it('every breaker open, and then a GA can serve again: the next call finds it within about GA_TIMEOUT_MS, not after the reset time', async () => {
