@@ -130,7 +130,7 @@ class GaStorageClient implements StorageClient {
    * until the next may start, and whether a ping closed the breaker since its endpoint last
    * served a call (if it opens again first, the wait doubles: below).
    */
-  private readonly rechecks = new Map<Endpoint, { ping: Promise<void>; at: number; every: number; closedByPing: boolean }>();
+  private readonly rechecks = new Map<Endpoint, { ping: Promise<void>; at: number; every: number; closedByPing: boolean; inVain: number }>();
   private closed = false;
   private readonly stop = new AbortController();
 
@@ -340,8 +340,9 @@ class GaStorageClient implements StorageClient {
    * GA_TIMEOUT_MS, so a GA that is really dead costs little. A ping says only that a GA is alive,
    * not that it can serve (a GA without its PostgreSQL answers it too, and a passive GA must get
    * requests to take over): when a breaker a ping closed opens again before its endpoint served
-   * a call, that endpoint's next re-check waits twice as long, up to GA_BREAKER_RESET_MS, so a
-   * GA that answers pings and fails everything else is re-tried no more often than before.
+   * a call, a second time in a row, that endpoint's next re-check waits twice as long, and so on
+   * up to GA_BREAKER_RESET_MS, so a GA that answers pings and fails everything else is soon
+   * re-tried no more often than its breaker's reset time would.
    */
   private async recheckOpen(tried?: Endpoint): Promise<void> {
     const now = performance.now();
@@ -350,7 +351,7 @@ class GaStorageClient implements StorageClient {
       if (ep === tried || ep.breaker.state !== 'open') continue;
       let r = this.rechecks.get(ep);
       // A ping ends within GA_TIMEOUT_MS: a younger one is still running (or just answered), so join it.
-      if (!r || now - r.at >= r.every) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now, every: r?.every ?? this.cfg.GA_TIMEOUT_MS, closedByPing: r?.closedByPing ?? false }));
+      if (!r || now - r.at >= r.every) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now, every: r?.every ?? this.cfg.GA_TIMEOUT_MS, closedByPing: r?.closedByPing ?? false, inVain: r?.inVain ?? 0 }));
       pings.push(r.ping);
     }
     await Promise.all(pings);
@@ -369,13 +370,18 @@ class GaStorageClient implements StorageClient {
     }
   }
 
-  /** A breaker opened: if a ping had closed it and its endpoint served nothing since, re-check it half as often. */
+  /**
+   * A breaker opened: if a ping had closed it and its endpoint served nothing since, that was in
+   * vain. The first time is let pass (a GA that lost its PostgreSQL refuses calls for about a
+   * second before it steps down or takes over with its own standby, and the next re-check should
+   * find it serving); from the second on, each doubles the wait before the next re-check.
+   */
   private backOffRecheck(url: string): void {
     const ep = this.endpoints.find((e) => e.url === url);
     const r = ep && this.rechecks.get(ep);
     if (!r?.closedByPing) return;
     r.closedByPing = false;
-    r.every = Math.min(r.every * 2, Math.max(this.cfg.GA_TIMEOUT_MS, this.cfg.GA_BREAKER_RESET_MS));
+    if (++r.inVain >= 2) r.every = Math.min(r.every * 2, Math.max(this.cfg.GA_TIMEOUT_MS, this.cfg.GA_BREAKER_RESET_MS));
   }
 
   /** The half-open trial of an open endpoint: a ping, so no user's request waits on a GA that may still be dead. */
