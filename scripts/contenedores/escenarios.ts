@@ -174,8 +174,8 @@ const almacenamiento = (o: OpcionesEscenarios): Scenario<ContainerSystem> => ({
   // step-down (1 s without its PostgreSQL), then a promotion of its own standby, on one 2-core
   // machine running 15 containers and the load. Takeovers measured 1.0-2.8 s. Recovery was up to
   // 3.1 s while the clients waited out their breakers' reset time once every breaker was open;
-  // since they re-check open endpoints it follows the takeover within ~0.1 s (1.42 and 1.57 s in
-  // `todos` runs on 2026-12-07: 1.42, 1.57, 1.49, 1.16, 1.13 s, each 46-74 ms after its takeover).
+  // since they re-check open endpoints it follows the takeover within ~0.1 s (`todos` runs on
+  // 2026-12-07: 1.42, 1.57, 1.49, 1.16, 1.13 s, each 46-74 ms after its takeover).
   // The bound keeps room for a busy host.
   recuperacionMaxMs: 5000,
   async fault(ctx): Promise<Fault> {
