@@ -92,10 +92,15 @@ export class ManagedProcess {
   private async logTail(lines = 5): Promise<string> {
     // Let what the child wrote before dying reach the file: its pipes close after the exit.
     await within(this.closedP, 1000);
+    const tail = await this.lastLines(lines);
+    return tail ? `; last lines:\n${tail}` : '';
+  }
+
+  /** The last lines its log holds now (what it wrote and was already flushed to the file). */
+  async lastLines(lines = 5): Promise<string> {
     await new Promise<void>((r) => (this.log?.writableLength ? this.log.once('drain', () => r()) : r()));
     const text = await readFile(this.spec.logFile, 'utf8').catch(() => '');
-    const tail = text.trimEnd().split('\n').slice(-lines).join('\n');
-    return tail ? `; last lines:\n${tail}` : '';
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
   }
 
   async status<T = unknown>(): Promise<T | undefined> {

@@ -375,15 +375,31 @@ function actorStarter(plan: Plan, gcs: GcInfo[]) {
 }
 
 /** Resolves when every running GC's /status passes `ok`; rejects after `timeoutMs` with what each said. */
-async function waitForGcs<T>(gcs: GcInfo[], what: string, read: (s: GcStatus | undefined) => T, ok: (v: T) => boolean, timeoutMs: number, logDir: string): Promise<void> {
+async function waitForGcs<T>(gcs: GcInfo[], what: string, read: (s: GcStatus | undefined) => T, ok: (v: T) => boolean, timeoutMs: number, logDir: string, diagnose?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const running = gcs.filter((g) => g.process.running);
     const seen = await Promise.all(running.map(async (g) => read(await g.process.status<GcStatus>())));
     if (running.length > 0 && seen.every(ok)) return;
-    if (Date.now() > deadline) throw new Error(`${what} after ${timeoutMs} ms: ${JSON.stringify(seen)}; logs in ${logDir}`);
+    if (Date.now() > deadline) {
+      const more = diagnose ? await diagnose().catch((err: unknown) => `(diagnosis failed: ${String(err)})`) : '';
+      throw new Error(`${what} after ${timeoutMs} ms: ${JSON.stringify(seen)}; logs in ${logDir}${more}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * What each actor and GC says and last logged, for an actor that never became live: a test's
+ * temp dir (and its logs) is gone by the time anyone reads the error.
+ */
+async function actorDiagnosis(actors: ManagedProcess[], gcs: GcInfo[]): Promise<string> {
+  const parts: string[] = [];
+  for (const p of [...actors, ...gcs.map((g) => g.process)]) {
+    const st = await p.status<{ gcs?: unknown }>();
+    parts.push(`\n--- ${p.spec.name} (${p.running ? 'running' : 'exited'})${st?.gcs ? ` links ${JSON.stringify(st.gcs)}` : ''}\n${await p.lastLines(8)}`);
+  }
+  return parts.join('');
 }
 
 export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<LocalSystem> {
@@ -465,7 +481,7 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
 
     const { actors, add: addActorProcess } = actorStarter(plan, gcs);
     const waitForActors = (n: number, timeoutMs = 20_000) =>
-      waitForGcs(gcs, 'actors not live', (s) => s?.actoresVivos, (live) => !!live && OPERACIONES_ACTOR.every((t) => live[t] >= n), timeoutMs, logDir);
+      waitForGcs(gcs, 'actors not live', (s) => s?.actoresVivos, (live) => !!live && OPERACIONES_ACTOR.every((t) => live[t] >= n), timeoutMs, logDir, () => actorDiagnosis(actors, gcs));
     const waitForCalcActors = (n: number, timeoutMs = 20_000) =>
       waitForGcs(gcs, `not ${n} live calculo actors`, (s) => s?.calculo?.actoresVivos, (live) => live === n, timeoutMs, logDir);
 
