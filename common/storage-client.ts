@@ -350,8 +350,12 @@ class GaStorageClient implements StorageClient {
     for (const ep of this.endpoints) {
       if (ep === tried || ep.breaker.state !== 'open') continue;
       let r = this.rechecks.get(ep);
+      if (!r) this.rechecks.set(ep, (r = { ping: Promise.resolve(), at: -Infinity, every: this.cfg.GA_TIMEOUT_MS, closedByPing: false, inVain: 0 }));
       // A ping ends within GA_TIMEOUT_MS: a younger one is still running (or just answered), so join it.
-      if (!r || now - r.at >= r.every) this.rechecks.set(ep, (r = { ping: this.pingOpen(ep), at: now, every: r?.every ?? this.cfg.GA_TIMEOUT_MS, closedByPing: r?.closedByPing ?? false, inVain: r?.inVain ?? 0 }));
+      if (now - r.at >= r.every) {
+        r.ping = this.pingOpen(ep);
+        r.at = now;
+      }
       pings.push(r.ping);
     }
     await Promise.all(pings);

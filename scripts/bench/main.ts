@@ -33,7 +33,7 @@ import { intArg } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
-import { cpuPerOp, cpuSnapshot, cpuTargets, wakeSnapshot, wakesPerOp } from './process-cpu.js';
+import { cpuPerOp, cpuSnapshot, cpuTargets, wakeSnapshot, wakesPerOp, type CpuTarget } from './process-cpu.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -164,6 +164,13 @@ export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; dura
   }
 }
 
+/** CPU and wakes of every target at one moment: a phase is charged the difference of two. */
+interface ProcSnapshot {
+  cpu: ReturnType<typeof cpuSnapshot>;
+  wakes: ReturnType<typeof wakeSnapshot>;
+}
+const procSnapshot = (targets: readonly CpuTarget[]): ProcSnapshot => ({ cpu: cpuSnapshot(targets), wakes: wakeSnapshot(targets) });
+
 const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
 
 export function calcularRatios(sis: LatencySummary, techo: LatencySummary): BenchReport['ratios'] {
@@ -260,19 +267,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
     const targets = cpuTargets(sys);
-    const cpu0 = cpuSnapshot(targets);
-    const w0 = wakeSnapshot(targets);
+    const s0 = procSnapshot(targets);
     const sistema = await untilAborted(sistemaLoad(opts.duracionS, true));
-    const cpu1 = cpuSnapshot(targets);
-    const w1 = wakeSnapshot(targets);
+    const s1 = procSnapshot(targets);
     if (opts.progresoTty) log('\n');
     // Bounded: phase 2 should not share the database with leftovers of phase 1.
     const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
     if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
-    let cpu2!: ReturnType<typeof cpuSnapshot>; // taken by antesDeMedir, after the warm-up
-    let w2!: ReturnType<typeof wakeSnapshot>;
-    let cpu3!: ReturnType<typeof cpuSnapshot>; // taken by alMedir, before the ceiling's connections close
-    let w3!: ReturnType<typeof wakeSnapshot>;
+    let s2!: ProcSnapshot; // taken by antesDeMedir, after the warm-up
+    let s3!: ProcSnapshot; // taken by alMedir, before the ceiling's connections close
     const techo = await untilAborted(runSqlCeiling(sys.pg, {
       clientes: opts.clientes,
       duracionS: opts.duracionS,
@@ -280,12 +283,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       calentamientoS,
       antesDeMedir: () => {
         log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
-        cpu2 = cpuSnapshot(targets);
-        w2 = wakeSnapshot(targets);
+        s2 = procSnapshot(targets);
       },
       alMedir: () => {
-        cpu3 = cpuSnapshot(targets);
-        w3 = wakeSnapshot(targets);
+        s3 = procSnapshot(targets);
       },
       onProgreso: progreso('techo'),
       intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
@@ -305,8 +306,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       sistema,
       techo,
       ratios: calcularRatios(sistema, techo),
-      cpuPorOperacion: { sistema: cpuPerOp(cpu0, cpu1, sistema.respuestas), techo: cpuPerOp(cpu2, cpu3, techo.respuestas) },
-      despertaresPorOperacion: { sistema: wakesPerOp(w0, w1, sistema.respuestas), techo: wakesPerOp(w2, w3, techo.respuestas) },
+      cpuPorOperacion: { sistema: cpuPerOp(s0.cpu, s1.cpu, sistema.respuestas), techo: cpuPerOp(s2.cpu, s3.cpu, techo.respuestas) },
+      despertaresPorOperacion: { sistema: wakesPerOp(s0.wakes, s1.wakes, sistema.respuestas), techo: wakesPerOp(s2.wakes, s3.wakes, techo.respuestas) },
       notas,
     };
   } finally {
