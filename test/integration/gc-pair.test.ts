@@ -129,7 +129,8 @@ describe('two GCs, both active', () => {
     expect(b.h.status().respuestas).toBe(15);
     // Nothing left waiting at either GC: every result came back to the GC that published it.
     expect(a.h.status().tareas.total + b.h.status().tareas.total).toBe(0);
-    expect(act.status().gcs.map((l) => l.tareas)).toEqual([15, 15]);
+    // The actor heard its tasks from both (15 each; a re-delivery after a slow apply adds one).
+    for (const n of act.status().gcs.map((l) => l.tareas)) expect(n).toBeGreaterThanOrEqual(15);
     await sound('ambos-');
     // Each lists both GCs, with their load, through the ledger.
     await eventually('both GCs listed', () => a.h.status().gestores.filter((g) => g.id === 'gc-a' || g.id === 'gc-b').length === 2, 3000);
@@ -177,7 +178,11 @@ describe('two GCs, both active', () => {
     expect((await ledger([dev.clave])).get(dev.clave)).toEqual({ estado: 'PENDIENTE', gestor: 'gc-duena' });
     const d = await actor([a, b], 'devolucion', 'd-d');
     await eventually('return applied', async () => (await ledger([dev.clave])).get(dev.clave)?.estado === 'COMPLETADA', 5000);
-    expect(d.status().gcs.map((l) => l.tareas)).toEqual([1, 0]);
+    // Only the holder published it (more than once if a slow first apply outlived GC_TASK_DEADLINE_MS,
+    // as on a loaded CI host: a re-delivery to the same actor, which the GA applies once).
+    const [fromHolder, fromOther] = d.status().gcs.map((l) => l.tareas);
+    expect(fromOther).toBe(0);
+    expect(fromHolder).toBeGreaterThanOrEqual(1);
     await sound('duena-');
   });
 
