@@ -140,6 +140,15 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo'],
     filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—')]),
   };
+  const rondas: Tabla[] = r.rondas?.length
+    ? [
+        {
+          titulo: 'Rondas ABBA (cada relación compara dos fases vecinas en el tiempo)',
+          cabecera: ['ronda', 'orden', 'ops/s sistema', 'ops/s techo', 'ops/s sistema/techo', 'p99 sistema/techo', 'CPU µs/op sistema', 'CPU µs/op techo'],
+          filas: r.rondas.map((x, i) => [String(i + 1), x.orden, String(x.sistemaOps), String(x.techoOps), x.throughput.toFixed(3), x.p99.toFixed(2), String(x.cpuSistema), String(x.cpuTecho)]),
+        },
+      ]
+    : [];
   const total = r.ratios.total;
   return [
     {
@@ -150,17 +159,17 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
         ...(total ? [`sistema/techo: ops/s ${total.throughput.toFixed(3)}, p99 ${total.p99.toFixed(2)}`] : []),
         ...r.notas.map((n) => `nota: ${n}`),
       ],
-      tablas: [ratios, ...(cpu.filas.length ? [cpu] : [])],
+      tablas: [ratios, ...(cpu.filas.length ? [cpu] : []), ...rondas],
       graficos: [],
     },
     {
-      titulo: 'Fase 1: sistema (PS → GC → actores → GA → PostgreSQL)',
+      titulo: 'Sistema (PS → GC → actores → GA → PostgreSQL)',
       lineas: [`exitosas ${r.sistema.exitosas}/${r.sistema.respuestas}, sin respuesta ${r.sistema.sinRespuesta}`],
       tablas: [latencyTable('Sistema', r.sistema)],
       graficos: r.sistema.serie ? graficosDeSerie(r.sistema.serie, [], 'sin éxito') : [],
     },
     {
-      titulo: 'Fase 2: techo (SELECT aplicar_operacion directo a PostgreSQL)',
+      titulo: 'Techo (SELECT aplicar_operacion directo a PostgreSQL)',
       lineas: [`exitosas ${r.techo.exitosas}/${r.techo.respuestas}, sin respuesta ${r.techo.sinRespuesta}`],
       tablas: [latencyTable('Techo', r.techo)],
       graficos: r.techo.serie ? graficosDeSerie(r.techo.serie, [], 'sin éxito') : [],
@@ -307,6 +316,7 @@ function corrida(nombre: string, i: Informe): Corrida {
         filas.set('sol/s sistema/techo', r.ratios.total.throughput.toFixed(3));
         filas.set('p99 sistema/techo', r.ratios.total.p99.toFixed(2));
       }
+      if (r.rondas?.length) filas.set('rondas ABBA (la mediana)', String(r.rondas.length));
       return { nombre, serie: r.sistema.serie, marcas: [], filas };
     }
     case 'drill': {

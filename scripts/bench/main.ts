@@ -62,6 +62,11 @@ export interface BenchOptions {
   /** Progress lines (stderr in the CLI). */
   log?: (s: string) => void;
   progresoTty?: boolean;
+  /**
+   * Rounds of the two phases in ABBA order (system-ceiling, ceiling-system, …; default 1):
+   * each round's ratio compares two neighbouring phases, and the report is the median round's.
+   */
+  rondas?: number;
   /** Interrupts the run: the system is stopped (temp dir removed) and runBench rejects. */
   signal?: AbortSignal;
 }
@@ -86,6 +91,8 @@ export interface BenchReport {
   cpuPorOperacion: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   /** Voluntary context switches per operation, every thread of each process (process-cpu.ts wakeSnapshot). Absent in reports written before it. */
   despertaresPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
+  /** With `--rondas` > 1: every ABBA round; the fields above are the median round's (rondaMediana). */
+  rondas?: RondaBench[];
   notas: string[];
 }
 
@@ -171,6 +178,47 @@ interface ProcSnapshot {
 }
 const procSnapshot = (targets: readonly CpuTarget[]): ProcSnapshot => ({ cpu: cpuSnapshot(targets), wakes: wakeSnapshot(targets) });
 
+/** One measured phase: its load report and the CPU and wakes per op of every process during it. */
+interface Fase<R> {
+  r: R;
+  cpu: Record<string, number | null>;
+  wakes: Record<string, number | null>;
+}
+
+export type OrdenRonda = 'sistema-techo' | 'techo-sistema';
+
+/** One ABBA round of `--rondas`: the two neighbouring phases and their ratios. */
+export interface RondaBench {
+  orden: OrdenRonda;
+  sistemaOps: number;
+  techoOps: number;
+  /** system / ceiling: throughput and p99 over all operations. */
+  throughput: number;
+  p99: number;
+  /** Total µs of CPU per operation, every process. */
+  cpuSistema: number;
+  cpuTecho: number;
+}
+
+const totalCpu = (c: Record<string, number | null>) => Object.values(c).reduce<number>((a, v) => a + (v ?? 0), 0);
+
+export function resumenRonda(orden: OrdenRonda, s: { r: LatencySummary; cpu: Record<string, number | null> }, t: { r: LatencySummary; cpu: Record<string, number | null> }): RondaBench {
+  const total = calcularRatios(s.r, t.r).total!;
+  return { orden, sistemaOps: Math.round(s.r.throughput), techoOps: Math.round(t.r.throughput), throughput: total.throughput, p99: total.p99, cpuSistema: totalCpu(s.cpu), cpuTecho: totalCpu(t.cpu) };
+}
+
+function mediana(xs: readonly number[]): number {
+  const o = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(o.length / 2);
+  return o.length % 2 ? o[m]! : (o[m - 1]! + o[m]!) / 2;
+}
+
+/** Index of the round with the median throughput ratio (the lower of the two middle ones for an even count). */
+export function rondaMediana(rondas: readonly RondaBench[]): number {
+  const orden = rondas.map((r, i) => ({ i, x: Number.isNaN(r.throughput) ? -Infinity : r.throughput })).sort((a, b) => a.x - b.x);
+  return orden[Math.floor((orden.length - 1) / 2)]!.i;
+}
+
 const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
 
 export function calcularRatios(sis: LatencySummary, techo: LatencySummary): BenchReport['ratios'] {
@@ -207,6 +255,17 @@ export function formatBench(r: BenchReport): string {
     cpu.push([name, ...fila.map(fmt)]);
   }
   cpu.push(['total', String(tot[0]), String(tot[1]), w ? tot[2]!.toFixed(2) : '—', w ? tot[3]!.toFixed(2) : '—']);
+  const rondas = r.rondas?.length
+    ? [
+        'Rondas ABBA (cada relación compara dos fases vecinas en el tiempo)',
+        table([
+          ['ronda', 'orden', 'ops/s sistema', 'ops/s techo', 'ops/s sistema/techo', 'p99 sistema/techo', 'CPU µs/op sistema', 'CPU µs/op techo'],
+          ...r.rondas.map((x, i) => [String(i + 1), x.orden, String(x.sistemaOps), String(x.techoOps), x.throughput.toFixed(3), x.p99.toFixed(2), String(x.cpuSistema), String(x.cpuTecho)]),
+        ]),
+        `  mediana: ops/s sistema/techo ${mediana(r.rondas.map((x) => x.throughput)).toFixed(3)}, p99 sistema/techo ${mediana(r.rondas.map((x) => x.p99)).toFixed(2)}`,
+        '',
+      ]
+    : [];
   return [
     `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.tiposPorActor === 'todos' ? ' (cada proceso de actor atiende los tres tipos)' : ''}${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
     '',
@@ -220,6 +279,7 @@ export function formatBench(r: BenchReport): string {
     'CPU y despertares por operación (de /proc: despertar = un hilo que se bloqueó y volvió a correr; los procesos del sistema siguen vivos, ociosos, durante el techo)',
     table(cpu),
     '',
+    ...rondas,
     ...r.notas.map((n) => `nota: ${n}`),
     '',
   ].join('\n');
@@ -251,47 +311,71 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     const progreso = (fase: string) => (p: Parameters<typeof formatProgress>[0]) =>
       log(opts.progresoTty ? `\r\x1b[K${fase}: ${formatProgress(p)}` : `${fase}: ${formatProgress(p)}\n`);
     const calentamientoS = opts.calentamientoS ?? 0;
-    const sistemaLoad = (duracionS: number, medida: boolean) =>
-      runLoad({
-        endpoints: [sys.gcEndpoint],
-        clientes: opts.clientes,
-        duracionS,
-        isbns,
-        carga: { tipo: 'secuencia' },
-        prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
-        ...(medida ? { onProgreso: progreso('sistema'), intervaloProgresoMs: opts.progresoTty ? 500 : 5000 } : {}),
-      });
-    if (calentamientoS > 0) {
-      log(`Calentamiento: sistema, ${calentamientoS} s sin medir\n`);
-      await untilAborted(sistemaLoad(calentamientoS, false));
-    }
-    log(`Fase 1: sistema, ${opts.clientes} clientes, ${opts.duracionS} s\n`);
+    const nRondas = opts.rondas ?? 1;
     const targets = cpuTargets(sys);
-    const s0 = procSnapshot(targets);
-    const sistema = await untilAborted(sistemaLoad(opts.duracionS, true));
-    const s1 = procSnapshot(targets);
-    if (opts.progresoTty) log('\n');
-    // Bounded: phase 2 should not share the database with leftovers of phase 1.
-    const pendientes = await untilAborted(waitNoPending(sys.pg, 30_000));
-    if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
-    let s2!: ProcSnapshot; // taken by antesDeMedir, after the warm-up
-    let s3!: ProcSnapshot; // taken by alMedir, before the ceiling's connections close
-    const techo = await untilAborted(runSqlCeiling(sys.pg, {
-      clientes: opts.clientes,
-      duracionS: opts.duracionS,
-      isbns,
-      calentamientoS,
-      antesDeMedir: () => {
-        log(`Fase 2: techo SQL, ${opts.clientes} conexiones, ${opts.duracionS} s\n`);
-        s2 = procSnapshot(targets);
-      },
-      alMedir: () => {
-        s3 = procSnapshot(targets);
-      },
-      onProgreso: progreso('techo'),
-      intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
-    }));
-    if (opts.progresoTty) log('\n');
+    const etiqueta = (k: number) => (nRondas > 1 ? `ronda ${k + 1}/${nRondas}, ` : '');
+    let pendientes = 0;
+    const faseSistema = async (k: number): Promise<Fase<LoadReport>> => {
+      const sistemaLoad = (duracionS: number, medida: boolean) =>
+        runLoad({
+          endpoints: [sys.gcEndpoint],
+          clientes: opts.clientes,
+          duracionS,
+          isbns,
+          carga: { tipo: 'secuencia' },
+          prefijoUsuario: `sis-${randomBytes(3).toString('hex')}`,
+          ...(medida ? { onProgreso: progreso('sistema'), intervaloProgresoMs: opts.progresoTty ? 500 : 5000 } : {}),
+        });
+      if (calentamientoS > 0) {
+        log(`Calentamiento: sistema, ${calentamientoS} s sin medir\n`);
+        await untilAborted(sistemaLoad(calentamientoS, false));
+      }
+      log(`Fase: sistema, ${etiqueta(k)}${opts.clientes} clientes, ${opts.duracionS} s\n`);
+      const s0 = procSnapshot(targets);
+      const r = await untilAborted(sistemaLoad(opts.duracionS, true));
+      const s1 = procSnapshot(targets);
+      if (opts.progresoTty) log('\n');
+      // Bounded: the ceiling should not share the database with leftovers of the system's phase.
+      pendientes += await untilAborted(waitNoPending(sys.pg, 30_000));
+      return { r, cpu: cpuPerOp(s0.cpu, s1.cpu, r.respuestas), wakes: wakesPerOp(s0.wakes, s1.wakes, r.respuestas) };
+    };
+    const faseTecho = async (k: number): Promise<Fase<TechoReport>> => {
+      if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
+      let s2!: ProcSnapshot; // taken by antesDeMedir, after the warm-up
+      let s3!: ProcSnapshot; // taken by alMedir, before the ceiling's connections close
+      const r = await untilAborted(runSqlCeiling(sys.pg, {
+        clientes: opts.clientes,
+        duracionS: opts.duracionS,
+        isbns,
+        calentamientoS,
+        antesDeMedir: () => {
+          log(`Fase: techo SQL, ${etiqueta(k)}${opts.clientes} conexiones, ${opts.duracionS} s\n`);
+          s2 = procSnapshot(targets);
+        },
+        alMedir: () => {
+          s3 = procSnapshot(targets);
+        },
+        onProgreso: progreso('techo'),
+        intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
+      }));
+      if (opts.progresoTty) log('\n');
+      return { r, cpu: cpuPerOp(s2.cpu, s3.cpu, r.respuestas), wakes: wakesPerOp(s2.wakes, s3.wakes, r.respuestas) };
+    };
+    // ABBA: system then ceiling, ceiling then system, … so a machine speeding up or slowing
+    // down during the run favours neither phase; each round's ratio compares neighbours in time.
+    const pares: Array<{ orden: OrdenRonda; sistema: Fase<LoadReport>; techo: Fase<TechoReport> }> = [];
+    for (let k = 0; k < nRondas; k++) {
+      if (k % 2 === 0) {
+        const sistema = await faseSistema(k);
+        pares.push({ orden: 'sistema-techo', sistema, techo: await faseTecho(k) });
+      } else {
+        const techo = await faseTecho(k);
+        pares.push({ orden: 'techo-sistema', techo, sistema: await faseSistema(k) });
+      }
+    }
+    const rondas = pares.map((p) => resumenRonda(p.orden, p.sistema, p.techo));
+    const elegida = rondaMediana(rondas);
+    const { sistema, techo } = pares[elegida]!;
     const notas = [
       'el techo aplica cada operación en una transacción durable con su fila del registro, igual que el GA; no incluye ZeroMQ, GC, actores ni el proceso GA',
     ];
@@ -299,15 +383,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (modoDev === 'async') notas.push('devolución asíncrona en el sistema: su latencia mide el registro durable (ACEPTADO), no la aplicación; el techo la aplica entera');
     if (opts.replicacion) notas.push(`ambas fases en el primario de una pareja pc1/pc2 con replicación ${opts.replicacion}${opts.replicacion === 'sync' ? ': cada commit espera al standby' : ''}`);
     if (calentamientoS > 0) notas.push(`cada fase va precedida de ${calentamientoS} s de la misma carga sin medir (calentamiento)`);
-    if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al empezar la fase 2`);
+    if (nRondas > 1) notas.push(`${nRondas} rondas ABBA (sistema-techo, techo-sistema, …); las tablas son las de la ronda ${elegida + 1}, la de la relación de throughput mediana`);
+    if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al terminar una fase del sistema`);
     return {
       fecha: new Date().toISOString(),
       config: { clientes: opts.clientes, duracionS: opts.duracionS, calentamientoS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
-      sistema,
-      techo,
-      ratios: calcularRatios(sistema, techo),
-      cpuPorOperacion: { sistema: cpuPerOp(s0.cpu, s1.cpu, sistema.respuestas), techo: cpuPerOp(s2.cpu, s3.cpu, techo.respuestas) },
-      despertaresPorOperacion: { sistema: wakesPerOp(s0.wakes, s1.wakes, sistema.respuestas), techo: wakesPerOp(s2.wakes, s3.wakes, techo.respuestas) },
+      sistema: sistema.r,
+      techo: techo.r,
+      ratios: calcularRatios(sistema.r, techo.r),
+      cpuPorOperacion: { sistema: sistema.cpu, techo: techo.cpu },
+      despertaresPorOperacion: { sistema: sistema.wakes, techo: techo.wakes },
+      ...(nRondas > 1 ? { rondas } : {}),
       notas,
     };
   } finally {
@@ -330,12 +416,12 @@ async function main(): Promise<void> {
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-<fecha>.json)')
     .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON)')
     .option('--ab-curve', 'en lugar del techo: el mismo sistema sin y con CURVE, A/B en la misma ejecución (scripts/bench/curve.ts)')
-    .option('--rondas <n>', 'con --ab-curve: rondas ABBA', intArg(1), 2)
+    .option('--rondas <n>', 'rondas ABBA de las dos fases (sistema-techo, techo-sistema, …; el informe es el de la relación mediana); con --ab-curve, de sin y con CURVE (por defecto 1; con --ab-curve, 2)', intArg(1))
     .parse();
-  const o = program.opts<{ clientes: number; duracion: number; calentamiento: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas: number }>();
+  const o = program.opts<{ clientes: number; duracion: number; calentamiento: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas?: number }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
-  if (o.abCurve) return curveAbMain(o);
+  if (o.abCurve) return curveAbMain({ ...o, rondas: o.rondas ?? 2 });
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
@@ -355,6 +441,7 @@ async function main(): Promise<void> {
     tiposPorActor: o.tiposPorActor as 'uno' | 'todos',
     env: { ...(o.modoDevolucion ? { GC_MODO_DEVOLUCION: o.modoDevolucion } : {}), ...(o.estrategia ? { GC_ESTRATEGIA: o.estrategia } : {}) },
     replicacion: o.replicacion as BenchOptions['replicacion'],
+    rondas: o.rondas ?? 1,
     log: (s) => process.stderr.write(s),
     progresoTty: !!process.stderr.isTTY,
     signal: abort.signal,

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { calcularRatios, formatBench, runSqlCeiling, type BenchReport } from '../../scripts/bench/main.js';
+import { calcularRatios, formatBench, resumenRonda, rondaMediana, runSqlCeiling, type BenchReport, type RondaBench } from '../../scripts/bench/main.js';
 import { formatComparacion } from '../../scripts/bench/gcs.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
@@ -51,6 +51,44 @@ describe('bench report', () => {
     expect(text).toContain('nota: prueba');
     expect(text).not.toContain('replicación');
     expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
+  });
+});
+
+describe('bench ABBA rounds (--rondas)', () => {
+  const ronda = (throughput: number, p99 = 2): RondaBench => ({ orden: 'sistema-techo', sistemaOps: Math.round(1000 * throughput), techoOps: 1000, throughput, p99, cpuSistema: 1400, cpuTecho: 900 });
+
+  it('picks the round with the median throughput ratio (the lower middle one for an even count)', () => {
+    expect(rondaMediana([ronda(0.61), ronda(0.42), ronda(0.5)])).toBe(2);
+    expect(rondaMediana([ronda(0.61), ronda(0.42), ronda(0.5), ronda(0.55)])).toBe(2);
+    expect(rondaMediana([ronda(0.3)])).toBe(0);
+    // A round that measured nothing (NaN) counts as the lowest, never as the median of the good ones.
+    expect(rondaMediana([ronda(Number.NaN), ronda(0.5), ronda(0.6)])).toBe(1);
+  });
+
+  it('summarises a round from its two phases: ratios over all operations and total CPU per op', () => {
+    const r = resumenRonda('techo-sistema', { r: resumen(2, 100), cpu: { GC: 300, PostgreSQL: 600, PS: null } }, { r: resumen(1, 100), cpu: { GC: 1, PostgreSQL: 900 } });
+    expect(r).toMatchObject({ orden: 'techo-sistema', throughput: 1, cpuSistema: 900, cpuTecho: 901 });
+    expect(r.p99).toBeCloseTo(2, 1);
+  });
+
+  it('prints every round and the medians under the tables', () => {
+    const sis = resumen(2, 100);
+    const report: BenchReport = {
+      fecha: new Date().toISOString(),
+      config: { clientes: 4, duracionS: 1, calentamientoS: 0, actoresPorTipo: 2, tiposPorActor: 'todos', env: {}, replicacion: 'ninguna', isbns: [] },
+      sistema: { ...sis, porGc: {}, inicio: '', fin: '', duracionMs: 1000, config: { clientes: 4, duracionS: 1, carga: { tipo: 'secuencia' }, isbns: [], transporte: 'dealer', repartir: false, prefijoUsuario: 'x' }, serie: new SeriesRecorder(0).finish(1000) } as LoadReport,
+      techo: { ...sis, duracionMs: 1000, clientes: 4, serie: new SeriesRecorder(0).finish(1000) },
+      ratios: calcularRatios(sis, sis),
+      cpuPorOperacion: { sistema: { GC: 400 }, techo: { GC: 2 } },
+      rondas: [ronda(0.61, 1.5), { ...ronda(0.42, 2.2), orden: 'techo-sistema' }, ronda(0.5, 1.9)],
+      notas: [],
+    };
+    const text = formatBench(report);
+    expect(text).toMatch(/^1\s+sistema-techo\s+610\s+1000\s+0\.610\s+1\.50\s+1400\s+900$/m);
+    expect(text).toMatch(/^2\s+techo-sistema\s+420\s+1000\s+0\.420\s+2\.20\s/m);
+    expect(text).toContain('mediana: ops/s sistema/techo 0.500, p99 sistema/techo 1.90');
+    const { rondas: _, ...sinRondas } = report;
+    expect(formatBench(sinRondas)).not.toContain('Rondas ABBA');
   });
 });
 
