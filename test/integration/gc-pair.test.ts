@@ -23,7 +23,9 @@ import { eventually } from '../harness/eventually.js';
 import { FAST_GC_TIMING, testLog as log } from '../harness/fixtures.js';
 
 const ISBN = '978-84-0000-777-1';
-const TIMING = { ...FAST_GC_TIMING, GC_LEASE_MS: '900', GA_TIMEOUT_MS: '500' };
+// Lease: long enough that a stalled test process (both GCs and the GA live in it) does not lapse one.
+const LEASE_MS = 2000;
+const TIMING = { ...FAST_GC_TIMING, GC_LEASE_MS: String(LEASE_MS), GA_TIMEOUT_MS: '500' };
 
 let pgs: TestPostgres;
 let ga: GaHandle;
@@ -173,7 +175,7 @@ describe('two GCs, both active', () => {
     expect((await client(b).many([dev]))[0]!.codigo).toBe('ACEPTADO');
     expect(b.h.status().tareas.total).toBe(0);
     // Several lease periods later it still belongs to gc-duena (renewed), and gc-otra never took it up.
-    await new Promise((r) => setTimeout(r, 2000));
+    await new Promise((r) => setTimeout(r, 2 * LEASE_MS));
     expect(b.h.status().tareas.total).toBe(0);
     expect((await ledger([dev.clave])).get(dev.clave)).toEqual({ estado: 'PENDIENTE', gestor: 'gc-duena' });
     const d = await actor([a, b], 'devolucion', 'd-d');
@@ -191,7 +193,8 @@ describe('two GCs, both active', () => {
     await actor([a, b], 'prestamo', 'p-ps');
     await actor([a, b], 'devolucion', 'd-ps');
     await Promise.all([live(a, 'devolucion', 1), live(b, 'devolucion', 1)]);
-    const ps = new GcPipelineClient({ endpoints: [a.front, b.front], timeoutMs: 2000, retries: 0 });
+    // Failover is on disconnect, not on this timeout: a long one keeps a stalled host's slow reply from counting as a failure.
+    const ps = new GcPipelineClient({ endpoints: [a.front, b.front], timeoutMs: 10_000, retries: 0 });
     cleanups.push(() => ps.close());
     const byGc = new Map<string, number>();
     const failures: unknown[] = [];
@@ -211,10 +214,10 @@ describe('two GCs, both active', () => {
       }
     };
     const workers = [0, 1, 2, 3].map(worker);
-    await new Promise((r) => setTimeout(r, 600));
+    await eventually('load through its own GC', () => (byGc.get(a.front) ?? 0) >= 10, 10_000);
     const before = byGc.get(a.front) ?? 0;
     await a.h.abort();
-    await new Promise((r) => setTimeout(r, 1200));
+    await eventually('load through the other GC', () => (byGc.get(b.front) ?? 0) >= 10, 10_000);
     stop = true;
     await Promise.all(workers);
     expect(failures).toEqual([]);

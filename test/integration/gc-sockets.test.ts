@@ -257,7 +257,8 @@ describe('GC with actors over ZeroMQ', () => {
     const storage = new MemoryStorage();
     storage.delayMs = 100;
     const p = await ports();
-    const g = await gc(storage, p);
+    // A deadline no stalled test host reaches: a re-delivery would be a second aplicar too.
+    const g = await gc(storage, p, { GC_TASK_DEADLINE_MS: '10000' });
     const a = await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
     const c1 = dealerClient(p.front);
@@ -367,7 +368,8 @@ describe('GC with actors over ZeroMQ', () => {
     await actor(storage, p, 'prestamo', 'p2');
     await liveActors(g, 'prestamo', 2);
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'repub-1' }));
-    expect(storage.aplicarCalls).toBe(2);
+    // Both actors tried (a stalled host may let the second attempt's deadline pass too: a third).
+    expect(storage.aplicarCalls).toBeGreaterThanOrEqual(2);
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'repub-1' });
   });
 
@@ -535,7 +537,7 @@ describe('an actor process serving several types (ACTOR_TIPOS)', () => {
     const storage = new MemoryStorage();
     const p = await ports();
     // Silence alone would take 30 s to end an actor here: only its adios can do it sooner.
-    const g = await gc(storage, p, { ACTOR_DEAD_MS: '30000' });
+    const g = await gc(storage, p, { ACTOR_DEAD_MS: '30000', GC_TASK_DEADLINE_MS: '10000' });
     const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back, ACTOR_TIPOS: 'prestamo,devolucion,renovacion' });
     const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS as OperacionActor[], ACTOR_ID: 'multi' }, log, { storage });
     defer(() => a.kill());
@@ -559,7 +561,7 @@ describe('GC redundancy and restarts', () => {
     storage.stock.set('978-1', 100);
     storage.delayMs = 150;
     const p = await ports();
-    const g = await gc(storage, p, { GC_TASK_DEADLINE_MS: '5000' });
+    const g = await gc(storage, p, { GC_TASK_DEADLINE_MS: '20000' });
     const a1 = await actor(storage, p, 'prestamo', 'p1');
     const a2 = await actor(storage, p, 'prestamo', 'p2');
     await liveActors(g, 'prestamo', 2);
@@ -571,8 +573,8 @@ describe('GC redundancy and restarts', () => {
     a1.kill();
     const replies = await pending;
     expect(replies.map((r) => r.codigo)).toEqual(Array(10).fill('APROBADO'));
-    // Its tasks went to p2 well before the 5 s deadline: death was noticed.
-    expect(Date.now() - killedAt).toBeLessThan(2500);
+    // Its tasks went to p2 well before the 20 s deadline: death was noticed (~0.3 s here).
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
     await eventually('p1 seen dead', () => g.status().actoresVivos.prestamo === 1, 2000);
     const more = await c.many(Array.from({ length: 5 }, (_, i) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `v${i}`, clave: `after-${i}` })));
     expect(more.every((r) => r.codigo === 'APROBADO')).toBe(true);
@@ -628,7 +630,8 @@ describe('GC redundancy and restarts', () => {
     await liveActors(g2, 'prestamo', 1);
     const [r] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'new', clave: 'post-restart' }]);
     expect(r).toMatchObject({ codigo: 'APROBADO' });
-    expect(pa.status().completadas).toBe(1);
+    expect(pa.status().completadas).toBeGreaterThanOrEqual(1); // more only if a stall re-delivered it
+    expect(storage.stock.get('978-1')).toBe(4); // applied once
   });
 
   it('an actor that says adios stops getting work at once; least-load spreads tasks', async () => {

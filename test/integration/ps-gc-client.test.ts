@@ -4,6 +4,7 @@ import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 import { GcNoReplyError } from '../../solicitante/errors.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
+import { eventually } from '../harness/eventually.js';
 
 const ISBN = '978-84-376-0494-7';
 const cleanup: Array<() => unknown> = [];
@@ -36,7 +37,8 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('retries a dropped request with the SAME clave, and the GC applies it once', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const reintentos: number[] = [];
-    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
+    // A timeout a stalled host does not reach by itself: only the dropped request is resent.
+    const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
     expect(r.codigo).toBe('APROBADO');
@@ -61,7 +63,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     expect(err).toBeInstanceOf(GcNoReplyError);
     expect((err as GcNoReplyError).attempts).toBe(3);
     expect(elapsed).toBeGreaterThanOrEqual(3 * 150 - 20);
-    expect(elapsed).toBeLessThan(3 * 150 + 1000);
+    expect(elapsed).toBeLessThan(3 * 150 + 3000);
   });
 
   it('serialises concurrent calls on one REQ socket', async () => {
@@ -88,7 +90,7 @@ describe('GcPipelineClient (DEALER)', () => {
 
   it('resends a lost request with the same clave and fails typed when nobody answers', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
-    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 200, retries: 2 });
+    const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 2 });
     cleanup.push(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
     expect(r.codigo).toBe('APROBADO');
@@ -109,7 +111,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     const [deadPort] = [await freePort()];
     const b = await fake();
     const seen: string[] = [];
-    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${deadPort}`, b.endpoint], timeoutMs: 300, retries: 2, onRetry: (i) => seen.push(i.endpoint) });
+    const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${deadPort}`, b.endpoint], timeoutMs: 1000, retries: 2, onRetry: (i) => seen.push(i.endpoint) });
     cleanup.push(() => c.close());
     const r = await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f1' });
     expect(r).toMatchObject({ endpoint: b.endpoint, respuesta: { codigo: 'APROBADO' } });
@@ -120,7 +122,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
 
     const lossy = await fake({ descartarPrimeras: 1 });
     const other = await fake();
-    const c2 = new GcClient({ endpoints: [lossy.endpoint, other.endpoint], timeoutMs: 200, retries: 2 });
+    const c2 = new GcClient({ endpoints: [lossy.endpoint, other.endpoint], timeoutMs: 1000, retries: 2 });
     cleanup.push(() => c2.close());
     const r2 = await c2.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f2' });
     expect(r2.endpoint).toBe(other.endpoint);
@@ -136,8 +138,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 60_000, retries: 0 });
     cleanup.push(() => c.close());
     const pending = Array.from({ length: 5 }, (_, i) => c.request({ operacion: 'prestamo', isbn: ISBN, usuario: `mv${i}`, id: `mv-${i}` }));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(slow.recibidas).toHaveLength(5);
+    await eventually('all five at its own GC', () => slow.recibidas.length === 5, 2000);
     await slow.stop(); // the GC's socket closes: a crash as the PS sees it
     const rs = await Promise.all(pending);
     expect(rs.every((r) => r.endpoint === b.endpoint && r.respuesta.codigo === 'APROBADO')).toBe(true);

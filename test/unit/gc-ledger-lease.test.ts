@@ -15,7 +15,10 @@ import { TaskTracker } from '../../gestor_carga/task-tracker.js';
 import { eventually } from '../harness/eventually.js';
 
 const log = pino({ level: 'silent' });
+// Short where slowness only helps the test (an answer slower than the lease); long where a
+// stalled host (unit files run in parallel) would lapse a lease the test expects to hold.
 const LEASE = 300;
+const STEADY_LEASE = 1500;
 const stops: Array<() => void> = [];
 afterEach(() => {
   for (const s of stops.splice(0)) s();
@@ -24,7 +27,7 @@ afterEach(() => {
 const row = (id: string, reclamada = false): Pendiente => ({ op: { operacion: 'devolucion', isbn: '978-1', usuario: 'u', id }, registrada: new Date(0).toISOString(), intentos: 0, reclamada });
 
 /** `reclamar` answers from `answer()`; it may throw (storage down) or take `delayMs`. */
-function harness(answer: () => Pendiente[], o: { delayMs?: () => number } = {}) {
+function harness(answer: () => Pendiente[], o: { delayMs?: () => number; leaseMs?: number } = {}) {
   const published: string[] = [];
   const informes: InformeGc[] = [];
   const tracker = new TaskTracker({ clock: { now: Date.now }, deadlineMs: 60_000, publish: (_a, t) => published.push(t.id), choose: () => 'devolucion.d1' });
@@ -42,7 +45,7 @@ function harness(answer: () => Pendiente[], o: { delayMs?: () => number } = {}) 
     clock: { now: Date.now },
     log,
     informe: () => ({ id: 'gc-t', atendidas: 0, porSegundo: 0, tareas: tracker.size, iniciado: new Date().toISOString() }),
-    leaseMs: LEASE,
+    leaseMs: o.leaseMs ?? LEASE,
     minAgeMs: 0,
     scanEveryMs: 50,
   });
@@ -52,7 +55,7 @@ function harness(answer: () => Pendiente[], o: { delayMs?: () => number } = {}) 
 
 describe('GC ledger lease', () => {
   it('takes up the rows it holds, each once, and reports itself on every call', async () => {
-    const h = harness(() => [row('a'), row('b', true)]);
+    const h = harness(() => [row('a'), row('b', true)], { leaseMs: STEADY_LEASE });
     await eventually('a few calls', () => h.resume.loaded() && h.informes.length >= 3, 2000);
     expect(h.published.sort()).toEqual(['a', 'b']);
     expect(h.informes.every((i) => i.id === 'gc-t')).toBe(true);
@@ -64,10 +67,10 @@ describe('GC ledger lease', () => {
     const h = harness(() => {
       if (down) throw new StorageUnavailableError('GA down');
       return [row('x')];
-    });
+    }, { leaseMs: STEADY_LEASE });
     await eventually('x taken up', () => h.tracker.has('x'), 2000);
     down = true;
-    await eventually('x dropped', () => !h.tracker.has('x'), LEASE * 4);
+    await eventually('x dropped', () => !h.tracker.has('x'), STEADY_LEASE * 4);
     expect(h.resume.view().arriendoVigente).toBe(false);
     down = false;
     await eventually('x taken up again', () => h.tracker.has('x'), 2000);
