@@ -60,7 +60,7 @@ describe('two-hosts topology', () => {
   it('an approved loan reaches the standby', async () => {
     const r = await sys.client().send({ operacion: 'prestamo', isbn: LIBRO, usuario: 'topo-1' });
     expect(r.codigo).toBe('APROBADO');
-    await eventually('loan on the standby', async () => (await standbyRow("SELECT 1 FROM prestamos WHERE usuario = $1 AND estado = 'ACTIVO'", ['topo-1'])).length === 1, 2000);
+    await eventually('loan on the standby', async () => (await standbyRow("SELECT 1 FROM prestamos WHERE usuario = $1 AND estado = 'ACTIVO'", ['topo-1'])).length === 1, 5000);
   });
 
   it('kills a whole host; its standby restarts as a standby and streams again', async () => {
