@@ -35,11 +35,11 @@ export function procFacts(pid: number): ProcFacts {
 /**
  * /proc/<pid>/stat after the parenthesised command (which may itself hold spaces and
  * parentheses): [0] state (Z = zombie), [1] ppid, [2] pgrp, … [11] utime, [12] stime,
- * [13] cutime, [14] cstime, … [19] starttime.
+ * [13] cutime, [14] cstime, … [19] starttime. With `tid`: that thread's (/proc/<pid>/task/<tid>/stat).
  */
-export function procStatFields(pid: number): string[] | undefined {
+export function procStatFields(pid: number, tid?: string): string[] | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;

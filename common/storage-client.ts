@@ -203,7 +203,7 @@ class GaStorageClient implements StorageClient {
           this.metrics.callDone(req.orden, 'ok', (performance.now() - started) / 1000);
           this.noteFencing(r.reply.fencing, ep.url);
           this.prefer(ep);
-          if (this.rechecks.size > 0) this.rechecks.delete(ep); // it serves: re-checks start afresh
+          this.rechecks.delete(ep); // it serves: re-checks start afresh
           const { resultado, pendientes, gestores, rol } = r.reply;
           return { resultado, pendientes, gestores, rol };
         }

@@ -6,6 +6,7 @@
  */
 import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
 import type { BenchReport } from '../scripts/bench/main.js';
+import { TITULO_RONDAS, tablaRondas } from './tabla-rondas.js';
 import type { DrillReport } from '../scripts/drill/report.js';
 import type { LatencyStats, LatencySummary } from '../solicitante/latency.js';
 import type { LoadReport } from '../solicitante/load.js';
@@ -140,15 +141,8 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo'],
     filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—')]),
   };
-  const rondas: Tabla[] = r.rondas?.length
-    ? [
-        {
-          titulo: 'Rondas ABBA (cada relación compara dos fases vecinas en el tiempo)',
-          cabecera: ['ronda', 'orden', 'ops/s sistema', 'ops/s techo', 'ops/s sistema/techo', 'p99 sistema/techo', 'CPU µs/op sistema', 'CPU µs/op techo'],
-          filas: r.rondas.map((x, i) => [String(i + 1), x.orden, String(x.sistemaOps), String(x.techoOps), x.throughput.toFixed(3), x.p99.toFixed(2), String(x.cpuSistema), String(x.cpuTecho)]),
-        },
-      ]
-    : [];
+  const [cabeceraRondas, ...filasRondas] = tablaRondas(r.rondas ?? []);
+  const rondas: Tabla[] = filasRondas.length ? [{ titulo: TITULO_RONDAS, cabecera: cabeceraRondas!, filas: filasRondas }] : [];
   const total = r.ratios.total;
   return [
     {

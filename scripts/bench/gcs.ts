@@ -22,6 +22,7 @@ import { intArg } from '../../common/cli-args.js';
 import { runLoad, type LoadReport } from '../../solicitante/load.js';
 import { formatPorGc, latencyRow, table } from '../../solicitante/load-report.js';
 import type { LatencyStats } from '../../solicitante/latency.js';
+import { mediana } from './rondas.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
@@ -33,11 +34,6 @@ interface Medida {
   ronda: number;
   informe: LoadReport;
 }
-
-const mediana = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
 
 export function formatComparacion(medidas: Medida[], clientes: number, duracionS: number): string {
   const cab = ['fase', 'ronda', 'respuestas', 'resp/s', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms'];

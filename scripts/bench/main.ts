@@ -38,6 +38,8 @@ import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { formatCurveAb, runCurveAb, type CurveAbReport } from './curve.js';
+import { mediana, rondaMediana, type OrdenRonda, type RondaBench } from './rondas.js';
+import { TITULO_RONDAS, tablaRondas } from '../../informes/tabla-rondas.js';
 
 export interface BenchOptions {
   clientes: number;
@@ -185,38 +187,11 @@ interface Fase<R> {
   wakes: Record<string, number | null>;
 }
 
-export type OrdenRonda = 'sistema-techo' | 'techo-sistema';
-
-/** One ABBA round of `--rondas`: the two neighbouring phases and their ratios. */
-export interface RondaBench {
-  orden: OrdenRonda;
-  sistemaOps: number;
-  techoOps: number;
-  /** system / ceiling: throughput and p99 over all operations. */
-  throughput: number;
-  p99: number;
-  /** Total µs of CPU per operation, every process. */
-  cpuSistema: number;
-  cpuTecho: number;
-}
-
 const totalCpu = (c: Record<string, number | null>) => Object.values(c).reduce<number>((a, v) => a + (v ?? 0), 0);
 
 export function resumenRonda(orden: OrdenRonda, s: { r: LatencySummary; cpu: Record<string, number | null> }, t: { r: LatencySummary; cpu: Record<string, number | null> }): RondaBench {
   const total = calcularRatios(s.r, t.r).total!;
   return { orden, sistemaOps: Math.round(s.r.throughput), techoOps: Math.round(t.r.throughput), throughput: total.throughput, p99: total.p99, cpuSistema: totalCpu(s.cpu), cpuTecho: totalCpu(t.cpu) };
-}
-
-function mediana(xs: readonly number[]): number {
-  const o = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(o.length / 2);
-  return o.length % 2 ? o[m]! : (o[m - 1]! + o[m]!) / 2;
-}
-
-/** Index of the round with the median throughput ratio (the lower of the two middle ones for an even count). */
-export function rondaMediana(rondas: readonly RondaBench[]): number {
-  const orden = rondas.map((r, i) => ({ i, x: Number.isNaN(r.throughput) ? -Infinity : r.throughput })).sort((a, b) => a.x - b.x);
-  return orden[Math.floor((orden.length - 1) / 2)]!.i;
 }
 
 const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
@@ -257,11 +232,8 @@ export function formatBench(r: BenchReport): string {
   cpu.push(['total', String(tot[0]), String(tot[1]), w ? tot[2]!.toFixed(2) : '—', w ? tot[3]!.toFixed(2) : '—']);
   const rondas = r.rondas?.length
     ? [
-        'Rondas ABBA (cada relación compara dos fases vecinas en el tiempo)',
-        table([
-          ['ronda', 'orden', 'ops/s sistema', 'ops/s techo', 'ops/s sistema/techo', 'p99 sistema/techo', 'CPU µs/op sistema', 'CPU µs/op techo'],
-          ...r.rondas.map((x, i) => [String(i + 1), x.orden, String(x.sistemaOps), String(x.techoOps), x.throughput.toFixed(3), x.p99.toFixed(2), String(x.cpuSistema), String(x.cpuTecho)]),
-        ]),
+        TITULO_RONDAS,
+        table(tablaRondas(r.rondas)),
         `  mediana: ops/s sistema/techo ${mediana(r.rondas.map((x) => x.throughput)).toFixed(3)}, p99 sistema/techo ${mediana(r.rondas.map((x) => x.p99)).toFixed(2)}`,
         '',
       ]

@@ -113,9 +113,9 @@ function readThreadSwitches(pid: number, into: Map<string, number>): boolean {
     return false;
   }
   for (const tid of tids) {
+    const startTime = procStatFields(pid, tid)?.[19];
+    if (startTime === undefined) continue; // the thread ended between the listing and the read
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
       const n = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
       if (n !== undefined) into.set(`${tid}:${startTime}`, Number(n));
     } catch {

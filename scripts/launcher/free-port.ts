@@ -18,7 +18,8 @@ const ephemeralLow = (() => {
 })();
 const RANGE = ephemeralLow - LOWEST >= 4096 ? { from: LOWEST, to: ephemeralLow - 1 } : undefined;
 
-function probe(host: string, port: number): Promise<number | undefined> {
+/** Listens on `port` (0: one the OS picks) and closes again: the port it got, or undefined if it was taken. */
+export function listenOnce(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(undefined));
@@ -36,7 +37,7 @@ function probe(host: string, port: number): Promise<number | undefined> {
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const wanted = RANGE ? RANGE.from + Math.floor(Math.random() * (RANGE.to - RANGE.from + 1)) : 0;
-    const port = handedOut.has(wanted) ? undefined : await probe(host, wanted);
+    const port = handedOut.has(wanted) ? undefined : await listenOnce(host, wanted);
     if (port === undefined || handedOut.has(port)) continue;
     handedOut.add(port);
     return port;

@@ -3,8 +3,7 @@
  * or root needed on Linux), so "the same port on two hosts" works like real
  * hosts and a host's processes can be told apart and killed together.
  */
-import net from 'node:net';
-import { freePort } from './free-port.js';
+import { freePort, listenOnce } from './free-port.js';
 
 export type HostName = 'pc1' | 'pc2';
 
@@ -17,20 +16,12 @@ export interface NetHost {
 export const PC1 = '127.0.1.1';
 export const PC2 = '127.0.1.2';
 
-function tryListen(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A TCP port that was free a moment ago on every one of `hosts` (the OS picks it on the first). */
+/** A TCP port that was free a moment ago on every one of `hosts` (freePort picks it on the first). */
 export async function freePortOnAll(hosts: readonly string[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await freePort(hosts[0]);
     let ok = true;
-    for (const h of hosts.slice(1)) if (!(await tryListen(h, port))) ok = false;
+    for (const h of hosts.slice(1)) if ((await listenOnce(h, port)) === undefined) ok = false;
     if (ok) return port;
   }
   throw new Error(`no port free on all of ${hosts.join(', ')}`);

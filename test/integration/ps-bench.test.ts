@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { pino } from 'pino';
-import { calcularRatios, formatBench, resumenRonda, rondaMediana, runSqlCeiling, type BenchReport, type RondaBench } from '../../scripts/bench/main.js';
+import { calcularRatios, formatBench, resumenRonda, runSqlCeiling, type BenchReport } from '../../scripts/bench/main.js';
+import { rondaMediana, type RondaBench } from '../../scripts/bench/rondas.js';
 import { formatComparacion } from '../../scripts/bench/gcs.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
