@@ -18,21 +18,33 @@ cd /app
 # HEALTHCHECK works without repeating the port (docker run img ga, gc, actor).
 remember_port() { printf '%s\n' "$1" > /tmp/biblioteca-http-port; }
 
+# The process runs under SCHED_BATCH, as npm start runs it (common/scheduling.ts: no
+# wake-up preemption between the processes of one host); PLANIFICADOR=normal keeps
+# SCHED_OTHER. Without chrt (util-linux) it runs as it is.
+run() {
+  case "${PLANIFICADOR:-batch}" in
+    batch) command -v chrt >/dev/null 2>&1 && exec chrt --batch 0 "$@" ;;
+    normal) ;;
+    *) echo "biblioteca: PLANIFICADOR='$PLANIFICADOR' no es válido: use batch o normal" >&2; exit 2 ;;
+  esac
+  exec "$@"
+}
+
 cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
   ga)
     remember_port "${GA_HTTP_PORT:-9570}"
-    exec node dist/gestor_almacenamiento/main.js "$@" ;;
+    run node dist/gestor_almacenamiento/main.js "$@" ;;
   gc)
     remember_port "${GC_HTTP_PORT:-9555}"
-    exec node dist/gestor_carga/main.js "$@" ;;
+    run node dist/gestor_carga/main.js "$@" ;;
   actor)
     # 0 (any free port) cannot be health-checked: compose files give each actor a fixed port.
     remember_port "${ACTOR_HTTP_PORT:-0}"
-    exec node dist/actores/main.js "$@" ;;
+    run node dist/actores/main.js "$@" ;;
   ps)
-    exec node dist/solicitante/main.js "$@" ;;
+    run node dist/solicitante/main.js "$@" ;;
   status)
     exec node dist/scripts/launcher/status.js "$@" ;;
   panel)

@@ -136,10 +136,11 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     filas: Object.entries(r.ratios).map(([op, x]) => [op, x.throughput.toFixed(3), x.p99.toFixed(2)]),
   };
   const w = r.despertaresPorOperacion;
+  const x = r.expulsionesPorOperacion;
   const cpu: Tabla = {
-    titulo: 'CPU (µs) y despertares por operación, de /proc',
-    cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo'],
-    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—')]),
+    titulo: 'CPU (µs), despertares y expulsiones por operación, de /proc',
+    cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo', 'expulsiones sistema', 'expulsiones techo'],
+    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—'), String(x?.sistema[p] ?? '—'), String(x?.techo[p] ?? '—')]),
   };
   const [cabeceraRondas, ...filasRondas] = tablaRondas(r.rondas ?? []);
   const rondas: Tabla[] = filasRondas.length ? [{ titulo: TITULO_RONDAS, cabecera: cabeceraRondas!, filas: filasRondas }] : [];
@@ -148,7 +149,7 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     {
       titulo: 'Banco de pruebas',
       lineas: [
-        `${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo, replicación ${r.config.replicacion}${Object.keys(r.config.env).length ? `, ${Object.entries(r.config.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
+        `${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo, replicación ${r.config.replicacion}${r.config.planificador ? `, planificador ${r.config.planificador}` : ''}${Object.keys(r.config.env).length ? `, ${Object.entries(r.config.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
         `fecha ${r.fecha}`,
         ...(total ? [`sistema/techo: ops/s ${total.throughput.toFixed(3)}, p99 ${total.p99.toFixed(2)}`] : []),
         ...r.notas.map((n) => `nota: ${n}`),

@@ -256,6 +256,12 @@ serve() {
   else
     decide_former_primary
   fi
+  # SCHED_BATCH, like the system's processes beside it (common/scheduling.ts); PLANIFICADOR=normal keeps SCHED_OTHER.
+  case "${PLANIFICADOR:-batch}" in
+    batch) command -v chrt >/dev/null && exec chrt --batch 0 postgres "$@" ;;
+    normal) ;;
+    *) die "PLANIFICADOR='$PLANIFICADOR' is not valid: use batch or normal" ;;
+  esac
   exec postgres "$@"
 }
 

@@ -33,7 +33,8 @@ import { intArg } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
-import { cpuPerOp, cpuSnapshot, cpuTargets, wakeSnapshot, wakesPerOp, type CpuTarget } from './process-cpu.js';
+import { cpuPerOp, cpuSnapshot, cpuTargets, preemptionsPerOp, schedulingPolicies, wakeSnapshot, wakesPerOp, type CpuTarget } from './process-cpu.js';
+import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -81,7 +82,7 @@ export interface TechoReport extends LatencySummary {
 
 export interface BenchReport {
   fecha: string;
-  config: { clientes: number; duracionS: number; calentamientoS: number; actoresPorTipo: number; tiposPorActor: 'uno' | 'todos'; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[] };
+  config: { clientes: number; duracionS: number; calentamientoS: number; actoresPorTipo: number; tiposPorActor: 'uno' | 'todos'; env: Record<string, string>; replicacion: 'ninguna' | 'async' | 'sync'; isbns: string[]; /** The processes' scheduling policy, read from /proc (process-cpu.ts schedulingPolicies); absent in older reports. */ planificador?: string };
   sistema: LoadReport;
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
@@ -93,6 +94,8 @@ export interface BenchReport {
   cpuPorOperacion: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   /** Voluntary context switches per operation, every thread of each process (process-cpu.ts wakeSnapshot). Absent in reports written before it. */
   despertaresPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
+  /** Involuntary context switches (preemptions) per operation, likewise. Absent in reports written before it. */
+  expulsionesPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   /** With `--rondas` > 1: every ABBA round; the fields above are the median round's (rondaMediana). */
   rondas?: RondaBench[];
   notas: string[];
@@ -185,6 +188,7 @@ interface Fase<R> {
   r: R;
   cpu: Record<string, number | null>;
   wakes: Record<string, number | null>;
+  preemptions: Record<string, number | null>;
 }
 
 const totalCpu = (c: Record<string, number | null>) => Object.values(c).reduce<number>((a, v) => a + (v ?? 0), 0);
@@ -220,16 +224,18 @@ export function formatBench(r: BenchReport): string {
   };
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
   for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
-  const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo', 'despertares/op sistema', 'despertares/op techo']];
+  const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo', 'despertares/op sistema', 'despertares/op techo', 'expulsiones/op sistema', 'expulsiones/op techo']];
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const w = r.despertaresPorOperacion;
-  const tot = [0, 0, 0, 0];
+  const x = r.expulsionesPorOperacion;
+  const tot = [0, 0, 0, 0, 0, 0];
   for (const [name, us] of Object.entries(r.cpuPorOperacion.sistema)) {
-    const fila = [us, r.cpuPorOperacion.techo[name], w?.sistema[name], w?.techo[name]];
+    const fila = [us, r.cpuPorOperacion.techo[name], w?.sistema[name], w?.techo[name], x?.sistema[name], x?.techo[name]];
     fila.forEach((v, i) => (tot[i]! += v ?? 0));
     cpu.push([name, ...fila.map(fmt)]);
   }
-  cpu.push(['total', String(tot[0]), String(tot[1]), w ? tot[2]!.toFixed(2) : '—', w ? tot[3]!.toFixed(2) : '—']);
+  const totalSwitches = (present: unknown, v: number) => (present ? v.toFixed(2) : '—');
+  cpu.push(['total', String(tot[0]), String(tot[1]), totalSwitches(w, tot[2]!), totalSwitches(w, tot[3]!), totalSwitches(x, tot[4]!), totalSwitches(x, tot[5]!)]);
   const rondas = r.rondas?.length
     ? [
         TITULO_RONDAS,
@@ -239,7 +245,7 @@ export function formatBench(r: BenchReport): string {
       ]
     : [];
   return [
-    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.tiposPorActor === 'todos' ? ' (cada proceso de actor atiende los tres tipos)' : ''}${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}`,
+    `Banco de pruebas: ${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo${r.config.tiposPorActor === 'todos' ? ' (cada proceso de actor atiende los tres tipos)' : ''}${r.config.replicacion === 'ninguna' ? '' : `, replicación ${r.config.replicacion}`}${r.config.planificador ? `, planificador ${r.config.planificador}` : ''}`,
     '',
     bloque('Sistema (PS → GC → actores → GA → PostgreSQL)', r.sistema),
     '',
@@ -248,7 +254,7 @@ export function formatBench(r: BenchReport): string {
     'Relación sistema/techo',
     table(ratios),
     '',
-    'CPU y despertares por operación (de /proc: despertar = un hilo que se bloqueó y volvió a correr; los procesos del sistema siguen vivos, ociosos, durante el techo)',
+    'CPU, despertares y expulsiones por operación (de /proc: despertar = un hilo que se bloqueó y volvió a correr; expulsión = un hilo que podía seguir y fue desalojado; los procesos del sistema siguen vivos, ociosos, durante el techo)',
     table(cpu),
     '',
     ...rondas,
@@ -309,7 +315,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       if (opts.progresoTty) log('\n');
       // Bounded: the ceiling should not share the database with leftovers of the system's phase.
       pendientes += await untilAborted(waitNoPending(sys.pg, 30_000));
-      return { r, cpu: cpuPerOp(s0.cpu, s1.cpu, r.respuestas), wakes: wakesPerOp(s0.wakes, s1.wakes, r.respuestas) };
+      return { r, cpu: cpuPerOp(s0.cpu, s1.cpu, r.respuestas), wakes: wakesPerOp(s0.wakes, s1.wakes, r.respuestas), preemptions: preemptionsPerOp(s0.wakes, s1.wakes, r.respuestas) };
     };
     const faseTecho = async (k: number): Promise<Fase<TechoReport>> => {
       if (calentamientoS > 0) log(`Calentamiento: techo SQL, ${calentamientoS} s sin medir\n`);
@@ -331,7 +337,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         intervaloProgresoMs: opts.progresoTty ? 500 : 5000,
       }));
       if (opts.progresoTty) log('\n');
-      return { r, cpu: cpuPerOp(s2.cpu, s3.cpu, r.respuestas), wakes: wakesPerOp(s2.wakes, s3.wakes, r.respuestas) };
+      return { r, cpu: cpuPerOp(s2.cpu, s3.cpu, r.respuestas), wakes: wakesPerOp(s2.wakes, s3.wakes, r.respuestas), preemptions: preemptionsPerOp(s2.wakes, s3.wakes, r.respuestas) };
     };
     // ABBA: system then ceiling, ceiling then system, … so a machine speeding up or slowing
     // down during the run favours neither phase; each round's ratio compares neighbours in time.
@@ -359,12 +365,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     if (pendientes > 0) notas.push(`${pendientes} operaciones asíncronas seguían pendientes al terminar una fase del sistema`);
     return {
       fecha: new Date().toISOString(),
-      config: { clientes: opts.clientes, duracionS: opts.duracionS, calentamientoS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns },
+      config: { clientes: opts.clientes, duracionS: opts.duracionS, calentamientoS, actoresPorTipo, tiposPorActor, env, replicacion: opts.replicacion ?? 'ninguna', isbns, planificador: schedulingPolicies(targets) },
       sistema: sistema.r,
       techo: techo.r,
       ratios: calcularRatios(sistema.r, techo.r),
       cpuPorOperacion: { sistema: sistema.cpu, techo: techo.cpu },
       despertaresPorOperacion: { sistema: sistema.wakes, techo: techo.wakes },
+      expulsionesPorOperacion: { sistema: sistema.preemptions, techo: techo.preemptions },
       ...(nRondas > 1 ? { rondas } : {}),
       notas,
     };
@@ -393,6 +400,9 @@ async function main(): Promise<void> {
   const o = program.opts<{ clientes: number; duracion: number; calentamiento: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas?: number }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
+  // Before the system starts: its processes and PostgreSQL inherit it (common/scheduling.ts).
+  const aviso = schedulingWarning(useSchedulingPolicy());
+  if (aviso) process.stderr.write(aviso);
   if (o.abCurve) return curveAbMain({ ...o, rondas: o.rondas ?? 2 });
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");

@@ -77,23 +77,31 @@ export function cpuPerOp(before: Map<string, number | undefined>, after: Map<str
   return out;
 }
 
+/** Context switches of one thread so far: blocked and woken again, or preempted while it could run. */
+export interface ThreadSwitches {
+  voluntary: number;
+  involuntary: number;
+}
+
 /**
- * Voluntary context switches so far of each target, per thread: its own threads' and (with
- * `tree`) each live child's. Each is a thread that blocked — on a socket, a lock, a disk
- * flush — and was woken again. On a VM a wake is dear, and more so on a busy host, so
- * wakes per operation explain why the system's CPU per op moves with the machine more than
- * the ceiling's (docs/performance.md). A thread or child that exits takes its count with it
- * (nothing like cutime keeps it), so wakesPerOp counts only threads alive at the end: for
- * PostgreSQL the backends that live through a phase, not a short-lived autovacuum worker or
- * an idle pool connection closed meanwhile. Threads are keyed by id and start time, so a
- * reused id is a new thread, never a subtraction.
+ * Context switches so far of each target, per thread: its own threads' and (with `tree`)
+ * each live child's. A voluntary switch is a wake: the thread blocked — on a socket, a
+ * lock, a disk flush — and was woken again. On a VM a wake is dear, and more so on a busy
+ * host, so wakes per operation explain why the system's CPU per op moves with the machine
+ * more than the ceiling's (docs/performance.md). An involuntary switch is a preemption: the
+ * thread could have run on but was switched out, mostly for a thread its own message had
+ * just woken (common/scheduling.ts). A thread or child that exits takes its counts with it
+ * (nothing like cutime keeps them), so the per-op figures count only threads alive at the
+ * end: for PostgreSQL the backends that live through a phase, not a short-lived autovacuum
+ * worker or an idle pool connection closed meanwhile. Threads are keyed by id and start
+ * time, so a reused id is a new thread, never a subtraction.
  */
-export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<string, number> | undefined> {
+export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<string, ThreadSwitches> | undefined> {
   const trees = new Set(targets.filter((t) => t.tree).map((t) => t.pid));
   const kids = trees.size ? childrenOf(trees) : new Map<number, number[]>();
-  const out = new Map<string, Map<string, number> | undefined>();
+  const out = new Map<string, Map<string, ThreadSwitches> | undefined>();
   for (const t of targets) {
-    const byThread = new Map<string, number>();
+    const byThread = new Map<string, ThreadSwitches>();
     if (!readThreadSwitches(t.pid, byThread)) {
       out.set(t.name, undefined);
       continue;
@@ -104,8 +112,8 @@ export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<str
   return out;
 }
 
-/** Adds each thread of a process to `into` as "tid:starttime" → voluntary_ctxt_switches; false if the process is gone. */
-function readThreadSwitches(pid: number, into: Map<string, number>): boolean {
+/** Adds each thread of a process to `into` as "tid:starttime" → its switches; false if the process is gone. */
+function readThreadSwitches(pid: number, into: Map<string, ThreadSwitches>): boolean {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -116,8 +124,10 @@ function readThreadSwitches(pid: number, into: Map<string, number>): boolean {
     const startTime = procStatFields(pid, tid)?.[19];
     if (startTime === undefined) continue; // the thread ended between the listing and the read
     try {
-      const n = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))?.[1];
-      if (n !== undefined) into.set(`${tid}:${startTime}`, Number(n));
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const voluntary = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1];
+      const involuntary = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1];
+      if (voluntary !== undefined && involuntary !== undefined) into.set(`${tid}:${startTime}`, { voluntary: Number(voluntary), involuntary: Number(involuntary) });
     } catch {
       // the thread ended between the listing and the read
     }
@@ -126,11 +136,11 @@ function readThreadSwitches(pid: number, into: Map<string, number>): boolean {
 }
 
 /**
- * Wakes per operation of each target between two snapshots, to two decimals (null where
- * the target was missing): what each thread alive at the end did since the first
- * snapshot, or since it started.
+ * Switches of one kind per operation of each target between two snapshots, to two decimals
+ * (null where the target was missing): what each thread alive at the end did since the
+ * first snapshot, or since it started.
  */
-export function wakesPerOp(before: Map<string, Map<string, number> | undefined>, after: Map<string, Map<string, number> | undefined>, ops: number): Record<string, number | null> {
+function switchesPerOp(kind: keyof ThreadSwitches, before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, b] of before) {
     const a = after.get(name);
@@ -139,10 +149,32 @@ export function wakesPerOp(before: Map<string, Map<string, number> | undefined>,
       continue;
     }
     let n = 0;
-    for (const [thread, count] of a) n += count - (b.get(thread) ?? 0);
+    for (const [thread, count] of a) n += count[kind] - (b.get(thread)?.[kind] ?? 0);
     out[name] = Math.round((n * 100) / ops) / 100;
   }
   return out;
+}
+
+/** Wakes (voluntary switches) per operation of each target between two snapshots. */
+export const wakesPerOp = (before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number) => switchesPerOp('voluntary', before, after, ops);
+
+/** Preemptions (involuntary switches) per operation of each target between two snapshots. */
+export const preemptionsPerOp = (before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number) => switchesPerOp('involuntary', before, after, ops);
+
+/** sched(7) policies by number, as /proc/<pid>/stat's field 41 gives them. */
+const POLICIES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE', 'SCHED_DEADLINE', 'SCHED_EXT'];
+
+/**
+ * The scheduling policy the targets run under (common/scheduling.ts): one name when they
+ * all share it, else "name policy" for each.
+ */
+export function schedulingPolicies(targets: readonly CpuTarget[]): string {
+  const of = targets.map((t) => {
+    const n = procStatFields(t.pid)?.[38];
+    return { name: t.name, policy: n === undefined ? '?' : (POLICIES[Number(n)] ?? `política ${n}`) };
+  });
+  const distinct = new Set(of.map((x) => x.policy));
+  return distinct.size === 1 ? [...distinct][0]! : of.map((x) => `${x.name} ${x.policy}`).join(', ');
 }
 
 /** Every process of the system whose CPU a phase is charged with, plus this process (the PS). */

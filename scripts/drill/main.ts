@@ -20,6 +20,7 @@ import { DRILL_CLIENT_ENV, runDrill } from './run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
+import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();
@@ -108,6 +109,9 @@ const program = new Command()
   .option('--conservar', 'no borrar datos ni logs al terminar')
   .option('--seguro', 'CURVE en los sockets internos (como un despliegue compose)')
   .action(async (escenario: string, o: Opts) => {
+    // As npm start runs the system (common/scheduling.ts); its processes inherit it.
+    const aviso = schedulingWarning(useSchedulingPolicy());
+    if (aviso) out(aviso.trimEnd());
     takeOverSignals({
       onSignal: (sig) => out(`\nInterrumpido (${sig}): deteniendo el simulacro…`),
       cleanup: async () => {

@@ -28,6 +28,7 @@ import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../../common/stdio-guard.js';
+import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
 import { freePort } from './free-port.js';
 import { panelProcess } from './panel-process.js';
 import { DEFAULT_PANEL_PORT } from '../../panel/server.js';
@@ -107,6 +108,9 @@ async function main(): Promise<void> {
   const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync'; seguro?: boolean }>();
   const calculo = opts.calculo ?? opts.actores;
   const tty = process.stdout.isTTY;
+  // Before anything is started: every process of the system inherits it.
+  const aviso = schedulingWarning(useSchedulingPolicy());
+  if (aviso) out(aviso);
 
   let system: LocalSystem | undefined;
   let starting: Promise<LocalSystem> | undefined;

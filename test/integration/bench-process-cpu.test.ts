@@ -2,11 +2,12 @@
  * CPU and wake accounting from /proc (scripts/bench/process-cpu.ts) on real processes: a
  * busy child is charged its CPU; a parent's tree includes a child it already reaped
  * (how a PostgreSQL postmaster keeps the time of backends that exited); a process that
- * sleeps and wakes is charged its wakes, and a child that exits never makes them negative.
+ * sleeps and wakes is charged its wakes, and a child that exits never makes them negative;
+ * two busy processes on one CPU are charged the preemptions they inflict on each other.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpuPerOp, cpuSnapshot, wakeSnapshot, wakesPerOp } from '../../scripts/bench/process-cpu.js';
+import { cpuPerOp, cpuSnapshot, preemptionsPerOp, wakeSnapshot, wakesPerOp } from '../../scripts/bench/process-cpu.js';
 
 const kids: ChildProcess[] = [];
 afterEach(() => {
@@ -96,6 +97,25 @@ describe('process CPU from /proc', () => {
     expect(wakesPerOp(before, wakeSnapshot(targets), 1).tree).toBeGreaterThanOrEqual(0);
   });
 
+  it('counts preemptions: two busy processes sharing one CPU switch each other out', async () => {
+    // taskset: both on CPU 0, so each runs only when the scheduler preempts the other.
+    const pinned = () => {
+      const k = spawn('taskset', ['-c', '0', process.execPath, '-e', `process.stdout.write('ready\\n'); setTimeout(() => { ${BURN} process.stdout.write('done\\n'); setInterval(() => {}, 1000); }, 100);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      kids.push(k);
+      return k;
+    };
+    const [a, b] = [pinned(), pinned()];
+    const idle = node(`process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`);
+    await Promise.all([says(a, 'ready'), says(b, 'ready'), says(idle, 'ready')]);
+    const targets = [{ name: 'a', pid: a.pid! }, { name: 'b', pid: b.pid! }, { name: 'idle', pid: idle.pid! }];
+    const before = wakeSnapshot(targets);
+    await Promise.all([says(a, 'done'), says(b, 'done')]);
+    const perOp = preemptionsPerOp(before, wakeSnapshot(targets), 1);
+    // Each burns 0.4 s while the other wants the same CPU: switched out every few ms.
+    expect(perOp.a! + perOp.b!).toBeGreaterThanOrEqual(20);
+    expect(perOp.idle).toBeLessThan(5);
+  });
+
   it('a process that is gone reads as undefined and its figure as null', () => {
     const snap = cpuSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
     expect(snap.get('nadie')).toBeUndefined();
@@ -103,5 +123,6 @@ describe('process CPU from /proc', () => {
     const w = wakeSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
     expect(w.get('nadie')).toBeUndefined();
     expect(wakesPerOp(w, w, 10)).toEqual({ nadie: null });
+    expect(preemptionsPerOp(w, w, 10)).toEqual({ nadie: null });
   });
 });

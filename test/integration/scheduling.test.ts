@@ -1,0 +1,74 @@
+/**
+ * common/scheduling.ts on real processes: a process that applies the policy runs every
+ * thread under it, and what it starts afterwards inherits it (how PostgreSQL and the
+ * system's processes follow npm start); PLANIFICADOR=normal keeps SCHED_OTHER.
+ * Read back from /proc through the bench's own reader (process-cpu.ts schedulingPolicies).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { schedulingPolicies } from '../../scripts/bench/process-cpu.js';
+
+const kids: ChildProcess[] = [];
+const grandchildren: number[] = [];
+afterEach(() => {
+  for (const pid of grandchildren.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const k of kids.splice(0)) k.kill('SIGKILL');
+});
+
+const MODULE = pathToFileURL(resolve('dist/common/scheduling.js')).href;
+
+/** A Node process that applies the policy, starts `sleep`, and prints the outcome and the sleep's pid. */
+async function applyIn(env: Record<string, string>): Promise<{ pid: number; outcome: { planificador: string; aplicado: boolean }; sleeper: number }> {
+  const code = `
+    const { useSchedulingPolicy } = await import(${JSON.stringify(MODULE)});
+    const { spawn } = await import('node:child_process');
+    const outcome = useSchedulingPolicy();
+    const s = spawn('sleep', ['60'], { stdio: 'ignore' });
+    process.stdout.write(JSON.stringify({ outcome, sleeper: s.pid }) + '\\n');
+    setInterval(() => {}, 1000);`;
+  const k = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  kids.push(k);
+  const line = await new Promise<string>((res, rej) => {
+    let buf = '';
+    k.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('\n')) res(buf.split('\n')[0]!);
+    });
+    k.once('exit', (c) => rej(new Error(`exited (${c}) before reporting`)));
+  });
+  const r = JSON.parse(line) as { outcome: { planificador: string; aplicado: boolean }; sleeper: number };
+  grandchildren.push(r.sleeper);
+  return { pid: k.pid!, ...r };
+}
+
+/** Every thread of a process as a target of its own. */
+const threadsOf = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => ({ name: `${pid}/${tid}`, pid: Number(tid) }));
+
+describe('scheduling policy', () => {
+  it('batch (the default): every thread of the process, and the process it starts afterwards', async () => {
+    const p = await applyIn({ PLANIFICADOR: '' });
+    expect(p.outcome).toEqual({ planificador: 'batch', aplicado: true });
+    expect(threadsOf(p.pid).length).toBeGreaterThan(1); // V8's and libuv's threads too
+    expect(schedulingPolicies([...threadsOf(p.pid), { name: 'sleep', pid: p.sleeper }])).toBe('SCHED_BATCH');
+  });
+
+  it('normal keeps SCHED_OTHER', async () => {
+    const p = await applyIn({ PLANIFICADOR: 'normal' });
+    expect(p.outcome).toEqual({ planificador: 'normal', aplicado: true });
+    expect(schedulingPolicies([...threadsOf(p.pid), { name: 'sleep', pid: p.sleeper }])).toBe('SCHED_OTHER');
+  });
+
+  it('names each process when their policies differ', async () => {
+    const [a, b] = await Promise.all([applyIn({ PLANIFICADOR: 'batch' }), applyIn({ PLANIFICADOR: 'normal' })]);
+    expect(schedulingPolicies([{ name: 'a', pid: a.pid }, { name: 'b', pid: b.pid }])).toBe('a SCHED_BATCH, b SCHED_OTHER');
+  });
+});

@@ -1,0 +1,24 @@
+/** PLANIFICADOR's values (common/scheduling.ts): batch by default, normal, anything else refused by name. */
+import { describe, expect, it } from 'vitest';
+import { planificadorDe, schedulingWarning } from '../../common/scheduling.js';
+
+describe('PLANIFICADOR', () => {
+  it('defaults to batch, unset or blank', () => {
+    expect(planificadorDe({})).toBe('batch');
+    expect(planificadorDe({ PLANIFICADOR: ' ' })).toBe('batch');
+  });
+
+  it('accepts batch and normal', () => {
+    expect(planificadorDe({ PLANIFICADOR: 'normal' })).toBe('normal');
+    expect(planificadorDe({ PLANIFICADOR: 'batch' })).toBe('batch');
+  });
+
+  it('refuses any other value, naming the accepted ones', () => {
+    expect(() => planificadorDe({ PLANIFICADOR: 'fifo' })).toThrow(/PLANIFICADOR="fifo" no es válido: use batch o normal/);
+  });
+
+  it('warns only when the policy could not be applied', () => {
+    expect(schedulingWarning({ planificador: 'batch', aplicado: true })).toBeUndefined();
+    expect(schedulingWarning({ planificador: 'batch', aplicado: false, motivo: 'chrt no está instalado (util-linux)' })).toMatch(/no se pudo aplicar el planificador batch \(chrt no está instalado/);
+  });
+});
