@@ -37,6 +37,8 @@ const curveKeyList = z
 /** Every variable the system knows, with its default. */
 export const VARIABLES = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Read by the entry points that start processes and by the container entry scripts (common/scheduling.ts).
+  PLANIFICADOR: z.enum(['batch', 'normal']).default('batch'),
   // storage client (GC and actors)
   GA_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5570']),
   GA_TIMEOUT_MS: int(1000, 50),

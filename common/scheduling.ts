@@ -21,15 +21,13 @@
  * `chrt` is missing (not Linux, a minimal image) the process runs on as it was.
  */
 import { execFileSync } from 'node:child_process';
+import { readConfig } from './config.js';
 
-export const PLANIFICADORES = ['batch', 'normal'] as const;
-export type Planificador = (typeof PLANIFICADORES)[number];
+export type Planificador = 'batch' | 'normal';
 
-/** PLANIFICADOR from the environment; default 'batch'. Throws, naming the accepted values, on any other. */
+/** PLANIFICADOR from the environment (common/config.ts: default 'batch'); a ConfigError names a bad value. */
 export function planificadorDe(env: NodeJS.ProcessEnv = process.env): Planificador {
-  const v = env.PLANIFICADOR?.trim() || 'batch';
-  if ((PLANIFICADORES as readonly string[]).includes(v)) return v as Planificador;
-  throw new Error(`PLANIFICADOR=${JSON.stringify(env.PLANIFICADOR)} no es válido: use ${PLANIFICADORES.join(' o ')}`);
+  return readConfig(['PLANIFICADOR'], env).PLANIFICADOR;
 }
 
 export interface SchedulingOutcome {
@@ -43,7 +41,7 @@ export interface SchedulingOutcome {
 /**
  * Puts every thread of this process under the configured policy; processes started
  * afterwards inherit it. Never throws for a missing `chrt` (reported in the outcome);
- * throws for an invalid PLANIFICADOR.
+ * throws a ConfigError for an invalid PLANIFICADOR.
  */
 export function useSchedulingPolicy(env: NodeJS.ProcessEnv = process.env): SchedulingOutcome {
   const planificador = planificadorDe(env);

@@ -156,7 +156,7 @@ function entryCommands(): Map<string, string | null> {
       for (const c of current) out.set(c, null);
       continue;
     }
-    const node = /exec node (dist\/\S+\.js)/.exec(line);
+    const node = /(?:exec|run) node (dist\/\S+\.js)/.exec(line);
     if (current && node) for (const c of current) out.set(c, node[1]!);
     if (/;;\s*$/.test(line)) current = null;
   }

@@ -37,15 +37,21 @@ describe('bench report', () => {
       ratios,
       cpuPorOperacion: { sistema: { GC: 400, 'PostgreSQL': 600, 'PS (carga)': 100 }, techo: { GC: 2, 'PostgreSQL': 500, 'PS (carga)': null } },
       despertaresPorOperacion: { sistema: { GC: 2.25, 'PostgreSQL': 1.1, 'PS (carga)': 1.4 }, techo: { GC: 0.05, 'PostgreSQL': 1.2, 'PS (carga)': 0.3 } },
+      expulsionesPorOperacion: { sistema: { GC: 0.5, 'PostgreSQL': 0.04, 'PS (carga)': 0.25 }, techo: { GC: 0, 'PostgreSQL': 0.5, 'PS (carga)': null } },
       notas: ['prueba'],
     };
     const text = formatBench(report);
-    expect(text).toMatch(/^GC\s+400\s+2\s+2\.25\s+0\.05$/m);
-    expect(text).toMatch(/^PS \(carga\)\s+100\s+—\s+1\.4\s+0\.3$/m);
-    expect(text).toMatch(/^total\s+1100\s+502\s+4\.75\s+1\.55$/m);
-    // A report written before wakes were counted still prints, with dashes.
-    const { despertaresPorOperacion: _, ...antiguo } = report;
-    expect(formatBench(antiguo)).toMatch(/^GC\s+400\s+2\s+—\s+—$/m);
+    expect(text).toMatch(/^GC\s+400\s+2\s+2\.25\s+0\.05\s+0\.5\s+0$/m);
+    expect(text).toMatch(/^PS \(carga\)\s+100\s+—\s+1\.4\s+0\.3\s+0\.25\s+—$/m);
+    expect(text).toMatch(/^total\s+1100\s+502\s+4\.75\s+1\.55\s+0\.79\s+0\.50$/m);
+    // A report written before wakes (or preemptions) were counted still prints, with dashes.
+    const { despertaresPorOperacion: _, expulsionesPorOperacion: __, ...antiguo } = report;
+    expect(formatBench(antiguo)).toMatch(/^GC\s+400\s+2\s+—\s+—\s+—\s+—$/m);
+    const { expulsionesPorOperacion: ___, ...sinExpulsiones } = report;
+    expect(formatBench(sinExpulsiones)).toMatch(/^GC\s+400\s+2\s+2\.25\s+0\.05\s+—\s+—$/m);
+    // The processes' policy, when the report has it.
+    expect(text).not.toContain('planificador');
+    expect(formatBench({ ...report, config: { ...report.config, planificador: 'SCHED_BATCH' } })).toMatch(/^Banco de pruebas: .*, planificador SCHED_BATCH$/m);
     expect(text).toMatch(/Sistema \(PS → GC → actores → GA → PostgreSQL\)/);
     expect(text).toMatch(/Techo \(SELECT aplicar_operacion/);
     expect(text).toMatch(/^total\s+0\.250\s+/m);

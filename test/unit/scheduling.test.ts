@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { planificadorDe, schedulingWarning } from '../../common/scheduling.js';
 
 describe('PLANIFICADOR', () => {
-  it('defaults to batch, unset or blank', () => {
+  it('defaults to batch, unset or empty', () => {
     expect(planificadorDe({})).toBe('batch');
-    expect(planificadorDe({ PLANIFICADOR: ' ' })).toBe('batch');
+    expect(planificadorDe({ PLANIFICADOR: '' })).toBe('batch');
   });
 
   it('accepts batch and normal', () => {
@@ -14,7 +14,7 @@ describe('PLANIFICADOR', () => {
   });
 
   it('refuses any other value, naming the accepted ones', () => {
-    expect(() => planificadorDe({ PLANIFICADOR: 'fifo' })).toThrow(/PLANIFICADOR="fifo" no es válido: use batch o normal/);
+    expect(() => planificadorDe({ PLANIFICADOR: 'fifo' })).toThrow(/Invalid configuration: PLANIFICADOR: .*batch.*normal/);
   });
 
   it('warns only when the policy could not be applied', () => {
