@@ -13,8 +13,8 @@
  * all of them share it: with the system under SCHED_BATCH and the load generator under
  * SCHED_OTHER, nothing changed.
  *
- * Entry points that start processes (npm start, bench, carga, drill) call
- * `useSchedulingPolicy()` first: children inherit the policy across fork and exec, so
+ * Entry points that start processes (npm start, bench, carga, drill; npm test's global
+ * setup) call `useSchedulingPolicy()` first: children inherit the policy across fork and exec, so
  * PostgreSQL and every Node process follow without code of their own; the container
  * entry scripts start their process under `chrt --batch 0` for the same reason.
  * `PLANIFICADOR=normal` keeps SCHED_OTHER (to measure the difference). Best-effort: where

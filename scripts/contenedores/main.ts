@@ -20,7 +20,8 @@ import { projectRoot } from '../../common/project-root.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';
 import { restoreAfter, runDrill } from '../drill/run.js';
-import { ContainerSystem, HOSTS, type Host } from './sistema.js';
+import { ContainerSystem, HOSTS, schedulingProblem, type Host } from './sistema.js';
+import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
 import { escenarios, ESCENARIOS_CONTENEDORES, type EscenarioContenedores } from './escenarios.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -90,6 +91,10 @@ const program = new Command()
       throw new InvalidArgumentError(`escenario desconocido: ${escenario}; válidos: ${ESCENARIOS_CONTENEDORES.join(', ')}, todos`);
     }
     takeOverSignals({ onSignal: (sig) => out(`\nInterrumpido (${sig}): quitando el despliegue…`), cleanup: () => cleanup(!!o.conservar) });
+    // The PS load on this host runs under the deployment's policy, like bench and drill (common/scheduling.ts).
+    const politica = useSchedulingPolicy();
+    const aviso = schedulingWarning(politica);
+    if (aviso) out(aviso.trimEnd());
     const t0 = Date.now();
     const mark = (what: string, since: number) => out(`${what}: ${((Date.now() - since) / 1000).toFixed(0)} s`);
     let ok = false;
@@ -104,12 +109,16 @@ const program = new Command()
       mark(`Imágenes (bases, postgres:18, node:24-slim, ${o.imagen ?? 'biblioteca:1 construida desde este checkout'})`, t);
 
       t = Date.now();
-      sys = new ContainerSystem({ addresses: o.direcciones, replicacion: o.replicacion, image: o.imagen, progress: out });
+      sys = new ContainerSystem({ addresses: o.direcciones, replicacion: o.replicacion, image: o.imagen, planificador: politica.planificador, progress: out });
       out(`Levantando pc1 (${o.direcciones.pc1}), pc2 (${o.direcciones.pc2}) y pc3 (${o.direcciones.pc3}) con docker compose…`);
       await sys.up();
       const isbns = Array.from({ length: o.libros }, (_, i) => `978-9-98-${String(i + 1).padStart(6, '0')}-0`);
       out(await sys.loadCatalog(isbns.map((isbn) => ({ isbn, titulo: `Simulacro ${isbn}`, autor: 'Biblioteca', ejemplares: o.ejemplares }))));
       await sys.waitForActors(3);
+      const clases = await sys.schedulingClasses();
+      const problema = schedulingProblem(clases, politica.planificador);
+      if (problema) throw new Error(`planificador de los contenedores: ${problema}`);
+      out(`Planificador: ${clases.length} procesos node y postgres en ${politica.planificador === 'batch' ? 'SCHED_BATCH' : 'SCHED_OTHER'}`);
       mark('Despliegue listo', t);
 
       const reports: DrillReport[] = [];

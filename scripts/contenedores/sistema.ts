@@ -15,6 +15,7 @@ import { projectRoot } from '../../common/project-root.js';
 import type { HostName } from '../launcher/hosts.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';
+import type { Planificador } from '../../common/scheduling.js';
 import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../launcher/deployment-keys.js';
 
 export type Host = 'pc1' | 'pc2' | 'pc3';
@@ -27,6 +28,8 @@ export interface ContainerSystemOptions {
   image?: string;
   /** The deployment's .env, from deploy/.env.example with these addresses and settings. */
   password?: string;
+  /** PLANIFICADOR of the deployment (default: the .env example's, batch). */
+  planificador?: Planificador;
   progress?: (line: string) => void;
 }
 
@@ -44,6 +47,7 @@ export function drillEnvFile(o: ContainerSystemOptions, password: string): strin
     GRAFANA_ADMIN_PASSWORD: `${password}-grafana`,
     GA_REPLICACION: o.replicacion,
     ...(o.image ? { BIBLIOTECA_IMAGE: o.image } : {}),
+    ...(o.planificador ? { PLANIFICADOR: o.planificador } : {}),
   };
   const example = readFileSync(join(projectRoot(), 'deploy/.env.example'), 'utf8');
   const lines = example.split('\n').map((l) => {
@@ -68,6 +72,24 @@ class ContainerGa implements GaProbe {
       return undefined;
     }
   }
+}
+
+/** One process of a container and its scheduling class (ps's CLS column). */
+export interface ClaseProceso {
+  container: string;
+  command: string;
+  cls: string;
+}
+
+/**
+ * What is wrong with the deployment's scheduling classes, if anything: every node and
+ * postgres process must run under the policy asked for (B for batch, TS for normal).
+ */
+export function schedulingProblem(rows: readonly ClaseProceso[], planificador: Planificador): string | undefined {
+  const want = planificador === 'batch' ? 'B' : 'TS';
+  if (rows.length === 0) return 'no node or postgres process found in the containers';
+  const wrong = rows.filter((r) => r.cls !== want);
+  return wrong.length ? `not under ${planificador === 'batch' ? 'SCHED_BATCH' : 'SCHED_OTHER'}: ${wrong.map((r) => `${r.container} ${r.command} (${r.cls})`).join(', ')}` : undefined;
 }
 
 export class ContainerSystem implements DrillSystem {
@@ -164,6 +186,23 @@ export class ContainerSystem implements DrillSystem {
       if (Date.now() > deadline) throw new Error(`the GC does not see ${n} live actors of each type (${JSON.stringify(s?.actoresVivos)})`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /**
+   * Every node and postgres process in the deployment's containers with its scheduling
+   * class as ps shows it (docker top: TS = SCHED_OTHER, B = SCHED_BATCH; common/scheduling.ts).
+   */
+  async schedulingClasses(): Promise<ClaseProceso[]> {
+    const names = (await docker(['ps', '--format', '{{.Names}}'])).split('\n').map((s) => s.trim()).filter((n) => /^pc[123]-/.test(n));
+    const out: ClaseProceso[] = [];
+    for (const container of names) {
+      const top = await docker(['top', container, '-o', 'pid,cls,comm'], { timeoutMs: 10_000 });
+      for (const line of top.trim().split('\n').slice(1)) {
+        const [, cls, command] = line.trim().split(/\s+/);
+        if (command === 'node' || command === 'postgres') out.push({ container, command, cls: cls ?? '?' });
+      }
+    }
+    return out;
   }
 
   /** Waits until a container is running and, if it has a healthcheck, healthy. */
