@@ -19,11 +19,12 @@ cd /app
 remember_port() { printf '%s\n' "$1" > /tmp/biblioteca-http-port; }
 
 # The process runs under SCHED_BATCH, as npm start runs it (common/scheduling.ts: no
-# wake-up preemption between the processes of one host); PLANIFICADOR=normal keeps
-# SCHED_OTHER. Without chrt (util-linux) it runs as it is.
+# wake-up preemption between the processes of one host): set on this shell, which the
+# process then replaces (exec keeps the policy). PLANIFICADOR=normal keeps SCHED_OTHER;
+# without chrt (util-linux), or refused, a warning and the process runs as it is.
 run() {
   case "${PLANIFICADOR:-batch}" in
-    batch) command -v chrt >/dev/null 2>&1 && exec chrt --batch 0 "$@" ;;
+    batch) chrt --batch --pid 0 $$ 2>/dev/null || echo "biblioteca: aviso: no se pudo aplicar SCHED_BATCH (chrt de util-linux ausente o rechazado); el proceso sigue con el planificador actual" >&2 ;;
     normal) ;;
     *) echo "biblioteca: PLANIFICADOR='$PLANIFICADOR' no es válido: use batch o normal" >&2; exit 2 ;;
   esac

@@ -136,11 +136,11 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
     filas: Object.entries(r.ratios).map(([op, x]) => [op, x.throughput.toFixed(3), x.p99.toFixed(2)]),
   };
   const w = r.despertaresPorOperacion;
-  const x = r.expulsionesPorOperacion;
+  const exp = r.expulsionesPorOperacion;
   const cpu: Tabla = {
     titulo: 'CPU (µs), despertares y expulsiones por operación, de /proc',
     cabecera: ['proceso', 'CPU sistema', 'CPU techo', 'despertares sistema', 'despertares techo', 'expulsiones sistema', 'expulsiones techo'],
-    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—'), String(x?.sistema[p] ?? '—'), String(x?.techo[p] ?? '—')]),
+    filas: Object.entries(r.cpuPorOperacion?.sistema ?? {}).map(([p, us]) => [p, us === null ? '—' : String(us), String(r.cpuPorOperacion.techo[p] ?? '—'), String(w?.sistema[p] ?? '—'), String(w?.techo[p] ?? '—'), String(exp?.sistema[p] ?? '—'), String(exp?.techo[p] ?? '—')]),
   };
   const [cabeceraRondas, ...filasRondas] = tablaRondas(r.rondas ?? []);
   const rondas: Tabla[] = filasRondas.length ? [{ titulo: TITULO_RONDAS, cabecera: cabeceraRondas!, filas: filasRondas }] : [];

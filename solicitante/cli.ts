@@ -26,6 +26,8 @@ export interface CliIO {
   stdout: Writable;
   stderr: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** Called once `carga` has checked its options, before its clients start (main.ts: the scheduling policy). */
+  beforeLoad?: () => void;
 }
 
 interface GlobalOptions {
@@ -182,6 +184,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         exitCode = 1;
         return;
       }
+      io.beforeLoad?.();
       const tty = !!io.stderr.isTTY;
       if (!isbns && o.clientes > 1) {
         io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);

@@ -72,6 +72,14 @@ done
 [ -n "${POSTGRES_PASSWORD:-}" ] || die "POSTGRES_PASSWORD is required (the superuser's password)"
 [ -n "${POSTGRES_REPLICATION_PASSWORD:-}" ] || die "POSTGRES_REPLICATION_PASSWORD is required (the password of the replication role $REPL_USER)"
 [ "$POSTGRES_REPLICATION_PASSWORD" != "$POSTGRES_PASSWORD" ] || die "POSTGRES_REPLICATION_PASSWORD must differ from POSTGRES_PASSWORD: the replication role is not the superuser"
+# SCHED_BATCH, like the system's processes beside it (common/scheduling.ts): set on this
+# shell, so everything it runs (the re-exec as postgres, postgres itself) inherits it.
+# PLANIFICADOR=normal keeps SCHED_OTHER; without chrt, or refused, a warning and no change.
+case "${PLANIFICADOR:-batch}" in
+  batch) chrt --batch --pid 0 $$ 2>/dev/null || log "WARNING: SCHED_BATCH not applied (chrt from util-linux missing or refused); running under the current policy" ;;
+  normal) ;;
+  *) die "PLANIFICADOR='$PLANIFICADOR' is not valid: use batch or normal" ;;
+esac
 
 # ---------------------------------------------------------------- helpers
 
@@ -256,12 +264,6 @@ serve() {
   else
     decide_former_primary
   fi
-  # SCHED_BATCH, like the system's processes beside it (common/scheduling.ts); PLANIFICADOR=normal keeps SCHED_OTHER.
-  case "${PLANIFICADOR:-batch}" in
-    batch) command -v chrt >/dev/null && exec chrt --batch 0 postgres "$@" ;;
-    normal) ;;
-    *) die "PLANIFICADOR='$PLANIFICADOR' is not valid: use batch or normal" ;;
-  esac
   exec postgres "$@"
 }
 

@@ -24,6 +24,7 @@ import { TARGETS, type Target } from './generators.js';
 import { projectRoot } from '../../common/project-root.js';
 import type { LocalSystem, Topology } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 
 export function formatPhase(r: PhaseReport): string {
   const fmt = (n: number | null) => (n === null ? '—' : n.toFixed(0));
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
     .parse();
   const o = program.opts<{ mensajes: number; rondas: number; semilla?: number; modo: 'ambos' | Modo; topologia: Topology; intrusos: number; limiteRss: number; sockets?: Target[]; json?: string }>();
   const semilla = o.semilla ?? Math.floor(Math.random() * 2 ** 31);
+  // The attacked system runs as npm start runs it (common/scheduling.ts).
+  adoptSchedulingPolicy((s) => process.stderr.write(s));
   let current: LocalSystem | undefined;
   takeOverSignals({ onSignal: (sig) => process.stderr.write(`\nInterrumpido (${sig}): deteniendo el sistema…\n`), cleanup: async () => void (await current?.stop()) });
   const modos: Modo[] = o.modo === 'ambos' ? ['abierto', 'seguro'] : [o.modo];

@@ -26,6 +26,7 @@ import { mediana } from './rondas.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 
 type Fase = 'un GC' | 'dos GC';
 
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
     .option('--json <fichero>', 'informe JSON (por defecto reports/bench-gcs-<fecha>.json)')
     .parse()
     .opts<{ clientes: number; duracion: number; rondas: number; json?: string }>();
+  // Before the system starts: its processes inherit it, as in bench (common/scheduling.ts).
+  adoptSchedulingPolicy((s) => process.stderr.write(s));
   const abort = new AbortController();
   let stop: (() => Promise<void>) | undefined;
   takeOverSignals({

@@ -13,6 +13,7 @@ import { Dealer, Router } from 'zeromq';
 import { intArg } from '../../common/cli-args.js';
 import { freePort } from '../launcher/free-port.js';
 import { guardStdio } from '../../common/stdio-guard.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();
@@ -87,6 +88,8 @@ else {
     .option('--n <n>', 'ida y vuelta por medida', intArg(1), 20000)
     .parse()
     .opts<{ maxSaltos: number; enVuelo: number; n: number }>();
+  // Like bench: the relays (forked below) inherit it (common/scheduling.ts).
+  adoptSchedulingPolicy((s) => process.stderr.write(s));
   process.stdout.write(`saltos  ida-y-vuelta/s  µs CPU por ida y vuelta (todos los procesos)   [${o.enVuelo} en vuelo]\n`);
   for (let h = 1; h <= o.maxSaltos; h++) {
     const r = await measure(h, o.enVuelo, o.n);

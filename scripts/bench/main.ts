@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
+import dotenv from 'dotenv';
 import pg from 'pg';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
 import { OPERACIONES_ACTOR, type Respuesta } from '../../common/protocol/ps-gc.js';
@@ -33,8 +34,8 @@ import { intArg } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
-import { cpuPerOp, cpuSnapshot, cpuTargets, preemptionsPerOp, schedulingPolicies, wakeSnapshot, wakesPerOp, type CpuTarget } from './process-cpu.js';
-import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
+import { cpuPerOp, cpuSnapshot, cpuTargets, preemptionsPerOp, schedulingPolicies, switchSnapshot, wakesPerOp, type CpuTarget } from './process-cpu.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -92,7 +93,7 @@ export interface BenchReport {
    * process, which runs the load), in each phase; null where a process was gone.
    */
   cpuPorOperacion: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
-  /** Voluntary context switches per operation, every thread of each process (process-cpu.ts wakeSnapshot). Absent in reports written before it. */
+  /** Voluntary context switches per operation, every thread of each process (process-cpu.ts switchSnapshot). Absent in reports written before it. */
   despertaresPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
   /** Involuntary context switches (preemptions) per operation, likewise. Absent in reports written before it. */
   expulsionesPorOperacion?: { sistema: Record<string, number | null>; techo: Record<string, number | null> };
@@ -179,9 +180,9 @@ export async function runSqlCeiling(info: PgInfo, opts: { clientes: number; dura
 /** CPU and wakes of every target at one moment: a phase is charged the difference of two. */
 interface ProcSnapshot {
   cpu: ReturnType<typeof cpuSnapshot>;
-  wakes: ReturnType<typeof wakeSnapshot>;
+  wakes: ReturnType<typeof switchSnapshot>;
 }
-const procSnapshot = (targets: readonly CpuTarget[]): ProcSnapshot => ({ cpu: cpuSnapshot(targets), wakes: wakeSnapshot(targets) });
+const procSnapshot = (targets: readonly CpuTarget[]): ProcSnapshot => ({ cpu: cpuSnapshot(targets), wakes: switchSnapshot(targets) });
 
 /** One measured phase: its load report and the CPU and wakes per op of every process during it. */
 interface Fase<R> {
@@ -227,15 +228,15 @@ export function formatBench(r: BenchReport): string {
   const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo', 'despertares/op sistema', 'despertares/op techo', 'expulsiones/op sistema', 'expulsiones/op techo']];
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const w = r.despertaresPorOperacion;
-  const x = r.expulsionesPorOperacion;
+  const exp = r.expulsionesPorOperacion;
   const tot = [0, 0, 0, 0, 0, 0];
   for (const [name, us] of Object.entries(r.cpuPorOperacion.sistema)) {
-    const fila = [us, r.cpuPorOperacion.techo[name], w?.sistema[name], w?.techo[name], x?.sistema[name], x?.techo[name]];
+    const fila = [us, r.cpuPorOperacion.techo[name], w?.sistema[name], w?.techo[name], exp?.sistema[name], exp?.techo[name]];
     fila.forEach((v, i) => (tot[i]! += v ?? 0));
     cpu.push([name, ...fila.map(fmt)]);
   }
   const totalSwitches = (present: unknown, v: number) => (present ? v.toFixed(2) : '—');
-  cpu.push(['total', String(tot[0]), String(tot[1]), totalSwitches(w, tot[2]!), totalSwitches(w, tot[3]!), totalSwitches(x, tot[4]!), totalSwitches(x, tot[5]!)]);
+  cpu.push(['total', String(tot[0]), String(tot[1]), totalSwitches(w, tot[2]!), totalSwitches(w, tot[3]!), totalSwitches(exp, tot[4]!), totalSwitches(exp, tot[5]!)]);
   const rondas = r.rondas?.length
     ? [
         TITULO_RONDAS,
@@ -401,8 +402,9 @@ async function main(): Promise<void> {
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
   // Before the system starts: its processes and PostgreSQL inherit it (common/scheduling.ts).
-  const aviso = schedulingWarning(useSchedulingPolicy());
-  if (aviso) process.stderr.write(aviso);
+  // .env here, not at import: tests import this module for its report functions.
+  dotenv.config({ quiet: true });
+  adoptSchedulingPolicy((s) => process.stderr.write(s));
   if (o.abCurve) return curveAbMain({ ...o, rondas: o.rondas ?? 2 });
   if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
   if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");

@@ -96,7 +96,7 @@ export interface ThreadSwitches {
  * worker or an idle pool connection closed meanwhile. Threads are keyed by id and start
  * time, so a reused id is a new thread, never a subtraction.
  */
-export function wakeSnapshot(targets: readonly CpuTarget[]): Map<string, Map<string, ThreadSwitches> | undefined> {
+export function switchSnapshot(targets: readonly CpuTarget[]): Map<string, Map<string, ThreadSwitches> | undefined> {
   const trees = new Set(targets.filter((t) => t.tree).map((t) => t.pid));
   const kids = trees.size ? childrenOf(trees) : new Map<number, number[]>();
   const out = new Map<string, Map<string, ThreadSwitches> | undefined>();
@@ -140,7 +140,7 @@ function readThreadSwitches(pid: number, into: Map<string, ThreadSwitches>): boo
  * (null where the target was missing): what each thread alive at the end did since the
  * first snapshot, or since it started.
  */
-function switchesPerOp(kind: keyof ThreadSwitches, before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number): Record<string, number | null> {
+function switchesPerOp(kind: keyof ThreadSwitches, before: ReturnType<typeof switchSnapshot>, after: ReturnType<typeof switchSnapshot>, ops: number): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [name, b] of before) {
     const a = after.get(name);
@@ -156,10 +156,10 @@ function switchesPerOp(kind: keyof ThreadSwitches, before: ReturnType<typeof wak
 }
 
 /** Wakes (voluntary switches) per operation of each target between two snapshots. */
-export const wakesPerOp = (before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number) => switchesPerOp('voluntary', before, after, ops);
+export const wakesPerOp = (before: ReturnType<typeof switchSnapshot>, after: ReturnType<typeof switchSnapshot>, ops: number) => switchesPerOp('voluntary', before, after, ops);
 
 /** Preemptions (involuntary switches) per operation of each target between two snapshots. */
-export const preemptionsPerOp = (before: ReturnType<typeof wakeSnapshot>, after: ReturnType<typeof wakeSnapshot>, ops: number) => switchesPerOp('involuntary', before, after, ops);
+export const preemptionsPerOp = (before: ReturnType<typeof switchSnapshot>, after: ReturnType<typeof switchSnapshot>, ops: number) => switchesPerOp('involuntary', before, after, ops);
 
 /** sched(7) policies by number, as /proc/<pid>/stat's field 41 gives them. */
 const POLICIES = ['SCHED_OTHER', 'SCHED_FIFO', 'SCHED_RR', 'SCHED_BATCH', 'SCHED_ISO', 'SCHED_IDLE', 'SCHED_DEADLINE', 'SCHED_EXT'];

@@ -11,6 +11,7 @@
  * the end, also on failure and on Ctrl-C; --conservar leaves the deployment up.
  * A CLI: output on stdout.
  */
+import '../../common/env.js';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';
 import { restoreAfter, runDrill } from '../drill/run.js';
 import { ContainerSystem, HOSTS, schedulingProblem, type Host } from './sistema.js';
-import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
+import { adoptSchedulingPolicy, POLITICA } from '../../common/scheduling.js';
 import { escenarios, ESCENARIOS_CONTENEDORES, type EscenarioContenedores } from './escenarios.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -92,9 +93,7 @@ const program = new Command()
     }
     takeOverSignals({ onSignal: (sig) => out(`\nInterrumpido (${sig}): quitando el despliegue…`), cleanup: () => cleanup(!!o.conservar) });
     // The PS load on this host runs under the deployment's policy, like bench and drill (common/scheduling.ts).
-    const politica = useSchedulingPolicy();
-    const aviso = schedulingWarning(politica);
-    if (aviso) out(aviso.trimEnd());
+    const politica = adoptSchedulingPolicy((s) => out(s.trimEnd()));
     const t0 = Date.now();
     const mark = (what: string, since: number) => out(`${what}: ${((Date.now() - since) / 1000).toFixed(0)} s`);
     let ok = false;
@@ -118,7 +117,7 @@ const program = new Command()
       const clases = await sys.schedulingClasses();
       const problema = schedulingProblem(clases, politica.planificador);
       if (problema) throw new Error(`planificador de los contenedores: ${problema}`);
-      out(`Planificador: ${clases.length} procesos node y postgres en ${politica.planificador === 'batch' ? 'SCHED_BATCH' : 'SCHED_OTHER'}`);
+      out(`Planificador: ${clases.length} procesos node y postgres en ${POLITICA[politica.planificador].nombre}`);
       mark('Despliegue listo', t);
 
       const reports: DrillReport[] = [];

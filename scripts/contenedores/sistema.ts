@@ -15,7 +15,7 @@ import { projectRoot } from '../../common/project-root.js';
 import type { HostName } from '../launcher/hosts.js';
 import type { DrillSystem, GaProbe, PgProbe } from '../drill/system.js';
 import { docker, inspect } from './docker.js';
-import type { Planificador } from '../../common/scheduling.js';
+import { POLITICA, type Planificador } from '../../common/scheduling.js';
 import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, withKeyBlock } from '../launcher/deployment-keys.js';
 
 export type Host = 'pc1' | 'pc2' | 'pc3';
@@ -86,10 +86,10 @@ export interface ClaseProceso {
  * postgres process must run under the policy asked for (B for batch, TS for normal).
  */
 export function schedulingProblem(rows: readonly ClaseProceso[], planificador: Planificador): string | undefined {
-  const want = planificador === 'batch' ? 'B' : 'TS';
+  const want = POLITICA[planificador];
   if (rows.length === 0) return 'no node or postgres process found in the containers';
-  const wrong = rows.filter((r) => r.cls !== want);
-  return wrong.length ? `not under ${planificador === 'batch' ? 'SCHED_BATCH' : 'SCHED_OTHER'}: ${wrong.map((r) => `${r.container} ${r.command} (${r.cls})`).join(', ')}` : undefined;
+  const wrong = rows.filter((r) => r.cls !== want.cls);
+  return wrong.length ? `not under ${want.nombre}: ${wrong.map((r) => `${r.container} ${r.command} (${r.cls})`).join(', ')}` : undefined;
 }
 
 export class ContainerSystem implements DrillSystem {

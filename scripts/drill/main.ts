@@ -8,6 +8,7 @@
  * Ctrl-C (SIGINT), SIGTERM or SIGHUP stop the scenario's system, remove its
  * data (unless --conservar) and exit 128 + the signal's number.
  */
+import '../../common/env.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { DRILL_CLIENT_ENV, runDrill } from './run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
-import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();
@@ -110,8 +111,7 @@ const program = new Command()
   .option('--seguro', 'CURVE en los sockets internos (como un despliegue compose)')
   .action(async (escenario: string, o: Opts) => {
     // As npm start runs the system (common/scheduling.ts); its processes inherit it.
-    const aviso = schedulingWarning(useSchedulingPolicy());
-    if (aviso) out(aviso.trimEnd());
+    adoptSchedulingPolicy((s) => out(s.trimEnd()));
     takeOverSignals({
       onSignal: (sig) => out(`\nInterrumpido (${sig}): deteniendo el simulacro…`),
       cleanup: async () => {

@@ -28,7 +28,7 @@ import { bannerLines } from './banner.js';
 import { describeSystem, removeSystemFile, writeSystemFile } from './system-file.js';
 import { takeOverSignals } from './signals.js';
 import { guardStdio } from '../../common/stdio-guard.js';
-import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 import { freePort } from './free-port.js';
 import { panelProcess } from './panel-process.js';
 import { DEFAULT_PANEL_PORT } from '../../panel/server.js';
@@ -109,8 +109,7 @@ async function main(): Promise<void> {
   const calculo = opts.calculo ?? opts.actores;
   const tty = process.stdout.isTTY;
   // Before anything is started: every process of the system inherits it.
-  const aviso = schedulingWarning(useSchedulingPolicy());
-  if (aviso) out(aviso);
+  adoptSchedulingPolicy(out);
 
   let system: LocalSystem | undefined;
   let starting: Promise<LocalSystem> | undefined;

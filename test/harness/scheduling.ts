@@ -4,9 +4,8 @@
  * the test workers, forked after this — run as users run them. It also makes the suite
  * cheaper: on the 2-core CI host it took ~445 s under SCHED_BATCH against 636–692 s.
  */
-import { schedulingWarning, useSchedulingPolicy } from '../../common/scheduling.js';
+import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 
 export default function setup(): void {
-  const aviso = schedulingWarning(useSchedulingPolicy());
-  if (aviso) process.stderr.write(aviso);
+  adoptSchedulingPolicy((s) => process.stderr.write(s));
 }

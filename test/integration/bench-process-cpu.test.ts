@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpuPerOp, cpuSnapshot, preemptionsPerOp, wakeSnapshot, wakesPerOp } from '../../scripts/bench/process-cpu.js';
+import { readFileSync } from 'node:fs';
+import { cpuPerOp, cpuSnapshot, preemptionsPerOp, switchSnapshot, wakesPerOp } from '../../scripts/bench/process-cpu.js';
 
 const kids: ChildProcess[] = [];
 afterEach(() => {
@@ -74,9 +75,9 @@ describe('process CPU from /proc', () => {
     const idle = node(`process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`);
     await Promise.all([says(ticker, 'ready'), says(idle, 'ready')]);
     const targets = [{ name: 'ticker', pid: ticker.pid! }, { name: 'idle', pid: idle.pid! }];
-    const before = wakeSnapshot(targets);
+    const before = switchSnapshot(targets);
     await says(ticker, 'done');
-    const perOp = wakesPerOp(before, wakeSnapshot(targets), 100);
+    const perOp = wakesPerOp(before, switchSnapshot(targets), 100);
     expect(perOp.ticker).toBeGreaterThanOrEqual(1); // ≥ 100 of the 200 ticks (a late timer may find the next one due), per 100 ops
     expect(perOp.idle).toBeLessThan(0.5);
   });
@@ -90,17 +91,18 @@ describe('process CPU from /proc', () => {
     await says(parent, 'ready');
     const targets = [{ name: 'tree', pid: parent.pid!, tree: true }];
     await new Promise((r) => setTimeout(r, 150)); // the child has woken ~100 times, far more than its idle parent will
-    const before = wakeSnapshot(targets);
+    const before = switchSnapshot(targets);
     // The parent's threads and the child's.
-    expect(before.get('tree')!.size).toBeGreaterThan(wakeSnapshot([{ name: 'own', pid: parent.pid! }]).get('own')!.size);
+    expect(before.get('tree')!.size).toBeGreaterThan(switchSnapshot([{ name: 'own', pid: parent.pid! }]).get('own')!.size);
     await says(parent, 'done');
-    expect(wakesPerOp(before, wakeSnapshot(targets), 1).tree).toBeGreaterThanOrEqual(0);
+    expect(wakesPerOp(before, switchSnapshot(targets), 1).tree).toBeGreaterThanOrEqual(0);
   });
 
   it('counts preemptions: two busy processes sharing one CPU switch each other out', async () => {
-    // taskset: both on CPU 0, so each runs only when the scheduler preempts the other.
+    // taskset: both on one CPU (the first this process may use), so each runs only when the scheduler preempts the other.
+    const cpu = /^Cpus_allowed_list:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
     const pinned = () => {
-      const k = spawn('taskset', ['-c', '0', process.execPath, '-e', `process.stdout.write('ready\\n'); setTimeout(() => { ${BURN} process.stdout.write('done\\n'); setInterval(() => {}, 1000); }, 100);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const k = spawn('taskset', ['-c', cpu, process.execPath, '-e', `process.stdout.write('ready\\n'); setTimeout(() => { ${BURN} process.stdout.write('done\\n'); setInterval(() => {}, 1000); }, 100);`], { stdio: ['ignore', 'pipe', 'inherit'] });
       kids.push(k);
       return k;
     };
@@ -108,9 +110,9 @@ describe('process CPU from /proc', () => {
     const idle = node(`process.stdout.write('ready\\n'); setInterval(() => {}, 1000);`);
     await Promise.all([says(a, 'ready'), says(b, 'ready'), says(idle, 'ready')]);
     const targets = [{ name: 'a', pid: a.pid! }, { name: 'b', pid: b.pid! }, { name: 'idle', pid: idle.pid! }];
-    const before = wakeSnapshot(targets);
+    const before = switchSnapshot(targets);
     await Promise.all([says(a, 'done'), says(b, 'done')]);
-    const perOp = preemptionsPerOp(before, wakeSnapshot(targets), 1);
+    const perOp = preemptionsPerOp(before, switchSnapshot(targets), 1);
     // Each burns 0.4 s while the other wants the same CPU: switched out every few ms.
     expect(perOp.a! + perOp.b!).toBeGreaterThanOrEqual(20);
     expect(perOp.idle).toBeLessThan(5);
@@ -120,7 +122,7 @@ describe('process CPU from /proc', () => {
     const snap = cpuSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
     expect(snap.get('nadie')).toBeUndefined();
     expect(cpuPerOp(snap, snap, 10)).toEqual({ nadie: null });
-    const w = wakeSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
+    const w = switchSnapshot([{ name: 'nadie', pid: 2 ** 22 + 12345 }]);
     expect(w.get('nadie')).toBeUndefined();
     expect(wakesPerOp(w, w, 10)).toEqual({ nadie: null });
     expect(preemptionsPerOp(w, w, 10)).toEqual({ nadie: null });

@@ -38,13 +38,15 @@ async function cli(argv: string[], gc: FakeGc | string, stdin = '', env: NodeJS.
   const out = sink();
   const err = sink();
   const endpoint = typeof gc === 'string' ? gc : gc.endpoint;
+  let beforeLoad = 0;
   const code = await runCli(argv, {
     stdin: Readable.from([stdin]),
     stdout: out.stream,
     stderr: err.stream,
     env: { GC_ENDPOINT: endpoint, PS_TIMEOUT_MS: '300', PS_RETRIES: '1', ...env },
+    beforeLoad: () => void beforeLoad++,
   });
-  return { code, out: out.text(), err: err.text() };
+  return { code, out: out.text(), err: err.text(), beforeLoad };
 }
 
 /** An endpoint where nothing listens. */
@@ -219,7 +221,9 @@ describe('ps menu', () => {
 describe('usage errors', () => {
   it('exits 2 with a clear message on a bad option or bad configuration', async () => {
     const gc = await fake();
-    expect((await cli(['carga', '--clientes', 'x'], gc)).code).toBe(2);
+    const badCarga = await cli(['carga', '--clientes', 'x'], gc);
+    expect(badCarga.code).toBe(2);
+    expect(badCarga.beforeLoad).toBe(0); // refused before anything was set up
     const bad = await cli(['archivo', 'x'], 'not-an-endpoint');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/GC_ENDPOINT/);
@@ -255,6 +259,8 @@ describe('paths a user types, and what carga prints', () => {
 
     const named = await cli(['carga', '--clientes', '1', '--duracion', '1', '--json', 'carga.json'], gc, '', { INIT_CWD: home });
     expect(named.code).toBe(0);
+    expect(named.beforeLoad).toBe(1); // main.ts's hook (the scheduling policy) ran once, before the load
+    expect(a.beforeLoad).toBe(0); // and only for carga
     expect(named.out).toContain(`informe JSON: ${join(home, 'carga.json')}`);
     expect(JSON.parse(readFileSync(join(home, 'carga.json'), 'utf8')).respuestas).toBeGreaterThan(0);
     // --json alone: reports/ (git-ignored), never the working tree's root.
