@@ -173,13 +173,15 @@ export class GaConnection {
         let bytes = 0;
         while (link.queue.length > 0 && batch.length < MAX_BATCH_ITEMS) {
           const item = link.queue[0]!;
-          if (batch.length > 0 && bytes + item.frame.length + 1 > MAX_BATCH_BYTES) break;
+          // Bytes, not UTF-16 units: the GA bounds the frame in bytes.
+          const size = Buffer.byteLength(item.frame);
+          if (batch.length > 0 && bytes + size + 1 > MAX_BATCH_BYTES) break;
           link.queue.shift();
           const p = link.pending.get(item.ref);
           if (!p) continue;
           p.stage = 'sending';
           batch.push({ ...item, p });
-          bytes += item.frame.length + 1;
+          bytes += size + 1;
         }
         if (batch.length === 0) continue;
         try {

@@ -136,18 +136,20 @@ export class SendQueue {
     if (!this.opts.coalesce || this.queue.length === 0) return { frames: first.frames, count: 1 };
     const address = first.address;
     const bodies = [String(first.frames[first.frames.length - 1])];
-    let bytes = bodies[0]!.length;
+    // Bytes, not UTF-16 units: receivers bound the frame in bytes.
+    let bytes = Buffer.byteLength(bodies[0]!);
     // One pass: what joins the batch leaves the queue, the rest keeps its order.
     const rest: Entry[] = [];
     for (const e of this.queue) {
       const body = bodies.length < MAX_BATCH_ITEMS && e.address === address ? String(e.frames[e.frames.length - 1]) : undefined;
-      if (body === undefined || bytes + body.length + 1 > MAX_BATCH_BYTES) {
+      const size = body === undefined ? 0 : Buffer.byteLength(body);
+      if (body === undefined || bytes + size + 1 > MAX_BATCH_BYTES) {
         rest.push(e);
         continue;
       }
       this.unindex(e);
       bodies.push(body);
-      bytes += body.length + 1;
+      bytes += size + 1;
     }
     this.queue = rest;
     if (bodies.length === 1) return { frames: first.frames, count: 1 };

@@ -8,7 +8,7 @@ import { guardStdio } from '../common/stdio-guard.js';
 import { Command } from 'commander';
 import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
-import { stopOnSignals } from '../common/process-lifecycle.js';
+import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
 import { userPath } from '../common/user-path.js';
 import { CatalogError } from './catalog.js';
 import { describeLoad, loadCatalogFile } from './catalog-command.js';
@@ -31,8 +31,8 @@ function poolFor(cfg: GaConfig, log: Logger) {
 async function serve(): Promise<void> {
   // A pair member (GA_PEER_ENDPOINT set) migrates only once active, and runs the
   // sync-replication watchdog (GA_REPLICACION=sync) only while active.
-  const cfg = { ...config(), ...readConfig(REPLICATION_VARS) };
   const log = createLogger('ga');
+  const cfg = readConfigOrExit([...GA_VARS, ...REPLICATION_VARS], log);
   const registry = newRegistry('ga');
   const security = await socketSecurityFromConfig(cfg, { log, registry }).start();
   const ga = await startGa(cfg, log, { registry, security });
@@ -76,7 +76,11 @@ function fail(err: unknown): never {
 const program = new Command()
   .name('gestor_almacenamiento')
   .description('Gestor de almacenamiento (GA): único proceso que accede a PostgreSQL');
-program.command('serve', { isDefault: true }).description('aplica las migraciones y atiende solicitudes (por defecto)').action(() => serve().catch(fail));
+program
+  .command('serve', { isDefault: true })
+  .description('aplica las migraciones y atiende solicitudes (por defecto)')
+  // A long-running process: a failed start is a pino line (fatal) too, like the GC's and the actors'.
+  .action(() => serve().catch((err: unknown) => exitWith(createLogger('ga'), `El GA no pudo arrancar: ${err instanceof Error ? err.message : String(err)}`, { err })));
 program.command('migrate').description('aplica las migraciones pendientes y termina').action(() => migrateOnly().catch(fail));
 program
   .command('cargar-catalogo')

@@ -15,7 +15,7 @@
  *   node dist/postgres/cli.js promote --node 127.0.1.2:54329
  *       promotes a standby (clears synchronous_standby_names first), prints the new timeline
  *
- * Credentials: PGUSER / PGPASSWORD / PGDATABASE (same defaults as the GA).
+ * Credentials: PGUSER / PGPASSWORD (or PGPASSWORD_FILE) / PGDATABASE, read as the GA reads them.
  * Result: one JSON object on stdout; pino logs on stderr.
  */
 import 'dotenv/config';
@@ -24,6 +24,8 @@ import { pino } from 'pino';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './admin.js';
 import { reclone, restartAsStandby } from './rejoin.js';
 import { guardStdio } from '../common/stdio-guard.js';
+import { intArg } from '../common/cli-args.js';
+import { readConfig } from '../common/config.js';
 
 // A closed stdout (`| head`) must not kill the command.
 guardStdio();
@@ -37,12 +39,9 @@ function hostPort(v: string): { host: string; port: number } {
 }
 
 function conn(hp: { host: string; port: number }): PgConn {
-  return {
-    ...hp,
-    user: process.env.PGUSER || 'postgres',
-    password: process.env.PGPASSWORD ?? 'postgres',
-    database: process.env.PGDATABASE || 'biblioteca',
-  };
+  // Same validation, defaults and PGPASSWORD_FILE as the GA.
+  const c = readConfig(['PGUSER', 'PGPASSWORD', 'PGDATABASE']);
+  return { ...hp, user: c.PGUSER, password: c.PGPASSWORD, database: c.PGDATABASE };
 }
 
 function print(o: unknown): void {
@@ -80,7 +79,7 @@ program
   .option('--name <name>', 'application_name and slot name of this standby', 'pc1')
   .option('--primary-data <dir>', "the primary's data dir, when on this machine (file copy instead of SQL)")
   .option('--reclone', 'wipe and re-clone without trying to follow first')
-  .option('--timeout-ms <ms>', 'how long to wait for streaming before declaring divergence', (v) => Number.parseInt(v, 10), 5000)
+  .option('--timeout-ms <ms>', 'how long to wait for streaming before declaring divergence', intArg(1000), 5000)
   .action(async (o: { data: string; listen: { host: string; port: number }; primary: { host: string; port: number }; name: string; primaryData?: string; reclone?: boolean; timeoutMs: number }) => {
     const primary = conn(o.primary);
     const spec = { dataDir: o.data, ...o.listen };

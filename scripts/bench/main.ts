@@ -401,13 +401,19 @@ async function main(): Promise<void> {
   const o = program.opts<{ clientes: number; duracion: number; calentamiento: number; actores: number; tiposPorActor: string; estrategia?: string; modoDevolucion?: string; replicacion?: string; json?: string; html?: string; abCurve?: boolean; rondas?: number }>();
   if (o.estrategia && !['concentrada', 'round-robin', 'least-load'].includes(o.estrategia)) program.error('--estrategia debe ser concentrada, round-robin o least-load');
   if (o.tiposPorActor !== 'uno' && o.tiposPorActor !== 'todos') program.error("--tipos-por-actor debe ser 'uno' o 'todos'");
+  if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
+  if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
+  if (o.abCurve) {
+    // The CURVE A/B runs its own two systems (scripts/bench/curve.ts): say so rather than ignore a flag.
+    const ajenas = ['calentamiento', 'tiposPorActor', 'estrategia', 'modoDevolucion', 'replicacion', 'html'].filter((k) => program.getOptionValueSource(k) === 'cli');
+    const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (ajenas.length > 0) program.error(`--ab-curve no admite ${ajenas.map(flag).join(', ')} (admite --clientes, --duracion, --actores, --rondas y --json)`);
+  }
   // Before the system starts: its processes and PostgreSQL inherit it (common/scheduling.ts).
   // .env here, not at import: tests import this module for its report functions.
   dotenv.config({ quiet: true });
   adoptSchedulingPolicy((s) => process.stderr.write(s));
   if (o.abCurve) return curveAbMain({ ...o, rondas: o.rondas ?? 2 });
-  if (o.modoDevolucion && !['sync', 'async'].includes(o.modoDevolucion)) program.error("--modo-devolucion debe ser 'sync' o 'async'");
-  if (o.replicacion && o.replicacion !== 'sync' && o.replicacion !== 'async') program.error("--replicacion debe ser 'sync' o 'async'");
   const abort = new AbortController();
   let running: Promise<BenchReport> | undefined;
   const signals = takeOverSignals({

@@ -89,7 +89,7 @@ const program = new Command()
   .action(async (escenario: string, o: Opts) => {
     const names: EscenarioContenedores[] = escenario === 'todos' ? [...ESCENARIOS_CONTENEDORES] : [escenario as EscenarioContenedores];
     if (!names.every((n) => (ESCENARIOS_CONTENEDORES as readonly string[]).includes(n))) {
-      throw new InvalidArgumentError(`escenario desconocido: ${escenario}; válidos: ${ESCENARIOS_CONTENEDORES.join(', ')}, todos`);
+      program.error(`error: escenario desconocido: ${escenario}; válidos: ${ESCENARIOS_CONTENEDORES.join(', ')}, todos`, { exitCode: 2 });
     }
     takeOverSignals({ onSignal: (sig) => out(`\nInterrumpido (${sig}): quitando el despliegue…`), cleanup: () => cleanup(!!o.conservar) });
     // The PS load on this host runs under the deployment's policy, like bench and drill (common/scheduling.ts).

@@ -110,6 +110,9 @@ const program = new Command()
   .option('--conservar', 'no borrar datos ni logs al terminar')
   .option('--seguro', 'CURVE en los sockets internos (como un despliegue compose)')
   .action(async (escenario: string, o: Opts) => {
+    // A usage error before anything is set up.
+    const names: ScenarioName[] = escenario === 'todos' ? [...SCENARIO_NAMES] : [escenario as ScenarioName];
+    if (!names.every((n) => (SCENARIO_NAMES as readonly string[]).includes(n))) program.error(`error: escenario desconocido: ${escenario}; válidos: ${SCENARIO_NAMES.join(', ')}, todos`, { exitCode: 2 });
     // As npm start runs the system (common/scheduling.ts); its processes inherit it.
     adoptSchedulingPolicy((s) => out(s.trimEnd()));
     takeOverSignals({
@@ -122,8 +125,6 @@ const program = new Command()
         await c.stopAll();
       },
     });
-    const names: ScenarioName[] = escenario === 'todos' ? [...SCENARIO_NAMES] : [escenario as ScenarioName];
-    if (!names.every((n) => (SCENARIO_NAMES as readonly string[]).includes(n))) throw new InvalidArgumentError(`escenario desconocido: ${escenario}; válidos: ${SCENARIO_NAMES.join(', ')}, todos`);
     const reports: DrillReport[] = [];
     for (const n of names) reports.push(await one(n, o));
     if (reports.length > 1) out(`\n${TABLE_HEADER}\n${reports.map(tableRow).join('\n')}`);

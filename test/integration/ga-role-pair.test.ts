@@ -211,7 +211,7 @@ describe('GA pair on one PostgreSQL', () => {
     expect(bp).toMatch(/PostgreSQL: {2}127\.0\.0\.1:\d+ primary, timeline 1, reachable/);
     expect(bp).toMatch(/peer GA: {5}tcp:\/\/127\.0\.0\.1:\d+ PASSIVE \(backup\), heartbeat \d+ ms ago/);
     expect(bb).toMatch(/backup {2}PASSIVE/);
-    const dead = await run(process.execPath, [cli, '--ga', 'http://127.0.0.1:1', '--no-gc']).catch((err: { code: number; stdout: string }) => err);
+    const dead = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${(await freePorts(1))[0]}`, '--no-gc']).catch((err: { code: number; stdout: string }) => err);
     expect(dead).toMatchObject({ code: 1, stdout: expect.stringContaining('NO RESPONDE') });
   });
 

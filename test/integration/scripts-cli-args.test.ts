@@ -8,7 +8,7 @@ import { DIST } from '../harness/fixtures.js';
 import path from 'node:path';
 
 const run = promisify(execFile);
-const dist = (f: string) => path.join(DIST, 'scripts', f);
+const dist = (f: string) => path.join(DIST, f.startsWith('postgres/') ? '' : 'scripts', f);
 
 /** Runs a built script; resolves with its exit code and output whatever the code. */
 async function script(file: string, args: string[]) {
@@ -52,5 +52,24 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
     const r = await script('launcher/status.js', ['--timeout', 'abc']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--timeout.*debe ser un entero ≥ 1/);
+  });
+
+  it('pg-cli rejoin --timeout-ms abc is refused before it can wipe anything', async () => {
+    const r = await script('postgres/cli.js', ['rejoin', '--data', '/nonexistent', '--listen', '127.0.0.1:1', '--primary', '127.0.0.1:2', '--timeout-ms', 'abc']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--timeout-ms.*debe ser un entero ≥ 1000/);
+  });
+
+  it('drill with an unknown scenario: usage error (exit 2) naming the valid ones, nothing started', async () => {
+    const r = await script('drill/main.js', ['nada']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/escenario desconocido: nada; válidos: .*actores.*todos/);
+    expect(r.stdout).toBe('');
+  });
+
+  it('bench --ab-curve refuses the flags it would ignore', async () => {
+    const r = await script('bench/main.js', ['--ab-curve', '--html', 'x.html', '--replicacion', 'sync']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--ab-curve no admite --replicacion, --html/);
   });
 });

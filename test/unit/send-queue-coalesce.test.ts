@@ -74,6 +74,18 @@ describe('SendQueue coalescing', () => {
     expect(big.sent.flatMap(([f]) => (f!.startsWith('[') ? (JSON.parse(f!) as unknown[]) : [JSON.parse(f!)]))).toHaveLength(4);
   });
 
+  it('bounds a batch in bytes, not characters: multi-byte text never makes a frame the receiver refuses', async () => {
+    const sink = new Sink();
+    const q = new SendQueue(sink, log, 't', { coalesce: true });
+    // 3 bytes per character: 64 of these are ~200 KB but only ~70 K characters.
+    const body = JSON.stringify({ x: '漢'.repeat(1000) });
+    for (let i = 0; i < MAX_BATCH_ITEMS; i++) q.send([body]);
+    await q.drain();
+    expect(sink.sent.length).toBeGreaterThan(1);
+    for (const [f] of sink.sent) expect(Buffer.byteLength(f!)).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(sink.sent.flatMap(([f]) => JSON.parse(f!) as unknown[])).toHaveLength(MAX_BATCH_ITEMS);
+  });
+
   it('a message that replaces a waiting one keeps working: only the latest heartbeat joins the batch', async () => {
     const sink = new Sink();
     const q = new SendQueue(sink, log, 't', { coalesce: true });
