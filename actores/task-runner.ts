@@ -35,6 +35,7 @@ export class TaskRunner extends WorkQueue<Tarea, Resultado> {
       concurrency: d.concurrency,
       log: d.log,
       report: d.report,
+      key: (t) => `${t.id}\n${t.operacion}\n${t.isbn}\n${t.usuario}`,
       work: (t) => {
         const op = soloOperacion(t);
         return d.aplicar(op).then(

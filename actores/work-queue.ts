@@ -10,6 +10,11 @@
 import type { Logger } from '../common/logger.js';
 
 export interface WorkQueueDeps<T extends { id: string }, R> {
+  /**
+   * What makes two tasks copies of one (default: the id). Library tasks add the op, so another
+   * op under a reused clave is run (the GA refuses it: ID_REUTILIZADO), not merged into the first.
+   */
+  key?(t: T): string;
   /** Does one task. Never rejects: a failure is an outcome too (`ok: false`, counted as failed). */
   work(t: T): Promise<{ outcome: R; ok: boolean }>;
   /** `origins`: every GC (by link index) that handed this task over while it ran (each gets the outcome). */
@@ -20,14 +25,17 @@ export interface WorkQueueDeps<T extends { id: string }, R> {
 
 export class WorkQueue<T extends { id: string }, R> {
   private readonly queue: T[] = [];
-  /** Ids running or queued, with the GCs (by index) that sent them. */
+  /** Keys of the tasks running or queued, with the GCs (by index) that sent them. */
   private readonly ids = new Map<string, Set<number>>();
+  private readonly key: (t: T) => string;
   private running = 0;
   private idleWaiters: Array<() => void> = [];
   completed = 0;
   failed = 0;
 
-  constructor(private readonly d: WorkQueueDeps<T, R>) {}
+  constructor(private readonly d: WorkQueueDeps<T, R>) {
+    this.key = d.key ?? ((t) => t.id);
+  }
 
   /** Tasks accepted and not yet reported (what the heartbeat announces as `enCurso`). */
   get inFlight(): number {
@@ -35,12 +43,13 @@ export class WorkQueue<T extends { id: string }, R> {
   }
 
   submit(t: T, origin = 0): 'started' | 'queued' | 'duplicate' {
-    const origins = this.ids.get(t.id);
+    const k = this.key(t);
+    const origins = this.ids.get(k);
     if (origins) {
       origins.add(origin);
       return 'duplicate';
     }
-    this.ids.set(t.id, new Set([origin]));
+    this.ids.set(k, new Set([origin]));
     if (this.running < this.d.concurrency) {
       this.run(t);
       return 'started';
@@ -58,7 +67,7 @@ export class WorkQueue<T extends { id: string }, R> {
   /** Forgets queued tasks (shutdown); the GC re-publishes them elsewhere. */
   dropQueued(): number {
     const n = this.queue.length;
-    for (const t of this.queue.splice(0)) this.ids.delete(t.id);
+    for (const t of this.queue.splice(0)) this.ids.delete(this.key(t));
     this.checkIdle();
     return n;
   }
@@ -72,14 +81,14 @@ export class WorkQueue<T extends { id: string }, R> {
         if (ok) this.completed++;
         else this.failed++;
         try {
-          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(t.id) ?? [])]);
+          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(this.key(t)) ?? [])]);
         } catch (err) {
           this.d.log.error({ err, tarea: t.id }, 'reporting a result failed');
         }
       })
       .finally(() => {
         this.running--;
-        this.ids.delete(t.id);
+        this.ids.delete(this.key(t));
         const next = this.queue.shift();
         if (next) this.run(next);
         this.checkIdle();

@@ -170,7 +170,7 @@ export class GaConnection {
       while (!link.closed && link.queue.length > 0) {
         // Requests whose attempt already timed out while queued: nothing to send.
         const batch: { ref: string; frame: string; p: Pending }[] = [];
-        let bytes = 0;
+        let bytes = 1; // `[` and `]`, and a comma per body after the first
         while (link.queue.length > 0 && batch.length < MAX_BATCH_ITEMS) {
           const item = link.queue[0]!;
           // Bytes, not UTF-16 units: the GA bounds the frame in bytes.

@@ -136,8 +136,8 @@ export class SendQueue {
     if (!this.opts.coalesce || this.queue.length === 0) return { frames: first.frames, count: 1 };
     const address = first.address;
     const bodies = [String(first.frames[first.frames.length - 1])];
-    // Bytes, not UTF-16 units: receivers bound the frame in bytes.
-    let bytes = Buffer.byteLength(bodies[0]!);
+    // Bytes, not UTF-16 units: receivers bound the frame in bytes. `[`, `]` and a comma per extra body.
+    let bytes = Buffer.byteLength(bodies[0]!) + 2;
     // One pass: what joins the batch leaves the queue, the rest keeps its order.
     const rest: Entry[] = [];
     for (const e of this.queue) {

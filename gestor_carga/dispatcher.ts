@@ -5,12 +5,12 @@
  * A state-changing op is keyed by the request's clave (idempotency); the client's
  * `id` travels with it as its label (`etiqueta`), for `estado`.
  */
-import { acceptedReply, errorReply, now, replyFromResultado, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol/ps-gc.js';
+import { acceptedReply, errorReply, now, replyFromResultado, sameOp, type OperacionActor, type OperacionSolicitada, type Respuesta, type Resultado, type Solicitud } from '../common/protocol/ps-gc.js';
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Arriendo } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
-import { sameOp, type Modo, type TaskTracker } from './task-tracker.js';
+import type { Modo, TaskTracker } from './task-tracker.js';
 
 export interface DispatcherDeps {
   storage: StorageClient;
@@ -116,6 +116,11 @@ export class Dispatcher {
       return;
     }
     const t = this.d.tracker.get(id);
+    if (t && !resultOf(r, t.op)) {
+      // Another op under the same clave (one that ran late on a slow actor): its outcome is not this op's.
+      this.d.log.warn({ opId: id, actorId, operacion: r.operacion, tracked: t.op.operacion }, 'result of another op under this clave; ignored');
+      return;
+    }
     if (isStorageFailure(r)) {
       if (!t) return;
       if (t.modo === 'async') {
@@ -244,4 +249,17 @@ export class Dispatcher {
 
 function isResultado(x: unknown): x is Resultado {
   return typeof x === 'object' && x !== null && !(x instanceof Error) && 'codigo' in x && 'exito' in x;
+}
+
+/**
+ * Whether an actor's result is about this op, not another one that used its clave: the
+ * GA's results name the operation, and the library ones its isbn and usuario.
+ */
+export function resultOf(r: Resultado, op: OperacionSolicitada): boolean {
+  const d = r.datos;
+  return (
+    (r.operacion === undefined || r.operacion === op.operacion) &&
+    (typeof d.isbn !== 'string' || d.isbn === op.isbn) &&
+    (typeof d.usuario !== 'string' || d.usuario === op.usuario)
+  );
 }

@@ -11,7 +11,7 @@
  * Re-publishing keeps the op id: the GA applies an id once, so at-least-once
  * delivery still gives exactly-once effect.
  */
-import type { OperacionActor, OperacionSolicitada } from '../common/protocol/ps-gc.js';
+import { sameOp, type OperacionActor, type OperacionSolicitada } from '../common/protocol/ps-gc.js';
 import type { Tarea } from '../common/protocol/internal.js';
 import type { Clock } from './actor-registry.js';
 
@@ -53,11 +53,6 @@ export interface TrackerDeps {
  * 'conflict': the id is tracked for ANOTHER op; nothing was done (ID_REUTILIZADO).
  */
 export type SubmitOutcome = 'published' | 'queued' | 'attached' | 'conflict';
-
-/** The GA's notion of "the same op" for one id (aplicar_operacion / registrar_operacion). */
-export function sameOp(a: OperacionSolicitada, b: OperacionSolicitada): boolean {
-  return a.operacion === b.operacion && a.isbn === b.isbn && a.usuario === b.usuario;
-}
 
 export class TaskTracker {
   private readonly tasks = new Map<string, TrackedTask>();

@@ -100,6 +100,11 @@ export const operacionSolicitadaSchema = z
   .strict();
 export type OperacionSolicitada = z.infer<typeof operacionSolicitadaSchema>;
 
+/** The GA's notion of "the same op" for one id (aplicar_operacion / registrar_operacion). */
+export function sameOp(a: OperacionSolicitada, b: OperacionSolicitada): boolean {
+  return a.operacion === b.operacion && a.isbn === b.isbn && a.usuario === b.usuario;
+}
+
 /** Exactly the fields of an op, from anything that carries them (a request, a task): strict schemas downstream refuse extras. */
 export function soloOperacion(x: OperacionSolicitada): OperacionSolicitada {
   const { operacion, isbn, usuario, id, etiqueta, sede } = x;

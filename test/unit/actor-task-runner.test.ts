@@ -43,6 +43,19 @@ describe('actor task runner', () => {
     expect(calls).toBe(1);
   });
 
+  it('another op under a clave it is running is run too (the GA refuses it), not merged into the first', async () => {
+    const applied: OperacionSolicitada[] = [];
+    const reported: Array<{ r: Resultado; t: Tarea }> = [];
+    const runner = new TaskRunner({ concurrency: 2, log, aplicar: async (op) => { applied.push(op); await new Promise((r) => setTimeout(r, 5)); return { ...ok(op), operacion: op.operacion }; }, report: (r, t) => reported.push({ r, t }) });
+    expect(runner.submit(tarea('x'))).toBe('started');
+    expect(runner.submit({ ...tarea('x'), operacion: 'devolucion' })).toBe('started');
+    expect(runner.submit({ ...tarea('x'), usuario: 'u2' })).toBe('queued');
+    await runner.idle();
+    expect(applied.map((o) => `${o.operacion}/${o.usuario}`)).toEqual(['prestamo/u1', 'devolucion/u1', 'prestamo/u2']);
+    // Each reported with its own task.
+    expect(reported.map(({ r, t }) => `${r.operacion}:${t.operacion}`).sort()).toEqual(['devolucion:devolucion', 'prestamo:prestamo', 'prestamo:prestamo']);
+  });
+
   it('storage unavailable → ALMACENAMIENTO_NO_DISPONIBLE without estado; other failures → their code', async () => {
     const reported: Resultado[] = [];
     const runner = new TaskRunner({

@@ -74,6 +74,19 @@ describe('SendQueue coalescing', () => {
     expect(big.sent.flatMap(([f]) => (f!.startsWith('[') ? (JSON.parse(f!) as unknown[]) : [JSON.parse(f!)]))).toHaveLength(4);
   });
 
+  it('counts the brackets and commas: a batch never exceeds MAX_BATCH_BYTES by a byte', async () => {
+    const sink = new Sink();
+    const q = new SendQueue(sink, log, 't', { coalesce: true });
+    // Two bodies plus a comma fit exactly; with `[` and `]` the frame would be one byte over.
+    const size = MAX_BATCH_BYTES / 2 - 1;
+    const body = JSON.stringify({ x: 'y'.repeat(size - 8) });
+    expect(body.length).toBe(size);
+    q.send([body]);
+    q.send([body]);
+    await q.drain();
+    expect(sink.sent.map(([f]) => Buffer.byteLength(f!))).toEqual([size, size]);
+  });
+
   it('bounds a batch in bytes, not characters: multi-byte text never makes a frame the receiver refuses', async () => {
     const sink = new Sink();
     const q = new SendQueue(sink, log, 't', { coalesce: true });
