@@ -84,11 +84,18 @@ type OkReply = Extract<GaReply, { exito: true }>;
 
 type AttemptResult =
   | { outcome: 'ok'; reply: OkReply }
-  | { outcome: Exclude<AttemptOutcome, 'ok'>; detail: string };
+  | { outcome: Exclude<AttemptOutcome, 'ok'>; detail: string; incierta?: boolean };
 
 /** ALMACENAMIENTO_NO_DISPONIBLE travels as a rejection so the breaker counts it. */
 class GaUnavailableReply extends Error {
   override name = 'GaUnavailableReply';
+  constructor(
+    message: string,
+    /** The GA's PostgreSQL connection broke mid-write: it may have committed. */
+    readonly incierta: boolean,
+  ) {
+    super(message);
+  }
 }
 
 interface Endpoint {
@@ -212,7 +219,7 @@ class GaStorageClient implements StorageClient {
           throw new StorageRequestError(`GA ${ep.url} rejected ${req.orden}${opId ? ` ${opId}` : ''}: ${r.detail}`);
         }
         if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
-        if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport')) maybeApplied = true;
+        if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport' || r.incierta)) maybeApplied = true;
         journal.note(ep.url, `${r.outcome} (${r.detail})`);
         this.metrics.rotation(ep.url, r.outcome);
         const level = r.outcome === 'no_activo' ? 'info' : 'warn';
@@ -295,7 +302,7 @@ class GaStorageClient implements StorageClient {
     try {
       const reply = await ep.breaker.run(async () => {
         const reply = await ep.conn.request(req, this.cfg.GA_TIMEOUT_MS);
-        if (!reply.exito && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`);
+        if (!reply.exito && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`, reply.incierta === true);
         // Anything else is an answer from a live GA, a success as far as the breaker goes:
         // GA_NO_ACTIVO (a passive backup) must not count as a failure.
         return reply;
@@ -307,7 +314,7 @@ class GaStorageClient implements StorageClient {
       // After close() every failure (socket closed, breaker shut down) just means "closed".
       if (this.closed) return { outcome: 'closed', detail: 'storage client closed' };
       if (err instanceof BreakerOpenError) return { outcome: 'breaker_open', detail: 'breaker open' };
-      if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message };
+      if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message, ...(err.incierta ? { incierta: true } : {}) };
       if (err instanceof GaAttemptError) return { outcome: err.kind, detail: err.message };
       return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
     }

@@ -58,6 +58,23 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
+/** Connection errors raised before a statement could reach the server: nothing it asked for was done. */
+const BEFORE_SEND_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P03', '57P05', '53300', '08001', '08004']);
+
+/**
+ * A connection error after which a write may have committed all the same: the connection
+ * broke while its statement ran (reset, terminated, the server shutting down mid-query, which
+ * with synchronous replication can come after the local commit). A refused or failed connect,
+ * a read-only server (25006) or a cancelled statement (57014) did nothing.
+ */
+export function mayHaveCommitted(err: unknown): boolean {
+  if (!isConnectionError(err)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (BEFORE_SEND_CODES.has(code) || code === '25006' || code === '57014')) return false;
+  const msg = (err as { message?: unknown }).message;
+  return !(typeof msg === 'string' && /timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i.test(msg));
+}
+
 /**
  * 55P03 lock_not_available: a write gave up waiting for a row another transaction
  * holds (store.ts WRITE_LOCK_WAIT_MS). The database is reachable; that row is busy.

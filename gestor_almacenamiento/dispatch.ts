@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../common/logger.js';
 import type { Fencing, GaReply, GaRequest } from '../common/protocol/internal.js';
-import { isConnectionError, isLockTimeout } from './db.js';
+import { isConnectionError, isLockTimeout, mayHaveCommitted } from './db.js';
 import type { Store } from './store.js';
 
 /**
@@ -71,7 +71,9 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
   } catch (err) {
     if (isConnectionError(err)) {
       d.onStorage?.(false, err);
-      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}` };
+      // A write whose connection broke mid-statement may have committed: the client must not say "not applied, retry".
+      const incierta = (req.orden === 'aplicar' || req.orden === 'registrar') && mayHaveCommitted(err);
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}`, ...(incierta ? { incierta } : {}) };
     }
     if (isLockTimeout(err)) {
       // PostgreSQL answered (so no storage-health failure); the row is busy, nothing was written: retry later.

@@ -100,12 +100,13 @@ export type GestorVisto = z.infer<typeof gestorVistoSchema>;
 
 export const gaReplySchema = z.union([
   z.object({ ref: z.string(), exito: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), gestores: z.array(gestorVistoSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
-  z.object({ ref: z.string(), exito: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string() }),
+  z.object({ ref: z.string(), exito: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string(), incierta: z.literal(true).optional() }),
 ]);
 export type GaReply =
   /** `fencing`: on a write acknowledged by a GA of a pair, the history it was written on. */
   | { ref: string; exito: true; resultado?: Resultado; pendientes?: Pendiente[]; gestores?: GestorVisto[]; rol?: string; fencing?: Fencing }
-  | { ref: string; exito: false; codigo: GaFailureCode; mensaje: string };
+  /** `incierta`: a write's connection to PostgreSQL broke mid-statement; it may have committed. */
+  | { ref: string; exito: false; codigo: GaFailureCode; mensaje: string; incierta?: true };
 
 // ---------------------------------------------------------------- GC ⇄ actors
 /** A task published to one actor: the op plus the delivery attempt number. */

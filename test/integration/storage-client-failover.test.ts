@@ -85,6 +85,18 @@ describe('ALMACENAMIENTO_NO_DISPONIBLE', () => {
     expect((await c.aplicar(op('an-1'))).id).toBe('an-1');
     expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 1, ultimoError: expect.stringContaining('sin PostgreSQL') });
   });
+
+  it("a write whose PostgreSQL connection broke mid-statement (incierta) may have committed: never 'not applied, retry'", async () => {
+    const a = await ga({ kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'Connection terminated unexpectedly', incierta: true });
+    const c = client(clientConfig([a.endpoint], { GA_TIMEOUT_MS: 500, GA_MAX_ATTEMPTS: 2, GA_BREAKER_FAILURES: 100 }));
+    const w = await c.aplicar(op('inc-1')).catch((e: unknown) => e);
+    expect(w).toBeInstanceOf(StorageUnavailableError);
+    expect((w as StorageUnavailableError).codigo).toBe('TIEMPO_AGOTADO');
+    // Without the flag (PostgreSQL refused the connection) the same reply means nothing was done.
+    a.script = { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'connect ECONNREFUSED' };
+    const plain = await c.aplicar(op('inc-2')).catch((e: unknown) => e);
+    expect((plain as StorageUnavailableError).codigo).toBe('ALMACENAMIENTO_NO_DISPONIBLE');
+  });
 });
 
 describe('dead endpoint', () => {
