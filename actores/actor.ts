@@ -8,7 +8,7 @@
  * process sees the work of all its types and handles more of it per wake.
  *
  * It works for every GC in its list (all active at once), with one link per GC:
- *  SUB    ← that GC's XPUB, subscribed to exactly "<tipo>.<actorId>" for each of its types
+ *  SUB    ← that GC's XPUB, subscribed to exactly "<tipo>.<actorId>|" (topicFor) for each of its types
  *  DEALER → that GC's backend ROUTER: hola, latido (every ACTOR_HEARTBEAT_MS), resultado, adios
  * A result goes back over the link of the GC that published the task (each GC tracks
  * only its own tasks), or of every GC that did, when two sent the same op.

@@ -60,7 +60,7 @@ export class GcLink {
     this.receiving = (async () => {
       try {
         for await (const frames of sub) {
-          // Prefix matching: "prestamo.a1" also matches "prestamo.a10"; only our exact topics count.
+          // Only our exact topics count (topics end in TOPIC_END, so no other actor's prefix-matches; this guards the rest).
           if (!mine.has(frames[0]?.toString('utf8') ?? '')) continue;
           this.tasks += o.onTask(frames);
         }

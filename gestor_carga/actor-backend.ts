@@ -35,7 +35,7 @@ export class ActorBackend {
 
   constructor(private readonly p: ActorBackendParts) {}
 
-  /** One XPUB subscription message: byte 1/0 (subscribe/unsubscribe) + topic "<tipo>.<actorId>". */
+  /** One XPUB subscription message: byte 1/0 (subscribe/unsubscribe) + topic "<tipo>.<actorId>|" (topicFor). */
   onSubscription(msg: Buffer | undefined): void {
     if (!msg || msg.length < 1) return;
     const kind = msg[0];

@@ -15,7 +15,7 @@
  * at its subscription and next heartbeat.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
-import { actorIdSchema, TIPOS_ACTOR, type TipoActor } from '../common/protocol/internal.js';
+import { actorIdSchema, TIPOS_ACTOR, TOPIC_END, type TipoActor } from '../common/protocol/internal.js';
 
 export interface Clock {
   now(): number;
@@ -60,15 +60,15 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 
 /**
- * Splits an XPUB topic "<tipo>.<actorId>" back into its parts; undefined if it is not an actor
- * topic. The actor id follows the same rule as in the actors' own messages: a subscription
+ * Splits an XPUB topic "<tipo>.<actorId>|" (topicFor) back into its parts; undefined if it is
+ * not an actor topic. The actor id follows the same rule as in the actors' own messages: a subscription
  * with a 64 KiB or binary "id" (found by the abuse campaign) must not become a registry entry.
  */
 export function parseTopic(topic: string): { tipo: TipoActor; actorId: string } | undefined {
   const dot = topic.indexOf('.');
-  if (dot <= 0) return undefined;
+  if (dot <= 0 || !topic.endsWith(TOPIC_END)) return undefined;
   const tipo = topic.slice(0, dot);
-  const actorId = topic.slice(dot + 1);
+  const actorId = topic.slice(dot + 1, -TOPIC_END.length);
   if (!(TIPOS_ACTOR as readonly string[]).includes(tipo) || !actorIdSchema.safeParse(actorId).success) return undefined;
   return { tipo: tipo as TipoActor, actorId };
 }

@@ -16,6 +16,9 @@ import { MAX_ACTOR_FRAME } from './actor-backend.js';
 
 /** Subscription messages on the XPUB: a topic "<tipo>.<actorId>" is under 100 bytes. */
 export const MAX_SUBSCRIPTION_BYTES = 4096;
+/** Far beyond any CI stall: only a subscriber that is really gone loses its pipe (its io thread answers even while its JS is busy). */
+export const PUB_HEARTBEAT_MS = 2000;
+export const PUB_HEARTBEAT_TIMEOUT_MS = 15_000;
 
 export interface GcSockets {
   frontend: Router;
@@ -33,7 +36,17 @@ export async function bindGcSockets(cfg: GcConfig, security: SocketSecurity): Pr
   // repeated subscription (an actor restarted with the same id before the old pipe closed).
   // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
   // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
-  const pub = new XPublisher({ sendHighWaterMark: 0, verbosity: 'allSubs', linger: 0, maxMessageSize: MAX_SUBSCRIPTION_BYTES, ...security.server('gc-pub') });
+  // ZMTP heartbeats: a subscriber that stops answering (frozen process, cut link: no TCP reset)
+  // has its pipe closed, so tasks stop piling up in it without bound; it resubscribes when back.
+  const pub = new XPublisher({
+    sendHighWaterMark: 0,
+    verbosity: 'allSubs',
+    linger: 0,
+    maxMessageSize: MAX_SUBSCRIPTION_BYTES,
+    heartbeatInterval: PUB_HEARTBEAT_MS,
+    heartbeatTimeout: PUB_HEARTBEAT_TIMEOUT_MS,
+    ...security.server('gc-pub'),
+  });
   const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
   const all = [frontend, pub, backend];
   const close = () => {

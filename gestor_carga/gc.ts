@@ -17,7 +17,7 @@ import { splitEnvelope } from '../common/envelope.js';
 import type { GcConfig } from '../common/config.js';
 import type { Logger } from '../common/logger.js';
 import type { StorageClient } from '../common/storage-client.js';
-import { ActorRegistry, type Clock } from './actor-registry.js';
+import { ActorRegistry, parseTopic, type Clock } from './actor-registry.js';
 import { TaskTracker, type Modo } from './task-tracker.js';
 import { Dispatcher } from './dispatcher.js';
 import { startLedgerResume, type LedgerView } from './ledger-resume.js';
@@ -119,7 +119,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       pubQ.send([topic, encode(tarea)]);
     },
     choose(tipo, exclude) {
-      const excludeId = exclude?.slice(tipo.length + 1);
+      const excludeId = exclude === undefined ? undefined : parseTopic(exclude)?.actorId;
       const id = actors.choose(tipo, (actorId) => tracker.load(topicFor(tipo, actorId)), excludeId);
       return id === undefined ? undefined : topicFor(tipo, id);
     },

@@ -3,7 +3,7 @@
  * like ps-gc.ts: schemas, types and parsers, no sockets.
  *
  *  storage client (DEALER) ⇄ GA (ROUTER):   one JSON frame each way, correlated by `ref`
- *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>", JSON Tarea]
+ *  GC PUB/XPUB → actor SUB:                 [topic "<tipo>.<actorId>|", JSON Tarea]
  *  actor DEALER → GC backend ROUTER:        one JSON frame (MensajeActor)
  *  calculo actors: the same, with TareaCalculo / `calculado` (calc.ts)
  * Each JSON frame may also be a batch: an array of such messages (frame.ts).
@@ -113,8 +113,15 @@ export type GaReply =
 export const tareaSchema = operacionSolicitadaSchema.extend({ intento: z.number().int().positive() });
 export type Tarea = z.infer<typeof tareaSchema>;
 
+/**
+ * Ends every actor topic. SUB filters match prefixes: without an end "prestamo.actor-1" would
+ * also receive (and its GC's pipe queue) every task of "prestamo.actor-10" … "actor-19".
+ * Actor ids cannot hold it (actorIdSchema).
+ */
+export const TOPIC_END = '|';
+
 export function topicFor(tipo: string, actorId: string): string {
-  return `${tipo}.${actorId}`;
+  return `${tipo}.${actorId}${TOPIC_END}`;
 }
 
 export const actorIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);

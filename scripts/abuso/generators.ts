@@ -14,6 +14,7 @@
  * secure phase, where they must be refused at the handshake (see campaign.ts).
  */
 import { rngFor, type Rng } from './prng.js';
+import { topicFor } from '../../common/protocol/internal.js';
 
 export const TARGETS = ['ps', 'backend', 'pub', 'ga', 'http'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -360,25 +361,25 @@ function pubMessage(rng: Rng, ctx: Context): Hostile {
     case 'subscribe-random':
       return m([sub(true, rng.bytes(rng.int(0, 64)))]);
     case 'subscribe-actor-shaped':
-      return m([sub(true, `${rng.pick(['prestamo', 'devolucion', 'renovacion'])}.falso-${rng.int(0, 1e7)}`)]);
+      return m([sub(true, topicFor(rng.pick(['prestamo', 'devolucion', 'renovacion']), `falso-${rng.int(0, 1e7)}`))]);
     case 'subscribe-real-topic': {
       const a = real();
-      return m([sub(true, `${a.tipo}.${a.actorId}`)]);
+      return m([sub(true, topicFor(a.tipo, a.actorId))]);
     }
     case 'unsubscribe': {
       const a = real();
-      return m([sub(false, rng.chance(0.5) ? `${a.tipo}.${a.actorId}` : `prestamo.falso-${rng.int(0, 1e7)}`)]);
+      return m([sub(false, rng.chance(0.5) ? topicFor(a.tipo, a.actorId) : topicFor('prestamo', `falso-${rng.int(0, 1e7)}`))]);
     }
     case 'bad-first-byte':
-      return m([Buffer.concat([Buffer.from([rng.int(2, 255)]), b(`prestamo.${real().actorId}`)])]);
+      return m([Buffer.concat([Buffer.from([rng.int(2, 255)]), b(topicFor('prestamo', real().actorId))])]);
     case 'empty':
       return m([Buffer.alloc(0)]);
     case 'huge-topic':
-      return m([fit(sub(rng.chance(0.7), 'prestamo.' + 'x'.repeat(rng.int(1000, 64 * 1024))))]);
+      return m([fit(sub(rng.chance(0.7), topicFor('prestamo', 'x'.repeat(rng.int(1000, 64 * 1024)))))]);
     case 'over-size-limit':
       return { ...m([sub(true, 'prestamo.' + 'x'.repeat(ctx.limits.subscriptionBytes + rng.int(0, 60 * 1024)))]), throwaway: true };
     case 'unicode-topic':
-      return m([fit(sub(rng.chance(0.8), `prestamo.${nastyString(rng)}`))]);
+      return m([fit(sub(rng.chance(0.8), topicFor('prestamo', nastyString(rng))))]);
     case 'wrong-frame-count':
       return m(Array.from({ length: rng.int(2, 5) }, () => sub(true, `renovacion.falso-${rng.int(0, 1e6)}`)));
     case 'zmtp-garbage':

@@ -50,7 +50,7 @@ describe('GC backend under a flood from unknown actors', () => {
       defer(() => sub.close());
       sub.connect(ep.pub);
       for (let i = 0; i < PER_SUB; i++) sub.subscribe(i % 2 ? `junk.${k}.${i}` : `consulta.x${k}-${i}`);
-      sub.subscribe(`prestamo.sub-marker-${k}`);
+      sub.subscribe(`prestamo.sub-marker-${k}|`);
       await eventually(`subscriptions of SUB ${k}`, () => known(`sub-marker-${k}`), 30_000);
     }
 

@@ -541,7 +541,7 @@ describe('an actor process serving several types (ACTOR_TIPOS)', () => {
     const cfg = readConfig(ACTOR_VARS, { ...TIMING, GC_PUB_ENDPOINT: p.pub, GC_BACKEND_ENDPOINT: p.back, ACTOR_TIPOS: 'prestamo,devolucion,renovacion' });
     const a = await startActor({ ...cfg, ACTOR_TIPOS: cfg.ACTOR_TIPOS as OperacionActor[], ACTOR_ID: 'multi' }, log, { storage });
     defer(() => a.kill());
-    expect(a.topics).toEqual(['prestamo.multi', 'devolucion.multi', 'renovacion.multi']);
+    expect(a.topics).toEqual(['prestamo.multi|', 'devolucion.multi|', 'renovacion.multi|']);
     await eventually('one live actor of each type', () => OPERACIONES_ACTOR.every((t) => g.status().actoresVivos[t] === 1), 5000);
     const c = dealerClient(p.front);
     const [loan] = await c.many([{ operacion: 'prestamo', isbn: '978-1', usuario: 'mt', clave: 'mt-p' }]);
@@ -597,7 +597,7 @@ describe('GC redundancy and restarts', () => {
     const hb = new Dealer({ linger: 0 });
     defer(() => { mute.close(); hb.close(); });
     mute.connect(p.pub);
-    mute.subscribe('prestamo.mute');
+    mute.subscribe('prestamo.mute|');
     hb.connect(p.back);
     const beat = setInterval(() => void hb.send(JSON.stringify({ t: 'latido', actorId: 'mute', tipo: 'prestamo', enCurso: 0 })).catch(() => {}), 50);
     defer(() => clearInterval(beat));

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dealer, Subscriber } from 'zeromq';
 import { encode } from '../../common/protocol/ps-gc.js';
+import { topicFor } from '../../common/protocol/internal.js';
 import { tareaCalculoSchema } from '../../common/protocol/calc.js';
 import { MAX_BATCH_BYTES, parseBatch } from '../../common/protocol/frame.js';
 import { startTestSystem, type TestSystem } from '../harness/system.js';
@@ -139,7 +140,7 @@ describe('HTTP gateway', () => {
       dealer.close();
     });
     sub.connect(gc.pub);
-    sub.subscribe(`calculo.${actorId}`);
+    sub.subscribe(topicFor('calculo', actorId));
     dealer.connect(gc.backend);
     await dealer.send(encode({ t: 'hola', actorId, tipo: 'calculo', pid: process.pid }));
     const beat = setInterval(() => void dealer.send(encode({ t: 'latido', actorId, tipo: 'calculo', enCurso: 0 })).catch(() => undefined), 200);

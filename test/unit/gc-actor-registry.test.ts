@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ActorRegistry, CONCENTRACION_MAX, parseTopic, type Estrategia } from '../../gestor_carga/actor-registry.js';
+import { topicFor } from '../../common/protocol/internal.js';
 
 function setup(estrategia: Estrategia = 'round-robin') {
   const clock = { t: 1000, now() { return this.t; } };
@@ -108,17 +109,25 @@ describe('actor registry: strategies', () => {
 });
 
 describe('parseTopic', () => {
-  it('splits at the first dot and rejects non-actor topics', () => {
-    expect(parseTopic('prestamo.a.b')).toEqual({ tipo: 'prestamo', actorId: 'a.b' });
+  it('splits at the first dot, needs the end mark, and rejects non-actor topics', () => {
+    expect(parseTopic('prestamo.a.b|')).toEqual({ tipo: 'prestamo', actorId: 'a.b' });
+    expect(parseTopic(topicFor('calculo', 'c-1'))).toEqual({ tipo: 'calculo', actorId: 'c-1' });
+    expect(parseTopic('prestamo.a.b')).toBeUndefined();
     expect(parseTopic('')).toBeUndefined();
     expect(parseTopic('prestamo')).toBeUndefined();
-    expect(parseTopic('prestamo.')).toBeUndefined();
-    expect(parseTopic('consulta.x')).toBeUndefined();
+    expect(parseTopic('prestamo.|')).toBeUndefined();
+    expect(parseTopic('prestamo.a|b|')).toBeUndefined();
+    expect(parseTopic('consulta.x|')).toBeUndefined();
     // Ids follow the actors' own rule (abuse campaign: 64 KiB and binary "ids" became registry entries).
-    expect(parseTopic(`prestamo.${'x'.repeat(64)}`)).toEqual({ tipo: 'prestamo', actorId: 'x'.repeat(64) });
-    expect(parseTopic(`prestamo.${'x'.repeat(65)}`)).toBeUndefined();
-    expect(parseTopic('prestamo.\u0000\ud800')).toBeUndefined();
-    expect(parseTopic('prestamo.-x')).toBeUndefined();
+    expect(parseTopic(`prestamo.${'x'.repeat(64)}|`)).toEqual({ tipo: 'prestamo', actorId: 'x'.repeat(64) });
+    expect(parseTopic(`prestamo.${'x'.repeat(65)}|`)).toBeUndefined();
+    expect(parseTopic('prestamo.\u0000\ud800|')).toBeUndefined();
+    expect(parseTopic('prestamo.-x|')).toBeUndefined();
+  });
+
+  it('no actor topic is a prefix of another (SUB filters match prefixes)', () => {
+    expect(topicFor('prestamo', 'actor-10').startsWith(topicFor('prestamo', 'actor-1'))).toBe(false);
+    expect(topicFor('prestamo', 'a.b').startsWith(topicFor('prestamo', 'a'))).toBe(false);
   });
 });
 
