@@ -78,9 +78,10 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
     let claimed = 0;
     for (const p of pendientes) {
       if (o.tracker.has(p.op.id)) continue;
-      const at = Date.parse(p.registrada);
+      // Its age by the database's clock (the hosts' clocks may differ); a GA of an older version sends only `registrada`.
+      const age = p.edadMs ?? now - Date.parse(p.registrada);
       // On the first load every row is ours to resume; later only stale own rows and those just taken over.
-      if (initialDone && !p.reclamada && Number.isFinite(at) && now - at < o.minAgeMs) continue;
+      if (initialDone && !p.reclamada && Number.isFinite(age) && age < o.minAgeMs) continue;
       o.tracker.submit(p.op, 'async');
       taken++;
       if (p.reclamada) claimed++;

@@ -91,7 +91,8 @@ export function salvageRef(raw: unknown): string | undefined {
 }
 
 /** `reclamada` (reclamar only): the lease was taken over just now from a GC whose lease ran out. */
-export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), intentos: z.number(), reclamada: z.boolean().optional() });
+/** `edadMs`: how long ago it was recorded, by the database's clock (reclamar; 007_edad_pendientes.sql). */
+export const pendienteSchema = z.object({ op: operacionSolicitadaSchema, registrada: z.string(), edadMs: z.number().optional(), intentos: z.number(), reclamada: z.boolean().optional() });
 export type Pendiente = z.infer<typeof pendienteSchema>;
 
 /** A GC as the ledger saw it last: its own report and how long ago (by the database's clock). */

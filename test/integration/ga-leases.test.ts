@@ -93,6 +93,9 @@ describe('leases on pending async ops', () => {
     const listed = r.pendientes.filter((p) => p.op.id.startsWith('r1-') || p.op.id.startsWith('r2-'));
     expect(listed.map((p) => p.op.id).sort()).toEqual(mine.map((o) => o.id).sort());
     for (const p of listed) expect(pendienteSchema.parse(p)).toMatchObject({ reclamada: false });
+    // Each row's age by the database's clock: recorded just now, so between 0 and this test's run.
+    for (const p of listed) expect(p.edadMs).toBeGreaterThanOrEqual(0);
+    for (const p of listed) expect(p.edadMs).toBeLessThan(30_000);
     for (const o of mine) expect(await lease(o.id)).toEqual({ gestor: 'gc-r1', vigente: true });
     expect(await lease(theirs.id)).toEqual({ gestor: 'gc-r2', vigente: true });
   });

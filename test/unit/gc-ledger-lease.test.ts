@@ -27,7 +27,7 @@ afterEach(() => {
 const row = (id: string, reclamada = false): Pendiente => ({ op: { operacion: 'devolucion', isbn: '978-1', usuario: 'u', id }, registrada: new Date(0).toISOString(), intentos: 0, reclamada });
 
 /** `reclamar` answers from `answer()`; it may throw (storage down) or take `delayMs`. */
-function harness(answer: () => Pendiente[], o: { delayMs?: () => number; leaseMs?: number } = {}) {
+function harness(answer: () => Pendiente[], o: { delayMs?: () => number; leaseMs?: number; minAgeMs?: number } = {}) {
   const published: string[] = [];
   const informes: InformeGc[] = [];
   const tracker = new TaskTracker({ clock: { now: Date.now }, deadlineMs: 60_000, publish: (_a, t) => published.push(t.id), choose: () => 'devolucion.d1' });
@@ -46,7 +46,7 @@ function harness(answer: () => Pendiente[], o: { delayMs?: () => number; leaseMs
     log,
     informe: () => ({ id: 'gc-t', atendidas: 0, porSegundo: 0, tareas: tracker.size, iniciado: new Date().toISOString() }),
     leaseMs: o.leaseMs ?? LEASE,
-    minAgeMs: 0,
+    minAgeMs: o.minAgeMs ?? 0,
     scanEveryMs: 50,
   });
   stops.push(() => resume.stop());
@@ -60,6 +60,19 @@ describe('GC ledger lease', () => {
     expect(h.published.sort()).toEqual(['a', 'b']);
     expect(h.informes.every((i) => i.id === 'gc-t')).toBe(true);
     expect(h.resume.view()).toMatchObject({ arriendoVigente: true, gestores: [{ id: 'gc-t', vivo: true }] });
+  });
+
+  it("an own row's age is the database's (edadMs), not this host's clock against registrada", async () => {
+    // Recorded "in 1970" by this host's clock, but the database says 1 s ago: too fresh to take up again.
+    const fresh: Pendiente = { ...row('fresh'), edadMs: 1000 };
+    const stale: Pendiente = { ...row('stale'), registrada: new Date(Date.now() + 3_600_000).toISOString(), edadMs: 120_000 };
+    let rows: Pendiente[] = [];
+    const h = harness(() => rows, { leaseMs: STEADY_LEASE, minAgeMs: 60_000 });
+    await eventually('the first load', () => h.resume.loaded(), 2000);
+    rows = [fresh, stale];
+    await eventually('the stale row taken up', () => h.tracker.has('stale'), 2000);
+    await eventually('two more scans', () => h.informes.length >= 4, 2000);
+    expect(h.tracker.has('fresh')).toBe(false);
   });
 
   it('cannot renew within the lease: drops its async tasks; once the ledger answers, takes up what is still its own', async () => {
