@@ -126,7 +126,7 @@ describe('commands', () => {
     expect(await client.call({ orden: 'registrar', op, arriendo: { gestor: 'gc-srv', ms: 60_000 } })).toMatchObject({ exito: true, resultado: { codigo: 'ACEPTADO', datos: { gestor: 'gc-srv' } } });
     const gestor = { id: 'gc-srv', sede: 'Central', atendidas: 3, porSegundo: 1.5, tareas: 1, iniciado: new Date().toISOString() };
     const r = await client.call({ orden: 'reclamar', gestor, arriendoMs: 60_000, limite: 10 });
-    expect(r.exito && r.pendientes).toEqual([{ op, registrada: expect.any(String), intentos: 0, reclamada: false }]);
+    expect(r.exito && r.pendientes).toEqual([{ op, registrada: expect.any(String), edadMs: expect.any(Number), intentos: 0, reclamada: false }]);
     expect(r.exito && r.gestores).toEqual([{ id: 'gc-srv', informe: gestor, vistoHaceMs: 0 }]);
     expect(await client.call({ orden: 'aplicar', op })).toMatchObject({ exito: true, resultado: { estado: 'COMPLETADA' } });
   });
