@@ -7,6 +7,8 @@
 import { HTTP_STATUS, errorClass, type ErrorClass } from '../common/protocol/codes.js';
 import type { Respuesta } from '../common/protocol/ps-gc.js';
 
+/** Longest message (and operation name) kept per recent error. */
+export const MAX_MENSAJE = 300;
 /** Which door a request came in by. */
 export type Canal = 'zeromq' | 'http';
 
@@ -37,7 +39,9 @@ export class ErrorStats {
     this.byClass.set(clase, (this.byClass.get(clase) ?? 0) + 1);
     this.byCode.set(r.codigo, (this.byCode.get(r.codigo) ?? 0) + 1);
     this.byChannel[canal]++;
-    this.recent.push({ fecha: r.fechaOperacion, id: r.id, operacion, codigo: r.codigo, clase, estadoHttp: HTTP_STATUS[clase], canal, mensaje: r.mensaje });
+    // Bounded: a refusal may quote the request (e.g. every unknown field of a 16 KiB body).
+    const mensaje = r.mensaje.length > MAX_MENSAJE ? `${r.mensaje.slice(0, MAX_MENSAJE)}…` : r.mensaje;
+    this.recent.push({ fecha: r.fechaOperacion, id: r.id, operacion: operacion.slice(0, MAX_MENSAJE), codigo: r.codigo, clase, estadoHttp: HTTP_STATUS[clase], canal, mensaje });
     if (this.recent.length > this.keep) this.recent.shift();
   }
 

@@ -26,6 +26,8 @@ const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', cs
 const STATIC = new Set(['uplot.js', 'uplot.css', 'graficos.js', 'panel.js', 'estilo.css']);
 /** Comment lines keep idle SSE connections from being cut by proxies. */
 const SSE_KEEPALIVE_MS = 15_000;
+/** Unsent SSE bytes past which a page counts as not reading (a few snapshots' worth). */
+const MAX_SSE_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 export async function startPanelServer(o: { host: string; port: number; collector: PanelCollector; targets: Target[]; log: Logger }): Promise<PanelServer> {
   const clients = new Set<http.ServerResponse>();
@@ -38,7 +40,17 @@ export async function startPanelServer(o: { host: string; port: number; collecto
     if (clients.size === 0) return;
     // Serialised once for every open page.
     const message = `event: actualizacion\ndata: ${JSON.stringify(u)}\n\n`;
-    for (const res of clients) res.write(message);
+    for (const res of clients) {
+      // A page that stopped reading (suspended, stalled link) must not make the panel buffer
+      // one snapshot per second without end: cut it off; its EventSource reconnects and gets the history.
+      if (res.writableLength > MAX_SSE_BACKLOG_BYTES) {
+        o.log.warn({ backlog: res.writableLength }, 'SSE client not reading; disconnected');
+        clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(message);
+    }
   });
 
   const server = http.createServer((req, res) => {

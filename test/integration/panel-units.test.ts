@@ -155,3 +155,50 @@ describe('panel process parts over HTTP', () => {
     expect((await get('/health')).status).toBe(200);
   });
 });
+
+describe('panel SSE', () => {
+  it('a page that stops reading is cut off (bounded buffering); pages that read keep their updates', async () => {
+    // A collector whose updates this test emits (each ~1 MiB, as a snapshot with big error lists could be).
+    const listeners = new Set<(u: unknown) => void>();
+    const collector = {
+      onUpdate: (fn: (u: unknown) => void) => (listeners.add(fn), () => listeners.delete(fn)),
+      history: () => ({ puntos: [], eventos: [], ventanaMs: 60_000 }),
+    } as unknown as PanelCollector;
+    const lines: string[] = [];
+    const { pino } = await import('pino');
+    const captured = pino({ level: 'warn' }, { write: (s: string) => void lines.push(s) });
+    const server = await startPanelServer({ host: '127.0.0.1', port: 0, collector, targets: [], log: captured });
+    cleanup.push(() => server.close());
+    // The stalled page: asks for the stream, then never reads.
+    const stalled = net.connect(server.port, '127.0.0.1', () => stalled.write('GET /api/eventos HTTP/1.1\r\nHost: x\r\n\r\n'));
+    stalled.on('error', () => undefined);
+    stalled.pause();
+    cleanup.push(async () => stalled.destroy());
+    // A page that reads.
+    const reading = await fetch(`${server.url.replace(/\/$/, '')}/api/eventos`);
+    const reader = reading.body!.getReader();
+    let received = 0;
+    const drain = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        received += value.length;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const big = { relleno: 'x'.repeat(1024 * 1024) };
+    for (let i = 0; i < 40 && !lines.some((l) => l.includes('SSE client not reading')); i++) {
+      for (const fn of listeners) fn(big);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(lines.some((l) => l.includes('SSE client not reading'))).toBe(true);
+    // Far less than the 40 MiB that would otherwise wait for the stalled page.
+    expect(lines.map((l) => JSON.parse(l) as { backlog?: number }).find((l) => l.backlog)!.backlog).toBeLessThan(16 * 1024 * 1024);
+    const before = received;
+    for (const fn of listeners) fn(big);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received).toBeGreaterThan(before + 1024 * 1024 - 1);
+    await reader.cancel();
+    await drain.catch(() => undefined);
+  });
+});
