@@ -16,6 +16,7 @@ import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './erro
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, stamp, type IdGenerator } from './ids.js';
 import { parseRespuesta } from '../common/protocol/reply.js';
+import { afterResend } from './resend.js';
 import type { GcAnswer, GcCaller, NuevaPeticion } from './types.js';
 
 export interface GcClientOptions {
@@ -87,6 +88,7 @@ export class GcClient implements GcCaller {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     const body = encode(msg);
     const attempts = this.opts.retries + 1;
+    let sends = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closed) throw new GcClientClosedError();
       const endpoint = this.rotation.pick();
@@ -95,6 +97,7 @@ export class GcClient implements GcCaller {
       let frames: Buffer[];
       try {
         await socket.send(body);
+        sends++;
         frames = await socket.receive();
       } catch {
         // Timed out, no connection, or the GC went away: the REQ state machine is stuck; start over elsewhere.
@@ -105,7 +108,7 @@ export class GcClient implements GcCaller {
       this.rotation.answered(endpoint);
       const r = parseRespuesta(frames[frames.length - 1]);
       if (typeof r === 'string') throw new GcInvalidReplyError(endpoint, r);
-      return { respuesta: r, endpoint };
+      return { respuesta: afterResend(r, sends), endpoint };
     }
     if (this.closed) throw new GcClientClosedError();
     throw new GcNoReplyError(this.opts.endpoints.join(', '), msg.clave, attempts, this.opts.timeoutMs);

@@ -18,6 +18,7 @@ import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, stamp, type IdGenerator } from './ids.js';
 import { parseRespuesta } from '../common/protocol/reply.js';
+import { afterResend, saysNotApplied } from './resend.js';
 import type { GcAnswer, GcCaller, NuevaPeticion } from './types.js';
 
 export interface GcPipelineOptions {
@@ -33,6 +34,8 @@ interface PendingRequest {
   clave: string;
   body: string;
   attempt: number;
+  /** How many times it went out (to any GC): past one, "not applied" is no longer certain (resend.ts). */
+  sends: number;
   /** The GC it was last sent to. */
   via: string;
   timer?: NodeJS.Timeout;
@@ -89,7 +92,7 @@ export class GcPipelineClient implements GcCaller {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     if (this.pending.has(msg.clave)) return Promise.reject(new Error(`Ya hay una solicitud en curso con clave ${msg.clave}`));
     return new Promise<GcAnswer>((resolve, reject) => {
-      const p: PendingRequest = { clave: msg.clave, body: encode(msg), attempt: 0, via: '', resolve, reject };
+      const p: PendingRequest = { clave: msg.clave, body: encode(msg), attempt: 0, sends: 0, via: '', resolve, reject };
       this.pending.set(p.clave, p);
       this.transmit(p);
     });
@@ -150,6 +153,7 @@ export class GcPipelineClient implements GcCaller {
         if (this.pending.get(p.clave) !== p || p.via !== link.endpoint) continue;
         try {
           await link.socket.send(p.body);
+          p.sends++;
         } catch {
           // No connection to this GC within CONNECT_WAIT_MS: try the next one, same attempt.
           if (this.closed) return;
@@ -175,10 +179,12 @@ export class GcPipelineClient implements GcCaller {
       const p = typeof r === 'string' || !r.clave ? undefined : this.pending.get(r.clave);
       // Matches nothing in flight: a late duplicate of an answered retry, or unreadable.
       if (!p || typeof r === 'string') continue;
+      // A GC we already left saying its copy was not applied: the copy at the GC we moved to is the one to hear.
+      if (link.endpoint !== p.via && saysNotApplied(r)) continue;
       clearTimeout(p.timer);
       this.pending.delete(p.clave);
       this.rotation.answered(link.endpoint);
-      p.resolve({ respuesta: r, endpoint: link.endpoint });
+      p.resolve({ respuesta: afterResend(r, p.sends), endpoint: link.endpoint });
     }
   }
 }

@@ -156,3 +156,67 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     expect(r?.endpoint).toBe(slow.endpoint);
   }, 15_000);
 });
+
+describe('a "not applied" reply after a resend', () => {
+  /** A GC that drops the first copy of each clave (if told) and answers `codigo` to the next, after `delayMs`. */
+  async function refusingGc(codigo: string, dropFirst: boolean, delayMs = 0) {
+    const { Router } = await import('zeromq');
+    const { encode, errorReply } = await import('../../common/protocol/ps-gc.js');
+    const port = await freePort();
+    const router = new Router({ linger: 0 });
+    await router.bind(`tcp://127.0.0.1:${port}`);
+    cleanup.push(() => router.close());
+    const seen = new Map<string, number>();
+    void (async () => {
+      try {
+        for await (const frames of router) {
+          const body = JSON.parse(frames[frames.length - 1]!.toString()) as { clave: string };
+          const n = (seen.get(body.clave) ?? 0) + 1;
+          seen.set(body.clave, n);
+          if (dropFirst && n === 1) continue;
+          const reply =
+            codigo === 'APROBADO'
+              ? { exito: true, codigo, mensaje: 'ok', datos: {}, fechaOperacion: new Date().toISOString(), id: body.clave, clave: body.clave }
+              : { ...errorReply(codigo as 'SIN_ACTORES', undefined, body.clave), clave: body.clave };
+          setTimeout(() => void router.send([...frames.slice(0, -1), encode(reply)]).catch(() => undefined), delayMs);
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    return { endpoint: `tcp://127.0.0.1:${port}`, seen };
+  }
+
+  for (const kind of ['REQ', 'pipeline'] as const) {
+    const client = (endpoint: string) => (kind === 'REQ' ? new GcClient({ endpoints: [endpoint], timeoutMs: 300, retries: 2 }) : new GcPipelineClient({ endpoints: [endpoint], timeoutMs: 300, retries: 2 }));
+
+    it(`${kind}: SIN_ACTORES / ALMACENAMIENTO_NO_DISPONIBLE to the first send stays; to a resend it becomes TIEMPO_AGOTADO (an earlier copy may still apply)`, async () => {
+      for (const codigo of ['SIN_ACTORES', 'ALMACENAMIENTO_NO_DISPONIBLE']) {
+        const once = await refusingGc(codigo, false);
+        const c1 = client(once.endpoint);
+        cleanup.push(() => c1.close());
+        expect((await c1.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' })).codigo).toBe(codigo);
+
+        const resent = await refusingGc(codigo, true);
+        const c2 = client(resent.endpoint);
+        cleanup.push(() => c2.close());
+        const r = await c2.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
+        expect([...resent.seen.values()]).toEqual([2]);
+        expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', datos: { codigoRecibido: codigo } });
+      }
+    });
+  }
+
+  it('pipeline: a late "not applied" from the GC it already left is not the answer; the GC it moved to answers', async () => {
+    // A answers SIN_ACTORES (at 1.5 s) only after the client gave up on it (1 s) and resent to B, which answers later (1.8 s):
+    // half a second of margin on each side for a stalled host.
+    const a = await refusingGc('SIN_ACTORES', false, 1500);
+    const b = await refusingGc('APROBADO', false, 800);
+    const c = new GcPipelineClient({ endpoints: [a.endpoint, b.endpoint], timeoutMs: 1000, retries: 2 });
+    cleanup.push(() => c.close());
+    const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
+    expect([...a.seen.values()]).toEqual([1]);
+    expect([...b.seen.values()]).toEqual([1]);
+    expect(r.codigo).toBe('APROBADO');
+  });
+});
