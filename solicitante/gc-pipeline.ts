@@ -36,8 +36,9 @@ interface PendingRequest {
   attempt: number;
   /** How many times it went out (to any GC): past one, "not applied" is no longer certain (resend.ts). */
   sends: number;
-  /** The GC it was last sent to. */
+  /** The GC it was last sent to, and when. */
   via: string;
+  sentAt?: number;
   timer?: NodeJS.Timeout;
   resolve: (a: GcAnswer) => void;
   reject: (e: Error) => void;
@@ -126,7 +127,8 @@ export class GcPipelineClient implements GcCaller {
 
   private expire(p: PendingRequest): void {
     if (this.pending.get(p.clave) !== p) return;
-    this.rotation.failed(p.via);
+    // Never sent (its GC unreachable all along) or sent: either way this GC did not answer it.
+    this.rotation.failed(p.via, p.sentAt);
     if (p.attempt > this.opts.retries) {
       this.pending.delete(p.clave);
       p.reject(new GcNoReplyError(this.opts.endpoints.join(', '), p.clave, p.attempt, this.opts.timeoutMs));
@@ -154,11 +156,14 @@ export class GcPipelineClient implements GcCaller {
         try {
           await link.socket.send(p.body);
           p.sends++;
+          p.sentAt = Date.now();
         } catch {
-          // No connection to this GC within CONNECT_WAIT_MS: try the next one, same attempt.
+          // No connection to this GC within CONNECT_WAIT_MS: this request and every one queued
+          // behind it try the next GC now, same attempt (not one CONNECT_WAIT_MS each in turn).
           if (this.closed) return;
           this.rotation.disconnected(link.endpoint);
-          if (this.pending.get(p.clave) === p && this.rotation.pick() !== link.endpoint) this.route(p);
+          if (this.rotation.pick() === link.endpoint) continue;
+          for (const q of [p, ...link.queue.splice(0)]) if (this.pending.get(q.clave) === q && q.via === link.endpoint) this.route(q);
         }
       }
     } finally {

@@ -24,6 +24,8 @@ interface EndpointState {
   connected?: boolean;
   coolUntil: number;
   failuresInARow: number;
+  /** When the last counted failure happened: requests sent before it belong to that incident. */
+  failedAt: number;
 }
 
 export class GcRotation {
@@ -35,23 +37,26 @@ export class GcRotation {
     private readonly o: GcRotationOptions,
   ) {
     if (endpoints.length === 0) throw new Error('GcRotation: at least one GC endpoint');
-    for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0 });
+    for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0, failedAt: Number.NEGATIVE_INFINITY });
     this.now = o.now ?? Date.now;
   }
 
   /**
-   * The GC to send to now: the first usable one in order; else the first not
-   * cooling down (its socket may reconnect any moment); else the one whose
-   * cooldown ends first. Never undefined: a PS with every GC down still tries.
+   * The GC to send to now: the first usable one in order; else a connected one that is
+   * cooling down (slow, perhaps, but there), the one that warms up first; else the first
+   * not cooling down (its socket may reconnect any moment); else the one whose cooldown
+   * ends first. Never undefined: a PS with every GC down still tries.
    */
   pick(): string {
     const now = this.now();
     const st = (e: string) => this.state.get(e)!;
+    const byWarmth = (list: readonly string[]) => [...list].sort((a, b) => st(a).coolUntil - st(b).coolUntil);
     const warm = this.endpoints.filter((e) => st(e).coolUntil <= now);
     return (
       warm.find((e) => st(e).connected !== false) ??
+      byWarmth(this.endpoints.filter((e) => st(e).connected !== false))[0] ??
       warm[0] ??
-      [...this.endpoints].sort((a, b) => st(a).coolUntil - st(b).coolUntil)[0]!
+      byWarmth(this.endpoints)[0]!
     );
   }
 
@@ -65,10 +70,16 @@ export class GcRotation {
     if (s) s.connected = false;
   }
 
-  /** `e` let a request go unanswered within the timeout. */
-  failed(e: string): void {
+  /**
+   * `e` let a request go unanswered within the timeout. `sentAt`: when that request went out;
+   * one sent before the last counted failure is part of the same incident (many requests in
+   * flight time out together) and does not lengthen the cooldown again.
+   */
+  failed(e: string, sentAt?: number): void {
     const s = this.state.get(e);
     if (!s) return;
+    if (sentAt !== undefined && sentAt < s.failedAt) return;
+    s.failedAt = this.now();
     s.failuresInARow++;
     const ms = Math.min(this.o.maxCooldownMs ?? 30_000, this.o.cooldownMs * 2 ** Math.min(s.failuresInARow - 1, 16));
     s.coolUntil = this.now() + ms;

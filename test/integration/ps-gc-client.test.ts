@@ -104,6 +104,21 @@ describe('GcPipelineClient (DEALER)', () => {
     cleanup.push(() => dead.close());
     await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
   });
+
+  it('its own GC down at start: every request queued there moves to the next GC together, each sent once', async () => {
+    const gc = await fake({ libros: { [ISBN]: 100 } });
+    const down = `tcp://127.0.0.1:${await freePort()}`;
+    // A timeout no stall reaches: each request is answered on its first attempt or the test fails.
+    const c = new GcPipelineClient({ endpoints: [down, gc.endpoint], timeoutMs: 20_000, retries: 0 });
+    cleanup.push(() => c.close());
+    const t0 = Date.now();
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `q${i}` })));
+    const ms = Date.now() - t0;
+    expect(rs.every((r) => r.codigo === 'APROBADO')).toBe(true);
+    expect(gc.recibidas).toHaveLength(20);
+    // One connect wait (500 ms) for all, not one per queued request in turn (20 × 500 ms = 10 s).
+    expect(ms).toBeLessThan(5000);
+  });
 });
 
 describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {

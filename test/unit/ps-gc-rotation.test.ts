@@ -66,6 +66,34 @@ describe('GC rotation', () => {
     expect(r.pick()).toBe(A);
   });
 
+  it('a connected GC that is cooling down beats one known to be disconnected', () => {
+    const { r, advance } = rotation(1000);
+    r.disconnected(A); // own GC gone
+    r.connected(B);
+    r.failed(B); // B let one request time out: it may be slow, it is not gone
+    r.disconnected(C);
+    expect(r.pick()).toBe(B);
+    advance(1000);
+    expect(r.pick()).toBe(B);
+  });
+
+  it('requests in flight that time out together are one failure: the cooldown does not jump', () => {
+    const { r, advance } = rotation(1000);
+    r.connected(A);
+    r.connected(B);
+    const sentAt = 0;
+    advance(5000);
+    for (let i = 0; i < 10; i++) r.failed(A, sentAt); // ten requests sent at 0, all expiring now
+    expect(r.pick()).toBe(B);
+    advance(1000); // one failure: 1 s, not 2^9 s capped at 8 s
+    expect(r.pick()).toBe(A);
+    r.failed(A, 6000); // sent after that failure: a new one, 2 s
+    advance(1999);
+    expect(r.pick()).toBe(B);
+    advance(1);
+    expect(r.pick()).toBe(A);
+  });
+
   it('needs at least one GC', () => {
     expect(() => new GcRotation([], { cooldownMs: 1 })).toThrow(/at least one/);
   });
