@@ -33,6 +33,9 @@ import { SocketSecurity } from '../common/socket-security.js';
 import { StorageTarget } from './storage-target.js';
 import type { PgControl } from './role/takeover.js';
 
+/** Longest the idle probe's SELECT 1 may go unanswered before PostgreSQL counts as unreachable. */
+export const PROBE_DEADLINE_MS = 5000;
+
 export interface GaOptions {
   registry?: Registry;
   /** Reported by ping and /status (default: GA_ROL). */
@@ -149,15 +152,22 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     };
     let probing = false;
     const probeMs = opts.healthProbeMs ?? 2000;
+    // A PostgreSQL that stopped answering without closing the connection (frozen, link cut
+    // without a reset) never fails the probe: past this it counts as unreachable (/health 503).
+    const probeDeadlineMs = Math.max(PROBE_DEADLINE_MS, 2 * probeMs);
     const probe =
       probeMs > 0
         ? setInterval(() => {
             if (probing) return;
             probing = true;
+            const late = setTimeout(() => onStorage(false, new Error(`PostgreSQL did not answer SELECT 1 within ${probeDeadlineMs} ms`)), probeDeadlineMs);
             target.pool
               .query('SELECT 1')
               .then(() => onStorage(true), (err: unknown) => onStorage(!isConnectionError(err), err))
-              .finally(() => (probing = false));
+              .finally(() => {
+                clearTimeout(late);
+                probing = false;
+              });
           }, probeMs).unref()
         : undefined;
     cleanup.push(async () => clearInterval(probe));

@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { GA_VARS, readConfig } from '../../common/config.js';
 import { gaReplySchema, type GaCall, type GaReply } from '../../common/protocol/internal.js';
 import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
-import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
+import { PROBE_DEADLINE_MS, startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
+import { eventually } from '../harness/eventually.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 import { freePorts } from '../harness/ports.js';
 
@@ -253,6 +254,23 @@ test('close() under load: every applied op is answered, later ones get GA_NO_ACT
     c2.close();
     await ga2.close();
   }
+});
+
+test('PostgreSQL frozen (no answer, no reset): the probe gives up after its deadline, /health 503; back when it thaws', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const postmaster = Number(readFileSync(`${pgs.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
+  const tree = [postmaster, ...execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).trim().split('\n').map(Number)];
+  await ga.pool.query('SELECT 1'); // an idle pooled connection: the probe's query goes to a frozen backend, not a connect
+  expect((await http('/health')).status).toBe(200);
+  const signal = (sig: NodeJS.Signals) => tree.forEach((pid) => { try { process.kill(pid, sig); } catch { /* gone */ } });
+  signal('SIGSTOP');
+  try {
+    await eventually('/health 503 while PostgreSQL is frozen', async () => (await http('/health')).status === 503, PROBE_DEADLINE_MS * 3);
+  } finally {
+    signal('SIGCONT');
+  }
+  await eventually('/health 200 once it answers again', async () => (await http('/health')).status === 200, 15_000);
 });
 
 // Last: PostgreSQL is gone for the rest of the file.
