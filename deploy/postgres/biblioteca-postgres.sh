@@ -10,8 +10,11 @@
 #   biblioteca-postgres.sh rejoin --name pc1 --listen <this host's address> [--reclone]
 #
 # The one rule it enforces: this script never makes a node read-write by itself.
-#   * empty volume, --initial primary: initdb + replication role, unless the
-#     peer already is a primary: then it is cloned, as for a standby;
+#   * empty volume, --initial primary: initdb + replication role only when the peer
+#     does not answer (a first deployment: the peer waits to clone us). A peer that
+#     answers holds the data: a primary is cloned, as for a standby; a standby (this
+#     node lost its volume before any failover) is waited for until the GA pair
+#     promotes it, then cloned. Never a new, empty primary beside the data;
 #   * empty volume, --initial standby: clone the peer with pg_basebackup, start as standby;
 #   * existing standby (standby.signal): start as a standby of the peer;
 #   * existing former primary: start as primary ONLY if the peer answers and stays a
@@ -248,10 +251,15 @@ serve() {
     log "a previous clone did not finish: cloning again"
     clone_from_peer
   elif [ ! -s "$PGDATA/PG_VERSION" ]; then
-    # An empty volume next to a live primary (a replaced disk, a wiped volume)
-    # becomes its standby whatever --initial says: a second, unrelated primary
-    # would only confuse the pair.
-    if [ "$INITIAL" = standby ] || [ "$(peer_role)" = primary ]; then
+    # An empty volume next to a live peer (a replaced disk, a wiped volume) becomes its
+    # standby whatever --initial says: a second, unrelated primary would serve an empty
+    # library beside the real one. A standby peer holds the data too: its GA promotes it
+    # once ours finds no database, and we clone it then.
+    local peer
+    peer="$(peer_role)"
+    [ "$peer" = standby ] && [ "$INITIAL" = primary ] &&
+      log "WARNING: empty data directory, and the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby holding the data: NOT initialising a new primary; waiting for it to be promoted, then cloning it"
+    if [ "$INITIAL" = standby ] || [ "$peer" != unreachable ]; then
       clone_from_peer
     elif [ "$INITIAL" = primary ]; then
       init_primary

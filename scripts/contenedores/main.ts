@@ -57,7 +57,7 @@ let cleaned: Promise<void> | undefined;
 function cleanup(keep: boolean): Promise<void> {
   return (cleaned ??= (async () => {
     if (sys) {
-      out(keep ? `Despliegue conservado (docker compose --env-file <.env> -f docker-compose.pcN.yml down -v para quitarlo)` : 'Quitando contenedores y volúmenes…');
+      out(keep ? `Despliegue conservado; para quitarlo: ${sys.downCommand()}` : 'Quitando contenedores y volúmenes…');
       await sys.stop({ keep }).catch((e: unknown) => out(`AVISO: ${(e as Error).message}`));
     }
     if (engineStarted && !keep) await motor('parar').catch((e: unknown) => out(`AVISO: ${(e as Error).message}`));

@@ -92,6 +92,11 @@ export function schedulingProblem(rows: readonly ClaseProceso[], planificador: P
   return wrong.length ? `not under ${want.nombre}: ${wrong.map((r) => `${r.container} ${r.command} (${r.cls})`).join(', ')}` : undefined;
 }
 
+/** The compose project of a drill's host: never the deployment's own (`name: biblioteca-pcN` in the files). */
+export function drillProject(host: Host): string {
+  return `simulacro-${host}`;
+}
+
 export class ContainerSystem implements DrillSystem {
   readonly topology = 'two-hosts' as const;
   readonly gcEndpoints: string[];
@@ -125,13 +130,33 @@ export class ContainerSystem implements DrillSystem {
     this.pgNodes = { primary: this.hosts.pc1.pg, standby: this.hosts.pc2.pg };
   }
 
-  /** docker compose of one host's file, from the checkout (the files mount ./deploy/postgres). */
+  /**
+   * docker compose of one host's file, from the checkout (the files mount ./deploy/postgres),
+   * under the drill's own project name: its `down -v` can only ever remove the drill's
+   * containers and volumes, never those of a deployment on the same engine.
+   */
   compose(host: Host, args: string[], timeoutMs?: number): Promise<string> {
-    return docker(['compose', '--env-file', this.envFile, '-f', `docker-compose.${host}.yml`, ...args], { cwd: projectRoot(), timeoutMs });
+    return docker(['compose', '-p', drillProject(host), '--env-file', this.envFile, '-f', `docker-compose.${host}.yml`, ...args], { cwd: projectRoot(), timeoutMs });
   }
 
-  /** Removes whatever an earlier run left (containers, volumes), then starts pc1, pc2, pc3 and waits until every service is healthy. */
+  /** How to remove a deployment kept with --conservar, by hand. */
+  downCommand(): string {
+    return HOSTS.map((h) => `docker compose -p ${drillProject(h)} --env-file ${this.envFile} -f docker-compose.${h}.yml down -v`).join('; ');
+  }
+
+  /**
+   * Removes whatever an earlier drill left (containers, volumes), then starts pc1, pc2, pc3 and
+   * waits until every service is healthy. Refuses (touching nothing) when the engine already
+   * runs a deployment of these files: their container names would clash.
+   */
   async up(): Promise<void> {
+    const ajenos = (await docker(['ps', '-a', '--format', '{{.Names}} {{.Label "com.docker.compose.project"}}']))
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([name, project]) => /^pc[123]-/.test(name ?? '') && !HOSTS.some((h) => project === drillProject(h)));
+    if (ajenos.length > 0) {
+      throw new Error(`este motor Docker ya tiene contenedores de un despliegue (${ajenos.map(([n, p]) => `${n} del proyecto ${p ?? '?'}`).join(', ')}): el simulacro no los toca; quítelos o use otro motor (DOCKER_HOST)`);
+    }
     await this.down();
     const t = Date.now();
     // pc2's PostgreSQL waits for pc1's primary to clone it: all three start at once, as on real hosts.
@@ -221,8 +246,10 @@ export class ContainerSystem implements DrillSystem {
     return docker(['logs', '--tail', String(lines), name], { stderr: true }).catch((e: unknown) => String(e));
   }
 
+  /** Removes the deployment and its files; `keep` leaves both (downCommand() still works). */
   async stop(o: { keep?: boolean } = {}): Promise<void> {
-    if (!o.keep) await this.down();
+    if (o.keep) return;
+    await this.down();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
