@@ -148,6 +148,9 @@ clone_from_peer() {
   log "clone complete: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
 }
 
+# A value inside a psql meta-command's single quotes: backslashes and quotes escaped.
+psql_quote() { local v="${1//\\/\\\\}"; printf '%s' "${v//\'/\\\'}"; }
+
 # SQL on the temporary server of init_primary (local socket, trust).
 init_sql() { psql -X -v ON_ERROR_STOP=1 --no-psqlrc -q --username "$POSTGRES_USER" --no-password --dbname postgres "$@"; }
 
@@ -162,7 +165,12 @@ init_primary() {
   # A temporary server on the local socket only: nobody else sees a half-made node.
   pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p $PGPORT" start >/dev/null
   [ "$POSTGRES_DB" = postgres ] || init_sql -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
-  init_sql -v role="$REPL_USER" -v pw="$POSTGRES_REPLICATION_PASSWORD" <<<'SET password_encryption = '"'"'scram-sha-256'"'"'; CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'"'"'pw'"'"';'
+  # The password goes in on stdin (psql's \set), never on a command line `ps` shows.
+  init_sql -v role="$REPL_USER" <<SQL
+\set pw '$(psql_quote "$POSTGRES_REPLICATION_PASSWORD")'
+SET password_encryption = 'scram-sha-256';
+CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'pw';
+SQL
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
 }
