@@ -9,7 +9,7 @@
 import { OPERACIONES_ACTOR } from '../../common/protocol/ps-gc.js';
 import type { HostName } from '../launcher/hosts.js';
 import type { Verification } from '../drill/report.js';
-import { waitReplication, type DrillContext, type Fault, type ReturnInfo, type Scenario } from '../drill/scenarios.js';
+import { waitReplication, waitStreaming, type DrillContext, type Fault, type ReturnInfo, type Scenario } from '../drill/scenarios.js';
 import { docker, inspect } from './docker.js';
 import type { ContainerSystem } from './sistema.js';
 
@@ -197,6 +197,8 @@ const almacenamiento = (o: OpcionesEscenarios): Scenario<ContainerSystem> => ({
     await docker(['start', `${h}-postgres`]);
     const pgRejoinMs = await waitStandby(ctx, h);
     const estadoFinal = await waitPassive(ctx, h);
+    // "streaming" in the report only once it does: read-only alone could be a node that diverged and waits.
+    await waitStreaming(ctx, h);
     // Sync replication comes back once the rejoined standby streams: the active GA's watchdog does it (the report checks it).
     await waitReplication(ctx, 30_000);
     ctx.progress(`${h}: PostgreSQL standby en ${pgRejoinMs} ms; GA ${estadoFinal}`);

@@ -121,7 +121,11 @@ async function rejoinPg(ctx: DrillContext, h: HostName): Promise<'streaming' | '
   const node = ctx.sys.hosts[h]?.pg;
   if (!node) throw new Error(`no PostgreSQL node on ${h}`);
   const r = await node.role().catch(() => undefined);
-  if (r?.inRecovery) return 'streaming';
+  if (r?.inRecovery) {
+    // Read-only is not enough: it must stream from the new primary (a diverged node stays in recovery, not receiving).
+    await waitStreaming(ctx, h);
+    return 'streaming';
+  }
   if (r) throw new Error(`${h}'s PostgreSQL is running read-write after a failover: refusing to touch it`);
   ctx.progress(`${h}: PostgreSQL vuelve como standby (restartAsStandby)…`);
   const outcome = await node.restartAsStandby(undefined, 5000);
@@ -131,6 +135,19 @@ async function rejoinPg(ctx: DrillContext, h: HostName): Promise<'streaming' | '
   ctx.progress(`${h}: divergió; re-clonando desde el nuevo primario…`);
   await node.reclone();
   return 'recloned';
+}
+
+/** Until `h`'s PostgreSQL, a standby, receives WAL from the primary (its walreceiver streams); throws after `timeoutMs`. */
+export async function waitStreaming<S extends DrillSystem>(ctx: DrillContext<S>, h: HostName, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: string | undefined;
+  for (;;) {
+    const node = (await ctx.sys.pgStatus().catch(() => [])).find((n) => n.host === h);
+    if (node?.standby?.receiving) return;
+    last = node ? (node.error ?? `walreceiver ${node.standby?.walReceiverStatus ?? 'none'}`) : 'no status';
+    if (Date.now() > deadline) throw new Error(`${h}'s PostgreSQL is read-only but does not stream from the new primary after ${timeoutMs} ms (${last})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Starts a GA that is down and waits until the pair settles with it PASSIVE (its node streaming on the newest timeline). */
