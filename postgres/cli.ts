@@ -21,7 +21,8 @@
 import 'dotenv/config';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgConn } from './admin.js';
+import { existsSync, realpathSync } from 'node:fs';
+import { pgRole, promote, replicationStatus, standbyStatus, withAdminClient, type PgConn } from './admin.js';
 import { reclone, restartAsStandby } from './rejoin.js';
 import { guardStdio } from '../common/stdio-guard.js';
 import { intArg } from '../common/cli-args.js';
@@ -83,8 +84,14 @@ program
   .action(async (o: { data: string; listen: { host: string; port: number }; primary: { host: string; port: number }; name: string; primaryData?: string; reclone?: boolean; timeoutMs: number }) => {
     const primary = conn(o.primary);
     const spec = { dataDir: o.data, ...o.listen };
+    // Rejoin stops what runs on --data and may wipe it: never the primary it is told to follow.
+    if (o.listen.host === o.primary.host && o.listen.port === o.primary.port) throw new Error(`--listen and --primary are the same server (${o.primary.host}:${o.primary.port}): rejoin would stop and wipe the primary`);
     const role = await pgRole(primary);
     if (role.inRecovery) throw new Error(`${primary.host}:${primary.port} is not a primary (it is in recovery)`);
+    const primaryData = await withAdminClient(primary, async (c) => (await c.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory);
+    if (primaryData && existsSync(o.data) && existsSync(primaryData) && realpathSync(primaryData) === realpathSync(o.data)) {
+      throw new Error(`--data ${o.data} is the data directory of the primary ${primary.host}:${primary.port}: rejoin would stop and wipe the primary`);
+    }
     let outcome: 'streaming' | 'diverged' | 'recloned' = 'diverged';
     if (!o.reclone) outcome = await restartAsStandby({ ...spec, newPrimary: primary, slot: o.name, applicationName: o.name, timeoutMs: o.timeoutMs, log });
     let clone: { totalMs: number; bytes: number } | undefined;

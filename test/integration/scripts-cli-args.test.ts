@@ -60,6 +60,12 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
     expect(r.stderr).toMatch(/--timeout-ms.*debe ser un entero ≥ 1000/);
   });
 
+  it('pg-cli rejoin refuses to follow itself: --listen equal to --primary would stop and wipe the primary', async () => {
+    const r = await script('postgres/cli.js', ['rejoin', '--data', '/nonexistent', '--listen', '127.0.0.1:5999', '--primary', '127.0.0.1:5999']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--listen and --primary are the same server/);
+  });
+
   it('drill with an unknown scenario: usage error (exit 2) naming the valid ones, nothing started', async () => {
     const r = await script('drill/main.js', ['nada']);
     expect(r.code).toBe(2);
