@@ -3,7 +3,7 @@
  * work-queue.ts) and turns every outcome — including failures — into a Resultado for
  * the GC. No sockets: `aplicar` and `report` are plain functions, so tests drive it directly.
  */
-import { now, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol/ps-gc.js';
+import { now, opKey, soloOperacion, type OperacionSolicitada, type Resultado } from '../common/protocol/ps-gc.js';
 import { ProtocolError } from '../common/errors.js';
 import { MENSAJES } from '../common/protocol/codes.js';
 import type { Tarea } from '../common/protocol/internal.js';
@@ -35,7 +35,7 @@ export class TaskRunner extends WorkQueue<Tarea, Resultado> {
       concurrency: d.concurrency,
       log: d.log,
       report: d.report,
-      key: (t) => `${t.id}\n${t.operacion}\n${t.isbn}\n${t.usuario}`,
+      key: opKey,
       work: (t) => {
         const op = soloOperacion(t);
         return d.aplicar(op).then(

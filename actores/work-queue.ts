@@ -24,7 +24,8 @@ export interface WorkQueueDeps<T extends { id: string }, R> {
 }
 
 export class WorkQueue<T extends { id: string }, R> {
-  private readonly queue: T[] = [];
+  /** Waiting tasks, each with its key (computed once, at submit). */
+  private readonly queue: Array<{ t: T; k: string }> = [];
   /** Keys of the tasks running or queued, with the GCs (by index) that sent them. */
   private readonly ids = new Map<string, Set<number>>();
   private readonly key: (t: T) => string;
@@ -51,10 +52,10 @@ export class WorkQueue<T extends { id: string }, R> {
     }
     this.ids.set(k, new Set([origin]));
     if (this.running < this.d.concurrency) {
-      this.run(t);
+      this.run(t, k);
       return 'started';
     }
-    this.queue.push(t);
+    this.queue.push({ t, k });
     return 'queued';
   }
 
@@ -67,12 +68,12 @@ export class WorkQueue<T extends { id: string }, R> {
   /** Forgets queued tasks (shutdown); the GC re-publishes them elsewhere. */
   dropQueued(): number {
     const n = this.queue.length;
-    for (const t of this.queue.splice(0)) this.ids.delete(this.key(t));
+    for (const { k } of this.queue.splice(0)) this.ids.delete(k);
     this.checkIdle();
     return n;
   }
 
-  private run(t: T): void {
+  private run(t: T, k: string): void {
     this.running++;
     const t0 = performance.now();
     this.d
@@ -81,16 +82,16 @@ export class WorkQueue<T extends { id: string }, R> {
         if (ok) this.completed++;
         else this.failed++;
         try {
-          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(this.key(t)) ?? [])]);
+          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(k) ?? [])]);
         } catch (err) {
           this.d.log.error({ err, tarea: t.id }, 'reporting a result failed');
         }
       })
       .finally(() => {
         this.running--;
-        this.ids.delete(this.key(t));
+        this.ids.delete(k);
         const next = this.queue.shift();
-        if (next) this.run(next);
+        if (next) this.run(next.t, next.k);
         this.checkIdle();
       });
   }

@@ -314,7 +314,7 @@ class GaStorageClient implements StorageClient {
       // After close() every failure (socket closed, breaker shut down) just means "closed".
       if (this.closed) return { outcome: 'closed', detail: 'storage client closed' };
       if (err instanceof BreakerOpenError) return { outcome: 'breaker_open', detail: 'breaker open' };
-      if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message, ...(err.incierta ? { incierta: true } : {}) };
+      if (err instanceof GaUnavailableReply) return { outcome: 'unavailable', detail: err.message, incierta: err.incierta };
       if (err instanceof GaAttemptError) return { outcome: err.kind, detail: err.message };
       return { outcome: 'transport', detail: err instanceof Error ? err.message : String(err) };
     }

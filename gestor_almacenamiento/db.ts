@@ -37,9 +37,26 @@ export function createPool(pgs: PgConn, o: PoolOptions, log: Logger): pg.Pool {
   return pool;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
-/** SQLSTATEs meaning the server is going away, not accepting us, or not writable (a standby). */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '53300', '25006', '58030', '57014']);
+/**
+ * Connection-level errors in two kinds. Nothing done: raised before a statement could reach
+ * the server (refused or failed connect, a client or pool already closed), or refused or
+ * cancelled by it (read-only standby 25006, statement cancelled 57014: rolled back).
+ * Broken: the connection broke while a statement may have been running (reset, terminated,
+ * the server shutting down mid-query), so a write may have committed all the same.
+ */
+const NOTHING_DONE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P03', '57P05', '53300', '25006', '57014', '08001', '08004']);
+const BROKEN_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', '57P01', '57P02', '58030']);
+const NOTHING_DONE_MESSAGE = /timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i;
+const BROKEN_MESSAGE = /Connection terminated|Client has encountered a connection error|Connection ended/i;
+
+const codeOf = (err: unknown): string | undefined => {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+const messageOf = (err: unknown): string => {
+  const msg = (err as { message?: unknown } | undefined)?.message;
+  return typeof msg === 'string' ? msg : '';
+};
 
 /**
  * True when the error says PostgreSQL is unreachable or unusable, as opposed to a bad query.
@@ -47,32 +64,20 @@ const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '5330
  */
 export function isConnectionError(err: unknown): boolean {
   if (!err || typeof err !== 'object') return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08')) return true;
-  }
-  const msg = (err as { message?: unknown }).message;
-  if (typeof msg === 'string') {
-    return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended|not queryable|Client was closed|Cannot use a pool after calling end/i.test(msg);
-  }
-  return false;
+  const code = codeOf(err);
+  if (code && (NOTHING_DONE_CODES.has(code) || BROKEN_CODES.has(code) || code.startsWith('08'))) return true;
+  const msg = messageOf(err);
+  return NOTHING_DONE_MESSAGE.test(msg) || BROKEN_MESSAGE.test(msg);
 }
 
-/** Connection errors raised before a statement could reach the server: nothing it asked for was done. */
-const BEFORE_SEND_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P03', '57P05', '53300', '08001', '08004']);
-
 /**
- * A connection error after which a write may have committed all the same: the connection
- * broke while its statement ran (reset, terminated, the server shutting down mid-query, which
- * with synchronous replication can come after the local commit). A refused or failed connect,
- * a read-only server (25006) or a cancelled statement (57014) did nothing.
+ * A connection error after which a write may have committed all the same: the broken kind
+ * above (with synchronous replication a shutdown mid-query can come after the local commit).
  */
 export function mayHaveCommitted(err: unknown): boolean {
   if (!isConnectionError(err)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (BEFORE_SEND_CODES.has(code) || code === '25006' || code === '57014')) return false;
-  const msg = (err as { message?: unknown }).message;
-  return !(typeof msg === 'string' && /timeout exceeded when trying to connect|not queryable|Client was closed|Cannot use a pool after calling end/i.test(msg));
+  const code = codeOf(err);
+  return !(code && NOTHING_DONE_CODES.has(code)) && !NOTHING_DONE_MESSAGE.test(messageOf(err));
 }
 
 /**
@@ -80,11 +85,11 @@ export function mayHaveCommitted(err: unknown): boolean {
  * holds (store.ts WRITE_LOCK_WAIT_MS). The database is reachable; that row is busy.
  */
 export function isLockTimeout(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === '55P03';
+  return codeOf(err) === '55P03';
 }
 
 /** Serialization failure / deadlock: safe to retry the whole function call. */
 export function isRetryable(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
+  const code = codeOf(err);
   return code === '40001' || code === '40P01';
 }

@@ -105,6 +105,11 @@ export function sameOp(a: OperacionSolicitada, b: OperacionSolicitada): boolean 
   return a.operacion === b.operacion && a.isbn === b.isbn && a.usuario === b.usuario;
 }
 
+/** A key equal for two ops exactly when they have the same id and sameOp holds. */
+export function opKey(op: OperacionSolicitada): string {
+  return `${op.id}\n${op.operacion}\n${op.isbn}\n${op.usuario}`;
+}
+
 /** Exactly the fields of an op, from anything that carries them (a request, a task): strict schemas downstream refuse extras. */
 export function soloOperacion(x: OperacionSolicitada): OperacionSolicitada {
   const { operacion, isbn, usuario, id, etiqueta, sede } = x;
