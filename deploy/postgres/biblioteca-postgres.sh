@@ -27,6 +27,15 @@
 #     STANDBY (read-only): promotions are the GA pair's job, which checks
 #     timelines first (gestor_almacenamiento/role/takeover.ts). A former primary
 #     restarted plainly would come up read-write on its old timeline: split brain.
+#     A peer that is a standby on a NEWER timeline than ours (it was promoted, then
+#     restarted while this node was away) holds history we lack: never start as
+#     primary beside it; wait until the GA pair promotes it, then rejoin it.
+# Nothing a former primary alone committed is thrown away unseen: before pg_rewind
+# or a clone discards its divergent WAL, the transactions committed after the
+# divergence point are counted (pg_waldump) and, if there are any, the whole data
+# directory is copied to $KEPT (one copy: the latest) and the log says so.
+# Interrupted work is redone, never trusted: an initdb, a clone or a rewind cut short
+# (docker stop, a crash) leaves a marker file, and the next start starts it over.
 # `rejoin` does the same repair by hand, with the server stopped. See docs/deploy.md.
 #
 # Settings: PGDATA, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_INITDB_ARGS
@@ -42,6 +51,9 @@ REPL_USER=replicador
 # Outside PGDATA (initdb and pg_basebackup want an empty directory), on the volume.
 PASSFILE=/var/lib/postgresql/.pgpass
 CLONE_MARK=/var/lib/postgresql/.clone-incomplete
+INIT_MARK=/var/lib/postgresql/.init-incomplete
+# A former primary's data directory, as it was before a rejoin discarded what only it had.
+KEPT=/var/lib/postgresql/divergido
 : "${PGDATA:?PGDATA (the data directory) is required}"
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
@@ -55,6 +67,14 @@ log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-
 die() { log "ERROR: $*"; exit 1; }
 
 usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+# Until `exec postgres` this script is the container's PID 1, which the kernel gives no
+# default signal handling: without a trap `docker stop` would wait out the whole grace
+# period and SIGKILL. Waits below sleep in the background so the trap runs at once; a
+# clone or rewind in progress is left to its marker (the next start redoes it).
+on_stop() { log "stop requested before the server started: exiting (interrupted work is redone at the next start)"; exit 143; }
+trap on_stop INT TERM
+nap() { sleep "$1" & wait $!; }
 
 CMD="${1:-}"; [ $# -gt 0 ] && shift
 NAME=""; INITIAL=""; PEER_WAIT_S=30; PEER_SETTLE_S=10; LISTEN=""; RECLONE=0
@@ -102,6 +122,27 @@ peer_role() {
   case "$r" in f) echo primary ;; t) echo standby ;; *) echo unreachable ;; esac
 }
 
+# The timeline a peer standby is on, by the GA's own rule (postgres/admin.ts pgRole):
+# the one its walreceiver streams on, else its last restartpoint's or min-recovery one.
+peer_standby_timeline() {
+  psql "$(peer_conninfo)" -XAtqc "SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
+    greatest((pg_control_checkpoint()).timeline_id, (pg_control_recovery()).min_recovery_end_timeline))" 2>/dev/null
+}
+
+# This (stopped) node's timeline: its checkpoint's or min-recovery one, or a newer one
+# whose history file it wrote (a promotion whose first checkpoint never completed).
+local_timeline() {
+  local tl h n
+  tl="$(LC_ALL=C pg_controldata "$PGDATA" | awk -F: '
+    /^Latest checkpoint.s TimeLineID/ || /^Min recovery ending loc.s timeline/ { v = $2 + 0; if (v > m) m = v }
+    END { print m + 0 }' || true)"
+  for h in "$PGDATA"/pg_wal/*.history; do
+    [ -e "$h" ] || continue
+    n=$((16#$(basename "$h" .history))); [ "$n" -gt "$tl" ] && tl=$n
+  done
+  echo "$tl"
+}
+
 # The slot keeps the WAL this standby still needs on the primary.
 # A slot the primary gave up on (wal_status 'lost': past max_slot_wal_keep_size while
 # this node was away) can never stream again: drop it and make a fresh one.
@@ -131,7 +172,7 @@ wait_for_peer_primary() {
   local n=0
   until [ "$(peer_role)" = primary ]; do
     [ $((n % 12)) -eq 0 ] && log "waiting for the primary at $PG_PEER_HOST:$PG_PEER_PORT to clone from…"
-    n=$((n + 1)); sleep 5
+    n=$((n + 1)); nap 5
   done
 }
 
@@ -156,6 +197,9 @@ init_sql() { psql -X -v ON_ERROR_STOP=1 --no-psqlrc -q --username "$POSTGRES_USE
 
 init_primary() {
   log "initialising a new primary (initdb)"
+  # Until the replication role exists: a node cut short here would otherwise start
+  # next time as a "former primary" that no standby can clone.
+  touch "$INIT_MARK"
   # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options, as in the postgres image
   initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >/dev/null
   # Passwords on TCP from anywhere (the image's own rule), and the replication role, which
@@ -172,13 +216,53 @@ SET password_encryption = 'scram-sha-256';
 CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'pw';
 SQL
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  rm -f "$INIT_MARK"
   log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
 }
 
-# Back as a standby of the peer (a primary now): pg_rewind first, which is a no-op
-# when this node's WAL is a prefix of the new timeline and undoes what only this
-# node had otherwise (in sync mode nothing acknowledged); a fresh clone if it fails.
-# pg_rewind runs crash recovery itself when the node was killed.
+# Transactions this node committed after LSN $1 on timeline $2 (its own WAL, read by
+# pg_waldump); empty when that cannot be told.
+commits_after() {
+  command -v pg_waldump >/dev/null || return 0
+  local records
+  # It ends on an error at the end of the WAL; no record at all means it could not read it.
+  records="$(pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" 2>/dev/null || true)"
+  [ -n "$records" ] || return 0
+  grep -c 'desc: COMMIT' <<<"$records" || true
+}
+
+# Copies the data directory to $KEPT (replacing an older copy) before a rejoin discards
+# what only this node had; $1 says why, for the note beside it.
+keep_aside() {
+  log "WARNING: $1; keeping this data directory at $KEPT before discarding it (docs/deploy.md, 'What a rejoin discards')"
+  rm -rf "$KEPT" "$KEPT.tmp"
+  cp -a "$PGDATA" "$KEPT.tmp"
+  rm -f "$KEPT.tmp/standby.signal" "$KEPT.tmp/postmaster.pid"
+  printf '%s\n' "$(date -u +%FT%TZ) $NAME: $1" "new primary: $PG_PEER_HOST:$PG_PEER_PORT" > "$KEPT.tmp/DIVERGIDO.txt"
+  mv "$KEPT.tmp" "$KEPT"
+}
+
+# A killed node's crash recovery, in single-user mode with the server's settings, as
+# pg_rewind would run it itself (its --dry-run does not, and then refuses the node).
+finish_crash_recovery() {
+  local state
+  state="$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p' || true)"
+  case "$state" in "shut down" | "shut down in recovery") return ;; esac
+  log "completing the crash recovery of this node (state: ${state:-unknown}) in single-user mode"
+  local -a args
+  mapfile -d '' args < <(server_args)
+  postgres --single -F -D "$PGDATA" "${args[@]}" template1 </dev/null >/dev/null
+}
+
+# Back as a standby of the peer (a primary now). Crash recovery first, then
+# pg_rewind --dry-run, which tells where the histories diverged:
+#   * this node's WAL is a prefix of the new timeline: nothing to undo, only the signal;
+#   * it diverged: the transactions it committed after the divergence point exist only
+#     here (in sync mode none was acknowledged; in async mode some may have been):
+#     counted, kept aside if any, then pg_rewind;
+#   * pg_rewind cannot do it: kept aside, then a fresh clone.
+# The clone marker covers the rewind too: a rewind cut short leaves a directory that is
+# neither the old node nor the new one, and the next start clones instead.
 rejoin_peer() {
   # A killed server leaves postmaster.pid naming its container's PID 1; in this
   # container PID 1 is this script, so the single-user crash recovery pg_rewind
@@ -186,25 +270,59 @@ rejoin_peer() {
   # data directory here (rejoin checks the network first).
   rm -f "$PGDATA/postmaster.pid"
   if [ "$RECLONE" -eq 0 ] && [ -s "$PGDATA/PG_VERSION" ]; then
-    log "pg_rewind from $PG_PEER_HOST:$PG_PEER_PORT"
-    # pipefail: the pipeline fails when pg_rewind does.
-    if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
-      make_standby
-      log "rejoined: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
-      return
+    local plan at tl n
+    finish_crash_recovery
+    log "pg_rewind --dry-run from $PG_PEER_HOST:$PG_PEER_PORT"
+    if plan="$(pg_rewind --dry-run --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1)"; then
+      sed 's/^/  pg_rewind: /' <<<"$plan" >&2
+      if grep -q 'no rewind required' <<<"$plan"; then
+        make_standby
+        log "rejoined: a standby of $PG_PEER_HOST:$PG_PEER_PORT (nothing diverged)"
+        return
+      fi
+      at="$(sed -n 's/.*servers diverged at WAL location \([0-9A-F]*\/[0-9A-F]*\).*/\1/p' <<<"$plan")"
+      tl="$(local_timeline)"
+      n=""
+      [ -n "$at" ] && n="$(commits_after "$at" "$tl")"
+      if [ "$n" != 0 ]; then
+        keep_aside "${n:-an unknown number of} transaction(s) committed here after $at (timeline $tl) are not on the new primary"
+      else
+        log "no transaction committed here after the divergence point $at: nothing of value is discarded"
+      fi
+      touch "$CLONE_MARK"
+      if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+        make_standby
+        rm -f "$CLONE_MARK"
+        log "rejoined: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+        return
+      fi
+      log "pg_rewind failed: cloning the primary instead"
+    else
+      sed 's/^/  pg_rewind: /' <<<"$plan" >&2
+      log "pg_rewind cannot rejoin this node: cloning the primary instead"
+      keep_aside "the former primary's data is replaced by a fresh clone (pg_rewind could not rewind it)"
     fi
-    log "pg_rewind failed: cloning the primary instead"
+  elif [ -s "$PGDATA/PG_VERSION" ]; then
+    keep_aside "the former primary's data is replaced by a fresh clone (--reclone)"
   fi
   clone_from_peer
 }
 
 # A former primary (no standby.signal) decides how to come back.
 decide_former_primary() {
-  local waited=0 settled=0 role
+  local waited=0 settled=0 newer=0 role peer_tl own_tl
+  own_tl="$(local_timeline)"
   while :; do
     role="$(peer_role)"
     case "$role" in
       standby)
+        # A standby on a newer timeline was a primary after us: it holds commits we
+        # lack. Only the GA pair may promote it; we follow it once it did.
+        peer_tl="$(peer_standby_timeline)"
+        if [ -n "$peer_tl" ] && [ "$peer_tl" -gt "$own_tl" ]; then
+          [ $((newer % 30)) -eq 0 ] && log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby on timeline $peer_tl, newer than ours ($own_tl): NOT starting as the primary; waiting for the GA pair to promote it, then rejoining it"
+          newer=$((newer + 1)); settled=0; nap 2; continue
+        fi
         # The peer may be a standby only until its GA promotes it: that GA lost this
         # node moments ago. Starting as primary is safe only once it stayed a standby
         # for longer than a takeover takes.
@@ -213,7 +331,7 @@ decide_former_primary() {
           return
         fi
         [ "$settled" -eq 0 ] && log "the peer is a standby; making sure no takeover promotes it (${PEER_SETTLE_S}s) before starting as the primary"
-        sleep 1; settled=$((settled + 1)); continue ;;
+        nap 1; settled=$((settled + 1)); continue ;;
       primary)
         if [ "$BIBLIOTECA_AUTO_REJOIN" = 1 ]; then
           log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): rejoining it as its STANDBY"
@@ -230,7 +348,7 @@ decide_former_primary() {
       make_standby
       return
     fi
-    sleep 2; waited=$((waited + 2))
+    nap 2; waited=$((waited + 2))
   done
 }
 
@@ -255,8 +373,13 @@ serve() {
   # Settings from the compose file (listen_addresses) come last and win.
   set -- "${args[@]}" "$@"
 
+  if [ -f "$INIT_MARK" ]; then
+    log "a previous initdb did not finish: starting this node over"
+    find "$PGDATA" -mindepth 1 -delete
+    rm -f "$INIT_MARK"
+  fi
   if [ -f "$CLONE_MARK" ]; then
-    log "a previous clone did not finish: cloning again"
+    log "a previous clone or rewind did not finish: cloning again"
     clone_from_peer
   elif [ ! -s "$PGDATA/PG_VERSION" ]; then
     # An empty volume next to a live peer (a replaced disk, a wiped volume) becomes its
