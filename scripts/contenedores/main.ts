@@ -1,12 +1,13 @@
 /**
- * `npm run contenedores -- [escenario|todos] [--clientes 6] [--duracion 10] [--replicacion sync|async] [--json f] [--conservar]`
+ * `npm run contenedores -- [escenario|postgres|todos] [--clientes 6] [--duracion 10] [--replicacion sync|async] [--json f] [--conservar]`
  *
  * The container drills: provisions a Docker engine where none runs
  * (scripts/contenedores/motor.sh), builds the image from the project's
  * Dockerfile, starts pc1, pc2 and pc3 with the real compose files on three
  * loopback addresses, loads a catalog with the deployment's own tool, then runs
  * each drill under load from N PS on this machine and prints the same report as
- * `npm run drill`. Exit 0 only if every verification passed. Everything it
+ * `npm run drill`; `postgres` (last in `todos`) checks the PostgreSQL entry
+ * script's own rules with no load (scripts/contenedores/postgres-script.ts). Exit 0 only if every verification passed. Everything it
  * started (containers, volumes, and the engine if it started it) is removed at
  * the end, also on failure and on Ctrl-C; --conservar leaves the deployment up.
  * A CLI: output on stdout.
@@ -24,6 +25,7 @@ import { restoreAfter, runDrill } from '../drill/run.js';
 import { ContainerSystem, HOSTS, schedulingProblem, type Host } from './sistema.js';
 import { adoptSchedulingPolicy, POLITICA } from '../../common/scheduling.js';
 import { escenarios, ESCENARIOS_CONTENEDORES, type EscenarioContenedores } from './escenarios.js';
+import { checkPostgresScript } from './postgres-script.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -66,7 +68,9 @@ function cleanup(keep: boolean): Promise<void> {
 
 const program = new Command()
   .name('npm run contenedores --')
-  .description(`Simulacros con contenedores reales (docker compose pc1/pc2/pc3). Escenarios: ${ESCENARIOS_CONTENEDORES.join(', ')}, o "todos" (en ese orden, sobre un mismo despliegue)`)
+  .description(
+    `Simulacros con contenedores reales (docker compose pc1/pc2/pc3). Escenarios: ${ESCENARIOS_CONTENEDORES.join(', ')}; postgres (las reglas del script de PostgreSQL, sin carga); o "todos" (en ese orden, sobre un mismo despliegue)`,
+  )
   .argument('[escenario]', 'escenario, o "todos"', 'todos')
   .option('--clientes <n>', 'PS en bucle cerrado (en este host)', intArg(1), 6)
   .option('--duracion <s>', 'segundos de carga tras la falla', intArg(1), 10)
@@ -87,9 +91,10 @@ const program = new Command()
   .option('--json <archivo>', 'escribe los informes en JSON')
   .option('--conservar', 'deja el despliegue (y el motor) en marcha al terminar')
   .action(async (escenario: string, o: Opts) => {
-    const names: EscenarioContenedores[] = escenario === 'todos' ? [...ESCENARIOS_CONTENEDORES] : [escenario as EscenarioContenedores];
+    const checkPostgres = escenario === 'todos' || escenario === 'postgres';
+    const names: EscenarioContenedores[] = escenario === 'todos' ? [...ESCENARIOS_CONTENEDORES] : escenario === 'postgres' ? [] : [escenario as EscenarioContenedores];
     if (!names.every((n) => (ESCENARIOS_CONTENEDORES as readonly string[]).includes(n))) {
-      program.error(`error: escenario desconocido: ${escenario}; válidos: ${ESCENARIOS_CONTENEDORES.join(', ')}, todos`, { exitCode: 2 });
+      program.error(`error: escenario desconocido: ${escenario}; válidos: ${ESCENARIOS_CONTENEDORES.join(', ')}, postgres, todos`, { exitCode: 2 });
     }
     takeOverSignals({ onSignal: (sig) => out(`\nInterrumpido (${sig}): quitando el despliegue…`), cleanup: () => cleanup(!!o.conservar) });
     // The PS load on this host runs under the deployment's policy, like bench and drill (common/scheduling.ts).
@@ -138,12 +143,21 @@ const program = new Command()
         out('Restableciendo el despliegue para el siguiente simulacro…');
         await restoreAfter(sys, d, o.replicacion, out);
       }
-      out(`\n${TABLE_HEADER}\n${reports.map(tableRow).join('\n')}`);
-      if (o.json) {
+      let postgresOk = true;
+      if (checkPostgres) {
+        out('\n=== postgres — las reglas del script de PostgreSQL (deploy/postgres/biblioteca-postgres.sh), sin carga y con los GA parados');
+        const t1 = Date.now();
+        const r = await checkPostgresScript(sys, o.replicacion, out);
+        for (const c of r.verificaciones) out(`  [${c.ok ? 'OK' : 'FALLO'}] ${c.nombre}: ${c.detalle}`);
+        out(`RESULTADO: ${r.ok ? 'OK' : 'FALLO'} (${((Date.now() - t1) / 1000).toFixed(0)} s)`);
+        postgresOk = r.ok;
+      }
+      if (reports.length > 0) out(`\n${TABLE_HEADER}\n${reports.map(tableRow).join('\n')}`);
+      if (o.json && reports.length > 0) {
         writeFileSync(o.json, JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2) + '\n');
         out(`Informe JSON: ${o.json}`);
       }
-      ok = reports.every((r) => r.ok);
+      ok = reports.every((r) => r.ok) && postgresOk;
     } finally {
       await cleanup(!!o.conservar);
       mark('Total', t0);

@@ -1,0 +1,131 @@
+/**
+ * `npm run contenedores -- postgres`: the PostgreSQL entry script's own rules
+ * (deploy/postgres/biblioteca-postgres.sh), checked on the real containers with
+ * no load and both GAs stopped, so only the script decides:
+ *   1. a former primary holding transactions the new primary never got counts
+ *      them and keeps its data directory aside before it rejoins;
+ *   2. a former primary never starts beside a standby on a newer timeline: it
+ *      waits, and rejoins once that standby is promoted;
+ *   3. `docker stop` during that wait ends the container at once (143), not
+ *      after stop_grace_period.
+ * The drills cover the rest (the automatic rejoin under load, sync restored).
+ * At the end the GAs run again and, in sync mode, sync replication is back.
+ */
+import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
+import type { HostName } from '../launcher/hosts.js';
+import type { Verification } from '../drill/report.js';
+import { docker } from './docker.js';
+import type { ContainerSystem } from './sistema.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
+const TABLE = 'prueba_divergencia';
+const DIVERGENT_COMMITS = 3;
+
+/** SQL as the postgres user on the container's local socket (no password, no network). */
+function psql(h: HostName, sql: string): Promise<string> {
+  return docker(['exec', '-u', 'postgres', `${h}-postgres`, 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', sql], { timeoutMs: 15_000 }).then((s) => s.trim());
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const t = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - t;
+    if (Date.now() - t > timeoutMs) throw new Error(`${what}: not after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+const inRecovery = (h: HostName) => async () => (await psql(h, 'SELECT pg_is_in_recovery()')) === 't';
+const readWrite = (h: HostName) => async () => (await psql(h, 'SELECT pg_is_in_recovery()')) === 'f';
+
+export interface PostgresScriptReport {
+  ok: boolean;
+  verificaciones: Verification[];
+}
+
+export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sync' | 'async', progress: (line: string) => void): Promise<PostgresScriptReport> {
+  const a = await sys.primaryHost();
+  if (!a) throw new Error('no PostgreSQL primary to start from');
+  const b = other(a);
+  const v: Verification[] = [];
+  // Only what the script said in this check: earlier drills may have left the same lines.
+  const since = new Date().toISOString();
+  const logs = (h: HostName) => docker(['logs', '--since', since, `${h}-postgres`], { stderr: true });
+
+  progress('docker stop pc1-ga pc2-ga: sólo decide el script de PostgreSQL');
+  await docker(['stop', 'pc1-ga', 'pc2-ga']);
+  try {
+    // 1. Transactions only the old primary has. Async first (the GAs are stopped: nobody
+    // puts sync back), the table replicated, then the standby stopped so the inserts stay on `a`.
+    await psql(a, "ALTER SYSTEM SET synchronous_standby_names = ''");
+    await psql(a, 'SELECT pg_reload_conf()');
+    await psql(a, `DROP TABLE IF EXISTS ${TABLE}; CREATE TABLE ${TABLE} (x int)`);
+    await waitFor(`${b} replays the table`, async () => (await psql(b, `SELECT to_regclass('${TABLE}') IS NOT NULL`)) === 't', 20_000);
+    await docker(['stop', `${b}-postgres`]);
+    for (let i = 1; i <= DIVERGENT_COMMITS; i++) await psql(a, `INSERT INTO ${TABLE} VALUES (${i})`);
+    progress(`${a}: ${DIVERGENT_COMMITS} inserciones que ${b} no tiene; docker kill ${a}-postgres; ${b} promovido a mano (como haría el GA)`);
+    await docker(['kill', `${a}-postgres`]);
+    await docker(['start', `${b}-postgres`]);
+    await waitFor(`${b} starts as a standby`, inRecovery(b), 60_000);
+    await psql(b, 'SELECT pg_promote()');
+    await waitFor(`${b} promoted`, readWrite(b), 30_000);
+    await docker(['start', `${a}-postgres`]);
+    const rejoinMs = await waitFor(`${a} rejoins as a standby`, inRecovery(a), 90_000);
+    const log1 = await logs(a);
+    const counted = new RegExp(`\\b${DIVERGENT_COMMITS} transaction\\(s\\) committed here after`).test(log1);
+    const note = await docker(['exec', `${a}-postgres`, 'cat', '/var/lib/postgresql/divergido/DIVERGIDO.txt']).catch(() => '');
+    const onNew = await psql(b, `SELECT count(*) FROM ${TABLE}`);
+    v.push({
+      nombre: `un antiguo primario cuenta las ${DIVERGENT_COMMITS} transacciones que sólo él tiene y conserva su directorio antes de reincorporarse`,
+      ok: counted && note.includes(`${DIVERGENT_COMMITS} transaction(s)`) && onNew === '0',
+      detalle: `${counted ? 'contadas en el registro' : 'NO contadas en el registro'}; divergido/DIVERGIDO.txt: ${note.trim().split('\n')[0] || 'ausente'}; filas en el nuevo primario ${onNew}; standby en ${rejoinMs} ms`,
+    });
+
+    // 2. Now `b` is the primary and `a` its standby. `b` dies, `a` is promoted (a newer
+    // timeline) and restarted as a standby: `b` comes back as a former primary on an older one.
+    await docker(['kill', `${b}-postgres`]);
+    await psql(a, 'SELECT pg_promote()');
+    await waitFor(`${a} promoted`, readWrite(a), 30_000);
+    await docker(['exec', '-u', 'postgres', `${a}-postgres`, 'sh', '-c', 'touch "$PGDATA/standby.signal"']);
+    await docker(['restart', `${a}-postgres`]);
+    await waitFor(`${a} back as a standby`, inRecovery(a), 60_000);
+    progress(`${a}: standby en un timeline más nuevo; docker start ${b}-postgres (antiguo primario en uno más viejo)`);
+    await docker(['start', `${b}-postgres`]);
+    const waitMs = await waitFor(`${b} sees the newer timeline`, async () => (await logs(b)).includes('newer than ours'), 30_000);
+    await sleep(3000);
+    const served = await psql(b, 'SELECT 1').then(
+      () => 'acepta conexiones',
+      () => 'no acepta conexiones',
+    );
+    v.push({
+      nombre: 'un antiguo primario no arranca junto a un standby de un timeline más nuevo',
+      ok: served === 'no acepta conexiones',
+      detalle: `aviso "newer than ours" a los ${waitMs} ms; 3 s después ${b} ${served}`,
+    });
+
+    // 3. docker stop while it waits: the script is PID 1 and must exit on the signal.
+    const t = Date.now();
+    await docker(['stop', `${b}-postgres`]);
+    const stopMs = Date.now() - t;
+    const exitCode = (await docker(['inspect', '--format', '{{.State.ExitCode}}', `${b}-postgres`])).trim();
+    v.push({ nombre: 'docker stop durante la espera termina en seguida', ok: stopMs < 5000 && exitCode === '143', detalle: `${stopMs} ms, código de salida ${exitCode}` });
+
+    // Back to a pair: `b` waits again; `a` promoted (as the GA pair would); `b` rejoins it.
+    await docker(['start', `${b}-postgres`]);
+    await psql(a, 'SELECT pg_promote()');
+    await waitFor(`${a} promoted`, readWrite(a), 30_000);
+    const backMs = await waitFor(`${b} rejoins`, inRecovery(b), 90_000);
+    const rejoined = (await logs(b)).includes('rejoined: a standby of');
+    v.push({ nombre: 'tras la promoción del otro nodo se reincorpora solo como su standby', ok: rejoined, detalle: `${b} standby en ${backMs} ms; ${rejoined ? '"rejoined" en su registro' : 'sin "rejoined" en su registro'}` });
+    await psql(a, `DROP TABLE IF EXISTS ${TABLE}`);
+  } finally {
+    await docker(['start', 'pc1-ga', 'pc2-ga']).catch(() => undefined);
+  }
+  await Promise.all(['pc1-ga', 'pc2-ga', 'pc1-postgres', 'pc2-postgres'].map((n) => sys.waitHealthy(n, 120_000)));
+  await waitFor('one GA ACTIVE' + (replicacion === 'sync' ? ' with sync replication' : ''), async () => {
+    const s = await Promise.all((['pc1', 'pc2'] as const).map((h) => sys.hosts[h].ga.status<GaStatus>()));
+    return s.some((x) => x?.papel.estado === 'ACTIVE' && (replicacion !== 'sync' || x.replicacion.modo === 'sync'));
+  }, 60_000);
+  return { ok: v.every((x) => x.ok), verificaciones: v };
+}
