@@ -39,6 +39,9 @@ export const VARIABLES = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Read by the entry points that start processes and by the container entry scripts (common/scheduling.ts).
   PLANIFICADOR: z.enum(['batch', 'normal']).default('batch'),
+  // Set by the launchers (npm start, bench, drill) on the processes they start: the
+  // process stops itself once that parent is gone (common/process-lifecycle.ts).
+  LANZADOR_PID: z.coerce.number().int().min(2).optional(),
   // storage client (GC and actors)
   GA_ENDPOINTS: endpointList.default(['tcp://127.0.0.1:5570']),
   GA_TIMEOUT_MS: int(1000, 50),

@@ -18,11 +18,24 @@ export function exitWith(log: Logger, message: string, fields: Record<string, un
   process.exit(1);
 }
 
+/** How often a launched process checks that its launcher is still its parent. */
+export const LAUNCHER_CHECK_MS = 500;
+
 /**
  * SIGINT/SIGTERM run `close` once, then exit 0. A close that hangs must not keep
  * the process alive: after `graceMs`, or on a second signal, it exits 1.
+ * A process started by a launcher (LANZADOR_PID, its parent's pid) also stops, the
+ * same way, once that launcher is gone: a SIGKILLed `npm start` cannot stop its
+ * children, and orphans would keep their ports and talk to the next start's processes.
  */
-export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs = 5000): void {
+export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs = 5000, env: NodeJS.ProcessEnv = process.env): void {
+  let launcher: number | undefined;
+  try {
+    launcher = readConfig(['LANZADOR_PID'], env).LANZADOR_PID;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    exitWith(log, err.message, { variable: err.variable });
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -42,4 +55,17 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  if (launcher === undefined) return;
+  // Inherited by something the launcher did not start itself (a grandchild): not ours to watch.
+  if (process.ppid !== launcher) {
+    log.warn({ launcher, ppid: process.ppid }, 'LANZADOR_PID is not this process\'s parent: not watching it');
+    return;
+  }
+  const watch = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(watch);
+    log.warn({ launcher }, 'the launcher that started this process is gone');
+    stop('launcher gone');
+  }, LAUNCHER_CHECK_MS);
+  watch.unref();
 }

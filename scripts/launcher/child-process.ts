@@ -2,9 +2,15 @@
  * A system process started by the local launcher: spawned with its own
  * environment, logs appended to a file, health polled over its HTTP port, and
  * killed (also with SIGKILL, for drills) or restarted on demand.
+ *
+ * The child writes its log file itself (its stdout and stderr are that file, opened
+ * O_APPEND), not through pipes the launcher copies: a launcher that dies without
+ * stopping it (SIGKILL) would leave it writing into a closed pipe, where its logger
+ * retries forever and its orderly stop never runs. Its stop on the launcher's death
+ * is common/process-lifecycle.ts (LANZADOR_PID).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { within } from '../../common/within.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,7 +38,6 @@ process.once('exit', () => {
 
 export class ManagedProcess {
   private child?: ChildProcess;
-  private log?: WriteStream;
   private exitedP: Promise<number | null> = Promise.resolve(null);
   /** Settles once the child's stdout and stderr are closed too (after 'exit'). */
   private closedP: Promise<void> = Promise.resolve();
@@ -48,18 +53,22 @@ export class ManagedProcess {
   }
 
   start(): this {
-    this.log = createWriteStream(this.spec.logFile, { flags: 'a' });
     const argv = [this.spec.script, ...(this.spec.args ?? [])];
     // `ip netns exec` execs the command in place: the child's pid is node's own, so kill() still hits it.
     const [cmd, args] = this.spec.netns ? ['ip', ['netns', 'exec', this.spec.netns, process.execPath, ...argv]] : [process.execPath, argv];
-    const child = spawn(cmd, args, {
-      env: { ...process.env, ...this.spec.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const log = openSync(this.spec.logFile, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, args, {
+        // LANZADOR_PID: the child stops itself if this launcher dies without stopping it.
+        env: { ...process.env, ...this.spec.env, LANZADOR_PID: String(process.pid) },
+        stdio: ['ignore', log, log],
+      });
+    } finally {
+      closeSync(log); // the child holds its own copy
+    }
     this.child = child;
     live.add(child);
-    child.stdout?.pipe(this.log, { end: false });
-    child.stderr?.pipe(this.log, { end: false });
     this.closedP = new Promise((resolve) => child.once('close', () => resolve()));
     this.exitedP = new Promise((resolve) => {
       child.once('exit', (code) => {
@@ -90,15 +99,14 @@ export class ManagedProcess {
 
   /** The log's last lines, for an error that would otherwise only name the file (a test's temp dir is gone by the time anyone looks). */
   private async logTail(lines = 5): Promise<string> {
-    // Let what the child wrote before dying reach the file: its pipes close after the exit.
+    // The exit is reported a moment before the child's stdio is closed: let it finish.
     await within(this.closedP, 1000);
     const tail = await this.lastLines(lines);
     return tail ? `; last lines:\n${tail}` : '';
   }
 
-  /** The last lines its log holds now (what it wrote and was already flushed to the file). */
+  /** The last lines its log holds now (the child writes the file itself). */
   async lastLines(lines = 5): Promise<string> {
-    await new Promise<void>((r) => (this.log?.writableLength ? this.log.once('drain', () => r()) : r()));
     const text = await readFile(this.spec.logFile, 'utf8').catch(() => '');
     return text.trimEnd().split('\n').slice(-lines).join('\n');
   }
@@ -121,7 +129,6 @@ export class ManagedProcess {
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await this.exitedP;
     clearTimeout(timer);
-    this.log?.end();
   }
 
   /** SIGKILL, no grace: a crash, for drills. */
