@@ -19,7 +19,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
-import { alive, groupMembers, procFacts, procState, type ProcFacts } from '../common/proc.js';
+import { alive, allPids, groupMembers, procFacts, procState, procStatFields, type ProcFacts } from '../common/proc.js';
 import { ensureReplicationRole, withAdminClient, type PgConn } from './admin.js';
 import { INITDB, PG_CTL, runPgBinary } from './binaries.js';
 import { DEFAULT_PASSWORD, NODE_CONF, PG_HBA, nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from './node-config.js';
@@ -181,6 +181,25 @@ export async function killNode(dataDir: string): Promise<void> {
     await sleep(10);
   }
   clearStalePidFile(path.resolve(dataDir));
+}
+
+/**
+ * SIGSTOP (freeze) or SIGCONT (thaw) to the postmaster and every process of its group:
+ * a server that stops answering without closing a connection, as a frozen VM or a
+ * link cut without a reset looks from outside (a drill). No-op when it is not running.
+ */
+export function signalNode(dataDir: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
+  const pid = postmasterPid(path.resolve(dataDir));
+  if (!pid) return;
+  // Its group, and its children in case it leads none (the backends are all its children).
+  const children = allPids().filter((p) => procStatFields(p)?.[1] === String(pid));
+  for (const p of new Set([pid, ...groupMembers(pid), ...children])) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 // ---------------------------------------------------------------- primary

@@ -85,7 +85,7 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
-export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
+export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
@@ -210,6 +210,52 @@ const pgPrimario: Scenario = {
     const t = Date.now();
     await node.kill();
     return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
+  },
+  async restore(ctx, f) {
+    await restoreStorageSide(ctx, f.pgKilled!);
+  },
+};
+
+/**
+ * The primary stops answering without closing anything: every process of the server
+ * SIGSTOPped, as a frozen VM or a link cut without a reset looks from outside. No error
+ * reaches anyone; only deadlines tell. Its GA's probe gives up after PROBE_DEADLINE_MS and
+ * the GA steps down; the other host's GA promotes its standby. Once the takeover is done
+ * the frozen server wakes up (SIGCONT) under load, read-write on its old timeline with
+ * its frozen requests still open: no GA may use it and no acknowledged op may be lost.
+ * Then it is killed (as a fence would) and rejoins as the new standby.
+ */
+const pgCongelado: Scenario = {
+  name: 'pg-congelado',
+  descripcion:
+    'SIGSTOP del PostgreSQL primario y de todos sus procesos (máquina congelada, enlace cortado sin RST): no responde ni cierra nada; tras la toma de control despierta (SIGCONT) bajo carga en su timeline viejo y nadie debe escribir en él',
+  killsPgPrimary: true,
+  takeover: true,
+  async fault(ctx) {
+    const node = await primaryNode(ctx.sys);
+    const oldActiveGa = activeGa(ctx);
+    const t = Date.now();
+    node.freeze();
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
+  },
+  async afterRecovery(ctx, f) {
+    const h = f.pgKilled!;
+    const node = ctx.sys.hosts[h]?.pg;
+    if (!node) throw new Error(`no PostgreSQL node on ${h}`);
+    const deadline = Date.now() + 30_000;
+    while (!ctx.watch.firstActiveAfter(f.at)) {
+      if (Date.now() > deadline) {
+        node.thaw();
+        throw new Error('no GA became ACTIVE within 30 s of the freeze');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    node.thaw();
+    ctx.progress(`${h}: SIGCONT: el antiguo primario despierta, read-write en su timeline viejo, con sus peticiones congeladas aún abiertas…`);
+    await new Promise((r) => setTimeout(r, 3000));
+    ctx.progress(`${h}: kill -9 del antiguo primario (el cerco); volverá como standby`);
+    await node.kill();
+    return undefined;
   },
   async restore(ctx, f) {
     await restoreStorageSide(ctx, f.pgKilled!);
@@ -446,6 +492,7 @@ const gcPendientes: Scenario = {
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'ga-primario': gaPrimario,
   'pg-primario': pgPrimario,
+  'pg-congelado': pgCongelado,
   'almacenamiento-pc1': almacenamiento,
   'reinicio-ga-primario': reinicio,
   actores,

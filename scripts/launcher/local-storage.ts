@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
 import { cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
-import { isRunning, killNode, killOnExit, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
+import { isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import type { HostName, NetHost } from './hosts.js';
@@ -31,6 +31,9 @@ export interface PgNodeHandle {
   role(): Promise<PgRoleInfo>;
   /** SIGKILL the server and all its backends (a crash). */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT the server and all its backends: it stops answering without closing anything. */
+  freeze(): void;
+  thaw(): void;
   stop(): Promise<void>;
   /**
    * Starts the server again exactly as configured: a standby comes back as a
@@ -73,6 +76,8 @@ function makePgNodeHandle(hostName: HostName, spec: PgNodeSpec, other: () => PgN
     running: () => isRunning(spec.dataDir),
     role: () => pgRole(conn),
     kill: () => killNode(spec.dataDir),
+    freeze: () => signalNode(spec.dataDir, 'SIGSTOP'),
+    thaw: () => signalNode(spec.dataDir, 'SIGCONT'),
     stop: () => stopNode(spec.dataDir),
     restart: async () => {
       await stopNode(spec.dataDir);

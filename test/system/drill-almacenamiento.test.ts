@@ -9,7 +9,10 @@
  *  - reinicio-ga-primario: pc1's storage side dies again; after pc2's takeover
  *    the old GA primary restarts (first without its PostgreSQL, then with it
  *    rejoined through restartAsStandby/reclone): it must stay out of ACTIVE and
- *    accept 0 writes.
+ *    accept 0 writes;
+ *  - pg-congelado: the primary (pc2's) is frozen, not killed: no error, no reset,
+ *    only deadlines; pc1's GA promotes (timeline 5); the frozen server wakes up under
+ *    load read-write on timeline 4 and must get no write.
  * With CURVE on the internal sockets (as compose deploys it): the GA pair's
  * heartbeats, the clients' reconnections to a GA that came back, all authenticated.
  */
@@ -59,5 +62,16 @@ describe.sequential('storage failover drills, sync replication', () => {
     expect(old.estados).not.toContain('ACTIVE');
     expect(old.retorno?.estadoFinal).toBe('PASSIVE');
     expect(d.report.primarioFinal).toMatchObject({ host: 'pc2', timeline: 4, splitBrain: false });
+    await restore(sys, d, 'sync');
+  }, 120_000);
+
+  it('pg-congelado: the primary freezes (SIGSTOP: no answer, no reset); the peer promotes, and once woken under load nobody writes to it', async () => {
+    const d = await drill(sys, 'pg-congelado', 'sync', 'da-frz');
+    expect(d.report.replicacionInicio).toBe('sync');
+    expectSound(d.report);
+    expect(d.report.primarioFinal).toMatchObject({ host: 'pc1', timeline: 5, splitBrain: false });
+    expect(d.report.antiguoPrimario?.ga).toBe('pc2');
+    expect(d.report.antiguoPrimario?.escrituras).toBe(0);
+    expect(d.report.antiguoPrimario?.estados).not.toContain('ACTIVE');
   }, 120_000);
 });
