@@ -97,6 +97,22 @@ export function drillProject(host: Host): string {
   return `simulacro-${host}`;
 }
 
+/**
+ * `docker top` of one container. Listed running a moment ago, it may be between two
+ * lives (a restart policy at work, a healthcheck's exec): asked again, briefly, before
+ * the error counts.
+ */
+async function dockerTop(container: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await docker(['top', container, '-o', 'pid,cls,comm'], { timeoutMs: 10_000 });
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 export class ContainerSystem implements DrillSystem {
   readonly topology = 'two-hosts' as const;
   readonly gcEndpoints: string[];
@@ -221,7 +237,7 @@ export class ContainerSystem implements DrillSystem {
     const names = (await docker(['ps', '--format', '{{.Names}}'])).split('\n').map((s) => s.trim()).filter((n) => /^pc[123]-/.test(n));
     const out: ClaseProceso[] = [];
     for (const container of names) {
-      const top = await docker(['top', container, '-o', 'pid,cls,comm'], { timeoutMs: 10_000 });
+      const top = await dockerTop(container);
       for (const line of top.trim().split('\n').slice(1)) {
         const [, cls, command] = line.trim().split(/\s+/);
         if (command === 'node' || command === 'postgres') out.push({ container, command, cls: cls ?? '?' });
