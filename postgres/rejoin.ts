@@ -119,14 +119,34 @@ export async function restartAsStandby(o: RejoinOptions): Promise<'streaming' | 
 
 export interface RecloneOptions extends CloneOptions {}
 
+/** Where reclone keeps the data dir it replaces: beside it, one copy (the latest). */
+export const divergedDirOf = (dataDir: string): string => `${path.resolve(dataDir)}.divergido`;
+
 /**
- * Rejoin as the new standby: stop whatever runs on `dataDir`, wipe it and clone
- * the current primary afresh. The only way back for a diverged former primary.
+ * Rejoin as the new standby: stop whatever runs on `dataDir`, move it aside and clone
+ * the current primary afresh. The only way back for a diverged former primary, whose
+ * WAL past the fork may hold commits nobody else has (acknowledged ones, in async
+ * mode): they are kept in `<dataDir>.divergido` (a rename, no copy; an older one is
+ * replaced), as the container entry script keeps them (docs/deploy.md).
  */
 export async function reclone(o: RecloneOptions): Promise<CloneResult> {
   const dataDir = path.resolve(o.dataDir);
   await stopNode(dataDir, { mode: 'fast', log: o.log });
-  await fs.rm(dataDir, { recursive: true, force: true });
-  o.log?.warn({ dataDir, primary: `${o.primary.host}:${o.primary.port}` }, 'wiped data dir; re-cloning from the current primary');
+  const primary = `${o.primary.host}:${o.primary.port}`;
+  const hasData = await fs.stat(path.join(dataDir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (hasData) {
+    const aside = divergedDirOf(dataDir);
+    await fs.rm(aside, { recursive: true, force: true });
+    await fs.rename(dataDir, aside);
+    await fs.rm(path.join(aside, 'standby.signal'), { force: true });
+    await fs.writeFile(path.join(aside, 'DIVERGIDO.txt'), `${new Date().toISOString()}: replaced by a clone of ${primary}\n`);
+    o.log?.warn({ dataDir, aside, primary }, 'data dir moved aside (what only it had stays there); re-cloning from the current primary');
+  } else {
+    await fs.rm(dataDir, { recursive: true, force: true });
+    o.log?.warn({ dataDir, primary }, 're-cloning from the current primary');
+  }
   return cloneStandby({ ...o, dataDir });
 }

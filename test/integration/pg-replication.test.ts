@@ -8,6 +8,7 @@
  * state the previous one left); every server and dir is removed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import pg from 'pg';
 import { cloneStandby, waitStreaming } from '../../postgres/clone.js';
 import { killNode, killOnExit, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
-import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
+import { divergedDirOf, reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import { pgRole, promote, replicationStatus, setSynchronousStandby, standbyStatus, synchronousStandbyNames, type PgConn } from '../../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog } from '../../gestor_almacenamiento/replication/sync-watchdog.js';
 import { PC1, PC2, freePortOnAll } from '../../scripts/launcher/hosts.js';
@@ -202,5 +203,10 @@ describe.sequential('replication toolkit on two simulated hosts', () => {
     }, 2000);
     expect(await replicationStatus(nodeConn(pc1))).toEqual([expect.objectContaining({ applicationName: 'pc2', state: 'streaming' })]);
     expect(await pgRole(nodeConn(pc2))).toMatchObject({ inRecovery: true, timeline: p.timeline });
+    // What only the diverged node had is not thrown away: its whole data dir sits beside the clone.
+    const aside = divergedDirOf(pc2.dataDir);
+    expect(existsSync(path.join(aside, 'PG_VERSION'))).toBe(true);
+    expect(existsSync(path.join(aside, 'standby.signal'))).toBe(false);
+    expect(readFileSync(path.join(aside, 'DIVERGIDO.txt'), 'utf8')).toContain(`replaced by a clone of ${pc1.host}:${pc1.port}`);
   });
 });
