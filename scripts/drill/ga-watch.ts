@@ -24,14 +24,24 @@ export interface GaRoleSample {
  * Prometheus counters; undefined if it does not answer. Admissions, not completions:
  * a write admitted before a partition may complete after it and says nothing of fencing.
  */
-export async function gaWritesAdmitted(ga: GaProbe): Promise<number | undefined> {
-  const { httpHost = '127.0.0.1', httpPort } = ga.spec;
+export function gaWritesAdmitted(ga: GaProbe): Promise<number | undefined> {
+  return metricTotal(ga, 'ga_writes_admitted_total');
+}
+
+/**
+ * The sum of a counter's samples on a process's /metrics, those whose labels include
+ * `labels` (e.g. 'motivo="actor-muerto"'); undefined when it does not answer.
+ */
+export async function metricTotal(p: { spec: { httpHost?: string; httpPort?: number } }, name: string, labels = ''): Promise<number | undefined> {
+  const { httpHost = '127.0.0.1', httpPort } = p.spec;
   if (!httpPort) return undefined;
   try {
     const r = await fetch(`http://${httpHost}:${httpPort}/metrics`, { signal: AbortSignal.timeout(1000) });
     if (!r.ok) return undefined;
     let n = 0;
-    for (const m of (await r.text()).matchAll(/^ga_writes_admitted_total\{[^}]*\}\s+(\d+(?:\.\d+)?)/gm)) n += Number(m[1]);
+    for (const m of (await r.text()).matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})?\\s+(\\d+(?:\\.\\d+)?)`, 'gm'))) {
+      if ((m[1] ?? '').includes(labels)) n += Number(m[2]);
+    }
     return n;
   } catch {
     return undefined;

@@ -8,11 +8,12 @@
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../../common/protocol/ps-gc.js';
 import type { ManagedProcess } from '../launcher/child-process.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
 import type { GcInfo, LocalSystem } from '../launcher/local-system.js';
 import type { HostName } from '../launcher/hosts.js';
 import type { PgNodeHandle } from '../launcher/local-storage.js';
 import { opsHeldBy, survivingPrimary, waitOpsFinal } from './checks.js';
-import type { GaWatch } from './ga-watch.js';
+import { metricTotal, type GaWatch } from './ga-watch.js';
 import type { DrillSystem, GaProbe } from './system.js';
 import { isFailedAttempt, type DrillLoad } from './load.js';
 import type { Verification } from './report.js';
@@ -42,6 +43,10 @@ export interface Fault {
   pgKilled?: HostName;
   gaKilled?: HostName;
   actorsKilled?: ManagedProcess[];
+  /** Frozen (SIGSTOP), not killed: they wake up later with the tasks they held. */
+  actorsFrozen?: ManagedProcess[];
+  /** A counter summed over the GCs when the fault struck (e.g. tasks re-published because their actor died). */
+  contadorAntes?: number;
   /** The GC killed (its GC_ID), and the async ops it held in the ledger (PENDIENTE, its lease) when it died. */
   gcKilled?: string;
   gcHeldOps?: string[];
@@ -85,7 +90,7 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
-export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
+export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'actores-congelados', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
@@ -332,6 +337,82 @@ const actores: Scenario = {
   },
 };
 
+/** Tasks the GCs re-published because their actor was declared dead, summed over the GCs. */
+async function republishedFromDead(ctx: DrillContext): Promise<number> {
+  const n = await Promise.all(ctx.sys.gcs.map((g) => metricTotal(g.process, 'gc_republications_total', 'motivo="actor-muerto"')));
+  return n.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+/** Live actors per type as every GC counts them (the smallest count of each type over the GCs). */
+async function liveActors(ctx: DrillContext): Promise<Record<string, number>> {
+  const all = await Promise.all(ctx.sys.gcs.map((g) => g.process.status<GcStatus>()));
+  return Object.fromEntries(OPERACIONES_ACTOR.map((t) => [t, Math.min(...all.map((s) => s?.actoresVivos[t] ?? 0))]));
+}
+
+/**
+ * Zombies: one actor of each type frozen (SIGSTOP), not killed. Its heartbeats stop, so
+ * every GC declares it dead and sends what it held to the other actor; then it wakes up
+ * (SIGCONT) holding tasks someone else already did, and sends their calls to the GA and
+ * their results to the GCs as if nothing had happened. None may be applied twice, none
+ * lost, and the woken actors must be counted live and get work again.
+ */
+const actoresCongelados: Scenario = {
+  name: 'actores-congelados',
+  descripcion:
+    'SIGSTOP de 1 de los 2 actores de cada tipo (congelados, no muertos): los GC los dan por muertos y reenvían sus tareas; al despertar (SIGCONT) llevan tareas que ya hizo otro: ninguna se aplica dos veces y vuelven a recibir trabajo',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const victims = [...new Set(OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && servesType(a, t))))];
+    if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
+    const contadorAntes = await republishedFromDead(ctx);
+    const t = Date.now();
+    for (const v of victims) v!.freeze();
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsFrozen: victims as ManagedProcess[], contadorAntes };
+  },
+  async afterRecovery(ctx, f) {
+    const frozen = f.actorsFrozen ?? [];
+    // Until every GC gave them up (their heartbeats stopped), then a little longer with the load on.
+    const deadline = Date.now() + 15_000;
+    while (!Object.values(await liveActors(ctx)).every((n) => n <= 1)) {
+      if (Date.now() > deadline) {
+        for (const a of frozen) a.thaw();
+        throw new Error(`the GCs still count the frozen actors live after 15 s: ${JSON.stringify(await liveActors(ctx))}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ctx.progress(`los GC dan por muertos a ${frozen.map((a) => a.spec.name).join(', ')} a los ${Date.now() - f.at} ms`);
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const a of frozen) a.thaw();
+    ctx.progress('SIGCONT: los actores despiertan con sus tareas viejas…');
+    return undefined;
+  },
+  async verify(ctx, f) {
+    const frozen = f.actorsFrozen ?? [];
+    const deadline = Date.now() + 10_000;
+    let vivos = await liveActors(ctx);
+    while (!OPERACIONES_ACTOR.every((t) => vivos[t] === 2) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      vivos = await liveActors(ctx);
+    }
+    const worked = await Promise.all(frozen.map(async (a) => ({ a: a.spec.name, ok: a.running })));
+    // The zombies held work when they froze (else this drill tested nothing): their tasks went to others.
+    const reenviadas = (await republishedFromDead(ctx)) - (f.contadorAntes ?? 0);
+    return {
+      verificaciones: [
+        { nombre: 'los congelados tenían tareas, reenviadas a otros actores', ok: reenviadas > 0, detalle: `${reenviadas} tareas reenviadas por actor muerto` },
+        { nombre: 'los actores despiertos vuelven a contar como vivos', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === 2), detalle: `actores vivos ${JSON.stringify(vivos)}` },
+        { nombre: 'los actores congelados siguen en marcha al despertar', ok: worked.every((w) => w.ok), detalle: worked.map((w) => `${w.a} ${w.ok ? 'en marcha' : 'terminado'}`).join(', ') },
+      ],
+      datos: { actoresVivos: vivos, reenviadas },
+    };
+  },
+  async restore(ctx, f) {
+    for (const a of f.actorsFrozen ?? []) a.thaw();
+    await ctx.sys.waitForActors(2);
+  },
+};
+
 const gc: Scenario = {
   name: 'gc',
   descripcion: 'kill -9 del GC y arranque inmediato (lo que haría un supervisor): los PS reenvían con el mismo id y el GC retoma del ledger lo pendiente',
@@ -496,6 +577,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'almacenamiento-pc1': almacenamiento,
   'reinicio-ga-primario': reinicio,
   actores,
+  'actores-congelados': actoresCongelados,
   gc,
   'gc-pc1': gcPc1,
   'gc-pendientes': gcPendientes,

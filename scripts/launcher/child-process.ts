@@ -131,6 +131,15 @@ export class ManagedProcess {
     clearTimeout(timer);
   }
 
+  /** SIGSTOP / SIGCONT: a process that stops answering without dying (a frozen VM, a long pause), for drills. */
+  freeze(): void {
+    if (this.running) this.child!.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.running) this.child!.kill('SIGCONT');
+  }
+
   /** SIGKILL, no grace: a crash, for drills. */
   async kill(): Promise<void> {
     await this.stop('SIGKILL', 0);

@@ -2,6 +2,8 @@
  * Failover drills on one two-hosts system, asynchronous replication (the
  * default), shortened load (5 PS, 1.5 s before the fault, 4 s after):
  *  - actores: kill -9 one of the two actors of each type;
+ *  - actores-congelados: SIGSTOP one actor of each type, SIGCONT once the GCs gave
+ *    up on it: zombies that wake holding tasks others already did;
  *  - gc: kill -9 the GC and start it again;
  *  - pg-primario: kill -9 the PostgreSQL primary (async: lost acknowledged ops
  *    are reported, not asserted — that is what async replication allows);
@@ -38,6 +40,15 @@ describe.sequential('failover drills, async replication', () => {
     const d = await drill(sys, 'actores', 'async', 'dp-act');
     expectSound(d.report);
     expect(d.report.recuperacionMs).toBeLessThan(2000);
+    await restore(sys, d, 'async');
+  }, 90_000);
+
+  it('actores-congelados: one actor of each type freezes; its tasks go to the others, and once it wakes with them nothing is applied twice', async () => {
+    const d = await drill(sys, 'actores-congelados', 'async', 'dp-frz');
+    expectSound(d.report);
+    const datos = d.report.detalleEscenario as { reenviadas: number; actoresVivos: Record<string, number> };
+    expect(datos.reenviadas).toBeGreaterThan(0);
+    expect(datos.actoresVivos).toEqual({ prestamo: 2, devolucion: 2, renovacion: 2 });
     await restore(sys, d, 'async');
   }, 90_000);
 
