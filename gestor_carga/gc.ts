@@ -182,7 +182,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   /** Every reply, whichever door it leaves by: counted, timed, and its error (if any) recorded. */
   function account(r: Respuesta, operacion: string, t0: number, canal: Canal): void {
-    answered++;
+    // A PS's ping is not load: the load report counts the requests users made.
+    if (operacion !== 'ping') answered++;
     metrics.requests.inc({ operacion, codigo: r.codigo });
     metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
     errors.record(operacion, r, canal);

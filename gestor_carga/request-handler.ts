@@ -3,9 +3,9 @@
  * brought it (the ZeroMQ frontend, the HTTP gateway), so both validate and answer alike.
  * Library operations go to the Dispatcher, calculations to the CalcService. No sockets.
  */
-import { errorReply, labelReply, type Respuesta, type Solicitud } from '../common/protocol/ps-gc.js';
+import { errorReply, labelReply, now, type Respuesta, type Solicitud } from '../common/protocol/ps-gc.js';
 import type { SolicitudCalculo } from '../common/protocol/calc.js';
-import { parseRequest } from '../common/protocol/request.js';
+import { parseRequest, PING } from '../common/protocol/request.js';
 import type { Logger } from '../common/logger.js';
 
 export interface RequestHandlerDeps {
@@ -29,6 +29,10 @@ export function requestHandler(d: RequestHandlerDeps): RequestHandler {
   return (body, bytes) => {
     const parsed = parseRequest(body, d.makeKey, bytes);
     if (!parsed.ok) return Promise.resolve({ respuesta: labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), operacion: 'invalida' });
+    if ('ping' in parsed) {
+      const pong: Respuesta = { exito: true, mensaje: 'El gestor de carga responde', fechaOperacion: now(), datos: {}, codigo: 'OK' };
+      return Promise.resolve({ respuesta: labelReply(pong, parsed.ping), operacion: PING });
+    }
     if ('calculo' in parsed) {
       const s = parsed.calculo;
       d.log.debug({ opId: s.clave, etiqueta: s.id, operacion: s.operacion }, 'request');

@@ -10,10 +10,15 @@
  * requests in flight move at once to the next GC, same claves, within the same
  * attempt and its deadline: the PS fails over inside its timeout. A late
  * duplicate reply is ignored. Two requests with the same clave may not be in flight
- * at once (the second is refused).
+ * at once (the second is refused). A GC that let a request time out gets no user
+ * request again until it answers a ping (`{"operacion":"ping"}`, sent every
+ * PING_EVERY_MS while it is suspect): a GC that hangs without dropping its
+ * connection (frozen, overloaded) costs each PS one timeout, and the PS is back on
+ * it as soon as it answers.
  */
 import { Dealer } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
+import { PING } from '../common/protocol/request.js';
 import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, stamp, type IdGenerator } from './ids.js';
@@ -44,12 +49,25 @@ interface PendingRequest {
   reject: (e: Error) => void;
 }
 
+/** A ping to a suspect GC, queued on its link like a request. */
+interface Ping {
+  ping: true;
+  clave: string;
+  body: string;
+}
+
+/** How often a suspect GC is pinged. */
+export const PING_EVERY_MS = 500;
+
 /** Longest a send waits for a connection to its GC before the request moves to the next one. */
 const CONNECT_WAIT_MS = 500;
 
 class Link {
   readonly socket: Dealer;
-  readonly queue: PendingRequest[] = [];
+  readonly queue: Array<PendingRequest | Ping> = [];
+  /** Pinging this GC (suspect): the timer, and the claves of the pings sent. */
+  pinger?: NodeJS.Timeout;
+  readonly pings = new Set<string>();
   sending = false;
 
   constructor(
@@ -72,7 +90,8 @@ export class GcPipelineClient implements GcCaller {
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs) });
+    // With one GC there is nowhere else to go: no point in keeping requests away from it.
+    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs), probed: new Set(opts.endpoints).size > 1 });
     for (const endpoint of opts.endpoints) {
       if (this.links.has(endpoint)) continue;
       const link = new Link(endpoint, opts.timeoutMs);
@@ -107,7 +126,31 @@ export class GcPipelineClient implements GcCaller {
       p.reject(new GcClientClosedError());
     }
     this.pending.clear();
-    for (const l of this.links.values()) l.socket.close();
+    for (const l of this.links.values()) {
+      clearInterval(l.pinger);
+      l.socket.close();
+    }
+  }
+
+  /** Pings `link`'s GC until it answers one (receiveLoop), so the rotation trusts it again. */
+  private startPinging(link: Link): void {
+    if (link.pinger || this.closed) return;
+    let n = 0;
+    const ping = () => {
+      if (this.closed || !this.rotation.isSuspect(link.endpoint)) {
+        clearInterval(link.pinger);
+        link.pinger = undefined;
+        link.pings.clear();
+        return;
+      }
+      const clave = `ping-${process.pid}-${++n}`;
+      link.pings.add(clave);
+      link.queue.push({ ping: true, clave, body: encode({ operacion: PING, clave }) });
+      void this.drain(link);
+    };
+    link.pinger = setInterval(ping, PING_EVERY_MS);
+    link.pinger.unref();
+    ping();
   }
 
   /** A new attempt: a fresh deadline, to the GC the rotation picks now. */
@@ -129,6 +172,7 @@ export class GcPipelineClient implements GcCaller {
     if (this.pending.get(p.clave) !== p) return;
     // Never sent (its GC unreachable all along) or sent: either way this GC did not answer it.
     this.rotation.failed(p.via, p.sentAt);
+    if (this.rotation.isSuspect(p.via)) this.startPinging(this.links.get(p.via)!);
     if (p.attempt > this.opts.retries) {
       this.pending.delete(p.clave);
       p.reject(new GcNoReplyError(this.opts.endpoints.join(', '), p.clave, p.attempt, this.opts.timeoutMs));
@@ -151,6 +195,11 @@ export class GcPipelineClient implements GcCaller {
     try {
       while (!this.closed && link.queue.length > 0) {
         const p = link.queue.shift()!;
+        if ('ping' in p) {
+          // A ping that cannot go out now is simply not sent: the next one follows.
+          await link.socket.send(p.body).catch(() => undefined);
+          continue;
+        }
         // Answered, or moved elsewhere, while it waited here.
         if (this.pending.get(p.clave) !== p || p.via !== link.endpoint) continue;
         try {
@@ -181,6 +230,12 @@ export class GcPipelineClient implements GcCaller {
         continue;
       }
       const r = parseRespuesta(frames[frames.length - 1]);
+      if (typeof r !== 'string' && r.clave && link.pings.has(r.clave)) {
+        // Any ping answered, even a late one: the GC is there and reading again.
+        link.pings.clear();
+        this.rotation.pinged(link.endpoint);
+        continue;
+      }
       const p = typeof r === 'string' || !r.clave ? undefined : this.pending.get(r.clave);
       // Matches nothing in flight: a late duplicate of an answered retry, or unreadable.
       if (!p || typeof r === 'string') continue;

@@ -9,6 +9,12 @@
  * in a row (it may be hung rather than gone); one that answers is trusted again at
  * once. So a PS sticks to its own sede's GC while it answers, fails over down the
  * list when it does not, and returns as soon as it is back.
+ *
+ * With `probed`, a GC that let a request time out is also suspect: no user request
+ * goes to it again (even once its cooldown ended) until it answered a ping (the
+ * client's own, `pinged()`). A frozen GC then costs each PS one timeout, not one per
+ * cooldown; a GC that answers pings but still lets requests time out returns only
+ * as its cooldown, doubled each time, allows.
  */
 
 export interface GcRotationOptions {
@@ -16,6 +22,8 @@ export interface GcRotationOptions {
   cooldownMs: number;
   /** Longest avoidance. */
   maxCooldownMs?: number;
+  /** The owner pings a GC that let a request time out: it stays out until pinged() (see above). */
+  probed?: boolean;
   now?: () => number;
 }
 
@@ -26,6 +34,8 @@ interface EndpointState {
   failuresInARow: number;
   /** When the last counted failure happened: requests sent before it belong to that incident. */
   failedAt: number;
+  /** Let a request time out and has not answered a ping since (probed mode only). */
+  suspect: boolean;
 }
 
 export class GcRotation {
@@ -37,7 +47,7 @@ export class GcRotation {
     private readonly o: GcRotationOptions,
   ) {
     if (endpoints.length === 0) throw new Error('GcRotation: at least one GC endpoint');
-    for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0, failedAt: Number.NEGATIVE_INFINITY });
+    for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0, failedAt: Number.NEGATIVE_INFINITY, suspect: false });
     this.now = o.now ?? Date.now;
   }
 
@@ -51,7 +61,7 @@ export class GcRotation {
     const now = this.now();
     const st = (e: string) => this.state.get(e)!;
     const byWarmth = (list: readonly string[]) => [...list].sort((a, b) => st(a).coolUntil - st(b).coolUntil);
-    const warm = this.endpoints.filter((e) => st(e).coolUntil <= now);
+    const warm = this.endpoints.filter((e) => st(e).coolUntil <= now && !st(e).suspect);
     return (
       warm.find((e) => st(e).connected !== false) ??
       byWarmth(this.endpoints.filter((e) => st(e).connected !== false))[0] ??
@@ -83,6 +93,20 @@ export class GcRotation {
     s.failuresInARow++;
     const ms = Math.min(this.o.maxCooldownMs ?? 30_000, this.o.cooldownMs * 2 ** Math.min(s.failuresInARow - 1, 16));
     s.coolUntil = this.now() + ms;
+    if (this.o.probed) s.suspect = true;
+  }
+
+  /** Suspect (probed mode): the owner should ping it. */
+  isSuspect(e: string): boolean {
+    return this.state.get(e)?.suspect ?? false;
+  }
+
+  /** `e` answered a ping: no longer suspect; usable again once its cooldown ended. */
+  pinged(e: string): void {
+    const s = this.state.get(e);
+    if (!s) return;
+    s.suspect = false;
+    s.connected = true;
   }
 
   /** `e` answered: usable again at once. */
@@ -91,6 +115,7 @@ export class GcRotation {
     if (!s) return;
     s.failuresInARow = 0;
     s.coolUntil = 0;
+    s.suspect = false;
     s.connected = true;
   }
 }

@@ -3,19 +3,27 @@
  * frontend, the HTTP gateway): size, JSON and object checks, then a library operation
  * (ps-gc.ts) or a calculation (calc.ts) by its `operacion`. Pure, never throws.
  */
-import { decodeRequest, solicitudFromObject, type ParseResult } from './ps-gc.js';
+import { decodeRequest, echoOf, solicitudFromObject, type ParseResult } from './ps-gc.js';
 import { OPERACIONES_CALCULO, calculoFromObject, operacionCalculoDe, type SolicitudCalculo } from './calc.js';
 
-export type RequestParse = ParseResult | { ok: true; calculo: SolicitudCalculo };
+/**
+ * `{"operacion":"ping"}`: answered by the GC itself at once, touching nothing else. A PS
+ * that left a GC which let a request time out asks it this until it answers, instead of
+ * trying it again with a user's request (solicitante/gc-pipeline.ts).
+ */
+export const PING = 'ping';
+
+export type RequestParse = ParseResult | { ok: true; calculo: SolicitudCalculo } | { ok: true; ping: { id?: string; clave?: string } };
 
 /** `bytes`: the real size when `raw` is only the start of an oversized message (decodeRequest). */
 export function parseRequest(raw: Buffer | string, makeKey: () => string, bytes?: number): RequestParse {
   const d = decodeRequest(raw, bytes);
   if (!d.ok) return d;
+  if ((d.obj as { operacion?: unknown }).operacion === PING) return { ok: true, ping: echoOf(d.obj) };
   const calculo = operacionCalculoDe(d.obj);
   if (calculo) return calculoFromObject(d.obj, calculo, makeKey);
   const r = solicitudFromObject(d.obj, makeKey);
   // The library parser lists only its own operations.
-  if (!r.ok && r.codigo === 'OPERACION_DESCONOCIDA') return { ...r, mensaje: `${r.mensaje}, ${OPERACIONES_CALCULO.join(', ')}` };
+  if (!r.ok && r.codigo === 'OPERACION_DESCONOCIDA') return { ...r, mensaje: `${r.mensaje}, ${OPERACIONES_CALCULO.join(', ')}, ${PING}` };
   return r;
 }

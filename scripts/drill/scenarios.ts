@@ -90,7 +90,7 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
-export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'actores-congelados', 'gc', 'gc-pc1', 'gc-pendientes'] as const;
+export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'actores-congelados', 'gc', 'gc-pc1', 'gc-pendientes', 'gc-congelado'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
@@ -570,6 +570,79 @@ const gcPendientes: Scenario = {
   },
 };
 
+/**
+ * A zombie GC: pc1's GC frozen (SIGSTOP), not killed, while it holds ACEPTADO returns not
+ * yet applied (no devolución actor for a moment). Nothing tells anyone it is gone: its PS
+ * each pay one timeout and resend, same claves, to pc2's GC; pc2's GC takes its ledger rows
+ * over once their lease runs out and applies them. Then it wakes up (SIGCONT) believing it
+ * still holds those leases and with stale requests in its queues: nothing may be applied
+ * twice, no request abandoned, and its sede's PS must come back to it.
+ */
+const gcCongelado: Scenario = {
+  name: 'gc-congelado',
+  descripcion:
+    'SIGSTOP del GC de pc1 (congelado, no muerto) con devoluciones ACEPTADAS sin aplicar: sus PS pasan al GC de pc2, que retoma sus filas al vencer el arriendo; al despertar cree tenerlas aún: nada se aplica dos veces y la carga vuelve a repartirse',
+  killsPgPrimary: false,
+  takeover: false,
+  async fault(ctx) {
+    const g = pc1Gc(ctx);
+    const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
+    if (devActors.length === 0) throw new Error('no devolución actor is running');
+    await Promise.all(devActors.map((a) => a.kill()));
+    ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t = Date.now();
+    g.process.freeze();
+    const at = Date.now();
+    const held = await opsHeldBy((await survivingPrimary(ctx.sys)).node, g.id);
+    ctx.progress(`${g.id} congelado con ${held.length} devoluciones aceptadas sin aplicar; vuelven los actores de devolución`);
+    for (const a of devActors) a.start();
+    return { at, killMs: at - t, detalle: `SIGSTOP GC ${g.id} con ${held.length} operaciones ACEPTADAS sin aplicar`, gcKilled: g.id, gcHeldOps: held, actorsKilled: devActors };
+  },
+  async afterRecovery(ctx, f) {
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    try {
+      // Until another GC finished what it held (its lease ran out), then wake it.
+      await waitOpsFinal((await survivingPrimary(ctx.sys)).node, f.gcHeldOps ?? [], 30_000);
+    } finally {
+      returnedAt.set(ctx.sys, Date.now());
+      g.process.thaw();
+    }
+    ctx.progress(`${g.id}: SIGCONT: despierta creyendo tener sus arriendos, con solicitudes viejas en sus colas…`);
+    await new Promise((r) => setTimeout(r, GC_DOWN_MS));
+    return undefined;
+  },
+  async verify(ctx, f, load) {
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    const ids = f.gcHeldOps ?? [];
+    const rows = await waitOpsFinal((await survivingPrimary(ctx.sys)).node, ids, 30_000);
+    const byOther = rows.filter((r) => r.estado !== 'PENDIENTE' && r.gestor && r.gestor !== f.gcKilled);
+    const back = returnedAt.get(ctx.sys) ?? f.at;
+    const end = Math.max(...load.attempts.map((a) => a.endAt), back);
+    const tail = answeredBy(load, end - 2000, end + 1);
+    const tailTotal = Object.values(tail).reduce((a, b) => a + b, 0);
+    const share = tailTotal ? (tail[g.endpoint] ?? 0) / tailTotal : 0;
+    return {
+      verificaciones: [
+        { nombre: 'ninguna solicitud se abandona: los PS reenvían al otro GC con la misma clave', ok: load.abandoned.length === 0, detalle: `${load.abandoned.length} abandonadas` },
+        {
+          nombre: 'lo que el GC congelado tenía sin aplicar lo termina otro GC',
+          ok: ids.length > 0 && byOther.length === ids.length,
+          detalle: ids.length === 0 ? 'no tenía ninguna pendiente: el simulacro no probó nada' : `${ids.length} pendientes al congelarse; ${byOther.length} terminadas por otro GC`,
+        },
+        { nombre: 'la carga se reparte de nuevo cuando despierta', ok: share >= 0.25, detalle: `${g.id} atendió el ${Math.round(share * 100)} % de las respuestas de los últimos 2 s (${tail[g.endpoint] ?? 0} de ${tailTotal})` },
+      ],
+      datos: { pendientesDelGcCongelado: { alCongelarse: ids.length, porOtroGc: byOther.length }, respuestasPorGc: { congelado: answeredBy(load, f.at, back), trasDespertar: answeredBy(load, back, Infinity) } },
+    };
+  },
+  async restore(ctx, f) {
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    g.process.thaw();
+    await Promise.all((f.actorsKilled ?? []).map((a) => a.waitHealthy()));
+    await ctx.sys.waitForActors(2);
+  },
+};
+
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'ga-primario': gaPrimario,
   'pg-primario': pgPrimario,
@@ -581,4 +654,5 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   gc,
   'gc-pc1': gcPc1,
   'gc-pendientes': gcPendientes,
+  'gc-congelado': gcCongelado,
 };

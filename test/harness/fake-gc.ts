@@ -3,7 +3,8 @@
  * simple in-memory library rules (stock, one active loan per isbn+usuario,
  * 2 renewals, async devolución with `estado`), idempotent by clave (books by isbn only).
  * Knobs simulate faults: drop the first N requests, delay replies, allow
- * too many renewals (a wrong GC, for test-sistema's FAIL path).
+ * too many renewals (a wrong GC, for test-sistema's FAIL path), hang (pause():
+ * it reads but answers nothing until resume(), then answers all it read).
  */
 import { Router } from 'zeromq';
 import { splitEnvelope } from '../../common/envelope.js';
@@ -60,6 +61,8 @@ export class FakeGc {
   private envio: Promise<unknown> = Promise.resolve();
   private seq = 0;
   private timers = new Set<NodeJS.Timeout>();
+  private paused = false;
+  private held: Array<() => void> = [];
 
   private constructor(
     readonly endpoint: string,
@@ -83,6 +86,17 @@ export class FakeGc {
     }
     void gc.loop();
     return gc;
+  }
+
+  /** Hangs: keeps its connections, reads, answers nothing (a frozen process, as its peers see it). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Answers everything it read while paused, in order, and goes on normally. */
+  resume(): void {
+    this.paused = false;
+    for (const send of this.held.splice(0)) send();
   }
 
   disponibles(isbn: string): number | undefined {
@@ -124,7 +138,8 @@ export class FakeGc {
       const send = () => {
         this.envio = this.envio.then(() => (this.router.closed ? undefined : this.router.send([...envelope, encode(reply)]))).catch(() => undefined);
       };
-      if (this.opts.retardoMs) this.later(this.opts.retardoMs, send);
+      if (this.paused) this.held.push(send);
+      else if (this.opts.retardoMs) this.later(this.opts.retardoMs, send);
       else send();
     }
   }

@@ -517,6 +517,17 @@ describe('GC input hardening', () => {
     expect(await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', isbn: '978-1' }))).toMatchObject({ exito: true, codigo: 'OK' });
   });
 
+  it('answers a ping itself (no actor, no storage involved) and does not count it as load', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    const g = await gc(storage, p);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'ping', clave: 'ping-7-1' }));
+    expect(r).toMatchObject({ exito: true, codigo: 'OK', id: 'ping-7-1', clave: 'ping-7-1' });
+    expect(g.status().respuestas).toBe(0);
+    expect(await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', isbn: '978-1' }))).toMatchObject({ exito: true });
+    expect(g.status().respuestas).toBe(1);
+  });
+
   it('keeps serving when an actor-side peer sends garbage to the backend', async () => {
     const storage = new MemoryStorage();
     const p = await ports();

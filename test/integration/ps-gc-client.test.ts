@@ -172,6 +172,38 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
   }, 15_000);
 });
 
+describe('a GC that hangs without dropping its connection', () => {
+  it('pipeline: costs one timeout; no user request goes back to it until it answers a ping, and then they do at once', async () => {
+    const hung = await fake({ libros: { [ISBN]: 100 } });
+    const b = await fake({ libros: { [ISBN]: 100 } });
+    const c = new GcPipelineClient({ endpoints: [hung.endpoint, b.endpoint], timeoutMs: 300, retries: 2 });
+    cleanup.push(() => c.close());
+    const userRequests = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion !== 'ping').length;
+    const pings = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion === 'ping').length;
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(hung.endpoint);
+
+    hung.pause();
+    const first = await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'h1', id: 'h-1' });
+    expect(first).toMatchObject({ endpoint: b.endpoint, respuesta: { codigo: 'APROBADO' } });
+    const sentWhileHung = userRequests();
+    // Well past the cooldown (1 s): with time alone the next request would try the hung GC again.
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(userRequests()).toBe(sentWhileHung);
+    expect(pings()).toBeGreaterThanOrEqual(3);
+
+    hung.resume();
+    const t = Date.now();
+    await eventually('requests back on the GC that answers again', async () => (await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint === hung.endpoint, 3000);
+    expect(Date.now() - t).toBeLessThan(1500);
+    // The request that timed out there was applied once, by the GC that answered it.
+    expect(b.aplicaciones.get(first.respuesta.clave!) ?? 0).toBe(1);
+  }, 15_000);
+});
+
 describe('a "not applied" reply after a resend', () => {
   /** A GC that drops the first copy of each clave (if told) and answers `codigo` to the next, after `delayMs`. */
   async function refusingGc(codigo: string, dropFirst: boolean, delayMs = 0) {
@@ -185,7 +217,8 @@ describe('a "not applied" reply after a resend', () => {
     void (async () => {
       try {
         for await (const frames of router) {
-          const body = JSON.parse(frames[frames.length - 1]!.toString()) as { clave: string };
+          const body = JSON.parse(frames[frames.length - 1]!.toString()) as { clave: string; operacion?: string };
+          if (body.operacion === 'ping') continue; // a client's check that it answers: not a request
           const n = (seen.get(body.clave) ?? 0) + 1;
           seen.set(body.clave, n);
           if (dropFirst && n === 1) continue;

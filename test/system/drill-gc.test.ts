@@ -7,7 +7,10 @@
  *    load again;
  *  - gc-pendientes: pc1's GC dies holding ACEPTADO returns not yet applied (no
  *    devolución actor was up); pc2's GC claims them once their lease runs out and
- *    every one is applied, once.
+ *    every one is applied, once;
+ *  - gc-congelado: the same, but pc1's GC is frozen (SIGSTOP), not killed: no reset,
+ *    its PS each pay a timeout; once pc2's GC finished its work it wakes up (SIGCONT)
+ *    believing it still holds its leases: nothing applied twice, its load comes back.
  * Each must also show 0 acknowledged lost, 0 applied twice and the invariant.
  * With CURVE on the internal sockets: a GC that comes back is reached again by every actor.
  */
@@ -62,6 +65,15 @@ describe.sequential('GC drills: two GCs, PS fail over between them', () => {
     expect(p.alMorir).toBeGreaterThan(0);
     expect(p.terminadas).toBe(p.alMorir);
     expect(p.porOtroGc).toBe(p.alMorir);
+    await restore(sys, d, 'async');
+  }, 120_000);
+
+  it('gc-congelado: a GC freezes holding ACEPTADO work; the other GC finishes it; woken, the zombie applies nothing twice and takes its load again', async () => {
+    const d = await drill(sys, 'gc-congelado', 'async', 'dg-frz', { clients: 6 });
+    expectSound(d.report);
+    const p = d.report.detalleEscenario?.pendientesDelGcCongelado as { alCongelarse: number; porOtroGc: number };
+    expect(p.alCongelarse).toBeGreaterThan(0);
+    expect(p.porOtroGc).toBe(p.alCongelarse);
     await restore(sys, d, 'async');
   }, 120_000);
 });

@@ -102,4 +102,10 @@ describe('HTTP status by code class', () => {
     expect(httpStatusOf('ERROR_INTERNO')).toBe(500);
     expect([httpStatusOf('APROBADO'), httpStatusOf('OK'), httpStatusOf('ACEPTADO')]).toEqual([200, 200, 202]);
   });
+
+  it('ping: recognised before any other check of the fields, its id and clave echoed', () => {
+    expect(parse({ operacion: 'ping', clave: 'ping-1-1' })).toEqual({ ok: true, ping: { clave: 'ping-1-1' } });
+    expect(parse({ operacion: 'ping', id: 'x', otro: 1 })).toEqual({ ok: true, ping: { id: 'x' } });
+    expect(parse({ operacion: 'volar' })).toMatchObject({ ok: false, codigo: 'OPERACION_DESCONOCIDA', mensaje: expect.stringMatching(/, ping$/) });
+  });
 });

@@ -97,4 +97,50 @@ describe('GC rotation', () => {
   it('needs at least one GC', () => {
     expect(() => new GcRotation([], { cooldownMs: 1 })).toThrow(/at least one/);
   });
+
+  it('probed: a GC that let a request time out gets no request again, even after its cooldown, until it answers a ping', () => {
+    let t = 0;
+    const r = new GcRotation([A, B], { cooldownMs: 1000, maxCooldownMs: 8000, probed: true, now: () => t });
+    r.connected(A);
+    r.connected(B);
+    r.failed(A, 0);
+    expect(r.isSuspect(A)).toBe(true);
+    expect(r.pick()).toBe(B);
+    t += 5000; // cooldown long over: time alone would send a user request to A again
+    expect(r.pick()).toBe(B);
+    r.pinged(A);
+    expect(r.isSuspect(A)).toBe(false);
+    expect(r.pick()).toBe(A);
+  });
+
+  it('probed: a GC that answers pings but keeps letting requests time out returns only as its doubling cooldown allows', () => {
+    let t = 0;
+    const r = new GcRotation([A, B], { cooldownMs: 1000, maxCooldownMs: 8000, probed: true, now: () => t });
+    r.failed(A, t);
+    r.pinged(A); // answered a ping at once
+    expect(r.pick()).toBe(B); // still cooling: 1 s
+    t += 1000;
+    expect(r.pick()).toBe(A);
+    r.failed(A, t); // timed out again: 2 s this time, not reset by the ping
+    r.pinged(A);
+    t += 1999;
+    expect(r.pick()).toBe(B);
+    t += 1;
+    expect(r.pick()).toBe(A);
+    r.answered(A); // a user request answered: trusted again, the count starts over
+    r.failed(A, t);
+    r.pinged(A);
+    t += 1000;
+    expect(r.pick()).toBe(A);
+  });
+
+  it('without probed (the REQ client) a timed-out GC is tried again once its cooldown ends', () => {
+    let t = 0;
+    const r = new GcRotation([A, B], { cooldownMs: 1000, now: () => t });
+    r.failed(A, t);
+    expect(r.isSuspect(A)).toBe(false);
+    expect(r.pick()).toBe(B);
+    t += 1000;
+    expect(r.pick()).toBe(A);
+  });
 });
