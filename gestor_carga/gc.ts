@@ -182,9 +182,10 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
 
   /** Every reply, whichever door it leaves by: counted, timed, and its error (if any) recorded. */
   function account(r: Respuesta, operacion: string, t0: number, canal: Canal): void {
-    // A PS's ping is not load: the load report counts the requests users made.
-    if (operacion !== 'ping') answered++;
     metrics.requests.inc({ operacion, codigo: r.codigo });
+    // A PS's ping is not load: counted as what it is, kept out of the load report and the latency per operation.
+    if (operacion === 'ping') return;
+    answered++;
     metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
     errors.record(operacion, r, canal);
     if (!r.exito) log.debug({ opId: r.id, operacion, codigo: r.codigo, canal }, 'request answered with error');
