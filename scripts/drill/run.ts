@@ -105,7 +105,7 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
     watch.stop();
 
     // The old active GA is checked when it lives on next to a new active one: restarted (reinicio) or never killed (pg-primario).
-    const oldGa = ret?.ga ?? (scenario.takeover && !f.gaKilled && newActive && newActive !== f.oldActiveGa ? f.oldActiveGa : undefined);
+    const oldGa = ret?.ga ?? (scenario.takeover && !scenario.antiguoVuelveActivo && !f.gaKilled && newActive && newActive !== f.oldActiveGa ? f.oldActiveGa : undefined);
     const oldGaProc = oldGa ? gas[oldGa] : undefined;
     const oldWritesEnd = oldGaProc?.running ? await gaWritesAdmitted(oldGaProc) : undefined;
     const primary = await survivingPrimary(sys).catch(async (err: unknown) => {

@@ -77,6 +77,12 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   killsPgPrimary: boolean;
   /** The other GA must take over. */
   takeover: boolean;
+  /**
+   * The old active GA may serve again after the takeover: it was never fenced off its
+   * PostgreSQL (same primary, same timeline) and the pair gives the lead back to the
+   * configured primary. Its writes are then no fault (no "accepts no writes" check).
+   */
+  antiguoVuelveActivo?: boolean;
   /** Every request must succeed: no failed request from the fault on (e.g. an actor stopped cleanly). */
   sinFallos?: boolean;
   /** The service must answer again within this many ms of the fault. */
@@ -90,7 +96,7 @@ export interface Scenario<S extends DrillSystem = LocalSystem> {
   restore(ctx: DrillContext<S>, f: Fault): Promise<void>;
 }
 
-export const SCENARIO_NAMES = ['ga-primario', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'actores-congelados', 'gc', 'gc-pc1', 'gc-pendientes', 'gc-congelado'] as const;
+export const SCENARIO_NAMES = ['ga-primario', 'ga-congelado', 'pg-primario', 'pg-congelado', 'almacenamiento-pc1', 'reinicio-ga-primario', 'actores', 'actores-congelados', 'gc', 'gc-pc1', 'gc-pendientes', 'gc-congelado'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
@@ -203,6 +209,69 @@ const gaPrimario: Scenario = {
     if (estado !== 'PASSIVE') throw new Error(`${f.gaKilled}'s GA did not come back PASSIVE (${estado})`);
   },
 };
+
+/**
+ * A zombie leader: the active GA (the configured primary) frozen (SIGSTOP), not killed,
+ * with writes in flight and row locks held. Its heartbeats stop, so the backup takes over
+ * on the same live PostgreSQL primary (same timeline: nothing fences the old one). Then it
+ * wakes up (SIGCONT) under load, still ACTIVE in its own mind, finishing what it had
+ * begun. Two actives on one timeline share one PostgreSQL primary, which the ledger makes
+ * harmless (every op idempotent, row locks serialise the stock); the pair's rule ends it
+ * at the first heartbeat: the configured backup yields (role/machine.ts). Nothing may be
+ * lost or applied twice, and exactly one GA must be active at the end.
+ */
+const gaCongelado: Scenario = {
+  name: 'ga-congelado',
+  descripcion:
+    'SIGSTOP del GA activo (congelado, no muerto) con escrituras en curso: el de respaldo toma el control sobre el mismo PostgreSQL; al despertar (SIGCONT) bajo carga aún se cree activo: el respaldo le cede al oír su latido; nada se pierde ni se aplica dos veces',
+  killsPgPrimary: false,
+  takeover: true,
+  antiguoVuelveActivo: true,
+  async fault(ctx) {
+    const h = activeGa(ctx);
+    const t = Date.now();
+    gaOf(ctx, h).freeze();
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP GA ${h}`, oldActiveGa: h };
+  },
+  async afterRecovery(ctx, f) {
+    const h = f.oldActiveGa!;
+    const deadline = Date.now() + 30_000;
+    while (!ctx.watch.firstActiveAfter(f.at)) {
+      if (Date.now() > deadline) {
+        gaOf(ctx, h).thaw();
+        throw new Error('no GA became ACTIVE within 30 s of the freeze');
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    gaOf(ctx, h).thaw();
+    wokenAt.set(ctx.sys, Date.now());
+    ctx.progress(`${h}: SIGCONT: el GA antiguo despierta creyéndose activo…`);
+    return undefined;
+  },
+  async verify(ctx, f) {
+    const woke = wokenAt.get(ctx.sys) ?? f.at;
+    // Both active from the wake until the first of them left ACTIVE (the backup, by the rule).
+    const left = ctx.watch.changes.find((c) => c.at >= woke && c.estado !== 'ACTIVE' && c.estado !== 'SIN_RESPUESTA');
+    const finales = Object.fromEntries([...ctx.watch.latest.entries()].map(([g, x]) => [g, x.estado]));
+    const activos = Object.entries(finales).filter(([, e]) => e === 'ACTIVE').map(([g]) => g);
+    return {
+      verificaciones: [
+        {
+          // The configured backup yields: the woken GA if it is the backup, else the backup that took over.
+          nombre: 'al despertar queda un solo GA activo (el respaldo configurado cede)',
+          ok: activos.length === 1,
+          detalle: `estados al final ${JSON.stringify(finales)}; dos activos durante ${left ? `${Math.max(0, left.at - woke)} ms (${left.ga} → ${left.estado})` : 'todo el resto del simulacro'}`,
+        },
+      ],
+      datos: { congelado: f.oldActiveGa, dosActivosMs: left ? Math.max(0, left.at - woke) : null, estadosFinales: finales },
+    };
+  },
+  async restore(ctx, f) {
+    gaOf(ctx, f.oldActiveGa!).thaw();
+  },
+};
+
+const wokenAt = new WeakMap<LocalSystem, number>();
 
 const pgPrimario: Scenario = {
   name: 'pg-primario',
@@ -645,6 +714,7 @@ const gcCongelado: Scenario = {
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'ga-primario': gaPrimario,
+  'ga-congelado': gaCongelado,
   'pg-primario': pgPrimario,
   'pg-congelado': pgCongelado,
   'almacenamiento-pc1': almacenamiento,

@@ -7,6 +7,8 @@
  *  - gc: kill -9 the GC and start it again;
  *  - pg-primario: kill -9 the PostgreSQL primary (async: lost acknowledged ops
  *    are reported, not asserted — that is what async replication allows);
+ *  - ga-congelado: SIGSTOP the active GA; the backup takes over on the same primary;
+ *    woken, the old one is still ACTIVE and the backup yields (same PostgreSQL: harmless);
  *  - ga-primario: kill -9 the active GA; its peer takes over on the live primary.
  * Each must recover by itself with nothing applied twice and the stock
  * invariant intact; between drills the killed side is put back (restore).
@@ -64,6 +66,15 @@ describe.sequential('failover drills, async replication', () => {
     process.stdout.write(`pg-primario async: ${d.report.perdidas} of ${d.report.reconocidas} acknowledged ops lost\n`);
     expect(d.report.primarioFinal.timeline).toBe(2);
     expect(d.report.antiguoPrimario?.escrituras).toBe(0);
+    await restore(sys, d, 'async');
+  }, 90_000);
+
+  it('ga-congelado: the active GA freezes; its peer takes over on the same primary; woken, one of them yields (the configured backup) and nothing is lost or doubled', async () => {
+    const d = await drill(sys, 'ga-congelado', 'async', 'dp-gaf');
+    expectSound(d.report);
+    // After pg-primario the active GA is pc2's (the configured backup): frozen, pc1's takes over and keeps the lead.
+    const finales = (d.report.detalleEscenario as { estadosFinales: Record<string, string> }).estadosFinales;
+    expect(Object.values(finales).filter((e) => e === 'ACTIVE')).toHaveLength(1);
     await restore(sys, d, 'async');
   }, 90_000);
 
