@@ -7,9 +7,11 @@
  *   2. a former primary never starts beside a standby on a newer timeline: it
  *      waits, and rejoins once that standby is promoted;
  *   3. `docker stop` during that wait ends the container at once (143), not
- *      after stop_grace_period.
+ *      after stop_grace_period;
+ *   4. with the GAs started again and client requests coming, the GA pair promotes
+ *      the standby on the newest timeline by itself, and the waiting node rejoins it.
  * The drills cover the rest (the automatic rejoin under load, sync restored).
- * At the end the GAs run again and, in sync mode, sync replication is back.
+ * At the end, in sync mode, sync replication is back.
  */
 import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { HostName } from '../launcher/hosts.js';
@@ -111,13 +113,31 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
     const exitCode = (await docker(['inspect', '--format', '{{.State.ExitCode}}', `${b}-postgres`])).trim();
     v.push({ nombre: 'docker stop durante la espera termina en seguida', ok: stopMs < 5000 && exitCode === '143', detalle: `${stopMs} ms, código de salida ${exitCode}` });
 
-    // Back to a pair: `b` waits again; `a` promoted (as the GA pair would); `b` rejoins it.
+    // Back to a pair with nobody's help: `b` waits again; the GAs start and, at the first client
+    // requests (consultas through the GC's HTTP gateway), the pair promotes `a`, the standby on
+    // the newest timeline (role/takeover.ts); then `b` sees a primary and rejoins it.
     await docker(['start', `${b}-postgres`]);
-    await psql(a, 'SELECT pg_promote()');
-    await waitFor(`${a} promoted`, readWrite(a), 30_000);
-    const backMs = await waitFor(`${b} rejoins`, inRecovery(b), 90_000);
+    await waitFor(`${b} waits again`, async () => (await logs(b)).split('newer than ours').length > 2, 30_000);
+    progress(`docker start pc1-ga pc2-ga, y consultas a través del GC: el par de GA debe promover a ${a} por sí solo`);
+    await docker(['start', 'pc1-ga', 'pc2-ga']);
+    const t0 = Date.now();
+    const poke = setInterval(() => {
+      void fetch(`${sys.gcHttp}/operaciones`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operacion: 'consulta', isbn: '978-9-98-000001-0' }), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    }, 500);
+    let promotedMs: number;
+    let backMs: number;
+    try {
+      promotedMs = await waitFor(`the GA pair promotes ${a}`, readWrite(a), 60_000);
+      backMs = await waitFor(`${b} rejoins`, inRecovery(b), 90_000) + promotedMs;
+    } finally {
+      clearInterval(poke);
+    }
     const rejoined = (await logs(b)).includes('rejoined: a standby of');
-    v.push({ nombre: 'tras la promoción del otro nodo se reincorpora solo como su standby', ok: rejoined, detalle: `${b} standby en ${backMs} ms; ${rejoined ? '"rejoined" en su registro' : 'sin "rejoined" en su registro'}` });
+    v.push({
+      nombre: 'el par de GA promueve por sí solo al standby del timeline más nuevo, y el antiguo primario se reincorpora solo',
+      ok: rejoined,
+      detalle: `${a} primario a los ${promotedMs} ms de arrancar los GA; ${b} standby a los ${backMs} ms (${Date.now() - t0} ms en total); ${rejoined ? '"rejoined" en su registro' : 'sin "rejoined" en su registro'}`,
+    });
     await psql(a, `DROP TABLE IF EXISTS ${TABLE}`);
   } finally {
     await docker(['start', 'pc1-ga', 'pc2-ga']).catch(() => undefined);
