@@ -9,10 +9,14 @@
  * A GC that drops the connection (it died) ends the wait at once instead of at the
  * timeout. After 1 + retries attempts the call fails with GcNoReplyError.
  * Calls are serialised: a REQ socket carries one request at a time.
+ * A GC that let a request time out is suspect: before a request may go to it again
+ * (its cooldown over) it is pinged on a socket of its own, for at most PING_WAIT_MS:
+ * a GC that is still hung costs that, not a whole PS timeout.
  */
 import { Request } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
 import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
+import { gcAnswersPing } from './gc-probe.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, stamp, type IdGenerator } from './ids.js';
 import { parseRespuesta } from '../common/protocol/reply.js';
@@ -35,6 +39,8 @@ export interface GcClientOptions {
 
 /** Longest wait for a connection to the chosen GC before the attempt counts as failed: a dead GC costs this, not a whole timeout. */
 const CONNECT_WAIT_MS = 1000;
+/** Longest wait for a suspect GC's answer to a ping. */
+export const PING_WAIT_MS = 500;
 
 export class GcClient implements GcCaller {
   private socket?: { endpoint: string; req: Request };
@@ -45,7 +51,8 @@ export class GcClient implements GcCaller {
 
   constructor(private readonly opts: GcClientOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs) });
+    // With one GC there is nowhere else to go: no point in pinging it first.
+    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs), probed: new Set(opts.endpoints).size > 1 });
   }
 
   send(solicitud: NuevaPeticion): Promise<Respuesta> {
@@ -84,6 +91,14 @@ export class GcClient implements GcCaller {
     if (s && !s.closed) s.close();
   }
 
+  /** Suspect GCs whose cooldown ended are pinged (all at once): trusted again only if they answer. */
+  private async pingDue(): Promise<void> {
+    const due = this.rotation.dueForPing();
+    if (due.length === 0) return;
+    const wait = Math.min(PING_WAIT_MS, this.opts.timeoutMs);
+    await Promise.all(due.map(async (e) => ((await gcAnswersPing(e, wait)) ? this.rotation.pinged(e) : this.rotation.pingUnanswered(e))));
+  }
+
   private async sendNow(solicitud: NuevaPeticion): Promise<GcAnswer> {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     const body = encode(msg);
@@ -91,6 +106,7 @@ export class GcClient implements GcCaller {
     let sends = 0;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closed) throw new GcClientClosedError();
+      await this.pingDue();
       const endpoint = this.rotation.pick();
       if (attempt > 1) this.opts.onRetry?.({ clave: msg.clave, attempt, attempts, endpoint });
       const socket = this.socketFor(endpoint);

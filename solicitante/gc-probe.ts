@@ -6,6 +6,9 @@
  * against a live GC — so batch commands ask first and fail in seconds.
  */
 import { Dealer } from 'zeromq';
+import { encode } from '../common/protocol/ps-gc.js';
+import { parseRespuesta } from '../common/protocol/reply.js';
+import { PING } from '../common/protocol/request.js';
 
 export async function gcReachable(endpoint: string, timeoutMs: number): Promise<boolean> {
   const sock = new Dealer({ linger: 0 });
@@ -40,4 +43,28 @@ export async function anyGcReachable(endpoints: readonly string[], timeoutMs: nu
         else if (--left === 0) resolve(false);
       });
   });
+}
+
+/**
+ * Does the GC at `endpoint` answer a ping within `timeoutMs`? (A TCP connection alone says
+ * nothing of a frozen GC: its kernel still accepts.) A fresh socket, closed afterwards.
+ */
+export async function gcAnswersPing(endpoint: string, timeoutMs: number): Promise<boolean> {
+  const sock = new Dealer({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs, immediate: true });
+  const clave = `ping-${process.pid}-${Date.now().toString(36)}`;
+  try {
+    sock.connect(endpoint);
+    await sock.send(encode({ operacion: PING, clave }));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frames = await sock.receive();
+      const r = parseRespuesta(frames[frames.length - 1]);
+      if (typeof r !== 'string' && r.clave === clave) return true;
+      if (Date.now() > deadline) return false;
+    }
+  } catch {
+    return false; // no connection, or no answer in time
+  } finally {
+    sock.close();
+  }
 }

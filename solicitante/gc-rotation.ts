@@ -96,6 +96,21 @@ export class GcRotation {
     if (this.o.probed) s.suspect = true;
   }
 
+  /** Suspect GCs whose cooldown has ended: the ones to ping before trusting them again. */
+  dueForPing(): string[] {
+    const now = this.now();
+    return this.endpoints.filter((e) => {
+      const s = this.state.get(e)!;
+      return s.suspect && s.coolUntil <= now;
+    });
+  }
+
+  /** A ping went unanswered: the next one after one more base cooldown (not doubled: only requests count). */
+  pingUnanswered(e: string): void {
+    const s = this.state.get(e);
+    if (s) s.coolUntil = this.now() + this.o.cooldownMs;
+  }
+
   /** Suspect (probed mode): the owner should ping it. */
   isSuspect(e: string): boolean {
     return this.state.get(e)?.suspect ?? false;

@@ -202,6 +202,34 @@ describe('a GC that hangs without dropping its connection', () => {
     // The request that timed out there was applied once, by the GC that answered it.
     expect(b.aplicaciones.get(first.respuesta.clave!) ?? 0).toBe(1);
   }, 15_000);
+
+  it('REQ: costs one timeout; afterwards it is pinged (≤ 300 ms here) instead of trying it with a request, and used again once it answers', async () => {
+    const hung = await fake({ libros: { [ISBN]: 100 } });
+    const b = await fake({ libros: { [ISBN]: 100 } });
+    const c = new GcClient({ endpoints: [hung.endpoint, b.endpoint], timeoutMs: 300, retries: 2 });
+    cleanup.push(() => c.close());
+    const userRequests = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion !== 'ping').length;
+    const pings = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion === 'ping').length;
+    expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(hung.endpoint);
+
+    hung.pause();
+    expect((await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'r1', id: 'r-1' })).endpoint).toBe(b.endpoint);
+    const sentWhileHung = userRequests();
+    let slowest = 0;
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      const t = Date.now();
+      expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(b.endpoint);
+      slowest = Math.max(slowest, Date.now() - t);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(userRequests()).toBe(sentWhileHung);
+    expect(pings()).toBeGreaterThanOrEqual(1);
+    expect(slowest).toBeLessThan(300 + 250); // a ping's wait at most, never another request timeout
+
+    hung.resume();
+    await eventually('requests back on the GC that answers again', async () => (await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint === hung.endpoint, 4000);
+  }, 15_000);
 });
 
 describe('a "not applied" reply after a resend', () => {

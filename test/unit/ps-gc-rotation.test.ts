@@ -143,4 +143,21 @@ describe('GC rotation', () => {
     t += 1000;
     expect(r.pick()).toBe(A);
   });
+
+  it('probed: a suspect GC is due for a ping once its cooldown ended; an unanswered ping waits one base cooldown more', () => {
+    let t = 0;
+    const r = new GcRotation([A, B], { cooldownMs: 1000, maxCooldownMs: 8000, probed: true, now: () => t });
+    r.failed(A, t);
+    expect(r.dueForPing()).toEqual([]);
+    t += 1000;
+    expect(r.dueForPing()).toEqual([A]);
+    r.pingUnanswered(A);
+    expect(r.dueForPing()).toEqual([]);
+    expect(r.pick()).toBe(B);
+    t += 1000;
+    expect(r.dueForPing()).toEqual([A]);
+    r.pinged(A);
+    expect(r.dueForPing()).toEqual([]);
+    expect(r.pick()).toBe(A);
+  });
 });
