@@ -56,8 +56,14 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (launcher === undefined) return;
-  // Inherited by something the launcher did not start itself (a grandchild): not ours to watch.
   if (process.ppid !== launcher) {
+    // The launcher died while this process was starting (this runs once it is up): stop now.
+    if (!isAlive(launcher)) {
+      log.warn({ launcher }, 'the launcher that started this process is gone');
+      stop('launcher gone');
+      return;
+    }
+    // Inherited by something the launcher did not start itself (a grandchild): not ours to watch.
     log.warn({ launcher, ppid: process.ppid }, 'LANZADOR_PID is not this process\'s parent: not watching it');
     return;
   }
@@ -68,4 +74,13 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
     stop('launcher gone');
   }, LAUNCHER_CHECK_MS);
   watch.unref();
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

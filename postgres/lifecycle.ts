@@ -191,15 +191,18 @@ export async function killNode(dataDir: string): Promise<void> {
 export function signalNode(dataDir: string, signal: 'SIGSTOP' | 'SIGCONT'): void {
   const pid = postmasterPid(path.resolve(dataDir));
   if (!pid) return;
-  // Its group, and its children in case it leads none (the backends are all its children).
-  const children = allPids().filter((p) => procStatFields(p)?.[1] === String(pid));
-  for (const p of new Set([pid, ...groupMembers(pid), ...children])) {
+  // The postmaster first (frozen, it forks no new backend), then its group, and its
+  // children in case it leads none (the backends are all its children).
+  const send = (p: number) => {
     try {
       process.kill(p, signal);
     } catch {
       /* gone */
     }
-  }
+  };
+  send(pid);
+  const children = allPids().filter((p) => procStatFields(p)?.[1] === String(pid));
+  for (const p of new Set([...groupMembers(pid), ...children])) send(p);
 }
 
 // ---------------------------------------------------------------- primary

@@ -58,6 +58,8 @@ interface Ping {
 
 /** How often a suspect GC is pinged. */
 export const PING_EVERY_MS = 500;
+/** Pings to one GC awaiting an answer that are remembered (a minute's worth). */
+const MAX_PINGS_REMEMBERED = 120;
 
 /** Longest a send waits for a connection to its GC before the request moves to the next one. */
 const CONNECT_WAIT_MS = 500;
@@ -145,6 +147,8 @@ export class GcPipelineClient implements GcCaller {
       }
       const clave = `ping-${process.pid}-${++n}`;
       link.pings.add(clave);
+      // A GC that stays gone: remember only the latest pings (any of them answered will do).
+      if (link.pings.size > MAX_PINGS_REMEMBERED) link.pings.delete(link.pings.values().next().value!);
       link.queue.push({ ping: true, clave, body: encode({ operacion: PING, clave }) });
       void this.drain(link);
     };

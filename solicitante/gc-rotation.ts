@@ -60,7 +60,9 @@ export class GcRotation {
   pick(): string {
     const now = this.now();
     const st = (e: string) => this.state.get(e)!;
-    const byWarmth = (list: readonly string[]) => [...list].sort((a, b) => st(a).coolUntil - st(b).coolUntil);
+    // Suspect ones last: a GC that let a request time out and never answered a ping since is
+    // the worst bet even when its cooldown ends first.
+    const byWarmth = (list: readonly string[]) => [...list].sort((a, b) => Number(st(a).suspect) - Number(st(b).suspect) || st(a).coolUntil - st(b).coolUntil);
     const warm = this.endpoints.filter((e) => st(e).coolUntil <= now && !st(e).suspect);
     return (
       warm.find((e) => st(e).connected !== false) ??

@@ -224,21 +224,23 @@ SQL
 # pg_waldump); empty when that cannot be told.
 commits_after() {
   command -v pg_waldump >/dev/null || return 0
-  local records
-  # It ends on an error at the end of the WAL; no record at all means it could not read it.
-  records="$(pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" 2>/dev/null || true)"
-  [ -n "$records" ] || return 0
-  grep -c 'desc: COMMIT' <<<"$records" || true
+  # Streamed, counted in one pass (a long divergence is a lot of WAL). pg_waldump ends on an
+  # error at the end of the WAL; no record at all means it could not read it: print nothing.
+  { pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" 2>/dev/null || true; } |
+    awk '{ records++ } /desc: COMMIT/ { commits++ } END { if (records) print commits + 0 }' || true
 }
 
 # Copies the data directory to $KEPT (replacing an older copy) before a rejoin discards
 # what only this node had; $1 says why, for the note beside it.
 keep_aside() {
   log "WARNING: $1; keeping this data directory at $KEPT before discarding it (docs/deploy.md, 'What a rejoin discards')"
-  rm -rf "$KEPT" "$KEPT.tmp"
-  cp -a "$PGDATA" "$KEPT.tmp"
+  rm -rf "$KEPT.tmp"
+  # The new copy first: an older one goes only once this one is whole. A copy that fails
+  # (a full disk) stops here, before anything is discarded, and says so at every restart.
+  cp -a "$PGDATA" "$KEPT.tmp" || { rm -rf "$KEPT.tmp"; die "could not copy this data directory to $KEPT.tmp (disk full?): NOT rejoining, nothing discarded; free space on the volume (or move $KEPT away) and restart"; }
   rm -f "$KEPT.tmp/standby.signal" "$KEPT.tmp/postmaster.pid"
   printf '%s\n' "$(date -u +%FT%TZ) $NAME: $1" "new primary: $PG_PEER_HOST:$PG_PEER_PORT" > "$KEPT.tmp/DIVERGIDO.txt"
+  rm -rf "$KEPT"
   mv "$KEPT.tmp" "$KEPT"
 }
 
@@ -271,7 +273,14 @@ rejoin_peer() {
   rm -f "$PGDATA/postmaster.pid"
   if [ "$RECLONE" -eq 0 ] && [ -s "$PGDATA/PG_VERSION" ]; then
     local plan at tl n
-    finish_crash_recovery
+    if ! finish_crash_recovery; then
+      # E.g. a killed standby (standby.signal: single-user mode refuses it), which pg_rewind
+      # could not have recovered either: keep it and clone, as when pg_rewind fails.
+      log "crash recovery in single-user mode failed: cloning the primary instead"
+      keep_aside "this node's data is replaced by a fresh clone (its crash recovery failed)"
+      clone_from_peer
+      return
+    fi
     log "pg_rewind --dry-run from $PG_PEER_HOST:$PG_PEER_PORT"
     if plan="$(pg_rewind --dry-run --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1)"; then
       sed 's/^/  pg_rewind: /' <<<"$plan" >&2
@@ -318,7 +327,8 @@ decide_former_primary() {
       standby)
         # A standby on a newer timeline was a primary after us: it holds commits we
         # lack. Only the GA pair may promote it; we follow it once it did.
-        peer_tl="$(peer_standby_timeline)"
+        # It may have changed (promoted, restarted) since peer_role: unknown, not fatal.
+        peer_tl="$(peer_standby_timeline)" || peer_tl=""
         if [ -n "$peer_tl" ] && [ "$peer_tl" -gt "$own_tl" ]; then
           [ $((newer % 30)) -eq 0 ] && log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby on timeline $peer_tl, newer than ours ($own_tl): NOT starting as the primary; waiting for the GA pair to promote it, then rejoining it"
           newer=$((newer + 1)); settled=0; nap 2; continue

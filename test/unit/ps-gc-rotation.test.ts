@@ -160,4 +160,16 @@ describe('GC rotation', () => {
     expect(r.dueForPing()).toEqual([]);
     expect(r.pick()).toBe(A);
   });
+
+  it('probed: with every GC cooling, a suspect one is the last choice even if its cooldown ends first', () => {
+    let t = 0;
+    const r = new GcRotation([A, B], { cooldownMs: 1000, maxCooldownMs: 8000, probed: true, now: () => t });
+    r.connected(A);
+    r.connected(B);
+    r.failed(A, t); // A hung: suspect, cooling 1 s
+    t += 1000; // A's cooldown is over, still suspect (its pings unanswered)
+    r.failed(B, t); // B timed out once, answers its ping at once: cooling, not suspect
+    r.pinged(B);
+    expect(r.pick()).toBe(B);
+  });
 });
