@@ -1,6 +1,7 @@
 /** What every long-running process's main.ts does the same way: config errors and signals. */
 import { ConfigError, readConfig, type VariableName } from './config.js';
 import type { Logger } from './logger.js';
+import { alive } from './proc.js';
 
 /** Reads the process's variables; a bad one is named on stderr and the process exits 1. */
 export function readConfigOrExit<K extends VariableName>(names: readonly K[], log: Logger): ReturnType<typeof readConfig<K>> {
@@ -58,7 +59,7 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
   if (launcher === undefined) return;
   if (process.ppid !== launcher) {
     // The launcher died while this process was starting (this runs once it is up): stop now.
-    if (!isAlive(launcher)) {
+    if (!alive(launcher)) {
       log.warn({ launcher }, 'the launcher that started this process is gone');
       stop('launcher gone');
       return;
@@ -74,13 +75,4 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
     stop('launcher gone');
   }, LAUNCHER_CHECK_MS);
   watch.unref();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -12,6 +12,7 @@
  *   BACKUP ──request, no peer ever heard for T, its node already the primary on the
  *            highest timeline──▶ (activation, never a promotion) ──▶ ACTIVE
  *   ACTIVE ──PostgreSQL unreachable for stepDownMs──▶ PASSIVE (the peer may take over)
+ *   PRIMARY ──PostgreSQL unreachable for stepDownMs, no activation running──▶ PASSIVE (idem)
  *   ACTIVE ──peer ACTIVE on the same timeline, we are the backup──▶ PASSIVE
  *   any ──serving node on a timeline below the highest seen──▶ FENCED
  *   FENCED ──serving node is a standby on the highest timeline (rejoined)──▶ PASSIVE
@@ -201,6 +202,13 @@ export class RoleMachine {
   tick(now: number): void {
     if (this.estado === 'ACTIVE' && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
       this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms: stepping down so the peer can take over`, now, 'warn');
+    }
+    // A configured primary that cannot reach its node at start (down, or waiting beside a
+    // standby on a newer timeline for the pair to promote it: deploy/postgres) would hold the
+    // pair for good while it stayed PRIMARY, which the backup never takes over from. Passive
+    // without PostgreSQL, it lets the backup promote its standby; its own node then rejoins.
+    if (this.estado === 'PRIMARY' && !this.activating && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
+      this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms since start: passive so the peer can take over`, now, 'warn');
     }
     if (!this.peerLostNoted && this.peerLost(now)) {
       this.peerLostNoted = true;

@@ -591,6 +591,41 @@ const gcPc1: Scenario = {
 /** When gc-pc1's GC was started again, per system (read by its verify). */
 const returnedAt = new WeakMap<LocalSystem, number>();
 
+/**
+ * The GC drills' common start: no devolución actor for 1.5 s, so ACEPTADO returns wait in
+ * the GCs; then `down` takes `g` out (kill or freeze) and the ops it holds in the ledger are
+ * listed; the actors come back. If listing fails, `undo` runs and the actors are restarted:
+ * with no Fault returned there is no restore, and nothing may stay frozen or stopped.
+ */
+async function gcDownHoldingReturns(
+  ctx: DrillContext,
+  g: GcInfo,
+  como: string,
+  down: () => Promise<void> | void,
+  undo?: () => void,
+): Promise<{ at: number; killMs: number; gcKilled: string; gcHeldOps: string[]; actorsKilled: ManagedProcess[] }> {
+  const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
+  if (devActors.length === 0) throw new Error('no devolución actor is running');
+  await Promise.all(devActors.map((a) => a.kill()));
+  ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
+  await new Promise((r) => setTimeout(r, 1500));
+  const t = Date.now();
+  await down();
+  const at = Date.now();
+  let held: string[];
+  try {
+    // Down now: nothing more can be recorded under its lease.
+    held = await opsHeldBy((await survivingPrimary(ctx.sys)).node, g.id);
+  } catch (err) {
+    undo?.();
+    for (const a of devActors) a.start();
+    throw err;
+  }
+  ctx.progress(`${g.id} ${como} con ${held.length} devoluciones aceptadas sin aplicar; vuelven los actores de devolución`);
+  for (const a of devActors) a.start();
+  return { at, killMs: at - t, gcKilled: g.id, gcHeldOps: held, actorsKilled: devActors };
+}
+
 const gcPendientes: Scenario = {
   name: 'gc-pendientes',
   descripcion:
@@ -599,19 +634,8 @@ const gcPendientes: Scenario = {
   takeover: false,
   async fault(ctx) {
     const g = pc1Gc(ctx);
-    const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
-    if (devActors.length === 0) throw new Error('no devolución actor is running');
-    await Promise.all(devActors.map((a) => a.kill()));
-    ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
-    await new Promise((r) => setTimeout(r, 1500));
-    const t = Date.now();
-    await g.process.kill();
-    const at = Date.now();
-    // Dead now: nothing more can be recorded under its lease.
-    const held = await opsHeldBy((await survivingPrimary(ctx.sys)).node, g.id);
-    ctx.progress(`${g.id} muerto con ${held.length} devoluciones aceptadas sin aplicar; vuelven los actores de devolución`);
-    for (const a of devActors) a.start();
-    return { at, killMs: at - t, detalle: `kill -9 GC ${g.id} con ${held.length} operaciones ACEPTADAS sin aplicar`, gcKilled: g.id, gcHeldOps: held, actorsKilled: devActors };
+    const f = await gcDownHoldingReturns(ctx, g, 'muerto', () => g.process.kill());
+    return { ...f, detalle: `kill -9 GC ${g.id} con ${f.gcHeldOps.length} operaciones ACEPTADAS sin aplicar` };
   },
   async verify(ctx, f, load) {
     const ids = f.gcHeldOps ?? [];
@@ -657,26 +681,8 @@ const gcCongelado: Scenario = {
   takeover: false,
   async fault(ctx) {
     const g = pc1Gc(ctx);
-    const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
-    if (devActors.length === 0) throw new Error('no devolución actor is running');
-    await Promise.all(devActors.map((a) => a.kill()));
-    ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
-    await new Promise((r) => setTimeout(r, 1500));
-    const t = Date.now();
-    g.process.freeze();
-    const at = Date.now();
-    let held: string[];
-    try {
-      held = await opsHeldBy((await survivingPrimary(ctx.sys)).node, g.id);
-    } catch (err) {
-      // No Fault, so no restore: leave nothing frozen or stopped behind.
-      g.process.thaw();
-      for (const a of devActors) a.start();
-      throw err;
-    }
-    ctx.progress(`${g.id} congelado con ${held.length} devoluciones aceptadas sin aplicar; vuelven los actores de devolución`);
-    for (const a of devActors) a.start();
-    return { at, killMs: at - t, detalle: `SIGSTOP GC ${g.id} con ${held.length} operaciones ACEPTADAS sin aplicar`, gcKilled: g.id, gcHeldOps: held, actorsKilled: devActors };
+    const f = await gcDownHoldingReturns(ctx, g, 'congelado', () => g.process.freeze(), () => g.process.thaw());
+    return { ...f, detalle: `SIGSTOP GC ${g.id} con ${f.gcHeldOps.length} operaciones ACEPTADAS sin aplicar` };
   },
   async afterRecovery(ctx, f) {
     const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;

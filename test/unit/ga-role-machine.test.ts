@@ -230,6 +230,34 @@ describe('storage loss and dual states', () => {
     expect(p.m.request(1180).kind).not.toBe('activate');
   });
 
+  it('a primary that cannot reach its PostgreSQL at start goes passive after the step-down delay; the backup then takes over on a request', () => {
+    // Its node waits beside a standby on a newer timeline for the pair to promote that
+    // standby (deploy/postgres): as PRIMARY it would hold the pair for good.
+    const p = machine('primary');
+    expect(p.m.peerBeat(beat('BACKUP'), 10)).toMatch(/cold start/);
+    p.m.activationFailed('no PostgreSQL node to use', 50); // its own node does not answer
+    p.m.storage(false, 100);
+    p.m.tick(100 + T - 1);
+    expect(p.m.state).toBe('PRIMARY');
+    const b = machine('backup');
+    b.m.nodeStatus(standbyNode, 0);
+    b.m.peerBeat(p.m.beat(), 100 + T - 1);
+    expect(b.m.request(100 + T).kind).not.toBe('activate');
+    p.m.tick(100 + T);
+    expect(p.m.state).toBe('PASSIVE');
+    expect(p.m.beat()).toMatchObject({ activo: false, pgDisponible: false });
+    b.m.peerBeat(p.m.beat(), 100 + T + 10);
+    expect(b.m.request(100 + T + 20)).toEqual({ kind: 'activate', reason: 'peer is passive and cannot reach PostgreSQL' });
+  });
+
+  it('a primary whose PostgreSQL answers again before the delay stays PRIMARY and activates as usual', () => {
+    const p = machine('primary');
+    p.m.storage(false, 100);
+    p.m.storage(true, 100 + T - 10);
+    p.m.tick(100 + 5 * T);
+    expect(p.m.state).toBe('PRIMARY');
+  });
+
   it('a storage blip shorter than the step-down delay changes nothing', () => {
     const p = machine('primary');
     p.m.peerBeat(beat('BACKUP'), 10);
