@@ -273,18 +273,21 @@ const gaCongelado: Scenario = {
 
 const wokenAt = new WeakMap<LocalSystem, number>();
 
+/** The PostgreSQL primary taken out by `act` (a kill, a freeze) under the active GA. */
+async function primaryDown(ctx: DrillContext, como: string, act: (n: PgNodeHandle) => Promise<void> | void): Promise<Fault> {
+  const node = await primaryNode(ctx.sys);
+  const oldActiveGa = activeGa(ctx);
+  const t = Date.now();
+  await act(node);
+  return { at: Date.now(), killMs: Date.now() - t, detalle: `${como} PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
+}
+
 const pgPrimario: Scenario = {
   name: 'pg-primario',
   descripcion: 'kill -9 del PostgreSQL primario; su GA deja de estar activo y el GA del otro host promueve su standby',
   killsPgPrimary: true,
   takeover: true,
-  async fault(ctx) {
-    const node = await primaryNode(ctx.sys);
-    const oldActiveGa = activeGa(ctx);
-    const t = Date.now();
-    await node.kill();
-    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
-  },
+  fault: (ctx) => primaryDown(ctx, 'kill -9', (n) => n.kill()),
   async restore(ctx, f) {
     await restoreStorageSide(ctx, f.pgKilled!);
   },
@@ -305,13 +308,7 @@ const pgCongelado: Scenario = {
     'SIGSTOP del PostgreSQL primario y de todos sus procesos (máquina congelada, enlace cortado sin RST): no responde ni cierra nada; tras la toma de control despierta (SIGCONT) bajo carga en su timeline viejo y nadie debe escribir en él',
   killsPgPrimary: true,
   takeover: true,
-  async fault(ctx) {
-    const node = await primaryNode(ctx.sys);
-    const oldActiveGa = activeGa(ctx);
-    const t = Date.now();
-    node.freeze();
-    return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP PostgreSQL primario en ${node.hostName}`, oldActiveGa, pgKilled: node.hostName };
-  },
+  fault: (ctx) => primaryDown(ctx, 'SIGSTOP', (n) => n.freeze()),
   async afterRecovery(ctx, f) {
     const h = f.pgKilled!;
     const node = ctx.sys.hosts[h]?.pg;
@@ -529,6 +526,15 @@ function answeredBy(load: DrillLoad, from: number, to: number): Record<string, n
   return out;
 }
 
+/** A GC back since `back` serves at least a quarter of the replies of the load's last 2 s. */
+function loadSpreadsAgain(nombre: string, load: DrillLoad, g: GcInfo, back: number): Verification {
+  const end = Math.max(...load.attempts.map((a) => a.endAt), back);
+  const tail = answeredBy(load, end - 2000, end + 1);
+  const tailTotal = Object.values(tail).reduce((a, b) => a + b, 0);
+  const share = tailTotal ? (tail[g.endpoint] ?? 0) / tailTotal : 0;
+  return { nombre, ok: share >= 0.25, detalle: `${g.id} atendió el ${Math.round(share * 100)} % de las respuestas de los últimos 2 s (${tail[g.endpoint] ?? 0} de ${tailTotal})` };
+}
+
 async function restartGc(ctx: DrillContext, g: GcInfo): Promise<void> {
   if (!g.process.running) g.process.start();
   await g.process.waitHealthy();
@@ -561,19 +567,8 @@ const gcPc1: Scenario = {
   async verify(ctx, f, load) {
     const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
     const back = returnedAt.get(ctx.sys) ?? f.at;
-    const end = Math.max(...load.attempts.map((a) => a.endAt), back);
-    const tail = answeredBy(load, end - 2000, end + 1);
-    const tailTotal = Object.values(tail).reduce((a, b) => a + b, 0);
-    const share = tailTotal ? (tail[g.endpoint] ?? 0) / tailTotal : 0;
     return {
-      verificaciones: [
-        noFailedRequests(load, f),
-        {
-          nombre: 'la carga se reparte de nuevo cuando el GC vuelve',
-          ok: share >= 0.25,
-          detalle: `${g.id} atendió el ${Math.round(share * 100)} % de las respuestas de los últimos 2 s (${tail[g.endpoint] ?? 0} de ${tailTotal})`,
-        },
-      ],
+      verificaciones: [noFailedRequests(load, f), loadSpreadsAgain('la carga se reparte de nuevo cuando el GC vuelve', load, g, back)],
       datos: {
         respuestasPorGc: {
           antesDeLaFalla: answeredBy(load, 0, f.at),
@@ -703,10 +698,6 @@ const gcCongelado: Scenario = {
     const rows = await waitOpsFinal((await survivingPrimary(ctx.sys)).node, ids, 30_000);
     const byOther = rows.filter((r) => r.estado !== 'PENDIENTE' && r.gestor && r.gestor !== f.gcKilled);
     const back = returnedAt.get(ctx.sys) ?? f.at;
-    const end = Math.max(...load.attempts.map((a) => a.endAt), back);
-    const tail = answeredBy(load, end - 2000, end + 1);
-    const tailTotal = Object.values(tail).reduce((a, b) => a + b, 0);
-    const share = tailTotal ? (tail[g.endpoint] ?? 0) / tailTotal : 0;
     return {
       verificaciones: [
         { nombre: 'ninguna solicitud se abandona: los PS reenvían al otro GC con la misma clave', ok: load.abandoned.length === 0, detalle: `${load.abandoned.length} abandonadas` },
@@ -715,7 +706,7 @@ const gcCongelado: Scenario = {
           ok: ids.length > 0 && byOther.length === ids.length,
           detalle: ids.length === 0 ? 'no tenía ninguna pendiente: el simulacro no probó nada' : `${ids.length} pendientes al congelarse; ${byOther.length} terminadas por otro GC`,
         },
-        { nombre: 'la carga se reparte de nuevo cuando despierta', ok: share >= 0.25, detalle: `${g.id} atendió el ${Math.round(share * 100)} % de las respuestas de los últimos 2 s (${tail[g.endpoint] ?? 0} de ${tailTotal})` },
+        loadSpreadsAgain('la carga se reparte de nuevo cuando despierta', load, g, back),
       ],
       datos: { pendientesDelGcCongelado: { alCongelarse: ids.length, porOtroGc: byOther.length }, respuestasPorGc: { congelado: answeredBy(load, f.at, back), trasDespertar: answeredBy(load, back, Infinity) } },
     };
