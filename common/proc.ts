@@ -70,6 +70,11 @@ export function allPids(): number[] {
   return entries.filter((e) => /^\d+$/.test(e)).map(Number);
 }
 
+/** Pids whose parent is `pid`. */
+export function childrenOf(pid: number): number[] {
+  return allPids().filter((p) => procStatFields(p)?.[1] === String(pid));
+}
+
 /** Live (not zombie) pids whose process group is `pgid` (a pg_ctl-started postmaster leads its own group). */
 export function groupMembers(pgid: number): number[] {
   const out: number[] = [];

@@ -57,13 +57,13 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   if (launcher === undefined) return;
+  const launcherGone = () => {
+    log.warn({ launcher }, 'the launcher that started this process is gone');
+    stop('launcher gone');
+  };
   if (process.ppid !== launcher) {
     // The launcher died while this process was starting (this runs once it is up): stop now.
-    if (!alive(launcher)) {
-      log.warn({ launcher }, 'the launcher that started this process is gone');
-      stop('launcher gone');
-      return;
-    }
+    if (!alive(launcher)) return launcherGone();
     // Inherited by something the launcher did not start itself (a grandchild): not ours to watch.
     log.warn({ launcher, ppid: process.ppid }, 'LANZADOR_PID is not this process\'s parent: not watching it');
     return;
@@ -71,8 +71,7 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, graceMs =
   const watch = setInterval(() => {
     if (process.ppid === launcher) return;
     clearInterval(watch);
-    log.warn({ launcher }, 'the launcher that started this process is gone');
-    stop('launcher gone');
+    launcherGone();
   }, LAUNCHER_CHECK_MS);
   watch.unref();
 }

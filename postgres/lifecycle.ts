@@ -19,7 +19,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
-import { alive, allPids, groupMembers, procFacts, procState, procStatFields, type ProcFacts } from '../common/proc.js';
+import { alive, childrenOf, groupMembers, procFacts, procState, type ProcFacts } from '../common/proc.js';
 import { ensureReplicationRole, withAdminClient, type PgConn } from './admin.js';
 import { INITDB, PG_CTL, runPgBinary } from './binaries.js';
 import { DEFAULT_PASSWORD, NODE_CONF, PG_HBA, nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from './node-config.js';
@@ -201,8 +201,7 @@ export function signalNode(dataDir: string, signal: 'SIGSTOP' | 'SIGCONT'): void
     }
   };
   send(pid);
-  const children = allPids().filter((p) => procStatFields(p)?.[1] === String(pid));
-  for (const p of new Set([...groupMembers(pid), ...children])) send(p);
+  for (const p of new Set([...groupMembers(pid), ...childrenOf(pid)])) send(p);
 }
 
 // ---------------------------------------------------------------- primary

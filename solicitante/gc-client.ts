@@ -51,8 +51,7 @@ export class GcClient implements GcCaller {
 
   constructor(private readonly opts: GcClientOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    // With one GC there is nowhere else to go: no point in pinging it first.
-    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs), probed: new Set(opts.endpoints).size > 1 });
+    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs);
   }
 
   send(solicitud: NuevaPeticion): Promise<Respuesta> {

@@ -18,7 +18,7 @@
  */
 import { Dealer } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
-import { PING } from '../common/protocol/request.js';
+import { pingMessage } from '../common/protocol/request.js';
 import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcRotation } from './gc-rotation.js';
 import { idGenerator, stamp, type IdGenerator } from './ids.js';
@@ -92,8 +92,7 @@ export class GcPipelineClient implements GcCaller {
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    // With one GC there is nowhere else to go: no point in keeping requests away from it.
-    this.rotation = new GcRotation(opts.endpoints, { cooldownMs: Math.max(1000, opts.timeoutMs), probed: new Set(opts.endpoints).size > 1 });
+    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs);
     for (const endpoint of opts.endpoints) {
       if (this.links.has(endpoint)) continue;
       const link = new Link(endpoint, opts.timeoutMs);
@@ -149,7 +148,7 @@ export class GcPipelineClient implements GcCaller {
       link.pings.add(clave);
       // A GC that stays gone: remember only the latest pings (any of them answered will do).
       if (link.pings.size > MAX_PINGS_REMEMBERED) link.pings.delete(link.pings.values().next().value!);
-      link.queue.push({ ping: true, clave, body: encode({ operacion: PING, clave }) });
+      link.queue.push({ ping: true, clave, body: pingMessage(clave) });
       void this.drain(link);
     };
     link.pinger = setInterval(ping, PING_EVERY_MS);

@@ -6,9 +6,8 @@
  * against a live GC — so batch commands ask first and fail in seconds.
  */
 import { Dealer } from 'zeromq';
-import { encode } from '../common/protocol/ps-gc.js';
 import { parseRespuesta } from '../common/protocol/reply.js';
-import { PING } from '../common/protocol/request.js';
+import { pingMessage } from '../common/protocol/request.js';
 
 export async function gcReachable(endpoint: string, timeoutMs: number): Promise<boolean> {
   const sock = new Dealer({ linger: 0 });
@@ -54,7 +53,7 @@ export async function gcAnswersPing(endpoint: string, timeoutMs: number): Promis
   const clave = `ping-${process.pid}-${Date.now().toString(36)}`;
   try {
     sock.connect(endpoint);
-    await sock.send(encode({ operacion: PING, clave }));
+    await sock.send(pingMessage(clave));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const frames = await sock.receive();

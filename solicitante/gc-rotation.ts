@@ -22,7 +22,10 @@ export interface GcRotationOptions {
   cooldownMs: number;
   /** Longest avoidance. */
   maxCooldownMs?: number;
-  /** The owner pings a GC that let a request time out: it stays out until pinged() (see above). */
+  /**
+   * The owner pings a GC that let a request time out: it stays out until pinged() (see
+   * above). Ignored with a single GC: with nowhere else to go there is no keeping away.
+   */
   probed?: boolean;
   now?: () => number;
 }
@@ -41,6 +44,12 @@ interface EndpointState {
 export class GcRotation {
   private readonly state = new Map<string, EndpointState>();
   private readonly now: () => number;
+  private readonly probed: boolean;
+
+  /** A PS's rotation: a timed-out GC avoided for its timeout (1 s at least), and pinged before it is trusted again. */
+  static forPs(endpoints: readonly string[], timeoutMs: number): GcRotation {
+    return new GcRotation(endpoints, { cooldownMs: Math.max(1000, timeoutMs), probed: true });
+  }
 
   constructor(
     readonly endpoints: readonly string[],
@@ -49,6 +58,7 @@ export class GcRotation {
     if (endpoints.length === 0) throw new Error('GcRotation: at least one GC endpoint');
     for (const e of endpoints) this.state.set(e, { coolUntil: 0, failuresInARow: 0, failedAt: Number.NEGATIVE_INFINITY, suspect: false });
     this.now = o.now ?? Date.now;
+    this.probed = !!o.probed && this.state.size > 1;
   }
 
   /**
@@ -95,7 +105,7 @@ export class GcRotation {
     s.failuresInARow++;
     const ms = Math.min(this.o.maxCooldownMs ?? 30_000, this.o.cooldownMs * 2 ** Math.min(s.failuresInARow - 1, 16));
     s.coolUntil = this.now() + ms;
-    if (this.o.probed) s.suspect = true;
+    if (this.probed) s.suspect = true;
   }
 
   /** Suspect GCs whose cooldown has ended: the ones to ping before trusting them again. */

@@ -13,6 +13,11 @@ import { OPERACIONES_CALCULO, calculoFromObject, operacionCalculoDe, type Solici
  */
 export const PING = 'ping';
 
+/** A ping as a PS sends it; the reply echoes `clave`. */
+export function pingMessage(clave: string): string {
+  return JSON.stringify({ operacion: PING, clave });
+}
+
 export type RequestParse = ParseResult | { ok: true; calculo: SolicitudCalculo } | { ok: true; ping: { id?: string; clave?: string } };
 
 /** `bytes`: the real size when `raw` is only the start of an oversized message (decodeRequest). */
