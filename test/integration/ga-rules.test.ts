@@ -183,6 +183,51 @@ describe('ledger', () => {
     const e = await store.estado(o.id);
     expect(e.datos.resultado).toEqual(first);
   });
+  test('one id reused on two books at once: the second transaction is aborted whole, then refused ID_REUTILIZADO', async () => {
+    // A new op's row is written once, after its rule (008): the book lock keeps two
+    // transactions of one id on one book apart, but not on two books. Force that race.
+    const [libroA, libroB] = ['978-84-0000-041-7', '978-84-0000-042-4'];
+    await addBook(libroA, 2);
+    await addBook(libroB, 2);
+    const id = nextId('carrera');
+    const lote = (isbn: string) => [JSON.stringify([{ cmd: 'aplicar', id, operacion: 'prestamo', isbn, usuario: 'rita' }]), true, 300];
+    const [t1, t2] = [await pool.connect(), await pool.connect()];
+    try {
+      await t1.query('BEGIN');
+      const [primero] = (await t1.query('SELECT aplicar_lote($1::jsonb, $2, $3) AS r', lote(libroA))).rows[0].r;
+      expect(primero.codigo).toBe('APROBADO');
+      // t2 finds no row (t1 has not committed), lends book B, then waits on t1's row.
+      const segundo = t2.query('SELECT aplicar_lote($1::jsonb, $2, $3) AS r', lote(libroB)).then(
+        () => 'sin error',
+        (err: { code?: string }) => err.code,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      await t1.query('COMMIT');
+      expect(await segundo).toBe('40001');
+      const [otra] = (await t2.query('SELECT aplicar_lote($1::jsonb, $2, $3) AS r', lote(libroB))).rows[0].r;
+      expect(otra).toMatchObject({ id, codigo: 'ID_REUTILIZADO', estado: 'RECHAZADA' });
+    } finally {
+      await t1.query('ROLLBACK').catch(() => undefined);
+      t1.release();
+      t2.release();
+    }
+    expect(await stock(libroA)).toEqual({ total: 2, disponibles: 1, activos: 1 });
+    expect(await stock(libroB)).toEqual({ total: 2, disponibles: 2, activos: 0 });
+  });
+  test('one id reused on two books by two GAs at once, many times: one effect each, the other refused', async () => {
+    const [libroA, libroB] = ['978-84-0000-043-1', '978-84-0000-044-8'];
+    await addBook(libroA, 50);
+    await addBook(libroB, 50);
+    const [s1, s2] = [createStore(pool), createStore(pool)];
+    for (let i = 0; i < 20; i++) {
+      const id = nextId('carrera');
+      const rs = await Promise.all([s1.aplicar(op('prestamo', libroA, `u${i}`, id)), s2.aplicar(op('prestamo', libroB, `u${i}`, id))]);
+      expect(rs.map((r) => r.codigo).sort()).toEqual(['APROBADO', 'ID_REUTILIZADO']);
+    }
+    const [a, b] = [await stock(libroA), await stock(libroB)];
+    expect(a.activos + b.activos).toBe(20);
+    expect([a.total - a.disponibles, b.total - b.disponibles]).toEqual([a.activos, b.activos]);
+  });
   test('registrar then aplicar: PENDIENTE -> COMPLETADA', async () => {
     await addBook('978-84-0000-012-7', 2);
     await store.aplicar(op('prestamo', '978-84-0000-012-7', 'juan'));
