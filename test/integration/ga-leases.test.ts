@@ -32,12 +32,13 @@ const dev = (p: string): OperacionSolicitada => {
 const informe = (id: string, atendidas = 0): InformeGc => ({ id, sede: id.replace(/^gc-/, ''), atendidas, porSegundo: 0, tareas: 0, iniciado: new Date().toISOString() });
 /** The lease row of one op, read straight from the ledger. */
 async function lease(id: string): Promise<{ gestor: string | null; vigente: boolean }> {
-  const r = await pool.query<{ gestor: string | null; vigente: boolean }>('SELECT gestor, arriendo_hasta > now() AS vigente FROM operaciones WHERE id = $1', [id]);
+  const r = await pool.query<{ gestor: string | null; vigente: boolean }>('SELECT gestor, arriendo_vigente(gestor, arriendo_hasta) AS vigente FROM operaciones WHERE id = $1', [id]);
   return r.rows[0]!;
 }
-/** Makes a lease run out now (as if its GC had stopped renewing it long ago). */
+/** Makes a lease run out now (as if its GC had stopped renewing it long ago): the rows' own, and their GCs'. */
 async function expire(ids: string[]): Promise<void> {
   await pool.query(`UPDATE operaciones SET arriendo_hasta = now() - interval '1 second' WHERE id = ANY($1)`, [ids]);
+  await pool.query(`UPDATE gestores_carga SET arriendo_hasta = now() - interval '1 second' WHERE id IN (SELECT gestor FROM operaciones WHERE id = ANY($1))`, [ids]);
 }
 
 beforeAll(async () => {
@@ -114,6 +115,31 @@ describe('leases on pending async ops', () => {
     // Next time they are simply its own.
     const again = new Map((await store.reclamar(informe('gc-vivo'), 60_000, 1000)).pendientes.map((p) => [p.op.id, p.reclamada]));
     expect(again.get(orphan.id)).toBe(false);
+  });
+
+  test('a renewal is one row whatever the backlog: the rows are left as they are and stay held through the GC', async () => {
+    // 5,000 pending rows of one GC, written straight to the ledger (registrar one by one would be slow).
+    await pool.query(
+      `INSERT INTO operaciones (id, operacion, isbn, usuario, estado, gestor, arriendo_hasta)
+       SELECT 'big-' || i, 'prestamo', $1, 'u-big-' || i, 'PENDIENTE', 'gc-big', now() + interval '1 minute' FROM generate_series(1, 5000) i`,
+      [ISBN],
+    );
+    await store.reclamar(informe('gc-big'), 60_000, 10);
+    const before = await pool.query<{ h: string }>(`SELECT md5(string_agg(arriendo_hasta::text || xmin::text, ',' ORDER BY id)) AS h FROM operaciones WHERE gestor = 'gc-big'`);
+    const r = await store.reclamar(informe('gc-big'), 60_000, 10);
+    expect(r.pendientes).toHaveLength(10); // the listing is bounded too
+    const after = await pool.query<{ h: string }>(`SELECT md5(string_agg(arriendo_hasta::text || xmin::text, ',' ORDER BY id)) AS h FROM operaciones WHERE gestor = 'gc-big'`);
+    expect(after.rows[0]!.h).toBe(before.rows[0]!.h);
+    // The rows' own leases run out; the GC's holds them all: nobody else may claim one.
+    await pool.query(`UPDATE operaciones SET arriendo_hasta = now() - interval '1 second' WHERE gestor = 'gc-big'`);
+    const other = await store.reclamar(informe('gc-otro'), 60_000, 1000);
+    expect(other.pendientes.filter((p) => p.op.id.startsWith('big-'))).toEqual([]);
+    expect(await lease('big-1')).toEqual({ gestor: 'gc-big', vigente: true });
+    // Once the GC's lease runs out as well, they are claimable (the limit bounds one call).
+    await pool.query(`UPDATE gestores_carga SET arriendo_hasta = now() - interval '1 second' WHERE id = 'gc-big'`);
+    const claimed = (await store.reclamar(informe('gc-otro'), 60_000, 1000)).pendientes.filter((p) => p.op.id.startsWith('big-') && p.reclamada);
+    expect(claimed).toHaveLength(1000);
+    await pool.query(`DELETE FROM operaciones WHERE id LIKE 'big-%'`);
   });
 
   test('GCs claiming the same orphaned rows at the same time never both get one', async () => {
