@@ -172,6 +172,7 @@ export class Dispatcher {
     const reused = this.reusedId(op);
     if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
+    const sentAt = performance.now();
     const r = await this.d.storage.registrar(op, this.d.arriendo).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
@@ -180,6 +181,14 @@ export class Dispatcher {
         // A repeat of an op another live GC recorded (the PS failed over from it): that GC
         // publishes it; if it is gone, its lease runs out and a GC's ledger scan takes it up.
         this.d.log.debug({ opId: op.id, gestor: holder }, 'async op held by another GC; not published here');
+        return acceptedReply(op.id, op.operacion);
+      }
+      // The lease registrar took runs from its commit, so at least until sentAt + the lease. An
+      // answer later than that (this GC was frozen or starved meanwhile) no longer proves the op is
+      // ours to publish: another GC may have claimed it. Still accepted: it is recorded, and
+      // whoever holds it (this GC's next ledger scan, if still this GC) publishes it.
+      if (performance.now() - sentAt >= this.d.arriendo.ms) {
+        this.d.log.warn({ opId: op.id, ms: Math.round(performance.now() - sentAt), leaseMs: this.d.arriendo.ms }, 'registrar answered after the lease; left to the ledger scan');
         return acceptedReply(op.id, op.operacion);
       }
       // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is

@@ -93,7 +93,9 @@ export function defaultGcId(sede: string | undefined, hostname = os.hostname()):
 
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
-  const clock: Clock = { now: deps.now ?? Date.now };
+  // Monotonic (the wall clock steps under NTP and VM resume: forward, every actor would look dead at
+  // once; back, a frozen one alive and leases trusted too long), on the epoch scale for the few timestamps shown.
+  const clock: Clock = { now: deps.now ?? (() => performance.timeOrigin + performance.now()) };
   const registry = deps.registry ?? new Registry();
   const metrics = createGcMetrics(registry);
   const errors = new ErrorStats(50);

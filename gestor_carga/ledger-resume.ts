@@ -91,12 +91,16 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
     return taken;
   }
 
-  /** Past the lease without a renewal: another GC may own our rows by now. */
+  /**
+   * Past the lease without a renewal: another GC may own our rows by now. Checked on every tick
+   * while it lasts, not once: async ops recorded meanwhile (registrar may work while reclamar does
+   * not) are dropped too, rather than re-published under a lease nobody renewed.
+   */
   function checkLease(): void {
-    if (lapsed || renewedAt === undefined || o.clock.now() - renewedAt < o.leaseMs) return;
-    lapsed = true;
+    if (renewedAt === undefined || o.clock.now() - renewedAt < o.leaseMs) return;
     const dropped = o.tracker.dropAsync();
-    o.log.warn({ dropped, leaseMs: o.leaseMs }, 'ledger lease not renewed in time: async tasks dropped (another GC may resume them; ours are taken up again once the ledger answers)');
+    if (!lapsed || dropped > 0) o.log.warn({ dropped, leaseMs: o.leaseMs }, 'ledger lease not renewed in time: async tasks dropped (another GC may resume them; ours are taken up again once the ledger answers)');
+    lapsed = true;
   }
   const leaseTimer = setInterval(checkLease, Math.max(50, Math.min(1000, Math.floor(o.leaseMs / 6))));
 

@@ -90,6 +90,20 @@ describe('GC ledger lease', () => {
     expect(h.published).toEqual(['x', 'x']);
   });
 
+  it('while the lease stays lapsed, an async op recorded meanwhile is dropped too, not kept and re-published', async () => {
+    let down = false;
+    const h = harness(() => {
+      if (down) throw new StorageUnavailableError('GA down');
+      return [];
+    }, { leaseMs: STEADY_LEASE });
+    await eventually('loaded', () => h.resume.loaded(), 2000);
+    down = true;
+    await eventually('lease lapsed', () => !h.resume.view().arriendoVigente, STEADY_LEASE * 4);
+    // registrar may still work while reclamar does not (another connection to the GA).
+    h.tracker.submit({ operacion: 'devolucion', isbn: '978-1', usuario: 'u', id: 'tarde' }, 'async');
+    await eventually('the late op dropped', () => !h.tracker.has('tarde'), 2000);
+  });
+
   it('an answer slower than the lease is not trusted: nothing is taken up from it', async () => {
     let slow = true;
     const h = harness(() => [row('s')], { delayMs: () => (slow ? LEASE + 100 : 0) });
