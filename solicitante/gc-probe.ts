@@ -9,18 +9,24 @@ import { Dealer } from 'zeromq';
 import { parseRespuesta } from '../common/protocol/reply.js';
 import { pingMessage } from '../common/protocol/request.js';
 
-export async function gcReachable(endpoint: string, timeoutMs: number): Promise<boolean> {
+/** `signal`: stop looking (false); the socket and its timer go at once, so nothing holds the process open. */
+export async function gcReachable(endpoint: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const sock = new Dealer({ linger: 0 });
   let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     const connected = new Promise<boolean>((resolve) => {
       sock.events.on('connect', () => resolve(true));
       timer = setTimeout(() => resolve(false), timeoutMs);
+      onAbort = () => resolve(false);
+      if (signal?.aborted) resolve(false);
+      signal?.addEventListener('abort', onAbort);
     });
     sock.connect(endpoint);
     return await connected;
   } finally {
     clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     sock.close();
   }
 }
@@ -30,10 +36,14 @@ export function probeTimeoutMs(psTimeoutMs: number): number {
   return Math.min(3000, Math.max(1000, psTimeoutMs));
 }
 
-/** True as soon as one of the GCs accepts a connection (all probed at once). */
+/**
+ * True as soon as one of the GCs accepts a connection (all probed at once); the other probes
+ * stop then (a dead GC's probe would otherwise keep the command alive for the whole timeout).
+ */
 export async function anyGcReachable(endpoints: readonly string[], timeoutMs: number): Promise<boolean> {
-  const probes = endpoints.map((e) => gcReachable(e, timeoutMs));
-  return new Promise<boolean>((resolve) => {
+  const stop = new AbortController();
+  const probes = endpoints.map((e) => gcReachable(e, timeoutMs, stop.signal));
+  const found = await new Promise<boolean>((resolve) => {
     let left = probes.length;
     if (left === 0) resolve(false);
     for (const p of probes)
@@ -42,6 +52,8 @@ export async function anyGcReachable(endpoints: readonly string[], timeoutMs: nu
         else if (--left === 0) resolve(false);
       });
   });
+  stop.abort();
+  return found;
 }
 
 /**
