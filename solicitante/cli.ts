@@ -28,6 +28,11 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   /** Called once `carga` has checked its options, before its clients start (main.ts: the scheduling policy). */
   beforeLoad?: () => void;
+  /**
+   * Subscribes to the user's interrupt (main.ts: the first SIGINT/SIGTERM; a second one exits at once).
+   * Returns the unsubscribe. `carga` then stops early and still returns its loans and reports.
+   */
+  onInterrupt?: (cb: () => void) => () => void;
 }
 
 interface GlobalOptions {
@@ -51,6 +56,16 @@ const endpointsArg = (v: string): string[] => {
 
 /** A wrong combination of options, found after parsing; exit code 2 like commander's own usage errors. */
 class UsageError extends Error {}
+
+/** Creates (empty) the report file the user named, or says in Spanish why it cannot be. */
+async function writableOrUsage(file: string, what: string): Promise<void> {
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, '', { flag: 'a' });
+  } catch (e) {
+    throw new UsageError(`no se puede escribir el informe ${what} en ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
@@ -180,6 +195,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const bad = isbns?.find((i) => !isbnSchema.safeParse(i).success);
       if (bad) throw new UsageError(`--isbns: isbn no válido '${bad}'`);
       const c = config(cmd);
+      // A report file that cannot be written is found before the run, not after it.
+      if (typeof o.json === 'string') await writableOrUsage(userPath(o.json, io.env), 'JSON');
+      if (typeof o.html === 'string') await writableOrUsage(userPath(o.html, io.env), 'HTML');
       if (!(await gcListening(cmd))) {
         exitCode = 1;
         return;
@@ -189,7 +207,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       if (!isbns && o.clientes > 1) {
         io.stderr.write(`aviso: todos los clientes usarán ${DEMO_ISBN}; si tiene pocos ejemplares habrá SIN_EJEMPLARES (indique --isbns)\n`);
       }
+      const interrupted = new AbortController();
+      const unsubscribe = io.onInterrupt?.(() => {
+        io.stderr.write(`${tty ? '\n' : ''}interrumpida: terminando las solicitudes en curso y devolviendo los préstamos abiertos (otra vez para salir ya)…\n`);
+        interrupted.abort();
+      });
       const report = await runLoad({
+        signal: interrupted.signal,
         endpoints: c.GC_ENDPOINTS,
         repartir: o.repartir,
         clientes: o.clientes,
@@ -204,6 +228,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         intervaloProgresoMs: tty ? 500 : 5000,
         onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`),
       });
+      unsubscribe?.();
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
       const fecha = report.inicio.replace(/[:.]/g, '-');
@@ -227,6 +252,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         }
       }
       if (report.respuestas === 0) exitCode = 1;
+      // Cut short by the user: the report covers what ran, and the exit says it was interrupted.
+      if (interrupted.signal.aborted) exitCode = 130;
     });
 
   program

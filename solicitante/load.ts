@@ -43,6 +43,8 @@ export interface LoadOptions {
   prefijoUsuario?: string;
   onProgreso?: (p: LoadProgress) => void;
   intervaloProgresoMs?: number;
+  /** Stops the run early (Ctrl-C): requests in flight finish, open loans are returned, the report covers what ran. */
+  signal?: AbortSignal;
 }
 
 export interface LoadProgress {
@@ -173,7 +175,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       return false;
     }
   };
-  const running = () => !stopped && performance.now() < deadline;
+  const running = () => !stopped && !opts.signal?.aborted && performance.now() < deadline;
 
   const simulateClient = async (i: number): Promise<void> => {
     const gc = clientFor(i);

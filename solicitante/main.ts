@@ -15,4 +15,14 @@ process.exitCode = await runCli(process.argv.slice(2), {
   // A load generator on the system's machine takes part in its CPU picture: it runs under
   // the same policy as the processes it loads (common/scheduling.ts).
   beforeLoad: () => adoptSchedulingPolicy((s) => process.stderr.write(s)),
+  onInterrupt(cb) {
+    const first = () => {
+      process.off('SIGINT', first).off('SIGTERM', first);
+      // A second interrupt: the user does not want to wait for the clean-up.
+      process.once('SIGINT', () => process.exit(130)).once('SIGTERM', () => process.exit(143));
+      cb();
+    };
+    process.on('SIGINT', first).on('SIGTERM', first);
+    return () => void process.off('SIGINT', first).off('SIGTERM', first);
+  },
 });

@@ -166,4 +166,35 @@ describe('ps carga (CLI)', () => {
     expect(readFileSync(html, 'utf8')).toContain('<script id="vista" type="application/json">');
     expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
   });
+  it('Ctrl-C stops the run early: loans in flight are returned, the report covers what ran, exit 130', async () => {
+    const gc = await fake();
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let errText = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    let interrupt: (() => void) | undefined;
+    const run = runCli(['carga', '--clientes', '4', '--duracion', '600', '--isbns', ISBNS.join(','), '--no-html'], {
+      stdin: Readable.from(['']),
+      stdout: out,
+      stderr: err,
+      env: { GC_ENDPOINT: gc.endpoint },
+      onInterrupt(cb) {
+        interrupt = cb;
+        return () => (interrupt = undefined);
+      },
+    });
+    const end = Date.now() + 10_000;
+    while (!(interrupt && gc.disponibles(ISBNS[0]!) < 1000) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(interrupt).toBeDefined();
+    interrupt!();
+    expect(await run).toBe(130);
+    expect(errText).toMatch(/interrumpida/);
+    expect(text).toMatch(/^total\s+\d+/m);
+    // Returns are async (ACEPTADO first): wait for the fake GC to apply them.
+    const back = Date.now() + 3000;
+    while (ISBNS.some((i) => gc.disponibles(i) !== 1000) && Date.now() < back) await new Promise((r) => setTimeout(r, 10));
+    for (const i of ISBNS) expect(gc.disponibles(i)).toBe(1000);
+  });
 });
