@@ -275,6 +275,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       }
     });
 
+  // `menu` is the default command, so commander would take a mistyped command for menu's argument.
+  const first = firstCommandWord(argv, ['--gc', '--timeout', '--reintentos']);
+  const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]).concat('help');
+  if (first !== undefined && !known.includes(first)) {
+    io.stderr.write(`comando desconocido '${first}'; comandos: ${known.filter((k) => k !== 'help').join(', ')} (ps --help)\n`);
+    return 2;
+  }
+
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -287,4 +295,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return 1;
   }
   return exitCode;
+}
+
+/** The first word of argv that is neither an option nor the value of one of `withValue`. */
+function firstCommandWord(argv: readonly string[], withValue: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (withValue.includes(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
 }

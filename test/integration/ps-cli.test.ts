@@ -227,6 +227,18 @@ describe('usage errors', () => {
     const bad = await cli(['archivo', 'x'], 'not-an-endpoint');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/GC_ENDPOINT/);
+    // A mistyped command is not taken for an argument of the default command (menu).
+    const typo = await cli(['--timeout', '500', 'test-sitema'], gc);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/comando desconocido 'test-sitema'.*test-sistema/);
+    // Its directory is a file (Node's recursive mkdir never returns under /proc: not used here).
+    const notADir = join(mkdtempSync(join(tmpdir(), 'ps-cli-')), 'fichero');
+    writeFileSync(notADir, '');
+    const report = await cli(['carga', '--duracion', '1', '--json', join(notADir, 'r.json')], gc);
+    expect(report.code).toBe(2);
+    expect(report.err).toContain(`no se puede escribir el informe JSON en ${join(notADir, 'r.json')} (E`);
+    rmSync(join(notADir, '..'), { recursive: true, force: true });
+    expect(report.beforeLoad).toBe(0);
   });
 
   it('refuses a --gc that is not an endpoint before sending anything', async () => {
