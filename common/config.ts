@@ -4,7 +4,7 @@
  * message naming the bad variable. Add a variable here and to .env.example.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { z } from './protocol/zod.js';
 import { curveKeySchema } from './curve-keys.js';
 import { OPERACIONES_ACTOR, sedeSchema } from './protocol/ps-gc.js';
 import { TIPOS_ACTOR, actorIdSchema, gcIdSchema } from './protocol/internal.js';

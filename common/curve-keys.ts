@@ -13,7 +13,7 @@
  * validates keys loads no native addon.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { z } from 'zod';
+import { z } from './protocol/zod.js';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#';
 const DECODE = new Map([...ALPHABET].map((c, i) => [c, i]));

@@ -9,16 +9,24 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { z } from 'zod';
+import { z } from '../common/protocol/zod.js';
 import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol/ps-gc.js';
 import { parseCsv, CsvSyntaxError } from './csv.js';
+
+/** Copies of one title in a catalog entry. */
+export const MAX_EJEMPLARES = 100_000;
 
 export const libroCatalogoSchema = z
   .object({
     isbn: z.string().trim().pipe(isbnSchema),
     titulo: tituloSchema,
     autor: textoLibre('autor', 300),
-    ejemplares: z.number({ error: 'ejemplares debe ser un número' }).int('ejemplares debe ser entero').min(0, 'ejemplares no puede ser negativo').max(100_000),
+    // Bounds before int(): 1e20 is "too many", not "not an integer".
+    ejemplares: z
+      .number({ error: (i) => (i.code === 'invalid_type' ? 'debe ser un número' : undefined) })
+      .min(0, 'no puede ser negativo')
+      .max(MAX_EJEMPLARES, `como mucho ${MAX_EJEMPLARES}`)
+      .int('debe ser un número entero'),
   })
   .strict();
 export type LibroCatalogo = z.infer<typeof libroCatalogoSchema>;
@@ -95,12 +103,21 @@ export function csvCount(cell: string): number | string {
   return Number(t);
 }
 
+/** " en la línea L, columna C" from V8's "… at position N" (its message itself is in English). */
+function whereInText(text: string, message: string): string {
+  const m = /position (\d+)/.exec(message);
+  if (!m) return message.includes('Unexpected end') ? ': el texto termina antes de tiempo' : '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` en la línea ${line}, columna ${before.length - before.lastIndexOf('\n')}`;
+}
+
 function parseJsonCatalog(text: string): LibroCatalogo[] {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new CatalogError(`JSON inválido: ${(err as Error).message}`);
+    throw new CatalogError(`JSON inválido${whereInText(text, (err as Error).message)}`);
   }
   if (!Array.isArray(data)) throw new CatalogError('el JSON debe ser un arreglo de libros {isbn, titulo, autor, ejemplares}');
   return data.map((entry, i) => {

@@ -6,7 +6,7 @@
  * the same clave sent again simply computes again (same answer) and `estado` does not
  * know them.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { LONE_SURROGATE, describeIssue, echoOf, normalizeOperacion, opIdSchema, present, sedeSchema, type ParseResult } from './ps-gc.js';
 
 /** The actor type (and topic prefix) of the actors that compute. */

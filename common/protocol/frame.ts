@@ -19,7 +19,7 @@
  * (the per-message cost is the wake, not the JSON). Order within a batch is the
  * send order. The PS⇄GC protocol is not batched: one request, one reply.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 
 /** A message that is a JSON object (not an array, not a scalar): its fields are read by the codec. */
 export const plainObject = z.custom<Record<string, unknown>>((o) => !!o && typeof o === 'object' && !Array.isArray(o));

@@ -8,7 +8,7 @@
  *  calculo actors: the same, with TareaCalculo / `calculado` (calc.ts)
  * Each JSON frame may also be a batch: an array of such messages (frame.ts).
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { OPERACIONES_ACTOR, isbnSchema, opIdSchema, operacionSolicitadaSchema, resultadoSchema, sedeSchema, tituloSchema, type Resultado } from './ps-gc.js';
 import { TIPO_CALCULO, resultadoCalculoSchema } from './calc.js';
 

@@ -3,7 +3,7 @@
  * Pure codec: validates bytes into typed requests and builds replies. It never
  * opens a socket, so every process and every test uses the same rules.
  */
-import { z } from 'zod';
+import { z } from './zod.js';
 import { MENSAJES, type Codigo, type ErrorCode } from './codes.js';
 import { plainObject, readFrame, type FrameDefect } from './frame.js';
 
@@ -21,10 +21,10 @@ export type OperacionActor = (typeof OPERACIONES_ACTOR)[number];
 export const ESTADOS = ['PENDIENTE', 'COMPLETADA', 'RECHAZADA'] as const;
 export type EstadoOperacion = (typeof ESTADOS)[number];
 
-export const isbnSchema = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z-]{0,31}$/, 'isbn: 1–32 letras, dígitos o guiones');
-export const usuarioSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'usuario: 1–64 letras, dígitos o . _ @ -');
+export const isbnSchema = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z-]{0,31}$/, 'isbn: de 1 a 32 caracteres, letras sin acento (A-Z, a-z), dígitos o guiones, empezando por letra o dígito');
+export const usuarioSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'usuario: de 1 a 64 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ @ -, empezando por letra o dígito');
 /** An op's key (`clave`) or a client's label (`id`): `@` too, since original clients build ids as `<isbn>_<usuario>`. */
-export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$/, 'id: 1–80 letras, dígitos o . _ : @ -');
+export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$/, 'id: de 1 a 80 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ : @ -, empezando por letra o dígito');
 export const sedeSchema = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u, 'sede: 1–64 letras, dígitos, espacios o . _ -');
 
 /**
@@ -213,10 +213,15 @@ export function echoOf(obj: object): { id?: string; clave?: string } {
 }
 
 /** "Solicitud inválida en 'a': …" from a schema's first complaint. */
-export function describeIssue(error: z.ZodError): string {
+export function describeIssue(error: z.ZodError, input?: unknown): string {
   const issue = error.issues[0];
   const where = issue?.path.length ? issue.path.join('.') : '';
-  const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : issue?.message;
+  // A field left out reads as such, not as "se esperaba texto, recibido indefinido".
+  const top = issue?.path.length === 1 ? issue.path[0] : undefined;
+  if (typeof top === 'string' && input && typeof input === 'object' && !(top in input)) return `Falta el campo '${top}'`;
+  const message = issue?.message ?? '';
+  // Our own messages name their field ("usuario: de 1 a 64 …"); said once is enough.
+  const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : message.startsWith(`${where}: `) ? message.slice(where.length + 2) : message;
   return `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`;
 }
 
@@ -224,7 +229,7 @@ export function describeIssue(error: z.ZodError): string {
 export function solicitudFromObject(obj: object, makeKey: () => string): ParseResult {
   const echo = echoOf(obj);
   const parsed = requestShape.safeParse(obj);
-  if (!parsed.success) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: describeIssue(parsed.error), ...echo };
+  if (!parsed.success) return { ok: false, codigo: 'SOLICITUD_INVALIDA', mensaje: describeIssue(parsed.error, obj), ...echo };
   const { operacion: raw_op, ...fields } = parsed.data;
   const r = present(fields);
   const operacion = normalizeOperacion(raw_op);

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Publisher, Subscriber } from 'zeromq';
-import { z } from 'zod';
+import { z } from '../../common/protocol/zod.js';
 import type { Logger } from '../../common/logger.js';
 import { parseFrame } from '../../common/protocol/frame.js';
 import type { SocketSecurity } from '../../common/socket-security.js';

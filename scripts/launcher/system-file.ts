@@ -7,7 +7,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../common/protocol/zod.js';
 import type { LocalSystem } from './local-system.js';
 import { isStale, parseOwner, procProbe, LOCK_FILE } from './lock.js';
 

@@ -77,7 +77,13 @@ describe('parsing', () => {
     expect(() => parseCatalog('{"isbn":"978-1"}', 'json')).toThrow(/arreglo/);
     expect(() => parseCatalog('[{"isbn":"978-1","titulo":"T","autor":"A","ejemplares":1},{"isbn":"978-2","titulo":"T","autor":"A","ejemplares":"3"}]', 'json')).toThrow(/entrada 1 \(isbn 978-2\): ejemplares/);
     expect(() => parseCatalog('[{"isbn":"978-1","titulo":"T","autor":"A","ejemplares":1,"extra":1}]', 'json')).toThrow(/entrada 0.*extra/);
-    expect(() => parseCatalog('[{"isbn":"978-1",', 'json')).toThrow(/JSON inválido/);
+    expect(() => parseCatalog('[{"isbn":"978-1",', 'json')).toThrow(/JSON inválido en la línea 1, columna \d+/);
+    expect(() => parseCatalog('[{"isbn":"978-1",\n "titulo":"T" "autor":"A"}]', 'json')).toThrow('JSON inválido en la línea 2, columna 15');
+    // The limit is named as a limit, and the field once, however large the number.
+    for (const n of ['100001', '99999999999999999999']) {
+      expect(() => parseCatalog(`[{"isbn":"978-1","titulo":"T","autor":"A","ejemplares":${n}}]`, 'json')).toThrow(/^entrada 0 \(isbn 978-1\): ejemplares: como mucho 100000$/);
+    }
+    expect(() => parseCatalog('isbn,titulo,autor,ejemplares\n978-1,T,A,1.5\n', 'csv')).toThrow(/^línea 2: ejemplares debe ser un número entero escrito con dígitos 0-9, no '1.5'$/);
   });
 });
 

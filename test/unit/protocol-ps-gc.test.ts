@@ -12,6 +12,16 @@ describe('PS ⇄ GC request codec', () => {
     expect(r).toEqual({ ok: true, solicitud: { operacion: 'prestamo', isbn: '978-84-376-0494-7', usuario: 'u123', clave: 'gen-1' } });
   });
 
+  it('refusals read in Spanish and name each field once: a missing field as missing, a wrong type as such', () => {
+    const mensaje = (o: object) => {
+      const r = parse(o);
+      return r.ok ? 'aceptada' : r.mensaje;
+    };
+    expect(mensaje({})).toBe("Falta el campo 'operacion'");
+    expect(mensaje({ operacion: 'consulta', isbn: 12345 })).toBe("Solicitud inválida en 'isbn': Entrada inválida: se esperaba texto, recibido número");
+    expect(mensaje({ operacion: 'prestamo', isbn: '1', usuario: 'ñandú' })).toMatch(/^Solicitud inválida en 'usuario': de 1 a 64 caracteres, letras sin acento ni ñ/);
+  });
+
   it('normalises case and accents of the operation', () => {
     const r = parse({ operacion: 'Devolución', isbn: '1', usuario: 'a', id: 'x-1' });
     expect(r.ok && r.solicitud.operacion).toBe('devolucion');
