@@ -1,6 +1,11 @@
 /** Typed failures of the PS's GC clients (no reply at all, an unreadable one, or a closed client). */
+import { OPERACIONES_ACTOR } from '../common/protocol/ps-gc.js';
 
-/** The GC did not answer after every attempt (1 + PS_RETRIES), each with the same clave. */
+/**
+ * The GC did not answer after every attempt (1 + PS_RETRIES), each with the same clave.
+ * Only a préstamo, devolución or renovación may have been applied meanwhile; a consulta,
+ * an estado or a calculation changes nothing and is simply asked again.
+ */
 export class GcNoReplyError extends Error {
   override name = 'GcNoReplyError';
   constructor(
@@ -8,8 +13,13 @@ export class GcNoReplyError extends Error {
     readonly clave: string,
     readonly attempts: number,
     readonly timeoutMs: number,
+    operacion?: string,
   ) {
-    super(`El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (clave ${clave}); la operación pudo aplicarse o no: consulte su estado con esa clave`);
+    const cambia = operacion === undefined || (OPERACIONES_ACTOR as readonly string[]).includes(operacion);
+    super(
+      `El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (clave ${clave}); ` +
+        (cambia ? 'la operación pudo aplicarse o no: consulte su estado con esa clave' : `${operacion} no cambia nada: puede repetirla`),
+    );
   }
 }
 

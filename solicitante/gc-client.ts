@@ -126,6 +126,6 @@ export class GcClient implements GcCaller {
       return { respuesta: afterResend(r, sends), endpoint };
     }
     if (this.closed) throw new GcClientClosedError();
-    throw new GcNoReplyError(this.opts.endpoints.join(', '), msg.clave, attempts, this.opts.timeoutMs);
+    throw new GcNoReplyError(this.opts.endpoints.join(', '), msg.clave, attempts, this.opts.timeoutMs, msg.operacion);
   }
 }

@@ -37,6 +37,7 @@ export interface GcPipelineOptions {
 
 interface PendingRequest {
   clave: string;
+  operacion: string;
   body: string;
   attempt: number;
   /** How many times it went out (to any GC): past one, "not applied" is no longer certain (resend.ts). */
@@ -113,7 +114,7 @@ export class GcPipelineClient implements GcCaller {
     const msg = stamp(solicitud, this.makeId, this.opts.sede);
     if (this.pending.has(msg.clave)) return Promise.reject(new Error(`Ya hay una solicitud en curso con clave ${msg.clave}`));
     return new Promise<GcAnswer>((resolve, reject) => {
-      const p: PendingRequest = { clave: msg.clave, body: encode(msg), attempt: 0, sends: 0, via: '', resolve, reject };
+      const p: PendingRequest = { clave: msg.clave, operacion: msg.operacion, body: encode(msg), attempt: 0, sends: 0, via: '', resolve, reject };
       this.pending.set(p.clave, p);
       this.transmit(p);
     });
@@ -178,7 +179,7 @@ export class GcPipelineClient implements GcCaller {
     if (this.rotation.isSuspect(p.via)) this.startPinging(this.links.get(p.via)!);
     if (p.attempt > this.opts.retries) {
       this.pending.delete(p.clave);
-      p.reject(new GcNoReplyError(this.opts.endpoints.join(', '), p.clave, p.attempt, this.opts.timeoutMs));
+      p.reject(new GcNoReplyError(this.opts.endpoints.join(', '), p.clave, p.attempt, this.opts.timeoutMs, p.operacion));
       return;
     }
     this.transmit(p);

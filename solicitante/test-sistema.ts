@@ -88,27 +88,34 @@ export async function runSystemTest(gc: GcCaller, out: Output, opts: SystemTestO
   if (p1?.exito) {
     const days = due ? (Date.parse(due) - Date.parse(p1.fechaOperacion || new Date().toISOString())) / DAY_MS : NaN;
     record('1. Préstamo (fecha)', 'vencimiento a 14 días', due ? `${shortDate(due)} (${days.toFixed(1)} días)` : 'sin fecha', Math.abs(days - 14) < 0.01);
+    await afterLoan();
+  } else {
+    // Every later step acts on this loan: their failures would only repeat this one.
+    out.write('\nLos pasos 2–6 actúan sobre ese préstamo: no se ejecutan.\n');
   }
-  const r1 = await expectCodigo('2. Primera renovación', op('renovacion'), ['APROBADO']);
-  checkDueDate('2. Primera renovación', due, r1);
-  due = (r1 && dueDate(r1)) ?? due;
-  const r2 = await expectCodigo('3. Segunda renovación', op('renovacion'), ['APROBADO']);
-  checkDueDate('3. Segunda renovación', due, r2);
-  await expectCodigo('4. Tercera renovación (debe rechazarse)', op('renovacion'), ['LIMITE_RENOVACIONES']);
 
-  const dev = op('devolucion');
-  const d = await expectCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
-  if (d?.codigo === 'ACEPTADO') await awaitDevolucion(gc, dev.clave!, out, record, opts);
+  async function afterLoan(): Promise<void> {
+    const r1 = await expectCodigo('2. Primera renovación', op('renovacion'), ['APROBADO']);
+    checkDueDate('2. Primera renovación', due, r1);
+    due = (r1 && dueDate(r1)) ?? due;
+    const r2 = await expectCodigo('3. Segunda renovación', op('renovacion'), ['APROBADO']);
+    checkDueDate('3. Segunda renovación', due, r2);
+    await expectCodigo('4. Tercera renovación (debe rechazarse)', op('renovacion'), ['LIMITE_RENOVACIONES']);
 
-  const p2 = await expectCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
-  // Give the copy back so repeated runs do not drain the demo book's stock; not part of the verdict.
-  if (p2?.exito && opts.cleanup !== false) {
-    const s = op('devolucion');
-    try {
-      const r = await gc.send(s);
-      out.write(`\nLimpieza (no cuenta para el resultado)\n  ${describeRespuesta(s, r)}\n`);
-    } catch (e) {
-      out.write(`\nLimpieza: sin respuesta (${(e as Error).message})\n`);
+    const dev = op('devolucion');
+    const d = await expectCodigo('5. Devolución', dev, ['APROBADO', 'ACEPTADO']);
+    if (d?.codigo === 'ACEPTADO') await awaitDevolucion(gc, dev.clave!, out, record, opts);
+
+    const p2 = await expectCodigo('6. Nuevo préstamo tras la devolución', op('prestamo'), ['APROBADO']);
+    // Give the copy back so repeated runs do not drain the demo book's stock; not part of the verdict.
+    if (p2?.exito && opts.cleanup !== false) {
+      const s = op('devolucion');
+      try {
+        const r = await gc.send(s);
+        out.write(`\nLimpieza (no cuenta para el resultado)\n  ${describeRespuesta(s, r)}\n`);
+      } catch (e) {
+        out.write(`\nLimpieza: sin respuesta (${(e as Error).message})\n`);
+      }
     }
   }
 
@@ -130,7 +137,8 @@ async function awaitDevolucion(
   const deadline = Date.now() + (opts.devolucionTimeoutMs ?? 10_000);
   let last = 'sin respuesta';
   out.write(`  esperando a que la devolución ${id} se aplique…\n`);
-  while (Date.now() < deadline) {
+  // At least once, even with no wait at all (--espera 0): the answer is then whatever estado says now.
+  for (let first = true; first || Date.now() < deadline; first = false) {
     try {
       const r = await gc.send({ operacion: 'estado', id });
       const e = estadoOf(r);
@@ -143,7 +151,7 @@ async function awaitDevolucion(
     } catch (e) {
       last = `sin respuesta (${(e as Error).message})`;
     }
-    await sleep(opts.estadoPollMs ?? 100);
+    if (Date.now() < deadline) await sleep(opts.estadoPollMs ?? 100);
   }
   record(step, `COMPLETADA en ${opts.devolucionTimeoutMs ?? 10_000} ms`, last, false);
 }

@@ -186,6 +186,14 @@ describe('ps test-sistema', () => {
     }
   });
 
+  it('no reply to a calculation or a consulta: it says nothing changed, not to check its estado', async () => {
+    const endpoint = await deadEndpoint();
+    const r = await cli(['calc', 'suma', '1', '2'], endpoint, '', { PS_TIMEOUT_MS: '100', PS_RETRIES: '0' });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('suma no cambia nada: puede repetirla');
+    expect(r.err).not.toContain('consulte su estado');
+  });
+
   it('FAILs when a GC is there but does not answer', async () => {
     const gc = await fake({ descartarPrimeras: 1000 });
     const r = await cli(['test-sistema', '--timeout', '100', '--reintentos', '0'], gc);

@@ -58,4 +58,23 @@ describe('ps test-sistema claves', () => {
     // The second run did real work: all its steps but the refused 3rd renewal were applied, each once.
     expect(b.filter((id) => gc.aplicaciones.get(id) === 1)).toHaveLength(b.length - 1);
   });
+
+  it('a refused first loan stops the run there: one failure, not six', async () => {
+    const gc = await FakeGc.start({ libros: { '978-84-376-0494-7': 0 } });
+    cleanup.push(() => gc.stop());
+    const r = await testSistema(gc, []);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/FAIL {2}1\. Préstamo: esperado APROBADO; obtenido SIN_EJEMPLARES/);
+    expect(r.out).toContain('Los pasos 2–6 actúan sobre ese préstamo: no se ejecutan.');
+    expect(r.out).toMatch(/Resultado: FAIL \(0\/1 comprobaciones correctas\)/);
+    expect(gc.recibidas).toHaveLength(1);
+  });
+
+  it('--espera 0 still asks estado once, and reports what it said', async () => {
+    const gc = await FakeGc.start({ devolucionAsync: true, retardoAsyncMs: 5_000 });
+    cleanup.push(() => gc.stop());
+    const r = await testSistema(gc, ['--espera', '0']);
+    expect(gc.recibidas.filter((m) => (m as { operacion: string }).operacion === 'estado')).toHaveLength(1);
+    expect(r.out).toMatch(/FAIL {2}5b\. Devolución aplicada \(estado\): esperado COMPLETADA en 0 ms; obtenido PENDIENTE/);
+  });
 });
