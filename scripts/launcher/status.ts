@@ -3,7 +3,9 @@
  * GA role/state, PostgreSQL role, timeline, replication lag, peer heartbeat
  * age; each GC's actors, pending work and storage breakers — and the load of
  * every GC (requests served by each, as each reports it through the ledger).
- * Exit 1 when no process answers. A CLI, so it writes to stdout.
+ * Exit 0 only when every process asked answers as what it was asked as (a GA URL that
+ * answers with a GC's /status, or some other server's, counts as not answering); 1
+ * otherwise, so scripts and drills can wait on it. A CLI, so it writes to stdout.
  *
  *   npm run status                                   # what a plain `npm start` runs (below)
  *   npm run status -- --ga http://127.0.0.1:9570 --gc http://127.0.0.1:9555   # npm start -- --topologia single
@@ -29,10 +31,13 @@ const DEFAULT_GCS = ['http://127.0.0.1:9555', `http://${PC2}:9555`];
 
 type Json = Record<string, any>;
 
-async function fetchStatus(url: string, timeoutMs: number): Promise<Json> {
+async function fetchStatus(url: string, tipo: 'ga' | 'gc', timeoutMs: number): Promise<Json> {
   const r = await fetch(`${url.replace(/\/+$/, '')}/status`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
-  return (await r.json()) as Json;
+  const doc = (await r.json().catch(() => undefined)) as Json | undefined;
+  // Each process's /status names what it is: a GA its role (papel), a GC itself (gc).
+  if (!doc || typeof doc !== 'object' || !(tipo === 'ga' ? doc.papel : doc.gc)) throw new Error(`su /status no es el de un ${tipo.toUpperCase()}`);
+  return doc;
 }
 
 function ago(iso: string | null | undefined): string {
@@ -143,7 +148,7 @@ const program = new Command()
     const results = await Promise.all(
       targets.map(async (t) => {
         try {
-          return { ...t, estado: await fetchStatus(t.url, o.timeout) };
+          return { ...t, estado: await fetchStatus(t.url, t.tipo, o.timeout) };
         } catch (err) {
           return { ...t, error: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err) };
         }
@@ -159,7 +164,11 @@ const program = new Command()
       const load = formatGcLoad(results.flatMap((r) => (r.tipo === 'gc' && 'estado' in r && Array.isArray(r.estado.gestores) ? [r.estado.gestores as Json[]] : [])));
       process.stdout.write(`${[...blocks, ...(load ? [load] : [])].join('\n\n')}\n`);
     }
-    if (results.every((r) => 'error' in r)) process.exitCode = 1;
+    const silent = results.filter((r) => 'error' in r).length;
+    if (silent > 0) {
+      if (!o.json) process.stdout.write(`\n${silent} de ${results.length} procesos no responden\n`);
+      process.exitCode = 1;
+    }
   });
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -213,6 +213,9 @@ describe('GA pair on one PostgreSQL', () => {
     expect(bb).toMatch(/backup {2}PASSIVE/);
     const dead = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${(await freePorts(1))[0]}`, '--no-gc']).catch((err: { code: number; stdout: string }) => err);
     expect(dead).toMatchObject({ code: 1, stdout: expect.stringContaining('NO RESPONDE') });
+    // One of two silent is a failure too, and so is a URL that answers as something else (a GA asked as a GC).
+    const wrong = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${p.httpPort}`, '--gc', `http://127.0.0.1:${b.httpPort}`]).catch((err: { code: number; stdout: string }) => err);
+    expect(wrong).toMatchObject({ code: 1, stdout: expect.stringMatching(/NO RESPONDE \(su \/status no es el de un GC\)[\s\S]*1 de 2 procesos no responden/) });
   });
 
   it('heartbeat lost without client requests: the backup stays passive', async () => {
