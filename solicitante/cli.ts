@@ -192,6 +192,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         }
       }
       const isbns = o.isbns?.split(',').map((x) => x.trim()).filter(Boolean);
+      if (isbns && isbns.length === 0) throw new UsageError('--isbns: la lista está vacía');
       const bad = isbns?.find((i) => !isbnSchema.safeParse(i).success);
       if (bad) throw new UsageError(`--isbns: isbn no válido '${bad}'`);
       const c = config(cmd);

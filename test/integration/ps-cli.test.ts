@@ -235,6 +235,8 @@ describe('usage errors', () => {
     const bad = await cli(['archivo', 'x'], 'not-an-endpoint');
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/GC_ENDPOINT/);
+    const empty = await cli(['carga', '--isbns', ',,,'], gc);
+    expect(empty).toMatchObject({ code: 2, beforeLoad: 0, err: expect.stringContaining('--isbns: la lista está vacía') });
     // A mistyped command is not taken for an argument of the default command (menu).
     const typo = await cli(['--timeout', '500', 'test-sitema'], gc);
     expect(typo.code).toBe(2);

@@ -30,6 +30,9 @@ describe('ps calc: words → request', () => {
     expect(calcRequest('sumar_lista', ['1', 'x'])).toEqual({ error: "'x' no es un número" });
     expect(calcRequest('mayusculas', [])).toMatchObject({ error: expect.stringMatching(/texto/) });
     expect(calcRequest('raiz', ['4'])).toMatchObject({ error: expect.stringMatching(/desconocida/) });
+    // Not silently rounded to 1e23: an integer the wire cannot carry exactly is refused here.
+    expect(calcRequest('suma', ['99999999999999999999999', '1'])).toMatchObject({ error: expect.stringMatching(/^'99999999999999999999999' es un entero demasiado grande/) });
+    expect(calcRequest('suma', [String(Number.MAX_SAFE_INTEGER), '1'])).toEqual({ operacion: 'suma', a: Number.MAX_SAFE_INTEGER, b: 1 });
   });
 
   it('prints the result, and one line per part with where it was reassigned from', () => {
