@@ -186,7 +186,7 @@ describe('ps carga (CLI)', () => {
       },
     });
     const end = Date.now() + 10_000;
-    while (!(interrupt && gc.disponibles(ISBNS[0]!) < 1000) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    while (!(interrupt && (gc.disponibles(ISBNS[0]!) ?? 1000) < 1000) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(interrupt).toBeDefined();
     interrupt!();
     expect(await run).toBe(130);
