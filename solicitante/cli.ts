@@ -14,7 +14,7 @@ import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg } from '../common/cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
-import { anyGcReachable, probeTimeoutMs } from './gc-probe.js';
+import { probeGcs, probeTimeoutMs } from './gc-probe.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
 import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
@@ -82,17 +82,26 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       GC_ENDPOINTS: g.gc ?? c.GC_ENDPOINTS,
     };
   };
+  /** GCs the last probe found not listening: the clients made after it start with them suspect (gc-rotation.ts). */
+  let downAtStart: string[] = [];
+  /** Probes the GCs; true when one listens. */
+  const probe = async (cmd: Command): Promise<boolean> => {
+    const c = config(cmd);
+    const r = await probeGcs(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS));
+    downAtStart = r.reachable.length ? r.down : [];
+    return r.reachable.length > 0;
+  };
   /** Batch commands first check that a GC listens: against none they would wait out every timeout. */
   const gcListening = async (cmd: Command): Promise<boolean> => {
-    const c = config(cmd);
-    if (await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS))) return true;
-    io.stderr.write(`No se alcanza ningún GC (${c.GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
+    if (await probe(cmd)) return true;
+    io.stderr.write(`No se alcanza ningún GC (${config(cmd).GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
     return false;
   };
   const makeClient = (cmd: Command) => {
     const c = config(cmd);
     return new GcClient({
       endpoints: c.GC_ENDPOINTS,
+      downAtStart,
       timeoutMs: c.PS_TIMEOUT_MS,
       retries: c.PS_RETRIES,
       sede: c.PS_SEDE,
@@ -112,12 +121,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('menu', { isDefault: true })
     .description('menú interactivo (por defecto)')
     .action(async (_o, cmd: Command) => {
+      // A warning, not a refusal: the user may start the system while the menu waits.
+      const gcs = config(cmd).GC_ENDPOINTS.join(', ');
+      if (!(await probe(cmd))) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
       const gc = makeClient(cmd);
       try {
-        // A warning, not a refusal: the user may start the system while the menu waits.
-        const c = config(cmd);
-        const gcs = c.GC_ENDPOINTS.join(', ');
-        if (!(await anyGcReachable(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS)))) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
         await menu(gc, { input: io.stdin, output: out, endpoint: gcs });
       } finally {
         gc.close();
@@ -216,6 +224,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const report = await runLoad({
         signal: interrupted.signal,
         endpoints: c.GC_ENDPOINTS,
+        downAtStart,
         repartir: o.repartir,
         clientes: o.clientes,
         duracionS: o.duracion,

@@ -33,6 +33,8 @@ export interface GcClientOptions {
   /** Sede stamped on requests that carry none (PS_SEDE). */
   sede?: string;
   makeId?: IdGenerator;
+  /** GCs a probe just found not listening (gc-probe.ts): suspect from the start, back once they answer a ping. */
+  downAtStart?: readonly string[];
   /** Called before each resend, e.g. to tell the user. */
   onRetry?: (info: { clave: string; attempt: number; attempts: number; endpoint: string }) => void;
 }
@@ -51,7 +53,7 @@ export class GcClient implements GcCaller {
 
   constructor(private readonly opts: GcClientOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs);
+    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs, opts.downAtStart);
   }
 
   send(solicitud: NuevaPeticion): Promise<Respuesta> {

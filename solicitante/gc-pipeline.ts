@@ -33,6 +33,8 @@ export interface GcPipelineOptions {
   retries: number;
   sede?: string;
   makeId?: IdGenerator;
+  /** GCs a probe just found not listening (gc-probe.ts): suspect from the start, back once they answer a ping. */
+  downAtStart?: readonly string[];
 }
 
 interface PendingRequest {
@@ -93,7 +95,7 @@ export class GcPipelineClient implements GcCaller {
 
   constructor(private readonly opts: GcPipelineOptions) {
     this.makeId = opts.makeId ?? idGenerator();
-    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs);
+    this.rotation = GcRotation.forPs(opts.endpoints, opts.timeoutMs, opts.downAtStart);
     for (const endpoint of opts.endpoints) {
       if (this.links.has(endpoint)) continue;
       const link = new Link(endpoint, opts.timeoutMs);
@@ -102,6 +104,10 @@ export class GcPipelineClient implements GcCaller {
       link.socket.events.on('disconnect', () => this.onDisconnect(endpoint));
       link.socket.connect(endpoint);
       void this.receiveLoop(link);
+    }
+    for (const e of opts.downAtStart ?? []) {
+      const link = this.links.get(e);
+      if (link && this.rotation.isSuspect(e)) this.startPinging(link);
     }
   }
 

@@ -37,23 +37,23 @@ export function probeTimeoutMs(psTimeoutMs: number): number {
 }
 
 /**
- * True as soon as one of the GCs accepts a connection (all probed at once); the other probes
- * stop then (a dead GC's probe would otherwise keep the command alive for the whole timeout).
+ * Which GCs accept a connection: all probed at once; once one does, the others get
+ * `graceMs` more (a refused connection is known in a few ms, a live GC on the LAN
+ * connects in as few) and then stop, so a dead GC never holds the command for the
+ * whole timeout. `down`: the ones that did not connect (none did: every one).
  */
-export async function anyGcReachable(endpoints: readonly string[], timeoutMs: number): Promise<boolean> {
+export async function probeGcs(endpoints: readonly string[], timeoutMs: number, graceMs = 200): Promise<{ reachable: string[]; down: string[] }> {
   const stop = new AbortController();
-  const probes = endpoints.map((e) => gcReachable(e, timeoutMs, stop.signal));
-  const found = await new Promise<boolean>((resolve) => {
-    let left = probes.length;
-    if (left === 0) resolve(false);
-    for (const p of probes)
-      void p.then((ok) => {
-        if (ok) resolve(true);
-        else if (--left === 0) resolve(false);
-      });
-  });
-  stop.abort();
-  return found;
+  let grace: NodeJS.Timeout | undefined;
+  const results = await Promise.all(
+    endpoints.map(async (e) => {
+      const ok = await gcReachable(e, timeoutMs, stop.signal);
+      if (ok && !grace) grace = setTimeout(() => stop.abort(), graceMs);
+      return { e, ok };
+    }),
+  );
+  clearTimeout(grace);
+  return { reachable: results.filter((r) => r.ok).map((r) => r.e), down: results.filter((r) => !r.ok).map((r) => r.e) };
 }
 
 /**

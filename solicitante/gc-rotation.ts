@@ -46,9 +46,15 @@ export class GcRotation {
   private readonly now: () => number;
   private readonly probed: boolean;
 
-  /** A PS's rotation: a timed-out GC avoided for its timeout (1 s at least), and pinged before it is trusted again. */
-  static forPs(endpoints: readonly string[], timeoutMs: number): GcRotation {
-    return new GcRotation(endpoints, { cooldownMs: Math.max(1000, timeoutMs), probed: true });
+  /**
+   * A PS's rotation: a timed-out GC avoided for its timeout (1 s at least), and pinged before it is
+   * trusted again. `downAtStart`: GCs a probe just found not listening start as if they had let a
+   * request time out, so the PS's first request does not wait on its own sede's dead GC.
+   */
+  static forPs(endpoints: readonly string[], timeoutMs: number, downAtStart: readonly string[] = []): GcRotation {
+    const r = new GcRotation(endpoints, { cooldownMs: Math.max(1000, timeoutMs), probed: true });
+    for (const e of downAtStart) r.failed(e);
+    return r;
   }
 
   constructor(

@@ -43,6 +43,8 @@ export interface LoadOptions {
   prefijoUsuario?: string;
   onProgreso?: (p: LoadProgress) => void;
   intervaloProgresoMs?: number;
+  /** GCs a probe just found not listening (gc-probe.ts): every client starts with them suspect. */
+  downAtStart?: readonly string[];
   /** Stops the run early (Ctrl-C): requests in flight finish, open loans are returned, the report covers what ran. */
   signal?: AbortSignal;
 }
@@ -121,7 +123,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const makeId = idGenerator(prefix);
   const endpoints = opts.endpoints ?? [];
   const repartir = !!opts.repartir && endpoints.length > 1;
-  const clientOpts = (i: number) => ({ endpoints: repartir ? rotated(endpoints, i) : endpoints, timeoutMs: opts.timeoutMs ?? 5000, retries: opts.retries ?? 3, sede: opts.sede, makeId });
+  const clientOpts = (i: number) => ({ endpoints: repartir ? rotated(endpoints, i) : endpoints, downAtStart: opts.downAtStart, timeoutMs: opts.timeoutMs ?? 5000, retries: opts.retries ?? 3, sede: opts.sede, makeId });
 
   // Clients we create we also close; an injected one belongs to the caller.
   const owned: GcCaller[] = [];

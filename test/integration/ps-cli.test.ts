@@ -194,6 +194,16 @@ describe('ps test-sistema', () => {
     expect(r.err).not.toContain('consulte su estado');
   });
 
+  it("with its own sede's GC down, a batch command goes straight to the next one: no timeout, no retry", async () => {
+    const gc = await fake();
+    const dead = await deadEndpoint();
+    const f = join(dir, 'propio-caido.txt');
+    writeFileSync(f, `CONSULTA ${ISBN}\n`);
+    const r = await cli(['--gc', `${dead},${gc.endpoint}`, 'archivo', f], gc, '', { PS_TIMEOUT_MS: '5000' });
+    expect(r.code).toBe(0);
+    expect(r.err).not.toContain('sin respuesta del GC');
+  });
+
   it('FAILs when a GC is there but does not answer', async () => {
     const gc = await fake({ descartarPrimeras: 1000 });
     const r = await cli(['test-sistema', '--timeout', '100', '--reintentos', '0'], gc);

@@ -1,10 +1,12 @@
 /**
- * The PS's "is any GC listening?" probe (solicitante/gc-probe.ts) against real sockets:
- * a dead GC beside a live one must not hold the command open for the probe's timeout.
+ * The PS's "which GCs listen?" probe (solicitante/gc-probe.ts) against real sockets:
+ * a dead GC beside a live one is reported down without holding the command open for
+ * the probe's timeout, and the clients made after it start with that GC suspect.
  */
 import { afterEach, expect, test } from 'vitest';
 import { Router } from 'zeromq';
-import { anyGcReachable, gcReachable } from '../../solicitante/gc-probe.js';
+import { probeGcs } from '../../solicitante/gc-probe.js';
+import { GcRotation } from '../../solicitante/gc-rotation.js';
 import { freePorts } from '../harness/ports.js';
 
 const routers: Router[] = [];
@@ -12,21 +14,19 @@ afterEach(() => {
   for (const r of routers.splice(0)) r.close();
 });
 
-test('a live GC beside a dead one: found, and the dead one’s probe stops with it', async () => {
-  const [dead, live] = await freePorts(2);
+test('a live GC beside a dead one: found, the dead one reported down, long before the (1 min) timeout', async () => {
+  const [dead, live] = (await freePorts(2)).map((p) => `tcp://127.0.0.1:${p}`) as [string, string];
   const r = new Router({ linger: 0 });
   routers.push(r);
-  await r.bind(`tcp://127.0.0.1:${live}`);
-  const stop = new AbortController();
-  const deadProbe = gcReachable(`tcp://127.0.0.1:${dead}`, 60_000, stop.signal);
-  expect(await anyGcReachable([`tcp://127.0.0.1:${dead}`, `tcp://127.0.0.1:${live}`], 60_000)).toBe(true);
-  // Without the abort this probe would run its full minute (and keep a process alive).
-  stop.abort();
-  expect(await deadProbe).toBe(false);
+  await r.bind(live);
+  // Were the dead GC's probe not stopped once the live one answered, this would outlive the test's 5 s.
+  expect(await probeGcs([dead, live], 60_000)).toEqual({ reachable: [live], down: [dead] });
+  // The PS then starts with its own sede's dead GC suspect: its first request goes to the live one.
+  expect(GcRotation.forPs([dead, live], 1000, [dead]).pick()).toBe(live);
 });
 
-test('no GC listening: false once the timeout passes', async () => {
-  const [dead] = await freePorts(1);
-  expect(await anyGcReachable([`tcp://127.0.0.1:${dead}`], 300)).toBe(false);
-  expect(await anyGcReachable([], 300)).toBe(false);
+test('no GC listening: every one down once the timeout passes', async () => {
+  const [dead] = (await freePorts(1)).map((p) => `tcp://127.0.0.1:${p}`) as [string];
+  expect(await probeGcs([dead], 300)).toEqual({ reachable: [], down: [dead] });
+  expect(await probeGcs([], 300)).toEqual({ reachable: [], down: [] });
 });
