@@ -6,6 +6,7 @@
 import '../common/env.js';
 import { guardStdio } from '../common/stdio-guard.js';
 import { Command } from 'commander';
+import { spanishHelp } from '../common/cli-args.js';
 import { ConfigError, GA_VARS, REPLICATION_VARS, readConfig, type GaConfig } from '../common/config.js';
 import { createLogger, type Logger } from '../common/logger.js';
 import { exitWith, readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js';
@@ -73,7 +74,7 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-const program = new Command()
+const program = spanishHelp(new Command())
   .name('gestor_almacenamiento')
   .description('Gestor de almacenamiento (GA): único proceso que accede a PostgreSQL');
 program

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { spanishHelp } from '../common/cli-args.js';
 import { htmlReportPath, reportsDir } from './escribir.js';
 import { writeHtmlReport } from './html.js';
 import { InformeDesconocidoError, reconocer, vistaComparada, vistaDe, type Informe } from './vista.js';
@@ -40,7 +41,7 @@ function leer(file: string): Informe[] {
 
 /** Runs the CLI; resolves to the exit code. */
 export async function runInforme(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }, now = new Date()): Promise<number> {
-  const program = new Command('informe')
+  const program = spanishHelp(new Command('informe'))
     .description('informe HTML de un JSON de carga, bench o drill; con varios, los compara lado a lado')
     .argument('<json...>', 'informes JSON (de ps carga --json, npm run bench, npm run drill --json)')
     .option('--html <fichero>', 'dónde escribir el HTML (por defecto junto al JSON, o reports/comparacion-<fecha>.html)')

@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../common/logger.js';
 import { stopOnSignals } from '../common/process-lifecycle.js';
-import { intArg } from '../common/cli-args.js';
+import { intArg, spanishHelp } from '../common/cli-args.js';
 import { PanelCollector } from './collector.js';
 import { DEFAULT_PANEL_PORT, startPanelServer } from './server.js';
 import { TargetError, nameTargets, parseTarget, type ProcessKind, type Target } from './targets.js';
@@ -21,7 +21,7 @@ const collect = (kind: ProcessKind) => (v: string, prev: Array<Omit<Target, 'nom
 };
 
 async function main(): Promise<void> {
-  const program = new Command('panel')
+  const program = spanishHelp(new Command('panel'))
     .description('Panel en vivo: consulta /status, /errors/stats y /metrics.json de cada proceso y sirve la página')
     .option('--gc <[host=]url>', 'URL HTTP de un GC (repetible)', collect('gc'))
     .option('--ga <[host=]url>', 'URL HTTP de un GA (repetible)', collect('ga'))

@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol/ps-gc.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
-import { intArg } from '../common/cli-args.js';
+import { intArg, spanishHelp } from '../common/cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { probeGcs, probeTimeoutMs } from './gc-probe.js';
@@ -109,11 +109,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     });
   };
 
-  const program = new Command('ps')
+  const program = spanishHelp(new Command('ps'))
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
     .option('--gc <endpoints>', 'GC a usar, tcp://host:puerto; varios separados por comas, el de su sede primero (por defecto GC_ENDPOINTS)', endpointsArg)
     .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
     .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
+    .helpCommand('help [comando]', 'muestra la ayuda de un comando')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => io.stderr.write(s) });
 

@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { userPath } from '../../common/user-path.js';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { table } from '../../solicitante/load-report.js';
 import { runPhase, type Modo, type PhaseReport } from './campaign.js';
 import { TARGETS, type Target } from './generators.js';
@@ -57,7 +57,7 @@ export function formatPhase(r: PhaseReport): string {
 
 async function main(): Promise<void> {
   guardStdio();
-  const program = new Command()
+  const program = spanishHelp(new Command())
     .name('npm run abuso --')
     .description('campaña de mensajes hostiles contra todos los sockets del sistema local, con comprobaciones')
     .option('--mensajes <n>', 'mensajes por socket y fase', intArg(1), 100_000)

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { runLoad, type LoadReport } from '../../solicitante/load.js';
 import { formatPorGc, latencyRow, table } from '../../solicitante/load-report.js';
 import type { LatencyStats } from '../../solicitante/latency.js';
@@ -54,7 +54,7 @@ export function formatComparacion(medidas: Medida[], clientes: number, duracionS
 }
 
 async function main(): Promise<void> {
-  const o = new Command('bench:gcs')
+  const o = spanishHelp(new Command('bench:gcs'))
     .description('latencia de la misma carga a través de un GC y de dos, en una misma ejecución del sistema de dos hosts')
     .option('--clientes <n>', 'PS simultáneos', intArg(1), 10)
     .option('--duracion <s>', 'segundos por fase', intArg(1), 15)

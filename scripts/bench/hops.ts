@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { Dealer, Router } from 'zeromq';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { freePort } from '../launcher/free-port.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { adoptSchedulingPolicy } from '../../common/scheduling.js';
@@ -80,7 +80,7 @@ const [role, a, b] = process.argv.slice(2);
 if (role === 'relay') await relay(a!, b!);
 else if (role === 'echo') await echo(a!);
 else {
-  const o = new Command()
+  const o = spanishHelp(new Command())
     .name('bench:saltos')
     .description('coste de los saltos ZeroMQ solos: cliente → relés → eco')
     .option('--max-saltos <n>', 'cadenas de 1..n procesos', intArg(1), 3)

@@ -30,7 +30,7 @@ import { runLoad, type LoadOptions, type LoadReport } from '../../solicitante/lo
 import type { GcCaller, NuevaSolicitud } from '../../solicitante/types.js';
 import { idGenerator, newPsId } from '../../solicitante/ids.js';
 import { formatProgress, latencyRow, table } from '../../solicitante/load-report.js';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import type { PgInfo } from '../launcher/local-storage.js';
@@ -383,7 +383,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
 async function main(): Promise<void> {
   guardStdio();
-  const program = new Command('bench')
+  const program = spanishHelp(new Command('bench'))
     .description('compara el sistema completo con el techo de PostgreSQL (aplicar_operacion directo) con la misma carga')
     .option('--clientes <n>', 'clientes simultáneos en cada fase', intArg(1), 10)
     .option('--duracion <s>', 'segundos por fase', intArg(1), 20)

@@ -17,7 +17,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { projectRoot } from '../../common/project-root.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from '../drill/report.js';
@@ -66,7 +66,7 @@ function cleanup(keep: boolean): Promise<void> {
   })());
 }
 
-const program = new Command()
+const program = spanishHelp(new Command())
   .name('npm run contenedores --')
   .description(
     `Simulacros con contenedores reales (docker compose pc1/pc2/pc3). Escenarios: ${ESCENARIOS_CONTENEDORES.join(', ')}; postgres (las reglas del script de PostgreSQL, sin carga); o "todos" (en ese orden, sobre un mismo despliegue)`,

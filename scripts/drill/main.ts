@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './report.js';
@@ -92,7 +92,7 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
   }
 }
 
-const program = new Command()
+const program = spanishHelp(new Command())
   .name('npm run drill --')
   .description(`Simulacros de fallo sobre la topología de dos hosts. Escenarios: ${SCENARIO_NAMES.join(', ')}, o "todos"`)
   .argument('<escenario>', 'escenario, o "todos"')

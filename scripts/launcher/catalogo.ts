@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { spanishHelp } from '../../common/cli-args.js';
 import { pino } from 'pino';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { userPath } from '../../common/user-path.js';
@@ -30,7 +31,7 @@ async function currentPrimary(nodes: PgNodo[]): Promise<PgNodo> {
 
 async function main(): Promise<void> {
   guardStdio();
-  const program = new Command()
+  const program = spanishHelp(new Command())
     .name('npm run catalogo --')
     .description('carga un catálogo (CSV isbn,titulo,autor,ejemplares o JSON) en el sistema que npm start tiene en marcha')
     .argument('<archivo>', 'CSV o JSON')

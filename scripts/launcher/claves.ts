@@ -17,6 +17,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
+import { spanishHelp } from '../../common/cli-args.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 import { userPath } from '../../common/user-path.js';
 import { DEPLOYMENT_IDENTITIES, envBlock, generateKeys, hasKeys, withKeyBlock } from './deployment-keys.js';
@@ -42,7 +43,7 @@ export function writeKeys(file: string, o: { replace?: boolean; now?: Date } = {
 
 function main(): void {
   guardStdio();
-  const program = new Command()
+  const program = spanishHelp(new Command())
     .name('npm run claves --')
     .description('genera los pares de claves CURVE de un despliegue (pc1, pc2, pc3) y las contraseñas vacías, y los escribe en su .env')
     .option('--env <fichero>', 'el .env del despliegue', '.env')

@@ -18,7 +18,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { PC1, PC2 } from './hosts.js';
 import { guardStdio } from '../../common/stdio-guard.js';
 
@@ -132,7 +132,7 @@ export function formatGcLoad(views: Json[][]): string | undefined {
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-const program = new Command()
+const program = spanishHelp(new Command())
   .name('status')
   .description('Estado de los procesos del sistema (GA: rol, PostgreSQL, timeline, réplica, latido del par; GC: actores, tareas, breakers)')
   .option('--ga <url>', `URL HTTP de un GA (repetible; por defecto ${DEFAULT_GAS.join(' y ')}, los de npm start)`, collect)

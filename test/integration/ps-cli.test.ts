@@ -261,6 +261,18 @@ describe('usage errors', () => {
     expect(report.beforeLoad).toBe(0);
   });
 
+  it('help speaks Spanish throughout, defaults included', async () => {
+    const gc = await fake();
+    const top = await cli(['--help'], gc);
+    expect(top.code).toBe(0);
+    expect(top.out).toMatch(/^Uso: ps \[opciones\] \[comando\]/);
+    expect(top.out).toMatch(/^Comandos:/m);
+    expect(top.out).toMatch(/help \[comando\] +muestra la ayuda de un comando/);
+    const carga = await cli(['help', 'carga'], gc);
+    expect(carga.out).toMatch(/--clientes <n> +clientes simultáneos \(por defecto: 10\)/);
+    expect(carga.out).not.toMatch(/default|Usage|Options/);
+  });
+
   it('refuses a --gc that is not an endpoint before sending anything', async () => {
     const gc = await fake();
     for (const v of ['localhost:5555', 'tcp://127.0.0.1', '']) {

@@ -32,7 +32,9 @@ describe('intArg', () => {
     for (const v of ['abc', '', ' ', '1.5', '1e3', '0x10', '12abc', 'NaN', 'Infinity', '99999999999999999999']) {
       expect(() => intArg(0)(v), v).toThrow(InvalidArgumentError);
     }
-    expect(() => intArg(1)('0')).toThrow('debe ser un entero ≥ 1');
+    expect(() => intArg(1)('0')).toThrow('debe ser un entero entre 1 y 2147483647');
+    // Above the hidden ceiling too: the message names it, not only the floor.
+    expect(() => intArg(50)('99999999999')).toThrow('debe ser un entero entre 50 y 2147483647');
     expect(() => intArg(1, 10)('11')).toThrow('debe ser un entero entre 1 y 10');
     expect(() => intArg(1)(String(2 ** 31))).toThrow(InvalidArgumentError);
   });
@@ -43,7 +45,7 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
     for (const args of [['--n', 'abc'], ['--en-vuelo', '0'], ['--max-saltos', '-1']]) {
       const r = await script('bench/hops.js', args);
       expect(r.code, args.join(' ')).toBe(1);
-      expect(r.stderr).toMatch(/debe ser un entero ≥ 1/);
+      expect(r.stderr).toMatch(/debe ser un entero entre 1 y/);
       expect(r.stdout).toBe('');
     }
   });
@@ -51,13 +53,13 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
   it('status --timeout abc exits with a usage error', async () => {
     const r = await script('launcher/status.js', ['--timeout', 'abc']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--timeout.*debe ser un entero ≥ 1/);
+    expect(r.stderr).toMatch(/--timeout.*debe ser un entero entre 1 y/);
   });
 
   it('pg-cli rejoin --timeout-ms abc is refused before it can wipe anything', async () => {
     const r = await script('postgres/cli.js', ['rejoin', '--data', '/nonexistent', '--listen', '127.0.0.1:1', '--primary', '127.0.0.1:2', '--timeout-ms', 'abc']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--timeout-ms.*debe ser un entero ≥ 1000/);
+    expect(r.stderr).toMatch(/--timeout-ms.*debe ser un entero entre 1000 y/);
   });
 
   it('pg-cli rejoin refuses to follow itself: --listen equal to --primary would stop and wipe the primary', async () => {
