@@ -22,6 +22,8 @@ export interface HttpServerOptions {
    * true when it took it, and then answers it itself.
    */
   api?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
+  /** The api's routes, as a 404 lists them beside the fixed ones ("POST /operaciones"). */
+  apiRoutes?: readonly string[];
   log: Logger;
 }
 
@@ -71,7 +73,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
         if (path === '/status') return json(res, 200, await o.status());
         const route = o.routes?.[path];
         if (route) return json(res, 200, await route());
-        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/metrics.json', '/status', ...Object.keys(o.routes ?? {})] });
+        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/metrics.json', '/status', ...Object.keys(o.routes ?? {}), ...(o.apiRoutes ?? [])] });
       } catch (err) {
         o.log.error({ err, path }, 'http handler failed');
         if (!res.headersSent) json(res, 500, { error: String(err) });

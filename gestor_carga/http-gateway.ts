@@ -16,6 +16,9 @@ import { httpStatusOf } from '../common/protocol/codes.js';
 import type { Logger } from '../common/logger.js';
 import type { GcHandle } from './gc.js';
 
+/** The gateway's routes, as an HTTP 404 lists them. */
+export const RUTAS_GATEWAY = ['POST /operaciones', 'GET /operaciones/{id}', 'GET /libros/{isbn}'] as const;
+
 /** A body still arriving after this long is refused: a slow sender must not hold a request open. */
 export const BODY_TIMEOUT_MS = 10_000;
 

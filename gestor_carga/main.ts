@@ -8,7 +8,7 @@ import { readConfigOrExit, stopOnSignals } from '../common/process-lifecycle.js'
 import { createStorageClient } from '../common/storage-client.js';
 import { socketSecurityFromConfig } from '../common/socket-security.js';
 import { startGc } from './gc.js';
-import { httpGateway } from './http-gateway.js';
+import { RUTAS_GATEWAY, httpGateway } from './http-gateway.js';
 
 guardStdio();
 
@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     routes: { '/errors/stats': () => gc.errorStats() },
     // POST /operaciones, GET /operaciones/{id}, GET /libros/{isbn}: the same requests as on ZeroMQ.
     api: httpGateway(gc, log),
+    apiRoutes: RUTAS_GATEWAY,
     log,
   });
   log.info({ httpPort: http.port }, 'GC HTTP port open');
