@@ -36,10 +36,19 @@ export function parseOperacion(word: string): Operacion | undefined {
   return ALIAS[normalizeOperacion(word)];
 }
 
+/** A value as an error line shows it: control characters escaped (a binary file must not garble the terminal), cut at 40 with '…'. */
+function shown(value: string): string {
+  const safe = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return safe.length > 40 ? `${safe.slice(0, 40)}…` : safe;
+}
+
 function field(schema: typeof isbnSchema, value: string | undefined, name: string): string | { error: string } {
   if (value === undefined) return { error: `falta ${name}` };
   const r = schema.safeParse(value);
-  return r.success ? r.data : { error: `${name} no válido '${value.slice(0, 40)}'` };
+  if (r.success) return r.data;
+  // The schema's own words say why ("usuario: de 1 a 64 caracteres, …"), without its field prefix.
+  const why = (r.error.issues[0]?.message ?? '').replace(/^[a-z]+: /, '');
+  return { error: `${name} no válido '${shown(value)}'${why ? `: ${why}` : ''}` };
 }
 
 /** Parses one line; `lineNo` is its 1-based number, returned as `linea` (error messages leave it to the caller to show). */
@@ -51,7 +60,7 @@ export function parseLine(text: string, lineNo: number): ParsedLine {
 
   const operacion = parseOperacion(word);
   if (!operacion) {
-    return error(`operación desconocida '${word.slice(0, 40)}' (use PRESTAMO, DEVOLUCION, RENOVACION, CONSULTA o ESTADO)`);
+    return error(`operación desconocida '${shown(word)}' (use PRESTAMO, DEVOLUCION, RENOVACION, CONSULTA o ESTADO)`);
   }
   const expectedArgs = operacion === 'consulta' || operacion === 'estado' ? 1 : 2;
   if (args.length > expectedArgs) {

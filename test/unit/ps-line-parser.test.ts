@@ -37,7 +37,10 @@ describe('line parser', () => {
       ['RENOVACION 978-1 u1 extra', /^sobran campos/],
       ['CONSULTA 978-1 u1', /^sobran campos/],
       ['PRESTAMO 978/1 u1', /^isbn no válido '978\/1'/],
-      ['PRESTAMO 978-1 -u', /^usuario no válido/],
+      ['PRESTAMO 978-1 -u', /^usuario no válido '-u': de 1 a 64 caracteres, .*empezando por letra o dígito$/],
+      // What a binary file holds is shown escaped, and a long value cut with an ellipsis.
+      ['\u0001\u001b[31mX 978-1 u1', /^operación desconocida '\\x01\\x1b\[31mX'/],
+      [`PRESTAMO 978-1 ${'u'.repeat(65)}`, new RegExp(`^usuario no válido '${'u'.repeat(40)}…': de 1 a 64`)],
       ['ESTADO', /^falta id de operación/],
     ];
     for (const [linea, re] of errores) {
