@@ -31,6 +31,7 @@ import { guardStdio } from '../../common/stdio-guard.js';
 import { adoptSchedulingPolicy } from '../../common/scheduling.js';
 import { freePort } from './free-port.js';
 import { panelProcess } from './panel-process.js';
+import { Supervisor } from './supervisor.js';
 import { DEFAULT_PANEL_PORT } from '../../panel/server.js';
 import type { ManagedProcess } from './child-process.js';
 
@@ -193,6 +194,8 @@ async function main(): Promise<void> {
   /** Lines of the status block on the terminal now (0: none drawn yet, or cleared). */
   let drawn = 0;
   let vistos: ReadonlyMap<string, boolean> = new Map();
+  const pendientes: string[] = [];
+  const supervisor = new Supervisor([...gas, ...s.gcs.map((g) => g.process), ...s.actors], { say: (l) => pendientes.push(l) });
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
@@ -213,6 +216,8 @@ async function main(): Promise<void> {
       [...gas, ...s.gcs.map((g) => g.process), ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
+    supervisor.tick();
+    avisos.push(...pendientes.splice(0));
     const lines = statusLines({
       hora: new Date(t).toISOString().slice(11, 19),
       gcs,
