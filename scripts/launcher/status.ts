@@ -1,5 +1,5 @@
 /**
- * `npm run status`: one readable block per process from their /status ports —
+ * `npm run status`: one readable block per process (in Spanish, like every CLI) from their /status ports —
  * GA role/state, PostgreSQL role, timeline, replication lag, peer heartbeat
  * age; each GC's actors, pending work and storage breakers — and the load of
  * every GC (requests served by each, as each reports it through the ledger).
@@ -57,56 +57,56 @@ function bytes(n: number | null | undefined): string {
 
 function counts(o: Record<string, number> | undefined): string {
   const e = Object.entries(o ?? {}).sort((a, b) => b[1] - a[1]);
-  return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+  return e.length ? e.map(([k, v]) => `${k} ${v}`).join(', ') : 'ninguna';
 }
 
 function formatGa(url: string, s: Json): string {
   const papel = s.papel ?? {};
   const pg = s.postgres ?? {};
   const lines: string[] = [];
-  const since = papel.activo ? `active since ${papel.activoDesde} (${ago(papel.activoDesde)})` : `since ${papel.desde ?? '?'} (${ago(papel.desde)})`;
+  const since = papel.activo ? `activo desde ${papel.activoDesde} (${ago(papel.activoDesde)})` : `desde ${papel.desde ?? '?'} (${ago(papel.desde)})`;
   lines.push(`GA ${url}  ${papel.rol ?? s.rol ?? '?'}  ${papel.estado ?? '?'}${papel.modo === 'standalone' ? ' (standalone)' : `  ${since}`}`);
-  if (papel.motivo) lines.push(`  reason:      ${papel.motivo}`);
+  if (papel.motivo) lines.push(`  motivo:      ${papel.motivo}`);
   const tl = pg.timeline !== undefined ? `timeline ${pg.timeline}` : 'timeline ?';
-  const highest = papel.timelineMaximo !== undefined && papel.timelineMaximo !== pg.timeline ? ` (highest seen ${papel.timelineMaximo})` : '';
-  lines.push(`  PostgreSQL:  ${pg.host}:${pg.puerto} ${pg.rolPg ?? '?'}, ${tl}${highest}, ${pg.disponible ? 'reachable' : `NOT reachable${pg.ultimoError ? ` (${pg.ultimoError})` : ''}`}`);
+  const highest = papel.timelineMaximo !== undefined && papel.timelineMaximo !== pg.timeline ? ` (el más alto visto: ${papel.timelineMaximo})` : '';
+  lines.push(`  PostgreSQL:  ${pg.host}:${pg.puerto} ${pg.rolPg ?? '?'}, ${tl}${highest}, ${pg.disponible ? 'accesible' : `NO accesible${pg.ultimoError ? ` (${pg.ultimoError})` : ''}`}`);
   if (Array.isArray(pg.replicas)) {
-    if (pg.replicas.length === 0) lines.push('  standbys:    none connected');
+    if (pg.replicas.length === 0) lines.push('  standbys:    ninguno conectado');
     for (const r of pg.replicas as Json[]) {
-      const lag = r.retrasoAplicacionMs !== null && r.retrasoAplicacionMs !== undefined ? `, replay lag ${Math.round(r.retrasoAplicacionMs)} ms` : '';
-      lines.push(`  standby:     ${r.nombre} ${r.estado} ${r.estadoSync}, lag ${bytes(r.retrasoBytes)}${lag}`);
+      const lag = r.retrasoAplicacionMs !== null && r.retrasoAplicacionMs !== undefined ? `, retraso al aplicar ${Math.round(r.retrasoAplicacionMs)} ms` : '';
+      lines.push(`  standby:     ${r.nombre} ${r.estado} ${r.estadoSync}, retraso ${bytes(r.retrasoBytes)}${lag}`);
     }
   } else if (pg.recepcion && !pg.recepcion.error) {
     const sb = pg.recepcion as Json;
-    lines.push(`  as standby:  ${sb.recibiendo ? 'receiving' : `NOT receiving (${sb.estadoWalReceiver ?? 'no walreceiver'})`}, lag ${bytes(sb.retrasoBytes)}`);
+    lines.push(`  es standby:  ${sb.recibiendo ? 'recibiendo' : `NO recibe (${sb.estadoWalReceiver ?? 'sin walreceiver'})`}, retraso ${bytes(sb.retrasoBytes)}`);
   }
   const rep = s.replicacion as Json | undefined;
-  if (rep) lines.push(`  replication: requested ${rep.pedido}, now ${rep.modo}${rep.replica ? ` (sync standby ${rep.replica}${rep.replicaTransmite === false ? ', not streaming' : ''})` : ''}`);
+  if (rep) lines.push(`  replicación: pedida ${rep.pedido}, ahora ${rep.modo}${rep.replica ? ` (standby sync ${rep.replica}${rep.replicaTransmite === false ? ', sin transmitir' : ''})` : ''}`);
   if (papel.par) {
     const p = papel.par as Json;
-    const age = p.latidoHaceMs === null ? 'never heard' : `heartbeat ${p.latidoHaceMs} ms ago${p.perdido ? ' (LOST)' : ''}`;
-    lines.push(`  peer GA:     ${p.endpoint} ${p.estado ?? '?'}${p.rol ? ` (${p.rol})` : ''}, ${age}`);
+    const age = p.latidoHaceMs === null ? 'nunca oído' : `latido hace ${p.latidoHaceMs} ms${p.perdido ? ' (PERDIDO)' : ''}`;
+    lines.push(`  GA par:      ${p.endpoint} ${p.estado ?? '?'}${p.rol ? ` (${p.rol})` : ''}, ${age}`);
   }
   if (papel.aislado) {
-    lines.push(`  FENCED:      ${papel.aislado.motivo}`);
-    lines.push(`  to rejoin:   ${papel.aislado.reincorporar}`);
+    lines.push(`  AISLADO:     ${papel.aislado.motivo}`);
+    lines.push(`  reincorporar: ${papel.aislado.reincorporar}`);
   }
-  if (papel.ultimoErrorActivacion) lines.push(`  last takeover error: ${papel.ultimoErrorActivacion}`);
-  lines.push(`  requests:    ${counts(s.solicitudes?.porCodigo)}; in flight ${s.enCurso ?? 0}`);
+  if (papel.ultimoErrorActivacion) lines.push(`  último error al tomar el relevo: ${papel.ultimoErrorActivacion}`);
+  lines.push(`  solicitudes: ${counts(s.solicitudes?.porCodigo)}; en curso ${s.enCurso ?? 0}`);
   return lines.join('\n');
 }
 
 function formatGc(url: string, s: Json): string {
   const me = s.gc as Json | undefined;
-  const lines = [`GC ${url}${me ? `  ${me.id}${me.sede ? ` (sede ${me.sede})` : ''}, since ${me.iniciado} (${ago(me.iniciado)})` : ''}`];
-  if (s.arriendoVigente === false) lines.push('  LEASES:      not renewed within GC_LEASE_MS: its async work may pass to another GC');
-  lines.push(`  actors live: ${counts(s.actoresVivos)}`);
+  const lines = [`GC ${url}${me ? `  ${me.id}${me.sede ? ` (sede ${me.sede})` : ''}, desde ${me.iniciado} (${ago(me.iniciado)})` : ''}`];
+  if (s.arriendoVigente === false) lines.push('  ARRIENDOS:   sin renovar en GC_LEASE_MS: su trabajo async puede pasar a otro GC');
+  lines.push(`  actores vivos: ${counts(s.actoresVivos)}`);
   const calc = s.calculo as Json | undefined;
-  if (calc) lines.push(`  calculo:     ${calc.actoresVivos ?? 0} live; tasks ${counts(calc.tareas)}; requests waiting ${calc.solicitudesEsperando ?? 0}`);
-  lines.push(`  tasks:       ${counts(s.tareas)}; sync requests waiting ${s.solicitudesSyncEsperando ?? 0}; replies ${s.respuestas ?? 0}`);
-  if (s.modos) lines.push(`  modes:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (calc) lines.push(`  calculo:     ${calc.actoresVivos ?? 0} vivos; tareas ${counts(calc.tareas)}; solicitudes en espera ${calc.solicitudesEsperando ?? 0}`);
+  lines.push(`  tareas:      ${counts(s.tareas)}; solicitudes sync en espera ${s.solicitudesSyncEsperando ?? 0}; respuestas ${s.respuestas ?? 0}`);
+  if (s.modos) lines.push(`  modos:       ${Object.entries(s.modos as Record<string, string>).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   for (const b of (s.almacenamiento ?? []) as Json[]) {
-    lines.push(`  GA breaker:  ${b.endpoint} ${b.disyuntor}${b.preferido ? ' (calls start here)' : ''}${b.fallosSeguidos ? `, ${b.fallosSeguidos} consecutive failures` : ''}${b.ultimoError ? ` (${b.ultimoError})` : ''}`);
+    lines.push(`  breaker GA:  ${b.endpoint} ${b.disyuntor}${b.preferido ? ' (las llamadas empiezan aquí)' : ''}${b.fallosSeguidos ? `, ${b.fallosSeguidos} fallos seguidos` : ''}${b.ultimoError ? ` (${b.ultimoError})` : ''}`);
   }
   return lines.join('\n');
 }
@@ -125,9 +125,9 @@ export function formatGcLoad(views: Json[][]): string | undefined {
     const i = (g.informe ?? {}) as Json;
     const n = Number(i.atendidas ?? 0);
     const share = total ? `${Math.round((n * 100) / total)} %` : '—';
-    return `  ${String(g.id).padEnd(14)} ${String(i.sede ?? '').padEnd(10)} ${g.vivo ? 'alive' : 'DOWN '}  replies ${String(n).padStart(8)} (${share.padStart(5)})  ${Number(i.porSegundo ?? 0).toFixed(1).padStart(7)}/s  tasks ${String(i.tareas ?? 0).padStart(4)}  reported ${(Number(g.vistoHaceMs) / 1000).toFixed(1)} s ago`;
+    return `  ${String(g.id).padEnd(14)} ${String(i.sede ?? '').padEnd(10)} ${g.vivo ? 'vivo ' : 'CAÍDO'}  respuestas ${String(n).padStart(8)} (${share.padStart(5)})  ${Number(i.porSegundo ?? 0).toFixed(1).padStart(7)}/s  tareas ${String(i.tareas ?? 0).padStart(4)}  informó hace ${(Number(g.vistoHaceMs) / 1000).toFixed(1)} s`;
   });
-  return [`Load per GC (replies since each started, as each reports it through the ledger):`, ...rows].join('\n');
+  return [`Carga por GC (respuestas desde que arrancó cada uno, según informa cada uno en el registro):`, ...rows].join('\n');
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];

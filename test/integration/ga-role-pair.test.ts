@@ -207,9 +207,9 @@ describe('GA pair on one PostgreSQL', () => {
     const run = promisify(execFile);
     const { stdout } = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${p.httpPort}`, '--ga', `http://127.0.0.1:${b.httpPort}`, '--no-gc']);
     const [bp, bb] = stdout.split('\n\n');
-    expect(bp).toMatch(/^GA http:\/\/127\.0\.0\.1:\d+ {2}primary {2}ACTIVE {2}active since /);
-    expect(bp).toMatch(/PostgreSQL: {2}127\.0\.0\.1:\d+ primary, timeline 1, reachable/);
-    expect(bp).toMatch(/peer GA: {5}tcp:\/\/127\.0\.0\.1:\d+ PASSIVE \(backup\), heartbeat \d+ ms ago/);
+    expect(bp).toMatch(/^GA http:\/\/127\.0\.0\.1:\d+ {2}primary {2}ACTIVE {2}activo desde /);
+    expect(bp).toMatch(/PostgreSQL: {2}127\.0\.0\.1:\d+ primary, timeline 1, accesible/);
+    expect(bp).toMatch(/GA par: {6}tcp:\/\/127\.0\.0\.1:\d+ PASSIVE \(backup\), latido hace \d+ ms/);
     expect(bb).toMatch(/backup {2}PASSIVE/);
     const dead = await run(process.execPath, [cli, '--ga', `http://127.0.0.1:${(await freePorts(1))[0]}`, '--no-gc']).catch((err: { code: number; stdout: string }) => err);
     expect(dead).toMatchObject({ code: 1, stdout: expect.stringContaining('NO RESPONDE') });

@@ -80,9 +80,9 @@ describe('load per GC', () => {
     const fromPc2 = [g('gc-pc1', 290, 1500), g('gc-pc2', 100, 0)];
     const text = formatGcLoad([fromPc1, fromPc2])!;
     expect(text.split('\n')).toHaveLength(3);
-    expect(text).toMatch(/gc-pc1\s+pc1\s+alive\s+replies\s+300 \(\s*75 %\)/);
-    expect(text).toMatch(/gc-pc2\s+pc2\s+alive\s+replies\s+100 \(\s*25 %\)/);
-    expect(formatGcLoad([[g('gc-pc1', 5, 0), g('gc-pc2', 0, 9000, false)]])).toMatch(/gc-pc2\s+pc2\s+DOWN\s+replies\s+0/);
+    expect(text).toMatch(/gc-pc1\s+pc1\s+vivo\s+respuestas\s+300 \(\s*75 %\)/);
+    expect(text).toMatch(/gc-pc2\s+pc2\s+vivo\s+respuestas\s+100 \(\s*25 %\)/);
+    expect(formatGcLoad([[g('gc-pc1', 5, 0), g('gc-pc2', 0, 9000, false)]])).toMatch(/gc-pc2\s+pc2\s+CAÍDO\s+respuestas\s+0/);
     expect(formatGcLoad([])).toBeUndefined();
   });
 });
