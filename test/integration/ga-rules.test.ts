@@ -289,6 +289,29 @@ describe('async registration of an op that can only be refused', () => {
     expect((await store.aplicar(loan)).codigo).toBe('APROBADO');
     expect((await store.aplicar(dev)).codigo).toBe('APROBADO');
   });
+  test('applied before the préstamo it was accepted on, a devolución is not applied yet: it waits, and then completes', async () => {
+    await addBook('978-84-0000-061-5', 2);
+    const loan = op('prestamo', '978-84-0000-061-5', 'desorden');
+    const dev = op('devolucion', '978-84-0000-061-5', 'desorden');
+    const ren = op('renovacion', '978-84-0000-061-5', 'desorden');
+    for (const o of [loan, dev, ren]) expect((await store.registrar(o)).codigo).toBe('ACEPTADO');
+    // Their actors run first: "not applied" (the GC publishes them again), nothing changes, rows still pending.
+    for (const o of [ren, dev]) {
+      const early = valid(await store.aplicar(o));
+      expect(early).toMatchObject({ codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', exito: false });
+      expect(early.estado).toBeUndefined();
+      expect((await store.estado(o.id)).datos).toMatchObject({ estado: 'PENDIENTE' });
+    }
+    expect(await stock('978-84-0000-061-5')).toEqual({ total: 2, disponibles: 2, activos: 0 });
+    expect((await store.aplicar(loan)).codigo).toBe('APROBADO');
+    expect((await store.aplicar(ren)).codigo).toBe('APROBADO');
+    expect((await store.aplicar(dev)).codigo).toBe('APROBADO');
+    expect(await stock('978-84-0000-061-5')).toEqual({ total: 2, disponibles: 2, activos: 0 });
+    // Sent synchronously, a devolución is judged on the loans as they are: no waiting.
+    const loan2 = op('prestamo', '978-84-0000-061-5', 'sync');
+    expect((await store.registrar(loan2)).codigo).toBe('ACEPTADO');
+    expect((await store.aplicar(op('devolucion', '978-84-0000-061-5', 'sync'))).codigo).toBe('PRESTAMO_NO_ENCONTRADO');
+  });
 });
 
 describe('client labels (etiqueta) and estado', () => {
