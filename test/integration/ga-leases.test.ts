@@ -142,6 +142,23 @@ describe('leases on pending async ops', () => {
     await pool.query(`DELETE FROM operaciones WHERE id LIKE 'big-%'`);
   });
 
+  test('the listing takes turns between operations: old rows of one cannot hide a newer one of another', async () => {
+    // 30 old devoluciones (their actors down: the GC tracks them and waits), then one préstamo.
+    await pool.query(
+      `INSERT INTO operaciones (id, operacion, isbn, usuario, estado, gestor, creada)
+       SELECT 'turno-d-' || i, 'devolucion', $1, 'u-turno-' || i, 'PENDIENTE', 'gc-turnos', now() - interval '1 hour' + i * interval '1 second' FROM generate_series(1, 30) i`,
+      [ISBN],
+    );
+    await pool.query(`INSERT INTO operaciones (id, operacion, isbn, usuario, estado, gestor) VALUES ('turno-p', 'prestamo', $1, 'u-turno-p', 'PENDIENTE', 'gc-turnos')`, [ISBN]);
+    const listed = (await store.reclamar(informe('gc-turnos'), 60_000, 10)).pendientes.map((p) => p.op.id);
+    expect(listed).toHaveLength(10);
+    expect(listed).toContain('turno-p');
+    // Alone, one operation fills the limit, oldest first.
+    await pool.query(`DELETE FROM operaciones WHERE id = 'turno-p'`);
+    expect((await store.reclamar(informe('gc-turnos'), 60_000, 10)).pendientes.map((p) => p.op.id)).toEqual(Array.from({ length: 10 }, (_, i) => `turno-d-${i + 1}`));
+    await pool.query(`DELETE FROM operaciones WHERE id LIKE 'turno-%'`);
+  });
+
   test('GCs claiming the same orphaned rows at the same time never both get one', async () => {
     const ops = Array.from({ length: 60 }, () => dev('x'));
     for (const o of ops) await store.registrar(o, { gestor: 'gc-x-muerto', ms: 60_000 });
