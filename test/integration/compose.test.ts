@@ -176,14 +176,15 @@ function cliHelp(distFile: string, sub: string[]): CliHelp {
   const cached = helpCache.get(key);
   if (cached) return cached;
   const text = execFileSync(process.execPath, [path.join(ROOT, distFile), ...sub, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  // commander's titles, in English or as common/cli-args.ts spanishHelp() puts them.
   const section = (title: string) => {
-    const m = new RegExp(`^${title}:\\n((?:[ \\t].*\\n?)*)`, 'm').exec(text);
+    const m = new RegExp(`^(?:${title}):\\n((?:[ \\t].*\\n?)*)`, 'm').exec(text);
     return m ? m[1]! : '';
   };
-  const commands = new Set([...section('Commands').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!));
+  const commands = new Set([...section('Commands|Comandos').matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!));
   const options = new Map<string, boolean>();
-  for (const m of section('Options').matchAll(/(--[a-z][\w-]*)( [<[])?/g)) options.set(m[1]!, Boolean(m[2]));
-  const usage = /^Usage: .*$/m.exec(text)?.[0] ?? '';
+  for (const m of section('Options|Opciones').matchAll(/(--[a-z][\w-]*)( [<[])?/g)) options.set(m[1]!, Boolean(m[2]));
+  const usage = /^(?:Usage|Uso): .*$/m.exec(text)?.[0] ?? '';
   const help = { commands, options, requiredArgs: (usage.match(/<[^>]+>/g) ?? []).length };
   helpCache.set(key, help);
   return help;
