@@ -6,6 +6,7 @@
 import type { Logger } from '../common/logger.js';
 import type { Fencing, GaReply, GaRequest } from '../common/protocol/internal.js';
 import { isConnectionError, isLockTimeout, mayHaveCommitted } from './db.js';
+import { WriteQueueFullError } from './write-batcher.js';
 import type { Store } from './store.js';
 
 /**
@@ -74,6 +75,11 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
       // A write whose connection broke mid-statement may have committed: the client must not say "not applied, retry".
       const incierta = (req.orden === 'aplicar' || req.orden === 'registrar') && mayHaveCommitted(err);
       return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: `PostgreSQL no disponible: ${(err as Error).message}`, ...(incierta ? { incierta } : {}) };
+    }
+    if (err instanceof WriteQueueFullError) {
+      // Not a storage failure (PostgreSQL may be fine, only slow to confirm): nothing taken, retry later.
+      d.log.warn({ opId: opIdOf(req), orden: req.orden, ref, err: err.message }, 'write refused: the write queue is full');
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El gestor de almacenamiento tiene demasiadas escrituras en espera; nada se aplicó, reintente' };
     }
     if (isLockTimeout(err)) {
       // PostgreSQL answered (so no storage-health failure); the row is busy, nothing was written: retry later.

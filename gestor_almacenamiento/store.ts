@@ -60,6 +60,12 @@ const MAX_ATTEMPTS = 3;
 export const BATCHES_IN_FLIGHT = 2;
 /** Bounds how many book rows one transaction holds locked. */
 export const MAX_BATCH = 32;
+/**
+ * Writes waiting behind the batches at most (WriteBatcher.maxQueued): ~10 MB. Normally a few
+ * dozen; many more only when batches stop coming back (a frozen backend, commits held for a
+ * silent sync standby), and then clients have long given up on them.
+ */
+export const MAX_QUEUED_WRITES = 10_000;
 
 /**
  * Longest a write waits for one row lock (SET LOCAL lock_timeout), then fails
@@ -114,6 +120,7 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
     },
     maxInFlight: BATCHES_IN_FLIGHT,
     maxBatch: MAX_BATCH,
+    maxQueued: MAX_QUEUED_WRITES,
     // Ops waiting alone for a lock hold a connection each: leave the other half of the pool to batches and reads.
     maxAside: Math.max(1, Math.floor((pool.options.max ?? 10) / 2)),
     // An unreachable database (or a statement timeout: PostgreSQL too slow for all alike) fails

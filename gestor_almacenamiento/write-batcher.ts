@@ -29,9 +29,20 @@ export interface WriteBatcherOptions<I, O> {
   maxBatch: number;
   /** Items run aside at once; more wait their turn. Defaults to unbounded. */
   maxAside?: number;
+  /**
+   * Items waiting behind the running batches at most; past it submit() rejects at once with
+   * WriteQueueFullError (nothing done). Bounds memory when batches stop coming back (a frozen
+   * backend, commits held for a sync standby). Defaults to unbounded.
+   */
+  maxQueued?: number;
   isolate(err: unknown): boolean;
   /** Told the size of every batch started (metrics). */
   onBatch?(size: number): void;
+}
+
+/** The queue is full: the item was not taken, so nothing of it was done. */
+export class WriteQueueFullError extends Error {
+  override name = 'WriteQueueFullError';
 }
 
 interface Waiting<I, O> {
@@ -60,6 +71,9 @@ export class WriteBatcher<I, O> {
   }
 
   submit(item: I): Promise<O> {
+    if (this.queue.length >= (this.o.maxQueued ?? Infinity)) {
+      return Promise.reject(new WriteQueueFullError(`${this.queue.length} writes already wait behind the running batches`));
+    }
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (this.running < this.o.maxInFlight && !this.scheduled) {

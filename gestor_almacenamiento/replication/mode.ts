@@ -33,6 +33,8 @@ export type EstadoReplicacion =
       /** When the current mode began (ISO-8601). */
       desde: string;
       ultimoError?: string;
+      /** Sync kept although the standby does not stream, and why (sync-watchdog.ts): commits wait. */
+      retenida?: string;
     };
 
 export class ReplicationMode {
@@ -43,6 +45,8 @@ export class ReplicationMode {
   constructor(
     private readonly cfg: Partial<ReplicationConfig>,
     private readonly log: Logger,
+    /** A pair's role: why degrading must wait (sync-watchdog.ts); none in standalone. */
+    private readonly holdDegrade?: () => string | undefined,
   ) {}
 
   get requested(): 'sync' | 'async' {
@@ -65,6 +69,7 @@ export class ReplicationMode {
         node,
         { GA_REPLICACION: 'sync', GA_SYNC_DEGRADE_MS: this.cfg.GA_SYNC_DEGRADE_MS ?? 3000, GA_STANDBY_NAME: this.cfg.GA_STANDBY_NAME ?? 'pc2' },
         this.log.child({ component: 'sync-watchdog' }),
+        this.holdDegrade,
       ).start();
       this.log.info({ node: `${node.host}:${node.port}`, standby: this.cfg.GA_STANDBY_NAME }, 'sync replication watchdog started on the active node');
     });
@@ -88,6 +93,7 @@ export class ReplicationMode {
       degradarTrasMs: s.degradeMs,
       desde: s.since,
       ...(s.lastError ? { ultimoError: s.lastError } : {}),
+      ...(s.held ? { retenida: s.held } : {}),
     };
   }
 

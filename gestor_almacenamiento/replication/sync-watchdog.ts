@@ -10,7 +10,11 @@
  *   synchronous_standby_names (releasing the blocked commits) and says loudly,
  *   at error level, that replication is now ASYNC and acknowledged writes may
  *   be lost on failover;
- * - re-enables sync as soon as the standby streams again, and says so.
+ * - re-enables sync as soon as the standby streams again, and says so;
+ * - in a GA pair, never degrades while the peer GA is silent, unless this GA took over
+ *   on a newer timeline: the peer may be promoting that very standby, and writes
+ *   acknowledged here after degrading would be lost with this timeline
+ *   (RoleMachine.syncDegradeHold). The commits wait instead.
  *
  * It is a small state machine over an injected clock and admin functions, so
  * tests drive it tick by tick without a network; `createSyncWatchdog` wires it
@@ -32,6 +36,11 @@ export interface SyncWatchdogDeps {
   setSynchronousStandby(name: string | null): Promise<void>;
   /** Releases what the deps hold (a connection), once the watchdog stops. */
   close?(): Promise<void>;
+  /**
+   * Why degrading must wait, or undefined: a GA of a pair whose peer is silent (it may be
+   * promoting this standby: RoleMachine.syncDegradeHold). None: degrading is always allowed.
+   */
+  holdDegrade?(): string | undefined;
 }
 
 export interface SyncWatchdogOptions {
@@ -64,6 +73,8 @@ export interface SyncWatchdogState {
   since: string;
   /** Last failure to read or change the primary's settings, cleared by the next success. */
   lastError?: string;
+  /** Sync should have degraded by now but is held, and why (commits wait for the standby meanwhile). */
+  held?: string;
 }
 
 export class SyncWatchdog {
@@ -77,6 +88,7 @@ export class SyncWatchdog {
   /** The standby named in synchronous_standby_names by this watchdog. */
   private syncedName: string | undefined;
   private lastError: string | undefined;
+  private held: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly staleReplyMs: number;
@@ -100,6 +112,7 @@ export class SyncWatchdog {
       degradeMs: this.o.degradeMs,
       since: new Date(this.modeSince).toISOString(),
       ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(this.held ? { held: this.held } : {}),
     };
   }
 
@@ -182,6 +195,7 @@ export class SyncWatchdog {
 
     if (this.streaming) {
       this.notStreamingSince = undefined;
+      this.held = undefined;
       if (this.mode !== 'sync' || this.syncedName !== name) {
         await deps.setSynchronousStandby(name);
         this.syncedName = name;
@@ -202,6 +216,16 @@ export class SyncWatchdog {
     if (downMs < this.o.degradeMs) return;
     const fields = { replication: 'ASYNC', standby: name, notStreamingMs: downMs, degradeMs: this.o.degradeMs, standbyState: row?.state ?? 'absent' };
     if (this.mode === 'sync') {
+      const hold = deps.holdDegrade?.();
+      if (hold) {
+        if (this.held === undefined || now - this.lastReminder >= this.remindMs) {
+          this.lastReminder = now;
+          log.error({ ...fields, replication: 'SYNC', held: hold }, `sync standby ${name} not streaming for ${downMs} ms, but replication stays SYNCHRONOUS: ${hold}. Commits wait`);
+        }
+        this.held = hold;
+        return;
+      }
+      this.held = undefined;
       await deps.setSynchronousStandby(null);
       this.setMode('degraded-async');
       this.lastReminder = now;
@@ -223,7 +247,7 @@ export interface SyncWatchdogConfig {
  * A watchdog on a real primary (call start() on the node that is primary; stop()
  * before a demotion, and after a lone tick(): it closes the watchdog's connection).
  */
-export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log: Logger): SyncWatchdog {
+export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log: Logger, holdDegrade?: () => string | undefined): SyncWatchdog {
   // Each check must finish well within the degrade budget, also when the primary hangs.
   const bounds = { connectTimeoutMs: 1000, queryTimeoutMs: Math.max(500, Math.min(2000, cfg.GA_SYNC_DEGRADE_MS / 2)) };
   // One kept-open connection: in sync mode it ticks every ≤250 ms, and a fresh connection per tick forks a backend each time.
@@ -238,6 +262,7 @@ export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log
       replicationStatus: () => replicationStatus(session),
       synchronousStandbyNames: () => synchronousStandbyNames(session),
       setSynchronousStandby: (name) => setSynchronousStandby(session, name),
+      holdDegrade,
       close: () => session.close(),
     },
   });

@@ -152,6 +152,11 @@ export class RoleController {
     return c;
   }
 
+  /** Why sync replication must not degrade to async now (the peer may be taking over), or undefined (RoleMachine.syncDegradeHold). */
+  syncDegradeHold(): string | undefined {
+    return this.machine.syncDegradeHold(this.now());
+  }
+
   /** Told after every storage call and health probe. */
   storage(ok: boolean): void {
     this.machine.storage(ok, this.now());

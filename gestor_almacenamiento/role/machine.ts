@@ -318,6 +318,23 @@ export class RoleMachine {
     };
   }
 
+  /**
+   * Why this GA must not degrade sync replication to async now, or undefined when it may.
+   * With the peer heard it may: the peer is alive and not active, so it promotes nothing.
+   * With the peer silent, the peer may be taking over right now — promoting the very standby
+   * that stopped streaming (only the link between the hosts broke, and the commits hanging on
+   * it sent the clients to the peer) — and writes acknowledged here after a degrade would be
+   * lost with this timeline. Unless this GA is the one that took over: its node is on a newer
+   * timeline than the peer's last one, so a peer that comes back is fenced, not promoted.
+   */
+  syncDegradeHold(now: number): string | undefined {
+    if (!this.peerLost(now)) return undefined;
+    const peerTl = this.peer?.beat.timeline ?? null;
+    if (peerTl !== null && this.node.timeline !== undefined && this.node.timeline > peerTl) return undefined;
+    const silent = this.peer ? `sin latido del GA par desde hace ${now - this.peer.at} ms` : `sin noticias del GA par desde el arranque`;
+    return `${silent}: puede estar promoviendo el standby; la replicación sigue síncrona (las escrituras esperan) hasta oírlo o hasta que el standby vuelva a transmitir`;
+  }
+
   // ------------------------------------------------------------------ rules
 
   private peerLost(now: number): boolean {

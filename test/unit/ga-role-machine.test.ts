@@ -375,3 +375,23 @@ describe('fencing tokens carried by clients', () => {
     expect(q.m.state).toBe('PRIMARY');
   });
 });
+
+describe('sync replication may degrade to async only when the peer cannot be promoting', () => {
+  it('peer heard: allowed; peer silent on our timeline: held; we took over on a newer timeline: allowed', () => {
+    const p = machine('primary');
+    p.m.nodeStatus(primaryNode, 10);
+    p.m.peerBeat(beat('PASSIVE'), 100);
+    expect(p.m.syncDegradeHold(200)).toBeUndefined();
+    // The link between the hosts broke: the peer may be promoting the standby that stopped streaming.
+    expect(p.m.syncDegradeHold(100 + T)).toMatch(/^sin latido del GA par desde hace 1000 ms: puede estar promoviendo el standby/);
+    // The backup that took over promoted its standby: timeline 2 against the peer's last 1.
+    const b = machine('backup');
+    b.m.peerBeat(beat('ACTIVE'), 100);
+    b.m.nodeStatus({ reachable: true, inRecovery: false, timeline: 2 }, 100 + T);
+    expect(b.m.syncDegradeHold(100 + 2 * T)).toBeUndefined();
+    // A peer never heard since start: held (its timeline is unknown).
+    const alone = machine('primary');
+    alone.m.nodeStatus(primaryNode, 10);
+    expect(alone.m.syncDegradeHold(2 * T)).toMatch(/sin noticias del GA par desde el arranque/);
+  });
+});

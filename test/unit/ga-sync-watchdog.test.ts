@@ -55,6 +55,27 @@ function fakePrimary(initialNames = '') {
 const errors = (lines: LogLine[]) => lines.filter((l) => l.level >= 50);
 
 describe('sync watchdog', () => {
+  it('in a pair whose peer is silent, it holds sync past the degrade delay (commits wait), and degrades once allowed', async () => {
+    const p = fakePrimary();
+    let hold: string | undefined = 'sin latido del GA par desde hace 2000 ms: puede estar promoviendo el standby';
+    const w = new SyncWatchdog({ requested: 'sync', standbyName: 'pc2', degradeMs: 3000, log: p.log, deps: { ...p.deps, holdDegrade: () => hold } });
+    p.streaming();
+    expect((await w.tick()).mode).toBe('sync');
+    p.gone();
+    await w.tick();
+    p.advance(10_000);
+    const held = await w.tick();
+    expect(held).toMatchObject({ mode: 'sync', held: hold });
+    expect(p.sets).toEqual(['pc2']); // synchronous_standby_names never cleared
+    expect(errors(p.lines).some((l) => /stays SYNCHRONOUS/.test(l.msg))).toBe(true);
+    // The peer heard again (alive, not promoting): now it may degrade.
+    hold = undefined;
+    const degraded = await w.tick();
+    expect(degraded.mode).toBe('degraded-async');
+    expect(degraded.held).toBeUndefined();
+    expect(p.sets).toEqual(['pc2', null]);
+  });
+
   it('enables sync only once the standby streams (not while catching up)', async () => {
     const p = fakePrimary();
     const w = new SyncWatchdog({ requested: 'sync', standbyName: 'pc2', degradeMs: 3000, log: p.log, deps: p.deps });

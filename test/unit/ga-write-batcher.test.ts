@@ -4,7 +4,7 @@
  * (one poisoned item fails alone) or failed whole (e.g. database unreachable).
  */
 import { describe, expect, test } from 'vitest';
-import { WriteBatcher } from '../../gestor_almacenamiento/write-batcher.js';
+import { WriteBatcher, WriteQueueFullError } from '../../gestor_almacenamiento/write-batcher.js';
 
 /** A run() whose batches finish only when the test releases them. */
 function controlledRun() {
@@ -35,6 +35,26 @@ describe('WriteBatcher', () => {
     calls[1]!.release();
     expect(await Promise.all(rest)).toEqual([20, 30, 40]);
     expect(sizes).toEqual([1, 3]);
+  });
+
+  test('batches that never come back: past maxQueued a write is refused at once, nothing of it done; room again once they return', async () => {
+    const { calls, run } = controlledRun();
+    const b = new WriteBatcher<number, number>({ run, maxInFlight: 1, maxBatch: 32, maxQueued: 3, isolate: () => true });
+    const first = b.submit(1);
+    await tick();
+    const waiting = [2, 3, 4].map((x) => b.submit(x));
+    await expect(b.submit(5)).rejects.toBeInstanceOf(WriteQueueFullError);
+    expect(b.queued).toBe(3);
+    calls[0]!.release();
+    expect(await first).toBe(10);
+    await tick();
+    expect(calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
+    const later = b.submit(6);
+    calls[1]!.release();
+    expect(await Promise.all(waiting)).toEqual([20, 30, 40]);
+    await tick();
+    calls[2]!.release();
+    expect(await later).toBe(60);
   });
 
   test('maxInFlight slots run concurrently and maxBatch caps a batch', async () => {
