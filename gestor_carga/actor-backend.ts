@@ -32,6 +32,7 @@ export class ActorBackend {
   private badSubscriptions = 0;
   private badActorMessages = 0;
   private evictedSeen = 0;
+  private droppedSubscriptionsSeen = 0;
 
   constructor(private readonly p: ActorBackendParts) {}
 
@@ -48,6 +49,11 @@ export class ActorBackend {
     if (kind === 1) this.p.actors.subscribed(t.tipo, t.actorId);
     else if (kind === 0) this.p.actors.unsubscribed(t.tipo, t.actorId);
     else return;
+    const dropped = this.p.actors.droppedSubscriptions;
+    if (dropped > this.droppedSubscriptionsSeen) {
+      this.droppedSubscriptionsSeen = dropped;
+      if (logThisOne(dropped, 20)) this.p.log.warn({ dropped, ...this.p.actors.sizes() }, 'too many subscriptions of actors never heard: oldest forgotten');
+    }
     this.p.log.debug({ topic, subscribed: kind === 1 }, 'actor subscription');
     this.changed(t.tipo, t.actorId);
   }

@@ -13,6 +13,13 @@
  * `maxUnsubscribed` the least recently heard one is forgotten. A real actor that
  * loses its entry this way (its hola came before its subscription) is known again
  * at its subscription and next heartbeat.
+ *
+ * Anyone who can reach the PUB port can subscribe to made-up actor topics too (an
+ * XSUB with no send limit: half a million of them grew the GC to 500 MB and slowed
+ * every choice). A subscription makes no entry until its actor is heard: it waits in
+ * a set of its own, capped at `maxPendingSubscriptions` (oldest forgotten first). A
+ * real actor is heard within milliseconds of subscribing; only a flood of that size
+ * in that moment could push its subscription out.
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
 import { actorIdSchema, TIPOS_ACTOR, TOPIC_END, type TipoActor } from '../common/protocol/internal.js';
@@ -58,6 +65,8 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 
 /** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
+/** Subscriptions kept for actors not heard yet (see above). */
+export const MAX_PENDING_SUBSCRIPTIONS = 10_000;
 
 /**
  * Splits an XPUB topic "<tipo>.<actorId>|" (topicFor) back into its parts; undefined if it is
@@ -78,11 +87,19 @@ export class ActorRegistry {
   private readonly rrCursor = new Map<TipoActor, number>();
   /** Keys of the entries that are not subscribed, least recently heard first. */
   private readonly unsubscribedKeys = new Set<string>();
+  /** Subscribed keys of actors not heard yet, oldest first (no entry until heard). */
+  private readonly pendingSubscriptions = new Set<string>();
   private evictedCount = 0;
+  private droppedSubscriptionsCount = 0;
 
   constructor(
-    private readonly opts: { deadMs: number; estrategia: Estrategia; clock: Clock; maxUnsubscribed?: number },
+    private readonly opts: { deadMs: number; estrategia: Estrategia; clock: Clock; maxUnsubscribed?: number; maxPendingSubscriptions?: number },
   ) {}
+
+  /** Subscriptions of never-heard actors forgotten because too many waited. */
+  get droppedSubscriptions(): number {
+    return this.droppedSubscriptionsCount;
+  }
 
   /** Entries forgotten because too many were not subscribed. */
   get evicted(): number {
@@ -90,15 +107,16 @@ export class ActorRegistry {
   }
 
   /** Entries kept: all, and those not subscribed (the capped kind). */
-  sizes(): { total: number; noSuscritos: number } {
-    return { total: this.actors.size, noSuscritos: this.unsubscribedKeys.size };
+  sizes(): { total: number; noSuscritos: number; suscripcionesSinActor: number } {
+    return { total: this.actors.size, noSuscritos: this.unsubscribedKeys.size, suscripcionesSinActor: this.pendingSubscriptions.size };
   }
 
   private entry(tipo: TipoActor, actorId: string): ActorInfo {
     const k = key(tipo, actorId);
     let a = this.actors.get(k);
     if (!a) {
-      a = { tipo, actorId, subscribed: false, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now() };
+      const subscribed = this.pendingSubscriptions.delete(k);
+      a = { tipo, actorId, subscribed, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now() };
       this.actors.set(k, a); // placed among the unsubscribed by heard() (subscribed() never is)
     }
     return a;
@@ -122,15 +140,28 @@ export class ActorRegistry {
   }
 
   subscribed(tipo: TipoActor, actorId: string): void {
-    const a = this.entry(tipo, actorId);
+    const k = key(tipo, actorId);
+    const a = this.actors.get(k);
+    if (!a) {
+      this.pendingSubscriptions.delete(k);
+      this.pendingSubscriptions.add(k);
+      const max = this.opts.maxPendingSubscriptions ?? MAX_PENDING_SUBSCRIPTIONS;
+      for (const old of this.pendingSubscriptions) {
+        if (this.pendingSubscriptions.size <= max) break;
+        this.pendingSubscriptions.delete(old);
+        this.droppedSubscriptionsCount++;
+      }
+      return;
+    }
     a.subscribed = true;
-    this.unsubscribedKeys.delete(key(tipo, actorId));
+    this.unsubscribedKeys.delete(k);
     // A fresh subscription after adios means the actor (or a restart with the same id) is back.
     a.left = false;
   }
 
   unsubscribed(tipo: TipoActor, actorId: string): void {
     const k = key(tipo, actorId);
+    this.pendingSubscriptions.delete(k);
     const a = this.actors.get(k);
     if (!a) return;
     a.subscribed = false;

@@ -69,6 +69,8 @@ export interface GcStatus {
   /** This GC's leases on its async ops are certainly its own (renewed within GC_LEASE_MS). */
   arriendoVigente: boolean;
   actores: ReturnType<ActorRegistry['snapshot']>;
+  /** What the registry holds: entries, those not subscribed (capped), subscriptions of actors never heard (capped). */
+  registroActores: ReturnType<ActorRegistry['sizes']>;
   actoresVivos: Record<OperacionActor, number>;
   tareas: ReturnType<TaskTracker['counts']>;
   solicitudesSyncEsperando: number;
@@ -241,6 +243,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         gestores,
         arriendoVigente,
         actores: actors.snapshot(),
+        registroActores: actors.sizes(),
         actoresVivos: actors.liveCounts(),
         tareas: tracker.counts(),
         solicitudesSyncEsperando: dispatcher.waiting(),

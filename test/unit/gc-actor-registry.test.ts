@@ -160,11 +160,29 @@ describe('actor registry: bounded against floods of unknown ids', () => {
       reg.hello('prestamo', `rnd-${i}`);
       reg.heard('prestamo', 'misconfigured'); // heard again: moves to the back, kept
     }
-    expect(reg.sizes()).toEqual({ total: 5, noSuscritos: 3 });
+    // 'quiet' is no entry yet: a subscription waits apart until its actor is heard.
+    expect(reg.sizes()).toEqual({ total: 4, noSuscritos: 3, suscripcionesSinActor: 1 });
     expect(reg.evicted).toBe(48);
     const ids = reg.snapshot().map((a) => a.actorId).sort();
-    expect(ids).toEqual(['misconfigured', 'quiet', 'real', 'rnd-48', 'rnd-49']);
+    expect(ids).toEqual(['misconfigured', 'real', 'rnd-48', 'rnd-49']);
     expect(reg.isLiveId('prestamo', 'real')).toBe(true);
+    reg.heard('prestamo', 'quiet');
+    expect(reg.isLiveId('prestamo', 'quiet')).toBe(true);
+  });
+
+  it('subscriptions of actors never heard are capped, oldest forgotten; one heard in time becomes a live actor', () => {
+    const clock = { t: 1000, now() { return this.t; } };
+    const reg = new ActorRegistry({ deadMs: 1000, estrategia: 'round-robin', clock, maxPendingSubscriptions: 3 });
+    reg.subscribed('prestamo', 'real');
+    for (let i = 0; i < 2; i++) reg.subscribed('prestamo', `fake-${i}`);
+    reg.heard('prestamo', 'real'); // heard before the flood pushes it out
+    for (let i = 2; i < 500; i++) reg.subscribed('prestamo', `fake-${i}`);
+    expect(reg.sizes()).toEqual({ total: 1, noSuscritos: 0, suscripcionesSinActor: 3 });
+    expect(reg.droppedSubscriptions).toBe(497);
+    expect(reg.live('prestamo').map((a) => a.actorId)).toEqual(['real']);
+    // An unsubscription of a never-heard actor just forgets its subscription.
+    reg.unsubscribed('prestamo', 'fake-499');
+    expect(reg.sizes().suscripcionesSinActor).toBe(2);
   });
 
   it('never evicts an actor that just unsubscribed before its death is reported', () => {
