@@ -9,7 +9,7 @@ import { acceptedReply, errorReply, now, replyFromResultado, sameOp, type Operac
 import { ProtocolError } from '../common/errors.js';
 import type { StorageClient } from '../common/storage-client.js';
 import type { Arriendo } from '../common/protocol/internal.js';
-import type { Logger } from '../common/logger.js';
+import { logThisOne, type Logger } from '../common/logger.js';
 import type { Modo, TaskTracker } from './task-tracker.js';
 
 export interface DispatcherDeps {
@@ -67,6 +67,7 @@ function operacionDe(s: SolicitudActor, isbn: string): OperacionSolicitada {
 export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed = false;
+  private strangerResults = 0;
 
   constructor(private readonly d: DispatcherDeps) {}
 
@@ -116,6 +117,12 @@ export class Dispatcher {
       return;
     }
     const t = this.d.tracker.get(id);
+    if (t && !t.holders.has(actorId)) {
+      // Never given this task (a forged result over the plain backend port, or a stale actor of
+      // an earlier run): only the actors it went to report its outcome. A late one of theirs still counts.
+      if (logThisOne(++this.strangerResults, 20)) this.d.log.warn({ opId: id, actorId, count: this.strangerResults }, 'result from an actor that was not given this task; ignored');
+      return;
+    }
     if (t && !resultOf(r, t.op)) {
       // Another op under the same clave (one that ran late on a slow actor): its outcome is not this op's.
       this.d.log.warn({ opId: id, actorId, operacion: r.operacion, tracked: t.op.operacion }, 'result of another op under this clave; ignored');

@@ -26,6 +26,8 @@ export interface TrackedTask {
   /** Last attempt number published (0 = never published). */
   intento: number;
   actorId?: string;
+  /** Every actor it was published to: only their results are its outcome (a stranger's is not). */
+  holders: Set<string>;
   deadline?: number;
   retryAt?: number;
   /** How many times storage was reported down for it; drives the backoff. */
@@ -90,7 +92,7 @@ export class TaskTracker {
   submit(op: OperacionSolicitada, modo: Modo): SubmitOutcome {
     const tracked = this.tasks.get(op.id);
     if (tracked) return sameOp(tracked.op, op) ? 'attached' : 'conflict';
-    const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, storageFailures: 0, createdAt: this.d.clock.now() };
+    const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, holders: new Set(), storageFailures: 0, createdAt: this.d.clock.now() };
     this.tasks.set(op.id, task);
     return this.dispatch(task) ? 'published' : 'queued';
   }
@@ -199,6 +201,7 @@ export class TaskTracker {
     t.intento++;
     t.state = 'enviada';
     t.actorId = actorId;
+    t.holders.add(actorId);
     t.queuedAt = undefined;
     t.retryAt = undefined;
     // Later attempts get longer deadlines: a slow GA (failover) should not turn

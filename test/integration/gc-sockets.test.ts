@@ -528,6 +528,29 @@ describe('GC input hardening', () => {
     expect(g.status().respuestas).toBe(1);
   });
 
+  it('a result forged by a peer that was never given the task is ignored: the request waits for a real actor', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '20000', ACTOR_DEAD_MS: '5000' }); // no SIN_ACTORES while no actor is there yet
+    const c = dealerClient(p.front);
+    await c.send([JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'forjado', clave: 'forjada-1' })]);
+    const rogue = new Dealer({ linger: 0 });
+    defer(() => rogue.close());
+    rogue.connect(p.back);
+    const forged = { id: 'forjada-1', operacion: 'prestamo', exito: true, codigo: 'APROBADO', estado: 'COMPLETADA', mensaje: 'forjado', datos: {}, fechaOperacion: new Date().toISOString() };
+    await rogue.send(JSON.stringify({ t: 'resultado', actorId: 'intruso', tipo: 'prestamo', resultado: forged }));
+    // No live actor yet: had the forgery been taken, the PS would have its APROBADO now, applied nowhere.
+    c.sock.receiveTimeout = 700;
+    await expect(c.recv()).rejects.toThrow();
+    expect(storage.ledger.has('forjada-1')).toBe(false);
+    c.sock.receiveTimeout = 10_000;
+    await actor(storage, p, 'prestamo', 'real');
+    const r = await c.recv();
+    expect(r).toMatchObject({ clave: 'forjada-1', codigo: 'APROBADO' });
+    expect(r.mensaje).not.toBe('forjado');
+    expect(storage.ledger.has('forjada-1')).toBe(true);
+  });
+
   it('keeps serving when an actor-side peer sends garbage to the backend', async () => {
     const storage = new MemoryStorage();
     const p = await ports();
