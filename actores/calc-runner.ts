@@ -13,8 +13,36 @@ export interface CalcRunnerDeps {
   report(r: ResultadoCalculo, tarea: TareaCalculo, ms: number, origins: number[]): void;
   concurrency: number;
   log: Logger;
-  /** Between chunks of a suma_cuadrados part (default: yield to the event loop, so heartbeats go out). */
+  /** Before each chunk of a suma_cuadrados part (default: one chunk per event-loop turn across all parts, ChunkTurns). */
   pause?: () => Promise<void>;
+}
+
+/**
+ * One chunk of computation per event-loop turn, whichever task it belongs to. Each task
+ * pausing on its own (setImmediate) let every running part run a chunk in the same turn:
+ * 64 parts at ~5 ms a chunk held the loop for ~350 ms at a time, and the actor's heartbeats
+ * came late enough for the GC to declare it dead. Through this, chunks take turns with I/O.
+ */
+class ChunkTurns {
+  private readonly waiting: Array<() => void> = [];
+  private scheduled = false;
+
+  next(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiting.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.waiting.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.waiting.shift()?.();
+      this.schedule();
+    });
+  }
 }
 
 /** One task's outcome; never rejects. */
@@ -28,12 +56,14 @@ async function compute(t: TareaCalculo, pause?: () => Promise<void>): Promise<Ev
 /** A calculo actor's tasks: each computed, every outcome (failures too) a ResultadoCalculo. */
 export class CalcRunner extends WorkQueue<TareaCalculo, ResultadoCalculo> {
   constructor(d: CalcRunnerDeps) {
+    const turns = new ChunkTurns();
+    const pause = d.pause ?? (() => turns.next());
     super({
       concurrency: d.concurrency,
       log: d.log,
       report: d.report,
       work: async (t) => {
-        const e = await compute(t, d.pause).catch((err: unknown): Evaluacion => {
+        const e = await compute(t, pause).catch((err: unknown): Evaluacion => {
           d.log.error({ err, tarea: t.id }, 'calculation failed');
           return { codigo: 'ERROR_INTERNO', mensaje: 'Error interno del actor de cálculo' };
         });

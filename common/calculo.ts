@@ -57,12 +57,14 @@ export const TROZO = 2 ** 20;
  * Σ i² for i in a..b by actually adding the squares: the work a calculo actor does for
  * its part. Exact: each square (i ≤ MAX_EXACTO) is split into two limbs of 26 bits whose
  * running sums stay exact doubles for one chunk, then go into a BigInt. `pause` runs
- * between chunks so a long part never starves the actor's heartbeats.
+ * before every chunk (the first too: a batch of parts received at once must not run one
+ * chunk each in the same turn) so a long part never starves the actor's heartbeats.
  */
 export async function sumaCuadradosRango(a: number, b: number, pause: () => Promise<unknown> = () => nextTurn()): Promise<bigint> {
   if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b) || a < 1 || b > MAX_EXACTO || a > b) throw new RangeError(`rango no admitido: ${a}..${b}`);
   let total = 0n;
   for (let inicio = a; inicio <= b; inicio += TROZO) {
+    await pause();
     const fin = Math.min(b, inicio + TROZO - 1);
     let alto = 0;
     let bajo = 0;
@@ -73,7 +75,6 @@ export async function sumaCuadradosRango(a: number, b: number, pause: () => Prom
       bajo += sq - h * LIMB;
     }
     total += BigInt(alto) * BigInt(LIMB) + BigInt(bajo);
-    if (fin < b) await pause();
   }
   return total;
 }

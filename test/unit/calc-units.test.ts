@@ -73,6 +73,20 @@ describe('calculo actor runner', () => {
     expect([runner.completed, runner.failed]).toEqual([1, 1]);
   });
 
+  it('parts running at once take turns one chunk per event-loop turn, so timers (heartbeats) run between chunks', async () => {
+    const runner = new CalcRunner({ concurrency: 8, log, report: () => undefined });
+    // 8 parts of 3 chunks, all started by one message: 24 chunks of a few ms each.
+    for (let i = 0; i < 8; i++) runner.submit({ id: `parte-${i}`, intento: 1, calculo: { operacion: 'suma_cuadrados', a: 1, b: 3 * 2 ** 20 } }, 0);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    await runner.idle();
+    clearInterval(timer);
+    // Each turn runs one chunk, then the timers: ~24 ticks. Had every part run a chunk per
+    // turn (each pausing on its own), the timers would have run ~3 times.
+    expect(ticks).toBeGreaterThanOrEqual(16);
+    expect(runner.completed).toBe(8);
+  });
+
   it('an empty part is refused, not computed', async () => {
     const reports: ResultadoCalculo[] = [];
     const runner = new CalcRunner({ concurrency: 4, log, report: (r) => reports.push(r) });
