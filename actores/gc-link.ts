@@ -9,6 +9,7 @@ import { encode } from '../common/protocol/ps-gc.js';
 import type { MensajeActor } from '../common/protocol/internal.js';
 import type { Logger } from '../common/logger.js';
 import { SendQueue } from '../common/send-queue.js';
+import { YieldPoint } from '../common/yield-point.js';
 import type { SocketSecurity } from '../common/socket-security.js';
 
 /**
@@ -58,11 +59,16 @@ export class GcLink {
     // Results (and heartbeats) queued at once go as one message: one wake of the GC for all.
     this.out = new SendQueue(this.dealer, o.log, 'dealer', { maxDepth: MAX_OUTBOX, coalesce: true });
     this.receiving = (async () => {
+      // A GC releasing a backlog at once must not keep this loop in microtasks: the send
+      // queue (results, heartbeats) only gets a turn when the loop yields. Without it a burst
+      // of quick tasks filled the outbox past MAX_OUTBOX and dropped results (found by review).
+      const yp = new YieldPoint();
       try {
         for await (const frames of sub) {
           // Only our exact topics count (topics end in TOPIC_END, so no other actor's prefix-matches; this guards the rest).
-          if (!mine.has(frames[0]?.toString('utf8') ?? '')) continue;
-          this.tasks += o.onTask(frames);
+          if (mine.has(frames[0]?.toString('utf8') ?? '')) this.tasks += o.onTask(frames);
+          const t = yp.pass();
+          if (t) await t;
         }
       } catch (err) {
         if (!this.stopping) o.log.error({ err }, 'task receive loop failed');

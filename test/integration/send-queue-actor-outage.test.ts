@@ -122,4 +122,27 @@ describe('actor → GC messages while the GC is away', () => {
     expect(got).toMatchObject({ id: 'op-away', codigo: 'APROBADO' });
     expect(a.status().salida.descartados).toBe(0);
   });
+  it('a GC releasing a backlog at once: every quick result reaches it, none dropped from the outbox', async () => {
+    const ep = await endpoints();
+    const xpub = new XPublisher({ linger: 0, sendHighWaterMark: 0 });
+    defer(() => xpub.close());
+    await xpub.bind(ep.pub);
+    const r = await backend(ep.back);
+    // Answers in a microtask: completions cascade without a macrotask turn between them.
+    const instant = { async aplicar(op: OperacionSolicitada): Promise<Resultado> { return { id: op.id, operacion: op.operacion, estado: 'COMPLETADA', exito: true, codigo: 'APROBADO', mensaje: 'ok', datos: {}, fechaOperacion: new Date().toISOString() }; }, status: () => [], async close() {} } as unknown as StorageClient;
+    const a = await actor(ep, instant, 50);
+    r.receiveTimeout = 10_000;
+    expect((await nextMessage(r)).t).toBe('hola');
+    await xpub.receive(); // subscribed
+    const N = 30_000;
+    for (let i = 0; i < N; i += 64) {
+      const batch = Array.from({ length: Math.min(64, N - i) }, (_, k) => ({ operacion: 'prestamo', isbn: '978-1', usuario: `u${i + k}`, id: `rafaga-${i + k}`, intento: 1 }));
+      await xpub.send([a.topics[0]!, JSON.stringify(batch)]);
+    }
+    let results = 0;
+    // Heartbeats keep coming, so a lost result shows as a count short at the deadline, not a receive timeout.
+    for (const end = Date.now() + 20_000; results < N && Date.now() < end; ) if ((await nextMessage(r)).t === 'resultado') results++;
+    expect(results).toBe(N);
+    expect(a.status().salida.descartados).toBe(0);
+  });
 });
