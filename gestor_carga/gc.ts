@@ -5,6 +5,7 @@
  * One receive loop per socket; work is started from the loop, never awaited in it;
  * sends go through a SendQueue per socket.
  */
+import { monotonicNow } from '../common/monotonic.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -95,9 +96,7 @@ export function defaultGcId(sede: string | undefined, hostname = os.hostname()):
 
 
 export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise<GcHandle> {
-  // Monotonic (the wall clock steps under NTP and VM resume: forward, every actor would look dead at
-  // once; back, a frozen one alive and leases trusted too long), on the epoch scale for the few timestamps shown.
-  const clock: Clock = { now: deps.now ?? (() => performance.timeOrigin + performance.now()) };
+  const clock: Clock = { now: deps.now ?? monotonicNow };
   const registry = deps.registry ?? new Registry();
   const metrics = createGcMetrics(registry);
   const errors = new ErrorStats(50);

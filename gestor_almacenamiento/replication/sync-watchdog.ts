@@ -20,6 +20,7 @@
  * tests drive it tick by tick without a network; `createSyncWatchdog` wires it
  * to a real primary with postgres/admin.ts.
  */
+import { monotonicNow } from '../../common/monotonic.js';
 import type { Logger } from '../../common/logger.js';
 import { AdminSession, replicationStatus, setSynchronousStandby, synchronousStandbyNames, type PgConn, type ReplicationRow } from '../../postgres/admin.js';
 
@@ -89,6 +90,8 @@ export class SyncWatchdog {
   private syncedName: string | undefined;
   private lastError: string | undefined;
   private held: string | undefined;
+  /** When pg_stat_replication was last read. */
+  private lastLookAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly staleReplyMs: number;
@@ -185,6 +188,11 @@ export class SyncWatchdog {
     // A base backup's WAL stream (pg_basebackup -X stream, e.g. a standby being cloned) is a
     // walsender too, and reports 'streaming': waiting for it would stall every commit.
     const rows = (await deps.replicationStatus()).filter((r) => r.applicationName !== 'pg_basebackup');
+    // Unable to look for longer than the degrade delay (the primary itself stalled, or this
+    // process did): the standby's silence over that time says nothing about the standby, so in
+    // sync mode its count starts now instead of degrading on the first look back.
+    const blind = this.mode === 'sync' && this.lastLookAt !== undefined && now - this.lastLookAt > this.o.degradeMs;
+    this.lastLookAt = now;
     const fresh = (r: ReplicationRow) => r.state === 'streaming' && (r.replyAgeMs === null || r.replyAgeMs < this.staleReplyMs);
     // The configured standby first, else whichever standby streams: after a takeover on the
     // surviving primary (GA moved, PostgreSQL did not) the standby of the node we write to is
@@ -211,6 +219,7 @@ export class SyncWatchdog {
 
     // A connected but silent standby (frozen, partitioned) stopped streaming when it last replied.
     const stale = row && row.state === 'streaming' && row.replyAgeMs !== null ? now - row.replyAgeMs : now;
+    if (blind) this.notStreamingSince = now;
     this.notStreamingSince ??= Math.min(now, stale);
     const downMs = now - this.notStreamingSince;
     if (downMs < this.o.degradeMs) return;
@@ -258,7 +267,7 @@ export function createSyncWatchdog(primary: PgConn, cfg: SyncWatchdogConfig, log
     degradeMs: cfg.GA_SYNC_DEGRADE_MS,
     log,
     deps: {
-      now: () => Date.now(),
+      now: monotonicNow,
       replicationStatus: () => replicationStatus(session),
       synchronousStandbyNames: () => synchronousStandbyNames(session),
       setSynchronousStandby: (name) => setSynchronousStandby(session, name),

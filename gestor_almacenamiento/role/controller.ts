@@ -4,6 +4,7 @@
  * outcomes, carries out the activations it asks for (takeover.ts + pool switch +
  * migrations), and is the RoleGate every request passes before dispatch.
  */
+import { monotonicNow } from '../../common/monotonic.js';
 import type { GaConfig } from '../../common/config.js';
 import type { Fencing, GaReply, GaRequest } from '../../common/protocol/internal.js';
 import type { Logger } from '../../common/logger.js';
@@ -105,7 +106,7 @@ export class RoleController {
   private constructor(private readonly o: RoleControllerOptions) {
     this.log = o.log.child({ component: 'role' });
     this.pgc = o.pgc ?? pgAdminControl;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? monotonicNow;
     this.contactGapMs = contactGapMs(o.cfg.GA_PEER_TIMEOUT_MS, o.cfg.GA_HEARTBEAT_MS);
     const base = { user: o.cfg.PGUSER, password: o.cfg.PGPASSWORD, database: o.cfg.PGDATABASE };
     this.nodes = [{ name: 'local', conn: { ...base, host: o.cfg.PGHOST, port: o.cfg.PGPORT } }];

@@ -63,7 +63,11 @@ describe('sync watchdog', () => {
     expect((await w.tick()).mode).toBe('sync');
     p.gone();
     await w.tick();
-    p.advance(10_000);
+    for (let i = 0; i < 9; i++) {
+      p.advance(1000);
+      await w.tick();
+    }
+    p.advance(1000);
     const held = await w.tick();
     expect(held).toMatchObject({ mode: 'sync', held: hold });
     expect(p.sets).toEqual(['pc2']); // synchronous_standby_names never cleared
@@ -131,6 +135,26 @@ describe('sync watchdog', () => {
     expect(s1.notStreamingMs).toBe(2500);
     p.advance(500);
     p.streaming(3000);
+    expect((await w.tick()).mode).toBe('degraded-async');
+  });
+
+  it('after a stall of the primary itself (no look for longer than degradeMs), the standby gets a full degradeMs again', async () => {
+    const p = fakePrimary();
+    const w = new SyncWatchdog({ requested: 'sync', standbyName: 'pc2', degradeMs: 3000, staleReplyMs: 2000, log: p.log, deps: p.deps });
+    p.streaming();
+    await w.tick();
+    // The primary froze for 5 s: every look failed; the standby's last reply is as old.
+    p.fail(true);
+    p.advance(5000);
+    await w.tick();
+    p.fail(false);
+    p.streaming(5000);
+    const back = await w.tick();
+    expect(back.mode).toBe('sync');
+    expect(back.notStreamingMs).toBe(0);
+    // Still silent a whole degradeMs later: now it degrades.
+    p.advance(3000);
+    p.streaming(8000);
     expect((await w.tick()).mode).toBe('degraded-async');
   });
 
