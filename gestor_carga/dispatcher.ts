@@ -179,7 +179,7 @@ export class Dispatcher {
     const reused = this.reusedId(op);
     if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
-    const sentAt = performance.now();
+    const sentAt = this.d.tracker.now();
     const r = await this.d.storage.registrar(op, this.d.arriendo).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
@@ -194,13 +194,14 @@ export class Dispatcher {
       // answer later than that (this GC was frozen or starved meanwhile) no longer proves the op is
       // ours to publish: another GC may have claimed it. Still accepted: it is recorded, and
       // whoever holds it (this GC's next ledger scan, if still this GC) publishes it.
-      if (performance.now() - sentAt >= this.d.arriendo.ms) {
-        this.d.log.warn({ opId: op.id, ms: Math.round(performance.now() - sentAt), leaseMs: this.d.arriendo.ms }, 'registrar answered after the lease; left to the ledger scan');
+      const leaseUntil = sentAt + this.d.arriendo.ms;
+      if (this.d.tracker.now() >= leaseUntil) {
+        this.d.log.warn({ opId: op.id, ms: this.d.tracker.now() - sentAt, leaseMs: this.d.arriendo.ms }, 'registrar answered after the lease; left to the ledger scan');
         return acceptedReply(op.id, op.operacion);
       }
       // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is
       // accepted all the same; the ledger re-scan hands it out once the other op is done.
-      const outcome = this.d.tracker.submit(op, 'async');
+      const outcome = this.d.tracker.submit(op, 'async', leaseUntil);
       this.d.log.debug({ opId: op.id, outcome }, 'async op recorded');
       return acceptedReply(op.id, op.operacion);
     }

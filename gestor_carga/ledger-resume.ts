@@ -93,8 +93,9 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
 
   /**
    * Past the lease without a renewal: another GC may own our rows by now. Checked on every tick
-   * while it lasts, not once: async ops recorded meanwhile (registrar may work while reclamar does
-   * not) are dropped too, rather than re-published under a lease nobody renewed.
+   * while it lasts, not once: an async op recorded meanwhile (registrar may work while reclamar
+   * does not) is held by its own row's lease for one lease, and dropped once that ends too,
+   * rather than re-published under a lease nobody renewed (TaskTracker.dropAsync).
    */
   function checkLease(): void {
     if (renewedAt === undefined || o.clock.now() - renewedAt < o.leaseMs) return;

@@ -28,6 +28,11 @@ export interface TrackedTask {
   actorId?: string;
   /** Every actor it was published to: only their results are its outcome (a stranger's is not). */
   holders: Set<string>;
+  /**
+   * Async: until when its own ledger row's lease (taken by registrar) surely holds, whatever
+   * the GC's lease does (009_arriendo_por_gestor.sql). Unset: only the GC's lease covers it.
+   */
+  leaseUntil?: number;
   deadline?: number;
   retryAt?: number;
   /** How many times storage was reported down for it; drives the backoff. */
@@ -88,11 +93,19 @@ export class TaskTracker {
     return this.perActor.get(actorId) ?? 0;
   }
 
-  /** Tracks an op and publishes it, or queues it when no actor is live. A tracked id is not published twice. */
-  submit(op: OperacionSolicitada, modo: Modo): SubmitOutcome {
+  /** The tracker's clock (the GC's): for leases measured alongside its tasks. */
+  now(): number {
+    return this.d.clock.now();
+  }
+
+  /**
+   * Tracks an op and publishes it, or queues it when no actor is live. A tracked id is not published twice.
+   * `leaseUntil`: an async op's own lease (TrackedTask.leaseUntil).
+   */
+  submit(op: OperacionSolicitada, modo: Modo, leaseUntil?: number): SubmitOutcome {
     const tracked = this.tasks.get(op.id);
     if (tracked) return sameOp(tracked.op, op) ? 'attached' : 'conflict';
-    const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, holders: new Set(), storageFailures: 0, createdAt: this.d.clock.now() };
+    const task: TrackedTask = { op, modo, state: 'en-cola', intento: 0, holders: new Set(), leaseUntil, storageFailures: 0, createdAt: this.d.clock.now() };
     this.tasks.set(op.id, task);
     return this.dispatch(task) ? 'published' : 'queued';
   }
@@ -163,10 +176,12 @@ export class TaskTracker {
    * Forgets every async task (its ledger lease may have passed to another GC, which now
    * publishes it); returns how many. Results that still come for them are ignored.
    */
+  /** Forgets the async tasks whose own lease has ended too (the GC's lapsed: another GC may hold them now). */
   dropAsync(): number {
+    const now = this.d.clock.now();
     let n = 0;
     for (const [id, t] of this.tasks) {
-      if (t.modo !== 'async') continue;
+      if (t.modo !== 'async' || (t.leaseUntil !== undefined && t.leaseUntil > now)) continue;
       this.detach(t);
       this.tasks.delete(id);
       n++;

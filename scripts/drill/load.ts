@@ -93,6 +93,8 @@ export class DrillLoad {
     const c = new GcPipelineClient({ endpoints: rotated(this.o.gcEndpoints, i), timeoutMs: this.o.timeoutMs, retries: 0 });
     this.clients.push(c);
     const usuario = `${this.o.prefix}-${i}`;
+    /** The book this client has on loan (its cycle's préstamo applied, its devolución not yet acknowledged). */
+    let prestado: string | undefined;
     for (let n = 0; !this.stopping; n++) {
       const operacion = OPS[n % 3]!;
       const isbn = this.o.isbns[(i + Math.floor(n / 3)) % this.o.isbns.length]!;
@@ -116,8 +118,13 @@ export class DrillLoad {
         this.attempts.push(a);
         final = !!r && !isUnavailable(r.codigo);
         if (r && isAcknowledged(r.codigo)) this.acknowledged.set(opId, r.codigo);
+        if (r && operacion === 'prestamo' && r.codigo === 'APROBADO') prestado = isbn;
+        if (r && operacion === 'devolucion' && final) prestado = undefined;
       }
       if (!final) this.abandoned.push(opId);
     }
+    // Stopped mid-cycle: give the copy back (clean-up, not load: not recorded). Left on loan, it
+    // stayed lent for good, and the next drill on the same deployment met SIN_EJEMPLARES.
+    if (prestado) await c.request({ operacion: 'devolucion', isbn: prestado, usuario, clave: `${this.o.prefix}-${i}-fin` }).catch(() => undefined);
   }
 }

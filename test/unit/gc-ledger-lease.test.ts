@@ -99,9 +99,15 @@ describe('GC ledger lease', () => {
     await eventually('loaded', () => h.resume.loaded(), 2000);
     down = true;
     await eventually('lease lapsed', () => !h.resume.view().arriendoVigente, STEADY_LEASE * 4);
-    // registrar may still work while reclamar does not (another connection to the GA).
+    // registrar may still work while reclamar does not (another connection to the GA). An op
+    // whose own row lease (from registrar) still holds stays theirs until that ends too.
     h.tracker.submit({ operacion: 'devolucion', isbn: '978-1', usuario: 'u', id: 'tarde' }, 'async');
+    const until = Date.now() + 1500;
+    h.tracker.submit({ operacion: 'devolucion', isbn: '978-1', usuario: 'v', id: 'con-arriendo' }, 'async', until);
     await eventually('the late op dropped', () => !h.tracker.has('tarde'), 2000);
+    expect(h.tracker.has('con-arriendo') || Date.now() >= until).toBe(true);
+    await eventually('the op with its own lease dropped once that ends', () => !h.tracker.has('con-arriendo'), 4000);
+    expect(Date.now()).toBeGreaterThanOrEqual(until);
   });
 
   it('an answer slower than the lease is not trusted: nothing is taken up from it', async () => {
