@@ -6,6 +6,7 @@
 import type { ResultadoCalculo, TareaCalculo } from '../common/protocol/calc.js';
 import { evaluarSimple, sumaCuadradosRango, type Evaluacion } from '../common/calculo.js';
 import type { Logger } from '../common/logger.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { WorkQueue } from './work-queue.js';
 
 export interface CalcRunnerDeps {
@@ -13,36 +14,8 @@ export interface CalcRunnerDeps {
   report(r: ResultadoCalculo, tarea: TareaCalculo, ms: number, origins: number[]): void;
   concurrency: number;
   log: Logger;
-  /** Before each chunk of a suma_cuadrados part (default: one chunk per event-loop turn across all parts, ChunkTurns). */
+  /** Before each chunk of a suma_cuadrados part (default: one chunk per event-loop turn across all parts). */
   pause?: () => Promise<void>;
-}
-
-/**
- * One chunk of computation per event-loop turn, whichever task it belongs to. Each task
- * pausing on its own (setImmediate) let every running part run a chunk in the same turn:
- * 64 parts at ~5 ms a chunk held the loop for ~350 ms at a time, and the actor's heartbeats
- * came late enough for the GC to declare it dead. Through this, chunks take turns with I/O.
- */
-class ChunkTurns {
-  private readonly waiting: Array<() => void> = [];
-  private scheduled = false;
-
-  next(): Promise<void> {
-    return new Promise((resolve) => {
-      this.waiting.push(resolve);
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.waiting.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.waiting.shift()?.();
-      this.schedule();
-    });
-  }
 }
 
 /** One task's outcome; never rejects. */
@@ -56,8 +29,11 @@ async function compute(t: TareaCalculo, pause?: () => Promise<void>): Promise<Ev
 /** A calculo actor's tasks: each computed, every outcome (failures too) a ResultadoCalculo. */
 export class CalcRunner extends WorkQueue<TareaCalculo, ResultadoCalculo> {
   constructor(d: CalcRunnerDeps) {
-    const turns = new ChunkTurns();
-    const pause = d.pause ?? (() => turns.next());
+    // One chunk per event-loop turn, whichever part it belongs to: each part pausing on its own
+    // (setImmediate) let every running part run a chunk in the same turn — 64 parts at ~5 ms a
+    // chunk held the loop ~350 ms, and heartbeats came late enough for the GC to call it dead.
+    let turn = Promise.resolve();
+    const pause = d.pause ?? (() => (turn = turn.then(() => nextTurn())));
     super({
       concurrency: d.concurrency,
       log: d.log,

@@ -14,7 +14,7 @@ import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol/ps-gc.j
 import { parseCsv, CsvSyntaxError } from './csv.js';
 
 /** Copies of one title in a catalog entry. */
-export const MAX_EJEMPLARES = 100_000;
+const MAX_EJEMPLARES = 100_000;
 
 export const libroCatalogoSchema = z
   .object({

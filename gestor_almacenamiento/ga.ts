@@ -8,7 +8,6 @@
  * this GA serves (role/machine.ts); migrations run only when it becomes active,
  * on the node it chose, never on a standby.
  */
-import { monotonicNow } from '../common/monotonic.js';
 import { performance } from 'node:perf_hooks';
 import { Router } from 'zeromq';
 import type pg from 'pg';
@@ -134,7 +133,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       if (opts.migrate ?? true) await migrateWhenReachable(target.pool, log, opts.startupTimeoutMs ?? 30_000);
       replication.follow(true, target.node);
     } else {
-      const roleMetrics = createRoleMetrics(registry, () => role?.machine.snapshot(monotonicNow()).peerAgeMs ?? null);
+      const roleMetrics = createRoleMetrics(registry, () => role?.peerAgeMs() ?? null);
       role = await RoleController.start({ cfg: { ...cfg, GA_PEER_ENDPOINT: peerEndpoint }, log, target, metrics: roleMetrics, migrate: opts.migrate ?? true, pgc: opts.pgControl, security, onActive: (active) => replication.follow(active, target.node) });
       const r = role;
       cleanup.push(() => r.close());

@@ -65,7 +65,7 @@ export const MAX_BATCH = 32;
  * dozen; many more only when batches stop coming back (a frozen backend, commits held for a
  * silent sync standby), and then clients have long given up on them.
  */
-export const MAX_QUEUED_WRITES = 10_000;
+const MAX_QUEUED_WRITES = 10_000;
 
 /**
  * Longest a write waits for one row lock (SET LOCAL lock_timeout), then fails

@@ -66,7 +66,7 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 /** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
 /** Subscriptions kept for actors not heard yet (see above). */
-export const MAX_PENDING_SUBSCRIPTIONS = 10_000;
+const MAX_PENDING_SUBSCRIPTIONS = 10_000;
 
 /**
  * Splits an XPUB topic "<tipo>.<actorId>|" (topicFor) back into its parts; undefined if it is

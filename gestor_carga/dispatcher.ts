@@ -11,10 +11,13 @@ import type { StorageClient } from '../common/storage-client.js';
 import type { Arriendo } from '../common/protocol/internal.js';
 import { logThisOne, type Logger } from '../common/logger.js';
 import type { Modo, TaskTracker } from './task-tracker.js';
+import type { Clock } from './actor-registry.js';
 
 export interface DispatcherDeps {
   storage: StorageClient;
   tracker: TaskTracker;
+  /** The GC's clock (the tracker's): leases are measured on it. */
+  clock: Clock;
   modos: Record<OperacionActor, Modo>;
   /** This GC's lease on the async ops it records (its name and how long). */
   arriendo: Arriendo;
@@ -179,7 +182,7 @@ export class Dispatcher {
     const reused = this.reusedId(op);
     if (reused) return reused;
     // Durable first: ACEPTADO is a promise that the op will complete, even across a GC restart.
-    const sentAt = this.d.tracker.now();
+    const sentAt = this.d.clock.now();
     const r = await this.d.storage.registrar(op, this.d.arriendo).catch((err: unknown) => err);
     if (!isResultado(r)) return this.storageError(r, op.id);
     if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
@@ -195,8 +198,8 @@ export class Dispatcher {
       // ours to publish: another GC may have claimed it. Still accepted: it is recorded, and
       // whoever holds it (this GC's next ledger scan, if still this GC) publishes it.
       const leaseUntil = sentAt + this.d.arriendo.ms;
-      if (this.d.tracker.now() >= leaseUntil) {
-        this.d.log.warn({ opId: op.id, ms: this.d.tracker.now() - sentAt, leaseMs: this.d.arriendo.ms }, 'registrar answered after the lease; left to the ledger scan');
+      if (this.d.clock.now() >= leaseUntil) {
+        this.d.log.warn({ opId: op.id, ms: this.d.clock.now() - sentAt, leaseMs: this.d.arriendo.ms }, 'registrar answered after the lease; left to the ledger scan');
         return acceptedReply(op.id, op.operacion);
       }
       // 'conflict' (another op took the id while registrar ran): ours is the ledger row, so it is

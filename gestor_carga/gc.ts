@@ -136,6 +136,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   const dispatcher = new Dispatcher({
     storage: deps.storage,
     tracker,
+    clock,
     modos,
     arriendo: { gestor: gcId, ms: cfg.GC_LEASE_MS },
     syncTimeoutMs: cfg.GC_SYNC_TIMEOUT_MS,

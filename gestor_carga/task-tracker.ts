@@ -93,11 +93,6 @@ export class TaskTracker {
     return this.perActor.get(actorId) ?? 0;
   }
 
-  /** The tracker's clock (the GC's): for leases measured alongside its tasks. */
-  now(): number {
-    return this.d.clock.now();
-  }
-
   /**
    * Tracks an op and publishes it, or queues it when no actor is live. A tracked id is not published twice.
    * `leaseUntil`: an async op's own lease (TrackedTask.leaseUntil).
@@ -173,10 +168,9 @@ export class TaskTracker {
   }
 
   /**
-   * Forgets every async task (its ledger lease may have passed to another GC, which now
-   * publishes it); returns how many. Results that still come for them are ignored.
+   * Forgets the async tasks whose own lease has ended too (the GC's lapsed: another GC may hold
+   * them now, and publishes them); returns how many. Results that still come for them are ignored.
    */
-  /** Forgets the async tasks whose own lease has ended too (the GC's lapsed: another GC may hold them now). */
   dropAsync(): number {
     const now = this.d.clock.now();
     let n = 0;

@@ -82,22 +82,19 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       GC_ENDPOINTS: g.gc ?? c.GC_ENDPOINTS,
     };
   };
-  /** GCs the last probe found not listening: the clients made after it start with them suspect (gc-rotation.ts). */
-  let downAtStart: string[] = [];
-  /** Probes the GCs; true when one listens. */
-  const probe = async (cmd: Command): Promise<boolean> => {
+  /** Which GCs listen (gc-probe.ts); `down`: those that do not, when some do (clients start with them suspect). */
+  const probe = async (cmd: Command): Promise<{ ok: boolean; down: string[] }> => {
     const c = config(cmd);
     const r = await probeGcs(c.GC_ENDPOINTS, probeTimeoutMs(c.PS_TIMEOUT_MS));
-    downAtStart = r.reachable.length ? r.down : [];
-    return r.reachable.length > 0;
+    return r.reachable.length > 0 ? { ok: true, down: r.down } : { ok: false, down: [] };
   };
   /** Batch commands first check that a GC listens: against none they would wait out every timeout. */
-  const gcListening = async (cmd: Command): Promise<boolean> => {
-    if (await probe(cmd)) return true;
-    io.stderr.write(`No se alcanza ningún GC (${config(cmd).GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
-    return false;
+  const gcListening = async (cmd: Command): Promise<{ ok: boolean; down: string[] }> => {
+    const p = await probe(cmd);
+    if (!p.ok) io.stderr.write(`No se alcanza ningún GC (${config(cmd).GC_ENDPOINTS.join(', ')}): ¿está npm start en marcha? (otro GC: --gc tcp://host:puerto)\n`);
+    return p;
   };
-  const makeClient = (cmd: Command) => {
+  const makeClient = (cmd: Command, downAtStart: readonly string[] = []) => {
     const c = config(cmd);
     return new GcClient({
       endpoints: c.GC_ENDPOINTS,
@@ -124,8 +121,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .action(async (_o, cmd: Command) => {
       // A warning, not a refusal: the user may start the system while the menu waits.
       const gcs = config(cmd).GC_ENDPOINTS.join(', ');
-      if (!(await probe(cmd))) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
-      const gc = makeClient(cmd);
+      const p = await probe(cmd);
+      if (!p.ok) io.stderr.write(`aviso: no se alcanza ningún GC (${gcs}); ¿está npm start en marcha?\n`);
+      const gc = makeClient(cmd, p.down);
       try {
         await menu(gc, { input: io.stdin, output: out, endpoint: gcs });
       } finally {
@@ -137,11 +135,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('archivo <fichero>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
-      if (!(await gcListening(cmd))) {
+      const listening = await gcListening(cmd);
+      if (!listening.ok) {
         exitCode = 1;
         return;
       }
-      const gc = makeClient(cmd);
+      const gc = makeClient(cmd, listening.down);
       try {
         // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
         // `| head -1`: once the reader is gone, stop sending rather than apply requests nobody sees answered.
@@ -162,12 +161,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--espera <ms>', 'espera máxima a que se aplique la devolución', intArg(0), 10_000)
     .option('--no-limpieza', 'no devolver al final el préstamo de prueba')
     .action(async (o: { isbn: string; usuario?: string; espera: number; limpieza: boolean }, cmd: Command) => {
-      if (!(await gcListening(cmd))) {
+      const listening = await gcListening(cmd);
+      if (!listening.ok) {
         out.write('Resultado: FAIL (GC inalcanzable)\n');
         exitCode = 1;
         return;
       }
-      const gc = makeClient(cmd);
+      const gc = makeClient(cmd, listening.down);
       try {
         const r = await runSystemTest(gc, out, { isbn: o.isbn, usuario: o.usuario, devolucionTimeoutMs: o.espera, cleanup: o.limpieza });
         exitCode = r.ok ? 0 : 1;
@@ -208,7 +208,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       // A report file that cannot be written is found before the run, not after it.
       if (typeof o.json === 'string') await writableOrUsage(userPath(o.json, io.env), 'JSON');
       if (typeof o.html === 'string') await writableOrUsage(userPath(o.html, io.env), 'HTML');
-      if (!(await gcListening(cmd))) {
+      const listening = await gcListening(cmd);
+      if (!listening.ok) {
         exitCode = 1;
         return;
       }
@@ -225,7 +226,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const report = await runLoad({
         signal: interrupted.signal,
         endpoints: c.GC_ENDPOINTS,
-        downAtStart,
+        downAtStart: listening.down,
         repartir: o.repartir,
         clientes: o.clientes,
         duracionS: o.duracion,

@@ -42,7 +42,7 @@ export interface GcClientOptions {
 /** Longest wait for a connection to the chosen GC before the attempt counts as failed: a dead GC costs this, not a whole timeout. */
 const CONNECT_WAIT_MS = 1000;
 /** Longest wait for a suspect GC's answer to a ping. */
-export const PING_WAIT_MS = 500;
+const PING_WAIT_MS = 500;
 
 export class GcClient implements GcCaller {
   private socket?: { endpoint: string; req: Request };

@@ -46,8 +46,8 @@ function field(schema: typeof isbnSchema, value: string | undefined, name: strin
   if (value === undefined) return { error: `falta ${name}` };
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  // The schema's own words say why ("usuario: de 1 a 64 caracteres, …"), without its field prefix.
-  const why = (r.error.issues[0]?.message ?? '').replace(/^[a-z]+: /, '');
+  // The schema's own words say why ("de 1 a 64 caracteres, …").
+  const why = r.error.issues[0]?.message ?? '';
   return { error: `${name} no válido '${shown(value)}'${why ? `: ${why}` : ''}` };
 }
 

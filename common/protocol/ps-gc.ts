@@ -21,11 +21,11 @@ export type OperacionActor = (typeof OPERACIONES_ACTOR)[number];
 export const ESTADOS = ['PENDIENTE', 'COMPLETADA', 'RECHAZADA'] as const;
 export type EstadoOperacion = (typeof ESTADOS)[number];
 
-export const isbnSchema = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z-]{0,31}$/, 'isbn: de 1 a 32 caracteres, letras sin acento (A-Z, a-z), dígitos o guiones, empezando por letra o dígito');
-export const usuarioSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'usuario: de 1 a 64 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ @ -, empezando por letra o dígito');
+export const isbnSchema = z.string().regex(/^[0-9A-Za-z][0-9A-Za-z-]{0,31}$/, 'de 1 a 32 caracteres, letras sin acento (A-Z, a-z), dígitos o guiones, empezando por letra o dígito');
+export const usuarioSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, 'de 1 a 64 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ @ -, empezando por letra o dígito');
 /** An op's key (`clave`) or a client's label (`id`): `@` too, since original clients build ids as `<isbn>_<usuario>`. */
-export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$/, 'id: de 1 a 80 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ : @ -, empezando por letra o dígito');
-export const sedeSchema = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u, 'sede: 1–64 letras, dígitos, espacios o . _ -');
+export const opIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,79}$/, 'de 1 a 80 caracteres, letras sin acento ni ñ (A-Z, a-z), dígitos o . _ : @ -, empezando por letra o dígito');
+export const sedeSchema = z.string().regex(/^[\p{L}\p{N}][\p{L}\p{N} ._-]{0,63}$/u, '1–64 letras, dígitos, espacios o . _ -');
 
 /**
  * Free text as stored: no control characters (they would garble every reply and
@@ -219,9 +219,7 @@ export function describeIssue(error: z.ZodError, input?: unknown): string {
   // A field left out reads as such, not as "se esperaba texto, recibido indefinido".
   const top = issue?.path.length === 1 ? issue.path[0] : undefined;
   if (typeof top === 'string' && input && typeof input === 'object' && !(top in input)) return `Falta el campo '${top}'`;
-  const message = issue?.message ?? '';
-  // Our own messages name their field ("usuario: de 1 a 64 …"); said once is enough.
-  const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : message.startsWith(`${where}: `) ? message.slice(where.length + 2) : message;
+  const what = issue?.code === 'unrecognized_keys' ? `campos no admitidos: ${(issue as { keys: string[] }).keys.join(', ')}` : issue?.message;
   return `Solicitud inválida${where ? ` en '${where}'` : ''}: ${what}`;
 }
 

@@ -153,6 +153,11 @@ export class RoleController {
     return c;
   }
 
+  /** ms since the peer's last heartbeat (null: never heard), on this controller's clock. */
+  peerAgeMs(): number | null {
+    return this.machine.snapshot(this.now()).peerAgeMs;
+  }
+
   /** Why sync replication must not degrade to async now (the peer may be taking over), or undefined (RoleMachine.syncDegradeHold). */
   syncDegradeHold(): string | undefined {
     return this.machine.syncDegradeHold(this.now());

@@ -195,7 +195,8 @@ async function main(): Promise<void> {
   let drawn = 0;
   let vistos: ReadonlyMap<string, boolean> = new Map();
   const pendientes: string[] = [];
-  const supervisor = new Supervisor([...gas, ...s.gcs.map((g) => g.process), ...s.actors], { say: (l) => pendientes.push(l) });
+  const procesos = [...gas, ...s.gcs.map((g) => g.process), ...s.actors];
+  const supervisor = new Supervisor(procesos, { say: (l) => pendientes.push(l) });
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
     if (signals.received) break;
@@ -213,7 +214,7 @@ async function main(): Promise<void> {
     if (signals.received) break;
     const { avisos, estado } = processWarnings(
       vistos,
-      [...gas, ...s.gcs.map((g) => g.process), ...s.actors].map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
+      procesos.map((p) => ({ name: p.spec.name, running: p.running, logFile: p.spec.logFile })),
     );
     vistos = estado;
     supervisor.tick();

@@ -252,12 +252,11 @@ describe('usage errors', () => {
     expect(typo.code).toBe(2);
     expect(typo.err).toMatch(/comando desconocido 'test-sitema'.*test-sistema/);
     // Its directory is a file (Node's recursive mkdir never returns under /proc: not used here).
-    const notADir = join(mkdtempSync(join(tmpdir(), 'ps-cli-')), 'fichero');
+    const notADir = join(dir, 'fichero');
     writeFileSync(notADir, '');
     const report = await cli(['carga', '--duracion', '1', '--json', join(notADir, 'r.json')], gc);
     expect(report.code).toBe(2);
     expect(report.err).toContain(`no se puede escribir el informe JSON en ${join(notADir, 'r.json')} (E`);
-    rmSync(join(notADir, '..'), { recursive: true, force: true });
     expect(report.beforeLoad).toBe(0);
   });
 

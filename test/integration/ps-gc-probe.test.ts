@@ -3,21 +3,19 @@
  * a dead GC beside a live one is reported down without holding the command open for
  * the probe's timeout, and the clients made after it start with that GC suspect.
  */
-import { afterEach, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { Router } from 'zeromq';
 import { probeGcs } from '../../solicitante/gc-probe.js';
 import { GcRotation } from '../../solicitante/gc-rotation.js';
 import { freePorts } from '../harness/ports.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
-const routers: Router[] = [];
-afterEach(() => {
-  for (const r of routers.splice(0)) r.close();
-});
+const defer = cleanupAfterEach();
 
 test('a live GC beside a dead one: found, the dead one reported down, long before the (1 min) timeout', async () => {
   const [dead, live] = (await freePorts(2)).map((p) => `tcp://127.0.0.1:${p}`) as [string, string];
   const r = new Router({ linger: 0 });
-  routers.push(r);
+  defer(() => r.close());
   await r.bind(live);
   // Were the dead GC's probe not stopped once the live one answered, this would outlive the test's 5 s.
   expect(await probeGcs([dead, live], 60_000)).toEqual({ reachable: [live], down: [dead] });

@@ -8,6 +8,7 @@ import { runLoad, parseMix, type LoadReport } from '../../solicitante/load.js';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
+import { eventually } from '../harness/eventually.js';
 
 const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0'];
 const cleanup: Array<() => unknown> = [];
@@ -185,16 +186,14 @@ describe('ps carga (CLI)', () => {
         return () => (interrupt = undefined);
       },
     });
-    const end = Date.now() + 10_000;
-    while (!(interrupt && (gc.disponibles(ISBNS[0]!) ?? 1000) < 1000) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await eventually('the run under way (a copy on loan)', () => interrupt && (gc.disponibles(ISBNS[0]!) ?? 1000) < 1000, 10_000);
     expect(interrupt).toBeDefined();
     interrupt!();
     expect(await run).toBe(130);
     expect(errText).toMatch(/interrumpida/);
     expect(text).toMatch(/^total\s+\d+/m);
     // Returns are async (ACEPTADO first): wait for the fake GC to apply them.
-    const back = Date.now() + 3000;
-    while (ISBNS.some((i) => gc.disponibles(i) !== 1000) && Date.now() < back) await new Promise((r) => setTimeout(r, 10));
+    await eventually('every copy back', () => ISBNS.every((i) => gc.disponibles(i) === 1000), 3000).catch(() => undefined);
     for (const i of ISBNS) expect(gc.disponibles(i)).toBe(1000);
   });
 });
