@@ -200,15 +200,14 @@ export class RoleMachine {
 
   /** Time passes: step down after a long storage outage; note a silent peer. */
   tick(now: number): void {
-    if (this.estado === 'ACTIVE' && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
-      this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms: stepping down so the peer can take over`, now, 'warn');
-    }
-    // A configured primary that cannot reach its node at start (down, or waiting beside a
-    // standby on a newer timeline for the pair to promote it: deploy/postgres) would hold the
-    // pair for good while it stayed PRIMARY, which the backup never takes over from. Passive
-    // without PostgreSQL, it lets the backup promote its standby; its own node then rejoins.
-    if (this.estado === 'PRIMARY' && !this.activating && this.storageDownSince !== undefined && now - this.storageDownSince >= this.stepDownMs) {
-      this.go('PASSIVE', `PostgreSQL unreachable for ${now - this.storageDownSince} ms since start: passive so the peer can take over`, now, 'warn');
+    const downMs = this.storageDownSince === undefined ? undefined : now - this.storageDownSince;
+    if (downMs !== undefined && downMs >= this.stepDownMs) {
+      // A configured primary that cannot reach its node at start (down, or waiting beside a
+      // standby on a newer timeline for the pair to promote it: deploy/postgres) would hold the
+      // pair for good while it stayed PRIMARY, which the backup never takes over from. Passive
+      // without PostgreSQL, it lets the backup promote its standby; its own node then rejoins.
+      if (this.estado === 'ACTIVE') this.go('PASSIVE', `PostgreSQL unreachable for ${downMs} ms: stepping down so the peer can take over`, now, 'warn');
+      else if (this.estado === 'PRIMARY' && !this.activating) this.go('PASSIVE', `PostgreSQL unreachable for ${downMs} ms since start: passive so the peer can take over`, now, 'warn');
     }
     if (!this.peerLostNoted && this.peerLost(now)) {
       this.peerLostNoted = true;

@@ -235,15 +235,7 @@ const gaCongelado: Scenario = {
   },
   async afterRecovery(ctx, f) {
     const h = f.oldActiveGa!;
-    const deadline = Date.now() + 30_000;
-    while (!ctx.watch.firstActiveAfter(f.at)) {
-      if (Date.now() > deadline) {
-        gaOf(ctx, h).thaw();
-        throw new Error('no GA became ACTIVE within 30 s of the freeze');
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    gaOf(ctx, h).thaw();
+    await takeoverThenThaw(ctx, f, () => gaOf(ctx, h).thaw());
     wokenAt.set(ctx.sys, Date.now());
     ctx.progress(`${h}: SIGCONT: el GA antiguo despierta creyéndose activo…`);
     return undefined;
@@ -272,6 +264,19 @@ const gaCongelado: Scenario = {
 };
 
 const wokenAt = new WeakMap<LocalSystem, number>();
+
+/** Waits until a GA became ACTIVE after the freeze, then thaws; thaws too when none does within 30 s (and throws). */
+async function takeoverThenThaw(ctx: DrillContext, f: Fault, thaw: () => void): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  try {
+    while (!ctx.watch.firstActiveAfter(f.at)) {
+      if (Date.now() > deadline) throw new Error('no GA became ACTIVE within 30 s of the freeze');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    thaw();
+  }
+}
 
 /** The PostgreSQL primary taken out by `act` (a kill, a freeze) under the active GA. */
 async function primaryDown(ctx: DrillContext, como: string, act: (n: PgNodeHandle) => Promise<void> | void): Promise<Fault> {
@@ -313,15 +318,7 @@ const pgCongelado: Scenario = {
     const h = f.pgKilled!;
     const node = ctx.sys.hosts[h]?.pg;
     if (!node) throw new Error(`no PostgreSQL node on ${h}`);
-    const deadline = Date.now() + 30_000;
-    while (!ctx.watch.firstActiveAfter(f.at)) {
-      if (Date.now() > deadline) {
-        node.thaw();
-        throw new Error('no GA became ACTIVE within 30 s of the freeze');
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    node.thaw();
+    await takeoverThenThaw(ctx, f, () => node.thaw());
     ctx.progress(`${h}: SIGCONT: el antiguo primario despierta, read-write en su timeline viejo, con sus peticiones congeladas aún abiertas…`);
     await new Promise((r) => setTimeout(r, 3000));
     ctx.progress(`${h}: kill -9 del antiguo primario (el cerco); volverá como standby`);
