@@ -12,9 +12,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { spanishHelp } from '../common/cli-args.js';
+import { userPath } from '../common/user-path.js';
 import { htmlReportPath, reportsDir } from './escribir.js';
 import { writeHtmlReport } from './html.js';
-import { InformeDesconocidoError, reconocer, vistaComparada, vistaDe, type Informe } from './vista.js';
+import { InformeDesconocidoError, reconocer, vistaComparada, vistaDe, type Informe, type Vista } from './vista.js';
 
 class EntradaError extends Error {}
 
@@ -54,7 +55,7 @@ export async function runInforme(argv: string[], io: { out: (s: string) => void;
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     throw e;
   }
-  const files = program.args;
+  const files = program.args.map((f) => userPath(f));
   const o = program.opts<{ html?: string; nombres?: string }>();
   try {
     const nombres = o.nombres?.split(',').map((x) => x.trim()) ?? files.map((f) => path.basename(f).replace(/\.json$/i, ''));
@@ -64,14 +65,21 @@ export async function runInforme(argv: string[], io: { out: (s: string) => void;
     const entradas = leidos.flatMap((informes, i) =>
       informes.map((informe) => ({ nombre: informes.length > 1 && informe.etiqueta ? `${files.length > 1 ? `${nombres[i]} ` : ''}${informe.etiqueta}` : nombres[i]!, informe })),
     );
-    let file: string;
-    if (entradas.length === 1) {
-      file = htmlReportPath({ html: o.html, json: files[0], nombre: 'informe', fecha: now.toISOString() });
-      writeHtmlReport(file, vistaDe(`Informe: ${nombres[0]}`, leidos[0]!, now));
-    } else {
-      file = o.html ?? (files.length === 1 ? htmlReportPath({ json: files[0], nombre: 'informe', fecha: now.toISOString() }) : path.join(reportsDir(), `comparacion-${now.toISOString().replace(/[:.]/g, '-')}.html`));
-      writeHtmlReport(file, vistaComparada(entradas, now));
+    const html = o.html === undefined ? undefined : userPath(o.html);
+    const file =
+      entradas.length === 1 || files.length === 1
+        ? htmlReportPath({ html, json: files[0], nombre: 'informe', fecha: now.toISOString() })
+        : (html ?? path.join(reportsDir(), `comparacion-${now.toISOString().replace(/[:.]/g, '-')}.html`));
+    if (files.some((f) => path.resolve(f) === path.resolve(file))) throw new EntradaError(`--html ${file} es uno de los informes de entrada: no se sobrescribe`);
+    let vista: Vista;
+    try {
+      vista = entradas.length === 1 ? vistaDe(`Informe: ${nombres[0]}`, leidos[0]!, now) : vistaComparada(entradas, now);
+    } catch (e) {
+      // reconocer() looks at the top-level shape only; a file of that shape missing a field the view reads is as unusable.
+      if (e instanceof TypeError) throw new EntradaError(`${files.join(', ')}: informe incompleto o de otra versión (${e.message})`);
+      throw e;
     }
+    writeHtmlReport(file, vista);
     io.out(`informe HTML: ${file}\n`);
     return 0;
   } catch (e) {

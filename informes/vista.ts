@@ -52,6 +52,7 @@ export interface Vista {
 
 const f1 = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(1));
 const f2 = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(2));
+const f3 = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(3));
 
 /** The operations of a series in a stable order: the three of the protocol first. */
 function opsOf(serie: Serie): string[] {
@@ -133,7 +134,7 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
   const ratios: Tabla = {
     titulo: 'Relación sistema / techo',
     cabecera: ['operación', 'ops/s sistema/techo', 'p99 sistema/techo'],
-    filas: Object.entries(r.ratios).map(([op, x]) => [op, x.throughput.toFixed(3), x.p99.toFixed(2)]),
+    filas: Object.entries(r.ratios).map(([op, x]) => [op, f3(x.throughput), f2(x.p99)]),
   };
   const w = r.despertaresPorOperacion;
   const exp = r.expulsionesPorOperacion;
@@ -151,7 +152,7 @@ function seccionesDeBench(r: BenchReport): Seccion[] {
       lineas: [
         `${r.config.clientes} clientes, ${r.config.duracionS} s por fase, ${r.config.actoresPorTipo} actores por tipo, replicación ${r.config.replicacion}${r.config.planificador ? `, planificador ${r.config.planificador}` : ''}${Object.keys(r.config.env).length ? `, ${Object.entries(r.config.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
         `fecha ${r.fecha}`,
-        ...(total ? [`sistema/techo: ops/s ${total.throughput.toFixed(3)}, p99 ${total.p99.toFixed(2)}`] : []),
+        ...(total ? [`sistema/techo: ops/s ${f3(total.throughput)}, p99 ${f2(total.p99)}`] : []),
         ...r.notas.map((n) => `nota: ${n}`),
       ],
       tablas: [ratios, ...(cpu.filas.length ? [cpu] : []), ...rondas],
@@ -308,8 +309,8 @@ function corrida(nombre: string, i: Informe): Corrida {
       filasDeResumen(r.sistema, filas);
       filas.set('techo sol/s', f1(r.techo.throughput));
       if (r.ratios.total) {
-        filas.set('sol/s sistema/techo', r.ratios.total.throughput.toFixed(3));
-        filas.set('p99 sistema/techo', r.ratios.total.p99.toFixed(2));
+        filas.set('sol/s sistema/techo', f3(r.ratios.total.throughput));
+        filas.set('p99 sistema/techo', f2(r.ratios.total.p99));
       }
       if (r.rondas?.length) filas.set('rondas ABBA (la mediana)', String(r.rondas.length));
       return { nombre, serie: r.sistema.serie, marcas: [], filas };

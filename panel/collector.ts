@@ -42,8 +42,12 @@ function reason(err: unknown): string {
 interface GcCounters {
   at: number;
   latency: Map<string, Buckets>;
-  porClase: Record<string, number>;
+  /** Undefined until a /errors/stats answer gave a baseline. */
+  porClase?: Record<string, number>;
 }
+
+/** A field that should be a list, from a process of any version (or not ours at all). */
+const list = <T>(x: readonly T[] | undefined): readonly T[] => (Array.isArray(x) ? x : []);
 
 export class PanelCollector {
   private readonly everyMs: number;
@@ -110,7 +114,10 @@ export class PanelCollector {
           const [obs, errores, metrics] = await Promise.all([
             observe<GcStatus>(target),
             getJson<ErrorStatsSnapshot>(`${target.url}/errors/stats`, this.timeoutMs).catch(() => undefined),
-            getJson<MetricJson[]>(`${target.url}/metrics.json?nombre=${GC_LATENCY_METRIC}`, this.timeoutMs).catch(() => undefined),
+            getJson<MetricJson[]>(`${target.url}/metrics.json?nombre=${GC_LATENCY_METRIC}`, this.timeoutMs).then(
+              (m) => (Array.isArray(m) ? m : undefined),
+              () => undefined,
+            ),
           ]);
           return { obs: { ...obs, ...(errores ? { errores } : {}) }, metrics };
         }),
@@ -149,9 +156,9 @@ export class PanelCollector {
     // An actor is live if it answers and every GC that answers has it live (a GC that
     // dropped it sends it no work, whatever its own port says).
     // Documents come off the network: a process of another version may lack a field.
-    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => (g.estado!.actores ?? []).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
+    const liveInGcs = (tipo: string, actorId: string) => answering.every((g) => list(g.estado!.actores).some((a) => a.tipo === tipo && a.actorId === actorId && a.vivo));
     // An actor process may serve several types (ACTOR_TIPOS): it is live when each of them is.
-    const tiposOf = (st: ActorStatus) => st.tipos ?? [];
+    const tiposOf = (st: ActorStatus) => list(st.tipos);
     const actores = actors.map((a) => ({ ...a, vivo: a.responde && !!a.estado && tiposOf(a.estado).length > 0 && tiposOf(a.estado).every((t) => liveInGcs(t, a.estado!.actorId)) }));
     const actoresVivos: Record<string, Record<string, number>> = Object.fromEntries(OPERACIONES_ACTOR.map((tipo) => [tipo, {}]));
     const count = (tipo: string, host: string) => {
@@ -161,41 +168,49 @@ export class PanelCollector {
     for (const a of actores) if (a.vivo) for (const t of tiposOf(a.estado!)) count(t, a.objetivo.host);
     const known = new Set(actores.flatMap((a) => (a.estado ? tiposOf(a.estado).map((t) => `${t} ${a.estado!.actorId}`) : [])));
     const unknownLive = new Set<string>();
-    for (const g of answering) for (const a of g.estado!.actores ?? []) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
+    for (const g of answering) for (const a of list(g.estado!.actores)) if (a.vivo && !known.has(`${a.tipo} ${a.actorId}`)) unknownLive.add(`${a.tipo} ${a.actorId}`);
     for (const k of unknownLive) count(k.split(' ')[0]!, '?');
 
     const disyuntores: PanelSnapshot['disyuntores'] = [];
-    for (const g of gcs) for (const b of g.estado?.almacenamiento ?? []) disyuntores.push({ ...b, cliente: g.objetivo.nombre, host: g.objetivo.host });
-    for (const a of actores) for (const b of a.estado?.almacenamiento ?? []) disyuntores.push({ ...b, cliente: a.estado!.actorId, host: a.objetivo.host });
+    for (const g of gcs) for (const b of list(g.estado?.almacenamiento)) disyuntores.push({ ...b, cliente: g.objetivo.nombre, host: g.objetivo.host });
+    for (const a of actores) for (const b of list(a.estado?.almacenamiento)) disyuntores.push({ ...b, cliente: a.estado!.actorId, host: a.objetivo.host });
     return { t, gcs, gas, actores, actoresVivos, disyuntores };
   }
 
   private pointOf(t: number, s: PanelSnapshot, gcs: Array<{ obs: PanelSnapshot['gcs'][number]; metrics?: MetricJson[] }>): PanelPoint | undefined {
+    // Percentiles from every GC's buckets together; rates as the sum of each GC's own rate, each
+    // over its own interval (a GC that missed a poll covers a longer one than the others).
     const perOp = new Map<string, Buckets>();
+    const rps = new Map<string, number>();
     const errores: Record<string, number> = {};
-    let seconds = 0;
+    let any = false;
     for (const g of gcs) {
       const url = g.obs.objetivo.url;
       if (!g.metrics) continue;
-      const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), porClase: g.obs.errores?.porClase ?? {} };
       const before = this.prevCounters.get(url);
+      // A failed /errors/stats keeps the last baseline: an empty one would count the GC's whole history in this second.
+      const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), porClase: g.obs.errores?.porClase ?? before?.porClase };
       this.prevCounters.set(url, now);
-      if (!before) continue;
-      seconds = Math.max(seconds, (t - before.at) / 1000);
+      if (!before || t <= before.at) continue;
+      any = true;
+      const seconds = (t - before.at) / 1000;
       for (const [op, b] of now.latency) {
         const d = delta(b, before.latency.get(op));
         const acc = perOp.get(op);
         perOp.set(op, acc ? sum(acc, d) : d);
+        rps.set(op, (rps.get(op) ?? 0) + total(d) / seconds);
       }
-      for (const [clase, n] of Object.entries(now.porClase)) {
-        const prev = before.porClase[clase] ?? 0;
-        errores[clase] = (errores[clase] ?? 0) + (n >= prev ? n - prev : n);
+      if (now.porClase && before.porClase) {
+        for (const [clase, n] of Object.entries(now.porClase)) {
+          const prev = before.porClase[clase] ?? 0;
+          errores[clase] = (errores[clase] ?? 0) + (n >= prev ? n - prev : n) / seconds;
+        }
       }
     }
-    if (seconds <= 0) return undefined; // the first poll only sets the baseline
+    if (!any) return undefined; // the first poll only sets the baseline
     const ms = (x: number | null) => (x === null ? null : Math.round(x * 100_000) / 100);
     const porOperacion: PanelPoint['porOperacion'] = {};
-    for (const [op, b] of perOp) porOperacion[op] = { rps: Math.round((total(b) / seconds) * 100) / 100, p50: ms(quantile(0.5, b)), p99: ms(quantile(0.99, b)) };
+    for (const [op, b] of perOp) porOperacion[op] = { rps: Math.round((rps.get(op) ?? 0) * 100) / 100, p50: ms(quantile(0.5, b)), p99: ms(quantile(0.99, b)) };
     const tareas = { enviada: 0, enCola: 0, espera: 0 };
     for (const g of s.gcs) {
       const c = g.estado?.tareas;
@@ -207,7 +222,7 @@ export class PanelCollector {
     return {
       t,
       porOperacion,
-      erroresPorSegundo: Object.fromEntries(Object.entries(errores).map(([k, n]) => [k, Math.round((n / seconds) * 100) / 100])),
+      erroresPorSegundo: Object.fromEntries(Object.entries(errores).map(([k, n]) => [k, Math.round(n * 100) / 100])),
       tareas,
       retrasoReplicaBytes: replicationLag(s.gas),
     };

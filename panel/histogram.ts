@@ -20,10 +20,10 @@ export interface MetricJson {
 
 /** `name`'s buckets per value of `label` (other labels summed), from one scrape. */
 export function bucketsBy(metrics: readonly MetricJson[], name: string, label: string): Map<string, Buckets> {
-  const m = metrics.find((x) => x.name === name && x.type === 'histogram');
+  const m = metrics.find((x) => x?.name === name && x.type === 'histogram');
   const byKey = new Map<string, Map<number, number>>();
-  for (const v of m?.values ?? []) {
-    if (v.metricName !== `${name}_bucket`) continue;
+  for (const v of Array.isArray(m?.values) ? m.values : []) {
+    if (v?.metricName !== `${name}_bucket` || typeof v.value !== 'number' || typeof v.labels !== 'object' || v.labels === null) continue;
     const key = String(v.labels[label] ?? '');
     const le = v.labels.le === '+Inf' ? Infinity : Number(v.labels.le);
     const b = byKey.get(key) ?? new Map<number, number>();
@@ -38,12 +38,14 @@ export function bucketsBy(metrics: readonly MetricJson[], name: string, label: s
   return out;
 }
 
-/** now − before, bucket by bucket; a counter that went down (the process restarted) counts from zero. */
+/**
+ * now − before, bucket by bucket; a counter that went down (the process restarted) counts from
+ * zero. Any bucket going down is a restart, as Prometheus's rate() reads each series on its own:
+ * a restart missed by a poll can leave the total above the old one.
+ */
 export function delta(now: Buckets, before: Buckets | undefined): Buckets {
   if (!before || before.le.length !== now.le.length) return now;
-  const total = now.counts[now.counts.length - 1] ?? 0;
-  const prevTotal = before.counts[before.counts.length - 1] ?? 0;
-  if (total < prevTotal) return now;
+  if (now.counts.some((c, i) => c < (before.counts[i] ?? 0))) return now;
   return { le: now.le, counts: now.counts.map((c, i) => c - (before.counts[i] ?? 0)) };
 }
 

@@ -83,6 +83,11 @@ export async function startPanelServer(o: { host: string; port: number; collecto
       if (path === '/api/objetivos') return json(res, 200, o.targets);
       if (path === '/api/estado') return json(res, 200, o.collector.history());
       if (path === '/api/eventos') {
+        // HEAD asks for the headers only: not a stream to keep open.
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+          return res.end();
+        }
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
         send(res, 'inicio', { objetivos: o.targets, ...o.collector.history() });
         clients.add(res);

@@ -152,12 +152,14 @@
         replica = pg.recepcion.error ? pg.recepcion.error : (pg.recepcion.recibiendo ? 'recibiendo' : 'NO recibe') + ', ' + bytes(pg.recepcion.retrasoBytes);
       }
       var rep = st.replicacion ? st.replicacion.pedido + ' → ' + st.replicacion.modo : '—';
+      // A process of another version (or a wrong URL) may lack any field: show '?' rather than stop the page.
+      var papel = st.papel || {};
       var par = st.papel && st.papel.par ? (st.papel.par.latidoHaceMs === null ? 'nunca oído' : st.papel.par.latidoHaceMs + ' ms' + (st.papel.par.perdido ? ' (PERDIDO)' : '')) : '—';
       return {
         attrs: { 'data-ga': g.objetivo.host },
         celdas: [
-          g.objetivo.host, g.objetivo.url, { t: st.papel.estado, clase: 'ga-estado ' + claseEstado(st.papel.estado) }, st.papel.rol || st.rol,
-          { t: pg.rolPg || '?', clase: claseEstado(pg.rolPg || '?') }, pg.timeline === undefined ? '—' : pg.timeline, replica, rep, par, st.enCurso,
+          g.objetivo.host, g.objetivo.url, { t: papel.estado || '?', clase: 'ga-estado ' + claseEstado(papel.estado || '?') }, papel.rol || st.rol || '?',
+          { t: pg.rolPg || '?', clase: claseEstado(pg.rolPg || '?') }, pg.timeline === undefined ? '—' : pg.timeline, replica, rep, par, st.enCurso === undefined ? '?' : st.enCurso,
         ],
       };
     }), 'sin GA que consultar');
@@ -191,18 +193,20 @@
     tabla('tabla-gc', ['GC', 'id', 'URL', 'estado', 'respuestas', 'tareas', 'sync esperando', 'modos', 'estrategia'], s.gcs.map(function (g) {
       var st = g.estado;
       if (!g.responde || !st) return { attrs: { 'data-gc': g.objetivo.nombre }, celdas: [g.objetivo.nombre, '', g.objetivo.url, { t: 'sin respuesta', clase: claseEstado('sin-respuesta') }, '', '', '', '', g.error || ''] };
+      var tareas = st.tareas || {};
+      var modos = st.modos || {};
       return {
         attrs: { 'data-gc': g.objetivo.nombre },
         celdas: [g.objetivo.nombre, st.gc ? st.gc.id : '', g.objetivo.url, { t: 'vivo', clase: claseEstado('vivo') }, st.respuestas,
-          'en curso ' + st.tareas.enviada + ', en cola ' + st.tareas['en-cola'] + ', esperando ' + st.tareas.espera, st.solicitudesSyncEsperando,
-          Object.keys(st.modos).map(function (k) { return k + ' ' + st.modos[k]; }).join(', '), st.estrategia],
+          st.tareas ? 'en curso ' + tareas.enviada + ', en cola ' + tareas['en-cola'] + ', esperando ' + tareas.espera : '?', st.solicitudesSyncEsperando,
+          Object.keys(modos).map(function (k) { return k + ' ' + modos[k]; }).join(', '), st.estrategia],
       };
     }), 'sin GC que consultar');
     var recientes = [];
-    s.gcs.forEach(function (g) { if (g.errores) recientes = recientes.concat(g.errores.recientes.slice(0, 10)); });
+    s.gcs.forEach(function (g) { if (g.errores && Array.isArray(g.errores.recientes)) recientes = recientes.concat(g.errores.recientes.slice(0, 10)); });
     recientes.sort(function (a, b) { return a.fecha < b.fecha ? 1 : -1; });
     tabla('tabla-errores', ['hora', 'operación', 'código', 'clase', 'mensaje'], recientes.slice(0, 10).map(function (e) {
-      return { celdas: [e.fecha.slice(11, 19), e.operacion, e.codigo, e.clase, e.mensaje] };
+      return { celdas: [String(e.fecha || '').slice(11, 19), e.operacion, e.codigo, e.clase, e.mensaje] };
     }), 'sin errores recientes');
   }
 
@@ -250,8 +254,8 @@
     estado.instantanea = u.instantanea;
     if (u.punto) estado.puntos.push(u.punto);
     estado.eventos = estado.eventos.concat(u.eventos);
-    // The same window the server keeps (its --historia): older points are dropped.
-    var limite = estado.puntos.length ? estado.puntos[estado.puntos.length - 1].t - estado.ventanaMs : 0;
+    // The same window the server keeps (its --historia), by the server's clock: older points and events are dropped.
+    var limite = u.instantanea.t - estado.ventanaMs;
     while (estado.puntos.length && estado.puntos[0].t < limite) estado.puntos.shift();
     while (estado.eventos.length && estado.eventos[0].t < limite) estado.eventos.shift();
     dibujar();

@@ -87,7 +87,8 @@ export interface BenchReport {
   sistema: LoadReport;
   techo: TechoReport;
   /** system / ceiling, per op and 'total': throughput (higher is better, ≤ 1 expected) and p99 (≥ 1 expected). */
-  ratios: Record<string, { throughput: number; p99: number }>;
+  /** null where the ceiling's figure was 0 (no ratio), as JSON has no NaN. */
+  ratios: Record<string, { throughput: number | null; p99: number | null }>;
   /**
    * µs of CPU per operation of every process (PostgreSQL: postmaster + backends; PS: this
    * process, which runs the load), in each phase; null where a process was gone.
@@ -199,7 +200,7 @@ export function resumenRonda(orden: OrdenRonda, s: { r: LatencySummary; cpu: Rec
   return { orden, sistemaOps: Math.round(s.r.throughput), techoOps: Math.round(t.r.throughput), throughput: total.throughput, p99: total.p99, cpuSistema: totalCpu(s.cpu), cpuTecho: totalCpu(t.cpu) };
 }
 
-const cociente = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : NaN);
+const cociente = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 1000) / 1000 : null);
 
 export function calcularRatios(sis: LatencySummary, techo: LatencySummary): BenchReport['ratios'] {
   const out: BenchReport['ratios'] = {};
@@ -224,7 +225,7 @@ export function formatBench(r: BenchReport): string {
     return `${titulo}\n${table(filas)}\n  exitosas ${res.exitosas}/${res.respuestas}, sin respuesta ${res.sinRespuesta}`;
   };
   const ratios = [['operación', 'ops/s sistema/techo', 'p99 sistema/techo']];
-  for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput.toFixed(3), x.p99.toFixed(2)]);
+  for (const [op, x] of Object.entries(r.ratios)) ratios.push([op, x.throughput?.toFixed(3) ?? '—', x.p99?.toFixed(2) ?? '—']);
   const cpu = [['proceso', 'CPU µs/op sistema', 'CPU µs/op techo', 'despertares/op sistema', 'despertares/op techo', 'expulsiones/op sistema', 'expulsiones/op techo']];
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : String(v));
   const w = r.despertaresPorOperacion;

@@ -176,4 +176,36 @@ describe('npm run informe', () => {
     }
     expect(existsSync(join(dir, 'bad.html'))).toBe(false);
   });
+
+  it('a file of a known shape missing what the view reads: exit 2, named; --html naming an input: refused, the input kept', async () => {
+    const hueco = join(dir, 'hueco.json');
+    writeFileSync(hueco, JSON.stringify({ sistema: {}, techo: {}, ratios: {} }));
+    const r = io();
+    expect(await runInforme([hueco], r.io)).toBe(2);
+    expect(r.o.err).toMatch(/hueco.json: informe incompleto o de otra versión/);
+    expect(existsSync(join(dir, 'hueco.html'))).toBe(false);
+
+    const a = join(dir, 'keep.json');
+    const text = JSON.stringify(cargaReport(2, 5));
+    writeFileSync(a, text);
+    const w = io();
+    expect(await runInforme([a, '--html', a], w.io)).toBe(2);
+    expect(w.o.err).toMatch(/es uno de los informes de entrada/);
+    expect(readFileSync(a, 'utf8')).toBe(text);
+  });
+
+  it('relative names resolve where the user ran npm (INIT_CWD), not in the package root', async () => {
+    const sub = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(sub, 'r.json'), JSON.stringify(cargaReport(2, 5)));
+    const before = process.env.INIT_CWD;
+    process.env.INIT_CWD = sub;
+    try {
+      const r = io();
+      expect(await runInforme(['r.json', '--html', 'salida.html'], r.io), r.o.err).toBe(0);
+      expect(readFileSync(join(sub, 'salida.html'), 'utf8')).toContain('Informe: r');
+    } finally {
+      if (before === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = before;
+    }
+  });
 });

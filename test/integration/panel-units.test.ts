@@ -4,6 +4,7 @@
  * server are real, polling a real GC-like HTTP port (common/http-server.ts with a
  * prom-client registry).
  */
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram, Registry } from 'prom-client';
@@ -200,5 +201,103 @@ describe('panel SSE', () => {
     expect(received).toBeGreaterThan(before + 1024 * 1024 - 1);
     await reader.cancel();
     await drain.catch(() => undefined);
+  });
+});
+
+describe('panel collector against GCs that miss polls, fail and answer garbage', () => {
+  /** A GC-like port whose every answer the test controls. */
+  async function fakeGc(o: { metrics: () => unknown; errores: () => unknown; status?: () => unknown }) {
+    const server = http.createServer(async (req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const body = await (path === '/metrics.json' ? o.metrics() : path === '/errors/stats' ? o.errores() : path === '/status' ? (o.status?.() ?? { actores: [], tareas: { enviada: 0, 'en-cola': 0, espera: 0 }, almacenamiento: [] }) : undefined);
+      if (body === undefined) {
+        res.writeHead(500);
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => server.close(r)));
+    return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
+
+  it('each GC its own rate over its own interval; a failed /errors/stats keeps the baseline; a wrong-shaped answer fails alone', async () => {
+    const hist = () => {
+      const reg = new Registry();
+      return { reg, h: new Histogram({ name: GC_LATENCY_METRIC, help: 'x', labelNames: ['operacion'], buckets: [0.001, 0.01], registers: [reg] }) };
+    };
+    const a = hist();
+    const b = hist();
+    let bDown = false;
+    let aErrorsDown = false;
+    const urlA = await fakeGc({ metrics: () => a.reg.getMetricsAsJSON(), errores: () => (aErrorsDown ? undefined : { total: 5000, porClase: { unavailable: 5000 }, porCodigo: {}, recientes: [] }) });
+    const urlB = await fakeGc({ metrics: () => (bDown ? undefined : b.reg.getMetricsAsJSON()), errores: () => ({ total: 0, porClase: {}, porCodigo: {}, recientes: 'no' }) });
+    // Another program on a GC's port: JSON, but not of the shapes the panel reads.
+    const urlC = await fakeGc({ metrics: () => ({}), errores: () => [], status: () => ({ actores: 'x', almacenamiento: 5, tareas: null }) });
+    const targets = nameTargets([parseTarget('gc', `pc1=${urlA}`), parseTarget('gc', `pc2=${urlB}`), parseTarget('gc', `pc3=${urlC}`)]);
+    const collector = new PanelCollector({ targets, log, everyMs: 60_000 });
+    cleanup.push(async () => collector.stop());
+    const wait = () => new Promise((r) => setTimeout(r, 150));
+    const observe = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        a.h.observe({ operacion: 'prestamo' }, 0.005);
+        b.h.observe({ operacion: 'prestamo' }, 0.005);
+      }
+    };
+    const p1 = await collector.poll(); // baseline
+    expect(p1.instantanea.gcs[2]).toMatchObject({ responde: true });
+    observe(50);
+    await wait();
+    const p2 = (await collector.poll()).punto!;
+    expect(p2.erroresPorSegundo.unavailable ?? 0).toBe(0);
+    // pc2 misses a poll; pc1's errors endpoint fails.
+    bDown = true;
+    aErrorsDown = true;
+    observe(50);
+    await wait();
+    const p3 = (await collector.poll()).punto!;
+    expect(p3.porOperacion.prestamo!.rps).toBeCloseTo(50 / ((p3.t - p2.t) / 1000), 0);
+    bDown = false;
+    aErrorsDown = false;
+    observe(50);
+    await wait();
+    const p4 = (await collector.poll()).punto!;
+    // pc2's 100 requests over its two intervals, pc1's 50 over its one: not 150 over the longest.
+    const expected = 50 / ((p4.t - p3.t) / 1000) + 100 / ((p4.t - p2.t) / 1000);
+    expect(p4.porOperacion.prestamo!.rps).toBeCloseTo(expected, 0);
+    expect(p4.porOperacion.prestamo!.rps).toBeGreaterThan(150 / ((p4.t - p2.t) / 1000) + 10);
+    // pc1's error count did not move: the failed fetch kept the last baseline (5000), not {}.
+    expect(p4.erroresPorSegundo.unavailable ?? 0).toBe(0);
+  });
+
+  it('a counter that went down in any bucket is a restart, even when the total grew past the old one', () => {
+    const before = { le: [0.001, 0.01, Infinity], counts: [100, 100, 100] };
+    const after = { le: [0.001, 0.01, Infinity], counts: [0, 150, 150] };
+    expect(delta(after, before)).toEqual(after);
+    expect(delta({ le: before.le, counts: [120, 130, 130] }, before)).toEqual({ le: before.le, counts: [20, 30, 30] });
+  });
+
+  it('HEAD of the event stream gets headers and an end, not an open stream', async () => {
+    const collector = new PanelCollector({ targets: [], log, everyMs: 60_000 });
+    const server = await startPanelServer({ host: '127.0.0.1', port: 0, collector, targets: [], log });
+    cleanup.push(() => server.close());
+    // On a raw socket: fetch() settles a HEAD at its headers whether or not the server ends it.
+    const raw = await new Promise<string>((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1', () => s.write('HEAD /api/eventos HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      let got = '';
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve(`${got}(still open after 2 s)`);
+      }, 2000);
+      s.on('data', (d) => (got += d.toString()));
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+      s.on('error', () => undefined);
+    });
+    expect(raw).toMatch(/^HTTP\/1.1 200/);
+    expect(raw).not.toContain('still open');
   });
 });

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { calcularRatios, formatBench, resumenRonda, runSqlCeiling, type BenchReport } from '../../scripts/bench/main.js';
 import { rondaMediana, type RondaBench } from '../../scripts/bench/rondas.js';
 import { formatComparacion } from '../../scripts/bench/gcs.js';
+import { reconocer, vistaDe } from '../../informes/vista.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
@@ -58,6 +59,16 @@ describe('bench report', () => {
     expect(text).toContain('nota: prueba');
     expect(text).not.toContain('replicación');
     expect(formatBench({ ...report, config: { ...report.config, replicacion: 'sync' } })).toMatch(/2 actores por tipo, replicación sync/);
+
+    // A ceiling phase where one operation got no reply: no ratio (null, JSON has no NaN), and
+    // the report still prints and renders as HTML after a round trip through its JSON file.
+    const sinTecho = { ...techo, porOperacion: { ...techo.porOperacion, prestamo: { ...techo.porOperacion.prestamo!, throughput: 0, p99: 0 } } };
+    const nulos = calcularRatios(sis, sinTecho);
+    expect(nulos.prestamo).toEqual({ throughput: null, p99: null });
+    const leido = JSON.parse(JSON.stringify({ ...report, ratios: nulos })) as BenchReport;
+    expect(formatBench(leido)).toMatch(/^prestamo\s+—\s+—$/m);
+    const vista = vistaDe('x', reconocer(leido));
+    expect(JSON.stringify(vista)).toContain('["prestamo","—","—"]');
   });
 });
 
