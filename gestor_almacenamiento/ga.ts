@@ -125,7 +125,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
   const security = opts.security ?? SocketSecurity.off();
   let role: RoleController | undefined;
   const rol = opts.rol ?? (() => cfg.GA_ROL);
-  const replication = new ReplicationMode(cfg, log, () => role?.syncDegradeHold());
+  const replication = new ReplicationMode(cfg, log, () => role?.syncDegradeHold(), peerEndpoint === undefined ? undefined : cfg.GA_STANDBY_NAME);
   cleanup.push(() => replication.close());
 
   try {

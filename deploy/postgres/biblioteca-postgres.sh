@@ -30,6 +30,9 @@
 #     A peer that is a standby on a NEWER timeline than ours (it was promoted, then
 #     restarted while this node was away) holds history we lack: never start as
 #     primary beside it; wait until the GA pair promotes it, then rejoin it.
+#     A peer PRIMARY on a timeline NOT newer than ours (this node was promoted
+#     beside it: two primaries) holds less than we do: never rewind onto it, never
+#     start beside it; wait, saying how to end it (stop that node).
 # Nothing a former primary alone committed is thrown away unseen: before pg_rewind
 # or a clone discards its divergent WAL, the transactions committed after the
 # divergence point are counted (pg_waldump) and, if there are any, the whole data
@@ -63,18 +66,36 @@ KEPT=/var/lib/postgresql/divergido
 : "${PGPORT:=5432}"
 export PGDATA PGPORT
 
-log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-?}" "$*" >&2; }
+# The log goes to the container's stderr as it was at start (fd 3): a trap can run inside a
+# command whose stderr is redirected (run … 2>/dev/null), and its message must not go there.
+exec 3>&2
+log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-?}" "$*" >&3; }
 die() { log "ERROR: $*"; exit 1; }
 
 usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # Until `exec postgres` this script is the container's PID 1, which the kernel gives no
 # default signal handling: without a trap `docker stop` would wait out the whole grace
-# period and SIGKILL. Waits below sleep in the background so the trap runs at once; a
-# clone or rewind in progress is left to its marker (the next start redoes it).
-on_stop() { log "stop requested before the server started: exiting (interrupted work is redone at the next start)"; exit 143; }
+# period and SIGKILL. And bash runs a trap only once the foreground command it waits for
+# has ended — for SIGINT (the postgres image's stop signal) not even then, unless that
+# command died of it too. So every command that may take a while (a clone, a rewind, a
+# query to a peer that does not answer, a sleep) runs in the background under `run`, whose
+# `wait` a signal interrupts at once; the trap stops it. Its output goes to a file, never
+# through $(…), which is a foreground subshell. A clone or rewind cut short is left to its
+# marker (the next start redoes it).
+CHILD=""
+on_stop() {
+  [ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null
+  [ -n "$OUT" ] && rm -f "$OUT"
+  log "stop requested before the server started: exiting (interrupted work is redone at the next start)"
+  exit 143
+}
 trap on_stop INT TERM
-nap() { sleep "$1" & wait $!; }
+# `<&0`: a background command's stdin is /dev/null unless redirected; keep the caller's (a heredoc).
+run() { "$@" <&0 & CHILD=$!; local rc=0; wait "$CHILD" || rc=$?; CHILD=""; return "$rc"; }
+nap() { run sleep "$1"; }
+# Where run's output is read back from (a file, not a pipe: see above); made once running as postgres.
+OUT=""
 
 CMD="${1:-}"; [ $# -gt 0 ] && shift
 NAME=""; INITIAL=""; PEER_WAIT_S=30; PEER_SETTLE_S=10; LISTEN=""; RECLONE=0
@@ -115,18 +136,32 @@ write_passfile() {
 
 peer_conninfo() { printf 'host=%s port=%s user=%s dbname=postgres connect_timeout=3' "$PG_PEER_HOST" "$PG_PEER_PORT" "$POSTGRES_USER"; }
 
-# primary | standby | unreachable
-peer_role() {
-  local r
-  r="$(psql "$(peer_conninfo)" -XAtqc 'SELECT pg_is_in_recovery()' 2>/dev/null)" || { echo unreachable; return; }
-  case "$r" in f) echo primary ;; t) echo standby ;; *) echo unreachable ;; esac
+# One value from the peer into ANSWER (empty when it does not answer).
+peer_query() {
+  ANSWER=""
+  run psql "$(peer_conninfo)" -XAtqc "$1" >"$OUT" 2>/dev/null || return 0
+  read -r ANSWER <"$OUT" || true
 }
 
-# The timeline a peer standby is on, by the GA's own rule (postgres/admin.ts pgRole):
-# the one its walreceiver streams on, else its last restartpoint's or min-recovery one.
+# PEER_ROLE: primary | standby | unreachable
+peer_role() {
+  peer_query 'SELECT pg_is_in_recovery()'
+  case "$ANSWER" in f) PEER_ROLE=primary ;; t) PEER_ROLE=standby ;; *) PEER_ROLE=unreachable ;; esac
+}
+
+# PEER_TL: the timeline the peer is on (empty if it does not answer). A standby's by the
+# GA's own rule (postgres/admin.ts pgRole): the one its walreceiver streams on, else its last
+# restartpoint's or min-recovery one; a primary's, the one it writes WAL on now.
 peer_standby_timeline() {
-  psql "$(peer_conninfo)" -XAtqc "SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
-    greatest((pg_control_checkpoint()).timeline_id, (pg_control_recovery()).min_recovery_end_timeline))" 2>/dev/null
+  peer_query "SELECT coalesce((SELECT received_tli FROM pg_stat_wal_receiver WHERE received_tli > 0),
+    greatest((pg_control_checkpoint()).timeline_id, (pg_control_recovery()).min_recovery_end_timeline))"
+  PEER_TL="$ANSWER"
+}
+peer_primary_timeline() {
+  peer_query 'SELECT pg_walfile_name(pg_current_wal_lsn())'
+  PEER_TL=""
+  [[ "$ANSWER" =~ ^[0-9A-F]{24}$ ]] && PEER_TL=$((16#${ANSWER:0:8}))
+  return 0
 }
 
 # This (stopped) node's timeline: its checkpoint's or min-recovery one, or a newer one
@@ -147,7 +182,7 @@ local_timeline() {
 # A slot the primary gave up on (wal_status 'lost': past max_slot_wal_keep_size while
 # this node was away) can never stream again: drop it and make a fresh one.
 ensure_slot_on_peer() {
-  psql "$(peer_conninfo)" -XAtq -v ON_ERROR_STOP=1 -v slot="$NAME" <<'SQL' >/dev/null
+  run psql "$(peer_conninfo)" -XAtq -v ON_ERROR_STOP=1 -v slot="$NAME" <<'SQL' >/dev/null
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
  WHERE slot_name = :'slot' AND wal_status = 'lost' AND NOT active;
 SELECT pg_create_physical_replication_slot(:'slot', true)
@@ -170,7 +205,7 @@ make_standby() {
 
 wait_for_peer_primary() {
   local n=0
-  until [ "$(peer_role)" = primary ]; do
+  until peer_role && [ "$PEER_ROLE" = primary ]; do
     [ $((n % 12)) -eq 0 ] && log "waiting for the primary at $PG_PEER_HOST:$PG_PEER_PORT to clone from…"
     n=$((n + 1)); nap 5
   done
@@ -182,7 +217,7 @@ clone_from_peer() {
   find "$PGDATA" -mindepth 1 -delete
   ensure_slot_on_peer
   log "cloning $PG_PEER_HOST:$PG_PEER_PORT with pg_basebackup (slot $NAME)"
-  pg_basebackup -h "$PG_PEER_HOST" -p "$PG_PEER_PORT" -U "$REPL_USER" -D "$PGDATA" \
+  run pg_basebackup -h "$PG_PEER_HOST" -p "$PG_PEER_PORT" -U "$REPL_USER" -D "$PGDATA" \
     -X stream -S "$NAME" --checkpoint=fast --no-password
   make_standby
   rm -f "$CLONE_MARK"
@@ -201,13 +236,13 @@ init_primary() {
   # next time as a "former primary" that no standby can clone.
   touch "$INIT_MARK"
   # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a list of options, as in the postgres image
-  initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >/dev/null
+  run initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >/dev/null
   # Passwords on TCP from anywhere (the image's own rule), and the replication role, which
   # may stream WAL and nothing else: first-match rules refuse it any database.
   sed -i "1i local all $REPL_USER reject\nhost all $REPL_USER all reject" "$PGDATA/pg_hba.conf"
   printf 'host all all all scram-sha-256\nhost replication %s all scram-sha-256\n' "$REPL_USER" >> "$PGDATA/pg_hba.conf"
   # A temporary server on the local socket only: nobody else sees a half-made node.
-  pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p $PGPORT" start >/dev/null
+  run pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p $PGPORT" start >/dev/null
   [ "$POSTGRES_DB" = postgres ] || init_sql -v db="$POSTGRES_DB" <<<'CREATE DATABASE :"db";'
   # The password goes in on stdin (psql's \set), never on a command line `ps` shows.
   init_sql -v role="$REPL_USER" <<SQL
@@ -215,7 +250,7 @@ init_primary() {
 SET password_encryption = 'scram-sha-256';
 CREATE ROLE :"role" WITH REPLICATION LOGIN PASSWORD :'pw';
 SQL
-  pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  run pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   rm -f "$INIT_MARK"
   log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
 }
@@ -226,8 +261,8 @@ commits_after() {
   command -v pg_waldump >/dev/null || return 0
   # Streamed, counted in one pass (a long divergence is a lot of WAL). pg_waldump ends on an
   # error at the end of the WAL; no record at all means it could not read it: print nothing.
-  { pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" 2>/dev/null || true; } |
-    awk '{ records++ } /desc: COMMIT/ { commits++ } END { if (records) print commits + 0 }' || true
+  run pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" >"$OUT" 2>/dev/null || true
+  awk '{ records++ } /desc: COMMIT/ { commits++ } END { if (records) print commits + 0 }' "$OUT" || true
 }
 
 # Copies the data directory to $KEPT (replacing an older copy) before a rejoin discards
@@ -237,7 +272,7 @@ keep_aside() {
   rm -rf "$KEPT.tmp"
   # The new copy first: an older one goes only once this one is whole. A copy that fails
   # (a full disk) stops here, before anything is discarded, and says so at every restart.
-  cp -a "$PGDATA" "$KEPT.tmp" || { rm -rf "$KEPT.tmp"; die "could not copy this data directory to $KEPT.tmp (disk full?): NOT rejoining, nothing discarded; free space on the volume (or move $KEPT away) and restart"; }
+  run cp -a "$PGDATA" "$KEPT.tmp" || { rm -rf "$KEPT.tmp"; die "could not copy this data directory to $KEPT.tmp (disk full?): NOT rejoining, nothing discarded; free space on the volume (or move $KEPT away) and restart"; }
   rm -f "$KEPT.tmp/standby.signal" "$KEPT.tmp/postmaster.pid"
   printf '%s\n' "$(date -u +%FT%TZ) $NAME: $1" "new primary: $PG_PEER_HOST:$PG_PEER_PORT" > "$KEPT.tmp/DIVERGIDO.txt"
   rm -rf "$KEPT"
@@ -253,7 +288,7 @@ finish_crash_recovery() {
   log "completing the crash recovery of this node (state: ${state:-unknown}) in single-user mode"
   local -a args
   mapfile -d '' args < <(server_args)
-  postgres --single -F -D "$PGDATA" "${args[@]}" template1 </dev/null >/dev/null
+  run postgres --single -F -D "$PGDATA" "${args[@]}" template1 </dev/null >/dev/null
 }
 
 # Back as a standby of the peer (a primary now). Crash recovery first, then
@@ -282,7 +317,10 @@ rejoin_peer() {
       return
     fi
     log "pg_rewind --dry-run from $PG_PEER_HOST:$PG_PEER_PORT"
-    if plan="$(pg_rewind --dry-run --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1)"; then
+    local dry=0
+    run pg_rewind --dry-run --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" >"$OUT" 2>&1 || dry=$?
+    plan="$(<"$OUT")"
+    if [ "$dry" -eq 0 ]; then
       sed 's/^/  pg_rewind: /' <<<"$plan" >&2
       if grep -q 'no rewind required' <<<"$plan"; then
         make_standby
@@ -299,7 +337,10 @@ rejoin_peer() {
         log "no transaction committed here after the divergence point $at: nothing of value is discarded"
       fi
       touch "$CLONE_MARK"
-      if pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" 2>&1 | sed 's/^/  pg_rewind: /' >&2; then
+      local rewound=0
+      run pg_rewind --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" >"$OUT" 2>&1 || rewound=$?
+      sed 's/^/  pg_rewind: /' "$OUT" >&2
+      if [ "$rewound" -eq 0 ]; then
         make_standby
         rm -f "$CLONE_MARK"
         log "rejoined: a standby of $PG_PEER_HOST:$PG_PEER_PORT"
@@ -317,20 +358,25 @@ rejoin_peer() {
   clone_from_peer
 }
 
+# A message for a peer primary that is not on a newer timeline than ours: two primaries.
+split_brain_advice() {
+  printf '%s' "the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY on timeline $1, not newer than ours ($2): two primaries (a split brain; this node was promoted after it). NOT rejoining it (that would throw away this node's newer history) and NOT starting beside it. To end it: stop the peer's PostgreSQL container; this node then starts as a standby after ${PEER_WAIT_S}s, the GA pair promotes it (the newest timeline), and the peer, started again, rejoins it by itself (docs/deploy.md, 'Bringing a former primary back')"
+}
+
 # A former primary (no standby.signal) decides how to come back.
 decide_former_primary() {
-  local waited=0 settled=0 newer=0 role peer_tl own_tl
+  local waited=0 settled=0 newer=0 older=0 own_tl
   own_tl="$(local_timeline)"
   while :; do
-    role="$(peer_role)"
-    case "$role" in
+    peer_role
+    case "$PEER_ROLE" in
       standby)
         # A standby on a newer timeline was a primary after us: it holds commits we
         # lack. Only the GA pair may promote it; we follow it once it did.
         # It may have changed (promoted, restarted) since peer_role: unknown, not fatal.
-        peer_tl="$(peer_standby_timeline)" || peer_tl=""
-        if [ -n "$peer_tl" ] && [ "$peer_tl" -gt "$own_tl" ]; then
-          [ $((newer % 30)) -eq 0 ] && log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby on timeline $peer_tl, newer than ours ($own_tl): NOT starting as the primary; waiting for the GA pair to promote it, then rejoining it"
+        peer_standby_timeline
+        if [ -n "$PEER_TL" ] && [ "$PEER_TL" -gt "$own_tl" ]; then
+          [ $((newer % 30)) -eq 0 ] && log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby on timeline $PEER_TL, newer than ours ($own_tl): NOT starting as the primary; waiting for the GA pair to promote it, then rejoining it"
           newer=$((newer + 1)); settled=0; nap 2; continue
         fi
         # The peer may be a standby only until its GA promotes it: that GA lost this
@@ -343,6 +389,15 @@ decide_former_primary() {
         [ "$settled" -eq 0 ] && log "the peer is a standby; making sure no takeover promotes it (${PEER_SETTLE_S}s) before starting as the primary"
         nap 1; settled=$((settled + 1)); continue ;;
       primary)
+        # Only a primary promoted after us holds our history and more. One on an older (or
+        # the same) timeline kept writing while this node was promoted in its place: a
+        # rewind onto it would discard what this node acknowledged since.
+        peer_primary_timeline
+        if [ -z "$PEER_TL" ]; then settled=0; nap 2; continue; fi
+        if [ "$PEER_TL" -le "$own_tl" ]; then
+          [ $((older % 30)) -eq 0 ] && log "WARNING: $(split_brain_advice "$PEER_TL" "$own_tl")"
+          older=$((older + 1)); settled=0; nap 2; continue
+        fi
         if [ "$BIBLIOTECA_AUTO_REJOIN" = 1 ]; then
           log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY (a failover happened while this node was away): rejoining it as its STANDBY"
           rejoin_peer
@@ -397,7 +452,7 @@ serve() {
     # library beside the real one. A standby peer holds the data too: its GA promotes it
     # once ours finds no database, and we clone it then.
     local peer
-    peer="$(peer_role)"
+    peer_role; peer="$PEER_ROLE"
     [ "$peer" = standby ] && [ "$INITIAL" = primary ] &&
       log "WARNING: empty data directory, and the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby holding the data: NOT initialising a new primary; waiting for it to be promoted, then cloning it"
     if [ "$INITIAL" = standby ] || [ "$peer" != unreachable ]; then
@@ -409,10 +464,16 @@ serve() {
     fi
   elif [ -f "$PGDATA/standby.signal" ]; then
     strip_sync_names
+    # Its slot may be missing: the primary was promoted while this node was away (the active
+    # GA makes it too, gestor_almacenamiento/replication/mode.ts, but it may not run yet).
+    peer_role
+    if [ "$PEER_ROLE" = primary ]; then ensure_slot_on_peer || log "could not create slot $NAME on the peer now; the walreceiver retries until it exists"; fi
     log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
   else
     decide_former_primary
   fi
+  rm -f "$OUT"
+  exec 3>&-
   exec postgres "$@"
 }
 
@@ -423,7 +484,13 @@ rejoin() {
   if pg_isready -q -h "$LISTEN" -p "$PGPORT" -t 3; [ $? -ne 2 ]; then
     die "something answers on $LISTEN:$PGPORT: stop this host's PostgreSQL container first (docker stop ${NAME}-postgres)"
   fi
-  [ "$(peer_role)" = primary ] || die "the peer $PG_PEER_HOST:$PG_PEER_PORT is not a reachable primary: nothing to rejoin"
+  peer_role
+  [ "$PEER_ROLE" = primary ] || die "the peer $PG_PEER_HOST:$PG_PEER_PORT is not a reachable primary: nothing to rejoin"
+  local own_tl
+  own_tl="$(local_timeline)"
+  peer_primary_timeline
+  [ -n "$PEER_TL" ] || die "the peer $PG_PEER_HOST:$PG_PEER_PORT did not say its timeline: try again"
+  [ "$PEER_TL" -gt "$own_tl" ] || die "$(split_brain_advice "$PEER_TL" "$own_tl"). To discard this node's data anyway: copy it away, empty its volume and start the container (it clones the peer)"
   rejoin_peer
   log "done: start the container (docker start ${NAME}-postgres); it follows $PG_PEER_HOST:$PG_PEER_PORT"
 }
@@ -446,6 +513,7 @@ case "$CMD" in
       exec gosu postgres "${BASH_SOURCE[0]}" "${again[@]}" -- "$@"
     fi
     export PGPASSFILE="$PASSFILE"
+    OUT="$(mktemp "${TMPDIR:-/tmp}/biblioteca-postgres.XXXXXX")"
     "$CMD" "$@" ;;
   *) usage ;;
 esac

@@ -13,7 +13,7 @@
  */
 import type { ReplicationConfig } from '../../common/config.js';
 import type { Logger } from '../../common/logger.js';
-import { sameServer, type PgConn } from '../../postgres/admin.js';
+import { createReplicationSlot, sameServer, type PgConn } from '../../postgres/admin.js';
 import { createSyncWatchdog, type SyncWatchdog, type SyncWatchdogState } from './sync-watchdog.js';
 
 /**
@@ -47,6 +47,13 @@ export class ReplicationMode {
     private readonly log: Logger,
     /** A pair's role: why degrading must wait (sync-watchdog.ts); none in standalone. */
     private readonly holdDegrade?: () => string | undefined,
+    /**
+     * A pair member's standby (its slot is named like its application_name, GA_STANDBY_NAME):
+     * the slot is made on every activation. A standby that came back while this node was
+     * not yet a primary (a site power cut, pc2 booting last) otherwise finds no slot and its
+     * walreceiver fails until someone makes one. Standalone GAs have no standby: none.
+     */
+    private readonly standbySlot?: string,
   ) {}
 
   get requested(): 'sync' | 'async' {
@@ -55,6 +62,8 @@ export class ReplicationMode {
 
   /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
   follow(active: boolean, node: PgConn): void {
+    // Beside the watchdog, not before it: an unreachable node must not delay its start.
+    if (active && this.standbySlot) void this.ensureSlot(node, this.standbySlot);
     if (this.requested !== 'sync') {
       if (active) this.chain = this.chain.then(() => this.clearLeftoverSync(node));
       return;
@@ -100,6 +109,14 @@ export class ReplicationMode {
   async close(): Promise<void> {
     this.chain = this.chain.then(() => this.stopNow());
     await this.chain;
+  }
+
+  private async ensureSlot(node: PgConn, slot: string): Promise<void> {
+    try {
+      await createReplicationSlot(node, slot);
+    } catch (err) {
+      this.log.warn({ err, slot, node: `${node.host}:${node.port}` }, 'could not make sure the standby has its replication slot; its walreceiver retries until one exists');
+    }
   }
 
   /** Async mode, on activation: one check of the async watchdog (clears a persisted sync setting; never throws). */

@@ -9,7 +9,10 @@
  *   3. `docker stop` during that wait ends the container at once (143), not
  *      after stop_grace_period;
  *   4. with the GAs started again and client requests coming, the GA pair promotes
- *      the standby on the newest timeline by itself, and the waiting node rejoins it.
+ *      the standby on the newest timeline by itself, and the waiting node rejoins it;
+ *   5. two primaries (one promoted beside the other): the newer one, restarted, neither
+ *      rewinds onto the older one nor starts beside it; once the older one is stopped,
+ *      the pair promotes the newer one and the older one rejoins it, nothing lost.
  * The drills cover the rest (the automatic rejoin under load, sync restored).
  * At the end, in sync mode, sync replication is back.
  */
@@ -143,6 +146,52 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
       detalle: `${a} primario a los ${promotedMs} ms de arrancar los GA; ${b} standby a los ${backMs} ms (${Date.now() - t0} ms en total); ${rejoined ? '"rejoined" en su registro' : 'sin "rejoined" en su registro'}`,
     });
     await psql(a, `DROP TABLE IF EXISTS ${TABLE}`);
+
+    // 5. Two primaries: `b` promoted by hand while `a` stays primary (what a partition in
+    // sync mode leads to), `b` writes, then restarts. A primary on an older timeline holds
+    // less than `b`: `b` must neither rewind onto it nor start beside it, but wait; stopped
+    // (the way out its log gives), `a` lets `b` come up as a standby that the GA pair
+    // promotes, and `a`, started again, rejoins `b` with nothing of `b`'s lost.
+    await docker(['stop', 'pc1-ga', 'pc2-ga']);
+    await waitFor(`${b} streams from ${a}`, inRecovery(b), 30_000);
+    await psql(b, 'SELECT pg_promote()');
+    await waitFor(`${b} promoted beside ${a}`, readWrite(b), 30_000);
+    await psql(b, `CREATE TABLE ${TABLE} (x int); INSERT INTO ${TABLE} SELECT generate_series(1, ${DIVERGENT_COMMITS}); CHECKPOINT`);
+    progress(`${b}: promovido a mano junto a ${a} (dos primarios), ${DIVERGENT_COMMITS} filas; docker restart ${b}-postgres`);
+    const since5 = new Date().toISOString();
+    await docker(['restart', `${b}-postgres`]);
+    const logs5 = () => docker(['logs', '--since', since5, `${b}-postgres`], { stderr: true });
+    const splitMs = await waitFor(`${b} sees two primaries`, async () => (await logs5()).includes('not newer than ours'), 30_000);
+    await sleep(3000);
+    const servedSplit = await psql(b, 'SELECT 1').then(() => true, () => false);
+    const rewound = (await logs5()).includes('pg_rewind');
+    v.push({
+      nombre: 'un primario más nuevo no se rebobina sobre uno más viejo ni arranca junto a él: espera y dice cómo salir',
+      ok: !servedSplit && !rewound,
+      detalle: `aviso "not newer than ours" a los ${splitMs} ms; 3 s después ${b} ${servedSplit ? 'ACEPTA conexiones' : 'no acepta conexiones'}; ${rewound ? 'pg_rewind EN su registro' : 'sin pg_rewind'}`,
+    });
+    progress(`docker stop ${a}-postgres (la salida que da el aviso); ${b} arrancará como standby y el par de GA lo promoverá`);
+    await docker(['stop', `${a}-postgres`]);
+    await waitFor(`${b} starts as a standby`, inRecovery(b), 60_000);
+    await docker(['start', 'pc1-ga', 'pc2-ga']);
+    const poke5 = setInterval(() => {
+      void fetch(`${sys.gcHttp}/operaciones`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operacion: 'consulta', isbn: '978-9-98-000001-0' }), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    }, 500);
+    try {
+      await waitFor(`the GA pair promotes ${b}`, readWrite(b), 60_000);
+    } finally {
+      clearInterval(poke5);
+    }
+    await docker(['start', `${a}-postgres`]);
+    await waitFor(`${a} rejoins ${b}`, inRecovery(a), 90_000);
+    const kept = await psql(b, `SELECT count(*) FROM ${TABLE}`);
+    const followed = await waitFor(`${a} replays ${b}'s rows`, async () => (await psql(a, `SELECT count(*) FROM ${TABLE}`)) === String(DIVERGENT_COMMITS), 30_000).then(() => true, () => false);
+    v.push({
+      nombre: 'tras parar el primario viejo, el par promueve al más nuevo y el viejo se reincorpora a él: nada de lo suyo se pierde',
+      ok: kept === String(DIVERGENT_COMMITS) && followed,
+      detalle: `${b}: ${kept} de ${DIVERGENT_COMMITS} filas; ${a} ${followed ? 'las replica como standby' : 'NO las replica'}`,
+    });
+    await psql(b, `DROP TABLE IF EXISTS ${TABLE}`);
   } finally {
     // Whatever happened above: every container of the pair running again (a no-op for those that are).
     await docker(['start', 'pc1-postgres', 'pc2-postgres', 'pc1-ga', 'pc2-ga']).catch(() => undefined);

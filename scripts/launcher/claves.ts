@@ -14,7 +14,7 @@
  * --reemplazar replaces keys only, never a password (PostgreSQL has it since its
  * first start). The file is written with mode 0600 (it holds secrets).
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { spanishHelp } from '../../common/cli-args.js';
@@ -35,8 +35,16 @@ export function writeKeys(file: string, o: { replace?: boolean; now?: Date } = {
   }
   const keys = generateKeys(DEPLOYMENT_IDENTITIES);
   const { text, filled } = withPasswords(before);
-  writeFileSync(file, withKeyBlock(text, envBlock(keys, o.now)), { mode: 0o600 });
-  chmodSync(file, 0o600);
+  // A new file (mode 0600 from its first byte) renamed over the old one: writing secrets into a
+  // .env copied from the example (0644) and then chmod-ing would leave them readable meanwhile.
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, withKeyBlock(text, envBlock(keys, o.now)), { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   const passwords = filled.length ? ` Contraseñas aleatorias para ${filled.join(', ')} (estaban vacías).` : '';
   return `${DEPLOYMENT_IDENTITIES.length} pares de claves CURVE (${DEPLOYMENT_IDENTITIES.join(', ')}) escritos en ${file} (modo 0600).${passwords} Copie el mismo .env a cada host.`;
 }

@@ -486,7 +486,8 @@ export function checkCompose(loaded: Loaded, env: Env = SAMPLE_ENV): string[] {
   // Where order matters: a GA starts once its own PostgreSQL accepts connections.
   const pg = Object.entries(services).find(([, s]) => s.image === pgImage && !isTool(s));
   const ga = services.ga;
-  if (pg && ga && ga.depends_on?.[pg[0]]?.condition !== 'service_healthy') problems.push(`service ga: must depend on ${pg[0]} with condition service_healthy`);
+  // Started, not healthy: compose up would give up on a GA whose PostgreSQL is slow to be healthy (a clone, a wait for the pair).
+  if (pg && ga && ga.depends_on?.[pg[0]]?.condition !== 'service_started') problems.push(`service ga: must depend on ${pg[0]} with condition service_started`);
   return problems;
 }
 
@@ -798,9 +799,11 @@ describe('compose files (offline validation)', () => {
       expect(problemsOf((s) => { s['actor-devolucion']!.environment.ACTOR_HTTP_PORT = '9581'; })).toEqual(
         ['service actor-devolucion: ACTOR_HTTP_PORT uses port 9581, already used by actor-prestamo (ACTOR_HTTP_PORT) on pc1']);
     });
-    it('a GA that does not wait for its PostgreSQL', () => {
-      expect(problemsOf((s) => { s.ga!.depends_on.postgres.condition = 'service_started'; })).toEqual(
-        ['service ga: must depend on postgres with condition service_healthy']);
+    it('a GA that does not start after its PostgreSQL, or waits for it to be healthy', () => {
+      expect(problemsOf((s) => { s.ga!.depends_on.postgres.condition = 'service_healthy'; })).toEqual(
+        ['service ga: must depend on postgres with condition service_started']);
+      expect(problemsOf((s) => { delete s.ga!.depends_on; })).toEqual(
+        ['service ga: must depend on postgres with condition service_started']);
     });
     it('a variable missing from .env', () => {
       const text = readFileSync(path.join(ROOT, COMPOSE_FILES.pc1), 'utf8');

@@ -204,6 +204,9 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     expect(s.papel.motivo).toMatch(/promoted local/);
     expect(s.postgres).toMatchObject({ rolPg: 'primary', timeline: 2, host: PC2 });
     expect(timings.storageHostKillToFirstOkMs).toBeLessThan(PEER_TIMEOUT_MS + 2500);
+    // The new primary keeps WAL for its standby-to-be from the moment its GA took over:
+    // a pc1 that comes back as a standby by itself (deploy/postgres) finds its slot.
+    await eventually("slot 'pc1' on pc2", async () => (await withDb(nodeConn(pc2), (c) => c.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pc1'"))).rowCount === 1, 5000);
   });
 
   it('the old primary comes back read-write on timeline 1 with its GA: the GA is fenced and writes nothing; rejoined, it unfences', async () => {

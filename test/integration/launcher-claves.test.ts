@@ -1,6 +1,6 @@
 /** `npm run claves`: the deployment's key pairs (and empty passwords) written into its .env, once; keys replaced only when asked, passwords never. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
@@ -20,10 +20,15 @@ describe('npm run claves', () => {
   it('fills the example .env with one valid key pair per identity, mode 0600, other lines untouched', () => {
     const env = path.join(dir, '.env');
     copyFileSync(path.join(ROOT, 'deploy/.env.example'), env);
+    const copied = statSync(env);
+    expect(copied.mode & 0o077).not.toBe(0); // readable by others, as a copy usually is
     const r = claves();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/7 pares de claves CURVE .* escritos en .*\.env \(modo 0600\)/);
     expect(statSync(env).mode & 0o777).toBe(0o600);
+    // A new file renamed over the copy: the secrets never sat in the readable one.
+    expect(statSync(env).ino).not.toBe(copied.ino);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const parsed = dotenv.parse(readFileSync(env));
     for (const id of DEPLOYMENT_IDENTITIES) {
       const p = envPrefix(id);
