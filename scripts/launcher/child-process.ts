@@ -63,6 +63,10 @@ export class ManagedProcess {
         // LANZADOR_PID: the child stops itself if this launcher dies without stopping it.
         env: { ...process.env, ...this.spec.env, LANZADOR_PID: String(process.pid) },
         stdio: ['ignore', log, log],
+        // A session of its own: a terminal's Ctrl-C (SIGINT) or hang-up (SIGHUP) goes to the
+        // launcher's process group only, and the launcher stops its children in order. In the
+        // launcher's group they got it too, all at once, and SIGHUP killed them outright.
+        detached: true,
       });
     } finally {
       closeSync(log); // the child holds its own copy

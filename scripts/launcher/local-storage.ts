@@ -4,13 +4,13 @@
  * with a handle per node for drills (kill, restart, promote, rejoin). The
  * node toolkit itself is postgres/; this file only places nodes on simulated hosts.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { startEmbeddedPostgres } from '../../postgres/embedded.js';
-import { pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
+import { ensureReplicationRole, pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
 import { cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
-import { isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
-import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
+import { ensureDatabase, isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
+import { nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from '../../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import type { HostName, NetHost } from './hosts.js';
 
@@ -118,10 +118,25 @@ export async function startSingleStorage(dataDir: string, host: string, port: nu
   return { pg: info, stop: pg.stop, status: async () => [await describeNode('pc1', pg.host, pg.port, info)] };
 }
 
+/** Beside a standby's data dir while its clone runs: a clone cut short (Ctrl-C, kill -9) is redone, never started. */
+const cloneMark = (spec: PgNodeSpec) => `${spec.dataDir}.clone-incomplete`;
+
+async function cloneInto(spec: PgNodeSpec, host: HostName, primary: PgNodeSpec): Promise<void> {
+  mkdirSync(dirname(spec.dataDir), { recursive: true });
+  writeFileSync(cloneMark(spec), `${new Date().toISOString()}: clone of ${primary.host}:${primary.port} started\n`);
+  await killNode(spec.dataDir);
+  rmSync(spec.dataDir, { recursive: true, force: true });
+  await cloneStandby({ ...spec, primary: nodeConn(primary), primaryDataDir: primary.dataDir, slot: host, applicationName: host });
+  rmSync(cloneMark(spec), { force: true });
+}
+
 /**
  * pc1 primary + pc2 streaming standby (slot and application_name = host name).
- * A data dir kept from an earlier run is started as it is (a standby stays one);
- * two primaries (a failover that was never resolved) refuse to start.
+ * A data dir kept from an earlier run is started as it is (a standby stays one), on
+ * this run's port: each node's include file is rewritten first (a standby's with its
+ * primary's new address). Two primaries (a failover that was never resolved) refuse to
+ * start. A first start cut short is finished: the database and replication role made
+ * if missing, a standby whose clone never ended cloned again.
  */
 export async function startTwoHostStorage(dataDir: string, port: number, net: Record<HostName, NetHost>): Promise<LocalStorage> {
   const specs: Record<HostName, PgNodeSpec> = {
@@ -136,26 +151,39 @@ export async function startTwoHostStorage(dataDir: string, port: number, net: Re
     await stopNode(specs.pc2.dataDir).catch(() => killNode(specs.pc2.dataDir));
   };
   try {
-    const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION'));
+    const usable = (h: HostName) => existsSync(join(specs[h].dataDir, 'PG_VERSION')) && !existsSync(cloneMark(specs[h]));
+    // Never a new, empty pc1 beside a pc2 that holds the data (it is started instead, as it is).
+    const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION')) && !usable('pc2');
     if (fresh) {
       await startPrimary(specs.pc1);
-      await cloneStandby({ ...specs.pc2, primary: nodeConn(specs.pc1), primaryDataDir: specs.pc1.dataDir, slot: 'pc2', applicationName: 'pc2' });
+      await cloneInto(specs.pc2, 'pc2', specs.pc1);
     } else {
-      await startNode(specs.pc1, { allowNotReady: true });
-      if (existsSync(join(specs.pc2.dataDir, 'PG_VERSION'))) await startNode(specs.pc2, { allowNotReady: true });
+      for (const h of ['pc1', 'pc2'] as const) {
+        if (!usable(h)) continue;
+        const other = h === 'pc1' ? 'pc2' : 'pc1';
+        const standby = existsSync(join(specs[h].dataDir, 'standby.signal'));
+        await writeNodeConf(specs[h], standby ? { primary: nodeConn(specs[other]), slot: h, applicationName: h } : undefined);
+        await startNode(specs[h], { allowNotReady: true });
+      }
     }
-    const roles = await Promise.all((['pc1', 'pc2'] as const).map((h) => pgRole(nodeConn(specs[h])).then((r) => [h, r] as const, () => [h, undefined] as const)));
+    const roles = await Promise.all((['pc1', 'pc2'] as const).map((h) => pgRole(nodeConn(specs[h], 'postgres')).then((r) => [h, r] as const, () => [h, undefined] as const)));
     const primaries = roles.filter(([, r]) => r && !r.inRecovery).map(([h]) => h);
     if (primaries.length !== 1) {
       throw new Error(
         primaries.length === 0
-          ? `no PostgreSQL primary among pc1/pc2 in ${dataDir}`
+          ? `no PostgreSQL primary among pc1/pc2 in ${dataDir} (see ${nodeLogFile(specs.pc1.dataDir)} and ${nodeLogFile(specs.pc2.dataDir)})`
           : `both pc1 and pc2 are PostgreSQL primaries in ${dataDir} (an unresolved failover): rejoin one as standby with npm run pg -- rejoin (postgres/cli.ts)`,
       );
     }
     const primaryHost = primaries[0]!;
     const standbyHost: HostName = primaryHost === 'pc1' ? 'pc2' : 'pc1';
-    if (!fresh && existsSync(join(specs[standbyHost].dataDir, 'PG_VERSION'))) await waitStreaming(specs[standbyHost], 10_000).catch(() => undefined);
+    if (!fresh) {
+      // A first start cut short (Ctrl-C, kill -9) may have left these undone.
+      await ensureDatabase(nodeConn(specs[primaryHost]));
+      await ensureReplicationRole(nodeConn(specs[primaryHost]));
+      if (usable(standbyHost)) await waitStreaming(specs[standbyHost], 10_000).catch(() => undefined);
+      else await cloneInto(specs[standbyHost], standbyHost, specs[primaryHost]);
+    }
     const handles = {} as Record<HostName, PgNodeHandle>;
     handles.pc1 = makePgNodeHandle('pc1', specs.pc1, () => handles.pc2);
     handles.pc2 = makePgNodeHandle('pc2', specs.pc2, () => handles.pc1);

@@ -193,11 +193,14 @@ function gaEnvironment(o: {
   };
 }
 
-/** Polls the GAs' /status until one is ACTIVE and every other one is not (PASSIVE/FENCED). */
-async function waitPairSettled(gas: ManagedProcess[], timeoutMs = 20_000): Promise<void> {
+/** Polls the GAs' /status until one is ACTIVE and every other one is not (PASSIVE/FENCED); gives up at once on an abort or a GA that exited. */
+async function waitPairSettled(gas: ManagedProcess[], signal: AbortSignal | undefined, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
+    if (signal?.aborted) throw new Error('arranque interrumpido');
+    const gone = gas.find((g) => !g.running);
+    if (gone) throw new Error(`${gone.spec.name} exited while the GA pair was settling; see ${gone.spec.logFile}`);
     const estados = await Promise.all(gas.map(async (g) => (await g.status<GaStatus>())?.papel.estado ?? '?'));
     last = estados.join(',');
     if (estados[0] === 'ACTIVE' && estados.slice(1).every((e) => e === 'PASSIVE')) return;
@@ -271,7 +274,7 @@ async function startGas(plan: Plan, storage: LocalStorage, gaHosts: HostName[], 
   if (gaBackup) plan.started.push(gaBackup.start());
   await Promise.all([ga.waitHealthy(), gaBackup?.waitHealthy()]);
   // The pair settles once the backup hears the primary (ACTIVE) and the primary hears the backup.
-  if (gaBackup) await waitPairSettled([ga, gaBackup]);
+  if (gaBackup) await waitPairSettled([ga, gaBackup], plan.opts.signal);
   plan.checkAborted();
   return { ga, gaBackup };
 }
@@ -374,11 +377,13 @@ function actorStarter(plan: Plan, gcs: GcInfo[]) {
   return { actors, add };
 }
 
-/** Resolves when every running GC's /status passes `ok`; rejects after `timeoutMs` with what each said. */
-async function waitForGcs<T>(gcs: GcInfo[], what: string, read: (s: GcStatus | undefined) => T, ok: (v: T) => boolean, timeoutMs: number, logDir: string, diagnose?: () => Promise<string>): Promise<void> {
+/** Resolves when every running GC's /status passes `ok`; rejects after `timeoutMs` with what each said, at once on an abort or with no GC left. */
+async function waitForGcs<T>(gcs: GcInfo[], what: string, read: (s: GcStatus | undefined) => T, ok: (v: T) => boolean, timeoutMs: number, logDir: string, signal: AbortSignal | undefined, diagnose?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) throw new Error('arranque interrumpido');
     const running = gcs.filter((g) => g.process.running);
+    if (running.length === 0) throw new Error(`${what}: no GC is running; logs in ${logDir}`);
     const seen = await Promise.all(running.map(async (g) => read(await g.process.status<GcStatus>())));
     if (running.length > 0 && seen.every(ok)) return;
     if (Date.now() > deadline) {
@@ -481,9 +486,9 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
 
     const { actors, add: addActorProcess } = actorStarter(plan, gcs);
     const waitForActors = (n: number, timeoutMs = 20_000) =>
-      waitForGcs(gcs, 'actors not live', (s) => s?.actoresVivos, (live) => !!live && OPERACIONES_ACTOR.every((t) => live[t] >= n), timeoutMs, logDir, () => actorDiagnosis(actors, gcs));
+      waitForGcs(gcs, 'actors not live', (s) => s?.actoresVivos, (live) => !!live && OPERACIONES_ACTOR.every((t) => live[t] >= n), timeoutMs, logDir, opts.signal, () => actorDiagnosis(actors, gcs));
     const waitForCalcActors = (n: number, timeoutMs = 20_000) =>
-      waitForGcs(gcs, `not ${n} live calculo actors`, (s) => s?.calculo?.actoresVivos, (live) => live === n, timeoutMs, logDir);
+      waitForGcs(gcs, `not ${n} live calculo actors`, (s) => s?.calculo?.actoresVivos, (live) => live === n, timeoutMs, logDir, opts.signal);
 
     const perType = opts.actorsPerType ?? 2;
     for (let i = 0; i < perType; i++) {

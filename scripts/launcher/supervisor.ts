@@ -69,10 +69,30 @@ export class Supervisor {
       // Back up: the status loop's own warning says so. Only a failed start is told here.
       void p
         .restart()
-        .catch((err: unknown) => this.o.say(`AVISO: ${p.spec.name} no arrancó: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`))
+        .catch((err: unknown) => this.o.say(`AVISO: ${p.spec.name} no arrancó: ${err instanceof Error ? oneLine(err.message) : String(err)}`))
         .finally(() => {
           st.restarting = false;
         });
     }
   }
+}
+
+/**
+ * A start error on one line above the status: its first line and the log's last one (where the
+ * cause usually is, e.g. EADDRINUSE), each cut short; a pino line gives its message.
+ */
+export function oneLine(message: string, max = 160): string {
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const cut = (l: string) => (l.length > max ? `${l.slice(0, max - 1)}…` : l);
+  const readable = (l: string) => {
+    try {
+      const j = JSON.parse(l) as { msg?: unknown; err?: { message?: unknown } };
+      return [j.msg, j.err?.message].filter((x) => typeof x === 'string').join(': ') || l;
+    } catch {
+      return l;
+    }
+  };
+  const first = lines[0] ?? '';
+  const last = lines.length > 1 ? readable(lines[lines.length - 1]!) : '';
+  return last ? `${cut(first)} ${cut(last)}` : cut(first);
 }

@@ -61,7 +61,13 @@ export function readRunningSystem(dataDir: string): Sistema {
   } catch {
     throw none(`falta ${SYSTEM_FILE}`);
   }
-  const parsed = sistemaSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw none(`${SYSTEM_FILE} ilegible (no es JSON)`);
+  }
+  const parsed = sistemaSchema.safeParse(json);
   if (!parsed.success) throw none(`${SYSTEM_FILE} ilegible`);
   // A launcher killed with SIGKILL leaves the file behind: its lock says whether it still runs.
   let owner;

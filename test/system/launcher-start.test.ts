@@ -29,7 +29,8 @@ const launches: Launch[] = [];
 const dirs: string[] = [];
 
 function start(dataDir: string, extra: string[] = []): Launch {
-  const child = spawn(process.execPath, [launcher, '--puertos-libres', '--actores', '1', '--data', dataDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, as a shell job in a terminal: a terminal's signals go to the whole group.
+  const child = spawn(process.execPath, [launcher, '--puertos-libres', '--actores', '1', '--data', dataDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let text = '';
   child.stdout!.on('data', (b: Buffer) => (text += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (text += b.toString()));
@@ -174,10 +175,15 @@ describe('a second launcher on the same data dir', () => {
     // Before the lock, B's embedded PostgreSQL start killed the postmaster on the dir first thing.
     expect(postmasterPid(join(dir, 'pg'))).toBe(pgPid);
 
-    a.child.kill('SIGHUP');
+    // The terminal closes: SIGHUP to its foreground process group, not only to the launcher.
+    process.kill(-a.child.pid!, 'SIGHUP');
     expect(await a.exited).toBe(0);
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
     await eventually(() => `postgres ${pgPid} to be gone`, () => !alive(pgPid!), 5000);
     expect([...a.seen].filter(alive)).toEqual([]);
+    // Each child stopped in order (its own 'stopping' line), none killed by the hang-up.
+    const logs = readdirSync(join(dir, 'logs')).filter((f) => f.endsWith('.log') && !f.startsWith('pg'));
+    expect(logs.length).toBeGreaterThan(2);
+    for (const f of logs) expect(readFileSync(join(dir, 'logs', f), 'utf8'), f).toMatch(/"msg":"stopping"/);
   }, 300_000);
 });

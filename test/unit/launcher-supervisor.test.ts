@@ -1,6 +1,6 @@
 /** npm start's supervisor (scripts/launcher/supervisor.ts) with fake processes and a fake clock. */
 import { describe, expect, it } from 'vitest';
-import { Supervisor, type Supervised } from '../../scripts/launcher/supervisor.js';
+import { oneLine, Supervisor, type Supervised } from '../../scripts/launcher/supervisor.js';
 
 class Fake implements Supervised {
   running = true;
@@ -47,7 +47,7 @@ describe('npm start supervisor', () => {
     t = 7000;
     s.tick();
     await settle();
-    expect(said.at(-1)).toBe('AVISO: gc-pc1 no arrancó: gc-pc1 exited during start-up (code 1); see x.log');
+    expect(said.at(-1)).toBe('AVISO: gc-pc1 no arrancó: gc-pc1 exited during start-up (code 1); see x.log last lines…');
     s.tick();
     expect(said.at(-1)).toBe('AVISO: gc-pc1 se reinicia en 4 s');
     expect(actor.restarts).toBe(0);
@@ -70,5 +70,12 @@ describe('npm start supervisor', () => {
     ga.running = false;
     s.tick();
     expect(said.at(-1)).toBe('AVISO: ga-pc1 se reinicia en 1 s');
+  });
+
+  it('a failed start says the log\'s last line, where the cause is, not only "see the log"', () => {
+    const err = 'gc-pc1 exited during start-up (code 1); see /x/gc-pc1.log; last lines:\n{"level":30,"msg":"GC starting"}\n{"level":60,"msg":"cannot bind","err":{"message":"Address already in use"}}\n';
+    expect(oneLine(err)).toBe('gc-pc1 exited during start-up (code 1); see /x/gc-pc1.log; last lines: cannot bind: Address already in use');
+    expect(oneLine('one line only')).toBe('one line only');
+    expect(oneLine(`${'x'.repeat(300)}\nplain tail`)).toMatch(/^x{159}… plain tail$/);
   });
 });
