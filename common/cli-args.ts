@@ -20,6 +20,25 @@ export function intArg(min: number, max?: number): (v: string) => number {
   };
 }
 
+/** Commander's own error lines (commander 14), in the users' language; anything else unchanged. */
+const ERRORES: Array<[RegExp, string]> = [
+  [/^error: unknown option '([^']*)'/m, "error: opción desconocida '$1'"],
+  [/^error: unknown command '([^']*)'/m, "error: comando desconocido '$1'"],
+  [/^error: missing required argument '([^']*)'/m, "error: falta el argumento obligatorio '$1'"],
+  [/^error: option '([^']*)' argument missing/m, "error: a la opción '$1' le falta su valor"],
+  [/^error: required option '([^']*)' not specified/m, "error: falta la opción obligatoria '$1'"],
+  [/^error: option '([^']*)' argument '([^']*)' is invalid\./m, "error: valor '$2' no válido para la opción '$1':"],
+  [/^error: command-argument value '([^']*)' is invalid for argument '([^']*)'\./m, "error: valor '$1' no válido para el argumento '$2':"],
+  [/^error: too many arguments(?: for '([^']*)')?\. Expected (\d+) arguments? but got (\d+)\./m, 'error: demasiados argumentos: se esperaban $2 y llegaron $3.'],
+  [/ Allowed choices are (.*)\.$/m, ' valores admitidos: $1.'],
+  [/\(Did you mean one of ([^?]*)\?\)/, '(¿quiso decir una de $1?)'],
+  [/\(Did you mean ([^?]*)\?\)/, '(¿quiso decir $1?)'],
+];
+
+export function erroresEnEspanol(str: string): string {
+  return ERRORES.reduce((s, [re, es]) => s.replace(re, es), str);
+}
+
 const enEspanol = (t: string) => t.replace('[options]', '[opciones]').replace('[command]', '[comando]');
 
 const TITULOS: Record<string, string> = { 'Usage:': 'Uso:', 'Options:': 'Opciones:', 'Commands:': 'Comandos:', 'Arguments:': 'Argumentos:', 'Global Options:': 'Opciones globales:' };
@@ -33,6 +52,11 @@ const TITULOS: Record<string, string> = { 'Usage:': 'Uso:', 'Options:': 'Opcione
 export function spanishHelp(program: Command): Command {
   return program
     .helpOption('-h, --help', 'muestra esta ayuda')
+    // Merged with what a program sets later (writeOut/writeErr), and inherited by its commands.
+    .configureOutput({ outputError: (str, write) => write(erroresEnEspanol(str)) })
+    // Bad arguments exit 2 in every command (help and --version 0), as the PS always did. A
+    // program that calls exitOverride() itself (to run in-process, in tests) replaces this.
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
     .configureHelp({
       styleTitle: (t: string) => TITULOS[t] ?? t,
       styleUsage: (u: string) => enEspanol(u),

@@ -25,7 +25,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { pgRole, promote, replicationStatus, standbyStatus, withAdminClient, type PgConn } from './admin.js';
 import { reclone, restartAsStandby } from './rejoin.js';
 import { guardStdio } from '../common/stdio-guard.js';
-import { intArg } from '../common/cli-args.js';
+import { intArg, spanishHelp } from '../common/cli-args.js';
 import { readConfig } from '../common/config.js';
 
 // A closed stdout (`| head`) must not kill the command.
@@ -35,7 +35,7 @@ const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { proc: 'pg-cli
 
 function hostPort(v: string): { host: string; port: number } {
   const m = /^([^:\s]+):(\d{1,5})$/.exec(v);
-  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected host:port');
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('se esperaba host:puerto');
   return { host: m[1]!, port: Number(m[2]) };
 }
 
@@ -49,12 +49,13 @@ function print(o: unknown): void {
   process.stdout.write(`${JSON.stringify(o, null, 2)}\n`);
 }
 
-const program = new Command().name('pg-cli').description('PostgreSQL pair operations: status, promote, rejoin a former primary as the new standby');
+const program = spanishHelp(new Command()).name('npm run pg --').description('operaciones del par de PostgreSQL: estado, promover, reincorporar un antiguo primario como standby del nuevo');
 
 program
   .command('status')
-  .requiredOption('--node <host:port>', 'the node to describe', hostPort)
-  .option('--primary <host:port>', 'its primary, to measure a standby lag in bytes', hostPort)
+  .description('el papel del nodo (primario o standby), su timeline y su replicación, en JSON')
+  .requiredOption('--node <host:port>', 'el nodo a describir', hostPort)
+  .option('--primary <host:port>', 'su primario, para medir en bytes el retraso de un standby', hostPort)
   .action(async (o: { node: { host: string; port: number }; primary?: { host: string; port: number } }) => {
     const node = conn(o.node);
     const role = await pgRole(node);
@@ -64,7 +65,8 @@ program
 
 program
   .command('promote')
-  .requiredOption('--node <host:port>', 'the standby to promote', hostPort)
+  .description('promueve un standby a primario (lo hace el par de GA; esto es a mano)')
+  .requiredOption('--node <host:port>', 'el standby a promover', hostPort)
   .action(async (o: { node: { host: string; port: number } }) => {
     const r = await promote(conn(o.node));
     log.warn({ node: `${o.node.host}:${o.node.port}`, ...r }, r.promoted ? 'standby promoted' : 'already a primary');
@@ -73,24 +75,24 @@ program
 
 program
   .command('rejoin')
-  .description('restart a former primary as a standby of the current primary; re-clone it if it diverged')
-  .requiredOption('--data <dir>', 'data dir of the node to rejoin')
-  .requiredOption('--listen <host:port>', 'address and port this node listens on', hostPort)
-  .requiredOption('--primary <host:port>', 'the current primary', hostPort)
-  .option('--name <name>', 'application_name and slot name of this standby', 'pc1')
-  .option('--primary-data <dir>', "the primary's data dir, when on this machine (file copy instead of SQL)")
-  .option('--reclone', 'wipe and re-clone without trying to follow first')
-  .option('--timeout-ms <ms>', 'how long to wait for streaming before declaring divergence', intArg(1000), 5000)
+  .description('arranca un antiguo primario como standby del primario actual; lo vuelve a clonar si divergió')
+  .requiredOption('--data <dir>', 'directorio de datos del nodo a reincorporar')
+  .requiredOption('--listen <host:port>', 'dirección y puerto en que escucha ese nodo', hostPort)
+  .requiredOption('--primary <host:port>', 'el primario actual', hostPort)
+  .option('--name <name>', 'application_name y nombre de slot de este standby', 'pc1')
+  .option('--primary-data <dir>', 'el directorio de datos del primario, si está en esta máquina (copia de ficheros en vez de SQL)')
+  .option('--reclone', 'borra y vuelve a clonar sin intentar seguirlo antes')
+  .option('--timeout-ms <ms>', 'cuánto esperar el streaming antes de darlo por divergido', intArg(1000), 5000)
   .action(async (o: { data: string; listen: { host: string; port: number }; primary: { host: string; port: number }; name: string; primaryData?: string; reclone?: boolean; timeoutMs: number }) => {
     const primary = conn(o.primary);
     const spec = { dataDir: o.data, ...o.listen };
     // Rejoin stops what runs on --data and may wipe it: never the primary it is told to follow.
-    if (o.listen.host === o.primary.host && o.listen.port === o.primary.port) throw new Error(`--listen and --primary are the same server (${o.primary.host}:${o.primary.port}): rejoin would stop and wipe the primary`);
+    if (o.listen.host === o.primary.host && o.listen.port === o.primary.port) throw new Error(`--listen y --primary son el mismo servidor (${o.primary.host}:${o.primary.port}): reincorporarlo pararía y borraría el primario`);
     const role = await pgRole(primary);
-    if (role.inRecovery) throw new Error(`${primary.host}:${primary.port} is not a primary (it is in recovery)`);
+    if (role.inRecovery) throw new Error(`${primary.host}:${primary.port} no es un primario (está en recuperación)`);
     const primaryData = await withAdminClient(primary, async (c) => (await c.query<{ data_directory: string }>('SHOW data_directory')).rows[0]?.data_directory);
     if (primaryData && existsSync(o.data) && existsSync(primaryData) && realpathSync(primaryData) === realpathSync(o.data)) {
-      throw new Error(`--data ${o.data} is the data directory of the primary ${primary.host}:${primary.port}: rejoin would stop and wipe the primary`);
+      throw new Error(`--data ${o.data} es el directorio de datos del primario ${primary.host}:${primary.port}: reincorporarlo pararía y borraría el primario`);
     }
     let outcome: 'streaming' | 'diverged' | 'recloned' = 'diverged';
     if (!o.reclone) outcome = await restartAsStandby({ ...spec, newPrimary: primary, slot: o.name, applicationName: o.name, timeoutMs: o.timeoutMs, log });
@@ -106,6 +108,7 @@ program
 try {
   await program.parseAsync();
 } catch (err) {
-  log.error({ err: (err as Error).message }, 'pg-cli failed');
+  // A sentence for the operator, not a log line.
+  process.stderr.write(`Error: ${(err as Error).message}\n`);
   process.exitCode = 1;
 }

@@ -18,7 +18,7 @@ import pg from 'pg';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
-import { intArg } from '../../common/cli-args.js';
+import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
 import { startLocalSystem, type LocalSystem, type Topology } from './local-system.js';
 import { projectRoot } from '../../common/project-root.js';
@@ -94,17 +94,17 @@ async function freeCopies(info: PgInfo, catalog: string): Promise<Array<{ isbn: 
 async function main(): Promise<void> {
   guardStdio();
   dotenv.config({ quiet: true });
-  const program = new Command()
+  const program = spanishHelp(new Command())
     .name('npm start --')
-    .description('Runs PostgreSQL (embedded), GA, GC and actors on this machine')
-    .option('--actores <n>', 'actors per type', intArg(1), 2)
-    .addOption(new Option('--tipos-por-actor <t>', 'todos: each actor process serves the three types (one per host); uno: one process per actor and type').choices(['todos', 'uno']).default('todos'))
-    .option('--calculo <n>', 'calculo actors, a process each (calc and suma_cuadrados; default: as many as --actores)', intArg(0))
-    .option('--data <dir>', 'data directory (PostgreSQL + logs)', join(projectRoot(), '.data'))
-    .option('--puertos-libres', 'use any free ports instead of the documented defaults')
-    .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, GA pair, streaming standby) or single').choices(['two-hosts', 'single']).default('two-hosts'))
-    .addOption(new Option('--replicacion <modo>', 'two-hosts: PostgreSQL replication').choices(['async', 'sync']).default('async'))
-    .option('--seguro', 'ZeroMQ CURVE on the internal sockets (GC PUB/backend, GA, GA peer link), fresh keys for this start')
+    .description('arranca el sistema entero en esta máquina: PostgreSQL (embebido), GA, GC, actores y el panel')
+    .option('--actores <n>', 'actores por tipo', intArg(1), 2)
+    .addOption(new Option('--tipos-por-actor <t>', 'todos: cada proceso actor sirve los tres tipos (uno por host); uno: un proceso por actor y tipo').choices(['todos', 'uno']).default('todos'))
+    .option('--calculo <n>', 'actores calculo, un proceso cada uno (calc y suma_cuadrados; por defecto tantos como --actores)', intArg(0))
+    .option('--data <dir>', 'directorio de datos (PostgreSQL y registros)', join(projectRoot(), '.data'))
+    .option('--puertos-libres', 'puertos libres cualesquiera en vez de los documentados')
+    .addOption(new Option('--topologia <t>', 'two-hosts (pc1 + pc2, par de GA, standby en streaming) o single').choices(['two-hosts', 'single']).default('two-hosts'))
+    .addOption(new Option('--replicacion <modo>', 'two-hosts: replicación de PostgreSQL').choices(['async', 'sync']).default('async'))
+    .option('--seguro', 'CURVE de ZeroMQ en los sockets internos (PUB y backend del GC, GA, enlace entre GA), claves nuevas en cada arranque')
     .parse();
   const opts = program.opts<{ actores: number; tiposPorActor: 'uno' | 'todos'; calculo?: number; data: string; puertosLibres?: boolean; topologia: Topology; replicacion: 'async' | 'sync'; seguro?: boolean }>();
   const calculo = opts.calculo ?? opts.actores;

@@ -168,7 +168,7 @@ describe('npm run informe', () => {
       [[bad], /bad.json no es un informe de carga, bench ni drill/],
       [[notJson], /x.json no es JSON válido/],
       [[bad, bad, '--nombres', 'solo-uno'], /--nombres tiene 1 nombres para 2 ficheros/],
-      [[], /missing required argument/],
+      [[], /falta el argumento obligatorio/],
     ] as const) {
       const r = io();
       expect(await runInforme([...args], r.io), String(args)).toBe(2);

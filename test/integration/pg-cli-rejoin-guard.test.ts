@@ -36,7 +36,7 @@ describe('pg-cli rejoin guard', () => {
       (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/is the data directory of the primary/);
+    expect(r.stderr).toMatch(/^Error: --data .* es el directorio de datos del primario/m);
     const after = new pg.Client(pgConfig(pgs));
     await after.connect();
     expect((await after.query('SELECT x FROM guardia')).rows).toEqual([{ x: 42 }]);

@@ -44,7 +44,7 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
   it('bench:saltos --n abc / --en-vuelo 0 exit at once with a usage error', async () => {
     for (const args of [['--n', 'abc'], ['--en-vuelo', '0'], ['--max-saltos', '-1']]) {
       const r = await script('bench/hops.js', args);
-      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/debe ser un entero entre 1 y/);
       expect(r.stdout).toBe('');
     }
@@ -52,20 +52,20 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
 
   it('status --timeout abc exits with a usage error', async () => {
     const r = await script('launcher/status.js', ['--timeout', 'abc']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--timeout.*debe ser un entero entre 1 y/);
   });
 
   it('pg-cli rejoin --timeout-ms abc is refused before it can wipe anything', async () => {
     const r = await script('postgres/cli.js', ['rejoin', '--data', '/nonexistent', '--listen', '127.0.0.1:1', '--primary', '127.0.0.1:2', '--timeout-ms', 'abc']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--timeout-ms.*debe ser un entero entre 1000 y/);
   });
 
   it('pg-cli rejoin refuses to follow itself: --listen equal to --primary would stop and wipe the primary', async () => {
     const r = await script('postgres/cli.js', ['rejoin', '--data', '/nonexistent', '--listen', '127.0.0.1:5999', '--primary', '127.0.0.1:5999']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--listen and --primary are the same server/);
+    expect(r.stderr).toMatch(/^Error: --listen y --primary son el mismo servidor/m);
   });
 
   it('drill with an unknown scenario: usage error (exit 2) naming the valid ones, nothing started', async () => {
@@ -77,7 +77,28 @@ describe('scripts refuse bad numbers instead of hanging or using NaN (needs dist
 
   it('bench --ab-curve refuses the flags it would ignore', async () => {
     const r = await script('bench/main.js', ['--ab-curve', '--html', 'x.html', '--replicacion', 'sync']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--ab-curve no admite --replicacion, --html/);
+  });
+});
+
+describe("commander's own errors, in Spanish and exit 2 in every command (needs dist/)", () => {
+  it('unknown option, missing argument, bad choice, too many arguments, unknown command', async () => {
+    for (const [file, args, msg] of [
+      ['launcher/status.js', ['--nada'], /^error: opción desconocida '--nada'/m],
+      ['launcher/main.js', ['--topologia', 'tres'], /^error: valor 'tres' no válido para la opción '--topologia <t>': valores admitidos: two-hosts, single\./m],
+      ['launcher/catalogo.js', [], /^error: falta el argumento obligatorio/m],
+      ['launcher/status.js', ['sobra'], /^error: demasiados argumentos: se esperaban 0 y llegaron 1\./m],
+      ['postgres/cli.js', ['nada'], /^error: comando desconocido 'nada'/m],
+      ['postgres/cli.js', ['status'], /^error: falta la opción obligatoria '--node <host:port>'/m],
+    ] as const) {
+      const r = await script(file, [...args]);
+      expect(r.code, `${file} ${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, file).toMatch(msg);
+      expect(r.stderr, file).not.toMatch(/unknown|missing|invalid|Allowed|too many/);
+    }
+    const help = await script('launcher/main.js', ['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Uso: npm start -- \[opciones\]/m);
   });
 });
