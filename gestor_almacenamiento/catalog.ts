@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { z } from '../common/protocol/zod.js';
 import { isbnSchema, textoLibre, tituloSchema } from '../common/protocol/ps-gc.js';
 import { parseCsv, CsvSyntaxError } from './csv.js';
+import { fileErrorReason } from '../common/file-errors.js';
 
 /** Copies of one title in a catalog entry. */
 const MAX_EJEMPLARES = 100_000;
@@ -179,7 +180,7 @@ export async function readCatalogFile(file: string): Promise<LibroCatalogo[]> {
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new CatalogError(`no se pudo leer ${file}: ${(err as Error).message}`);
+    throw new CatalogError(`no se pudo leer ${file}: ${fileErrorReason(err)}`);
   }
   try {
     const text = decodeUtf8(bytes);

@@ -16,6 +16,7 @@ import { userPath } from '../common/user-path.js';
 import { htmlReportPath, reportsDir } from './escribir.js';
 import { writeHtmlReport } from './html.js';
 import { InformeDesconocidoError, reconocer, vistaComparada, vistaDe, type Informe, type Vista } from './vista.js';
+import { fileErrorReason } from '../common/file-errors.js';
 
 class EntradaError extends Error {}
 
@@ -24,7 +25,7 @@ function leer(file: string): Informe[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new EntradaError(`no se puede leer ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new EntradaError(`no se puede leer ${file}: ${fileErrorReason(e)}`);
   }
   let json: unknown;
   try {

@@ -20,6 +20,7 @@ import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
 import { DEMO_ISBN, runSystemTest } from './test-sistema.js';
 import { USO_CALC, calcRequest, formatCalc } from './calc-command.js';
+import { fileErrorReason } from '../common/file-errors.js';
 
 export interface CliIO {
   stdin: Readable;
@@ -63,7 +64,7 @@ async function writableOrUsage(file: string, what: string): Promise<void> {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, '', { flag: 'a' });
   } catch (e) {
-    throw new UsageError(`no se puede escribir el informe ${what} en ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new UsageError(`no se puede escribir el informe ${what} en ${file} (${fileErrorReason(e)})`);
   }
 }
 

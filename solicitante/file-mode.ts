@@ -12,6 +12,7 @@ import { isSuccessCode } from '../common/protocol/codes.js';
 import { describeRespuesta, describeSolicitud, formatCodigos, formatDuration } from './format.js';
 import { parseLines } from './line-parser.js';
 import type { GcCaller } from './types.js';
+import { fileErrorReason } from '../common/file-errors.js';
 
 export interface FileRunSummary {
   lineas: number;
@@ -90,7 +91,7 @@ export async function runFile(path: string, gc: GcCaller, out: Output, opts: Run
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    throw new Error(`No se pudo leer el archivo '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`No se pudo leer el archivo '${path}': ${fileErrorReason(e)}`);
   }
   return runLines(text, gc, out, opts);
 }

@@ -266,7 +266,7 @@ export function buildReport(i: ReportInput): DrillReport {
   };
 }
 
-const secs = (ms: number) => `+${(ms / 1000).toFixed(1)}s`;
+const secs = (ms: number) => `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(1)}s`;
 
 export function formatReport(r: DrillReport): string {
   const l: string[] = [];

@@ -164,7 +164,7 @@ describe('npm run informe', () => {
     const notJson = join(dir, 'x.json');
     writeFileSync(notJson, 'hola');
     for (const [args, msg] of [
-      [[join(dir, 'nope.json')], /no se puede leer .*nope.json: ENOENT/],
+      [[join(dir, 'nope.json')], /no se puede leer .*nope.json: no existe \[ENOENT\]/],
       [[bad], /bad.json no es un informe de carga, bench ni drill/],
       [[notJson], /x.json no es JSON válido/],
       [[bad, bad, '--nombres', 'solo-uno'], /--nombres tiene 1 nombres para 2 ficheros/],

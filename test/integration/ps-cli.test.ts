@@ -112,7 +112,7 @@ describe('ps archivo', () => {
     const gc = await fake();
     const r = await cli(['archivo', join(dir, 'no-existe.txt')], gc);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/No se pudo leer el archivo .*no-existe\.txt.*ENOENT/);
+    expect(r.err).toMatch(/No se pudo leer el archivo .*no-existe\.txt.*: no existe \[ENOENT\]/);
   });
 
   it('counts requests the GC never answers and goes on', async () => {
@@ -256,7 +256,7 @@ describe('usage errors', () => {
     writeFileSync(notADir, '');
     const report = await cli(['carga', '--duracion', '1', '--json', join(notADir, 'r.json')], gc);
     expect(report.code).toBe(2);
-    expect(report.err).toContain(`no se puede escribir el informe JSON en ${join(notADir, 'r.json')} (E`);
+    expect(report.err).toContain(`no se puede escribir el informe JSON en ${join(notADir, 'r.json')} (ya existe un fichero con ese nombre [EEXIST])`);
     expect(report.beforeLoad).toBe(0);
   });
 
