@@ -31,9 +31,16 @@ import { eventually } from './eventually.js';
 
 export type NetMode = 'netns' | 'loopback';
 
-/** The namespaces (as root) or nothing (loopback fallback); says which on stdout. */
+/**
+ * The namespaces (as root) or nothing (loopback fallback, without root or with DRILL_NETNS=0);
+ * says which on stdout. As root a failure to make them fails the test: a silent fallback would
+ * let CI pass the loopback variant while everyone reads "real network" in its name.
+ */
 export function setUpNetwork(): { mode: NetMode; net?: NetnsNetwork } {
   const why = process.env.DRILL_NETNS === '0' ? 'DRILL_NETNS=0' : netnsUnavailableReason();
+  if (why && process.env.DRILL_NETNS !== '0' && process.getuid?.() === 0) {
+    throw new Error(`network namespaces unavailable as root (${why}): install iproute2 and allow CAP_NET_ADMIN, or run with DRILL_NETNS=0 for the loopback variant`);
+  }
   if (why) {
     process.stdout.write(`real-network test hosts unavailable (${why}): falling back to loopback addresses 127.0.1.1 (pc1) / 127.0.1.2 (pc2)\n`);
     return { mode: 'loopback' };

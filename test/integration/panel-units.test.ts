@@ -119,7 +119,7 @@ describe('panel process parts over HTTP', () => {
     expect(second.instantanea.gas[1]).toMatchObject({ responde: true, estado: {} });
     expect(second.instantanea.actores[0]).toMatchObject({ responde: true, vivo: false });
     const p = second.punto!.porOperacion.prestamo!;
-    expect(p.rps).toBeGreaterThan(40); // 40 in ~0.2 s
+    expect(p.rps).toBeCloseTo(40 / ((second.instantanea.t - first.instantanea.t) / 1000), 0); // 40 over the interval between the polls
     expect(p.p50).toBeCloseTo(5.5, 1); // ms, interpolated in (1, 10]
     expect(second.punto!.tareas).toEqual({ enviada: 2, enCola: 1, espera: 0 });
 
@@ -231,7 +231,8 @@ describe('panel collector against GCs that miss polls, fail and answer garbage',
     const b = hist();
     let bDown = false;
     let aErrorsDown = false;
-    const urlA = await fakeGc({ metrics: () => a.reg.getMetricsAsJSON(), errores: () => (aErrorsDown ? undefined : { total: 5000, porClase: { unavailable: 5000 }, porCodigo: {}, recientes: [] }) });
+    let aUnavailable = 5000;
+    const urlA = await fakeGc({ metrics: () => a.reg.getMetricsAsJSON(), errores: () => (aErrorsDown ? undefined : { total: aUnavailable, porClase: { unavailable: aUnavailable }, porCodigo: {}, recientes: [] }) });
     const urlB = await fakeGc({ metrics: () => (bDown ? undefined : b.reg.getMetricsAsJSON()), errores: () => ({ total: 0, porClase: {}, porCodigo: {}, recientes: 'no' }) });
     // Another program on a GC's port: JSON, but not of the shapes the panel reads.
     const urlC = await fakeGc({ metrics: () => ({}), errores: () => [], status: () => ({ actores: 'x', almacenamiento: 5, tareas: null }) });
@@ -250,7 +251,7 @@ describe('panel collector against GCs that miss polls, fail and answer garbage',
     observe(50);
     await wait();
     const p2 = (await collector.poll()).punto!;
-    expect(p2.erroresPorSegundo.unavailable ?? 0).toBe(0);
+    expect(p2.erroresPorSegundo).toEqual({ unavailable: 0 }); // pc1's 5000 are its history, not this second's
     // pc2 misses a poll; pc1's errors endpoint fails.
     bDown = true;
     aErrorsDown = true;
@@ -266,9 +267,15 @@ describe('panel collector against GCs that miss polls, fail and answer garbage',
     // pc2's 100 requests over its two intervals, pc1's 50 over its one: not 150 over the longest.
     const expected = 50 / ((p4.t - p3.t) / 1000) + 100 / ((p4.t - p2.t) / 1000);
     expect(p4.porOperacion.prestamo!.rps).toBeCloseTo(expected, 0);
-    expect(p4.porOperacion.prestamo!.rps).toBeGreaterThan(150 / ((p4.t - p2.t) / 1000) + 10);
+    const longestInterval = 150 / ((p4.t - p2.t) / 1000); // what dividing by the longest interval gave
+    expect(Math.abs(p4.porOperacion.prestamo!.rps - expected)).toBeLessThan(Math.abs(p4.porOperacion.prestamo!.rps - longestInterval));
     // pc1's error count did not move: the failed fetch kept the last baseline (5000), not {}.
-    expect(p4.erroresPorSegundo.unavailable ?? 0).toBe(0);
+    expect(p4.erroresPorSegundo).toEqual({ unavailable: 0 });
+    // 30 errors more at pc1: 30 over its interval.
+    aUnavailable += 30;
+    await wait();
+    const p5 = (await collector.poll()).punto!;
+    expect(p5.erroresPorSegundo.unavailable).toBeCloseTo(30 / ((p5.t - p4.t) / 1000), 1);
   });
 
   it('a counter that went down in any bucket is a restart, even when the total grew past the old one', () => {
