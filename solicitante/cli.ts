@@ -278,7 +278,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .action(async (operacion: string, args: string[], o: { json?: boolean }, cmd: Command) => {
       const s = calcRequest(operacion, args);
       if ('error' in s) throw new UsageError(`${s.error}\nuso:\n${USO_CALC}`);
-      const gc = makeClient(cmd);
+      const listening = await gcListening(cmd);
+      if (!listening.ok) {
+        exitCode = 1;
+        return;
+      }
+      const gc = makeClient(cmd, listening.down);
       try {
         const r = await gc.send(s);
         out.write(o.json ? `${JSON.stringify(r)}\n` : formatCalc(s, r).map((l) => `${l}\n`).join(''));

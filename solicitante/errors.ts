@@ -17,7 +17,7 @@ export class GcNoReplyError extends Error {
   ) {
     const cambia = operacion === undefined || (OPERACIONES_ACTOR as readonly string[]).includes(operacion);
     super(
-      `El GC (${endpoint}) no respondió tras ${attempts} intento(s) de ${timeoutMs} ms (clave ${clave}); ` +
+      `El GC (${endpoint}) no respondió tras ${attempts} intento(s), con un plazo de ${timeoutMs} ms cada uno (clave ${clave}); ` +
         (cambia ? 'la operación pudo aplicarse o no: consulte su estado con esa clave' : `${operacion} no cambia nada: puede repetirla`),
     );
   }

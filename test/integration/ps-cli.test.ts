@@ -187,11 +187,21 @@ describe('ps test-sistema', () => {
   });
 
   it('no reply to a calculation or a consulta: it says nothing changed, not to check its estado', async () => {
-    const endpoint = await deadEndpoint();
-    const r = await cli(['calc', 'suma', '1', '2'], endpoint, '', { PS_TIMEOUT_MS: '100', PS_RETRIES: '0' });
+    const gc = await fake({ descartarPrimeras: 2 }); // it listens (the probe passes) and loses both attempts
+    const r = await cli(['calc', 'suma', '1', '2'], gc, '', { PS_TIMEOUT_MS: '300', PS_RETRIES: '1' });
     expect(r.code).toBe(1);
+    expect(r.err).toContain('no respondió tras 2 intento(s), con un plazo de 300 ms cada uno');
     expect(r.err).toContain('suma no cambia nada: puede repetirla');
     expect(r.err).not.toContain('consulte su estado');
+  });
+
+  it('calc against a stopped GC: says so at once, exit 1', async () => {
+    const endpoint = await deadEndpoint();
+    const t0 = Date.now();
+    const r = await cli(['calc', 'suma', '1', '2'], endpoint, '', { PS_TIMEOUT_MS: '5000', PS_RETRIES: '3' });
+    expect(Date.now() - t0).toBeLessThan(5000); // instead of every attempt's deadline
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`No se alcanza ningún GC (${endpoint})`);
   });
 
   it("with its own sede's GC down, a batch command goes straight to the next one: no timeout, no retry", async () => {
