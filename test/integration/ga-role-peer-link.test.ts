@@ -2,25 +2,24 @@
  * The GA pair's heartbeat transport over real ZeroMQ: beats both ways, our own
  * beats ignored, malformed frames survived.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Publisher } from 'zeromq';
 import { startPeerLink, type PeerLink } from '../../gestor_almacenamiento/role/peer-link.js';
 import type { PeerBeat } from '../../gestor_almacenamiento/role/machine.js';
 import { freePorts } from '../harness/ports.js';
 import { eventually } from '../harness/eventually.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
 const log = pino({ level: 'silent' });
-const open: { close(): unknown }[] = [];
-afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await x.close();
-});
+// Undone newest first after each test, also when it fails; one failing step does not stop the rest.
+const defer = cleanupAfterEach();
 
 const state = (over: Partial<PeerBeat> = {}): PeerBeat => ({ rol: 'primary', estado: 'ACTIVE', activo: true, timeline: 1, pgEnRecuperacion: false, pgDisponible: true, ...over });
 
 async function link(bind: number, peer: number, s: () => PeerBeat, got: PeerBeat[]): Promise<PeerLink> {
   const l = await startPeerLink({ bind: `tcp://127.0.0.1:${bind}`, peer: `tcp://127.0.0.1:${peer}`, heartbeatMs: 20, state: s, onBeat: (b) => got.push(b), log });
-  open.push(l);
+  defer(() => l.close());
   return l;
 }
 
@@ -52,7 +51,7 @@ describe('peer link', () => {
     const [fakePeer, me] = await freePorts(2);
     const pub = new Publisher({ linger: 0 });
     await pub.bind(`tcp://127.0.0.1:${fakePeer}`);
-    open.push({ close: () => pub.close() });
+    defer(() => pub.close());
     const got: PeerBeat[] = [];
     const l = await link(me!, fakePeer!, () => state(), got);
     const good = JSON.stringify({ v: 1, instancia: 'other', ...state({ rol: 'backup', estado: 'PASSIVE', activo: false }) });

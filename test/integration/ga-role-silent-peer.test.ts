@@ -24,11 +24,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Dealer } from 'zeromq';
+import type { Counter, Registry } from 'prom-client';
 import { GA_VARS, REPLICATION_VARS, STORAGE_CLIENT_VARS, readConfig, type GaConfig, type ReplicationConfig } from '../../common/config.js';
 import { createStorageClient } from '../../common/storage-client.js';
 import type { GaReply } from '../../common/protocol/internal.js';
 import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
+import { newRegistry } from '../../common/http-server.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
 import { pgRole } from '../../postgres/admin.js';
 import { cloneStandby } from '../../postgres/clone.js';
@@ -207,6 +209,15 @@ const caller = (g: GaHandle) => {
   return c;
 };
 
+/** pc1's GA's own metrics, read in-process (its /metrics would also describe pc2's PostgreSQL, slow while that is dark). */
+let ga1Registry: Registry;
+/** How many aplicar pc1's GA has answered GA_NO_ACTIVO (a doubt, a refusal) so far. */
+async function noActivoAnswers(): Promise<number> {
+  const counter = ga1Registry.getSingleMetric('ga_requests_total') as Counter | undefined;
+  if (!counter) throw new Error('ga_requests_total not registered');
+  return (await counter.get()).values.filter((v) => v.labels.cmd === 'aplicar' && v.labels.codigo === 'GA_NO_ACTIVO').reduce((n, v) => n + v.value, 0);
+}
+
 async function writesAdmitted(g: GaHandle, host: string): Promise<number> {
   const text = await (await fetch(`http://${host}:${g.httpPort}/metrics`)).text();
   return [...text.matchAll(/^ga_writes_admitted_total\{[^}]*\}\s+(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
@@ -264,7 +275,8 @@ beforeAll(async () => {
   links.gaOfPc2 = await Link.open({ host: PC2, port: p2[0]! });
   cfg1 = gaConfig('primary', PC1, p1, links.beatsOfPc2, links.pgOfPc2);
   cfg2 = gaConfig('backup', PC2, p2, links.beatsOfPc1, links.pgOfPc1);
-  ga1 = await startGa(cfg1, log, { healthProbeMs: 200 });
+  ga1Registry = newRegistry('ga');
+  ga1 = await startGa(cfg1, log, { healthProbeMs: 200, registry: ga1Registry });
   ga2 = await startGa(cfg2, log, { healthProbeMs: 200 });
   await eventually('GA primary ACTIVE, backup PASSIVE', () => estado(ga1) === 'ACTIVE' && estado(ga2) === 'PASSIVE', 10_000);
 }, 60_000);
@@ -371,11 +383,18 @@ describe.sequential('GA pair with a silent peer, two simulated hosts', () => {
       await eventually('pc1 notices the silence', () => ga1!.role!.machine.snapshot(Date.now()).peerLost, 5000);
       await sleep(300);
       // The storage client's retries (other GA dark, round backoff) must carry the call through the doubt.
+      const n0 = await noActivoAnswers();
       const first = await storageCall('idle-1');
+      const n1 = await noActivoAnswers();
       await sleep(1500);
       const second = await storageCall('idle-2');
-      numbers.darkWhileIdle = { first, second };
+      const n2 = await noActivoAnswers();
+      numbers.darkWhileIdle = { first: { ...first, noActivo: n1 - n0 }, second: { ...second, noActivo: n2 - n1 } };
+      // The first call was doubted (answered GA_NO_ACTIVO at least once, then served on a retry) …
+      expect(n1 - n0).toBeGreaterThan(0);
       expect(first.codigo).toBe('APROBADO');
+      // … the later one was not: served at once.
+      expect(n2 - n1).toBe(0);
       expect(second.codigo).toBe('APROBADO');
       expect(estado(ga1)).toBe('ACTIVE');
     } finally {

@@ -17,6 +17,7 @@ import { effectLedgerMismatches, invariantViolations } from '../../gestor_almace
 import { startGc, type GcHandle } from '../../gestor_carga/gc.js';
 import { startActor, type ActorHandle } from '../../actores/actor.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
+import { GcClientClosedError } from '../../solicitante/errors.js';
 import { startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 import { freePorts } from '../harness/ports.js';
 import { eventually } from '../harness/eventually.js';
@@ -208,18 +209,25 @@ describe('two GCs, both active', () => {
             byGc.set(r.endpoint, (byGc.get(r.endpoint) ?? 0) + 1);
             if (!['APROBADO', 'ACEPTADO'].includes(r.respuesta.codigo)) failures.push(r.respuesta);
           } catch (err) {
+            // A closed client (the test is over, or failed and its cleanup ran) rejects at once: stop, do not spin.
+            if (err instanceof GcClientClosedError) return;
             failures.push(err);
           }
         }
       }
     };
     const workers = [0, 1, 2, 3].map(worker);
-    await eventually('load through its own GC', () => (byGc.get(a.front) ?? 0) >= 10, 10_000);
-    const before = byGc.get(a.front) ?? 0;
-    await a.h.abort();
-    await eventually('load through the other GC', () => (byGc.get(b.front) ?? 0) >= 10, 10_000);
-    stop = true;
-    await Promise.all(workers);
+    let before: number;
+    try {
+      await eventually('load through its own GC', () => (byGc.get(a.front) ?? 0) >= 10, 10_000);
+      before = byGc.get(a.front) ?? 0;
+      await a.h.abort();
+      await eventually('load through the other GC', () => (byGc.get(b.front) ?? 0) >= 10, 10_000);
+    } finally {
+      // Also on failure: workers left running would keep loading the GCs and the GA past the test.
+      stop = true;
+      await Promise.all(workers);
+    }
     expect(failures).toEqual([]);
     expect(before).toBeGreaterThan(0);
     expect(byGc.get(b.front) ?? 0).toBeGreaterThan(0);

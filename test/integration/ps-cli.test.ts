@@ -3,27 +3,26 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc, type FakeGcOptions } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 import { formatLoadReport, formatProgress } from '../../solicitante/load-report.js';
 import { SeriesRecorder } from '../../solicitante/series.js';
 
 const ISBN = '978-84-376-0494-7';
-const cleanup: Array<() => unknown> = [];
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ps-cli-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+// Undone newest first after each test, also when it fails; one failing step does not stop the rest.
+const defer = cleanupAfterEach();
 
 async function fake(opts: FakeGcOptions = {}) {
   const gc = await FakeGc.start(opts);
-  cleanup.push(() => gc.stop());
+  defer(() => gc.stop());
   return gc;
 }
 
@@ -304,7 +303,7 @@ describe('paths a user types, and what carga prints', () => {
   it('archivo and carga --json resolve relative paths where the user ran npm (INIT_CWD), not in the repo root', async () => {
     const gc = await fake({ libros: { [ISBN]: 50 } });
     const home = mkdtempSync(join(tmpdir(), 'ps-usuario-'));
-    cleanup.push(() => rmSync(home, { recursive: true, force: true }));
+    defer(() => rmSync(home, { recursive: true, force: true }));
     writeFileSync(join(home, 'mias.txt'), `CONSULTA ${ISBN}\n`);
     const a = await cli(['archivo', 'mias.txt'], gc, '', { INIT_CWD: home });
     expect(a.code).toBe(0);

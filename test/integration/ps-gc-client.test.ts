@@ -1,20 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GcClient } from '../../solicitante/gc-client.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 import { GcNoReplyError } from '../../solicitante/errors.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
 import { eventually } from '../harness/eventually.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
 const ISBN = '978-84-376-0494-7';
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+// Undone newest first after each test, also when it fails; one failing step does not stop the rest.
+const defer = cleanupAfterEach();
 
 async function fake(opts: Parameters<typeof FakeGc.start>[0] = {}) {
   const gc = await FakeGc.start(opts);
-  cleanup.push(() => gc.stop());
+  defer(() => gc.stop());
   return gc;
 }
 
@@ -22,7 +21,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('sends a request with a PS-made clave and returns the reply', async () => {
     const gc = await fake();
     const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 2, sede: 'Central' });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
     expect(r.codigo).toBe('APROBADO');
     expect(r.exito).toBe(true);
@@ -39,7 +38,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
     const reintentos: number[] = [];
     // A timeout a stalled host does not reach by itself: only the dropped request is resent.
     const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 3, onRetry: (i) => reintentos.push(i.attempt) });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u2' });
     expect(r.codigo).toBe('APROBADO');
     expect(reintentos).toEqual([2]);
@@ -56,7 +55,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('fails with a typed error after 1 + PS_RETRIES attempts when the GC is dead', async () => {
     const port = await freePort();
     const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 150, retries: 2 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const t0 = Date.now();
     const err = await c.send({ operacion: 'consulta', isbn: ISBN }).catch((e: unknown) => e);
     const elapsed = Date.now() - t0;
@@ -69,7 +68,7 @@ describe('GcClient (REQ, Lazy Pirate)', () => {
   it('serialises concurrent calls on one REQ socket', async () => {
     const gc = await fake({ libros: { [ISBN]: 10 } });
     const c = new GcClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const rs = await Promise.all([1, 2, 3, 4].map((i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `c${i}` })));
     expect(rs.map((r) => r.codigo)).toEqual(['APROBADO', 'APROBADO', 'APROBADO', 'APROBADO']);
   });
@@ -79,7 +78,7 @@ describe('GcPipelineClient (DEALER)', () => {
   it('correlates many in-flight replies by clave', async () => {
     const gc = await fake({ libros: { [ISBN]: 100 }, retardoMs: 20 });
     const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 1 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `p${i}` })));
     for (const [i, r] of rs.entries()) {
       expect(r.codigo).toBe('APROBADO');
@@ -91,7 +90,7 @@ describe('GcPipelineClient (DEALER)', () => {
   it('resends a lost request with the same clave and fails typed when nobody answers', async () => {
     const gc = await fake({ descartarPrimeras: 1 });
     const c = new GcPipelineClient({ endpoints: [gc.endpoint], timeoutMs: 1000, retries: 2 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'd1' });
     expect(r.codigo).toBe('APROBADO');
     const claves = gc.recibidas.map((m) => (m as { clave: string }).clave);
@@ -101,7 +100,7 @@ describe('GcPipelineClient (DEALER)', () => {
 
     const port = await freePort();
     const dead = new GcPipelineClient({ endpoints: [`tcp://127.0.0.1:${port}`], timeoutMs: 100, retries: 1 });
-    cleanup.push(() => dead.close());
+    defer(() => dead.close());
     await expect(dead.send({ operacion: 'consulta', isbn: ISBN })).rejects.toBeInstanceOf(GcNoReplyError);
   });
 
@@ -110,7 +109,7 @@ describe('GcPipelineClient (DEALER)', () => {
     const down = `tcp://127.0.0.1:${await freePort()}`;
     // A timeout no stall reaches: each request is answered on its first attempt or the test fails.
     const c = new GcPipelineClient({ endpoints: [down, gc.endpoint], timeoutMs: 20_000, retries: 0 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const t0 = Date.now();
     const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.send({ operacion: 'prestamo', isbn: ISBN, usuario: `q${i}` })));
     const ms = Date.now() - t0;
@@ -127,7 +126,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     const b = await fake();
     const seen: string[] = [];
     const c = new GcClient({ endpoints: [`tcp://127.0.0.1:${deadPort}`, b.endpoint], timeoutMs: 1000, retries: 2, onRetry: (i) => seen.push(i.endpoint) });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const r = await c.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f1' });
     expect(r).toMatchObject({ endpoint: b.endpoint, respuesta: { codigo: 'APROBADO' } });
     expect(seen).toEqual([b.endpoint]);
@@ -138,7 +137,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     const lossy = await fake({ descartarPrimeras: 1 });
     const other = await fake();
     const c2 = new GcClient({ endpoints: [lossy.endpoint, other.endpoint], timeoutMs: 1000, retries: 2 });
-    cleanup.push(() => c2.close());
+    defer(() => c2.close());
     const r2 = await c2.request({ operacion: 'prestamo', isbn: ISBN, usuario: 'f2' });
     expect(r2.endpoint).toBe(other.endpoint);
     const sentTo = [...lossy.recibidas, ...other.recibidas].map((m) => (m as { id: string }).id);
@@ -151,7 +150,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
     const b = await fake({ libros: { [ISBN]: 100 } });
     // A timeout far beyond the test's: only the move on disconnect can answer in time.
     const c = new GcPipelineClient({ endpoints: [slow.endpoint, b.endpoint], timeoutMs: 60_000, retries: 0 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const pending = Array.from({ length: 5 }, (_, i) => c.request({ operacion: 'prestamo', isbn: ISBN, usuario: `mv${i}`, id: `mv-${i}` }));
     await eventually('all five at its own GC', () => slow.recibidas.length === 5, 2000);
     await slow.stop(); // the GC's socket closes: a crash as the PS sees it
@@ -162,7 +161,7 @@ describe('failover between GCs (GC_ENDPOINTS, own sede first)', () => {
 
     // Back on the same address: the PS sticks to its own sede's GC again.
     const back = await FakeGc.start({ libros: { [ISBN]: 100 }, endpoint: slow.endpoint });
-    cleanup.push(() => back.stop());
+    defer(() => back.stop());
     let r: Awaited<ReturnType<GcPipelineClient['request']>> | undefined;
     for (let i = 0; i < 50 && r?.endpoint !== slow.endpoint; i++) {
       r = await c.request({ operacion: 'consulta', isbn: ISBN });
@@ -177,7 +176,7 @@ describe('a GC that hangs without dropping its connection', () => {
     const hung = await fake({ libros: { [ISBN]: 100 } });
     const b = await fake({ libros: { [ISBN]: 100 } });
     const c = new GcPipelineClient({ endpoints: [hung.endpoint, b.endpoint], timeoutMs: 300, retries: 2 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const userRequests = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion !== 'ping').length;
     const pings = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion === 'ping').length;
     expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(hung.endpoint);
@@ -207,7 +206,7 @@ describe('a GC that hangs without dropping its connection', () => {
     const hung = await fake({ libros: { [ISBN]: 100 } });
     const b = await fake({ libros: { [ISBN]: 100 } });
     const c = new GcClient({ endpoints: [hung.endpoint, b.endpoint], timeoutMs: 300, retries: 2 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const userRequests = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion !== 'ping').length;
     const pings = () => hung.recibidas.filter((m) => (m as { operacion?: string }).operacion === 'ping').length;
     expect((await c.request({ operacion: 'consulta', isbn: ISBN })).endpoint).toBe(hung.endpoint);
@@ -240,7 +239,7 @@ describe('a "not applied" reply after a resend', () => {
     const port = await freePort();
     const router = new Router({ linger: 0 });
     await router.bind(`tcp://127.0.0.1:${port}`);
-    cleanup.push(() => router.close());
+    defer(() => router.close());
     const seen = new Map<string, number>();
     void (async () => {
       try {
@@ -270,12 +269,12 @@ describe('a "not applied" reply after a resend', () => {
       for (const codigo of ['SIN_ACTORES', 'ALMACENAMIENTO_NO_DISPONIBLE']) {
         const once = await refusingGc(codigo, false);
         const c1 = client(once.endpoint);
-        cleanup.push(() => c1.close());
+        defer(() => c1.close());
         expect((await c1.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' })).codigo).toBe(codigo);
 
         const resent = await refusingGc(codigo, true);
         const c2 = client(resent.endpoint);
-        cleanup.push(() => c2.close());
+        defer(() => c2.close());
         const r = await c2.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
         expect([...resent.seen.values()]).toEqual([2]);
         expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', datos: { codigoRecibido: codigo } });
@@ -289,7 +288,7 @@ describe('a "not applied" reply after a resend', () => {
     const a = await refusingGc('SIN_ACTORES', false, 1500);
     const b = await refusingGc('APROBADO', false, 800);
     const c = new GcPipelineClient({ endpoints: [a.endpoint, b.endpoint], timeoutMs: 1000, retries: 2 });
-    cleanup.push(() => c.close());
+    defer(() => c.close());
     const r = await c.send({ operacion: 'prestamo', isbn: ISBN, usuario: 'u1' });
     expect([...a.seen.values()]).toEqual([1]);
     expect([...b.seen.values()]).toEqual([1]);

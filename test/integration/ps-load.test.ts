@@ -3,22 +3,21 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runLoad, parseMix, type LoadReport } from '../../solicitante/load.js';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
 import { eventually } from '../harness/eventually.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
 const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0'];
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+// Undone newest first after each test, also when it fails; one failing step does not stop the rest.
+const defer = cleanupAfterEach();
 
 async function fake() {
   const gc = await FakeGc.start({ libros: Object.fromEntries(ISBNS.map((i) => [i, 1000])), retardoAsyncMs: 5 });
-  cleanup.push(() => gc.stop());
+  defer(() => gc.stop());
   return gc;
 }
 
@@ -55,9 +54,13 @@ describe('runLoad', () => {
     const gc = await fake();
     const progreso: number[] = [];
     const r = await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 2, isbns: ISBNS, timeoutMs: 1000, retries: 1, onProgreso: (p) => progreso.push(p.respuestas), intervaloProgresoMs: 250 });
+    // How many replies 2 s bring is for `npm run bench`; here: the run lasts what was asked (the
+    // upper bound is the deadline plus one request's attempts, 2 × 1000 ms: a functional bound), it
+    // got replies, and every request sent was answered.
+    console.info(`[ps-load] sequence, 4 clients, 2 s: ${r.respuestas} replies, ${r.throughput.toFixed(0)}/s`);
     expect(r.duracionMs).toBeGreaterThanOrEqual(2000);
     expect(r.duracionMs).toBeLessThan(4000);
-    expect(r.respuestas).toBeGreaterThan(100);
+    expect(r.respuestas).toBeGreaterThan(0);
     expect(r.sinRespuesta).toBe(0);
     expect(Object.keys(r.porOperacion).sort()).toEqual(['devolucion', 'prestamo', 'renovacion']);
     // Every op of the sequence succeeds: fresh usuario per cycle, plenty of copies.
@@ -76,7 +79,10 @@ describe('runLoad', () => {
   it('the REQ transport (one socket per client) and a mixed workload also work', async () => {
     const gc = await fake();
     const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ISBNS, transporte: 'req', carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devo=25,renovacion=25') } });
-    expect(r.respuestas).toBeGreaterThan(30);
+    // Functional, not a rate: it got replies, every request was answered, and the report adds up.
+    console.info(`[ps-load] REQ transport, mixed workload, 3 clients, 1 s: ${r.respuestas} replies`);
+    expect(r.respuestas).toBeGreaterThan(0);
+    expect(r.sinRespuesta).toBe(0);
     expect(r.config.transporte).toBe('req');
     expectConsistent(r);
   });
@@ -85,6 +91,8 @@ describe('runLoad', () => {
     const port = await freePort();
     const t0 = Date.now();
     const r = await runLoad({ endpoints: [`tcp://127.0.0.1:${port}`], clientes: 2, duracionS: 1, timeoutMs: 200, retries: 1 });
+    // Functional bound (what the test is about): the run ends after its duration plus one request's
+    // attempts (2 × 200 ms), not waiting on a GC that never answers; +1 s of slack for a slow host.
     expect(Date.now() - t0).toBeLessThan(1000 + 2 * 200 + 1000);
     expect(r.respuestas).toBe(0);
     expect(r.sinRespuesta).toBeGreaterThanOrEqual(2);
@@ -93,7 +101,7 @@ describe('runLoad', () => {
   it('sequence: a cycle whose préstamo fails ends there, so no renovación or devolución of a loan that does not exist is sent or counted', async () => {
     // One copy for three clients, returned asynchronously: most préstamos get SIN_EJEMPLARES.
     const gc = await FakeGc.start({ libros: { 'X-1': 1 }, retardoAsyncMs: 20 });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     const r = await runLoad({ endpoints: [gc.endpoint], clientes: 3, duracionS: 1, isbns: ['X-1'], timeoutMs: 1000, retries: 1 });
     const op = (o: string) => r.porOperacion[o] ?? { count: 0, porCodigo: {} as Record<string, number> };
     const prestados = op('prestamo').porCodigo.APROBADO ?? 0;
@@ -115,13 +123,11 @@ describe('runLoad', () => {
 
   it('sequence: a loan cut short by the deadline is returned after the clock stops, so a run leaves every copy free', async () => {
     const gc = await FakeGc.start({ libros: { 'Y-1': 4 }, retardoAsyncMs: 5 });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     // Slow replies make it very likely that the deadline falls between a préstamo and its devolución.
     for (let run = 0; run < 3; run++) {
       await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 1, isbns: ['Y-1'], timeoutMs: 1000, retries: 1 });
-      const end = Date.now() + 2000;
-      while (gc.disponibles('Y-1') !== 4 && Date.now() < end) await new Promise((res) => setTimeout(res, 10));
-      expect(gc.disponibles('Y-1')).toBe(4);
+      await eventually(() => `every copy free after run ${run} (${gc.disponibles('Y-1')} of 4)`, () => gc.disponibles('Y-1') === 4, 2000);
     }
   });
 
@@ -136,7 +142,7 @@ describe('ps carga (CLI)', () => {
   it('prints the report table and writes the JSON report', async () => {
     const gc = await fake();
     const dir = mkdtempSync(join(tmpdir(), 'ps-carga-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
     const json = join(dir, 'r.json');
     const out = new PassThrough();
     const err = new PassThrough();
@@ -176,6 +182,7 @@ describe('ps carga (CLI)', () => {
     out.on('data', (d: Buffer) => (text += d.toString()));
     err.on('data', (d: Buffer) => (errText += d.toString()));
     let interrupt: (() => void) | undefined;
+    let ended = false;
     const run = runCli(['carga', '--clientes', '4', '--duracion', '600', '--isbns', ISBNS.join(','), '--no-html'], {
       stdin: Readable.from(['']),
       stdout: out,
@@ -185,11 +192,22 @@ describe('ps carga (CLI)', () => {
         interrupt = cb;
         return () => (interrupt = undefined);
       },
-    });
-    await eventually('the run under way (a copy on loan)', () => interrupt && (gc.disponibles(ISBNS[0]!) ?? 1000) < 1000, 10_000);
-    expect(interrupt).toBeDefined();
-    interrupt!();
-    expect(await run).toBe(130);
+    }).finally(() => (ended = true));
+    let code: number;
+    try {
+      await eventually('the run under way (a copy on loan)', () => interrupt && (gc.disponibles(ISBNS[0]!) ?? 1000) < 1000, 10_000);
+      interrupt!();
+      code = await run;
+    } finally {
+      // Also when the wait above fails: a --duracion 600 run must not outlive the test. Its Ctrl-C
+      // handler is registered before the run starts (or the CLI ended without a run).
+      if (!ended) {
+        await eventually('the run to take Ctrl-C or end', () => ended || interrupt !== undefined, 10_000);
+        interrupt?.();
+        await run;
+      }
+    }
+    expect(code).toBe(130);
     expect(errText).toMatch(/interrumpida/);
     expect(text).toMatch(/^total\s+\d+/m);
     // Returns are async (ACEPTADO first): wait for the fake GC to apply them.

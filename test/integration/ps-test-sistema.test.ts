@@ -1,14 +1,13 @@
 /** test-sistema's claves: independent of the usuario and fresh on every run. */
 import { PassThrough, Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { opIdSchema } from '../../common/protocol/ps-gc.js';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc } from '../harness/fake-gc.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+// Undone newest first after each test, also when it fails; one failing step does not stop the rest.
+const defer = cleanupAfterEach();
 
 async function testSistema(gc: FakeGc, args: string[]) {
   const out = new PassThrough();
@@ -32,7 +31,7 @@ const idsOf = (gc: FakeGc, from = 0) =>
 describe('ps test-sistema claves', () => {
   it('a usuario with @ still PASSes, and the claves are the run\'s own', async () => {
     const gc = await FakeGc.start({ devolucionAsync: true, retardoAsyncMs: 50 });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     const r = await testSistema(gc, ['--usuario', 'ana@uni.edu']);
     expect(r.out).not.toContain('FAIL');
     expect(r.code).toBe(0);
@@ -46,7 +45,7 @@ describe('ps test-sistema claves', () => {
 
   it('re-running with the same --usuario sends new claves, so every step is applied again rather than replayed', async () => {
     const gc = await FakeGc.start({ devolucionAsync: false });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     const first = await testSistema(gc, ['--usuario', 'u7']);
     const n = gc.recibidas.length;
     const a = idsOf(gc);
@@ -61,7 +60,7 @@ describe('ps test-sistema claves', () => {
 
   it('a refused first loan stops the run there: one failure, not six', async () => {
     const gc = await FakeGc.start({ libros: { '978-84-376-0494-7': 0 } });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     const r = await testSistema(gc, []);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/FAIL {2}1\. Préstamo: esperado APROBADO; obtenido SIN_EJEMPLARES/);
@@ -72,7 +71,7 @@ describe('ps test-sistema claves', () => {
 
   it('--espera 0 still asks estado once, and reports what it said', async () => {
     const gc = await FakeGc.start({ devolucionAsync: true, retardoAsyncMs: 5_000 });
-    cleanup.push(() => gc.stop());
+    defer(() => gc.stop());
     const r = await testSistema(gc, ['--espera', '0']);
     expect(gc.recibidas.filter((m) => (m as { operacion: string }).operacion === 'estado')).toHaveLength(1);
     expect(r.out).toMatch(/FAIL {2}5b\. Devolución aplicada \(estado\): esperado COMPLETADA en 0 ms; obtenido PENDIENTE/);

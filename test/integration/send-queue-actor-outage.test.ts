@@ -140,9 +140,17 @@ describe('actor → GC messages while the GC is away', () => {
       await xpub.send([a.topics[0]!, JSON.stringify(batch)]);
     }
     let results = 0;
-    // Heartbeats keep coming, so a lost result shows as a count short at the deadline, not a receive timeout.
-    for (const end = Date.now() + 20_000; results < N && Date.now() < end; ) if ((await nextMessage(r)).t === 'resultado') results++;
-    expect(results).toBe(N);
+    // Every one of the N, however long it takes: the deadline is only a hang guard (a lost result would
+    // otherwise keep this loop waiting forever), far beyond the few seconds it takes on a slow host. How
+    // fast they come is `npm run bench`'s business. Heartbeats keep coming, so a lost result shows as a
+    // count short at the guard, not a receive timeout; one dropped from the outbox ends the wait at once.
+    const HANG_GUARD_MS = 90_000;
+    const t0 = Date.now();
+    for (const end = t0 + HANG_GUARD_MS; results < N && Date.now() < end && a.status().salida.descartados === 0; ) {
+      if ((await nextMessage(r)).t === 'resultado') results++;
+    }
+    console.info(`[send-queue-actor-outage] ${results} of ${N} results in ${Date.now() - t0} ms`);
     expect(a.status().salida.descartados).toBe(0);
-  });
+    expect(results).toBe(N);
+  }, 120_000);
 });

@@ -27,8 +27,20 @@ it('a devolución applied before its préstamo waits for it: the loan is applied
   try {
     expect((await c.send({ operacion: 'prestamo', isbn: LIBRO, usuario: 'desorden', clave: 'desorden-p' })).codigo).toBe('ACEPTADO');
     expect((await c.send({ operacion: 'devolucion', isbn: LIBRO, usuario: 'desorden', clave: 'desorden-d' })).codigo).toBe('ACEPTADO');
-    // The devolución was tried and not applied: still pending, the book untouched.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The devolución was tried: its actor reports a task answered "not applied yet" (the GA's
+    // ALMACENAMIENTO_NO_DISPONIBLE while the préstamo it follows is pending, migration 010) …
+    const devolucionActor = sys.actors.find((a) => a.spec.name.startsWith('devolucion'))!;
+    expect(devolucionActor).toBeDefined();
+    let metrics = '';
+    await eventually(
+      () => `the devolución tried by its actor (actor_tasks_total of ${devolucionActor.spec.name}:\n${metrics.split('\n').filter((l) => l.startsWith('actor_tasks_total')).join('\n')})`,
+      async () => {
+        metrics = await (await fetch(`http://${devolucionActor.spec.httpHost ?? '127.0.0.1'}:${devolucionActor.spec.httpPort}/metrics`, { signal: AbortSignal.timeout(1000) })).text();
+        return Number(/^actor_tasks_total\{[^}]*codigo="ALMACENAMIENTO_NO_DISPONIBLE"[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0) >= 1;
+      },
+      20_000,
+    );
+    // … and not applied: still pending, the loan not there to return.
     expect((await c.send({ operacion: 'estado', id: 'desorden-d' })).datos.estado).toBe('PENDIENTE');
   } finally {
     prestamoActor.thaw();

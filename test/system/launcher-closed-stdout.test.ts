@@ -17,11 +17,12 @@ import { LOCK_FILE } from '../../scripts/launcher/lock.js';
 import { projectRoot } from '../../common/project-root.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { eventually } from '../harness/eventually.js';
+import { cleanupAfterEach } from '../harness/fixtures.js';
 
 const dist = join(projectRoot(), 'dist');
 const dirs: string[] = [];
 const groups: ChildProcess[] = [];
-const cleanups: Array<() => unknown> = [];
+const defer = cleanupAfterEach();
 
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'stdout-cerrado-'));
@@ -29,19 +30,27 @@ function tempDir(): string {
   return d;
 }
 
+/** One cleanup step: a failing one is reported and does not stop the others. */
+async function step(what: string, undo: () => unknown): Promise<void> {
+  try {
+    await undo();
+  } catch (err) {
+    console.warn(`[launcher-closed-stdout] cleanup: ${what}: ${(err as Error).message}`);
+  }
+}
+
 afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  // Also on failure: the launcher's whole group, then any PostgreSQL it left.
+  // Also on failure: the launcher's whole group (a child not in its own group: the child), then any PostgreSQL it left.
   for (const g of groups) {
     try {
       process.kill(-g.pid!, 'SIGKILL');
     } catch {
-      /* gone */
+      await step(`kill ${g.pid}`, () => g.kill('SIGKILL'));
     }
   }
   for (const d of dirs) {
-    for (const pg of [join(d, 'pc1', 'pg'), join(d, 'pc2', 'pg')]) if (existsSync(pg)) await killNode(pg);
-    rmSync(d, { recursive: true, force: true });
+    for (const pg of [join(d, 'pc1', 'pg'), join(d, 'pc2', 'pg')]) if (existsSync(pg)) await step(`stop PostgreSQL in ${pg}`, () => killNode(pg));
+    await step(`remove ${d}`, () => rmSync(d, { recursive: true, force: true }));
   }
 }, 60_000);
 
@@ -82,7 +91,7 @@ describe('a closed stdout', () => {
 
   it('ps archivo f | head -1: no stack trace, and it stops sending once the reader is gone', async () => {
     const gc = await FakeGc.start({ libros: { '978-84-376-0494-7': 1000 } });
-    cleanups.push(() => gc.stop());
+    defer(() => gc.stop());
     const dir = tempDir();
     const file = join(dir, 'solicitudes.txt');
     const LINES = 200;
