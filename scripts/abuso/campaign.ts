@@ -11,10 +11,16 @@
  *     from `intrusos` connections with unknown CURVE keys, no CURVE or a wrong server
  *     key, carrying forged new writes too, and each must be refused at the handshake;
  *     The storm runs in `rondas` equal rounds, each process's RSS taken after each;
+ *     The sockets that answer nothing (GC backend and XPUB) stay open after each round
+ *     until the GC has read everything queued on them (tcp-queues.ts), or say how much
+ *     it had not: `send()` only queues, and a close drops what is still queued;
  *  4. check: every process alive and healthy, peak RSS within bounds and not growing
  *     from round to round, the checksum
  *     unchanged, every PS message answered, refusals counted (secure), and the
  *     system still serving a real request afterwards.
+ *
+ * An attacked process that exits stops the storm at once (storm.ts), and so does the storm's
+ * time limit: the checks then run on what was sent, and the report says why it stopped.
  *
  * Transport lives here; the messages and the verdict are pure (generators.ts, checks.ts).
  */
@@ -36,6 +42,8 @@ import { alive as pidAlive, rssMiB } from '../../common/proc.js';
 
 import { DEFAULT_LIMITS, dataChecksums, replyCode, verdict, type Checksums, type Limits, type ProcessFigures, type PsFigures } from './checks.js';
 import { TARGETS, generate, type Context, type Hostile, type HttpPort, type Target } from './generators.js';
+import { StormGuard, abortable, defaultStormLimitMs, pause, type StormStop } from './storm.js';
+import { waitDrained } from './tcp-queues.js';
 
 /** The process exists and is not a zombie. */
 const alive = (pid: number | undefined): boolean => pid !== undefined && pidAlive(pid);
@@ -58,8 +66,18 @@ export interface PhaseOptions {
   log?: (line: string) => void;
   /** Data dir of the system (its logs stay there); default a temp dir removed at the end. */
   dataDir?: string;
-  /** Told the system once it runs (a launcher stops it on a signal). */
+  /** The whole storm (all rounds) stops after this long (default defaultStormLimitMs(mensajes)): no stall makes a run last hours. */
+  limiteTormentaMs?: number;
+  /** How long the sockets that answer nothing stay open after a round for the server to read what they queued (default 30 s). */
+  vaciadoMs?: number;
+  /** Aborts the start in progress (and the storm): the campaign was interrupted. The phase then rejects, its system stopped. */
+  signal?: AbortSignal;
+  /** Told the start in progress (an interrupted campaign waits for it: it stops what it had started and removes its temp dir). */
+  onStarting?: (starting: Promise<LocalSystem>) => void;
+  /** Told the system once it runs (a launcher stops it on a signal; its stop() may be called more than once). */
   onSystem?: (sys: LocalSystem) => void;
+  /** Told when the storm begins (tests: kill a process mid-storm). */
+  onStormStart?: (sys: LocalSystem) => void;
 }
 
 export interface SocketFigures {
@@ -71,6 +89,18 @@ export interface SocketFigures {
   codigos: Record<string, number>;
   /** Sends that failed on our side (connection refused or dropped, queue full): the message never reached the server. */
   noEntregados: number;
+  /**
+   * Sockets that answer nothing (GC backend and XPUB, open phase): whether, before the campaign
+   * closed its sockets after each round, the server had read every message queued on them
+   * (false: the wait ran out or the storm stopped; what libzmq still held on our side was
+   * dropped by the close); null where replies count delivery (PS port, GA, HTTP) or nothing
+   * is delivered at all (intruders).
+   */
+  leidoPorElServidor: boolean | null;
+  /** Bytes still in the connections' TCP queues (ours unsent plus the server's unread) when the sockets closed, all rounds; 0 when every round drained. */
+  bytesSinLeer: number;
+  /** Time waited after the rounds for the server to read what was queued. */
+  esperaVaciadoMs: number;
 }
 
 export interface PhaseReport {
@@ -89,14 +119,18 @@ export interface PhaseReport {
   sigueSirviendo: boolean;
   /** Secure phase: refused CURVE handshakes counted by each server socket (from /metrics). */
   rechazosCurve?: Record<string, number>;
+  /** The storm's time limit (all rounds). */
+  limiteTormentaMs: number;
+  /** Why and when the storm stopped before its end (a process exited, or the time limit); absent if it ran to its end. */
+  tormentaDetenida?: StormStop;
   duracionMs: number;
   fallos: string[];
 }
 
 /** The message indexes [desde, hasta) of one round, the same for every socket. */
-type Span = { desde: number; hasta: number };
+export type Span = { desde: number; hasta: number };
 
-const emptyFigures = (): SocketFigures => ({ enviados: 0, porTipo: {}, respuestas: 0, codigos: {}, noEntregados: 0 });
+export const emptyFigures = (): SocketFigures => ({ enviados: 0, porTipo: {}, respuestas: 0, codigos: {}, noEntregados: 0, leidoPorElServidor: null, bytesSinLeer: 0, esperaVaciadoMs: 0 });
 const bump = (r: Record<string, number>, k: string, n = 1) => void (r[k] = (r[k] ?? 0) + n);
 
 const LIBROS = Array.from({ length: 5 }, (_, i) => ({ isbn: `978-9-77-${String(i + 1).padStart(6, '0')}-0`, titulo: `Libro ${i}`, autor: 'Abuso', ejemplares: 50 }));
@@ -105,8 +139,15 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
   const log = o.log ?? (() => undefined);
   const t0 = Date.now();
   const topologia = o.topologia ?? 'single';
+  if (o.signal?.aborted) throw new Error('campaña interrumpida');
   log(`[${o.modo}] arrancando el sistema (${topologia}, CURVE ${o.modo === 'seguro' ? 'activado' : 'desactivado'})…`);
-  const sys = await startLocalSystem({ ports: 'free', topology: topologia, actorsPerType: 1, libros: LIBROS, seguro: o.modo === 'seguro', env: { LOG_LEVEL: 'warn' }, ...(o.dataDir ? { dataDir: o.dataDir } : {}) });
+  // An interrupted start stops what it had started and removes its temp dir before it rejects.
+  const starting = startLocalSystem({ ports: 'free', topology: topologia, actorsPerType: 1, libros: LIBROS, seguro: o.modo === 'seguro', env: { LOG_LEVEL: 'warn' }, ...(o.dataDir ? { dataDir: o.dataDir } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  o.onStarting?.(starting);
+  const started = await starting;
+  // One stop, whoever asks first (this phase at its end, or a launcher on a signal).
+  let stopping: Promise<void> | undefined;
+  const sys: LocalSystem = { ...started, stop: () => (stopping ??= started.stop()) };
   o.onSystem?.(sys);
   const db = new pg.Pool({ ...sys.pg, max: 2 });
   db.on('error', () => undefined);
@@ -124,6 +165,16 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         if (r !== undefined) samples.get(p.nombre)!.push([Date.now(), r]);
       }
     }, 200);
+    const rondas = Math.max(1, Math.min(o.rondas ?? 2, o.mensajes));
+    const limiteTormentaMs = o.limiteTormentaMs ?? defaultStormLimitMs(o.mensajes);
+    // An attacked process that exits, or the time limit, stops the storm at once.
+    const guard = new StormGuard({
+      procs: procs.map((p) => ({ nombre: p.nombre, pid: p.pid, running: () => alive(p.pid) && p.proc.running })),
+      rondas,
+      limiteMs: limiteTormentaMs,
+      ...(o.signal ? { outer: o.signal } : {}),
+      log: (l) => log(`[${o.modo}] ${l}`),
+    });
     /** Peak RSS of a process over [from, to]. */
     const peakOf = (nombre: string, from: number, to: number) => {
       const xs = samples.get(nombre)!.filter(([t]) => t >= from && t <= to).map(([, r]) => r);
@@ -131,8 +182,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     };
     const gaBefore = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
 
-    const rondas = Math.max(1, Math.min(o.rondas ?? 2, o.mensajes));
-    log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}) en ${rondas} ronda(s), semilla ${o.semilla}…`);
+    log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}) en ${rondas} ronda(s), semilla ${o.semilla}, límite ${(limiteTormentaMs / 1000).toFixed(0)} s…`);
     const figures = Object.fromEntries(TARGETS.map((t) => [t, emptyFigures()])) as Record<Target, SocketFigures>;
     const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0 };
     const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
@@ -142,30 +192,45 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     /** Each process's RSS once each round's storm was over and its work done. */
     const afterRounds = new Map(procs.map((p) => [p.nombre, [] as Array<number | null>]));
     let stormEnd = stormStart;
+    const stop = guard.signal;
+    const vaciadoMs = o.vaciadoMs ?? 30_000;
     try {
-      for (let k = 0; k < rondas; k++) {
+      o.onStormStart?.(sys);
+      guard.start();
+      for (let k = 0; k < rondas && !stop.aborted; k++) {
+        guard.round = k + 1;
         // Every round the same shape (all sockets at once, then the slowest alone): a process
         // that keeps what it handled ends each round higher; one that only buffers does not.
         const span: Span = { desde: Math.floor((k * o.mensajes) / rondas), hasta: Math.floor(((k + 1) * o.mensajes) / rondas) };
+        const a: Attack = { o, span, ctx, stop, vaciadoMs };
         await Promise.all([
-          on('ps') && attackPs(sys.gcEndpoint, o, span, ctx, figures.ps, ps),
-          on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, o, span, ctx, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, o, span, ctx, figures.backend)),
-          on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, o, span, ctx, figures.pub, intrusos, sys) : attackPub(gc.pub, o, span, ctx, figures.pub)),
-          on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, o, span, ctx, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, o, span, ctx, figures.ga)),
-          on('http') && attackHttp(httpPorts(sys), o, span, ctx, figures.http),
+          on('ps') && attackPs(sys.gcEndpoint, a, figures.ps, ps),
+          on('backend') && (intrusos ? attackAsIntruder('backend', gc.backend, a, figures.backend, intrusos, sys) : attackZmq('backend', gc.backend, a, figures.backend)),
+          on('pub') && (intrusos ? attackAsIntruder('pub', gc.pub, a, figures.pub, intrusos, sys) : attackPub(gc.pub, a, figures.pub)),
+          on('ga') && (intrusos ? attackAsIntruder('ga', sys.gaEndpoint, a, figures.ga, intrusos, sys) : attackZmq('ga', sys.gaEndpoint, a, figures.ga)),
+          on('http') && attackHttp(httpPorts(sys), a, figures.http),
         ]);
         stormEnd = Date.now();
+        if (stop.aborted) break;
         // What the GA and the GC still hold from the storm finishes before we look.
-        await sleep(1000);
-        await waitNoPending(db, 30_000);
-        await sleep(1000);
+        await pause(1000, stop);
+        await abortable(waitNoPending(db, 30_000), stop);
+        await pause(1000, stop);
+        if (stop.aborted) break;
         for (const p of procs) afterRounds.get(p.nombre)!.push(round(p.pid ? rssMiB(p.pid) : undefined));
         if (rondas > 1) log(`[${o.modo}] ronda ${k + 1}/${rondas}: RSS ${procs.map((p) => `${p.nombre} ${afterRounds.get(p.nombre)!.at(-1) ?? '—'}`).join(', ')} MiB`);
       }
     } finally {
+      guard.close();
       clearInterval(progress);
+      clearInterval(sampler);
     }
-    clearInterval(sampler);
+    if (o.signal?.aborted) throw new Error('campaña interrumpida');
+    const tormentaDetenida = guard.stopped;
+    for (const t of ['backend', 'pub'] as const) {
+      const f = figures[t];
+      if (f.leidoPorElServidor === false && !tormentaDetenida) log(`[${o.modo}] ${t}: el servidor no había leído todo lo encolado al cerrar los sockets (${f.bytesSinLeer} bytes en las colas TCP, más lo que guardara libzmq, que el cierre descarta): parte de los ${f.enviados} mensajes pudo no llegar`);
+    }
 
     const checksumAfter = await dataChecksums(db);
     const rechazosCurve = o.modo === 'seguro' ? await curveRefusals(sys) : undefined;
@@ -201,6 +266,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         checksumBefore,
         checksumAfter,
         stillServes: sigueSirviendo,
+        ...(tormentaDetenida ? { stormStop: tormentaDetenida } : {}),
         ...(rechazosCurve ? { refusals: Object.fromEntries((['gc-backend', 'gc-pub', 'ga'] as const).map((s) => [s, { counted: rechazosCurve[s] ?? 0, atLeast: unknownKeyConnections(intrusos) }])) } : {}),
       },
       o.limits ?? DEFAULT_LIMITS,
@@ -227,6 +293,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
       cambiosDeEstado,
       sigueSirviendo,
       ...(rechazosCurve ? { rechazosCurve } : {}),
+      limiteTormentaMs,
+      ...(tormentaDetenida ? { tormentaDetenida } : {}),
       duracionMs: Date.now() - t0,
       fallos,
     };
@@ -311,6 +379,7 @@ function httpPorts(sys: LocalSystem): Record<HttpPort, { host: string; port: num
  * storm's forged adios take real actors out for 2 × ACTOR_DEAD_MS) is retried, same clave, for 15 s.
  */
 async function stillServes(sys: LocalSystem): Promise<boolean> {
+  if (!sys.gc.running) return false; // its PS port is gone: no need to wait out a timeout
   const req = new Request({ linger: 0, receiveTimeout: 20_000, sendTimeout: 20_000 });
   req.connect(sys.gcEndpoint);
   const until = Date.now() + 15_000;
@@ -358,16 +427,29 @@ async function gaCommandCounts(sys: LocalSystem): Promise<Record<string, number>
 
 // ---------------------------------------------------------------- transports
 
-/** Raw bytes on a fresh TCP connection; waits for the server to close it or 1 s. */
-function rawTcp(endpoint: string, bytes: Buffer): Promise<boolean> {
+/** One round of one socket's storm: its messages, and the signal that stops the storm early (storm.ts). */
+export interface Attack {
+  o: Pick<PhaseOptions, 'semilla'>;
+  span: Span;
+  ctx: Context;
+  stop: AbortSignal;
+  /** How long the sockets that answer nothing stay open for the server to read what they queued. */
+  vaciadoMs: number;
+}
+
+/** Raw bytes on a fresh TCP connection; waits for the server to close it or 1 s (or the storm to stop). */
+function rawTcp(endpoint: string, bytes: Buffer, stop?: AbortSignal): Promise<boolean> {
   const u = new URL(endpoint.replace(/^tcp:/, 'http:'));
   return new Promise((resolve) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port) });
     const done = (ok: boolean) => {
       clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
       s.destroy();
       resolve(ok);
     };
+    const onStop = () => done(true);
+    stop?.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(() => done(true), 1000);
     s.on('error', () => done(false));
     s.on('close', () => done(true));
@@ -393,11 +475,30 @@ function count(f: SocketFigures, h: Hostile): void {
   bump(f.porTipo, h.kind);
 }
 
+const portOf = (endpoint: string) => Number(new URL(endpoint.replace(/^tcp:/, 'http:')).port);
+
+/**
+ * Sockets that answer nothing: before they close (linger 0 drops whatever is still queued), the
+ * server must have read everything they queued. Waits, sockets open, for that (tcp-queues.ts),
+ * at most `vaciadoMs`, and records whether it happened and what was left.
+ */
+async function drainBeforeClose(endpoint: string, conns: number, a: Attack, f: SocketFigures): Promise<void> {
+  if (a.stop.aborted) {
+    f.leidoPorElServidor = false;
+    return;
+  }
+  const d = await waitDrained(portOf(endpoint), { conexiones: conns, timeoutMs: a.vaciadoMs, signal: a.stop });
+  f.leidoPorElServidor = (f.leidoPorElServidor ?? true) && d.vaciado;
+  f.bytesSinLeer += d.bytesSinLeer;
+  f.esperaVaciadoMs += d.esperaMs;
+}
+
 /**
  * The PS port: DEALERs pipelining up to `window` messages each; every message but
  * those over the transport limit must come back answered with a known code.
  */
-async function attackPs(endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures, ps: PsFigures): Promise<void> {
+async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFigures): Promise<void> {
+  const { o, span, ctx, stop } = a;
   const CONNS = 4;
   const WINDOW = 200;
   const conns = Array.from({ length: CONNS }, () => {
@@ -423,21 +524,23 @@ async function attackPs(endpoint: string, o: PhaseOptions, span: Span, ctx: Cont
   });
   const waitBelow = async (c: (typeof conns)[number], n: number, ms: number) => {
     const until = Date.now() + ms;
-    while (c.outstanding >= n && Date.now() < until) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
+    while (c.outstanding >= n && Date.now() < until && !stop.aborted) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
   };
   try {
-    for (let i = span.desde; i < span.hasta; i++) {
+    for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
       const h = generate('ps', o.semilla, i, ctx);
-      count(f, h);
       if (h.throwaway) {
-        await throwaway(endpoint, h.frames!).catch(() => f.noEntregados++);
+        count(f, h);
+        await abortable(throwaway(endpoint, h.frames!), stop).catch(() => f.noEntregados++);
         continue;
       }
       const c = conns[i % CONNS]!;
       await waitBelow(c, WINDOW, 30_000);
+      if (stop.aborted) break;
+      count(f, h);
       c.outstanding++;
       ps.esperadas++;
-      await c.sock.send(h.frames!);
+      await abortable(c.sock.send(h.frames!), stop);
     }
     for (const c of conns) await waitBelow(c, 1, 60_000);
   } finally {
@@ -446,7 +549,8 @@ async function attackPs(endpoint: string, o: PhaseOptions, span: Span, ctx: Cont
 }
 
 /** GC backend or GA socket over plain ZeroMQ (the open phase): DEALERs, raw TCP for ZMTP garbage, own connections for oversized frames. */
-async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
+export async function attackZmq(target: 'backend' | 'ga', endpoint: string, a: Attack, f: SocketFigures): Promise<void> {
+  const { o, span, ctx, stop } = a;
   const CONNS = 4;
   // The GA answers every message: at most this many unanswered per connection (the GC backend answers nothing).
   const WINDOW = 500;
@@ -467,34 +571,37 @@ async function attackZmq(target: 'backend' | 'ga', endpoint: string, o: PhaseOpt
     return c;
   });
   try {
-    for (let i = span.desde; i < span.hasta; i++) {
+    for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
       const h = generate(target, o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
-        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        if (!(await rawTcp(endpoint, h.raw, stop))) f.noEntregados++;
         continue;
       }
       if (h.throwaway) {
-        await throwaway(endpoint, h.frames!).catch(() => f.noEntregados++);
+        await abortable(throwaway(endpoint, h.frames!), stop).catch(() => f.noEntregados++);
         continue;
       }
       const c = conns[i % CONNS]!;
-      if (target === 'ga') for (const until = Date.now() + 10_000; c.outstanding >= WINDOW && Date.now() < until; ) await sleep(2);
+      if (target === 'ga') for (const until = Date.now() + 10_000; c.outstanding >= WINDOW && Date.now() < until && !stop.aborted; ) await sleep(2);
       try {
-        await c.sock.send(h.frames!);
+        await abortable(c.sock.send(h.frames!), stop);
         if (target === 'ga') c.outstanding++;
       } catch {
         f.noEntregados++;
       }
     }
-    if (target === 'ga') for (const until = Date.now() + 30_000; conns.some((c) => c.outstanding > 0) && Date.now() < until; ) await sleep(20);
+    if (target === 'ga') for (const until = Date.now() + 30_000; conns.some((c) => c.outstanding > 0) && Date.now() < until && !stop.aborted; ) await sleep(20);
+    // The GA's replies say what it read; the GC backend says nothing.
+    if (target === 'backend') await drainBeforeClose(endpoint, CONNS, a, f);
   } finally {
     for (const c of conns) c.sock.close();
   }
 }
 
 /** The GC's XPUB: raw subscription messages from XSUB sockets (tasks they may receive are drained). */
-async function attackPub(endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
+export async function attackPub(endpoint: string, a: Attack, f: SocketFigures): Promise<void> {
+  const { o, span, ctx, stop } = a;
   const CONNS = 4;
   const conns = Array.from({ length: CONNS }, () => {
     const sock = new XSubscriber({ linger: 0, sendHighWaterMark: 10_000, sendTimeout: 5000 });
@@ -509,24 +616,24 @@ async function attackPub(endpoint: string, o: PhaseOptions, span: Span, ctx: Con
     return sock;
   });
   try {
-    for (let i = span.desde; i < span.hasta; i++) {
+    for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
       const h = generate('pub', o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
-        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        if (!(await rawTcp(endpoint, h.raw, stop))) f.noEntregados++;
         continue;
       }
       if (h.throwaway) {
-        await throwaway(endpoint, h.frames!, 'xsub').catch(() => f.noEntregados++);
+        await abortable(throwaway(endpoint, h.frames!, 'xsub'), stop).catch(() => f.noEntregados++);
         continue;
       }
       try {
-        await conns[i % CONNS]!.send(h.frames!);
+        await abortable(conns[i % CONNS]!.send(h.frames!), stop);
       } catch {
         f.noEntregados++;
       }
     }
-    await sleep(200);
+    await drainBeforeClose(endpoint, CONNS, a, f);
   } finally {
     for (const s of conns) s.close();
   }
@@ -540,7 +647,8 @@ async function attackPub(endpoint: string, o: PhaseOptions, span: Span, ctx: Con
  * here is queued on our side and never accepted by the server; raw ZMTP garbage
  * goes straight at the CURVE handshake.
  */
-async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: string, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures, n: number, sys: LocalSystem): Promise<void> {
+async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: string, a: Attack, f: SocketFigures, n: number, sys: LocalSystem): Promise<void> {
+  const { o, span, ctx, stop } = a;
   const serverKey = target === 'ga' ? serverKeyOf(sys, 'ga') : serverKeyOf(sys, 'gc');
   const socks = Array.from({ length: n }, (_, i) => {
     const k = newCurveKeyPair();
@@ -559,11 +667,11 @@ async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: stri
     return s;
   });
   try {
-    for (let i = span.desde; i < span.hasta; i++) {
+    for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
       const h = generate(target, o.semilla, i, ctx);
       count(f, h);
       if (h.raw) {
-        if (!(await rawTcp(endpoint, h.raw))) f.noEntregados++;
+        if (!(await rawTcp(endpoint, h.raw, stop))) f.noEntregados++;
         continue;
       }
       if (h.throwaway) continue; // over the size limit: refused at the handshake like the rest
@@ -575,7 +683,7 @@ async function attackAsIntruder(target: 'backend' | 'pub' | 'ga', endpoint: stri
       if (i % 1000 === 0) await sleep(1);
     }
     // Let the handshakes be tried (and refused) a few times.
-    await sleep(1500);
+    await pause(1500, stop);
   } finally {
     for (const s of socks) s.close();
   }
@@ -594,28 +702,30 @@ function serverKeyOf(sys: LocalSystem, role: 'ga' | 'gc'): string {
 }
 
 /** HTTP ports of the GC, the GA and an actor: kept-alive requests, raw bytes on fresh connections. */
-async function attackHttp(ports: Record<HttpPort, { host: string; port: number }>, o: PhaseOptions, span: Span, ctx: Context, f: SocketFigures): Promise<void> {
+async function attackHttp(ports: Record<HttpPort, { host: string; port: number }>, a: Attack, f: SocketFigures): Promise<void> {
+  const { o, span, ctx, stop } = a;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
   const WORKERS = 12;
   let next = span.desde;
   const one = async (h: Hostile) => {
     const { host, port } = ports[h.http!.port];
     if (h.raw) {
-      if (!(await rawTcp(`tcp://${host}:${port}`, h.raw))) f.noEntregados++;
+      if (!(await rawTcp(`tcp://${host}:${port}`, h.raw, stop))) f.noEntregados++;
       return;
     }
     const r = h.http!;
     await new Promise<void>((resolve) => {
-      const req = http.request({ host, port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 10_000 }, (res) => {
+      const req = http.request({ host, port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 10_000, signal: stop }, (res) => {
         f.respuestas++;
         bump(f.codigos, String(res.statusCode));
         res.resume();
         res.on('end', resolve);
         res.on('error', () => resolve());
+        res.on('close', () => resolve());
       });
       req.on('timeout', () => req.destroy());
       req.on('error', () => {
-        f.noEntregados++;
+        if (!stop.aborted) f.noEntregados++; // stopped by the storm's end: not the server's doing
         resolve();
       });
       req.end(r.body);
@@ -624,7 +734,7 @@ async function attackHttp(ports: Record<HttpPort, { host: string; port: number }
   try {
     await Promise.all(
       Array.from({ length: WORKERS }, async () => {
-        while (next < span.hasta) {
+        while (next < span.hasta && !stop.aborted) {
           const h = generate('http', o.semilla, next++, ctx);
           count(f, h);
           await one(h);

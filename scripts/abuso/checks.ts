@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { ALL_CODES } from '../../common/protocol/codes.js';
+import { describeStop, type StormStop } from './storm.js';
 
 export interface Checksums {
   libros: string;
@@ -84,10 +85,14 @@ export function verdict(
     stillServes: boolean;
     /** Secure phase: refused handshakes counted per server socket, and how many intruder connections had an unknown key (each must be refused at least once). */
     refusals?: Record<string, { counted: number; atLeast: number }>;
+    /** Why the storm stopped before its end (a process exited, the time limit): the run failed. */
+    stormStop?: StormStop;
   },
   limits: Limits = DEFAULT_LIMITS,
 ): string[] {
   const out: string[] = [];
+  // First: what follows (no replies, a crash) is what a stopped storm leaves.
+  if (o.stormStop) out.push(describeStop(o.stormStop));
   for (const p of o.processes) {
     if (!p.vivoAntes) out.push(`${p.nombre}: not running before the campaign`);
     if (!p.vivoDespues) out.push(`${p.nombre}: CRASHED (not running after the campaign)`);
