@@ -42,8 +42,8 @@ function reason(err: unknown): string {
 interface GcCounters {
   at: number;
   latency: Map<string, Buckets>;
-  /** Undefined until a /errors/stats answer gave a baseline. */
-  porClase?: Record<string, number>;
+  /** Undefined until a /errors/stats answer gave a baseline; with the time of that answer. */
+  errores?: { at: number; porClase: Record<string, number> };
 }
 
 /** A field that should be a list, from a process of any version (or not ours at all). */
@@ -188,8 +188,10 @@ export class PanelCollector {
       const url = g.obs.objetivo.url;
       if (!g.metrics) continue;
       const before = this.prevCounters.get(url);
-      // A failed /errors/stats keeps the last baseline: an empty one would count the GC's whole history in this second.
-      const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), porClase: g.obs.errores?.porClase ?? before?.porClase };
+      // A failed /errors/stats keeps the last baseline, with its own time: an empty one would count the
+      // GC's whole history in this second, a re-stamped one would count two intervals' errors over one.
+      const porClase = g.obs.errores?.porClase;
+      const now: GcCounters = { at: t, latency: bucketsBy(g.metrics, GC_LATENCY_METRIC, 'operacion'), errores: porClase ? { at: t, porClase } : before?.errores };
       this.prevCounters.set(url, now);
       if (!before || t <= before.at) continue;
       any = true;
@@ -200,10 +202,12 @@ export class PanelCollector {
         perOp.set(op, acc ? sum(acc, d) : d);
         rps.set(op, (rps.get(op) ?? 0) + total(d) / seconds);
       }
-      if (now.porClase && before.porClase) {
-        for (const [clase, n] of Object.entries(now.porClase)) {
-          const prev = before.porClase[clase] ?? 0;
-          errores[clase] = (errores[clase] ?? 0) + (n >= prev ? n - prev : n) / seconds;
+      // Only from a fresh answer (none this time: this GC adds nothing now, its errors count next time).
+      if (porClase && before.errores && t > before.errores.at) {
+        const errSeconds = (t - before.errores.at) / 1000;
+        for (const [clase, n] of Object.entries(porClase)) {
+          const prev = before.errores.porClase[clase] ?? 0;
+          errores[clase] = (errores[clase] ?? 0) + (n >= prev ? n - prev : n) / errSeconds;
         }
       }
     }

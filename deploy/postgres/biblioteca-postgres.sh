@@ -71,6 +71,8 @@ export PGDATA PGPORT
 exec 3>&2
 log() { printf '%s biblioteca-postgres[%s]: %s\n' "$(date -u +%FT%TZ)" "${NAME:-?}" "$*" >&3; }
 die() { log "ERROR: $*"; exit 1; }
+# run's output file goes with the script (die, set -e, a signal); `exec postgres` runs no trap, and removes it first.
+trap 'rm -f ${OUT:+"$OUT"}' EXIT
 
 usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -165,12 +167,14 @@ peer_primary_timeline() {
 }
 
 # This (stopped) node's timeline: its checkpoint's or min-recovery one, or a newer one
-# whose history file it wrote (a promotion whose first checkpoint never completed).
+# whose history file it wrote (a promotion whose first checkpoint never completed). Not on
+# a standby: its walreceiver fetches every history file of its primary, promoted or not.
 local_timeline() {
   local tl h n
   tl="$(LC_ALL=C pg_controldata "$PGDATA" | awk -F: '
     /^Latest checkpoint.s TimeLineID/ || /^Min recovery ending loc.s timeline/ { v = $2 + 0; if (v > m) m = v }
     END { print m + 0 }' || true)"
+  [ -f "$PGDATA/standby.signal" ] && { echo "$tl"; return; }
   for h in "$PGDATA"/pg_wal/*.history; do
     [ -e "$h" ] || continue
     n=$((16#$(basename "$h" .history))); [ "$n" -gt "$tl" ] && tl=$n
@@ -197,10 +201,12 @@ strip_sync_names() {
   return 0
 }
 
+try_slot_on_peer() { ensure_slot_on_peer || log "could not create slot $NAME on the peer now; the walreceiver retries until it exists"; }
+
 make_standby() {
   touch "$PGDATA/standby.signal"
   strip_sync_names
-  ensure_slot_on_peer || log "could not create slot $NAME on the peer now; the walreceiver retries until it exists"
+  try_slot_on_peer
 }
 
 wait_for_peer_primary() {
@@ -255,14 +261,19 @@ SQL
   log "initialised a new primary (database $POSTGRES_DB, replication role $REPL_USER)"
 }
 
-# Transactions this node committed after LSN $1 on timeline $2 (its own WAL, read by
-# pg_waldump); empty when that cannot be told.
-commits_after() {
-  command -v pg_waldump >/dev/null || return 0
+# COMMITS: transactions this node committed after LSN $1 on timeline $2 (its own WAL, read
+# by pg_waldump); empty when that cannot be told. Set, not printed: $(…) would hold off a stop.
+waldump_commits() {
   # Streamed, counted in one pass (a long divergence is a lot of WAL). pg_waldump ends on an
   # error at the end of the WAL; no record at all means it could not read it: print nothing.
-  run pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" >"$OUT" 2>/dev/null || true
-  awk '{ records++ } /desc: COMMIT/ { commits++ } END { if (records) print commits + 0 }' "$OUT" || true
+  { pg_waldump --path="$PGDATA/pg_wal" --timeline="$2" --start="$1" 2>/dev/null || true; } |
+    awk '{ records++ } /desc: COMMIT/ { commits++ } END { if (records) print commits + 0 }'
+}
+commits_after() {
+  COMMITS=""
+  command -v pg_waldump >/dev/null || return 0
+  run waldump_commits "$1" "$2" >"$OUT" || return 0
+  read -r COMMITS <"$OUT" || true
 }
 
 # Copies the data directory to $KEPT (replacing an older copy) before a rejoin discards
@@ -330,7 +341,7 @@ rejoin_peer() {
       at="$(sed -n 's/.*servers diverged at WAL location \([0-9A-F]*\/[0-9A-F]*\).*/\1/p' <<<"$plan")"
       tl="$(local_timeline)"
       n=""
-      [ -n "$at" ] && n="$(commits_after "$at" "$tl")"
+      [ -n "$at" ] && { commits_after "$at" "$tl"; n="$COMMITS"; }
       if [ "$n" != 0 ]; then
         keep_aside "${n:-an unknown number of} transaction(s) committed here after $at (timeline $tl) are not on the new primary"
       else
@@ -360,7 +371,7 @@ rejoin_peer() {
 
 # A message for a peer primary that is not on a newer timeline than ours: two primaries.
 split_brain_advice() {
-  printf '%s' "the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY on timeline $1, not newer than ours ($2): two primaries (a split brain; this node was promoted after it). NOT rejoining it (that would throw away this node's newer history) and NOT starting beside it. To end it: stop the peer's PostgreSQL container; this node then starts as a standby after ${PEER_WAIT_S}s, the GA pair promotes it (the newest timeline), and the peer, started again, rejoins it by itself (docs/deploy.md, 'Bringing a former primary back')"
+  printf '%s' "the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY on timeline $1, not newer than ours ($2): two primaries (a split brain: this node was promoted beside it, or the two never shared a history). NOT rejoining it (that would throw away this node's newer history) and NOT starting beside it. To end it: stop the peer's PostgreSQL container; this node then starts as a standby after ${PEER_WAIT_S}s, the GA pair promotes it (the newest timeline), and the peer, started again, rejoins it by itself (docs/deploy.md, 'Bringing a former primary back')"
 }
 
 # A former primary (no standby.signal) decides how to come back.
@@ -467,7 +478,7 @@ serve() {
     # Its slot may be missing: the primary was promoted while this node was away (the active
     # GA makes it too, gestor_almacenamiento/replication/mode.ts, but it may not run yet).
     peer_role
-    if [ "$PEER_ROLE" = primary ]; then ensure_slot_on_peer || log "could not create slot $NAME on the peer now; the walreceiver retries until it exists"; fi
+    if [ "$PEER_ROLE" = primary ]; then try_slot_on_peer; fi
     log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
   else
     decide_former_primary

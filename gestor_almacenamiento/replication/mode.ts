@@ -48,12 +48,16 @@ export class ReplicationMode {
     /** A pair's role: why degrading must wait (sync-watchdog.ts); none in standalone. */
     private readonly holdDegrade?: () => string | undefined,
     /**
-     * A pair member's standby (its slot is named like its application_name, GA_STANDBY_NAME):
-     * the slot is made on every activation. A standby that came back while this node was
-     * not yet a primary (a site power cut, pc2 booting last) otherwise finds no slot and its
-     * walreceiver fails until someone makes one. Standalone GAs have no standby: none.
+     * A pair member's standby (its slot is named like its application_name, GA_STANDBY_NAME)
+     * and this GA's own PostgreSQL node: the slot is made on every activation on the own
+     * node. A standby that came back while this node was not yet a primary (a site power
+     * cut, pc2 booting last) otherwise finds no slot and its walreceiver fails until someone
+     * makes one. Not on the peer's node, which a GA may serve from ("using primary peer"):
+     * there the standby is that node itself, and a slot nobody reads would hold its WAL.
+     * Only for a pair over two nodes (PG_PEER_HOST): standalone GAs, and a pair sharing one
+     * node, have no standby.
      */
-    private readonly standbySlot?: string,
+    private readonly standby?: { slot: string; ownNode: { host: string; port: number } },
   ) {}
 
   get requested(): 'sync' | 'async' {
@@ -63,7 +67,7 @@ export class ReplicationMode {
   /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
   follow(active: boolean, node: PgConn): void {
     // Beside the watchdog, not before it: an unreachable node must not delay its start.
-    if (active && this.standbySlot) void this.ensureSlot(node, this.standbySlot);
+    if (active && this.standby && sameServer(node, this.standby.ownNode)) void this.ensureSlot(node, this.standby.slot);
     if (this.requested !== 'sync') {
       if (active) this.chain = this.chain.then(() => this.clearLeftoverSync(node));
       return;

@@ -180,8 +180,13 @@ export class RoleController {
       token && this.machine.writeFencedBy(token, this.now())
         ? { ref: req.ref, exito: false, codigo: 'GA_NO_ACTIVO', mensaje: `GA aislado: el cliente ya escribió en el timeline ${token.timeline} y nuestro PostgreSQL está en uno anterior` }
         : undefined;
+    // An active GA refuses at once: the node it writes to is behind the client. One that is not
+    // active has learnt the newer timeline (refuseIfBehind) and goes on to decide: a takeover
+    // may choose a node on that timeline (the peer's primary: chooseNode gets the token), and
+    // the check runs again before serving. Refusing here kept a GA whose own node was dead
+    // from serving from the peer's newer primary while the peer's GA was down.
     const refused = refuseIfBehind();
-    if (refused) return refused;
+    if (refused && this.machine.active) return refused;
     const arrivedAt = this.now();
     for (let round = 0; round < 3; round++) {
       const d = this.machine.request(this.now());

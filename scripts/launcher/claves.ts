@@ -14,7 +14,7 @@
  * --reemplazar replaces keys only, never a password (PostgreSQL has it since its
  * first start). The file is written with mode 0600 (it holds secrets).
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { spanishHelp } from '../../common/cli-args.js';
@@ -37,10 +37,14 @@ export function writeKeys(file: string, o: { replace?: boolean; now?: Date } = {
   const { text, filled } = withPasswords(before);
   // A new file (mode 0600 from its first byte) renamed over the old one: writing secrets into a
   // .env copied from the example (0644) and then chmod-ing would leave them readable meanwhile.
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Through a symlinked .env to its target; an existing file keeps its owner (claves run with sudo).
+  const target = existsSync(file) ? realpathSync(file) : file;
+  const owner = existsSync(target) ? statSync(target) : undefined;
+  const tmp = `${target}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, withKeyBlock(text, envBlock(keys, o.now)), { mode: 0o600, flag: 'wx' });
-    renameSync(tmp, file);
+    if (owner && process.getuid?.() === 0) chownSync(tmp, owner.uid, owner.gid);
+    renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;

@@ -259,5 +259,24 @@ describe.sequential('GA pair over streaming replication on two simulated hosts',
     expect(await pgRole(nodeConn(pc1))).toMatchObject({ inRecovery: false, timeline: 3 });
     await checkLedger(nodeConn(pc1), [...l.acked]);
     expect(timings.pgKillToFirstOkMs).toBeLessThan(PEER_TIMEOUT_MS + 3000);
+    // pc1's GA took over on its own node: pc2's slot is there for pc2 to come back to.
+    await eventually("slot 'pc2' on pc1", async () => (await withDb(nodeConn(pc1), (c) => c.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pc2'"))).rowCount === 1, 5000);
+  });
+
+  it("pc1's GA dies, its PostgreSQL lives (pc2's is still down): pc2's GA serves from pc1's primary, and makes no slot there for pc1 itself", async () => {
+    const l = load('d');
+    await eventually('load on pc1', () => l.acked.length >= 20, 10_000);
+    await ga1!.abort();
+    ga1 = undefined;
+    l.mark();
+    await eventually('pc2 GA ACTIVE', () => estado(ga2) === 'ACTIVE', 15_000);
+    await eventually('service back', () => l.recoveredMs() !== undefined, 15_000);
+    await l.stop();
+    expect(l.failures).toEqual([]);
+    const s = await status(ga2!, PC2);
+    expect(s.postgres).toMatchObject({ rolPg: 'primary', host: PC1 }); // no promotion: pc1's primary still serves
+    // A slot named after pc1 on pc1 would be read by nobody and hold its WAL.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await withDb(nodeConn(pc1), (c) => c.query("SELECT slot_name FROM pg_replication_slots ORDER BY 1"))).rows).toEqual([{ slot_name: 'pc2' }]);
   });
 });

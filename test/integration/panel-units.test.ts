@@ -256,12 +256,15 @@ describe('panel collector against GCs that miss polls, fail and answer garbage',
     bDown = true;
     aErrorsDown = true;
     observe(50);
+    aUnavailable += 20; // errors go on while the panel cannot read them
     await wait();
     const p3 = (await collector.poll()).punto!;
     expect(p3.porOperacion.prestamo!.rps).toBeCloseTo(50 / ((p3.t - p2.t) / 1000), 0);
+    expect(p3.erroresPorSegundo).toEqual({}); // unknown this time, not 0
     bDown = false;
     aErrorsDown = false;
     observe(50);
+    aUnavailable += 20;
     await wait();
     const p4 = (await collector.poll()).punto!;
     // pc2's 100 requests over its two intervals, pc1's 50 over its one: not 150 over the longest.
@@ -269,8 +272,9 @@ describe('panel collector against GCs that miss polls, fail and answer garbage',
     expect(p4.porOperacion.prestamo!.rps).toBeCloseTo(expected, 0);
     const longestInterval = 150 / ((p4.t - p2.t) / 1000); // what dividing by the longest interval gave
     expect(Math.abs(p4.porOperacion.prestamo!.rps - expected)).toBeLessThan(Math.abs(p4.porOperacion.prestamo!.rps - longestInterval));
-    // pc1's error count did not move: the failed fetch kept the last baseline (5000), not {}.
-    expect(p4.erroresPorSegundo).toEqual({ unavailable: 0 });
+    // pc1's 40 errors over the two intervals since its last answer: the failed fetch kept that
+    // baseline (5000, not {}) with its own time.
+    expect(p4.erroresPorSegundo.unavailable).toBeCloseTo(40 / ((p4.t - p2.t) / 1000), 1);
     // 30 errors more at pc1: 30 over its interval.
     aUnavailable += 30;
     await wait();

@@ -40,7 +40,8 @@ async function step(what: string, undo: () => unknown): Promise<void> {
 }
 
 afterAll(async () => {
-  // Also on failure: the launcher's whole group (a child not in its own group: the child), then any PostgreSQL it left.
+  // Also on failure: the launcher's group (its children run in sessions of their own and stop by
+  // themselves within half a second of their launcher's death, LANZADOR_PID), then any PostgreSQL it left.
   for (const g of groups) {
     try {
       process.kill(-g.pid!, 'SIGKILL');
