@@ -154,6 +154,13 @@ export interface CloneResult {
   totalMs: number;
 }
 
+/** Beside a data dir while a clone fills it: a clone cut short (Ctrl-C, kill -9) is redone, never started. */
+export const cloneMarkOf = (dataDir: string): string => `${path.resolve(dataDir)}.clone-incomplete`;
+
+export function cloneIncomplete(dataDir: string): boolean {
+  return existsSync(cloneMarkOf(dataDir));
+}
+
 /**
  * Clones a running primary into an empty `dataDir` and starts it as a
  * streaming hot standby (the FACTS recipe: pg_backup_start / copy /
@@ -164,6 +171,8 @@ export async function cloneStandby(o: CloneOptions): Promise<CloneResult> {
   const t0 = Date.now();
   const spec: PgNodeSpec = { dataDir: path.resolve(o.dataDir), host: o.host, port: o.port, user: o.user, password: o.password, database: o.database, netns: o.netns };
   if (existsSync(path.join(spec.dataDir, 'PG_VERSION'))) throw new Error(`cloneStandby: ${spec.dataDir} already holds a data dir; use reclone to replace it`);
+  await fs.mkdir(path.dirname(spec.dataDir), { recursive: true });
+  await fs.writeFile(cloneMarkOf(spec.dataDir), `${new Date().toISOString()}: clone of ${o.primary.host}:${o.primary.port} started\n`);
   await prepareDataDir(spec.dataDir);
   await ensureReplicationRole(o.primary);
   await createReplicationSlot(o.primary, o.slot);
@@ -197,6 +206,7 @@ export async function cloneStandby(o: CloneOptions): Promise<CloneResult> {
 
   await startNode(spec, { log: o.log });
   await waitStreaming(spec, o.streamTimeoutMs ?? 10_000);
+  await fs.rm(cloneMarkOf(spec.dataDir), { force: true });
   const totalMs = Date.now() - t0;
   o.log?.info({ host: spec.host, port: spec.port, primary: `${o.primary.host}:${o.primary.port}`, slot: o.slot, bytes, copyMs, totalMs }, 'standby cloned and streaming');
   return { spec, bytes, copyMs, totalMs };

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../common/logger.js';
 import { compareLsn, createReplicationSlot, ensureReplicationRole, pgRole, standbyStatus, timelineHistory, withAdminClient, type PgConn } from './admin.js';
-import { cloneStandby, type CloneOptions, type CloneResult } from './clone.js';
+import { cloneIncomplete, cloneStandby, type CloneOptions, type CloneResult } from './clone.js';
 import { isRunning, startNode, stopNode } from './lifecycle.js';
 import { nodeConn, stripSyncStandbyNames, writeNodeConf, writeSignal, type PgNodeSpec } from './node-config.js';
 import { chownTree, postgresIds } from './os-user.js';
@@ -137,7 +137,8 @@ export async function reclone(o: RecloneOptions): Promise<CloneResult> {
     () => true,
     () => false,
   );
-  if (hasData) {
+  // A clone cut short holds nothing of value: never moved aside over an earlier diverged copy.
+  if (hasData && !cloneIncomplete(dataDir)) {
     const aside = divergedDirOf(dataDir);
     await fs.rm(aside, { recursive: true, force: true });
     await fs.rename(dataDir, aside);

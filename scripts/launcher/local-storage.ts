@@ -4,11 +4,11 @@
  * with a handle per node for drills (kill, restart, promote, rejoin). The
  * node toolkit itself is postgres/; this file only places nodes on simulated hosts.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { ensureReplicationRole, pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
-import { cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
+import { cloneIncomplete, cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
 import { ensureDatabase, isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from '../../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
@@ -118,16 +118,11 @@ export async function startSingleStorage(dataDir: string, host: string, port: nu
   return { pg: info, stop: pg.stop, status: async () => [await describeNode('pc1', pg.host, pg.port, info)] };
 }
 
-/** Beside a standby's data dir while its clone runs: a clone cut short (Ctrl-C, kill -9) is redone, never started. */
-const cloneMark = (spec: PgNodeSpec) => `${spec.dataDir}.clone-incomplete`;
-
+/** A standby cloned into `spec`'s dir, replacing whatever a clone cut short left there (postgres/clone.ts marks a clone until it streams). */
 async function cloneInto(spec: PgNodeSpec, host: HostName, primary: PgNodeSpec): Promise<void> {
-  mkdirSync(dirname(spec.dataDir), { recursive: true });
-  writeFileSync(cloneMark(spec), `${new Date().toISOString()}: clone of ${primary.host}:${primary.port} started\n`);
   await killNode(spec.dataDir);
   rmSync(spec.dataDir, { recursive: true, force: true });
   await cloneStandby({ ...spec, primary: nodeConn(primary), primaryDataDir: primary.dataDir, slot: host, applicationName: host });
-  rmSync(cloneMark(spec), { force: true });
 }
 
 /**
@@ -151,7 +146,7 @@ export async function startTwoHostStorage(dataDir: string, port: number, net: Re
     await stopNode(specs.pc2.dataDir).catch(() => killNode(specs.pc2.dataDir));
   };
   try {
-    const usable = (h: HostName) => existsSync(join(specs[h].dataDir, 'PG_VERSION')) && !existsSync(cloneMark(specs[h]));
+    const usable = (h: HostName) => existsSync(join(specs[h].dataDir, 'PG_VERSION')) && !cloneIncomplete(specs[h].dataDir);
     // Never a new, empty pc1 beside a pc2 that holds the data (it is started instead, as it is).
     const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION')) && !usable('pc2');
     if (fresh) {
