@@ -3,7 +3,7 @@
  * parser, so a bad number is refused at parse time with the same message everywhere
  * instead of turning into NaN or a hang later, and help in the users' language.
  */
-import { Help, InvalidArgumentError, type Command } from 'commander';
+import { Help, InvalidArgumentError, type Command, type CommanderError } from 'commander';
 
 /** Largest delay setTimeout honours; also a sane ceiling for counts given on a command line. */
 const MAX_INT_ARG = 2 ** 31 - 1;
@@ -35,6 +35,11 @@ const ERRORES: Array<[RegExp, string]> = [
   [/\(Did you mean ([^?]*)\?\)/, '(¿quiso decir $1?)'],
 ];
 
+/** What a command exits with when commander stops it: 0 for help and --version, 2 for bad arguments. */
+export function usageExitCode(err: CommanderError): number {
+  return err.exitCode === 0 ? 0 : 2;
+}
+
 export function erroresEnEspanol(str: string): string {
   return ERRORES.reduce((s, [re, es]) => s.replace(re, es), str);
 }
@@ -56,7 +61,7 @@ export function spanishHelp(program: Command): Command {
     .configureOutput({ outputError: (str, write) => write(erroresEnEspanol(str)) })
     // Bad arguments exit 2 in every command (help and --version 0), as the PS always did. A
     // program that calls exitOverride() itself (to run in-process, in tests) replaces this.
-    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+    .exitOverride((err) => process.exit(usageExitCode(err)))
     .configureHelp({
       styleTitle: (t: string) => TITULOS[t] ?? t,
       styleUsage: (u: string) => enEspanol(u),

@@ -125,7 +125,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
   const security = opts.security ?? SocketSecurity.off();
   let role: RoleController | undefined;
   const rol = opts.rol ?? (() => cfg.GA_ROL);
-  const replication = new ReplicationMode(cfg, log, () => role?.syncDegradeHold(), peerEndpoint === undefined || cfg.PG_PEER_HOST === undefined || cfg.GA_STANDBY_NAME === undefined ? undefined : { slot: cfg.GA_STANDBY_NAME, ownNode: { host: cfg.PGHOST, port: cfg.PGPORT } });
+  const replication = new ReplicationMode(cfg, log, () => role?.syncDegradeHold(), peerEndpoint === undefined || cfg.PG_PEER_HOST === undefined ? undefined : { host: cfg.PGHOST, port: cfg.PGPORT });
   cleanup.push(() => replication.close());
 
   try {

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { spanishHelp } from '../common/cli-args.js';
+import { spanishHelp, usageExitCode } from '../common/cli-args.js';
 import { userPath } from '../common/user-path.js';
 import { htmlReportPath, reportsDir } from './escribir.js';
 import { writeHtmlReport } from './html.js';
@@ -53,7 +53,7 @@ export async function runInforme(argv: string[], io: { out: (s: string) => void;
   try {
     program.parse(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CommanderError) return usageExitCode(e);
     throw e;
   }
   const files = program.args.map((f) => userPath(f));

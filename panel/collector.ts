@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.js';
 import type { GaStatus } from '../gestor_almacenamiento/ga.js';
 import type { GcStatus } from '../gestor_carga/gc.js';
 import { changes } from './changes.js';
-import { bucketsBy, delta, quantile, sum, total, type Buckets, type MetricJson } from './histogram.js';
+import { bucketsBy, delta, quantile, sum, total, type Buckets } from './histogram.js';
 import type { ActorStatus, ErrorStatsSnapshot, Observed, PanelEvent, PanelPoint, PanelSnapshot, PanelUpdate } from './snapshot.js';
 import type { Target } from './targets.js';
 
@@ -114,10 +114,7 @@ export class PanelCollector {
           const [obs, errores, metrics] = await Promise.all([
             observe<GcStatus>(target),
             getJson<ErrorStatsSnapshot>(`${target.url}/errors/stats`, this.timeoutMs).catch(() => undefined),
-            getJson<MetricJson[]>(`${target.url}/metrics.json?nombre=${GC_LATENCY_METRIC}`, this.timeoutMs).then(
-              (m) => (Array.isArray(m) ? m : undefined),
-              () => undefined,
-            ),
+            getJson<unknown>(`${target.url}/metrics.json?nombre=${GC_LATENCY_METRIC}`, this.timeoutMs).catch(() => undefined),
           ]);
           return { obs: { ...obs, ...(errores ? { errores } : {}) }, metrics };
         }),
@@ -177,7 +174,7 @@ export class PanelCollector {
     return { t, gcs, gas, actores, actoresVivos, disyuntores };
   }
 
-  private pointOf(t: number, s: PanelSnapshot, gcs: Array<{ obs: PanelSnapshot['gcs'][number]; metrics?: MetricJson[] }>): PanelPoint | undefined {
+  private pointOf(t: number, s: PanelSnapshot, gcs: Array<{ obs: PanelSnapshot['gcs'][number]; metrics?: unknown }>): PanelPoint | undefined {
     // Percentiles from every GC's buckets together; rates as the sum of each GC's own rate, each
     // over its own interval (a GC that missed a poll covers a longer one than the others).
     const perOp = new Map<string, Buckets>();
@@ -186,7 +183,7 @@ export class PanelCollector {
     let any = false;
     for (const g of gcs) {
       const url = g.obs.objetivo.url;
-      if (!g.metrics) continue;
+      if (!Array.isArray(g.metrics)) continue; // no answer, or not prom-client's list
       const before = this.prevCounters.get(url);
       // A failed /errors/stats keeps the last baseline, with its own time: an empty one would count the
       // GC's whole history in this second, a re-stamped one would count two intervals' errors over one.

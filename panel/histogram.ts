@@ -18,9 +18,9 @@ export interface MetricJson {
   values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
 }
 
-/** `name`'s buckets per value of `label` (other labels summed), from one scrape. */
-export function bucketsBy(metrics: readonly MetricJson[], name: string, label: string): Map<string, Buckets> {
-  const m = metrics.find((x) => x?.name === name && x.type === 'histogram');
+/** `name`'s buckets per value of `label` (other labels summed), from one scrape; none from an answer of another shape. */
+export function bucketsBy(metrics: unknown, name: string, label: string): Map<string, Buckets> {
+  const m = Array.isArray(metrics) ? (metrics as MetricJson[]).find((x) => x?.name === name && x.type === 'histogram') : undefined;
   const byKey = new Map<string, Map<number, number>>();
   for (const v of Array.isArray(m?.values) ? m.values : []) {
     if (v?.metricName !== `${name}_bucket` || typeof v.value !== 'number' || typeof v.labels !== 'object' || v.labels === null) continue;

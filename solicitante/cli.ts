@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../common/config.js';
 import { isbnSchema, usuarioSchema } from '../common/protocol/ps-gc.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
-import { intArg, spanishHelp } from '../common/cli-args.js';
+import { intArg, spanishHelp, usageExitCode } from '../common/cli-args.js';
 import { complete, runFile } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { probeGcs, probeTimeoutMs } from './gc-probe.js';
@@ -304,7 +304,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof CommanderError) return usageExitCode(e);
     if (e instanceof ConfigError || e instanceof UsageError) {
       io.stderr.write(`${e.message}\n`);
       return 2;

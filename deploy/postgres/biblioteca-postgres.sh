@@ -88,7 +88,6 @@ usage() { sed -n '8,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2;
 CHILD=""
 on_stop() {
   [ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null
-  [ -n "$OUT" ] && rm -f "$OUT"
   log "stop requested before the server started: exiting (interrupted work is redone at the next start)"
   exit 143
 }

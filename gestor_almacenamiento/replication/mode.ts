@@ -57,7 +57,7 @@ export class ReplicationMode {
      * Only for a pair over two nodes (PG_PEER_HOST): standalone GAs, and a pair sharing one
      * node, have no standby.
      */
-    private readonly standby?: { slot: string; ownNode: { host: string; port: number } },
+    private readonly ownNode?: { host: string; port: number },
   ) {}
 
   get requested(): 'sync' | 'async' {
@@ -67,7 +67,7 @@ export class ReplicationMode {
   /** Follow the GA's state: watch `node` while active, nothing otherwise. Calls are serialised. */
   follow(active: boolean, node: PgConn): void {
     // Beside the watchdog, not before it: an unreachable node must not delay its start.
-    if (active && this.standby && sameServer(node, this.standby.ownNode)) void this.ensureSlot(node, this.standby.slot);
+    if (active && this.ownNode && sameServer(node, this.ownNode)) void this.ensureSlot(node, this.cfg.GA_STANDBY_NAME ?? 'pc2');
     if (this.requested !== 'sync') {
       if (active) this.chain = this.chain.then(() => this.clearLeftoverSync(node));
       return;

@@ -154,6 +154,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
   try {
     const ctx = await setup(sys, db, o.modo === 'seguro');
     const procs = processes(sys);
+    // Still the process we started: its pid alive, and no exit seen on it.
+    const up = (p: (typeof procs)[number]) => alive(p.pid) && p.proc.running;
     const checksumBefore = await dataChecksums(db);
     const base = new Map(procs.map((p) => [p.nombre, p.pid ? (rssMiB(p.pid) ?? null) : null]));
     const samples = new Map(procs.map((p) => [p.nombre, [] as Array<[number, number]>]));
@@ -169,7 +171,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     const limiteTormentaMs = o.limiteTormentaMs ?? defaultStormLimitMs(o.mensajes);
     // An attacked process that exits, or the time limit, stops the storm at once.
     const guard = new StormGuard({
-      procs: procs.map((p) => ({ nombre: p.nombre, pid: p.pid, running: () => alive(p.pid) && p.proc.running })),
+      procs: procs.map((p) => ({ nombre: p.nombre, pid: p.pid, running: () => up(p) })),
       rondas,
       limiteMs: limiteTormentaMs,
       ...(o.signal ? { outer: o.signal } : {}),
@@ -238,17 +240,17 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     const procesos: ProcessFigures[] = [];
     // Each process's own time to answer /health again: asked all at once.
     const healthAt = new Map(
-      await Promise.all(procs.map(async (p) => [p.nombre, alive(p.pid) && p.proc.running && (await healthyWithin(p.proc, stormEnd + 60_000)) ? Date.now() : undefined] as const)),
+      await Promise.all(procs.map(async (p) => [p.nombre, up(p) && (await healthyWithin(p.proc, stormEnd + 60_000)) ? Date.now() : undefined] as const)),
     );
     for (const p of procs) {
-      const up = alive(p.pid) && p.proc.running;
+      const vivo = up(p);
       const at = healthAt.get(p.nombre);
       const health = p.proc.spec.httpPort ? at !== undefined : null;
       procesos.push({
         nombre: p.nombre,
         pid: p.pid,
         vivoAntes: aliveBefore.get(p.nombre) ?? false,
-        vivoDespues: up,
+        vivoDespues: vivo,
         saludDespues: health,
         saludTrasMs: at !== undefined ? at - stormEnd : null,
         rssBaseMiB: round(base.get(p.nombre)),
@@ -600,7 +602,7 @@ export async function attackZmq(target: 'backend' | 'ga', endpoint: string, a: A
 }
 
 /** The GC's XPUB: raw subscription messages from XSUB sockets (tasks they may receive are drained). */
-export async function attackPub(endpoint: string, a: Attack, f: SocketFigures): Promise<void> {
+async function attackPub(endpoint: string, a: Attack, f: SocketFigures): Promise<void> {
   const { o, span, ctx, stop } = a;
   const CONNS = 4;
   const conns = Array.from({ length: CONNS }, () => {

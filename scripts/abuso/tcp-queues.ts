@@ -92,7 +92,7 @@ function ownSocketInodes(): Set<string> {
 }
 
 /** Our connections to `port` now. */
-export function queuedTowards(port: number): QueueState {
+function queuedTowards(port: number): QueueState {
   const entries = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => {
     try {
       return parseProcNetTcp(readFileSync(f, 'utf8'), port);

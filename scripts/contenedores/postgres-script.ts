@@ -56,7 +56,18 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
   const v: Verification[] = [];
   // Only what the script said in this check: earlier drills may have left the same lines.
   const since = new Date().toISOString();
-  const logs = (h: HostName) => docker(['logs', '--since', since, `${h}-postgres`], { stderr: true });
+  const logs = (h: HostName, from = since) => docker(['logs', '--since', from, `${h}-postgres`], { stderr: true });
+  /** Runs `wait` while consultas go through the GC every 500 ms: client demand is what makes the GA pair take over. */
+  const withConsultas = async <T>(wait: () => Promise<T>): Promise<T> => {
+    const poke = setInterval(() => {
+      void fetch(`${sys.gcHttp}/operaciones`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operacion: 'consulta', isbn: '978-9-98-000001-0' }), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    }, 500);
+    try {
+      return await wait();
+    } finally {
+      clearInterval(poke);
+    }
+  };
 
   progress('docker stop pc1-ga pc2-ga: sólo decide el script de PostgreSQL');
   await docker(['stop', 'pc1-ga', 'pc2-ga']);
@@ -128,17 +139,10 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
     progress(`docker start pc1-ga pc2-ga, y consultas a través del GC: el par de GA debe promover a ${a} por sí solo`);
     await docker(['start', 'pc1-ga', 'pc2-ga']);
     const t0 = Date.now();
-    const poke = setInterval(() => {
-      void fetch(`${sys.gcHttp}/operaciones`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operacion: 'consulta', isbn: '978-9-98-000001-0' }), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    }, 500);
-    let promotedMs: number;
-    let backMs: number;
-    try {
-      promotedMs = await waitFor(`the GA pair promotes ${a}`, readWrite(a), 60_000);
-      backMs = await waitFor(`${b} rejoins`, inRecovery(b), 90_000) + promotedMs;
-    } finally {
-      clearInterval(poke);
-    }
+    const { promotedMs, backMs } = await withConsultas(async () => {
+      const promotedMs = await waitFor(`the GA pair promotes ${a}`, readWrite(a), 60_000);
+      return { promotedMs, backMs: (await waitFor(`${b} rejoins`, inRecovery(b), 90_000)) + promotedMs };
+    });
     const rejoined = (await logs(b)).includes('rejoined: a standby of');
     v.push({
       nombre: 'el par de GA promueve por sí solo al standby del timeline más nuevo, y el antiguo primario se reincorpora solo',
@@ -160,11 +164,10 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
     progress(`${b}: promovido a mano junto a ${a} (dos primarios), ${DIVERGENT_COMMITS} filas; docker restart ${b}-postgres`);
     const since5 = new Date().toISOString();
     await docker(['restart', `${b}-postgres`]);
-    const logs5 = () => docker(['logs', '--since', since5, `${b}-postgres`], { stderr: true });
-    const splitMs = await waitFor(`${b} sees two primaries`, async () => (await logs5()).includes('not newer than ours'), 30_000);
+    const splitMs = await waitFor(`${b} sees two primaries`, async () => (await logs(b, since5)).includes('not newer than ours'), 30_000);
     await sleep(3000);
     const servedSplit = await psql(b, 'SELECT 1').then(() => true, () => false);
-    const rewound = (await logs5()).includes('pg_rewind');
+    const rewound = (await logs(b, since5)).includes('pg_rewind');
     v.push({
       nombre: 'un primario más nuevo no se rebobina sobre uno más viejo ni arranca junto a él: espera y dice cómo salir',
       ok: !servedSplit && !rewound,
@@ -174,14 +177,7 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
     await docker(['stop', `${a}-postgres`]);
     await waitFor(`${b} starts as a standby`, inRecovery(b), 60_000);
     await docker(['start', 'pc1-ga', 'pc2-ga']);
-    const poke5 = setInterval(() => {
-      void fetch(`${sys.gcHttp}/operaciones`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ operacion: 'consulta', isbn: '978-9-98-000001-0' }), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    }, 500);
-    try {
-      await waitFor(`the GA pair promotes ${b}`, readWrite(b), 60_000);
-    } finally {
-      clearInterval(poke5);
-    }
+    await withConsultas(() => waitFor(`the GA pair promotes ${b}`, readWrite(b), 60_000));
     await docker(['start', `${a}-postgres`]);
     await waitFor(`${a} rejoins ${b}`, inRecovery(a), 90_000);
     const kept = await psql(b, `SELECT count(*) FROM ${TABLE}`);

@@ -4,11 +4,11 @@
  * with a handle per node for drills (kill, restart, promote, rejoin). The
  * node toolkit itself is postgres/; this file only places nodes on simulated hosts.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { ensureReplicationRole, pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
-import { cloneIncomplete, cloneStandby, waitStreaming, type CloneResult } from '../../postgres/clone.js';
+import { cloneIncomplete, waitStreaming, type CloneResult } from '../../postgres/clone.js';
 import { ensureDatabase, isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from '../../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
@@ -118,12 +118,9 @@ export async function startSingleStorage(dataDir: string, host: string, port: nu
   return { pg: info, stop: pg.stop, status: async () => [await describeNode('pc1', pg.host, pg.port, info)] };
 }
 
-/** A standby cloned into `spec`'s dir, replacing whatever a clone cut short left there (postgres/clone.ts marks a clone until it streams). */
-async function cloneInto(spec: PgNodeSpec, host: HostName, primary: PgNodeSpec): Promise<void> {
-  await killNode(spec.dataDir);
-  rmSync(spec.dataDir, { recursive: true, force: true });
-  await cloneStandby({ ...spec, primary: nodeConn(primary), primaryDataDir: primary.dataDir, slot: host, applicationName: host });
-}
+/** A standby cloned into `spec`'s dir; reclone replaces whatever a clone cut short left there (postgres/clone.ts marks a clone until it streams). */
+const cloneInto = (spec: PgNodeSpec, host: HostName, primary: PgNodeSpec) =>
+  reclone({ ...spec, primary: nodeConn(primary), primaryDataDir: primary.dataDir, slot: host, applicationName: host });
 
 /**
  * pc1 primary + pc2 streaming standby (slot and application_name = host name).
