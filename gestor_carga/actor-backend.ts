@@ -33,6 +33,7 @@ export class ActorBackend {
   private badActorMessages = 0;
   private evictedSeen = 0;
   private droppedSubscriptionsSeen = 0;
+  private repeatedIdsSeen = 0;
 
   constructor(private readonly p: ActorBackendParts) {}
 
@@ -65,32 +66,38 @@ export class ActorBackend {
       this.badActorMessages += malformed.length;
       if (logThisOne(this.badActorMessages, 20)) this.p.log.warn({ frames: frames.length, count: this.badActorMessages }, 'malformed actor message ignored');
     }
+    // The connection it came through: one actor id heard through two at once is two processes.
+    const via = frames.length >= 2 ? frames[0]!.toString('latin1') : undefined;
     // The schema checks codigo as a string; actors relay GA codes, which are Codigo values.
-    for (const m of items as MensajeActor[]) this.onMessage(m);
+    for (const m of items as MensajeActor[]) this.onMessage(m, via);
   }
 
-  private onMessage(m: MensajeActor): void {
+  private onMessage(m: MensajeActor, via: string | undefined): void {
     const { actors, log } = this.p;
+    let repeated = false;
     switch (m.t) {
       case 'hola':
-        actors.hello(m.tipo, m.actorId);
+        repeated = actors.hello(m.tipo, m.actorId, via);
         log.debug({ tipo: m.tipo, actorId: m.actorId, actorPid: m.pid }, 'actor hello');
         break;
       case 'latido':
-        actors.heard(m.tipo, m.actorId, m.enCurso);
+        repeated = actors.heard(m.tipo, m.actorId, m.enCurso, via);
         break;
       case 'resultado':
-        actors.heard(m.tipo, m.actorId);
+        repeated = actors.heard(m.tipo, m.actorId, undefined, via);
         log.debug({ opId: m.resultado.id, actorId: m.actorId, codigo: m.resultado.codigo, estado: m.resultado.estado }, 'actor result');
         this.p.dispatcher.onResultado(topicFor(m.tipo, m.actorId), m.resultado);
         break;
       case 'calculado':
-        actors.heard(m.tipo, m.actorId);
+        repeated = actors.heard(m.tipo, m.actorId, undefined, via);
         if (!this.p.calcTasks.onResultado(m.actorId, m.resultado)) log.debug({ tarea: m.resultado.id, actorId: m.actorId }, 'calculation result not used (late, repeated or refused)');
         break;
       case 'adios':
         actors.left(m.tipo, m.actorId);
         break;
+    }
+    if (repeated && logThisOne(++this.repeatedIdsSeen, 20)) {
+      log.error({ tipo: m.tipo, actorId: m.actorId, count: this.repeatedIdsSeen }, 'two actor processes use the same ACTOR_ID: each gets every task of it (half the work is wasted); give each process its own id');
     }
     this.changed(m.tipo, m.actorId);
     if (actors.evicted > this.evictedSeen) {
@@ -109,6 +116,7 @@ export class ActorBackend {
     const live = actors.liveCounts();
     for (const t of OPERACIONES_ACTOR) metrics.liveActors.set({ tipo: t }, live[t]);
     metrics.liveActors.set({ tipo: TIPO_CALCULO }, actors.live(TIPO_CALCULO).length);
+    metrics.repeatedActorIds.set(actors.repeatedIds().length);
     const c = tracker.counts();
     metrics.tasksInFlight.set({ estado: 'enviada' }, c.enviada);
     metrics.tasksInFlight.set({ estado: 'en-cola' }, c['en-cola']);

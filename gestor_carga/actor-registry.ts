@@ -20,6 +20,14 @@
  * a set of its own, capped at `maxPendingSubscriptions` (oldest forgotten first). A
  * real actor is heard within milliseconds of subscribing; only a flood of that size
  * in that moment could push its subscription out.
+ *
+ * Two processes started with one actor id (a copied .env) share one entry and one
+ * topic: both get every task of it (the GA applies each op once, so nothing is done
+ * twice, but half the work is wasted and the status shows one actor where two run).
+ * Each connection to the backend has its own routing id, so the entry notes the one it
+ * was last heard through: a new one is a restart or a reconnection, while hearing
+ * again, within `deadMs`, the one it had just replaced means two processes take turns
+ * (`idRepetido`).
  */
 import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
 import { actorIdSchema, TIPOS_ACTOR, TOPIC_END, type TipoActor } from '../common/protocol/internal.js';
@@ -54,6 +62,12 @@ export interface ActorInfo {
   /** Liveness as of the last refresh(); used to report transitions once. */
   wasLive: boolean;
   since: number;
+  /** Routing id of the connection it was last heard through, and the one before it with when that was last heard. */
+  via?: string;
+  previousVia?: string;
+  previousViaHeard?: number;
+  /** The last times it was heard again through the connection just replaced (two processes, one id), at most TURNS. */
+  turnsAt: number[];
 }
 
 export interface Transitions {
@@ -65,6 +79,8 @@ const key = (tipo: string, actorId: string) => `${tipo}.${actorId}`;
 
 /** Far above any real deployment's actor count; keeps a flood of made-up ids to a bounded map. */
 export const MAX_UNSUBSCRIBED_ACTORS = 1000;
+/** Turns between two connections that make a repeated id (see noteVia). */
+const TURNS = 3;
 /** Subscriptions kept for actors not heard yet (see above). */
 const MAX_PENDING_SUBSCRIPTIONS = 10_000;
 
@@ -116,7 +132,7 @@ export class ActorRegistry {
     let a = this.actors.get(k);
     if (!a) {
       const subscribed = this.pendingSubscriptions.delete(k);
-      a = { tipo, actorId, subscribed, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now() };
+      a = { tipo, actorId, subscribed, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now(), turnsAt: [] };
       this.actors.set(k, a); // placed among the unsubscribed by heard() (subscribed() never is)
     }
     return a;
@@ -168,21 +184,59 @@ export class ActorRegistry {
     this.markUnsubscribed(k);
   }
 
-  heard(tipo: TipoActor, actorId: string, enCurso?: number): void {
+  /**
+   * `via`: the routing id of the connection it came through (see the top of the file).
+   * True when this message shows, for the first time in a while, two processes using the id.
+   */
+  heard(tipo: TipoActor, actorId: string, enCurso?: number, via?: string): boolean {
     const a = this.entry(tipo, actorId);
-    a.lastHeard = this.opts.clock.now();
+    const now = this.opts.clock.now();
+    const repeated = via === undefined ? false : this.noteVia(a, via, now);
+    a.lastHeard = now;
     // Still beating well after its adios: the adios was not its own (forged over plain ZeroMQ,
     // found by the abuse campaign). A leaving actor stops beating within its 1 s drain.
     if (a.left && a.leftAt !== undefined && a.lastHeard - a.leftAt > 2 * this.opts.deadMs) a.left = false;
     if (enCurso !== undefined) a.enCursoReportado = enCurso;
     if (!a.subscribed) this.markUnsubscribed(key(tipo, actorId));
+    return repeated;
   }
 
   /** hola after adios: a restarted actor with a fixed id. */
-  hello(tipo: TipoActor, actorId: string): void {
+  hello(tipo: TipoActor, actorId: string, via?: string): boolean {
     const a = this.entry(tipo, actorId);
     a.left = false;
-    this.heard(tipo, actorId, 0);
+    return this.heard(tipo, actorId, 0, via);
+  }
+
+  /**
+   * TURNS turns within this window (a process beats every deadMs/4 or faster) = two processes, one id.
+   * Not fewer: a dead connection's last message read after its successor's first makes two
+   * (new, old, new).
+   */
+  private get turnsWindowMs(): number {
+    return 4 * this.opts.deadMs;
+  }
+
+  private noteVia(a: ActorInfo, via: string, now: number): boolean {
+    if (a.via === via) return false;
+    const turn = a.previousVia === via && a.previousViaHeard !== undefined && now - a.previousViaHeard <= this.opts.deadMs;
+    a.previousVia = a.via;
+    a.previousViaHeard = a.lastHeard;
+    a.via = via;
+    if (!turn) return false;
+    const wasRepeated = this.isRepeated(a, now);
+    a.turnsAt = [...a.turnsAt.slice(1 - TURNS), now];
+    return !wasRepeated && this.isRepeated(a, now);
+  }
+
+  private isRepeated(a: ActorInfo, now: number): boolean {
+    return a.turnsAt.length === TURNS && a.turnsAt.every((t) => now - t <= this.turnsWindowMs);
+  }
+
+  /** Actors ("tipo.actorId") heard lately from two processes at once. */
+  repeatedIds(): string[] {
+    const now = this.opts.clock.now();
+    return [...this.actors.values()].filter((a) => this.isRepeated(a, now)).map((a) => key(a.tipo, a.actorId));
   }
 
   left(tipo: TipoActor, actorId: string): void {
@@ -268,7 +322,7 @@ export class ActorRegistry {
     return { joined, died };
   }
 
-  snapshot(): Array<{ tipo: string; actorId: string; vivo: boolean; suscrito: boolean; ultimoLatidoMs?: number; enCursoReportado: number }> {
+  snapshot(): Array<{ tipo: string; actorId: string; vivo: boolean; suscrito: boolean; ultimoLatidoMs?: number; enCursoReportado: number; idRepetido?: true }> {
     const now = this.opts.clock.now();
     return [...this.actors.values()].map((a) => ({
       tipo: a.tipo,
@@ -277,6 +331,7 @@ export class ActorRegistry {
       suscrito: a.subscribed,
       ultimoLatidoMs: a.lastHeard === undefined ? undefined : now - a.lastHeard,
       enCursoReportado: a.enCursoReportado,
+      ...(this.isRepeated(a, now) ? { idRepetido: true as const } : {}),
     }));
   }
 

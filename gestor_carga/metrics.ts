@@ -5,6 +5,7 @@ export interface GcMetrics {
   requests: Counter<'operacion' | 'codigo'>;
   latency: Histogram<'operacion'>;
   liveActors: Gauge<'tipo'>;
+  repeatedActorIds: Gauge;
   tasksInFlight: Gauge<'estado'>;
   republications: Counter<'motivo' | 'tipo'>;
   syncWaiting: Gauge;
@@ -22,6 +23,7 @@ export function createGcMetrics(registry: Registry): GcMetrics {
       registers,
     }),
     liveActors: new Gauge({ name: 'gc_live_actors', help: 'Live actors by type', labelNames: ['tipo'], registers }),
+    repeatedActorIds: new Gauge({ name: 'gc_actor_ids_repeated', help: 'Actor entries (tipo.actorId) heard lately from two processes at once (one ACTOR_ID given to two processes)', registers }),
     tasksInFlight: new Gauge({ name: 'gc_tasks', help: 'Tasks tracked by the GC, by state (enviada, en-cola, espera)', labelNames: ['estado'], registers }),
     republications: new Counter({ name: 'gc_republications_total', help: 'Tasks published again, by reason', labelNames: ['motivo', 'tipo'], registers }),
     syncWaiting: new Gauge({ name: 'gc_sync_requests_waiting', help: 'Sync requests waiting for an actor result', registers }),

@@ -96,11 +96,13 @@ function formatGa(url: string, s: Json): string {
   return lines.join('\n');
 }
 
-function formatGc(url: string, s: Json): string {
+export function formatGc(url: string, s: Json): string {
   const me = s.gc as Json | undefined;
   const lines = [`GC ${url}${me ? `  ${me.id}${me.sede ? ` (sede ${me.sede})` : ''}, desde ${me.iniciado} (${ago(me.iniciado)})` : ''}`];
   if (s.arriendoVigente === false) lines.push('  ARRIENDOS:   sin renovar en GC_LEASE_MS: su trabajo async puede pasar a otro GC');
   lines.push(`  actores vivos: ${counts(s.actoresVivos)}`);
+  const repetidos = ((s.actores ?? []) as Json[]).filter((a) => a.idRepetido).map((a) => `${a.tipo}.${a.actorId}`);
+  if (repetidos.length > 0) lines.push(`  ID REPETIDO: ${repetidos.join(', ')}: dos procesos de actor con el mismo ACTOR_ID (cada uno recibe todas sus tareas); dé a cada uno el suyo`);
   const calc = s.calculo as Json | undefined;
   if (calc) lines.push(`  calculo:     ${calc.actoresVivos ?? 0} vivos; tareas ${counts(calc.tareas)}; solicitudes en espera ${calc.solicitudesEsperando ?? 0}`);
   lines.push(`  tareas:      ${counts(s.tareas)}; solicitudes sync en espera ${s.solicitudesSyncEsperando ?? 0}; respuestas ${s.respuestas ?? 0}`);

@@ -199,3 +199,61 @@ describe('actor registry: bounded against floods of unknown ids', () => {
     expect(reg.sizes().noSuscritos).toBe(2); // now it may go
   });
 });
+
+describe('actor registry: one id in two processes', () => {
+  const beat = (reg: ActorRegistry, via: string) => reg.heard('prestamo', 'a', 0, via);
+
+  it('is told when two connections take turns with one id, once, and says so while it lasts', () => {
+    const { reg, clock } = setup();
+    reg.subscribed('prestamo', 'a');
+    const told: boolean[] = [];
+    for (let i = 0; i < 8; i++) {
+      clock.t += 125; // two processes beating every 250 ms, interleaved
+      told.push(beat(reg, i % 2 === 0 ? 'conn-1' : 'conn-2'));
+    }
+    expect(told.filter(Boolean)).toHaveLength(1);
+    expect(reg.repeatedIds()).toEqual(['prestamo.a']);
+    expect(reg.snapshot().find((a) => a.actorId === 'a')?.idRepetido).toBe(true);
+    // One of them stops: after the window the entry is an ordinary actor again.
+    for (let i = 0; i < 40; i++) {
+      clock.t += 250;
+      beat(reg, 'conn-1');
+    }
+    expect(reg.repeatedIds()).toEqual([]);
+    expect(reg.snapshot().find((a) => a.actorId === 'a')?.idRepetido).toBeUndefined();
+  });
+
+  it('a restart or a reconnection (a new connection, the old one silent) is not a repeated id', () => {
+    const { reg, clock } = setup();
+    reg.subscribed('prestamo', 'a');
+    for (const via of ['conn-1', 'conn-1', 'conn-2', 'conn-2', 'conn-3', 'conn-3']) {
+      clock.t += 250;
+      expect(beat(reg, via)).toBe(false);
+    }
+    expect(reg.repeatedIds()).toEqual([]);
+  });
+
+  it("a dead connection's last message read after its successor's first is not a repeated id", () => {
+    const { reg, clock } = setup();
+    reg.subscribed('prestamo', 'a');
+    beat(reg, 'conn-1');
+    clock.t += 300;
+    beat(reg, 'conn-2');
+    beat(reg, 'conn-1'); // late, once
+    for (let i = 0; i < 10; i++) {
+      clock.t += 250;
+      expect(beat(reg, 'conn-2')).toBe(false);
+    }
+    expect(reg.repeatedIds()).toEqual([]);
+  });
+
+  it('turns further apart than deadMs are a process that came back, not two at once', () => {
+    const { reg, clock } = setup();
+    reg.subscribed('prestamo', 'a');
+    for (let i = 0; i < 6; i++) {
+      clock.t += 1500;
+      expect(beat(reg, i % 2 === 0 ? 'conn-1' : 'conn-2')).toBe(false);
+    }
+    expect(reg.repeatedIds()).toEqual([]);
+  });
+});

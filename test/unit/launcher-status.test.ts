@@ -9,7 +9,7 @@ import { readCatalogFile } from '../../gestor_almacenamiento/catalog.js';
 import { DEMO_ISBN } from '../../solicitante/test-sistema.js';
 import { projectRoot } from '../../common/project-root.js';
 import { loadSuggestion, processWarnings, type ProcesoVisto } from '../../scripts/launcher/main.js';
-import { formatGcLoad } from '../../scripts/launcher/status.js';
+import { formatGc, formatGcLoad } from '../../scripts/launcher/status.js';
 
 const proc = (name: string, running: boolean): ProcesoVisto => ({ name, running, logFile: `/logs/${name}.log` });
 
@@ -84,5 +84,17 @@ describe('load per GC', () => {
     expect(text).toMatch(/gc-pc2\s+pc2\s+vivo\s+respuestas\s+100 \(\s*25 %\)/);
     expect(formatGcLoad([[g('gc-pc1', 5, 0), g('gc-pc2', 0, 9000, false)]])).toMatch(/gc-pc2\s+pc2\s+CAÍDO\s+respuestas\s+0/);
     expect(formatGcLoad([])).toBeUndefined();
+  });
+});
+
+describe('formatGc', () => {
+  const gc = (actores: object[]) => ({ actoresVivos: { prestamo: 2, devolucion: 2, renovacion: 2 }, actores, tareas: {} });
+
+  it('names the actor ids two processes share, and says nothing when none does', () => {
+    const a = (actorId: string, extra = {}) => ({ tipo: 'prestamo', actorId, vivo: true, suscrito: true, enCursoReportado: 0, ...extra });
+    const repeated = formatGc('http://gc', gc([a('actor-1', { idRepetido: true }), a('actor-2')]));
+    expect(repeated).toMatch(/ID REPETIDO: prestamo\.actor-1: dos procesos/);
+    expect(repeated).not.toMatch(/actor-2/);
+    expect(formatGc('http://gc', gc([a('actor-1'), a('actor-2')]))).not.toMatch(/REPETIDO/);
   });
 });
