@@ -450,20 +450,29 @@ export async function ensureReplicationRole(primary: PgConn, o: AdminOptions = {
  * Creates a physical slot (reserving WAL now) unless it exists, so a standby
  * that is down or slow never finds its WAL recycled. A slot the primary has
  * invalidated (wal_status 'lost': its standby stayed away past
- * max_slot_wal_keep_size) can never stream again, so an inactive lost slot is
- * dropped and created afresh: the standby being (re)cloned now needs a live one.
+ * max_slot_wal_keep_size) can never stream again: by default an inactive lost slot
+ * is dropped and created afresh, for a standby being (re)cloned now. `keepLost`
+ * leaves it as it is and says so ('lost'): for a standby that is only restarting,
+ * the lost slot is what tells it (deploy/postgres/biblioteca-postgres.sh) that the
+ * WAL it needs is gone and it must be cloned again; a fresh slot would hide that.
  * Safe to call concurrently.
  */
-export async function createReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions = {}): Promise<void> {
-  await withAdminClient(
+export async function createReplicationSlot(primary: AdminTarget, slot: string, o: AdminOptions & { keepLost?: boolean } = {}): Promise<'ok' | 'lost'> {
+  return withAdminClient(
     primary,
     async (c) => {
-      await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND wal_status = 'lost'`, [slot]);
+      if (o.keepLost) {
+        const r = await c.query<{ lost: boolean }>(`SELECT wal_status = 'lost' AS lost FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+        if (r.rows[0]?.lost) return 'lost';
+      } else {
+        await c.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active AND wal_status = 'lost'`, [slot]);
+      }
       try {
         await c.query('SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)', [slot]);
       } catch (err) {
         if ((err as { code?: string }).code !== '42710') throw err; // duplicate_object: created meanwhile
       }
+      return 'ok';
     },
     o,
   );

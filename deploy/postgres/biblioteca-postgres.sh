@@ -16,7 +16,9 @@
 #     node lost its volume before any failover) is waited for until the GA pair
 #     promotes it, then cloned. Never a new, empty primary beside the data;
 #   * empty volume, --initial standby: clone the peer with pg_basebackup, start as standby;
-#   * existing standby (standby.signal): start as a standby of the peer;
+#   * existing standby (standby.signal): start as a standby of the peer; if the peer
+#     is a primary that gave up this node's slot (it stayed away past
+#     max_slot_wal_keep_size: the WAL it needs is gone), clone the peer again first;
 #   * existing former primary: start as primary ONLY if the peer answers and stays a
 #     standby for --peer-settle-s (a GA pair taking over promotes the peer within a
 #     second or two of losing this node: starting as primary meanwhile would make two
@@ -191,6 +193,18 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 SELECT pg_create_physical_replication_slot(:'slot', true)
  WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot');
 SQL
+}
+
+# SLOT_LOST=1 when the peer gave this node's slot up (wal_status 'lost': some WAL the
+# slot kept was removed, since this standby stayed away past max_slot_wal_keep_size):
+# the WAL it would resume from is gone, and streaming could only fail, forever.
+slot_lost_on_peer() {
+  SLOT_LOST=0
+  run psql "$(peer_conninfo)" -XAtq -v slot="$NAME" <<'SQL' >"$OUT" 2>/dev/null || return 0
+SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot' AND wal_status = 'lost' AND NOT active;
+SQL
+  grep -qx 1 "$OUT" && SLOT_LOST=1
+  return 0
 }
 
 # A standby must never carry the primary's synchronous_standby_names into a
@@ -477,8 +491,15 @@ serve() {
     # Its slot may be missing: the primary was promoted while this node was away (the active
     # GA makes it too, gestor_almacenamiento/replication/mode.ts, but it may not run yet).
     peer_role
-    if [ "$PEER_ROLE" = primary ]; then try_slot_on_peer; fi
-    log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+    [ "$PEER_ROLE" = primary ] && slot_lost_on_peer
+    if [ "$PEER_ROLE" = primary ] && [ "$SLOT_LOST" = 1 ]; then
+      # A standby's data is a prefix of its primary's: a fresh copy loses nothing.
+      log "this standby stayed away past max_slot_wal_keep_size: its slot $NAME on $PG_PEER_HOST:$PG_PEER_PORT was given up and the WAL it needs is gone; cloning the primary again"
+      clone_from_peer
+    else
+      if [ "$PEER_ROLE" = primary ]; then try_slot_on_peer; fi
+      log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
+    fi
   else
     decide_former_primary
   fi

@@ -117,7 +117,12 @@ export class ReplicationMode {
 
   private async ensureSlot(node: PgConn, slot: string): Promise<void> {
     try {
-      await createReplicationSlot(node, slot);
+      if ((await createReplicationSlot(node, slot, { keepLost: true })) === 'lost') {
+        this.log.error(
+          { slot, node: `${node.host}:${node.port}` },
+          'the standby stayed away past max_slot_wal_keep_size: its slot was given up and the WAL it needs is gone, so it cannot stream until it is cloned again; its PostgreSQL container does that when restarted (docker restart <host>-postgres), a local node with npm run pg -- rejoin --reclone',
+        );
+      }
     } catch (err) {
       this.log.warn({ err, slot, node: `${node.host}:${node.port}` }, 'could not make sure the standby has its replication slot; its walreceiver retries until one exists');
     }

@@ -12,7 +12,10 @@
  *      the standby on the newest timeline by itself, and the waiting node rejoins it;
  *   5. two primaries (one promoted beside the other): the newer one, restarted, neither
  *      rewinds onto the older one nor starts beside it; once the older one is stopped,
- *      the pair promotes the newer one and the older one rejoins it, nothing lost.
+ *      the pair promotes the newer one and the older one rejoins it, nothing lost;
+ *   6. a standby stopped while the primary wrote past max_slot_wal_keep_size (its slot
+ *      given up, the WAL it needs removed) clones the primary again when it starts,
+ *      instead of asking forever for WAL that is gone.
  * The drills cover the rest (the automatic rejoin under load, sync restored).
  * At the end, in sync mode, sync replication is back.
  */
@@ -186,6 +189,36 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
       nombre: 'tras parar el primario viejo, el par promueve al más nuevo y el viejo se reincorpora a él: nada de lo suyo se pierde',
       ok: kept === String(DIVERGENT_COMMITS) && followed,
       detalle: `${b}: ${kept} de ${DIVERGENT_COMMITS} filas; ${a} ${followed ? 'las replica como standby' : 'NO las replica'}`,
+    });
+    await psql(b, `DROP TABLE IF EXISTS ${TABLE}`);
+
+    // 6. `a` (a standby of `b`) stopped while `b` moves its WAL position past
+    // max_slot_wal_keep_size (4 GB): each pg_switch_wal ends a 16-MB segment, and without
+    // wal_init_zero a new segment is a sparse file, so ~5 GB of positions cost little disk.
+    // The checkpoint gives the slot up and removes the WAL `a` would resume from.
+    await docker(['stop', 'pc1-ga', 'pc2-ga']);
+    await psql(b, "ALTER SYSTEM SET synchronous_standby_names = ''");
+    await psql(b, 'ALTER SYSTEM SET wal_init_zero = off');
+    await psql(b, 'SELECT pg_reload_conf()');
+    await waitFor(`${a} streams from ${b}`, inRecovery(a), 30_000);
+    await docker(['stop', `${a}-postgres`]);
+    const SEGMENTS = 272; // 4 GB / 16 MB = 256, and a margin
+    progress(`docker stop ${a}-postgres; ${b} avanza ${SEGMENTS} segmentos de WAL (más que max_slot_wal_keep_size) y hace un checkpoint`);
+    await psql(b, `DO $$ BEGIN FOR i IN 1..${SEGMENTS} LOOP PERFORM pg_logical_emit_message(false, 'relleno', 'x'); PERFORM pg_switch_wal(); END LOOP; END $$`);
+    await psql(b, 'CHECKPOINT');
+    await psql(b, 'ALTER SYSTEM RESET wal_init_zero');
+    await psql(b, 'SELECT pg_reload_conf()');
+    const slotState = await psql(b, `SELECT coalesce((SELECT wal_status FROM pg_replication_slots WHERE slot_name = '${a}'), 'ninguno')`);
+    await psql(b, `CREATE TABLE ${TABLE} (x int); INSERT INTO ${TABLE} VALUES (1)`);
+    const since6 = new Date().toISOString();
+    await docker(['start', `${a}-postgres`]);
+    const streamsFromB = async () => (await psql(a, "SELECT status FROM pg_stat_wal_receiver")) === 'streaming' && (await psql(a, `SELECT count(*) FROM ${TABLE}`)) === '1';
+    const recloneMs = await waitFor(`${a} streams again`, streamsFromB, 120_000).catch(() => undefined);
+    const recloned = (await logs(a, since6)).includes('stayed away past max_slot_wal_keep_size');
+    v.push({
+      nombre: 'un standby que estuvo fuera más allá de max_slot_wal_keep_size se clona de nuevo al arrancar y vuelve a replicar',
+      ok: slotState === 'lost' && recloned && recloneMs !== undefined,
+      detalle: `slot ${a} en ${b}: ${slotState}; ${recloned ? 'clonado de nuevo' : 'NO clonado de nuevo'} (su registro); ${recloneMs !== undefined ? `replicando a los ${recloneMs} ms` : 'NO replica tras 120 s'}`,
     });
     await psql(b, `DROP TABLE IF EXISTS ${TABLE}`);
   } finally {

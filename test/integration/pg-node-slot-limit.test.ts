@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { PG_SETTINGS } from '../../postgres/settings.js';
 import { cloneStandby } from '../../postgres/clone.js';
+import { createReplicationSlot } from '../../postgres/admin.js';
 import { killNode, killOnExit, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, type PgNodeSpec } from '../../postgres/node-config.js';
 import { projectRoot } from '../../common/project-root.js';
@@ -54,6 +55,10 @@ test('a slot invalidated while its standby was away is replaced when the standby
   }
   await c.query('CHECKPOINT');
   const slot = async () => (await c.query(`SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'pc2'`)).rows[0]?.wal_status as string | undefined;
+  expect(await slot()).toBe('lost');
+  // A GA making sure of its standby's slot (keepLost) leaves it lost and says so: the lost
+  // slot is what tells a restarting standby that it must be cloned again.
+  expect(await createReplicationSlot(nodeConn(pc1), 'pc2', { keepLost: true })).toBe('lost');
   expect(await slot()).toBe('lost');
 
   await cloneStandby({ ...pc2, primary: nodeConn(pc1), primaryDataDir: pc1.dataDir, slot: 'pc2', applicationName: 'pc2', streamTimeoutMs: 10_000 });
