@@ -76,20 +76,34 @@ export class WorkQueue<T extends { id: string }, R> {
   private run(t: T, k: string): void {
     this.running++;
     const t0 = performance.now();
+    // The key leaves in the same step its GCs are read: a copy handed over after that
+    // (even a microtask later) runs anew instead of joining a report already sent.
+    const take = (): number[] => {
+      const origins = [...(this.ids.get(k) ?? [])];
+      this.ids.delete(k);
+      return origins;
+    };
     this.d
       .work(t)
-      .then(({ outcome, ok }) => {
-        if (ok) this.completed++;
-        else this.failed++;
-        try {
-          this.d.report(outcome, t, performance.now() - t0, [...(this.ids.get(k) ?? [])]);
-        } catch (err) {
-          this.d.log.error({ err, tarea: t.id }, 'reporting a result failed');
-        }
-      })
+      .then(
+        ({ outcome, ok }) => {
+          if (ok) this.completed++;
+          else this.failed++;
+          const origins = take();
+          try {
+            this.d.report(outcome, t, performance.now() - t0, origins);
+          } catch (err) {
+            this.d.log.error({ err, tarea: t.id }, 'reporting a result failed');
+          }
+        },
+        (err: unknown) => {
+          take();
+          this.failed++;
+          this.d.log.error({ err, tarea: t.id }, 'a task failed without an outcome');
+        },
+      )
       .finally(() => {
         this.running--;
-        this.ids.delete(k);
         const next = this.queue.shift();
         if (next) this.run(next.t, next.k);
         this.checkIdle();

@@ -11,6 +11,8 @@ export type AttemptOutcome =
   | 'ok'
   | 'no_activo'
   | 'unavailable'
+  /** The active GA answered but did not take the write (a locked row, a full write queue): retried after a backoff. */
+  | 'ocupado'
   | 'timeout'
   | 'unreachable'
   | 'transport'

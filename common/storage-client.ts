@@ -12,7 +12,9 @@
  * makes at most GA_MAX_ATTEMPTS attempts, all carrying the SAME request (same op
  * id; a fresh `ref` each), so the GA's idempotency makes retries safe. An attempt
  * that times out, fails, finds the breaker open or meets a passive GA
- * (GA_NO_ACTIVO) moves on to the next endpoint; between full rounds over the list
+ * (GA_NO_ACTIVO) moves on to the next endpoint; one the active GA answers as busy
+ * (`ocupado`: a locked row, a full write queue; nothing applied, and not a failure
+ * for its breaker) is tried on that GA again after the backoff; between full rounds over the list
  * the client waits a short, growing backoff so a backup has time to take over.
  * Skipping an endpoint whose breaker is open is not an attempt (nothing is sent),
  * but rounds are capped at GA_MAX_ATTEMPTS too, so a call always ends: worst case
@@ -28,7 +30,7 @@ import { StorageRequestError, StorageUnavailableError } from './errors.js';
 import { GaAttemptError, GaConnection } from './ga-connection.js';
 import type { Logger } from './logger.js';
 import { newerFencing } from './protocol/fencing.js';
-import type { Arriendo, Fencing, GaCall, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './protocol/internal.js';
+import type { Arriendo, Fencing, GaCall, GaFailureCode, GaReply, GaRequest, GestorVisto, InformeGc, Pendiente } from './protocol/internal.js';
 import { soloOperacion, type OperacionSolicitada, type Resultado } from './protocol/ps-gc.js';
 import { StorageClientMetrics, type AttemptOutcome } from './storage-client-metrics.js';
 import type { SocketSecurity } from './socket-security.js';
@@ -84,7 +86,7 @@ type OkReply = Extract<GaReply, { exito: true }>;
 
 type AttemptResult =
   | { outcome: 'ok'; reply: OkReply }
-  | { outcome: Exclude<AttemptOutcome, 'ok'>; detail: string; incierta?: boolean };
+  | { outcome: Exclude<AttemptOutcome, 'ok'>; detail: string; incierta?: boolean; codigo?: GaFailureCode };
 
 /** ALMACENAMIENTO_NO_DISPONIBLE travels as a rejection so the breaker counts it. */
 class GaUnavailableReply extends Error {
@@ -216,14 +218,20 @@ class GaStorageClient implements StorageClient {
         }
         if (r.outcome === 'rejected') {
           this.metrics.callDone(req.orden, 'rejected', (performance.now() - started) / 1000);
-          throw new StorageRequestError(`GA ${ep.url} rejected ${req.orden}${opId ? ` ${opId}` : ''}: ${r.detail}`);
+          const detail = `GA ${ep.url} rejected ${req.orden}${opId ? ` ${opId}` : ''}: ${r.detail}`;
+          // An internal error now does not undo an earlier attempt that may have committed.
+          if (maybeApplied && r.codigo === 'ERROR_INTERNO') throw new StorageUnavailableError(`${detail} (outcome unknown: an earlier attempt reached a GA that never answered)`, { outcomeUnknown: true });
+          throw new StorageRequestError(detail);
         }
         if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
         if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport' || r.incierta)) maybeApplied = true;
         journal.note(ep.url, `${r.outcome} (${r.detail})`);
         this.metrics.rotation(ep.url, r.outcome);
-        const level = r.outcome === 'no_activo' ? 'info' : 'warn';
-        this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, 'GA attempt failed; rotating to next endpoint');
+        const busy = r.outcome === 'ocupado';
+        const level = r.outcome === 'no_activo' || busy ? 'info' : 'warn';
+        this.log[level]({ opId, orden: req.orden, endpoint: ep.url, reason: r.outcome, detail: r.detail, attempt: attempts }, busy ? 'GA busy; trying it again after a backoff' : 'GA attempt failed; rotating to next endpoint');
+        // The GA that answered is the active one and only busy: after the backoff, it again.
+        if (busy) break;
         await this.recheckOpen(ep);
       }
       // Every breaker open: no attempt fails, so nothing above re-checks, and calls would find
@@ -302,14 +310,15 @@ class GaStorageClient implements StorageClient {
     try {
       const reply = await ep.breaker.run(async () => {
         const reply = await ep.conn.request(req, this.cfg.GA_TIMEOUT_MS);
-        if (!reply.exito && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE') throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`, reply.incierta === true);
+        if (!reply.exito && reply.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' && !reply.ocupado) throw new GaUnavailableReply(`ALMACENAMIENTO_NO_DISPONIBLE: ${reply.mensaje}`, reply.incierta === true);
         // Anything else is an answer from a live GA, a success as far as the breaker goes:
         // GA_NO_ACTIVO (a passive backup) must not count as a failure.
         return reply;
       });
       if (reply.exito) return { outcome: 'ok', reply };
       if (reply.codigo === 'GA_NO_ACTIVO') return { outcome: 'no_activo', detail: `GA_NO_ACTIVO: ${reply.mensaje}` };
-      return { outcome: 'rejected', detail: `${reply.codigo}: ${reply.mensaje}` };
+      if (reply.ocupado) return { outcome: 'ocupado', detail: `${reply.codigo}: ${reply.mensaje}` };
+      return { outcome: 'rejected', detail: `${reply.codigo}: ${reply.mensaje}`, codigo: reply.codigo };
     } catch (err) {
       // After close() every failure (socket closed, breaker shut down) just means "closed".
       if (this.closed) return { outcome: 'closed', detail: 'storage client closed' };

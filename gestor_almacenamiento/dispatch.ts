@@ -79,13 +79,13 @@ export async function dispatch(req: GaRequest, d: DispatchDeps): Promise<GaReply
     if (err instanceof WriteQueueFullError) {
       // Not a storage failure (PostgreSQL may be fine, only slow to confirm): nothing taken, retry later.
       d.log.warn({ opId: opIdOf(req), orden: req.orden, ref, err: err.message }, 'write refused: the write queue is full');
-      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El gestor de almacenamiento tiene demasiadas escrituras en espera; nada se aplicó, reintente' };
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', ocupado: true, mensaje: 'El gestor de almacenamiento tiene demasiadas escrituras en espera; nada se aplicó, reintente' };
     }
     if (isLockTimeout(err)) {
       // PostgreSQL answered (so no storage-health failure); the row is busy, nothing was written: retry later.
       d.onStorage?.(true);
       d.log.warn({ opId: opIdOf(req), orden: req.orden, ref }, 'write gave up waiting for a row lock held by another transaction');
-      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', mensaje: 'El libro está bloqueado por otra transacción; nada se aplicó, reintente' };
+      return { ref, exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', ocupado: true, mensaje: 'El libro está bloqueado por otra transacción; nada se aplicó, reintente' };
     }
     d.log.error({ err, orden: req.orden, ref }, 'storage call failed');
     return { ref, exito: false, codigo: 'ERROR_INTERNO', mensaje: 'Error interno del gestor de almacenamiento' };

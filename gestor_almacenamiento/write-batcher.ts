@@ -30,9 +30,10 @@ export interface WriteBatcherOptions<I, O> {
   /** Items run aside at once; more wait their turn. Defaults to unbounded. */
   maxAside?: number;
   /**
-   * Items waiting behind the running batches at most; past it submit() rejects at once with
-   * WriteQueueFullError (nothing done). Bounds memory when batches stop coming back (a frozen
-   * backend, commits held for a sync standby). Defaults to unbounded.
+   * Items waiting at most, behind the running batches or for their turn aside; past it submit()
+   * rejects at once with WriteQueueFullError (nothing done). Bounds memory when batches stop
+   * coming back (a frozen backend, commits held for a sync standby) or a locked row sends every
+   * write of its book aside and clients keep resending them. Defaults to unbounded.
    */
   maxQueued?: number;
   isolate(err: unknown): boolean;
@@ -71,8 +72,8 @@ export class WriteBatcher<I, O> {
   }
 
   submit(item: I): Promise<O> {
-    if (this.queue.length >= (this.o.maxQueued ?? Infinity)) {
-      return Promise.reject(new WriteQueueFullError(`${this.queue.length} writes already wait behind the running batches`));
+    if (this.queue.length + this.asideQueue.length >= (this.o.maxQueued ?? Infinity)) {
+      return Promise.reject(new WriteQueueFullError(`${this.queue.length} writes already wait behind the running batches, ${this.asideQueue.length} to run alone`));
     }
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });

@@ -79,6 +79,9 @@ export type GaCall = GaRequest extends infer R ? (R extends { ref: string } ? Om
  * - GA_NO_ACTIVO: a passive backup; the client tries the next endpoint without
  *   counting a breaker failure.
  * - ALMACENAMIENTO_NO_DISPONIBLE: the GA cannot reach PostgreSQL; counts as a failure.
+ *   With `ocupado`, PostgreSQL answered but the write was not taken (its book's row
+ *   stayed locked by another transaction, or the GA's write queue is full): nothing
+ *   applied, retry later; not a failure of that GA.
  * - SOLICITUD_INVALIDA: the request itself is wrong; retrying cannot help.
  */
 export const GA_FAILURE_CODES = ['GA_NO_ACTIVO', 'ALMACENAMIENTO_NO_DISPONIBLE', 'SOLICITUD_INVALIDA', 'ERROR_INTERNO'] as const;
@@ -101,13 +104,13 @@ export type GestorVisto = z.infer<typeof gestorVistoSchema>;
 
 export const gaReplySchema = z.union([
   z.object({ ref: z.string(), exito: z.literal(true), resultado: resultadoSchema.optional(), pendientes: z.array(pendienteSchema).optional(), gestores: z.array(gestorVistoSchema).optional(), rol: z.string().optional(), fencing: fencingSchema.optional() }),
-  z.object({ ref: z.string(), exito: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string(), incierta: z.literal(true).optional() }),
+  z.object({ ref: z.string(), exito: z.literal(false), codigo: z.enum(GA_FAILURE_CODES), mensaje: z.string(), incierta: z.literal(true).optional(), ocupado: z.literal(true).optional() }),
 ]);
 export type GaReply =
   /** `fencing`: on a write acknowledged by a GA of a pair, the history it was written on. */
   | { ref: string; exito: true; resultado?: Resultado; pendientes?: Pendiente[]; gestores?: GestorVisto[]; rol?: string; fencing?: Fencing }
-  /** `incierta`: a write's connection to PostgreSQL broke mid-statement; it may have committed. */
-  | { ref: string; exito: false; codigo: GaFailureCode; mensaje: string; incierta?: true };
+  /** `incierta`: a write's connection to PostgreSQL broke mid-statement; it may have committed. `ocupado`: see GA_FAILURE_CODES. */
+  | { ref: string; exito: false; codigo: GaFailureCode; mensaje: string; incierta?: true; ocupado?: true };
 
 // ---------------------------------------------------------------- GC ⇄ actors
 /** A task published to one actor: the op plus the delivery attempt number. */

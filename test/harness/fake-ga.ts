@@ -14,7 +14,7 @@ import type { Resultado } from '../../common/protocol/ps-gc.js';
 
 export type FakeGaBehaviour =
   | { kind: 'ok'; resultado?: Resultado | null; pendientes?: Pendiente[]; fencing?: Fencing; delayMs?: number }
-  | { kind: 'fail'; codigo: GaFailureCode; mensaje?: string; delayMs?: number; incierta?: true }
+  | { kind: 'fail'; codigo: GaFailureCode; mensaje?: string; delayMs?: number; incierta?: true; ocupado?: true }
   | { kind: 'silent' };
 
 export type FakeGaScript = FakeGaBehaviour | ((req: GaRequest, n: number) => FakeGaBehaviour);
@@ -118,7 +118,7 @@ export class FakeGa {
             ...(b.pendientes ? { pendientes: b.pendientes } : {}),
             ...(b.fencing ? { fencing: b.fencing } : {}),
           }
-        : { ref: req.ref, exito: false, codigo: b.codigo, mensaje: b.mensaje ?? b.codigo, ...(b.incierta ? { incierta: true } : {}) };
+        : { ref: req.ref, exito: false, codigo: b.codigo, mensaje: b.mensaje ?? b.codigo, ...(b.incierta ? { incierta: true } : {}), ...(b.ocupado ? { ocupado: true } : {}) };
     const send = () => {
       if (this.router !== router) return;
       // Serialised: zeromq.js rejects a send while another is pending (EBUSY).

@@ -109,7 +109,7 @@ test('writes after an op that waits for a locked book are not held up behind it'
   }
 });
 
-test('the GA answers a write on a locked book ALMACENAMIENTO_NO_DISPONIBLE without reporting PostgreSQL down', async () => {
+test('the GA answers a write on a locked book ALMACENAMIENTO_NO_DISPONIBLE, ocupado (busy, not down), without reporting PostgreSQL down', async () => {
   await addBooks('LK-HOT-3', 'LK-B1-3');
   const lock = await holdRow('LK-HOT-3');
   try {
@@ -120,7 +120,7 @@ test('the GA answers a write on a locked book ALMACENAMIENTO_NO_DISPONIBLE witho
       dispatch({ orden: 'aplicar', ref: 'r1', op: op('LK-HOT-3') }, deps),
       dispatch({ orden: 'aplicar', ref: 'r2', op: op('LK-B1-3') }, deps),
     ]);
-    expect(hot).toMatchObject({ ref: 'r1', exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE' });
+    expect(hot).toMatchObject({ ref: 'r1', exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', ocupado: true });
     expect(other).toMatchObject({ ref: 'r2', exito: true, resultado: { codigo: 'APROBADO' } });
     expect(health).toEqual([true, true]);
   } finally {

@@ -4,7 +4,7 @@
  * a GA restarted on the same port is used again.
  */
 import { describe, expect, it } from 'vitest';
-import { StorageUnavailableError } from '../../common/errors.js';
+import { StorageRequestError, StorageUnavailableError } from '../../common/errors.js';
 import type { OperacionSolicitada } from '../../common/protocol/ps-gc.js';
 import { captureLogger, clientConfig, type FakeGaBehaviour } from '../harness/fake-ga.js';
 import { storageClientRig } from '../harness/storage-client-rig.js';
@@ -182,5 +182,46 @@ describe('GA restart on the same port', () => {
     // The DEALER reconnects on its own (reconnectInterval ~100 ms); retries cover the gap.
     expect((await c.aplicar(op('qr-2'))).id).toBe('qr-2');
     expect(c.status()[0]!.disyuntor).toBe('closed');
+  });
+});
+
+describe('a busy active GA (ocupado: a locked row, a full write queue)', () => {
+  it('is no breaker failure: the client tries the same GA again after its backoff, never opens its breaker nor recycles its socket, and other calls in flight there complete', async () => {
+    const BUSY = 5;
+    let busyLeft = BUSY;
+    const a = await ga((req) =>
+      'op' in req && req.op.id === 'ocupada' && busyLeft-- > 0
+        ? { kind: 'fail', codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', ocupado: true, mensaje: 'El libro está bloqueado' }
+        : { kind: 'ok', delayMs: 'op' in req && req.op.id.startsWith('otra') ? 150 : 0 },
+    );
+    const b = await ga({ kind: 'fail', codigo: 'GA_NO_ACTIVO' });
+    const cap = captureLogger();
+    const c = client(clientConfig([a.endpoint, b.endpoint], { GA_MAX_ATTEMPTS: 16, GA_BREAKER_FAILURES: 3, GA_BREAKER_RESET_MS: 5000 }), { log: cap.log });
+    const others = [1, 2, 3].map((i) => c.aplicar(op(`otra-${i}`)));
+    expect((await c.aplicar(op('ocupada'))).id).toBe('ocupada');
+    expect((await Promise.all(others)).map((r) => r.id)).toEqual(['otra-1', 'otra-2', 'otra-3']);
+    expect(a.count('aplicar')).toBe(BUSY + 1 + 3);
+    // Busy: the same (active) GA again, not a round over the passive one.
+    expect(b.count('aplicar')).toBe(0);
+    expect(c.status()[0]).toMatchObject({ disyuntor: 'closed', fallosSeguidos: 0 });
+    expect(cap.messages()).not.toContain('GA breaker open');
+    expect(cap.messages()).not.toContain('GA socket recycled');
+    expect(cap.messages()).toContain('GA busy; trying it again after a backoff');
+  });
+});
+
+describe('outcome unknown', () => {
+  it('an internal error after an attempt that may have committed says "outcome unknown", not a plain failure', async () => {
+    const a = await ga((_req, n) => (n === 1 ? { kind: 'silent' } : { kind: 'fail', codigo: 'ERROR_INTERNO', mensaje: 'deadlock' }));
+    const c = client(clientConfig([a.endpoint], { GA_MAX_ATTEMPTS: 3, GA_TIMEOUT_MS: 200 }));
+    const err = await c.aplicar(op('quizas')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageUnavailableError);
+    expect((err as StorageUnavailableError).outcomeUnknown).toBe(true);
+    expect((err as Error).message).toMatch(/ERROR_INTERNO.*outcome unknown/);
+    // Without an earlier unanswered attempt the same reply is a plain failure.
+    const b = await ga({ kind: 'fail', codigo: 'ERROR_INTERNO', mensaje: 'deadlock' });
+    const c2 = client(clientConfig([b.endpoint], { GA_MAX_ATTEMPTS: 3 }));
+    const err2 = await c2.aplicar(op('no')).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(StorageRequestError);
   });
 });

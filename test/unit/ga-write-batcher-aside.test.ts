@@ -4,7 +4,7 @@
  * batch slot (the next batch does not wait for them), at most maxAside at once.
  */
 import { describe, expect, test } from 'vitest';
-import { WriteBatcher } from '../../gestor_almacenamiento/write-batcher.js';
+import { WriteBatcher, WriteQueueFullError } from '../../gestor_almacenamiento/write-batcher.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -105,5 +105,31 @@ describe('WriteBatcher aside lane', () => {
     });
     await expect(b.submit(7)).rejects.toThrow(/no result/);
     expect(batches).toEqual([[7], [7]]);
+  });
+
+  test('writes waiting aside count against maxQueued: a locked book whose writes keep coming back is refused at once, nothing done', async () => {
+    const { calls, runAlone } = controlledAlone();
+    const b = new WriteBatcher<number, number>({
+      run: async (items) => items.map(() => undefined), // every row busy: all aside
+      runAlone,
+      maxInFlight: 1,
+      maxBatch: 32,
+      maxAside: 1,
+      maxQueued: 4,
+      isolate: () => true,
+    });
+    const taken = [1, 2, 3, 4].map((i) => b.submit(i));
+    for (let i = 0; i < 5; i++) await tick();
+    taken.push(b.submit(5)); // 3 wait aside, none in the queue: taken
+    for (let i = 0; i < 5; i++) await tick();
+    expect(calls.map((c) => c.item)).toEqual([1]); // one runs alone, four wait for their turn
+    expect(b.queued).toBe(0);
+    await expect(b.submit(6)).rejects.toBeInstanceOf(WriteQueueFullError);
+    for (let i = 0; i < 5; i++) {
+      calls[i]!.release();
+      for (let j = 0; j < 3; j++) await tick();
+    }
+    expect(await Promise.all(taken)).toEqual([100, 200, 300, 400, 500]);
+    expect(b.aside).toBe(0);
   });
 });
