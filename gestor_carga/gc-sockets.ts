@@ -19,6 +19,10 @@ export const MAX_SUBSCRIPTION_BYTES = 4096;
 /** Far beyond any CI stall: only a subscriber that is really gone loses its pipe (its io thread answers even while its JS is busy). */
 export const PUB_HEARTBEAT_MS = 2000;
 export const PUB_HEARTBEAT_TIMEOUT_MS = 15_000;
+/** Replies the frontend keeps per PS (see bindGcSockets). */
+export const FRONTEND_SEND_HWM = 10_000;
+/** Messages the XPUB keeps per subscriber (see bindGcSockets). */
+export const PUB_SEND_HWM = 1000;
 
 export interface GcSockets {
   frontend: Router;
@@ -30,16 +34,22 @@ export interface GcSockets {
 }
 
 export async function bindGcSockets(cfg: GcConfig, security: SocketSecurity): Promise<GcSockets> {
-  // The PS port stays open (NULL): the original clients have no keys.
-  const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0 });
-  // HWM 0: the default 1000 silently drops tasks under load. 'allSubs' also reports a
+  // The PS port stays open (NULL): the original clients have no keys. Replies kept for one PS
+  // that reads slowly: as many as a load generator's clients (solicitante/load.ts, one DEALER
+  // for all of them); libzmq's default 1000 silently dropped replies to a busy one.
+  const frontend = new Router({ maxMessageSize: MAX_TRANSPORT_BYTES, linger: 0, sendHighWaterMark: FRONTEND_SEND_HWM });
+  // HWM: messages kept for one subscriber that does not read (past it libzmq drops that
+  // subscriber's tasks, redelivered at their deadline). Unbounded, one peer that subscribes to
+  // everything and never reads (anyone, without CURVE) grew the GC by every task published.
+  // Tasks travel in batches (up to 64 per message), so a live actor never lags by this many.
+  // 'allSubs' also reports a
   // repeated subscription (an actor restarted with the same id before the old pipe closed).
   // maxMessageSize: what arrives here are subscriptions ("<tipo>.<actorId>", < 100 bytes); a
   // peer sending a bigger one is dropped by libzmq before the topic is stored (abuse campaign).
   // ZMTP heartbeats: a subscriber that stops answering (frozen process, cut link: no TCP reset)
   // has its pipe closed, so tasks stop piling up in it without bound; it resubscribes when back.
   const pub = new XPublisher({
-    sendHighWaterMark: 0,
+    sendHighWaterMark: PUB_SEND_HWM,
     verbosity: 'allSubs',
     linger: 0,
     maxMessageSize: MAX_SUBSCRIPTION_BYTES,

@@ -130,6 +130,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       metrics.republications.inc({ motivo, tipo: t.op.operacion });
       log.info({ opId: t.op.id, intento: t.intento, from, to: t.actorId, motivo }, 'task re-published');
     },
+    // `resume` is made below, in this same synchronous step: the tracker first asks from the ticker.
+    gcLeaseUntil: () => resume.leaseUntil(),
   });
   const gcId = cfg.GC_ID ?? defaultGcId(cfg.GC_SEDE);
   const startedAt = new Date(clock.now()).toISOString();

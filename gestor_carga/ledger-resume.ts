@@ -49,6 +49,8 @@ export interface LedgerResume {
   loaded(): boolean;
   /** One call now (tests, and the timer). Returns how many ops were taken up. */
   scanOnce(): Promise<number>;
+  /** Until when this GC's leases certainly hold (last renewal sent + the lease); undefined: never renewed. */
+  leaseUntil(): number | undefined;
   view(): LedgerView;
   stop(): void;
 }
@@ -98,9 +100,12 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
    * rather than re-published under a lease nobody renewed (TaskTracker.dropAsync).
    */
   function checkLease(): void {
-    if (renewedAt === undefined || o.clock.now() - renewedAt < o.leaseMs) return;
+    // Never renewed yet (a GA that keeps failing reclamar from the start) counts as lapsed too:
+    // async ops recorded meanwhile are held by their own rows' leases only.
+    if (renewedAt !== undefined && o.clock.now() - renewedAt < o.leaseMs) return;
     const dropped = o.tracker.dropAsync();
-    if (!lapsed || dropped > 0) o.log.warn({ dropped, leaseMs: o.leaseMs }, 'ledger lease not renewed in time: async tasks dropped (another GC may resume them; ours are taken up again once the ledger answers)');
+    // Not at a start whose first call is still on its way: nothing was held yet.
+    if ((!lapsed && renewedAt !== undefined) || dropped > 0) o.log.warn({ dropped, leaseMs: o.leaseMs }, 'ledger lease not renewed in time: async tasks dropped (another GC may resume them; ours are taken up again once the ledger answers)');
     lapsed = true;
   }
   const leaseTimer = setInterval(checkLease, Math.max(50, Math.min(1000, Math.floor(o.leaseMs / 6))));
@@ -133,6 +138,7 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
   return {
     loaded: () => initialDone,
     scanOnce,
+    leaseUntil: () => (renewedAt === undefined ? undefined : renewedAt + o.leaseMs),
     view() {
       const now = o.clock.now();
       const age = seen ? now - seen.at : undefined;

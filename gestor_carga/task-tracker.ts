@@ -53,6 +53,13 @@ export interface TrackerDeps {
   /** Backoff bounds for async ops whose actor found storage down. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Until when this GC's own lease on its async rows certainly holds (the ledger's last renewal
+   * plus the lease; undefined: never renewed). An async task is published only while it or the
+   * task's own lease holds; past both it is forgotten at once (another GC may publish it now),
+   * not at the next lease check.
+   */
+  gcLeaseUntil?(): number | undefined;
 }
 
 /**
@@ -134,8 +141,13 @@ export class TaskTracker {
   /** The actor died or left: everything it held goes to another live actor (or the queue). */
   actorGone(actorId: string): TrackedTask[] {
     const moved: TrackedTask[] = [];
+    const now = this.d.clock.now();
     for (const t of this.tasks.values()) {
       if (t.state === 'enviada' && t.actorId === actorId) {
+        if (this.leaseLapsed(t, now)) {
+          this.forget(t);
+          continue;
+        }
         this.detach(t);
         if (this.dispatch(t, actorId)) this.d.onRepublish?.(t, 'actor-muerto', actorId);
         moved.push(t);
@@ -152,6 +164,11 @@ export class TaskTracker {
     const now = this.d.clock.now();
     const noActor = new Set<OperacionActor>();
     for (const t of this.tasks.values()) {
+      const due = (t.state === 'enviada' && t.deadline !== undefined && now >= t.deadline) || (t.state === 'espera' && t.retryAt !== undefined && now >= t.retryAt) || t.state === 'en-cola';
+      if (due && this.leaseLapsed(t, now)) {
+        this.forget(t);
+        continue;
+      }
       if (t.state === 'enviada' && t.deadline !== undefined && now >= t.deadline) {
         const from = t.actorId;
         this.detach(t);
@@ -174,13 +191,25 @@ export class TaskTracker {
   dropAsync(): number {
     const now = this.d.clock.now();
     let n = 0;
-    for (const [id, t] of this.tasks) {
+    for (const t of [...this.tasks.values()]) {
       if (t.modo !== 'async' || (t.leaseUntil !== undefined && t.leaseUntil > now)) continue;
-      this.detach(t);
-      this.tasks.delete(id);
+      this.forget(t);
       n++;
     }
     return n;
+  }
+
+  /** An async task neither its own lease nor the GC's covers any more (see TrackerDeps.gcLeaseUntil). */
+  private leaseLapsed(t: TrackedTask, now: number): boolean {
+    if (t.modo !== 'async' || !this.d.gcLeaseUntil) return false;
+    if (t.leaseUntil !== undefined && t.leaseUntil > now) return false;
+    const gc = this.d.gcLeaseUntil();
+    return gc === undefined || gc <= now;
+  }
+
+  private forget(t: TrackedTask): void {
+    this.detach(t);
+    this.tasks.delete(t.op.id);
   }
 
   /** Queued tasks of one mode older than `ms` (e.g. sync ops that found no actor). */

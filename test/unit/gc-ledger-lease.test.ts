@@ -110,6 +110,19 @@ describe('GC ledger lease', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(until);
   });
 
+  it('never renewed since its start (reclamar failing from the first call): an op recorded meanwhile is dropped once its own lease ends, and /status says the lease is not held', async () => {
+    const h = harness(() => {
+      throw new StorageUnavailableError('GA down');
+    }, { leaseMs: STEADY_LEASE });
+    await eventually('a failed call', () => h.informes.length >= 1, 2000);
+    const until = Date.now() + 800;
+    h.tracker.submit({ operacion: 'devolucion', isbn: '978-1', usuario: 'w', id: 'sin-renovar' }, 'async', until);
+    expect(h.resume.view().arriendoVigente).toBe(false);
+    await eventually('dropped once its own lease ended', () => !h.tracker.has('sin-renovar'), 4000);
+    expect(Date.now()).toBeGreaterThanOrEqual(until);
+    expect(h.resume.leaseUntil()).toBeUndefined();
+  });
+
   it('an answer slower than the lease is not trusted: nothing is taken up from it', async () => {
     let slow = true;
     const h = harness(() => [row('s')], { delayMs: () => (slow ? LEASE + 100 : 0) });

@@ -126,3 +126,54 @@ describe('task tracker', () => {
     expect(published[2]!.tarea.intento).toBe(3);
   });
 });
+
+describe('task tracker: async tasks and the leases', () => {
+  function leased(gcLeaseUntil: () => number | undefined) {
+    const clock = { t: 0, now() { return this.t; } };
+    const published: string[] = [];
+    const live = ['A', 'B'];
+    let rr = 0;
+    const tracker = new TaskTracker({ clock, deadlineMs: 1000, publish: (_a, t) => published.push(t.id), choose: (_t, ex) => live.filter((a) => a !== ex)[rr++ % (live.length - (ex ? 1 : 0))], gcLeaseUntil });
+    return { clock, published, tracker };
+  }
+
+  it('an async task past its deadline is published again only while the GC lease holds, and forgotten the moment it does not', () => {
+    let gcLease: number | undefined = 1500;
+    const { clock, published, tracker } = leased(() => gcLease);
+    tracker.submit(op('x', 'devolucion'), 'async'); // resumed from the ledger: no lease of its own
+    expect(published).toEqual(['x']);
+    clock.t = 1000; // deadline passed, GC lease still holds
+    tracker.tick();
+    expect(published).toEqual(['x', 'x']);
+    clock.t = 3000; // the second attempt's deadline (2 × 1000) passed, the GC lease ended at 1500 (the lease check may not have run yet)
+    tracker.tick();
+    expect(published).toEqual(['x', 'x']);
+    expect(tracker.has('x')).toBe(false);
+    gcLease = undefined;
+  });
+
+  it("an async task's own lease (just recorded) keeps it published while the GC was never renewed; past it, gone", () => {
+    const { clock, published, tracker } = leased(() => undefined);
+    tracker.submit(op('y', 'devolucion'), 'async', 1500);
+    clock.t = 1000;
+    tracker.tick();
+    expect(published).toEqual(['y', 'y']);
+    clock.t = 3000;
+    tracker.tick();
+    expect(published).toEqual(['y', 'y']);
+    expect(tracker.has('y')).toBe(false);
+  });
+
+  it("an async task of a dead actor is not moved to another actor once both leases ended; sync tasks are not affected", () => {
+    const { clock, published, tracker } = leased(() => 500);
+    tracker.submit(op('z', 'devolucion'), 'async');
+    tracker.submit(op('s', 'prestamo'), 'sync');
+    clock.t = 600;
+    const holder = 'A';
+    tracker.actorGone(holder);
+    tracker.actorGone('B');
+    expect(tracker.has('z')).toBe(false);
+    expect(tracker.has('s')).toBe(true);
+    expect(published.filter((id) => id === 'z')).toEqual(['z']);
+  });
+});
