@@ -10,10 +10,15 @@ import type { NuevaSolicitudCalculo } from './types.js';
 const NUMERO = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
 const ENTERO = /^[-+]?\d+$/;
 
-/** The number a word writes, or undefined; an integer too large to carry exactly is not one (1e23 is not 99999999999999999999999). */
+/**
+ * The number a word writes, or undefined; an integer too large to carry exactly is not one
+ * (1e23 is not 99999999999999999999999), nor one beyond a double's range (1e400 reads as
+ * Infinity, which JSON sends as null).
+ */
 function numero(x: string): number | undefined {
   if (!NUMERO.test(x)) return undefined;
   const n = Number(x);
+  if (!Number.isFinite(n)) return undefined;
   return ENTERO.test(x) && !Number.isSafeInteger(n) ? undefined : n;
 }
 
@@ -28,7 +33,13 @@ export const USO_CALC = [
 export function calcRequest(op: string, args: readonly string[]): NuevaSolicitudCalculo | { error: string } {
   const operacion = normalizeOperacion(op) as OperacionCalculo;
   if (!(OPERACIONES_CALCULO as readonly string[]).includes(operacion)) return { error: `operación de cálculo desconocida '${op}'; use ${OPERACIONES_CALCULO.join(', ')}` };
-  const noNumero = (x: string) => ({ error: ENTERO.test(x) ? `'${x}' es un entero demasiado grande para enviarlo exacto (como mucho ±${Number.MAX_SAFE_INTEGER})` : `'${x}' no es un número` });
+  const noNumero = (x: string) => ({
+    error: ENTERO.test(x)
+      ? `'${x}' es un entero demasiado grande para enviarlo exacto (como mucho ±${Number.MAX_SAFE_INTEGER})`
+      : NUMERO.test(x)
+        ? `'${x}' es demasiado grande: no es un número finito (como mucho ±${Number.MAX_VALUE})`
+        : `'${x}' no es un número`,
+  });
   switch (operacion) {
     case 'eco':
     case 'mayusculas':

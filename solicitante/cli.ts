@@ -12,11 +12,11 @@ import { ConfigError, PS_VARS, VARIABLES, readConfig, type PsConfig } from '../c
 import { isbnSchema, usuarioSchema } from '../common/protocol/ps-gc.js';
 import { escribirInformeHtml } from '../informes/escribir.js';
 import { intArg, spanishHelp, usageExitCode } from '../common/cli-args.js';
-import { complete, runFile } from './file-mode.js';
+import { complete, readRequestsFile, runLines } from './file-mode.js';
 import { GcClient } from './gc-client.js';
 import { probeGcs, probeTimeoutMs } from './gc-probe.js';
 import { formatLoadReport, formatProgress } from './load-report.js';
-import { DEFAULT_MIX, parseMix, runLoad, type LoadPattern } from './load.js';
+import { CargaDetenidaError, DEFAULT_MIX, MAX_CLIENTES, maxClientesReq, parseMix, runLoad, type LoadPattern } from './load.js';
 import { menu } from './menu.js';
 import { DEMO_ISBN, runSystemTest } from './test-sistema.js';
 import { USO_CALC, calcRequest, formatCalc } from './calc-command.js';
@@ -48,10 +48,28 @@ const validated = (schema: typeof isbnSchema) => (v: string) => {
   return r.data;
 };
 
-/** `--gc` by the same rule as GC_ENDPOINTS: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
+/**
+ * Why a PS cannot connect to this endpoint, or undefined. GC_ENDPOINTS's schema takes any
+ * tcp://x:digits (it is also the shape of a bind address), but zeromq's connect refuses a
+ * wildcard host or a port outside 1..65535 with an English 'Invalid argument' on the first
+ * request (exit 1), and a port it takes modulo 65536 would be the wrong GC.
+ */
+function notConnectable(endpoint: string): string | undefined {
+  const m = /^tcp:\/\/(.*):(\d+)$/.exec(endpoint);
+  if (!m) return undefined;
+  const [, host = '', port = ''] = m;
+  if (host.includes('*')) return `'${endpoint}': '*' no es una dirección a la que conectarse (eso es para escuchar); indique la del GC, p. ej. tcp://127.0.0.1:5555`;
+  const n = Number(port);
+  if (n < 1 || n > 65535) return `'${endpoint}': puerto ${port} fuera de rango (1-65535)`;
+  return undefined;
+}
+
+/** `--gc` by the same rule as GC_ENDPOINTS, and connectable: a bad endpoint would otherwise fail every request with 'Invalid argument'. */
 const endpointsArg = (v: string): string[] => {
   const r = VARIABLES.GC_ENDPOINTS.safeParse(v);
   if (!r.success) throw new InvalidArgumentError('endpoint no válido; se espera tcp://host:puerto, o varios separados por comas, el de su sede primero (p. ej. tcp://127.0.0.1:5555,tcp://127.0.1.2:5555)');
+  const why = r.data.map(notConnectable).find((x) => x !== undefined);
+  if (why) throw new InvalidArgumentError(`endpoint no válido ${why}`);
   return r.data;
 };
 
@@ -76,6 +94,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const config = (cmd: Command): PsConfig => {
     const g = cmd.optsWithGlobals<GlobalOptions>();
     const c = readConfig(PS_VARS, io.env);
+    // The variable gets the same check as --gc (a usage error, exit 2), unless --gc replaces it.
+    const why = g.gc ? undefined : c.GC_ENDPOINTS.map(notConnectable).find((x) => x !== undefined);
+    if (why) throw new UsageError(`${io.env.GC_ENDPOINTS ? 'GC_ENDPOINTS' : 'GC_ENDPOINT'}: endpoint no válido ${why}`);
     return {
       ...c,
       PS_TIMEOUT_MS: g.timeout ?? c.PS_TIMEOUT_MS,
@@ -111,7 +132,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .description('Proceso solicitante de la biblioteca: envía préstamos, devoluciones y renovaciones al gestor de carga')
     .option('--gc <endpoints>', 'GC a usar, tcp://host:puerto; varios separados por comas, el de su sede primero (por defecto GC_ENDPOINTS)', endpointsArg)
     .option('--timeout <ms>', 'espera por intento (por defecto PS_TIMEOUT_MS)', intArg(50))
-    .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0))
+    // Bounded like PS_RETRIES (common/config.ts).
+    .option('--reintentos <n>', 'reenvíos tras un intento sin respuesta (por defecto PS_RETRIES)', intArg(0, 100))
     .helpCommand('help [comando]', 'muestra la ayuda de un comando')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.write(s), writeErr: (s) => io.stderr.write(s) });
@@ -136,6 +158,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('archivo <fichero>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
+      // The configuration and the file first: either wrong is the user's mistake (exit 2), GCs up or not.
+      config(cmd);
+      let text: string;
+      try {
+        text = await readRequestsFile(userPath(file, io.env));
+      } catch (e) {
+        io.stderr.write(`${(e as Error).message}\n`);
+        exitCode = 2;
+        return;
+      }
       const listening = await gcListening(cmd);
       if (!listening.ok) {
         exitCode = 1;
@@ -145,10 +177,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       try {
         // Like carga and test-sistema: a run with lost requests or bad lines is not a success.
         // `| head -1`: once the reader is gone, stop sending rather than apply requests nobody sees answered.
-        if (!complete(await runFile(userPath(file, io.env), gc, out, { outputGone: () => !out.writable }))) exitCode = 1;
-      } catch (e) {
-        io.stderr.write(`${(e as Error).message}\n`);
-        exitCode = 2;
+        if (!complete(await runLines(text, gc, out, { outputGone: () => !out.writable }))) exitCode = 1;
       } finally {
         gc.close();
       }
@@ -180,7 +209,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   program
     .command('carga')
     .description('generador de carga: N clientes en bucle cerrado durante S segundos')
-    .option('--clientes <n>', 'clientes simultáneos', intArg(1), 10)
+    .option('--clientes <n>', 'clientes simultáneos', intArg(1, MAX_CLIENTES), 10)
     .option('--duracion <s>', 'duración en segundos', intArg(1), 20)
     .option('--mezcla [pesos]', `mezcla aleatoria de operaciones (por defecto ${Object.entries(DEFAULT_MIX).map(([k, v]) => `${k}=${v}`).join(',')})`)
     .option('--secuencia', 'cada cliente repite préstamo → renovación → devolución (por defecto; un ciclo cuyo préstamo falla termina ahí)')
@@ -191,10 +220,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .option('--html <fichero>', 'informe HTML con gráficos (por defecto junto al JSON, o reports/carga-<fecha>.html)')
     .option('--no-html', 'sin informe HTML')
     .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean; html?: string | false }, cmd: Command) => {
-      if (o.mezcla && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
+      if (o.mezcla !== undefined && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
+      if (o.transporte === 'req' && o.clientes > maxClientesReq()) {
+        throw new UsageError(
+          `--transporte req: caben como mucho ${maxClientesReq()} clientes con el límite de ficheros abiertos de este proceso (cada uno usa hasta 6); use menos --clientes, --transporte dealer, o suba el límite (ulimit -n)`,
+        );
+      }
       let pattern: LoadPattern = { tipo: 'secuencia' };
-      if (o.mezcla) {
+      // `--mezcla ''` is a mix with no weight (refused), not the sequence.
+      if (o.mezcla !== undefined) {
         try {
           pattern = { tipo: 'mezcla', pesos: typeof o.mezcla === 'string' ? parseMix(o.mezcla) : DEFAULT_MIX };
         } catch (e) {
@@ -224,24 +259,35 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         io.stderr.write(`${tty ? '\n' : ''}interrumpida: terminando las solicitudes en curso y devolviendo los préstamos abiertos (otra vez para salir ya)…\n`);
         interrupted.abort();
       });
-      const report = await runLoad({
-        signal: interrupted.signal,
-        endpoints: c.GC_ENDPOINTS,
-        downAtStart: listening.down,
-        repartir: o.repartir,
-        clientes: o.clientes,
-        duracionS: o.duracion,
-        carga: pattern,
-        isbns,
-        timeoutMs: c.PS_TIMEOUT_MS,
-        retries: c.PS_RETRIES,
-        sede: c.PS_SEDE,
-        transporte: o.transporte,
-        // A live line on a terminal; occasional plain lines in logs and pipes.
-        intervaloProgresoMs: tty ? 500 : 5000,
-        onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`),
-      });
-      unsubscribe?.();
+      let report;
+      try {
+        report = await runLoad({
+          signal: interrupted.signal,
+          endpoints: c.GC_ENDPOINTS,
+          downAtStart: listening.down,
+          repartir: o.repartir,
+          clientes: o.clientes,
+          duracionS: o.duracion,
+          carga: pattern,
+          isbns,
+          timeoutMs: c.PS_TIMEOUT_MS,
+          retries: c.PS_RETRIES,
+          sede: c.PS_SEDE,
+          transporte: o.transporte,
+          // A live line on a terminal; occasional plain lines in logs and pipes.
+          intervaloProgresoMs: tty ? 500 : 5000,
+          onProgreso: (p) => io.stderr.write(tty ? `\r\x1b[K${formatProgress(p)}` : `${formatProgress(p)}\n`),
+        });
+      } catch (e) {
+        // An error that is not a missing reply (no socket left, an unreadable reply): the
+        // run stopped at once, and its numbers would describe nothing: no report.
+        if (!(e instanceof CargaDetenidaError)) throw e;
+        io.stderr.write(`${tty ? '\n' : ''}${e.message}\n`);
+        exitCode = 1;
+        return;
+      } finally {
+        unsubscribe?.();
+      }
       if (tty) io.stderr.write('\n');
       out.write(formatLoadReport(report));
       const fecha = report.inicio.replace(/[:.]/g, '-');

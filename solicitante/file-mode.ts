@@ -4,12 +4,17 @@
  * reported (with their number), counted and skipped; the run continues.
  * If the output goes away (`| head -1` exited) no further line is sent — nobody
  * would see its reply — and the run ends as if the file ended there (the reader
- * chose to stop; `npm run` would report a non-zero exit as a failure). `complete()`
- * tells whether every line up to there was valid and answered (the exit code).
+ * chose to stop; `npm run` would report a non-zero exit as a failure). A closed pipe
+ * shows only when a write fails, so each line's description (`[n] PRESTAMO … →`) is
+ * written before its request goes out, and the request is sent only if that write
+ * found the output still there: a reader that left while the previous reply was
+ * awaited costs no request. One that leaves after the description went out still
+ * gets that line sent (nothing tells a writer that a pipe's reader is about to go).
+ * `complete()` tells whether every line up to there was valid and answered (the exit code).
  */
 import { readFile } from 'node:fs/promises';
 import { isSuccessCode } from '../common/protocol/codes.js';
-import { describeRespuesta, describeSolicitud, formatCodigos, formatDuration } from './format.js';
+import { describeResultado, describeSolicitud, formatCodigos, formatDuration } from './format.js';
 import { parseLines } from './line-parser.js';
 import type { GcCaller } from './types.js';
 import { fileErrorReason } from '../common/file-errors.js';
@@ -29,7 +34,8 @@ export interface FileRunSummary {
 }
 
 export interface Output {
-  write(s: string): unknown;
+  /** `done` (a stream's write callback) gets the error of a failed write, e.g. EPIPE. */
+  write(s: string, done?: (err?: Error | null) => void): unknown;
 }
 
 export interface RunOptions {
@@ -53,20 +59,40 @@ export async function runLines(text: string, gc: GcCaller, out: Output, opts: Ru
       out.write(`[${l.linea}] ERROR ${l.mensaje}\n`);
       continue;
     }
+    // The line's description first: if that write finds the output closed, nothing is sent.
+    if (!(await written(out, `[${l.linea}] ${describeSolicitud(l.solicitud)} → `, opts.outputGone ?? (() => false)))) {
+      res.sinEnviar++;
+      continue;
+    }
     res.enviadas++;
     try {
       const r = await gc.send(l.solicitud);
       res.porCodigo[r.codigo] = (res.porCodigo[r.codigo] ?? 0) + 1;
       if (isSuccessCode(r.codigo)) res.exitosas++;
-      out.write(`[${l.linea}] ${describeRespuesta(l.solicitud, r)}\n`);
+      out.write(`${describeResultado(l.solicitud, r)}\n`);
     } catch (e) {
       res.fallidas++;
-      out.write(`[${l.linea}] ${describeSolicitud(l.solicitud)} → SIN RESPUESTA: ${(e as Error).message}\n`);
+      out.write(`SIN RESPUESTA: ${(e as Error).message}\n`);
     }
   }
   res.ms = performance.now() - t0;
   out.write(formatSummary(res));
   return res;
+}
+
+/**
+ * Writes `s` and tells whether the output took it: false once the write failed or `gone()`
+ * says so. A stream reports a failed write (EPIPE) to its callback or an 'error' event after
+ * write() returned, so this waits a turn of the event loop for either to land; an output that
+ * never calls back (a plain object) is judged by `gone()` alone.
+ */
+async function written(out: Output, s: string, gone: () => boolean): Promise<boolean> {
+  let failed = false;
+  out.write(s, (err) => {
+    if (err) failed = true;
+  });
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return !failed && !gone();
 }
 
 export function formatSummary(r: FileRunSummary): string {
@@ -85,13 +111,16 @@ export function complete(r: FileRunSummary): boolean {
   return r.fallidas + r.invalidas === 0;
 }
 
-/** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */
-export async function runFile(path: string, gc: GcCaller, out: Output, opts: RunOptions = {}): Promise<FileRunSummary> {
-  let text: string;
+/** The file's text; rejects with a Spanish message if it cannot be read (checked before any GC is probed). */
+export async function readRequestsFile(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     throw new Error(`No se pudo leer el archivo '${path}': ${fileErrorReason(e)}`);
   }
-  return runLines(text, gc, out, opts);
+}
+
+/** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */
+export async function runFile(path: string, gc: GcCaller, out: Output, opts: RunOptions = {}): Promise<FileRunSummary> {
+  return runLines(await readRequestsFile(path), gc, out, opts);
 }

@@ -44,7 +44,12 @@ export function describeSolicitud(s: NuevaSolicitud): string {
 
 /** One line: operation, isbn, usuario, codigo, mensaje, due date if any, the request's id (clave, and the client's label if it differs). */
 export function describeRespuesta(s: NuevaSolicitud, r: Respuesta): string {
-  const parts = [describeSolicitud(s), '→', r.codigo, `"${r.mensaje}"`];
+  return `${describeSolicitud(s)} → ${describeResultado(s, r)}`;
+}
+
+/** What describeRespuesta puts after the request's description and its arrow. */
+export function describeResultado(s: NuevaSolicitud, r: Respuesta): string {
+  const parts = [r.codigo, `"${r.mensaje}"`];
   const due = dueDate(r);
   if (due) parts.push(`vence ${shortDate(due)}`);
   if (s.operacion === 'consulta' && typeof r.datos.disponibles === 'number') {

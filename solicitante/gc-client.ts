@@ -13,7 +13,7 @@
  * (its cooldown over) it is pinged on a socket of its own, for at most PING_WAIT_MS:
  * a GC that is still hung costs that, not a whole PS timeout.
  */
-import { Request } from 'zeromq';
+import { Request, type Context } from 'zeromq';
 import { encode, type Respuesta } from '../common/protocol/ps-gc.js';
 import { GcClientClosedError, GcInvalidReplyError, GcNoReplyError } from './errors.js';
 import { gcAnswersPing } from './gc-probe.js';
@@ -35,6 +35,8 @@ export interface GcClientOptions {
   makeId?: IdGenerator;
   /** GCs a probe just found not listening (gc-probe.ts): suspect from the start, back once they answer a ping. */
   downAtStart?: readonly string[];
+  /** The zeromq context of its sockets (default zeromq's global one, 1023 sockets at most: load.ts's REQ clients need more). */
+  context?: Context;
   /** Called before each resend, e.g. to tell the user. */
   onRetry?: (info: { clave: string; attempt: number; attempts: number; endpoint: string }) => void;
 }
@@ -76,12 +78,18 @@ export class GcClient implements GcCaller {
     this.dropSocket();
     // linger 0: a discarded socket must not keep an unsent request around. immediate: a
     // send waits for a live connection (at most CONNECT_WAIT_MS), never queues to a dead GC.
-    const req = new Request({ linger: 0, immediate: true, receiveTimeout: this.opts.timeoutMs, sendTimeout: Math.min(CONNECT_WAIT_MS, this.opts.timeoutMs) });
-    // The GC went away mid-request: closing ends the pending receive now (EAGAIN) rather than at the timeout.
-    req.events.on('disconnect', () => {
-      if (!req.closed) req.close();
-    });
-    req.connect(endpoint);
+    const req = new Request({ linger: 0, immediate: true, receiveTimeout: this.opts.timeoutMs, sendTimeout: Math.min(CONNECT_WAIT_MS, this.opts.timeoutMs), ...(this.opts.context ? { context: this.opts.context } : {}) });
+    try {
+      // The GC went away mid-request: closing ends the pending receive now (EAGAIN) rather than at the timeout.
+      req.events.on('disconnect', () => {
+        if (!req.closed) req.close();
+      });
+      req.connect(endpoint);
+    } catch (e) {
+      // Out of sockets or descriptors for its monitor: a socket left open would hang the process's exit.
+      req.close();
+      throw e;
+    }
     this.socket = { endpoint, req };
     return req;
   }
@@ -97,7 +105,7 @@ export class GcClient implements GcCaller {
     const due = this.rotation.dueForPing();
     if (due.length === 0) return;
     const wait = Math.min(PING_WAIT_MS, this.opts.timeoutMs);
-    await Promise.all(due.map(async (e) => ((await gcAnswersPing(e, wait)) ? this.rotation.pinged(e) : this.rotation.pingUnanswered(e))));
+    await Promise.all(due.map(async (e) => ((await gcAnswersPing(e, wait, this.opts.context)) ? this.rotation.pinged(e) : this.rotation.pingUnanswered(e))));
   }
 
   private async sendNow(solicitud: NuevaPeticion): Promise<GcAnswer> {

@@ -5,7 +5,7 @@
  * socket's monitor reports the TCP connection as soon as it is made — a few ms
  * against a live GC — so batch commands ask first and fail in seconds.
  */
-import { Dealer } from 'zeromq';
+import { Dealer, type Context } from 'zeromq';
 import { parseRespuesta } from '../common/protocol/reply.js';
 import { pingMessage } from '../common/protocol/request.js';
 
@@ -58,10 +58,11 @@ export async function probeGcs(endpoints: readonly string[], timeoutMs: number, 
 
 /**
  * Does the GC at `endpoint` answer a ping within `timeoutMs`? (A TCP connection alone says
- * nothing of a frozen GC: its kernel still accepts.) A fresh socket, closed afterwards.
+ * nothing of a frozen GC: its kernel still accepts.) A fresh socket, closed afterwards, on
+ * `context` (the asking client's; default zeromq's global one).
  */
-export async function gcAnswersPing(endpoint: string, timeoutMs: number): Promise<boolean> {
-  const sock = new Dealer({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs, immediate: true });
+export async function gcAnswersPing(endpoint: string, timeoutMs: number, context?: Context): Promise<boolean> {
+  const sock = new Dealer({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs, immediate: true, ...(context ? { context } : {}) });
   const clave = `ping-${process.pid}-${Date.now().toString(36)}`;
   try {
     sock.connect(endpoint);

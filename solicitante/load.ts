@@ -5,9 +5,11 @@
  * in-process; it prints nothing (progress goes to a callback).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { Context } from 'zeromq';
 import { OPERACIONES_ACTOR, type OperacionActor, type Respuesta } from '../common/protocol/ps-gc.js';
 import { isSuccessCode } from '../common/protocol/codes.js';
-import { GcClientClosedError } from './errors.js';
+import { GcClientClosedError, GcNoReplyError } from './errors.js';
 import { GcClient } from './gc-client.js';
 import { GcPipelineClient } from './gc-pipeline.js';
 import { idGenerator } from './ids.js';
@@ -87,17 +89,92 @@ export function rotated<T>(list: readonly T[], i: number): T[] {
   return [...list.slice(k), ...list.slice(0, k)];
 }
 
+/**
+ * Most simulated clients a run takes (`--clientes`): each costs memory and, with `--transporte
+ * req`, a socket and its file descriptors; two billion ran out of heap before sending anything.
+ */
+export const MAX_CLIENTES = 10_000;
+
+/**
+ * The context of the REQ transport's sockets. zeromq's default context allows 1023 sockets
+ * (ZMQ_MAX_SOCKETS), and a REQ client holds three (its REQ and the two of the monitor that
+ * tells it the GC's connection dropped), more while a ping or a replaced socket is in flight:
+ * past about 340 clients `new Request` threw EMFILE ("Too many open file descriptors"). A
+ * context of their own with libzmq's largest socket limit, rather than a bound of ~340 on
+ * --clientes: `req` simulates N separate PS and should reach as many as the process's file
+ * descriptors allow (maxClientesReq). Created on first use, kept for the process like zeromq's
+ * global one.
+ */
+let reqContext: Context | undefined;
+const reqSocketContext = (): Context => (reqContext ??= new Context({ maxSockets: 65_535 }));
+
+/**
+ * File descriptors one REQ client may need: 4 held (the REQ socket's mailbox and TCP
+ * connection, the mailboxes of its monitor's two sockets) and 2 more while a ping or a
+ * replaced socket is in flight.
+ */
+const FDS_POR_CLIENTE_REQ = 6;
+/** Descriptors left for everything else (stdio, the GC probe, report files, zeromq's own). */
+const FDS_RESERVA = 128;
+
+/**
+ * How many REQ clients fit in `limits` (the text of /proc/self/limits) with `enUso`
+ * descriptors already open; MAX_CLIENTES when the limit is unknown or unlimited. Pure.
+ */
+export function clientesReqQueCaben(limits: string | undefined, enUso: number): number {
+  const m = limits ? /^Max open files\s+(\d+|unlimited)/m.exec(limits) : null;
+  if (!m || m[1] === 'unlimited') return MAX_CLIENTES;
+  return Math.max(0, Math.min(MAX_CLIENTES, Math.floor((Number(m[1]) - enUso - FDS_RESERVA) / FDS_POR_CLIENTE_REQ)));
+}
+
+/**
+ * Most `--transporte req` clients this process can run: its open-file limit (which Node raises
+ * to the hard limit at start) must hold them. Checked before the run, because running out
+ * midway is not recoverable: libzmq then fails to create a socket's monitor, and closing that
+ * socket blocks its context's reaper for good (no socket of it is freed, and the process never
+ * exits). Outside Linux (no /proc) only MAX_CLIENTES applies.
+ */
+export function maxClientesReq(): number {
+  try {
+    return clientesReqQueCaben(readFileSync('/proc/self/limits', 'utf8'), readdirSync('/proc/self/fd').length);
+  } catch {
+    return MAX_CLIENTES;
+  }
+}
+
+/**
+ * The run stopped on an error that is not a missing reply (no socket or descriptor left, an
+ * unreadable reply): counting it as "sin respuesta" made every client retry at once, spinning
+ * the event loop, and reported nonsense. The message is the user's (Spanish).
+ */
+export class CargaDetenidaError extends Error {
+  override name = 'CargaDetenidaError';
+  constructor(readonly causa: unknown) {
+    const e = causa as { message?: string; code?: string };
+    const hint = e?.code === 'EMFILE' || e?.code === 'ENFILE' ? ' (demasiados sockets o ficheros abiertos: use menos --clientes, o --transporte dealer)' : '';
+    super(`la carga se detuvo: ${e?.message ?? String(causa)}${hint}`);
+  }
+}
+
 export const DEFAULT_MIX: Record<OperacionActor, number> = { prestamo: 50, devolucion: 25, renovacion: 25 };
+
+/** A weight: a non-negative number written plainly (no sign, exponent, hex or empty value). */
+const PESO = /^(\d+(\.\d*)?|\.\d+)$/;
 
 /** "prestamo=50,devolucion=25,renovacion=25" → weights; throws with a Spanish message when malformed. */
 export function parseMix(text: string): Record<OperacionActor, number> {
   const weights: Record<OperacionActor, number> = { prestamo: 0, devolucion: 0, renovacion: 0 };
+  const seen = new Set<OperacionActor>();
   for (const part of text.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const [k = '', v = ''] = part.split('=').map((x) => x.trim());
-    const op = OPERACIONES_ACTOR.find((o) => o === k.toLowerCase() || o.slice(0, 4) === k.toLowerCase());
-    const n = Number(v);
-    if (!op || !Number.isFinite(n) || n < 0) throw new Error(`Mezcla no válida '${part}' (use p.ej. prestamo=50,devolucion=25,renovacion=25)`);
-    weights[op] = n;
+    // Exactly name=number: 'prestamo=' is not a weight of 0, 'prestamo=50=7' not one of 50.
+    const m = /^([^=]*)=([^=]*)$/.exec(part);
+    const k = m?.[1]?.trim().toLowerCase() ?? '';
+    const v = m?.[2]?.trim() ?? '';
+    const op = OPERACIONES_ACTOR.find((o) => o === k || o.slice(0, 4) === k);
+    if (!op || !PESO.test(v)) throw new Error(`Mezcla no válida '${part}' (cada parte es operación=peso, p.ej. prestamo=50,devolucion=25,renovacion=25)`);
+    if (seen.has(op)) throw new Error(`Mezcla no válida: ${op} aparece más de una vez`);
+    seen.add(op);
+    weights[op] = Number(v);
   }
   if (Object.values(weights).every((n) => n === 0)) throw new Error('La mezcla debe tener algún peso mayor que 0');
   return weights;
@@ -115,10 +192,13 @@ function pickOperacion(weights: Partial<Record<OperacionActor, number>>): Operac
 
 export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   if (!opts.gc && !opts.endpoints?.length) throw new Error('runLoad: hace falta endpoints o gc');
-  if (opts.clientes < 1) throw new Error('runLoad: clientes debe ser ≥ 1');
+  if (!Number.isSafeInteger(opts.clientes) || opts.clientes < 1 || opts.clientes > MAX_CLIENTES) throw new Error(`runLoad: clientes debe ser un entero entre 1 y ${MAX_CLIENTES}`);
   const pattern: LoadPattern = opts.carga ?? { tipo: 'secuencia' };
   const isbns = opts.isbns?.length ? opts.isbns : [DEMO_ISBN];
   const transport = opts.transporte ?? 'dealer';
+  if (transport === 'req' && !opts.gc && opts.clientes > maxClientesReq()) {
+    throw new Error(`runLoad: con el transporte req caben como mucho ${maxClientesReq()} clientes (límite de ficheros abiertos)`);
+  }
   const prefix = opts.prefijoUsuario ?? `carga-${randomBytes(3).toString('hex')}`;
   const makeId = idGenerator(prefix);
   const endpoints = opts.endpoints ?? [];
@@ -140,7 +220,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       }
       return c;
     }
-    const c = new GcClient(clientOpts(i));
+    const c = new GcClient({ ...clientOpts(i), context: reqSocketContext() });
     owned.push(c);
     return c;
   };
@@ -152,6 +232,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const series = new SeriesRecorder(startedAt.getTime());
   const deadline = t0 + opts.duracionS * 1000;
   let stopped = false;
+  /** The first error that is not a missing reply: it stops every client (CargaDetenidaError). */
+  let failure: { error: unknown } | undefined;
 
   /** Sends one operation and records it; true when it got a success code. */
   const runOne = async (gc: GcCaller, operacion: OperacionActor, isbn: string, usuario: string): Promise<boolean> => {
@@ -170,21 +252,31 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
       return ok;
     } catch (e) {
       if (e instanceof GcClientClosedError) stopped = true;
-      else {
+      else if (e instanceof GcNoReplyError) {
         rec.recordNoReply(operacion);
         series.record(operacion, performance.now() - t0, null, true);
-      }
+      } else failure ??= { error: e };
       return false;
     }
   };
-  const running = () => !stopped && !opts.signal?.aborted && performance.now() < deadline;
+  const running = () => !stopped && !failure && !opts.signal?.aborted && performance.now() < deadline;
 
   const simulateClient = async (i: number): Promise<void> => {
     const gc = clientFor(i);
     const isbn = isbns[i % isbns.length]!;
     if (pattern.tipo === 'mezcla') {
+      // One usuario per client, so at most one loan of its own: open from an approved préstamo
+      // until a devolución succeeds; one still open when time runs out is returned after the
+      // clock stops, like the sequence's (else each run drains the catalogue).
       const usuario = `${prefix}-${i}`;
-      while (running()) await runOne(gc, pickOperacion(pattern.pesos), isbn, usuario);
+      let prestado = false;
+      while (running()) {
+        const op = pickOperacion(pattern.pesos);
+        const ok = await runOne(gc, op, isbn, usuario);
+        if (ok && op === 'prestamo') prestado = true;
+        else if (ok && op === 'devolucion') prestado = false;
+      }
+      if (prestado) abiertos.push({ gc, isbn, usuario });
       return;
     }
     // A fresh usuario per cycle: an async devolución may still be pending when
@@ -230,12 +322,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
     await Promise.all(Array.from({ length: opts.clientes }, (_, i) => simulateClient(i)));
     elapsedMs = performance.now() - t0;
     clearInterval(progressTimer);
-    // Not measured: clean-up, not load.
+    // Not measured: clean-up, not load (also after a failure: the clients that lent may still work).
     if (!stopped) await Promise.all(abiertos.map(({ gc, isbn, usuario }) => gc.send({ operacion: 'devolucion', isbn, usuario }).catch(() => undefined)));
   } finally {
     clearInterval(progressTimer);
     for (const c of owned) c.close();
   }
+  if (failure) throw new CargaDetenidaError(failure.error);
   return {
     inicio: startedAt.toISOString(),
     fin: new Date().toISOString(),

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc, type FakeGcOptions } from '../harness/fake-gc.js';
@@ -112,6 +112,34 @@ describe('ps archivo', () => {
     const r = await cli(['archivo', join(dir, 'no-existe.txt')], gc);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/No se pudo leer el archivo .*no-existe\.txt.*: no existe \[ENOENT\]/);
+  });
+
+  it('a missing file is a usage error (exit 2) also with no GC up: the file is read before the GCs are probed', async () => {
+    const endpoint = await deadEndpoint();
+    const r = await cli(['archivo', join(dir, 'no-existe.txt')], endpoint, '', { PS_TIMEOUT_MS: '5000' });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/No se pudo leer el archivo .*no-existe\.txt.*: no existe \[ENOENT\]/);
+    expect(r.err).not.toContain('No se alcanza');
+  });
+
+  it('once its output is closed (| head -1), no further line is sent', async () => {
+    const gc = await fake();
+    const f = join(dir, 'cabeza.txt');
+    writeFileSync(f, Array.from({ length: 5 }, () => `CONSULTA ${ISBN}`).join('\n') + '\n');
+    // A pipe whose reader leaves after its first line (head -1): every later write fails with EPIPE.
+    let read = '';
+    const pipe = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        if (read.includes('\n')) return cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+        read += chunk.toString();
+        cb();
+      },
+    });
+    pipe.on('error', () => undefined); // main.ts's guardStdio does the same for process.stdout
+    const code = await runCli(['archivo', f], { stdin: Readable.from(['']), stdout: pipe, stderr: new PassThrough(), env: { GC_ENDPOINT: gc.endpoint, PS_TIMEOUT_MS: '300', PS_RETRIES: '1' } });
+    expect(code).toBe(0); // the reader chose to stop: as if the file ended there
+    expect(read).toMatch(/^\[1\] CONSULTA .* → OK .*\n$/);
+    expect(gc.recibidas).toHaveLength(1);
   });
 
   it('counts requests the GC never answers and goes on', async () => {
@@ -279,6 +307,44 @@ describe('usage errors', () => {
     const carga = await cli(['help', 'carga'], gc);
     expect(carga.out).toMatch(/--clientes <n> +clientes simultáneos \(por defecto: 10\)/);
     expect(carga.out).not.toMatch(/default|Usage|Options/);
+  });
+
+  it('refuses a --gc (or GC_ENDPOINTS) a PS cannot connect to: a wildcard host, a port outside 1..65535 (exit 2, in Spanish)', async () => {
+    const gc = await fake();
+    for (const [v, why] of [
+      ['tcp://*:5555', /'\*' no es una dirección a la que conectarse/],
+      [`${gc.endpoint},tcp://*:5555`, /'\*' no es una dirección a la que conectarse/],
+      ['tcp://127.0.0.1:99999', /puerto 99999 fuera de rango \(1-65535\)/],
+      ['tcp://127.0.0.1:0', /puerto 0 fuera de rango \(1-65535\)/],
+    ] as const) {
+      const r = await cli(['--gc', v, 'calc', 'suma', '1', '2'], gc);
+      expect(r.code, v).toBe(2);
+      expect(r.err, v).toMatch(/--gc/);
+      expect(r.err, v).toMatch(why);
+      expect(r.err, v).not.toMatch(/Invalid argument/);
+      const env = await cli(['calc', 'suma', '1', '2'], v);
+      expect(env.code, `GC_ENDPOINT=${v}`).toBe(2);
+      expect(env.err, v).toMatch(/GC_ENDPOINT/);
+      expect(env.err, v).toMatch(why);
+    }
+    expect(gc.recibidas).toEqual([]);
+    // The edges of the range still work.
+    expect((await cli(['--gc', 'tcp://127.0.0.1:65535', '--timeout', '50', 'calc', 'eco', 'x'], gc)).err).not.toMatch(/fuera de rango/);
+  });
+
+  it('bounds --reintentos like PS_RETRIES (0..100), and refuses a calc number that is not finite (exit 2)', async () => {
+    const gc = await fake();
+    const many = await cli(['--reintentos', '101', 'calc', 'suma', '1', '2'], gc);
+    expect(many.code).toBe(2);
+    expect(many.err).toMatch(/--reintentos.*entero entre 0 y 100/);
+    const huge = await cli(['--reintentos', '2147483647', 'calc', 'suma', '1', '2'], gc);
+    expect(huge.code).toBe(2);
+    for (const args of [['suma', '1e400', '2'], ['resta', '2', '-1e400'], ['sumar_lista', '1', '1e309'], ['suma_cuadrados', '1e999']]) {
+      const r = await cli(['calc', ...args], gc);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(/'-?1e\d+' es demasiado grande: no es un número finito/);
+    }
+    expect(gc.recibidas).toEqual([]);
   });
 
   it('refuses a --gc that is not an endpoint before sending anything', async () => {

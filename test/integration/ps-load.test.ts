@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runLoad, parseMix, type LoadReport } from '../../solicitante/load.js';
+import { Router } from 'zeromq';
+import { MAX_CLIENTES, maxClientesReq, runLoad, parseMix, type LoadReport } from '../../solicitante/load.js';
+import { GcNoReplyError } from '../../solicitante/errors.js';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
@@ -135,6 +137,74 @@ describe('runLoad', () => {
     expect(() => parseMix('prestamo=x')).toThrow(/Mezcla no válida/);
     expect(() => parseMix('volar=3')).toThrow(/Mezcla no válida/);
     expect(() => parseMix('prestamo=0')).toThrow(/mayor que 0/);
+    // Every part is name=number: no empty weight (it read as 0), no second '=', no sign, no exponent.
+    for (const bad of ['prestamo=,devolucion=5', 'prestamo=50=7', 'prestamo', '=5', 'prestamo=-1', 'prestamo=1e2', 'prestamo=Infinity', 'prestamo=0x10']) {
+      expect(() => parseMix(bad), bad).toThrow(/Mezcla no válida/);
+    }
+    // Each operation once (a short form names the same one).
+    expect(() => parseMix('prestamo=5,pres=7')).toThrow(/prestamo.*más de una vez/);
+    expect(parseMix(' prestamo = 2.5 , devo=1 ')).toEqual({ prestamo: 2.5, devolucion: 1, renovacion: 0 });
+  });
+
+  it('mezcla: the loans still open when the clock stops are returned after it, so a run leaves every copy free', async () => {
+    const gc = await FakeGc.start({ libros: { 'M-1': 4 }, retardoAsyncMs: 5 });
+    defer(() => gc.stop());
+    // Only préstamos: each client's first one is approved and never returned within the run.
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 1, isbns: ['M-1'], timeoutMs: 1000, retries: 1, carga: { tipo: 'mezcla', pesos: { prestamo: 1 } } });
+    expect(r.porOperacion.prestamo!.porCodigo.APROBADO).toBe(4);
+    await eventually(() => `every copy free after the préstamo-only mix (${gc.disponibles('M-1')} of 4)`, () => gc.disponibles('M-1') === 4, 2000);
+    // Uncounted: the four returns after the clock.
+    expect(gc.recibidas.filter((m) => (m as { operacion: string }).operacion === 'devolucion')).toHaveLength(4);
+    expect(r.porOperacion.devolucion).toBeUndefined();
+    // The default mix: a loan is open or not when time runs out, depending on the client's last success.
+    for (let run = 0; run < 3; run++) {
+      await runLoad({ endpoints: [gc.endpoint], clientes: 4, duracionS: 1, isbns: ['M-1'], timeoutMs: 1000, retries: 1, carga: { tipo: 'mezcla', pesos: parseMix('prestamo=50,devolucion=25,renovacion=25') } });
+      await eventually(() => `every copy free after mixed run ${run} (${gc.disponibles('M-1')} of 4)`, () => gc.disponibles('M-1') === 4, 2000);
+    }
+  });
+
+  it('REQ transport past zeromq\'s default limit of 1023 sockets: 1100 clients, each answered', async () => {
+    const gc = await FakeGc.start({ libros: Object.fromEntries(ISBNS.map((i) => [i, 2000])), retardoAsyncMs: 5 });
+    defer(() => gc.stop());
+    const r = await runLoad({ endpoints: [gc.endpoint], clientes: 1100, duracionS: 1, isbns: ISBNS, transporte: 'req', timeoutMs: 10_000, retries: 1 });
+    // Every client sends at least its first préstamo, and every request was answered.
+    expect(r.sinRespuesta).toBe(0);
+    expect(r.respuestas).toBeGreaterThanOrEqual(1100);
+    expect(r.porGc[gc.endpoint]).toBe(r.respuestas);
+  });
+
+  it('only a missing reply counts as "sin respuesta": any other error stops the run at once and says why', async () => {
+    let calls = 0;
+    const failing = {
+      send: async () => {
+        calls++;
+        throw Object.assign(new Error('Too many open file descriptors'), { code: 'EMFILE' });
+      },
+      close: () => undefined,
+    };
+    const t0 = Date.now();
+    await expect(runLoad({ gc: failing, clientes: 3, duracionS: 5 })).rejects.toThrow(/^la carga se detuvo: Too many open file descriptors \(demasiados sockets o ficheros abiertos/);
+    // No spinning until the deadline: each client sent once and stopped.
+    expect(calls).toBeLessThanOrEqual(3);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    // A missing reply is counted and the run goes on.
+    let n = 0;
+    const mute = {
+      send: async () => {
+        n++;
+        await new Promise((r) => setTimeout(r, 20));
+        throw new GcNoReplyError('tcp://x:1', 'c', 1, 20, 'prestamo');
+      },
+      close: () => undefined,
+    };
+    const r = await runLoad({ gc: mute, clientes: 2, duracionS: 1 });
+    expect(r.respuestas).toBe(0);
+    expect(r.sinRespuesta).toBe(n);
+    expect(n).toBeGreaterThan(4);
+  });
+
+  it('runLoad refuses more than 10000 clients', async () => {
+    await expect(runLoad({ gc: { send: async () => { throw new Error('no'); }, close: () => undefined }, clientes: 10_001, duracionS: 1 })).rejects.toThrow(/clientes/);
   });
 });
 
@@ -173,6 +243,73 @@ describe('ps carga (CLI)', () => {
     expect(readFileSync(html, 'utf8')).toContain('<script id="vista" type="application/json">');
     expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
   });
+  it('a GC answering garbage stops a REQ run with a message and exit 1, instead of counting it as no reply', async () => {
+    const router = new Router({ linger: 0 });
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    await router.bind(endpoint);
+    defer(() => router.close());
+    void (async () => {
+      try {
+        for (;;) {
+          const [id, , ...rest] = await router.receive();
+          void rest;
+          await router.send([id!, Buffer.alloc(0), 'basura']);
+        }
+      } catch {
+        /* closed */
+      }
+    })();
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let text = '';
+    let errText = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const t0 = Date.now();
+    const code = await runCli(['carga', '--clientes', '2', '--duracion', '10', '--transporte', 'req', '--no-html'], { stdin: Readable.from(['']), stdout: out, stderr: err, env: { GC_ENDPOINT: endpoint } });
+    expect(code).toBe(1);
+    expect(errText).toMatch(/^la carga se detuvo: Respuesta ilegible del GC \(tcp:\/\/127\.0\.0\.1:\d+\)/m);
+    expect(text).toBe(''); // no report of a run that was not one
+    expect(Date.now() - t0).toBeLessThan(5000); // not the 10 s asked for
+  });
+
+  it('refuses more than 10000 clients and a --mezcla part that is not name=number (exit 2), before any run', async () => {
+    const gc = await fake();
+    for (const argv of [
+      ['carga', '--clientes', '10001', '--duracion', '1'],
+      ['carga', '--clientes', '2000000000', '--duracion', '1'],
+      ['carga', '--duracion', '1', '--mezcla', 'prestamo=,devolucion=5'],
+      ['carga', '--duracion', '1', '--mezcla', 'prestamo=50=7'],
+    ]) {
+      let errText = '';
+      const err = new PassThrough();
+      err.on('data', (d: Buffer) => (errText += d.toString()));
+      let started = 0;
+      const code = await runCli(argv, { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
+      expect(code, argv.join(' ')).toBe(2);
+      expect(started).toBe(0);
+      expect(errText, argv.join(' ')).toMatch(/entero entre 1 y 10000|Mezcla no válida/);
+    }
+    expect(gc.recibidas).toEqual([]);
+  });
+
+  it('--transporte req: refuses more clients than the open-file limit holds (exit 2), before any socket', async () => {
+    const gc = await fake();
+    // This host's bound: its limit (about 6 descriptors per client), at most MAX_CLIENTES.
+    const max = maxClientesReq();
+    expect(max).toBeGreaterThan(0);
+    expect(max).toBeLessThanOrEqual(MAX_CLIENTES);
+    let errText = '';
+    const err = new PassThrough();
+    err.on('data', (d: Buffer) => (errText += d.toString()));
+    let started = 0;
+    const code = await runCli(['carga', '--transporte', 'req', '--clientes', String(max + 1), '--duracion', '1'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
+    expect(code).toBe(2);
+    expect(started).toBe(0);
+    expect(errText).toMatch(max === MAX_CLIENTES ? /entero entre 1 y 10000/ : new RegExp(`--transporte req: caben como mucho ${max} clientes con el límite de ficheros abiertos`));
+    expect(gc.recibidas).toEqual([]);
+  });
+
   it('Ctrl-C stops the run early: loans in flight are returned, the report covers what ran, exit 130', async () => {
     const gc = await fake();
     const out = new PassThrough();
