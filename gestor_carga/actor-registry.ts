@@ -66,8 +66,10 @@ export interface ActorInfo {
   via?: string;
   previousVia?: string;
   previousViaHeard?: number;
-  /** The last times it was heard again through the connection just replaced (two processes, one id), at most TURNS. */
-  turnsAt: number[];
+  /** Turns (heard again through the connection just replaced) in the current run of them: how many, the first, the last. */
+  turns: number;
+  firstTurnAt?: number;
+  lastTurnAt?: number;
 }
 
 export interface Transitions {
@@ -132,7 +134,7 @@ export class ActorRegistry {
     let a = this.actors.get(k);
     if (!a) {
       const subscribed = this.pendingSubscriptions.delete(k);
-      a = { tipo, actorId, subscribed, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now(), turnsAt: [] };
+      a = { tipo, actorId, subscribed, enCursoReportado: 0, left: false, wasLive: false, since: this.opts.clock.now(), turns: 0 };
       this.actors.set(k, a); // placed among the unsubscribed by heard() (subscribed() never is)
     }
     return a;
@@ -209,9 +211,10 @@ export class ActorRegistry {
   }
 
   /**
-   * TURNS turns within this window (a process beats every deadMs/4 or faster) = two processes, one id.
-   * Not fewer: a dead connection's last message read after its successor's first makes two
-   * (new, old, new).
+   * Two processes, one id: at least TURNS turns, none further from the one before than this
+   * window, spread over at least half of deadMs (a process beats every deadMs/4 or faster).
+   * Not fewer, nor in a burst: a dead connection's last messages, read in turn with its
+   * successor's first ones while the GC was behind, make a few turns within milliseconds.
    */
   private get turnsWindowMs(): number {
     return 4 * this.opts.deadMs;
@@ -225,12 +228,18 @@ export class ActorRegistry {
     a.via = via;
     if (!turn) return false;
     const wasRepeated = this.isRepeated(a, now);
-    a.turnsAt = [...a.turnsAt.slice(1 - TURNS), now];
+    if (a.lastTurnAt === undefined || now - a.lastTurnAt > this.turnsWindowMs) {
+      a.turns = 0;
+      a.firstTurnAt = now;
+    }
+    a.turns++;
+    a.lastTurnAt = now;
     return !wasRepeated && this.isRepeated(a, now);
   }
 
   private isRepeated(a: ActorInfo, now: number): boolean {
-    return a.turnsAt.length === TURNS && a.turnsAt.every((t) => now - t <= this.turnsWindowMs);
+    const { firstTurnAt: first, lastTurnAt: last } = a;
+    return a.turns >= TURNS && first !== undefined && last !== undefined && now - last <= this.turnsWindowMs && last - first >= this.opts.deadMs / 2;
   }
 
   /** Actors ("tipo.actorId") heard lately from two processes at once. */

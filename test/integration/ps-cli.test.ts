@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../solicitante/cli.js';
 import { FakeGc, type FakeGcOptions } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
+import { sink } from '../harness/sink.js';
 import { cleanupAfterEach } from '../harness/fixtures.js';
 import { formatLoadReport, formatProgress } from '../../solicitante/load-report.js';
 import { SeriesRecorder } from '../../solicitante/series.js';
@@ -26,12 +27,6 @@ async function fake(opts: FakeGcOptions = {}) {
   return gc;
 }
 
-function sink() {
-  const s = new PassThrough();
-  let text = '';
-  s.on('data', (d: Buffer) => (text += d.toString()));
-  return { stream: s, text: () => text };
-}
 
 async function cli(argv: string[], gc: FakeGc | string, stdin = '', env: NodeJS.ProcessEnv = {}) {
   const out = sink();

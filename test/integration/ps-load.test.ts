@@ -12,6 +12,7 @@ import { FakeGc } from '../harness/fake-gc.js';
 import { freePort } from '../harness/ports.js';
 import { eventually } from '../harness/eventually.js';
 import { cleanupAfterEach } from '../harness/fixtures.js';
+import { sink } from '../harness/sink.js';
 
 const ISBNS = ['978-1-00-000001-0', '978-1-00-000002-0'];
 // Undone newest first after each test, also when it fails; one failing step does not stop the rest.
@@ -214,23 +215,19 @@ describe('ps carga (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ps-carga-'));
     defer(() => rmSync(dir, { recursive: true, force: true }));
     const json = join(dir, 'r.json');
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let text = '';
-    let errText = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const out = sink();
+    const err = sink();
     const code = await runCli(['carga', '--clientes', '2', '--duracion', '1', '--isbns', ISBNS.join(','), '--json', json], {
       stdin: Readable.from(['']),
-      stdout: out,
-      stderr: err,
+      stdout: out.stream,
+      stderr: err.stream,
       env: { GC_ENDPOINT: gc.endpoint },
     });
     expect(code).toBe(0);
-    expect(text).toMatch(/operación\s+respuestas\s+resp\/s \(media\)\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
-    expect(text).toMatch(/^prestamo\s+\d+/m);
-    expect(text).toMatch(/^total\s+\d+/m);
-    expect(text).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);
+    expect(out.text()).toMatch(/operación\s+respuestas\s+resp\/s \(media\)\s+p50 ms\s+p95 ms\s+p99 ms\s+máx ms/);
+    expect(out.text()).toMatch(/^prestamo\s+\d+/m);
+    expect(out.text()).toMatch(/^total\s+\d+/m);
+    expect(out.text()).toMatch(/por código: APROBADO=\d+, ACEPTADO=\d+/);
     const report = JSON.parse(readFileSync(json, 'utf8')) as LoadReport;
     expect(report.config.clientes).toBe(2);
     expectConsistent(report);
@@ -239,9 +236,9 @@ describe('ps carga (CLI)', () => {
     expect(sum(report.serie.total.n)).toBe(report.respuestas + report.sinRespuesta);
     expect(sum(report.serie.porOperacion.prestamo!.n)).toBe(report.porOperacion.prestamo!.count + report.porOperacion.prestamo!.sinRespuesta);
     const html = join(dir, 'r.html');
-    expect(text).toContain(`informe HTML: ${html}`);
+    expect(out.text()).toContain(`informe HTML: ${html}`);
     expect(readFileSync(html, 'utf8')).toContain('<script id="vista" type="application/json">');
-    expect(errText).toBe(''); // not a TTY and shorter than the 5 s progress interval
+    expect(err.text()).toBe(''); // not a TTY and shorter than the 5 s progress interval
   });
   it('a GC answering garbage stops a REQ run with a message and exit 1, instead of counting it as no reply', async () => {
     const router = new Router({ linger: 0 });
@@ -259,17 +256,13 @@ describe('ps carga (CLI)', () => {
         /* closed */
       }
     })();
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let text = '';
-    let errText = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const out = sink();
+    const err = sink();
     const t0 = Date.now();
-    const code = await runCli(['carga', '--clientes', '2', '--duracion', '10', '--transporte', 'req', '--no-html'], { stdin: Readable.from(['']), stdout: out, stderr: err, env: { GC_ENDPOINT: endpoint } });
+    const code = await runCli(['carga', '--clientes', '2', '--duracion', '10', '--transporte', 'req', '--no-html'], { stdin: Readable.from(['']), stdout: out.stream, stderr: err.stream, env: { GC_ENDPOINT: endpoint } });
     expect(code).toBe(1);
-    expect(errText).toMatch(/^la carga se detuvo: Respuesta ilegible del GC \(tcp:\/\/127\.0\.0\.1:\d+\)/m);
-    expect(text).toBe(''); // no report of a run that was not one
+    expect(err.text()).toMatch(/^la carga se detuvo: Respuesta ilegible del GC \(tcp:\/\/127\.0\.0\.1:\d+\)/m);
+    expect(out.text()).toBe(''); // no report of a run that was not one
     expect(Date.now() - t0).toBeLessThan(5000); // not the 10 s asked for
   });
 
@@ -281,14 +274,12 @@ describe('ps carga (CLI)', () => {
       ['carga', '--duracion', '1', '--mezcla', 'prestamo=,devolucion=5'],
       ['carga', '--duracion', '1', '--mezcla', 'prestamo=50=7'],
     ]) {
-      let errText = '';
-      const err = new PassThrough();
-      err.on('data', (d: Buffer) => (errText += d.toString()));
+      const err = sink();
       let started = 0;
-      const code = await runCli(argv, { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
+      const code = await runCli(argv, { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err.stream, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
       expect(code, argv.join(' ')).toBe(2);
       expect(started).toBe(0);
-      expect(errText, argv.join(' ')).toMatch(/entero entre 1 y 10000|Mezcla no válida/);
+      expect(err.text(), argv.join(' ')).toMatch(/entero entre 1 y 10000|Mezcla no válida/);
     }
     expect(gc.recibidas).toEqual([]);
   });
@@ -299,31 +290,25 @@ describe('ps carga (CLI)', () => {
     const max = maxClientesReq();
     expect(max).toBeGreaterThan(0);
     expect(max).toBeLessThanOrEqual(MAX_CLIENTES);
-    let errText = '';
-    const err = new PassThrough();
-    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const err = sink();
     let started = 0;
-    const code = await runCli(['carga', '--transporte', 'req', '--clientes', String(max + 1), '--duracion', '1'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
+    const code = await runCli(['carga', '--transporte', 'req', '--clientes', String(max + 1), '--duracion', '1'], { stdin: Readable.from(['']), stdout: new PassThrough(), stderr: err.stream, env: { GC_ENDPOINT: gc.endpoint }, beforeLoad: () => void started++ });
     expect(code).toBe(2);
     expect(started).toBe(0);
-    expect(errText).toMatch(max === MAX_CLIENTES ? /entero entre 1 y 10000/ : new RegExp(`--transporte req: caben como mucho ${max} clientes con el límite de ficheros abiertos`));
+    expect(err.text()).toMatch(max === MAX_CLIENTES ? /entero entre 1 y 10000/ : new RegExp(`--transporte req: caben como mucho ${max} clientes con el límite de ficheros abiertos`));
     expect(gc.recibidas).toEqual([]);
   });
 
   it('Ctrl-C stops the run early: loans in flight are returned, the report covers what ran, exit 130', async () => {
     const gc = await fake();
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let text = '';
-    let errText = '';
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    err.on('data', (d: Buffer) => (errText += d.toString()));
+    const out = sink();
+    const err = sink();
     let interrupt: (() => void) | undefined;
     let ended = false;
     const run = runCli(['carga', '--clientes', '4', '--duracion', '600', '--isbns', ISBNS.join(','), '--no-html'], {
       stdin: Readable.from(['']),
-      stdout: out,
-      stderr: err,
+      stdout: out.stream,
+      stderr: err.stream,
       env: { GC_ENDPOINT: gc.endpoint },
       onInterrupt(cb) {
         interrupt = cb;
@@ -345,8 +330,8 @@ describe('ps carga (CLI)', () => {
       }
     }
     expect(code).toBe(130);
-    expect(errText).toMatch(/interrumpida/);
-    expect(text).toMatch(/^total\s+\d+/m);
+    expect(err.text()).toMatch(/interrumpida/);
+    expect(out.text()).toMatch(/^total\s+\d+/m);
     // Returns are async (ACEPTADO first): wait for the fake GC to apply them.
     await eventually('every copy back', () => ISBNS.every((i) => gc.disponibles(i) === 1000), 3000).catch(() => undefined);
     for (const i of ISBNS) expect(gc.disponibles(i)).toBe(1000);

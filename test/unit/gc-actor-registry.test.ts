@@ -247,6 +247,22 @@ describe('actor registry: one id in two processes', () => {
     expect(reg.repeatedIds()).toEqual([]);
   });
 
+  it("a dead connection's backlog read in turn with its successor's first messages (a burst of turns) is not a repeated id", () => {
+    const { reg, clock } = setup();
+    reg.subscribed('prestamo', 'a');
+    beat(reg, 'conn-1');
+    clock.t += 300;
+    for (const via of ['conn-2', 'conn-1', 'conn-2', 'conn-1', 'conn-2']) {
+      clock.t += 1;
+      expect(beat(reg, via)).toBe(false);
+    }
+    for (let i = 0; i < 10; i++) {
+      clock.t += 250;
+      expect(beat(reg, 'conn-2')).toBe(false);
+    }
+    expect(reg.repeatedIds()).toEqual([]);
+  });
+
   it('turns further apart than deadMs are a process that came back, not two at once', () => {
     const { reg, clock } = setup();
     reg.subscribed('prestamo', 'a');

@@ -138,8 +138,7 @@ describe('task tracker: async tasks and the leases', () => {
   }
 
   it('an async task past its deadline is published again only while the GC lease holds, and forgotten the moment it does not', () => {
-    let gcLease: number | undefined = 1500;
-    const { clock, published, tracker } = leased(() => gcLease);
+    const { clock, published, tracker } = leased(() => 1500);
     tracker.submit(op('x', 'devolucion'), 'async'); // resumed from the ledger: no lease of its own
     expect(published).toEqual(['x']);
     clock.t = 1000; // deadline passed, GC lease still holds
@@ -149,7 +148,6 @@ describe('task tracker: async tasks and the leases', () => {
     tracker.tick();
     expect(published).toEqual(['x', 'x']);
     expect(tracker.has('x')).toBe(false);
-    gcLease = undefined;
   });
 
   it("an async task's own lease (just recorded) keeps it published while the GC was never renewed; past it, gone", () => {
