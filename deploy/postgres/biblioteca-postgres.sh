@@ -382,6 +382,26 @@ rejoin_peer() {
   clone_from_peer
 }
 
+# This standby's slot was given up (slot_lost_on_peer): the WAL it needs is gone, so only
+# a fresh clone brings it back. A standby's data is a prefix of its primary's, and a fresh
+# copy then loses nothing; but a former primary may have been made a standby without a
+# rejoin (BIBLIOTECA_AUTO_REJOIN=0, or started while the peer was away) and hold commits
+# the primary lacks. pg_rewind --dry-run (on a cleanly stopped node) tells. LOST_PLAN:
+# clone (nothing to lose), keep (kept aside, then cloned) or manual (BIBLIOTECA_AUTO_REJOIN=0:
+# left for the rejoin). Decides only: the caller acts, outside any condition, so that
+# `set -e` still stops a clone that fails.
+plan_lost_standby() {
+  log "this standby stayed away past max_slot_wal_keep_size: its slot $NAME on $PG_PEER_HOST:$PG_PEER_PORT was given up and the WAL it needs is gone"
+  rm -f "$PGDATA/postmaster.pid"
+  LOST_STATE="$(LC_ALL=C pg_controldata "$PGDATA" | sed -n 's/^Database cluster state: *//p' || true)"
+  LOST_PLAN=manual
+  if [ "$LOST_STATE" = "shut down in recovery" ]; then
+    run pg_rewind --dry-run --target-pgdata="$PGDATA" --source-server="$(peer_conninfo)" >"$OUT" 2>&1 && grep -q 'no rewind required' "$OUT" && LOST_PLAN=clone
+  fi
+  [ "$LOST_PLAN" = manual ] && [ "$BIBLIOTECA_AUTO_REJOIN" = 1 ] && LOST_PLAN=keep
+  return 0
+}
+
 # A message for a peer primary that is not on a newer timeline than ours: two primaries.
 split_brain_advice() {
   printf '%s' "the peer $PG_PEER_HOST:$PG_PEER_PORT is a PRIMARY on timeline $1, not newer than ours ($2): two primaries (a split brain: this node was promoted beside it, or the two never shared a history). NOT rejoining it (that would throw away this node's newer history) and NOT starting beside it. To end it: stop the peer's PostgreSQL container; this node then starts as a standby after ${PEER_WAIT_S}s, the GA pair promotes it (the newest timeline), and the peer, started again, rejoins it by itself (docs/deploy.md, 'Bringing a former primary back')"
@@ -493,9 +513,18 @@ serve() {
     peer_role
     [ "$PEER_ROLE" = primary ] && slot_lost_on_peer
     if [ "$PEER_ROLE" = primary ] && [ "$SLOT_LOST" = 1 ]; then
-      # A standby's data is a prefix of its primary's: a fresh copy loses nothing.
-      log "this standby stayed away past max_slot_wal_keep_size: its slot $NAME on $PG_PEER_HOST:$PG_PEER_PORT was given up and the WAL it needs is gone; cloning the primary again"
-      clone_from_peer
+      plan_lost_standby
+      case "$LOST_PLAN" in
+        clone)
+          log "nothing here that the primary lacks (pg_rewind --dry-run): cloning the primary again"
+          clone_from_peer ;;
+        keep)
+          keep_aside "this standby's data is replaced by a fresh clone (its slot was given up) and pg_rewind could not show that it holds nothing the primary lacks (state: ${LOST_STATE:-unknown})"
+          clone_from_peer ;;
+        *)
+          # The lost slot stays, to say so at every start.
+          log "WARNING: pg_rewind could not show that this node holds nothing the primary lacks (state: ${LOST_STATE:-unknown}), and BIBLIOTECA_AUTO_REJOIN=0: NOT recloning; starting as a standby that cannot stream until the rejoin with --reclone (docs/deploy.md)" ;;
+      esac
     else
       if [ "$PEER_ROLE" = primary ]; then try_slot_on_peer; fi
       log "starting as a standby of $PG_PEER_HOST:$PG_PEER_PORT"
