@@ -44,26 +44,45 @@ export async function checkLedger(
   node: PgInfo,
   acknowledged: Map<string, 'APROBADO' | 'ACEPTADO'>,
   userPrefix: string,
-  o: { drainTimeoutMs?: number } = {},
+  o: { drainTimeoutMs?: number; prestamoDe?: ReadonlyMap<string, string> } = {},
 ): Promise<LedgerCheck> {
   return withPool(node, async (db) => {
     const ids = [...acknowledged.keys()];
     // The GC re-scans the ledger every few seconds after a failover: give it time to apply what it accepted.
     const stillPending = await waitNoPending(db, o.drainTimeoutMs ?? 20_000, ids);
     const rows = await db.query<{ id: string; estado: string }>('SELECT id, estado FROM operaciones WHERE id = ANY($1)', [ids]);
-    const estado = new Map(rows.rows.map((r) => [r.id, r.estado]));
-    const lost: LedgerCheck['lost'] = [];
-    for (const [id, codigo] of acknowledged) {
-      const e = estado.get(id) ?? 'AUSENTE';
-      // APROBADO promised an applied op; ACEPTADO a recorded one that ends applied or rejected (e.g. a return
-      // whose loan a lost op never made) — or is still on its way (stillPending, reported apart).
-      const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'RECHAZADA' || e === 'PENDIENTE';
-      if (!ok) lost.push({ id, codigo, estado: e });
-    }
+    // The loans the cycles' préstamos made (prestamos.op_id), and whether each is still out.
+    const loans = await db.query<{ op_id: string; estado: string }>('SELECT op_id, estado FROM prestamos WHERE op_id = ANY($1)', [[...new Set(o.prestamoDe?.values() ?? [])]]);
+    const lost = lostOps(acknowledged, new Map(rows.rows.map((r) => [r.id, r.estado])), o.prestamoDe, new Map(loans.rows.map((r) => [r.op_id, r.estado])));
     const mismatches = await effectLedgerMismatches(db, userPrefix);
     const duplicated = mismatches.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0);
     return { lost, stillPending, duplicated, duplicatedDetail: mismatches, invariantViolations: await invariantViolations(db) };
   });
+}
+
+/**
+ * The acknowledged ops whose ledger state breaks what their reply promised. APROBADO promised an
+ * applied op; ACEPTADO a recorded one that ends applied, or is still on its way (stillPending,
+ * reported apart), or ends rejected. A rejected ACEPTADO devolución is a broken promise when its
+ * cycle's loan was APROBADO, is in the ledger, and is still out (`loanEstado` ACTIVO): nothing took
+ * the book back. (Another devolución of the same loan may have taken it first: the load lends the
+ * same book again while a return is on its way, and renews the old loan instead.) Pure.
+ */
+export function lostOps(
+  acknowledged: ReadonlyMap<string, 'APROBADO' | 'ACEPTADO'>,
+  estado: ReadonlyMap<string, string>,
+  prestamoDe?: ReadonlyMap<string, string>,
+  loanEstado?: ReadonlyMap<string, string>,
+): LedgerCheck['lost'] {
+  const lost: LedgerCheck['lost'] = [];
+  for (const [id, codigo] of acknowledged) {
+    const e = estado.get(id) ?? 'AUSENTE';
+    const prestamo = prestamoDe?.get(id);
+    const loanStillOut = prestamo !== undefined && acknowledged.get(prestamo) === 'APROBADO' && estado.get(prestamo) === 'COMPLETADA' && loanEstado?.get(prestamo) === 'ACTIVO';
+    const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'PENDIENTE' || (e === 'RECHAZADA' && !loanStillOut);
+    if (!ok) lost.push({ id, codigo, estado: e });
+  }
+  return lost;
 }
 
 /** Ops still PENDIENTE whose ledger lease is held by GC `gcId` (006_arriendos.sql). */

@@ -70,6 +70,10 @@ export class DrillLoad {
   readonly acknowledged = new Map<string, 'APROBADO' | 'ACEPTADO'>();
   /** Ops that never got a final reply (every attempt failed, or the load stopped mid-retry). */
   readonly abandoned: string[] = [];
+  /** Devolución op id → its cycle's préstamo op id (checks.ts: a promised return must take the book back). */
+  readonly prestamoDe = new Map<string, string>();
+  /** A client that failed other than by a missing reply: the load stops, and stop() throws it. */
+  private failure: { error: unknown } | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly clients: GcPipelineClient[] = [];
@@ -77,7 +81,14 @@ export class DrillLoad {
   constructor(private readonly o: DrillLoadOptions) {}
 
   start(): this {
-    this.running = Promise.all(Array.from({ length: this.o.clients }, (_, i) => this.client(i))).then(() => undefined);
+    // Handled at once: unhandled, a client's error ended the process with no report and no clean-up.
+    this.running = Promise.all(Array.from({ length: this.o.clients }, (_, i) => this.client(i))).then(
+      () => undefined,
+      (error: unknown) => {
+        this.failure = { error };
+        this.stopping = true;
+      },
+    );
     return this;
   }
 
@@ -86,6 +97,7 @@ export class DrillLoad {
     this.stopping = true;
     await this.running;
     for (const c of this.clients) c.close();
+    if (this.failure) throw this.failure.error;
   }
 
   private async client(i: number): Promise<void> {
@@ -99,6 +111,7 @@ export class DrillLoad {
       const operacion = OPS[n % 3]!;
       const isbn = this.o.isbns[(i + Math.floor(n / 3)) % this.o.isbns.length]!;
       const opId = `${this.o.prefix}-${i}-${n}`;
+      if (operacion === 'devolucion') this.prestamoDe.set(opId, `${this.o.prefix}-${i}-${n - 2}`);
       let final = false;
       for (let k = 0; k < this.o.maxAttempts && !final && !(this.stopping && k > 0); k++) {
         if (k > 0) await new Promise((r) => setTimeout(r, this.o.retryDelayMs));

@@ -145,11 +145,16 @@ function countByGc(attempts: DrillLoad['attempts']): Record<string, number> {
 
 /** The last stretch of the load must be clean: the service is back, not limping. */
 const STABLE_TAIL_MS = 2000;
+/** How long after the kill a reply the dead primary had acknowledged may still arrive (queued before it). */
+const ASYNC_LOSS_MARGIN_MS = 1000;
 
 export function buildReport(i: ReportInput): DrillReport {
   const { scenario, fault, load, watch, ledger } = i;
   const attempts = load.attempts;
-  const after = attempts.filter((a) => a.endAt >= fault.at);
+  // Failures count from when the fault began (a docker stop may take seconds), not from when it was done.
+  const faultStart = fault.at - fault.killMs;
+  const after = attempts.filter((a) => a.endAt >= faultStart);
+  const before = attempts.filter((a) => a.endAt < faultStart);
   const firstOk = attempts.filter((a) => a.exito && a.sentAt >= fault.at).sort((a, b) => a.endAt - b.endAt)[0];
   const recuperacionMs = firstOk ? firstOk.endAt - fault.at : null;
   const takeover = scenario.takeover ? watch.firstActiveAfter(fault.at) : undefined;
@@ -175,6 +180,10 @@ export function buildReport(i: ReportInput): DrillReport {
   const lat = latencyWindows(attempts, fault.at, recuperacionMs, i.ret?.gaRestartedAt);
 
   const v: Verification[] = [];
+  // A drill proves something only if the load worked before the fault.
+  const failedBefore = before.filter(isFailedAttempt).length;
+  const okBefore = before.filter((a) => a.exito).length;
+  v.push({ nombre: 'la carga funciona antes de la falla', ok: failedBefore === 0 && okBefore > 0, detalle: `${okBefore} exitosas, ${failedBefore} fallidas antes de la falla` });
   v.push({
     nombre: 'el servicio se recupera solo',
     ok: recuperacionMs !== null && tailFailures === 0 && tailOk > 0,
@@ -194,6 +203,18 @@ export function buildReport(i: ReportInput): DrillReport {
     informativo: lossExpected || undefined,
     detalle: `${ledger.lost.length} de ${load.acknowledged.size} reconocidas${lossExpected ? ' (replicación asíncrona: se informa, no se exige)' : ''}`,
   });
+  if (lossExpected) {
+    // Async replication excuses only what the killed primary acknowledged: an op acknowledged later
+    // (by the new primary, after the takeover) and lost is lost for good.
+    const ackAt = new Map<string, number>();
+    for (const a of attempts) if (a.exito && load.acknowledged.has(a.opId) && !ackAt.has(a.opId)) ackAt.set(a.opId, a.endAt);
+    const late = ledger.lost.filter((l) => (ackAt.get(l.id) ?? Infinity) > fault.at + ASYNC_LOSS_MARGIN_MS);
+    v.push({
+      nombre: 'ninguna operación reconocida tras la falla se pierde',
+      ok: late.length === 0,
+      detalle: `${late.length} perdidas reconocidas más de ${ASYNC_LOSS_MARGIN_MS} ms después de la falla${late.length ? ` (p. ej. ${late.slice(0, 3).map((l) => l.id).join(', ')})` : ''}`,
+    });
+  }
   if (scenario.recuperacionMaxMs !== undefined) {
     v.push({ nombre: `recuperación ≤ ${scenario.recuperacionMaxMs / 1000} s`, ok: recuperacionMs !== null && recuperacionMs <= scenario.recuperacionMaxMs, detalle: `${recuperacionMs ?? '—'} ms` });
   }
@@ -237,7 +258,7 @@ export function buildReport(i: ReportInput): DrillReport {
       total: attempts.length,
       exitosas: attempts.filter((a) => a.exito).length,
       fallidas: after.filter(isFailedAttempt).length,
-      fallidasAntesDeLaFalla: attempts.filter((a) => a.endAt < fault.at && isFailedAttempt(a)).length,
+      fallidasAntesDeLaFalla: failedBefore,
       abandonadas: load.abandoned.length,
       porCodigo,
     },

@@ -112,7 +112,7 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
       // Say why: the GAs' own account (state, reason, last takeover error) and every node's role.
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
     });
-    const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix);
+    const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix, { prestamoDe: load.prestamoDe });
     const check = await scenario.verify?.(ctx, f, load);
     const pg = await sys.pgStatus().catch(() => []);
     const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
