@@ -213,6 +213,17 @@ export interface InitPrimaryOptions extends PgNodeSpec {
 }
 
 /**
+ * Beside a data dir while its first initialisation runs (initdb, then this project's include line
+ * and pg_hba): an initdb whose launcher was killed (SIGKILL, OOM) runs on alone and leaves a dir
+ * with PG_VERSION but without them, which would then never start right. Such a dir is made afresh.
+ */
+export const initMarkOf = (dataDir: string): string => `${path.resolve(dataDir)}.init-incomplete`;
+
+export function initIncomplete(dataDir: string): boolean {
+  return existsSync(initMarkOf(dataDir));
+}
+
+/**
  * Creates a primary's data dir (initdb, scram auth, superuser `postgres`), ready
  * for streaming replication: wal_level replica, wal senders and slots, hot
  * standby for the clones, listening on `host` only. A dir already initialised
@@ -220,8 +231,14 @@ export interface InitPrimaryOptions extends PgNodeSpec {
  */
 export async function initPrimary(o: InitPrimaryOptions): Promise<PgNodeSpec> {
   const spec: PgNodeSpec = { ...o, dataDir: path.resolve(o.dataDir) };
+  const marker = initMarkOf(spec.dataDir);
+  if (initIncomplete(spec.dataDir)) {
+    o.log?.warn({ dataDir: spec.dataDir }, 'an earlier initialisation of this data dir did not finish: making it afresh');
+    await fs.rm(spec.dataDir, { recursive: true, force: true });
+  }
   await prepareDataDir(spec.dataDir);
   if (!existsSync(path.join(spec.dataDir, 'PG_VERSION'))) {
+    await fs.writeFile(marker, `${new Date().toISOString()}: initdb started\n`);
     const ids = postgresIds();
     const pwFile = path.join(os.tmpdir(), `pg-pw-${process.pid}-${Date.now()}`);
     await fs.writeFile(pwFile, `${spec.password ?? DEFAULT_PASSWORD}\n`, { mode: 0o600 });
@@ -240,6 +257,7 @@ export async function initPrimary(o: InitPrimaryOptions): Promise<PgNodeSpec> {
     o.log?.info({ dataDir: spec.dataDir }, 'initialised postgres primary data dir');
   }
   await fs.writeFile(path.join(spec.dataDir, 'pg_hba.conf'), PG_HBA);
+  await fs.rm(marker, { force: true });
   await writeNodeConf(spec, undefined, o.settings);
   const ids = postgresIds();
   if (ids) await chownTree(spec.dataDir, ids);

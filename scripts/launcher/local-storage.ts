@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../postgres/embedded.js';
 import { ensureReplicationRole, pgRole, promote, replicationStatus, standbyStatus, type PgRoleInfo, type PromoteResult, type ReplicationRow, type StandbyStatus } from '../../postgres/admin.js';
 import { cloneIncomplete, waitStreaming, type CloneResult } from '../../postgres/clone.js';
-import { ensureDatabase, isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
+import { ensureDatabase, initIncomplete, isRunning, killNode, killOnExit, signalNode, startNode, startPrimary, stopNode } from '../../postgres/lifecycle.js';
 import { nodeConn, nodeLogFile, writeNodeConf, type PgNodeSpec } from '../../postgres/node-config.js';
 import { reclone, restartAsStandby } from '../../postgres/rejoin.js';
 import type { HostName, NetHost } from './hosts.js';
@@ -143,9 +143,9 @@ export async function startTwoHostStorage(dataDir: string, port: number, net: Re
     await stopNode(specs.pc2.dataDir).catch(() => killNode(specs.pc2.dataDir));
   };
   try {
-    const usable = (h: HostName) => existsSync(join(specs[h].dataDir, 'PG_VERSION')) && !cloneIncomplete(specs[h].dataDir);
+    const usable = (h: HostName) => existsSync(join(specs[h].dataDir, 'PG_VERSION')) && !cloneIncomplete(specs[h].dataDir) && !initIncomplete(specs[h].dataDir);
     // Never a new, empty pc1 beside a pc2 that holds the data (it is started instead, as it is).
-    const fresh = !existsSync(join(specs.pc1.dataDir, 'PG_VERSION')) && !usable('pc2');
+    const fresh = (!existsSync(join(specs.pc1.dataDir, 'PG_VERSION')) || initIncomplete(specs.pc1.dataDir)) && !usable('pc2');
     if (fresh) {
       await startPrimary(specs.pc1);
       await cloneInto(specs.pc2, 'pc2', specs.pc1);
