@@ -62,4 +62,32 @@ describe('two-host storage on a data dir used before', () => {
     const streaming = await rows(port2, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'", PC1, 'postgres');
     expect(streaming).toEqual([{ application_name: 'pc2' }]);
   }, 120_000);
+
+  it("pc1's data deleted beside a standby pc2: refused with the way out, which then works (pc2 primary, pc1 cloned from it, data kept)", async () => {
+    await storage?.stop();
+    storage = undefined;
+    const port = await freePortOnAll([PC1, PC2]);
+    storage = await startTwoHostStorage(dir, port, net);
+    await rows(port, 'CREATE TABLE sobrevive (x int); INSERT INTO sobrevive VALUES (7)');
+    await storage.stop();
+    storage = undefined;
+    rmSync(pc1Dir, { recursive: true, force: true });
+
+    const refused = await startTwoHostStorage(dir, port, net).then(
+      (s) => {
+        storage = s;
+        return undefined;
+      },
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(/los datos de pc1 no están .* y pc2 es un standby: no queda ningún primario/);
+    expect(refused).toContain(`rm ${join(pc2Dir, 'standby.signal')}`);
+    expect(existsSync(join(pc1Dir, 'PG_VERSION'))).toBe(false); // no new, empty pc1 beside the data
+
+    unlinkSync(join(pc2Dir, 'standby.signal'));
+    storage = await startTwoHostStorage(dir, port, net);
+    expect(storage.pg).toMatchObject({ host: PC2, port });
+    expect(await rows(port, 'SELECT x FROM sobrevive', PC2)).toEqual([{ x: 7 }]);
+    expect(await pgRole({ host: PC1, port, user: 'postgres', password: 'postgres', database: 'postgres' })).toMatchObject({ inRecovery: true });
+  }, 120_000);
 });
