@@ -164,18 +164,22 @@ export class TaskTracker {
     const now = this.d.clock.now();
     const noActor = new Set<OperacionActor>();
     for (const t of this.tasks.values()) {
-      const due = (t.state === 'enviada' && t.deadline !== undefined && now >= t.deadline) || (t.state === 'espera' && t.retryAt !== undefined && now >= t.retryAt) || t.state === 'en-cola';
-      if (due && this.leaseLapsed(t, now)) {
+      const due =
+        t.state === 'enviada' ? (t.deadline !== undefined && now >= t.deadline ? 'plazo' : undefined)
+        : t.state === 'espera' ? (t.retryAt !== undefined && now >= t.retryAt ? 'reintento' : undefined)
+        : 'cola';
+      if (due === undefined) continue;
+      if (this.leaseLapsed(t, now)) {
         this.forget(t);
         continue;
       }
-      if (t.state === 'enviada' && t.deadline !== undefined && now >= t.deadline) {
+      if (due === 'plazo') {
         const from = t.actorId;
         this.detach(t);
         if (this.dispatch(t, from)) this.d.onRepublish?.(t, 'plazo', from);
-      } else if (t.state === 'espera' && t.retryAt !== undefined && now >= t.retryAt) {
+      } else if (due === 'reintento') {
         if (this.dispatch(t)) this.d.onRepublish?.(t, 'reintento');
-      } else if (t.state === 'en-cola' && !noActor.has(t.op.operacion)) {
+      } else if (!noActor.has(t.op.operacion)) {
         const wasPublished = t.intento > 0;
         if (this.dispatch(t)) {
           if (wasPublished) this.d.onRepublish?.(t, 'cola');

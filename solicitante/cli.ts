@@ -222,9 +222,10 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .action(async (o: { clientes: number; duracion: number; mezcla?: string | boolean; secuencia?: boolean; isbns?: string; transporte: string; repartir?: boolean; json?: string | boolean; html?: string | false }, cmd: Command) => {
       if (o.mezcla !== undefined && o.secuencia) throw new UsageError('use --mezcla o --secuencia, no ambas');
       if (o.transporte !== 'dealer' && o.transporte !== 'req') throw new UsageError("--transporte debe ser 'dealer' o 'req'");
-      if (o.transporte === 'req' && o.clientes > maxClientesReq()) {
+      const maxReq = o.transporte === 'req' ? maxClientesReq() : Infinity;
+      if (o.clientes > maxReq) {
         throw new UsageError(
-          `--transporte req: caben como mucho ${maxClientesReq()} clientes con el límite de ficheros abiertos de este proceso (cada uno usa hasta 6); use menos --clientes, --transporte dealer, o suba el límite (ulimit -n)`,
+          `--transporte req: caben como mucho ${maxReq} clientes con el límite de ficheros abiertos de este proceso (cada uno usa hasta 6); use menos --clientes, --transporte dealer, o suba el límite (ulimit -n)`,
         );
       }
       let pattern: LoadPattern = { tipo: 'secuencia' };

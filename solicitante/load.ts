@@ -196,9 +196,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadReport> {
   const pattern: LoadPattern = opts.carga ?? { tipo: 'secuencia' };
   const isbns = opts.isbns?.length ? opts.isbns : [DEMO_ISBN];
   const transport = opts.transporte ?? 'dealer';
-  if (transport === 'req' && !opts.gc && opts.clientes > maxClientesReq()) {
-    throw new Error(`runLoad: con el transporte req caben como mucho ${maxClientesReq()} clientes (límite de ficheros abiertos)`);
-  }
+  const maxReq = transport === 'req' && !opts.gc ? maxClientesReq() : Infinity;
+  if (opts.clientes > maxReq) throw new Error(`runLoad: con el transporte req caben como mucho ${maxReq} clientes (límite de ficheros abiertos)`);
   const prefix = opts.prefijoUsuario ?? `carga-${randomBytes(3).toString('hex')}`;
   const makeId = idGenerator(prefix);
   const endpoints = opts.endpoints ?? [];

@@ -162,9 +162,9 @@ export async function startTwoHostStorage(dataDir: string, port: number, net: Re
     const primaries = roles.filter(([, r]) => r && !r.inRecovery).map(([h]) => h);
     // One node's data gone (a deleted dir) beside a standby: no primary, and nothing here may pick
     // one by itself. Say which way out there is, with the paths.
-    const gone = (['pc1', 'pc2'] as const).find((h) => !existsSync(join(specs[h].dataDir, 'PG_VERSION')));
+    const gone = primaries.length === 0 ? (['pc1', 'pc2'] as const).find((h) => !existsSync(join(specs[h].dataDir, 'PG_VERSION'))) : undefined;
     const left = gone && (gone === 'pc1' ? 'pc2' : 'pc1');
-    if (primaries.length === 0 && gone && left && usable(left) && existsSync(join(specs[left].dataDir, 'standby.signal'))) {
+    if (gone && left && usable(left) && existsSync(join(specs[left].dataDir, 'standby.signal'))) {
       const signal = join(specs[left].dataDir, 'standby.signal');
       throw new Error(
         `los datos de ${gone} no están (${specs[gone].dataDir}) y ${left} es un standby: no queda ningún primario. Para seguir con los datos de ${left}, quite su standby.signal (rm ${signal}) y vuelva a ejecutar npm start: ${left} arrancará como primario y ${gone} se clonará de él. Para empezar un sistema nuevo, borre ${dataDir}`,
