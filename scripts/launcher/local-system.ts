@@ -36,7 +36,8 @@ import { TIPO_CALCULO } from '../../common/protocol/calc.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import { ManagedProcess } from './child-process.js';
-import { freePort } from './free-port.js';
+import { freePort, listenOnce } from './free-port.js';
+import { postmasterPid } from '../../postgres/lifecycle.js';
 import { acquireLauncherLock } from './lock.js';
 import { PC1, PC2, freePortOnAll, type HostName, type NetHost } from './hosts.js';
 import { curveEnv, generateKeys } from './deployment-keys.js';
@@ -159,6 +160,26 @@ const STANDARD = { pg: 54329, gcFront: 5555, gcPub: 5556, gcBack: 5557, ga: 5570
 
 const exec = promisify(execFile);
 
+/** A documented port that something else holds: npm start says which, and the ways out. */
+export class PortTakenError extends Error {}
+
+/** Throws PortTakenError unless `port` can be bound on every one of `addresses`. */
+export async function requireFree(addresses: readonly string[], port: number, what: string): Promise<void> {
+  const taken: string[] = [];
+  for (const a of addresses) if ((await listenOnce(a, port)) === undefined) taken.push(a);
+  if (taken.length === 0) return;
+  throw new PortTakenError(
+    `el puerto ${port} (${what}) ya está en uso en ${taken.join(' y ')}: ¿otro npm start en marcha (con otro --data) u otro programa? ` +
+      `\`ss -ltnp 'sport = :${port}'\` dice quién lo tiene; deténlo, o arranca con --puertos-libres`,
+  );
+}
+
+/** A PostgreSQL of this launcher's data dir still running (a crashed run): the storage start stops it, so its port is not "taken". */
+function strayPostgresOf(dataDir: string, twoHosts: boolean): boolean {
+  const dirs = twoHosts ? [join(dataDir, 'pc1', 'pg'), join(dataDir, 'pc2', 'pg')] : [join(dataDir, 'pg')];
+  return dirs.some((d) => postmasterPid(d) !== undefined);
+}
+
 /** The environment of one GA: standalone (single), or one member of the pair (two-hosts). */
 function gaEnvironment(o: {
   common: Record<string, string>;
@@ -223,8 +244,11 @@ interface Plan {
   std: boolean;
   addressOf(h: HostName): string;
   netnsOf(h: HostName): string | undefined;
-  /** A port of the same number on each of `addresses` (like real hosts), or the standard one. */
-  portOn(addresses: readonly string[], standard: number): Promise<number>;
+  /**
+   * A port of the same number on each of `addresses` (like real hosts), or the standard one;
+   * `what` names it in the error when a standard port is taken.
+   */
+  portOn(addresses: readonly string[], standard: number, what: string): Promise<number>;
   /** Environment every process gets (log level, GA endpoints, the caller's extra). */
   common: Record<string, string>;
   curve?: ReturnType<typeof curveEnv>;
@@ -292,10 +316,10 @@ async function startGcs(plan: Plan, gcHosts: Array<HostName | 'pc3'>): Promise<G
   const gcAddresses = gcHosts.map(gcAddressOf);
   const fronts = gcHosts.map(frontHostOf);
   const ports = {
-    front: await plan.portOn(fronts, STANDARD.gcFront),
-    pub: await plan.portOn(gcAddresses, STANDARD.gcPub),
-    back: await plan.portOn(gcAddresses, STANDARD.gcBack),
-    http: await plan.portOn(fronts, STANDARD.gcHttp),
+    front: await plan.portOn(fronts, STANDARD.gcFront, 'GC, peticiones de los PS'),
+    pub: await plan.portOn(gcAddresses, STANDARD.gcPub, 'GC, PUB de tareas'),
+    back: await plan.portOn(gcAddresses, STANDARD.gcBack, 'GC, backend de los actores'),
+    http: await plan.portOn(fronts, STANDARD.gcHttp, 'GC, HTTP'),
   };
   const several = gcHosts.length > 1;
   const gcs: GcInfo[] = gcHosts.map((h, i) => {
@@ -350,7 +374,7 @@ function actorStarter(plan: Plan, gcs: GcInfo[]) {
     const address = onClients ? plan.clients!.address : plan.addressOf(h);
     const netns = onClients ? plan.clients!.netns : plan.netnsOf(h);
     const id = `${kind}-${n}`;
-    const httpPort = plan.std ? nextHttp++ : await freePort(address);
+    const httpPort = plan.std ? await plan.portOn([address], nextHttp++, `HTTP de ${id}`) : await freePort(address);
     const a = new ManagedProcess({
       name: id,
       script: join(plan.dist, 'actores', 'main.js'),
@@ -444,17 +468,23 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       if (opts.signal?.aborted) throw new Error('arranque interrumpido');
     };
     const addressOf = (h: HostName) => (twoHosts ? net[h].address : host);
-    const portOn = async (addresses: readonly string[], standard: number) => (std ? standard : addresses.length > 1 ? freePortOnAll(addresses) : freePort(addresses[0]));
+    const portOn = async (addresses: readonly string[], standard: number, what: string) => {
+      if (!std) return addresses.length > 1 ? freePortOnAll(addresses) : freePort(addresses[0]);
+      // npm start's documented ports: a taken one is said in words before a child dies of EADDRINUSE in its log.
+      // A namespaced host has ports of its own; a stray PostgreSQL of this data dir is stopped by the start itself.
+      if (!namespaced && !(standard === STANDARD.pg && strayPostgresOf(dataDir, twoHosts))) await requireFree(addresses, standard, what);
+      return standard;
+    };
     const bothHosts = twoHosts ? [net.pc1.address, net.pc2.address] : [host];
 
-    storage = twoHosts ? await startTwoHostStorage(dataDir, await portOn(bothHosts, STANDARD.pg), net) : await startSingleStorage(dataDir, host, await portOn([host], STANDARD.pg));
+    storage = twoHosts ? await startTwoHostStorage(dataDir, await portOn(bothHosts, STANDARD.pg, 'PostgreSQL'), net) : await startSingleStorage(dataDir, host, await portOn([host], STANDARD.pg, 'PostgreSQL'));
     checkAborted();
     const { pgNodes } = storage;
     // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.
     const primaryHost: HostName = pgNodes?.primary.hostName ?? 'pc1';
     const gaHosts: HostName[] = twoHosts ? [primaryHost, primaryHost === 'pc1' ? 'pc2' : 'pc1'] : ['pc1'];
     // Like real hosts: the GA, its peer link and HTTP have the same port number on every host.
-    const gaPorts = { ga: await portOn(bothHosts, STANDARD.ga), gaHttp: await portOn(bothHosts, STANDARD.gaHttp), gaPeer: await portOn(bothHosts, STANDARD.gaPeer) };
+    const gaPorts = { ga: await portOn(bothHosts, STANDARD.ga, 'GA'), gaHttp: await portOn(bothHosts, STANDARD.gaHttp, 'GA, HTTP'), gaPeer: await portOn(bothHosts, STANDARD.gaPeer, 'GA, enlace entre GA') };
     const gaEndpoints = gaHosts.map((h) => `tcp://${addressOf(h)}:${gaPorts.ga}`);
     // One GC per host (two-hosts), all active; with a clients host, one GC there; single: one.
     const gcHosts: Array<HostName | 'pc3'> = clients ? ['pc3'] : twoHosts ? ['pc1', 'pc2'] : ['pc1'];
