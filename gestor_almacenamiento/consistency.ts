@@ -63,6 +63,35 @@ export async function effectLedgerMismatches(db: Queryable, userPrefix = ''): Pr
   return r.rows;
 }
 
+/** A préstamo op whose loans do not match its ledger row one to one. */
+export interface LoanOpMismatch {
+  op: string;
+  /** Loans made under this op id (prestamos.op_id). */
+  prestamos: number;
+  /** Its ledger row's operation and state ('AUSENTE': no row). */
+  ledger: string;
+}
+
+/**
+ * Per op, where the per-user counts can cancel out (an extra loan for one op and a missing one
+ * for another of the same user): COMPLETADA préstamos of users starting with `userPrefix` with
+ * no loan or several, and loans whose op id has no COMPLETADA préstamo row.
+ */
+export async function loanOpMismatches(db: Queryable, userPrefix = ''): Promise<LoanOpMismatch[]> {
+  const r = await db.query<LoanOpMismatch>(
+    `WITH prestamos_por_op AS (
+       SELECT op_id, count(*)::int AS n FROM prestamos WHERE op_id IS NOT NULL AND usuario LIKE $1 || '%' GROUP BY op_id),
+     ops AS (
+       SELECT id, operacion, estado FROM operaciones WHERE operacion = 'prestamo' AND estado = 'COMPLETADA' AND usuario LIKE $1 || '%')
+     SELECT coalesce(o.id, p.op_id) AS op, coalesce(p.n, 0) AS prestamos,
+            coalesce((SELECT x.operacion || ' ' || x.estado FROM operaciones x WHERE x.id = p.op_id), CASE WHEN o.id IS NULL THEN 'AUSENTE' ELSE 'prestamo COMPLETADA' END) AS ledger
+       FROM ops o FULL JOIN prestamos_por_op p ON p.op_id = o.id
+      WHERE o.id IS NULL OR coalesce(p.n, 0) <> 1`,
+    [userPrefix],
+  );
+  return r.rows;
+}
+
 /**
  * Waits (bounded) until no ledger row — or, with `ids`, none of those — is PENDIENTE
  * (async ops the GC has yet to apply; after a failover it re-scans the ledger every few

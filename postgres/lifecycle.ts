@@ -180,6 +180,10 @@ export async function killNode(dataDir: string): Promise<void> {
     }
     await sleep(10);
   }
+  // A survivor holds the data dir and its shared memory: a restart would fail, and a drill would
+  // count a fault that did not fully happen.
+  const left = new Set([...(alive(pid) ? [pid] : []), ...groupMembers(pid)]);
+  if (left.size > 0) throw new Error(`PostgreSQL of ${dataDir} survives SIGKILL after 5 s (pids ${[...left].join(', ')})`);
   clearStalePidFile(path.resolve(dataDir));
 }
 

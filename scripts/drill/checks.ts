@@ -6,7 +6,8 @@
 import pg from 'pg';
 import type { PgInfo } from '../launcher/local-storage.js';
 import type { DrillSystem, PgProbe } from './system.js';
-import { effectLedgerMismatches, invariantViolations, waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import { effectLedgerMismatches, invariantViolations, loanOpMismatches, waitNoPending } from '../../gestor_almacenamiento/consistency.js';
+import type { DrillLoad } from './load.js';
 
 /** The primary to check: the one node not in recovery on the highest timeline. Two primaries = split brain. */
 export async function survivingPrimary(sys: DrillSystem): Promise<{ node: PgInfo; host: string; timeline?: number; splitBrain: boolean }> {
@@ -22,9 +23,11 @@ export async function survivingPrimary(sys: DrillSystem): Promise<{ node: PgInfo
 export interface LedgerCheck {
   /** Acknowledged ops missing from the ledger or not in a state their reply promised. */
   lost: Array<{ id: string; codigo: string; estado: string }>;
+  /** Refusals the PS got that the ledger does not hold as such (another code, another state, no row). */
+  refusalMismatches: Array<{ id: string; codigo: string; ledger: string; at: number }>;
   /** How many ACEPTADO ops were still PENDIENTE when the drain wait ended (not lost, not applied yet). */
   stillPending: number;
-  /** Effects without a ledger row, or applied more than their ledger rows say (sum over users). */
+  /** Effects without a ledger row, or applied more than their ledger rows say (per user, and loans per préstamo op). */
   duplicated: number;
   duplicatedDetail: unknown[];
   invariantViolations: unknown[];
@@ -40,23 +43,50 @@ async function withPool<T>(node: PgInfo, fn: (db: pg.Pool) => Promise<T>): Promi
   }
 }
 
+/** A ledger row as the checks read it; times in µs since the epoch (PostgreSQL's now(): a transaction's start). */
+export interface LedgerRow {
+  estado: string;
+  codigo: string | null;
+  actualizadaUs: number;
+}
+
+/** When a loan was out: from its préstamo to its return (undefined: still out). */
+export interface LoanSpan {
+  desdeUs: number;
+  hastaUs?: number;
+}
+
+const US = (col: string) => `(extract(epoch FROM ${col}) * 1000000)::float8`;
+
 export async function checkLedger(
   node: PgInfo,
-  acknowledged: Map<string, 'APROBADO' | 'ACEPTADO'>,
+  load: Pick<DrillLoad, 'acknowledged' | 'rechazadas' | 'prestamoDe'>,
   userPrefix: string,
-  o: { drainTimeoutMs?: number; prestamoDe?: ReadonlyMap<string, string> } = {},
+  o: { drainTimeoutMs?: number; onWait?: (line: string) => void } = {},
 ): Promise<LedgerCheck> {
   return withPool(node, async (db) => {
-    const ids = [...acknowledged.keys()];
+    const ids = [...load.acknowledged.keys()];
     // The GC re-scans the ledger every few seconds after a failover: give it time to apply what it accepted.
+    o.onWait?.(`esperando a que se apliquen las operaciones ACEPTADAS (hasta ${((o.drainTimeoutMs ?? 20_000) / 1000).toFixed(0)} s)…`);
     const stillPending = await waitNoPending(db, o.drainTimeoutMs ?? 20_000, ids);
-    const rows = await db.query<{ id: string; estado: string }>('SELECT id, estado FROM operaciones WHERE id = ANY($1)', [ids]);
-    // The loans the cycles' préstamos made (prestamos.op_id), and whether each is still out.
-    const loans = await db.query<{ op_id: string; estado: string }>('SELECT op_id, estado FROM prestamos WHERE op_id = ANY($1)', [[...new Set(o.prestamoDe?.values() ?? [])]]);
-    const lost = lostOps(acknowledged, new Map(rows.rows.map((r) => [r.id, r.estado])), o.prestamoDe, new Map(loans.rows.map((r) => [r.op_id, r.estado])));
+    const all = [...ids, ...load.rechazadas.keys()];
+    const rows = await db.query<{ id: string; estado: string; codigo: string | null; us: number }>(
+      `SELECT id, estado, resultado->>'codigo' AS codigo, ${US('actualizada')} AS us FROM operaciones WHERE id = ANY($1)`,
+      [all],
+    );
+    const ledger = new Map(rows.rows.map((r) => [r.id, { estado: r.estado, codigo: r.codigo, actualizadaUs: r.us }]));
+    // The loans the cycles' préstamos made (prestamos.op_id), and when each was out.
+    const loans = await db.query<{ op_id: string; desde: number; hasta: number | null }>(
+      `SELECT op_id, ${US('fecha_prestamo')} AS desde, ${US('fecha_devolucion')} AS hasta FROM prestamos WHERE op_id = ANY($1)`,
+      [[...new Set(load.prestamoDe.values())]],
+    );
+    const spans = new Map(loans.rows.map((r) => [r.op_id, { desdeUs: r.desde, ...(r.hasta !== null ? { hastaUs: r.hasta } : {}) }]));
+    const lost = lostOps(load.acknowledged, ledger, load.prestamoDe, spans);
+    const refusalMismatches = refusalsNotInLedger(load.rechazadas, ledger);
     const mismatches = await effectLedgerMismatches(db, userPrefix);
-    const duplicated = mismatches.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0);
-    return { lost, stillPending, duplicated, duplicatedDetail: mismatches, invariantViolations: await invariantViolations(db) };
+    const loanMismatches = await loanOpMismatches(db, userPrefix);
+    const duplicated = mismatches.reduce((n, r) => n + Math.abs(r.prestamos) + Math.abs(r.devoluciones) + Math.abs(r.renovaciones), 0) + loanMismatches.length;
+    return { lost, refusalMismatches, stillPending, duplicated, duplicatedDetail: [...mismatches, ...loanMismatches], invariantViolations: await invariantViolations(db) };
   });
 }
 
@@ -64,25 +94,41 @@ export async function checkLedger(
  * The acknowledged ops whose ledger state breaks what their reply promised. APROBADO promised an
  * applied op; ACEPTADO a recorded one that ends applied, or is still on its way (stillPending,
  * reported apart), or ends rejected. A rejected ACEPTADO devolución is a broken promise when its
- * cycle's loan was APROBADO, is in the ledger, and is still out (`loanEstado` ACTIVO): nothing took
- * the book back. (Another devolución of the same loan may have taken it first: the load lends the
- * same book again while a return is on its way, and renews the old loan instead.) Pure.
+ * cycle's loan was out at the moment of the rejection: nothing else had taken the book back, so
+ * the return should have. (Another devolución of the same loan may take it first, legitimately:
+ * the load comes back to the same book while a return is on its way, renews the old loan and
+ * returns it again; then the late one finds the loan already returned.) One writer applies the
+ * batches in order, so a rejection's transaction starts after every commit it saw. Pure.
  */
 export function lostOps(
   acknowledged: ReadonlyMap<string, 'APROBADO' | 'ACEPTADO'>,
-  estado: ReadonlyMap<string, string>,
+  ledger: ReadonlyMap<string, LedgerRow>,
   prestamoDe?: ReadonlyMap<string, string>,
-  loanEstado?: ReadonlyMap<string, string>,
+  loans?: ReadonlyMap<string, LoanSpan>,
 ): LedgerCheck['lost'] {
   const lost: LedgerCheck['lost'] = [];
   for (const [id, codigo] of acknowledged) {
-    const e = estado.get(id) ?? 'AUSENTE';
+    const row = ledger.get(id);
+    const e = row?.estado ?? 'AUSENTE';
     const prestamo = prestamoDe?.get(id);
-    const loanStillOut = prestamo !== undefined && acknowledged.get(prestamo) === 'APROBADO' && estado.get(prestamo) === 'COMPLETADA' && loanEstado?.get(prestamo) === 'ACTIVO';
-    const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'PENDIENTE' || (e === 'RECHAZADA' && !loanStillOut);
+    const loan = prestamo !== undefined ? loans?.get(prestamo) : undefined;
+    const at = row?.actualizadaUs;
+    const loanOutAtRejection = !!loan && at !== undefined && loan.desdeUs <= at && (loan.hastaUs === undefined || at < loan.hastaUs);
+    const ok = codigo === 'APROBADO' ? e === 'COMPLETADA' : e === 'COMPLETADA' || e === 'PENDIENTE' || (e === 'RECHAZADA' && !loanOutAtRejection);
     if (!ok) lost.push({ id, codigo, estado: e });
   }
   return lost;
+}
+
+/** Refusals (a rule's final "no") that the ledger does not record as that refusal: what the PS was told did not happen. Pure. */
+export function refusalsNotInLedger(rechazadas: ReadonlyMap<string, { codigo: string; at: number }>, ledger: ReadonlyMap<string, LedgerRow>): LedgerCheck['refusalMismatches'] {
+  const out: LedgerCheck['refusalMismatches'] = [];
+  for (const [id, r] of rechazadas) {
+    const row = ledger.get(id);
+    if (row?.estado === 'RECHAZADA' && row.codigo === r.codigo) continue;
+    out.push({ id, codigo: r.codigo, ledger: row ? `${row.estado} ${row.codigo ?? ''}`.trim() : 'AUSENTE', at: r.at });
+  }
+  return out;
 }
 
 /** Ops still PENDIENTE whose ledger lease is held by GC `gcId` (006_arriendos.sql). */

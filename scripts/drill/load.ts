@@ -19,6 +19,8 @@ import { rotated } from '../../solicitante/load.js';
 import { GcNoReplyError } from '../../solicitante/errors.js';
 
 export interface Attempt {
+  /** Which of the load's clients (PS) sent it. */
+  cliente: number;
   opId: string;
   operacion: OperacionActor;
   /** ms since epoch */
@@ -70,6 +72,8 @@ export class DrillLoad {
   readonly acknowledged = new Map<string, 'APROBADO' | 'ACEPTADO'>();
   /** Ops that never got a final reply (every attempt failed, or the load stopped mid-retry). */
   readonly abandoned: string[] = [];
+  /** Op id → its final reply that is not an acknowledgement (a rule's refusal): checks.ts compares it with the ledger. */
+  readonly rechazadas = new Map<string, { codigo: string; at: number }>();
   /** Devolución op id → its cycle's préstamo op id (checks.ts: a promised return must take the book back). */
   readonly prestamoDe = new Map<string, string>();
   /** A client that failed other than by a missing reply: the load stops, and stop() throws it. */
@@ -127,10 +131,11 @@ export class DrillLoad {
             throw err;
           }
         }
-        const a: Attempt = { opId, operacion, sentAt, endAt: Date.now(), outcome: r ? 'reply' : 'timeout', codigo: r?.codigo, exito: r?.exito, gc };
+        const a: Attempt = { cliente: i, opId, operacion, sentAt, endAt: Date.now(), outcome: r ? 'reply' : 'timeout', codigo: r?.codigo, exito: r?.exito, gc };
         this.attempts.push(a);
         final = !!r && !isUnavailable(r.codigo);
         if (r && isAcknowledged(r.codigo)) this.acknowledged.set(opId, r.codigo);
+        else if (r && final) this.rechazadas.set(opId, { codigo: r.codigo, at: a.endAt });
         if (r && operacion === 'prestamo' && r.codigo === 'APROBADO') prestado = isbn;
         if (r && operacion === 'devolucion' && final) prestado = undefined;
       }

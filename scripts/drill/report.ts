@@ -24,15 +24,21 @@ export interface DrillReport {
   escenario: string;
   descripcion: string;
   replicacion: 'async' | 'sync';
-  /** Replication mode the active GA reported when the drill started, and at the end. */
+  /** Replication mode the active GA reported when the drill started, just before the fault, and at the end. */
   replicacionInicio?: string;
+  replicacionAlFallar?: string;
   replicacionFinal?: string;
   clientes: number;
   inicio: string;
   /** tMs: when the target was dead, since the load started; killMs: how long the kill took. */
   falla: { detalle: string; tMs: number; killMs: number };
-  /** Fault → first success of a request sent after the fault; null = never recovered. */
+  /**
+   * Fault → the moment every PS is served again: per client, the first success of a request it
+   * sent after the fault; the slowest client's. null = some client never recovered.
+   */
   recuperacionMs: number | null;
+  /** The same for the first client to be served again (clients the fault did not touch recover at once). */
+  recuperacionPrimeraMs: number | null;
   /** Fault → a GA ACTIVE again, normally the other one (scenarios with a takeover). */
   tomaDeControlMs: number | null;
   solicitudes: {
@@ -58,6 +64,9 @@ export interface DrillReport {
   reconocidas: number;
   perdidas: number;
   perdidasEjemplos: LedgerCheck['lost'];
+  /** Refusals the PS got that the ledger does not record as such. */
+  rechazosDistintos: number;
+  rechazosDistintosEjemplos: LedgerCheck['refusalMismatches'];
   pendientesSinAplicar: number;
   duplicadas: number;
   duplicadasDetalle: unknown[];
@@ -131,6 +140,7 @@ export interface ReportInput {
   primary: { host: string; timeline?: number; splitBrain: boolean };
   pgStatus: PgNodeStatus[];
   replicacionInicio?: string;
+  replicacionAlFallar?: string;
   oldGa?: string;
   oldWritesAtTakeover?: number;
   oldWritesEnd?: number;
@@ -148,6 +158,23 @@ const STABLE_TAIL_MS = 2000;
 /** How long after the kill a reply the dead primary had acknowledged may still arrive (queued before it). */
 const ASYNC_LOSS_MARGIN_MS = 1000;
 
+/**
+ * Per client, fault → the first success of a request it sent after the fault; the slowest
+ * client's time (null if one never got one) and the first's. A client that sent nothing after
+ * the fault (stuck in one attempt until the load stopped) has not recovered. Pure.
+ */
+export function recoveryTimes(attempts: readonly Pick<Attempt, 'cliente' | 'exito' | 'sentAt' | 'endAt'>[], faultAt: number): { slowest: number | null; first: number | null } {
+  const clients = new Set(attempts.map((a) => a.cliente));
+  const firstOk = new Map<number, number>();
+  for (const a of attempts) {
+    if (!a.exito || a.sentAt < faultAt) continue;
+    const prev = firstOk.get(a.cliente);
+    if (prev === undefined || a.endAt < prev) firstOk.set(a.cliente, a.endAt);
+  }
+  const times = [...firstOk.values()].map((t) => t - faultAt);
+  return { slowest: firstOk.size === clients.size && times.length > 0 ? Math.max(...times) : null, first: times.length ? Math.min(...times) : null };
+}
+
 export function buildReport(i: ReportInput): DrillReport {
   const { scenario, fault, load, watch, ledger } = i;
   const attempts = load.attempts;
@@ -155,8 +182,7 @@ export function buildReport(i: ReportInput): DrillReport {
   const faultStart = fault.at - fault.killMs;
   const after = attempts.filter((a) => a.endAt >= faultStart);
   const before = attempts.filter((a) => a.endAt < faultStart);
-  const firstOk = attempts.filter((a) => a.exito && a.sentAt >= fault.at).sort((a, b) => a.endAt - b.endAt)[0];
-  const recuperacionMs = firstOk ? firstOk.endAt - fault.at : null;
+  const { slowest: recuperacionMs, first: recuperacionPrimeraMs } = recoveryTimes(attempts, fault.at);
   const takeover = scenario.takeover ? watch.firstActiveAfter(fault.at) : undefined;
   const takeoverAt = takeover?.at;
   const porCodigo: Record<string, number> = {};
@@ -187,8 +213,12 @@ export function buildReport(i: ReportInput): DrillReport {
   v.push({
     nombre: 'el servicio se recupera solo',
     ok: recuperacionMs !== null && tailFailures === 0 && tailOk > 0,
-    detalle: `recuperación ${recuperacionMs ?? '—'} ms; últimos ${STABLE_TAIL_MS / 1000} s: ${tailOk} exitosas, ${tailFailures} fallidas`,
+    detalle: `todos los PS servidos de nuevo a los ${recuperacionMs ?? '— (alguno nunca)'} ms (el primero a los ${recuperacionPrimeraMs ?? '—'} ms); últimos ${STABLE_TAIL_MS / 1000} s: ${tailOk} exitosas, ${tailFailures} fallidas`,
   });
+  if (i.options.replicacion === 'sync') {
+    // "Nothing acknowledged is lost" is a claim about sync replication only if it was in force.
+    v.push({ nombre: 'la replicación síncrona está en vigor al fallar', ok: i.replicacionAlFallar === 'sync', detalle: `el GA activo informaba ${i.replicacionAlFallar ?? '?'} justo antes de la falla` });
+  }
   if (scenario.takeover) {
     v.push({
       nombre: 'un GA vuelve a estar activo',
@@ -213,6 +243,15 @@ export function buildReport(i: ReportInput): DrillReport {
       nombre: 'ninguna operación reconocida tras la falla se pierde',
       ok: late.length === 0,
       detalle: `${late.length} perdidas reconocidas más de ${ASYNC_LOSS_MARGIN_MS} ms después de la falla${late.length ? ` (p. ej. ${late.slice(0, 3).map((l) => l.id).join(', ')})` : ''}`,
+    });
+  }
+  {
+    // Same excuse as for acknowledged ops: a refusal the killed async primary recorded may be gone with it.
+    const counted = ledger.refusalMismatches.filter((m) => !(lossExpected && m.ledger === 'AUSENTE' && m.at <= fault.at + ASYNC_LOSS_MARGIN_MS));
+    v.push({
+      nombre: 'toda respuesta de rechazo es la que guarda el ledger',
+      ok: counted.length === 0,
+      detalle: `${counted.length} de ${load.rechazadas.size} rechazos no coinciden${counted.length ? ` (p. ej. ${counted.slice(0, 3).map((m) => `${m.id} ${m.codigo}→${m.ledger}`).join(', ')})` : ''}`,
     });
   }
   if (scenario.recuperacionMaxMs !== undefined) {
@@ -248,11 +287,13 @@ export function buildReport(i: ReportInput): DrillReport {
     descripcion: scenario.descripcion,
     replicacion: i.options.replicacion,
     replicacionInicio: i.replicacionInicio,
+    replicacionAlFallar: i.replicacionAlFallar,
     replicacionFinal,
     clientes: i.options.clients,
     inicio: new Date(i.t0).toISOString(),
     falla: { detalle: fault.detalle, tMs: fault.at - i.t0, killMs: fault.killMs },
     recuperacionMs,
+    recuperacionPrimeraMs,
     tomaDeControlMs: takeoverAt !== undefined ? takeoverAt - fault.at : null,
     solicitudes: {
       total: attempts.length,
@@ -268,6 +309,8 @@ export function buildReport(i: ReportInput): DrillReport {
     reconocidas: load.acknowledged.size,
     perdidas: ledger.lost.length,
     perdidasEjemplos: ledger.lost.slice(0, 20),
+    rechazosDistintos: ledger.refusalMismatches.length,
+    rechazosDistintosEjemplos: ledger.refusalMismatches.slice(0, 20),
     pendientesSinAplicar: ledger.stillPending,
     duplicadas: ledger.duplicated,
     duplicadasDetalle: ledger.duplicatedDetail.slice(0, 20),
@@ -291,10 +334,10 @@ const secs = (ms: number) => `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(1)}s`;
 
 export function formatReport(r: DrillReport): string {
   const l: string[] = [];
-  l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion} (GA activo: al inicio ${r.replicacionInicio ?? '?'}, al final ${r.replicacionFinal ?? '?'}), ${r.clientes} PS`);
+  l.push(`Simulacro ${r.escenario} — replicación ${r.replicacion} (GA activo: al inicio ${r.replicacionInicio ?? '?'}, al fallar ${r.replicacionAlFallar ?? '?'}, al final ${r.replicacionFinal ?? '?'}), ${r.clientes} PS`);
   l.push(`  ${r.descripcion}`);
   l.push(`  falla:          ${r.falla.detalle}, muerto en t=${secs(r.falla.tMs)} (el kill tardó ${r.falla.killMs} ms)`);
-  l.push(`  recuperación:   ${r.recuperacionMs ?? '—'} ms (falla → primera respuesta exitosa a una solicitud enviada después)`);
+  l.push(`  recuperación:   ${r.recuperacionMs ?? '— (algún PS nunca)'} ms (falla → cada PS obtiene una respuesta exitosa a una solicitud enviada después; el más lento; el primero a los ${r.recuperacionPrimeraMs ?? '—'} ms)`);
   if (r.tomaDeControlMs !== null) l.push(`  toma de control: ${r.tomaDeControlMs} ms (falla → un GA ACTIVE de nuevo)`);
   const s = r.solicitudes;
   l.push(`  solicitudes:    ${s.total} (exitosas ${s.exitosas}); fallidas tras la falla ${s.fallidas}; antes ${s.fallidasAntesDeLaFalla}; abandonadas ${s.abandonadas}`);
@@ -302,6 +345,7 @@ export function formatReport(r: DrillReport): string {
   const fl = (x: Latencia) => (x.n ? `p50 ${x.p50} ms, p99 ${x.p99} ms, máx ${x.max} ms (${x.n})` : '—');
   l.push(`  latencia:       antes de la falla ${fl(r.latencia.antes)}; tras recuperarse${r.antiguoPrimario?.retorno ? ' (hasta la vuelta del antiguo)' : ''} ${fl(r.latencia.trasRecuperacion)}`);
   l.push(`  reconocidas:    ${r.reconocidas}; perdidas ${r.perdidas}; aplicadas dos veces ${r.duplicadas}; pendientes sin aplicar ${r.pendientesSinAplicar}; invariante ${r.invariante.ok ? 'OK' : 'ROTA'}`);
+  if (r.rechazosDistintos > 0) l.push(`  rechazos que el ledger no guarda así (ej.): ${r.rechazosDistintosEjemplos.slice(0, 5).map((m) => `${m.id} ${m.codigo}→${m.ledger}`).join(', ')}`);
   if (r.perdidas > 0) l.push(`  perdidas (ej.): ${r.perdidasEjemplos.slice(0, 5).map((p) => `${p.id} ${p.codigo}→${p.estado}`).join(', ')}`);
   if (Object.keys(r.porGc.total).length > 0) l.push(`  por GC:         ${formatPorGc(r.porGc.total)}; últimos 2 s: ${formatPorGc(r.porGc.ultimos2s)}`);
   l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);
@@ -315,5 +359,7 @@ export function formatReport(r: DrillReport): string {
 export const TABLE_HEADER = '| escenario | replicación | recuperación (ms) | toma de control (ms) | fallidas | reconocidas | perdidas | duplicadas | invariante | resultado |\n|---|---|---|---|---|---|---|---|---|---|';
 
 export function tableRow(r: DrillReport): string {
-  return `| ${r.escenario} | ${r.replicacion} | ${r.recuperacionMs ?? '—'} | ${r.tomaDeControlMs ?? '—'} | ${r.solicitudes.fallidas} | ${r.reconocidas} | ${r.perdidas} | ${r.duplicadas} | ${r.invariante.ok ? 'OK' : 'ROTA'} | ${r.ok ? 'OK' : 'FALLO'} |`;
+  // The mode in force at the fault when it was not the one asked for (a sync drill run degraded).
+  const modo = r.replicacionAlFallar && r.replicacionAlFallar !== r.replicacion ? `${r.replicacion} (al fallar: ${r.replicacionAlFallar})` : r.replicacion;
+  return `| ${r.escenario} | ${modo} | ${r.recuperacionMs ?? '—'} | ${r.tomaDeControlMs ?? '—'} | ${r.solicitudes.fallidas} | ${r.reconocidas} | ${r.perdidas} | ${r.duplicadas} | ${r.invariante.ok ? 'OK' : 'ROTA'} | ${r.ok ? 'OK' : 'FALLO'} |`;
 }

@@ -9,7 +9,7 @@ import { checkLedger, survivingPrimary } from './checks.js';
 import { GaWatch, gaWritesAdmitted } from './ga-watch.js';
 import { DrillLoad, isFailedAttempt } from './load.js';
 import { buildReport, type DrillReport } from './report.js';
-import type { DrillContext, Fault, ReturnInfo, Scenario } from './scenarios.js';
+import { waitReplication, type DrillContext, type Fault, type ReturnInfo, type Scenario } from './scenarios.js';
 import type { DrillSystem, GaProbe } from './system.js';
 
 /** Storage-client settings (GC, actors) for drills: short attempts, enough of them to outlast a takeover. */
@@ -62,9 +62,10 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
   let ticker: NodeJS.Timeout | undefined;
   try {
     // Start from a settled pair (and, in sync mode, with sync replication really on).
+    progress('esperando un GA activo…');
     if (!(await watch.waitFor('pc1', () => watch.active() !== undefined, 15_000))) throw new Error('no ACTIVE GA before the drill');
+    if (o.replicacion === 'sync' && !(await waitReplication(ctx))) progress('AVISO: replicación pedida sync y el GA activo no la informa tras 15 s; el simulacro lo comprobará al fallar');
     const replicacionInicio = watch.latest.get(watch.active()!)?.replicacion;
-    if (o.replicacion === 'sync' && replicacionInicio !== 'sync') progress(`AVISO: replicación pedida sync, el GA activo informa ${replicacionInicio}`);
 
     const t0 = Date.now();
     let fault: Fault | undefined;
@@ -72,20 +73,33 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
     ticker = setInterval(() => progress(progressLine(load, watch, t0, fault?.at)), 1000);
     await sleep(o.warmupMs);
 
+    // The mode in force when the fault strikes: what "nothing acknowledged is lost" rests on.
+    await watch.poll();
+    const activeBefore = watch.active();
+    const replicacionAlFallar = activeBefore ? watch.latest.get(activeBefore)?.replicacion : undefined;
     progress(`FALLA: ${scenario.descripcion}`);
     fault = await scenario.fault(ctx);
     const f = fault;
     progress(`  ${f.detalle} (t=+${((f.at - t0) / 1000).toFixed(1)}s)`);
 
-    // In the background: when a GA becomes ACTIVE again, note how many writes the old active one had accepted by then.
+    // In the background: the old active GA's admitted writes, sampled until another GA is ACTIVE; the
+    // last sample read before that moment is the baseline its later writes are counted from.
     let oldWritesAtTakeover: number | undefined;
     let newActive: string | undefined;
     const takeover = scenario.takeover
       ? (async () => {
-          const deadline = Date.now() + o.afterFaultMs + 20_000;
-          while (!(newActive = watch.firstActiveAfter(f.at)?.ga) && Date.now() < deadline) await sleep(50);
           const old = f.oldActiveGa ? gas[f.oldActiveGa] : undefined;
-          if (newActive && newActive !== f.oldActiveGa && old?.running) oldWritesAtTakeover = await gaWritesAdmitted(old);
+          const samples: Array<{ at: number; n: number }> = [];
+          const deadline = Date.now() + o.afterFaultMs + 20_000;
+          for (;;) {
+            const n = old?.running && !scenario.antiguoVuelveActivo ? await gaWritesAdmitted(old) : undefined;
+            if (n !== undefined) samples.push({ at: Date.now(), n });
+            newActive = watch.firstActiveAfter(f.at)?.ga;
+            if (newActive || Date.now() > deadline) break;
+            await sleep(50);
+          }
+          const at = watch.firstActiveAfter(f.at)?.at;
+          if (newActive && newActive !== f.oldActiveGa && at !== undefined) oldWritesAtTakeover = ([...samples].reverse().find((x) => x.at <= at) ?? samples[0])?.n;
         })()
       : Promise.resolve();
 
@@ -99,8 +113,9 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
     if (scenario.afterRecovery) await sleep(2000);
     await takeover;
     clearInterval(ticker);
-    progress('Deteniendo la carga y comprobando…');
+    progress('Deteniendo la carga (los PS terminan lo que tienen en curso)…');
     await load.stop();
+    progress('Comprobando el ledger, los efectos y el invariante en el primario superviviente…');
     await watch.poll();
     watch.stop();
 
@@ -112,10 +127,11 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
       // Say why: the GAs' own account (state, reason, last takeover error) and every node's role.
       throw new Error(`${(err as Error).message}; GA: ${JSON.stringify(await gaDiagnostics(gas))}; PostgreSQL: ${JSON.stringify(await sys.pgStatus().catch(() => []))}`);
     });
-    const ledger = await checkLedger(primary.node, load.acknowledged, o.prefix, { prestamoDe: load.prestamoDe });
+    const ledger = await checkLedger(primary.node, load, o.prefix, { onWait: (l) => progress(`  ${l}`) });
+    if (scenario.verify) progress('Comprobaciones propias del escenario…');
     const check = await scenario.verify?.(ctx, f, load);
     const pg = await sys.pgStatus().catch(() => []);
-    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
+    const report = buildReport({ scenario, options: o, t0, fault: f, ret, load, watch, ledger, primary, pgStatus: pg, replicacionInicio, replicacionAlFallar, oldGa, oldWritesAtTakeover, oldWritesEnd, check });
     return { report, fault: f, scenario };
   } finally {
     clearInterval(ticker);

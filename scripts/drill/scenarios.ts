@@ -47,6 +47,8 @@ export interface Fault {
   actorsFrozen?: ManagedProcess[];
   /** A counter summed over the GCs when the fault struck (e.g. tasks re-published because their actor died). */
   contadorAntes?: number;
+  /** Live actors per type every GC counted before the fault. */
+  vivosAntes?: Record<string, number>;
   /** The GC killed (its GC_ID), and the async ops it held in the ledger (PENDIENTE, its lease) when it died. */
   gcKilled?: string;
   gcHeldOps?: string[];
@@ -104,6 +106,28 @@ const other = (h: HostName): HostName => (h === 'pc1' ? 'pc2' : 'pc1');
 /** Whether a local actor process serves this operation type (its ACTOR_TIPOS). */
 function servesType(a: ManagedProcess, tipo: OperacionActor): boolean {
   return (a.spec.env?.ACTOR_TIPOS ?? '').split(',').includes(tipo);
+}
+
+/**
+ * kill -9 of a process the drill expects to be running. A kill of a process that is already
+ * down does nothing, and a drill that went on would report a fault it never made as survived.
+ */
+async function crash(p: ManagedProcess): Promise<void> {
+  if (!p.running) throw new Error(`${p.spec.name} is not running: the drill cannot make its fault`);
+  await p.kill();
+  if (p.running) throw new Error(`${p.spec.name} is still running after kill -9`);
+}
+
+/** SIGSTOP of a process the drill expects to be running (see crash). */
+function freezeRunning(p: ManagedProcess): void {
+  if (!p.running) throw new Error(`${p.spec.name} is not running: the drill cannot freeze it`);
+  p.freeze();
+}
+
+/** kill -9 of a PostgreSQL node that answered a moment ago; it must not answer after. */
+async function crashPg(node: PgNodeHandle): Promise<void> {
+  await node.kill();
+  if (await node.role().then(() => true, () => false)) throw new Error(`${node.hostName}'s PostgreSQL still answers after kill -9`);
 }
 
 function activeGa(ctx: DrillContext): HostName {
@@ -201,7 +225,7 @@ const gaPrimario: Scenario = {
   async fault(ctx) {
     const h = activeGa(ctx);
     const t = Date.now();
-    await gaOf(ctx, h).kill();
+    await crash(gaOf(ctx, h));
     return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 GA ${h}`, oldActiveGa: h, gaKilled: h };
   },
   async restore(ctx, f) {
@@ -230,7 +254,7 @@ const gaCongelado: Scenario = {
   async fault(ctx) {
     const h = activeGa(ctx);
     const t = Date.now();
-    gaOf(ctx, h).freeze();
+    freezeRunning(gaOf(ctx, h));
     return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP GA ${h}`, oldActiveGa: h };
   },
   async afterRecovery(ctx, f) {
@@ -292,7 +316,7 @@ const pgPrimario: Scenario = {
   descripcion: 'kill -9 del PostgreSQL primario; su GA deja de estar activo y el GA del otro host promueve su standby',
   killsPgPrimary: true,
   takeover: true,
-  fault: (ctx) => primaryDown(ctx, 'kill -9', (n) => n.kill()),
+  fault: (ctx) => primaryDown(ctx, 'kill -9', crashPg),
   async restore(ctx, f) {
     await restoreStorageSide(ctx, f.pgKilled!);
   },
@@ -336,7 +360,7 @@ async function killStorageSide(ctx: DrillContext): Promise<Fault> {
   const oldActiveGa = activeGa(ctx);
   const ga = gaOf(ctx, h);
   const t = Date.now();
-  await Promise.all([node.kill(), ga.kill()]);
+  await Promise.all([crashPg(node), crash(ga)]);
   return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 PostgreSQL primario + GA en ${h}`, oldActiveGa, pgKilled: h, gaKilled: h };
 }
 
@@ -389,9 +413,25 @@ const actores: Scenario = {
     // One live actor of each type; an actor process serving several types counts once.
     const victims = [...new Set(OPERACIONES_ACTOR.map((t) => ctx.sys.actors.find((a) => a.running && servesType(a, t))))];
     if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
+    const [vivosAntes, contadorAntes] = await Promise.all([liveActors(ctx, 'min'), republishedFromDead(ctx)]);
     const t = Date.now();
-    await Promise.all(victims.map((v) => v!.kill()));
-    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsKilled: victims as ManagedProcess[] };
+    await Promise.all(victims.map((v) => crash(v!)));
+    return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsKilled: victims as ManagedProcess[], vivosAntes, contadorAntes };
+  },
+  async verify(ctx, f) {
+    // Every GC must have given the killed ones up (else it would still send them work); the load alone cannot tell.
+    const expected = Object.fromEntries(OPERACIONES_ACTOR.map((t) => [t, (f.vivosAntes?.[t] ?? NaN) - (f.actorsKilled ?? []).filter((a) => servesType(a, t)).length]));
+    const deadline = Date.now() + 10_000;
+    let vivos = await liveActors(ctx, 'max');
+    while (!OPERACIONES_ACTOR.every((t) => vivos[t] === expected[t]) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      vivos = await liveActors(ctx, 'max');
+    }
+    const reenviadas = (await republishedFromDead(ctx)) - (f.contadorAntes ?? 0);
+    return {
+      verificaciones: [{ nombre: 'todos los GC dan por muertos a los actores matados', ok: OPERACIONES_ACTOR.every((t) => vivos[t] === expected[t]), detalle: `actores vivos ${JSON.stringify(vivos)}, esperados ${JSON.stringify(expected)}` }],
+      datos: { actoresVivos: vivos, reenviadasPorActorMuerto: reenviadas },
+    };
   },
   async restore(ctx, f) {
     for (const a of f.actorsKilled ?? []) a.start();
@@ -435,7 +475,7 @@ const actoresCongelados: Scenario = {
     if (victims.some((v) => !v)) throw new Error('an actor type has no live actor');
     const contadorAntes = await republishedFromDead(ctx);
     const t = Date.now();
-    for (const v of victims) v!.freeze();
+    for (const v of victims) freezeRunning(v!);
     return { at: Date.now(), killMs: Date.now() - t, detalle: `SIGSTOP ${victims.map((v) => `${v!.spec.name}@${v!.spec.host}`).join(', ')}`, actorsFrozen: victims as ManagedProcess[], contadorAntes };
   },
   async afterRecovery(ctx, f) {
@@ -484,11 +524,20 @@ const gc: Scenario = {
   killsPgPrimary: false,
   takeover: false,
   async fault(ctx) {
+    const g = ctx.sys.gcs[0]!;
     const t = Date.now();
-    await ctx.sys.gc.kill();
+    await crash(g.process);
     const at = Date.now();
-    ctx.sys.gc.start();
-    return { at, killMs: at - t, detalle: 'kill -9 GC + arranque' };
+    g.process.start();
+    return { at, killMs: at - t, detalle: `kill -9 GC ${g.id} + arranque`, gcKilled: g.id };
+  },
+  async verify(ctx, f, load) {
+    // The restart is the point of this drill: with two GCs the other one would hide a GC that never came back.
+    const g = ctx.sys.gcs.find((x) => x.id === f.gcKilled)!;
+    const healthy = await g.process.waitHealthy(10_000).then(() => true, () => false);
+    const verificaciones: Verification[] = [{ nombre: 'el GC reiniciado está en marcha', ok: healthy, detalle: `${g.id} ${healthy ? 'responde' : 'no responde'} a /health` }];
+    if (ctx.sys.gcs.length > 1) verificaciones.push(loadSpreadsAgain('el GC reiniciado vuelve a atender', load, g, f.at));
+    return { verificaciones, datos: { respuestasPorGc: { antesDeLaFalla: answeredBy(load, 0, f.at), trasLaFalla: answeredBy(load, f.at, Infinity) } } };
   },
   async restore(ctx) {
     await ctx.sys.gc.waitHealthy();
@@ -549,7 +598,7 @@ const gcPc1: Scenario = {
   async fault(ctx) {
     const g = pc1Gc(ctx);
     const t = Date.now();
-    await g.process.kill();
+    await crash(g.process);
     return { at: Date.now(), killMs: Date.now() - t, detalle: `kill -9 GC ${g.id} (${g.endpoint})`, gcKilled: g.id };
   },
   async afterRecovery(ctx, f) {
@@ -598,7 +647,7 @@ async function gcDownHoldingReturns(
 ): Promise<{ at: number; killMs: number; gcKilled: string; gcHeldOps: string[]; actorsKilled: ManagedProcess[] }> {
   const devActors = ctx.sys.actors.filter((a) => a.running && servesType(a, 'devolucion'));
   if (devActors.length === 0) throw new Error('no devolución actor is running');
-  await Promise.all(devActors.map((a) => a.kill()));
+  await Promise.all(devActors.map((a) => crash(a)));
   ctx.progress(`sin actores de devolución (${devActors.map((a) => a.spec.name).join(', ')}): las devoluciones aceptadas esperan…`);
   await new Promise((r) => setTimeout(r, 1500));
   const t = Date.now();
@@ -626,7 +675,7 @@ const gcPendientes: Scenario = {
   takeover: false,
   async fault(ctx) {
     const g = pc1Gc(ctx);
-    const f = await gcDownHoldingReturns(ctx, g, 'muerto', () => g.process.kill());
+    const f = await gcDownHoldingReturns(ctx, g, 'muerto', () => crash(g.process));
     return { ...f, detalle: `kill -9 GC ${g.id} con ${f.gcHeldOps.length} operaciones ACEPTADAS sin aplicar` };
   },
   async verify(ctx, f, load) {
@@ -673,7 +722,7 @@ const gcCongelado: Scenario = {
   takeover: false,
   async fault(ctx) {
     const g = pc1Gc(ctx);
-    const f = await gcDownHoldingReturns(ctx, g, 'congelado', () => g.process.freeze(), () => g.process.thaw());
+    const f = await gcDownHoldingReturns(ctx, g, 'congelado', () => freezeRunning(g.process), () => g.process.thaw());
     return { ...f, detalle: `SIGSTOP GC ${g.id} con ${f.gcHeldOps.length} operaciones ACEPTADAS sin aplicar` };
   },
   async afterRecovery(ctx, f) {

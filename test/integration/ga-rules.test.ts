@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { resultadoSchema, type OperacionSolicitada, type Resultado } from '../../common/protocol/ps-gc.js';
 import { pendienteSchema } from '../../common/protocol/internal.js';
 import { createPool } from '../../gestor_almacenamiento/db.js';
+import { effectLedgerMismatches, loanOpMismatches } from '../../gestor_almacenamiento/consistency.js';
 import { migrate } from '../../gestor_almacenamiento/migrate.js';
 import type { Store } from '../../gestor_almacenamiento/store.js';
 import { storeTracker } from '../harness/stores.js';
@@ -469,5 +470,29 @@ describe('group commit (aplicar_lote)', () => {
       [isbns],
     );
     expect(bad.rows).toEqual([]);
+  });
+});
+
+describe('consistency checks (drills, tests)', () => {
+  test('loans per préstamo op: a COMPLETADA préstamo with two loans and one with none are found even when the per-user counts cancel out', async () => {
+    await addBook('978-84-0000-090-5', 5);
+    await addBook('978-84-0000-091-2', 5);
+    const a = op('prestamo', '978-84-0000-090-5', 'lc-u1');
+    const b = op('prestamo', '978-84-0000-091-2', 'lc-u1');
+    expect((await store.aplicar(a)).codigo).toBe('APROBADO');
+    expect((await store.aplicar(b)).codigo).toBe('APROBADO');
+    expect(await loanOpMismatches(pool, 'lc-')).toEqual([]);
+    // b's loan labelled as a's: per user the counts still match (two loans, two COMPLETADA
+    // préstamos); per op, a has two loans and b none.
+    await pool.query(`UPDATE prestamos SET op_id = $1 WHERE op_id = $2`, [a.id, b.id]);
+    expect(await effectLedgerMismatches(pool, 'lc-')).toEqual([]);
+    const found = (await loanOpMismatches(pool, 'lc-')).sort((x, y) => x.op.localeCompare(y.op));
+    expect(found).toEqual([
+      { op: a.id, prestamos: 2, ledger: 'prestamo COMPLETADA' },
+      { op: b.id, prestamos: 0, ledger: 'prestamo COMPLETADA' },
+    ].sort((x, y) => x.op.localeCompare(y.op)));
+    // A loan whose op has no ledger row.
+    await pool.query(`UPDATE prestamos SET op_id = 'lc-sin-fila' WHERE op_id = $1 AND id = (SELECT min(id) FROM prestamos WHERE op_id = $1)`, [a.id]);
+    expect((await loanOpMismatches(pool, 'lc-')).find((m) => m.op === 'lc-sin-fila')).toEqual({ op: 'lc-sin-fila', prestamos: 1, ledger: 'AUSENTE' });
   });
 });

@@ -13,6 +13,7 @@
  *    believing it still holds its leases: nothing applied twice, its load comes back.
  * Each must also show 0 acknowledged lost, 0 applied twice and the invariant.
  * With CURVE on the internal sockets: a GC that comes back is reached again by every actor.
+ * A drill whose target is already down refuses to report.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { drill, expectSound, restore, startDrillSystem, type DrillSystem } from '../harness/drill.js';
@@ -76,4 +77,16 @@ describe.sequential('GC drills: two GCs, PS fail over between them', () => {
     expect(p.porOtroGc).toBe(p.alCongelarse);
     await restore(sys, d, 'async');
   }, 120_000);
+
+  it('a drill whose target is already down fails with the reason, instead of reporting a fault it never made as survived', async () => {
+    const g = sys.gcs[0]!;
+    await g.process.kill();
+    try {
+      await expect(drill(sys, 'gc', 'async', 'dg-down')).rejects.toThrow(`${g.id} is not running: the drill cannot make its fault`);
+    } finally {
+      g.process.start();
+      await g.process.waitHealthy();
+      await sys.waitForActors(2);
+    }
+  }, 60_000);
 });
