@@ -74,6 +74,10 @@ export function startLedgerResume(o: LedgerResumeOptions): LedgerResume {
     seen = { at: now, gestores };
     // An answer slower than the lease proves nothing about now: the rows may have changed hands since.
     if (now - sentAt >= o.leaseMs) throw new StorageUnavailableError(`ledger answered after ${now - sentAt} ms, past the ${o.leaseMs} ms lease`);
+    // The lease lapsed before this answer came (the periodic check had not run yet): another GC
+    // may have claimed rows meanwhile, and this listing no longer names them. Forget first, then
+    // take up what the listing still gives this GC.
+    checkLease();
     renewedAt = Math.max(renewedAt ?? sentAt, sentAt);
     lapsed = false;
     let taken = 0;

@@ -2,7 +2,8 @@
  * Leases on pending async ops (006_arriendos.sql), through the GA's store against a
  * real PostgreSQL: the GC that records an op holds it; a repeat through another GC
  * leaves a live holder alone; a lease that runs out is claimed by exactly one GC;
- * renewals keep a live GC's rows; the registry of GCs lists each with its report.
+ * renewals keep a live GC's rows, also against a takeover racing them; the registry of GCs
+ * lists each with its report.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
@@ -211,5 +212,46 @@ describe('leases on pending async ops', () => {
     await expect(store.reclamar({ ...informe('gc-malo'), id: undefined as unknown as string }, 60_000, 10)).rejects.toThrow(/falta el id/);
     await expect(store.reclamar(informe('gc-malo'), 0, 10)).rejects.toThrow(/falta el id del gestor o el arriendo/);
     expect((await pool.query('SELECT count(*)::int AS n FROM gestores_carga')).rows[0].n).toBe(before.rows[0].n);
+  });
+
+  test('a holder renewing right now keeps its lapsed row: a repeat through another GC neither waits nor takes it (012)', async () => {
+    const o = dev('ren');
+    await store.registrar(o, { gestor: 'gc-ren-a', ms: 60_000 });
+    await expire([o.id]);
+    const a = await pool.connect();
+    try {
+      await a.query('BEGIN');
+      // gc-ren-a's renewal, not committed yet: it lists the row as its own.
+      const listed = (await a.query(`SELECT reclamar_pendientes($1::jsonb, 60000, 1000) AS r`, [JSON.stringify(informe('gc-ren-a'))])).rows[0].r.pendientes as Array<{ op: { id: string } }>;
+      expect(listed.map((p) => p.op.id)).toContain(o.id);
+      // Meanwhile the PS repeats the op through gc-ren-b: answered at once, the row left to its holder.
+      const r = await store.registrar(o, { gestor: 'gc-ren-b', ms: 60_000 });
+      expect(r.datos.gestor).toBe('gc-ren-a');
+      await a.query('COMMIT');
+    } finally {
+      a.release();
+    }
+    expect(await lease(o.id)).toEqual({ gestor: 'gc-ren-a', vigente: true });
+  });
+
+  test('a row taken over from a lapsed holder is not listed by that holder\'s renewal racing the takeover (the renewal waits for the row)', async () => {
+    const o = dev('tom');
+    await store.registrar(o, { gestor: 'gc-tom-a', ms: 60_000 });
+    await expire([o.id]);
+    const b = await pool.connect();
+    try {
+      await b.query('BEGIN');
+      const taken = (await b.query(`SELECT registrar_operacion($1, 'prestamo', $2, $3, NULL, NULL, 'gc-tom-b', 60000) AS r`, [o.id, o.isbn, o.usuario])).rows[0].r as { datos: { gestor: string } };
+      expect(taken.datos.gestor).toBe('gc-tom-b');
+      // gc-tom-a renews while the takeover is still open: it waits for it, then no longer lists the row.
+      const renewal = pool.query(`SELECT reclamar_pendientes($1::jsonb, 60000, 1000) AS r`, [JSON.stringify(informe('gc-tom-a'))]);
+      await new Promise((r) => setTimeout(r, 200));
+      await b.query('COMMIT');
+      const listed = (await renewal).rows[0].r.pendientes as Array<{ op: { id: string } }>;
+      expect(listed.map((p) => p.op.id)).not.toContain(o.id);
+    } finally {
+      b.release();
+    }
+    expect(await lease(o.id)).toEqual({ gestor: 'gc-tom-b', vigente: true });
   });
 });

@@ -132,4 +132,38 @@ describe('GC ledger lease', () => {
     slow = false;
     await eventually('s taken up', () => h.tracker.has('s'), 3000);
   });
+
+  it('a renewal sent in time but answered after the lease lapsed forgets first: a row claimed meanwhile by another GC is not re-published', async () => {
+    let t = 0;
+    const clock = { now: () => t };
+    const L = 6000;
+    const published: string[] = [];
+    let resume!: LedgerResume;
+    const tracker = new TaskTracker({ clock, deadlineMs: 7000, publish: (_a, x) => published.push(`${x.id}#${x.intento}@${t}`), choose: () => 'devolucion.d1', gcLeaseUntil: () => resume.leaseUntil() });
+    const x: Pendiente = { ...row('x'), edadMs: 60_000 };
+    let answer: Pendiente[] = [x];
+    let release: (() => void) | undefined;
+    const storage = {
+      async reclamar(g: InformeGc) {
+        if (answer.length === 0) await new Promise<void>((r) => (release = r)); // the slow call
+        return { pendientes: answer, gestores: [{ id: g.id, informe: g, vistoHaceMs: 0 }] };
+      },
+    } as unknown as StorageClient;
+    resume = startLedgerResume({ storage, tracker, clock, log, informe: () => ({ id: 'gc-a', atendidas: 0, porSegundo: 0, tareas: 0, iniciado: '' }), leaseMs: L, minAgeMs: 9000, scanEveryMs: 3_600_000 });
+    stops.push(() => resume.stop());
+    await resume.scanOnce(); // t=0: x taken up, the lease holds until 6000
+    expect(tracker.has('x')).toBe(true);
+    answer = []; // another GC claims x while this GC's next call waits in the GA
+    t = 5000;
+    const p = resume.scanOnce(); // sent before the lapse at 6000…
+    await new Promise((r) => setImmediate(r));
+    t = 6400;
+    release!();
+    await p; // …answered after it (within one lease of sending), x no longer listed
+    expect(tracker.has('x')).toBe(false);
+    expect(resume.leaseUntil()).toBe(11_000);
+    t = 7100;
+    tracker.tick(); // x's deadline: nothing of it left to re-publish
+    expect(published).toEqual(['x#1@0']);
+  });
 });
