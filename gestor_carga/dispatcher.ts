@@ -70,6 +70,10 @@ function operacionDe(s: SolicitudActor, isbn: string): OperacionSolicitada {
 export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private closed = false;
+  /** Closed without answering (close({ silent })): requests still arriving are left unanswered too. */
+  private silent = false;
+  /** Sync ops timing out whose ledger record is on its way (timedOut). */
+  private readonly recorded = new Map<string, Promise<Respuesta>>();
   private strangerResults = 0;
 
   constructor(private readonly d: DispatcherDeps) {}
@@ -138,10 +142,11 @@ export class Dispatcher {
         if (this.d.tracker.retryLater(id, actorId)) this.d.log.debug({ opId: id, actorId }, 'storage down; async task will be re-published');
       } else if (t.actorId === actorId) {
         this.d.tracker.complete(id);
-        // Published more than once: an earlier actor's call may still reach a GA and apply it,
-        // so "not applied, retry" would be a promise we cannot keep.
-        const reply = t.intento > 1 && r.codigo === 'ALMACENAMIENTO_NO_DISPONIBLE' ? errorReply('TIEMPO_AGOTADO', undefined, id) : replyFromResultado({ ...r, id });
-        this.settle(id, reply);
+        // A GA got it and never answered (TIEMPO_AGOTADO), or it was published more than once and an
+        // earlier actor's call may still reach a GA: it may be applied, so "not applied, retry" would
+        // be a promise we cannot keep. Recorded, it is completed for certain (timedOut).
+        if (r.codigo === 'TIEMPO_AGOTADO' || t.intento > 1) this.settleTimedOut(t.op);
+        else this.settle(id, replyFromResultado({ ...r, id }));
       }
       return;
     }
@@ -161,7 +166,7 @@ export class Dispatcher {
         this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
       } else {
         // "Retry" would be wrong here: a retry under a new id could apply it twice.
-        this.settle(t.op.id, errorReply('TIEMPO_AGOTADO', 'Sin actores vivos para terminarla; se aplicará cuando vuelva uno: consulte su estado con su id', t.op.id));
+        this.settleTimedOut(t.op, 'Sin actores vivos para terminarla; se aplicará cuando vuelva uno: consulte su estado con su id');
       }
     }
   }
@@ -172,10 +177,23 @@ export class Dispatcher {
     return n;
   }
 
-  /** Answers everyone still waiting so no promise is left hanging. */
-  close(): void {
+  /**
+   * Stops answering sync requests. `silent`: another GC is up, so the requests waiting here get
+   * no answer at all: the PS sees the GC's port close and resends them, same clave, to the other
+   * GC, which gives the real outcome (TIEMPO_AGOTADO from here would be final to a PS, and only
+   * this GC knew the op). Alone, everyone waiting is told TIEMPO_AGOTADO, as its timer would.
+   */
+  close(o: { silent?: boolean } = {}): void {
     this.closed = true;
-    for (const id of [...this.waiters.keys()]) this.settle(id, errorReply('TIEMPO_AGOTADO', undefined, id));
+    this.silent = !!o.silent;
+    for (const [id, set] of [...this.waiters]) {
+      if (!this.silent) {
+        this.settle(id, errorReply('TIEMPO_AGOTADO', undefined, id));
+        continue;
+      }
+      this.waiters.delete(id);
+      for (const w of set) clearTimeout(w.timer);
+    }
   }
 
   private async async(op: OperacionSolicitada): Promise<Respuesta> {
@@ -213,6 +231,8 @@ export class Dispatcher {
   }
 
   private sync(op: OperacionSolicitada): Promise<Respuesta> {
+    // Closing silently: never answered; the PS resends to another GC (see close()).
+    if (this.closed && this.silent) return new Promise<Respuesta>(() => undefined);
     if (this.closed) return Promise.resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
     // Waiting on a task of another op under this id would hand us that op's outcome.
     const reused = this.reusedId(op);
@@ -221,10 +241,10 @@ export class Dispatcher {
       const w: Waiter = {
         resolve,
         timer: setTimeout(() => {
-          // The task keeps going; the client can ask `estado` with its id.
+          // The task keeps going; the client can ask `estado` with its id (through any GC: recorded first).
           this.waiters.get(op.id)?.delete(w);
           if (this.waiters.get(op.id)?.size === 0) this.waiters.delete(op.id);
-          resolve(errorReply('TIEMPO_AGOTADO', undefined, op.id));
+          void this.timedOut(op).then(resolve);
         }, this.d.syncTimeoutMs),
       };
       let set = this.waiters.get(op.id);
@@ -239,6 +259,50 @@ export class Dispatcher {
   private reusedId(op: OperacionSolicitada): Respuesta | undefined {
     const held = this.d.tracker.get(op.id);
     return held && !sameOp(held.op, op) ? reusedIdReply(op, held.op) : undefined;
+  }
+
+  /** Everyone waiting for `op` is told it timed out, once it is recorded (timedOut). */
+  private settleTimedOut(op: OperacionSolicitada, mensaje?: string): void {
+    const set = this.waiters.get(op.id);
+    if (!set) return;
+    this.waiters.delete(op.id);
+    for (const w of set) clearTimeout(w.timer);
+    void this.timedOut(op, mensaje).then((r) => {
+      for (const w of set) w.resolve(r);
+    });
+  }
+
+  /**
+   * The reply to a sync op that may still be applied (its task goes on: an actor holds it, or
+   * one will). It says TIEMPO_AGOTADO "consulte su estado", so first the op is recorded in the
+   * ledger, PENDIENTE under this GC's lease: a sync op has no ledger row until it is applied,
+   * and without one every other GC's `estado` would answer OPERACION_NO_ENCONTRADA (a user then
+   * tries again under a new clave, and both apply); if this GC dies, another one's ledger scan
+   * takes the row and completes it. Applied meanwhile: its outcome is the reply. Storage
+   * unreachable: TIEMPO_AGOTADO all the same (this GC still answers its `estado`). Once per op.
+   */
+  private timedOut(op: OperacionSolicitada, mensaje?: string): Promise<Respuesta> {
+    const known = this.recorded.get(op.id);
+    if (known) return known;
+    const reply = (async (): Promise<Respuesta> => {
+      let r: unknown;
+      try {
+        r = await this.d.storage.registrar(op, this.d.arriendo);
+      } catch (err) {
+        r = err;
+      }
+      if (!isResultado(r)) {
+        this.d.log.warn({ err: r, opId: op.id }, 'timed-out sync op could not be recorded in the ledger; only this GC knows it');
+        return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
+      }
+      if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
+      // Done by now (or the clave belongs to another op): the ledger's answer.
+      return replyFromResultado({ ...r, id: r.id ?? op.id });
+    })();
+    // Shared by the waiters timing out together; a later timeout asks the ledger again.
+    this.recorded.set(op.id, reply);
+    void reply.finally(() => this.recorded.delete(op.id));
+    return reply;
   }
 
   private settle(id: string, reply: Respuesta): void {

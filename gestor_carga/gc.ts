@@ -271,9 +271,11 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       if (closing) return;
       closing = true;
       clearInterval(ticker);
+      // Another GC up: the sync requests waiting here go unanswered, so their PS resend them
+      // there (same clave) and get the real outcome; alone, they are told TIEMPO_AGOTADO.
+      const othersUp = resume.view().gestores.some((g) => g.vivo && g.id !== gcId);
       resume.stop();
-      // Waiting sync requesters get an answer rather than silence.
-      dispatcher.close();
+      dispatcher.close({ silent: othersUp });
       calculos.close();
       await nextTurn(); // let those replies reach the queue
       await Promise.all([frontQ.drain(500), pubQ.drain(500)]);

@@ -34,9 +34,11 @@ class MemoryStorage implements StorageClient {
   aplicarUnknown = false;
   registrarCalls = 0;
   delayMs = 0;
+  /** Only aplicar is this slow (an actor's call that outlasts the GC's sync timeout). */
+  aplicarDelayMs = 0;
 
-  private async gate(): Promise<void> {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+  private async gate(extraMs = 0): Promise<void> {
+    if (this.delayMs + extraMs) await new Promise((r) => setTimeout(r, this.delayMs + extraMs));
     if (this.down) throw new StorageUnavailableError('memory storage is down');
   }
 
@@ -69,7 +71,7 @@ class MemoryStorage implements StorageClient {
   }
   async aplicar(op: OperacionSolicitada): Promise<Resultado> {
     this.aplicarCalls++;
-    await this.gate();
+    await this.gate(this.aplicarDelayMs);
     if (this.aplicarDown) throw new StorageUnavailableError('memory storage is down for aplicar');
     if (this.aplicarUnknown) throw new StorageUnavailableError('memory GA silent after receiving', { outcomeUnknown: true });
     const row = this.ledger.get(op.id);
@@ -448,16 +450,31 @@ describe('GC with actors over ZeroMQ', () => {
     expect(r).toMatchObject({ exito: false, codigo: 'ALMACENAMIENTO_NO_DISPONIBLE', id: 'p-down' });
   });
 
-  it('a sync op with no final outcome in GC_SYNC_TIMEOUT_MS → TIEMPO_AGOTADO, and it still completes', async () => {
+  it('a sync op with no final outcome in GC_SYNC_TIMEOUT_MS → TIEMPO_AGOTADO once it is recorded (estado through any GC sees it), and it still completes', async () => {
     const storage = new MemoryStorage();
-    storage.delayMs = 700;
+    storage.aplicarDelayMs = 900;
     const p = await ports();
     const g = await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '300', GC_TASK_DEADLINE_MS: '2000' });
     await actor(storage, p, 'prestamo', 'p1');
     await liveActors(g, 'prestamo', 1);
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'slow-1' }));
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'slow-1' });
+    // The ledger has it (PENDIENTE) before the reply: another GC's estado, which asks the GA, finds it.
+    expect(await storage.estado('slow-1')).toMatchObject({ estado: 'PENDIENTE' });
     await eventually('completion', () => storage.ledger.get('slow-1')?.resultado?.estado === 'COMPLETADA', 3000);
+    expect(storage.effects).toBe(1);
+  });
+
+  it('a sync op applied while its timeout was being recorded is answered with its outcome, not TIEMPO_AGOTADO', async () => {
+    const storage = new MemoryStorage();
+    storage.delayMs = 400; // every call: the actor's aplicar lands while registrar waits
+    const p = await ports();
+    const g = await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '200', GC_TASK_DEADLINE_MS: '3000' });
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'late-1' }));
+    expect(r).toMatchObject({ exito: true, codigo: 'APROBADO', id: 'late-1' });
+    expect(storage.effects).toBe(1);
   });
 });
 
