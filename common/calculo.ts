@@ -12,7 +12,55 @@ function numerico(x: number, que: string): Evaluacion {
   return Number.isFinite(x) ? { codigo: 'OK', valor: x } : { codigo: 'FUERA_DE_RANGO', mensaje: `${que}: el resultado no cabe en un número de doble precisión` };
 }
 
-/** One simple calculation, in double precision (sumar_lista adds left to right). */
+/**
+ * Neumaier's compensated sum of `xs` times 2^-escala (a power of two: exact for any number
+ * above 2^-1000). undefined when a running sum overflows.
+ */
+function neumaier(xs: readonly number[], escala: number): number | undefined {
+  const f = 2 ** -escala;
+  let s = 0;
+  let c = 0;
+  for (const raw of xs) {
+    const x = raw * f;
+    const t = s + x;
+    if (!Number.isFinite(t)) return undefined;
+    // The low-order bits the rounded t lost: from x when s is the larger, from s otherwise.
+    c += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
+    s = t;
+  }
+  return s + c;
+}
+
+/** Running sums stay finite scaled by 2^-11: at most MAX_NUMEROS (1,000 < 2^10) addends below 2^1024. */
+const ESCALA = 11;
+
+/** "1.7e+309" for m × 2^e, a magnitude a double cannot hold. */
+function magnitud(m: number, e: number): string {
+  const l = Math.log10(Math.abs(m)) + e * Math.log10(2);
+  const exp = Math.floor(l);
+  const mant = Math.round(10 ** (l - exp) * 100) / 100;
+  return `${m < 0 ? '-' : ''}${mant >= 10 ? 1 : mant}e+${mant >= 10 ? exp + 1 : exp}`;
+}
+
+/**
+ * Σ numeros, compensated (Neumaier): [1e16, 1, -1e16] is 1, not 0. A list whose running sum
+ * overflows while the total fits ([1.7e308, 1.7e308, -1.7e308]) is summed again scaled down
+ * by a power of two; a total that does not fit is FUERA_DE_RANGO with its magnitude.
+ */
+export function sumarLista(numeros: readonly number[]): Evaluacion {
+  const directa = neumaier(numeros, 0);
+  if (directa !== undefined && Number.isFinite(directa)) return { codigo: 'OK', valor: directa };
+  // Not undefined: scaled, no running sum can reach 2^1024.
+  const escalada = neumaier(numeros, ESCALA)!;
+  const total = escalada * 2 ** ESCALA;
+  if (Number.isFinite(total)) return { codigo: 'OK', valor: total };
+  return {
+    codigo: 'FUERA_DE_RANGO',
+    mensaje: `sumar_lista: la suma es ${magnitud(escalada, ESCALA)}, fuera de lo que cabe en un número de doble precisión (±${Number.MAX_VALUE})`,
+  };
+}
+
+/** One simple calculation, in double precision (sumar_lista: compensated, sumarLista). */
 export function evaluarSimple(c: CalculoSimple): Evaluacion {
   switch (c.operacion) {
     case 'suma':
@@ -29,11 +77,8 @@ export function evaluarSimple(c: CalculoSimple): Evaluacion {
       return { codigo: 'OK', valor: c.texto };
     case 'mayusculas':
       return { codigo: 'OK', valor: c.texto.toLocaleUpperCase('es') };
-    case 'sumar_lista': {
-      let s = 0;
-      for (const x of c.numeros) s += x;
-      return numerico(s, 'sumar_lista');
-    }
+    case 'sumar_lista':
+      return sumarLista(c.numeros);
   }
 }
 

@@ -89,8 +89,14 @@ export const VARIABLES = {
   GC_MODO_RENOVACION: modo.default('sync'),
   GC_MODO_DEVOLUCION: modo.default('async'),
   GC_ESTRATEGIA: z.enum(['concentrada', 'round-robin', 'least-load']).default('concentrada'),
-  /** A task with no result after this long is re-published to another live actor. */
+  /** A task with no result after this long is re-published to another live actor (a calculation only when its actor's heartbeats stopped). */
   GC_TASK_DEADLINE_MS: int(3000, 100),
+  /**
+   * Calculation tasks (a simple calculation, or one part of a suma_cuadrados) this GC keeps in
+   * flight per live calculo actor; past live actors × this a new calculation is refused
+   * SIN_ACTORES at once instead of queuing behind the others at the actors.
+   */
+  GC_CALC_PER_ACTOR: int(8, 1, 10_000),
   /** A sync request with no final outcome after this long is answered TIEMPO_AGOTADO (its id still completes). */
   GC_SYNC_TIMEOUT_MS: int(10000, 100),
   ACTOR_HEARTBEAT_MS: int(250, 20),
@@ -290,7 +296,7 @@ export const GA_VARS = [
 ] as const;
 export const GC_VARS = [
   'LOG_LEVEL', ...STORAGE_CLIENT_VARS, 'GC_FRONTEND_BIND', 'GC_PUB_BIND', 'GC_BACKEND_BIND', 'GC_HTTP_PORT',
-  'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS',
+  'GC_MODO_PRESTAMO', 'GC_MODO_RENOVACION', 'GC_MODO_DEVOLUCION', 'GC_ESTRATEGIA', 'GC_TASK_DEADLINE_MS', 'GC_CALC_PER_ACTOR',
   'GC_SYNC_TIMEOUT_MS', 'ACTOR_HEARTBEAT_MS', 'ACTOR_DEAD_MS', 'HTTP_HOST', 'GC_ID', 'GC_SEDE', 'GC_LEASE_MS',
   'ZMQ_CURVE', 'ZMQ_CURVE_SECRET_KEY', 'GC_CURVE_CLIENTS', 'GA_CURVE_SERVER_KEYS',
 ] as const;

@@ -7,7 +7,47 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { Logger } from './logger.js';
+import { logThisOne, type Logger } from './logger.js';
+
+/**
+ * What one HTTP port may cost its process. Node's defaults hold any number of connections
+ * and wait 60 s for headers (checked every 30 s): 20,000 sockets sending headers slowly
+ * took every file descriptor of a GC, and its ZeroMQ ports stopped answering with them.
+ */
+export interface HttpLimits {
+  /** Open connections; one more is closed at once (and logged), far below any fd limit. */
+  maxConnections: number;
+  /** A request's headers must have arrived by then (408 and closed otherwise). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must have arrived by then; the answer may take longer. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = { maxConnections: 512, headersTimeoutMs: 10_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000 };
+
+/**
+ * An http.Server under `limits` (every process's port: this module's, and the panel's).
+ * The timeouts are checked every second at most, not Node's 30 s, so they hold as set.
+ */
+export function boundedServer(handler: http.RequestListener, log: Logger, limits: HttpLimits = HTTP_LIMITS): http.Server {
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    handler,
+  );
+  server.maxConnections = limits.maxConnections;
+  let dropped = 0;
+  server.on('drop', () => {
+    if (logThisOne(++dropped, 20)) log.warn({ dropped, maxConnections: limits.maxConnections }, 'HTTP connection refused: too many open');
+  });
+  return server;
+}
 
 export interface HttpServerOptions {
   host: string;
@@ -24,6 +64,8 @@ export interface HttpServerOptions {
   api?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
   /** The api's routes, as a 404 lists them beside the fixed ones ("POST /operaciones"). */
   apiRoutes?: readonly string[];
+  /** Default HTTP_LIMITS; tests shorten them. */
+  limits?: HttpLimits;
   log: Logger;
 }
 
@@ -44,7 +86,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
     res.writeHead(code, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
-  const server = http.createServer((req, res) => {
+  const server = boundedServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
       if (o.api?.(req, res, path)) return;
@@ -79,7 +121,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
         if (!res.headersSent) json(res, 500, { error: String(err) });
       }
     })();
-  });
+  }, o.log, o.limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

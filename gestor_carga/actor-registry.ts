@@ -265,6 +265,13 @@ export class ActorRegistry {
     return a !== undefined && this.isLive(a);
   }
 
+  /** Live and heard within `ms`: its heartbeats are current (a busy actor still beats; a frozen one does not). */
+  heardWithin(tipo: TipoActor, actorId: string, ms: number): boolean {
+    const a = this.actors.get(key(tipo, actorId));
+    const now = this.opts.clock.now();
+    return a !== undefined && this.isLive(a, now) && now - a.lastHeard! <= ms;
+  }
+
   live(tipo: TipoActor): ActorInfo[] {
     const now = this.opts.clock.now();
     const out: ActorInfo[] = [];

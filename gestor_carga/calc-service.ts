@@ -1,13 +1,14 @@
 /**
  * The GC's rules for one calculation request, free of sockets: a simple calculation is one
  * task on one live calculo actor (the registry's strategy: round-robin or least-load);
- * suma_cuadrados is scatter/gather (scatter-gather.ts). It resolves one Respuesta per
+ * suma_cuadrados is scatter/gather (scatter-gather.ts). Past live actors × perActor tasks in
+ * flight a new one is refused SIN_ACTORES at once. It resolves one Respuesta per
  * request and never rejects; the ZeroMQ frontend or the HTTP gateway sends it.
  * Calculations touch no storage and no ledger.
  */
 import { MENSAJES } from '../common/protocol/codes.js';
 import { errorReply, now, type Respuesta } from '../common/protocol/ps-gc.js';
-import type { CalculoSimple, ResultadoCalculo, SolicitudCalculo } from '../common/protocol/calc.js';
+import { MAX_PARTES, type CalculoSimple, type ResultadoCalculo, type SolicitudCalculo } from '../common/protocol/calc.js';
 import type { Logger } from '../common/logger.js';
 import { SIN_WORKERS, type Entrega, type TaskPort } from './calc-tasks.js';
 import { sumaCuadrados, type SumaCuadradosOutcome } from './scatter-gather.js';
@@ -16,6 +17,10 @@ export interface CalcServiceDeps {
   tasks: TaskPort;
   /** The live calculo actors now. */
   liveActors(): string[];
+  /** Calculation tasks this GC holds now (queued, out, or abandoned but still computing): CalcTasks.size. */
+  inFlight(): number;
+  /** Tasks in flight per live actor past which a new calculation is refused (GC_CALC_PER_ACTOR). */
+  perActor: number;
   /** A calculation with no answer by then is answered TIEMPO_AGOTADO. */
   timeoutMs: number;
   log: Logger;
@@ -25,6 +30,22 @@ export interface CalcServiceDeps {
 const TIEMPO = 'El cálculo no terminó a tiempo; no tiene efectos: puede repetirlo';
 
 type SimpleSolicitud = Exclude<SolicitudCalculo, { operacion: 'suma_cuadrados' }>;
+
+/** Tasks a request needs: one, or one per part of a suma_cuadrados (dividirRango's count). */
+export function tareasDe(s: SolicitudCalculo, live: number): number {
+  return s.operacion === 'suma_cuadrados' ? Math.max(1, Math.min(live, s.n, MAX_PARTES)) : 1;
+}
+
+/**
+ * Why a calculation needing `nuevas` tasks is refused, or undefined when it fits under live ×
+ * perActor. Refused at once: queued behind the others at the actors it would only wait (and
+ * make every later request wait) until its timeout. Pure.
+ */
+export function rechazoPorCupo(enCurso: number, nuevas: number, vivos: number, porActor: number): string | undefined {
+  const cupo = vivos * porActor;
+  if (enCurso + nuevas <= cupo) return undefined;
+  return `Actores de cálculo ocupados: ${enCurso} tareas en curso en este gestor (máximo ${porActor} por actor, ${vivos} ${vivos === 1 ? 'actor vivo' : 'actores vivos'}); reintente en unos segundos`;
+}
 
 /** What an actor computes for a simple request: the request without its envelope. */
 function calculoDe(s: SimpleSolicitud): CalculoSimple {
@@ -84,11 +105,15 @@ export class CalcService {
       const timer = setTimeout(stop, this.d.timeoutMs);
       this.inFlight.add(stop);
       try {
-        if (s.operacion === 'suma_cuadrados') {
-          const run = sumaCuadrados(s.n, this.rotated(this.d.liveActors()), this.d.tasks);
+        const live = this.d.liveActors();
+        const lleno = live.length === 0 ? undefined : rechazoPorCupo(this.d.inFlight(), tareasDe(s, live.length), live.length, this.d.perActor);
+        if (lleno !== undefined) {
+          done(errorReply('SIN_ACTORES', lleno, s.clave, { operacion: s.operacion }));
+        } else if (s.operacion === 'suma_cuadrados') {
+          const run = sumaCuadrados(s.n, this.rotated(live), this.d.tasks);
           cancel = run.cancel;
           void run.outcome.then((o) => done(sumaCuadradosReply(s.n, s.clave, o)));
-        } else if (this.d.liveActors().length === 0) {
+        } else if (live.length === 0) {
           done(errorReply('SIN_ACTORES', SIN_WORKERS, s.clave, { operacion: s.operacion }));
         } else {
           const id = this.d.tasks.submit(calculoDe(s), {

@@ -2,10 +2,16 @@
  * Calculation tasks the GC has handed to `calculo` actors, until a result is accepted.
  * Pure, like task-tracker.ts: a clock, a publish function and a chooser are its only links.
  *
- * The redelivery rules are the library tasks': no result by the deadline (longer on each
- * attempt), or its actor died → published again to another live actor (the registry's
- * strategy, avoiding the one that failed); no live actor → queued, and a task queued for
- * `noActorMs` fails SIN_ACTORES. It is not TaskTracker because calculations have no ledger:
+ * Redelivery: its actor died → published again to another live actor (the registry's
+ * strategy, avoiding the one that failed); past its deadline (longer on each attempt) only
+ * when its actor's heartbeat is no longer current (frozen, cut off): a busy actor that still
+ * beats keeps its task, since a copy elsewhere would only double the work. No live actor →
+ * queued, and a task queued for `noActorMs` fails SIN_ACTORES.
+ *
+ * A task its caller gave up on (timeout, a sibling part failed) stays counted, as
+ * `abandonada`, until its actor answers or dies (or `abandonedMs` passes): the actor is still
+ * computing it, and the GC's admission cap (calc-service.ts) counts `size`, so work a caller
+ * abandoned cannot pile up at the actors. It is not TaskTracker because calculations have no ledger:
  * each task belongs to one caller waiting for it (a request, or one part of a
  * suma_cuadrados), nothing is durable or keyed by the request's clave, and a result can be
  * checked and refused (a wrong part goes to another actor).
@@ -48,6 +54,10 @@ export interface CalcTasksDeps {
   /** A live calculo actor, avoiding `exclude` when there is another; undefined if none is live. */
   choose(exclude?: string): string | undefined;
   isLive(actorId: string): boolean;
+  /** Live and heard within a few heartbeats: its holder is working, so a task past its deadline stays with it. */
+  isCurrent(actorId: string): boolean;
+  /** An abandoned task whose actor neither answers nor dies is forgotten after this long (default 4 × deadlineMs). */
+  abandonedMs?: number;
   makeId(): string;
   onRepublish?(id: string, reason: CalcRepublishReason, from?: string): void;
 }
@@ -62,6 +72,8 @@ interface CalcTask {
   queuedAt?: number;
   previos: string[];
   rechazos: number;
+  /** When its caller gave up; its actor may still be computing it. */
+  abandonedAt?: number;
 }
 
 /** The message a caller gets when no calculo actor is live: the original system's words. */
@@ -82,10 +94,15 @@ export class CalcTasks implements TaskPort {
     return this.perActor.get(actorId) ?? 0;
   }
 
-  counts(): { enviada: number; 'en-cola': number } {
+  /** `size` is their sum: what the admission cap counts. */
+  counts(): { enviada: number; 'en-cola': number; abandonada: number } {
     let enviada = 0;
-    for (const t of this.tasks.values()) if (t.actorId !== undefined) enviada++;
-    return { enviada, 'en-cola': this.tasks.size - enviada };
+    let abandonada = 0;
+    for (const t of this.tasks.values()) {
+      if (t.abandonedAt !== undefined) abandonada++;
+      else if (t.actorId !== undefined) enviada++;
+    }
+    return { enviada, 'en-cola': this.tasks.size - enviada - abandonada, abandonada };
   }
 
   /** Publishes a task (to `prefer` when it is live, else to the registry's choice) or queues it. Returns its id. */
@@ -96,12 +113,16 @@ export class CalcTasks implements TaskPort {
     return t.id;
   }
 
-  /** The caller no longer waits (its request timed out, or a sibling part failed). */
+  /**
+   * The caller no longer waits (its request timed out, or a sibling part failed). A task a
+   * live actor holds stays counted, abandoned, until that actor answers or dies; a queued one
+   * (or one whose actor is gone) is forgotten at once.
+   */
   cancel(id: string): void {
     const t = this.tasks.get(id);
-    if (!t) return;
-    this.detach(t);
-    this.tasks.delete(id);
+    if (!t || t.abandonedAt !== undefined) return;
+    if (t.actorId !== undefined && this.d.isLive(t.actorId)) t.abandonedAt = this.d.clock.now();
+    else this.forget(t);
   }
 
   /**
@@ -113,10 +134,15 @@ export class CalcTasks implements TaskPort {
   onResultado(actorId: string, r: ResultadoCalculo): boolean {
     const t = this.tasks.get(r.id);
     if (!t || (t.actorId !== actorId && !t.previos.includes(actorId))) return false;
+    if (t.abandonedAt !== undefined) {
+      // Nobody waits for it: its holder is now free of it.
+      if (t.actorId === actorId) this.forget(t);
+      return false;
+    }
     if (t.h.check && !t.h.check(r)) {
       t.rechazos++;
       if (t.rechazos >= (this.d.maxRechazos ?? 3)) {
-        this.cancel(t.id);
+        this.forget(t);
         t.h.fail('ERROR_INTERNO', `Resultado parcial incorrecto ${t.rechazos} veces (último de ${actorId}); cálculo abandonado`);
         return false;
       }
@@ -128,7 +154,7 @@ export class CalcTasks implements TaskPort {
       }
       return false;
     }
-    this.cancel(t.id);
+    this.forget(t);
     t.h.done(r, { actorId, intentos: t.intento, reasignadaDesde: t.previos });
     return true;
   }
@@ -138,6 +164,10 @@ export class CalcTasks implements TaskPort {
     let moved = 0;
     for (const t of this.tasks.values()) {
       if (t.actorId !== actorId) continue;
+      if (t.abandonedAt !== undefined) {
+        this.forget(t);
+        continue;
+      }
       this.detach(t);
       t.previos.push(actorId);
       if (this.dispatch(t, actorId)) this.d.onRepublish?.(t.id, 'actor-muerto', actorId);
@@ -146,12 +176,17 @@ export class CalcTasks implements TaskPort {
     return moved;
   }
 
-  /** Periodic: re-publish tasks past their deadline, place queued ones, fail those queued too long. */
+  /**
+   * Periodic: re-publish tasks past their deadline whose actor is no longer beating, place
+   * queued ones, fail those queued too long, forget abandoned ones past `abandonedMs`.
+   */
   tick(): void {
     const now = this.d.clock.now();
     for (const t of this.tasks.values()) {
-      if (t.actorId !== undefined) {
-        if (t.deadline === undefined || now < t.deadline) continue;
+      if (t.abandonedAt !== undefined) {
+        if (now - t.abandonedAt >= (this.d.abandonedMs ?? 4 * this.d.deadlineMs) || t.actorId === undefined || !this.d.isLive(t.actorId)) this.forget(t);
+      } else if (t.actorId !== undefined) {
+        if (t.deadline === undefined || now < t.deadline || this.d.isCurrent(t.actorId)) continue;
         const from = t.actorId;
         this.detach(t);
         t.previos.push(from);
@@ -180,6 +215,11 @@ export class CalcTasks implements TaskPort {
     this.perActor.set(actorId, this.load(actorId) + 1);
     this.d.publish(actorId, { id: t.id, intento: t.intento, calculo: t.calculo });
     return true;
+  }
+
+  private forget(t: CalcTask): void {
+    this.detach(t);
+    this.tasks.delete(t.id);
   }
 
   private detach(t: CalcTask): void {

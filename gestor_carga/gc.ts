@@ -55,8 +55,11 @@ export interface GcHandle {
    * `bytes`: the body's real size when `body` is only its start. Never rejects.
    */
   request(body: Buffer, canal: Canal, bytes?: number): Promise<Handled>;
-  /** A refusal the other door made itself (e.g. a wrong HTTP method): counted like any reply. */
-  refused(respuesta: Respuesta, canal: Canal): void;
+  /**
+   * A refusal the other door made itself (e.g. a wrong HTTP method): counted like any reply,
+   * under `estadoHttp` when the status it sent is not the code's class's (405).
+   */
+  refused(respuesta: Respuesta, canal: Canal, estadoHttp?: number): void;
   close(): Promise<void>;
   /** Like a crash (for tests): timers stop and sockets close at once; nobody waiting is answered, nothing drains. */
   abort(): Promise<void>;
@@ -161,6 +164,10 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
     },
     choose: (exclude): string | undefined => actors.choose(TIPO_CALCULO, (id) => calcTasks.load(id), exclude, calcStrategy),
     isLive: (actorId) => actors.isLiveId(TIPO_CALCULO, actorId),
+    // Three beats missed: frozen or cut off, not merely busy (a computing actor still beats between chunks).
+    isCurrent: (actorId) => actors.heardWithin(TIPO_CALCULO, actorId, Math.min(cfg.ACTOR_DEAD_MS, 3 * cfg.ACTOR_HEARTBEAT_MS)),
+    // An abandoned part whose actor neither answers nor dies stops counting against the cap after another request's time.
+    abandonedMs: cfg.GC_SYNC_TIMEOUT_MS,
     onRepublish(id, motivo, from) {
       metrics.republications.inc({ motivo, tipo: TIPO_CALCULO });
       log.info({ tarea: id, from, motivo }, 'calculation task re-published');
@@ -169,6 +176,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   const calculos = new CalcService({
     tasks: calcTasks,
     liveActors: () => actors.live(TIPO_CALCULO).map((a) => a.actorId),
+    inFlight: () => calcTasks.size,
+    perActor: cfg.GC_CALC_PER_ACTOR,
     timeoutMs: cfg.GC_SYNC_TIMEOUT_MS,
     log,
   });
@@ -187,13 +196,13 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
   }
 
   /** Every reply, whichever door it leaves by: counted, timed, and its error (if any) recorded. */
-  function account(r: Respuesta, operacion: string, t0: number, canal: Canal): void {
+  function account(r: Respuesta, operacion: string, t0: number, canal: Canal, estadoHttp?: number): void {
     metrics.requests.inc({ operacion, codigo: r.codigo });
     // A PS's ping is not load: counted as what it is, kept out of the load report and the latency per operation.
     if (operacion === 'ping') return;
     answered++;
     metrics.latency.observe({ operacion }, (performance.now() - t0) / 1000);
-    errors.record(operacion, r, canal);
+    errors.record(operacion, r, canal, estadoHttp);
     if (!r.exito) log.debug({ opId: r.id, operacion, codigo: r.codigo, canal }, 'request answered with error');
   }
 
@@ -266,7 +275,7 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
         return h;
       });
     },
-    refused: (r, canal) => account(r, 'invalida', performance.now(), canal),
+    refused: (r, canal, estadoHttp) => account(r, 'invalida', performance.now(), canal, estadoHttp),
     async close() {
       if (closing) return;
       closing = true;

@@ -32,8 +32,10 @@ export type Ruta =
 
 /** Which gateway route a method and path name; undefined when the path is not the gateway's. Pure. */
 export function rutaDe(method: string | undefined, path: string): Ruta | undefined {
-  if (path === '/operaciones') return method === 'POST' ? { tipo: 'cuerpo' } : { tipo: 'metodo', permitido: 'POST' };
-  const m = /^\/(operaciones|libros)\/([^/]*)$/.exec(path);
+  // A trailing slash is the same collection: an empty {id} is no operation to ask about.
+  if (path === '/operaciones' || path === '/operaciones/') return method === 'POST' ? { tipo: 'cuerpo' } : { tipo: 'metodo', permitido: 'POST' };
+  // An empty {isbn} (/libros/) names no route: the 404 lists them.
+  const m = /^\/(operaciones|libros)\/([^/]+)$/.exec(path);
   if (!m) return undefined;
   if (method !== 'GET') return { tipo: 'metodo', permitido: 'GET' };
   let valor: string;
@@ -118,7 +120,8 @@ export function httpGateway(gc: Pick<GcHandle, 'request' | 'refused'>, log: Logg
   /** Refused by the gateway itself (method, encoding, size past the transport cap): counted like any reply. */
   const refuse = (res: http.ServerResponse, mensaje: string, status?: number, headers?: Record<string, string>) => {
     const r = errorReply('SOLICITUD_INVALIDA', mensaje);
-    gc.refused(r, 'http');
+    // Recorded under the status actually sent (405), not the class's 400.
+    gc.refused(r, 'http', status);
     send(res, r, status, headers);
   };
 

@@ -5,10 +5,11 @@
  * then one update per poll). Only GET/HEAD of these paths; anything else is a
  * 404/405 JSON answer, never a crash.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isWebAsset, webAsset } from '../informes/assets.js';
 import type { Logger } from '../common/logger.js';
+import { boundedServer } from '../common/http-server.js';
 import type { PanelCollector } from './collector.js';
 import type { Target } from './targets.js';
 
@@ -53,7 +54,8 @@ export async function startPanelServer(o: { host: string; port: number; collecto
     }
   });
 
-  const server = http.createServer((req, res) => {
+  // The same connection and header limits as every process's port (common/http-server.ts).
+  const server = boundedServer((req, res) => {
     try {
       let path: string;
       try {
@@ -106,7 +108,7 @@ export async function startPanelServer(o: { host: string; port: number; collecto
       if (!res.headersSent) json(res, 500, { error: String(err) });
       else res.end();
     }
-  });
+  }, o.log);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

@@ -5,7 +5,8 @@
  * peer heartbeats (internal.ts), GC replies read by a PS (reply.ts) — so the
  * four checks every frame passes are written once, in this order:
  *   1. size: present, not empty, not above the codec's bound;
- *   2. JSON: it parses;
+ *   2. text and JSON: valid UTF-8 (a bad byte is refused, never turned into U+FFFD: a
+ *      Latin-1 title would otherwise be looked up, or echoed, altered), then it parses;
  *   3. validate: each message against the codec's schema (a JSON array is a batch
  *      of messages when the codec allows batches, 1 to MAX_BATCH_ITEMS of them);
  *   4. salvage: a message that fails its schema still yields what identifies it
@@ -19,6 +20,7 @@
  * (the per-message cost is the wake, not the JSON). Order within a batch is the
  * send order. The PS⇄GC protocol is not batched: one request, one reply.
  */
+import { isUtf8 } from 'node:buffer';
 import { z } from './zod.js';
 
 /** A message that is a JSON object (not an array, not a scalar): its fields are read by the codec. */
@@ -38,8 +40,10 @@ export type FrameDefect =
   | { kind: 'missing' }
   | { kind: 'empty' }
   | { kind: 'too-big'; bytes: number }
+  | { kind: 'not-utf8' }
   | { kind: 'not-json' }
   | { kind: 'batch-size'; items: number };
+
 
 /** One message of a frame: valid, or refused with the schema's complaint and what could be salvaged. */
 export type FrameItem<T, S> =
@@ -61,7 +65,7 @@ export interface FrameRules<T, S> {
 
 /**
  * The messages of one frame, each valid or refused. A defect of the whole frame
- * (missing, empty, too big, not JSON, a batch of 0 or more than MAX_BATCH_ITEMS)
+ * (missing, empty, too big, not UTF-8, not JSON, a batch of 0 or more than MAX_BATCH_ITEMS)
  * is a single refused item.
  */
 export function readFrame<T, S = never>(frame: Buffer | string | undefined, rules: FrameRules<T, S>): FrameItem<T, S>[] {
@@ -70,9 +74,12 @@ export function readFrame<T, S = never>(frame: Buffer | string | undefined, rule
   const size = rules.bytes ?? (typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length);
   if (size === 0) return defect({ kind: 'empty' });
   if (size > rules.maxBytes) return defect({ kind: 'too-big', bytes: size });
+  // Checked before decoding: toString would turn a bad byte into U+FFFD (isUtf8 is simdutf's, cheap on the hot path).
+  if (typeof frame !== 'string' && !isUtf8(frame)) return defect({ kind: 'not-utf8' });
+  const text = typeof frame === 'string' ? frame : frame.toString('utf8');
   let obj: unknown;
   try {
-    obj = JSON.parse(typeof frame === 'string' ? frame : frame.toString('utf8'));
+    obj = JSON.parse(text);
   } catch {
     return defect({ kind: 'not-json' });
   }

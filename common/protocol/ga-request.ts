@@ -20,6 +20,8 @@ function defectMessage(d: FrameDefect): string {
       return 'Solicitud vacía';
     case 'too-big':
       return `Solicitud demasiado grande (${d.bytes} bytes; máximo ${MAX_GA_REQUEST_BYTES})`;
+    case 'not-utf8':
+      return 'La solicitud no es texto UTF-8 válido';
     case 'not-json':
       return 'La solicitud no es JSON válido';
     case 'batch-size':

@@ -187,6 +187,8 @@ function defectMessage(d: FrameDefect): string {
       return 'Mensaje vacío';
     case 'too-big':
       return `Mensaje demasiado grande (${d.bytes} bytes; máximo ${MAX_REQUEST_BYTES})`;
+    case 'not-utf8':
+      return 'El mensaje no es texto UTF-8 válido';
     case 'not-json':
       return 'El mensaje no es JSON válido';
     case 'batch-size': // not a batch codec: never happens

@@ -16,6 +16,7 @@ export function parseRespuesta(frame: Buffer | undefined): Respuesta | string {
   const [m] = readFrame(frame, { schema: plainObject, maxBytes: MAX_TRANSPORT_BYTES });
   if (!m?.ok) {
     if (m && !m.defect) return 'no es un objeto JSON';
+    if (m?.defect.kind === 'not-utf8') return 'no es texto UTF-8';
     return m?.defect.kind === 'missing' ? 'mensaje sin cuerpo' : 'no es JSON';
   }
   const r = m.value;

@@ -170,7 +170,7 @@ describe('HTTP gateway', () => {
     for (const c of closers.splice(0)) c();
   });
 
-  it('/errors/stats counts every HTTP and ZeroMQ error by class (400/404/409/500/503) and channel, with the recent ones', async () => {
+  it('/errors/stats counts every HTTP and ZeroMQ error by class and status sent (400/404/405/409/500/503) and channel, with the recent ones', async () => {
     // One error over ZeroMQ: a message that is not JSON.
     const d = new Dealer({ linger: 0, receiveTimeout: 5000 });
     try {
@@ -190,8 +190,9 @@ describe('HTTP gateway', () => {
       porCodigo: Record<string, number>;
       recientes: Array<{ codigo: string; canal: string; estadoHttp: number; operacion: string }>;
     };
-    // HTTP: 409 ×2, 404 ×2, 503 ×1 (first test); 400 ×6 (second: JSON, unknown, encoding, method, 1 MiB, 5 MiB); 500 ×1. ZeroMQ: 400 ×1.
-    expect(stats.porEstadoHttp).toEqual({ '400': 7, '404': 2, '409': 2, '500': 1, '503': 1 });
+    // HTTP: 409 ×2, 404 ×2, 503 ×1 (first test); 400 ×5 (second: JSON, unknown, encoding, 1 MiB, 5 MiB) and 405 ×1 (method),
+    // counted as the status sent; 500 ×1. ZeroMQ: 400 ×1.
+    expect(stats.porEstadoHttp).toEqual({ '400': 6, '404': 2, '405': 1, '409': 2, '500': 1, '503': 1 });
     expect(stats.porCanal).toEqual({ http: 12, zeromq: 1 });
     expect(stats.total).toBe(13);
     expect(stats.porClase).toEqual({ invalid: 7, not_found: 2, conflict: 2, internal: 1, unavailable: 1 });

@@ -1,6 +1,6 @@
 /** The arithmetic of the calculations (common/calculo.ts), as the actors run it. */
 import { describe, expect, it } from 'vitest';
-import { MAX_EXACTO, TROZO, evaluarSimple, sumaCuadradosFormula, sumaCuadradosRango } from '../../common/calculo.js';
+import { MAX_EXACTO, TROZO, evaluarSimple, sumaCuadradosFormula, sumaCuadradosRango, sumarLista } from '../../common/calculo.js';
 import { MAX_N_SUMA_CUADRADOS } from '../../common/protocol/calc.js';
 
 /** The obvious definition, for small ranges. */
@@ -33,6 +33,31 @@ describe('simple calculations', () => {
     expect(evaluarSimple({ operacion: 'suma', a: 1.7e308, b: 1.7e308 })).toMatchObject({ codigo: 'FUERA_DE_RANGO' });
     expect(evaluarSimple({ operacion: 'division', a: 1e308, b: 1e-308 })).toMatchObject({ codigo: 'FUERA_DE_RANGO' });
     expect(evaluarSimple({ operacion: 'sumar_lista', numeros: [1.7e308, 1.7e308] })).toMatchObject({ codigo: 'FUERA_DE_RANGO' });
+  });
+});
+
+describe('sumar_lista: compensated sum', () => {
+  it('keeps the low-order bits a left-to-right sum loses', () => {
+    expect(sumarLista([1e16, 1, -1e16])).toEqual({ codigo: 'OK', valor: 1 });
+    expect(sumarLista([1, 1e100, 1, -1e100])).toEqual({ codigo: 'OK', valor: 2 });
+    expect(sumarLista(Array(1000).fill(0.1))).toEqual({ codigo: 'OK', valor: 100 });
+  });
+
+  it('a running sum past a double is no error when the total fits', () => {
+    expect(sumarLista([1.7e308, 1.7e308, -1.7e308])).toEqual({ codigo: 'OK', valor: 1.7e308 });
+    expect(sumarLista([-Number.MAX_VALUE, -Number.MAX_VALUE, Number.MAX_VALUE, 1])).toEqual({ codigo: 'OK', valor: -Number.MAX_VALUE });
+    expect(sumarLista([...Array(500).fill(Number.MAX_VALUE), ...Array(499).fill(-Number.MAX_VALUE)])).toEqual({ codigo: 'OK', valor: Number.MAX_VALUE });
+  });
+
+  it('a total that does not fit is FUERA_DE_RANGO, with its magnitude', () => {
+    expect(sumarLista([1.7e308, 1.7e308])).toEqual({
+      codigo: 'FUERA_DE_RANGO',
+      mensaje: `sumar_lista: la suma es 3.4e+308, fuera de lo que cabe en un número de doble precisión (±${Number.MAX_VALUE})`,
+    });
+    expect(sumarLista(Array(1000).fill(-Number.MAX_VALUE))).toMatchObject({ codigo: 'FUERA_DE_RANGO', mensaje: expect.stringMatching(/la suma es -1.8e\+311,/) });
+    // Past the largest double by less than half its last place rounds to it; by more, it does not fit.
+    expect(sumarLista([Number.MAX_VALUE, 2 ** 969])).toEqual({ codigo: 'OK', valor: Number.MAX_VALUE });
+    expect(sumarLista([Number.MAX_VALUE, 2 ** 970])).toMatchObject({ codigo: 'FUERA_DE_RANGO' });
   });
 });
 

@@ -104,8 +104,12 @@ describe('HTTP gateway routes', () => {
     expect(rutaDe('GET', '/libros/978-1')).toEqual({ tipo: 'solicitud', solicitud: { operacion: 'consulta', isbn: '978-1' } });
     expect(rutaDe('DELETE', '/libros/978-1')).toEqual({ tipo: 'metodo', permitido: 'GET' });
     expect(rutaDe('GET', '/libros/%zz')).toEqual({ tipo: 'mal-codificada' });
-    // Validation is the request's: an empty or hostile value still becomes a request, which refuses it.
-    expect(rutaDe('GET', '/operaciones/')).toEqual({ tipo: 'solicitud', solicitud: { operacion: 'estado', id: '' } });
+    // A trailing slash is the collection, not an empty id: POST takes the body, GET is told to POST.
+    expect(rutaDe('POST', '/operaciones/')).toEqual({ tipo: 'cuerpo' });
+    expect(rutaDe('GET', '/operaciones/')).toEqual({ tipo: 'metodo', permitido: 'POST' });
+    // An empty isbn names no route (404 listing them); validation is the request's for any other value.
+    expect(rutaDe('GET', '/libros/')).toBeUndefined();
+    expect(rutaDe('GET', '/libros/%20')).toEqual({ tipo: 'solicitud', solicitud: { operacion: 'consulta', isbn: ' ' } });
     expect(rutaDe('GET', '/libros/a/b')).toBeUndefined();
     expect(rutaDe('GET', '/status')).toBeUndefined();
     expect(rutaDe('GET', '/errors/stats')).toBeUndefined();

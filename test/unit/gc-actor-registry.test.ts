@@ -36,6 +36,21 @@ describe('actor registry: liveness', () => {
     expect(reg.refresh().joined.map((a) => a.actorId)).toEqual(['a']);
   });
 
+  it('heardWithin: live and heard within the window (a frozen actor is still live, no longer current)', () => {
+    const { reg, clock, join } = setup();
+    join('a');
+    clock.t += 300;
+    expect(reg.heardWithin('prestamo', 'a', 300)).toBe(true);
+    clock.t += 1;
+    expect(reg.heardWithin('prestamo', 'a', 300)).toBe(false);
+    expect(reg.isLiveId('prestamo', 'a')).toBe(true);
+    reg.heard('prestamo', 'a');
+    expect(reg.heardWithin('prestamo', 'a', 300)).toBe(true);
+    reg.left('prestamo', 'a');
+    expect(reg.heardWithin('prestamo', 'a', 300)).toBe(false);
+    expect(reg.heardWithin('prestamo', 'nadie', 300)).toBe(false);
+  });
+
   it('unsubscribe and adios end liveness at once', () => {
     const { reg, join } = setup();
     join('a');

@@ -1,16 +1,19 @@
 /**
- * Redelivery of calculation tasks (gestor_carga/calc-tasks.ts) and scatter/gather's rules
- * (gestor_carga/scatter-gather.ts), with a fake clock and a fake set of live actors.
+ * Redelivery of calculation tasks (gestor_carga/calc-tasks.ts), scatter/gather's rules
+ * (gestor_carga/scatter-gather.ts) and the calc service's admission cap, with a fake clock
+ * and a fake set of live actors (`silent`: live, but their heartbeats are not current).
  */
 import { describe, expect, it } from 'vitest';
 import { CalcTasks, SIN_WORKERS, type CalcRepublishReason } from '../../gestor_carga/calc-tasks.js';
 import { dividirRango, parteCorrecta, reunir, sumaCuadrados, type ParteHecha } from '../../gestor_carga/scatter-gather.js';
+import { rechazoPorCupo, tareasDe } from '../../gestor_carga/calc-service.js';
 import { sumaCuadradosFormula } from '../../common/calculo.js';
 import { MAX_PARTES, type ResultadoCalculo, type TareaCalculo } from '../../common/protocol/calc.js';
 
-function world(actors: string[], opts: { deadlineMs?: number; noActorMs?: number } = {}) {
+function world(actors: string[], opts: { deadlineMs?: number; noActorMs?: number; abandonedMs?: number } = {}) {
   let t = 0;
   const live = new Set(actors);
+  const silent = new Set<string>();
   const published: Array<{ actorId: string; tarea: TareaCalculo }> = [];
   const republished: Array<{ id: string; reason: CalcRepublishReason; from?: string }> = [];
   let rr = 0;
@@ -27,11 +30,14 @@ function world(actors: string[], opts: { deadlineMs?: number; noActorMs?: number
       return c.length ? c[rr++ % c.length] : undefined;
     },
     isLive: (a) => live.has(a),
+    isCurrent: (a) => live.has(a) && !silent.has(a),
+    abandonedMs: opts.abandonedMs,
     onRepublish: (id, reason, from) => republished.push({ id, reason, from }),
   });
   return {
     tasks,
     live,
+    silent,
     published,
     republished,
     advance(ms: number) {
@@ -73,16 +79,35 @@ describe('calculation tasks', () => {
     expect(w.tasks.load('c2')).toBe(0);
   });
 
-  it('a task past its deadline goes to another actor; the one that missed it is remembered', () => {
+  it('a task past its deadline stays with an actor that still beats (busy, not lost): no copy doubles the work', () => {
+    const w = world(['c1', 'c2'], { deadlineMs: 1000 });
+    const { got, h } = handlers();
+    const id = w.tasks.submit({ operacion: 'suma_cuadrados', a: 1, b: 50_000_000 }, h, 'c1');
+    for (let i = 0; i < 20; i++) w.advance(1000);
+    expect(w.published).toHaveLength(1);
+    expect(w.republished).toEqual([]);
+    expect(w.tasks.counts()).toEqual({ enviada: 1, 'en-cola': 0, abandonada: 0 });
+    // Its heartbeats stop (frozen, cut off) while it is still counted live: now it goes elsewhere.
+    w.silent.add('c1');
+    w.advance(100);
+    expect(w.published.map((p) => [p.actorId, p.tarea.intento])).toEqual([['c1', 1], ['c2', 2]]);
+    expect(w.republished).toEqual([{ id, reason: 'plazo', from: 'c1' }]);
+    expect(w.tasks.onResultado('c2', { id, codigo: 'OK', valor: '1' })).toBe(true);
+    expect(got.done).toMatchObject({ actorId: 'c2', intentos: 2, reasignadaDesde: ['c1'] });
+  });
+
+  it('a task past its deadline whose actor stopped beating goes to another actor; the one that missed it is remembered', () => {
     const w = world(['c1', 'c2'], { deadlineMs: 1000 });
     const { got, h } = handlers();
     const id = w.tasks.submit({ operacion: 'eco', texto: 'x' }, h, 'c1');
+    w.silent.add('c1');
     w.advance(999);
     expect(w.published).toHaveLength(1);
     w.advance(1);
     expect(w.published.map((p) => [p.actorId, p.tarea.intento])).toEqual([['c1', 1], ['c2', 2]]);
     expect(w.republished).toEqual([{ id, reason: 'plazo', from: 'c1' }]);
     // The second deadline is longer (2×): no storm of copies while an actor is slow.
+    w.silent.add('c2');
     w.advance(1999);
     expect(w.published).toHaveLength(2);
     w.tasks.onResultado('c2', { id, codigo: 'OK', valor: 'x' });
@@ -100,7 +125,7 @@ describe('calculation tasks', () => {
     expect(w.published[2]).toMatchObject({ actorId: 'c2', tarea: { id: ia, intento: 2 } });
     w.live.delete('c2');
     expect(w.tasks.actorGone('c2')).toBe(2);
-    expect(w.tasks.counts()).toEqual({ enviada: 0, 'en-cola': 2 });
+    expect(w.tasks.counts()).toEqual({ enviada: 0, 'en-cola': 2, abandonada: 0 });
     w.advance(499);
     expect(a.got.fail).toBeUndefined();
     w.advance(1);
@@ -126,6 +151,7 @@ describe('calculation tasks', () => {
     const w = world(['c1', 'c2']);
     const { got, h } = handlers();
     const id = w.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, h, 'c1');
+    w.silent.add('c1');
     w.advance(1000);
     expect(w.tasks.onResultado('c1', { id, codigo: 'OK', valor: 2 })).toBe(true);
     expect(got.done).toMatchObject({ actorId: 'c1', reasignadaDesde: ['c1'] });
@@ -160,14 +186,44 @@ describe('calculation tasks', () => {
     expect(got.done?.r.valor).toBe(2);
   });
 
-  it('a cancelled task is forgotten: its result is ignored', () => {
-    const w = world(['c1']);
+  it('a cancelled task stays counted (abandonada) while its live actor computes it; its result frees it and reaches nobody', () => {
+    const w = world(['c1', 'c2'], { deadlineMs: 1000 });
     const { got, h } = handlers();
-    const id = w.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, h);
+    const id = w.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, h, 'c1');
     w.tasks.cancel(id);
+    expect(w.tasks.size).toBe(1);
+    expect(w.tasks.counts()).toEqual({ enviada: 0, 'en-cola': 0, abandonada: 1 });
+    expect(w.tasks.load('c1')).toBe(1);
+    // Never re-published, whatever its deadline or its actor's heartbeats.
+    w.silent.add('c1');
+    w.advance(2000);
+    expect(w.published).toHaveLength(1);
+    expect(w.tasks.onResultado('c2', { id, codigo: 'OK', valor: 2 })).toBe(false);
+    expect(w.tasks.size).toBe(1);
     expect(w.tasks.onResultado('c1', { id, codigo: 'OK', valor: 2 })).toBe(false);
     expect(got.done).toBeUndefined();
+    expect(w.tasks.size).toBe(0);
     expect(w.tasks.load('c1')).toBe(0);
+  });
+
+  it('an abandoned task is forgotten when its actor dies, or after abandonedMs; a queued one at once', () => {
+    const w = world(['c1', 'c2'], { abandonedMs: 5000 });
+    const a = w.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, handlers().h, 'c1');
+    const b = w.tasks.submit({ operacion: 'suma', a: 2, b: 2 }, handlers().h, 'c2');
+    w.tasks.cancel(a);
+    w.tasks.cancel(b);
+    w.live.delete('c1');
+    expect(w.tasks.actorGone('c1')).toBe(0);
+    expect(w.published).toHaveLength(2);
+    expect(w.tasks.size).toBe(1);
+    w.advance(4999);
+    expect(w.tasks.size).toBe(1);
+    w.advance(1);
+    expect(w.tasks.size).toBe(0);
+
+    const q = world([]);
+    q.tasks.cancel(q.tasks.submit({ operacion: 'suma', a: 1, b: 1 }, handlers().h));
+    expect(q.tasks.size).toBe(0);
   });
 });
 
@@ -253,11 +309,29 @@ describe('scatter/gather rules', () => {
     expect(w.tasks.size).toBe(0);
   });
 
-  it('sumaCuadrados: a cancelled run leaves no task behind', () => {
+  it('sumaCuadrados: a cancelled run\'s parts count until their actors answer, then nothing is left behind', () => {
     const w = world(['c1', 'c2']);
     const run = sumaCuadrados(100, ['c1', 'c2'], w.tasks);
     expect(w.tasks.size).toBe(2);
     run.cancel();
+    expect(w.tasks.counts()).toEqual({ enviada: 0, 'en-cola': 0, abandonada: 2 });
+    w.tasks.onResultado('c1', w.answer(0));
+    w.tasks.onResultado('c2', w.answer(1));
     expect(w.tasks.size).toBe(0);
+  });
+});
+
+describe('admission of calculations', () => {
+  it('a request needs one task, or one per suma_cuadrados part (as many as dividirRango makes)', () => {
+    const s = (n: number) => ({ operacion: 'suma_cuadrados' as const, n, clave: 'k' });
+    expect(tareasDe({ operacion: 'suma', a: 1, b: 2, clave: 'k' }, 5)).toBe(1);
+    for (const [n, live] of [[9, 3], [2, 5], [1000, 500], [7, 1]] as const) expect(tareasDe(s(n), live)).toBe(dividirRango(n, live).length);
+  });
+
+  it('fits up to live actors × per actor; past it a refusal that says why', () => {
+    expect(rechazoPorCupo(0, 3, 3, 1)).toBeUndefined();
+    expect(rechazoPorCupo(21, 3, 3, 8)).toBeUndefined();
+    expect(rechazoPorCupo(22, 3, 3, 8)).toBe('Actores de cálculo ocupados: 22 tareas en curso en este gestor (máximo 8 por actor, 3 actores vivos); reintente en unos segundos');
+    expect(rechazoPorCupo(1, 1, 1, 1)).toMatch(/1 actor vivo\)/);
   });
 });

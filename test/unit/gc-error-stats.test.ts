@@ -16,6 +16,17 @@ describe('ErrorStats', () => {
     expect(snap.recientes.map((r) => r.codigo)).toEqual(['SIN_ACTORES', 'LIBRO_NO_EXISTE', 'SOLICITUD_INVALIDA']);
   });
 
+  it('counts the HTTP status actually sent (the gateway\'s 405), every listed status present also at 0', () => {
+    const s = new ErrorStats();
+    s.record('invalida', errorReply('SOLICITUD_INVALIDA', 'Método PUT no admitido en /operaciones; use POST'), 'http', 405);
+    s.record('invalida', errorReply('SOLICITUD_INVALIDA'), 'http');
+    s.record('suma', errorReply('SIN_ACTORES'));
+    const snap = s.snapshot();
+    expect(snap.porEstadoHttp).toEqual({ '400': 1, '404': 0, '405': 1, '409': 0, '500': 0, '503': 1 });
+    expect(snap.porClase).toEqual({ invalid: 2, unavailable: 1 });
+    expect(snap.recientes.map((r) => r.estadoHttp)).toEqual([503, 400, 405]);
+  });
+
   it('keeps the last `keep` errors, each message and operation cut to MAX_MENSAJE', () => {
     const s = new ErrorStats(5);
     // A refusal that quotes a 16 KiB request (e.g. every unknown field).
