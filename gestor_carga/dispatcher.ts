@@ -74,6 +74,12 @@ export class Dispatcher {
   private silent = false;
   /** Sync ops timing out whose ledger record is on its way (timedOut). */
   private readonly recorded = new Map<string, Promise<Respuesta>>();
+  /**
+   * Sync ops timedOut put in the ledger while their task is still tracked here: their row will
+   * be completed (by the task, else by a ledger scan), so the task is never dropped unpublished
+   * ("certainly not applied") any more. Forgotten when the tracker is done with them.
+   */
+  private readonly inLedger = new Set<string>();
   private strangerResults = 0;
 
   constructor(private readonly d: DispatcherDeps) {}
@@ -142,6 +148,7 @@ export class Dispatcher {
         if (this.d.tracker.retryLater(id, actorId)) this.d.log.debug({ opId: id, actorId }, 'storage down; async task will be re-published');
       } else if (t.actorId === actorId) {
         this.d.tracker.complete(id);
+        this.inLedger.delete(id);
         // A GA got it and never answered (TIEMPO_AGOTADO), or it was published more than once and an
         // earlier actor's call may still reach a GA: it may be applied, so "not applied, retry" would
         // be a promise we cannot keep. Recorded, it is completed for certain (timedOut).
@@ -153,15 +160,18 @@ export class Dispatcher {
     if (r.estado === 'PENDIENTE') return; // not an outcome; the deadline will re-publish
     // COMPLETADA / RECHAZADA, or an error retrying cannot fix (e.g. ERROR_INTERNO): done.
     this.d.tracker.complete(id);
+    this.inLedger.delete(id);
     this.settle(id, replyFromResultado({ ...r, id }));
   }
 
   /** Called periodically: sync requests whose task found no live actor are told SIN_ACTORES. */
   checkStarved(): void {
+    for (const id of this.inLedger) if (!this.d.tracker.has(id)) this.inLedger.delete(id);
     for (const t of this.d.tracker.queuedLongerThan(this.d.noActorMs, 'sync')) {
       // Never published → certainly not applied: drop it so nothing applies it behind the user's back.
       // Published before (its actor died) → it may have been applied; keep it so it completes.
-      if (t.intento === 0) {
+      // Unless its timeout put it in the ledger: that row is a promise it completes.
+      if (t.intento === 0 && !this.inLedger.has(t.op.id)) {
         this.d.tracker.complete(t.op.id);
         this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
       } else {
@@ -295,7 +305,10 @@ export class Dispatcher {
         this.d.log.warn({ err: r, opId: op.id }, 'timed-out sync op could not be recorded in the ledger; only this GC knows it');
         return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
       }
-      if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
+      if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
+        if (this.d.tracker.has(op.id)) this.inLedger.add(op.id);
+        return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
+      }
       // Done by now (or the clave belongs to another op): the ledger's answer.
       return replyFromResultado({ ...r, id: r.id ?? op.id });
     })();

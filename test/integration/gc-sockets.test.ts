@@ -408,6 +408,26 @@ describe('GC with actors over ZeroMQ', () => {
     expect(g.errorStats().porClase).toMatchObject({ unavailable: 1 });
   });
 
+  it('a sync op that timed out before it found an actor is in the ledger: never dropped as SIN_ACTORES afterwards, completed once an actor comes', async () => {
+    const storage = new MemoryStorage();
+    const p = await ports();
+    // The timeout comes before "no actor for ACTOR_DEAD_MS".
+    const g = await gc(storage, p, { GC_SYNC_TIMEOUT_MS: '300', ACTOR_DEAD_MS: '1500', ACTOR_HEARTBEAT_MS: '100' });
+    await actor(storage, p, 'devolucion', 'd1');
+    await liveActors(g, 'devolucion', 1);
+    const req = JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'queued-1' });
+    expect(await reqOnce(p.front, req)).toMatchObject({ codigo: 'TIEMPO_AGOTADO', id: 'queued-1' });
+    expect(await storage.estado('queued-1')).toMatchObject({ estado: 'PENDIENTE' });
+    // Past ACTOR_DEAD_MS the task is still queued, not dropped as "never published, certainly not
+    // applied" (a request for it then would hear SIN_ACTORES, "retry under a new clave").
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(g.status().tareas.total).toBe(1);
+    expect((await reqOnce(p.front, req)).codigo).toBe('TIEMPO_AGOTADO');
+    await actor(storage, p, 'prestamo', 'p-late');
+    await eventually('queued-1 applied', () => storage.ledger.get('queued-1')?.resultado?.estado === 'COMPLETADA', 5000);
+    expect(storage.effects).toBe(1);
+  });
+
   it('storage down at registrar → ALMACENAMIENTO_NO_DISPONIBLE and nothing published', async () => {
     const storage = new MemoryStorage();
     storage.loans.add('978-1|u1');
