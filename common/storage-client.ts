@@ -185,12 +185,16 @@ class GaStorageClient implements StorageClient {
     // A write that reached a GA which never answered may have committed (see StorageUnavailableError).
     const isWrite = req.orden === 'aplicar' || req.orden === 'registrar' || req.orden === 'reclamar';
     let maybeApplied = false;
+    // Closed under a call: "not applied" only if no attempt of a write may have reached a GA
+    // (a caller would retry a 'not applied' under a new key).
+    const closedError = (inFlight = false) =>
+      new StorageUnavailableError(`storage client closed${isWrite && (maybeApplied || inFlight) ? ' (outcome unknown: a GA got it and never answered)' : ''}`, { outcomeUnknown: isWrite && (maybeApplied || inFlight) });
     // Rounds are bounded too, so a call whose endpoints are all open (no attempt made) still ends.
     for (let round = 0; attempts < max && round < max; round++) {
-      if (round > 0) await this.backoff(round);
+      if (round > 0 && !(await this.backoff(round))) throw closedError();
       const attemptsBefore = attempts;
       for (const ep of this.order()) {
-        if (this.closed) throw new StorageUnavailableError('storage client closed');
+        if (this.closed) throw closedError();
         if (attempts >= max) break;
         if (!ep.breaker.admits) {
           this.skip(ep, journal, opId);
@@ -223,7 +227,8 @@ class GaStorageClient implements StorageClient {
           if (maybeApplied && r.codigo === 'ERROR_INTERNO') throw new StorageUnavailableError(`${detail} (outcome unknown: an earlier attempt reached a GA that never answered)`, { outcomeUnknown: true });
           throw new StorageRequestError(detail);
         }
-        if (r.outcome === 'closed') throw new StorageUnavailableError('storage client closed');
+        // Closed while this attempt was out: it may have reached the GA.
+        if (r.outcome === 'closed') throw closedError(true);
         if (isWrite && (r.outcome === 'timeout' || r.outcome === 'transport' || r.incierta)) maybeApplied = true;
         journal.note(ep.url, `${r.outcome} (${r.detail})`);
         this.metrics.rotation(ep.url, r.outcome);
@@ -431,12 +436,14 @@ class GaStorageClient implements StorageClient {
     this.log.debug({ opId, endpoint: ep.url }, 'GA breaker open; skipping endpoint');
   }
 
-  private async backoff(round: number): Promise<void> {
+  /** False when the client was closed meanwhile. */
+  private async backoff(round: number): Promise<boolean> {
     const ms = ROUND_BACKOFF_MS[Math.min(round - 1, ROUND_BACKOFF_MS.length - 1)]!;
     try {
       await sleep(ms, undefined, { signal: this.stop.signal });
+      return true;
     } catch {
-      throw new StorageUnavailableError('storage client closed');
+      return false;
     }
   }
 }

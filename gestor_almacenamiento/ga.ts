@@ -21,7 +21,6 @@ import { MAX_TRANSPORT_BYTES } from '../common/protocol/ps-gc.js';
 import { isConnectionError } from './db.js';
 import { parseGaRequests, type ParsedRequest } from '../common/protocol/ga-request.js';
 import { dispatch, opIdOf, type DispatchDeps, type RoleGate } from './dispatch.js';
-import { encodeBatch } from '../common/protocol/frame.js';
 import { createBatchMetric, createGaMetrics, createRoleMetrics } from './metrics.js';
 import { createPgMetrics } from './replication/pg-metrics.js';
 import { migrate } from './migrate.js';
@@ -195,7 +194,8 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     });
     await router.bind(cfg.GA_BIND);
     const endpoint = router.lastEndpoint ?? cfg.GA_BIND;
-    const sends = new SendQueue(router, log, 'router');
+    // Coalescing: replies done in one turn for one client leave as one message (handle()).
+    const sends = new SendQueue(router, log, 'router', { coalesce: true });
 
     // Built once: everything it reaches is read through closures (the target switches at a takeover).
     const dispatchDeps: DispatchDeps = {
@@ -232,14 +232,16 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
     };
     /**
      * A frame holds one request or a batch. Every request runs on its own (a batch's writes
-     * start in one turn, so they share a group commit); a batch is answered with one batch of
-     * replies once all are done, a single request with a single reply.
+     * start in one turn, so they share a group commit) and its reply leaves as soon as it is
+     * done: replies done in the same turn for the same client still go as one message (the
+     * queue coalesces), but a batch is no longer held back by its slowest item. Held back,
+     * one write waiting for a locked book kept the committed writes beside it unanswered past
+     * the client's attempt: counted as "no answer" (outcome unknown), breaking its breaker.
      */
     const handle = async (frames: Buffer[]): Promise<void> => {
       const t0 = performance.now();
       const { envelope, body } = splitEnvelope(frames);
-      const replies = await Promise.all(parseGaRequests(body).map((p) => handleOne(p, t0)));
-      sends.send([...envelope, encodeBatch(replies)]);
+      await Promise.all(parseGaRequests(body).map((p) => handleOne(p, t0).then((r) => sends.send([...envelope, r]))));
     };
 
     // ONE receive loop; each request runs on its own so many share the pool at once.

@@ -123,6 +123,8 @@ export function createStore(pool: pg.Pool, opts: StoreOptions = {}): Store {
     maxQueued: MAX_QUEUED_WRITES,
     // Ops waiting alone for a lock hold a connection each: leave the other half of the pool to batches and reads.
     maxAside: Math.max(1, Math.floor((pool.options.max ?? 10) / 2)),
+    // With the lock wait, still inside the client's attempt: "busy, nothing applied" arrives in time.
+    maxAsideWaitMs: WRITE_LOCK_WAIT_MS,
     // An unreachable database (or a statement timeout: PostgreSQL too slow for all alike) fails
     // every op alike; anything else, a lock timeout (55P03) included, may be one op's fault.
     isolate: (err) => !isConnectionError(err),

@@ -12,7 +12,8 @@
  * Aside: an item a batch left undone (`run` gave `undefined` for it, e.g. its
  * row was locked by someone else) is run alone with `runAlone`, OUTSIDE the
  * slots, at most `maxAside` at a time: an item that has to wait (for a lock)
- * waits alone, and the batches behind it go on.
+ * waits alone, and the batches behind it go on. One that waits longer than
+ * `maxAsideWaitMs` for its turn is refused as busy (nothing of it was done).
  *
  * Failure: `run` failing rejects the whole batch when `isolate(err)` is false
  * (e.g. the database is unreachable: every op would fail the same way). When it
@@ -29,6 +30,14 @@ export interface WriteBatcherOptions<I, O> {
   maxBatch: number;
   /** Items run aside at once; more wait their turn. Defaults to unbounded. */
   maxAside?: number;
+  /**
+   * Longest an item waits for its turn aside; then it is rejected with WriteQueueFullError
+   * (nothing of it was done: a batch left it undone). Without it, forty writes for one locked
+   * book waited over a second behind each other, past the client's attempt: the client
+   * counted "no answer" (outcome unknown) and broke its breaker on a healthy GA. Defaults to
+   * no bound.
+   */
+  maxAsideWaitMs?: number;
   /**
    * Items waiting at most, behind the running batches or for their turn aside; past it submit()
    * rejects at once with WriteQueueFullError (nothing done). Bounds memory when batches stop
@@ -50,6 +59,8 @@ interface Waiting<I, O> {
   item: I;
   resolve(o: O): void;
   reject(err: unknown): void;
+  /** Its turn aside has a deadline (maxAsideWaitMs). */
+  asideTimer?: NodeJS.Timeout;
 }
 
 export class WriteBatcher<I, O> {
@@ -123,8 +134,18 @@ export class WriteBatcher<I, O> {
   private runAside(w: Waiting<I, O>): void {
     if (this.asideRunning >= (this.o.maxAside ?? Infinity)) {
       this.asideQueue.push(w);
+      const waitMs = this.o.maxAsideWaitMs;
+      if (waitMs !== undefined) {
+        w.asideTimer = setTimeout(() => {
+          const i = this.asideQueue.indexOf(w);
+          if (i < 0) return;
+          this.asideQueue.splice(i, 1);
+          w.reject(new WriteQueueFullError(`waited ${waitMs} ms for a turn alone (${this.asideRunning} writes already wait alone for locked rows)`));
+        }, waitMs);
+      }
       return;
     }
+    clearTimeout(w.asideTimer);
     this.asideRunning++;
     void this.alone(w.item)
       .then(w.resolve, w.reject)

@@ -150,9 +150,12 @@ class Caller {
     this.loop = (async () => {
       try {
         for await (const [frame] of d) {
-          const r = JSON.parse(frame!.toString()) as GaReply;
-          this.waiting.get(r.ref)?.(r);
-          this.waiting.delete(r.ref);
+          // Replies done in one turn come as one batch (a JSON array).
+          const body = JSON.parse(frame!.toString()) as GaReply | GaReply[];
+          for (const r of Array.isArray(body) ? body : [body]) {
+            this.waiting.get(r.ref)?.(r);
+            this.waiting.delete(r.ref);
+          }
         }
       } catch {
         /* closed */

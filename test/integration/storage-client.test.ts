@@ -108,7 +108,7 @@ describe('late replies', () => {
 });
 
 describe('close()', () => {
-  it('rejects every pending call at once and leaves no timer running', async () => {
+  it('rejects every pending call at once and leaves no timer running; a write the GA got stays outcome-unknown', async () => {
     const g = await ga({ kind: 'silent' });
     const before = process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
     const c = client(clientConfig([g.endpoint], { GA_TIMEOUT_MS: 30_000 }));
@@ -119,6 +119,8 @@ describe('close()', () => {
     const outcomes = await Promise.all(calls);
     expect(Date.now() - t0).toBeLessThan(1000);
     for (const o of outcomes) expect(o).toBeInstanceOf(StorageUnavailableError);
+    // The GA has every one of them: "closed" must not read as "not applied, retry under a new key".
+    for (const o of outcomes) expect((o as StorageUnavailableError).outcomeUnknown).toBe(true);
     await expect(c.consultar('978-1')).rejects.toBeInstanceOf(StorageUnavailableError);
     const after = process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
     expect(after).toBeLessThanOrEqual(before);
@@ -130,7 +132,10 @@ describe('close()', () => {
     const p = c.aplicar(op('b-1')).catch((e: unknown) => e);
     while (g.count() < 2) await new Promise((res) => setTimeout(res, 5));
     await c.close();
-    expect(await p).toBeInstanceOf(StorageUnavailableError);
+    const e = await p;
+    expect(e).toBeInstanceOf(StorageUnavailableError);
+    // Every attempt was refused (GA_NO_ACTIVO: nothing applied), so closing leaves it "not applied".
+    expect((e as StorageUnavailableError).outcomeUnknown).toBe(false);
   });
 });
 

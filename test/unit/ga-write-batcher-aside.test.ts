@@ -1,7 +1,8 @@
 /**
  * WriteBatcher's aside lane as a pure unit: items a batch leaves undone, and
  * the items of a batch that failed in an isolatable way, run alone outside the
- * batch slot (the next batch does not wait for them), at most maxAside at once.
+ * batch slot (the next batch does not wait for them), at most maxAside at once,
+ * each waiting at most maxAsideWaitMs for its turn.
  */
 import { describe, expect, test } from 'vitest';
 import { WriteBatcher, WriteQueueFullError } from '../../gestor_almacenamiento/write-batcher.js';
@@ -132,4 +133,32 @@ describe('WriteBatcher aside lane', () => {
     expect(await Promise.all(taken)).toEqual([100, 200, 300, 400, 500]);
     expect(b.aside).toBe(0);
   });
+
+  test('an item that waits longer than maxAsideWaitMs for its turn alone is refused as busy; the others keep their turn', async () => {
+    const { calls, runAlone } = controlledAlone();
+    const b = new WriteBatcher<number, number>({ run: async (items) => items.map(() => undefined), runAlone, maxInFlight: 1, maxBatch: 32, maxAside: 1, maxAsideWaitMs: 50, isolate: () => true });
+    const first = b.submit(1);
+    await tick();
+    const second = b.submit(2);
+    const outcome = second.then(
+      () => 'done',
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 120));
+    // 1 still holds the only turn; 2 gave up waiting, with nothing of it done.
+    expect(calls.map((c) => c.item)).toEqual([1]);
+    expect(await outcome).toBeInstanceOf(WriteQueueFullError);
+    calls[0]!.release();
+    expect(await first).toBe(100);
+    // A turn free at once: no wait, no refusal.
+    const third = b.submit(3);
+    await eventuallyCalled(calls, 2);
+    calls[1]!.release();
+    expect(await third).toBe(300);
+  });
 });
+
+async function eventuallyCalled(calls: unknown[], n: number): Promise<void> {
+  for (let i = 0; i < 100 && calls.length < n; i++) await tick();
+  expect(calls.length).toBe(n);
+}
