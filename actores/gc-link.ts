@@ -52,6 +52,8 @@ export class GcLink {
     // heartbeats coalesce (one waits at most, the latest) and the queue is bounded; results
     // are kept, oldest dropped first past the bound, and go out when the GC returns.
     this.dealer = new Dealer({ immediate: true, sendHighWaterMark: 1000, linger: 0, ...o.security?.client(o.backend) });
+    o.security?.watch(this.sub, 'gc-sub', o.pub);
+    o.security?.watch(this.dealer, 'gc-dealer', o.backend);
     this.sub.connect(o.pub);
     this.sub.subscribe(...o.topics);
     const mine = new Set(o.topics);

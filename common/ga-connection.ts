@@ -142,6 +142,7 @@ export class GaConnection {
       receiveHighWaterMark: 100_000,
       ...this.opts.security?.client(this.endpoint),
     });
+    this.opts.security?.watch(sock, 'ga-cliente', this.endpoint);
     sock.connect(this.endpoint);
     const link: Link = { sock, pending: new Map(), queue: [], draining: false, closed: false };
     void this.receiveLoop(link);

@@ -34,7 +34,15 @@ export interface CurveSocketOptions {
   curvePublicKey?: string;
   curveServerKey?: string;
   zapDomain?: string;
+  zapEnforceDomain?: boolean;
 }
+
+/** What watch() needs of a zeromq socket: its event emitter. */
+export interface WatchableSocket {
+  events: { on(type: HandshakeFailure, listener: (ev: { address?: string; error?: Error }) => void): unknown };
+}
+type HandshakeFailure = 'handshake:error:protocol' | 'handshake:error:auth' | 'handshake:error:other';
+const HANDSHAKE_FAILURES: readonly HandshakeFailure[] = ['handshake:error:protocol', 'handshake:error:auth', 'handshake:error:other'];
 
 export interface SocketSecurityOptions {
   /** This process's secret key (Z85); absent = CURVE off. */
@@ -59,6 +67,8 @@ export class SocketSecurity {
   private readonly domains = new Map<ServerSocket, { domain: string; release: () => Promise<void> }>();
   private readonly refusedBySocket = new Map<ServerSocket, number>();
   private readonly counter: Counter<'socket'> | undefined;
+  private readonly failedCounter: Counter<'socket' | 'motivo'> | undefined;
+  private readonly failedBySocket = new Map<string, number>();
   private started = false;
 
   /** CURVE off: no options anywhere. */
@@ -78,6 +88,12 @@ export class SocketSecurity {
         registers: [o.registry],
       });
       for (const s of SERVER_SOCKETS) if (o.clients?.[s]) this.counter.inc({ socket: s }, 0);
+      this.failedCounter = new Counter({
+        name: 'zmq_curve_handshake_failed_total',
+        help: 'CURVE handshakes that failed on this side (a peer with another key pair, a stale server key, CURVE off at the other end), by socket and kind (protocol, auth, other)',
+        labelNames: ['socket', 'motivo'],
+        registers: [o.registry],
+      });
     }
   }
 
@@ -107,7 +123,8 @@ export class SocketSecurity {
         this.started ? `CURVE is on but the ${socket} socket has no allow-list of client keys` : 'SocketSecurity.start() must complete before a server socket is created',
       );
     }
-    return { curveServer: true, curveSecretKey: this.secretKey!, zapDomain: d.domain };
+    // Enforced: were the ZAP handler ever gone, libzmq would otherwise admit any client.
+    return { curveServer: true, curveSecretKey: this.secretKey!, zapDomain: d.domain, zapEnforceDomain: true };
   }
 
   /** Options of a client socket connecting to `endpoint`: this process's key pair and that server's public key. */
@@ -116,6 +133,25 @@ export class SocketSecurity {
     const serverKey = this.o.serverKeys?.get(endpoint);
     if (!serverKey) throw new SocketSecurityError(`CURVE is on but no server public key is configured for ${endpoint}`);
     return { curveSecretKey: this.secretKey!, curvePublicKey: this.publicKey!, curveServerKey: serverKey };
+  }
+
+  /**
+   * Counts and logs (rate-limited) every failed CURVE handshake of `sock`, named `socket`
+   * (a server socket's name, or the client side's: 'ga-cliente', 'gc-sub', …). libzmq retries
+   * such a connection forever without a word: an actor given a stale GC key, a client without
+   * CURVE, a server that refuses our key all looked like a silent hang. Only the refusals the
+   * ZAP handler makes were counted before. `endpoint`: what a client socket connects to.
+   */
+  watch(sock: WatchableSocket, socket: string, endpoint?: string): void {
+    if (!this.enabled) return;
+    for (const type of HANDSHAKE_FAILURES) {
+      sock.events.on(type, (ev) => this.onHandshakeFailed(socket, type.slice('handshake:error:'.length), endpoint ?? ev.address, ev.error));
+    }
+  }
+
+  /** Failed handshakes so far, per watched socket. */
+  handshakeFailures(): Record<string, number> {
+    return Object.fromEntries(this.failedBySocket);
   }
 
   /** Handshakes refused so far, per server socket. */
@@ -127,6 +163,18 @@ export class SocketSecurity {
     const all = [...this.domains.values()];
     this.domains.clear();
     for (const d of all) await d.release();
+  }
+
+  private onHandshakeFailed(socket: string, motivo: string, peer: string | undefined, error: Error | undefined): void {
+    const n = (this.failedBySocket.get(socket) ?? 0) + 1;
+    this.failedBySocket.set(socket, n);
+    this.failedCounter?.inc({ socket, motivo });
+    if (logThisOne(n, 10)) {
+      this.o.log?.warn(
+        { socket, peer, motivo, err: error?.message, failed: n },
+        'CURVE handshake failed: the two ends do not share keys (a stale server key or .env on one host? ZMQ_CURVE on at one end only?); libzmq keeps retrying',
+      );
+    }
   }
 
   private onRefused(socket: ServerSocket, r: ZapRefusal): void {

@@ -185,6 +185,7 @@ export async function startGa(cfg: GaConfig & Partial<ReplicationConfig>, log: L
       linger: 500,
       ...security.server('ga'),
     });
+    security.watch(router, 'ga');
     let closing = false;
     let loop: Promise<void> | undefined;
     cleanup.push(async () => {

@@ -58,6 +58,8 @@ export async function bindGcSockets(cfg: GcConfig, security: SocketSecurity): Pr
     ...security.server('gc-pub'),
   });
   const backend = new Router({ maxMessageSize: MAX_ACTOR_FRAME, linger: 0, ...security.server('gc-backend') });
+  security.watch(pub, 'gc-pub');
+  security.watch(backend, 'gc-backend');
   const all = [frontend, pub, backend];
   const close = () => {
     for (const s of all) s.close();

@@ -59,6 +59,8 @@ export async function startPeerLink(o: PeerLinkOptions): Promise<PeerLink> {
   // No maxMessageSize: libzmq drops a connection that exceeds it and (measured) the SUB
   // never reconnects, which would fake a dead peer. Size is checked when parsing instead.
   const sub = new Subscriber({ conflate: true, linger: 0, ...o.security?.client(o.peer) });
+  o.security?.watch(pub, 'ga-peer');
+  o.security?.watch(sub, 'ga-peer-sub', o.peer);
   await pub.bind(o.bind);
   const endpoint = pub.lastEndpoint ?? o.bind;
   sub.connect(o.peer);

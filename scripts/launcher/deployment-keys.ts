@@ -13,6 +13,7 @@
  * launcher's `--seguro` (fresh keys every start). Pure but for the randomness of
  * newCurveKeyPair.
  */
+import dotenv from 'dotenv';
 import { newCurveKeyPair, type CurveKeyPair } from '../../common/curve-keys.js';
 
 /** The identities of the pc1/pc2/pc3 compose deployment. */
@@ -59,14 +60,15 @@ export function envBlockVariables(identities: readonly string[]): string[] {
 export function withKeyBlock(envText: string, block: string): string {
   const kept = envText
     .split('\n')
-    .filter((l) => !/^\s*CURVE_[A-Z0-9_]+\s*=/.test(l) && !/^# CURVE keys of this deployment|^# The same \.env on every host; it holds SECRET keys/.test(l));
+    // `export CURVE_…=` is a definition too (dotenv reads it): left in, an old key would shadow nothing but confuse.
+    .filter((l) => !/^\s*(?:export\s+)?CURVE_[A-Z0-9_]+\s*=/.test(l) && !/^# CURVE keys of this deployment|^# The same \.env on every host; it holds SECRET keys/.test(l));
   while (kept.length > 0 && kept[kept.length - 1]!.trim() === '') kept.pop();
   return `${kept.length ? `${kept.join('\n')}\n\n` : ''}${block}`;
 }
 
-/** Whether a .env text already defines CURVE keys (non-empty). */
+/** Whether a .env text already defines CURVE keys (non-empty), as dotenv reads it (`export` prefix and quotes included). */
 export function hasKeys(envText: string): boolean {
-  return /^[ \t]*CURVE_[A-Z0-9_]+_SECRET[ \t]*=[ \t]*'?[^'\s]+/m.test(envText);
+  return Object.entries(dotenv.parse(envText)).some(([k, v]) => /^CURVE_[A-Z0-9_]+_SECRET$/.test(k) && v.trim() !== '');
 }
 
 interface HostsLayout {

@@ -6,10 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ACTOR_VARS, GA_VARS, GC_VARS, readConfig } from '../../common/config.js';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { SocketSecurity, socketSecurityFromConfig } from '../../common/socket-security.js';
+import { Dealer, Router } from 'zeromq';
+import { freePorts } from '../harness/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'config-curve-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const [gc, ga, actor] = [newCurveKeyPair(), newCurveKeyPair(), newCurveKeyPair()];
+const [gc, ga, actor, intruso] = [newCurveKeyPair(), newCurveKeyPair(), newCurveKeyPair(), newCurveKeyPair()];
 
 describe('CURVE configuration', () => {
   it('is off by default, and then needs no keys', () => {
@@ -76,12 +78,35 @@ describe('CURVE configuration', () => {
     expect(() => sec.server('ga')).toThrowError(/start\(\) must complete/);
     await sec.start();
     try {
-      expect(sec.server('ga')).toEqual({ curveServer: true, curveSecretKey: ga.secretKey, zapDomain: expect.stringMatching(/^ga#\d+$/) });
+      expect(sec.server('ga')).toEqual({ curveServer: true, curveSecretKey: ga.secretKey, zapDomain: expect.stringMatching(/^ga#\d+$/), zapEnforceDomain: true });
       expect(() => sec.server('gc-pub')).toThrowError(/the gc-pub socket has no allow-list/);
     } finally {
       await sec.close();
     }
     expect(SocketSecurity.off().server('ga')).toEqual({});
     expect(SocketSecurity.off().client('tcp://x:1')).toEqual({});
+  });
+});
+
+describe('CURVE server sockets without their ZAP handler', () => {
+  it('admit nobody: a server socket outliving its SocketSecurity (handler gone) does not fall back to admitting any key', async () => {
+    const [port] = await freePorts(1);
+    const ep = `tcp://127.0.0.1:${port}`;
+    const sec = await new SocketSecurity({ secretKey: ga.secretKey, clients: { ga: [gc.publicKey] } }).start();
+    const server = new Router({ linger: 0, ...sec.server('ga') });
+    const intruder = new Dealer({ linger: 0, receiveTimeout: 1500, curveSecretKey: intruso.secretKey, curvePublicKey: intruso.publicKey, curveServerKey: ga.publicKey });
+    try {
+      await server.bind(ep);
+      void (async () => {
+        for await (const [id, msg] of server) await server.send([id!, `echo:${msg!.toString()}`]);
+      })().catch(() => undefined);
+      await sec.close(); // the handler goes away; the socket stays
+      intruder.connect(ep);
+      await intruder.send('x');
+      await expect(intruder.receive()).rejects.toThrow(/timed out|EAGAIN/i);
+    } finally {
+      intruder.close();
+      server.close();
+    }
   });
 });

@@ -31,6 +31,8 @@ let endpoint: string;
 let db: pg.Pool;
 const registry = new Registry();
 const clients: StorageClient[] = [];
+/** The client sides' SocketSecurity, to read their failed handshakes. */
+const securityOf = new Map<SocketSecurity, CurveKeyPair>();
 
 beforeAll(async () => {
   pgs = await startTestPostgres();
@@ -56,6 +58,7 @@ afterAll(async () => {
 
 function client(key: CurveKeyPair | undefined, serverKey = gaKey.publicKey): StorageClient {
   const security = key ? new SocketSecurity({ secretKey: key.secretKey, serverKeys: new Map([[endpoint, serverKey]]) }) : undefined;
+  if (security) securityOf.set(security, key!);
   const c = createStorageClient(clientConfig([endpoint], { GA_TIMEOUT_MS: 300, GA_MAX_ATTEMPTS: 2 }), log, undefined, { security });
   clients.push(c);
   return c;
@@ -91,6 +94,13 @@ describe('CURVE on the GA socket', () => {
     // Only the CURVE client with an unknown key reaches the ZAP handler (the others fail earlier, in the handshake).
     expect(gaSecurity.refused().ga).toBeGreaterThan(refusedBefore);
     expect(await registry.getSingleMetricAsString('zmq_curve_refused_total')).toMatch(new RegExp(`socket="ga"} ${gaSecurity.refused().ga}`));
+    // The failures the ZAP handler never sees are counted too, where they happen: the plain client's
+    // on the GA (mechanism mismatch), and on each CURVE client's own side (refused, or a stale server key).
+    expect(gaSecurity.handshakeFailures().ga).toBeGreaterThan(0);
+    expect(await registry.getSingleMetricAsString('zmq_curve_handshake_failed_total')).toMatch(/socket="ga"/);
+    const side = (k: CurveKeyPair) => [...securityOf].filter(([, key]) => key === k).reduce((n, [sec]) => n + (sec.handshakeFailures()['ga-cliente'] ?? 0), 0);
+    expect(side(intruderKey)).toBeGreaterThan(0);
+    expect(side(gcKey)).toBeGreaterThan(0); // the client expecting another server key (the allowed client never failed)
   });
 });
 

@@ -73,6 +73,21 @@ describe('npm run claves', () => {
     expect(readFileSync(env, 'utf8').match(/^# CURVE keys of this deployment/gm)).toHaveLength(1);
   });
 
+  it('keys written as `export CURVE_…=` (dotenv reads them) count as keys: refused without --reemplazar, replaced (not duplicated) with it', () => {
+    const env = path.join(dir, 'export.env');
+    expect(claves('--env', 'export.env').status).toBe(0);
+    const exported = readFileSync(env, 'utf8').replace(/^CURVE_/gm, 'export CURVE_');
+    writeFileSync(env, exported, { mode: 0o600 });
+    const again = claves('--env', 'export.env');
+    expect(again.status).toBe(1);
+    expect(readFileSync(env, 'utf8')).toBe(exported);
+    expect(claves('--env', 'export.env', '--reemplazar').status).toBe(0);
+    const text = readFileSync(env, 'utf8');
+    expect(text).not.toMatch(/^export CURVE_/m);
+    expect(text.match(/^CURVE_GC_PC1_SECRET=/gm)).toHaveLength(1);
+    expect(dotenv.parse(text).CURVE_GC_PC1_SECRET).not.toBe(dotenv.parse(exported).CURVE_GC_PC1_SECRET);
+  });
+
   it('--stdout prints a block and writes nothing; --env names another file', () => {
     const out = execFileSync(process.execPath, [CLI, '--stdout'], { cwd: dir, encoding: 'utf8' });
     expect(Object.keys(dotenv.parse(out))).toHaveLength(2 * DEPLOYMENT_IDENTITIES.length);
