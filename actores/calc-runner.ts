@@ -45,7 +45,9 @@ export class CalcRunner extends WorkQueue<TareaCalculo, ResultadoCalculo> {
         });
         const outcome: ResultadoCalculo = e.codigo === 'OK' ? { id: t.id, codigo: 'OK', valor: e.valor } : { id: t.id, codigo: e.codigo, mensaje: e.mensaje };
         d.log.debug({ tarea: t.id, operacion: t.calculo.operacion, codigo: outcome.codigo, intento: t.intento }, 'calculation done');
-        return { outcome, ok: e.codigo === 'OK' };
+        // A rule's answer (DIVISION_POR_CERO, FUERA_DE_RANGO…) is work done, like a library
+        // actor's SIN_EJEMPLARES from the GA: only a calculation that broke counts as failed.
+        return { outcome, ok: e.codigo !== 'ERROR_INTERNO' };
       },
     });
   }

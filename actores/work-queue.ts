@@ -15,7 +15,11 @@ export interface WorkQueueDeps<T extends { id: string }, R> {
    * op under a reused clave is run (the GA refuses it: ID_REUTILIZADO), not merged into the first.
    */
   key?(t: T): string;
-  /** Does one task. Never rejects: a failure is an outcome too (`ok: false`, counted as failed). */
+  /**
+   * Does one task. Never rejects: a failure is an outcome too (`ok: false`, counted as failed).
+   * A refusal by a rule (the GA's SIN_EJEMPLARES, a calculation's DIVISION_POR_CERO) is `ok`:
+   * the task was done and its answer is final.
+   */
   work(t: T): Promise<{ outcome: R; ok: boolean }>;
   /** `origins`: every GC (by link index) that handed this task over while it ran (each gets the outcome). */
   report(outcome: R, t: T, ms: number, origins: number[]): void;

@@ -115,7 +115,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServer>
         if (path === '/status') return json(res, 200, await o.status());
         const route = o.routes?.[path];
         if (route) return json(res, 200, await route());
-        json(res, 404, { error: 'not found', routes: ['/health', '/metrics', '/metrics.json', '/status', ...Object.keys(o.routes ?? {}), ...(o.apiRoutes ?? [])] });
+        // In Spanish like every /status and the panel's own 404.
+        json(res, 404, { error: 'no existe', ruta: path, rutas: ['/health', '/metrics', '/metrics.json', '/status', ...Object.keys(o.routes ?? {}), ...(o.apiRoutes ?? [])] });
       } catch (err) {
         o.log.error({ err, path }, 'http handler failed');
         if (!res.headersSent) json(res, 500, { error: String(err) });

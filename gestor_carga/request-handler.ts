@@ -16,7 +16,11 @@ export interface RequestHandlerDeps {
   log: Logger;
 }
 
-/** The reply, and the operation it answers ('invalida' when the request named none that is valid): for metrics and error stats. */
+/**
+ * The reply, and the operation it answers, for metrics and error stats: the one the body
+ * named, also when a field was wrong; 'invalida' when the body was unreadable or named
+ * no known operation.
+ */
 export interface Handled {
   respuesta: Respuesta;
   operacion: string;
@@ -28,7 +32,7 @@ export type RequestHandler = (body: Buffer | string, bytes?: number) => Promise<
 export function requestHandler(d: RequestHandlerDeps): RequestHandler {
   return (body, bytes) => {
     const parsed = parseRequest(body, d.makeKey, bytes);
-    if (!parsed.ok) return Promise.resolve({ respuesta: labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), operacion: 'invalida' });
+    if (!parsed.ok) return Promise.resolve({ respuesta: labelReply(errorReply(parsed.codigo, parsed.mensaje), parsed), operacion: parsed.operacion ?? 'invalida' });
     if ('ping' in parsed) {
       const pong: Respuesta = { exito: true, mensaje: 'El gestor de carga responde', fechaOperacion: now(), datos: {}, codigo: 'OK' };
       return Promise.resolve({ respuesta: labelReply(pong, parsed.ping), operacion: PING });

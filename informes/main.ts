@@ -7,7 +7,7 @@
  * e.g. sync vs async devolución, one vs two actors per type, one GC vs two.
  * A CLI: messages on stdout/stderr; exit 2 on bad input.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -45,8 +45,8 @@ function leer(file: string): Informe[] {
 export async function runInforme(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }, now = new Date()): Promise<number> {
   const program = spanishHelp(new Command('informe'))
     .description('informe HTML de un JSON de carga, bench o drill; con varios, los compara lado a lado')
-    .argument('<json...>', 'informes JSON (de ps carga --json, npm run bench, npm run drill --json)')
-    .option('--html <fichero>', 'dónde escribir el HTML (por defecto junto al JSON, o reports/comparacion-<fecha>.html)')
+    .argument('<archivo...>', 'informes JSON (de ps carga --json, npm run bench, npm run drill --json)')
+    .option('--html <fichero>', 'dónde escribir el HTML (por defecto junto al JSON, o reports/comparacion-<fecha>.html; sustituye al que haya)')
     .option('--nombres <lista>', 'nombre de cada corrida, separados por comas (por defecto el nombre del fichero)')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
@@ -80,8 +80,10 @@ export async function runInforme(argv: string[], io: { out: (s: string) => void;
       if (e instanceof TypeError) throw new EntradaError(`${files.join(', ')}: informe incompleto o de otra versión (${e.message})`);
       throw e;
     }
+    // Rendering a report again replaces the HTML beside its JSON: say so, it may have been edited or kept.
+    const replaced = existsSync(file);
     writeHtmlReport(file, vista);
-    io.out(`informe HTML: ${file}\n`);
+    io.out(`informe HTML: ${file}${replaced ? ' (sustituye al anterior)' : ''}\n`);
     return 0;
   } catch (e) {
     if (e instanceof EntradaError) {

@@ -155,7 +155,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     });
 
   program
-    .command('archivo <fichero>')
+    .command('archivo <archivo>')
     .description('envía en orden las solicitudes de un fichero (PRESTAMO|DEVOLUCION|RENOVACION <isbn> <usuario>, CONSULTA <isbn>, ESTADO <id>); sale con 1 si alguna línea no es válida o no tuvo respuesta')
     .action(async (file: string, _o, cmd: Command) => {
       // The configuration and the file first: either wrong is the user's mistake (exit 2), GCs up or not.

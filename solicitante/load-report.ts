@@ -2,6 +2,7 @@
 import { formatCodigos } from './format.js';
 import type { LatencyStats } from './latency.js';
 import type { LoadReport, LoadProgress } from './load.js';
+import { OPERACIONES_ACTOR, type OperacionActor } from '../common/protocol/ps-gc.js';
 
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((f) => (f[c] ?? '').length)));
@@ -15,13 +16,26 @@ export function latencyRow(name: string, s: LatencyStats, throughput: number): s
   return [name, String(s.count), f1(throughput), f2(s.p50), f2(s.p95), f2(s.p99), f2(s.max)];
 }
 
+const NOMBRE_OPERACION: Record<OperacionActor, string> = { prestamo: 'préstamo', devolucion: 'devolución', renovacion: 'renovación' };
+
+/**
+ * "préstamo 50 %, devolución 25 %, renovación 25 %": each weight as its share of the mix
+ * (`--mezcla pres=2,devo=1` reads 67 % / 33 %); operations left at 0 are not drawn, so not named.
+ */
+export function formatMezcla(pesos: Partial<Record<OperacionActor, number>>): string {
+  const total = OPERACIONES_ACTOR.reduce((a, o) => a + (pesos[o] ?? 0), 0);
+  return OPERACIONES_ACTOR.filter((o) => (pesos[o] ?? 0) > 0)
+    .map((o) => `${NOMBRE_OPERACION[o]} ${Number((((pesos[o] ?? 0) * 100) / total).toFixed(1))} %`)
+    .join(', ');
+}
+
 export function formatLoadReport(r: LoadReport): string {
   // resp/s here is the run's average, the figure the live line calls "media".
   const rows = [['operación', 'respuestas', 'resp/s (media)', 'p50 ms', 'p95 ms', 'p99 ms', 'máx ms']];
   for (const [op, s] of Object.entries(r.porOperacion)) rows.push(latencyRow(op, s, s.throughput));
   rows.push(latencyRow('total', r.global, r.throughput));
   const codigos = formatCodigos(r.porCodigo);
-  const pattern = r.config.carga.tipo === 'secuencia' ? 'secuencia préstamo→renovación→devolución' : `mezcla ${JSON.stringify(r.config.carga.pesos)}`;
+  const pattern = r.config.carga.tipo === 'secuencia' ? 'secuencia préstamo→renovación→devolución' : `mezcla ${formatMezcla(r.config.carga.pesos)}`;
   return [
     `Carga: ${r.config.clientes} clientes, ${pattern}, ${(r.duracionMs / 1000).toFixed(1)} s, transporte ${r.config.transporte}`,
     table(rows),

@@ -107,9 +107,14 @@
     var figura = document.createElement('figure');
     figura.className = 'grafico';
     figura.setAttribute('data-titulo', g.titulo);
+    // A zero-height strip as wide as the figure's content: what the chart's width follows.
+    // Watching the figure itself would also see the height a resize gives the chart.
+    var medida = document.createElement('div');
+    medida.className = 'medida';
     var lienzo = document.createElement('div');
     var ul = document.createElement('ul');
     ul.className = 'marcas';
+    figura.appendChild(medida);
     figura.appendChild(lienzo);
     figura.appendChild(ul);
     contenedor.appendChild(figura);
@@ -135,13 +140,21 @@
     if (conLeyenda) leyendaMarcas(ul, estado.marcas, tiempoReal);
     var registro = { titulo: g.titulo, u: u, marcas: estado.marcas, figura: figura };
     (window.__graficos = window.__graficos || []).push(registro);
-    var alCambiarTamano = function () { u.setSize({ width: ancho(), height: opts.height }); };
-    window.addEventListener('resize', alCambiarTamano);
+    // The figure's width changes without a window resize: a grid of charts built one at a
+    // time gives the first one the whole row until the next ones take their cells.
+    var anchoDibujado = opts.width;
+    var observador = new ResizeObserver(function () {
+      var a = ancho();
+      if (a === anchoDibujado) return;
+      anchoDibujado = a;
+      u.setSize({ width: a, height: opts.height });
+    });
+    observador.observe(medida);
     return {
       u: u,
       series: g.series.map(function (s) { return s.nombre; }).join('|'),
       destruir: function () {
-        window.removeEventListener('resize', alCambiarTamano);
+        observador.disconnect();
         u.destroy();
         figura.remove();
         window.__graficos = window.__graficos.filter(function (r) { return r !== registro; });

@@ -12,12 +12,12 @@ import '../../common/env.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, Help, InvalidArgumentError } from 'commander';
 import { intArg, spanishHelp } from '../../common/cli-args.js';
 import { startLocalSystem, type LocalSystem } from '../launcher/local-system.js';
 import { takeOverSignals } from '../launcher/signals.js';
 import { formatReport, TABLE_HEADER, tableRow, type DrillReport } from './report.js';
-import { DRILL_CLIENT_ENV, runDrill } from './run.js';
+import { DRILL_CLIENT_ENV, RETURN_WATCH_MS, runDrill } from './run.js';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.js';
 import { escribirInformeHtml } from '../../informes/escribir.js';
 import { guardStdio } from '../../common/stdio-guard.js';
@@ -92,12 +92,15 @@ async function one(name: ScenarioName, o: Opts): Promise<DrillReport> {
   }
 }
 
+/** Scenarios that bring back what failed before the load stops: they run past --duracion. */
+const WITH_RETURN = SCENARIO_NAMES.filter((n) => SCENARIOS[n].afterRecovery);
+
 const program = spanishHelp(new Command())
   .name('npm run drill --')
   .description(`Simulacros de fallo sobre la topología de dos hosts. Escenarios: ${SCENARIO_NAMES.join(', ')}, o "todos"`)
   .argument('<escenario>', 'escenario, o "todos"')
   .option('--clientes <n>', 'PS en bucle cerrado', intArg(1), 6)
-  .option('--duracion <s>', 'segundos de carga tras la falla', intArg(1), 10)
+  .option('--duracion <s>', `segundos de carga tras la falla (más ${RETURN_WATCH_MS / 1000} s en los escenarios con vuelta: ver abajo)`, intArg(1), 10)
   .option('--calentamiento <s>', 'segundos de carga antes de la falla', intArg(1), 3)
   .option('--replicacion <modo>', 'async | sync', (v) => {
     if (v !== 'async' && v !== 'sync') throw new InvalidArgumentError('async o sync');
@@ -109,6 +112,14 @@ const program = spanishHelp(new Command())
   .option('--ejemplares <n>', 'ejemplares por libro', intArg(1), 5)
   .option('--conservar', 'no borrar datos ni logs al terminar')
   .option('--seguro', 'CURVE en los sockets internos (como un despliegue compose)')
+  .addHelpText('after', (): string =>
+    new Help().boxWrap(
+      `\nEscenarios con vuelta: ${WITH_RETURN.join(', ')}. En ellos lo caído vuelve durante la carga, ` +
+        `que sigue --duracion s tras la falla (o hasta que la vuelta termina, si tarda más) y ${RETURN_WATCH_MS / 1000} s más, ` +
+        `para ver sirviendo lo que volvió. Con --duracion 5, la carga dura unos ${5 + RETURN_WATCH_MS / 1000} s tras la falla.`,
+      80,
+    ),
+  )
   .action(async (escenario: string, o: Opts) => {
     // A usage error before anything is set up.
     const names: ScenarioName[] = escenario === 'todos' ? [...SCENARIO_NAMES] : [escenario as ScenarioName];

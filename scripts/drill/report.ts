@@ -330,6 +330,44 @@ export function buildReport(i: ReportInput): DrillReport {
   };
 }
 
+/** Words of the scenarios' keys that identifiers write without their accent. */
+const ACENTOS: Record<string, string> = { caido: 'caído', ultima: 'última', gc: 'GC', ga: 'GA' };
+
+/** A scenario figure's camelCase key as words: `respuestasPorGc` → "respuestas por GC", `dosActivosMs` → "dos activos (ms)". */
+function etiqueta(clave: string): string {
+  // Endpoints, GA names and operation types are keys too: only camelCase is split.
+  if (!/^[a-z][a-zA-Z0-9]*$/.test(clave)) return clave;
+  const palabras = clave.split(/(?=[A-Z])/).map((w) => w.toLowerCase());
+  const unidad = palabras.length > 1 && palabras[palabras.length - 1] === 'ms' ? ' (ms)' : '';
+  const sin = unidad ? palabras.slice(0, -1) : palabras;
+  return sin.map((w) => ACENTOS[w] ?? w).join(' ') + unidad;
+}
+
+function valorLegible(v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'boolean') return v ? 'sí' : 'no';
+  if (Array.isArray(v)) return v.map(valorLegible).join(', ');
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/**
+ * A scenario's own figures (`detalleEscenario`) as lines a reader scans: one key a line,
+ * a nested object's keys indented under it, numbers as they are.
+ */
+export function formatDetalleEscenario(datos: Record<string, unknown>, sangria = '    '): string[] {
+  const lineas: string[] = [];
+  for (const [clave, v] of Object.entries(datos)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const hijos = formatDetalleEscenario(v as Record<string, unknown>, `${sangria}  `);
+      lineas.push(`${sangria}${etiqueta(clave)}:${hijos.length ? '' : ' —'}`, ...hijos);
+    } else {
+      lineas.push(`${sangria}${etiqueta(clave)}: ${valorLegible(v)}`);
+    }
+  }
+  return lineas;
+}
+
 const secs = (ms: number) => `${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(1)}s`;
 
 export function formatReport(r: DrillReport): string {
@@ -350,7 +388,7 @@ export function formatReport(r: DrillReport): string {
   if (Object.keys(r.porGc.total).length > 0) l.push(`  por GC:         ${formatPorGc(r.porGc.total)}; últimos 2 s: ${formatPorGc(r.porGc.ultimos2s)}`);
   l.push(`  GA:             ${r.ga.map((g) => `${secs(g.tMs)} ${g.ga} ${g.estado}`).join('; ')}`);
   l.push(`  PostgreSQL:     ${r.postgres.map((p) => `${p.host} ${p.rol}${p.timeline ? ` tl ${p.timeline}` : ''}${p.detalle ? ` (${p.detalle})` : ''}`).join('; ')}`);
-  if (r.detalleEscenario) l.push(`  escenario:      ${JSON.stringify(r.detalleEscenario)}`);
+  if (r.detalleEscenario) l.push('  escenario:', ...formatDetalleEscenario(r.detalleEscenario));
   for (const v of r.verificaciones) l.push(`  [${v.ok ? 'OK' : v.informativo ? 'INFO' : 'FALLO'}] ${v.nombre}: ${v.detalle}`);
   l.push(`RESULTADO: ${r.ok ? 'OK' : 'FALLO'}`);
   return l.join('\n');

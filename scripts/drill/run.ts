@@ -43,6 +43,12 @@ export interface DrillOutcome<S extends DrillSystem = DrillSystem> {
   scenario: Scenario<S>;
 }
 
+/**
+ * Load kept going after a scenario's return step (what failed is back) settled: the returned
+ * side is watched serving. A drill with a return step runs past --duracion by this much.
+ */
+export const RETURN_WATCH_MS = 2000;
+
 /** Runs `scenario`: one of SCENARIOS (scripts/drill/main.ts looks them up by name) or a caller's own, e.g. a test's. */
 export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario<S>, o: DrillOptions): Promise<DrillOutcome<S>> {
   if ((scenario.takeover || scenario.killsPgPrimary) && sys.topology !== 'two-hosts') throw new Error(`${scenario.name} needs the two-hosts topology`);
@@ -109,8 +115,8 @@ export async function runDrill<S extends DrillSystem>(sys: S, scenario: Scenario
     // instead of being an unhandled rejection while the load sleeps.
     takeover.catch(() => undefined); // awaited below; handled meanwhile
     await Promise.all([sleep(o.afterFaultMs), afterRecovery]);
-    // A returned GA is watched under load for a while after it settled.
-    if (scenario.afterRecovery) await sleep(2000);
+    // What came back (a GA, a GC, actors) is watched under load for a while after it settled.
+    if (scenario.afterRecovery) await sleep(RETURN_WATCH_MS);
     await takeover;
     clearInterval(ticker);
     progress('Deteniendo la carga (los PS terminan lo que tienen en curso)…');

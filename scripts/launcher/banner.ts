@@ -22,7 +22,11 @@ const label = (s: string) => `  ${s}: `.padEnd(29);
 
 export function bannerLines(s: Sistema, x: BannerExtras): string[] {
   const twoHosts = s.gas.length > 1;
-  const byHost = (h: string) => s.actores.filter((a) => a.host === h).length;
+  // Processes, not actors: one process may host an actor of each library type.
+  const byHost = (h: string) => {
+    const names = s.actores.filter((a) => a.host === h).map((a) => a.nombre);
+    return `${h} ${names.length}${names.length ? ` (${names.join(', ')})` : ''}`;
+  };
   return [
     '',
     'Sistema listo.',
@@ -34,7 +38,7 @@ export function bannerLines(s: Sistema, x: BannerExtras): string[] {
     ...s.gas.map((g, i) => `${label(`GA ${g.host} (${i === 0 ? 'primario' : 'respaldo'})`)}${g.endpoint}   (${g.http}/status)`),
     ...s.actores.map((a) => `${label(`Actor ${a.nombre}${twoHosts ? ` (${a.host})` : ''}`)}${a.http}/status`),
     ...s.postgres.map((n, i) => `${label(`PostgreSQL ${twoHosts ? `${n.nombre} (${i === 0 ? 'primario' : 'standby'})` : ''}`.trimEnd())}postgres://${n.user}@${n.host}:${n.port}/${n.database}`),
-    ...(twoHosts ? [`${label('Actores')}pc1 ${byHost('pc1')}, pc2 ${byHost('pc2')}`] : []),
+    ...(twoHosts ? [`${label('Procesos actor')}${byHost('pc1')}, ${byHost('pc2')}`] : []),
     `${label('Logs')}${x.logs}`,
     '',
     `En otra terminal:   ${x.ps} test-sistema   |   ${x.ps} menu`,

@@ -60,7 +60,7 @@ describe('GC HTTP gateway', () => {
     const { call } = await system();
     expect(await call('POST', '/operaciones/', JSON.stringify({ operacion: 'consulta', isbn: '978-1', id: 'barra' }))).toMatchObject({ status: 200, body: { codigo: 'OK', id: 'barra' } });
     expect(await call('GET', '/operaciones/')).toMatchObject({ status: 405, body: { codigo: 'SOLICITUD_INVALIDA' } });
-    expect(await call('GET', '/libros/')).toMatchObject({ status: 404, body: { routes: expect.arrayContaining(['GET /libros/{isbn}']) } });
+    expect(await call('GET', '/libros/')).toMatchObject({ status: 404, body: { error: 'no existe', ruta: '/libros/', rutas: expect.arrayContaining(['GET /libros/{isbn}']) } });
     expect(await call('PUT', '/operaciones', '{}')).toMatchObject({ status: 405 });
     expect(await call('POST', '/operaciones', '{')).toMatchObject({ status: 400 });
 

@@ -138,6 +138,10 @@ describe('npm run informe', () => {
     expect(await runInforme([a], one.io)).toBe(0);
     expect(one.o.out).toBe(`informe HTML: ${join(dir, 'a.html')}\n`);
     expect(readFileSync(join(dir, 'a.html'), 'utf8')).toContain('Informe: a');
+    // Again: the HTML beside the JSON is replaced, and the output says so.
+    const again = io();
+    expect(await runInforme([a], again.io)).toBe(0);
+    expect(again.o.out).toBe(`informe HTML: ${join(dir, 'a.html')} (sustituye al anterior)\n`);
     const two = io();
     const out = join(dir, 'cmp.html');
     expect(await runInforme([a, b, '--html', out, '--nombres', 'uno,dos'], two.io)).toBe(0);
@@ -168,7 +172,7 @@ describe('npm run informe', () => {
       [[bad], /bad.json no es un informe de carga, bench ni drill/],
       [[notJson], /x.json no es JSON válido/],
       [[bad, bad, '--nombres', 'solo-uno'], /--nombres tiene 1 nombres para 2 ficheros/],
-      [[], /falta el argumento obligatorio/],
+      [[], /falta el argumento obligatorio 'archivo'/],
     ] as const) {
       const r = io();
       expect(await runInforme([...args], r.io), String(args)).toBe(2);

@@ -94,7 +94,7 @@ describe('HTTP gateway', () => {
     expect(await call('GET', '/libros/978-9-99-999999-9')).toMatchObject({ status: 404, body: { codigo: 'LIBRO_NO_EXISTE' } });
     expect(await call('GET', '/operaciones/no-existe')).toMatchObject({ status: 404, body: { codigo: 'OPERACION_NO_ENCONTRADA' } });
     // A path that is no route: the 404 lists the gateway's routes too, not only the fixed ones.
-    expect(await call('GET', '/libros')).toMatchObject({ status: 404, body: { routes: expect.arrayContaining(['/status', 'POST /operaciones', 'GET /libros/{isbn}']) } });
+    expect(await call('GET', '/libros')).toMatchObject({ status: 404, body: { error: 'no existe', ruta: '/libros', rutas: expect.arrayContaining(['/status', 'POST /operaciones', 'GET /libros/{isbn}']) } });
     // Async by default: recorded, applied later.
     const devolucion = await post({ operacion: 'devolucion', isbn: UNICO, usuario: 'u1', clave: 'http-2' });
     expect(devolucion).toMatchObject({ status: 202, body: { codigo: 'ACEPTADO' } });

@@ -2,11 +2,12 @@
  * The live panel and a drill's HTML report, in Debian's headless Chromium,
  * against a real two-hosts system (GA pair, streaming standby, 2 actors per
  * type over pc1/pc2) and a real `panel` process polling it:
- *  - the page loads with no console error and its numbers move under load;
+ *  - the page loads with no console error, each chart as wide as its grid cell,
+ *    and its numbers move under load;
  *  - a drill kills the active GA under load: the page shows pc2 ACTIVE and pc1
  *    not answering, and marks the role change on the charts' timeline;
- *  - that drill's self-contained HTML report draws its charts, with the fault
- *    drawn where it happened, and asks for nothing over the network.
+ *  - that drill's self-contained HTML report draws its charts, each in its own
+ *    cell, with the fault drawn where it happened, and asks for nothing over the network.
  * Screenshots go to reports/ (panel-carga.png, panel-failover.png, informe-drill.png).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -65,6 +66,34 @@ const charts = (w: WatchedPage): Promise<ChartInfo[]> =>
     })),
   );
 
+type ChartFit = { titulo: string; lienzo: number; figura: number };
+
+/**
+ * Each chart's canvas width against its figure's content width, after the frame that
+ * laid the page out (resize observers run in it, before paint).
+ */
+const chartFits = async (w: WatchedPage): Promise<ChartFit[]> => {
+  await w.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return w.page.evaluate(() => {
+    type G = { titulo: string; u: { ctx: CanvasRenderingContext2D }; figura: HTMLElement };
+    return ((window as unknown as { __graficos?: G[] }).__graficos ?? []).map((g) => {
+      const estilo = getComputedStyle(g.figura);
+      const relleno = parseFloat(estilo.paddingLeft) + parseFloat(estilo.paddingRight);
+      return { titulo: g.titulo, lienzo: g.u.ctx.canvas.getBoundingClientRect().width, figura: g.figura.clientWidth - relleno };
+    });
+  });
+};
+
+/** Every chart fills its own cell: no wider (it would overlap the next one), and not a sliver of it. */
+function expectChartsFit(fits: ChartFit[], expected: number): void {
+  expect(fits.length, 'charts drawn').toBe(expected);
+  for (const f of fits) {
+    const what = `${f.titulo}: canvas ${f.lienzo} px in a figure of ${f.figura} px`;
+    expect(f.lienzo, what).toBeLessThanOrEqual(f.figura);
+    expect(f.lienzo, what).toBeGreaterThan(f.figura - 20);
+  }
+}
+
 const kpi = async (w: WatchedPage, id: string) => Number((await w.page.locator(`#${id} .v`).textContent())?.replace(',', '.'));
 
 describe.sequential('live panel and HTML report in Chromium', () => {
@@ -72,6 +101,9 @@ describe.sequential('live panel and HTML report in Chromium', () => {
     live = await openPage(browser!, panelUrl);
     const { page } = live;
     await page.waitForSelector('#conexion.viva', { timeout: 15_000 });
+    // The charts as first drawn, all in one go: each one in its own grid cell, none at the row's width.
+    await page.waitForFunction(() => ((window as unknown as { __graficos?: unknown[] }).__graficos ?? []).length === 6, undefined, { timeout: 15_000 });
+    expectChartsFit(await chartFits(live), 6);
     // Before any load: both GAs, every actor and the GC are there.
     await page.waitForFunction(() => document.querySelector('tr[data-ga="pc1"] .ga-estado')?.textContent === 'ACTIVE', undefined, { timeout: 15_000 });
     expect(await page.locator('tr[data-ga="pc2"] .ga-estado').textContent()).toBe('PASSIVE');
@@ -135,6 +167,7 @@ describe.sequential('live panel and HTML report in Chromium', () => {
     await w.page.goto(pathToFileURL(file).href);
     await w.page.waitForSelector('body[data-listo="1"]');
     await w.page.waitForTimeout(300); // uPlot draws on the next frame
+    expectChartsFit(await chartFits(w), 3);
     const drawn = await w.page.evaluate(() => {
       type G = { titulo: string; marcas: Array<{ t: number; tipo: string }>; u: { ctx: CanvasRenderingContext2D; bbox: { left: number; top: number; width: number; height: number }; valToPos(v: number, s: string, c?: boolean): number } };
       return ((window as unknown as { __graficos: G[] }).__graficos ?? []).map((g) => {

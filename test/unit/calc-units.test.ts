@@ -70,7 +70,18 @@ describe('calculo actor runner', () => {
     expect(reports[0]).toMatchObject({ r: { id: 'p', codigo: 'OK' }, origins: [0, 1] });
     expect(typeof reports[0]!.r.valor).toBe('string');
     expect(reports[1]).toMatchObject({ r: { id: 'd', codigo: 'DIVISION_POR_CERO', mensaje: expect.any(String) }, origins: [0] });
-    expect([runner.completed, runner.failed]).toEqual([1, 1]);
+    expect([runner.completed, runner.failed]).toEqual([2, 0]);
+  });
+
+  it("a rule's refusal counts as completed, like a library refusal; only a calculation that broke counts as failed", async () => {
+    const codes: string[] = [];
+    const runner = new CalcRunner({ concurrency: 4, log, report: (r) => codes.push(r.codigo), pause: () => Promise.reject(new Error('roto')) });
+    runner.submit({ id: 'div', intento: 1, calculo: { operacion: 'division', a: 1, b: 0 } });
+    runner.submit({ id: 'mul', intento: 1, calculo: { operacion: 'multiplicacion', a: 1e308, b: 10 } });
+    runner.submit({ id: 'parte', intento: 1, calculo: { operacion: 'suma_cuadrados', a: 1, b: 10 } });
+    await runner.idle();
+    expect(codes.sort()).toEqual(['DIVISION_POR_CERO', 'ERROR_INTERNO', 'FUERA_DE_RANGO']);
+    expect({ completadas: runner.completed, fallidas: runner.failed }).toEqual({ completadas: 2, fallidas: 1 });
   });
 
   it('parts running at once take turns one chunk per event-loop turn, so timers (heartbeats) run between chunks', async () => {

@@ -4,10 +4,11 @@
  * fails the drill; with an async primary killed, only what the dead primary acknowledged may be
  * missing; recovery is the slowest client's; a sync drill run without sync replication in force
  * fails; a load that failed before the fault, or failures while a slow fault ran, fail the drill.
+ * The text report prints a scenario's own figures as readable lines, not JSON.
  */
 import { describe, expect, it } from 'vitest';
 import { lostOps, refusalsNotInLedger, type LedgerRow } from '../../scripts/drill/checks.js';
-import { buildReport, recoveryTimes, type ReportInput } from '../../scripts/drill/report.js';
+import { buildReport, formatReport, recoveryTimes, type ReportInput } from '../../scripts/drill/report.js';
 import type { Attempt } from '../../scripts/drill/load.js';
 
 const FAULT = 10_000;
@@ -122,5 +123,29 @@ describe('drill checks', () => {
     const r = buildReport(input({ scenario: { name: 'actores', sinFallos: true }, fault: { killMs: 8_000 }, attempts: [...steady(0, 1_800), ...during, ...steady(FAULT, 20_000)] }));
     expect(verdict(r, 'ninguna solicitud falla')?.ok).toBe(false);
     expect(r.solicitudes.fallidas).toBe(3);
+  });
+
+  it("the text report prints the scenario's own figures as indented lines, not JSON", () => {
+    const datos = {
+      respuestasPorGc: { antesDeLaFalla: { 'tcp://127.0.0.1:5555': 467, 'tcp://127.0.1.2:5555': 460 }, conElGcCaido: {}, trasVolver: { 'tcp://127.0.0.1:5555': 1369.5 } },
+      dosActivosMs: null,
+      congelado: 'pc1',
+    };
+    const r = buildReport({ ...input({ attempts: steady(0, 20_000) }), check: { verificaciones: [], datos } });
+    const text = formatReport(r);
+    expect(text).not.toContain('{"');
+    const desde = text.split('\n').indexOf('  escenario:');
+    expect(text.split('\n').slice(desde, desde + 10)).toEqual([
+      '  escenario:',
+      '    respuestas por GC:',
+      '      antes de la falla:',
+      '        tcp://127.0.0.1:5555: 467',
+      '        tcp://127.0.1.2:5555: 460',
+      '      con el GC caído: —',
+      '      tras volver:',
+      '        tcp://127.0.0.1:5555: 1369.5',
+      '    dos activos (ms): —',
+      '    congelado: pc1',
+    ]);
   });
 });
