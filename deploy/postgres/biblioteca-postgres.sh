@@ -38,7 +38,8 @@
 # Nothing a former primary alone committed is thrown away unseen: before pg_rewind
 # or a clone discards its divergent WAL, the transactions committed after the
 # divergence point are counted (pg_waldump) and, if there are any, the whole data
-# directory is copied to $KEPT (one copy: the latest) and the log says so.
+# directory is copied to $KEPT-<UTC time> (every copy is kept: delete them by hand once
+# read) and the log says so.
 # Interrupted work is redone, never trusted: an initdb, a clone or a rewind cut short
 # (docker stop, a crash) leaves a marker file, and the next start starts it over.
 # `rejoin` does the same repair by hand, with the server stopped. See docs/deploy.md.
@@ -57,8 +58,12 @@ REPL_USER=replicador
 PASSFILE=/var/lib/postgresql/.pgpass
 CLONE_MARK=/var/lib/postgresql/.clone-incomplete
 INIT_MARK=/var/lib/postgresql/.init-incomplete
-# A former primary's data directory, as it was before a rejoin discarded what only it had.
+# A former primary's data directory, as it was before a rejoin discarded what only it had:
+# $KEPT-<UTC time>, one per rejoin that discarded something (never replaced: an older copy
+# may hold the only record of transactions acknowledged there).
 KEPT=/var/lib/postgresql/divergido
+# One wrapper at a time on this volume (serve holds it for the server's life).
+LOCK=/var/lib/postgresql/.biblioteca-postgres.lock
 : "${PGDATA:?PGDATA (the data directory) is required}"
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
@@ -289,18 +294,22 @@ commits_after() {
   read -r COMMITS <"$OUT" || true
 }
 
-# Copies the data directory to $KEPT (replacing an older copy) before a rejoin discards
-# what only this node had; $1 says why, for the note beside it.
+# Copies the data directory to a new $KEPT-<UTC time> before a rejoin discards what only
+# this node had; $1 says why, for the note beside it. Earlier copies stay: a later rejoin
+# (a killed standby, a failed crash recovery) has nothing of its own to keep, and replacing
+# the copy of a former primary's divergent commits with it lost them (seen in CI).
 keep_aside() {
-  log "WARNING: $1; keeping this data directory at $KEPT before discarding it (docs/deploy.md, 'What a rejoin discards')"
-  rm -rf "$KEPT.tmp"
-  # The new copy first: an older one goes only once this one is whole. A copy that fails
-  # (a full disk) stops here, before anything is discarded, and says so at every restart.
-  run cp -a "$PGDATA" "$KEPT.tmp" || { rm -rf "$KEPT.tmp"; die "could not copy this data directory to $KEPT.tmp (disk full?): NOT rejoining, nothing discarded; free space on the volume (or move $KEPT away) and restart"; }
-  rm -f "$KEPT.tmp/standby.signal" "$KEPT.tmp/postmaster.pid"
-  printf '%s\n' "$(date -u +%FT%TZ) $NAME: $1" "new primary: $PG_PEER_HOST:$PG_PEER_PORT" > "$KEPT.tmp/DIVERGIDO.txt"
-  rm -rf "$KEPT"
-  mv "$KEPT.tmp" "$KEPT"
+  local kept
+  kept="$KEPT-$(date -u +%Y%m%dT%H%M%SZ)"
+  [ -e "$kept" ] && kept="$kept-$$"
+  log "WARNING: $1; keeping this data directory at $kept before discarding it (earlier copies stay; docs/deploy.md, 'What a rejoin discards')"
+  # Copies an earlier start left half made (a full disk, a kill): never whole, never read.
+  rm -rf "$KEPT"-*.tmp
+  # A copy that fails (a full disk) stops here, before anything is discarded, and says so at every restart.
+  run cp -a "$PGDATA" "$kept.tmp" || { rm -rf "$kept.tmp"; die "could not copy this data directory to $kept.tmp (disk full?): NOT rejoining, nothing discarded; free space on the volume (older copies: $KEPT-*) and restart"; }
+  rm -f "$kept.tmp/standby.signal" "$kept.tmp/postmaster.pid"
+  printf '%s\n' "$(date -u +%FT%TZ) $NAME: $1" "new primary: $PG_PEER_HOST:$PG_PEER_PORT" > "$kept.tmp/DIVERGIDO.txt"
+  mv "$kept.tmp" "$kept"
 }
 
 # A killed node's crash recovery, in single-user mode with the server's settings, as
@@ -417,9 +426,12 @@ decide_former_primary() {
       standby)
         # A standby on a newer timeline was a primary after us: it holds commits we
         # lack. Only the GA pair may promote it; we follow it once it did.
-        # It may have changed (promoted, restarted) since peer_role: unknown, not fatal.
+        # It may have changed (promoted, restarted) since peer_role: unknown, not fatal, and
+        # the settling below starts over.
         peer_standby_timeline
-        if [ -n "$PEER_TL" ] && [ "$PEER_TL" -gt "$own_tl" ]; then
+        # Not told its timeline (a slow or restarting peer): not a calm second either.
+        if [ -z "$PEER_TL" ]; then settled=0; nap 2; continue; fi
+        if [ "$PEER_TL" -gt "$own_tl" ]; then
           [ $((newer % 30)) -eq 0 ] && log "WARNING: the peer $PG_PEER_HOST:$PG_PEER_PORT is a standby on timeline $PEER_TL, newer than ours ($own_tl): NOT starting as the primary; waiting for the GA pair to promote it, then rejoining it"
           newer=$((newer + 1)); settled=0; nap 2; continue
         fi
@@ -574,6 +586,12 @@ case "$CMD" in
     fi
     export PGPASSFILE="$PASSFILE"
     OUT="$(mktemp "${TMPDIR:-/tmp}/biblioteca-postgres.XXXXXX")"
+    # One wrapper at a time on this volume: serve keeps fd 9 open across `exec postgres`, so a
+    # rejoin cannot rewind or clone under a server that runs or is still waiting to start (it
+    # listens on nothing then, so the rejoin's network check cannot see it), nor two starts
+    # race on one data directory.
+    exec 9>>"$LOCK"
+    flock -n 9 || die "another run of this wrapper holds $PGDATA (this volume's server, running or waiting to start, or a rejoin): a rejoin needs the server's container stopped (docker stop ${NAME}-postgres); a start waits until a rejoin ends"
     "$CMD" "$@" ;;
   *) usage ;;
 esac

@@ -37,6 +37,12 @@ function psql(h: HostName, sql: string): Promise<string> {
   return docker(['exec', '-u', 'postgres', `${h}-postgres`, 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', 'postgres', '-c', sql], { timeoutMs: 15_000 }).then((s) => s.trim());
 }
 
+/** The notes (DIVERGIDO.txt) of every copy `h`'s wrapper kept aside, oldest first. */
+async function keptNotes(h: HostName): Promise<string[]> {
+  const out = await docker(['exec', `${h}-postgres`, 'sh', '-c', 'for d in /var/lib/postgresql/divergido-*/; do [ -f "$d/DIVERGIDO.txt" ] && { cat "$d/DIVERGIDO.txt"; echo =====; }; done; true']).catch(() => '');
+  return out.split('=====').map((n) => n.trim()).filter(Boolean);
+}
+
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
   const t = Date.now();
   for (;;) {
@@ -95,12 +101,12 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
     const rejoinMs = await waitFor(`${a} rejoins as a standby`, inRecovery(a), 90_000);
     const log1 = await logs(a);
     const counted = new RegExp(`\\b${DIVERGENT_COMMITS} transaction\\(s\\) committed here after`).test(log1);
-    const note = await docker(['exec', `${a}-postgres`, 'cat', '/var/lib/postgresql/divergido/DIVERGIDO.txt']).catch(() => '');
+    const note = await keptNotes(a).then((n) => n.at(-1) ?? '');
     const onNew = await psql(b, `SELECT count(*) FROM ${TABLE}`);
     v.push({
       nombre: `un antiguo primario cuenta las ${DIVERGENT_COMMITS} transacciones que sólo él tiene y conserva su directorio antes de reincorporarse`,
       ok: counted && note.includes(`${DIVERGENT_COMMITS} transaction(s)`) && onNew === '0',
-      detalle: `${counted ? 'contadas en el registro' : 'NO contadas en el registro'}; divergido/DIVERGIDO.txt: ${note.trim().split('\n')[0] || 'ausente'}; filas en el nuevo primario ${onNew}; standby en ${rejoinMs} ms`,
+      detalle: `${counted ? 'contadas en el registro' : 'NO contadas en el registro'}; divergido-*/DIVERGIDO.txt: ${note.trim().split('\n')[0] || 'ausente'}; filas en el nuevo primario ${onNew}; standby en ${rejoinMs} ms`,
     });
 
     // 2. Now `b` is the primary and `a` its standby. `b` dies, `a` is promoted (a newer
@@ -231,11 +237,14 @@ export async function checkPostgresScript(sys: ContainerSystem, replicacion: 'sy
       const log6 = await logs(a, from);
       const recloned = log6.includes('stayed away past max_slot_wal_keep_size') && log6.includes('clone complete');
       const kept = log6.includes('keeping this data directory');
-      const keptRight = away === 'stop' ? !kept && log6.includes('nothing here that the primary lacks') : kept;
+      // A new copy never replaces an older one: step 1's, the only record of its divergent commits, is still there.
+      const notes = await keptNotes(a);
+      const firstCopyKept = notes.some((n) => n.includes(`${DIVERGENT_COMMITS} transaction(s)`));
+      const keptRight = away === 'stop' ? !kept && log6.includes('nothing here that the primary lacks') : kept && firstCopyKept && notes.length >= 2;
       v.push({
         nombre: `un standby fuera más allá de max_slot_wal_keep_size (docker ${away}) se clona de nuevo al arrancar y vuelve a replicar; ${away === 'stop' ? 'parado limpio, nada que guardar' : 'sin poder mostrar que no tiene nada propio, guarda antes su directorio'}`,
         ok: slotState === 'lost' && recloned && keptRight && recloneMs !== undefined,
-        detalle: `slot ${a} en ${b}: ${slotState}; ${recloned ? 'clonado de nuevo' : 'NO clonado de nuevo'}; ${kept ? 'directorio guardado aparte' : 'nada guardado aparte'}; ${recloneMs !== undefined ? `replicando a los ${recloneMs} ms` : 'NO replica tras 120 s'}`,
+        detalle: `slot ${a} en ${b}: ${slotState}; ${recloned ? 'clonado de nuevo' : 'NO clonado de nuevo'}; ${kept ? 'directorio guardado aparte' : 'nada guardado aparte'} (${notes.length} copias guardadas, ${firstCopyKept ? 'la del paso 1 sigue' : 'la del paso 1 NO está'}); ${recloneMs !== undefined ? `replicando a los ${recloneMs} ms` : 'NO replica tras 120 s'}`,
       });
     }
     await psql(b, `DROP TABLE IF EXISTS ${TABLE}`);

@@ -117,6 +117,8 @@ export class ContainerSystem implements DrillSystem {
   readonly topology = 'two-hosts' as const;
   readonly gcEndpoints: string[];
   readonly gcHttp: string;
+  /** Every GC's HTTP base (pc1's, pc2's). */
+  readonly gcHttps: string[];
   readonly pg: PgInfo;
   readonly pgNodes: { primary: PgProbe; standby: PgProbe };
   readonly hosts: Record<HostName, { ga: GaProbe; pg: PgProbe }>;
@@ -135,6 +137,7 @@ export class ContainerSystem implements DrillSystem {
     // pc1's GC first, pc2's next: the drill load spreads its clients over both, like PS of both sedes.
     this.gcEndpoints = [`tcp://${a.pc1}:5555`, `tcp://${a.pc2}:5555`];
     this.gcHttp = `http://${a.pc1}:9555`;
+    this.gcHttps = [this.gcHttp, `http://${a.pc2}:9555`];
     const pgInfo = (h: HostName): PgInfo => ({ host: a[h], port: 5432, user: 'postgres', password, database: 'biblioteca' });
     const pgProbe = (h: HostName): PgProbe => ({ hostName: h, info: pgInfo(h), role: () => pgRole(pgInfo(h), { connectTimeoutMs: 1000, queryTimeoutMs: 2000 }) });
     this.hosts = {
@@ -207,24 +210,31 @@ export class ContainerSystem implements DrillSystem {
     return Promise.all((['pc1', 'pc2'] as const).map((h) => describeNode(h, a[h], 5432, this.hosts[h].pg.info, this.hosts[h === 'pc1' ? 'pc2' : 'pc1'].pg.info)));
   }
 
-  /** GET the GC's /status. */
-  async gcStatus<T>(): Promise<T | undefined> {
-    try {
-      const r = await fetch(`${this.gcHttp}/status`, { signal: AbortSignal.timeout(1000) });
-      return r.ok ? ((await r.json()) as T) : undefined;
-    } catch {
-      return undefined;
-    }
+  /** GET every GC's /status (undefined for one that does not answer), pc1's first. */
+  async gcStatuses<T>(): Promise<Array<T | undefined>> {
+    return Promise.all(
+      this.gcHttps.map(async (base) => {
+        try {
+          const r = await fetch(`${base}/status`, { signal: AbortSignal.timeout(1000) });
+          return r.ok ? ((await r.json()) as T) : undefined;
+        } catch {
+          return undefined;
+        }
+      }),
+    );
   }
 
-  /** Waits until the GC sees `n` live actors of every type. */
+  /** Waits until every GC sees `n` live actors of every type. */
   async waitForActors(n: number, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const s = await this.gcStatus<{ actoresVivos?: Record<string, number> }>();
-      const vivos = Object.values(s?.actoresVivos ?? {});
-      if (vivos.length === 3 && vivos.every((v) => v >= n)) return;
-      if (Date.now() > deadline) throw new Error(`the GC does not see ${n} live actors of each type (${JSON.stringify(s?.actoresVivos)})`);
+      const all = await this.gcStatuses<{ actoresVivos?: Record<string, number> }>();
+      const ready = all.every((s) => {
+        const vivos = Object.values(s?.actoresVivos ?? {});
+        return vivos.length === 3 && vivos.every((v) => v >= n);
+      });
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`not every GC sees ${n} live actors of each type (${JSON.stringify(all.map((s) => s?.actoresVivos))})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
