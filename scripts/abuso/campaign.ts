@@ -31,6 +31,8 @@ import pg from 'pg';
 import { Dealer, Request, XSubscriber } from 'zeromq';
 import { newCurveKeyPair } from '../../common/curve-keys.js';
 import { MAX_REQUEST_BYTES, MAX_TRANSPORT_BYTES, type Respuesta } from '../../common/protocol/ps-gc.js';
+import { splitEnvelope } from '../../common/envelope.js';
+import { parseGaRequests } from '../../common/protocol/ga-request.js';
 import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import type { GcStatus } from '../../gestor_carga/gc.js';
 import { waitNoPending } from '../../gestor_almacenamiento/consistency.js';
@@ -83,8 +85,10 @@ export interface PhaseOptions {
 export interface SocketFigures {
   enviados: number;
   porTipo: Record<string, number>;
-  /** Replies received (PS port, GA) or HTTP responses. */
+  /** Replies received (PS port, GA: each request of a batch counts) or HTTP responses. */
   respuestas: number;
+  /** GA: replies owed (one per request the messages carried, as the GA's parser counts them). */
+  esperadas?: number;
   /** Reply codes (PS port) or HTTP statuses. */
   codigos: Record<string, number>;
   /** Sends that failed on our side (connection refused or dropped, queue full): the message never reached the server. */
@@ -186,13 +190,15 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
 
     log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}) en ${rondas} ronda(s), semilla ${o.semilla}, límite ${(limiteTormentaMs / 1000).toFixed(0)} s…`);
     const figures = Object.fromEntries(TARGETS.map((t) => [t, emptyFigures()])) as Record<Target, SocketFigures>;
-    const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0 };
+    const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0, ajenas: 0, internas: 0 };
     const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
     const gc = sys.gcs[0]!;
     const on = (t: Target) => !o.sockets || o.sockets.includes(t);
     const progress = setInterval(() => log(`[${o.modo}] enviados: ${TARGETS.map((t) => `${t} ${figures[t].enviados}`).join(', ')}; respuestas PS ${ps.respondidas}`), 5000);
     /** Each process's RSS once each round's storm was over and its work done. */
     const afterRounds = new Map(procs.map((p) => [p.nombre, [] as Array<number | null>]));
+    /** Ledger rows still PENDIENTE 30 s after a round (a write the storm let through and left running). */
+    let pendientesTrasRondas = 0;
     let stormEnd = stormStart;
     const stop = guard.signal;
     const vaciadoMs = o.vaciadoMs ?? 30_000;
@@ -216,7 +222,8 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         if (stop.aborted) break;
         // What the GA and the GC still hold from the storm finishes before we look.
         await pause(1000, stop);
-        await abortable(waitNoPending(db, 30_000), stop);
+        const left = (await abortable(waitNoPending(db, 30_000), stop).catch(() => 0)) ?? 0;
+        if (left > 0) pendientesTrasRondas = Math.max(pendientesTrasRondas, left);
         await pause(1000, stop);
         if (stop.aborted) break;
         for (const p of procs) afterRounds.get(p.nombre)!.push(round(p.pid ? rssMiB(p.pid) : undefined));
@@ -235,6 +242,10 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     }
 
     const checksumAfter = await dataChecksums(db);
+    // Once more a GC lease later (GC_LEASE_MS, 6 s): a write still on its way (a ledger scan, a late
+    // task) would change them after the first look.
+    await pause(6000, stop);
+    const checksumLater = await dataChecksums(db);
     const rechazosCurve = o.modo === 'seguro' ? await curveRefusals(sys) : undefined;
     const gaAfter = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
     const procesos: ProcessFigures[] = [];
@@ -267,6 +278,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         ps,
         checksumBefore,
         checksumAfter,
+        checksumLater,
+        pendingAfterRounds: pendientesTrasRondas,
+        delivery: TARGETS.filter((t) => on(t)).map((t) => ({ socket: t, figures: figures[t] })),
         stillServes: sigueSirviendo,
         ...(tormentaDetenida ? { stormStop: tormentaDetenida } : {}),
         ...(rechazosCurve ? { refusals: Object.fromEntries((['gc-backend', 'gc-pub', 'ga'] as const).map((s) => [s, { counted: rechazosCurve[s] ?? 0, atLeast: unknownKeyConnections(intrusos) }])) } : {}),
@@ -386,7 +400,8 @@ async function stillServes(sys: LocalSystem): Promise<boolean> {
   req.connect(sys.gcEndpoint);
   const until = Date.now() + 15_000;
   try {
-    for (const [operacion, codigo] of [['prestamo', 'APROBADO'], ['devolucion', 'ACEPTADO']] as const) {
+    // Every library actor type: a renovación actor wedged by the storm would pass a préstamo and a devolución.
+    for (const [operacion, codigo] of [['prestamo', 'APROBADO'], ['renovacion', 'APROBADO'], ['devolucion', 'ACEPTADO']] as const) {
       for (;;) {
         await req.send(JSON.stringify({ operacion, isbn: LIBROS[4]!.isbn, usuario: 'abuso-despues', clave: `abuso-despues-${operacion}` }));
         const [reply] = await req.receive();
@@ -477,6 +492,22 @@ function count(f: SocketFigures, h: Hostile): void {
   bump(f.porTipo, h.kind);
 }
 
+/** Replies in one GA message: a batch (JSON array) carries several. */
+function replyItems(frame: Buffer | undefined): number {
+  try {
+    const body = JSON.parse(frame?.toString('utf8') ?? '') as unknown;
+    return Array.isArray(body) ? body.length : 1;
+  } catch {
+    return 1;
+  }
+}
+
+/** How many replies the GA owes a message: one per request its body carries, as its own parser counts them. */
+function gaRequestsIn(frames: Array<Buffer | string>): number {
+  const { body } = splitEnvelope([Buffer.from('id'), ...frames.map((x) => (typeof x === 'string' ? Buffer.from(x) : x))]);
+  return parseGaRequests(body).length;
+}
+
 const portOf = (endpoint: string) => Number(new URL(endpoint.replace(/^tcp:/, 'http:')).port);
 
 /**
@@ -503,19 +534,27 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
   const { o, span, ctx, stop } = a;
   const CONNS = 4;
   const WINDOW = 200;
+  // Each message goes behind its own sequence number and a delimiter ([seq, '', body…]): the GC
+  // echoes its envelope, so every reply names the message it answers. A count alone let a
+  // dropped reply and a duplicated one cancel out.
   const conns = Array.from({ length: CONNS }, () => {
     const sock = new Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
     sock.connect(endpoint);
-    const c = { sock, outstanding: 0, wake: undefined as (() => void) | undefined };
+    const c = { sock, pending: new Set<string>(), wake: undefined as (() => void) | undefined };
     void (async () => {
       try {
         for await (const frames of sock) {
-          c.outstanding--;
-          ps.respondidas++;
+          const seq = frames[0]?.toString('utf8') ?? '';
           f.respuestas++;
+          if (!c.pending.delete(seq)) {
+            ps.ajenas++;
+            continue;
+          }
+          ps.respondidas++;
           const code = replyCode(frames[frames.length - 1]);
           if (code) bump(f.codigos, code);
           else ps.sinCodigo++;
+          if (code === 'ERROR_INTERNO') ps.internas++;
           c.wake?.();
         }
       } catch {
@@ -526,7 +565,7 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
   });
   const waitBelow = async (c: (typeof conns)[number], n: number, ms: number) => {
     const until = Date.now() + ms;
-    while (c.outstanding >= n && Date.now() < until && !stop.aborted) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
+    while (c.pending.size >= n && Date.now() < until && !stop.aborted) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
   };
   try {
     for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
@@ -540,9 +579,9 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
       await waitBelow(c, WINDOW, 30_000);
       if (stop.aborted) break;
       count(f, h);
-      c.outstanding++;
+      c.pending.add(String(i));
       ps.esperadas++;
-      await abortable(c.sock.send(h.frames!), stop);
+      await abortable(c.sock.send([String(i), '', ...h.frames!]), stop);
     }
     for (const c of conns) await waitBelow(c, 1, 60_000);
   } finally {
@@ -562,9 +601,11 @@ export async function attackZmq(target: 'backend' | 'ga', endpoint: string, a: A
     const c = { sock, outstanding: 0 };
     void (async () => {
       try {
-        for await (const _ of sock) {
-          c.outstanding--;
-          f.respuestas++;
+        for await (const frames of sock) {
+          // The GA answers each request as it is done, those done together in one batch message.
+          const n = replyItems(frames[frames.length - 1]);
+          c.outstanding -= n;
+          f.respuestas += n;
         }
       } catch {
         /* closed */
@@ -588,7 +629,11 @@ export async function attackZmq(target: 'backend' | 'ga', endpoint: string, a: A
       if (target === 'ga') for (const until = Date.now() + 10_000; c.outstanding >= WINDOW && Date.now() < until && !stop.aborted; ) await sleep(2);
       try {
         await abortable(c.sock.send(h.frames!), stop);
-        if (target === 'ga') c.outstanding++;
+        if (target === 'ga') {
+          const n = gaRequestsIn(h.frames!);
+          c.outstanding += n;
+          f.esperadas = (f.esperadas ?? 0) + n;
+        }
       } catch {
         f.noEntregados++;
       }

@@ -53,6 +53,16 @@ export interface PsFigures {
   respondidas: number;
   /** Replies whose body had no known code. */
   sinCodigo: number;
+  /** Replies to no message waiting for one (a second reply, or one naming no message sent). */
+  ajenas: number;
+  /** ERROR_INTERNO replies: hostile input must get a refusal, never an internal error. */
+  internas: number;
+}
+
+/** What one attacked socket delivered (campaign.ts SocketFigures, the fields the verdict reads). */
+export interface DeliveryFigures {
+  socket: string;
+  figures: { enviados: number; respuestas: number; esperadas?: number; codigos: Record<string, number>; noEntregados: number; leidoPorElServidor: boolean | null };
 }
 
 export interface Limits {
@@ -82,6 +92,12 @@ export function verdict(
     ps: PsFigures;
     checksumBefore: Checksums;
     checksumAfter: Checksums;
+    /** The same, a GC lease later: a write still on its way changes it after the first look. */
+    checksumLater?: Checksums;
+    /** Ledger rows still PENDIENTE 30 s after a round. */
+    pendingAfterRounds?: number;
+    /** Per socket: what reached the server (a socket that delivered nothing proves nothing). */
+    delivery?: DeliveryFigures[];
     stillServes: boolean;
     /** Secure phase: refused handshakes counted per server socket, and how many intruder connections had an unknown key (each must be refused at least once). */
     refusals?: Record<string, { counted: number; atLeast: number }>;
@@ -110,8 +126,21 @@ export function verdict(
   }
   if (o.ps.respondidas !== o.ps.esperadas) out.push(`PS port: ${o.ps.esperadas - o.ps.respondidas} of ${o.ps.esperadas} messages got no reply`);
   if (o.ps.sinCodigo > 0) out.push(`PS port: ${o.ps.sinCodigo} replies carried no known code`);
+  if (o.ps.ajenas > 0) out.push(`PS port: ${o.ps.ajenas} replies answered no waiting message (a second reply to one, or a wrong envelope)`);
+  if (o.ps.internas > 0) out.push(`PS port: ${o.ps.internas} replies were ERROR_INTERNO (hostile input must be refused, not break something inside)`);
   for (const t of ['libros', 'prestamos', 'operaciones'] as const) {
     if (o.checksumBefore[t] !== o.checksumAfter[t]) out.push(`database: ${t} changed (${o.checksumBefore[t]} → ${o.checksumAfter[t]})`);
+    else if (o.checksumLater && o.checksumBefore[t] !== o.checksumLater[t]) out.push(`database: ${t} changed after the campaign ended (a write still on its way)`);
+  }
+  if ((o.pendingAfterRounds ?? 0) > 0) out.push(`ledger: ${o.pendingAfterRounds} rows still PENDIENTE 30 s after a round`);
+  if (!o.stormStop) {
+    for (const { socket, figures: f } of o.delivery ?? []) {
+      if (f.enviados === 0) out.push(`${socket}: nothing was sent`);
+      if (f.leidoPorElServidor === false) out.push(`${socket}: the server had not read everything queued when the sockets closed`);
+      if (f.esperadas !== undefined && f.respuestas !== f.esperadas) out.push(`${socket}: ${f.respuestas} replies to ${f.esperadas} requests`);
+      // 503 is an honest answer under a storm (a busy GA, no calculo actor); 500 is something broken inside.
+      if (socket === 'http' && (f.codigos['500'] ?? 0) > 0) out.push(`http: ${f.codigos['500']} responses were 500`);
+    }
   }
   if (!o.stillServes) out.push('the system no longer serves a real request after the campaign');
   for (const [socket, r] of Object.entries(o.refusals ?? {})) {

@@ -93,7 +93,7 @@ describe('abuse generators', () => {
 describe('abuse verdict', () => {
   const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, saludTrasMs: 0, rssBaseMiB: 80, rssTrasRondasMiB: [100, 104], rssMaxMiB: 120, rssFinalMiB: 100, ...over });
   const sums = { libros: 'a', prestamos: 'b', operaciones: 'c' };
-  const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0 }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
+  const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 0, internas: 0 }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
 
   it('passes a clean phase', () => {
     expect(verdict(ok)).toEqual([]);
@@ -103,7 +103,7 @@ describe('abuse verdict', () => {
     expect(
       verdict({
         processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssTrasRondasMiB: [100, 140, 180], rssMaxMiB: 250 }), proc({ nombre: 'actor-2', rssTrasRondasMiB: [300, 360], rssMaxMiB: 400 }), proc({ nombre: 'actor-3', rssTrasRondasMiB: [120], rssMaxMiB: 200 })],
-        ps: { esperadas: 10, respondidas: 8, sinCodigo: 1 },
+        ps: { esperadas: 10, respondidas: 8, sinCodigo: 1, ajenas: 0, internas: 0 },
         checksumBefore: sums,
         checksumAfter: { ...sums, prestamos: 'x' },
         stillServes: false,
@@ -119,6 +119,31 @@ describe('abuse verdict', () => {
       'database: prestamos changed (b → x)',
       'the system no longer serves a real request after the campaign',
       'ga: 2 refused CURVE handshakes counted, fewer than the 5 connections with unknown keys',
+    ]);
+  });
+
+  it('names a reply that answered no waiting message, an ERROR_INTERNO, a table changed after the end, rows left PENDIENTE, and a socket that delivered nothing or not everything', () => {
+    expect(
+      verdict({
+        ...ok,
+        ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 2, internas: 3 },
+        checksumLater: { ...sums, operaciones: 'y' },
+        pendingAfterRounds: 4,
+        delivery: [
+          { socket: 'ga', figures: { enviados: 10, respuestas: 7, esperadas: 12, codigos: {}, noEntregados: 0, leidoPorElServidor: null } },
+          { socket: 'pub', figures: { enviados: 0, respuestas: 0, codigos: {}, noEntregados: 0, leidoPorElServidor: false } },
+          { socket: 'http', figures: { enviados: 10, respuestas: 10, codigos: { '400': 8, '500': 1, '503': 1 }, noEntregados: 0, leidoPorElServidor: null } },
+        ],
+      }),
+    ).toEqual([
+      'PS port: 2 replies answered no waiting message (a second reply to one, or a wrong envelope)',
+      'PS port: 3 replies were ERROR_INTERNO (hostile input must be refused, not break something inside)',
+      'database: operaciones changed after the campaign ended (a write still on its way)',
+      'ledger: 4 rows still PENDIENTE 30 s after a round',
+      'ga: 7 replies to 12 requests',
+      'pub: nothing was sent',
+      'pub: the server had not read everything queued when the sockets closed',
+      'http: 1 responses were 500',
     ]);
   });
 });
