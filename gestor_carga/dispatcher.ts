@@ -69,6 +69,8 @@ function operacionDe(s: SolicitudActor, isbn: string): OperacionSolicitada {
 
 export class Dispatcher {
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** The op each waiters entry waits for (what timedOut records). */
+  private readonly waitingOps = new Map<string, OperacionSolicitada>();
   private closed = false;
   /** Closed without answering (close({ silent })): requests still arriving are left unanswered too. */
   private silent = false;
@@ -147,13 +149,18 @@ export class Dispatcher {
         // Durable in the ledger: it must complete, so it goes out again after a backoff.
         if (this.d.tracker.retryLater(id, actorId)) this.d.log.debug({ opId: id, actorId }, 'storage down; async task will be re-published');
       } else if (t.actorId === actorId) {
-        this.d.tracker.complete(id);
-        this.inLedger.delete(id);
-        // A GA got it and never answered (TIEMPO_AGOTADO), or it was published more than once and an
-        // earlier actor's call may still reach a GA: it may be applied, so "not applied, retry" would
-        // be a promise we cannot keep. Recorded, it is completed for certain (timedOut).
-        if (r.codigo === 'TIEMPO_AGOTADO' || t.intento > 1) this.settleTimedOut(t.op);
-        else this.settle(id, replyFromResultado({ ...r, id }));
+        // A GA got it and never answered (TIEMPO_AGOTADO), it was published more than once (an
+        // earlier actor's call may still reach a GA), or its timeout put it in the ledger: it may
+        // be applied yet, so "not applied, retry" would be a promise we cannot keep. The task
+        // stays (published again after a backoff, like an async op's) and whoever waits is told
+        // TIEMPO_AGOTADO once it is recorded (timedOut): completed for certain.
+        if (r.codigo === 'TIEMPO_AGOTADO' || t.intento > 1 || this.inLedger.has(id) || this.recorded.has(id)) {
+          this.d.tracker.retryLater(id, actorId);
+          void this.settleTimedOut(t.op);
+        } else {
+          this.d.tracker.complete(id);
+          this.settle(id, replyFromResultado({ ...r, id }));
+        }
       }
       return;
     }
@@ -176,7 +183,7 @@ export class Dispatcher {
         this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
       } else {
         // "Retry" would be wrong here: a retry under a new id could apply it twice.
-        this.settleTimedOut(t.op, 'Sin actores vivos para terminarla; se aplicará cuando vuelva uno: consulte su estado con su id');
+        void this.settleTimedOut(t.op, 'Sin actores vivos para terminarla; se aplicará cuando vuelva uno: consulte su estado con su id');
       }
     }
   }
@@ -191,19 +198,28 @@ export class Dispatcher {
    * Stops answering sync requests. `silent`: another GC is up, so the requests waiting here get
    * no answer at all: the PS sees the GC's port close and resends them, same clave, to the other
    * GC, which gives the real outcome (TIEMPO_AGOTADO from here would be final to a PS, and only
-   * this GC knew the op). Alone, everyone waiting is told TIEMPO_AGOTADO, as its timer would.
+   * this GC knew the op). Alone, everyone waiting is told TIEMPO_AGOTADO as its timer would,
+   * once its op is recorded (timedOut), waiting for that at most `recordMs`.
    */
-  close(o: { silent?: boolean } = {}): void {
+  async close(o: { silent?: boolean; recordMs?: number } = {}): Promise<void> {
     this.closed = true;
     this.silent = !!o.silent;
+    const recording: Promise<void>[] = [];
     for (const [id, set] of [...this.waiters]) {
+      const op = this.waitingOps.get(id);
+      if (!this.silent && op) {
+        recording.push(this.settleTimedOut(op));
+        continue;
+      }
       if (!this.silent) {
         this.settle(id, errorReply('TIEMPO_AGOTADO', undefined, id));
         continue;
       }
       this.waiters.delete(id);
+      this.waitingOps.delete(id);
       for (const w of set) clearTimeout(w.timer);
     }
+    if (recording.length > 0) await Promise.race([Promise.all(recording), new Promise((r) => setTimeout(r, o.recordMs ?? 1500).unref?.())]);
   }
 
   private async async(op: OperacionSolicitada): Promise<Respuesta> {
@@ -253,12 +269,16 @@ export class Dispatcher {
         timer: setTimeout(() => {
           // The task keeps going; the client can ask `estado` with its id (through any GC: recorded first).
           this.waiters.get(op.id)?.delete(w);
-          if (this.waiters.get(op.id)?.size === 0) this.waiters.delete(op.id);
+          if (this.waiters.get(op.id)?.size === 0) {
+            this.waiters.delete(op.id);
+            this.waitingOps.delete(op.id);
+          }
           void this.timedOut(op).then(resolve);
         }, this.d.syncTimeoutMs),
       };
       let set = this.waiters.get(op.id);
       if (!set) this.waiters.set(op.id, (set = new Set()));
+      this.waitingOps.set(op.id, op);
       set.add(w);
       const outcome = this.d.tracker.submit(op, 'sync');
       this.d.log.debug({ opId: op.id, outcome }, 'sync op submitted');
@@ -272,12 +292,13 @@ export class Dispatcher {
   }
 
   /** Everyone waiting for `op` is told it timed out, once it is recorded (timedOut). */
-  private settleTimedOut(op: OperacionSolicitada, mensaje?: string): void {
+  private settleTimedOut(op: OperacionSolicitada, mensaje?: string): Promise<void> {
     const set = this.waiters.get(op.id);
-    if (!set) return;
+    if (!set) return Promise.resolve();
     this.waiters.delete(op.id);
+    this.waitingOps.delete(op.id);
     for (const w of set) clearTimeout(w.timer);
-    void this.timedOut(op, mensaje).then((r) => {
+    return this.timedOut(op, mensaje).then((r) => {
       for (const w of set) w.resolve(r);
     });
   }
@@ -322,6 +343,7 @@ export class Dispatcher {
     const set = this.waiters.get(id);
     if (!set) return;
     this.waiters.delete(id);
+    this.waitingOps.delete(id);
     for (const w of set) {
       clearTimeout(w.timer);
       w.resolve(reply);

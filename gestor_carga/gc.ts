@@ -284,7 +284,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       // there (same clave) and get the real outcome; alone, they are told TIEMPO_AGOTADO.
       const othersUp = resume.view().gestores.some((g) => g.vivo && g.id !== gcId);
       resume.stop();
-      dispatcher.close({ silent: othersUp });
+      // Alone: each waiting sync op recorded, then told TIEMPO_AGOTADO (at most 1.5 s).
+      await dispatcher.close({ silent: othersUp });
       calculos.close();
       await nextTurn(); // let those replies reach the queue
       await Promise.all([frontQ.drain(500), pubQ.drain(500)]);
@@ -303,8 +304,8 @@ export async function startGc(cfg: GcConfig, log: Logger, deps: GcDeps): Promise
       pubQ.close();
       sockets.close();
       await Promise.all(loops);
-      // Its pending sync waiters' timers must not outlive it (their replies go nowhere).
-      dispatcher.close();
+      // Its pending sync waiters' timers must not outlive it (nobody is answered: it crashed).
+      void dispatcher.close({ silent: true });
       calculos.close();
     },
   };

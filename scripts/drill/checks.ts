@@ -97,8 +97,11 @@ export async function checkLedger(
  * cycle's loan was out at the moment of the rejection: nothing else had taken the book back, so
  * the return should have. (Another devolución of the same loan may take it first, legitimately:
  * the load comes back to the same book while a return is on its way, renews the old loan and
- * returns it again; then the late one finds the loan already returned.) One writer applies the
- * batches in order, so a rejection's transaction starts after every commit it saw. Pure.
+ * returns it again; then the late one finds the loan already returned.) Times are each
+ * transaction's start (now()): a rejection counts as "while out" only if its transaction started
+ * inside the loan's span. Writes run aside for a locked book could in principle start before the
+ * return that beats them to the lock (microseconds between a transaction's start and its first
+ * lock): that would read as a loss; not seen in any run. Pure.
  */
 export function lostOps(
   acknowledged: ReadonlyMap<string, 'APROBADO' | 'ACEPTADO'>,

@@ -348,7 +348,7 @@ describe('GC with actors over ZeroMQ', () => {
     expect(await reqOnce(p.front, JSON.stringify({ operacion: 'consulta', titulo: 'Libro 978-2' }))).toMatchObject({ codigo: 'OK', datos: { isbn: '978-2', disponibles: 1 } });
   });
 
-  it('an actor that got no answer from a GA that had the write → TIEMPO_AGOTADO (ask estado), not "retry"', async () => {
+  it('an actor that got no answer from a GA that had the write → TIEMPO_AGOTADO (ask estado), not "retry"; the task stays and completes once the GA answers', async () => {
     const storage = new MemoryStorage();
     storage.aplicarUnknown = true;
     const p = await ports();
@@ -357,7 +357,33 @@ describe('GC with actors over ZeroMQ', () => {
     await liveActors(g, 'prestamo', 1);
     const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'unknown-1' }));
     expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'unknown-1' });
-    expect(g.status().tareas.total).toBe(0);
+    // Kept (it may be applied): published again until an outcome, which the ledger then has.
+    expect(g.status().tareas.total).toBe(1);
+    storage.aplicarUnknown = false;
+    await eventually('unknown-1 applied', () => storage.ledger.get('unknown-1')?.resultado?.estado === 'COMPLETADA', 5000);
+    expect(storage.effects).toBe(1);
+  });
+
+  it('a GA that never answered and a registrar that fails too: TIEMPO_AGOTADO, and the task stays, so this GC still knows it and completes it', async () => {
+    const storage = new MemoryStorage();
+    storage.aplicarUnknown = true;
+    const registrar = storage.registrar.bind(storage);
+    let registrarDown = true;
+    storage.registrar = async (op, arriendo) => {
+      if (registrarDown) throw new StorageUnavailableError('memory storage is down for registrar');
+      return registrar(op, arriendo);
+    };
+    const p = await ports();
+    const g = await gc(storage, p);
+    await actor(storage, p, 'prestamo', 'p1');
+    await liveActors(g, 'prestamo', 1);
+    const r = await reqOnce(p.front, JSON.stringify({ operacion: 'prestamo', isbn: '978-1', usuario: 'u1', clave: 'unknown-2' }));
+    expect(r).toMatchObject({ exito: false, codigo: 'TIEMPO_AGOTADO', id: 'unknown-2' });
+    expect(await reqOnce(p.front, JSON.stringify({ operacion: 'estado', id: 'unknown-2' }))).toMatchObject({ codigo: 'OK', datos: { estado: 'PENDIENTE' } });
+    registrarDown = false;
+    storage.aplicarUnknown = false;
+    await eventually('unknown-2 applied', () => storage.ledger.get('unknown-2')?.resultado?.estado === 'COMPLETADA', 5000);
+    expect(storage.effects).toBe(1);
   });
 
   it('storage down for a sync op already re-published → TIEMPO_AGOTADO: an earlier attempt may still apply it', async () => {
