@@ -190,7 +190,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
 
     log(`[${o.modo}] ${o.mensajes} mensajes hostiles por socket (${TARGETS.join(', ')}) en ${rondas} ronda(s), semilla ${o.semilla}, límite ${(limiteTormentaMs / 1000).toFixed(0)} s…`);
     const figures = Object.fromEntries(TARGETS.map((t) => [t, emptyFigures()])) as Record<Target, SocketFigures>;
-    const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0, ajenas: 0, internas: 0 };
+    const ps: PsFigures = { esperadas: 0, respondidas: 0, sinCodigo: 0, ajenas: 0, internas: 0, crudas: { enviadas: 0, respondidas: 0 } };
     const intrusos = o.modo === 'seguro' ? (o.intrusos ?? 60) : 0;
     const gc = sys.gcs[0]!;
     const on = (t: Target) => !o.sockets || o.sockets.includes(t);
@@ -567,12 +567,46 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
     const until = Date.now() + ms;
     while (c.pending.size >= n && Date.now() < until && !stop.aborted) await new Promise<void>((r) => ((c.wake = r), setTimeout(r, 100)));
   };
+  // Messages with the wrong number of frames go as they are, on a connection of their own: behind
+  // [seq, ''] the GC would take our delimiter for the envelope's end, and the attacker's own
+  // frames would never be tested as one. Their replies can only be counted, not matched.
+  const raw = new Dealer({ linger: 0, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+  raw.connect(endpoint);
+  let rawWake: (() => void) | undefined;
+  void (async () => {
+    try {
+      for await (const frames of raw) {
+        f.respuestas++;
+        ps.crudas.respondidas++;
+        const code = replyCode(frames[frames.length - 1]);
+        if (code) bump(f.codigos, code);
+        else ps.sinCodigo++;
+        if (code === 'ERROR_INTERNO') ps.internas++;
+        rawWake?.();
+      }
+    } catch {
+      /* closed */
+    }
+  })();
+  const rawOutstanding = () => ps.crudas.enviadas - ps.crudas.respondidas;
+  const waitRaw = async (n: number, ms: number) => {
+    const until = Date.now() + ms;
+    while (rawOutstanding() >= n && Date.now() < until && !stop.aborted) await new Promise<void>((r) => ((rawWake = r), setTimeout(r, 100)));
+  };
   try {
     for (let i = span.desde; i < span.hasta && !stop.aborted; i++) {
       const h = generate('ps', o.semilla, i, ctx);
       if (h.throwaway) {
         count(f, h);
         await abortable(throwaway(endpoint, h.frames!), stop).catch(() => f.noEntregados++);
+        continue;
+      }
+      if (h.kind === 'wrong-frame-count') {
+        await waitRaw(WINDOW, 30_000);
+        if (stop.aborted) break;
+        count(f, h);
+        ps.crudas.enviadas++;
+        await abortable(raw.send(h.frames!), stop);
         continue;
       }
       const c = conns[i % CONNS]!;
@@ -584,8 +618,10 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
       await abortable(c.sock.send([String(i), '', ...h.frames!]), stop);
     }
     for (const c of conns) await waitBelow(c, 1, 60_000);
+    await waitRaw(1, 60_000);
   } finally {
     for (const c of conns) c.sock.close();
+    raw.close();
   }
 }
 

@@ -57,6 +57,8 @@ export interface PsFigures {
   ajenas: number;
   /** ERROR_INTERNO replies: hostile input must get a refusal, never an internal error. */
   internas: number;
+  /** Messages with the wrong number of frames, sent as they are (no sequence frame): replies counted, not matched. */
+  crudas: { enviadas: number; respondidas: number };
 }
 
 /** What one attacked socket delivered (campaign.ts SocketFigures, the fields the verdict reads). */
@@ -126,6 +128,7 @@ export function verdict(
   }
   if (o.ps.respondidas !== o.ps.esperadas) out.push(`PS port: ${o.ps.esperadas - o.ps.respondidas} of ${o.ps.esperadas} messages got no reply`);
   if (o.ps.sinCodigo > 0) out.push(`PS port: ${o.ps.sinCodigo} replies carried no known code`);
+  if (o.ps.crudas.respondidas !== o.ps.crudas.enviadas) out.push(`PS port: ${o.ps.crudas.respondidas} replies to ${o.ps.crudas.enviadas} messages with the wrong number of frames`);
   if (o.ps.ajenas > 0) out.push(`PS port: ${o.ps.ajenas} replies answered no waiting message (a second reply to one, or a wrong envelope)`);
   if (o.ps.internas > 0) out.push(`PS port: ${o.ps.internas} replies were ERROR_INTERNO (hostile input must be refused, not break something inside)`);
   for (const t of ['libros', 'prestamos', 'operaciones'] as const) {

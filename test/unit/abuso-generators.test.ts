@@ -93,7 +93,7 @@ describe('abuse generators', () => {
 describe('abuse verdict', () => {
   const proc = (over: Partial<ProcessFigures> = {}): ProcessFigures => ({ nombre: 'gc', pid: 1, vivoAntes: true, vivoDespues: true, saludDespues: true, saludTrasMs: 0, rssBaseMiB: 80, rssTrasRondasMiB: [100, 104], rssMaxMiB: 120, rssFinalMiB: 100, ...over });
   const sums = { libros: 'a', prestamos: 'b', operaciones: 'c' };
-  const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 0, internas: 0 }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
+  const ok = { processes: [proc()], ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 0, internas: 0, crudas: { enviadas: 3, respondidas: 3 } }, checksumBefore: sums, checksumAfter: sums, stillServes: true };
 
   it('passes a clean phase', () => {
     expect(verdict(ok)).toEqual([]);
@@ -103,7 +103,7 @@ describe('abuse verdict', () => {
     expect(
       verdict({
         processes: [proc({ vivoDespues: false, saludDespues: false }), proc({ nombre: 'ga', rssMaxMiB: 700 }), proc({ nombre: 'actor', rssTrasRondasMiB: [100, 140, 180], rssMaxMiB: 250 }), proc({ nombre: 'actor-2', rssTrasRondasMiB: [300, 360], rssMaxMiB: 400 }), proc({ nombre: 'actor-3', rssTrasRondasMiB: [120], rssMaxMiB: 200 })],
-        ps: { esperadas: 10, respondidas: 8, sinCodigo: 1, ajenas: 0, internas: 0 },
+        ps: { esperadas: 10, respondidas: 8, sinCodigo: 1, ajenas: 0, internas: 0, crudas: { enviadas: 3, respondidas: 3 } },
         checksumBefore: sums,
         checksumAfter: { ...sums, prestamos: 'x' },
         stillServes: false,
@@ -126,7 +126,7 @@ describe('abuse verdict', () => {
     expect(
       verdict({
         ...ok,
-        ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 2, internas: 3 },
+        ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 2, internas: 3, crudas: { enviadas: 3, respondidas: 2 } },
         checksumLater: { ...sums, operaciones: 'y' },
         pendingAfterRounds: 4,
         delivery: [
@@ -136,6 +136,7 @@ describe('abuse verdict', () => {
         ],
       }),
     ).toEqual([
+      'PS port: 2 replies to 3 messages with the wrong number of frames',
       'PS port: 2 replies answered no waiting message (a second reply to one, or a wrong envelope)',
       'PS port: 3 replies were ERROR_INTERNO (hostile input must be refused, not break something inside)',
       'database: operaciones changed after the campaign ended (a write still on its way)',

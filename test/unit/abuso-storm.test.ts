@@ -79,7 +79,7 @@ describe('abuse storm guard', () => {
     expect(
       verdict({
         processes: [gc],
-        ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 0, internas: 0 },
+        ps: { esperadas: 10, respondidas: 10, sinCodigo: 0, ajenas: 0, internas: 0, crudas: { enviadas: 3, respondidas: 3 } },
         checksumBefore: sums,
         checksumAfter: sums,
         stillServes: false,
