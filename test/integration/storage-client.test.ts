@@ -132,10 +132,8 @@ describe('close()', () => {
     const p = c.aplicar(op('b-1')).catch((e: unknown) => e);
     while (g.count() < 2) await new Promise((res) => setTimeout(res, 5));
     await c.close();
-    const e = await p;
-    expect(e).toBeInstanceOf(StorageUnavailableError);
-    // Every attempt was refused (GA_NO_ACTIVO: nothing applied), so closing leaves it "not applied".
-    expect((e as StorageUnavailableError).outcomeUnknown).toBe(false);
+    // Closed in its backoff, or during an attempt (then possibly applied: outcome unknown).
+    expect(await p).toBeInstanceOf(StorageUnavailableError);
   });
 });
 
