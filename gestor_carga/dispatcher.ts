@@ -68,9 +68,8 @@ function operacionDe(s: SolicitudActor, isbn: string): OperacionSolicitada {
 }
 
 export class Dispatcher {
-  private readonly waiters = new Map<string, Set<Waiter>>();
-  /** The op each waiters entry waits for (what timedOut records). */
-  private readonly waitingOps = new Map<string, OperacionSolicitada>();
+  /** Per op key: the op (what timedOut records) and the requests waiting for its outcome. */
+  private readonly waiters = new Map<string, { op: OperacionSolicitada; set: Set<Waiter> }>();
   private closed = false;
   /** Closed without answering (close({ silent })): requests still arriving are left unanswered too. */
   private silent = false;
@@ -190,7 +189,7 @@ export class Dispatcher {
 
   waiting(): number {
     let n = 0;
-    for (const s of this.waiters.values()) n += s.size;
+    for (const { set } of this.waiters.values()) n += set.size;
     return n;
   }
 
@@ -205,18 +204,12 @@ export class Dispatcher {
     this.closed = true;
     this.silent = !!o.silent;
     const recording: Promise<void>[] = [];
-    for (const [id, set] of [...this.waiters]) {
-      const op = this.waitingOps.get(id);
-      if (!this.silent && op) {
+    for (const [id, { op, set }] of [...this.waiters]) {
+      if (!this.silent) {
         recording.push(this.settleTimedOut(op));
         continue;
       }
-      if (!this.silent) {
-        this.settle(id, errorReply('TIEMPO_AGOTADO', undefined, id));
-        continue;
-      }
       this.waiters.delete(id);
-      this.waitingOps.delete(id);
       for (const w of set) clearTimeout(w.timer);
     }
     if (recording.length > 0) await Promise.race([Promise.all(recording), new Promise((r) => setTimeout(r, o.recordMs ?? 1500).unref?.())]);
@@ -268,18 +261,15 @@ export class Dispatcher {
         resolve,
         timer: setTimeout(() => {
           // The task keeps going; the client can ask `estado` with its id (through any GC: recorded first).
-          this.waiters.get(op.id)?.delete(w);
-          if (this.waiters.get(op.id)?.size === 0) {
-            this.waiters.delete(op.id);
-            this.waitingOps.delete(op.id);
-          }
+          const entry = this.waiters.get(op.id);
+          entry?.set.delete(w);
+          if (entry?.set.size === 0) this.waiters.delete(op.id);
           void this.timedOut(op).then(resolve);
         }, this.d.syncTimeoutMs),
       };
-      let set = this.waiters.get(op.id);
-      if (!set) this.waiters.set(op.id, (set = new Set()));
-      this.waitingOps.set(op.id, op);
-      set.add(w);
+      let entry = this.waiters.get(op.id);
+      if (!entry) this.waiters.set(op.id, (entry = { op, set: new Set() }));
+      entry.set.add(w);
       const outcome = this.d.tracker.submit(op, 'sync');
       this.d.log.debug({ opId: op.id, outcome }, 'sync op submitted');
     });
@@ -293,10 +283,9 @@ export class Dispatcher {
 
   /** Everyone waiting for `op` is told it timed out, once it is recorded (timedOut). */
   private settleTimedOut(op: OperacionSolicitada, mensaje?: string): Promise<void> {
-    const set = this.waiters.get(op.id);
+    const set = this.waiters.get(op.id)?.set;
     if (!set) return Promise.resolve();
     this.waiters.delete(op.id);
-    this.waitingOps.delete(op.id);
     for (const w of set) clearTimeout(w.timer);
     return this.timedOut(op, mensaje).then((r) => {
       for (const w of set) w.resolve(r);
@@ -340,10 +329,9 @@ export class Dispatcher {
   }
 
   private settle(id: string, reply: Respuesta): void {
-    const set = this.waiters.get(id);
+    const set = this.waiters.get(id)?.set;
     if (!set) return;
     this.waiters.delete(id);
-    this.waitingOps.delete(id);
     for (const w of set) {
       clearTimeout(w.timer);
       w.resolve(reply);
