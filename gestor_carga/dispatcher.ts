@@ -75,12 +75,6 @@ export class Dispatcher {
   private silent = false;
   /** Sync ops timing out whose ledger record is on its way (timedOut). */
   private readonly recorded = new Map<string, Promise<Respuesta>>();
-  /**
-   * Sync ops timedOut put in the ledger while their task is still tracked here: their row will
-   * be completed (by the task, else by a ledger scan), so the task is never dropped unpublished
-   * ("certainly not applied") any more. Forgotten when the tracker is done with them.
-   */
-  private readonly inLedger = new Set<string>();
   private strangerResults = 0;
 
   constructor(private readonly d: DispatcherDeps) {}
@@ -153,7 +147,7 @@ export class Dispatcher {
         // be applied yet, so "not applied, retry" would be a promise we cannot keep. The task
         // stays (published again after a backoff, like an async op's) and whoever waits is told
         // TIEMPO_AGOTADO once it is recorded (timedOut): completed for certain.
-        if (r.codigo === 'TIEMPO_AGOTADO' || t.intento > 1 || this.inLedger.has(id) || this.recorded.has(id)) {
+        if (r.codigo === 'TIEMPO_AGOTADO' || t.intento > 1 || t.enLedger || this.recorded.has(id)) {
           this.d.tracker.retryLater(id, actorId);
           void this.settleTimedOut(t.op);
         } else {
@@ -166,18 +160,16 @@ export class Dispatcher {
     if (r.estado === 'PENDIENTE') return; // not an outcome; the deadline will re-publish
     // COMPLETADA / RECHAZADA, or an error retrying cannot fix (e.g. ERROR_INTERNO): done.
     this.d.tracker.complete(id);
-    this.inLedger.delete(id);
     this.settle(id, replyFromResultado({ ...r, id }));
   }
 
   /** Called periodically: sync requests whose task found no live actor are told SIN_ACTORES. */
   checkStarved(): void {
-    for (const id of this.inLedger) if (!this.d.tracker.has(id)) this.inLedger.delete(id);
     for (const t of this.d.tracker.queuedLongerThan(this.d.noActorMs, 'sync')) {
       // Never published → certainly not applied: drop it so nothing applies it behind the user's back.
       // Published before (its actor died) → it may have been applied; keep it so it completes.
       // Unless its timeout put it in the ledger: that row is a promise it completes.
-      if (t.intento === 0 && !this.inLedger.has(t.op.id)) {
+      if (t.intento === 0 && !t.enLedger) {
         this.d.tracker.complete(t.op.id);
         this.settle(t.op.id, errorReply('SIN_ACTORES', undefined, t.op.id));
       } else {
@@ -316,7 +308,8 @@ export class Dispatcher {
         return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
       }
       if (r.estado === 'PENDIENTE' || r.codigo === 'ACEPTADO') {
-        if (this.d.tracker.has(op.id)) this.inLedger.add(op.id);
+        const tracked = this.d.tracker.get(op.id);
+        if (tracked) tracked.enLedger = true;
         return errorReply('TIEMPO_AGOTADO', mensaje, op.id);
       }
       // Done by now (or the clave belongs to another op): the ledger's answer.

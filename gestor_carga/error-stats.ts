@@ -12,7 +12,7 @@ export const MAX_MENSAJE = 300;
 /** Which door a request came in by. */
 export type Canal = 'zeromq' | 'http';
 /** Statuses /errors/stats always lists: each class's, and 405, the gateway's refusal of a method. */
-export const ESTADOS_LISTADOS: readonly number[] = [...new Set([...Object.values(HTTP_STATUS), 405])].sort((a, b) => a - b);
+const ESTADOS_LISTADOS: readonly number[] = [...new Set([...Object.values(HTTP_STATUS), 405])].sort((a, b) => a - b);
 
 export interface RecentError {
   fecha: string;

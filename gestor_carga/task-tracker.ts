@@ -33,6 +33,11 @@ export interface TrackedTask {
    * the GC's lease does (009_arriendo_por_gestor.sql). Unset: only the GC's lease covers it.
    */
   leaseUntil?: number;
+  /**
+   * Sync: its timeout put it in the ledger (Dispatcher.timedOut). Its row will be completed, so
+   * it is never dropped unpublished as "certainly not applied".
+   */
+  enLedger?: boolean;
   deadline?: number;
   retryAt?: number;
   /** How many times storage was reported down for it; drives the backoff. */
@@ -115,9 +120,7 @@ export class TaskTracker {
   /** A final result arrived: forget the task. Returns it, or undefined if it was not tracked. */
   complete(id: string): TrackedTask | undefined {
     const t = this.tasks.get(id);
-    if (!t) return undefined;
-    this.detach(t);
-    this.tasks.delete(id);
+    if (t) this.forget(t);
     return t;
   }
 

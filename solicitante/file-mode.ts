@@ -120,7 +120,3 @@ export async function readRequestsFile(path: string): Promise<string> {
   }
 }
 
-/** Reads the file and runs it; rejects (with a Spanish message) only if the file cannot be read. */
-export async function runFile(path: string, gc: GcCaller, out: Output, opts: RunOptions = {}): Promise<FileRunSummary> {
-  return runLines(await readRequestsFile(path), gc, out, opts);
-}

@@ -242,10 +242,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
     }
 
     const checksumAfter = await dataChecksums(db);
-    // Once more a GC lease later (GC_LEASE_MS, 6 s): a write still on its way (a ledger scan, a late
-    // task) would change them after the first look.
-    await pause(6000, stop);
-    const checksumLater = await dataChecksums(db);
+    const checksumAfterAt = Date.now();
     const rechazosCurve = o.modo === 'seguro' ? await curveRefusals(sys) : undefined;
     const gaAfter = o.modo === 'seguro' ? await gaCommandCounts(sys) : undefined;
     const procesos: ProcessFigures[] = [];
@@ -270,6 +267,11 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseReport> {
         rssFinalMiB: round(p.pid ? rssMiB(p.pid) : undefined),
       });
     }
+    // Once more a GC lease (GC_LEASE_MS, 6 s) after the first look, before stillServes writes: a
+    // write still on its way (a ledger scan, a late task) would change them meanwhile. The
+    // figures above were gathered in that time.
+    await pause(Math.max(0, 6000 - (Date.now() - checksumAfterAt)), stop);
+    const checksumLater = await dataChecksums(db);
     const sigueSirviendo = await stillServes(sys);
     const cambiosDeEstado = (['libros', 'prestamos', 'operaciones'] as const).filter((t) => checksumBefore[t] !== checksumAfter[t]).length;
     const fallos = verdict(
@@ -534,6 +536,13 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
   const { o, span, ctx, stop } = a;
   const CONNS = 4;
   const WINDOW = 200;
+  /** A reply's code: counted, or counted as missing; an internal error noted. */
+  const tally = (frames: Buffer[]) => {
+    const code = replyCode(frames[frames.length - 1]);
+    if (code) bump(f.codigos, code);
+    else ps.sinCodigo++;
+    if (code === 'ERROR_INTERNO') ps.internas++;
+  };
   // Each message goes behind its own sequence number and a delimiter ([seq, '', body…]): the GC
   // echoes its envelope, so every reply names the message it answers. A count alone let a
   // dropped reply and a duplicated one cancel out.
@@ -551,10 +560,7 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
             continue;
           }
           ps.respondidas++;
-          const code = replyCode(frames[frames.length - 1]);
-          if (code) bump(f.codigos, code);
-          else ps.sinCodigo++;
-          if (code === 'ERROR_INTERNO') ps.internas++;
+          tally(frames);
           c.wake?.();
         }
       } catch {
@@ -578,10 +584,7 @@ async function attackPs(endpoint: string, a: Attack, f: SocketFigures, ps: PsFig
       for await (const frames of raw) {
         f.respuestas++;
         ps.crudas.respondidas++;
-        const code = replyCode(frames[frames.length - 1]);
-        if (code) bump(f.codigos, code);
-        else ps.sinCodigo++;
-        if (code === 'ERROR_INTERNO') ps.internas++;
+        tally(frames);
         rawWake?.();
       }
     } catch {

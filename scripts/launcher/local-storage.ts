@@ -63,7 +63,7 @@ export interface PgNodeStatus {
 }
 
 /** Where each node's data lives under the system's data dir. */
-function pgDataDir(dataDir: string, host: HostName): string {
+export function pgDataDir(dataDir: string, host: HostName): string {
   return join(dataDir, host, 'pg');
 }
 

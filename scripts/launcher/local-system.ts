@@ -37,11 +37,11 @@ import type { GcStatus } from '../../gestor_carga/gc.js';
 import type { GaStatus } from '../../gestor_almacenamiento/ga.js';
 import { ManagedProcess } from './child-process.js';
 import { freePort, listenOnce } from './free-port.js';
-import { postmasterPid } from '../../postgres/lifecycle.js';
+import { isRunning } from '../../postgres/lifecycle.js';
 import { acquireLauncherLock } from './lock.js';
 import { PC1, PC2, freePortOnAll, type HostName, type NetHost } from './hosts.js';
 import { curveEnv, generateKeys } from './deployment-keys.js';
-import { startSingleStorage, startTwoHostStorage, type LocalStorage, type PgInfo, type PgNodeHandle, type PgNodeStatus } from './local-storage.js';
+import { pgDataDir, startSingleStorage, startTwoHostStorage, type LocalStorage, type PgInfo, type PgNodeHandle, type PgNodeStatus } from './local-storage.js';
 
 export interface LocalSystemOptions {
   /** Where PostgreSQL data and process logs live; default a temp dir removed by stop(). */
@@ -176,8 +176,8 @@ export async function requireFree(addresses: readonly string[], port: number, wh
 
 /** A PostgreSQL of this launcher's data dir still running (a crashed run): the storage start stops it, so its port is not "taken". */
 function strayPostgresOf(dataDir: string, twoHosts: boolean): boolean {
-  const dirs = twoHosts ? [join(dataDir, 'pc1', 'pg'), join(dataDir, 'pc2', 'pg')] : [join(dataDir, 'pg')];
-  return dirs.some((d) => postmasterPid(d) !== undefined);
+  const dirs = twoHosts ? (['pc1', 'pc2'] as const).map((h) => pgDataDir(dataDir, h)) : [join(dataDir, 'pg')];
+  return dirs.some(isRunning);
 }
 
 /** The environment of one GA: standalone (single), or one member of the pair (two-hosts). */
@@ -468,16 +468,18 @@ export async function startLocalSystem(opts: LocalSystemOptions = {}): Promise<L
       if (opts.signal?.aborted) throw new Error('arranque interrumpido');
     };
     const addressOf = (h: HostName) => (twoHosts ? net[h].address : host);
-    const portOn = async (addresses: readonly string[], standard: number, what: string) => {
+    // `check`: npm start's documented ports: a taken one is said in words before a child dies of
+    // EADDRINUSE in its log. A namespaced host has ports of its own.
+    const portOn = async (addresses: readonly string[], standard: number, what: string, check = true) => {
       if (!std) return addresses.length > 1 ? freePortOnAll(addresses) : freePort(addresses[0]);
-      // npm start's documented ports: a taken one is said in words before a child dies of EADDRINUSE in its log.
-      // A namespaced host has ports of its own; a stray PostgreSQL of this data dir is stopped by the start itself.
-      if (!namespaced && !(standard === STANDARD.pg && strayPostgresOf(dataDir, twoHosts))) await requireFree(addresses, standard, what);
+      if (check && !namespaced) await requireFree(addresses, standard, what);
       return standard;
     };
     const bothHosts = twoHosts ? [net.pc1.address, net.pc2.address] : [host];
+    // A stray PostgreSQL of this data dir holds its port: the storage start stops it.
+    const pgPortOn = (addresses: readonly string[]) => portOn(addresses, STANDARD.pg, 'PostgreSQL', !strayPostgresOf(dataDir, twoHosts));
 
-    storage = twoHosts ? await startTwoHostStorage(dataDir, await portOn(bothHosts, STANDARD.pg, 'PostgreSQL'), net) : await startSingleStorage(dataDir, host, await portOn([host], STANDARD.pg, 'PostgreSQL'));
+    storage = twoHosts ? await startTwoHostStorage(dataDir, await pgPortOn(bothHosts), net) : await startSingleStorage(dataDir, host, await pgPortOn([host]));
     checkAborted();
     const { pgNodes } = storage;
     // A data dir kept from an earlier failover may hold the primary on pc2: the GA next to it is the pair's primary.

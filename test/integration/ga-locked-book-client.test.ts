@@ -7,13 +7,13 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import pg from 'pg';
-import { pino } from 'pino';
 import { GA_VARS, readConfig } from '../../common/config.js';
 import { createStorageClient, type StorageClient } from '../../common/storage-client.js';
 import { StorageUnavailableError } from '../../common/errors.js';
 import { loadCatalog } from '../../gestor_almacenamiento/catalog.js';
 import { startGa, type GaHandle } from '../../gestor_almacenamiento/ga.js';
 import { captureLogger, clientConfig } from '../harness/fake-ga.js';
+import { testLog } from '../harness/fixtures.js';
 import { freePorts } from '../harness/ports.js';
 import { pgConfig, startTestPostgres, type TestPostgres } from '../harness/postgres.js';
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent', GA_BIND: endpoint, GA_HTTP_PORT: String(httpPort), HTTP_HOST: '127.0.0.1', GA_POOL_SIZE: '20',
     PGHOST: pgs.host, PGPORT: String(pgs.port), PGUSER: pgs.user, PGPASSWORD: pgs.password, PGDATABASE: pgs.database,
   });
-  ga = await startGa(cfg, pino({ level: 'silent' }), { healthProbeMs: 0 });
+  ga = await startGa(cfg, testLog, { healthProbeMs: 0 });
   await loadCatalog(ga.pool, [
     { isbn: LOCKED, titulo: 'Retenido', autor: 'A', ejemplares: 100 },
     { isbn: FREE, titulo: 'Libre', autor: 'B', ejemplares: 100 },

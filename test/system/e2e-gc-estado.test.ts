@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestSystem, type TestSystem } from '../harness/system.js';
 import { GcPipelineClient } from '../../solicitante/gc-pipeline.js';
 import { eventually } from '../harness/eventually.js';
+import type { GcStatus } from '../../gestor_carga/gc.js';
 
 const ISBN = '978-84-9999-001-1';
 let sys: TestSystem;
@@ -30,6 +31,11 @@ afterAll(async () => {
   for (const a of sys?.actors ?? []) a.thaw();
   await sys?.stop();
 });
+
+/** Renewals of `usuario`'s active loan of the book. */
+async function renovaciones(usuario: string): Promise<Array<{ renovaciones: number }>> {
+  return (await sys.db.query<{ renovaciones: number }>(`SELECT renovaciones FROM prestamos WHERE isbn = $1 AND usuario = $2 AND estado = 'ACTIVO'`, [ISBN, usuario])).rows;
+}
 
 const renovacionActor = () => {
   const a = sys.actors.find((x) => (x.spec.env?.ACTOR_TIPOS ?? '') === 'renovacion');
@@ -54,8 +60,7 @@ describe.sequential('a sync op that times out, through two GCs', () => {
       ren.thaw();
     }
     await eventually('es-r1 applied', async () => (await ps2.send({ operacion: 'estado', id: 'es-r1', clave: `es-e-${Date.now()}` })).datos.estado === 'COMPLETADA', 20_000);
-    const loan = await sys.db.query<{ renovaciones: number }>(`SELECT renovaciones FROM prestamos WHERE isbn = $1 AND usuario = 'ana' AND estado = 'ACTIVO'`, [ISBN]);
-    expect(loan.rows).toEqual([{ renovaciones: 1 }]);
+    expect(await renovaciones('ana')).toEqual([{ renovaciones: 1 }]);
   }, 60_000);
 
   it('a GC stopped in order leaves its waiting sync request unanswered: the PS resends it to the other GC and gets the real outcome', async () => {
@@ -67,7 +72,7 @@ describe.sequential('a sync op that times out, through two GCs', () => {
     let answer: Awaited<ReturnType<GcPipelineClient['request']>>;
     try {
       const pending = ps.request({ operacion: 'renovacion', isbn: ISBN, usuario: 'bea', clave: 'es-r2' });
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually('es-r2 waiting at pc1\'s GC', async () => ((await sys.gcs[0]!.process.status<GcStatus>())?.tareas.total ?? 0) >= 1, 5000);
       await sys.gcs[0]!.process.stop('SIGTERM');
       // The other GC publishes it to the same (frozen) actor: thawed, it answers both.
       setTimeout(() => ren.thaw(), 500);
@@ -78,8 +83,7 @@ describe.sequential('a sync op that times out, through two GCs', () => {
     }
     expect(answer.endpoint).toBe(gc2);
     expect(answer.respuesta).toMatchObject({ codigo: 'APROBADO', id: 'es-r2' });
-    const loan = await sys.db.query<{ renovaciones: number }>(`SELECT renovaciones FROM prestamos WHERE isbn = $1 AND usuario = 'bea' AND estado = 'ACTIVO'`, [ISBN]);
-    expect(loan.rows).toEqual([{ renovaciones: 1 }]);
+    expect(await renovaciones('bea')).toEqual([{ renovaciones: 1 }]);
     await sys.gcs[0]!.process.waitHealthy();
   }, 60_000);
 });

@@ -6,6 +6,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { WriteBatcher, WriteQueueFullError } from '../../gestor_almacenamiento/write-batcher.js';
+import { eventually } from '../harness/eventually.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -152,13 +153,9 @@ describe('WriteBatcher aside lane', () => {
     expect(await first).toBe(100);
     // A turn free at once: no wait, no refusal.
     const third = b.submit(3);
-    await eventuallyCalled(calls, 2);
+    await eventually('a turn alone for 3', () => calls.length >= 2, 2000);
+    expect(calls.length).toBe(2);
     calls[1]!.release();
     expect(await third).toBe(300);
   });
 });
-
-async function eventuallyCalled(calls: unknown[], n: number): Promise<void> {
-  for (let i = 0; i < 100 && calls.length < n; i++) await tick();
-  expect(calls.length).toBe(n);
-}

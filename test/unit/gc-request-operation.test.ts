@@ -4,7 +4,7 @@
  * unreadable or named no known operation.
  */
 import { describe, expect, it } from 'vitest';
-import { pino } from 'pino';
+import { testLog } from '../harness/fixtures.js';
 import { requestHandler } from '../../gestor_carga/request-handler.js';
 import { ErrorStats } from '../../gestor_carga/error-stats.js';
 
@@ -12,7 +12,7 @@ const handle = requestHandler({
   dispatcher: { handle: () => Promise.reject(new Error('a refused request reaches no dispatcher')) },
   calculos: { handle: () => Promise.reject(new Error('a refused request reaches no calculation')) },
   makeKey: () => 'k',
-  log: pino({ level: 'silent' }),
+  log: testLog,
 });
 
 describe('the operation of a refused request', () => {
